@@ -1,0 +1,84 @@
+# Localpost's developer entry points. Tools run from .venv by path; nothing needs
+# activating. `make help` lists the targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a complete install; anything newer than it means "install again".
+STAMP := $(VENV)/.installed
+SERVICES := smtp-gateway mailstore web
+PYPROJECTS := pyproject.toml libs/smtplib_common/pyproject.toml \
+	$(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
+PYTEST_ARGS ?=
+
+# The first Python >= 3.11 on PATH; only used to create .venv.
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
+	&& { echo "$$p"; break; }; done)
+
+.PHONY: help venv lint check-services test test-unit up format clean distclean
+
+help:
+	@echo "make venv            create/refresh .venv (editable lib + services, dev tools)"
+	@echo "make lint            ruff check, ruff format --check, mypy"
+	@echo "make check-services  is PostgreSQL / RabbitMQ answering? (DATABASE_URL, AMQP_URL)"
+	@echo "make test            venv, lint, check-services, then every test"
+	@echo "make test-unit       the library's and the services' own tests only"
+	@echo "make up              run the three services here, without Docker"
+	@echo "make format          ruff --fix and ruff format"
+	@echo "make clean           remove caches; make distclean also removes .venv"
+
+venv: $(STAMP)
+
+# pip cannot resolve smtplib-common by name (it is not on any index), so the library
+# goes in first and the services' dependency on it is then already satisfied.
+$(STAMP): $(PYPROJECTS) requirements-dev.txt
+	@if [ ! -x $(BIN)/python ]; then \
+		if [ -z "$(PYTHON)" ]; then echo "make venv: no python >= 3.11 on PATH" >&2; exit 1; fi; \
+		echo "creating $(VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv $(VENV); \
+	fi
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "$(VENV) has Python < 3.11; run make distclean" >&2; exit 1; }
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e 'libs/smtplib_common[test,fast]'
+	$(BIN)/python -m pip install -q $(foreach s,$(SERVICES),-e 'services/$(s)[test]')
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+# The library is checked by package name (its editable install maps it to
+# libs/smtplib_common/src), which does not depend on how its directories are laid out.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict -p smtplib_common
+	$(BIN)/mypy $(foreach s,$(SERVICES),services/$(s)/src) deploy
+
+check-services: venv
+	$(BIN)/python -m deploy.check_services
+
+# pytest's exit status 5 ("no tests collected") fails here like any other non-zero one.
+test: venv lint check-services
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(BIN)/pytest libs services $(PYTEST_ARGS)
+
+up: venv check-services
+	$(BIN)/python -m deploy.run_local
+
+format: venv
+	$(BIN)/ruff check --fix --exit-zero .
+	$(BIN)/ruff format .
+
+clean:
+	find . \( -path ./.venv -o -path ./.git \) -prune -o -type d \( -name __pycache__ \
+		-o -name .pytest_cache -o -name .mypy_cache -o -name .ruff_cache -o -name .hypothesis \
+		-o -name '*.egg-info' \) -prune -exec rm -rf {} +
+	rm -rf build dist libs/*/build libs/*/dist services/*/build services/*/dist .coverage
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,3 @@
+from mailstore.main import run
+
+run()

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import pytest
+
+from mailstore.settings import DEV_MAILSTORE_TOKEN, ConfigError, load_config
+
+DEV = {"LOCALPOST_DEV": "1"}
+PRODUCTION = {"MAILSTORE_TOKEN": "m" * 32}
+
+
+def config_error(environ: dict[str, str]) -> ConfigError:
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(environ)
+    return excinfo.value
+
+
+def test_defaults_are_the_documented_contract() -> None:
+    config = load_config(DEV)
+
+    assert (config.host, config.port) == ("127.0.0.1", 8081)
+    assert config.database_url == "postgresql://localhost/localpost"
+    assert config.amqp_url == "amqp://guest:guest@localhost:5672/"
+    assert config.queue_prefix == "localpost"
+    assert config.domains == ("localpost.test",)
+    assert config.token == DEV_MAILSTORE_TOKEN
+    assert config.dev is True
+
+
+def test_real_token_is_accepted_outside_dev() -> None:
+    config = load_config(PRODUCTION)
+
+    assert config.dev is False
+    assert config.token == "m" * 32
+
+
+def test_missing_token_outside_dev_is_refused_by_name() -> None:
+    assert config_error({}).variable == "MAILSTORE_TOKEN"
+
+
+def test_dev_token_set_explicitly_outside_dev_is_refused() -> None:
+    error = config_error({"MAILSTORE_TOKEN": DEV_MAILSTORE_TOKEN})
+
+    assert error.variable == "MAILSTORE_TOKEN"
+    assert DEV_MAILSTORE_TOKEN not in str(error)
+
+
+def test_short_token_is_refused() -> None:
+    assert config_error({"MAILSTORE_TOKEN": "short"}).variable == "MAILSTORE_TOKEN"
+
+
+def test_credentials_stay_out_of_repr() -> None:
+    config = load_config(
+        {
+            **PRODUCTION,
+            "DATABASE_URL": "postgresql://store:dbpass@db/localpost",
+            "AMQP_URL": "amqp://store:brokerpass@rabbit/",
+        }
+    )
+
+    for secret in ("m" * 32, "dbpass", "brokerpass"):
+        assert secret not in repr(config)
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "2"])
+def test_dev_flag_accepts_only_0_or_1(value: str) -> None:
+    assert config_error({"LOCALPOST_DEV": value}).variable == "LOCALPOST_DEV"
+
+
+@pytest.mark.parametrize("value", ["", "http", "0", "65536", "80.0", " 8081"])
+def test_malformed_port_is_refused_by_name(value: str) -> None:
+    assert config_error({**DEV, "MAILSTORE_PORT": value}).variable == "MAILSTORE_PORT"
+
+
+def test_port_is_cast_to_int() -> None:
+    assert load_config({**DEV, "MAILSTORE_PORT": "9000"}).port == 9000
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["postgresql://db/localpost", "postgres://u:p@db:5433/localpost", "postgresql://localhost"],
+)
+def test_postgres_urls_are_accepted(value: str) -> None:
+    assert load_config({**DEV, "DATABASE_URL": value}).database_url == value
+
+
+@pytest.mark.parametrize("value", ["mysql://db/x", "localhost/localpost", "postgresql://db:x/y"])
+def test_malformed_database_url_is_refused_without_quoting_it(value: str) -> None:
+    error = config_error({**DEV, "DATABASE_URL": value})
+
+    assert error.variable == "DATABASE_URL"
+    assert value not in str(error)
+
+
+def test_malformed_amqp_url_is_refused() -> None:
+    assert config_error({**DEV, "AMQP_URL": "redis://broker"}).variable == "AMQP_URL"
+
+
+def test_domains_are_a_lowercased_comma_separated_list() -> None:
+    config = load_config({**DEV, "LOCALPOST_DOMAIN": "A.test,b.test"})
+
+    assert config.domains == ("a.test", "b.test")
+
+
+def test_unusable_queue_prefix_is_refused() -> None:
+    error = config_error({**DEV, "LOCALPOST_QUEUE_PREFIX": "amq.x"})
+
+    assert error.variable == "LOCALPOST_QUEUE_PREFIX"

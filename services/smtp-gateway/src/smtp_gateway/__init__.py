@@ -1,0 +1,1 @@
+"""Localpost's SMTP gateway: receives mail on SMTP and submission and hands it to RabbitMQ."""

@@ -1,0 +1,3 @@
+from smtp_gateway.main import run
+
+run()

@@ -1,0 +1,201 @@
+"""The gateway's configuration, read once from environment variables.
+
+The variable names and defaults are a contract shared with docker-compose.yml,
+deploy/run_local.py and the README's configuration table. Casts are strict: a
+value that does not parse is an error naming its variable, never a fallback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Development secrets, refused unless LOCALPOST_DEV=1. The mail store and the web
+# service hold the same values, so a development stack agrees on them with no
+# configuration (tests/integration/test_compose.py checks that they match).
+DEV_MAILSTORE_TOKEN = "dev-mailstore-token-not-a-secret"  # noqa: S105 - dev only, see above
+DEV_WEB_SUBMISSION_SECRET = "dev-web-submission-secret-not-a-secret"  # noqa: S105
+
+MIN_SECRET_LENGTH = 16
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_PORT = re.compile(r"[0-9]{1,5}")
+_QUEUE_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+class ConfigError(ValueError):
+    """An environment variable is malformed, or holds a secret it may not hold."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable} {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class TLSFiles:
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    domains: tuple[str, ...]
+    host: str
+    smtp_port: int
+    submission_port: int
+    http_port: int
+    # URLs may carry credentials, so they stay out of reprs (and therefore logs).
+    amqp_url: str = field(repr=False)
+    queue_prefix: str
+    # The gateway asks the mail store whether a mailbox exists (RCPT) and checks
+    # submission logins against it.
+    mailstore_url: str
+    mailstore_token: str = field(repr=False)
+    # The web service's own submission login, which the gateway accepts.
+    web_submission_secret: str = field(repr=False)
+    trusted_networks: tuple[IPNetwork, ...]
+    tls: TLSFiles | None
+    dev: bool
+
+
+def load_config(environ: Mapping[str, str]) -> Config:
+    """Build the configuration from ``environ`` (``os.environ`` in production).
+
+    Raises :class:`ConfigError` naming the first variable that is wrong.
+    """
+    dev = _flag(environ, "LOCALPOST_DEV")
+    config = Config(
+        domains=_domains(environ, "LOCALPOST_DOMAIN", "localpost.test"),
+        host=_text(environ, "GATEWAY_HOST", "127.0.0.1"),
+        smtp_port=_port(environ, "SMTP_PORT", 2525),
+        submission_port=_port(environ, "SUBMISSION_PORT", 2587),
+        http_port=_port(environ, "GATEWAY_HTTP_PORT", 8025),
+        amqp_url=_url(environ, "AMQP_URL", "amqp://guest:guest@localhost:5672/", ("amqp", "amqps")),
+        queue_prefix=_queue_prefix(environ, "LOCALPOST_QUEUE_PREFIX", "localpost"),
+        mailstore_url=_url(environ, "MAILSTORE_URL", "http://127.0.0.1:8081", ("http", "https")),
+        mailstore_token=_secret(environ, "MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN, dev=dev),
+        web_submission_secret=_secret(
+            environ, "WEB_SUBMISSION_SECRET", DEV_WEB_SUBMISSION_SECRET, dev=dev
+        ),
+        trusted_networks=_networks(environ, "LOCALPOST_TRUSTED_NETWORKS", "127.0.0.0/8,::1"),
+        tls=_tls_files(environ),
+        dev=dev,
+    )
+    # All three listeners bind the same host; a clash would only show as EADDRINUSE later.
+    if config.submission_port == config.smtp_port:
+        raise ConfigError("SUBMISSION_PORT", f"equals SMTP_PORT ({config.smtp_port})")
+    if config.http_port in (config.smtp_port, config.submission_port):
+        raise ConfigError("GATEWAY_HTTP_PORT", f"equals an SMTP port ({config.http_port})")
+    return config
+
+
+# -- strict casts ---------------------------------------------------------------------------
+
+
+def _text(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = environ.get(name, default)
+    if not value:
+        raise ConfigError(name, "is empty")
+    if value != value.strip():
+        raise ConfigError(name, f"has surrounding whitespace: {value!r}")
+    return value
+
+
+def _items(environ: Mapping[str, str], name: str, default: str) -> list[str]:
+    items = [item.strip() for item in environ.get(name, default).split(",")]
+    if not all(items):
+        raise ConfigError(name, "has an empty item (expected a comma-separated list)")
+    return items
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    value = environ.get(name, "")
+    if value not in ("", "0", "1"):
+        raise ConfigError(name, f"must be 0 or 1, got {value!r}")
+    return value == "1"
+
+
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = _text(environ, name, str(default))
+    if not _PORT.fullmatch(value) or not 1 <= int(value) <= 65535:
+        raise ConfigError(name, f"must be a port number 1-65535, got {value!r}")
+    return int(value)
+
+
+def _domains(environ: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    domains = [item.lower() for item in _items(environ, name, default)]
+    for domain in domains:
+        if len(domain) > 253 or not _DOMAIN.fullmatch(domain):
+            raise ConfigError(name, f"holds {domain!r}, which is not a domain name")
+    return tuple(dict.fromkeys(domains))
+
+
+def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
+    # Errors describe the URL's fault without quoting it: it may hold a password.
+    value = _text(environ, name, default)
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        raise ConfigError(name, f"must be a {' or '.join(schemes)} URL")
+    if not parts.hostname:
+        raise ConfigError(name, "has no host")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        port = 0
+    if port == 0:
+        raise ConfigError(name, "has a malformed port")
+    return value
+
+
+def _queue_prefix(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = _text(environ, name, default)
+    if not _QUEUE_PREFIX.fullmatch(value):
+        raise ConfigError(name, f"must be letters, digits, '.', '_' or '-', got {value!r}")
+    # AMQP 0-9-1 reserves names starting with "amq." for the broker (access-refused).
+    if value == "amq" or value.startswith("amq."):
+        raise ConfigError(name, "may not start with 'amq.', which the broker reserves")
+    return value
+
+
+def _networks(environ: Mapping[str, str], name: str, default: str) -> tuple[IPNetwork, ...]:
+    networks = []
+    for item in _items(environ, name, default):
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError as exc:
+            raise ConfigError(name, f"holds {item!r}, which is not an IP network: {exc}") from None
+    return tuple(networks)
+
+
+def _secret(environ: Mapping[str, str], name: str, dev_value: str, *, dev: bool) -> str:
+    # Errors never quote the value.
+    value = environ.get(name)
+    if value is None:
+        if dev:
+            return dev_value
+        raise ConfigError(name, "is not set; only LOCALPOST_DEV=1 allows the development value")
+    if value == dev_value and not dev:
+        raise ConfigError(name, "holds the development value; only LOCALPOST_DEV=1 allows it")
+    if len(value) < MIN_SECRET_LENGTH or value != value.strip():
+        raise ConfigError(
+            name, f"must be at least {MIN_SECRET_LENGTH} characters with no surrounding spaces"
+        )
+    return value
+
+
+def _tls_files(environ: Mapping[str, str]) -> TLSFiles | None:
+    # Paths only: the files are read when the listeners start, not here (no I/O in config).
+    cert = environ.get("LOCALPOST_TLS_CERT", "")
+    key = environ.get("LOCALPOST_TLS_KEY", "")
+    if cert and not key:
+        raise ConfigError("LOCALPOST_TLS_KEY", "is not set but LOCALPOST_TLS_CERT is; set both")
+    if key and not cert:
+        raise ConfigError("LOCALPOST_TLS_CERT", "is not set but LOCALPOST_TLS_KEY is; set both")
+    return TLSFiles(cert=Path(cert), key=Path(key)) if cert else None

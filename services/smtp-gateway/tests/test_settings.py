@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from smtp_gateway.settings import (
+    DEV_MAILSTORE_TOKEN,
+    DEV_WEB_SUBMISSION_SECRET,
+    ConfigError,
+    TLSFiles,
+    load_config,
+)
+
+DEV = {"LOCALPOST_DEV": "1"}
+PRODUCTION = {
+    "MAILSTORE_TOKEN": "m" * 32,
+    "WEB_SUBMISSION_SECRET": "w" * 32,
+}
+
+
+def config_error(environ: dict[str, str]) -> ConfigError:
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(environ)
+    return excinfo.value
+
+
+def test_defaults_are_the_documented_contract() -> None:
+    config = load_config(DEV)
+
+    assert config.domains == ("localpost.test",)
+    assert config.host == "127.0.0.1"
+    assert (config.smtp_port, config.submission_port, config.http_port) == (2525, 2587, 8025)
+    assert config.amqp_url == "amqp://guest:guest@localhost:5672/"
+    assert config.queue_prefix == "localpost"
+    assert config.mailstore_url == "http://127.0.0.1:8081"
+    assert config.trusted_networks == (
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1"),
+    )
+    assert config.tls is None
+    assert config.dev is True
+
+
+def test_dev_secrets_are_used_when_dev_is_on() -> None:
+    config = load_config(DEV)
+
+    assert config.mailstore_token == DEV_MAILSTORE_TOKEN
+    assert config.web_submission_secret == DEV_WEB_SUBMISSION_SECRET
+
+
+def test_real_secrets_are_accepted_outside_dev() -> None:
+    config = load_config(PRODUCTION)
+
+    assert config.dev is False
+    assert config.mailstore_token == "m" * 32
+
+
+@pytest.mark.parametrize("variable", ["MAILSTORE_TOKEN", "WEB_SUBMISSION_SECRET"])
+def test_missing_secret_outside_dev_is_refused_by_name(variable: str) -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != variable}
+
+    assert config_error(environ).variable == variable
+
+
+@pytest.mark.parametrize(
+    ("variable", "dev_value"),
+    [
+        ("MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN),
+        ("WEB_SUBMISSION_SECRET", DEV_WEB_SUBMISSION_SECRET),
+    ],
+)
+def test_dev_secret_set_explicitly_outside_dev_is_refused(variable: str, dev_value: str) -> None:
+    error = config_error({**PRODUCTION, variable: dev_value})
+
+    assert error.variable == variable
+    assert dev_value not in str(error)
+
+
+def test_short_secret_is_refused_without_quoting_it() -> None:
+    error = config_error({**PRODUCTION, "MAILSTORE_TOKEN": "hunter2"})
+
+    assert error.variable == "MAILSTORE_TOKEN"
+    assert "hunter2" not in str(error)
+
+
+def test_secrets_and_urls_stay_out_of_repr() -> None:
+    config = load_config({**PRODUCTION, "AMQP_URL": "amqp://u:brokerpass@rabbit/"})
+
+    assert "m" * 32 not in repr(config)
+    assert "w" * 32 not in repr(config)
+    assert "brokerpass" not in repr(config)
+
+
+@pytest.mark.parametrize("value", ["0", ""])
+def test_dev_off_values(value: str) -> None:
+    assert load_config({**PRODUCTION, "LOCALPOST_DEV": value}).dev is False
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "2", " 1"])
+def test_dev_flag_accepts_only_0_or_1(value: str) -> None:
+    assert config_error({"LOCALPOST_DEV": value}).variable == "LOCALPOST_DEV"
+
+
+@pytest.mark.parametrize("variable", ["SMTP_PORT", "SUBMISSION_PORT", "GATEWAY_HTTP_PORT"])
+@pytest.mark.parametrize("value", ["", "smtp", "0", "65536", "25.0", "-1", " 2525", "0x19"])
+def test_malformed_port_is_refused_by_name(variable: str, value: str) -> None:
+    assert config_error({**DEV, variable: value}).variable == variable
+
+
+def test_ports_are_cast_to_int() -> None:
+    config = load_config({**DEV, "SMTP_PORT": "25", "SUBMISSION_PORT": "587"})
+
+    assert (config.smtp_port, config.submission_port) == (25, 587)
+
+
+def test_submission_port_may_not_equal_smtp_port() -> None:
+    assert config_error({**DEV, "SUBMISSION_PORT": "2525"}).variable == "SUBMISSION_PORT"
+
+
+def test_domains_are_a_lowercased_comma_separated_list_without_duplicates() -> None:
+    config = load_config({**DEV, "LOCALPOST_DOMAIN": "Example.ORG, localpost.test,example.org"})
+
+    assert config.domains == ("example.org", "localpost.test")
+
+
+@pytest.mark.parametrize("value", ["", "a,,b", "exa mple.org", "-bad.org", "bad-.org", "a..b"])
+def test_malformed_domain_list_is_refused(value: str) -> None:
+    assert config_error({**DEV, "LOCALPOST_DOMAIN": value}).variable == "LOCALPOST_DOMAIN"
+
+
+@pytest.mark.parametrize(
+    "value", ["http://rabbit/", "rabbit:5672", "amqp://", "amqp://rabbit:notaport/"]
+)
+def test_malformed_amqp_url_is_refused(value: str) -> None:
+    assert config_error({**DEV, "AMQP_URL": value}).variable == "AMQP_URL"
+
+
+def test_malformed_mailstore_url_is_refused() -> None:
+    assert config_error({**DEV, "MAILSTORE_URL": "ftp://mailstore"}).variable == "MAILSTORE_URL"
+
+
+@pytest.mark.parametrize("value", ["amq", "amq.mail", "has space", ".dot", ""])
+def test_unusable_queue_prefix_is_refused(value: str) -> None:
+    error = config_error({**DEV, "LOCALPOST_QUEUE_PREFIX": value})
+
+    assert error.variable == "LOCALPOST_QUEUE_PREFIX"
+
+
+def test_trusted_networks_are_parsed() -> None:
+    config = load_config({**DEV, "LOCALPOST_TRUSTED_NETWORKS": "10.0.0.0/8, fd00::/8"})
+
+    assert config.trusted_networks == (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("fd00::/8"),
+    )
+
+
+@pytest.mark.parametrize("value", ["10.0.0.1/8", "localhost", "10.0.0.0/33", ""])
+def test_malformed_trusted_network_is_refused(value: str) -> None:
+    error = config_error({**DEV, "LOCALPOST_TRUSTED_NETWORKS": value})
+
+    assert error.variable == "LOCALPOST_TRUSTED_NETWORKS"
+
+
+def test_tls_files_are_taken_as_a_pair() -> None:
+    config = load_config(
+        {**DEV, "LOCALPOST_TLS_CERT": "/certs/tls.crt", "LOCALPOST_TLS_KEY": "/certs/tls.key"}
+    )
+
+    assert config.tls == TLSFiles(cert=Path("/certs/tls.crt"), key=Path("/certs/tls.key"))
+
+
+def test_tls_cert_without_key_names_the_missing_key() -> None:
+    error = config_error({**DEV, "LOCALPOST_TLS_CERT": "/certs/tls.crt"})
+
+    assert error.variable == "LOCALPOST_TLS_KEY"
+
+
+def test_tls_key_without_cert_names_the_missing_cert() -> None:
+    error = config_error({**DEV, "LOCALPOST_TLS_KEY": "/certs/tls.key"})
+
+    assert error.variable == "LOCALPOST_TLS_CERT"

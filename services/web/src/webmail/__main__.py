@@ -1,0 +1,3 @@
+from webmail.main import run
+
+run()

@@ -1,0 +1,158 @@
+"""The web service's configuration, read once from environment variables.
+
+The variable names and defaults are a contract shared with docker-compose.yml,
+deploy/run_local.py and the README's configuration table. Casts are strict: a
+value that does not parse is an error naming its variable, never a fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+# Development secrets, refused unless LOCALPOST_DEV=1. The gateway and the mail store
+# hold the same shared values, so a development stack agrees on them with no
+# configuration (tests/integration/test_compose.py checks that they match).
+DEV_MAILSTORE_TOKEN = "dev-mailstore-token-not-a-secret"  # noqa: S105 - dev only, see above
+DEV_WEB_SUBMISSION_SECRET = "dev-web-submission-secret-not-a-secret"  # noqa: S105
+DEV_WEB_SECRET_KEY = "dev-web-secret-key-not-a-secret-at-all"  # noqa: S105
+
+MIN_SECRET_LENGTH = 16
+# It signs session cookies: HMAC-SHA256 wants a key of at least its 32-byte output.
+MIN_SECRET_KEY_LENGTH = 32
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+class ConfigError(ValueError):
+    """An environment variable is malformed, or holds a secret it may not hold."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable} {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    # The domains users' addresses belong to.
+    domains: tuple[str, ...]
+    host: str
+    port: int
+    mailstore_url: str
+    mailstore_token: str = field(repr=False)
+    # Outgoing mail goes through the gateway's submission port with the web
+    # service's own login.
+    submission_host: str
+    submission_port: int
+    submission_secret: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    dev: bool
+
+
+def load_config(environ: Mapping[str, str]) -> Config:
+    """Build the configuration from ``environ`` (``os.environ`` in production).
+
+    Raises :class:`ConfigError` naming the first variable that is wrong.
+    """
+    dev = _flag(environ, "LOCALPOST_DEV")
+    return Config(
+        domains=_domains(environ, "LOCALPOST_DOMAIN", "localpost.test"),
+        host=_text(environ, "WEB_HOST", "127.0.0.1"),
+        port=_port(environ, "WEB_PORT", 8080),
+        mailstore_url=_url(environ, "MAILSTORE_URL", "http://127.0.0.1:8081", ("http", "https")),
+        mailstore_token=_secret(environ, "MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN, dev=dev),
+        submission_host=_text(environ, "SUBMISSION_HOST", "127.0.0.1"),
+        submission_port=_port(environ, "SUBMISSION_PORT", 2587),
+        submission_secret=_secret(
+            environ, "WEB_SUBMISSION_SECRET", DEV_WEB_SUBMISSION_SECRET, dev=dev
+        ),
+        secret_key=_secret(
+            environ, "WEB_SECRET_KEY", DEV_WEB_SECRET_KEY, dev=dev, min_length=MIN_SECRET_KEY_LENGTH
+        ),
+        dev=dev,
+    )
+
+
+# -- strict casts ---------------------------------------------------------------------------
+
+
+def _text(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = environ.get(name, default)
+    if not value:
+        raise ConfigError(name, "is empty")
+    if value != value.strip():
+        raise ConfigError(name, f"has surrounding whitespace: {value!r}")
+    return value
+
+
+def _items(environ: Mapping[str, str], name: str, default: str) -> list[str]:
+    items = [item.strip() for item in environ.get(name, default).split(",")]
+    if not all(items):
+        raise ConfigError(name, "has an empty item (expected a comma-separated list)")
+    return items
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    value = environ.get(name, "")
+    if value not in ("", "0", "1"):
+        raise ConfigError(name, f"must be 0 or 1, got {value!r}")
+    return value == "1"
+
+
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = _text(environ, name, str(default))
+    if not _PORT.fullmatch(value) or not 1 <= int(value) <= 65535:
+        raise ConfigError(name, f"must be a port number 1-65535, got {value!r}")
+    return int(value)
+
+
+def _domains(environ: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    domains = [item.lower() for item in _items(environ, name, default)]
+    for domain in domains:
+        if len(domain) > 253 or not _DOMAIN.fullmatch(domain):
+            raise ConfigError(name, f"holds {domain!r}, which is not a domain name")
+    return tuple(dict.fromkeys(domains))
+
+
+def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
+    # Errors describe the URL's fault without quoting it: it may hold a password.
+    value = _text(environ, name, default)
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        raise ConfigError(name, f"must be a {' or '.join(schemes)} URL")
+    if not parts.hostname:
+        raise ConfigError(name, "has no host")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        port = 0
+    if port == 0:
+        raise ConfigError(name, "has a malformed port")
+    return value
+
+
+def _secret(
+    environ: Mapping[str, str],
+    name: str,
+    dev_value: str,
+    *,
+    dev: bool,
+    min_length: int = MIN_SECRET_LENGTH,
+) -> str:
+    # Errors never quote the value.
+    value = environ.get(name)
+    if value is None:
+        if dev:
+            return dev_value
+        raise ConfigError(name, "is not set; only LOCALPOST_DEV=1 allows the development value")
+    if value == dev_value and not dev:
+        raise ConfigError(name, "holds the development value; only LOCALPOST_DEV=1 allows it")
+    if len(value) < min_length or value != value.strip():
+        raise ConfigError(
+            name, f"must be at least {min_length} characters with no surrounding spaces"
+        )
+    return value

@@ -1,0 +1,3 @@
+from smtplib_common.server.standalone import main
+
+main()

@@ -1,0 +1,99 @@
+"""Every limit and timeout of the server, each with the RFC section behind it."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from smtplib_common.ids import new_id
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """How one listener behaves. The defaults suit a mail service on a LAN."""
+
+    # Name in the greeting, EHLO reply and Received: header (RFC 5321 §4.1.1.1).
+    hostname: str = field(default_factory=socket.getfqdn)
+
+    # RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF.
+    command_line_limit: int = 512
+    # RFC 5321 §4.5.3.1.4 lets each extension lengthen MAIL/RCPT; SIZE, BODY,
+    # SMTPUTF8 and an xtext AUTH=<mailbox> (RFC 4954 §5) fit comfortably here.
+    extension_allowance: int = 512
+    # RFC 4954 §4: a server must accept an AUTH response line of 12,288 octets.
+    auth_line_limit: int = 12_288
+    # RFC 5321 §4.5.3.1.6 sets 1,000 octets per text line, but §4.5.3.1 asks for
+    # as few limits as possible and real mail (minified HTML) breaks it. Lines
+    # are never held whole (DATA is streamed), so this bound costs no memory.
+    data_line_limit: int = 1 * MiB
+    # RFC 5321 §4.5.3.1.8 (at least 100 recipients must be accepted);
+    # more get 452 4.5.3 (§4.5.3.1.10).
+    max_recipients: int = 100
+    # RFC 1870: advertised in EHLO as SIZE and enforced while receiving.
+    max_message_size: int = 25 * MiB
+    # Refuse new connections with 421 beyond these (RFC 5321 §3.8).
+    max_connections: int = 2000
+    max_connections_per_peer: int | None = None
+    # Unknown commands and syntax or sequence errors a session may make before
+    # it is closed with 421 (RFC 5321 §4.2.5 permits closing on abuse).
+    max_errors: int = 20
+    # RFC 4954 §4 lets servers limit failures; each one is also slowed down.
+    max_auth_failures: int = 3
+    auth_failure_delay: float = 1.0
+    # RFC 5321 §4.5.3.2.7: the server timeout should be at least 5 minutes.
+    # Progress during DATA/BDAT counts as activity.
+    idle_timeout: float = 300.0
+    # An absolute bound on one session, against a client that stays just busy
+    # enough (a NOOP every few minutes) to hold a connection forever.
+    max_session_time: float = 3600.0
+    # How long to wait for a TLS handshake after STARTTLS (RFC 3207).
+    tls_handshake_timeout: float = 30.0
+    # RFC 5321 §6.3 suggests counting Received: headers to catch loops;
+    # Postfix's hopcount_limit is 50 as well. Exceeding it is 554 5.4.6.
+    max_received_headers: int = 50
+    # Require AUTH before MAIL (a submission listener, RFC 6409 §4.3).
+    auth_required: bool = False
+    # RFC 4954 §4: plaintext mechanisms should only be offered over TLS. Peers
+    # in these networks may authenticate in plaintext (trusted LAN, loopback).
+    auth_require_tls: bool = True
+    plaintext_auth_networks: tuple[Network, ...] = ()
+    # Add a Received: trace header (RFC 5321 §4.4) before the handler sees the
+    # message.
+    add_received_header: bool = True
+    # Makes the transaction id (Envelope.id) used in Received: and replies.
+    id_factory: Callable[[], str] = new_id
+
+    def __post_init__(self) -> None:
+        if self.command_line_limit < 512:
+            raise ValueError("command_line_limit below RFC 5321's 512 octets")
+        if self.max_recipients < 1 or self.max_message_size < 1:
+            raise ValueError("max_recipients and max_message_size must be positive")
+
+    @property
+    def mail_line_limit(self) -> int:
+        """The longest MAIL or RCPT line accepted, extensions included."""
+        return self.command_line_limit + self.extension_allowance
+
+    @property
+    def read_line_limit(self) -> int:
+        """The longest line the reader buffers before discarding it as overlong."""
+        return max(self.mail_line_limit, self.auth_line_limit + len("AUTH PLAIN \r\n"))
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """``"127.0.0.0/8,::1"`` → networks; raises ValueError naming a bad entry."""
+    nets = []
+    for part in text.split(","):
+        part = part.strip()
+        if part:
+            try:
+                nets.append(ipaddress.ip_network(part, strict=False))
+            except ValueError as exc:
+                raise ValueError(f"not a network: {part!r}") from exc
+    return tuple(nets)

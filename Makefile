@@ -19,7 +19,7 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
 	&& { echo "$$p"; break; }; done)
 
-.PHONY: help venv lint check-services test test-unit up format clean distclean
+.PHONY: help venv lint check-services test test-unit up bench format clean distclean
 
 help:
 	@echo "make venv            create/refresh .venv (editable lib + services, dev tools)"
@@ -28,6 +28,7 @@ help:
 	@echo "make test            venv, lint, check-services, then every test"
 	@echo "make test-unit       the library's and the services' own tests only"
 	@echo "make up              run the three services here, without Docker"
+	@echo "make bench           benchmarks (bench/README.md); not part of make test"
 	@echo "make format          ruff --fix and ruff format"
 	@echo "make clean           remove caches; make distclean also removes .venv"
 
@@ -69,6 +70,10 @@ test-unit: venv
 
 up: venv check-services
 	$(BIN)/python -m deploy.run_local
+
+# Benchmarks measure speed and memory; tests never assert timings.
+bench: venv
+	$(BIN)/python bench/smtp_core.py --json bench/results/smtp_core-$$(date -u +%Y%m%dT%H%M%SZ).json
 
 format: venv
 	$(BIN)/ruff check --fix --exit-zero .

@@ -74,7 +74,6 @@ class Reply:
 
 
 # --- 2xx: success -------------------------------------------------------
-SYSTEM_STATUS = Reply(211, "2.0.0", "System status")
 HELP = Reply(
     214,
     "2.0.0",
@@ -106,12 +105,12 @@ TOO_MANY_CONNECTIONS_FROM_PEER = Reply(421, "4.7.0", "Too many connections from 
 TOO_MANY_ERRORS = Reply(421, "4.7.0", "Too many errors, closing connection")
 IDLE_TIMEOUT = Reply(421, "4.4.2", "Idle timeout, closing connection")
 SESSION_TOO_LONG = Reply(421, "4.4.2", "Session lasted too long, closing connection")
-DATA_TOO_SLOW = Reply(421, "4.4.2", "Data arriving too slowly, closing connection")
 TOO_MANY_AUTH_FAILURES = Reply(421, "4.7.0", "Too many authentication failures")
 LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing, try again later")
+# RFC 3463 §3.5 X.4.3: the directory (here: the mailbox lookup) could not be asked.
+DIRECTORY_UNAVAILABLE = Reply(451, "4.4.3", "Directory server failure, try again later")
 TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")  # RFC 5321 §4.5.3.1.10
 TEMP_AUTH_FAILURE = Reply(454, "4.7.0", "Temporary authentication failure")
-TLS_NOT_AVAILABLE = Reply(454, "4.7.0", "TLS not available")
 
 # --- 5xx: permanent failures --------------------------------------------
 COMMAND_UNRECOGNIZED = Reply(500, "5.5.2", "Command not recognized")
@@ -137,7 +136,6 @@ COMMAND_NOT_IMPLEMENTED = Reply(502, "5.5.1", "Command not implemented")
 BAD_SEQUENCE = Reply(503, "5.5.1", "Bad sequence of commands")
 NEED_EHLO = Reply(503, "5.5.1", "Send EHLO or HELO first")
 NEED_MAIL = Reply(503, "5.5.1", "Need MAIL command first")
-NEED_RCPT = Reply(503, "5.5.1", "Need RCPT command first")
 NESTED_MAIL = Reply(503, "5.5.1", "Sender already specified")
 ALREADY_AUTHENTICATED = Reply(503, "5.5.1", "Already authenticated")  # RFC 4954 §4
 BDAT_AFTER_DATA = Reply(503, "5.5.1", "Cannot mix DATA and BDAT in one transaction")
@@ -145,7 +143,6 @@ TLS_ALREADY_ACTIVE = Reply(503, "5.5.1", "TLS already active")
 UNKNOWN_AUTH_MECHANISM = Reply(504, "5.5.4", "Unrecognized authentication mechanism")
 PARAMETER_NOT_IMPLEMENTED = Reply(504, "5.5.4", "Command parameter not implemented")
 AUTH_REQUIRED = Reply(530, "5.7.0", "Authentication required")  # RFC 4954 §6
-MUST_STARTTLS = Reply(530, "5.7.0", "Must issue a STARTTLS command first")  # RFC 3207 §4
 AUTH_FAILED = Reply(535, "5.7.8", "Authentication credentials invalid")  # RFC 4954 §6
 AUTH_NEEDS_TLS = Reply(538, "5.7.11", "Encryption required for requested authentication mechanism")
 MAILBOX_UNAVAILABLE = Reply(550, "5.1.1", "Mailbox unavailable")

@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import email.utils
 import ipaddress
 import logging
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -44,11 +46,17 @@ log = logging.getLogger(__name__)
 _READ_HIGH_WATER = 256 * 1024
 # Replies to a pipelined batch are held back and sent together, up to this much.
 _WRITE_HIGH_WATER = 64 * 1024
+# How long a closing session waits for the client to close its side.
+_LINGER_SECONDS = 2.0
 # Commands a browser or proxy would send: an SMTP server has no business with
 # them (cross-protocol attacks), so the connection ends at once.
 _FORBIDDEN_VERBS = frozenset({b"GET", b"POST", b"PUT", b"HEAD", b"CONNECT", b"OPTIONS"})
 # RFC 5321 §4.2.4: recognised but not implemented is 502, not 500.
 _NOT_IMPLEMENTED_VERBS = frozenset({b"EXPN", b"TURN", b"ETRN", b"ATRN", b"SEND", b"SOML", b"SAML"})
+# RFC 5321 §4.1.1.1: EHLO takes a domain or address literal. We accept any
+# printable ASCII token (clients send odd names) but no controls or spaces,
+# because the name is copied into the Received: header.
+_PRINTABLE_TOKEN = re.compile(r"[\x21-\x7e]+")
 _AUTH_USERNAME = "VXNlcm5hbWU6"  # base64("Username:"), the de facto LOGIN challenge
 _AUTH_PASSWORD = "UGFzc3dvcmQ6"  # noqa: S105 - base64("Password:"), a prompt, not a secret
 
@@ -272,7 +280,8 @@ class SMTPConnection(asyncio.Protocol):
                 # RFC 5321 §4.5.3.2.7: the server may close an idle session.
                 self._send_now_and_close(replies.IDLE_TIMEOUT)
                 return
-        self._arm_watchdog(min(max(idle_left, 1.0), max(life_left, 1.0)))
+        # While a handler works the deadlines are paused: look again in a second.
+        self._arm_watchdog(1.0 if self._busy else min(idle_left, life_left))
 
     # --- the session loop -------------------------------------------------
 
@@ -303,13 +312,45 @@ class SMTPConnection(asyncio.Protocol):
                 await self._flush()
         finally:
             self.session.state = State.CLOSED
-            if self._transport is not None and not self._lost:
-                self._transport.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._close()
             if self._hooks.disconnect is not None:
                 try:
                     await self._hooks.disconnect(self.session)
                 except Exception:
                     log.exception("disconnect hook failed for %s", self.session.peer_ip)
+
+    async def _close(self) -> None:
+        """Close without losing the last reply (221, 421).
+
+        Closing a socket that still has unread input makes the kernel answer
+        with RST, which can destroy the reply in flight. So half-close our side,
+        discard what the client still sends for a moment, then close: the
+        "lingering close" that HTTP servers use for the same reason.
+        """
+        transport = self._transport
+        if transport is None or self._lost:
+            return
+        # The session is over: its slot counts no more while the socket lingers.
+        self._server._release(self)
+        if self._eof or not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        deadline = self._loop.time() + _LINGER_SECONDS
+        while not (self._lost or self._eof) and (left := deadline - self._loop.time()) > 0:
+            self._buf.clear()
+            if self._reading_paused:
+                self._reading_paused = False
+                transport.resume_reading()
+            self._waiter = self._loop.create_future()
+            try:
+                await asyncio.wait_for(self._waiter, left)
+            except TimeoutError:
+                break
+            finally:
+                self._waiter = None
+        transport.close()
 
     async def _greet(self) -> bool:
         if self._hooks.connect is not None:
@@ -362,7 +403,7 @@ class SMTPConnection(asyncio.Protocol):
 
     async def smtp_ehlo(self, arg: str) -> None:
         name = arg.strip()
-        if not name or not name.isascii() or " " in name:
+        if not _PRINTABLE_TOKEN.fullmatch(name):
             return self._error(replies.SYNTAX_EHLO)
         if await self._refused_by(self._hooks.ehlo, self.session, name):
             return None
@@ -374,7 +415,7 @@ class SMTPConnection(asyncio.Protocol):
 
     async def smtp_helo(self, arg: str) -> None:
         name = arg.strip()
-        if not name or not name.isascii() or " " in name:
+        if not _PRINTABLE_TOKEN.fullmatch(name):
             return self._error(replies.SYNTAX_HELO)
         if await self._refused_by(self._hooks.ehlo, self.session, name):
             return None

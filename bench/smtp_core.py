@@ -1,0 +1,317 @@
+"""The SMTP-core benchmark: messages per second accepted over loopback.
+
+Postfix's ``smtp-source`` drives each target with the same load::
+
+    smtp-source -d -s SESSIONS -m MESSAGES -l LENGTH 127.0.0.1:PORT
+
+(``-d`` keeps each session open for its next message). The targets, each a
+subprocess on its own free port, started once and kept warm:
+
+- ``localpost``: ``python -m smtplib_common.server`` (uvloop when installed);
+- ``localpost-asyncio``: the same with ``--no-uvloop``;
+- ``aiosmtpd``: aiosmtpd with a counting handler on a plain asyncio loop
+  (``bench/aiosmtpd_counting.py``), as its documentation runs it;
+- ``smtp-sink``: Postfix's C test server, the ceiling for this load.
+
+Each round runs ``smtp-source`` once against every target, in an order that
+rotates from round to round; ``--repeat`` rounds. A run counts only if
+``smtp-source`` exits 0 (every reply positive); at the end every server's own
+message count must equal what was sent. Timing is wall clock around
+``smtp-source`` (``time.perf_counter``). Usage::
+
+    .venv/bin/python bench/smtp_core.py [--repeat 3] [--sessions 20]
+        [--messages 20000] [--length 2000] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+BENCH_DIR = Path(__file__).resolve().parent
+OURS = "localpost"
+OURS_ASYNCIO = "localpost-asyncio"
+AIOSMTPD = "aiosmtpd"
+SINK = "smtp-sink"
+READY_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+
+
+@dataclass
+class Target:
+    """One server under test: how to start it and how to read its own count."""
+
+    name: str
+    command: Callable[[int], list[str]]
+    # Reads the number of messages the server says it received from its output.
+    count: Callable[[str], int | None]
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    output: IO[bytes] | None = None
+    rates: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.port = free_port()
+        self.output = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        # smtp-sink -c rewrites a counter line per message: a pipe would fill.
+        # The argv is built here from our own options; no shell is involved.
+        self.process = subprocess.Popen(  # noqa: S603
+            self.command(self.port), stdout=self.output, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.text()}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
+            ):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not listen on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def text(self) -> str:
+        if self.output is None:
+            return ""
+        self.output.seek(0)
+        return self.output.read().decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self.output is not None:
+            self.output.close()
+            self.output = None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _received(text: str) -> int | None:
+    """Our standalone server and the aiosmtpd script print this when stopped."""
+    found = re.findall(r"received (\d+) messages", text)
+    return int(found[-1]) if found else None
+
+
+def _sink_messages(text: str) -> int | None:
+    """smtp-sink -c prints ``... mesg=N`` as it goes."""
+    found = re.findall(r"mesg=(\d+)", text)
+    return int(found[-1]) if found else None
+
+
+def has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def make_targets(args: argparse.Namespace) -> list[Target]:
+    python = args.python
+    ours = [python, "-m", "smtplib_common.server", "--host", "127.0.0.1", "--hostname", "bench"]
+    targets = []
+    if has_module("uvloop"):
+        targets.append(Target(OURS, lambda p: [*ours, "--port", str(p)], _received))
+    targets.append(
+        Target(
+            OURS_ASYNCIO if has_module("uvloop") else OURS,
+            lambda p: [*ours, "--port", str(p), "--no-uvloop"],
+            _received,
+        )
+    )
+    if has_module("aiosmtpd"):
+        script = str(BENCH_DIR / "aiosmtpd_counting.py")
+        targets.append(
+            Target(
+                AIOSMTPD,
+                lambda p: [python, script, "--host", "127.0.0.1", "--port", str(p)],
+                _received,
+            )
+        )
+    sink = shutil.which("smtp-sink", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin")
+    if sink is not None:
+        # As root, smtp-sink refuses to run without dropping privileges.
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        targets.append(
+            Target(SINK, lambda p: [sink, *user, "-c", f"127.0.0.1:{p}", "1000"], _sink_messages)
+        )
+    return [t for t in targets if not args.targets or t.name in args.targets]
+
+
+@contextlib.contextmanager
+def running(targets: Sequence[Target]) -> Iterator[None]:
+    """Start every target; always stop and reap every one of them."""
+    try:
+        for target in targets:
+            target.start()
+        for target in targets:
+            target.wait_ready()
+        yield
+    finally:
+        for target in targets:
+            target.stop()
+
+
+def run_source(source: str, target: Target, args: argparse.Namespace) -> float:
+    """One timed smtp-source run; returns messages per second."""
+    command = [
+        source,
+        "-d",
+        "-s",
+        str(args.sessions),
+        "-m",
+        str(args.messages),
+        "-l",
+        str(args.length),
+        f"127.0.0.1:{target.port}",
+    ]
+    started = time.perf_counter()
+    done = subprocess.run(  # noqa: S603 - argv built above, no shell
+        command, capture_output=True, timeout=args.timeout, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"smtp-source against {target.name} failed ({done.returncode}): "
+            f"{done.stderr.decode('utf-8', 'replace').strip()}"
+        )
+    messages: int = args.messages
+    return messages / elapsed
+
+
+def summary(targets: Sequence[Target]) -> dict[str, dict[str, float | list[float]]]:
+    return {
+        t.name: {
+            "median": statistics.median(t.rates),
+            "min": min(t.rates),
+            "max": max(t.rates),
+            "rates": [round(r, 1) for r in t.rates],
+        }
+        for t in targets
+        if t.rates
+    }
+
+
+def ratios(results: dict[str, dict[str, float | list[float]]]) -> dict[str, float]:
+    out = {}
+    for ours in (OURS, OURS_ASYNCIO):
+        for other in (AIOSMTPD, SINK):
+            if ours in results and other in results:
+                mine, theirs = results[ours]["median"], results[other]["median"]
+                assert isinstance(mine, float)
+                assert isinstance(theirs, float)
+                out[f"{ours}/{other}"] = mine / theirs
+    return out
+
+
+def table(results: dict[str, dict[str, float | list[float]]], args: argparse.Namespace) -> str:
+    lines = [
+        f"smtp-source -d -s {args.sessions} -m {args.messages} -l {args.length}, "
+        f"{args.repeat} round(s); {os.cpu_count()} CPU(s), Python {platform.python_version()}",
+        "",
+        f"| {'target':<18} | {'msg/s (median)':>14} | {'min - max':>17} |",
+        f"|{'-' * 20}|{'-' * 15}:|{'-' * 18}:|",
+    ]
+    for name, r in results.items():
+        lo_hi = f"{r['min']:.0f} - {r['max']:.0f}"
+        lines.append(f"| {name:<18} | {r['median']:>14.0f} | {lo_hi:>17} |")
+    lines.append("")
+    for name, value in ratios(results).items():
+        lines.append(f"ratio {name}: {value:.2f}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="rounds over all targets")
+    parser.add_argument("--sessions", type=int, default=20, help="smtp-source -s")
+    parser.add_argument("--messages", type=int, default=20_000, help="smtp-source -m")
+    parser.add_argument("--length", type=int, default=2000, help="smtp-source -l (body octets)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--targets", nargs="*", help=f"a subset of {OURS} {OURS_ASYNCIO} {AIOSMTPD} {SINK}"
+    )
+    parser.add_argument("--python", default=sys.executable, help="interpreter for the servers")
+    parser.add_argument("--timeout", type=float, default=600.0, help="per smtp-source run")
+    args = parser.parse_args(argv)
+    if args.repeat < 1 or args.messages < 1 or args.sessions < 1:
+        parser.error("--repeat, --messages and --sessions must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    source = shutil.which("smtp-source", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin")
+    if source is None:
+        print("smtp-source (Postfix) is not installed", file=sys.stderr)
+        return 2
+    targets = make_targets(args)
+    if not targets:
+        print("no target to run", file=sys.stderr)
+        return 2
+    try:
+        with running(targets):
+            for round_ in range(args.repeat):
+                # Rotate the order so that no target always runs first or last.
+                shift = round_ % len(targets)
+                for target in targets[shift:] + targets[:shift]:
+                    target.rates.append(run_source(source, target, args))
+        expected = args.messages * args.repeat
+        for target in targets:
+            counted = target.count(target.text())
+            if counted != expected:
+                raise RuntimeError(f"{target.name} counted {counted} messages, sent {expected}")
+    finally:
+        for target in targets:
+            target.close()
+    results = summary(targets)
+    print(table(results, args))
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "command": f"smtp-source -d -s {args.sessions} -m {args.messages} "
+                    f"-l {args.length}",
+                    "repeat": args.repeat,
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "results": results,
+                    "ratios": ratios(results),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -41,6 +41,12 @@ def test_defaults_are_the_documented_contract() -> None:
     )
     assert config.tls is None
     assert config.dev is True
+    assert config.hostname == "localpost.test"
+    assert config.publish_timeout == 10.0
+    assert config.directory_timeout == 3.0
+    assert (config.directory_cache_ttl, config.directory_negative_ttl) == (30.0, 5.0)
+    assert config.broker_reconnect_interval == 2.0
+    assert config.stop_grace == 8.0
 
 
 def test_dev_secrets_are_used_when_dev_is_on() -> None:
@@ -182,3 +188,40 @@ def test_tls_key_without_cert_names_the_missing_cert() -> None:
     error = config_error({**DEV, "LOCALPOST_TLS_KEY": "/certs/tls.key"})
 
     assert error.variable == "LOCALPOST_TLS_CERT"
+
+
+def test_hostname_defaults_to_the_first_local_domain() -> None:
+    config = load_config({**DEV, "LOCALPOST_DOMAIN": "example.org,localpost.test"})
+
+    assert config.hostname == "example.org"
+
+
+def test_hostname_is_taken_lowercased() -> None:
+    assert load_config({**DEV, "GATEWAY_HOSTNAME": "MX.Example.ORG"}).hostname == "mx.example.org"
+
+
+@pytest.mark.parametrize("value", ["", "mx example.org", "-mx.example.org", "mx..org"])
+def test_malformed_hostname_is_refused(value: str) -> None:
+    assert config_error({**DEV, "GATEWAY_HOSTNAME": value}).variable == "GATEWAY_HOSTNAME"
+
+
+def test_seconds_are_cast_to_float() -> None:
+    config = load_config({**DEV, "GATEWAY_PUBLISH_TIMEOUT": "2.5", "GATEWAY_STOP_GRACE": "30"})
+
+    assert (config.publish_timeout, config.stop_grace) == (2.5, 30.0)
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "GATEWAY_PUBLISH_TIMEOUT",
+        "GATEWAY_DIRECTORY_TIMEOUT",
+        "GATEWAY_DIRECTORY_CACHE_TTL",
+        "GATEWAY_DIRECTORY_NEGATIVE_TTL",
+        "GATEWAY_BROKER_RECONNECT_INTERVAL",
+        "GATEWAY_STOP_GRACE",
+    ],
+)
+@pytest.mark.parametrize("value", ["", "0", "0.0", "-1", "1e3", "inf", "nan", " 5", "5s"])
+def test_malformed_seconds_are_refused_by_name(variable: str, value: str) -> None:
+    assert config_error({**DEV, variable: value}).variable == variable

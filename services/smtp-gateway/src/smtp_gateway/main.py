@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 
-from smtp_gateway.keys import CONFIG
+from smtp_gateway import listeners
+from smtp_gateway.directory import Directory
+from smtp_gateway.keys import CONFIG, DIRECTORY, LISTENERS, METRICS, PUBLISHER
+from smtp_gateway.metrics import Metrics
+from smtp_gateway.publisher import Publisher
 from smtp_gateway.routes import setup_routes
 from smtp_gateway.settings import Config, ConfigError, load_config
 
@@ -15,14 +21,64 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: Config) -> web.Application:
-    """Wire the gateway's HTTP side; no I/O happens until the app starts.
+    """Wire the gateway; no I/O happens until the app starts.
 
-    The SMTP listeners and the broker connection will be ``cleanup_ctx`` entries here.
+    The cleanup contexts run in order on start and in reverse on stop, so on SIGTERM
+    the SMTP listeners stop first (transactions in flight still publish and still
+    reach the directory), then the broker connection closes, then the HTTP session.
     """
     app = web.Application()
     app[CONFIG] = config
+    app[METRICS] = Metrics.create()
     setup_routes(app)
+    app.cleanup_ctx.append(directory_ctx)
+    app.cleanup_ctx.append(publisher_ctx)
+    app.cleanup_ctx.append(smtp_ctx)
     return app
+
+
+async def directory_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    async with aiohttp.ClientSession() as session:
+        app[DIRECTORY] = Directory(
+            session,
+            config.mailstore_url,
+            config.mailstore_token,
+            timeout=config.directory_timeout,
+            positive_ttl=config.directory_cache_ttl,
+            negative_ttl=config.directory_negative_ttl,
+        )
+        yield
+
+
+async def publisher_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    publisher = Publisher(
+        config.amqp_url,
+        config.queue_prefix,
+        publish_timeout=config.publish_timeout,
+        reconnect_interval=config.broker_reconnect_interval,
+    )
+    # Connects in the background: the gateway starts while the broker is still coming
+    # up, refuses mail with 451 meanwhile and says so on /readyz.
+    await publisher.start()
+    app[PUBLISHER] = publisher
+    yield
+    await publisher.close()
+
+
+async def smtp_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    smtp = listeners.build(
+        config, directory=app[DIRECTORY], publisher=app[PUBLISHER], metrics=app[METRICS]
+    )
+    await smtp.start(
+        config.host, smtp_port=config.smtp_port, submission_port=config.submission_port
+    )
+    app[LISTENERS] = smtp
+    yield
+    log.info("stopping SMTP listeners (up to %.1f s for transactions in flight)", config.stop_grace)
+    await smtp.stop(config.stop_grace)
 
 
 def run() -> None:
@@ -35,4 +91,6 @@ def run() -> None:
     if config.dev:
         log.warning("LOCALPOST_DEV=1: development secrets are allowed")
     log.info("HTTP on %s:%d", config.host, config.http_port)
+    # run_app turns SIGTERM into a graceful shutdown (the cleanup contexts above in
+    # reverse) and returns normally, so the process exits 0.
     web.run_app(create_app(config), host=config.host, port=config.http_port, print=None)

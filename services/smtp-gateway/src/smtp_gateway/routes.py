@@ -10,3 +10,4 @@ from smtp_gateway import views
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", views.healthz, name="healthz")
     app.router.add_get("/readyz", views.readyz, name="readyz")
+    app.router.add_get("/metrics", views.metrics, name="metrics")

@@ -28,6 +28,7 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _PORT = re.compile(r"[0-9]{1,5}")
 _QUEUE_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,3})?")
 
 
 class ConfigError(ValueError):
@@ -63,6 +64,21 @@ class Config:
     trusted_networks: tuple[IPNetwork, ...]
     tls: TLSFiles | None
     dev: bool
+    # The name in the greeting, EHLO reply and Received: header (RFC 5321 §4.1.1.1).
+    hostname: str
+    # How long a DATA reply may wait for the broker's confirm before it becomes 451
+    # (RFC 5321 §4.5.3.2.6 gives the client 10 minutes, so this is well inside).
+    publish_timeout: float
+    # Bounds each directory call; a RCPT waits at most this long before 451 4.4.3.
+    directory_timeout: float
+    # How long existing/missing mailboxes are remembered (answers may be cached briefly).
+    directory_cache_ttl: float
+    directory_negative_ttl: float
+    # Between broker reconnection attempts.
+    broker_reconnect_interval: float
+    # SIGTERM: how long transactions in flight may take before connections are cut.
+    # Below `docker stop`'s default 10 s, so the process exits before SIGKILL.
+    stop_grace: float
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -71,8 +87,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
     Raises :class:`ConfigError` naming the first variable that is wrong.
     """
     dev = _flag(environ, "LOCALPOST_DEV")
+    domains = _domains(environ, "LOCALPOST_DOMAIN", "localpost.test")
     config = Config(
-        domains=_domains(environ, "LOCALPOST_DOMAIN", "localpost.test"),
+        domains=domains,
         host=_text(environ, "GATEWAY_HOST", "127.0.0.1"),
         smtp_port=_port(environ, "SMTP_PORT", 2525),
         submission_port=_port(environ, "SUBMISSION_PORT", 2587),
@@ -87,6 +104,15 @@ def load_config(environ: Mapping[str, str]) -> Config:
         trusted_networks=_networks(environ, "LOCALPOST_TRUSTED_NETWORKS", "127.0.0.0/8,::1"),
         tls=_tls_files(environ),
         dev=dev,
+        # Defaults to the first local domain rather than socket.getfqdn(), which may block
+        # on DNS and, in a container, names the container rather than the mail service.
+        hostname=_hostname(environ, "GATEWAY_HOSTNAME", domains[0]),
+        publish_timeout=_seconds(environ, "GATEWAY_PUBLISH_TIMEOUT", 10.0),
+        directory_timeout=_seconds(environ, "GATEWAY_DIRECTORY_TIMEOUT", 3.0),
+        directory_cache_ttl=_seconds(environ, "GATEWAY_DIRECTORY_CACHE_TTL", 30.0),
+        directory_negative_ttl=_seconds(environ, "GATEWAY_DIRECTORY_NEGATIVE_TTL", 5.0),
+        broker_reconnect_interval=_seconds(environ, "GATEWAY_BROKER_RECONNECT_INTERVAL", 2.0),
+        stop_grace=_seconds(environ, "GATEWAY_STOP_GRACE", 8.0),
     )
     # All three listeners bind the same host; a clash would only show as EADDRINUSE later.
     if config.submission_port == config.smtp_port:
@@ -151,6 +177,20 @@ def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str
         port = 0
     if port == 0:
         raise ConfigError(name, "has a malformed port")
+    return value
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    value = _text(environ, name, str(default))
+    if not _SECONDS.fullmatch(value) or float(value) <= 0:
+        raise ConfigError(name, f"must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _hostname(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = _text(environ, name, default).lower()
+    if len(value) > 253 or not _DOMAIN.fullmatch(value):
+        raise ConfigError(name, f"must be a host name, got {value!r}")
     return value
 
 

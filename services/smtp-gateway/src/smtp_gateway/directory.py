@@ -1,0 +1,146 @@
+"""The mail store's directory, as the gateway asks it: does a mailbox exist, is a login
+valid. The HTTP contract is in docs/architecture.md ("mailstore's internal HTTP API").
+
+Every failure to get an answer is :class:`~smtp_gateway.errors.DirectoryUnavailable`,
+never "no": RCPT then gets a temporary 451 4.4.3 and the sender retries, where a
+guessed 550 would bounce real mail and a guessed 250 would accept mail for nobody.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from smtp_gateway.errors import DirectoryUnavailable
+
+log = logging.getLogger(__name__)
+
+# Bounds the memory a flood of RCPTs to random addresses can take.
+CACHE_MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A verified login: the account's canonical address as the mail store has it."""
+
+    address: str
+    name: str
+
+
+class _TTLCache:
+    """A small LRU of mailbox answers, each with its own expiry."""
+
+    def __init__(self, *, max_entries: int) -> None:
+        self._entries: OrderedDict[str, tuple[float, bool]] = OrderedDict()
+        self._max = max_entries
+
+    def get(self, key: str) -> bool | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires <= time.monotonic():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: bool, ttl: float) -> None:
+        self._entries[key] = (time.monotonic() + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+
+class Directory:
+    """A client of the mail store's directory endpoints, over one shared HTTP session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float,
+        positive_ttl: float,
+        negative_ttl: float,
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._positive_ttl = positive_ttl
+        self._negative_ttl = negative_ttl
+        self._cache = _TTLCache(max_entries=CACHE_MAX_ENTRIES)
+
+    def __repr__(self) -> str:
+        return f"<Directory {self._base}>"  # not the token
+
+    async def mailbox_exists(self, address: str) -> bool:
+        """``GET /v1/mailboxes/{address}``: 200 yes, 404 no, anything else unavailable."""
+        cached = self._cache.get(address)
+        if cached is not None:
+            return cached
+        exists = await self._lookup(address)
+        # A new account should become deliverable soon, so "no" is kept for less long.
+        ttl = self._positive_ttl if exists else self._negative_ttl
+        self._cache.put(address, exists, ttl)
+        return exists
+
+    async def probe(self, address: str) -> None:
+        """Ask about ``address`` past the cache, for /readyz; raises DirectoryUnavailable."""
+        await self._lookup(address)
+
+    async def verify(self, address: str, password: str) -> Account | None:
+        """``POST /v1/auth/verify``: the account on 200, None on 401. Never cached."""
+        url = URL(f"{self._base}/v1/auth/verify")
+        payload = {"address": address, "password": password}
+        try:
+            async with self._session.post(
+                url, json=payload, headers=self._headers, timeout=self._timeout
+            ) as response:
+                if response.status == 401:
+                    return None
+                if response.status != 200:
+                    raise DirectoryUnavailable(f"auth/verify answered {response.status}")
+                body = await response.json()
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            # ValueError: a 200 whose body is not JSON.
+            raise DirectoryUnavailable(f"auth/verify failed: {exc!r}") from None
+        if not isinstance(body, dict) or not isinstance(body.get("address"), str):
+            raise DirectoryUnavailable("auth/verify answered 200 without an address")
+        return Account(address=body["address"], name=str(body.get("name") or ""))
+
+    async def _lookup(self, address: str) -> bool:
+        # RFC 5321 §4.1.2 lets a local part hold "/", "?" or "%" (and quoted ones
+        # anything): encode all of it so the address stays one path segment.
+        url = URL(f"{self._base}/v1/mailboxes/{quote(address, safe='@')}", encoded=True)
+        try:
+            async with self._session.get(
+                url, headers=self._headers, timeout=self._timeout
+            ) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DirectoryUnavailable(f"mailbox lookup failed: {exc!r}") from None
+        if status == 200:
+            return True
+        if status == 404:
+            return False
+        # 401/403 is our token refused (a misconfiguration, not "no such mailbox");
+        # 5xx is the mail store's own trouble.
+        raise DirectoryUnavailable(f"mailbox lookup answered {status}")
+
+
+async def probe_or_reason(directory: Directory, address: str) -> str | None:
+    """None when the directory answers (yes or no) about ``address``, else why not."""
+    try:
+        await directory.probe(address)
+    except DirectoryUnavailable as exc:
+        return f"mailstore directory unavailable: {exc}"
+    return None

@@ -1,0 +1,208 @@
+"""The SMTP hooks of the gateway's two listeners (see smtplib_common.server.handler).
+
+This is the edge where domain errors become SMTP replies:
+
+- delivery (SMTP_PORT): mail for existing local mailboxes only. Never an open relay:
+  a domain that is not ours is 550 5.7.1 whoever asks. No AUTH is offered.
+- submission (SMTP_PORT of RFC 6409, SUBMISSION_PORT): AUTH first, and the envelope
+  sender must be the authenticated account. The web service's principal may act for
+  a user named with ``AUTH=<address>`` on MAIL (RFC 4954 §5); nobody else may.
+
+Both publish an accepted message once and answer 250 only after the broker's confirm
+(RFC 5321 §6.1).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from smtp_gateway.directory import Directory
+from smtp_gateway.errors import DirectoryUnavailable, PublishFailed
+from smtp_gateway.metrics import Metrics
+from smtp_gateway.publisher import Publisher
+from smtplib_common import replies
+from smtplib_common.replies import Reply
+from smtplib_common.server import AuthResult, Credentials, Envelope, Session
+
+log = logging.getLogger(__name__)
+
+# The web service's submission login. It holds no "@", so no mail store account (all
+# of which are addresses) can be mistaken for it, and it is never looked up there.
+WEB_PRINCIPAL = "localpost-web"
+
+DELIVERY = "delivery"
+SUBMISSION = "submission"
+
+
+class DeliveryHandler:
+    """Hooks of the delivery listener; the submission handler builds on them."""
+
+    listener = DELIVERY
+
+    def __init__(
+        self,
+        *,
+        domains: tuple[str, ...],
+        directory: Directory,
+        publisher: Publisher,
+        metrics: Metrics,
+    ) -> None:
+        self._domains = frozenset(domains)
+        self._postmaster = f"postmaster@{domains[0]}"
+        self._directory = directory
+        self._publisher = publisher
+        self._metrics = metrics
+
+    async def handle_connect(self, session: Session) -> Reply | None:
+        self._metrics.connections.labels(listener=self.listener).inc()
+        return None
+
+    async def handle_rcpt(
+        self, session: Session, envelope: Envelope, address: str, params: dict[str, str | None]
+    ) -> Reply | None:
+        local, _, domain = address.rpartition("@")
+        if domain.lower() not in self._domains:
+            # Also address literals ([192.0.2.1]): we deliver only to our domains.
+            return self._refuse(replies.RELAY_DENIED, "relay_denied", envelope, address)
+        # RFC 5321 §4.5.1: postmaster@ every domain we serve must be accepted.
+        if local.lower() == "postmaster":
+            return None
+        try:
+            exists = await self._directory.mailbox_exists(address)
+        except DirectoryUnavailable as exc:
+            log.warning("RCPT %s for %s: %s", address, envelope.id, exc)
+            return self._refuse(
+                replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, address
+            )
+        if not exists:
+            return self._refuse(replies.MAILBOX_UNAVAILABLE, "unknown_mailbox", envelope, address)
+        return None
+
+    async def handle_message(
+        self, session: Session, envelope: Envelope, message: bytes
+    ) -> Reply | None:
+        try:
+            latency = await self._publisher.publish(
+                message_id=envelope.id,
+                body=message,
+                mail_from=envelope.mail_from,
+                rcpt_to=[self._mailbox(rcpt) for rcpt in envelope.rcpt_tos],
+                submitted_by=self.submitted_by(session, envelope),
+            )
+        except PublishFailed as exc:
+            log.error("%s not queued (%s): %s", envelope.id, exc.reason, exc)
+            self._count_rejected(exc.reason)
+            return replies.LOCAL_ERROR
+        metrics = self._metrics
+        metrics.publish_latency.observe(latency)
+        metrics.accepted.labels(listener=self.listener).inc()
+        metrics.accepted_bytes.labels(listener=self.listener).inc(len(message))
+        log.info(
+            "%s queued: %d octets from <%s> for %d recipients",
+            envelope.id,
+            len(message),
+            envelope.mail_from,
+            len(envelope.rcpt_tos),
+        )
+        return replies.MESSAGE_ACCEPTED.with_text(f"Ok: queued as {envelope.id}")
+
+    def submitted_by(self, session: Session, envelope: Envelope) -> str | None:
+        """The account whose Sent folder gets the message; None for delivered mail."""
+        return None
+
+    def _mailbox(self, rcpt: str) -> str:
+        # RFC 5321 §4.1.1.3: a bare <postmaster> is the postmaster of this server.
+        return rcpt if "@" in rcpt else self._postmaster
+
+    def _refuse(self, reply: Reply, reason: str, envelope: Envelope, address: str) -> Reply:
+        log.info("%s refused <%s>: %s", envelope.id, address, reason)
+        self._count_rejected(reason)
+        return reply
+
+    def _count_rejected(self, reason: str) -> None:
+        self._metrics.rejected.labels(listener=self.listener, reason=reason).inc()
+
+
+class SubmissionHandler(DeliveryHandler):
+    """Hooks of the submission listener (RFC 6409): AUTH, then send as yourself."""
+
+    listener = SUBMISSION
+
+    def __init__(
+        self,
+        *,
+        domains: tuple[str, ...],
+        directory: Directory,
+        publisher: Publisher,
+        metrics: Metrics,
+        web_secret: str,
+    ) -> None:
+        super().__init__(domains=domains, directory=directory, publisher=publisher, metrics=metrics)
+        self._web_secret = web_secret.encode()
+
+    async def authenticate(self, session: Session, credentials: Credentials) -> AuthResult:
+        # RFC 4616 §2: an authzid asks to act as someone else. Acting for others is
+        # what AUTH= on MAIL is for, and only for the web principal, so refuse it here.
+        if credentials.authzid and credentials.authzid != credentials.username:
+            return self._auth_failed(session, "authzid")
+        if credentials.username == WEB_PRINCIPAL:
+            # Constant time: the comparison must not tell how much of a guess was right.
+            if hmac.compare_digest(credentials.password.encode(), self._web_secret):
+                return AuthResult(success=True, identity=WEB_PRINCIPAL)
+            return self._auth_failed(session, "web_principal")
+        if "@" not in credentials.username:
+            return self._auth_failed(session, "not_an_address")
+        # DirectoryUnavailable propagates: the library answers 454 4.7.0 (RFC 4954 §6).
+        account = await self._directory.verify(credentials.username, credentials.password)
+        if account is None:
+            return self._auth_failed(session, "invalid_credentials")
+        # The mail store's spelling of the address, so later checks compare like with like.
+        return AuthResult(success=True, identity=account.address)
+
+    async def handle_mail(
+        self, session: Session, envelope: Envelope, address: str, params: dict[str, str | None]
+    ) -> Reply | None:
+        identity = session.authenticated_as
+        if identity is None:  # the listener has auth_required; kept as a guard
+            return replies.AUTH_REQUIRED
+        if identity == WEB_PRINCIPAL:
+            return await self._check_on_behalf(envelope, address)
+        # RFC 6409 §6.1: the sender must be the authenticated account; an ordinary
+        # user's AUTH= may only name themself (RFC 4954 §5 leaves trust to us).
+        if address.lower() != identity.lower() or (
+            envelope.auth_mailbox is not None and envelope.auth_mailbox.lower() != identity.lower()
+        ):
+            return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
+        return None
+
+    async def _check_on_behalf(self, envelope: Envelope, address: str) -> Reply | None:
+        """The web principal sends as the user it names with AUTH=, who must exist."""
+        user = envelope.auth_mailbox
+        if user is None or address.lower() != user.lower():
+            return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
+        _, _, domain = user.rpartition("@")
+        if domain.lower() not in self._domains:
+            return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
+        try:
+            exists = await self._directory.mailbox_exists(user)
+        except DirectoryUnavailable as exc:
+            log.warning("MAIL %s for %s: %s", address, envelope.id, exc)
+            return self._refuse(
+                replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, address
+            )
+        if not exists:
+            return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
+        return None
+
+    def submitted_by(self, session: Session, envelope: Envelope) -> str | None:
+        # handle_mail made sure that AUTH= names an existing user for the web principal.
+        if session.authenticated_as == WEB_PRINCIPAL:
+            return envelope.auth_mailbox
+        return session.authenticated_as
+
+    def _auth_failed(self, session: Session, why: str) -> AuthResult:
+        # The username may be a typo of the password: it stays out of the log.
+        log.info("AUTH failed from %s (%s)", session.peer_ip, why)
+        self._count_rejected("auth_failed")
+        return AuthResult(success=False)

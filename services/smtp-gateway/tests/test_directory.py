@@ -1,0 +1,107 @@
+"""The directory client against the fake mail store: answers, failures, the cache."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import aiohttp
+import pytest
+
+from smtp_gateway.directory import Account, Directory
+from smtp_gateway.errors import DirectoryUnavailable
+from smtp_gateway.settings import DEV_MAILSTORE_TOKEN
+
+if TYPE_CHECKING:
+    from conftest import FakeMailstore
+
+ALICE = "alice@localpost.test"
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def directory(
+    session: aiohttp.ClientSession, mailstore: FakeMailstore, **overrides: float
+) -> Directory:
+    settings = {"timeout": 1.0, "positive_ttl": 30.0, "negative_ttl": 5.0, **overrides}
+    return Directory(session, mailstore.url, DEV_MAILSTORE_TOKEN, **settings)
+
+
+async def test_existing_and_missing_mailboxes(
+    session: aiohttp.ClientSession, mailstore: FakeMailstore
+) -> None:
+    client = directory(session, mailstore)
+
+    assert await client.mailbox_exists(ALICE) is True
+    assert await client.mailbox_exists("nobody@localpost.test") is False
+
+
+async def test_missing_mailbox_is_forgotten_sooner_than_an_existing_one(
+    session: aiohttp.ClientSession, mailstore: FakeMailstore
+) -> None:
+    client = directory(session, mailstore, negative_ttl=0.05)
+    new = "new@localpost.test"
+    assert await client.mailbox_exists(new) is False
+
+    mailstore.accounts[new] = "new-password-789"
+
+    assert await client.mailbox_exists(new) is False  # still cached
+    await asyncio.sleep(0.1)
+    assert await client.mailbox_exists(new) is True
+
+
+async def test_cache_is_bounded(
+    session: aiohttp.ClientSession, mailstore: FakeMailstore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("smtp_gateway.directory.CACHE_MAX_ENTRIES", 2)
+    client = directory(session, mailstore)
+
+    for address in ("a@localpost.test", "b@localpost.test", "c@localpost.test"):
+        await client.mailbox_exists(address)
+    await client.mailbox_exists("a@localpost.test")  # evicted: asked again
+
+    assert mailstore.lookups.count("a@localpost.test") == 2
+
+
+@pytest.mark.parametrize("fault", ["failing", "slow", "token", "stopped"])
+async def test_no_answer_is_unavailable_never_no(
+    session: aiohttp.ClientSession, mailstore: FakeMailstore, fault: str
+) -> None:
+    client = directory(session, mailstore, timeout=0.2)
+    if fault == "failing":
+        mailstore.failing = True
+    elif fault == "slow":
+        mailstore.delay = 1.0
+    elif fault == "token":
+        mailstore.token = "another-token-entirely"
+    else:
+        await mailstore.stop()
+
+    with pytest.raises(DirectoryUnavailable):
+        await client.mailbox_exists(ALICE)
+    if fault == "token":
+        # The contract answers a bad login 401 and does not say what a bad service token
+        # gets; if that is 401 too, verify cannot tell them apart. /readyz still shows
+        # a wrong token, because it asks GET /v1/mailboxes.
+        return
+    with pytest.raises(DirectoryUnavailable):
+        await client.verify(ALICE, "alice-password-123")
+
+
+async def test_verify_returns_the_account_or_none(
+    session: aiohttp.ClientSession, mailstore: FakeMailstore
+) -> None:
+    client = directory(session, mailstore)
+
+    assert await client.verify(ALICE, "alice-password-123") == Account(ALICE, "alice")
+    assert await client.verify(ALICE, "wrong-password") is None
+    assert await client.verify("nobody@localpost.test", "whatever") is None
+
+
+def test_repr_holds_no_token(session: aiohttp.ClientSession, mailstore: FakeMailstore) -> None:
+    assert DEV_MAILSTORE_TOKEN not in repr(directory(session, mailstore))

@@ -1,17 +1,149 @@
+"""Fixtures on real servers: a fresh PostgreSQL database per run, fresh AMQP names per test.
+
+The servers come from DATABASE_URL and AMQP_URL (the same defaults as `make check-services`).
+The run's database is created with a random name, migrated once, and dropped at the end;
+tests that need empty tables ask for ``pool``, which truncates them first.
+"""
+
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import dataclasses
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import aio_pika
+import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from mailstore import db
+from mailstore.consumer import Topology
 from mailstore.main import create_app
-from mailstore.settings import load_config
+from mailstore.migrations import apply_migrations
+from mailstore.settings import DEV_MAILSTORE_TOKEN, Config, load_config
+
+SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
+
+Client = TestClient[web.Request, web.Application]
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+async def _create_and_migrate(url: str, name: str) -> None:
+    con = await asyncpg.connect(SERVER_URL)
+    try:
+        await db.create_database(con, name=name)
+    finally:
+        await con.close()
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2, init=db.init_connection)
+    try:
+        await apply_migrations(pool)
+    finally:
+        await pool.close()
+
+
+async def _drop(name: str) -> None:
+    con = await asyncpg.connect(SERVER_URL)
+    try:
+        await db.drop_database(con, name=name)
+    finally:
+        await con.close()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A migrated database of this run's own, dropped afterwards."""
+    name = f"mailstore_test_{secrets.token_hex(6)}"
+    url = with_database(SERVER_URL, name)
+    asyncio.run(_create_and_migrate(url, name))
+    try:
+        yield url
+    finally:
+        asyncio.run(_drop(name))
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    app = create_app(load_config({"LOCALPOST_DEV": "1"}))
-    async with TestClient(TestServer(app)) as client:
+async def pool(database_url: str) -> AsyncIterator[Any]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10, init=db.init_connection)
+    try:
+        await pool.execute("TRUNCATE accounts, messages, attachments, mailbox_entries")
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"mstest-{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+def config(database_url: str, prefix: str) -> Config:
+    environ = {
+        "LOCALPOST_DEV": "1",
+        "DATABASE_URL": database_url,
+        "AMQP_URL": AMQP_URL,
+        "LOCALPOST_QUEUE_PREFIX": prefix,
+        "LOCALPOST_DOMAIN": "localpost.test,other.test",
+        "MAILSTORE_PREFETCH": "8",
+    }
+    # The lowest cost bcrypt accepts: hashing is not what these tests measure.
+    return dataclasses.replace(load_config(environ), bcrypt_rounds=4)
+
+
+@pytest.fixture
+async def broker(prefix: str) -> AsyncIterator[aio_pika.abc.AbstractRobustConnection]:
+    """A connection for the test's own publishing; deletes the prefix's names afterwards."""
+    connection = await aio_pika.connect_robust(AMQP_URL)
+    try:
+        yield connection
+    finally:
+        topology = Topology(prefix)
+        channel = await connection.channel()
+        for queue in (topology.incoming_queue, topology.dead_queue):
+            await channel.queue_delete(queue)
+        for exchange in (topology.mail_exchange, topology.dead_exchange, topology.events_exchange):
+            await channel.exchange_delete(exchange)
+        await connection.close()
+
+
+@pytest.fixture
+async def client(config: Config, pool: Any) -> AsyncIterator[Client]:
+    """The HTTP API on an empty database, without a broker consumer."""
+    async with TestClient(TestServer(create_app(config, consume=False))) as client:
         yield client
+
+
+@pytest.fixture
+def deliver(pool: Any) -> Any:
+    """Store a message as the consumer would (no broker): ``await deliver(raw, rcpt_to=[...])``."""
+    from mailstore.parsing import parse_message
+
+    async def deliver(
+        raw: bytes,
+        *,
+        rcpt_to: list[str],
+        gateway_id: str | None = None,
+        mail_from: str = "sender@example.com",
+        submitted_by: str | None = None,
+    ) -> db.StoreOutcome:
+        return await db.store_message(
+            pool,
+            gateway_id=gateway_id or secrets.token_hex(13).upper(),
+            mail_from=mail_from,
+            rcpt_to=rcpt_to,
+            submitted_by=submitted_by,
+            raw=raw,
+            parsed=parse_message(raw),
+        )
+
+    return deliver

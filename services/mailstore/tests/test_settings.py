@@ -105,3 +105,10 @@ def test_unusable_queue_prefix_is_refused() -> None:
     error = config_error({**DEV, "LOCALPOST_QUEUE_PREFIX": "amq.x"})
 
     assert error.variable == "LOCALPOST_QUEUE_PREFIX"
+
+
+def test_prefetch_defaults_to_32_and_is_a_positive_count() -> None:
+    assert load_config(DEV).prefetch == 32
+    assert load_config({**DEV, "MAILSTORE_PREFETCH": "5"}).prefetch == 5
+    for value in ("0", "-1", "x", "100000"):
+        assert config_error({**DEV, "MAILSTORE_PREFETCH": value}).variable == "MAILSTORE_PREFETCH"

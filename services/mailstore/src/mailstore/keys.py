@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
+from mailstore.consumer import Consumer
+from mailstore.metrics import Metrics
+from mailstore.passwords import PasswordHasher
 from mailstore.settings import Config
 
 CONFIG = web.AppKey("config", Config)
+# An asyncpg.Pool; asyncpg ships no type information, hence Any.
+POOL = web.AppKey[Any]("pool")
+CONSUMER = web.AppKey("consumer", Consumer)
+METRICS = web.AppKey("metrics", Metrics)
+HASHER = web.AppKey("hasher", PasswordHasher)

@@ -2,28 +2,120 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import AsyncIterator
+from urllib.parse import unquote, urlsplit
 
+import asyncpg
 from aiohttp import web
 
-from mailstore.keys import CONFIG
+from mailstore import db
+from mailstore.consumer import Consumer
+from mailstore.keys import CONFIG, CONSUMER, HASHER, METRICS, POOL
+from mailstore.metrics import create_metrics
+from mailstore.middlewares import error_middleware, token_middleware
+from mailstore.migrations import apply_migrations
+from mailstore.passwords import PasswordHasher
 from mailstore.routes import setup_routes
 from mailstore.settings import Config, ConfigError, load_config
 
 log = logging.getLogger(__name__)
 
+# How long start-up waits for PostgreSQL to accept connections before giving up.
+DATABASE_STARTUP_TIMEOUT = 60.0
+# Bounds the wait for in-flight messages on SIGTERM; web.run_app's own shutdown_timeout
+# (60 s by default) is longer, so this is the one that applies.
+CONSUMER_STOP_TIMEOUT = 10.0
 
-def create_app(config: Config) -> web.Application:
-    """Wire the mail store's HTTP API; no I/O happens until the app starts.
 
-    The asyncpg pool (with its migration runner) and the RabbitMQ consumer will be
-    ``cleanup_ctx`` entries here.
+def create_app(config: Config, *, consume: bool = True) -> web.Application:
+    """Wire the mail store; no I/O happens until the app starts.
+
+    ``consume=False`` serves the HTTP API without a broker consumer (API tests).
     """
-    app = web.Application()
+    app = web.Application(middlewares=[error_middleware, token_middleware])
     app[CONFIG] = config
+    app[METRICS] = create_metrics()
+    app.cleanup_ctx.append(hasher_ctx)
+    app.cleanup_ctx.append(pool_ctx)
+    if consume:
+        app.cleanup_ctx.append(consumer_ctx)
     setup_routes(app)
     return app
+
+
+async def hasher_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Building the hasher computes its dummy hash: a full bcrypt, so off the event loop.
+    app[HASHER] = await asyncio.to_thread(PasswordHasher, rounds=app[CONFIG].bcrypt_rounds)
+    yield
+
+
+async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    await ensure_database(config.database_url)
+    pool = await asyncpg.create_pool(
+        config.database_url,
+        min_size=1,
+        max_size=10,
+        init=db.init_connection,
+        # Connect timeout: a database that hangs must look like one that is down.
+        timeout=10,
+    )
+    try:
+        applied = await apply_migrations(pool)
+        log.info("schema up to date (applied now: %s)", applied or "none")
+        app[POOL] = pool
+        yield
+    finally:
+        await pool.close()
+
+
+async def consumer_ctx(app: web.Application) -> AsyncIterator[None]:
+    consumer = Consumer(app[CONFIG], pool=app[POOL], metrics=app[METRICS])
+    app[CONSUMER] = consumer
+    consumer.start()
+    yield
+    # cleanup_ctx unwinds in reverse, so this runs before the pool closes: messages in
+    # flight can still commit.
+    await consumer.stop(grace=CONSUMER_STOP_TIMEOUT)
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database named in ``url`` when it does not exist yet.
+
+    ``make up`` points DATABASE_URL at a local server where nobody created the database;
+    the server's ``postgres`` maintenance database is used to create it. Waits for the
+    server to accept connections first (bounded).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DATABASE_STARTUP_TIMEOUT
+    delay = 0.1
+    while True:
+        try:
+            con = await asyncpg.connect(url, timeout=10)
+            await con.close()
+            return
+        except asyncpg.InvalidCatalogNameError:
+            name = unquote(urlsplit(url).path.lstrip("/"))
+            if not name:  # libpq's default (the user name); we do not guess it
+                raise
+            break
+        except (OSError, asyncpg.CannotConnectNowError) as exc:
+            if loop.time() > deadline:
+                raise
+            log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    con = await asyncpg.connect(url, database="postgres", timeout=10)
+    try:
+        await db.create_database(con, name=name)
+        log.warning("database %r did not exist: created it", name)
+    except asyncpg.DuplicateDatabaseError:
+        pass  # another replica created it first
+    finally:
+        await con.close()
 
 
 def run() -> None:

@@ -46,6 +46,10 @@ class Config:
     # The bearer token every caller of the internal API must present.
     token: str = field(repr=False)
     dev: bool
+    # Unacknowledged messages the broker may hand this consumer at once (AMQP basic.qos).
+    prefetch: int = 32
+    # bcrypt cost; not an environment variable: only tests lower it, to keep them fast.
+    bcrypt_rounds: int = 12
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -65,6 +69,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         domains=_domains(environ, "LOCALPOST_DOMAIN", "localpost.test"),
         token=_secret(environ, "MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN, dev=dev),
         dev=dev,
+        prefetch=_count(environ, "MAILSTORE_PREFETCH", 32, maximum=10_000),
     )
 
 
@@ -98,6 +103,13 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     value = _text(environ, name, str(default))
     if not _PORT.fullmatch(value) or not 1 <= int(value) <= 65535:
         raise ConfigError(name, f"must be a port number 1-65535, got {value!r}")
+    return int(value)
+
+
+def _count(environ: Mapping[str, str], name: str, default: int, *, maximum: int) -> int:
+    value = _text(environ, name, str(default))
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise ConfigError(name, f"must be a whole number 1-{maximum}, got {value!r}")
     return int(value)
 
 

@@ -1,0 +1,460 @@
+"""The RabbitMQ consumer: accepted mail from ``<prefix>.mail.incoming`` into PostgreSQL.
+
+Per message: read the envelope from the contract's properties and headers, parse the body
+(in a thread when it is large), insert everything in one transaction, acknowledge only
+after COMMIT returned, then publish the ``stored`` events. Failures split three ways:
+
+- the database is unavailable (connection refused or lost, shutdown, out of resources):
+  the message is *held* and the transaction retried with exponential backoff until the
+  database answers. Requeueing instead would spin through the queue and raise each
+  message's delivery count until the broker drops or dead-letters it;
+- the message breaks the contract (no gateway id, malformed headers): dead-lettered at once;
+- anything else (a bug, a constraint violation): retried a few times in process, then
+  published to the dead-letter exchange with ``x-localpost-error`` and acknowledged.
+
+Redelivery is harmless: the insert is idempotent on the gateway id (see ``db``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+import aio_pika
+import aiormq
+import asyncpg
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+    ConsumerTag,
+    FieldValue,
+)
+
+from mailstore import db
+from mailstore.errors import InvalidEnvelope
+from mailstore.metrics import Metrics
+from mailstore.parsing import ParsedMessage, parse_message
+from mailstore.settings import Config
+
+log = logging.getLogger(__name__)
+
+# Quorum queues count deliveries; RabbitMQ 4 drops a message after 20 by default. Ours is
+# explicit and high, because a database outage must never count against a message (we
+# hold messages instead), and our own REDELIVERY_LIMIT below acts first.
+DELIVERY_LIMIT = 100
+# A message delivered this often without an ack keeps killing its consumer (or its
+# consumer keeps being killed): dead-letter it rather than crash-loop on it.
+REDELIVERY_LIMIT = 20
+# In-process attempts for a failure that is not an outage, before dead-lettering.
+MAX_ATTEMPTS = 3
+RETRY_DELAY = 0.2
+OUTAGE_BACKOFF_START = 0.1
+OUTAGE_BACKOFF_CAP = 5.0
+BROKER_BACKOFF_CAP = 5.0
+PUBLISH_TIMEOUT = 10.0
+PING_TIMEOUT = 2.0
+# Larger bodies are parsed in a worker thread so the event loop keeps serving.
+PARSE_IN_THREAD_BYTES = 64 * 1024
+
+# Errors that mean "the database is not there right now", not "this message is bad".
+# OSError covers refused connections and TimeoutError; 53xxx (disk full, too many
+# connections) and 57P0x (shutdown, starting up) end by themselves; 40xxx (serialization
+# failure, deadlock) succeed when retried.
+DATABASE_OUTAGE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TransactionRollbackError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """The AMQP names of docs/architecture.md for one prefix."""
+
+    prefix: str
+
+    @property
+    def mail_exchange(self) -> str:
+        return f"{self.prefix}.mail"
+
+    @property
+    def incoming_queue(self) -> str:
+        return f"{self.prefix}.mail.incoming"
+
+    @property
+    def dead_exchange(self) -> str:
+        return f"{self.prefix}.dead"
+
+    @property
+    def dead_queue(self) -> str:
+        return f"{self.prefix}.mail.dead"
+
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.prefix}.events"
+
+    def incoming_arguments(self) -> dict[str, FieldValue]:
+        # These must equal the gateway's: declaring a queue again with other arguments
+        # fails with PRECONDITION_FAILED.
+        return {
+            "x-queue-type": "quorum",
+            "x-dead-letter-exchange": self.dead_exchange,
+            "x-delivery-limit": DELIVERY_LIMIT,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    incoming: AbstractQueue
+    dead: AbstractExchange
+    events: AbstractExchange
+
+
+async def declare_topology(channel: AbstractChannel, topology: Topology) -> Declared:
+    """Declare every exchange and queue (idempotent, so the gateway may have done it first)."""
+    direct, fanout = aio_pika.ExchangeType.DIRECT, aio_pika.ExchangeType.FANOUT
+    mail = await channel.declare_exchange(topology.mail_exchange, direct, durable=True)
+    dead = await channel.declare_exchange(topology.dead_exchange, fanout, durable=True)
+    events = await channel.declare_exchange(topology.events_exchange, fanout, durable=True)
+    incoming = await channel.declare_queue(
+        topology.incoming_queue, durable=True, arguments=topology.incoming_arguments()
+    )
+    await incoming.bind(mail, routing_key="incoming")
+    dead_queue = await channel.declare_queue(
+        topology.dead_queue, durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    await dead_queue.bind(dead, routing_key="")
+    return Declared(incoming, dead, events)
+
+
+# -- the envelope ----------------------------------------------------------------------------
+
+# The gateway's id: a ULID, 26 characters of Crockford base32 (case-insensitive).
+_GATEWAY_ID = re.compile(r"[0-9A-Za-z]{26}")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    gateway_id: str
+    mail_from: str
+    rcpt_to: list[str]
+    submitted_by: str | None
+
+
+def read_envelope(message: AbstractIncomingMessage) -> Envelope:
+    """The envelope of the AMQP contract; raises :class:`InvalidEnvelope` when it is broken."""
+    gateway_id = message.message_id
+    if not gateway_id or not _GATEWAY_ID.fullmatch(gateway_id):
+        raise InvalidEnvelope(f"message_id is not a 26-character ULID: {gateway_id!r}")
+    headers = message.headers or {}
+    mail_from = _text(headers.get("x-localpost-mail-from"), "x-localpost-mail-from")
+    recipients = headers.get("x-localpost-rcpt-to")
+    if not isinstance(recipients, list | tuple):
+        raise InvalidEnvelope("x-localpost-rcpt-to is missing or not an array")
+    rcpt_to = [_text(item, "x-localpost-rcpt-to").lower() for item in recipients]
+    submitted = headers.get("x-localpost-submitted-by")
+    submitted_by = None if submitted is None else _text(submitted, "x-localpost-submitted-by")
+    return Envelope(
+        gateway_id=gateway_id,
+        mail_from=mail_from,
+        rcpt_to=list(dict.fromkeys(rcpt_to)),
+        submitted_by=submitted_by.lower() if submitted_by else None,
+    )
+
+
+def _text(value: object, name: str) -> str:
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidEnvelope(f"{name} is not UTF-8") from None
+    if not isinstance(value, str) or "\x00" in value:
+        raise InvalidEnvelope(f"{name} is missing or not a string")
+    return value
+
+
+def delivery_count(message: AbstractIncomingMessage) -> int:
+    # Quorum queues set x-delivery-count on redeliveries (absent on the first delivery).
+    value = (message.headers or {}).get("x-delivery-count", 0)
+    return value if isinstance(value, int) else 0
+
+
+# -- the consumer ----------------------------------------------------------------------------
+
+
+class Consumer:
+    """Connects (and reconnects) to the broker and stores each delivered message."""
+
+    def __init__(self, config: Config, *, pool: db.Pool, metrics: Metrics) -> None:
+        self._config = config
+        self._pool = pool
+        self._metrics = metrics
+        self._topology = Topology(config.queue_prefix)
+        self._connection: AbstractRobustConnection | None = None
+        self._declared: Declared | None = None
+        self._consumer_tag: ConsumerTag | None = None
+        self._stopping = asyncio.Event()
+        self._inflight: set[asyncio.Task[object]] = set()
+        self._runner: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Connected, with a consumer on the incoming queue."""
+        connection = self._connection
+        return (
+            connection is not None
+            and not connection.is_closed
+            and self._consumer_tag is not None
+            and not self._stopping.is_set()
+        )
+
+    def start(self) -> None:
+        self._runner = asyncio.create_task(self._connect(), name="mailstore-consumer-connect")
+
+    async def stop(self, *, grace: float) -> None:
+        """Stop taking messages, let the in-flight ones finish (bounded), close. Idempotent."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+        if self._declared is not None and self._consumer_tag is not None:
+            # Bounded by hand too: on a robust channel whose connection is down, the call
+            # would otherwise wait for a reconnection.
+            try:
+                async with asyncio.timeout(grace):
+                    await self._declared.incoming.cancel(self._consumer_tag, timeout=grace)
+            except (
+                aiormq.exceptions.AMQPError,
+                aio_pika.exceptions.ChannelInvalidStateError,
+                TimeoutError,
+                RuntimeError,
+            ) as exc:
+                log.warning("could not cancel the consumer cleanly: %s", exc)
+        if self._inflight:
+            log.info("waiting for %d message(s) in flight", len(self._inflight))
+            _, pending = await asyncio.wait(self._inflight, timeout=grace)
+            # Unacknowledged messages go back to the queue when the channel closes.
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._connection is not None:
+            try:
+                async with asyncio.timeout(grace):
+                    await self._connection.close()
+            except TimeoutError:
+                log.warning("the broker connection did not close within %.1f s", grace)
+
+    async def _connect(self) -> None:
+        # connect_robust reconnects by itself once connected, but its first connection
+        # attempt raises like any other: retry that until the broker answers.
+        delay = OUTAGE_BACKOFF_START
+        while True:
+            try:
+                self._connection = await aio_pika.connect_robust(self._config.amqp_url)
+                break
+            except (OSError, aiormq.exceptions.AMQPError) as exc:
+                log.warning("broker unavailable (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BROKER_BACKOFF_CAP)
+        channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        await channel.set_qos(prefetch_count=self._config.prefetch)
+        self._declared = await declare_topology(channel, self._topology)
+        self._consumer_tag = await self._declared.incoming.consume(self._on_message)
+        log.info("consuming %s (prefetch %d)", self._topology.incoming_queue, self._config.prefetch)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # aiormq runs each delivery in a task of its own: remember it, so that stop() can
+        # wait for the messages in flight.
+        task = asyncio.current_task()
+        assert task is not None
+        self._inflight.add(task)
+        started = time.monotonic()
+        try:
+            await self._handle(message)
+        except Exception:
+            # _handle maps every failure of the message itself; this is a bug of ours or
+            # the broker connection failing mid-reply. The message stays unacknowledged and
+            # comes back once the channel closes, and REDELIVERY_LIMIT bounds the loop.
+            log.exception("%s: unexpected failure; left for redelivery", message.message_id)
+        finally:
+            self._inflight.discard(task)
+            self._metrics.latency.observe(time.monotonic() - started)
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
+        try:
+            envelope = read_envelope(message)
+        except InvalidEnvelope as exc:
+            await self._dead_letter(message, f"invalid envelope: {exc}")
+            return
+        deliveries = delivery_count(message)
+        if deliveries >= REDELIVERY_LIMIT:
+            reason = f"delivered {deliveries} times without being acknowledged"
+            await self._dead_letter(message, reason)
+            return
+        attempt = 0
+        while True:
+            try:
+                outcome = await self._store(envelope, message.body)
+                break
+            # The consumer's edge, like an HTTP error middleware: whatever a message does to
+            # us must not stop the queue. Logged with its traceback, then dead-lettered.
+            except Exception as exc:
+                log.exception("%s: storing failed", envelope.gateway_id)
+                # An error of a kind DATABASE_OUTAGE does not list, while the database is
+                # down, is the outage's fault and not the message's: it costs no attempt.
+                if await self._database_answers():
+                    attempt += 1
+                if attempt >= MAX_ATTEMPTS:
+                    await self._dead_letter(message, f"{type(exc).__name__}: {exc}")
+                    return
+                await asyncio.sleep(RETRY_DELAY * (attempt + 1))
+        if outcome is None:
+            return  # stopping during an outage: left unacknowledged, so redelivered later
+        await self._ack(message, envelope.gateway_id)
+        await self._after_commit(envelope, outcome)
+
+    async def _store(self, envelope: Envelope, raw: bytes) -> db.StoreOutcome | None:
+        parsed = await self._parse(raw)
+        delay = OUTAGE_BACKOFF_START
+        while True:
+            try:
+                outcome = await db.store_message(
+                    self._pool,
+                    gateway_id=envelope.gateway_id,
+                    mail_from=envelope.mail_from,
+                    rcpt_to=envelope.rcpt_to,
+                    submitted_by=envelope.submitted_by,
+                    raw=raw,
+                    parsed=parsed,
+                )
+                if outcome.stored and parsed.error:
+                    self._metrics.parse_errors.inc()
+                    log.warning(
+                        "%s: stored raw; parsing failed: %s", envelope.gateway_id, parsed.error
+                    )
+                return outcome
+            except DATABASE_OUTAGE as exc:
+                if self._stopping.is_set():
+                    return None
+                self._metrics.database_retries.inc()
+                log.warning(
+                    "%s: database unavailable (%s: %s); holding it, retry in %.1f s",
+                    envelope.gateway_id,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                delay = min(delay * 2, OUTAGE_BACKOFF_CAP)
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(PING_TIMEOUT):
+                await db.ping(self._pool)
+        except (*DATABASE_OUTAGE, asyncpg.InterfaceError):
+            return False
+        return True
+
+    async def _parse(self, raw: bytes) -> ParsedMessage:
+        if len(raw) > PARSE_IN_THREAD_BYTES:
+            return await asyncio.to_thread(parse_message, raw)
+        return parse_message(raw)
+
+    async def _ack(self, message: AbstractIncomingMessage, gateway_id: str) -> None:
+        try:
+            await message.ack()
+        except (aiormq.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError) as exc:
+            # Committed but not acknowledged: the broker redelivers, and the idempotent
+            # insert turns the redelivery into a no-op.
+            log.warning("%s: stored, but the ack failed (%s)", gateway_id, exc)
+
+    async def _after_commit(self, envelope: Envelope, outcome: db.StoreOutcome) -> None:
+        gateway_id = envelope.gateway_id
+        if not outcome.stored:
+            self._metrics.duplicates.inc()
+            log.info("%s: already stored; redelivery acknowledged", gateway_id)
+            return
+        self._metrics.stored.inc()
+        log.info("%s: stored, %d mailbox entries", gateway_id, len(outcome.entries))
+        for address in outcome.without_account:
+            log.warning("%s: stored, but %s has no account: no mailbox entry", gateway_id, address)
+        for entry in outcome.entries:
+            self._metrics.entries.labels(entry.folder).inc()
+            await self._publish_event(gateway_id, entry)
+
+    async def _publish_event(self, gateway_id: str, entry: db.NewEntry) -> None:
+        assert self._declared is not None
+        body = {
+            "event": "stored",
+            "account": entry.address,
+            "message_id": gateway_id,
+            "id": entry.id,
+            "folder": entry.folder,
+        }
+        event = aio_pika.Message(
+            json.dumps(body).encode(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+        )
+        try:
+            # Not mandatory: with no web service listening, an event has nowhere to go,
+            # and that is fine (events are hints; the web also polls).
+            await self._declared.events.publish(
+                event, routing_key="", mandatory=False, timeout=PUBLISH_TIMEOUT
+            )
+        except (
+            aiormq.exceptions.AMQPError,
+            aio_pika.exceptions.ChannelInvalidStateError,
+            TimeoutError,
+        ) as exc:
+            log.warning("%s: stored event for %s not published: %s", gateway_id, entry.address, exc)
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        """Publish a copy with the reason to the dead-letter exchange, then ack the original."""
+        assert self._declared is not None
+        gateway_id = message.message_id or "(no id)"
+        log.error("%s: dead-lettered: %s", gateway_id, reason)
+        headers = dict(message.headers or {})
+        headers["x-localpost-error"] = reason[:2000]
+        copy = aio_pika.Message(
+            message.body,
+            headers=headers,
+            message_id=message.message_id,
+            content_type=message.content_type,
+            timestamp=message.timestamp,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        try:
+            # Mandatory, with confirms: the original is acknowledged only once the copy is
+            # safely in the dead-letter queue.
+            await self._declared.dead.publish(
+                copy, routing_key="", mandatory=True, timeout=PUBLISH_TIMEOUT
+            )
+        except (
+            aiormq.exceptions.AMQPError,
+            aio_pika.exceptions.ChannelInvalidStateError,
+            TimeoutError,
+        ) as exc:
+            log.error("%s: dead-lettering failed (%s); requeueing it", gateway_id, exc)
+            await asyncio.sleep(RETRY_DELAY)
+            # A closed channel requeues the message just the same.
+            with contextlib.suppress(
+                aiormq.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError
+            ):
+                await message.nack(requeue=True)
+            return
+        self._metrics.dead_lettered.inc()
+        await self._ack(message, gateway_id)

@@ -1,0 +1,54 @@
+"""The mail store's domain errors. The HTTP edge (``middlewares.py``) maps them to statuses.
+
+::
+
+    MailstoreError
+     ├── AccountNotFound      an API call names an address with no account        → 404
+     ├── MessageNotFound      a message id that is missing or not that account's   → 404
+     ├── AddressTaken         creating an account whose address exists            → 409
+     ├── InvalidRequest       a request's fields fail validation                  → 422
+     │    └── InvalidSearch   the ``q`` of a search does not parse
+     └── InvalidEnvelope      a broker message lacks the contract's properties or
+                              headers; the consumer dead-letters it at once
+"""
+
+from __future__ import annotations
+
+
+class MailstoreError(Exception):
+    """Base of every error the mail store raises on purpose."""
+
+
+class AccountNotFound(MailstoreError):
+    def __init__(self, address: str) -> None:
+        super().__init__(f"no account {address!r}")
+        self.address = address
+
+
+class MessageNotFound(MailstoreError):
+    def __init__(self, entry_id: int) -> None:
+        super().__init__(f"no message {entry_id}")
+        self.entry_id = entry_id
+
+
+class AddressTaken(MailstoreError):
+    def __init__(self, address: str) -> None:
+        super().__init__(f"{address!r} is taken")
+        self.address = address
+
+
+class InvalidRequest(MailstoreError):
+    """``fields`` maps each offending field to what is wrong with it."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {problem}" for name, problem in fields.items()))
+        self.fields = fields
+
+
+class InvalidSearch(InvalidRequest):
+    def __init__(self, problem: str) -> None:
+        super().__init__({"q": problem})
+
+
+class InvalidEnvelope(MailstoreError):
+    """A broker message that breaks the AMQP contract of docs/architecture.md."""

@@ -1,0 +1,61 @@
+"""The HTTP edge: the service token check and the one place errors become statuses."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from mailstore.errors import (
+    AccountNotFound,
+    AddressTaken,
+    InvalidRequest,
+    MessageNotFound,
+)
+from mailstore.keys import CONFIG
+
+log = logging.getLogger(__name__)
+
+# Health, metrics and the OpenAPI document stay open: compose's health checks and
+# Prometheus carry no token, and the service listens on the internal network only.
+PROTECTED_PREFIX = "/v1/"
+
+
+def error_json(status: int, message: str, **extra: object) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except (AccountNotFound, MessageNotFound):
+        # The same answer for "missing" and "someone else's": ids reveal nothing.
+        return error_json(404, "not found")
+    except AddressTaken:
+        return error_json(409, "address taken")
+    except InvalidRequest as exc:
+        return error_json(422, "invalid request", fields=exc.fields)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_json(exc.status, exc.reason)
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return error_json(500, "internal error")
+
+
+@web.middleware
+async def token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(PROTECTED_PREFIX):
+        expected = request.app[CONFIG].token.encode()
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        # compare_digest: the time taken does not depend on how much of the token matched.
+        presented_bytes = presented.encode(errors="replace")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented_bytes, expected):
+            response = error_json(401, "unauthorized")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="mailstore"'
+            return response
+    return await handler(request)

@@ -1,0 +1,90 @@
+"""The search box's little language, parsed into a filter; pure, no I/O.
+
+Operators (case-insensitive names; a value may be quoted to hold spaces):
+``from:`` ``to:`` (To or Cc) ``subject:`` substring matches; ``has:attachment``;
+``is:read`` / ``is:unread``; ``before:YYYY-MM-DD`` (received before that day, UTC) and
+``after:YYYY-MM-DD`` (received on or after that day, UTC); ``in:inbox|sent|trash|all``
+(default: everything but Trash). Everything else is free text for PostgreSQL's
+``websearch_to_tsquery``, which understands ``"phrases"``, ``or`` and ``-excluded``.
+``db.search`` turns the filter into parameters of one fixed statement.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mailstore.errors import InvalidSearch
+
+DEFAULT_FOLDERS = ("inbox", "sent")
+_FOLDERS = {
+    "inbox": ("inbox",),
+    "sent": ("sent",),
+    "trash": ("trash",),
+    "all": ("inbox", "sent", "trash"),
+}
+MAX_QUERY_CHARS = 1000
+_TOKEN = re.compile(r'(?:([A-Za-z]+):)?(?:"([^"]*)"?|(\S+))')
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilter:
+    text: str | None = None
+    from_terms: tuple[str, ...] = ()
+    to_terms: tuple[str, ...] = ()
+    subject_terms: tuple[str, ...] = ()
+    has_attachment: bool | None = None
+    read: bool | None = None
+    before: datetime | None = None
+    after: datetime | None = None
+    folders: tuple[str, ...] = DEFAULT_FOLDERS
+
+
+def parse_search(query: str) -> SearchFilter:
+    """Parse the search box; raises :class:`InvalidSearch` for an operator it cannot apply."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidSearch(f"at most {MAX_QUERY_CHARS} characters")
+    words: list[str] = []
+    terms: dict[str, list[str]] = {"from": [], "to": [], "subject": []}
+    options: dict[str, object] = {}
+    for match in _TOKEN.finditer(query):
+        operator, quoted, bare = match[1], match[2], match[3]
+        value = quoted if quoted is not None else bare
+        name = operator.lower() if operator else None
+        if name in terms:
+            if value.strip():
+                terms[name].append(value.strip().lower())
+        elif name in ("has", "is", "before", "after", "in"):
+            options.update(_option(name, value.lower()))
+        else:
+            # Not one of ours (e.g. "re:"), so the whole token is free text.
+            words.append(match[0])
+    text = " ".join(words).strip()
+    return SearchFilter(
+        text=text or None,
+        from_terms=tuple(terms["from"]),
+        to_terms=tuple(terms["to"]),
+        subject_terms=tuple(terms["subject"]),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def _option(name: str, value: str) -> dict[str, object]:
+    if name == "has":
+        if value not in ("attachment", "attachments"):
+            raise InvalidSearch(f"has:{value} is unknown; has:attachment is")
+        return {"has_attachment": True}
+    if name == "is":
+        if value not in ("read", "unread"):
+            raise InvalidSearch(f"is:{value} is unknown; is:read and is:unread are")
+        return {"read": value == "read"}
+    if name == "in":
+        if value not in _FOLDERS:
+            raise InvalidSearch(f"in:{value} is unknown; in:inbox, sent, trash or all are")
+        return {"folders": _FOLDERS[value]}
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidSearch(f"{name}: wants a date as YYYY-MM-DD, got {value!r}") from None
+    return {name: day}

@@ -1,0 +1,1 @@
+"""HTTP handlers of the mail store, one module per feature."""

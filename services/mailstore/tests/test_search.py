@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from mailstore.errors import InvalidSearch
+from mailstore.search import DEFAULT_FOLDERS, SearchFilter, parse_search
+
+
+def test_plain_words_are_free_text() -> None:
+    assert parse_search("quarterly report") == SearchFilter(text="quarterly report")
+
+
+def test_empty_query_filters_nothing() -> None:
+    assert parse_search("  ") == SearchFilter()
+
+
+def test_operators_are_extracted_and_lowercased() -> None:
+    result = parse_search('from:Alice to:bob@x.test subject:"Big News" budget has:attachment')
+
+    assert result.text == "budget"
+    assert result.from_terms == ("alice",)
+    assert result.to_terms == ("bob@x.test",)
+    assert result.subject_terms == ("big news",)
+    assert result.has_attachment is True
+
+
+def test_flags_dates_and_folders() -> None:
+    result = parse_search("is:unread before:2025-02-01 after:2025-01-01 in:all")
+
+    assert result.read is False
+    assert result.before == datetime(2025, 2, 1, tzinfo=UTC)
+    assert result.after == datetime(2025, 1, 1, tzinfo=UTC)
+    assert result.folders == ("inbox", "sent", "trash")
+    assert result.text is None
+
+
+def test_default_search_leaves_out_trash() -> None:
+    assert parse_search("x").folders == DEFAULT_FOLDERS
+
+
+def test_unknown_prefixes_and_phrases_stay_free_text() -> None:
+    result = parse_search('re:lunch "exact phrase" -spam')
+
+    assert result.text == 're:lunch "exact phrase" -spam'
+
+
+@pytest.mark.parametrize(
+    "query", ["before:yesterday", "after:2025-13-01", "has:pictures", "is:starred", "in:spam"]
+)
+def test_unusable_operator_values_are_errors_naming_q(query: str) -> None:
+    with pytest.raises(InvalidSearch) as excinfo:
+        parse_search(query)
+
+    assert set(excinfo.value.fields) == {"q"}
+
+
+def test_overlong_query_is_refused() -> None:
+    with pytest.raises(InvalidSearch):
+        parse_search("x" * 1001)

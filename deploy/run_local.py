@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 from asyncio.subprocess import PIPE, STDOUT, Process
+from urllib.parse import urlsplit, urlunsplit
 
 from deploy.check_services import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL
 from deploy.compose_env import SERVICES, load_compose, local_environment
@@ -26,7 +27,9 @@ NAME_WIDTH = max(map(len, SERVICES))
 
 def environments() -> dict[str, dict[str, str]]:
     compose = load_compose()
-    database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    # By default the mail lives in its own database, `localpost`, on the server that
+    # `make check-services` checked; mailstore creates it on first start.
+    database_url = os.environ.get("DATABASE_URL") or _database(DEFAULT_DATABASE_URL, "localpost")
     amqp_url = os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
     result = {}
     for service in SERVICES:
@@ -34,6 +37,10 @@ def environments() -> dict[str, dict[str, str]]:
         # PYTHONUNBUFFERED: lines must reach the prefixer as they are written.
         result[service] = {**local, **os.environ, "PYTHONUNBUFFERED": "1"}
     return result
+
+
+def _database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
 def emit(service: str, line: str) -> None:

@@ -75,7 +75,10 @@ def database_url() -> Iterator[str]:
 async def pool(database_url: str) -> AsyncIterator[Any]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10, init=db.init_connection)
     try:
-        await pool.execute("TRUNCATE accounts, messages, attachments, mailbox_entries")
+        await pool.execute(
+            "TRUNCATE accounts, messages, attachments, mailbox_entries, sessions, api_tokens,"
+            " throttle_events"
+        )
         yield pool
     finally:
         await pool.close()
@@ -119,7 +122,9 @@ async def broker(prefix: str) -> AsyncIterator[aio_pika.abc.AbstractRobustConnec
 @pytest.fixture
 async def client(config: Config, pool: Any) -> AsyncIterator[Client]:
     """The HTTP API on an empty database, without a broker consumer."""
-    async with TestClient(TestServer(create_app(config, consume=False))) as client:
+    async with TestClient(
+        TestServer(create_app(config, consume=False, maintenance=False))
+    ) as client:
         yield client
 
 

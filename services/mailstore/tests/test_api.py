@@ -73,6 +73,18 @@ V1_CALLS = [
     ("GET", f"/v1/accounts/{ALICE}/messages/1/attachments/0"),
     ("POST", f"/v1/accounts/{ALICE}/messages/1/trash"),
     ("POST", f"/v1/accounts/{ALICE}/messages/1/restore"),
+    ("POST", f"/v1/accounts/{ALICE}/messages/bulk"),
+    ("POST", f"/v1/accounts/{ALICE}/trash/empty"),
+    ("POST", "/v1/sessions"),
+    ("GET", "/v1/sessions/some-secret"),
+    ("DELETE", "/v1/sessions/some-secret"),
+    ("DELETE", f"/v1/accounts/{ALICE}/sessions"),
+    ("POST", f"/v1/accounts/{ALICE}/tokens"),
+    ("GET", f"/v1/accounts/{ALICE}/tokens"),
+    ("DELETE", f"/v1/accounts/{ALICE}/tokens/1"),
+    ("GET", "/v1/tokens/lp_some-token"),
+    ("POST", "/v1/throttle"),
+    ("DELETE", "/v1/throttle/login:1.2.3.4"),
 ]
 
 

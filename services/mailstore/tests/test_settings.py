@@ -112,3 +112,24 @@ def test_prefetch_defaults_to_32_and_is_a_positive_count() -> None:
     assert load_config({**DEV, "MAILSTORE_PREFETCH": "5"}).prefetch == 5
     for value in ("0", "-1", "x", "100000"):
         assert config_error({**DEV, "MAILSTORE_PREFETCH": value}).variable == "MAILSTORE_PREFETCH"
+
+
+def test_session_days_defaults_to_14_and_is_a_positive_count() -> None:
+    assert load_config(DEV).session_days == 14
+    assert load_config({**DEV, "MAILSTORE_SESSION_DAYS": "1"}).session_days == 1
+    assert load_config({**DEV, "MAILSTORE_SESSION_DAYS": "3650"}).session_days == 3650
+    for value in ("", "0", "-1", "1.5", "x", "3651", " 7", "٣"):
+        error = config_error({**DEV, "MAILSTORE_SESSION_DAYS": value})
+        assert error.variable == "MAILSTORE_SESSION_DAYS"
+
+
+def test_trash_days_defaults_to_30_and_is_a_positive_count() -> None:
+    assert load_config(DEV).trash_days == 30
+    assert load_config({**DEV, "MAILSTORE_TRASH_DAYS": "7"}).trash_days == 7
+    for value in ("", "0", "-30", "30d", "3651", "30 "):
+        error = config_error({**DEV, "MAILSTORE_TRASH_DAYS": value})
+        assert error.variable == "MAILSTORE_TRASH_DAYS"
+
+
+def test_maintenance_runs_hourly_by_default() -> None:
+    assert load_config(DEV).maintenance_interval == 3600.0

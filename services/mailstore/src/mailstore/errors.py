@@ -5,6 +5,9 @@
     MailstoreError
      ├── AccountNotFound      an API call names an address with no account        → 404
      ├── MessageNotFound      a message id that is missing or not that account's   → 404
+     ├── SessionNotFound      a session secret that is unknown or expired          → 404
+     ├── TokenNotFound        an API token that is unknown or revoked, or a token
+     │                        id that is missing or not that account's            → 404
      ├── AddressTaken         creating an account whose address exists            → 409
      ├── InvalidRequest       a request's fields fail validation                  → 422
      │    └── InvalidSearch   the ``q`` of a search does not parse
@@ -29,6 +32,18 @@ class MessageNotFound(MailstoreError):
     def __init__(self, entry_id: int) -> None:
         super().__init__(f"no message {entry_id}")
         self.entry_id = entry_id
+
+
+class SessionNotFound(MailstoreError):
+    # Carries no secret: the message may end up in a log.
+    def __init__(self) -> None:
+        super().__init__("no such session")
+
+
+class TokenNotFound(MailstoreError):
+    def __init__(self, token_id: int | None = None) -> None:
+        super().__init__("no such token" if token_id is None else f"no token {token_id}")
+        self.token_id = token_id
 
 
 class AddressTaken(MailstoreError):

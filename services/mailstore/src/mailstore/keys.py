@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -17,3 +18,4 @@ POOL = web.AppKey[Any]("pool")
 CONSUMER = web.AppKey("consumer", Consumer)
 METRICS = web.AppKey("metrics", Metrics)
 HASHER = web.AppKey("hasher", PasswordHasher)
+MAINTENANCE = web.AppKey("maintenance", asyncio.Task[None])

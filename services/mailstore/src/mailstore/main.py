@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -13,9 +14,10 @@ from aiohttp import web
 
 from mailstore import db
 from mailstore.consumer import Consumer
-from mailstore.keys import CONFIG, CONSUMER, HASHER, METRICS, POOL
+from mailstore.keys import CONFIG, CONSUMER, HASHER, MAINTENANCE, METRICS, POOL
+from mailstore.maintenance import maintain
 from mailstore.metrics import create_metrics
-from mailstore.middlewares import error_middleware, token_middleware
+from mailstore.middlewares import AccessLogger, error_middleware, token_middleware
 from mailstore.migrations import apply_migrations
 from mailstore.passwords import PasswordHasher
 from mailstore.routes import setup_routes
@@ -30,10 +32,13 @@ DATABASE_STARTUP_TIMEOUT = 60.0
 CONSUMER_STOP_TIMEOUT = 10.0
 
 
-def create_app(config: Config, *, consume: bool = True) -> web.Application:
+def create_app(
+    config: Config, *, consume: bool = True, maintenance: bool = True
+) -> web.Application:
     """Wire the mail store; no I/O happens until the app starts.
 
-    ``consume=False`` serves the HTTP API without a broker consumer (API tests).
+    ``consume=False`` serves the HTTP API without a broker consumer, ``maintenance=False``
+    without the periodic Trash purge (API tests, which must not race it).
     """
     app = web.Application(middlewares=[error_middleware, token_middleware])
     app[CONFIG] = config
@@ -42,6 +47,8 @@ def create_app(config: Config, *, consume: bool = True) -> web.Application:
     app.cleanup_ctx.append(pool_ctx)
     if consume:
         app.cleanup_ctx.append(consumer_ctx)
+    if maintenance:
+        app.cleanup_ctx.append(maintenance_ctx)
     setup_routes(app)
     return app
 
@@ -80,6 +87,19 @@ async def consumer_ctx(app: web.Application) -> AsyncIterator[None]:
     # cleanup_ctx unwinds in reverse, so this runs before the pool closes: messages in
     # flight can still commit.
     await consumer.stop(grace=CONSUMER_STOP_TIMEOUT)
+
+
+async def maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    task = asyncio.create_task(
+        maintain(app[POOL], trash_days=config.trash_days, interval=config.maintenance_interval),
+        name="mailstore-maintenance",
+    )
+    app[MAINTENANCE] = task
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def ensure_database(url: str) -> None:
@@ -128,4 +148,10 @@ def run() -> None:
     if config.dev:
         log.warning("LOCALPOST_DEV=1: development secrets are allowed")
     log.info("HTTP on %s:%d", config.host, config.port)
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+    web.run_app(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        print=None,
+        access_log_class=AccessLogger,
+    )

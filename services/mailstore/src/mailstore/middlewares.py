@@ -1,4 +1,5 @@
-"""The HTTP edge: the service token check and the one place errors become statuses."""
+"""The HTTP edge: the service token check, the one place errors become statuses, and the
+access log (which never shows a secret)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,20 @@ import hmac
 import logging
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
+from aiohttp.web_request import BaseRequest
 
 from mailstore.errors import (
     AccountNotFound,
     AddressTaken,
     InvalidRequest,
     MessageNotFound,
+    SessionNotFound,
+    TokenNotFound,
 )
 from mailstore.keys import CONFIG
+from mailstore.routes import SECRET_ROUTES
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +37,7 @@ def error_json(status: int, message: str, **extra: object) -> web.Response:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except (AccountNotFound, MessageNotFound):
+    except (AccountNotFound, MessageNotFound, SessionNotFound, TokenNotFound):
         # The same answer for "missing" and "someone else's": ids reveal nothing.
         return error_json(404, "not found")
     except AddressTaken:
@@ -43,7 +49,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         return error_json(exc.status, exc.reason)
     except Exception:
-        log.exception("unexpected error in %s %s", request.method, request.path)
+        log.exception("unexpected error in %s %s", request.method, loggable_path(request))
         return error_json(500, "internal error")
 
 
@@ -59,3 +65,30 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
             response.headers["WWW-Authenticate"] = 'Bearer realm="mailstore"'
             return response
     return await handler(request)
+
+
+def loggable_path(request: BaseRequest) -> str:
+    """The request's path, or its route's pattern when the path holds a session or token.
+
+    The query string is left out: a search's ``q`` is the user's business, not the log's.
+    """
+    match_info = getattr(request, "match_info", None)
+    route = match_info.route if match_info is not None else None
+    if route is not None and route.name in SECRET_ROUTES and route.resource is not None:
+        canonical: str = route.resource.canonical
+        return canonical
+    return request.path
+
+
+class AccessLogger(AbstractAccessLogger):
+    """aiohttp's access log, minus secrets: ``web.run_app(access_log_class=AccessLogger)``."""
+
+    def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s" %d %.3fs',
+            request.remote,
+            request.method,
+            loggable_path(request),
+            response.status,
+            time,
+        )

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 DEV_MAILSTORE_TOKEN = "dev-mailstore-token-not-a-secret"  # noqa: S105 - dev only, see above
 
 MIN_SECRET_LENGTH = 16
+# Upper bound of the day counts (sessions, Trash): ten years is "forever" enough.
+MAX_DAYS = 3650
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
@@ -48,8 +50,15 @@ class Config:
     dev: bool
     # Unacknowledged messages the broker may hand this consumer at once (AMQP basic.qos).
     prefetch: int = 32
+    # A web session ends after this many days without use.
+    session_days: int = 14
+    # Entries in Trash for longer than this are deleted forever.
+    trash_days: int = 30
     # bcrypt cost; not an environment variable: only tests lower it, to keep them fast.
     bcrypt_rounds: int = 12
+    # Seconds between runs of the maintenance task (Trash purge, pruning of expired sessions
+    # and old throttle events); not an environment variable: tests shorten it.
+    maintenance_interval: float = 3600.0
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -70,6 +79,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
         token=_secret(environ, "MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN, dev=dev),
         dev=dev,
         prefetch=_count(environ, "MAILSTORE_PREFETCH", 32, maximum=10_000),
+        session_days=_count(environ, "MAILSTORE_SESSION_DAYS", 14, maximum=MAX_DAYS),
+        trash_days=_count(environ, "MAILSTORE_TRASH_DAYS", 30, maximum=MAX_DAYS),
     )
 
 

@@ -9,9 +9,9 @@ from typing import Any
 from aiohttp import web
 
 from mailstore import db
-from mailstore.errors import AccountNotFound, InvalidRequest
+from mailstore.errors import InvalidRequest
 from mailstore.keys import CONFIG, HASHER, POOL
-from mailstore.views.common import account_of, json_object, limit_of
+from mailstore.views.common import account_of, find_account, json_object, limit_of
 
 # RFC 5321 §4.1.2 Dot-string; quoted local parts are legal but not offered for new accounts.
 _LOCAL_PART = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
@@ -69,7 +69,7 @@ async def verify(request: web.Request) -> web.Response:
     if not isinstance(address, str) or not isinstance(password, str):
         raise InvalidRequest({"address": "is required", "password": "is required"})
     account = None
-    if len(password) <= MAX_PASSWORD:
+    if len(password) <= MAX_PASSWORD and "\x00" not in address:
         account = await db.get_account(request.app[POOL], address=address.lower())
     # verify() burns one bcrypt whether or not the account exists.
     password_hash = account["password_hash"] if account else None
@@ -81,10 +81,7 @@ async def verify(request: web.Request) -> web.Response:
 
 
 async def mailbox(request: web.Request) -> web.Response:
-    address = request.match_info["address"].lower()
-    account = await db.get_account(request.app[POOL], address=address)
-    if account is None:
-        raise AccountNotFound(address)
+    account = await find_account(request, request.match_info["address"])
     return web.json_response({"address": account["address"], "name": account["name"]})
 
 

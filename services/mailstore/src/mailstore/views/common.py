@@ -24,8 +24,16 @@ MAX_BODY_BYTES = 64 * 1024
 
 async def account_of(request: web.Request) -> db.Record:
     """The account named by the path's ``{address}``; AccountNotFound when there is none."""
-    address = request.match_info["address"].lower()
-    account = await db.get_account(request.app[POOL], address=address)
+    return await find_account(request, request.match_info["address"])
+
+
+async def find_account(request: web.Request, address: str) -> db.Record:
+    """The account at ``address``, in any case; AccountNotFound when there is none."""
+    address = address.lower()
+    # PostgreSQL text cannot hold NUL, so no account has one; asking would raise.
+    account = (
+        None if "\x00" in address else await db.get_account(request.app[POOL], address=address)
+    )
     if account is None:
         raise AccountNotFound(address)
     return account

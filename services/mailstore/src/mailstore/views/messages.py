@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from mailstore.errors import InvalidRequest, MessageNotFound
 from mailstore.keys import POOL
 from mailstore.search import parse_search
 from mailstore.views.common import (
+    MAX_ID,
     MAX_INT4,
     account_of,
     decode_cursor,
@@ -21,6 +23,10 @@ from mailstore.views.common import (
     page,
     summary_json,
 )
+
+# Ids one bulk call may name: a page of the web's listing is at most 200.
+MAX_BULK_IDS = 1000
+BULK_ACTIONS = ("read", "unread", "trash", "restore", "delete")
 
 _NAME = r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}"
 _MEDIA_TYPE = re.compile(rf"{_NAME}/{_NAME}")
@@ -146,6 +152,50 @@ async def delete(request: web.Request) -> web.Response:
     if not await db.delete_forever(request.app[POOL], account_id=account["id"], entry_id=entry):
         raise MessageNotFound(entry)
     return web.Response(status=204)
+
+
+async def bulk(request: web.Request) -> web.Response:
+    account = await account_of(request)
+    action, ids = _bulk_request(await json_object(request))
+    pool, account_id = request.app[POOL], account["id"]
+    # An id of another account, or of nothing, is skipped without a word: the answer must
+    # not tell which ids exist.
+    if action in ("read", "unread"):
+        changed = await db.set_read_many(
+            pool, account_id=account_id, entry_ids=ids, read=action == "read"
+        )
+    elif action == "trash":
+        changed = await db.move_many_to_trash(pool, account_id=account_id, entry_ids=ids)
+    elif action == "restore":
+        changed = await db.restore_many(pool, account_id=account_id, entry_ids=ids)
+    else:
+        changed = await db.delete_many_forever(pool, account_id=account_id, entry_ids=ids)
+    return web.json_response({"changed": changed})
+
+
+def _bulk_request(body: dict[str, Any]) -> tuple[str, list[int]]:
+    fields: dict[str, str] = {}
+    action, ids = body.get("action"), body.get("ids")
+    if action not in BULK_ACTIONS:
+        fields["action"] = f"must be one of {', '.join(BULK_ACTIONS)}"
+    if (
+        not isinstance(ids, list)
+        or len(ids) > MAX_BULK_IDS
+        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+    ):
+        fields["ids"] = f"must be a list of at most {MAX_BULK_IDS} message ids (integers)"
+    if fields:
+        raise InvalidRequest(fields)
+    assert isinstance(action, str)
+    assert isinstance(ids, list)
+    # Beyond bigint an id names nothing (and asyncpg could not send it).
+    return action, sorted({i for i in ids if 0 <= i <= MAX_ID})
+
+
+async def empty_trash(request: web.Request) -> web.Response:
+    account = await account_of(request)
+    deleted = await db.empty_trash(request.app[POOL], account_id=account["id"])
+    return web.json_response({"deleted": deleted})
 
 
 async def _summary(pool: db.Pool, account_id: int, entry: int) -> web.Response:

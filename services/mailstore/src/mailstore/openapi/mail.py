@@ -1,31 +1,11 @@
-"""The OpenAPI 3.1 document of the internal API, served at ``/openapi.json``.
-
-Hand-written, so that it says what the contract promises rather than what a generator
-inferred; tests check that every route of the table appears here and nothing else.
-"""
+"""The OpenAPI paths and schemas of accounts and mail: the store's original API."""
 
 from __future__ import annotations
 
 from typing import Any
 
-_JSON = "application/json"
+from mailstore.openapi.common import ADDRESS, INVALID, JSON, NOT_FOUND, error, json_content, ref
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {_JSON: {"schema": schema}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
-
-
-_NOT_FOUND = _error("No such account, or no such message in this account")
-_INVALID = _json(_ref("ValidationError"), "Fields failed validation")
-_ADDRESS = {"name": "address", "in": "path", "required": True, "schema": {"type": "string"}}
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
 _LIMIT = {
     "name": "limit",
@@ -38,35 +18,17 @@ _CURSOR = {
     "description": "next_cursor of the previous page (opaque)",
     "schema": {"type": "string"},
 }
-_MESSAGE_PARAMS = [_ADDRESS, _ID]
+_MESSAGE_PARAMS = [ADDRESS, _ID]
 
 
 def _message_op(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"summary": summary, "responses": {**ok, "404": _NOT_FOUND}, **extra}
+    return {"summary": summary, "responses": {**ok, "404": NOT_FOUND}, **extra}
 
 
-_PAGE = _json(_ref("Page"), "A page of messages, newest first")
-_SUMMARY = _json(_ref("MessageSummary"), "The message's summary after the change")
+_PAGE = json_content(ref("Page"), "A page of messages, newest first")
+_SUMMARY = json_content(ref("MessageSummary"), "The message's summary after the change")
 
-_SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": {"type": "string"}},
-    },
-    "ValidationError": {
-        "type": "object",
-        "required": ["error", "fields"],
-        "properties": {
-            "error": {"type": "string"},
-            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-        },
-    },
-    "Account": {
-        "type": "object",
-        "required": ["address", "name"],
-        "properties": {"address": {"type": "string"}, "name": {"type": "string"}},
-    },
+MAIL_SCHEMAS: dict[str, Any] = {
     "NewAccount": {
         "type": "object",
         "required": ["address", "password"],
@@ -92,9 +54,9 @@ _SCHEMAS: dict[str, Any] = {
             "id": {"type": "integer", "description": "the mailbox entry's id"},
             "folder": {"enum": ["inbox", "sent", "trash"]},
             "read": {"type": "boolean"},
-            "from": _ref("Person"),
-            "to": {"type": "array", "items": _ref("Person")},
-            "cc": {"type": "array", "items": _ref("Person")},
+            "from": ref("Person"),
+            "to": {"type": "array", "items": ref("Person")},
+            "cc": {"type": "array", "items": ref("Person")},
             "subject": {"type": "string"},
             "preview": {"type": "string", "description": "first 200 characters of the text"},
             "date": {"type": ["string", "null"], "format": "date-time", "description": "Date:"},
@@ -116,7 +78,7 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Message": {
         "allOf": [
-            _ref("MessageSummary"),
+            ref("MessageSummary"),
             {
                 "type": "object",
                 "properties": {
@@ -128,7 +90,7 @@ _SCHEMAS: dict[str, Any] = {
                         "type": ["string", "null"],
                         "description": "as received: sanitise before rendering",
                     },
-                    "attachments": {"type": "array", "items": _ref("Attachment")},
+                    "attachments": {"type": "array", "items": ref("Attachment")},
                     "parse_error": {"type": ["string", "null"]},
                     "parse_defects": {"type": "array", "items": {"type": "string"}},
                 },
@@ -139,7 +101,7 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["messages", "next_cursor"],
         "properties": {
-            "messages": {"type": "array", "items": _ref("MessageSummary")},
+            "messages": {"type": "array", "items": ref("MessageSummary")},
             "next_cursor": {"type": ["string", "null"]},
         },
     },
@@ -151,19 +113,15 @@ _SCHEMAS: dict[str, Any] = {
             "unread": {"type": "integer"},
         },
     },
-    "Status": {
-        "type": "object",
-        "required": ["status"],
-        "properties": {"status": {"type": "string"}, "reason": {"type": "string"}},
-    },
 }
 
-_PATHS: dict[str, Any] = {
+
+MAIL_PATHS: dict[str, Any] = {
     "/healthz": {
         "get": {
             "summary": "Liveness",
             "security": [],
-            "responses": {"200": _json(_ref("Status"), "The process runs")},
+            "responses": {"200": json_content(ref("Status"), "The process runs")},
         }
     },
     "/readyz": {
@@ -171,8 +129,8 @@ _PATHS: dict[str, Any] = {
             "summary": "Readiness: the database answers and the consumer is on its queue",
             "security": [],
             "responses": {
-                "200": _json(_ref("Status"), "Ready"),
-                "503": _json(_ref("Status"), "Not ready, with the reason"),
+                "200": json_content(ref("Status"), "Ready"),
+                "503": json_content(ref("Status"), "Not ready, with the reason"),
             },
         }
     },
@@ -189,36 +147,36 @@ _PATHS: dict[str, Any] = {
         "get": {
             "summary": "This document",
             "security": [],
-            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+            "responses": {"200": json_content({"type": "object"}, "OpenAPI 3.1")},
         }
     },
     "/v1/accounts": {
         "post": {
             "summary": "Create an account (the store hashes the password with bcrypt)",
-            "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("NewAccount")}}},
+            "requestBody": {"required": True, "content": {JSON: {"schema": ref("NewAccount")}}},
             "responses": {
-                "201": _json(_ref("Account"), "Created"),
-                "409": _error("The address is taken"),
-                "422": _INVALID,
+                "201": json_content(ref("Account"), "Created"),
+                "409": error("The address is taken"),
+                "422": INVALID,
             },
         }
     },
     "/v1/auth/verify": {
         "post": {
             "summary": "Check credentials; takes as long for an unknown address as for a known one",
-            "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("Credentials")}}},
+            "requestBody": {"required": True, "content": {JSON: {"schema": ref("Credentials")}}},
             "responses": {
-                "200": _json(_ref("Account"), "Valid; last login time updated"),
-                "401": _error("Unknown address or wrong password"),
-                "422": _INVALID,
+                "200": json_content(ref("Account"), "Valid; last login time updated"),
+                "401": error("Unknown address or wrong password"),
+                "422": INVALID,
             },
         }
     },
     "/v1/mailboxes/{address}": {
         "get": {
             "summary": "Does this mailbox exist? (the gateway's RCPT check)",
-            "parameters": [_ADDRESS],
-            "responses": {"200": _json(_ref("Account"), "It exists"), "404": _NOT_FOUND},
+            "parameters": [ADDRESS],
+            "responses": {"200": json_content(ref("Account"), "It exists"), "404": NOT_FOUND},
         }
     },
     "/v1/directory": {
@@ -233,24 +191,24 @@ _PATHS: dict[str, Any] = {
                 },
             ],
             "responses": {
-                "200": _json(
-                    {"type": "object", "properties": {"accounts": {"items": _ref("Account")}}},
+                "200": json_content(
+                    {"type": "object", "properties": {"accounts": {"items": ref("Account")}}},
                     "Matching accounts, by address",
                 ),
-                "422": _INVALID,
+                "422": INVALID,
             },
         }
     },
     "/v1/accounts/{address}/folders": {
         "get": {
             "summary": "Total and unread per folder",
-            "parameters": [_ADDRESS],
+            "parameters": [ADDRESS],
             "responses": {
-                "200": _json(
-                    {"type": "object", "properties": {"folders": {"items": _ref("Folder")}}},
+                "200": json_content(
+                    {"type": "object", "properties": {"folders": {"items": ref("Folder")}}},
                     "inbox, sent and trash, in that order",
                 ),
-                "404": _NOT_FOUND,
+                "404": NOT_FOUND,
             },
         }
     },
@@ -258,7 +216,7 @@ _PATHS: dict[str, Any] = {
         "get": {
             "summary": "A folder, newest first, keyset pagination",
             "parameters": [
-                _ADDRESS,
+                ADDRESS,
                 {
                     "name": "folder",
                     "in": "query",
@@ -267,7 +225,7 @@ _PATHS: dict[str, Any] = {
                 _LIMIT,
                 _CURSOR,
             ],
-            "responses": {"200": _PAGE, "404": _NOT_FOUND, "422": _INVALID},
+            "responses": {"200": _PAGE, "404": NOT_FOUND, "422": INVALID},
         }
     },
     "/v1/accounts/{address}/search": {
@@ -280,24 +238,24 @@ _PATHS: dict[str, Any] = {
                 "(default: all but Trash)."
             ),
             "parameters": [
-                _ADDRESS,
+                ADDRESS,
                 {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 1000}},
                 _LIMIT,
                 _CURSOR,
             ],
-            "responses": {"200": _PAGE, "404": _NOT_FOUND, "422": _INVALID},
+            "responses": {"200": _PAGE, "404": NOT_FOUND, "422": INVALID},
         }
     },
     "/v1/accounts/{address}/messages/{id}": {
         "parameters": _MESSAGE_PARAMS,
-        "get": _message_op("One message", {"200": _json(_ref("Message"), "The message")}),
+        "get": _message_op("One message", {"200": json_content(ref("Message"), "The message")}),
         "patch": _message_op(
             "Mark read or unread",
-            {"200": _SUMMARY, "422": _INVALID},
+            {"200": _SUMMARY, "422": INVALID},
             requestBody={
                 "required": True,
                 "content": {
-                    _JSON: {
+                    JSON: {
                         "schema": {
                             "type": "object",
                             "required": ["read"],
@@ -335,28 +293,3 @@ _PATHS: dict[str, Any] = {
         "post": _message_op("Back to the folder it was trashed from", {"200": _SUMMARY}),
     },
 }
-
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "Localpost mail store (internal)",
-        "version": "1",
-        "description": (
-            "Every call that names a message also names the account; a message outside "
-            'that account is 404. Errors are JSON {"error": ...}; 422 adds "fields".'
-        ),
-    },
-    "security": [{"bearer": []}],
-    "paths": _PATHS,
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": _SCHEMAS,
-    },
-}
-
-# Every /v1 operation answers 401 without the service token; said once here, not 20 times.
-for _path, _item in _PATHS.items():
-    if _path.startswith("/v1/"):
-        for _method, _operation in _item.items():
-            if _method != "parameters":
-                _operation["responses"]["401"] = _error("Missing or wrong service token")

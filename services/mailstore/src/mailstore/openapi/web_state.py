@@ -1,0 +1,234 @@
+"""The OpenAPI paths and schemas of the web service's state: sessions, API tokens,
+throttles, and the bulk actions of its listings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailstore.openapi.common import (
+    ADDRESS,
+    INVALID,
+    NO_CONTENT,
+    NOT_FOUND,
+    error,
+    json_body,
+    json_content,
+    ref,
+)
+
+_SECRET = {
+    "name": "secret",
+    "in": "path",
+    "required": True,
+    "description": "the session secret POST /v1/sessions returned",
+    "schema": {"type": "string"},
+}
+_NO_SESSION = error("Unknown or expired session")
+_NO_TOKEN = error("Unknown or revoked token")
+_DATE_TIME = {"type": "string", "format": "date-time"}
+
+WEB_SCHEMAS: dict[str, Any] = {
+    "NewSession": {
+        "type": "object",
+        "required": ["session", "expires_at"],
+        "properties": {
+            "session": {"type": "string", "description": "shown once; the store keeps its hash"},
+            "expires_at": _DATE_TIME,
+        },
+    },
+    "SessionOwner": {
+        "type": "object",
+        "required": ["address", "name", "expires_at"],
+        "properties": {
+            "address": {"type": "string"},
+            "name": {"type": "string", "description": "the account's name"},
+            "expires_at": {**_DATE_TIME, "description": "already pushed forward by this use"},
+        },
+    },
+    "Token": {
+        "type": "object",
+        "required": ["id", "name", "created_at", "last_used_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "created_at": _DATE_TIME,
+            "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "NewToken": {
+        "type": "object",
+        "required": ["id", "token", "name", "created_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "token": {"type": "string", "pattern": "^lp_", "description": "shown once"},
+            "name": {"type": "string"},
+            "created_at": _DATE_TIME,
+        },
+    },
+    "Throttle": {
+        "type": "object",
+        "required": ["key", "limit", "window"],
+        "properties": {
+            "key": {"type": "string", "minLength": 1, "maxLength": 200},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100000},
+            "window": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "s"},
+        },
+    },
+    "ThrottleResult": {
+        "type": "object",
+        "required": ["allowed", "count", "retry_after"],
+        "properties": {
+            "allowed": {"type": "boolean", "description": "count <= limit"},
+            "count": {"type": "integer", "description": "events in the window, this one too"},
+            "retry_after": {
+                "type": "integer",
+                "description": "seconds until a call would be allowed again; 0 when allowed",
+            },
+        },
+    },
+    "BulkAction": {
+        "type": "object",
+        "required": ["ids", "action"],
+        "properties": {
+            "ids": {"type": "array", "maxItems": 1000, "items": {"type": "integer"}},
+            "action": {"enum": ["read", "unread", "trash", "restore", "delete"]},
+        },
+    },
+}
+
+WEB_PATHS: dict[str, Any] = {
+    "/v1/sessions": {
+        "post": {
+            "summary": "Start a session for an existing account",
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["address"],
+                    "properties": {"address": {"type": "string"}},
+                }
+            ),
+            "responses": {
+                "201": json_content(ref("NewSession"), "Started"),
+                "404": NOT_FOUND,
+                "422": INVALID,
+            },
+        }
+    },
+    "/v1/sessions/{secret}": {
+        "parameters": [_SECRET],
+        "get": {
+            "summary": "The session's account; marks it used and slides its expiry",
+            "responses": {
+                "200": json_content(ref("SessionOwner"), "A live session"),
+                "404": _NO_SESSION,
+            },
+        },
+        "delete": {
+            "summary": "End the session (204 for an unknown one too)",
+            "responses": {**NO_CONTENT},
+        },
+    },
+    "/v1/accounts/{address}/sessions": {
+        "delete": {
+            "summary": "End every session of the account (log out everywhere)",
+            "parameters": [ADDRESS],
+            "responses": {**NO_CONTENT, "404": NOT_FOUND},
+        }
+    },
+    "/v1/accounts/{address}/tokens": {
+        "parameters": [ADDRESS],
+        "post": {
+            "summary": "Create a personal API token; the token is shown once",
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}},
+                }
+            ),
+            "responses": {
+                "201": json_content(ref("NewToken"), "Created"),
+                "404": NOT_FOUND,
+                "422": INVALID,
+            },
+        },
+        "get": {
+            "summary": "The account's tokens, oldest first (never the tokens themselves)",
+            "responses": {
+                "200": json_content(
+                    {"type": "object", "properties": {"tokens": {"items": ref("Token")}}},
+                    "The tokens",
+                ),
+                "404": NOT_FOUND,
+            },
+        },
+    },
+    "/v1/accounts/{address}/tokens/{id}": {
+        "delete": {
+            "summary": "Revoke a token",
+            "parameters": [
+                ADDRESS,
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            ],
+            "responses": {**NO_CONTENT, "404": error("No such account, or no such token in it")},
+        }
+    },
+    "/v1/tokens/{token}": {
+        "get": {
+            "summary": "The account a token belongs to; marks the token used",
+            "parameters": [
+                {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {"200": json_content(ref("Account"), "A valid token"), "404": _NO_TOKEN},
+        }
+    },
+    "/v1/throttle": {
+        "post": {
+            "summary": "Count one event for key in a sliding window",
+            "description": (
+                "Only allowed events are stored, so a key holds at most `limit` of them and a "
+                "caller that keeps trying while throttled is allowed again once its oldest "
+                "event leaves the window. Use one (limit, window) per key."
+            ),
+            "requestBody": json_body(ref("Throttle")),
+            "responses": {"200": json_content(ref("ThrottleResult"), "Counted"), "422": INVALID},
+        }
+    },
+    "/v1/throttle/{key}": {
+        "delete": {
+            "summary": "Forget a key's events (after a successful login)",
+            "parameters": [
+                {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {**NO_CONTENT, "422": INVALID},
+        }
+    },
+    "/v1/accounts/{address}/messages/bulk": {
+        "post": {
+            "summary": "One action on several messages; ids outside the account are ignored",
+            "parameters": [ADDRESS],
+            "requestBody": json_body(ref("BulkAction")),
+            "responses": {
+                "200": json_content(
+                    {"type": "object", "properties": {"changed": {"type": "integer"}}},
+                    "How many messages the action changed",
+                ),
+                "404": NOT_FOUND,
+                "422": INVALID,
+            },
+        }
+    },
+    "/v1/accounts/{address}/trash/empty": {
+        "post": {
+            "summary": "Delete forever everything in Trash",
+            "parameters": [ADDRESS],
+            "responses": {
+                "200": json_content(
+                    {"type": "object", "properties": {"deleted": {"type": "integer"}}},
+                    "How many messages were deleted",
+                ),
+                "404": NOT_FOUND,
+            },
+        }
+    },
+}

@@ -27,7 +27,17 @@ COMPOSE_HOSTS = frozenset({"postgres", "rabbitmq", "certs", *SERVICES})
 LOCALHOST = "127.0.0.1"
 
 # Paths into the compose `certs` volume, which exists only inside containers.
-CONTAINER_ONLY = frozenset({"LOCALPOST_TLS_CERT", "LOCALPOST_TLS_KEY"})
+CONTAINER_ONLY = frozenset({"LOCALPOST_TLS_CERT", "LOCALPOST_TLS_KEY", "SUBMISSION_CA_FILE"})
+
+# Settings that only work with one of those files -> (the file's variable, the value the
+# setting takes when the file is left out). Without the volume the gateway has no
+# certificate and offers no STARTTLS, so keeping "starttls" would fail every send. The
+# web service submits in plaintext instead, over 127.0.0.1, which the gateway trusts
+# with plaintext AUTH (LOCALPOST_TRUSTED_NETWORKS; RFC 4954 §4 allows it where something
+# other than TLS protects the session from snooping: here, the loopback interface).
+NEEDS_CONTAINER_FILE: dict[str, tuple[str, str]] = {
+    "SUBMISSION_TLS": ("SUBMISSION_CA_FILE", "none"),
+}
 
 
 def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
@@ -54,9 +64,11 @@ def localize(environ: Mapping[str, str]) -> dict[str, str]:
     """``environ`` for a process on this machine instead of a compose container.
 
     Compose host names become 127.0.0.1, in URLs and in ``*_HOST`` values; binding
-    0.0.0.0 becomes binding 127.0.0.1; paths into the certs volume are left out.
+    0.0.0.0 becomes binding 127.0.0.1; paths into the certs volume are left out, and
+    settings that need them fall back (``NEEDS_CONTAINER_FILE``: the web service
+    submits without STARTTLS).
     """
-    local = {}
+    local: dict[str, str] = {}
     for key, value in environ.items():
         if key in CONTAINER_ONLY:
             continue
@@ -65,6 +77,9 @@ def localize(environ: Mapping[str, str]) -> dict[str, str]:
         elif "://" in value:
             value = _localize_url(value)
         local[key] = value
+    for key, (path_key, fallback) in NEEDS_CONTAINER_FILE.items():
+        if key in local and path_key in environ:
+            local[key] = fallback
     return local
 
 

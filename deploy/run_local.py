@@ -2,8 +2,9 @@
 
 Each service runs as ``python -m <module>`` (this interpreter, so .venv's) with the
 environment docker-compose.yml gives its container, localized: compose host names
-become 127.0.0.1, TLS paths into the compose certs volume are left out, and
-DATABASE_URL / AMQP_URL are the ones `make check-services` checked. A variable set in
+become 127.0.0.1, TLS paths into the compose certs volume are left out (so the web
+service submits without STARTTLS, over 127.0.0.1: compose_env.NEEDS_CONTAINER_FILE),
+and DATABASE_URL / AMQP_URL are the ones `make check-services` checked. A variable set in
 your shell wins over all of that. Every output line is prefixed with its service's
 name. Ctrl-C or SIGTERM stops all three, and so does any one of them exiting.
 """

@@ -134,6 +134,18 @@ def test_compose_environment_loads_on_this_machine(
     assert config.dev is True
 
 
+def test_on_this_machine_the_web_submits_in_plaintext_over_loopback(
+    compose: dict[str, Any], database_url: str, amqp_url: str
+) -> None:
+    # Without the certs volume the gateway offers no STARTTLS; 127.0.0.1 is trusted.
+    environ = local_environment(compose, "web", database_url=database_url, amqp_url=amqp_url)
+
+    config = load_service_config("web", environ)
+
+    assert (config.submission_host, config.submission_tls) == ("127.0.0.1", "none")
+    assert config.submission_ca_file is None
+
+
 def test_only_smtp_submission_and_webmail_are_published(compose: dict[str, Any]) -> None:
     assert published_ports(compose) == {
         2525: ("smtp-gateway", 2525),

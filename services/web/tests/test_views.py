@@ -1,7 +1,12 @@
+"""Health, security headers, error pages."""
+
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
+
+from webmail.main import create_app
+from webmail.settings import load_config
 
 Client = TestClient[web.Request, web.Application]
 
@@ -13,10 +18,63 @@ async def test_healthz_is_200_ok(client: Client) -> None:
     assert await response.json() == {"status": "ok"}
 
 
-async def test_readyz_is_503_until_the_pipeline_exists(client: Client) -> None:
+async def test_readyz_is_200_when_mailstore_and_submission_answer(client: Client) -> None:
     response = await client.get("/readyz")
 
-    assert response.status == 503
-    body = await response.json()
-    assert body["status"] == "starting"
-    assert body["reason"]
+    assert response.status == 200, await response.text()
+    assert (await response.json())["checks"] == {"mailstore": True, "submission": True}
+
+
+async def test_metrics_are_prometheus_text(client: Client) -> None:
+    await client.get("/healthz")
+    response = await client.get("/metrics")
+
+    assert response.status == 200
+    assert "webmail_requests_total" in await response.text()
+
+
+async def test_pages_carry_security_headers_with_a_nonce(client: Client) -> None:
+    response = await client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+
+    assert "script-src 'nonce-" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    nonce = csp.split("'nonce-")[1].split("'")[0]
+    assert f'nonce="{nonce}"' in await response.text()
+
+
+async def test_unknown_page_is_a_real_404_page(client: Client) -> None:
+    response = await client.get("/no/such/page")
+
+    assert response.status == 404
+    assert "<h1>404" in await response.text()
+
+
+async def test_static_assets_are_served_by_the_web_itself(client: Client) -> None:
+    for name in ("app.css", "app.js"):
+        response = await client.get(f"/static/{name}")
+        assert response.status == 200
+
+
+async def test_mail_pages_redirect_to_login_when_signed_out(client: Client) -> None:
+    response = await client.get("/mail/inbox", allow_redirects=False)
+
+    assert response.status == 303
+    assert response.headers["Location"].startswith("/login?next=/mail/inbox")
+
+
+async def test_readyz_is_503_when_the_mailstore_is_unreachable(
+    web_environ: dict[str, str], unused_tcp_port: int
+) -> None:
+    environ = {**web_environ, "MAILSTORE_URL": f"http://127.0.0.1:{unused_tcp_port}"}
+    app = create_app(load_config(environ), live=False)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/readyz")
+
+        assert response.status == 503
+        answer = await response.json()
+        assert answer["status"] == "unavailable"
+        assert answer["checks"] == {"mailstore": False, "submission": True}
+        assert (await client.get("/healthz")).status == 200  # alive, just not ready

@@ -1,12 +1,59 @@
-"""The web service's route table (only health so far; pages arrive with the webmail issue)."""
+"""The web service's route table: pages, the JSON API, live updates, health."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
-from webmail import views
+from webmail.views import accounts, api, compose, health, live, mail
+
+MESSAGE = r"/messages/{id:[0-9]{1,19}}"
+API_MESSAGE = r"/api/v1/messages/{id:[0-9]{1,19}}"
+API_TOKEN = r"/api/v1/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
+STATIC = Path(__file__).parent / "static"
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", views.healthz, name="healthz")
-    app.router.add_get("/readyz", views.readyz, name="readyz")
+    router = app.router
+    router.add_get("/healthz", health.healthz, name="healthz")
+    router.add_get("/readyz", health.readyz, name="readyz")
+    router.add_get("/metrics", health.metrics, name="metrics")
+    router.add_static("/static/", STATIC, name="static", append_version=True)
+    router.add_get("/favicon.ico", health.favicon, name="favicon")
+
+    router.add_get("/", mail.home, name="home")
+    router.add_get("/register", accounts.register_form, name="register_form")
+    router.add_post("/register", accounts.register, name="register")
+    router.add_get("/login", accounts.login_form, name="login_form")
+    router.add_post("/login", accounts.login, name="login")
+    router.add_post("/logout", accounts.logout, name="logout")
+
+    router.add_get("/mail/{folder:inbox|sent|trash}", mail.folder, name="folder")
+    router.add_get("/search", mail.search, name="search")
+    router.add_post("/mail/actions", mail.bulk_action, name="bulk_action")
+    router.add_post("/mail/trash/empty", mail.empty_trash, name="empty_trash")
+    router.add_get(MESSAGE, mail.message, name="message")
+    router.add_get(MESSAGE + "/body", mail.message_body, name="message_body")
+    router.add_get(MESSAGE + "/raw", mail.raw, name="message_raw")
+    router.add_get(MESSAGE + "/attachments/{n:[0-9]{1,9}}", mail.attachment, name="attachment")
+    router.add_post(MESSAGE + "/{action:read|unread|trash|restore|delete}", mail.action,
+                    name="message_action")  # fmt: skip
+
+    router.add_get("/compose", compose.compose_form, name="compose_form")
+    router.add_post("/compose", compose.send, name="send")
+    router.add_get("/directory", compose.directory, name="directory")
+
+    router.add_get("/live/events", live.events, name="live_events")
+    router.add_get("/live/state", live.state, name="live_state")
+
+    router.add_get("/api/v1/openapi.json", api.openapi, name="api_openapi")
+    router.add_post("/api/v1/accounts", api.create_account, name="api_create_account")
+    router.add_post("/api/v1/tokens", api.create_token, name="api_create_token")
+    router.add_delete(API_TOKEN, api.revoke_token, name="api_revoke_token")
+    router.add_get("/api/v1/messages", api.list_messages, name="api_messages")
+    router.add_post("/api/v1/messages", api.send_message, name="api_send")
+    router.add_get(API_MESSAGE, api.get_message, name="api_message")
+    router.add_delete(API_MESSAGE, api.delete_message, name="api_delete")
+    router.add_get(API_MESSAGE + "/raw", api.get_raw, name="api_raw")
+    router.add_get("/api/v1/search", api.search, name="api_search")

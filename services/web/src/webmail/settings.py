@@ -26,6 +26,9 @@ MIN_SECRET_KEY_LENGTH = 32
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _PORT = re.compile(r"[0-9]{1,5}")
+_QUEUE_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# How the web service protects its submission login on the way to the gateway.
+SUBMISSION_TLS_MODES = ("starttls", "none")
 
 
 class ConfigError(ValueError):
@@ -51,6 +54,15 @@ class Config:
     submission_secret: str = field(repr=False)
     secret_key: str = field(repr=False)
     dev: bool
+    # "starttls" outside one machine: the gateway refuses plaintext AUTH from peers
+    # outside LOCALPOST_TRUSTED_NETWORKS, and the secret must not cross a network bare.
+    submission_tls: str = "none"
+    # PEM file to verify the gateway's certificate with (compose's self-signed one);
+    # None means the system's trust store.
+    submission_ca_file: str | None = None
+    # Live updates: the mail store's `stored` events arrive on <prefix>.events.
+    amqp_url: str = field(default="amqp://guest:guest@localhost:5672/", repr=False)
+    queue_prefix: str = "localpost"
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -74,6 +86,10 @@ def load_config(environ: Mapping[str, str]) -> Config:
             environ, "WEB_SECRET_KEY", DEV_WEB_SECRET_KEY, dev=dev, min_length=MIN_SECRET_KEY_LENGTH
         ),
         dev=dev,
+        submission_tls=_choice(environ, "SUBMISSION_TLS", "none", SUBMISSION_TLS_MODES),
+        submission_ca_file=_optional_text(environ, "SUBMISSION_CA_FILE"),
+        amqp_url=_url(environ, "AMQP_URL", "amqp://guest:guest@localhost:5672/", ("amqp", "amqps")),
+        queue_prefix=_queue_prefix(environ, "LOCALPOST_QUEUE_PREFIX", "localpost"),
     )
 
 
@@ -86,6 +102,29 @@ def _text(environ: Mapping[str, str], name: str, default: str) -> str:
         raise ConfigError(name, "is empty")
     if value != value.strip():
         raise ConfigError(name, f"has surrounding whitespace: {value!r}")
+    return value
+
+
+def _optional_text(environ: Mapping[str, str], name: str) -> str | None:
+    if name not in environ:
+        return None
+    return _text(environ, name, "")
+
+
+def _choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = environ.get(name, default)
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _queue_prefix(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = _text(environ, name, default)
+    # "amq." names are reserved by the broker (AMQP 0-9-1 §4.2.3 exchange names).
+    if not _QUEUE_PREFIX.fullmatch(value) or value.lower().startswith("amq."):
+        raise ConfigError(
+            name, f"must be letters, digits, '.', '_' or '-' (not amq.), got {value!r}"
+        )
     return value
 
 

@@ -1,0 +1,127 @@
+"""A message being written: fields from a form or JSON, validated, built into MIME."""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, getaddresses, make_msgid
+
+from webmail.errors import InvalidFields
+from webmail.mailstore_client import Account
+
+MAX_RECIPIENTS = 100  # the gateway's per-transaction limit (RFC 5321 §4.5.3.1.8)
+MAX_SUBJECT = 998  # RFC 5322 §2.1.1 line limit
+# The gateway's SIZE (25 MiB) bounds the whole message; base64 grows attachments by a
+# third, so the sum of raw attachments has to stay well below it.
+MAX_ATTACHMENTS_BYTES = 18 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str
+    body: str
+    attachments: tuple[Attachment, ...] = ()
+    in_reply_to: str | None = None
+    references: str | None = None
+
+
+def parse_addresses(value: str | list[str]) -> tuple[list[str], list[str]]:
+    """(addresses, bad entries) from "a@x, Bob <b@y>" or a JSON list."""
+    items = value if isinstance(value, list) else [value]
+    good: list[str] = []
+    bad: list[str] = []
+    for _, address in getaddresses([str(item) for item in items]):
+        local, at, domain = address.rpartition("@")
+        if not at or not local or ("." not in domain and domain != "localhost") or " " in address:
+            bad.append(address or "?")
+        elif address.lower() not in (a.lower() for a in good):
+            good.append(address)
+    for item in items:
+        if isinstance(item, str) and item.strip() and not getaddresses([item])[0][1]:
+            bad.append(item.strip())
+    return good, bad
+
+
+def _clean_header(value: str) -> str:
+    # A header value never holds a line break (header injection, RFC 5322 §2.2).
+    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+
+
+def make_draft(
+    *,
+    to: str | list[str],
+    cc: str | list[str],
+    subject: str,
+    body: str,
+    attachments: tuple[Attachment, ...] = (),
+    in_reply_to: str | None = None,
+    references: str | None = None,
+) -> Draft:
+    fields: dict[str, str] = {}
+    to_list, bad_to = parse_addresses(to)
+    cc_list, bad_cc = parse_addresses(cc)
+    if bad_to:
+        fields["to"] = f"Not an address: {', '.join(bad_to)}"
+    elif not to_list:
+        fields["to"] = "Add at least one recipient."
+    if bad_cc:
+        fields["cc"] = f"Not an address: {', '.join(bad_cc)}"
+    if len(to_list) + len(cc_list) > MAX_RECIPIENTS:
+        fields["to"] = f"At most {MAX_RECIPIENTS} recipients per message."
+    subject = _clean_header(subject)
+    if len(subject) > MAX_SUBJECT:
+        fields["subject"] = f"At most {MAX_SUBJECT} characters."
+    if sum(len(a.data) for a in attachments) > MAX_ATTACHMENTS_BYTES:
+        limit = MAX_ATTACHMENTS_BYTES // (1024 * 1024)
+        fields["attachments"] = f"Attachments are too large (at most {limit} MB in all)."
+    if fields:
+        raise InvalidFields(fields)
+    return Draft(
+        to=tuple(to_list),
+        cc=tuple(cc_list),
+        subject=subject,
+        body=body.replace("\r\n", "\n"),
+        attachments=attachments,
+        in_reply_to=_clean_header(in_reply_to) if in_reply_to else None,
+        references=_clean_header(references) if references else None,
+    )
+
+
+def attachment(filename: str, content_type: str | None, data: bytes) -> Attachment:
+    name = _clean_header(filename).replace("/", "_").replace("\\", "_") or "attachment"
+    guessed = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if guessed.count("/") != 1:
+        guessed = "application/octet-stream"
+    return Attachment(name, guessed, data)
+
+
+def build_message(draft: Draft, *, sender: Account) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = formataddr((sender.name, sender.address))
+    msg["To"] = ", ".join(draft.to)
+    if draft.cc:
+        msg["Cc"] = ", ".join(draft.cc)
+    msg["Subject"] = draft.subject
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain=Address(addr_spec=sender.address).domain)
+    if draft.in_reply_to:
+        msg["In-Reply-To"] = draft.in_reply_to
+    if draft.references:
+        msg["References"] = draft.references
+    msg.set_content(draft.body or "\n")
+    for item in draft.attachments:
+        maintype, _, subtype = item.content_type.partition("/")
+        msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename)
+    return msg

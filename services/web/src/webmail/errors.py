@@ -1,0 +1,69 @@
+"""The web service's domain errors. The HTTP edge (``middlewares.py``) maps them to statuses.
+
+::
+
+    WebmailError
+     ├── MailstoreUnavailable  the mail store did not answer in time, or failed (5xx)  → 503
+     ├── NotFound              a message, attachment or account that is missing or not
+     │                         the signed-in user's (the two look the same)           → 404
+     ├── AddressTaken          registering an address that has an account            → 409
+     ├── InvalidFields         a form or JSON body fails validation; ``fields`` maps
+     │                         each field to what is wrong                           → 422
+     ├── SendRejected          the submission listener refused the message, with
+     │                         reasons per field (unknown recipient, too large)      → 422
+     ├── SubmissionUnavailable the submission listener could not be reached / 4xx    → 503
+     ├── NotAuthenticated      no valid session or token                             → login / 401
+     ├── BadCredentials        a login with a wrong address or password              → form / 401
+     ├── CsrfRejected          a state-changing request without a valid CSRF token   → 403
+     └── RateLimited           too many attempts; ``retry_after`` seconds             → 429
+"""
+
+from __future__ import annotations
+
+
+class WebmailError(Exception):
+    """Base of every error the web service raises on purpose."""
+
+
+class MailstoreUnavailable(WebmailError):
+    pass
+
+
+class NotFound(WebmailError):
+    pass
+
+
+class AddressTaken(WebmailError):
+    pass
+
+
+class InvalidFields(WebmailError):
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {problem}" for name, problem in fields.items()))
+        self.fields = fields
+
+
+class SendRejected(InvalidFields):
+    pass
+
+
+class SubmissionUnavailable(WebmailError):
+    pass
+
+
+class NotAuthenticated(WebmailError):
+    pass
+
+
+class CsrfRejected(WebmailError):
+    pass
+
+
+class RateLimited(WebmailError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limited; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class BadCredentials(WebmailError):
+    """Wrong address or password; deliberately silent about which."""

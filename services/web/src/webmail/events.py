@@ -1,0 +1,81 @@
+"""Live updates: the mail store's ``stored`` events, fanned out to open pages.
+
+Each web process binds an exclusive, auto-deleted queue of its own to the fanout
+exchange ``<prefix>.events`` (docs/architecture.md), so every replica sees every
+event, and the queue disappears with the process. Events are hints: one that is
+lost only delays an update until the page's next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+
+log = logging.getLogger(__name__)
+
+# A page that stops reading loses events rather than growing memory without bound.
+QUEUE_SIZE = 100
+
+
+class EventHub:
+    """Per account, the queues of the streams open for it in this process."""
+
+    def __init__(self) -> None:
+        self._streams: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self.connection: AbstractRobustConnection | None = None
+
+    def subscribe(self, account: str) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        self._streams[account.lower()].add(queue)
+        return queue
+
+    def unsubscribe(self, account: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        streams = self._streams.get(account.lower())
+        if streams is not None:
+            streams.discard(queue)
+            if not streams:
+                del self._streams[account.lower()]
+
+    def publish(self, event: dict[str, Any]) -> None:
+        account = event.get("account")
+        if not isinstance(account, str):
+            return
+        for queue in self._streams.get(account.lower(), ()):
+            if not queue.full():
+                queue.put_nowait(event)
+
+    def close_streams(self) -> None:
+        """Ask every open stream to end (at shutdown: they would hold it up)."""
+        for streams in list(self._streams.values()):
+            for queue in streams:
+                if not queue.full():
+                    queue.put_nowait({"event": "shutdown"})
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        # no_ack consumption: an event is a hint, redelivering it would help nobody.
+        try:
+            event = json.loads(message.body)
+        except ValueError:
+            log.warning("ignored an event that is not JSON")
+            return
+        if isinstance(event, dict) and event.get("event") == "stored":
+            self.publish(event)
+
+
+async def connect(hub: EventHub, *, amqp_url: str, prefix: str) -> AbstractRobustConnection:
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel()
+    # The same declaration as the mail store's (mailstore/consumer.py): durable fanout.
+    exchange = await channel.declare_exchange(
+        f"{prefix}.events", aio_pika.ExchangeType.FANOUT, durable=True
+    )
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(exchange)
+    await queue.consume(hub.on_message, no_ack=True)
+    return connection

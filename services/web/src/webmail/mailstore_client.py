@@ -1,0 +1,233 @@
+"""The mail store's internal API, as the web service calls it (docs/architecture.md).
+
+Every call carries the service bearer token. Statuses become domain errors here, so
+views never look at a status code of the mail store: 404 → NotFound, 409 →
+AddressTaken, 422 → InvalidFields, anything unexpected or no answer in time →
+MailstoreUnavailable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from webmail.errors import AddressTaken, InvalidFields, MailstoreUnavailable, NotFound
+
+log = logging.getLogger(__name__)
+
+# The mail store answers from one PostgreSQL query; a slow answer means it is in trouble,
+# and a page that waits longer than this helps nobody.
+TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    address: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    allowed: bool
+    count: int
+    retry_after: int
+
+
+def _segment(value: str) -> str:
+    # Addresses and secrets are path segments: "/" or "?" inside must not split them.
+    return quote(value, safe="@")
+
+
+class MailstoreClient:
+    """One aiohttp session to the mail store, shared by every request of the process."""
+
+    def __init__(self, session: aiohttp.ClientSession, *, base_url: str, token: str) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    def __repr__(self) -> str:  # the token stays out of logs
+        return f"<MailstoreClient {self._base}>"
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Json | None = None,
+        params: dict[str, str] | None = None,
+        expect: tuple[int, ...] = (200,),
+    ) -> tuple[int, bytes, str]:
+        """(status, body, content type) of one call; other statuses become domain errors."""
+        try:
+            async with self._session.request(
+                method, self._base + path, json=json, params=params, headers=self._headers
+            ) as response:
+                body = await response.read()
+                status, content_type = response.status, response.content_type
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise MailstoreUnavailable(f"{method} {path.split('/')[2]}: {exc!r}") from exc
+        if status in expect:
+            return status, body, content_type
+        if status == 404:
+            raise NotFound(path)
+        if status == 409:
+            raise AddressTaken(path)
+        if status == 422:
+            fields = _json_or_empty(body).get("fields")
+            raise InvalidFields(fields if isinstance(fields, dict) else {"request": "invalid"})
+        # The path names an address or secret: only its first segments go in the log.
+        log.warning("mail store %s %s answered %d", method, "/".join(path.split("/")[:3]), status)
+        raise MailstoreUnavailable(f"status {status}")
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Json:
+        _, body, _ = await self._call(method, path, **kwargs)
+        return _json_or_empty(body)
+
+    # -- accounts and credentials -------------------------------------------------------
+
+    async def create_account(self, *, address: str, name: str, password: str) -> Account:
+        body = {"address": address, "name": name, "password": password}
+        data = await self._json("POST", "/v1/accounts", json=body, expect=(201,))
+        return Account(data["address"], data["name"])
+
+    async def verify(self, *, address: str, password: str) -> Account | None:
+        body = {"address": address, "password": password}
+        status, raw, _ = await self._call("POST", "/v1/auth/verify", json=body, expect=(200, 401))
+        if status == 401:
+            return None
+        data = _json_or_empty(raw)
+        return Account(data["address"], data["name"])
+
+    async def mailbox(self, address: str) -> Account:
+        data = await self._json("GET", f"/v1/mailboxes/{_segment(address)}")
+        return Account(data["address"], data["name"])
+
+    async def directory(self, *, prefix: str, limit: int = 10) -> list[Account]:
+        params = {"prefix": prefix, "limit": str(limit)}
+        data = await self._json("GET", "/v1/directory", params=params)
+        return [Account(a["address"], a["name"]) for a in data.get("accounts", [])]
+
+    async def create_session(self, address: str) -> str:
+        data = await self._json("POST", "/v1/sessions", json={"address": address}, expect=(201,))
+        return str(data["session"])
+
+    async def get_session(self, secret: str) -> Account | None:
+        try:
+            data = await self._json("GET", f"/v1/sessions/{_segment(secret)}")
+        except NotFound:
+            return None
+        return Account(data["address"], data["name"])
+
+    async def delete_session(self, secret: str) -> None:
+        # Already gone is fine: the goal is reached.
+        with contextlib.suppress(NotFound):
+            await self._call("DELETE", f"/v1/sessions/{_segment(secret)}", expect=(204,))
+
+    async def create_token(self, address: str, *, name: str) -> Json:
+        path = f"/v1/accounts/{_segment(address)}/tokens"
+        return await self._json("POST", path, json={"name": name}, expect=(201,))
+
+    async def revoke_token(self, address: str, token_id: int) -> None:
+        """NotFound when ``token_id`` is not one of ``address``'s tokens."""
+        path = f"/v1/accounts/{_segment(address)}/tokens/{token_id}"
+        await self._call("DELETE", path, expect=(204,))
+
+    async def get_token(self, token: str) -> Account | None:
+        try:
+            data = await self._json("GET", f"/v1/tokens/{_segment(token)}")
+        except NotFound:
+            return None
+        return Account(data["address"], data["name"])
+
+    async def throttle(self, key: str, *, limit: int, window: int) -> Throttle:
+        body = {"key": key, "limit": limit, "window": window}
+        data = await self._json("POST", "/v1/throttle", json=body)
+        return Throttle(bool(data["allowed"]), int(data["count"]), int(data["retry_after"]))
+
+    async def forget_throttle(self, key: str) -> None:
+        await self._call("DELETE", f"/v1/throttle/{_segment(key)}", expect=(204, 404))
+
+    # -- mail ---------------------------------------------------------------------------
+
+    def _account(self, address: str) -> str:
+        return f"/v1/accounts/{_segment(address)}"
+
+    async def folders(self, address: str) -> dict[str, Json]:
+        data = await self._json("GET", self._account(address) + "/folders")
+        return {f["name"]: f for f in data.get("folders", [])}
+
+    async def list_messages(
+        self, address: str, *, folder: str, limit: int, cursor: str | None = None
+    ) -> Json:
+        params = {"folder": folder, "limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._json("GET", self._account(address) + "/messages", params=params)
+
+    async def search(self, address: str, *, q: str, limit: int, cursor: str | None = None) -> Json:
+        params = {"q": q, "limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._json("GET", self._account(address) + "/search", params=params)
+
+    def _message(self, address: str, entry: int) -> str:
+        return f"{self._account(address)}/messages/{entry}"
+
+    async def get_message(self, address: str, entry: int) -> Json:
+        return await self._json("GET", self._message(address, entry))
+
+    async def get_raw(self, address: str, entry: int) -> bytes:
+        _, body, _ = await self._call("GET", self._message(address, entry) + "/raw")
+        return body
+
+    async def get_attachment(self, address: str, entry: int, n: int) -> tuple[bytes, str]:
+        _, body, content_type = await self._call(
+            "GET", f"{self._message(address, entry)}/attachments/{n}"
+        )
+        return body, content_type
+
+    async def set_read(self, address: str, entry: int, *, read: bool) -> None:
+        await self._call("PATCH", self._message(address, entry), json={"read": read})
+
+    async def trash(self, address: str, entry: int) -> None:
+        await self._call("POST", self._message(address, entry) + "/trash")
+
+    async def restore(self, address: str, entry: int) -> None:
+        await self._call("POST", self._message(address, entry) + "/restore")
+
+    async def delete_forever(self, address: str, entry: int) -> None:
+        await self._call("DELETE", self._message(address, entry), expect=(204,))
+
+    async def bulk(self, address: str, *, ids: list[int], action: str) -> int:
+        body = {"ids": ids, "action": action}
+        data = await self._json("POST", self._account(address) + "/messages/bulk", json=body)
+        return int(data.get("changed", 0))
+
+    async def empty_trash(self, address: str) -> int:
+        data = await self._json("POST", self._account(address) + "/trash/empty")
+        return int(data.get("deleted", 0))
+
+    async def ready(self) -> bool:
+        """Whether the mail store answers a token-protected call (token and database)."""
+        try:
+            await self._call("GET", "/v1/directory", params={"prefix": "", "limit": "1"})
+        except (MailstoreUnavailable, NotFound, InvalidFields):
+            return False
+        return True
+
+
+def _json_or_empty(body: bytes) -> Json:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

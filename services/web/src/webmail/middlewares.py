@@ -1,0 +1,167 @@
+"""The HTTP edge: who a request acts for, CSRF, security headers, and the one place
+where domain errors become statuses and real error pages."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from webmail import csrf
+from webmail.errors import (
+    AddressTaken,
+    BadCredentials,
+    CsrfRejected,
+    InvalidFields,
+    MailstoreUnavailable,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+    SubmissionUnavailable,
+)
+from webmail.keys import MAILSTORE, METRICS, NONCE, PRINCIPAL
+from webmail.pages import render
+from webmail.sessions import COOKIE as SESSION_COOKIE
+from webmail.typedefs import Principal
+
+log = logging.getLogger(__name__)
+
+API = "/api/"
+# No session lookup for these: they are public and hot (health probes, assets).
+_ANONYMOUS_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Calls that take no cookie at all: registering (JSON) and Basic-authenticated tokens.
+_NO_AMBIENT_AUTHORITY = frozenset({"/api/v1/accounts", "/api/v1/tokens"})
+
+# The pages' policy: our own assets, scripts only with this response's nonce, mail
+# bodies only in frames of our own origin, and never framed by anyone (clickjacking).
+PAGE_CSP = (
+    "default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self'; img-src 'self'; "
+    "font-src 'self'; connect-src 'self'; frame-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+STRICT_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+
+def _error_reason(status: int) -> str:
+    return {
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Too large",
+        429: "Too many requests",
+        503: "Service unavailable",
+    }.get(status, "Something went wrong")
+
+
+async def error_page(request: web.Request, status: int, message: str = "") -> web.StreamResponse:
+    if request.path.startswith(API):
+        return web.json_response({"error": message or _error_reason(status).lower()}, status=status)
+    context = {"status": status, "reason": _error_reason(status), "message": message}
+    return await render(request, "error.html", context, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except NotFound:
+        # The same answer for "missing" and "someone else's": ids reveal nothing.
+        return await error_page(request, 404, "There is nothing here.")
+    except NotAuthenticated:
+        if request.path.startswith(API):
+            response = web.json_response({"error": "unauthorized"}, status=401)
+            # RFC 9110 §11.6.1: the challenge names the scheme the call takes; tokens
+            # are created with Basic, everything else takes Bearer.
+            scheme = "Basic" if request.path in _NO_AMBIENT_AUTHORITY else "Bearer"
+            response.headers["WWW-Authenticate"] = f'{scheme} realm="localpost"'
+            return response
+        target = quote(request.path_qs, safe="/?=&")
+        raise web.HTTPSeeOther(f"/login?next={target}") from None
+    except BadCredentials:
+        return await error_page(request, 401, "Wrong address or password.")
+    except CsrfRejected:
+        return await error_page(request, 403, "The form expired. Go back, reload and try again.")
+    except RateLimited as exc:
+        minutes = max(1, round(exc.retry_after / 60))
+        limited = await error_page(
+            request, 429, f"Too many attempts. Try again in about {minutes} minute(s)."
+        )
+        limited.headers["Retry-After"] = str(exc.retry_after)
+        return limited
+    except AddressTaken:
+        return await error_page(request, 409, "That address is taken.")
+    except InvalidFields as exc:
+        if request.path.startswith(API):
+            return web.json_response({"error": "invalid", "fields": exc.fields}, status=422)
+        return await error_page(request, 422, "; ".join(exc.fields.values()))
+    except (MailstoreUnavailable, SubmissionUnavailable) as exc:
+        log.warning("%s %s: %s", request.method, request.path, exc)
+        return await error_page(request, 503, "Mail is unavailable right now. Try again soon.")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return await error_page(request, exc.status)
+    except Exception:
+        # The edge of the service: log the bug with its traceback, show a real page.
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        request.app[METRICS].errors.inc()
+        return await error_page(request, 500, "Something broke on our side.")
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Find who the request acts for: a bearer token, else the session cookie."""
+    if request.path.startswith(_ANONYMOUS_PREFIXES):
+        return await handler(request)
+    mailstore = request.app[MAILSTORE]
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        account = await mailstore.get_token(credential.strip()) if credential.strip() else None
+        if account is None:
+            raise NotAuthenticated()
+        request[PRINCIPAL] = Principal(account, via="token")
+    elif not scheme and (secret := request.cookies.get(SESSION_COOKIE)):
+        # A cookie is ignored on a request that brings Authorization of any kind.
+        account = await mailstore.get_session(secret)
+        if account is not None:
+            request[PRINCIPAL] = Principal(account, via="session", session=secret)
+    return await handler(request)
+
+
+@web.middleware
+async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method in _SAFE_METHODS or request.path in _NO_AMBIENT_AUTHORITY:
+        return await handler(request)
+    # A browser sends Authorization only when a script of the page's own origin sets
+    # it (cross-origin it would need a CORS preflight we never grant): no CSRF there.
+    if "Authorization" in request.headers:
+        return await handler(request)
+    presented = request.headers.get(csrf.HEADER)
+    if presented is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        form = await request.post()
+        value = form.get(csrf.FIELD)
+        presented = value if isinstance(value, str) else None
+    if not csrf.is_valid(request, presented):
+        raise CsrfRejected()
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every response, streamed and static ones too."""
+    headers = response.headers
+    if "Content-Security-Policy" not in headers:
+        nonce = request.get(NONCE)
+        headers["Content-Security-Policy"] = (
+            PAGE_CSP.format(nonce=nonce) if nonce is not None else STRICT_CSP
+        )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")

@@ -1,0 +1,216 @@
+"""The OpenAPI 3.1 document of /api/v1, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "401": {"description": "no valid token or session"},
+    "404": {"description": "no such message in this account"},
+    "422": _json(_ref("FieldErrors"), "invalid fields"),
+}
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_PAGE = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+]
+_PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": ["string", "null"]}, "address": {"type": "string"}},
+}
+_SUMMARY = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "folder": {"enum": ["inbox", "sent", "trash"]},
+        "from": _PERSON,
+        "to": {"type": "array", "items": _PERSON},
+        "cc": {"type": "array", "items": _PERSON},
+        "subject": {"type": ["string", "null"]},
+        "preview": {"type": ["string", "null"]},
+        "date": {"type": ["string", "null"], "format": "date-time"},
+        "unread": {"type": "boolean"},
+        "has_attachments": {"type": "boolean"},
+    },
+}
+_LISTING = {
+    "type": "object",
+    "properties": {
+        "messages": {"type": "array", "items": _ref("Summary")},
+        "next_cursor": {"type": ["string", "null"]},
+    },
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Localpost webmail API", "version": "1"},
+    "components": {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "basic": {"type": "http", "scheme": "basic"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "lp_session"},
+        },
+        "schemas": {
+            "Summary": _SUMMARY,
+            "Listing": _LISTING,
+            "FieldErrors": {
+                "type": "object",
+                "properties": {
+                    "error": {"type": "string"},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "security": [{"bearer": []}, {"session": []}],
+    "paths": {
+        "/api/v1/accounts": {
+            "post": {
+                "summary": "Register an account",
+                "security": [],
+                "requestBody": _json(
+                    {
+                        "type": "object",
+                        "required": ["name", "address", "password"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "address": {
+                                "type": "string",
+                                "description": "full address in a local domain, or a local "
+                                "part for the first local domain",
+                            },
+                            "password": {"type": "string", "minLength": 10},
+                        },
+                    },
+                    "the account",
+                ),
+                "responses": {
+                    "201": {"description": "registered"},
+                    "409": {"description": "address taken"},
+                    "422": _ERRORS["422"],
+                    "429": {"description": "too many registrations from this client"},
+                },
+            }
+        },
+        "/api/v1/tokens": {
+            "post": {
+                "summary": "Create a personal API token (HTTP Basic address:password)",
+                "security": [{"basic": []}],
+                "responses": {
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "token": {"type": "string"},
+                                "id": {"type": "integer", "description": "to revoke it"},
+                                "name": {"type": "string"},
+                            },
+                        },
+                        "the token, shown once",
+                    ),
+                    "401": {"description": "wrong address or password"},
+                    "429": {"description": "too many attempts"},
+                },
+            }
+        },
+        "/api/v1/tokens/{id}": {
+            "delete": {
+                "summary": "Revoke one of the caller's API tokens",
+                "parameters": [_ID],
+                "responses": {
+                    "204": {"description": "revoked"},
+                    "401": _ERRORS["401"],
+                    "404": {"description": "no such token in this account"},
+                },
+            }
+        },
+        "/api/v1/messages": {
+            "get": {
+                "summary": "One page of a folder, newest first",
+                "parameters": [
+                    {
+                        "name": "folder",
+                        "in": "query",
+                        "schema": {"enum": ["inbox", "sent", "trash"]},
+                    },
+                    *_PAGE,
+                ],
+                "responses": {"200": _json(_ref("Listing"), "a page"), **_ERRORS},
+            },
+            "post": {
+                "summary": "Send a message as the caller",
+                "requestBody": _json(
+                    {
+                        "type": "object",
+                        "required": ["to"],
+                        "properties": {
+                            "to": {"type": "array", "items": {"type": "string"}},
+                            "cc": {"type": "array", "items": {"type": "string"}},
+                            "subject": {"type": "string"},
+                            "text": {"type": "string"},
+                        },
+                    },
+                    "the message",
+                ),
+                "responses": {
+                    "202": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": ["string", "null"], "description": "queue id"},
+                                "message_id": {"type": "string"},
+                                "refused": {"type": "array", "items": {"type": "string"}},
+                            },
+                        },
+                        "accepted for delivery",
+                    ),
+                    "401": _ERRORS["401"],
+                    "422": _ERRORS["422"],
+                    "503": {"description": "the submission service is unavailable"},
+                },
+            },
+        },
+        "/api/v1/messages/{id}": {
+            "get": {
+                "summary": "One message with text, sanitised html and attachments",
+                "parameters": [_ID],
+                "responses": {"200": {"description": "the message"}, **_ERRORS},
+            },
+            "delete": {
+                "summary": "Move to Trash; in Trash, delete forever",
+                "parameters": [_ID],
+                "responses": {"200": {"description": "moved or deleted"}, **_ERRORS},
+            },
+        },
+        "/api/v1/messages/{id}/raw": {
+            "get": {
+                "summary": "The raw message",
+                "parameters": [_ID],
+                "responses": {
+                    "200": {"description": "RFC 5322", "content": {"message/rfc822": {}}},
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/v1/search": {
+            "get": {
+                "summary": "Full-text search with from: to: subject: has:attachment is:unread "
+                "before: after: in:",
+                "parameters": [
+                    {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
+                    *_PAGE,
+                ],
+                "responses": {"200": _json(_ref("Listing"), "a page"), **_ERRORS},
+            }
+        },
+    },
+}

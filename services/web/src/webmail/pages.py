@@ -1,0 +1,105 @@
+"""Rendering HTML pages: the Jinja2 environment and the context every page shares."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from webmail import csrf
+from webmail.errors import MailstoreUnavailable
+from webmail.keys import CONFIG, MAILSTORE, NONCE, PRINCIPAL, TEMPLATES
+
+FOLDER_TITLES = {"inbox": "Inbox", "sent": "Sent", "trash": "Trash"}
+
+
+def create_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("webmail", "templates"),
+        # Every template is HTML: mail is hostile input and must always be escaped.
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["size"] = human_size
+    env.filters["utc"] = utc_fallback
+    env.filters["person"] = person
+    return env
+
+
+def nonce(request: web.Request) -> str:
+    """The CSP nonce of this response; created on first use."""
+    value = request.get(NONCE)
+    if value is None:
+        value = request[NONCE] = secrets.token_urlsafe(16)
+    return value
+
+
+async def render(
+    request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> web.Response:
+    principal = request.get(PRINCIPAL)
+    folders: dict[str, Any] = {}
+    if principal is not None:
+        try:
+            folders = await request.app[MAILSTORE].folders(principal.address)
+        except MailstoreUnavailable:
+            folders = {}  # the page itself may still be useful (an error page)
+    static = request.app.router["static"]
+    page = {
+        "user": principal.account if principal is not None else None,
+        "folders": folders,
+        "folder_titles": FOLDER_TITLES,
+        "csrf_token": csrf.token(request),
+        "nonce": nonce(request),
+        "path": request.path,
+        "static": lambda name: static.url_for(filename=name),
+        "domains": request.app[CONFIG].domains,
+        **(context or {}),
+    }
+    html = request.app[TEMPLATES].get_template(template).render(page)
+    response = web.Response(text=html, content_type="text/html", status=status)
+    # Pages show private mail: never from a shared cache, never stale after logout.
+    response.headers["Cache-Control"] = "no-store"
+    # Here, not in on_response_prepare: aiohttp has serialised cookies by then.
+    csrf.set_cookie_if_new(request, response)
+    return response
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    for unit in ("bytes", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size = size / 1024  # type: ignore[assignment]
+    return ""
+
+
+def utc_fallback(iso: str | None, style: str = "auto") -> str:
+    """The server's rendering of a timestamp (UTC), shown until the script localises it."""
+    if not iso:
+        return ""
+    try:
+        when = datetime.fromisoformat(iso).astimezone(UTC)
+    except ValueError:
+        return ""
+    if style == "full":
+        return when.strftime("%Y-%m-%d %H:%M UTC")
+    if when.date() == datetime.now(UTC).date():
+        return when.strftime("%H:%M")
+    return when.strftime("%Y-%m-%d")
+
+
+def person(value: Any) -> str:
+    """A ``{"name", "address"}`` as "Name <address>" (or just the address)."""
+    if not isinstance(value, dict):
+        return ""
+    name, address = value.get("name") or "", value.get("address") or ""
+    if name and address:
+        return f"{name} <{address}>"
+    return str(name or address)

@@ -1,0 +1,160 @@
+// Localpost's page script: local times, select-all, address autocomplete, frame
+// height, and live Inbox updates (server-sent events, polling when they fail).
+// Everything from the server is inserted as text, never as HTML.
+"use strict";
+
+(function () {
+  const POLL_MS = 30000;
+
+  function localTime(el) {
+    const when = new Date(el.getAttribute("datetime"));
+    if (isNaN(when)) return;
+    const now = new Date();
+    if (el.dataset.style === "full") {
+      el.textContent = when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+    } else if (when.toDateString() === now.toDateString()) {
+      el.textContent = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    } else {
+      el.textContent = when.toLocaleDateString();
+    }
+    el.title = when.toLocaleString();
+  }
+
+  function setUnread(counts) {
+    for (const el of document.querySelectorAll("[data-unread]")) {
+      const n = counts[el.dataset.unread] || 0;
+      el.textContent = String(n);
+      el.hidden = !(n > 0 && el.dataset.unread === "inbox");
+    }
+  }
+
+  function cell(cls, child) {
+    const td = document.createElement("td");
+    td.className = cls;
+    if (child) td.appendChild(child);
+    return td;
+  }
+
+  function link(href, text) {
+    const a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    return a;
+  }
+
+  function addRow(m) {
+    const table = document.querySelector('table.messages[data-folder="inbox"]');
+    if (!table || m.folder !== "inbox" || new URLSearchParams(location.search).has("cursor")) return;
+    const body = table.tBodies[0];
+    if (body.querySelector('tr[data-id="' + Number(m.id) + '"]')) return;
+    const empty = body.querySelector("tr.empty");
+    if (empty) empty.remove();
+    const tr = document.createElement("tr");
+    tr.dataset.id = String(Number(m.id));
+    if (m.unread) tr.className = "unread";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "ids";
+    box.value = String(Number(m.id));
+    box.setAttribute("aria-label", "Select message");
+    tr.appendChild(cell("sel", box));
+    tr.appendChild(cell("who", link(m.url, m.from || "(unknown sender)")));
+    const what = link(m.url, "");
+    const subject = document.createElement("span");
+    subject.className = "subject";
+    subject.textContent = m.subject || "(no subject)";
+    const preview = document.createElement("span");
+    preview.className = "preview";
+    preview.textContent = " " + (m.preview || "");
+    what.append(subject, preview);
+    tr.appendChild(cell("what", what));
+    const time = document.createElement("time");
+    time.setAttribute("datetime", m.date || "");
+    localTime(time);
+    tr.appendChild(cell("when", time));
+    body.insertBefore(tr, body.firstChild);
+  }
+
+  function poll() {
+    fetch("/live/state", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((state) => {
+        if (!state) return;
+        setUnread(state.unread);
+        state.inbox.slice().reverse().forEach(addRow);
+      })
+      .catch(() => {});
+  }
+
+  function live() {
+    if (!document.body.dataset.live) return;
+    let timer = null;
+    const startPolling = () => { if (!timer) timer = setInterval(poll, POLL_MS); };
+    if (!window.EventSource) { startPolling(); return; }
+    const source = new EventSource("/live/events");
+    // The first event, when the stream opens, also carries the newest Inbox rows:
+    // mail stored between rendering the list and connecting shows up then.
+    source.addEventListener("counts", (e) => {
+      const state = JSON.parse(e.data);
+      setUnread(state.unread);
+      (state.inbox || []).slice().reverse().forEach(addRow);
+    });
+    source.addEventListener("stored", (e) => {
+      const data = JSON.parse(e.data);
+      setUnread(data.unread);
+      if (data.message) addRow(data.message);
+    });
+    source.addEventListener("open", () => { if (timer) { clearInterval(timer); timer = null; } });
+    // The browser retries on its own; meanwhile (or for good, when blocked) we poll.
+    source.addEventListener("error", () => { startPolling(); poll(); });
+  }
+
+  function autocomplete(input) {
+    const list = document.getElementById("directory");
+    let pending = null;
+    input.addEventListener("input", () => {
+      const parts = input.value.split(",");
+      const prefix = parts[parts.length - 1].trim();
+      clearTimeout(pending);
+      if (prefix.length < 1) return;
+      pending = setTimeout(() => {
+        fetch("/directory?prefix=" + encodeURIComponent(prefix), { credentials: "same-origin" })
+          .then((r) => (r.ok ? r.json() : { accounts: [] }))
+          .then((data) => {
+            list.replaceChildren();
+            const head = parts.slice(0, -1).map((p) => p.trim()).filter(Boolean);
+            for (const a of data.accounts) {
+              const option = document.createElement("option");
+              option.value = head.concat([a.address]).join(", ");
+              option.label = a.name ? a.name + " <" + a.address + ">" : a.address;
+              list.appendChild(option);
+            }
+          })
+          .catch(() => {});
+      }, 150);
+    });
+  }
+
+  function fitFrame(frame) {
+    const fit = () => {
+      try {
+        const doc = frame.contentDocument;
+        if (doc && doc.body) frame.style.height = doc.documentElement.scrollHeight + 16 + "px";
+      } catch (e) { /* not same-origin: keep the default height */ }
+    };
+    frame.addEventListener("load", fit);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("time[datetime]").forEach(localTime);
+    const all = document.getElementById("select-all");
+    if (all) {
+      all.addEventListener("change", () => {
+        document.querySelectorAll('input[name="ids"]').forEach((b) => { b.checked = all.checked; });
+      });
+    }
+    document.querySelectorAll("input[data-autocomplete]").forEach(autocomplete);
+    document.querySelectorAll("iframe.body-frame").forEach(fitFrame);
+    live();
+  });
+})();

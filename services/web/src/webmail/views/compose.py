@@ -1,0 +1,127 @@
+"""Writing mail: the compose page (new, reply, reply all, forward), sending, autocomplete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_request import FileField
+
+from webmail import drafts
+from webmail.bodies import quote_for_reply
+from webmail.errors import InvalidFields
+from webmail.keys import MAILSTORE, METRICS, SUBMITTER
+from webmail.pages import person, render, utc_fallback
+from webmail.typedefs import Principal
+from webmail.views.common import field, require_user, see_other
+
+
+def _addresses(people: list[dict[str, Any]]) -> list[str]:
+    return [str(p.get("address")) for p in people if p.get("address")]
+
+
+def _subject(prefix: str, subject: str) -> str:
+    return subject if subject.lower().startswith(prefix.lower()) else f"{prefix} {subject}"
+
+
+def prefill(msg: dict[str, Any], mode: str, user: Principal) -> dict[str, str]:
+    """The compose fields for replying to or forwarding ``msg``."""
+    author = person(msg.get("from")) or "someone"
+    when = utc_fallback(msg.get("date") or msg.get("received_at"), "full")
+    text = msg.get("text") or ""
+    subject = msg.get("subject") or ""
+    if mode == "forward":
+        header = (
+            f"\n\n---------- Forwarded message ----------\nFrom: {author}\nDate: {when}\n"
+            f"Subject: {subject}\nTo: {', '.join(person(p) for p in msg.get('to', []))}\n\n"
+        )
+        return {"to": "", "cc": "", "subject": _subject("Fwd:", subject), "body": header + text}
+    sender = (msg.get("from") or {}).get("address") or ""
+    if msg.get("folder") == "sent":  # replying to one's own message goes to its recipients
+        to = _addresses(msg.get("to", []))
+    else:
+        to = [sender] if sender else []
+    cc: list[str] = []
+    if mode == "reply_all":
+        everyone = _addresses(msg.get("to", [])) + _addresses(msg.get("cc", []))
+        mine = {user.address.lower(), *(a.lower() for a in to)}
+        cc = [a for a in dict.fromkeys(everyone) if a.lower() not in mine]
+    references = " ".join(
+        part for part in (msg.get("references"), msg.get("message_id_header")) if part
+    )
+    return {
+        "to": ", ".join(to),
+        "cc": ", ".join(cc),
+        "subject": _subject("Re:", subject),
+        "body": quote_for_reply(text, author=author, date=when),
+        "in_reply_to": msg.get("message_id_header") or "",
+        "references": references,
+    }
+
+
+async def compose_form(request: web.Request) -> web.Response:
+    user = require_user(request)
+    values: dict[str, str] = {
+        "to": request.query.get("to", ""),
+        "cc": "",
+        "subject": "",
+        "body": "",
+    }
+    for mode in ("reply", "reply_all", "forward"):
+        source = request.query.get(mode, "")
+        if source.isdigit():
+            msg = await request.app[MAILSTORE].get_message(user.address, int(source))
+            values = prefill(msg, mode, user)
+            break
+    return await render(request, "compose.html", {"values": values, "errors": {}})
+
+
+async def send(request: web.Request) -> web.Response:
+    user = require_user(request)
+    form = await request.post()
+    values = {
+        name: field(form, name)
+        for name in ("to", "cc", "subject", "body", "in_reply_to", "references")
+    }
+    files = [
+        drafts.attachment(f.filename, f.content_type, f.file.read())
+        for f in form.getall("attachments", [])
+        if isinstance(f, FileField) and f.filename
+    ]
+    try:
+        draft = drafts.make_draft(
+            to=values["to"],
+            cc=values["cc"],
+            subject=values["subject"],
+            body=values["body"],
+            attachments=tuple(files),
+            in_reply_to=values["in_reply_to"] or None,
+            references=values["references"] or None,
+        )
+        msg = drafts.build_message(draft, sender=user.account)
+        sent = await request.app[SUBMITTER].send(msg, sender=user.address, cc=draft.cc)
+    except InvalidFields as exc:
+        request.app[METRICS].sent.labels(outcome="refused").inc()
+        # The user's input comes back (attachments must be chosen again: browsers
+        # never let a page pre-fill a file input).
+        context = {"values": values, "errors": exc.fields}
+        return await render(request, "compose.html", context, status=422)
+    request.app[METRICS].sent.labels(outcome="sent").inc()
+    if sent.refused:
+        context = {
+            "values": values,
+            "errors": {"to": f"Sent, but not delivered to: {', '.join(sent.refused)}"},
+        }
+        return await render(request, "compose.html", context, status=200)
+    return see_other("/mail/sent?sent=1")
+
+
+async def directory(request: web.Request) -> web.Response:
+    require_user(request)
+    prefix = request.query.get("prefix", "").strip()[:100]
+    if not prefix:
+        return web.json_response({"accounts": []})
+    accounts = await request.app[MAILSTORE].directory(prefix=prefix, limit=8)
+    return web.json_response(
+        {"accounts": [{"address": a.address, "name": a.name} for a in accounts]}
+    )

@@ -1,0 +1,219 @@
+"""Reading mail: folder lists, search, the message page and its parts, Trash."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from webmail.bodies import linkify, sanitize
+from webmail.errors import InvalidFields, NotFound
+from webmail.keys import MAILSTORE, PRINCIPAL
+from webmail.pages import render
+from webmail.views.common import (
+    FOLDERS,
+    PAGE_SIZE,
+    entry_id,
+    field,
+    require_user,
+    safe_next,
+    see_other,
+)
+
+BULK_ACTIONS = ("read", "unread", "trash", "restore", "delete")
+# The frame's own policy: nothing runs, nothing loads but our attachment routes (cid:
+# images) and, after "show images", remote images. Only our pages may frame it.
+BODY_CSP = (
+    "default-src 'none'; img-src 'self'{remote}; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
+
+
+async def home(request: web.Request) -> web.Response:
+    return see_other("/mail/inbox" if request.get(PRINCIPAL) else "/login")
+
+
+async def folder(request: web.Request) -> web.Response:
+    user = require_user(request)
+    name = request.match_info["folder"]
+    cursor = request.query.get("cursor") or None
+    try:
+        listing = await request.app[MAILSTORE].list_messages(
+            user.address, folder=name, limit=PAGE_SIZE, cursor=cursor
+        )
+    except InvalidFields:  # a cursor someone typed: start from the newest
+        return see_other(f"/mail/{name}")
+    context = {
+        "folder": name,
+        "messages": listing.get("messages", []),
+        "next_cursor": listing.get("next_cursor"),
+        "cursor": cursor,
+        "sent": request.query.get("sent") == "1",
+        "query": "",
+        "search_error": None,
+    }
+    return await render(request, "folder.html", context)
+
+
+async def search(request: web.Request) -> web.Response:
+    user = require_user(request)
+    q = request.query.get("q", "").strip()
+    cursor = request.query.get("cursor") or None
+    messages: list[dict[str, Any]] = []
+    next_cursor, error = None, None
+    if q:
+        try:
+            listing = await request.app[MAILSTORE].search(
+                user.address, q=q, limit=PAGE_SIZE, cursor=cursor
+            )
+            messages, next_cursor = listing.get("messages", []), listing.get("next_cursor")
+        except InvalidFields as exc:
+            error = "; ".join(exc.fields.values())
+    context = {
+        "folder": "search",
+        "messages": messages,
+        "next_cursor": next_cursor,
+        "cursor": cursor,
+        "sent": False,
+        "query": q,
+        "search_error": error,
+    }
+    return await render(request, "folder.html", context, status=422 if error else 200)
+
+
+async def bulk_action(request: web.Request) -> web.Response:
+    user = require_user(request)
+    form = await request.post()
+    action = field(form, "action")
+    target = safe_next(field(form, "next"))
+    ids = [int(v) for v in form.getall("ids", []) if isinstance(v, str) and v.isdigit()]
+    if action not in BULK_ACTIONS:
+        raise InvalidFields({"action": "Choose what to do with the selected messages."})
+    if ids:
+        await request.app[MAILSTORE].bulk(user.address, ids=ids[:500], action=action)
+    return see_other(target)
+
+
+async def empty_trash(request: web.Request) -> web.Response:
+    user = require_user(request)
+    await request.app[MAILSTORE].empty_trash(user.address)
+    return see_other("/mail/trash")
+
+
+def attachment_url(entry: int) -> Any:
+    return lambda n: f"/messages/{entry}/attachments/{n}"
+
+
+async def message(request: web.Request) -> web.Response:
+    user = require_user(request)
+    entry = entry_id(request)
+    mailstore = request.app[MAILSTORE]
+    msg = await mailstore.get_message(user.address, entry)
+    if not msg.get("read"):
+        # Opening marks read, as every mail client does.
+        await mailstore.set_read(user.address, entry, read=True)
+    blocked = False
+    if msg.get("html"):
+        blocked = sanitize(
+            msg["html"],
+            attachments=msg.get("attachments", []),
+            attachment_url=attachment_url(entry),
+            remote_images=False,
+        ).blocked_images
+    images = request.query.get("images") == "1"
+    context = {
+        "msg": msg,
+        "folder": msg.get("folder", "inbox"),
+        "text": linkify(msg["text"]) if msg.get("text") else None,
+        "body_url": f"/messages/{entry}/body" + ("?images=1" if images else ""),
+        "blocked_images": blocked and not images,
+    }
+    return await render(request, "message.html", context)
+
+
+async def message_body(request: web.Request) -> web.Response:
+    """The sanitised HTML body, as its own document for the sandboxed frame."""
+    user = require_user(request)
+    entry = entry_id(request)
+    msg = await request.app[MAILSTORE].get_message(user.address, entry)
+    if not msg.get("html"):
+        raise NotFound("no HTML body")
+    images = request.query.get("images") == "1"
+    clean = sanitize(
+        msg["html"],
+        attachments=msg.get("attachments", []),
+        attachment_url=attachment_url(entry),
+        remote_images=images,
+    )
+    document = (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        '<meta name="referrer" content="no-referrer">'
+        "<style>body{font-family:system-ui,sans-serif;margin:0;padding:8px;"
+        "overflow-wrap:anywhere}img{max-width:100%;height:auto}</style>"
+        f"</head><body>{clean.html}</body></html>"
+    )
+    response = web.Response(text=document, content_type="text/html")
+    response.headers["Content-Security-Policy"] = BODY_CSP.format(
+        remote=" https: http:" if images else ""
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def raw(request: web.Request) -> web.Response:
+    user = require_user(request)
+    body = await request.app[MAILSTORE].get_raw(user.address, entry_id(request))
+    # text/plain with nosniff: the source is shown, never interpreted.
+    response = web.Response(
+        text=body.decode("utf-8", errors="replace"), content_type="text/plain", charset="utf-8"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def content_disposition(filename: str | None, n: int) -> str:
+    """``attachment`` with an ASCII fallback and the RFC 6266 §4.3 UTF-8 form."""
+    name = (filename or f"attachment-{n}").replace("\r", "").replace("\n", "")
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._- ") else "_" for c in name)
+    return (
+        f"attachment; filename=\"{ascii_name[:150] or 'attachment'}\"; filename*=UTF-8''"
+        + quote(name, safe="")
+    )
+
+
+async def attachment(request: web.Request) -> web.Response:
+    user = require_user(request)
+    entry, n = entry_id(request), int(request.match_info["n"])
+    mailstore = request.app[MAILSTORE]
+    msg = await mailstore.get_message(user.address, entry)
+    meta = next((a for a in msg.get("attachments", []) if a.get("index") == n), None)
+    if meta is None:
+        raise NotFound("no such attachment")
+    data, content_type = await mailstore.get_attachment(user.address, entry, n)
+    response = web.Response(body=data)
+    response.headers["Content-Type"] = content_type or "application/octet-stream"
+    response.headers["Content-Disposition"] = content_disposition(meta.get("filename"), n)
+    # Even opened directly, an attachment runs nothing (an HTML or SVG file included).
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+async def action(request: web.Request) -> web.Response:
+    user = require_user(request)
+    entry, verb = entry_id(request), request.match_info["action"]
+    mailstore = request.app[MAILSTORE]
+    msg = await mailstore.get_message(user.address, entry)
+    home_folder = msg.get("folder", "inbox")
+    if verb in ("read", "unread"):
+        await mailstore.set_read(user.address, entry, read=verb == "read")
+        return see_other(f"/mail/{home_folder}")
+    if verb == "trash":
+        await mailstore.trash(user.address, entry)
+    elif verb == "restore":
+        await mailstore.restore(user.address, entry)
+    else:
+        await mailstore.delete_forever(user.address, entry)
+    return see_other(f"/mail/{home_folder}" if home_folder in FOLDERS else "/mail/inbox")

@@ -1,0 +1,153 @@
+"""Registration, login, logout, sessions, CSRF and rate limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+Client = TestClient[web.Request, web.Application]
+
+
+async def _register_form(client: Client, h: Any, **fields: str) -> Any:
+    token = await h.csrf_token(client, "/register")
+    data = {"name": "Ann", "password": h.password, **fields, "csrf_token": token}
+    return await client.post("/register", data=data, allow_redirects=False)
+
+
+async def test_register_page_logs_the_new_user_in(client: Client, h: Any) -> None:
+    local = h.fresh_address().split("@")[0]
+    response = await _register_form(client, h, address=local.upper())
+
+    assert response.status == 303
+    cookie = response.cookies["lp_session"]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    inbox = await client.get("/mail/inbox")
+    assert f"{local}@localpost.test" in await inbox.text()
+
+
+async def test_registration_refuses_weak_passwords_and_foreign_domains(
+    client: Client, h: Any
+) -> None:
+    address = h.fresh_address()
+    short = await _register_form(client, h, address=address, password="short")
+    same = await _register_form(client, h, address=address, password=address)
+    common = await _register_form(client, h, address=address, password="qwertyuiop")
+    foreign = await _register_form(client, h, address="ann@example.com")
+
+    assert [r.status for r in (short, same, common, foreign)] == [422] * 4
+    assert "at least 10" in await short.text()
+    assert "too common" in await common.text()
+    assert "must end in" in await foreign.text()
+    assert f'value="{address}"' in await short.text()  # input kept
+
+
+async def test_taken_address_is_refused_case_insensitively(client: Client, h: Any) -> None:
+    address = await h.register(client)
+    response = await _register_form(client, h, address=address.upper())
+
+    assert response.status == 409
+    api = await client.post(
+        "/api/v1/accounts", json={"name": "X", "address": address, "password": h.password}
+    )
+    assert api.status == 409
+
+
+async def test_api_registration_reports_field_errors(client: Client) -> None:
+    response = await client.post(
+        "/api/v1/accounts", json={"name": "", "address": "a b", "password": "x"}
+    )
+
+    assert response.status == 422
+    assert set((await response.json())["fields"]) == {"name", "address", "password"}
+
+
+async def test_login_gives_a_new_session_id_and_logout_ends_it(client: Client, h: Any) -> None:
+    address = await h.register(client)
+    client.session.cookie_jar.update_cookies({"lp_session": "planted-by-an-attacker"})
+    await h.login(client, address)
+    secret = client.session.cookie_jar.filter_cookies(client.make_url("/"))["lp_session"].value
+    assert secret != "planted-by-an-attacker"
+
+    token = await h.csrf_token(client, "/mail/inbox")
+    response = await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+    assert response.status == 303
+    # The old cookie value is dead everywhere, not only in this browser.
+    client.session.cookie_jar.update_cookies({"lp_session": secret})
+    again = await client.get("/mail/inbox", allow_redirects=False)
+    assert again.status == 303
+
+
+async def test_wrong_password_and_unknown_account_look_the_same(client: Client, h: Any) -> None:
+    address = await h.register(client)
+    token = await h.csrf_token(client)
+    wrong = await client.post(
+        "/login", data={"address": address, "password": "wrong password!", "csrf_token": token}
+    )
+    unknown = await client.post(
+        "/login",
+        data={"address": h.fresh_address(), "password": "wrong password!", "csrf_token": token},
+    )
+
+    assert wrong.status == unknown.status == 401
+    assert "Wrong address or password." in await wrong.text()
+    assert "Wrong address or password." in await unknown.text()
+
+
+async def test_post_without_csrf_token_is_403(client: Client, h: Any) -> None:
+    address = await h.register(client)
+    await h.login(client, address)
+    for path in ("/logout", "/mail/actions", "/mail/trash/empty", "/compose", "/login"):
+        response = await client.post(path, data={"action": "read"}, allow_redirects=False)
+        assert response.status == 403, path
+        assert "<h1>403" in await response.text()
+
+
+async def test_csrf_token_of_another_session_is_403(client: Client, h: Any) -> None:
+    address = await h.register(client)
+    stale = await h.csrf_token(client)  # before login: bound to no session
+    await h.login(client, address)
+
+    response = await client.post("/logout", data={"csrf_token": stale}, allow_redirects=False)
+    assert response.status == 403
+
+
+async def test_repeated_failed_logins_are_rate_limited_with_a_message(
+    client: Client, h: Any
+) -> None:
+    address = await h.register(client)
+    token = await h.csrf_token(client)
+    statuses = []
+    for _ in range(12):
+        response = await client.post(
+            "/login", data={"address": address, "password": "nope nope nope", "csrf_token": token}
+        )
+        statuses.append(response.status)
+
+    assert statuses[-1] == 429
+    assert "Too many attempts" in await response.text()
+    assert "Retry-After" in response.headers
+
+
+async def test_registrations_from_one_address_are_rate_limited_with_a_clear_page(
+    client: Client, h: Any
+) -> None:
+    statuses = []
+    for _ in range(11):  # auth.REGISTER_PER_IP allows 10 an hour
+        response = await _register_form(client, h, address=h.fresh_address())
+        statuses.append(response.status)
+        client.session.cookie_jar.clear_domain("127.0.0.1")  # each sign-up logs in
+
+    assert statuses == [303] * 10 + [429]
+    text = await response.text()
+    assert "Too many sign-ups from here. Try again in" in text
+    assert 'role="alert"' in text
+    assert int(response.headers["Retry-After"]) > 0
+    api = await client.post(
+        "/api/v1/accounts",
+        json={"name": "Ann", "address": h.fresh_address(), "password": h.password},
+    )
+    assert api.status == 429
+    assert "Too many attempts" in (await api.json())["error"]

@@ -1,0 +1,168 @@
+"""Live updates on a real RabbitMQ: the mail store's ``stored`` events reach the open
+pages of their account (server-sent events), the live channel checks Origin, and the
+polling fallback tells the same story."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aio_pika
+import pytest
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient, TestServer
+
+from webmail.keys import EVENTS
+from webmail.main import create_app
+from webmail.settings import load_config
+
+Client = TestClient[web.Request, web.Application]
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+READ_TIMEOUT = 5.0
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"webtest-{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+async def events_exchange(prefix: str) -> AsyncIterator[aio_pika.abc.AbstractExchange]:
+    """``<prefix>.events`` as the mail store declares it; deleted afterwards."""
+    connection = await aio_pika.connect_robust(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            f"{prefix}.events", aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        yield exchange
+        await channel.exchange_delete(f"{prefix}.events")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def live_client(
+    web_environ: dict[str, str], prefix: str, events_exchange: Any
+) -> AsyncIterator[Client]:
+    environ = {**web_environ, "AMQP_URL": AMQP_URL, "LOCALPOST_QUEUE_PREFIX": prefix}
+    app = create_app(load_config(environ), live=True)
+    async with TestClient(TestServer(app)) as client:
+        assert app_has_broker(client), "the web service did not connect to RabbitMQ"
+        yield client
+
+
+def app_has_broker(client: Client) -> bool:
+    return client.app[EVENTS].connection is not None
+
+
+async def publish(exchange: Any, event: dict[str, Any]) -> None:
+    await exchange.publish(
+        aio_pika.Message(json.dumps(event).encode(), content_type="application/json"),
+        routing_key="",
+    )
+
+
+async def next_event(response: ClientResponse) -> tuple[str, dict[str, Any]]:
+    """The next named event of an SSE stream (comments and retry lines skipped)."""
+    name, data = "", ""
+    async with asyncio.timeout(READ_TIMEOUT):
+        while True:
+            line = (await response.content.readline()).decode().rstrip("\n")
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                data = line.removeprefix("data: ")
+            elif not line and name:
+                return name, json.loads(data)
+
+
+async def test_a_stored_event_reaches_the_accounts_open_stream_only(
+    live_client: Client, h: Any, deliver: Any, events_exchange: Any
+) -> None:
+    client = live_client
+    a, b = await h.register(client), await h.register(client)
+    await deliver(
+        b"From: Ann <ann@example.com>\r\nTo: b\r\nSubject: Fresh\r\n\r\nnew words\r\n",
+        rcpt_to=[b],
+    )
+    await h.login(client, b)
+    entry = (await (await client.get("/api/v1/messages")).json())["messages"][0]["id"]
+
+    async with client.get("/live/events") as stream:
+        assert stream.status == 200
+        assert stream.content_type == "text/event-stream"
+        name, first = await next_event(stream)
+        assert name == "counts"
+        assert first["unread"] == {"inbox": 1, "sent": 0, "trash": 0}
+        # The first event carries the newest rows: mail stored before the stream opened.
+        assert [m["id"] for m in first["inbox"]] == [entry]
+        # A's event first: fanout keeps order, so had it leaked it would arrive first.
+        await publish(events_exchange, {"event": "stored", "account": a, "id": entry})
+        await publish(events_exchange, {"event": "stored", "account": b.upper(), "id": entry,
+                                        "folder": "inbox"})  # fmt: skip
+        name, data = await next_event(stream)
+
+    assert name == "stored"
+    assert data["unread"]["inbox"] == 1
+    assert data["message"]["id"] == entry
+    assert data["message"]["subject"] == "Fresh"
+    assert data["message"]["from"] == "Ann <ann@example.com>"
+    assert data["message"]["unread"] is True
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.test"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+async def test_the_live_channel_refuses_a_foreign_origin(
+    live_client: Client, h: Any, headers: dict[str, str]
+) -> None:
+    await h.login(live_client, await h.register(live_client))
+
+    response = await live_client.get("/live/events", headers=headers)
+
+    assert response.status == 403
+
+
+async def test_the_live_channel_accepts_its_own_origin(live_client: Client, h: Any) -> None:
+    await h.login(live_client, await h.register(live_client))
+    origin = str(live_client.make_url("/")).rstrip("/")
+
+    async with live_client.get(
+        "/live/events", headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"}
+    ) as stream:
+        assert stream.status == 200
+        assert (await next_event(stream))[0] == "counts"
+
+
+async def test_the_live_channel_needs_a_login(live_client: Client) -> None:
+    response = await live_client.get("/live/events", allow_redirects=False)
+
+    assert response.status == 303
+
+
+async def test_the_polling_fallback_returns_unread_counts_and_rows(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    address = await h.register(client)
+    for subject in ("one", "two"):
+        raw = f"From: ann@example.com\r\nTo: {address}\r\nSubject: {subject}\r\n\r\nx\r\n"
+        await deliver(raw.encode(), rcpt_to=[address])
+    await h.login(client, address)
+
+    state = await (await client.get("/live/state")).json()
+
+    assert state["unread"] == {"inbox": 2, "sent": 0, "trash": 0}
+    assert [row["subject"] for row in state["inbox"]] == ["two", "one"]
+    assert all(row["unread"] for row in state["inbox"])
+    assert state["inbox"][0]["url"] == f"/messages/{state['inbox'][0]['id']}"

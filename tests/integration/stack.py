@@ -183,6 +183,8 @@ class LocalStack:
         common = {
             **{k: str(v) for k, v in ports.items()},
             "MAILSTORE_URL": f"http://127.0.0.1:{ports['MAILSTORE_PORT']}",
+            # The web service reads the broker too (live updates from <prefix>.events).
+            "AMQP_URL": self.amqp_url,
             "LOCALPOST_QUEUE_PREFIX": f"lp-it-{self.run_id}",
             "PYTHONUNBUFFERED": "1",
             **self.overrides,
@@ -243,7 +245,7 @@ class LocalStack:
 
     async def wait_ready(self, *names: str, timeout: float = READY_TIMEOUT) -> None:
         """Wait until every named service (all by default) answers /readyz with 200."""
-        pending = set(names or ("mailstore", "smtp-gateway"))
+        pending = set(names or START_ORDER)
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as http:
             while pending:

@@ -1,0 +1,443 @@
+"""The webmail in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Two people use Localpost as anyone would: they register, write to each other with an
+attachment, read, reply and tidy up, against the stack of tests/integration/stack.py.
+The open Inbox must show new mail live (server-sent events, well before the 30 s
+poll), and no page may log an error or a Content-Security-Policy violation.
+
+``LOCALPOST_SCREENSHOTS=1`` also writes the README's docs/screenshots/*.png.
+
+Where /usr/bin/chromium or the playwright package is missing (a machine without the
+dev requirements) the module is skipped; with ``LOCALPOST_REQUIRE_BROWSER=1`` (.ci/run)
+that is an error instead. Never ``playwright install``: the browser is Debian's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from smtplib_common.client import SMTPClient
+from tests.integration.mailapi import MailstoreAPI
+from tests.integration.stack import Endpoints, LocalStack
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _missing() -> str | None:
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"{CHROMIUM} is missing (Debian: apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is missing (make venv installs requirements-dev.txt)"
+    return None
+
+
+if (_why := _missing()) is not None:
+    if os.environ.get("LOCALPOST_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"LOCALPOST_REQUIRE_BROWSER=1, but {_why}", pytrace=False)
+    pytest.skip(_why, allow_module_level=True)
+
+from playwright.async_api import (  # noqa: E402 - only once we know it is there
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    ViewportSize,
+    WebError,
+    async_playwright,
+    expect,
+)
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
+
+# No sandbox: Chromium will not start one as root, and CI runs as root in a container.
+# The rest keeps a test browser from talking to anything but our stack.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The page polls every 30 s when the live channel fails: a row within this time came live.
+LIVE_TIMEOUT_MS = 5_000
+# Through gateway, broker and mail store, then to the open page.
+DELIVERY_TIMEOUT_MS = 15_000
+PASSWORD = "correct horse battery staple 42"
+
+SUBJECT = "Agenda for Thursday"
+BODY = "Hi Bob,\n\nthe agenda for Thursday is attached. Can you add your points?\n\nAlice"
+ATTACHMENT = ("agenda.txt", b"1. Welcome\n2. Budget\n3. Any other business\n")
+REPLY = "Thanks, Alice: I added two points under Budget."
+# Mail from outside, so that the screenshots show an Inbox with some life in it.
+BACKGROUND_MAIL = [
+    (
+        "Ada Lovelace <ada@example.org>",
+        "Notes on the Analytical Engine",
+        "Here are the notes I promised, with the table of Bernoulli numbers at the end.",
+    ),
+    (
+        "Grace Hopper <grace@example.net>",
+        "Compiler meeting moved to 3 pm",
+        "Same room as last week. Bring the test tapes.",
+    ),
+    (
+        "Localpost <postmaster@example.com>",
+        "Welcome to Localpost",
+        "Your mailbox is ready. Mail sent to you now lands here.",
+    ),
+]
+
+
+@dataclass
+class Person:
+    name: str
+    local: str
+    address: str
+    context: BrowserContext
+    page: Page
+    # Console errors and uncaught exceptions of every page this person opened.
+    problems: list[str] = field(default_factory=list)
+    # Requests for the polling fallback: there must be none while the live channel works.
+    polls: list[str] = field(default_factory=list)
+
+
+def screenshots_wanted() -> bool:
+    return os.environ.get("LOCALPOST_SCREENSHOTS") == "1"
+
+
+async def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
+    if screenshots_wanted():
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        # No focus ring from the last field the test typed into.
+        await page.evaluate("document.activeElement && document.activeElement.blur()")
+        await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        await chromium.close()
+
+
+def local_part(stack: LocalStack | None, name: str) -> str:
+    # A fresh database per local stack; a running one may have met these names before.
+    return name if stack is not None else f"{name}.{uuid.uuid4().hex[:6]}"
+
+
+async def new_person(browser: Browser, endpoints: Endpoints, name: str, local: str) -> Person:
+    context = await browser.new_context(
+        base_url=endpoints.web_url,
+        viewport=DESKTOP,
+        locale="en-GB",
+        timezone_id="Europe/Berlin",
+        color_scheme="light",
+    )
+    context.set_default_timeout(10_000)
+    person = Person(name, local, f"{local}@{endpoints.domain}", context, await context.new_page())
+
+    def on_console(message: ConsoleMessage) -> None:
+        # CSP violations are reported here too, as errors.
+        if message.type == "error":
+            person.problems.append(f"{message.location.get('url')}: {message.text}")
+
+    def on_web_error(error: WebError) -> None:
+        person.problems.append(f"uncaught: {error.error}")
+
+    context.on("console", on_console)
+    context.on("weberror", on_web_error)
+    context.on("request", lambda r: person.polls.append(r.url) if "/live/state" in r.url else None)
+    return person
+
+
+async def register(person: Person) -> None:
+    page = person.page
+    await page.goto("/register")
+    form = page.locator('form[action="/register"]')
+    # The field names are a contract with password managers and scripts (the API's).
+    names = await form.locator("input:not([type=hidden])").evaluate_all(
+        "inputs => inputs.map(i => i.name)"
+    )
+    assert names == ["name", "address", "password"]
+    await page.get_by_label("Name", exact=True).fill(person.name)
+    await page.get_by_label("Address", exact=True).fill(person.local)
+    await page.get_by_label("Password").fill(PASSWORD)
+    if person.local.startswith("alice"):
+        await screenshot(page, "register")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
+    await expect(page.locator("details.usermenu summary")).to_have_text(person.name)
+
+
+async def open_inbox_live(person: Person) -> None:
+    """Open the Inbox and wait until its live channel is connected."""
+    async with person.page.expect_response(lambda r: r.url.endswith("/live/events")) as live:
+        await person.page.goto("/mail/inbox")
+    assert (await live.value).status == 200
+    # Anything that reloads the page would forget this.
+    await person.page.evaluate("window.stillTheSamePage = true")
+
+
+async def still_the_same_page(page: Page) -> bool:
+    return bool(await page.evaluate("window.stillTheSamePage === true"))
+
+
+def list_row(page: Page, subject: str) -> Locator:
+    return page.locator("#rows tr", has=page.locator(".subject", has_text=subject))
+
+
+async def deliver_background_mail(endpoints: Endpoints, to: str) -> None:
+    async with SMTPClient(*endpoints.smtp) as client:
+        for n, (sender, subject, text) in enumerate(BACKGROUND_MAIL):
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+            msg.set_content(text)
+            if n == 0:
+                msg.add_attachment(b"B1 = -1/2\nB2 = 1/6\n", "text", "plain", filename="table.txt")
+            await client.send_email(msg)
+
+
+async def compose_and_send(person: Person, to: str) -> None:
+    page = person.page
+    await page.get_by_role("link", name="Compose").click()
+    await expect(page).to_have_url(re.compile(r"/compose$"))
+    await page.get_by_label("To", exact=True).fill(to)
+    await page.get_by_label("Subject", exact=True).fill(SUBJECT)
+    await page.get_by_label("Message", exact=True).fill(BODY)
+    name, data = ATTACHMENT
+    await page.get_by_label("Attachments").set_input_files(
+        {"name": name, "mimeType": "text/plain", "buffer": data}
+    )
+    await screenshot(page, "compose", full_page=True)
+    await page.get_by_role("button", name="Send").click()
+    await expect(page).to_have_url(re.compile(r"/mail/sent\?sent=1$"))
+    await expect(page.get_by_role("status")).to_have_text("Message sent.")
+    await listed_after_reloads(page, SUBJECT)
+
+
+async def listed_after_reloads(page: Page, subject: str) -> None:
+    """Wait for ``subject`` in a list that has no live updates (Sent): the mail store
+    files the Sent copy from the queue, so it may land just after "Message sent."."""
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_MS / 1000
+    while not await list_row(page, subject).count():
+        assert time.monotonic() < deadline, f"{subject!r} never listed in {page.url}"
+        await asyncio.sleep(0.25)
+        await page.reload()
+
+
+async def read_with_attachment(person: Person, sender: Person) -> None:
+    page = person.page
+    await list_row(page, SUBJECT).get_by_role("link").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(SUBJECT)
+    await expect(page.locator(".headers")).to_contain_text(sender.address)
+    await expect(page.locator(".body-text")).to_contain_text("the agenda for Thursday")
+    name, data = ATTACHMENT
+    attachments = page.get_by_role("region", name="Attachments")
+    await expect(attachments).to_contain_text("text/plain")
+    await screenshot(page, "message")
+    async with page.expect_download() as info:
+        await attachments.get_by_role("link", name=name).click()
+    download = await info.value
+    assert download.suggested_filename == name
+    assert await asyncio.to_thread(Path(await download.path()).read_bytes) == data
+
+
+async def reply(person: Person, to: Person) -> None:
+    page = person.page
+    await page.get_by_role("link", name="Reply", exact=True).click()
+    await expect(page.get_by_label("To", exact=True)).to_have_value(to.address)
+    await expect(page.get_by_label("Subject", exact=True)).to_have_value(f"Re: {SUBJECT}")
+    body = page.get_by_label("Message", exact=True)
+    quoted = await body.input_value()
+    assert "> the agenda for Thursday" in quoted
+    await body.fill(f"{REPLY}\n\n{quoted}")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page).to_have_url(re.compile(r"/mail/sent\?sent=1$"))
+
+
+async def trash_restore_and_delete_forever(person: Person) -> None:
+    page = person.page
+    row = list_row(page, SUBJECT)
+    # Delete from the message page: it moves to Trash.
+    await page.goto("/mail/inbox")
+    await row.get_by_role("link").first.click()
+    await page.get_by_role("button", name="Delete", exact=True).click()
+    await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
+    await expect(row).to_have_count(0)
+    # Restore it from Trash.
+    await page.get_by_role("navigation", name="Folders").get_by_role("link", name="Trash").click()
+    await row.get_by_role("link").first.click()
+    await page.get_by_role("button", name="Restore").click()
+    await page.goto("/mail/inbox")
+    await expect(row).to_have_count(1)
+    # Delete it again, this time by selecting it in the list.
+    await row.get_by_role("checkbox").check()
+    await (
+        page.get_by_role("group", name="Selected messages")
+        .get_by_role("button", name="Delete", exact=True)
+        .click()
+    )
+    await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
+    await expect(row).to_have_count(0)
+    # And delete it forever from Trash.
+    await page.goto("/mail/trash")
+    await row.get_by_role("link").first.click()
+    await page.get_by_role("button", name="Delete forever").click()
+    await expect(page).to_have_url(re.compile(r"/mail/trash$"))
+    await expect(row).to_have_count(0)
+    await page.goto("/mail/inbox")
+    await expect(row).to_have_count(0)
+
+
+async def test_two_people_write_read_reply_and_tidy_up(
+    browser: Browser, stack: LocalStack | None, endpoints: Endpoints, mailstore: MailstoreAPI
+) -> None:
+    alice = await new_person(browser, endpoints, "Alice Archer", local_part(stack, "alice"))
+    bob = await new_person(browser, endpoints, "Bob Baker", local_part(stack, "bob"))
+    try:
+        await register(alice)
+        await register(bob)
+        await deliver_background_mail(endpoints, alice.address)
+
+        # Bob keeps his Inbox open while Alice writes; her mail appears there live.
+        await open_inbox_live(bob)
+        await expect(bob.page.locator('[data-unread="inbox"]')).to_be_hidden()
+        await compose_and_send(alice, bob.address)
+        row = list_row(bob.page, SUBJECT)
+        await expect(row).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+        await expect(row).to_have_class(re.compile(r"\bunread\b"))
+        await expect(bob.page.locator('[data-unread="inbox"]')).to_have_text("1")
+        assert await still_the_same_page(bob.page), "the Inbox reloaded"
+        assert bob.polls == [], "the row came from the polling fallback, not the live channel"
+
+        # Opening it marks it read; the attachment is listed and downloads intact.
+        await read_with_attachment(bob, alice)
+        await bob.page.goto("/mail/inbox")
+        await expect(row).not_to_have_class(re.compile(r"\bunread\b"))
+        await expect(bob.page.locator('[data-unread="inbox"]')).to_be_hidden()
+        await expect(row.get_by_label("Has attachments")).to_have_count(1)
+
+        # Bob replies; Alice, her Inbox open, sees the reply arrive, threaded.
+        await open_inbox_live(alice)
+        await bob.page.goto("/mail/inbox")
+        await row.get_by_role("link").first.click()
+        await reply(bob, alice)
+        answer = list_row(alice.page, f"Re: {SUBJECT}")
+        await expect(answer).to_be_visible(timeout=DELIVERY_TIMEOUT_MS)
+        await alice.page.goto("/mail/inbox")  # the server-rendered list, for the picture
+        await expect(alice.page.locator("#rows tr")).to_have_count(len(BACKGROUND_MAIL) + 1)
+        # Select one and mark it read: the list then shows both kinds of row.
+        welcome = list_row(alice.page, "Welcome to Localpost")
+        await welcome.get_by_role("checkbox").check()
+        await alice.page.get_by_role("button", name="Mark read").click()
+        await expect(welcome).not_to_have_class(re.compile(r"\bunread\b"))
+        await expect(alice.page.locator('[data-unread="inbox"]')).to_have_text("3")
+        await screenshot(alice.page, "inbox")
+        await phone_inbox(alice)
+        await answer.get_by_role("link").first.click()
+        await expect(alice.page.locator(".body-text")).to_contain_text(REPLY)
+        await expect(alice.page.locator(".body-text")).to_contain_text("> the agenda")
+        await alice.page.get_by_role("link", name="View source").click()
+        source = await alice.page.locator("body").inner_text()
+        assert re.search(r"^In-Reply-To: <.+>$", source, re.MULTILINE), source[:2000]
+
+        await trash_restore_and_delete_forever(bob)
+        assert await mailstore.folder(bob.address, "inbox") == []
+        assert await mailstore.folder(bob.address, "trash") == []
+
+        assert alice.problems + bob.problems == []
+    finally:
+        await alice.context.close()
+        await bob.context.close()
+
+
+async def phone_inbox(person: Person) -> None:
+    page = await person.context.new_page()
+    try:
+        await page.set_viewport_size(PHONE)
+        await page.goto("/mail/inbox")
+        await expect(page.locator("#rows tr").first).to_be_visible()
+        # Nothing may stick out sideways on a phone.
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the Inbox is {width} px wide on a phone"
+        await screenshot(page, "inbox-phone")
+    finally:
+        await page.close()
+
+
+async def test_main_pages_log_no_errors_or_csp_violations(
+    browser: Browser, stack: LocalStack | None, endpoints: Endpoints
+) -> None:
+    carol = await new_person(browser, endpoints, "Carol Clark", local_part(stack, "carol"))
+    page = carol.page
+    try:
+        for path in ("/login", "/register"):
+            await page.goto(path)
+        await register(carol)
+        # An HTML mail with styles and a remote image: the body frame has a policy of
+        # its own, and a blocked remote image must not be fetched at all.
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "news@example.org", carol.address, "Newsletter"
+        msg.set_content("Plain part")
+        msg.add_alternative(
+            '<p style="color:#2557d6">Hello <b>Carol</b></p>'
+            '<img src="https://tracker.example.org/pixel.png" alt="">',
+            subtype="html",
+        )
+        await open_inbox_live(carol)
+        async with SMTPClient(*endpoints.smtp) as client:
+            await client.send_email(msg)
+        row = list_row(page, "Newsletter")
+        await expect(row).to_be_visible(timeout=DELIVERY_TIMEOUT_MS)
+        outside: list[str] = []
+        carol.context.on(
+            "request",
+            lambda r: None if r.url.startswith(endpoints.web_url) else outside.append(r.url),
+        )
+        await row.get_by_role("link").first.click()
+        frame = page.frame_locator("iframe.body-frame")
+        await expect(frame.locator("b")).to_have_text("Carol")
+        await expect(page.get_by_text("Remote images are blocked")).to_be_visible()
+        assert outside == []
+        for path in ("/mail/sent", "/mail/trash", "/compose", "/search?q=newsletter"):
+            response = await page.goto(path)
+            assert response is not None
+            assert response.status == 200, path
+        missing = await page.goto("/messages/999999999")
+        assert missing is not None
+        assert missing.status == 404
+        await expect(page.get_by_role("heading", level=1)).to_contain_text("404")
+        expected_404 = f"{endpoints.web_url}/messages/999999999: Failed to load resource"
+        assert [p for p in carol.problems if not p.startswith(expected_404)] == []
+    finally:
+        await carol.context.close()
+
+
+async def test_the_favicon_is_served(browser: Browser, endpoints: Endpoints) -> None:
+    context = await browser.new_context(base_url=endpoints.web_url)
+    try:
+        response = await context.request.get("/favicon.ico")
+        assert response.status == 200
+    finally:
+        await context.close()

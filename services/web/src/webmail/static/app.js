@@ -56,7 +56,7 @@
     box.type = "checkbox";
     box.name = "ids";
     box.value = String(Number(m.id));
-    box.setAttribute("aria-label", "Select message");
+    box.setAttribute("aria-label", "Select message " + (body.rows.length + 1));
     tr.appendChild(cell("sel", box));
     tr.appendChild(cell("who", link(m.url, m.from || "(unknown sender)")));
     const what = link(m.url, "");
@@ -67,7 +67,18 @@
     preview.className = "preview";
     preview.textContent = " " + (m.preview || "");
     what.append(subject, preview);
-    tr.appendChild(cell("what", what));
+    const whatCell = cell("what", null);
+    if (m.has_attachments) {
+      // The same mark as the server-rendered rows (templates/folder.html).
+      const clip = document.createElement("span");
+      clip.className = "clip";
+      clip.title = "Has attachments";
+      clip.setAttribute("aria-label", "Has attachments");
+      clip.textContent = "\u{1F4CE} ";
+      whatCell.appendChild(clip);
+    }
+    whatCell.appendChild(what);
+    tr.appendChild(whatCell);
     const time = document.createElement("time");
     time.setAttribute("datetime", m.date || "");
     localTime(time);

@@ -12,7 +12,6 @@ from aiohttp import web
 from webmail.errors import MailstoreUnavailable, NotFound
 from webmail.keys import EVENTS, MAILSTORE, METRICS
 from webmail.mailstore_client import MailstoreClient
-from webmail.pages import person
 from webmail.views.common import require_user
 
 # A comment line this often keeps proxies and the browser from closing an idle stream.
@@ -26,7 +25,8 @@ def row(msg: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": msg["id"],
         "folder": msg.get("folder"),
-        "from": person(msg.get("from")),
+        # As the server-rendered row shows it (templates/folder.html): name, else address.
+        "from": (msg.get("from") or {}).get("name") or (msg.get("from") or {}).get("address") or "",
         "subject": msg.get("subject") or "",
         "preview": msg.get("preview") or "",
         "date": msg.get("received_at") or msg.get("date"),

@@ -72,8 +72,9 @@ up: venv check-services
 	$(BIN)/python -m deploy.run_local
 
 # Benchmarks measure speed and memory; tests never assert timings.
+# bench/run_all.py runs every scenario and writes bench/results/<timestamp>.json.
 bench: venv
-	$(BIN)/python bench/smtp_core.py --json bench/results/smtp_core-$$(date -u +%Y%m%dT%H%M%SZ).json
+	$(BIN)/python bench/run_all.py
 
 format: venv
 	$(BIN)/ruff check --fix --exit-zero .

@@ -1,0 +1,121 @@
+"""Every benchmark scenario in one invocation: ``make bench``.
+
+Runs, one after another (each as its own process, each stopping what it started):
+
+- ``smtp_core.py`` (scenario 1), ``ingest.py`` (scenario 2), ``idle.py`` (scenario 4);
+
+prints each scenario's table, then writes their results together to
+``bench/results/<UTC timestamp>.json`` (or ``--json``). Scenarios 3 (large
+messages) and 5 (reading) are not written yet. ``--smoke`` runs every scenario
+with tiny sizes to check that it works (no figures worth quoting). Usage::
+
+    .venv/bin/python bench/run_all.py [--smoke] [--only ingest idle]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+SCENARIOS: dict[str, tuple[list[str], list[str]]] = {
+    # name: (full arguments, smoke arguments)
+    "smtp_core": ([], ["--repeat", "1", "--messages", "200"]),
+    "ingest": ([], ["--smoke"]),
+    "idle": ([], ["--smoke"]),
+}
+
+
+def run_scenario(name: str, extra: list[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="lp-bench-") as tmp:
+        out = Path(tmp) / f"{name}.json"
+        command = [sys.executable, str(BENCH_DIR / f"{name}.py"), *extra, "--json", str(out)]
+        print(f"== {name}: {' '.join(command[1:])}", flush=True)
+        started = time.perf_counter()
+        subprocess.run(command, check=True)  # noqa: S603 - our own scripts, no shell
+        result: dict[str, Any] = json.loads(out.read_text())
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    print(f"== {name}: {result['wall_s']} s\n", flush=True)
+    return result
+
+
+def combined(scenarios: dict[str, Any]) -> str:
+    """One table of the headline figures against issue 5's targets."""
+    rows = []
+    core = scenarios.get("smtp_core")
+    if core:
+        med = {k: v["median"] for k, v in core["results"].items()}
+        ours = med.get("localpost", 0.0)
+        rows.append(("SMTP core, 20 sessions", f"{ours:.0f} msg/s", ""))
+        for peer, goal in (("aiosmtpd", 3.0), ("smtp-sink", 0.4)):
+            if peer in med:
+                ratio = ours / med[peer]
+                rows.append(
+                    (f"  / {peer}", f"{ratio:.2f}x", _verdict(ratio >= goal, f">= {goal}x"))
+                )
+    ingest = scenarios.get("ingest")
+    if ingest:
+        ours, lat = ingest["localpost"], ingest["localpost"]["latency_ms"]
+        rate = ours["msg_per_s"]
+        rows.append(("ingest end to end", f"{rate:.0f} msg/s", _verdict(rate >= 1500, ">= 1500")))
+        rows.append(("  250->visible p50", f"{lat['p50']:.0f} ms", ""))
+        rows.append(
+            ("  250->visible p99", f"{lat['p99']:.0f} ms", _verdict(lat["p99"] <= 250, "<= 250 ms"))
+        )
+        off = ingest["offshelf"]["msg_per_s"]
+        rows.append(("  off-the-shelf gateway", f"{off:.0f} msg/s", ""))
+        ratio = ingest["ratio"]
+        rows.append(("  / off-the-shelf", f"{ratio:.2f}x", _verdict(ratio >= 2, ">= 2x")))
+    idle = scenarios.get("idle")
+    if idle:
+        growth = idle["rss_growth_mib"]
+        rows.append(
+            (
+                f"{idle['connections']} idle: gateway RSS +",
+                f"{growth:.1f} MiB",
+                _verdict(growth < 100, "< 100 MiB"),
+            )
+        )
+        probe = idle["probe_alongside"]
+        rows.append(("  probe to 250 p50", f"{probe['to_250_p50_ms']:.1f} ms", ""))
+        rows.append(("  probe to visible p50", f"{probe['to_visible_p50_ms']:.1f} ms", ""))
+    lines = ["| figure | measured | target |", "|---|---:|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def _verdict(met: bool, target: str) -> str:
+    return f"{target}: {'met' if met else 'NOT met'}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check it runs")
+    parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="a subset")
+    parser.add_argument("--json", type=Path, help="default bench/results/<timestamp>.json")
+    args = parser.parse_args(argv)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    started = time.perf_counter()
+    results: dict[str, Any] = {"started": stamp, "smoke": args.smoke, "scenarios": {}}
+    for name, (full, smoke) in SCENARIOS.items():
+        if args.only and name not in args.only:
+            continue
+        results["scenarios"][name] = run_scenario(name, smoke if args.smoke else full)
+    results["wall_s"] = round(time.perf_counter() - started, 1)
+    path = args.json or BENCH_DIR / "results" / f"{stamp}{'-smoke' if args.smoke else ''}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(combined(results["scenarios"]))
+    print(f"\nall scenarios: {results['wall_s']} s; results in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

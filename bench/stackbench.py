@@ -1,0 +1,143 @@
+"""What the stack scenarios share: the running stack, the senders, the figures.
+
+The stack is ``tests.integration.stack.LocalStack``: mailstore, smtp-gateway
+and web as local processes with docker-compose's environment, a fresh
+database and a fresh queue prefix, against this machine's PostgreSQL and
+RabbitMQ (``DATABASE_URL``, ``AMQP_URL``; the defaults below otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # tests.integration and deploy live at the repository root
+    sys.path.insert(0, str(REPO))
+
+from smtplib_common.client import SMTPClient  # noqa: E402
+from tests.integration.stack import LocalStack  # noqa: E402
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+SENDER = "bench@example.org"
+BODY_LINE = "The quick brown fox jumps over the lazy dog, and the dog does not mind. 0123456\n"
+
+
+def message(recipient: str, subject: str, size: int = 2000) -> bytes:
+    """An RFC 5322 message of about ``size`` octets (headers + plain-text body)."""
+    head = (
+        f"From: Bench <{SENDER}>\nTo: <{recipient}>\nSubject: {subject}\n"
+        "MIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n"
+    )
+    lines = max(1, (size - len(head)) // len(BODY_LINE))
+    return (head + BODY_LINE * lines).encode()
+
+
+@contextlib.asynccontextmanager
+async def local_stack(**overrides: str) -> AsyncIterator[LocalStack]:
+    """A started LocalStack that is always stopped (database and queues dropped)."""
+    stack = LocalStack(DATABASE_URL, AMQP_URL, overrides=dict(overrides))
+    try:
+        await stack.start()
+        yield stack
+    finally:
+        await stack.stop()
+
+
+@dataclass
+class SendLog:
+    """When each message got its 250 (perf_counter), keyed by the gateway's id."""
+
+    accepted: dict[str, float] = field(default_factory=dict)
+    first_connect: float = 0.0
+    last_reply: float = 0.0
+
+
+async def send_load(
+    smtp: tuple[str, int],
+    recipient: str,
+    *,
+    total: int,
+    senders: int,
+    size: int,
+    key: Callable[[str, int], str] | None = None,
+) -> SendLog:
+    """``total`` messages over ``senders`` connections, each opened once and reused.
+
+    Any refusal or error aborts the run: a benchmark that loses messages has no figure.
+    ``key(reply_text, n)`` names a message in the log (default: the last word of the
+    250 reply, the gateway's queue id).
+    """
+    log = SendLog()
+    tokens = iter(range(total))
+    payloads = [message(recipient, f"bench {n:07d}", size) for n in range(total)]
+    name = key or (lambda text, n: text.rsplit(" ", 1)[-1])
+
+    async def sender() -> None:
+        async with SMTPClient(*smtp, timeout=60.0) as client:
+            for n in tokens:
+                result = await client.send_raw(SENDER, [recipient], payloads[n])
+                now = time.perf_counter()
+                log.accepted[name(result.data_response.text, n)] = now
+                log.last_reply = now
+
+    log.first_connect = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(senders)))
+    return log
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), nearest-rank; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "median": statistics.median(values) if values else 0.0,
+        "min": min(values, default=0.0),
+        "max": max(values, default=0.0),
+    }
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of a process in KiB, from /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def machine() -> dict[str, str | int | None]:
+    model = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def use_uvloop() -> None:
+    """The load generator runs on uvloop when installed, to leave the CPU to the servers."""
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

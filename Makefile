@@ -19,7 +19,7 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
 	&& { echo "$$p"; break; }; done)
 
-.PHONY: help venv lint check-services test test-unit up bench format clean distclean
+.PHONY: help venv lint check-services test test-unit test-faults up bench format clean distclean
 
 help:
 	@echo "make venv            create/refresh .venv (editable lib + services, dev tools)"
@@ -27,6 +27,7 @@ help:
 	@echo "make check-services  is PostgreSQL / RabbitMQ answering? (DATABASE_URL, AMQP_URL)"
 	@echo "make test            venv, lint, check-services, then every test"
 	@echo "make test-unit       the library's and the services' own tests only"
+	@echo "make test-faults     the fault scenarios alone, 5,000 messages each"
 	@echo "make up              run the three services here, without Docker"
 	@echo "make bench           benchmarks (bench/README.md); not part of make test"
 	@echo "make format          ruff --fix and ruff format"
@@ -64,6 +65,11 @@ check-services: venv
 # pytest's exit status 5 ("no tests collected") fails here like any other non-zero one.
 test: venv lint check-services
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fault runs of tests/integration/test_faults.py (make test runs them with 2,000
+# messages each); private RabbitMQ and PostgreSQL instances, never the shared ones.
+test-faults: venv check-services
+	LOCALPOST_FAULT_MESSAGES=5000 $(BIN)/pytest -m faults -s tests/integration $(PYTEST_ARGS)
 
 test-unit: venv
 	$(BIN)/pytest libs services $(PYTEST_ARGS)

@@ -1,9 +1,11 @@
 """Faults during a stream of mail, counted like a Jepsen run (harness.py).
 
-Each scenario starts its own stack (and, where the broker is the victim, its own
-private RabbitMQ node), streams messages with unique tokens while a nemesis
+Each scenario starts its own stack (and, where the broker or the database is the
+victim, its own private RabbitMQ node or PostgreSQL cluster: the machine's shared
+servers are never stopped), streams messages with unique tokens while a nemesis
 strikes, heals, lets the queue drain, and reads the store. Lost, unexpected and
-duplicated must all be 0; docs/reliability.md records the figures.
+duplicated must all be 0; docs/reliability.md records the figures, and the
+recovery time after a broker fault (broker back → first new 250).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 
+import aio_pika
 import aiohttp
 import pytest
 import pytest_asyncio
@@ -28,6 +32,8 @@ from tests.integration.harness import (
 )
 from tests.integration.harness import stored_tokens as read_tokens
 from tests.integration.mailapi import MailstoreAPI
+from tests.integration.private_postgres import PrivatePostgres, StopMode
+from tests.integration.private_postgres import available as postgres_available
 from tests.integration.private_rabbitmq import PrivateRabbitMQ, available
 from tests.integration.stack import LocalStack
 
@@ -45,7 +51,9 @@ def _local_only() -> None:
         pytest.skip("fault scenarios kill processes: they need the stack the tests start")
 
 
-async def run_scenario(stack: LocalStack, nemesis: Nemesis, name: str) -> Verdict:
+async def run_scenario(
+    stack: LocalStack, nemesis: Nemesis, name: str, figures: dict[str, float] | None = None
+) -> Verdict:
     assert stack.endpoints is not None
     run = new_run_id()
     recipient = f"faults.{run}@{stack.endpoints.domain}"
@@ -71,7 +79,8 @@ async def run_scenario(stack: LocalStack, nemesis: Nemesis, name: str) -> Verdic
             api, recipient, expect_at_least=len(attempts.acknowledged), settle=3.0, timeout=120
         )
     verdict = judge(attempts, tokens)
-    print(f"\nFAULTS {name}: {json.dumps(verdict.as_row())}")
+    # Figures the nemesis measured (recovery times) go on the same line.
+    print(f"\nFAULTS {name}: {json.dumps(verdict.as_row() | (figures or {}))}")
     return verdict
 
 
@@ -79,6 +88,38 @@ def assert_safe(verdict: Verdict) -> None:
     assert (verdict.lost, verdict.unexpected, verdict.duplicated) == (0, 0, 0), verdict
     assert verdict.attempted == MESSAGES, verdict
     assert verdict.acknowledged > 0, verdict
+
+
+async def first_new_ack(attempts: Attempts, *, timeout: float = 60.0) -> float | None:
+    """Seconds from now until a 250 arrives that had not arrived yet.
+
+    None if the stream ran out of messages first (a short run: nothing to measure).
+    """
+    started, before = time.monotonic(), len(attempts.acknowledged)
+    async with asyncio.timeout(timeout):
+        # Polling keeps the senders free of test hooks, as in wait_for_attempts.
+        while len(attempts.acknowledged) <= before:
+            if len(attempts.attempted) >= MESSAGES:
+                return None
+            await asyncio.sleep(0.02)
+    return round(time.monotonic() - started, 2)
+
+
+async def dead_letter_sample(amqp_url: str, prefix: str) -> str | None:
+    """The error of one message in ``<prefix>.mail.dead``, or None when it is empty.
+
+    basic.get, not a passive declare: RabbitMQ 3.10 reports a quorum queue's message
+    count late in declare-ok, so a count of 0 there proves nothing.
+    """
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(f"{prefix}.mail.dead", ensure=False)
+        message = await queue.get(no_ack=False, fail=False, timeout=10)
+        if message is None:
+            return None
+        await message.nack(requeue=True)  # leave it there for whoever investigates
+        return str(message.headers.get("x-localpost-error", "(no x-localpost-error)"))
 
 
 @pytest_asyncio.fixture
@@ -139,3 +180,189 @@ async def test_broker_stopped_for_10s_during_a_stream_loses_and_duplicates_nothi
         assert verdict.refused + verdict.unknown > 0, verdict
     finally:
         await stack.stop()
+
+
+async def test_kill_9_gateway_during_a_burst_loses_and_duplicates_nothing(
+    local_stack: LocalStack,
+) -> None:
+    gateway = local_stack.services["smtp-gateway"]
+
+    async def nemesis(attempts: Attempts) -> None:
+        await wait_for_attempts(attempts, MESSAGES // 5)
+        await gateway.kill9()
+        assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
+        await asyncio.sleep(2.0)
+        await local_stack.restart("smtp-gateway")
+
+    verdict = await run_scenario(local_stack, nemesis, "kill -9 gateway")
+    assert_safe(verdict)
+    # Connections cut mid-transaction and refused while it was down.
+    assert verdict.unknown > 0, verdict
+
+
+async def test_sigterm_gateway_mid_stream_exits_cleanly_and_loses_nothing(
+    local_stack: LocalStack,
+) -> None:
+    gateway = local_stack.services["smtp-gateway"]
+    exit_codes: list[int | None] = []
+
+    async def nemesis(attempts: Attempts) -> None:
+        await wait_for_attempts(attempts, MESSAGES // 5)
+        exit_codes.append(await gateway.stop())
+        assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
+        await asyncio.sleep(1.0)
+        await local_stack.restart("smtp-gateway")
+
+    verdict = await run_scenario(local_stack, nemesis, "SIGTERM gateway")
+    assert_safe(verdict)
+    # A graceful stop: transactions in flight finished or were cut before any 250,
+    # and the process says so (a kill after the stop timeout would be -9).
+    assert exit_codes == [0], gateway.log_tail()
+
+
+async def test_sigterm_mailstore_mid_stream_exits_cleanly_and_loses_nothing(
+    local_stack: LocalStack,
+) -> None:
+    mailstore = local_stack.services["mailstore"]
+    exit_codes: list[int | None] = []
+
+    async def nemesis(attempts: Attempts) -> None:
+        await wait_for_attempts(attempts, MESSAGES // 5)
+        exit_codes.append(await mailstore.stop())
+        assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
+        await asyncio.sleep(1.0)
+        await local_stack.restart("mailstore")
+
+    verdict = await run_scenario(local_stack, nemesis, "SIGTERM mailstore")
+    assert_safe(verdict)
+    assert exit_codes == [0], mailstore.log_tail()
+
+
+async def test_broker_kill_9_with_confirms_outstanding_loses_and_duplicates_nothing(
+    database_url: str, private_broker: PrivateRabbitMQ
+) -> None:
+    stack = LocalStack(admin_database_url=database_url, amqp_url=private_broker.url)
+    figures: dict[str, float] = {}
+    try:
+        await stack.start()
+
+        async def nemesis(attempts: Attempts) -> None:
+            await wait_for_attempts(attempts, MESSAGES // 10)
+            # 10 senders each waiting for a confirm: some are always outstanding.
+            await private_broker.kill9()
+            assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
+            await asyncio.sleep(3.0)
+            await private_broker.start()
+            recovery = await first_new_ack(attempts)
+            if recovery is not None:
+                figures["recovery_s"] = recovery
+
+        verdict = await run_scenario(stack, nemesis, "RabbitMQ kill -9", figures)
+        assert_safe(verdict)
+        assert verdict.refused + verdict.unknown > 0, verdict
+        assert figures.get("recovery_s", 0.0) < 30.0, figures
+    finally:
+        await stack.stop()
+
+
+async def test_broker_that_stops_answering_gets_451_never_a_lie(
+    database_url: str, private_broker: PrivateRabbitMQ
+) -> None:
+    stack = LocalStack(
+        admin_database_url=database_url,
+        amqp_url=private_broker.url,
+        # Shorter than the pause, so that publishes waiting for a confirm time out.
+        overrides={"GATEWAY_PUBLISH_TIMEOUT": "2"},
+    )
+    figures: dict[str, float] = {}
+    try:
+        await stack.start()
+
+        async def nemesis(attempts: Attempts) -> None:
+            await wait_for_attempts(attempts, MESSAGES // 10)
+            private_broker.pause()  # SIGSTOP: sockets stay open, nothing answers
+            try:
+                assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
+                await asyncio.sleep(8.0)
+            finally:
+                private_broker.resume()
+            recovery = await first_new_ack(attempts)
+            if recovery is not None:
+                figures["recovery_s"] = recovery
+
+        verdict = await run_scenario(stack, nemesis, "RabbitMQ paused 8 s", figures)
+        assert_safe(verdict)
+        assert verdict.refused + verdict.unknown > 0, verdict
+        assert figures.get("recovery_s", 0.0) < 30.0, figures
+    finally:
+        await stack.stop()
+
+
+@pytest_asyncio.fixture
+async def private_database() -> AsyncIterator[PrivatePostgres]:
+    reason = postgres_available()
+    if reason is not None:
+        pytest.skip(reason)
+    postgres = PrivatePostgres()
+    try:
+        await postgres.start()
+        yield postgres
+    finally:
+        await postgres.remove()
+
+
+@pytest_asyncio.fixture
+async def private_database_stack(
+    private_database: PrivatePostgres, amqp_url: str
+) -> AsyncIterator[LocalStack]:
+    # The shared broker is only read and written here; the private database is the victim.
+    stack = LocalStack(admin_database_url=private_database.url, amqp_url=amqp_url)
+    try:
+        await stack.start()
+        yield stack
+    finally:
+        await stack.stop()
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+async def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
+    private_database: PrivatePostgres, private_database_stack: LocalStack, mode: StopMode
+) -> None:
+    async def nemesis(attempts: Attempts) -> None:
+        await wait_for_attempts(attempts, MESSAGES // 5)
+        await private_database.restart(mode)
+        assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
+
+    verdict = await run_scenario(private_database_stack, nemesis, f"PostgreSQL restart ({mode})")
+    assert_safe(verdict)
+    assert (
+        await dead_letter_sample(private_database_stack.amqp_url, prefix(private_database_stack))
+        is None
+    )
+
+
+async def test_postgres_down_15s_holds_messages_in_the_queue_and_dead_letters_none(
+    private_database: PrivatePostgres, private_database_stack: LocalStack
+) -> None:
+    stack = private_database_stack
+    dead_during_outage: list[str | None] = []
+
+    async def nemesis(attempts: Attempts) -> None:
+        await wait_for_attempts(attempts, MESSAGES // 5)
+        await private_database.stop("fast")
+        try:
+            assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
+            await asyncio.sleep(15.0)
+            dead_during_outage.append(await dead_letter_sample(stack.amqp_url, prefix(stack)))
+        finally:
+            await private_database.start()
+
+    verdict = await run_scenario(stack, nemesis, "PostgreSQL down 15 s")
+    assert_safe(verdict)
+    assert dead_during_outage == [None]
+    assert await dead_letter_sample(stack.amqp_url, prefix(stack)) is None
+
+
+def prefix(stack: LocalStack) -> str:
+    assert stack.endpoints is not None
+    return stack.endpoints.queue_prefix

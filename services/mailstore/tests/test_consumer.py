@@ -16,7 +16,7 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 from mailstore import consumer as consumer_module
 from mailstore import db
-from mailstore.consumer import Consumer, Topology, declare_topology
+from mailstore.consumer import Consumer, Topology, declare_topology, is_outage
 from mailstore.metrics import create_metrics
 from mailstore.passwords import hash_password
 from mailstore.settings import Config
@@ -459,3 +459,23 @@ async def test_database_outage_holds_the_message_until_the_database_returns(
 
     assert await pool.fetchval("SELECT id FROM messages") == message_id
     assert await ready_ids(channel, Topology(prefix).dead_queue) == []
+
+
+def test_a_connection_lost_inside_a_transaction_counts_as_an_outage() -> None:
+    def commit_on_a_dropped_connection() -> None:
+        try:
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle")
+        except asyncpg.ConnectionDoesNotExistError:
+            # What Transaction.__aexit__ raises when it finds the connection gone.
+            raise asyncpg.InterfaceError("the underlying connection is closed") from None
+
+    with pytest.raises(asyncpg.InterfaceError) as caught:
+        commit_on_a_dropped_connection()
+
+    assert caught.value.__cause__ is None
+    assert is_outage(caught.value)
+
+
+def test_an_error_with_no_outage_in_its_chain_is_the_messages_fault() -> None:
+    assert not is_outage(asyncpg.InterfaceError("cannot perform operation: misuse"))
+    assert not is_outage(ValueError("bad row"))

@@ -77,6 +77,25 @@ DATABASE_OUTAGE = (
 )
 
 
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc``, or an error it was raised while handling, is an outage.
+
+    A connection that drops mid-transaction surfaces as asyncpg's InterfaceError
+    ("the underlying connection is closed") from ``Transaction.__aexit__``, with
+    the real ConnectionDoesNotExistError only in the chain. Treating that as the
+    message's fault would spend its attempts, and three restarts in a row would
+    dead-letter an acknowledged message.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DATABASE_OUTAGE):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Topology:
     """The AMQP names of docs/architecture.md for one prefix."""
@@ -345,7 +364,9 @@ class Consumer:
                         "%s: stored raw; parsing failed: %s", envelope.gateway_id, parsed.error
                     )
                 return outcome
-            except DATABASE_OUTAGE as exc:
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
                 if self._stopping.is_set():
                     return None
                 self._metrics.database_retries.inc()

@@ -7,13 +7,11 @@ tests that need empty tables ask for ``pool``, which truncates them first.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
@@ -24,8 +22,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from mailstore import db
 from mailstore.consumer import Topology
 from mailstore.main import create_app
-from mailstore.migrations import apply_migrations
 from mailstore.settings import DEV_MAILSTORE_TOKEN, Config, load_config
+from mailstore.testing import scratch_database
 
 SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -34,41 +32,11 @@ AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
 Client = TestClient[web.Request, web.Application]
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-async def _create_and_migrate(url: str, name: str) -> None:
-    con = await asyncpg.connect(SERVER_URL)
-    try:
-        await db.create_database(con, name=name)
-    finally:
-        await con.close()
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2, init=db.init_connection)
-    try:
-        await apply_migrations(pool)
-    finally:
-        await pool.close()
-
-
-async def _drop(name: str) -> None:
-    con = await asyncpg.connect(SERVER_URL)
-    try:
-        await db.drop_database(con, name=name)
-    finally:
-        await con.close()
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A migrated database of this run's own, dropped afterwards."""
-    name = f"mailstore_test_{secrets.token_hex(6)}"
-    url = with_database(SERVER_URL, name)
-    asyncio.run(_create_and_migrate(url, name))
-    try:
+    with scratch_database(SERVER_URL, prefix="mailstore_test") as url:
         yield url
-    finally:
-        asyncio.run(_drop(name))
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -13,12 +12,9 @@ import pytest
 from mailstore import db
 from mailstore.main import ensure_database
 from mailstore.migrations import apply_migrations, load_migrations
+from mailstore.testing import with_database
 
 SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
 @pytest.fixture

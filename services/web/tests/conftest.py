@@ -9,7 +9,6 @@ the consumer would, so that a message sent on one page can be read on another.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import re
@@ -17,7 +16,6 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
@@ -27,9 +25,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from mailstore import db
 from mailstore.main import create_app as create_mailstore
-from mailstore.migrations import apply_migrations
 from mailstore.parsing import parse_message
 from mailstore.settings import load_config as load_mailstore_config
+from mailstore.testing import scratch_database
 from smtplib_common import replies
 from smtplib_common.server import (
     AuthResult,
@@ -51,40 +49,11 @@ PASSWORD = "correct horse battery"
 Client = TestClient[web.Request, web.Application]
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-async def _create(url: str, name: str) -> None:
-    con = await asyncpg.connect(SERVER_URL)
-    try:
-        await db.create_database(con, name=name)
-    finally:
-        await con.close()
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2, init=db.init_connection)
-    try:
-        await apply_migrations(pool)
-    finally:
-        await pool.close()
-
-
-async def _drop(name: str) -> None:
-    con = await asyncpg.connect(SERVER_URL)
-    try:
-        await db.drop_database(con, name=name)
-    finally:
-        await con.close()
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    name = f"webmail_test_{secrets.token_hex(6)}"
-    url = with_database(SERVER_URL, name)
-    asyncio.run(_create(url, name))
-    try:
+    """A migrated database of this run's own, dropped afterwards."""
+    with scratch_database(SERVER_URL, prefix="webmail_test") as url:
         yield url
-    finally:
-        asyncio.run(_drop(name))
 
 
 @pytest.fixture

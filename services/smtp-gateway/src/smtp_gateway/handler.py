@@ -68,16 +68,9 @@ class DeliveryHandler:
         # RFC 5321 §4.5.1: postmaster@ every domain we serve must be accepted.
         if local.lower() == "postmaster":
             return None
-        try:
-            exists = await self._directory.mailbox_exists(address)
-        except DirectoryUnavailable as exc:
-            log.warning("RCPT %s for %s: %s", address, envelope.id, exc)
-            return self._refuse(
-                replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, address
-            )
-        if not exists:
-            return self._refuse(replies.MAILBOX_UNAVAILABLE, "unknown_mailbox", envelope, address)
-        return None
+        return await self._require_mailbox(
+            address, envelope, address, replies.MAILBOX_UNAVAILABLE, "unknown_mailbox"
+        )
 
     async def handle_message(
         self, session: Session, envelope: Envelope, message: bytes
@@ -114,6 +107,20 @@ class DeliveryHandler:
     def _mailbox(self, rcpt: str) -> str:
         # RFC 5321 §4.1.1.3: a bare <postmaster> is the postmaster of this server.
         return rcpt if "@" in rcpt else self._postmaster
+
+    async def _require_mailbox(
+        self, mailbox: str, envelope: Envelope, address: str, missing: Reply, reason: str
+    ) -> Reply | None:
+        """None when ``mailbox`` exists; ``missing`` when it does not; 451 4.4.3 when
+        the directory cannot say (a temporary failure, never a guess)."""
+        try:
+            exists = await self._directory.mailbox_exists(mailbox)
+        except DirectoryUnavailable as exc:
+            log.warning("%s <%s>: %s", envelope.id, address, exc)
+            return self._refuse(
+                replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, address
+            )
+        return None if exists else self._refuse(missing, reason, envelope, address)
 
     def _refuse(self, reply: Reply, reason: str, envelope: Envelope, address: str) -> Reply:
         log.info("%s refused <%s>: %s", envelope.id, address, reason)
@@ -184,16 +191,9 @@ class SubmissionHandler(DeliveryHandler):
         _, _, domain = user.rpartition("@")
         if domain.lower() not in self._domains:
             return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
-        try:
-            exists = await self._directory.mailbox_exists(user)
-        except DirectoryUnavailable as exc:
-            log.warning("MAIL %s for %s: %s", address, envelope.id, exc)
-            return self._refuse(
-                replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, address
-            )
-        if not exists:
-            return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
-        return None
+        return await self._require_mailbox(
+            user, envelope, address, replies.SENDER_NOT_OWNED, "sender_not_owned"
+        )
 
     def submitted_by(self, session: Session, envelope: Envelope) -> str | None:
         # handle_mail made sure that AUTH= names an existing user for the web principal.

@@ -8,7 +8,6 @@ transaction that fails part-way is reset (RSET) so the next starts clean.
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -24,7 +23,7 @@ from smtplib_common.client.message import (
     serialize_message,
 )
 from smtplib_common.client.response import Response
-from smtplib_common.client.session import SMTPSession
+from smtplib_common.client.session import DEFAULT_BDAT_CHUNK, SMTPSession
 from smtplib_common.client.transaction import (
     SendResult,
     check_data,
@@ -32,7 +31,6 @@ from smtplib_common.client.transaction import (
     run_transaction,
     send_bdat,
 )
-from smtplib_common.client.transport import Timeouts
 from smtplib_common.errors import (
     SMTPDataRefused,
     SMTPError,
@@ -47,8 +45,6 @@ __all__ = ["DEFAULT_BDAT_CHUNK", "SMTPClient"]
 log = logging.getLogger(__name__)
 
 # RFC 3030 sets no chunk size; 64 KiB keeps memory flat and round trips few.
-DEFAULT_BDAT_CHUNK = 64 * 1024
-_DEFAULT = Timeouts()
 
 
 class SMTPClient(SMTPSession):
@@ -62,43 +58,6 @@ class SMTPClient(SMTPSession):
     ``timeout`` bounds every write and every reply; ``data_timeout`` the reply
     to the end of the message.
     """
-
-    def __init__(
-        self,
-        host: str,
-        port: int = 25,
-        *,
-        local_hostname: str | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        implicit_tls: bool = False,
-        starttls: bool = False,
-        username: str | None = None,
-        password: str | None = None,
-        auth_mechanism: str | None = None,
-        use_bdat: bool = False,
-        bdat_chunk_size: int = DEFAULT_BDAT_CHUNK,
-        connect_timeout: float = _DEFAULT.connect,
-        timeout: float = _DEFAULT.reply,
-        data_timeout: float = _DEFAULT.data_end,
-    ) -> None:
-        super().__init__(
-            host,
-            port,
-            local_hostname=local_hostname,
-            ssl_context=ssl_context,
-            implicit_tls=implicit_tls,
-            starttls=starttls,
-            username=username,
-            password=password,
-            auth_mechanism=auth_mechanism,
-            connect_timeout=connect_timeout,
-            timeout=timeout,
-            data_timeout=data_timeout,
-        )
-        if bdat_chunk_size < 1:
-            raise ValueError("bdat_chunk_size must be positive")
-        self.use_bdat = use_bdat
-        self.bdat_chunk_size = bdat_chunk_size
 
     # --- single transaction commands ----------------------------------------
 

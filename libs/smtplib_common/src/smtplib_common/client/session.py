@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 _DEFAULT = Timeouts()
 
 
+# RFC 3030 sets no chunk size; 64 KiB keeps each BDAT write one socket buffer's worth.
+DEFAULT_BDAT_CHUNK = 64 * 1024
+
+
 class SMTPSession:
     """Connection, session set-up and the dialogue plumbing of :class:`SMTPClient`."""
 
@@ -48,6 +52,8 @@ class SMTPSession:
         username: str | None = None,
         password: str | None = None,
         auth_mechanism: str | None = None,
+        use_bdat: bool = False,
+        bdat_chunk_size: int = DEFAULT_BDAT_CHUNK,
         connect_timeout: float = _DEFAULT.connect,
         timeout: float = _DEFAULT.reply,
         data_timeout: float = _DEFAULT.data_end,
@@ -56,6 +62,8 @@ class SMTPSession:
             raise ValueError("implicit_tls and starttls exclude each other")
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
+        if bdat_chunk_size < 1:
+            raise ValueError("bdat_chunk_size must be positive")
         self.host = host
         self.port = port
         self.local_hostname = local_hostname
@@ -67,6 +75,9 @@ class SMTPSession:
         if username is not None and password is not None:
             self._credentials = (username, password)
         self._auth_mechanism = auth_mechanism
+        # Used by SMTPClient's sends; kept here so that one __init__ holds every option.
+        self.use_bdat = use_bdat
+        self.bdat_chunk_size = bdat_chunk_size
         self._channel: Channel | None = None
         self._extensions: dict[str, str] = {}
         self._esmtp = False

@@ -18,6 +18,7 @@ from mailstore import consumer as consumer_module
 from mailstore import db
 from mailstore.consumer import Consumer, Topology, declare_topology, is_outage
 from mailstore.metrics import create_metrics
+from mailstore.parsing import parse_message
 from mailstore.passwords import hash_password
 from mailstore.settings import Config
 
@@ -207,6 +208,55 @@ async def _ready_are(channel: AbstractChannel, queue: str, ids: list[str]) -> bo
     return await ready_ids(channel, queue) == ids
 
 
+async def test_a_burst_is_stored_in_batches_each_message_once_and_announced(
+    pool: Any, accounts: None, channel: AbstractChannel, prefix: str, run_consumer: RunConsumer
+) -> None:
+    events = await channel.declare_queue(exclusive=True)
+    await events.bind(Topology(prefix).events_exchange)
+    ids = [gateway_id() for _ in range(300)]
+    for n, message_id in enumerate(ids):
+        await publish(
+            channel, prefix, raw_mail(f"burst {n}"), message_id=message_id, rcpt_to=[ALICE]
+        )
+
+    consumer = await run_consumer()  # finds the whole burst waiting
+    await eventually(lambda: _stored(consumer, 300))
+
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE id = any($1)", ids) == 300
+    entry_ids = await pool.fetch(
+        "SELECT e.id, m.subject FROM mailbox_entries e JOIN messages m ON m.id = e.message_id"
+        " ORDER BY e.id"
+    )
+    # Entry ids follow the queue's order, so the Inbox lists the burst as it was sent.
+    assert [row["subject"] for row in entry_ids] == [f"burst {n}" for n in range(300)]
+    transactions = consumer._metrics.registry.get_sample_value("mailstore_batch_messages_count")
+    assert transactions is not None
+    assert transactions < 300 / 4  # batched, far fewer transactions than messages
+    assert await ready_ids(channel, Topology(prefix).incoming_queue) == []
+    announced = []
+    while (event := await events.get(fail=False, timeout=5)) is not None:
+        announced.append(json.loads(event.body)["message_id"])
+    assert announced == ids
+
+
+async def test_a_batch_with_a_repeated_id_stores_it_once(pool: Any, accounts: None) -> None:
+    parsed = parse_message(raw_mail())
+    first = gateway_id()
+    batch = [
+        db.NewMessage(first, "carol@example.com", [ALICE], None, raw_mail(), parsed),
+        db.NewMessage(gateway_id(), "carol@example.com", [ALICE], ALICE, raw_mail(), parsed),
+        db.NewMessage(first, "carol@example.com", [ALICE], None, raw_mail(), parsed),
+    ]
+
+    outcomes = await db.store_messages(pool, batch)
+    again = await db.store_messages(pool, batch[:1])
+
+    assert [o.stored for o in outcomes] == [True, True, False]
+    assert [e.folder for e in outcomes[1].entries] == ["inbox", "sent"]
+    assert [o.stored for o in again] == [False]
+    assert await stored_count(pool) == 2
+
+
 async def test_redelivered_message_is_stored_once(
     pool: Any, accounts: None, channel: AbstractChannel, prefix: str, run_consumer: RunConsumer
 ) -> None:
@@ -364,7 +414,7 @@ async def test_uncommitted_message_is_not_acked_and_returns_to_the_queue(
         # Holds the consumer's INSERT: the message is delivered but cannot commit.
         await con.execute("LOCK TABLE messages IN EXCLUSIVE MODE")
         await publish(channel, prefix, raw_mail(), message_id=message_id, rcpt_to=[ALICE])
-        await eventually(lambda: asyncio.sleep(0, bool(consumer._inflight)))
+        await eventually(lambda: asyncio.sleep(0, consumer.unsettled > 0))
         assert await ready_ids(channel, incoming) == []  # delivered, unacknowledged
 
         await consumer.stop(grace=0.5)  # gives up on it: the broker must requeue it

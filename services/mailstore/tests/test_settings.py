@@ -107,8 +107,8 @@ def test_unusable_queue_prefix_is_refused() -> None:
     assert error.variable == "LOCALPOST_QUEUE_PREFIX"
 
 
-def test_prefetch_defaults_to_32_and_is_a_positive_count() -> None:
-    assert load_config(DEV).prefetch == 32
+def test_prefetch_defaults_to_128_and_is_a_positive_count() -> None:
+    assert load_config(DEV).prefetch == 128
     assert load_config({**DEV, "MAILSTORE_PREFETCH": "5"}).prefetch == 5
     for value in ("0", "-1", "x", "100000"):
         assert config_error({**DEV, "MAILSTORE_PREFETCH": value}).variable == "MAILSTORE_PREFETCH"
@@ -133,3 +133,10 @@ def test_trash_days_defaults_to_30_and_is_a_positive_count() -> None:
 
 def test_maintenance_runs_hourly_by_default() -> None:
     assert load_config(DEV).maintenance_interval == 3600.0
+
+
+def test_fault_hook_is_off_unless_set() -> None:
+    assert load_config(DEV).fault_exit_after_commits is None
+    variable = "MAILSTORE_FAULT_EXIT_AFTER_COMMITS"
+    assert load_config({**DEV, variable: "3"}).fault_exit_after_commits == 3
+    assert config_error({**DEV, variable: "0"}).variable == variable

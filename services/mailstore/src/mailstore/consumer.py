@@ -1,16 +1,20 @@
 """The RabbitMQ consumer: accepted mail from ``<prefix>.mail.incoming`` into PostgreSQL.
 
-Per message: read the envelope from the contract's properties and headers, parse the body
-(in a thread when it is large), insert everything in one transaction, acknowledge only
-after COMMIT returned, then publish the ``stored`` events. Failures split three ways:
+Deliveries are stored in batches: everything that arrived while the previous batch was
+committing (up to BATCH_MAX). Per batch: read each envelope from the contract's properties
+and headers, parse each body (in a thread when it is large), insert everything in one
+transaction, acknowledge each message only after COMMIT returned, then publish the
+``stored`` events. Failures split three ways:
 
 - the database is unavailable (connection refused or lost, shutdown, out of resources):
   the message is *held* and the transaction retried with exponential backoff until the
   database answers. Requeueing instead would spin through the queue and raise each
   message's delivery count until the broker drops or dead-letters it;
 - the message breaks the contract (no gateway id, malformed headers): dead-lettered at once;
-- anything else (a bug, a constraint violation): retried a few times in process, then
-  published to the dead-letter exchange with ``x-localpost-error`` and acknowledged.
+- anything else (a bug, a constraint violation): the batch is retried one message at a
+  time, so that the rest of the batch is stored; the failing message is retried a few
+  times in process, then published to the dead-letter exchange with
+  ``x-localpost-error`` and acknowledged.
 
 Redelivery is harmless: the insert is idempotent on the gateway id (see ``db``).
 """
@@ -21,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -61,6 +66,11 @@ OUTAGE_BACKOFF_CAP = 5.0
 BROKER_BACKOFF_CAP = 5.0
 PUBLISH_TIMEOUT = 10.0
 PING_TIMEOUT = 2.0
+# One transaction stores at most this many messages, or this many octets of them (a
+# single larger message is a batch of its own). Larger batches amortise the round trips
+# and the COMMIT's fsync further, but hold their acks back longer.
+BATCH_MAX = 64
+BATCH_MAX_BYTES = 16 * 1024 * 1024
 # Larger bodies are parsed in a worker thread so the event loop keeps serving.
 PARSE_IN_THREAD_BYTES = 64 * 1024
 
@@ -74,6 +84,14 @@ DATABASE_OUTAGE = (
     asyncpg.InsufficientResourcesError,
     asyncpg.OperatorInterventionError,
     asyncpg.TransactionRollbackError,
+)
+
+
+# A publish that did not reach the broker, or whose confirm did not come back in time.
+PUBLISH_FAILED = (
+    aiormq.exceptions.AMQPError,
+    aio_pika.exceptions.ChannelInvalidStateError,
+    TimeoutError,
 )
 
 
@@ -211,8 +229,40 @@ def delivery_count(message: AbstractIncomingMessage) -> int:
 # -- the consumer ----------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class _Delivery:
+    message: AbstractIncomingMessage
+    arrived: float
+    envelope: Envelope | None = None
+    parsed: ParsedMessage | None = None
+
+    @property
+    def gateway_id(self) -> str:
+        assert self.envelope is not None
+        return self.envelope.gateway_id
+
+    def new_message(self) -> db.NewMessage:
+        assert self.envelope is not None
+        assert self.parsed is not None
+        envelope = self.envelope
+        return db.NewMessage(
+            gateway_id=envelope.gateway_id,
+            mail_from=envelope.mail_from,
+            rcpt_to=envelope.rcpt_to,
+            submitted_by=envelope.submitted_by,
+            raw=self.message.body,
+            parsed=self.parsed,
+        )
+
+
 class Consumer:
-    """Connects (and reconnects) to the broker and stores each delivered message."""
+    """Connects (and reconnects) to the broker and stores delivered messages in batches.
+
+    Deliveries queue up in ``_pending``; one batcher task stores everything pending in one
+    transaction, acknowledges after COMMIT, and starts over. A lone message is stored at
+    once; under load the next batch fills while the current one commits, so batches grow
+    with the load and the prefetch bounds them.
+    """
 
     def __init__(self, config: Config, *, pool: db.Pool, metrics: Metrics) -> None:
         self._config = config
@@ -221,10 +271,19 @@ class Consumer:
         self._topology = Topology(config.queue_prefix)
         self._connection: AbstractRobustConnection | None = None
         self._declared: Declared | None = None
+        self._events: AbstractExchange | None = None
         self._consumer_tag: ConsumerTag | None = None
         self._stopping = asyncio.Event()
-        self._inflight: set[asyncio.Task[object]] = set()
+        self._pending: list[_Delivery] = []
+        self._arrived = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._batcher: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._commits = 0
+        self._batch_size = 0
+        # False once a delivery was left unacknowledged on purpose (see _ack_batch).
+        self._acks_in_order = True
 
     @property
     def ready(self) -> bool:
@@ -237,11 +296,17 @@ class Consumer:
             and not self._stopping.is_set()
         )
 
+    @property
+    def unsettled(self) -> int:
+        """Messages received and neither acknowledged nor given up yet."""
+        return len(self._pending) + self._batch_size
+
     def start(self) -> None:
         self._runner = asyncio.create_task(self._connect(), name="mailstore-consumer-connect")
+        self._batcher = asyncio.create_task(self._run_batches(), name="mailstore-consumer-batches")
 
     async def stop(self, *, grace: float) -> None:
-        """Stop taking messages, let the in-flight ones finish (bounded), close. Idempotent."""
+        """Stop taking messages, let the ones received finish (bounded), close. Idempotent."""
         if self._stopping.is_set():
             return
         self._stopping.set()
@@ -261,19 +326,25 @@ class Consumer:
                 RuntimeError,
             ) as exc:
                 log.warning("could not cancel the consumer cleanly: %s", exc)
-        if self._inflight:
-            log.info("waiting for %d message(s) in flight", len(self._inflight))
-            _, pending = await asyncio.wait(self._inflight, timeout=grace)
-            # Unacknowledged messages go back to the queue when the channel closes.
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        if self._pending or not self._idle.is_set():
+            log.info("waiting for %d message(s) received", len(self._pending) + 1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained(), grace)
+        # Unacknowledged messages go back to the queue when the channel closes.
+        if self._batcher is not None:
+            self._batcher.cancel()
+            await asyncio.gather(self._batcher, return_exceptions=True)
         if self._connection is not None:
             try:
                 async with asyncio.timeout(grace):
                     await self._connection.close()
             except TimeoutError:
                 log.warning("the broker connection did not close within %.1f s", grace)
+
+    async def _drained(self) -> None:
+        while self._pending or not self._idle.is_set():
+            await self._idle.wait()
+            await asyncio.sleep(0)
 
     async def _connect(self) -> None:
         # connect_robust reconnects by itself once connected, but its first connection
@@ -290,80 +361,133 @@ class Consumer:
         channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         await channel.set_qos(prefetch_count=self._config.prefetch)
         self._declared = await declare_topology(channel, self._topology)
+        # Events are hints (the web also polls): published on a channel of their own
+        # without confirms, so that announcing a batch costs no round trips.
+        events_channel = await self._connection.channel(publisher_confirms=False)
+        self._events = await events_channel.get_exchange(
+            self._topology.events_exchange, ensure=False
+        )
         self._consumer_tag = await self._declared.incoming.consume(self._on_message)
         log.info("consuming %s (prefetch %d)", self._topology.incoming_queue, self._config.prefetch)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        # aiormq runs each delivery in a task of its own: remember it, so that stop() can
-        # wait for the messages in flight.
-        task = asyncio.current_task()
-        assert task is not None
-        self._inflight.add(task)
-        started = time.monotonic()
-        try:
-            await self._handle(message)
-        except Exception:
-            # _handle maps every failure of the message itself; this is a bug of ours or
-            # the broker connection failing mid-reply. The message stays unacknowledged and
-            # comes back once the channel closes, and REDELIVERY_LIMIT bounds the loop.
-            log.exception("%s: unexpected failure; left for redelivery", message.message_id)
-        finally:
-            self._inflight.discard(task)
-            self._metrics.latency.observe(time.monotonic() - started)
+        self._pending.append(_Delivery(message, time.monotonic()))
+        self._arrived.set()
 
-    async def _handle(self, message: AbstractIncomingMessage) -> None:
+    async def _run_batches(self) -> None:
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            while self._pending:
+                batch = self._take_batch()
+                self._idle.clear()
+                self._batch_size = len(batch)
+                try:
+                    await self._handle_batch(batch)
+                except Exception:
+                    # _handle_batch maps every failure of the messages themselves; this is
+                    # a bug of ours or the broker connection failing mid-reply. The
+                    # messages stay unacknowledged and come back once the channel closes,
+                    # and REDELIVERY_LIMIT bounds the loop.
+                    log.exception(
+                        "unexpected failure in a batch of %d; left for redelivery", len(batch)
+                    )
+                    self._acks_in_order = False
+                finally:
+                    self._batch_size = 0
+                    self._idle.set()
+                    now = time.monotonic()
+                    for delivery in batch:
+                        self._metrics.latency.observe(now - delivery.arrived)
+
+    def _take_batch(self) -> list[_Delivery]:
+        """The oldest pending deliveries, up to BATCH_MAX messages or BATCH_MAX_BYTES."""
+        size = 0
+        count = 0
+        for delivery in self._pending:
+            if count == BATCH_MAX or (
+                count and size + len(delivery.message.body) > BATCH_MAX_BYTES
+            ):
+                break
+            size += len(delivery.message.body)
+            count += 1
+        batch = self._pending[:count]
+        del self._pending[:count]
+        return batch
+
+    async def _handle_batch(self, batch: list[_Delivery]) -> None:
+        valid = [delivery for delivery in batch if await self._admit(delivery)]
+        if not valid:
+            return
+        for delivery in valid:
+            delivery.parsed = await self._parse(delivery.message.body)
         try:
-            envelope = read_envelope(message)
+            outcomes = await self._store([delivery.new_message() for delivery in valid])
+        # The consumer's edge, like an HTTP error middleware: whatever a message does to
+        # us must not stop the queue. One by one, the failing message is found and
+        # dead-lettered while the rest of the batch is stored.
+        except Exception:
+            log.exception("storing a batch of %d failed; storing them one by one", len(valid))
+            for delivery in valid:
+                await self._handle_alone(delivery)
+            return
+        if outcomes is None:
+            # Stopping during an outage: left unacknowledged, so redelivered later.
+            self._acks_in_order = False
+            return
+        self._metrics.batch_size.observe(len(valid))
+        self._after_commit_fault()
+        await self._ack_batch(valid)
+        for delivery, outcome in zip(valid, outcomes, strict=True):
+            self._record(delivery, outcome)
+        await self._announce(valid, outcomes)
+
+    async def _admit(self, delivery: _Delivery) -> bool:
+        """Read the envelope; dead-letter what breaks the contract or keeps coming back."""
+        message = delivery.message
+        try:
+            delivery.envelope = read_envelope(message)
         except InvalidEnvelope as exc:
             await self._dead_letter(message, f"invalid envelope: {exc}")
-            return
+            return False
         deliveries = delivery_count(message)
         if deliveries >= REDELIVERY_LIMIT:
             reason = f"delivered {deliveries} times without being acknowledged"
             await self._dead_letter(message, reason)
-            return
+            return False
+        return True
+
+    async def _handle_alone(self, delivery: _Delivery) -> None:
+        new = delivery.new_message()
         attempt = 0
         while True:
             try:
-                outcome = await self._store(envelope, message.body)
+                outcomes = await self._store([new])
                 break
-            # The consumer's edge, like an HTTP error middleware: whatever a message does to
-            # us must not stop the queue. Logged with its traceback, then dead-lettered.
             except Exception as exc:
-                log.exception("%s: storing failed", envelope.gateway_id)
+                log.exception("%s: storing failed", new.gateway_id)
                 # An error of a kind DATABASE_OUTAGE does not list, while the database is
                 # down, is the outage's fault and not the message's: it costs no attempt.
                 if await self._database_answers():
                     attempt += 1
                 if attempt >= MAX_ATTEMPTS:
-                    await self._dead_letter(message, f"{type(exc).__name__}: {exc}")
+                    await self._dead_letter(delivery.message, f"{type(exc).__name__}: {exc}")
                     return
                 await asyncio.sleep(RETRY_DELAY * (attempt + 1))
-        if outcome is None:
-            return  # stopping during an outage: left unacknowledged, so redelivered later
-        await self._ack(message, envelope.gateway_id)
-        await self._after_commit(envelope, outcome)
+        if outcomes is None:
+            self._acks_in_order = False
+            return
+        self._after_commit_fault()
+        await self._ack(delivery.message, new.gateway_id)
+        self._record(delivery, outcomes[0])
+        await self._announce([delivery], outcomes)
 
-    async def _store(self, envelope: Envelope, raw: bytes) -> db.StoreOutcome | None:
-        parsed = await self._parse(raw)
+    async def _store(self, messages: list[db.NewMessage]) -> list[db.StoreOutcome] | None:
+        """Store in one transaction, holding the messages while the database is away."""
         delay = OUTAGE_BACKOFF_START
         while True:
             try:
-                outcome = await db.store_message(
-                    self._pool,
-                    gateway_id=envelope.gateway_id,
-                    mail_from=envelope.mail_from,
-                    rcpt_to=envelope.rcpt_to,
-                    submitted_by=envelope.submitted_by,
-                    raw=raw,
-                    parsed=parsed,
-                )
-                if outcome.stored and parsed.error:
-                    self._metrics.parse_errors.inc()
-                    log.warning(
-                        "%s: stored raw; parsing failed: %s", envelope.gateway_id, parsed.error
-                    )
-                return outcome
+                return await db.store_messages(self._pool, messages)
             except Exception as exc:
                 if not is_outage(exc):
                     raise
@@ -371,8 +495,10 @@ class Consumer:
                     return None
                 self._metrics.database_retries.inc()
                 log.warning(
-                    "%s: database unavailable (%s: %s); holding it, retry in %.1f s",
-                    envelope.gateway_id,
+                    "%d message(s) from %s: database unavailable (%s: %s); holding them, "
+                    "retry in %.1f s",
+                    len(messages),
+                    messages[0].gateway_id,
                     type(exc).__name__,
                     exc,
                     delay,
@@ -380,6 +506,13 @@ class Consumer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
                 delay = min(delay * 2, OUTAGE_BACKOFF_CAP)
+
+    def _after_commit_fault(self) -> None:
+        """The fault harness's hook: die between COMMIT and the acks (never set in use)."""
+        self._commits += 1
+        if self._config.fault_exit_after_commits == self._commits:
+            log.critical("MAILSTORE_FAULT_EXIT_AFTER_COMMITS reached: exiting before the ack")
+            os._exit(70)
 
     async def _database_answers(self) -> bool:
         try:
@@ -394,54 +527,78 @@ class Consumer:
             return await asyncio.to_thread(parse_message, raw)
         return parse_message(raw)
 
-    async def _ack(self, message: AbstractIncomingMessage, gateway_id: str) -> None:
+    async def _ack_batch(self, batch: list[_Delivery]) -> None:
+        """Acknowledge a committed batch: one basic.ack with ``multiple`` when that is exact.
+
+        ``multiple`` acknowledges every delivery tag up to the last one on its channel.
+        That equals this batch only while every earlier delivery has been settled: the
+        batcher takes deliveries in the order they came, so that holds until a message
+        is deliberately left unacknowledged; from then on, and for messages of a channel
+        before a reconnection, each is acknowledged alone.
+        """
+        last = batch[-1].message
+        if self._acks_in_order and all(d.message.channel is last.channel for d in batch):
+            await self._ack(last, batch[-1].gateway_id, multiple=True)
+            return
+        for delivery in batch:
+            await self._ack(delivery.message, delivery.gateway_id)
+
+    async def _ack(
+        self, message: AbstractIncomingMessage, gateway_id: str, *, multiple: bool = False
+    ) -> None:
         try:
-            await message.ack()
+            await message.ack(multiple=multiple)
         except (aiormq.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError) as exc:
             # Committed but not acknowledged: the broker redelivers, and the idempotent
             # insert turns the redelivery into a no-op.
             log.warning("%s: stored, but the ack failed (%s)", gateway_id, exc)
 
-    async def _after_commit(self, envelope: Envelope, outcome: db.StoreOutcome) -> None:
-        gateway_id = envelope.gateway_id
+    def _record(self, delivery: _Delivery, outcome: db.StoreOutcome) -> None:
+        gateway_id = delivery.gateway_id
         if not outcome.stored:
             self._metrics.duplicates.inc()
             log.info("%s: already stored; redelivery acknowledged", gateway_id)
             return
         self._metrics.stored.inc()
+        error = delivery.parsed.error if delivery.parsed else None
+        if error:
+            self._metrics.parse_errors.inc()
+            log.warning("%s: stored raw; parsing failed: %s", gateway_id, error)
         log.info("%s: stored, %d mailbox entries", gateway_id, len(outcome.entries))
         for address in outcome.without_account:
             log.warning("%s: stored, but %s has no account: no mailbox entry", gateway_id, address)
         for entry in outcome.entries:
             self._metrics.entries.labels(entry.folder).inc()
-            await self._publish_event(gateway_id, entry)
 
-    async def _publish_event(self, gateway_id: str, entry: db.NewEntry) -> None:
-        assert self._declared is not None
-        body = {
-            "event": "stored",
-            "account": entry.address,
-            "message_id": gateway_id,
-            "id": entry.id,
-            "folder": entry.folder,
-        }
-        event = aio_pika.Message(
-            json.dumps(body).encode(),
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
-        )
-        try:
-            # Not mandatory: with no web service listening, an event has nowhere to go,
-            # and that is fine (events are hints; the web also polls).
-            await self._declared.events.publish(
-                event, routing_key="", mandatory=False, timeout=PUBLISH_TIMEOUT
-            )
-        except (
-            aiormq.exceptions.AMQPError,
-            aio_pika.exceptions.ChannelInvalidStateError,
-            TimeoutError,
-        ) as exc:
-            log.warning("%s: stored event for %s not published: %s", gateway_id, entry.address, exc)
+    async def _announce(self, batch: list[_Delivery], outcomes: list[db.StoreOutcome]) -> None:
+        exchange = self._events
+        if exchange is None:
+            return
+        for delivery, outcome in zip(batch, outcomes, strict=True):
+            gateway_id = delivery.gateway_id
+            for entry in outcome.entries:
+                body = {
+                    "event": "stored",
+                    "account": entry.address,
+                    "message_id": gateway_id,
+                    "id": entry.id,
+                    "folder": entry.folder,
+                }
+                event = aio_pika.Message(
+                    json.dumps(body).encode(),
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+                )
+                try:
+                    # Not mandatory: with no web service listening, an event has nowhere
+                    # to go, and that is fine (events are hints; the web also polls).
+                    await exchange.publish(
+                        event, routing_key="", mandatory=False, timeout=PUBLISH_TIMEOUT
+                    )
+                except PUBLISH_FAILED as exc:
+                    log.warning(
+                        "%s: stored event for %s not published: %s", gateway_id, entry.address, exc
+                    )
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         """Publish a copy with the reason to the dead-letter exchange, then ack the original."""
@@ -464,11 +621,7 @@ class Consumer:
             await self._declared.dead.publish(
                 copy, routing_key="", mandatory=True, timeout=PUBLISH_TIMEOUT
             )
-        except (
-            aiormq.exceptions.AMQPError,
-            aio_pika.exceptions.ChannelInvalidStateError,
-            TimeoutError,
-        ) as exc:
+        except PUBLISH_FAILED as exc:
             log.error("%s: dead-lettering failed (%s); requeueing it", gateway_id, exc)
             await asyncio.sleep(RETRY_DELAY)
             # A closed channel requeues the message just the same.

@@ -154,4 +154,15 @@ def run() -> None:
         port=config.port,
         print=None,
         access_log_class=AccessLogger,
+        loop=_new_event_loop(),
     )
+
+
+def _new_event_loop() -> asyncio.AbstractEventLoop:
+    # uvloop, a dependency, cuts the loop's share of the consumer's CPU time
+    # (docs/performance.md); asyncio's loop where it is not available.
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()

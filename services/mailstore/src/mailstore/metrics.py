@@ -23,6 +23,7 @@ class Metrics:
     database_retries: Counter
     entries: Counter
     latency: Histogram
+    batch_size: Histogram
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -61,6 +62,12 @@ def create_metrics() -> Metrics:
             "mailstore_processing_seconds",
             "From delivery by the broker to acknowledgement",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        ),
+        batch_size=Histogram(
+            "mailstore_batch_messages",
+            "Messages stored per transaction",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
             registry=registry,
         ),
     )

@@ -49,7 +49,8 @@ class Config:
     token: str = field(repr=False)
     dev: bool
     # Unacknowledged messages the broker may hand this consumer at once (AMQP basic.qos).
-    prefetch: int = 32
+    # Twice the consumer's batch, so the next batch arrives while one commits.
+    prefetch: int = 128
     # A web session ends after this many days without use.
     session_days: int = 14
     # Entries in Trash for longer than this are deleted forever.
@@ -59,6 +60,9 @@ class Config:
     # Seconds between runs of the maintenance task (Trash purge, pruning of expired sessions
     # and old throttle events); not an environment variable: tests shorten it.
     maintenance_interval: float = 3600.0
+    # Test-only fault hook of the fault harness (tests/integration/test_faults.py): exit
+    # the process right after this many COMMITs, before their acks. None in use.
+    fault_exit_after_commits: int | None = None
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -78,9 +82,14 @@ def load_config(environ: Mapping[str, str]) -> Config:
         domains=_domains(environ, "LOCALPOST_DOMAIN", "localpost.test"),
         token=_secret(environ, "MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN, dev=dev),
         dev=dev,
-        prefetch=_count(environ, "MAILSTORE_PREFETCH", 32, maximum=10_000),
+        prefetch=_count(environ, "MAILSTORE_PREFETCH", 128, maximum=10_000),
         session_days=_count(environ, "MAILSTORE_SESSION_DAYS", 14, maximum=MAX_DAYS),
         trash_days=_count(environ, "MAILSTORE_TRASH_DAYS", 30, maximum=MAX_DAYS),
+        fault_exit_after_commits=(
+            _count(environ, "MAILSTORE_FAULT_EXIT_AFTER_COMMITS", 1, maximum=1_000_000)
+            if "MAILSTORE_FAULT_EXIT_AFTER_COMMITS" in environ
+            else None
+        ),
     )
 
 

@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from smtplib_common.eventloop import new_event_loop
 from webmail import events
 from webmail.drafts import MAX_ATTACHMENTS_BYTES
 from webmail.events import EventHub
@@ -119,4 +120,6 @@ def run() -> None:
     if config.dev:
         log.warning("LOCALPOST_DEV=1: development secrets are allowed")
     log.info("HTTP on %s:%d", config.host, config.port)
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+    web.run_app(
+        create_app(config), host=config.host, port=config.port, print=None, loop=new_event_loop()
+    )

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import mailbox
 import signal
 import socket
 from collections.abc import Sequence
 
+from smtplib_common.eventloop import new_event_loop
 from smtplib_common.server.config import MiB, ServerConfig
 from smtplib_common.server.listener import SMTPServer
 from smtplib_common.server.session import Envelope, Session
@@ -79,10 +79,7 @@ async def serve(args: argparse.Namespace) -> CountingHandler:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
-    if not args.no_uvloop:
-        with contextlib.suppress(ImportError):
-            import uvloop  # the optional "fast" extra
-
-            uvloop.run(serve(args))
-            return
-    asyncio.run(serve(args))
+    with asyncio.Runner(
+        loop_factory=lambda: new_event_loop(prefer_uvloop=not args.no_uvloop)
+    ) as runner:
+        runner.run(serve(args))

@@ -22,7 +22,13 @@ from mailstore.db.changes import (
     set_read_many,
 )
 from mailstore.db.connection import Connection, Pool, Record, init_connection, ping
-from mailstore.db.delivery import NewEntry, StoreOutcome, store_message
+from mailstore.db.delivery import (
+    NewEntry,
+    NewMessage,
+    StoreOutcome,
+    store_message,
+    store_messages,
+)
 from mailstore.db.messages import (
     FOLDERS,
     folder_counts,
@@ -62,6 +68,7 @@ __all__ = [
     "MIGRATION_LOCK_KEY",
     "Connection",
     "NewEntry",
+    "NewMessage",
     "Pool",
     "Record",
     "StoreOutcome",
@@ -107,6 +114,7 @@ __all__ = [
     "set_read",
     "set_read_many",
     "store_message",
+    "store_messages",
     "use_session",
     "use_token",
 ]

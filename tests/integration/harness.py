@@ -80,6 +80,7 @@ async def send_stream(
     attempts: Attempts,
     timeout: float = 15.0,
     pause_after_refusal: float = 0.5,
+    subject: Callable[[str], str] = lambda token: f"token {token}",
 ) -> Attempts:
     """Send ``total`` messages over ``senders`` connections; record every outcome.
 
@@ -101,7 +102,7 @@ async def send_stream(
                     await client.connect()
                     await client.ehlo_or_helo()
                 result = await client.send_message(
-                    "harness@example.org", [recipient], f"token {token}", f"body of {token}\n"
+                    "harness@example.org", [recipient], subject(token), f"body of {token}\n"
                 )
                 queued = result.data_response.text.rsplit(" ", 1)[-1]
                 attempts.acknowledged[token] = queued
@@ -144,8 +145,13 @@ async def stored_tokens(
             last, stable_since = len(messages), time.monotonic()
         quiet = time.monotonic() - stable_since
         if (len(messages) >= expect_at_least and quiet >= settle) or time.monotonic() > deadline:
-            return [m["subject"].removeprefix("token ") for m in messages]
+            return [token_of(m["subject"]) for m in messages]
         await asyncio.sleep(0.25)
+
+
+def token_of(subject: str) -> str:
+    """The token in a Subject that ``send_stream`` wrote ("token <token>[ suffix]")."""
+    return subject.removeprefix("token ").split(" ", 1)[0]
 
 
 def new_run_id() -> str:

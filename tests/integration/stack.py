@@ -161,6 +161,8 @@ class LocalStack:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     endpoints: Endpoints | None = None
     overrides: dict[str, str] = field(default_factory=dict)
+    # Variables for one service only, e.g. the fault harness's test-only hooks.
+    service_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def database_name(self) -> str:
@@ -197,6 +199,7 @@ class LocalStack:
             # leave a service on its default port, which another run could hold.
             env.update(common)
             env["PATH"] = os.environ.get("PATH", "")
+            env.update(self.service_overrides.get(service, {}))
             argv = [str(a) for a in compose["services"][service]["command"]]
             if argv[:1] != ["python"]:
                 raise ValueError(f"{service}: compose command {argv} does not start with python")

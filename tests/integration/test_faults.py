@@ -14,10 +14,13 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from email import policy
+from email.parser import BytesParser
 
 import aio_pika
 import aiohttp
+import asyncpg
 import pytest
 import pytest_asyncio
 
@@ -28,6 +31,7 @@ from tests.integration.harness import (
     judge,
     new_run_id,
     send_stream,
+    token_of,
     wait_for_attempts,
 )
 from tests.integration.harness import stored_tokens as read_tokens
@@ -52,8 +56,19 @@ def _local_only() -> None:
 
 
 async def run_scenario(
-    stack: LocalStack, nemesis: Nemesis, name: str, figures: dict[str, float] | None = None
+    stack: LocalStack,
+    nemesis: Nemesis,
+    name: str,
+    figures: dict[str, float] | None = None,
+    *,
+    poison: Callable[[str], bool] | None = None,
 ) -> Verdict:
+    """Stream, strike, heal, drain, judge.
+
+    ``poison`` marks the tokens sent as poison messages (Subject "token <t> poison"):
+    they must end up in the dead-letter queue, not in the store, so they are judged
+    apart: the verdict is over the other tokens, and ``figures`` gets the poison counts.
+    """
     assert stack.endpoints is not None
     run = new_run_id()
     recipient = f"faults.{run}@{stack.endpoints.domain}"
@@ -69,6 +84,9 @@ async def run_scenario(
                 senders=SENDERS,
                 run=run,
                 attempts=attempts,
+                subject=lambda token: (
+                    f"token {token} poison" if poison and poison(token) else f"token {token}"
+                ),
             )
         )
         await nemesis(attempts)
@@ -78,15 +96,36 @@ async def run_scenario(
         tokens = await read_tokens(
             api, recipient, expect_at_least=len(attempts.acknowledged), settle=3.0, timeout=120
         )
+    if poison is not None:
+        attempts, poisoned = split_poison(attempts, poison)
+        dead = await dead_lettered_tokens(stack.amqp_url, prefix(stack))
+        figures = (figures or {}) | {
+            "poison_acknowledged": len(poisoned),
+            "dead_lettered": len(dead),
+        }
+        # Every acknowledged poison message is in the dead-letter queue, once, and only
+        # they are; none of them is in the store.
+        assert sorted(dead) == sorted(poisoned), (dead, poisoned)
+        assert not set(poisoned) & set(tokens)
     verdict = judge(attempts, tokens)
     # Figures the nemesis measured (recovery times) go on the same line.
     print(f"\nFAULTS {name}: {json.dumps(verdict.as_row() | (figures or {}))}")
     return verdict
 
 
-def assert_safe(verdict: Verdict) -> None:
+def split_poison(attempts: Attempts, poison: Callable[[str], bool]) -> tuple[Attempts, list[str]]:
+    """The attempts without the poison tokens, and the acknowledged poison tokens."""
+    healthy = Attempts(
+        acknowledged={t: i for t, i in attempts.acknowledged.items() if not poison(t)},
+        refused={t: c for t, c in attempts.refused.items() if not poison(t)},
+        unknown={t for t in attempts.unknown if not poison(t)},
+    )
+    return healthy, [t for t in attempts.acknowledged if poison(t)]
+
+
+def assert_safe(verdict: Verdict, *, attempted: int = MESSAGES) -> None:
     assert (verdict.lost, verdict.unexpected, verdict.duplicated) == (0, 0, 0), verdict
-    assert verdict.attempted == MESSAGES, verdict
+    assert verdict.attempted == attempted, verdict
     assert verdict.acknowledged > 0, verdict
 
 
@@ -120,6 +159,20 @@ async def dead_letter_sample(amqp_url: str, prefix: str) -> str | None:
             return None
         await message.nack(requeue=True)  # leave it there for whoever investigates
         return str(message.headers.get("x-localpost-error", "(no x-localpost-error)"))
+
+
+async def dead_lettered_tokens(amqp_url: str, prefix: str) -> list[str]:
+    """The tokens of every message in ``<prefix>.mail.dead`` (taken off the queue)."""
+    connection = await aio_pika.connect(amqp_url)
+    tokens = []
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(f"{prefix}.mail.dead", ensure=False)
+        while (message := await queue.get(no_ack=True, fail=False, timeout=10)) is not None:
+            assert "poison refused" in str(message.headers.get("x-localpost-error"))
+            parsed = BytesParser(policy=policy.default).parsebytes(message.body)
+            tokens.append(token_of(str(parsed["subject"])))
+    return tokens
 
 
 @pytest_asyncio.fixture
@@ -361,6 +414,83 @@ async def test_postgres_down_15s_holds_messages_in_the_queue_and_dead_letters_no
     assert_safe(verdict)
     assert dead_during_outage == [None]
     assert await dead_letter_sample(stack.amqp_url, prefix(stack)) is None
+
+
+async def test_mailstore_killed_between_commit_and_ack_duplicates_nothing(
+    database_url: str, amqp_url: str
+) -> None:
+    # The test-only hook: the mail store exits (70) right after its 10th COMMIT, before
+    # acknowledging that batch; the broker redelivers the batch to the next mail store.
+    stack = LocalStack(
+        admin_database_url=database_url,
+        amqp_url=amqp_url,
+        service_overrides={"mailstore": {"MAILSTORE_FAULT_EXIT_AFTER_COMMITS": "10"}},
+    )
+    figures: dict[str, float] = {}
+
+    async def nemesis(attempts: Attempts) -> None:
+        service = stack.services["mailstore"]
+        assert await service.wait(timeout=60) == 70, service.log_tail()
+        assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
+        del service.env["MAILSTORE_FAULT_EXIT_AFTER_COMMITS"]
+        await stack.restart("mailstore")
+
+    try:
+        await stack.start()
+        verdict = await run_scenario(
+            stack, nemesis, "mailstore exits between COMMIT and ack", figures
+        )
+        assert_safe(verdict)
+        # The committed, unacknowledged batch did come back, and was recognised.
+        figures["redelivered_already_stored"] = await redelivered_already_stored(stack)
+        print(f"FAULTS redelivered after the COMMIT/ack kill: {figures}")
+        assert figures["redelivered_already_stored"] >= 1
+    finally:
+        await stack.stop()
+
+
+async def redelivered_already_stored(stack: LocalStack) -> float:
+    assert stack.endpoints is not None
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(stack.endpoints.mailstore_url + "/metrics") as resp,
+    ):
+        text = await resp.text()
+    for line in text.splitlines():
+        if line.startswith("mailstore_duplicates_skipped_total "):
+            return float(line.split()[1])
+    raise AssertionError("no mailstore_duplicates_skipped_total in /metrics")
+
+
+async def test_poison_messages_are_dead_lettered_and_the_stream_goes_on(
+    local_stack: LocalStack,
+) -> None:
+    # A message the store cannot take whatever it does: a trigger refuses it, as a bug
+    # or a constraint would. One in 200 of the stream.
+    con = await asyncpg.connect(local_stack.database_url)
+    try:
+        await con.execute(
+            """
+            CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.subject LIKE '% poison' THEN RAISE EXCEPTION 'poison refused'; END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_poison BEFORE INSERT ON messages
+                FOR EACH ROW EXECUTE FUNCTION refuse_poison();
+            """
+        )
+    finally:
+        await con.close()
+
+    def poison(token: str) -> bool:
+        return int(token.rsplit("-", 1)[1]) % 200 == 199
+
+    async def nemesis(attempts: Attempts) -> None:
+        return None
+
+    verdict = await run_scenario(local_stack, nemesis, "poison messages", poison=poison)
+    assert_safe(verdict, attempted=MESSAGES - MESSAGES // 200)
 
 
 def prefix(stack: LocalStack) -> str:

@@ -1,22 +1,27 @@
 """Durable ingest, end to end: SMTP in, visible through mailstore's API.
 
 Scenario 2 of issue 5. Two targets under the same load (``--senders``
-concurrent SMTP connections, each opened once and reused, ``--messages``
-messages of about ``--size`` octets, sent with ``smtplib_common``'s client):
+concurrent SMTP connections, each opened once and reused, sending messages of
+about ``--size`` octets for ``--duration`` seconds with ``smtplib_common``'s
+client), alternating for ``--rounds`` rounds:
 
 - ``localpost``: the whole stack (``tests.integration.stack.LocalStack``, a
-  fresh database and queue prefix) with one recipient account. Messages per
-  second run from the first connection until the folder count read through
-  ``GET /v1/accounts/{a}/folders`` reaches the total. Latency runs from each
-  250 reply to its ``stored`` event on ``<prefix>.events`` (published after
-  COMMIT; matched on the gateway id the 250 carries).
+  fresh database and queue prefix), a fresh recipient account per run. Messages
+  per second run from the first connection until the folder count read through
+  ``GET /v1/accounts/{a}/folders`` reaches the number sent. Latency runs from
+  each 250 reply to its ``stored`` event on ``<prefix>.events`` (published after
+  COMMIT; matched on the gateway id the 250 carries). Two runs per round: as
+  fast as the replies come back (the throughput), and paced at ``--rate``
+  (the latency at a sustained offered load: as fast as possible, any pipeline
+  whose stages run at different speeds builds a queue, and the queueing time is
+  the latency).
 - ``offshelf``: ``bench/offshelf_gateway.py`` (aiosmtpd + aio-pika, persistent
   messages with publisher confirms to a durable quorum queue, 250 after the
   confirm). Messages per second until the last 250: it only reaches the broker.
 
 The load generator runs in this process, on the same CPUs. Usage (repository root)::
 
-    .venv/bin/python bench/ingest.py [--messages 6000] [--offshelf-messages 30000]
+    .venv/bin/python bench/ingest.py [--duration 20] [--rounds 3] [--rate 1500]
         [--senders 50] [--json out.json]
     .venv/bin/python bench/ingest.py --smoke
 """
@@ -44,6 +49,7 @@ from stackbench import (
     machine,
     percentile,
     send_load,
+    summary,
     use_uvloop,
 )
 
@@ -63,8 +69,11 @@ async def inbox_total(api: MailstoreAPI, address: str) -> int:
 
 async def watch_events(
     channel: aio_pika.abc.AbstractChannel, prefix: str, seen: dict[str, float]
-) -> aio_pika.abc.AbstractQueue:
-    """Timestamp every ``stored`` event as it arrives (exclusive, auto-deleted queue)."""
+) -> tuple[aio_pika.abc.AbstractQueue, str]:
+    """Timestamp every ``stored`` event as it arrives (exclusive, auto-deleted queue).
+
+    Returns the queue and the consumer tag that stops the watch.
+    """
     exchange = await channel.get_exchange(f"{prefix}.events")
     queue = await channel.declare_queue(exclusive=True, auto_delete=True)
     await queue.bind(exchange)
@@ -75,8 +84,7 @@ async def watch_events(
         if event.get("event") == "stored" and event.get("folder") == "inbox":
             seen.setdefault(event["message_id"], now)
 
-    await queue.consume(on_event, no_ack=True)
-    return queue
+    return queue, await queue.consume(on_event, no_ack=True)
 
 
 async def wait_visible(
@@ -99,47 +107,46 @@ def profiled(stack: LocalStack, path: Path) -> None:
     service.argv = [service.argv[0], "-m", "cProfile", "-o", str(path), *service.argv[1:]]
 
 
-async def run_localpost(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, str] = {}
-    async with contextlib.AsyncExitStack() as stack_ctx:
-        if args.profile_mailstore:
-            # LocalStack.start() builds the argv; wrap build() to add cProfile.
-            original = LocalStack.build
-
-            def build(self: LocalStack) -> None:
-                original(self)
-                profiled(self, args.profile_mailstore)
-
-            stack_ctx.callback(setattr, LocalStack, "build", original)
-            LocalStack.build = build  # type: ignore[method-assign]
-        stack = await stack_ctx.enter_async_context(local_stack(**overrides))
-        ep = stack.endpoints
-        assert ep is not None
-        http = await stack_ctx.enter_async_context(aiohttp.ClientSession())
-        api = MailstoreAPI(http, ep.mailstore_url, ep.mailstore_token)
-        address = f"bench-{uuid.uuid4().hex[:6]}@{ep.domain}"
-        await api.create_account(address, PASSWORD)
-        connection = await aio_pika.connect(AMQP_URL)
-        stack_ctx.push_async_callback(connection.close)
-        seen: dict[str, float] = {}
-        await watch_events(await connection.channel(), ep.queue_prefix, seen)
-
-        sending = asyncio.create_task(
-            send_load(ep.smtp, address, total=args.messages, senders=args.senders, size=args.size)
+async def localpost_round(
+    stack: LocalStack,
+    api: MailstoreAPI,
+    channel: aio_pika.abc.AbstractChannel,
+    args: argparse.Namespace,
+    *,
+    rate: float | None,
+) -> dict[str, Any]:
+    """One load into the running stack, to a fresh mailbox, until all of it is visible."""
+    ep = stack.endpoints
+    assert ep is not None
+    address = f"bench-{uuid.uuid4().hex[:6]}@{ep.domain}"
+    await api.create_account(address, PASSWORD)
+    seen: dict[str, float] = {}
+    events, tag = await watch_events(channel, ep.queue_prefix, seen)
+    try:
+        log = await send_load(
+            ep.smtp,
+            address,
+            duration=args.duration,
+            rate=rate,
+            senders=args.senders,
+            size=args.size,
         )
-        visible_at = await wait_visible(api, address, args.messages, timeout=args.timeout)
-        log = await sending
+        total = len(log.accepted)
+        visible_at = await wait_visible(api, address, total, timeout=args.timeout)
         # Events may trail the count by a little; give the last ones a moment.
         deadline = time.monotonic() + 5
-        while len(seen) < len(log.accepted) and time.monotonic() < deadline:  # noqa: ASYNC110
+        while len(seen) < total and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+    finally:
+        await events.cancel(tag)  # auto-delete: the queue goes with its consumer
     latencies = [(seen[k] - t) * 1000 for k, t in log.accepted.items() if k in seen]
     elapsed = visible_at - log.first_connect
     return {
-        "messages": args.messages,
+        "offered_msg_per_s": rate,
+        "messages": total,
         "elapsed_s": round(elapsed, 3),
-        "msg_per_s": args.messages / elapsed,
-        "accept_msg_per_s": args.messages / (log.last_reply - log.first_connect),
+        "msg_per_s": total / elapsed,
+        "accept_msg_per_s": total / (log.last_reply - log.first_connect),
         "latency_ms": {
             "samples": len(latencies),
             "p50": percentile(latencies, 50),
@@ -171,7 +178,7 @@ async def run_offshelf(args: argparse.Namespace) -> dict[str, Any]:
         log = await send_load(
             ("127.0.0.1", port),
             "someone@example.org",
-            total=args.offshelf_messages,
+            duration=args.duration,
             senders=args.senders,
             size=args.size,
             key=lambda text, n: str(n),
@@ -185,13 +192,11 @@ async def run_offshelf(args: argparse.Namespace) -> dict[str, Any]:
             process.kill()
             output, _ = await process.communicate()
         await delete_queue(queue)
-    if len(log.accepted) != args.offshelf_messages:
-        raise RuntimeError(f"offshelf accepted {len(log.accepted)} of {args.offshelf_messages}")
     elapsed = log.last_reply - log.first_connect
     return {
-        "messages": args.offshelf_messages,
+        "messages": len(log.accepted),
         "elapsed_s": round(elapsed, 3),
-        "msg_per_s": args.offshelf_messages / elapsed,
+        "msg_per_s": len(log.accepted) / elapsed,
         "output": output.decode("utf-8", "replace").strip().splitlines()[-1:],
     }
 
@@ -226,43 +231,96 @@ async def delete_queue(name: str) -> None:
 
 
 def table(result: dict[str, Any]) -> str:
-    ours, theirs = result["localpost"], result["offshelf"]
-    lat = ours["latency_ms"]
-    return "\n".join(
-        [
-            f"durable ingest: {result['senders']} senders, ~{result['size']} octets each",
-            "",
-            "| target    | messages | msg/s | 250 msg/s | 250->visible p50 | p99 |",
-            "|-----------|---------:|------:|----------:|-----------------:|----:|",
-            f"| localpost | {ours['messages']} | {ours['msg_per_s']:.0f} "
-            f"| {ours['accept_msg_per_s']:.0f} | {lat['p50']:.0f} ms | {lat['p99']:.0f} ms |",
-            f"| offshelf  | {theirs['messages']} | {theirs['msg_per_s']:.0f} "
-            f"| {theirs['msg_per_s']:.0f} | (broker only) | |",
-            "",
-            f"ratio localpost/offshelf: {result['ratio']:.2f}",
-        ]
-    )
+    def row(name: str, runs: list[dict[str, Any]], broker_only: bool = False) -> str:
+        rate = summary([r["msg_per_s"] for r in runs])
+        messages = sum(r["messages"] for r in runs)
+        if broker_only:
+            latency = "(broker only) | |"
+        else:
+            p50 = summary([r["latency_ms"]["p50"] for r in runs])["median"]
+            p99 = summary([r["latency_ms"]["p99"] for r in runs])
+            latency = f"{p50:.0f} ms | {p99['median']:.0f} ms ({p99['min']:.0f}-{p99['max']:.0f})"
+        return (
+            f"| {name} | {messages} | {rate['median']:.0f} "
+            f"| {rate['min']:.0f}-{rate['max']:.0f} | {latency} |"
+        )
+
+    rounds = result["rounds"]
+    lines = [
+        f"durable ingest: {result['senders']} senders, ~{result['size']} octets each, "
+        f"{len(rounds)} round(s) of {result['duration_s']:.0f} s of sending each",
+        "",
+        "| target | messages (all rounds) | msg/s (median) | min-max "
+        "| 250->visible p50 | p99 (min-max) |",
+        "|--------|---------:|------:|------:|------:|------:|",
+        row("localpost, as fast as it goes", [r["localpost"] for r in rounds]),
+    ]
+    if rounds[0].get("paced"):
+        offered = rounds[0]["paced"]["offered_msg_per_s"]
+        lines.append(row(f"localpost, offered {offered:.0f} msg/s", [r["paced"] for r in rounds]))
+    lines += [
+        row("offshelf (aiosmtpd + aio-pika)", [r["offshelf"] for r in rounds], broker_only=True),
+        "",
+        f"ratio localpost/offshelf (median of rounds): {result['ratio']['median']:.2f} "
+        f"({result['ratio']['min']:.2f}-{result['ratio']['max']:.2f})",
+    ]
+    return "\n".join(lines)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    ours = await run_localpost(args)
-    theirs = await run_offshelf(args)
+    rounds: list[dict[str, Any]] = []
+    async with contextlib.AsyncExitStack() as stack_ctx:
+        if args.profile_mailstore:
+            # LocalStack.start() builds the argv; wrap build() to add cProfile.
+            original = LocalStack.build
+
+            def build(self: LocalStack) -> None:
+                original(self)
+                profiled(self, args.profile_mailstore)
+
+            stack_ctx.callback(setattr, LocalStack, "build", original)
+            LocalStack.build = build  # type: ignore[method-assign]
+        stack = await stack_ctx.enter_async_context(local_stack())
+        ep = stack.endpoints
+        assert ep is not None
+        http = await stack_ctx.enter_async_context(aiohttp.ClientSession())
+        api = MailstoreAPI(http, ep.mailstore_url, ep.mailstore_token)
+        connection = await aio_pika.connect(AMQP_URL)
+        stack_ctx.push_async_callback(connection.close)
+        channel = await connection.channel()
+        # Rounds alternate between the targets, so a noisy minute hits both alike.
+        for _ in range(args.rounds):
+            this: dict[str, Any] = {
+                "localpost": await localpost_round(stack, api, channel, args, rate=None)
+            }
+            if args.rate:
+                this["paced"] = await localpost_round(stack, api, channel, args, rate=args.rate)
+            this["offshelf"] = await run_offshelf(args)
+            rounds.append(this)
+    ratios = [r["localpost"]["msg_per_s"] / r["offshelf"]["msg_per_s"] for r in rounds]
     return {
         "scenario": "ingest",
         "senders": args.senders,
         "size": args.size,
-        "localpost": ours,
-        "offshelf": theirs,
-        "ratio": ours["msg_per_s"] / theirs["msg_per_s"],
+        "duration_s": args.duration,
+        "rounds": rounds,
+        "localpost_msg_per_s": summary([r["localpost"]["msg_per_s"] for r in rounds]),
+        "offshelf_msg_per_s": summary([r["offshelf"]["msg_per_s"] for r in rounds]),
+        "paced_p99_ms": summary([r["paced"]["latency_ms"]["p99"] for r in rounds])
+        if args.rate
+        else None,
+        "ratio": summary(ratios),
         "machine": machine(),
     }
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    # About 20 s of steady state each on 2 CPUs (docs/performance.md).
-    parser.add_argument("--messages", type=int, default=6_000, help="into Localpost")
-    parser.add_argument("--offshelf-messages", type=int, default=30_000, help="into offshelf")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending per run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rate", type=float, default=1500.0, help="offered msg/s of the paced run (0: none)"
+    )
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--size", type=int, default=2000, help="octets per message (about)")
     parser.add_argument("--timeout", type=float, default=600.0, help="until all are visible")
@@ -273,10 +331,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.smoke:
-        args.messages, args.offshelf_messages, args.senders = 40, 40, 5
+        args.duration, args.rounds, args.senders, args.rate = 1.0, 1, 5, 50.0
         args.timeout = 60.0
-    if min(args.messages, args.offshelf_messages) < 1 or args.senders < 1:
-        parser.error("--messages and --senders must be positive")
+    if args.duration <= 0 or args.senders < 1 or args.rounds < 1:
+        parser.error("--duration, --rounds and --senders must be positive")
     return args
 
 

@@ -8,7 +8,8 @@ Postfix's ``smtp-source`` drives each target with the same load::
 subprocess on its own free port, started once and kept warm:
 
 - ``localpost``: ``python -m smtplib_common.server`` (uvloop when installed);
-- ``localpost-asyncio``: the same with ``--no-uvloop``;
+- ``localpost-asyncio``: the same with ``--no-uvloop`` (only with ``--targets``,
+  or in place of ``localpost`` where uvloop is not installed);
 - ``aiosmtpd``: aiosmtpd with a counting handler on a plain asyncio loop
   (``bench/aiosmtpd_counting.py``), as its documentation runs it;
 - ``smtp-sink``: Postfix's C test server, the ceiling for this load.
@@ -19,8 +20,12 @@ rotates from round to round; ``--repeat`` rounds. A run counts only if
 message count must equal what was sent. Timing is wall clock around
 ``smtp-source`` (``time.perf_counter``). Usage::
 
-    .venv/bin/python bench/smtp_core.py [--repeat 3] [--sessions 20]
-        [--messages 20000] [--length 2000] [--json results.json]
+    .venv/bin/python bench/smtp_core.py [--repeat 3] [--sessions 20 1 200]
+        [--messages 60000 20000 20000] [--length 2000] [--json results.json]
+
+Each ``--sessions`` value is a load of its own (``smtp-source -s N``) with the
+``--messages`` value in the same position; the 20-session figures are the
+headline, which issue 5's targets are set at.
 """
 
 from __future__ import annotations
@@ -162,7 +167,11 @@ def make_targets(args: argparse.Namespace) -> list[Target]:
         targets.append(
             Target(SINK, lambda p: [sink, *user, "-c", f"127.0.0.1:{p}", "1000"], _sink_messages)
         )
-    return [t for t in targets if not args.targets or t.name in args.targets]
+    if args.targets:
+        return [t for t in targets if t.name in args.targets]
+    # By default the asyncio-loop variant only stands in when uvloop is missing: it
+    # adds a quarter to the run time and no target is set on it.
+    return [t for t in targets if t.name != OURS_ASYNCIO]
 
 
 @contextlib.contextmanager
@@ -179,15 +188,17 @@ def running(targets: Sequence[Target]) -> Iterator[None]:
             target.stop()
 
 
-def run_source(source: str, target: Target, args: argparse.Namespace) -> float:
+def run_source(
+    source: str, target: Target, args: argparse.Namespace, sessions: int, messages: int
+) -> float:
     """One timed smtp-source run; returns messages per second."""
     command = [
         source,
         "-d",
         "-s",
-        str(args.sessions),
+        str(sessions),
         "-m",
-        str(args.messages),
+        str(messages),
         "-l",
         str(args.length),
         f"127.0.0.1:{target.port}",
@@ -202,20 +213,19 @@ def run_source(source: str, target: Target, args: argparse.Namespace) -> float:
             f"smtp-source against {target.name} failed ({done.returncode}): "
             f"{done.stderr.decode('utf-8', 'replace').strip()}"
         )
-    messages: int = args.messages
     return messages / elapsed
 
 
-def summary(targets: Sequence[Target]) -> dict[str, dict[str, float | list[float]]]:
+def summary(rates: dict[str, list[float]]) -> dict[str, dict[str, float | list[float]]]:
     return {
-        t.name: {
-            "median": statistics.median(t.rates),
-            "min": min(t.rates),
-            "max": max(t.rates),
-            "rates": [round(r, 1) for r in t.rates],
+        name: {
+            "median": statistics.median(values),
+            "min": min(values),
+            "max": max(values),
+            "rates": [round(r, 1) for r in values],
         }
-        for t in targets
-        if t.rates
+        for name, values in rates.items()
+        if values
     }
 
 
@@ -231,9 +241,14 @@ def ratios(results: dict[str, dict[str, float | list[float]]]) -> dict[str, floa
     return out
 
 
-def table(results: dict[str, dict[str, float | list[float]]], args: argparse.Namespace) -> str:
+def table(
+    results: dict[str, dict[str, float | list[float]]],
+    args: argparse.Namespace,
+    sessions: int,
+    messages: int,
+) -> str:
     lines = [
-        f"smtp-source -d -s {args.sessions} -m {args.messages} -l {args.length}, "
+        f"smtp-source -d -s {sessions} -m {messages} -l {args.length}, "
         f"{args.repeat} round(s); {os.cpu_count()} CPU(s), Python {platform.python_version()}",
         "",
         f"| {'target':<18} | {'msg/s (median)':>14} | {'min - max':>17} |",
@@ -251,8 +266,18 @@ def table(results: dict[str, dict[str, float | list[float]]], args: argparse.Nam
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="rounds over all targets")
-    parser.add_argument("--sessions", type=int, default=20, help="smtp-source -s")
-    parser.add_argument("--messages", type=int, default=20_000, help="smtp-source -m")
+    parser.add_argument(
+        "--sessions", type=int, nargs="+", default=[20, 1, 200], help="smtp-source -s, each"
+    )
+    # 60,000 at 20 sessions: 3 rounds give every target about 20 s of steady state or
+    # more in total (ours about 8 s a round, aiosmtpd about 25 s).
+    parser.add_argument(
+        "--messages",
+        type=int,
+        nargs="+",
+        default=[60_000, 20_000, 20_000],
+        help="smtp-source -m, one per --sessions value (or one for all)",
+    )
     parser.add_argument("--length", type=int, default=2000, help="smtp-source -l (body octets)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
@@ -261,7 +286,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--python", default=sys.executable, help="interpreter for the servers")
     parser.add_argument("--timeout", type=float, default=600.0, help="per smtp-source run")
     args = parser.parse_args(argv)
-    if args.repeat < 1 or args.messages < 1 or args.sessions < 1:
+    if len(args.messages) == 1:
+        args.messages = args.messages * len(args.sessions)
+    if len(args.messages) != len(args.sessions):
+        parser.error("give one --messages value, or one per --sessions value")
+    if args.repeat < 1 or min(args.messages) < 1 or min(args.sessions) < 1:
         parser.error("--repeat, --messages and --sessions must be positive")
     return args
 
@@ -276,14 +305,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not targets:
         print("no target to run", file=sys.stderr)
         return 2
+    loads = list(zip(args.sessions, args.messages, strict=True))
+    rates = {n: {t.name: list[float]() for t in targets} for n, _ in loads}
     try:
         with running(targets):
-            for round_ in range(args.repeat):
-                # Rotate the order so that no target always runs first or last.
-                shift = round_ % len(targets)
-                for target in targets[shift:] + targets[:shift]:
-                    target.rates.append(run_source(source, target, args))
-        expected = args.messages * args.repeat
+            for sessions, messages in loads:
+                for round_ in range(args.repeat):
+                    # Rotate the order so that no target always runs first or last.
+                    shift = round_ % len(targets)
+                    for target in targets[shift:] + targets[:shift]:
+                        rate = run_source(source, target, args, sessions, messages)
+                        rates[sessions][target.name].append(rate)
+        expected = sum(messages for _, messages in loads) * args.repeat
         for target in targets:
             counted = target.count(target.text())
             if counted != expected:
@@ -291,20 +324,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for target in targets:
             target.close()
-    results = summary(targets)
-    print(table(results, args))
+    by_sessions = {}
+    for sessions, messages in loads:
+        results = summary(rates[sessions])
+        print(table(results, args, sessions, messages) + "\n")
+        by_sessions[str(sessions)] = {
+            "command": f"smtp-source -d -s {sessions} -m {messages} -l {args.length}",
+            "results": results,
+            "ratios": ratios(results),
+        }
     if args.json is not None:
+        headline = by_sessions.get("20") or next(iter(by_sessions.values()))
         args.json.write_text(
             json.dumps(
                 {
-                    "command": f"smtp-source -d -s {args.sessions} -m {args.messages} "
-                    f"-l {args.length}",
                     "repeat": args.repeat,
                     "cpus": os.cpu_count(),
                     "python": platform.python_version(),
                     "platform": platform.platform(),
-                    "results": results,
-                    "ratios": ratios(results),
+                    # The 20-session figures, which the targets are set at.
+                    **headline,
+                    "by_sessions": by_sessions,
                 },
                 indent=2,
             )

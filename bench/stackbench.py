@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import platform
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +36,13 @@ BODY_LINE = "The quick brown fox jumps over the lazy dog, and the dog does not m
 
 def message(recipient: str, subject: str, size: int = 2000) -> bytes:
     """An RFC 5322 message of about ``size`` octets (headers + plain-text body)."""
+    # The headers a mail program writes; the gateway adds Received.
     head = (
         f"From: Bench <{SENDER}>\nTo: <{recipient}>\nSubject: {subject}\n"
-        "MIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n"
+        "Date: Thu, 26 Nov 2026 12:00:00 +0000\n"
+        f"Message-ID: <{uuid.uuid4().hex}@bench.example.org>\n"
+        "MIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n"
+        "Content-Transfer-Encoding: 7bit\n\n"
     )
     lines = max(1, (size - len(head)) // len(BODY_LINE))
     return (head + BODY_LINE * lines).encode()
@@ -66,26 +72,40 @@ async def send_load(
     smtp: tuple[str, int],
     recipient: str,
     *,
-    total: int,
     senders: int,
     size: int,
+    total: int | None = None,
+    duration: float | None = None,
+    rate: float | None = None,
     key: Callable[[str, int], str] | None = None,
 ) -> SendLog:
-    """``total`` messages over ``senders`` connections, each opened once and reused.
+    """Messages over ``senders`` connections, each opened once and reused.
 
+    Stops after ``total`` messages or, with ``duration``, once that many seconds have
+    passed since the first connection. With ``rate``, message n is not sent before
+    ``n / rate`` seconds (an offered load, as opposed to as fast as replies come back).
     Any refusal or error aborts the run: a benchmark that loses messages has no figure.
     ``key(reply_text, n)`` names a message in the log (default: the last word of the
     250 reply, the gateway's queue id).
     """
+    if (total is None) == (duration is None):
+        raise ValueError("give total or duration")
     log = SendLog()
-    tokens = iter(range(total))
-    payloads = [message(recipient, f"bench {n:07d}", size) for n in range(total)]
+    numbers = iter(range(total)) if total is not None else itertools.count()
+    # Distinct subjects, built before the clock starts; reused round-robin.
+    payloads = [message(recipient, f"bench {n:07d}", size) for n in range(min(total or 2000, 2000))]
     name = key or (lambda text, n: text.rsplit(" ", 1)[-1])
 
     async def sender() -> None:
         async with SMTPClient(*smtp, timeout=60.0) as client:
-            for n in tokens:
-                result = await client.send_raw(SENDER, [recipient], payloads[n])
+            for n in numbers:
+                if duration is not None and time.perf_counter() - log.first_connect >= duration:
+                    return
+                if rate is not None:
+                    due = log.first_connect + n / rate - time.perf_counter()
+                    if due > 0:
+                        await asyncio.sleep(due)
+                result = await client.send_raw(SENDER, [recipient], payloads[n % len(payloads)])
                 now = time.perf_counter()
                 log.accepted[name(result.data_response.text, n)] = now
                 log.last_reply = now

@@ -8,7 +8,13 @@ on its own: a failure costs that field, is recorded in ``error``, and the raw me
 stored regardless, so nothing is ever dropped for being unparseable.
 
 Everything returned is safe for PostgreSQL text and jsonb: no NUL characters (which text
-cannot hold) and no lone surrogates (which UTF-8 cannot encode).
+cannot hold) and no lone surrogates (which UTF-8 cannot encode); attachment names are bare
+file names without control characters.
+
+Work is bounded in time and memory by the size of the message: a message with too many
+parts, too many short lines or nesting too deep for the stdlib parser's recursion has only
+its headers parsed (``error`` says why), and the walk stops at ``MAX_PARTS`` and
+``MAX_DEPTH``. tests/test_parsing_hostile.py holds the cases.
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ from typing import TypeVar
 # Work bounds, so that one message cannot pin the consumer.
 MAX_PARTS = 10_000
 MAX_DEPTH = 50
+# The stdlib parser holds every line as a Python object (about 100 bytes, however short the
+# line) until its part ends: lines beyond MAX_LINES must average MIN_LINE_OCTETS, or memory
+# could reach a hundred times the message. Real mail has 76-octet base64 lines.
+MAX_LINES = 100_000
+MIN_LINE_OCTETS = 40
+# What is parsed of a message whose body is not: its headers are in there.
+MAX_HEADER_BLOCK = 256 * 1024
 # Characters kept in each body column; the raw message always holds everything.
 MAX_BODY_CHARS = 1_000_000
 # Characters of text fed to the full-text index: a tsvector is limited to 1 MB.
@@ -104,16 +117,26 @@ class ParsedMessage:
 def parse_message(raw: bytes) -> ParsedMessage:
     """Parse ``raw``; never raises (see the module docstring)."""
     result = ParsedMessage()
-    # Counting candidate delimiter lines is cheap; too many, and only headers are parsed.
-    too_many_parts = raw.count(b"\n--") > MAX_PARTS
+    too_much = _beyond_bounds(raw)
     try:
-        message = BytesParser(policy=_RECEIVED).parsebytes(raw, headersonly=too_many_parts)
+        if too_much is None:
+            try:
+                message = BytesParser(policy=_RECEIVED).parsebytes(raw)
+            except RecursionError:
+                # The stdlib parser recurses per nesting level (a few hundred reach the
+                # recursion limit), before MAX_DEPTH can apply.
+                too_much = "MIME parts nested deeper than the parser can follow"
+        if too_much is not None:
+            head = raw[:MAX_HEADER_BLOCK]
+            message = BytesParser(policy=_RECEIVED).parsebytes(head, headersonly=True)
     except Exception as exc:
         result.fail("message", exc)
         return result
     _headers(message, result)
-    if too_many_parts:
-        result.fail("body", RuntimeError(f"more than {MAX_PARTS} MIME parts; body not parsed"))
+    if too_much is not None:
+        for defect in message.defects:
+            _defect(result, defect)
+        result.fail("body", RuntimeError(f"{too_much}; body not parsed"))
         return result
     try:
         _walk_parts(message, result)
@@ -123,6 +146,17 @@ def parse_message(raw: bytes) -> ParsedMessage:
     if result.html is not None:
         result.html = clean(result.html)[:MAX_BODY_CHARS]
     return result
+
+
+def _beyond_bounds(raw: bytes) -> str | None:
+    """Why only the headers of ``raw`` should be parsed, if they should: cheap counts that
+    bound the stdlib parser's time and memory."""
+    if raw.count(b"\n--") > MAX_PARTS:  # candidate delimiter lines
+        return f"more than {MAX_PARTS} MIME parts"
+    lines = raw.count(b"\n")
+    if lines > max(MAX_LINES, len(raw) // MIN_LINE_OCTETS):
+        return f"{lines} lines, too many of them short"
+    return None
 
 
 # -- headers ---------------------------------------------------------------------------------
@@ -161,8 +195,6 @@ def _headers(message: Message, result: ParsedMessage) -> None:
     result.message_id = _optional(result, first, "message-id")
     result.in_reply_to = _optional(result, first, "in-reply-to")
     result.references = _optional(result, first, "references")
-    for defect in message.defects:
-        _defect(result, defect)
 
 
 def _field(result: ParsedMessage, what: str, extract: Callable[[], T], default: T) -> T:
@@ -302,14 +334,14 @@ def _walk_parts(message: Message, result: ParsedMessage) -> None:
         if count >= MAX_PARTS:
             result.fail("body", RuntimeError(f"more than {MAX_PARTS} parts; the rest ignored"))
             break
-        if part is not message:
-            for defect in part.defects:
-                _defect(result, defect)
         if part.is_multipart() and content_type != "message/rfc822":
             if depth >= MAX_DEPTH:
                 result.fail("body", RuntimeError(f"nested deeper than {MAX_DEPTH}; not walked"))
-            continue
-        _leaf(part, content_type, result, texts)
+        else:
+            _leaf(part, content_type, result, texts)
+        # After _leaf: decoding the payload adds its defects (bad base64) to the part.
+        for defect in part.defects:
+            _defect(result, defect)
     result.text = "\n\n".join(texts)
 
 
@@ -333,6 +365,7 @@ def _parts(message: Message) -> Iterator[tuple[Message, str, int]]:
 def _leaf(part: Message, content_type: str, result: ParsedMessage, texts: list[str]) -> None:
     disposition = _safe(part.get_content_disposition)
     filename = _safe(lambda: _filename(part))
+    filename = safe_filename(filename) if filename else None
     # Like EmailMessage.get_body(): a text part is body text unless it says "attachment",
     # file name or not (clients show it inline too).
     is_body = disposition != "attachment"
@@ -348,7 +381,7 @@ def _leaf(part: Message, content_type: str, result: ParsedMessage, texts: list[s
         result.attachments.append(
             Attachment(
                 index=len(result.attachments),
-                filename=clean(filename)[:500] if filename else None,
+                filename=filename,
                 content_type=content_type,
                 content_id=_content_id(part),
                 # A part that neither says "attachment" nor has a name is part of the
@@ -375,25 +408,43 @@ def _filename(part: Message) -> str | None:
     return decode_words(filename) if filename else filename
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe_filename(name: str) -> str | None:
+    """``name`` as a file name that cannot leave a directory or drive a terminal: its last
+    path component, storable, without control characters; None if nothing is left."""
+    name = _CONTROL.sub("", clean(name)).replace("\\", "/").rpartition("/")[2].strip()
+    return name[:500] if name not in ("", ".", "..") else None
+
+
 def _decoded_text(part: Message, content_type: str) -> str:
+    payload = _payload_bytes(part, "text/plain")
     charset = (_safe(part.get_content_charset) or "us-ascii").lower()
     if charset not in ("us-ascii", "ascii") and content_type.startswith("text/"):
-        try:
-            # As EmailMessage.get_content() decodes text: the charset parameter as given.
-            label = part.get_param("charset", "ascii")
-            payload = part.get_payload(decode=True)
-            if isinstance(label, str) and isinstance(payload, bytes):
+        # As EmailMessage.get_content() decodes text: the charset parameter as given.
+        label = part.get_param("charset", "ascii")
+        if isinstance(label, str):
+            if charset == "utf-16" and payload[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+                label = _utf16_order(payload)
+            try:
                 return payload.decode(label, errors="replace")
-        except (LookupError, ValueError):
-            pass  # a bogus charset: decode the bytes by hand
+            except (LookupError, ValueError):
+                pass  # a bogus charset, or a bytes codec ("base64"): decode by hand
     # Unlabelled (or "us-ascii") 8-bit text is decoded from the bytes: the stdlib would
     # replace every non-ASCII byte, where it is usually UTF-8 or Windows-1252.
-    payload = _payload_bytes(part, "text/plain")
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
         # Mislabelled 8-bit text in the wild is overwhelmingly Windows-1252.
         return payload.decode("cp1252", errors="replace")
+
+
+def _utf16_order(payload: bytes) -> str:
+    # UTF-16 without a byte order mark is big-endian by RFC 2781 §4.3, but Windows sends it
+    # little-endian. Mostly-ASCII text has its zero octets on the high-order side.
+    sample = payload[:4096]
+    return "utf-16-be" if sample[::2].count(0) > sample[1::2].count(0) else "utf-16-le"
 
 
 def _payload_bytes(part: Message, content_type: str) -> bytes:

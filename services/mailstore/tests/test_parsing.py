@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import csv
+import string
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailstore import parsing
 from mailstore.parsing import MAX_DEPTH, MAX_PARTS, clean, parse_message
@@ -89,6 +93,88 @@ def test_corpus_attachment_flags_agree_with_the_index() -> None:
     # text part without a disposition as an attachment (we show it, like get_body()).
     # 14 files of the 400 fall under these; a systematic fault would show as many more.
     assert len(disagreements) <= 15, disagreements
+
+
+@needs_corpus
+def test_corpus_addresses_match_the_stdlib_parser() -> None:
+    # Simple mailboxes take a fast path; they must come out as policy.default's full
+    # RFC 5322 parser has them (except that adjacent encoded words join without a space,
+    # RFC 2047 §6.2, which the stdlib does not do in phrases: whitespace is not compared).
+    def squeeze(value: str) -> str:
+        return "".join(value.split())
+
+    compared = 0
+    for path in EMAILS:
+        raw = path.read_bytes()
+        reference = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+        result = parse_message(raw)
+        sender = [result.from_] if result.from_ else []
+        for name, ours in (("from", sender), ("to", result.to), ("cc", result.cc)):
+            try:
+                theirs = reference[name]
+                expected = [] if theirs is None else list(theirs.addresses)
+            except Exception:
+                continue  # the stdlib cannot parse it; we fall back on getaddresses()
+            pairs = [(squeeze(clean(a.display_name)), clean(a.addr_spec)) for a in expected]
+            pairs = [pair for pair in pairs if pair != ("", "")]
+            mine = [(squeeze(a.name), a.address) for a in ours]
+            assert mine == (pairs[:1] if name == "from" else pairs), (path, name)
+            compared += len(mine)
+    assert compared > 400
+
+
+# Where this parser deliberately differs from policy.default (the implementation before
+# it), each pinned on the corpus message that showed it.
+CORPUS_IMPROVEMENTS = [
+    pytest.param(
+        "mikel-mail/mime_emails__raw_email_with_illegal_boundary.eml",
+        lambda r: (r.text.splitlines()[0], r.html is not None, r.defects),
+        ("Hello", True, []),
+        id="unquoted-boundary-with-equals-sign-is-split",
+    ),
+    pytest.param(
+        "spamassassin/spam__utf16.eml",
+        lambda r: (r.text.split()[:2], len(r.attachments)),
+        (["Dear", "potencial"], 2),
+        id="utf16-body-behind-outlook-boundary-is-decoded",
+    ),
+    pytest.param(
+        "mikel-mail/error_emails__bad_subject.eml",
+        lambda r: r.from_.name,
+        "MySurvey.com & Carol Adams",
+        id="encoded-words-split-mid-word-join-without-spaces",
+    ),
+    pytest.param(
+        "james-mime4j/russian-headers.eml",
+        lambda r: r.attachments[0].filename,
+        "Список.doc",
+        id="unquoted-encoded-word-filename",
+    ),
+    pytest.param(
+        "mikel-mail/attachment_emails__attachment_with_unquoted_name.eml",
+        lambda r: r.attachments[0].filename,
+        "This is a test.txt",
+        id="unquoted-filename-with-spaces",
+    ),
+    pytest.param(
+        "mikel-mail/plain_emails__raw_email_double_at_in_header.eml",
+        lambda r: r.message_id,
+        "<d3b8cf8e49f0448085@0c28713a1@f473e@37signals.com>",
+        id="message-id-kept-as-received",
+    ),
+    pytest.param(
+        "mimekit/messages__stack-overflow.eml",
+        lambda r: (r.to[0].address, r.error),
+        ("test@test.com", None),
+        id="address-comment-nesting-uses-the-stdlib-parser",
+    ),
+]
+
+
+@needs_corpus
+@pytest.mark.parametrize(("name", "extract", "expected"), CORPUS_IMPROVEMENTS)
+def test_corpus_message_pinned(name: str, extract: Any, expected: object) -> None:
+    assert extract(parse_message((CORPUS / "emails" / name).read_bytes())) == expected
 
 
 def test_rfc2047_subject_and_addresses_are_decoded() -> None:
@@ -262,3 +348,34 @@ def test_a_parser_crash_becomes_an_error_not_an_exception(
     result = parse_message(b"Subject: x\r\n\r\ny")
 
     assert result.error == "message: IndexError: list index out of range"
+
+
+_ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
+# Printable ASCII that a quoted string holds without escapes (RFC 5322 §3.2.4 qtext + space).
+_QTEXT = "".join(c for c in string.printable[:95] if c not in '"\\')
+_ATOMS = st.text(_ATEXT, min_size=1, max_size=6)
+_DOT_ATOMS = st.lists(_ATOMS, min_size=1, max_size=3).map(".".join)
+_ADDR_SPECS = st.builds("{}@{}".format, _DOT_ATOMS, _DOT_ATOMS)
+_PHRASES = st.one_of(
+    # Words may hold dots (obs-phrase, "John Q. Public"), but not start with one: the stdlib
+    # parser itself crashes on a lone "." (a TypeError in _header_value_parser, 3.11).
+    st.lists(
+        st.builds(str.__add__, _ATOMS, st.text(_ATEXT + ".", max_size=5)), min_size=1, max_size=3
+    ).map(" ".join),
+    st.text(_QTEXT, max_size=10).map('"{}"'.format),
+)
+_MAILBOXES = st.one_of(_ADDR_SPECS, st.builds("{} <{}>".format, _PHRASES, _ADDR_SPECS))
+
+
+@settings(max_examples=200, deadline=None)
+@given(mailboxes=st.lists(_MAILBOXES, min_size=1, max_size=4))
+def test_address_fast_path_agrees_with_the_stdlib_parser(mailboxes: list[str]) -> None:
+    value = ", ".join(mailboxes)
+    header = policy.default.header_factory("to", value)
+    expected = [
+        (" ".join(clean(a.display_name).split()), clean(a.addr_spec)) for a in header.addresses
+    ]
+
+    result = parse_message(f"To: {value}\r\n\r\n".encode())
+
+    assert [(a.name, a.address) for a in result.to] == [p for p in expected if p != ("", "")]

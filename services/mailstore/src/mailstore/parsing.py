@@ -8,7 +8,13 @@ on its own: a failure costs that field, is recorded in ``error``, and the raw me
 stored regardless, so nothing is ever dropped for being unparseable.
 
 Everything returned is safe for PostgreSQL text and jsonb: no NUL characters (which text
-cannot hold) and no lone surrogates (which UTF-8 cannot encode).
+cannot hold) and no lone surrogates (which UTF-8 cannot encode); attachment names are bare
+file names without control characters.
+
+Work is bounded in time and memory by the size of the message: a message with too many
+parts, too many short lines or nesting too deep for the stdlib parser's recursion has only
+its headers parsed (``error`` says why), and the walk stops at ``MAX_PARTS`` and
+``MAX_DEPTH``. tests/test_parsing_hostile.py holds the cases.
 """
 
 from __future__ import annotations
@@ -19,15 +25,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
-from email.header import decode_header, make_header
-from email.message import EmailMessage, Message
+from email.errors import HeaderParseError
+from email.header import decode_header
+from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses
+from email.policy import Compat32
+from email.utils import getaddresses, parsedate_to_datetime
 from typing import TypeVar
 
 # Work bounds, so that one message cannot pin the consumer.
 MAX_PARTS = 10_000
 MAX_DEPTH = 50
+# The stdlib parser holds every line as a Python object (about 100 bytes, however short the
+# line) until its part ends: lines beyond MAX_LINES must average MIN_LINE_OCTETS, or memory
+# could reach a hundred times the message. Real mail has 76-octet base64 lines.
+MAX_LINES = 100_000
+MIN_LINE_OCTETS = 40
+# What is parsed of a message whose body is not: its headers are in there.
+MAX_HEADER_BLOCK = 256 * 1024
 # Characters kept in each body column; the raw message always holds everything.
 MAX_BODY_CHARS = 1_000_000
 # Characters of text fed to the full-text index: a tsvector is limited to 1 MB.
@@ -102,19 +117,26 @@ class ParsedMessage:
 def parse_message(raw: bytes) -> ParsedMessage:
     """Parse ``raw``; never raises (see the module docstring)."""
     result = ParsedMessage()
-    # policy.default builds header objects for every part while parsing (about 0.2 ms
-    # each), so a body made of delimiter lines could keep the parser busy for minutes.
-    # Counting candidate delimiter lines is cheap; too many, and only headers are parsed.
-    too_many_parts = raw.count(b"\n--") > MAX_PARTS
+    too_much = _beyond_bounds(raw)
     try:
-        message = BytesParser(policy=policy.default).parsebytes(raw, headersonly=too_many_parts)
+        if too_much is None:
+            try:
+                message = BytesParser(policy=_RECEIVED).parsebytes(raw)
+            except RecursionError:
+                # The stdlib parser recurses per nesting level (a few hundred reach the
+                # recursion limit), before MAX_DEPTH can apply.
+                too_much = "MIME parts nested deeper than the parser can follow"
+        if too_much is not None:
+            head = raw[:MAX_HEADER_BLOCK]
+            message = BytesParser(policy=_RECEIVED).parsebytes(head, headersonly=True)
     except Exception as exc:
         result.fail("message", exc)
         return result
-    assert isinstance(message, EmailMessage)
     _headers(message, result)
-    if too_many_parts:
-        result.fail("body", RuntimeError(f"more than {MAX_PARTS} MIME parts; body not parsed"))
+    if too_much is not None:
+        for defect in message.defects:
+            _defect(result, defect)
+        result.fail("body", RuntimeError(f"{too_much}; body not parsed"))
         return result
     try:
         _walk_parts(message, result)
@@ -126,23 +148,53 @@ def parse_message(raw: bytes) -> ParsedMessage:
     return result
 
 
+def _beyond_bounds(raw: bytes) -> str | None:
+    """Why only the headers of ``raw`` should be parsed, if they should: cheap counts that
+    bound the stdlib parser's time and memory."""
+    if raw.count(b"\n--") > MAX_PARTS:  # candidate delimiter lines
+        return f"more than {MAX_PARTS} MIME parts"
+    lines = raw.count(b"\n")
+    if lines > max(MAX_LINES, len(raw) // MIN_LINE_OCTETS):
+        return f"{lines} lines, too many of them short"
+    return None
+
+
 # -- headers ---------------------------------------------------------------------------------
+#
+# policy.default builds a structured header object (a full RFC 5322 parse tree) for every
+# header it reads, its own lookups of Content-Type included: most of the parse time of a
+# small message. Here the parser keeps header values as the strings received, and only the
+# stored headers are decoded, with the lighter email.header functions and a fast path for
+# the common address forms.
 
 
-def _headers(message: EmailMessage, result: ParsedMessage) -> None:
-    subject = _field(result, "subject", lambda: _text_header(message, "subject"), "")
+class _ReceivedPolicy(Compat32):
+    """compat32 without its one header transformation: undecodable bytes stay surrogate
+    escapes (which :func:`clean` turns back into UTF-8) instead of becoming an
+    ``unknown-8bit`` Header object that stringifies them as U+FFFD."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return value
+
+
+_RECEIVED = _ReceivedPolicy()
+
+
+def _headers(message: Message, result: ParsedMessage) -> None:
+    first: dict[str, str] = {}
+    for key, value in message.raw_items():
+        first.setdefault(key.lower(), value)
+    subject = _field(result, "subject", lambda: _text_header(first, "subject"), "")
     result.subject = _collapse(subject)
     no_addresses: list[Address] = []
-    senders = _field(result, "from", lambda: _addresses(message, "from"), no_addresses)
+    senders = _field(result, "from", lambda: _addresses(first, "from"), no_addresses)
     result.from_ = senders[0] if senders else None
-    result.to = _field(result, "to", lambda: _addresses(message, "to"), no_addresses)
-    result.cc = _field(result, "cc", lambda: _addresses(message, "cc"), no_addresses)
-    result.date = _field(result, "date", lambda: _date(message), None)
-    result.message_id = _optional(result, message, "message-id")
-    result.in_reply_to = _optional(result, message, "in-reply-to")
-    result.references = _optional(result, message, "references")
-    for defect in message.defects:
-        _defect(result, defect)
+    result.to = _field(result, "to", lambda: _addresses(first, "to"), no_addresses)
+    result.cc = _field(result, "cc", lambda: _addresses(first, "cc"), no_addresses)
+    result.date = _field(result, "date", lambda: _date(first), None)
+    result.message_id = _optional(result, first, "message-id")
+    result.in_reply_to = _optional(result, first, "in-reply-to")
+    result.references = _optional(result, first, "references")
 
 
 def _field(result: ParsedMessage, what: str, extract: Callable[[], T], default: T) -> T:
@@ -153,41 +205,66 @@ def _field(result: ParsedMessage, what: str, extract: Callable[[], T], default: 
         return default
 
 
-def _raw_header(message: Message, name: str) -> str | None:
-    # raw_items() does not run the header parser, so it works where message[name] raises.
-    for key, value in message.raw_items():
-        if key.lower() == name:
-            return str(value)
-    return None
+def _unfold(value: str) -> str:
+    # RFC 5322 §2.2.3: unfolding removes the line breaks and keeps the whitespace after them.
+    return _LINE_BREAK.sub("", value)
 
 
-def _text_header(message: EmailMessage, name: str) -> str:
+def decode_words(value: str) -> str:
+    """``value`` with its RFC 2047 encoded words decoded.
+
+    Whitespace between two encoded words is dropped and their bytes are joined before
+    decoding (RFC 2047 §6.2), so a character split across two words survives; an encoded
+    word in a bogus charset keeps its bytes, which :func:`clean` then makes storable.
+    Raises ``email.errors.HeaderParseError`` for undecodable base64.
+    """
+    if "=?" not in value:
+        return value
+    return "".join(_decode_word(chunk, charset) for chunk, charset in decode_header(value))
+
+
+def _decode_word(chunk: str | bytes, charset: str | None) -> str:
+    if isinstance(chunk, str):
+        return chunk
+    if charset is None:
+        # decode_header() turns the text between encoded words into bytes this way.
+        return chunk.decode("raw-unicode-escape")
+    charset = charset.partition("*")[0]  # RFC 2231 §5: "charset*language"
     try:
-        value = message[name]
-        return "" if value is None else clean(str(value))[:MAX_HEADER_CHARS]
-    except Exception:
-        raw = _raw_header(message, name) or ""
+        return chunk.decode(charset, "surrogateescape")
+    except (LookupError, UnicodeError):
+        return chunk.decode("ascii", "surrogateescape")
+
+
+def _text_header(headers: dict[str, str], name: str) -> str:
+    raw = headers.get(name)
+    if raw is None:
+        return ""
+    value = _unfold(raw)
+    try:
+        decoded = decode_words(value)
+    except HeaderParseError:
+        # Broken base64 in an encoded word: policy.default's parser salvages what it can.
+        decoded = str(policy.default.header_factory(name, value))
+    return clean(decoded)[:MAX_HEADER_CHARS]
+
+
+def _optional(result: ParsedMessage, headers: dict[str, str], name: str) -> str | None:
+    return _collapse(_field(result, name, lambda: _text_header(headers, name), "")) or None
+
+
+def _addresses(headers: dict[str, str], name: str) -> list[Address]:
+    raw = headers.get(name)
+    if raw is None:
+        return []
+    value = _unfold(raw)
+    pairs = _simple_addresses(value)
+    if pairs is None:
         try:
-            return clean(str(make_header(decode_header(raw))))[:MAX_HEADER_CHARS]
+            header = policy.default.header_factory(name, value)
+            pairs = [(a.display_name, a.addr_spec) for a in header.addresses]
         except Exception:
-            return clean(raw)[:MAX_HEADER_CHARS]
-
-
-def _optional(result: ParsedMessage, message: EmailMessage, name: str) -> str | None:
-    return _collapse(_field(result, name, lambda: _text_header(message, name), "")) or None
-
-
-def _addresses(message: EmailMessage, name: str) -> list[Address]:
-    try:
-        header = message[name]
-        if header is None:
-            return []
-        pairs = [(a.display_name, a.addr_spec) for a in header.addresses]
-    except Exception:
-        raw = _raw_header(message, name)
-        if raw is None:
-            return []
-        pairs = getaddresses([raw])
+            pairs = getaddresses([value])
     found = []
     for display_name, addr_spec in pairs[:MAX_ADDRESSES]:
         address = Address(_collapse(clean(display_name))[:500], clean(addr_spec).strip()[:500])
@@ -196,10 +273,48 @@ def _addresses(message: EmailMessage, name: str) -> list[Address]:
     return found
 
 
-def _date(message: EmailMessage) -> datetime | None:
-    header = message["date"]
-    value = getattr(header, "datetime", None)
-    if not isinstance(value, datetime):
+# RFC 5322 §3.4 mailboxes in their everyday forms: "local@domain", "Phrase <local@domain>"
+# and '"Quoted phrase" <local@domain>' (either phrase possibly RFC 2047 encoded words), with
+# ASCII dot-atoms only. Anything else (groups, comments, routes, quoted local parts, obsolete
+# syntax, 8-bit) goes through policy.default's full parser, and must give the same result.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+_ADDR_SPEC = rf"{_DOT_ATOM}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_WORD = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]"  # atext and ".", as in "John Q. Public" (§4.1)
+_PHRASE = rf"{_ATEXT}{_WORD}*(?:[ \t]+{_WORD}+)*"
+_MAILBOX = re.compile(
+    rf"""[ \t]*(?:
+        (?P<bare>{_ADDR_SPEC})
+        | (?:"(?P<quoted>[^"\\]*)"|(?P<phrase>{_PHRASE}))?[ \t]*<(?P<angle>{_ADDR_SPEC})>
+    )[ \t]*(?:,|$)""",
+    re.VERBOSE,
+)
+
+
+def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
+    """``(display name, address)`` pairs when ``value`` is a list of simple mailboxes."""
+    pairs = []
+    position = 0
+    while position < len(value):
+        match = _MAILBOX.match(value, position)
+        if match is None or match.end() == position:
+            return None
+        if match["bare"]:
+            pairs.append(("", match["bare"]))
+        else:
+            phrase = match["quoted"] or match["phrase"] or ""
+            pairs.append((decode_words(phrase), match["angle"]))
+        position = match.end()
+    return pairs if pairs else None
+
+
+def _date(headers: dict[str, str]) -> datetime | None:
+    raw = headers.get("date")
+    if not raw:
+        return None
+    try:
+        value = parsedate_to_datetime(_unfold(raw))
+    except ValueError:
         return None
     # RFC 5322 §3.3: "-0000" means "UTC, local zone unknown"; Python returns it naive.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -213,20 +328,20 @@ def _defect(result: ParsedMessage, defect: object) -> None:
 # -- parts -----------------------------------------------------------------------------------
 
 
-def _walk_parts(message: EmailMessage, result: ParsedMessage) -> None:
+def _walk_parts(message: Message, result: ParsedMessage) -> None:
     texts: list[str] = []
     for count, (part, content_type, depth) in enumerate(_parts(message)):
         if count >= MAX_PARTS:
             result.fail("body", RuntimeError(f"more than {MAX_PARTS} parts; the rest ignored"))
             break
-        if part is not message:
-            for defect in part.defects:
-                _defect(result, defect)
         if part.is_multipart() and content_type != "message/rfc822":
             if depth >= MAX_DEPTH:
                 result.fail("body", RuntimeError(f"nested deeper than {MAX_DEPTH}; not walked"))
-            continue
-        _leaf(part, content_type, result, texts)
+        else:
+            _leaf(part, content_type, result, texts)
+        # After _leaf: decoding the payload adds its defects (bad base64) to the part.
+        for defect in part.defects:
+            _defect(result, defect)
     result.text = "\n\n".join(texts)
 
 
@@ -249,23 +364,24 @@ def _parts(message: Message) -> Iterator[tuple[Message, str, int]]:
 
 def _leaf(part: Message, content_type: str, result: ParsedMessage, texts: list[str]) -> None:
     disposition = _safe(part.get_content_disposition)
-    filename = _safe(part.get_filename)
+    filename = _safe(lambda: _filename(part))
+    filename = safe_filename(filename) if filename else None
     # Like EmailMessage.get_body(): a text part is body text unless it says "attachment",
     # file name or not (clients show it inline too).
     is_body = disposition != "attachment"
     if content_type.startswith("multipart/"):
         # A multipart whose boundary is missing or never appears was left unsplit: its
         # payload is all there is to read, so it is the text.
-        texts.append(_decoded_text(part))
+        texts.append(_decoded_text(part, content_type))
     elif is_body and content_type == "text/plain":
-        texts.append(_decoded_text(part))
+        texts.append(_decoded_text(part, content_type))
     elif is_body and content_type == "text/html" and result.html is None:
-        result.html = _decoded_text(part)
+        result.html = _decoded_text(part, content_type)
     else:
         result.attachments.append(
             Attachment(
                 index=len(result.attachments),
-                filename=clean(filename)[:500] if filename else None,
+                filename=filename,
                 content_type=content_type,
                 content_id=_content_id(part),
                 # A part that neither says "attachment" nor has a name is part of the
@@ -285,18 +401,38 @@ def _safe(call: Callable[[], str | None]) -> str | None:
         return None
 
 
-def _decoded_text(part: Message) -> str:
+def _filename(part: Message) -> str | None:
+    filename = part.get_filename()
+    # Not RFC 2047 (§5 rules encoded words out of parameters), but common in the wild, and
+    # what every mail client shows.
+    return decode_words(filename) if filename else filename
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe_filename(name: str) -> str | None:
+    """``name`` as a file name that cannot leave a directory or drive a terminal: its last
+    path component, storable, without control characters; None if nothing is left."""
+    name = _CONTROL.sub("", clean(name)).replace("\\", "/").rpartition("/")[2].strip()
+    return name[:500] if name not in ("", ".", "..") else None
+
+
+def _decoded_text(part: Message, content_type: str) -> str:
+    payload = _payload_bytes(part, "text/plain")
     charset = (_safe(part.get_content_charset) or "us-ascii").lower()
-    if charset not in ("us-ascii", "ascii"):
-        try:
-            content = part.get_content()  # type: ignore[attr-defined]
-        except Exception:  # bogus charset or transfer encoding: decode the bytes by hand
-            content = None
-        if isinstance(content, str):
-            return content
+    if charset not in ("us-ascii", "ascii") and content_type.startswith("text/"):
+        # As EmailMessage.get_content() decodes text: the charset parameter as given.
+        label = part.get_param("charset", "ascii")
+        if isinstance(label, str):
+            if charset == "utf-16" and payload[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+                label = _utf16_order(payload)
+            try:
+                return payload.decode(label, errors="replace")
+            except (LookupError, ValueError):
+                pass  # a bogus charset, or a bytes codec ("base64"): decode by hand
     # Unlabelled (or "us-ascii") 8-bit text is decoded from the bytes: the stdlib would
     # replace every non-ASCII byte, where it is usually UTF-8 or Windows-1252.
-    payload = _payload_bytes(part, "text/plain")
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
@@ -304,25 +440,35 @@ def _decoded_text(part: Message) -> str:
         return payload.decode("cp1252", errors="replace")
 
 
+def _utf16_order(payload: bytes) -> str:
+    # UTF-16 without a byte order mark is big-endian by RFC 2781 §4.3, but Windows sends it
+    # little-endian. Mostly-ASCII text has its zero octets on the high-order side.
+    sample = payload[:4096]
+    return "utf-16-be" if sample[::2].count(0) > sample[1::2].count(0) else "utf-16-le"
+
+
 def _payload_bytes(part: Message, content_type: str) -> bytes:
     if content_type == "message/rfc822":
         inner = part.get_payload()
         if isinstance(inner, list) and inner and isinstance(inner[0], Message):
-            return bytes(inner[0].as_bytes())
+            # policy.default, unlike compat32, keeps received header lines as they are
+            # unless they are too long for SMTP.
+            return bytes(inner[0].as_bytes(policy=policy.default))
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
 
 
 def _content_id(part: Message) -> str | None:
-    raw = _raw_header(part, "content-id")
-    if raw is None:
-        return None
-    return clean(raw).strip().strip("<>").strip()[:500] or None
+    for key, value in part.raw_items():
+        if key.lower() == "content-id":
+            return clean(str(value)).strip().strip("<>").strip()[:500] or None
+    return None
 
 
 # -- text ------------------------------------------------------------------------------------
 
 _WHITESPACE = re.compile(r"\s+")
+_LINE_BREAK = re.compile(r"\r|\n")
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 
 

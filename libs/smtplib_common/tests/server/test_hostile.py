@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import socket
 import struct
@@ -137,8 +138,11 @@ class Peer:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int) -> Peer:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def connect(cls, port: int, *, source: str | None = None) -> Peer:
+        """Connect to the server; ``source`` is another loopback address (127.0.0.2)
+        for a client that must count as a different peer."""
+        local = (source, 0) if source is not None else None
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=local)
         return cls(reader, writer)
 
     async def send(self, data: bytes) -> None:
@@ -214,8 +218,8 @@ class Live:
     def port(self) -> int:
         return self.server.port
 
-    async def peer(self) -> Peer:
-        return await Peer.connect(self.port)
+    async def peer(self, *, source: str | None = None) -> Peer:
+        return await Peer.connect(self.port, source=source)
 
     def connection(self) -> SMTPConnection:
         (conn,) = self.server._connections
@@ -863,6 +867,234 @@ async def test_many_connections_opened_and_dropped(live: Live) -> None:
         await asyncio.gather(*(one(i) for i in range(50)))
     await live.assert_released()
     assert live.handler.messages == []
+    await live.assert_healthy()
+
+
+# --- slow clients: the abuser is cut off, everyone else is served ----------
+
+GOOD_SENDER = "good@example.test"
+# The well-behaved client's address: a second loopback address, so that limits
+# kept per peer address apply to the abuser only.
+GOOD_SOURCE = "127.0.0.2"
+
+
+async def drip(peer: Peer, unit: bytes, every: float) -> list[bytes]:
+    """Send ``unit`` every ``every`` seconds until the server closes; its replies.
+
+    Replies are read as they arrive, so a reply the server sends just before it
+    closes is read even if a later ``unit`` then meets a reset.
+    """
+
+    async def read_all() -> bytes:
+        data = b""
+        with contextlib.suppress(ConnectionError):
+            while chunk := await peer.reader.read(65536):
+                data += chunk
+        return data
+
+    reading = asyncio.create_task(read_all())
+    async with asyncio.timeout(4 * STEP):
+        while not reading.done():
+            with contextlib.suppress(ConnectionError):
+                await peer.send(unit)
+            await asyncio.wait({reading}, timeout=every)
+    return split_replies(await reading)
+
+
+async def complete_transaction(peer: Peer, *, login: bytes | None = None) -> None:
+    """EHLO, [AUTH,] MAIL, RCPT, DATA and QUIT from a greeted client, all accepted."""
+    await peer.send(b"EHLO good.test\r\n")
+    assert (await peer.reply()).startswith(b"250-")
+    if login is not None:
+        await peer.send(b"AUTH PLAIN " + login + b"\r\n")
+        assert await peer.reply() == enhanced(replies.AUTH_SUCCEEDED)
+    await peer.send(f"MAIL FROM:<{GOOD_SENDER}>\r\nRCPT TO:<{BOB}>\r\nDATA\r\n".encode())
+    assert await peer.replies(3) == [
+        enhanced(replies.SENDER_OK),
+        enhanced(replies.RECIPIENT_OK),
+        plain(replies.START_MAIL_INPUT),
+    ]
+    await peer.send(b"Subject: still served\r\n\r\nhello\r\n.\r\nQUIT\r\n")
+    accepted, closing = await peer.replies(2)
+    assert accepted.startswith(b"250 2.0.0 OK: queued as ")
+    assert closing == enhanced(replies.CLOSING)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [ENVELOPE + b"DATA\r\n", ENVELOPE + b"BDAT 100000 LAST\r\n"],
+    ids=["data", "bdat"],
+)
+async def test_transfer_below_the_minimum_rate_is_421_and_calls_no_handler(
+    serve: ServerFactory, start: bytes
+) -> None:
+    live = await serve(idle_timeout=5.0, min_data_rate=50, data_rate_grace=0.5)
+    peer = await live.peer()
+    try:
+        await peer.greeting()
+        await peer.send(start)
+        await peer.replies(start.count(b"\r\n") - 1)  # EHLO, MAIL, RCPT (DATA: 354 too)
+        conn = live.connection()
+        got = await drip(peer, b"x", every=0.2)  # 5 octets/s, a tenth of the rate
+    finally:
+        await peer.close()
+    assert got[-1] == enhanced(replies.DATA_TOO_SLOW)
+    assert len(conn._buf) < 1024  # nothing piles up while the client dawdles
+    assert live.handler.messages == []
+    await live.assert_healthy()
+
+
+async def test_slow_start_and_steady_transfer_are_within_the_rate(serve: ServerFactory) -> None:
+    """A pause inside the grace period, then data well above the rate for
+    longer than the grace: the message is delivered."""
+    live = await serve(idle_timeout=5.0, min_data_rate=100, data_rate_grace=1.0)
+    peer = await live.peer()
+    try:
+        await peer.start_data()
+        await asyncio.sleep(0.3)  # the client's pace: a slow start inside the grace
+        for _ in range(15):  # 1.5 s at about 10,000 octets/s, 100 times the rate
+            await peer.send(b"y" * 998 + b"\r\n")
+            await asyncio.sleep(0.1)
+        await peer.send(b".\r\nQUIT\r\n")
+        got = await peer.until_eof()
+    finally:
+        await peer.close()
+    ((envelope, message),) = live.handler.messages
+    assert got == [queued(envelope), enhanced(replies.CLOSING)]
+    assert strip_received(message) == (b"y" * 998 + b"\r\n") * 15
+    await live.assert_healthy()
+
+
+@dataclass(frozen=True)
+class Abuse:
+    """One way to hold on to the server: what it configures and what the abuser does.
+
+    ``run(live, engaged, release)`` sets ``engaged`` once the abuse is under way,
+    keeps it up until the server ends it or ``release`` is set, and asserts how
+    the server answered it.
+    """
+
+    config: dict[str, Any]
+    run: Callable[[Live, asyncio.Event, asyncio.Event], Awaitable[None]]
+    login: bytes | None = None  # the well-behaved client logs in with this first
+
+
+async def _trickle_data(live: Live, engaged: asyncio.Event, release: asyncio.Event) -> None:
+    peer = await live.peer()
+    try:
+        await peer.start_data()
+        engaged.set()
+        got = await drip(peer, b"x", every=0.1)  # 10 octets/s, the rate asks for 50
+    finally:
+        await peer.close()
+    assert got == [enhanced(replies.DATA_TOO_SLOW)]
+
+
+async def _noop_forever(live: Live, engaged: asyncio.Event, release: asyncio.Event) -> None:
+    peer = await live.peer()
+    try:
+        await peer.greeting()
+        await peer.send(b"EHLO client.test\r\n")
+        await peer.reply()
+        engaged.set()
+        got = await drip(peer, b"NOOP\r\n", every=0.05)
+    finally:
+        await peer.close()
+    assert got[-1] == enhanced(replies.SESSION_TOO_LONG)
+    assert set(got[:-1]) == {enhanced(replies.OK)}
+
+
+async def _hold_connections(
+    live: Live,
+    engaged: asyncio.Event,
+    release: asyncio.Event,
+    *,
+    sources: list[str],
+    refusal: Reply,
+) -> None:
+    """Open one idle connection from each of ``sources``, then one more from the
+    last, which must be refused with ``refusal``; hold the rest until ``release``."""
+    held = [await live.peer(source=source) for source in sources]
+    try:
+        for peer in held:
+            await peer.greeting()
+        extra = await live.peer(source=sources[-1])
+        try:
+            assert await extra.until_eof() == [plain(refusal)]
+        finally:
+            await extra.close()
+        engaged.set()
+        await asyncio.wait_for(release.wait(), 4 * STEP)
+    finally:
+        for peer in held:
+            await peer.close()
+
+
+ABUSES = [
+    pytest.param(
+        Abuse({"min_data_rate": 50, "data_rate_grace": 1.0}, _trickle_data),
+        id="data-below-min-rate",
+    ),
+    pytest.param(
+        Abuse({"max_session_time": 1.5, "idle_timeout": 30.0}, _noop_forever),
+        id="noop-past-session-lifetime",
+    ),
+    pytest.param(
+        Abuse(
+            {"max_connections_per_peer": 3, "idle_timeout": 30.0},
+            functools.partial(
+                _hold_connections,
+                sources=["127.0.0.1"] * 3,
+                refusal=replies.TOO_MANY_CONNECTIONS_FROM_PEER,
+            ),
+        ),
+        id="idle-connections-past-per-peer-cap",
+    ),
+    pytest.param(
+        # The well-behaved client holds the fourth slot already.
+        Abuse(
+            {"max_connections": 4, "idle_timeout": 30.0},
+            functools.partial(
+                _hold_connections,
+                sources=["127.0.0.3", "127.0.0.4", "127.0.0.5"],
+                refusal=replies.TOO_MANY_CONNECTIONS,
+            ),
+        ),
+        id="connections-past-global-cap",
+    ),
+]
+
+
+@pytest.mark.parametrize("abuse", ABUSES)
+async def test_abuser_is_cut_off_while_another_client_completes_a_transaction(
+    serve: ServerFactory, abuse: Abuse
+) -> None:
+    """While one client abuses a limit, another (already connected, from another
+    address) completes a whole transaction; then the abuser meets the limit.
+
+    The limits are a few seconds and a transaction on loopback takes
+    milliseconds: the abuse is still under way when the transaction ends.
+    """
+    live = await serve(**{"idle_timeout": 5.0, **abuse.config})
+    good = await live.peer(source=GOOD_SOURCE)
+    engaged, release = asyncio.Event(), asyncio.Event()
+    try:
+        await good.greeting()
+        abuser = asyncio.create_task(abuse.run(live, engaged, release))
+        done, _ = await asyncio.wait(
+            {abuser, asyncio.create_task(engaged.wait())},
+            timeout=STEP,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        assert engaged.is_set(), f"the abuse never got under way: {done}"
+        await complete_transaction(good, login=abuse.login)
+        assert not abuser.done(), "the abuse ended before the other client was served"
+        release.set()
+        await asyncio.wait_for(abuser, 4 * STEP)
+    finally:
+        release.set()
+        await good.close()
+    assert [envelope.mail_from for envelope, _ in live.handler.messages] == [GOOD_SENDER]
     await live.assert_healthy()
 
 

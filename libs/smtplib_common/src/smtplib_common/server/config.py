@@ -49,6 +49,16 @@ class ServerConfig:
     # RFC 5321 §4.5.3.2.7: the server timeout should be at least 5 minutes.
     # Progress during DATA/BDAT counts as activity.
     idle_timeout: float = 300.0
+    # RFC 5321 §4.5.3.2.5 gives a client 3 minutes per data block it sends and
+    # §4.5.3.2.7 the server 5 minutes between reads; neither bounds a whole
+    # transfer, so a byte every few minutes could hold DATA or BDAT open for
+    # ever. After data_rate_grace seconds (the §4.5.3.2.7 five minutes, so any
+    # pause the idle timeout allows is still allowed) each octet received buys
+    # 1/min_data_rate seconds more; a transfer that falls behind is answered
+    # 421 4.4.2 and closed. Postfix's smtpd_min_data_rate is 500 as well: even
+    # a 1 MiB message may take 35 minutes. None: no rate check.
+    min_data_rate: int | None = 500
+    data_rate_grace: float = 300.0
     # An absolute bound on one session, against a client that stays just busy
     # enough (a NOOP every few minutes) to hold a connection forever.
     max_session_time: float = 3600.0
@@ -74,6 +84,8 @@ class ServerConfig:
             raise ValueError("command_line_limit below RFC 5321's 512 octets")
         if self.max_recipients < 1 or self.max_message_size < 1:
             raise ValueError("max_recipients and max_message_size must be positive")
+        if self.min_data_rate is not None and self.min_data_rate < 1:
+            raise ValueError("min_data_rate must be positive (None disables it)")
 
     @property
     def mail_line_limit(self) -> int:

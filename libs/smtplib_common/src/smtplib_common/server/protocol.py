@@ -17,6 +17,7 @@ import contextlib
 import email.utils
 import ipaddress
 import logging
+import math
 import re
 import ssl
 import time
@@ -92,6 +93,9 @@ class SMTPConnection(asyncio.Protocol):
         self._busy = False  # a handler, drain or handshake is running: not idle
         self._awaiting_command = False
         self._last_activity = 0.0
+        self._bytes_in = 0  # octets received on this connection, for the data rate
+        self._transfer_start: float | None = None  # when DATA or a BDAT chunk began
+        self._transfer_base = 0  # _bytes_in before the transfer's first octet
         self._plaintext_auth_ok = False
         self._bdat: Content | None = None
 
@@ -120,6 +124,7 @@ class SMTPConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buf += data
+        self._bytes_in += len(data)
         self._last_activity = self._loop.time()
         if len(self._buf) > _READ_HIGH_WATER and not self._reading_paused and self._transport:
             self._reading_paused = True
@@ -206,6 +211,7 @@ class SMTPConnection(asyncio.Protocol):
     async def _read_exact(self, size: int, content: Content | None) -> None:
         """Read ``size`` octets (a BDAT chunk) into ``content``, or discard them."""
         remaining = size
+        self._start_transfer()
         while remaining:
             if not self._buf:
                 await self._wait()
@@ -215,6 +221,7 @@ class SMTPConnection(asyncio.Protocol):
                 content.add(bytes(self._buf[:take]))
             del self._buf[:take]
             remaining -= take
+        self._transfer_start = None
 
     def _reply(self, reply: Reply) -> None:
         self._send(reply.encode(enhanced=self.session.esmtp))
@@ -261,8 +268,31 @@ class SMTPConnection(asyncio.Protocol):
     def _arm_watchdog(self, delay: float) -> None:
         self._watchdog = self._loop.call_later(max(delay, 0.05), self._check_timers)
 
+    def _start_transfer(self) -> None:
+        """DATA or a BDAT chunk begins: the minimum data rate applies from now on."""
+        now = self._loop.time()
+        self._transfer_start = now
+        # What is already buffered arrived during the transfer as far as the
+        # rate is concerned: count it.
+        self._transfer_base = self._bytes_in - len(self._buf)
+        # The watchdog may sleep until a later idle deadline: wake it in time.
+        deadline = now + self._config.data_rate_grace
+        if self._config.min_data_rate is not None and (
+            self._watchdog is None or self._watchdog.when() > deadline
+        ):
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self._arm_watchdog(deadline - now)
+
+    def _transfer_time_left(self, now: float) -> float:
+        rate = self._config.min_data_rate
+        if self._transfer_start is None or rate is None:
+            return math.inf
+        received = self._bytes_in - self._transfer_base
+        return self._transfer_start + self._config.data_rate_grace + received / rate - now
+
     def _check_timers(self) -> None:
-        """Idle timeout and session lifetime, checked by one timer per connection.
+        """Idle timeout, session lifetime and data rate, checked by one timer.
 
         Re-arming a timer on every read would cost a heap operation per chunk;
         instead the timer wakes at the earliest possible deadline and re-checks.
@@ -272,6 +302,7 @@ class SMTPConnection(asyncio.Protocol):
         cfg, now = self._config, self._loop.time()
         life_left = cfg.max_session_time - (time.monotonic() - self.session.started_at)
         idle_left = cfg.idle_timeout - (now - self._last_activity)
+        transfer_left = self._transfer_time_left(now)
         if not self._busy:
             if life_left <= 0:
                 self._send_now_and_close(replies.SESSION_TOO_LONG)
@@ -280,8 +311,12 @@ class SMTPConnection(asyncio.Protocol):
                 # RFC 5321 §4.5.3.2.7: the server may close an idle session.
                 self._send_now_and_close(replies.IDLE_TIMEOUT)
                 return
+            if transfer_left <= 0:
+                # Below min_data_rate: the transfer ends here, no handler runs.
+                self._send_now_and_close(replies.DATA_TOO_SLOW)
+                return
         # While a handler works the deadlines are paused: look again in a second.
-        self._arm_watchdog(1.0 if self._busy else min(idle_left, life_left))
+        self._arm_watchdog(1.0 if self._busy else min(idle_left, life_left, transfer_left))
 
     # --- the session loop -------------------------------------------------
 
@@ -761,11 +796,13 @@ class SMTPConnection(asyncio.Protocol):
             return self._error(replies.NO_VALID_RECIPIENTS)
         self._reply(replies.START_MAIL_INPUT)
         framer = DataFramer(Content(self._config.max_message_size), self._config.data_line_limit)
+        self._start_transfer()
         while True:
             framer.feed(self._buf)
             if framer.done:
                 break
             await self._wait()
+        self._transfer_start = None
         if framer.content.too_big:
             self._reply(replies.MESSAGE_TOO_BIG)
         elif framer.bare_line_ending:

@@ -112,6 +112,10 @@ LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing, try again later")
 DIRECTORY_UNAVAILABLE = Reply(451, "4.4.3", "Directory server failure, try again later")
 TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")  # RFC 5321 §4.5.3.1.10
 TEMP_AUTH_FAILURE = Reply(454, "4.7.0", "Temporary authentication failure")
+# RFC 4954 §6: 454 4.7.0 is the temporary failure; the peer may retry later.
+AUTH_THROTTLED = Reply(
+    454, "4.7.0", "Too many authentication failures from your address, try again later"
+)
 
 # --- 5xx: permanent failures --------------------------------------------
 COMMAND_UNRECOGNIZED = Reply(500, "5.5.2", "Command not recognized")

@@ -15,6 +15,7 @@ per-reply-code suite's conftest.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import inspect
@@ -31,7 +32,7 @@ from hypothesis import strategies as st
 
 from smtplib_common import replies
 from smtplib_common.replies import Reply
-from smtplib_common.server import Envelope, ServerConfig, Session, SMTPServer
+from smtplib_common.server import Credentials, Envelope, ServerConfig, Session, SMTPServer
 from smtplib_common.server.protocol import SMTPConnection
 
 HOSTNAME = "hostile.test"
@@ -128,6 +129,13 @@ class Recorder:
         self.senders.clear()
         self.recipients.clear()
         self.messages.clear()
+
+
+class AccountsRecorder(Recorder):
+    """A Recorder that offers AUTH and knows one account: alice, password secret."""
+
+    async def authenticate(self, session: Session, credentials: Credentials) -> bool:
+        return (credentials.username, credentials.password) == ("alice", "secret")
 
 
 class Peer:
@@ -259,8 +267,8 @@ async def servers() -> AsyncIterator[ServerFactory]:
     """Start servers on 127.0.0.1:0 with a Recorder handler; stop them all afterwards."""
     started: list[SMTPServer] = []
 
-    async def start(**config: object) -> Live:
-        handler = Recorder()
+    async def start(handler: Recorder | None = None, **config: object) -> Live:
+        handler = handler or Recorder()
         server = SMTPServer(handler, ServerConfig(hostname=HOSTNAME, **config))  # type: ignore[arg-type]
         await server.start("127.0.0.1", 0)
         started.append(server)
@@ -976,7 +984,40 @@ class Abuse:
 
     config: dict[str, Any]
     run: Callable[[Live, asyncio.Event, asyncio.Event], Awaitable[None]]
+    handler: type[Recorder] = Recorder
     login: bytes | None = None  # the well-behaved client logs in with this first
+
+
+RIGHT_LOGIN = base64.b64encode(b"\0alice\0secret")
+WRONG_LOGIN = base64.b64encode(b"\0alice\0guess")
+
+
+async def _guess_passwords(live: Live, engaged: asyncio.Event, release: asyncio.Event) -> None:
+    """Two connections of two wrong guesses each (the per-session limit), then
+    AUTH on new connections: refused with 454 even with the right password."""
+    guess = b"AUTH PLAIN " + WRONG_LOGIN + b"\r\n"
+    for _ in range(2):
+        peer = await live.peer()
+        try:
+            await peer.greeting()
+            await peer.send(b"EHLO client.test\r\n" + guess * 2)
+            got = (await peer.until_eof())[1:]
+        finally:
+            await peer.close()
+        failed = enhanced(replies.AUTH_FAILED)
+        assert got == [failed, failed, enhanced(replies.TOO_MANY_AUTH_FAILURES)]
+    for attempt in range(2):
+        peer = await live.peer()
+        try:
+            await peer.greeting()
+            await peer.send(b"EHLO client.test\r\nAUTH PLAIN " + RIGHT_LOGIN + b"\r\n")
+            _ehlo, auth = await peer.replies(2)
+        finally:
+            await peer.close()
+        assert auth == enhanced(replies.AUTH_THROTTLED)
+        if attempt == 0:
+            engaged.set()
+            await asyncio.wait_for(release.wait(), 4 * STEP)
 
 
 async def _trickle_data(live: Live, engaged: asyncio.Event, release: asyncio.Event) -> None:
@@ -1032,6 +1073,20 @@ async def _hold_connections(
 
 ABUSES = [
     pytest.param(
+        Abuse(
+            {
+                "auth_require_tls": False,
+                "max_auth_failures": 2,
+                "auth_throttle_failures": 4,
+                "auth_failure_delay": 0.01,
+            },
+            _guess_passwords,
+            handler=AccountsRecorder,
+            login=RIGHT_LOGIN,
+        ),
+        id="auth-brute-force-across-connections",
+    ),
+    pytest.param(
         Abuse({"min_data_rate": 50, "data_rate_grace": 1.0}, _trickle_data),
         id="data-below-min-rate",
     ),
@@ -1075,7 +1130,7 @@ async def test_abuser_is_cut_off_while_another_client_completes_a_transaction(
     The limits are a few seconds and a transaction on loopback takes
     milliseconds: the abuse is still under way when the transaction ends.
     """
-    live = await serve(**{"idle_timeout": 5.0, **abuse.config})
+    live = await serve(abuse.handler(), **{"idle_timeout": 5.0, **abuse.config})
     good = await live.peer(source=GOOD_SOURCE)
     engaged, release = asyncio.Event(), asyncio.Event()
     try:

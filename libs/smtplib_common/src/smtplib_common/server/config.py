@@ -46,6 +46,15 @@ class ServerConfig:
     # RFC 4954 §4 lets servers limit failures; each one is also slowed down.
     max_auth_failures: int = 3
     auth_failure_delay: float = 1.0
+    # Server-wide, across connections: a peer address (an IPv6 /64) with this
+    # many failed AUTHs within the window gets 454 4.7.0 on every AUTH until
+    # older failures leave the window (RFC 4954 §4 lets servers limit
+    # failures; §6: 454 4.7.0 is the temporary refusal). At most
+    # auth_throttle_peers addresses are remembered, the one whose last failure
+    # is oldest forgotten first, so memory is bounded. None: no such limit.
+    auth_throttle_failures: int | None = 10
+    auth_throttle_window: float = 900.0
+    auth_throttle_peers: int = 10_000
     # RFC 5321 §4.5.3.2.7: the server timeout should be at least 5 minutes.
     # Progress during DATA/BDAT counts as activity.
     idle_timeout: float = 300.0
@@ -86,6 +95,12 @@ class ServerConfig:
             raise ValueError("max_recipients and max_message_size must be positive")
         if self.min_data_rate is not None and self.min_data_rate < 1:
             raise ValueError("min_data_rate must be positive (None disables it)")
+        if self.auth_throttle_failures is not None and (
+            self.auth_throttle_failures < 1
+            or self.auth_throttle_window <= 0
+            or self.auth_throttle_peers < 1
+        ):
+            raise ValueError("auth_throttle_* must be positive (failures None disables it)")
 
     @property
     def mail_line_limit(self) -> int:

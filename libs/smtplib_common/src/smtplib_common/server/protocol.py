@@ -580,6 +580,12 @@ class SMTPConnection(asyncio.Protocol):
             return self._error(replies.BAD_SEQUENCE)
         if not self._auth_offered():
             return self._error(replies.AUTH_NEEDS_TLS)
+        throttle = self._server.auth_failures
+        if throttle is not None and throttle.throttled(session.peer_ip, time.monotonic()):
+            # Refused before any credentials are read: right or wrong, a
+            # throttled peer learns nothing, and the directory is not asked.
+            log.info("AUTH from %s refused: too many recent failures", session.peer_ip)
+            return self._auth_failed(replies.AUTH_THROTTLED)
         mechanism, _, initial = arg.strip().partition(" ")
         mechanism = mechanism.upper()
         if mechanism == "PLAIN":
@@ -614,12 +620,19 @@ class SMTPConnection(asyncio.Protocol):
             session.auth_mechanism = creds.mechanism
             self._reply(replies.AUTH_SUCCEEDED)
             return
-        session.auth_failures += 1
-        log.info("authentication failure %d from %s", session.auth_failures, session.peer_ip)
+        log.info("authentication failure %d from %s", session.auth_failures + 1, session.peer_ip)
+        if self._server.auth_failures is not None:
+            self._server.auth_failures.record(session.peer_ip, time.monotonic())
         # Slow each failure down, then close: a guessing client gets a few
         # tries per connection and pays for each one.
         await asyncio.sleep(self._config.auth_failure_delay)
-        self._reply(replies.AUTH_FAILED)
+        self._auth_failed(replies.AUTH_FAILED)
+
+    def _auth_failed(self, reply: Reply) -> None:
+        """Answer a failed AUTH; the session ends after max_auth_failures."""
+        session = self.session
+        session.auth_failures += 1
+        self._reply(reply)
         if session.auth_failures >= self._config.max_auth_failures:
             self._reply(replies.TOO_MANY_AUTH_FAILURES)
             self._quit = True

@@ -632,7 +632,10 @@ async def test_no_fake_end_of_data_executes_smuggled_commands(live: Live, fake_e
 # --- floods and back-pressure ---------------------------------------------
 
 
-async def test_10000_pipelined_commands_in_one_write_are_all_answered(live: Live) -> None:
+async def test_10000_pipelined_commands_in_one_write_are_all_answered(
+    serve: ServerFactory,
+) -> None:
+    live = await serve(idle_timeout=5.0, max_junk_commands=None)  # pipelining, not junk
     peer = await live.peer()
     try:
         await peer.send(b"EHLO client.test\r\n" + b"NOOP\r\nRSET\r\n" * 5000 + b"QUIT\r\n")
@@ -662,7 +665,8 @@ async def test_client_that_never_reads_meets_back_pressure_then_idle_timeout(
     even though its replies can never be delivered.
     """
     idle = 0.5
-    live = await serve(idle_timeout=idle)
+    # The flood is NOOPs: the junk-command limit would end it before back-pressure.
+    live = await serve(idle_timeout=idle, max_junk_commands=None)
     loop = asyncio.get_running_loop()
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -717,12 +721,14 @@ async def test_client_that_never_reads_meets_back_pressure_then_idle_timeout(
 
 @pytest.mark.parametrize("command", [b"NOOP\r\n", b"HELP\n", b"EHLO x\n"])
 async def test_replies_a_non_reading_client_provokes_stay_bounded(
-    live: Live, command: bytes
+    serve: ServerFactory, command: bytes
 ) -> None:
     """Short commands with long replies (``HELP``: 5 octets in, ~140 out) must
     not let one connection hold more than the bound when its client never
     reads: the server should stop taking commands while replies pile up, not
     only once its input buffer is empty."""
+    # The junk-command limit would end a NOOP or HELP flood before it tests this.
+    live = await serve(idle_timeout=5.0, max_junk_commands=None)
     # A host with large receive buffers (Linux autotunes up to tcp_rmem's
     # 6 MiB): the flood reaches the server in 256 KiB reads.
     for listening in live.server._server.sockets:  # type: ignore[union-attr]
@@ -1045,6 +1051,24 @@ async def _noop_forever(live: Live, engaged: asyncio.Event, release: asyncio.Eve
     assert set(got[:-1]) == {enhanced(replies.OK)}
 
 
+async def _junk_forever(live: Live, engaged: asyncio.Event, release: asyncio.Event) -> None:
+    """As many NOOPs as the limit allows, then (once released) one more."""
+    limit = live.server.config.max_junk_commands
+    assert limit is not None
+    peer = await live.peer()
+    try:
+        await peer.greeting()
+        await peer.send(b"EHLO client.test\r\n" + b"NOOP\r\n" * limit)
+        got = (await peer.replies(1 + limit))[1:]
+        engaged.set()
+        await asyncio.wait_for(release.wait(), 4 * STEP)
+        await peer.send(b"NOOP\r\n")
+        got += await peer.until_eof()
+    finally:
+        await peer.close()
+    assert got == [enhanced(replies.OK)] * limit + [enhanced(replies.TOO_MANY_JUNK_COMMANDS)]
+
+
 async def _hold_connections(
     live: Live,
     engaged: asyncio.Event,
@@ -1090,8 +1114,12 @@ ABUSES = [
         Abuse({"min_data_rate": 50, "data_rate_grace": 1.0}, _trickle_data),
         id="data-below-min-rate",
     ),
+    pytest.param(Abuse({"max_junk_commands": 20}, _junk_forever), id="noop-past-junk-limit"),
     pytest.param(
-        Abuse({"max_session_time": 1.5, "idle_timeout": 30.0}, _noop_forever),
+        Abuse(
+            {"max_session_time": 1.5, "idle_timeout": 30.0, "max_junk_commands": None},
+            _noop_forever,
+        ),
         id="noop-past-session-lifetime",
     ),
     pytest.param(

@@ -43,6 +43,12 @@ class ServerConfig:
     # Unknown commands and syntax or sequence errors a session may make before
     # it is closed with 421 (RFC 5321 §4.2.5 permits closing on abuse).
     max_errors: int = 20
+    # Junk commands (NOOP, RSET, VRFY, HELP) a session may send without a
+    # message being accepted; the next one is answered 421 and the session
+    # closed (RFC 5321 §4.2.5 permits closing on abuse; Postfix's
+    # smtpd_junk_command_limit is 100 as well). Each accepted message starts
+    # the count again. None: no limit.
+    max_junk_commands: int | None = 100
     # RFC 4954 §4 lets servers limit failures; each one is also slowed down.
     max_auth_failures: int = 3
     auth_failure_delay: float = 1.0

@@ -54,6 +54,9 @@ _LINGER_SECONDS = 2.0
 _FORBIDDEN_VERBS = frozenset({b"GET", b"POST", b"PUT", b"HEAD", b"CONNECT", b"OPTIONS"})
 # RFC 5321 §4.2.4: recognised but not implemented is 502, not 500.
 _NOT_IMPLEMENTED_VERBS = frozenset({b"EXPN", b"TURN", b"ETRN", b"ATRN", b"SEND", b"SOML", b"SAML"})
+# Commands that move no mail forward; a client that sends them for ever only
+# holds a connection (Postfix's "junk commands"; ETRN is refused as 502 here).
+_JUNK_VERBS = frozenset({b"NOOP", b"RSET", b"VRFY", b"HELP"})
 # RFC 5321 §4.1.1.1: EHLO takes a domain or address literal. We accept any
 # printable ASCII token (clients send odd names) but no controls or spaces,
 # because the name is copied into the Received: header.
@@ -425,7 +428,16 @@ class SMTPConnection(asyncio.Protocol):
             arg = arg_bytes.decode("utf-8")
         except UnicodeDecodeError:
             return self._error(replies.SYNTAX_ERROR)
+        if verb in _JUNK_VERBS and self._too_much_junk():
+            self._reply(replies.TOO_MANY_JUNK_COMMANDS)
+            self._quit = True
+            return None
         return await method(self, arg)
+
+    def _too_much_junk(self) -> bool:
+        self.session.junk_commands += 1
+        limit = self._config.max_junk_commands
+        return limit is not None and self.session.junk_commands > limit
 
     def _line_limit(self, verb: bytes) -> int:
         if verb in (b"MAIL", b"RCPT"):
@@ -888,6 +900,7 @@ class SMTPConnection(asyncio.Protocol):
             verdict = replies.MESSAGE_ACCEPTED.with_text(f"OK: queued as {envelope.id}")
         if verdict.is_positive:
             self.session.transactions += 1
+            self.session.junk_commands = 0  # the client does move mail
         self._reply(verdict)
 
     def _received_header(self, envelope: Envelope) -> bytes:

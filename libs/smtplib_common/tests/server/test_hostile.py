@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from libs.smtplib_common.tests.fuzzing import fuzz_settings
 from smtplib_common import replies
 from smtplib_common.replies import Reply
 from smtplib_common.server import Credentials, Envelope, ServerConfig, Session, SMTPServer
@@ -348,11 +349,8 @@ _TOKENS = st.sampled_from(
 GARBAGE = st.lists(st.one_of(st.binary(max_size=64), _TOKENS), max_size=40).map(b"".join)
 
 
-@settings(
-    max_examples=50,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@pytest.mark.fuzz
+@fuzz_settings(50)
 @given(garbage=GARBAGE)
 @example(garbage=b"GET / HTTP/1.1\r\nNOOP")
 @example(garbage=b"GET /" + b"x" * 600 + b"\r\nNOOP\r\nQUIT " + b"x" * 600)
@@ -598,11 +596,8 @@ async def test_smuggling_yields_one_transaction_or_none(
 _FAKE_END_BYTES = st.lists(st.sampled_from([b"\r", b"\n", b".", b"\x00", b" ", b"a"]), max_size=8)
 
 
-@settings(
-    max_examples=50,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@pytest.mark.fuzz
+@fuzz_settings(50)
 @given(fake_end=_FAKE_END_BYTES.map(b"".join))
 async def test_no_fake_end_of_data_executes_smuggled_commands(live: Live, fake_end: bytes) -> None:
     payload = _smuggling_payload(fake_end)

@@ -1199,6 +1199,11 @@ UVLOOP_CASES: dict[str, tuple[Callable[..., Awaitable[None]], dict[str, Any]]] =
         {"how": "fin", "chunks": b"BDAT 100 LAST\r\n" + b"x" * 50},
     ),
     "many-connections": (test_many_connections_opened_and_dropped, {}),
+    # The data-rate check re-arms the watchdog with the loop's own TimerHandle.
+    "min-data-rate": (
+        test_transfer_below_the_minimum_rate_is_421_and_calls_no_handler,
+        {"start": ENVELOPE + b"DATA\r\n"},
+    ),
 }
 
 

@@ -19,7 +19,7 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
 	&& { echo "$$p"; break; }; done)
 
-.PHONY: help venv lint check-services test test-unit test-faults up bench format clean distclean
+.PHONY: help venv lint check-services test test-unit test-faults fuzz up bench format clean distclean
 
 help:
 	@echo "make venv            create/refresh .venv (editable lib + services, dev tools)"
@@ -28,6 +28,7 @@ help:
 	@echo "make test            venv, lint, check-services, then every test"
 	@echo "make test-unit       the library's and the services' own tests only"
 	@echo "make test-faults     the fault scenarios alone, 5,000 messages each"
+	@echo "make fuzz            fuzz targets and the SMTP state machine, FUZZ_EXAMPLES (2,000) each"
 	@echo "make up              run the three services here, without Docker"
 	@echo "make bench           benchmarks (bench/README.md); not part of make test"
 	@echo "make format          ruff --fix and ruff format"
@@ -70,6 +71,14 @@ test: venv lint check-services
 # messages each); private RabbitMQ and PostgreSQL instances, never the shared ones.
 test-faults: venv check-services
 	LOCALPOST_FAULT_MESSAGES=5000 $(BIN)/pytest -m faults -s tests/integration $(PYTEST_ARGS)
+
+# The tests marked `fuzz` (hypothesis fuzz targets of the command parser and the
+# DATA framer, hostile byte streams, the SMTP session state machine). make test
+# runs each with the small example count its test names; this runs them with
+# FUZZ_EXAMPLES each (see libs/smtplib_common/tests/fuzzing.py).
+FUZZ_EXAMPLES ?= 2000
+fuzz: venv
+	LOCALPOST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -m fuzz libs $(PYTEST_ARGS)
 
 test-unit: venv
 	$(BIN)/pytest libs services $(PYTEST_ARGS)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
+from libs.smtplib_common.tests.fuzzing import fuzz_settings
 from smtplib_common.address import (
     MAX_LOCAL_PART_OCTETS,
     MAX_PATH_OCTETS,
@@ -201,3 +204,76 @@ def test_xtext_round_trips_any_text(text: str) -> None:
 
     assert all(33 <= ord(c) <= 126 and c != "=" for c in encoded)
     assert xtext_decode(encoded) == text
+
+
+# --- fuzzing the command-argument parser (make fuzz runs it longer) -----------------
+
+# Fragments of MAIL/RCPT arguments that matter to the grammar, plus the bytes
+# that must never reach a Received: header or a downstream MTA.
+_FRAGMENTS = st.sampled_from(
+    [
+        "<", ">", "@", ".", ",", ":", '"', "\\", " ", "=", "+", "[", "]",
+        "alice", "example.test", "[192.0.2.1]", "[IPv6:2001:db8::1]", "@relay.test:",
+        "postmaster", " SIZE=100", " BODY=8BITMIME", " SMTPUTF8", " AUTH=<>", " size=1",
+        "\u00e9", "\u4e2d", "\x00", "\r", "\n", "\t", "\x7f", "a" * 64, "b" * 250,
+    ]
+)  # fmt: skip
+_LOCAL = st.one_of(
+    st.from_regex(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*", fullmatch=True
+    ),
+    st.from_regex(r'"([\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"', fullmatch=True),
+    st.just("\u00e9l\u00e8ve"),
+)
+_DOMAIN = st.sampled_from(
+    ["example.test", "a-b.c", "[192.0.2.1]", "[IPv6:2001:db8::1]", "b\u00fccher.test"]
+)
+_PARAMS = st.lists(
+    st.sampled_from([" SIZE=100", " BODY=8BITMIME", " SMTPUTF8", " AUTH=<>", " X-FOO=bar"]),
+    max_size=3,
+).map("".join)
+
+
+@st.composite
+def near_valid_arguments(draw: st.DrawFn) -> str:
+    """A well-formed path with parameters, then a fragment or two put anywhere."""
+    route = draw(st.sampled_from(["", "@relay.test:", "@a.test,@b.test:"]))
+    text = f"<{route}{draw(_LOCAL)}@{draw(_DOMAIN)}>{draw(_PARAMS)}"
+    for _ in range(draw(st.integers(min_value=0, max_value=2))):
+        at = draw(st.integers(min_value=0, max_value=len(text)))
+        text = text[:at] + draw(_FRAGMENTS) + text[at:]
+    return text
+
+
+ARGUMENTS = st.one_of(
+    near_valid_arguments(), st.lists(_FRAGMENTS, max_size=16).map("".join), st.text(max_size=80)
+)
+
+
+@pytest.mark.fuzz
+@fuzz_settings(300)
+@given(argument=ARGUMENTS, smtputf8=st.booleans(), allow_null=st.booleans())
+def test_parse_path_accepts_only_clean_paths_and_reparses_its_own_output(
+    argument: str, smtputf8: bool, allow_null: bool
+) -> None:
+    """For any argument text: a syntax error of our own, or a path that is
+    safe to copy into headers and that parses back to itself."""
+    try:
+        path = parse_path(argument, smtputf8=smtputf8, allow_null=allow_null, allow_postmaster=True)
+    except (AddressError, ParameterError):
+        event("refused")
+        return
+    event("parsed")
+    address = path.address
+    assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in address), address
+    assert len(address.encode("utf-8")) + 2 <= MAX_PATH_OCTETS
+    assert address.isascii() or smtputf8 or "SMTPUTF8" in path.params
+    assert address or allow_null
+    for key, value in path.params.items():
+        assert re.fullmatch(r"[A-Z0-9][A-Z0-9-]*", key), key
+        assert value is None or (value.isascii() and value.isprintable() and " " not in value)
+    rendered = f"<{address}>" + "".join(
+        f" {key}" if value is None else f" {key}={value}" for key, value in path.params.items()
+    )
+    again = parse_path(rendered, smtputf8=smtputf8, allow_null=allow_null, allow_postmaster=True)
+    assert again == path

@@ -106,11 +106,17 @@ TOO_MANY_ERRORS = Reply(421, "4.7.0", "Too many errors, closing connection")
 IDLE_TIMEOUT = Reply(421, "4.4.2", "Idle timeout, closing connection")
 SESSION_TOO_LONG = Reply(421, "4.4.2", "Session lasted too long, closing connection")
 TOO_MANY_AUTH_FAILURES = Reply(421, "4.7.0", "Too many authentication failures")
+DATA_TOO_SLOW = Reply(421, "4.4.2", "Data arriving too slowly, closing connection")
+TOO_MANY_JUNK_COMMANDS = Reply(421, "4.7.0", "Too many commands without mail, closing connection")
 LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing, try again later")
 # RFC 3463 §3.5 X.4.3: the directory (here: the mailbox lookup) could not be asked.
 DIRECTORY_UNAVAILABLE = Reply(451, "4.4.3", "Directory server failure, try again later")
 TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")  # RFC 5321 §4.5.3.1.10
 TEMP_AUTH_FAILURE = Reply(454, "4.7.0", "Temporary authentication failure")
+# RFC 4954 §6: 454 4.7.0 is the temporary failure; the peer may retry later.
+AUTH_THROTTLED = Reply(
+    454, "4.7.0", "Too many authentication failures from your address, try again later"
+)
 
 # --- 5xx: permanent failures --------------------------------------------
 COMMAND_UNRECOGNIZED = Reply(500, "5.5.2", "Command not recognized")

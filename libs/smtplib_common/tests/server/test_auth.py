@@ -428,3 +428,79 @@ async def test_mail_auth_parameter_is_dropped_when_not_authenticated(
 
     assert got[0] == replies.SENDER_OK
     assert auth_server.deliveries[0].envelope.auth_mailbox is None
+
+
+# --- failures across connections ------------------------------------------------
+
+
+@pytest.fixture
+async def throttled_server(make_server: MakeServer, config: Config, accounts: Accounts) -> Running:
+    """Three failures per peer within a minute; one per session is allowed twice."""
+    return await make_server(
+        config(
+            auth_require_tls=False,
+            max_auth_failures=2,
+            auth_throttle_failures=3,
+            auth_throttle_window=60.0,
+        ),
+        authenticate=accounts,
+    )
+
+
+async def fail_twice(connect: Connect, server: Running) -> None:
+    client = await connect(server)
+    await client.ehlo()
+    got = await client.send(f"AUTH PLAIN {PLAIN_WRONG}", f"AUTH PLAIN {PLAIN_WRONG}", n=3)
+    assert got == [replies.AUTH_FAILED, replies.AUTH_FAILED, replies.TOO_MANY_AUTH_FAILURES]
+
+
+async def test_failures_across_connections_make_every_new_auth_454(
+    throttled_server: Running, connect: Connect, accounts: Accounts
+) -> None:
+    await fail_twice(connect, throttled_server)
+    second = await connect(throttled_server)
+    await second.ehlo()
+    assert await second.command(f"AUTH PLAIN {PLAIN_WRONG}") == replies.AUTH_FAILED
+    assert len(accounts.seen) == 3
+
+    # The right password, on this connection and on a new one: refused unread.
+    assert await second.command(f"AUTH PLAIN {PLAIN_ALICE}") == replies.AUTH_THROTTLED
+    third = await connect(throttled_server)
+    await third.ehlo()
+    assert await third.command("AUTH LOGIN") == replies.AUTH_THROTTLED
+    assert len(accounts.seen) == 3
+    # A throttled attempt still counts against the session.
+    assert await third.send(f"AUTH PLAIN {PLAIN_ALICE}", n=2) == [
+        replies.AUTH_THROTTLED,
+        replies.TOO_MANY_AUTH_FAILURES,
+    ]
+
+
+async def test_throttle_lifts_when_the_failures_leave_the_window(
+    make_server: MakeServer, connect: Connect, config: Config, accounts: Accounts
+) -> None:
+    window = 0.5
+    server = await make_server(
+        config(auth_require_tls=False, auth_throttle_failures=1, auth_throttle_window=window),
+        authenticate=accounts,
+    )
+    client = await connect(server)
+    await client.ehlo()
+    assert await client.command(f"AUTH PLAIN {PLAIN_WRONG}") == replies.AUTH_FAILED
+    assert await client.command(f"AUTH PLAIN {PLAIN_ALICE}") == replies.AUTH_THROTTLED
+    await asyncio.sleep(window + 0.2)  # the failure's age, not synchronisation
+    assert await client.command(f"AUTH PLAIN {PLAIN_ALICE}") == replies.AUTH_SUCCEEDED
+
+
+async def test_no_throttle_across_connections_when_disabled(
+    make_server: MakeServer, connect: Connect, config: Config, accounts: Accounts
+) -> None:
+    server = await make_server(
+        config(auth_require_tls=False, max_auth_failures=2, auth_throttle_failures=None),
+        authenticate=accounts,
+    )
+    for _ in range(3):
+        await fail_twice(connect, server)
+    client = await connect(server)
+    await client.ehlo()
+    assert await client.command(f"AUTH PLAIN {PLAIN_ALICE}") == replies.AUTH_SUCCEEDED

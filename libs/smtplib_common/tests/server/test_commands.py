@@ -197,6 +197,49 @@ async def test_too_many_errors_closes_with_421(
     assert await client.read_rest() == b""  # the NOOP is never answered
 
 
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [
+        ("NOOP", replies.OK),
+        ("RSET", replies.RESET_OK),
+        ("VRFY someone", replies.CANNOT_VRFY),
+        ("HELP", replies.HELP),
+    ],
+)
+async def test_junk_commands_beyond_the_limit_close_with_421(
+    make_server: MakeServer,
+    connect: Connect,
+    config: Callable[..., ServerConfig],
+    command: str,
+    answer: Reply,
+) -> None:
+    client = await connect(await make_server(config(max_junk_commands=5)))
+    await client.ehlo()
+
+    got = await client.send(*[command] * 6, "NOOP", n=6)
+
+    assert got == [answer] * 5 + [replies.TOO_MANY_JUNK_COMMANDS]
+    assert await client.read_rest() == b""  # the NOOP after it is never answered
+
+
+async def test_an_accepted_message_starts_the_junk_count_again(
+    make_server: MakeServer, connect: Connect, config: Callable[..., ServerConfig]
+) -> None:
+    running = await make_server(config(max_junk_commands=3))
+    client = await connect(running)
+    await client.ehlo()
+    transaction = ["MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA"]
+
+    first = await client.send("NOOP", "RSET", "HELP", *transaction)
+    delivered = await client.command(b"Subject: x\r\n\r\nx\r\n.\r\n")
+    second = await client.send("NOOP", "NOOP", "NOOP", "NOOP")
+
+    assert [r.code for r in first] == [250, 250, 214, 250, 250, 354]
+    assert delivered.code == 250
+    assert second == [replies.OK] * 3 + [replies.TOO_MANY_JUNK_COMMANDS]
+    assert len(running.deliveries) == 1
+
+
 async def test_errors_below_the_limit_keep_the_session(
     make_server: MakeServer, connect: Connect, config: Callable[..., ServerConfig]
 ) -> None:

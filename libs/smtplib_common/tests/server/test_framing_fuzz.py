@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from libs.smtplib_common.tests.fuzzing import fuzz_settings
 from smtplib_common.server.framing import Content, DataFramer
 
 END = b"\r\n.\r\n"
@@ -113,7 +114,8 @@ CUTS = st.lists(st.integers(min_value=0, max_value=10_000), max_size=12)
 TRAILER = st.sampled_from([b"", b"QUIT\r\n", b"MAIL FROM:<a@b>\r\n", b".\r\n", b"\r\n.\r\n"])
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.fuzz
+@fuzz_settings(300)
 @given(content=messages(), trailer=TRAILER, cuts=CUTS)
 @example(content=b"", trailer=b"", cuts=[1, 2])
 @example(content=b".\r\n", trailer=b"", cuts=[1, 2, 3, 4])
@@ -133,7 +135,8 @@ def test_any_split_gives_the_content_flags_and_rest_of_one_piece(
     assert whole.size == len(content)
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.fuzz
+@fuzz_settings(300)
 @given(content=messages(), cuts=CUTS)
 def test_line_limit_flag_lies_between_the_rfc_count_and_the_wire_count(
     content: bytes, cuts: list[int]
@@ -177,7 +180,8 @@ def test_line_of_the_limit_is_accepted_and_one_more_is_flagged(length: int) -> N
         assert got.line_too_long == (length > LIMIT)
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.fuzz
+@fuzz_settings(300)
 @given(raw=RAW, cuts=CUTS)
 def test_end_is_the_first_crlf_dot_crlf(raw: bytes, cuts: list[int]) -> None:
     """For any bytes at all (markers, fake markers, bare CR/LF): the first
@@ -237,7 +241,8 @@ def test_fake_ends_do_not_end_the_data(fake_end: bytes, bare: bool) -> None:
         assert got.bare_line_ending is bare
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.fuzz
+@fuzz_settings(200)
 @given(content=messages(), cuts=CUTS, limit=st.integers(min_value=0, max_value=200))
 def test_size_limit_drops_content_but_scans_to_the_real_end(
     content: bytes, cuts: list[int], limit: int

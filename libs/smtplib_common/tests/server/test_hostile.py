@@ -15,7 +15,9 @@ per-reply-code suite's conftest.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import functools
 import inspect
 import socket
 import struct
@@ -25,12 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from libs.smtplib_common.tests.fuzzing import fuzz_settings
 from smtplib_common import replies
 from smtplib_common.replies import Reply
-from smtplib_common.server import Envelope, ServerConfig, Session, SMTPServer
+from smtplib_common.server import Credentials, Envelope, ServerConfig, Session, SMTPServer
 from smtplib_common.server.protocol import SMTPConnection
 
 HOSTNAME = "hostile.test"
@@ -129,6 +132,13 @@ class Recorder:
         self.messages.clear()
 
 
+class AccountsRecorder(Recorder):
+    """A Recorder that offers AUTH and knows one account: alice, password secret."""
+
+    async def authenticate(self, session: Session, credentials: Credentials) -> bool:
+        return (credentials.username, credentials.password) == ("alice", "secret")
+
+
 class Peer:
     """A client over asyncio streams that speaks exactly the bytes it is given."""
 
@@ -137,8 +147,11 @@ class Peer:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int) -> Peer:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def connect(cls, port: int, *, source: str | None = None) -> Peer:
+        """Connect to the server; ``source`` is another loopback address (127.0.0.2)
+        for a client that must count as a different peer."""
+        local = (source, 0) if source is not None else None
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=local)
         return cls(reader, writer)
 
     async def send(self, data: bytes) -> None:
@@ -214,8 +227,8 @@ class Live:
     def port(self) -> int:
         return self.server.port
 
-    async def peer(self) -> Peer:
-        return await Peer.connect(self.port)
+    async def peer(self, *, source: str | None = None) -> Peer:
+        return await Peer.connect(self.port, source=source)
 
     def connection(self) -> SMTPConnection:
         (conn,) = self.server._connections
@@ -255,8 +268,8 @@ async def servers() -> AsyncIterator[ServerFactory]:
     """Start servers on 127.0.0.1:0 with a Recorder handler; stop them all afterwards."""
     started: list[SMTPServer] = []
 
-    async def start(**config: object) -> Live:
-        handler = Recorder()
+    async def start(handler: Recorder | None = None, **config: object) -> Live:
+        handler = handler or Recorder()
         server = SMTPServer(handler, ServerConfig(hostname=HOSTNAME, **config))  # type: ignore[arg-type]
         await server.start("127.0.0.1", 0)
         started.append(server)
@@ -336,11 +349,8 @@ _TOKENS = st.sampled_from(
 GARBAGE = st.lists(st.one_of(st.binary(max_size=64), _TOKENS), max_size=40).map(b"".join)
 
 
-@settings(
-    max_examples=50,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@pytest.mark.fuzz
+@fuzz_settings(50)
 @given(garbage=GARBAGE)
 @example(garbage=b"GET / HTTP/1.1\r\nNOOP")
 @example(garbage=b"GET /" + b"x" * 600 + b"\r\nNOOP\r\nQUIT " + b"x" * 600)
@@ -586,11 +596,8 @@ async def test_smuggling_yields_one_transaction_or_none(
 _FAKE_END_BYTES = st.lists(st.sampled_from([b"\r", b"\n", b".", b"\x00", b" ", b"a"]), max_size=8)
 
 
-@settings(
-    max_examples=50,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@pytest.mark.fuzz
+@fuzz_settings(50)
 @given(fake_end=_FAKE_END_BYTES.map(b"".join))
 async def test_no_fake_end_of_data_executes_smuggled_commands(live: Live, fake_end: bytes) -> None:
     payload = _smuggling_payload(fake_end)
@@ -620,7 +627,10 @@ async def test_no_fake_end_of_data_executes_smuggled_commands(live: Live, fake_e
 # --- floods and back-pressure ---------------------------------------------
 
 
-async def test_10000_pipelined_commands_in_one_write_are_all_answered(live: Live) -> None:
+async def test_10000_pipelined_commands_in_one_write_are_all_answered(
+    serve: ServerFactory,
+) -> None:
+    live = await serve(idle_timeout=5.0, max_junk_commands=None)  # pipelining, not junk
     peer = await live.peer()
     try:
         await peer.send(b"EHLO client.test\r\n" + b"NOOP\r\nRSET\r\n" * 5000 + b"QUIT\r\n")
@@ -650,7 +660,8 @@ async def test_client_that_never_reads_meets_back_pressure_then_idle_timeout(
     even though its replies can never be delivered.
     """
     idle = 0.5
-    live = await serve(idle_timeout=idle)
+    # The flood is NOOPs: the junk-command limit would end it before back-pressure.
+    live = await serve(idle_timeout=idle, max_junk_commands=None)
     loop = asyncio.get_running_loop()
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -705,12 +716,14 @@ async def test_client_that_never_reads_meets_back_pressure_then_idle_timeout(
 
 @pytest.mark.parametrize("command", [b"NOOP\r\n", b"HELP\n", b"EHLO x\n"])
 async def test_replies_a_non_reading_client_provokes_stay_bounded(
-    live: Live, command: bytes
+    serve: ServerFactory, command: bytes
 ) -> None:
     """Short commands with long replies (``HELP``: 5 octets in, ~140 out) must
     not let one connection hold more than the bound when its client never
     reads: the server should stop taking commands while replies pile up, not
     only once its input buffer is empty."""
+    # The junk-command limit would end a NOOP or HELP flood before it tests this.
+    live = await serve(idle_timeout=5.0, max_junk_commands=None)
     # A host with large receive buffers (Linux autotunes up to tcp_rmem's
     # 6 MiB): the flood reaches the server in 256 KiB reads.
     for listening in live.server._server.sockets:  # type: ignore[union-attr]
@@ -866,6 +879,303 @@ async def test_many_connections_opened_and_dropped(live: Live) -> None:
     await live.assert_healthy()
 
 
+# --- slow clients: the abuser is cut off, everyone else is served ----------
+
+GOOD_SENDER = "good@example.test"
+# The well-behaved client's address: a second loopback address, so that limits
+# kept per peer address apply to the abuser only.
+GOOD_SOURCE = "127.0.0.2"
+
+
+async def drip(peer: Peer, unit: bytes, every: float) -> list[bytes]:
+    """Send ``unit`` every ``every`` seconds until the server closes; its replies.
+
+    Replies are read as they arrive, so a reply the server sends just before it
+    closes is read even if a later ``unit`` then meets a reset.
+    """
+
+    async def read_all() -> bytes:
+        data = b""
+        with contextlib.suppress(ConnectionError):
+            while chunk := await peer.reader.read(65536):
+                data += chunk
+        return data
+
+    reading = asyncio.create_task(read_all())
+    async with asyncio.timeout(4 * STEP):
+        while not reading.done():
+            with contextlib.suppress(ConnectionError):
+                await peer.send(unit)
+            await asyncio.wait({reading}, timeout=every)
+    return split_replies(await reading)
+
+
+async def complete_transaction(peer: Peer, *, login: bytes | None = None) -> None:
+    """EHLO, [AUTH,] MAIL, RCPT, DATA and QUIT from a greeted client, all accepted."""
+    await peer.send(b"EHLO good.test\r\n")
+    assert (await peer.reply()).startswith(b"250-")
+    if login is not None:
+        await peer.send(b"AUTH PLAIN " + login + b"\r\n")
+        assert await peer.reply() == enhanced(replies.AUTH_SUCCEEDED)
+    await peer.send(f"MAIL FROM:<{GOOD_SENDER}>\r\nRCPT TO:<{BOB}>\r\nDATA\r\n".encode())
+    assert await peer.replies(3) == [
+        enhanced(replies.SENDER_OK),
+        enhanced(replies.RECIPIENT_OK),
+        plain(replies.START_MAIL_INPUT),
+    ]
+    await peer.send(b"Subject: still served\r\n\r\nhello\r\n.\r\nQUIT\r\n")
+    accepted, closing = await peer.replies(2)
+    assert accepted.startswith(b"250 2.0.0 OK: queued as ")
+    assert closing == enhanced(replies.CLOSING)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [ENVELOPE + b"DATA\r\n", ENVELOPE + b"BDAT 100000 LAST\r\n"],
+    ids=["data", "bdat"],
+)
+async def test_transfer_below_the_minimum_rate_is_421_and_calls_no_handler(
+    serve: ServerFactory, start: bytes
+) -> None:
+    live = await serve(idle_timeout=5.0, min_data_rate=50, data_rate_grace=0.5)
+    peer = await live.peer()
+    try:
+        await peer.greeting()
+        await peer.send(start)
+        await peer.replies(start.count(b"\r\n") - 1)  # EHLO, MAIL, RCPT (DATA: 354 too)
+        conn = live.connection()
+        got = await drip(peer, b"x", every=0.2)  # 5 octets/s, a tenth of the rate
+    finally:
+        await peer.close()
+    assert got[-1] == enhanced(replies.DATA_TOO_SLOW)
+    assert len(conn._buf) < 1024  # nothing piles up while the client dawdles
+    assert live.handler.messages == []
+    await live.assert_healthy()
+
+
+async def test_slow_start_and_steady_transfer_are_within_the_rate(serve: ServerFactory) -> None:
+    """A pause inside the grace period, then data well above the rate for
+    longer than the grace: the message is delivered."""
+    live = await serve(idle_timeout=5.0, min_data_rate=100, data_rate_grace=1.0)
+    peer = await live.peer()
+    try:
+        await peer.start_data()
+        await asyncio.sleep(0.3)  # the client's pace: a slow start inside the grace
+        for _ in range(15):  # 1.5 s at about 10,000 octets/s, 100 times the rate
+            await peer.send(b"y" * 998 + b"\r\n")
+            await asyncio.sleep(0.1)
+        await peer.send(b".\r\nQUIT\r\n")
+        got = await peer.until_eof()
+    finally:
+        await peer.close()
+    ((envelope, message),) = live.handler.messages
+    assert got == [queued(envelope), enhanced(replies.CLOSING)]
+    assert strip_received(message) == (b"y" * 998 + b"\r\n") * 15
+    await live.assert_healthy()
+
+
+@dataclass(frozen=True)
+class Abuse:
+    """One way to hold on to the server: what it configures and what the abuser does.
+
+    ``run(live, engaged, release)`` sets ``engaged`` once the abuse is under way,
+    keeps it up until the server ends it or ``release`` is set, and asserts how
+    the server answered it.
+    """
+
+    config: dict[str, Any]
+    run: Callable[[Live, asyncio.Event, asyncio.Event], Awaitable[None]]
+    handler: type[Recorder] = Recorder
+    login: bytes | None = None  # the well-behaved client logs in with this first
+
+
+RIGHT_LOGIN = base64.b64encode(b"\0alice\0secret")
+WRONG_LOGIN = base64.b64encode(b"\0alice\0guess")
+
+
+async def _guess_passwords(live: Live, engaged: asyncio.Event, release: asyncio.Event) -> None:
+    """Two connections of two wrong guesses each (the per-session limit), then
+    AUTH on new connections: refused with 454 even with the right password."""
+    guess = b"AUTH PLAIN " + WRONG_LOGIN + b"\r\n"
+    for _ in range(2):
+        peer = await live.peer()
+        try:
+            await peer.greeting()
+            await peer.send(b"EHLO client.test\r\n" + guess * 2)
+            got = (await peer.until_eof())[1:]
+        finally:
+            await peer.close()
+        failed = enhanced(replies.AUTH_FAILED)
+        assert got == [failed, failed, enhanced(replies.TOO_MANY_AUTH_FAILURES)]
+    for attempt in range(2):
+        peer = await live.peer()
+        try:
+            await peer.greeting()
+            await peer.send(b"EHLO client.test\r\nAUTH PLAIN " + RIGHT_LOGIN + b"\r\n")
+            _ehlo, auth = await peer.replies(2)
+        finally:
+            await peer.close()
+        assert auth == enhanced(replies.AUTH_THROTTLED)
+        if attempt == 0:
+            engaged.set()
+            await asyncio.wait_for(release.wait(), 4 * STEP)
+
+
+async def _trickle_data(live: Live, engaged: asyncio.Event, release: asyncio.Event) -> None:
+    peer = await live.peer()
+    try:
+        await peer.start_data()
+        engaged.set()
+        got = await drip(peer, b"x", every=0.1)  # 10 octets/s, the rate asks for 50
+    finally:
+        await peer.close()
+    assert got == [enhanced(replies.DATA_TOO_SLOW)]
+
+
+async def _noop_forever(live: Live, engaged: asyncio.Event, release: asyncio.Event) -> None:
+    peer = await live.peer()
+    try:
+        await peer.greeting()
+        await peer.send(b"EHLO client.test\r\n")
+        await peer.reply()
+        engaged.set()
+        got = await drip(peer, b"NOOP\r\n", every=0.05)
+    finally:
+        await peer.close()
+    assert got[-1] == enhanced(replies.SESSION_TOO_LONG)
+    assert set(got[:-1]) == {enhanced(replies.OK)}
+
+
+async def _junk_forever(live: Live, engaged: asyncio.Event, release: asyncio.Event) -> None:
+    """As many NOOPs as the limit allows, then (once released) one more."""
+    limit = live.server.config.max_junk_commands
+    assert limit is not None
+    peer = await live.peer()
+    try:
+        await peer.greeting()
+        await peer.send(b"EHLO client.test\r\n" + b"NOOP\r\n" * limit)
+        got = (await peer.replies(1 + limit))[1:]
+        engaged.set()
+        await asyncio.wait_for(release.wait(), 4 * STEP)
+        await peer.send(b"NOOP\r\n")
+        got += await peer.until_eof()
+    finally:
+        await peer.close()
+    assert got == [enhanced(replies.OK)] * limit + [enhanced(replies.TOO_MANY_JUNK_COMMANDS)]
+
+
+async def _hold_connections(
+    live: Live,
+    engaged: asyncio.Event,
+    release: asyncio.Event,
+    *,
+    sources: list[str],
+    refusal: Reply,
+) -> None:
+    """Open one idle connection from each of ``sources``, then one more from the
+    last, which must be refused with ``refusal``; hold the rest until ``release``."""
+    held = [await live.peer(source=source) for source in sources]
+    try:
+        for peer in held:
+            await peer.greeting()
+        extra = await live.peer(source=sources[-1])
+        try:
+            assert await extra.until_eof() == [plain(refusal)]
+        finally:
+            await extra.close()
+        engaged.set()
+        await asyncio.wait_for(release.wait(), 4 * STEP)
+    finally:
+        for peer in held:
+            await peer.close()
+
+
+ABUSES = [
+    pytest.param(
+        Abuse(
+            {
+                "auth_require_tls": False,
+                "max_auth_failures": 2,
+                "auth_throttle_failures": 4,
+                "auth_failure_delay": 0.01,
+            },
+            _guess_passwords,
+            handler=AccountsRecorder,
+            login=RIGHT_LOGIN,
+        ),
+        id="auth-brute-force-across-connections",
+    ),
+    pytest.param(
+        Abuse({"min_data_rate": 50, "data_rate_grace": 1.0}, _trickle_data),
+        id="data-below-min-rate",
+    ),
+    pytest.param(Abuse({"max_junk_commands": 20}, _junk_forever), id="noop-past-junk-limit"),
+    pytest.param(
+        Abuse(
+            {"max_session_time": 1.5, "idle_timeout": 30.0, "max_junk_commands": None},
+            _noop_forever,
+        ),
+        id="noop-past-session-lifetime",
+    ),
+    pytest.param(
+        Abuse(
+            {"max_connections_per_peer": 3, "idle_timeout": 30.0},
+            functools.partial(
+                _hold_connections,
+                sources=["127.0.0.1"] * 3,
+                refusal=replies.TOO_MANY_CONNECTIONS_FROM_PEER,
+            ),
+        ),
+        id="idle-connections-past-per-peer-cap",
+    ),
+    pytest.param(
+        # The well-behaved client holds the fourth slot already.
+        Abuse(
+            {"max_connections": 4, "idle_timeout": 30.0},
+            functools.partial(
+                _hold_connections,
+                sources=["127.0.0.3", "127.0.0.4", "127.0.0.5"],
+                refusal=replies.TOO_MANY_CONNECTIONS,
+            ),
+        ),
+        id="connections-past-global-cap",
+    ),
+]
+
+
+@pytest.mark.parametrize("abuse", ABUSES)
+async def test_abuser_is_cut_off_while_another_client_completes_a_transaction(
+    serve: ServerFactory, abuse: Abuse
+) -> None:
+    """While one client abuses a limit, another (already connected, from another
+    address) completes a whole transaction; then the abuser meets the limit.
+
+    The limits are a few seconds and a transaction on loopback takes
+    milliseconds: the abuse is still under way when the transaction ends.
+    """
+    live = await serve(abuse.handler(), **{"idle_timeout": 5.0, **abuse.config})
+    good = await live.peer(source=GOOD_SOURCE)
+    engaged, release = asyncio.Event(), asyncio.Event()
+    try:
+        await good.greeting()
+        abuser = asyncio.create_task(abuse.run(live, engaged, release))
+        done, _ = await asyncio.wait(
+            {abuser, asyncio.create_task(engaged.wait())},
+            timeout=STEP,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        assert engaged.is_set(), f"the abuse never got under way: {done}"
+        await complete_transaction(good, login=abuse.login)
+        assert not abuser.done(), "the abuse ended before the other client was served"
+        release.set()
+        await asyncio.wait_for(abuser, 4 * STEP)
+    finally:
+        release.set()
+        await good.close()
+    assert [envelope.mail_from for envelope, _ in live.handler.messages] == [GOOD_SENDER]
+    await live.assert_healthy()
+
+
 # --- the same attacks under uvloop (what the standalone server runs on) -----
 
 UVLOOP_CASES: dict[str, tuple[Callable[..., Awaitable[None]], dict[str, Any]]] = {
@@ -889,6 +1199,11 @@ UVLOOP_CASES: dict[str, tuple[Callable[..., Awaitable[None]], dict[str, Any]]] =
         {"how": "fin", "chunks": b"BDAT 100 LAST\r\n" + b"x" * 50},
     ),
     "many-connections": (test_many_connections_opened_and_dropped, {}),
+    # The data-rate check re-arms the watchdog with the loop's own TimerHandle.
+    "min-data-rate": (
+        test_transfer_below_the_minimum_rate_is_421_and_calls_no_handler,
+        {"start": ENVELOPE + b"DATA\r\n"},
+    ),
 }
 
 

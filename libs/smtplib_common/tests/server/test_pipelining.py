@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from smtplib_common import replies
 from smtplib_common.replies import Reply
-from smtplib_common.server import Envelope, Session
+from smtplib_common.server import Envelope, ServerConfig, Session
 
 if TYPE_CHECKING:
     from conftest import Connect, LineClient, MakeServer, Running
+
+Config = Callable[..., ServerConfig]
 
 BODY = b"Subject: pipelined\r\n\r\nbody\r\n"
 
@@ -87,8 +90,11 @@ async def test_bdat_chunks_pipelined_with_the_envelope(
 
 
 async def test_five_thousand_noops_in_one_write_get_five_thousand_replies(
-    ehlo_client: LineClient,
+    make_server: MakeServer, connect: Connect, config: Config
 ) -> None:
+    # Pipelining, not the junk-command limit, is under test here.
+    ehlo_client = await connect(await make_server(config(max_junk_commands=None)))
+    await ehlo_client.ehlo()
     count = 5000
     ok = replies.OK.encode()
     await ehlo_client.write(b"NOOP\r\n" * count)

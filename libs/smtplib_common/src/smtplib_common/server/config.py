@@ -43,12 +43,37 @@ class ServerConfig:
     # Unknown commands and syntax or sequence errors a session may make before
     # it is closed with 421 (RFC 5321 §4.2.5 permits closing on abuse).
     max_errors: int = 20
+    # Junk commands (NOOP, RSET, VRFY, HELP) a session may send without a
+    # message being accepted; the next one is answered 421 and the session
+    # closed (RFC 5321 §4.2.5 permits closing on abuse; Postfix's
+    # smtpd_junk_command_limit is 100 as well). Each accepted message starts
+    # the count again. None: no limit.
+    max_junk_commands: int | None = 100
     # RFC 4954 §4 lets servers limit failures; each one is also slowed down.
     max_auth_failures: int = 3
     auth_failure_delay: float = 1.0
+    # Server-wide, across connections: a peer address (an IPv6 /64) with this
+    # many failed AUTHs within the window gets 454 4.7.0 on every AUTH until
+    # older failures leave the window (RFC 4954 §4 lets servers limit
+    # failures; §6: 454 4.7.0 is the temporary refusal). At most
+    # auth_throttle_peers addresses are remembered, the one whose last failure
+    # is oldest forgotten first, so memory is bounded. None: no such limit.
+    auth_throttle_failures: int | None = 10
+    auth_throttle_window: float = 900.0
+    auth_throttle_peers: int = 10_000
     # RFC 5321 §4.5.3.2.7: the server timeout should be at least 5 minutes.
     # Progress during DATA/BDAT counts as activity.
     idle_timeout: float = 300.0
+    # RFC 5321 §4.5.3.2.5 gives a client 3 minutes per data block it sends and
+    # §4.5.3.2.7 the server 5 minutes between reads; neither bounds a whole
+    # transfer, so a byte every few minutes could hold DATA or BDAT open for
+    # ever. After data_rate_grace seconds (the §4.5.3.2.7 five minutes, so any
+    # pause the idle timeout allows is still allowed) each octet received buys
+    # 1/min_data_rate seconds more; a transfer that falls behind is answered
+    # 421 4.4.2 and closed. Postfix's smtpd_min_data_rate is 500 as well: even
+    # a 1 MiB message may take 35 minutes. None: no rate check.
+    min_data_rate: int | None = 500
+    data_rate_grace: float = 300.0
     # An absolute bound on one session, against a client that stays just busy
     # enough (a NOOP every few minutes) to hold a connection forever.
     max_session_time: float = 3600.0
@@ -74,6 +99,14 @@ class ServerConfig:
             raise ValueError("command_line_limit below RFC 5321's 512 octets")
         if self.max_recipients < 1 or self.max_message_size < 1:
             raise ValueError("max_recipients and max_message_size must be positive")
+        if self.min_data_rate is not None and self.min_data_rate < 1:
+            raise ValueError("min_data_rate must be positive (None disables it)")
+        if self.auth_throttle_failures is not None and (
+            self.auth_throttle_failures < 1
+            or self.auth_throttle_window <= 0
+            or self.auth_throttle_peers < 1
+        ):
+            raise ValueError("auth_throttle_* must be positive (failures None disables it)")
 
     @property
     def mail_line_limit(self) -> int:

@@ -14,6 +14,7 @@ from smtplib_common.replies import Reply
 from smtplib_common.server.config import ServerConfig
 from smtplib_common.server.handler import Hooks
 from smtplib_common.server.protocol import SMTPConnection
+from smtplib_common.server.throttle import AuthFailures
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,17 @@ class SMTPServer:
         self._server: asyncio.Server | None = None
         self._connections: set[SMTPConnection] = set()
         self._per_peer: Counter[str] = Counter()
+        # Failed AUTHs per peer across all of this listener's connections.
+        cfg = self.config
+        self.auth_failures = (
+            AuthFailures(
+                limit=cfg.auth_throttle_failures,
+                window=cfg.auth_throttle_window,
+                max_peers=cfg.auth_throttle_peers,
+            )
+            if cfg.auth_throttle_failures is not None
+            else None
+        )
         self.closing = False
 
     # --- lifecycle --------------------------------------------------------

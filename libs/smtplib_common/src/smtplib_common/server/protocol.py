@@ -11,12 +11,11 @@ verbs (dispatch table at the end) · helpers.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import email.utils
 import ipaddress
 import logging
+import math
 import re
 import ssl
 import time
@@ -26,15 +25,9 @@ from typing import TYPE_CHECKING, Any, cast
 from smtplib_common import replies
 from smtplib_common.address import AddressError, ParameterError, parse_path, xtext_decode
 from smtplib_common.replies import Reply
+from smtplib_common.server.auth import AuthVerbs
 from smtplib_common.server.framing import Content, DataFramer, count_received_headers
-from smtplib_common.server.session import (
-    AuthResult,
-    BodyType,
-    Credentials,
-    Envelope,
-    Session,
-    State,
-)
+from smtplib_common.server.session import BodyType, Envelope, Session, State
 
 if TYPE_CHECKING:
     from smtplib_common.server.listener import SMTPServer
@@ -53,20 +46,21 @@ _LINGER_SECONDS = 2.0
 _FORBIDDEN_VERBS = frozenset({b"GET", b"POST", b"PUT", b"HEAD", b"CONNECT", b"OPTIONS"})
 # RFC 5321 §4.2.4: recognised but not implemented is 502, not 500.
 _NOT_IMPLEMENTED_VERBS = frozenset({b"EXPN", b"TURN", b"ETRN", b"ATRN", b"SEND", b"SOML", b"SAML"})
+# Commands that move no mail forward; a client that sends them for ever only
+# holds a connection (Postfix's "junk commands"; ETRN is refused as 502 here).
+_JUNK_VERBS = frozenset({b"NOOP", b"RSET", b"VRFY", b"HELP"})
 # RFC 5321 §4.1.1.1: EHLO takes a domain or address literal. We accept any
 # printable ASCII token (clients send odd names) but no controls or spaces,
 # because the name is copied into the Received: header.
 _PRINTABLE_TOKEN = re.compile(r"[\x21-\x7e]+")
-_AUTH_USERNAME = "VXNlcm5hbWU6"  # base64("Username:"), the de facto LOGIN challenge
-_AUTH_PASSWORD = "UGFzc3dvcmQ6"  # noqa: S105 - base64("Password:"), a prompt, not a secret
 
 
 class _Closed(Exception):
     """The peer went away or the session must end; unwinds the session loop."""
 
 
-class SMTPConnection(asyncio.Protocol):
-    """The server side of one SMTP connection."""
+class SMTPConnection(AuthVerbs, asyncio.Protocol):
+    """The server side of one SMTP connection (AUTH's verbs are in auth.py)."""
 
     session: Session
 
@@ -92,6 +86,9 @@ class SMTPConnection(asyncio.Protocol):
         self._busy = False  # a handler, drain or handshake is running: not idle
         self._awaiting_command = False
         self._last_activity = 0.0
+        self._bytes_in = 0  # octets received on this connection, for the data rate
+        self._transfer_start: float | None = None  # when DATA or a BDAT chunk began
+        self._transfer_base = 0  # _bytes_in before the transfer's first octet
         self._plaintext_auth_ok = False
         self._bdat: Content | None = None
 
@@ -120,6 +117,7 @@ class SMTPConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buf += data
+        self._bytes_in += len(data)
         self._last_activity = self._loop.time()
         if len(self._buf) > _READ_HIGH_WATER and not self._reading_paused and self._transport:
             self._reading_paused = True
@@ -206,6 +204,7 @@ class SMTPConnection(asyncio.Protocol):
     async def _read_exact(self, size: int, content: Content | None) -> None:
         """Read ``size`` octets (a BDAT chunk) into ``content``, or discard them."""
         remaining = size
+        self._start_transfer()
         while remaining:
             if not self._buf:
                 await self._wait()
@@ -215,6 +214,7 @@ class SMTPConnection(asyncio.Protocol):
                 content.add(bytes(self._buf[:take]))
             del self._buf[:take]
             remaining -= take
+        self._transfer_start = None
 
     def _reply(self, reply: Reply) -> None:
         self._send(reply.encode(enhanced=self.session.esmtp))
@@ -261,8 +261,31 @@ class SMTPConnection(asyncio.Protocol):
     def _arm_watchdog(self, delay: float) -> None:
         self._watchdog = self._loop.call_later(max(delay, 0.05), self._check_timers)
 
+    def _start_transfer(self) -> None:
+        """DATA or a BDAT chunk begins: the minimum data rate applies from now on."""
+        now = self._loop.time()
+        self._transfer_start = now
+        # What is already buffered arrived during the transfer as far as the
+        # rate is concerned: count it.
+        self._transfer_base = self._bytes_in - len(self._buf)
+        # The watchdog may sleep until a later idle deadline: wake it in time.
+        deadline = now + self._config.data_rate_grace
+        if self._config.min_data_rate is not None and (
+            self._watchdog is None or self._watchdog.when() > deadline
+        ):
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self._arm_watchdog(deadline - now)
+
+    def _transfer_time_left(self, now: float) -> float:
+        rate = self._config.min_data_rate
+        if self._transfer_start is None or rate is None:
+            return math.inf
+        received = self._bytes_in - self._transfer_base
+        return self._transfer_start + self._config.data_rate_grace + received / rate - now
+
     def _check_timers(self) -> None:
-        """Idle timeout and session lifetime, checked by one timer per connection.
+        """Idle timeout, session lifetime and data rate, checked by one timer.
 
         Re-arming a timer on every read would cost a heap operation per chunk;
         instead the timer wakes at the earliest possible deadline and re-checks.
@@ -272,6 +295,7 @@ class SMTPConnection(asyncio.Protocol):
         cfg, now = self._config, self._loop.time()
         life_left = cfg.max_session_time - (time.monotonic() - self.session.started_at)
         idle_left = cfg.idle_timeout - (now - self._last_activity)
+        transfer_left = self._transfer_time_left(now)
         if not self._busy:
             if life_left <= 0:
                 self._send_now_and_close(replies.SESSION_TOO_LONG)
@@ -280,8 +304,12 @@ class SMTPConnection(asyncio.Protocol):
                 # RFC 5321 §4.5.3.2.7: the server may close an idle session.
                 self._send_now_and_close(replies.IDLE_TIMEOUT)
                 return
+            if transfer_left <= 0:
+                # Below min_data_rate: the transfer ends here, no handler runs.
+                self._send_now_and_close(replies.DATA_TOO_SLOW)
+                return
         # While a handler works the deadlines are paused: look again in a second.
-        self._arm_watchdog(1.0 if self._busy else min(idle_left, life_left))
+        self._arm_watchdog(1.0 if self._busy else min(idle_left, life_left, transfer_left))
 
     # --- the session loop -------------------------------------------------
 
@@ -390,7 +418,16 @@ class SMTPConnection(asyncio.Protocol):
             arg = arg_bytes.decode("utf-8")
         except UnicodeDecodeError:
             return self._error(replies.SYNTAX_ERROR)
+        if verb in _JUNK_VERBS and self._too_much_junk():
+            self._reply(replies.TOO_MANY_JUNK_COMMANDS)
+            self._quit = True
+            return None
         return await method(self, arg)
+
+    def _too_much_junk(self) -> bool:
+        self.session.junk_commands += 1
+        limit = self._config.max_junk_commands
+        return limit is not None and self.session.junk_commands > limit
 
     def _line_limit(self, verb: bytes) -> int:
         if verb in (b"MAIL", b"RCPT"):
@@ -523,124 +560,6 @@ class SMTPConnection(asyncio.Protocol):
             cipher = ssl_object.cipher()
             self.session.tls_cipher = cipher[0] if cipher else None
 
-    # --- verbs: AUTH (RFC 4954) -------------------------------------------
-
-    def _auth_offered(self) -> bool:
-        session = self.session
-        return (
-            self._hooks.authenticate is not None
-            and session.authenticated_as is None
-            and (session.tls or not self._config.auth_require_tls or self._plaintext_auth_ok)
-        )
-
-    async def smtp_auth(self, arg: str) -> None:
-        session, hook = self.session, self._hooks.authenticate
-        if hook is None:
-            return self._error(replies.COMMAND_NOT_IMPLEMENTED)
-        if not session.esmtp:
-            return self._error(replies.NEED_EHLO)
-        if session.authenticated_as is not None:
-            return self._error(replies.ALREADY_AUTHENTICATED)
-        if session.envelope is not None:  # RFC 4954 §4: not during a transaction
-            return self._error(replies.BAD_SEQUENCE)
-        if not self._auth_offered():
-            return self._error(replies.AUTH_NEEDS_TLS)
-        mechanism, _, initial = arg.strip().partition(" ")
-        mechanism = mechanism.upper()
-        if mechanism == "PLAIN":
-            credentials = await self._auth_plain(initial.strip())
-        elif mechanism == "LOGIN":
-            credentials = await self._auth_login(initial.strip())
-        else:
-            return self._error(replies.UNKNOWN_AUTH_MECHANISM)
-        if credentials is None:
-            return None  # cancelled or malformed: already answered
-        await self._check_credentials(hook, credentials)
-        return None
-
-    async def _check_credentials(
-        self,
-        hook: Callable[[Session, Credentials], Awaitable[AuthResult | bool]],
-        creds: Credentials,
-    ) -> None:
-        session = self.session
-        self._busy = True
-        try:
-            verdict = await hook(session, creds)
-        except Exception:
-            log.exception("authenticate hook failed for %s", session.peer_ip)
-            self._reply(replies.TEMP_AUTH_FAILURE)
-            return
-        finally:
-            self._busy = False
-        result = verdict if isinstance(verdict, AuthResult) else AuthResult(bool(verdict))
-        if result.success:
-            session.authenticated_as = result.identity or creds.username
-            session.auth_mechanism = creds.mechanism
-            self._reply(replies.AUTH_SUCCEEDED)
-            return
-        session.auth_failures += 1
-        log.info("authentication failure %d from %s", session.auth_failures, session.peer_ip)
-        # Slow each failure down, then close: a guessing client gets a few
-        # tries per connection and pays for each one.
-        await asyncio.sleep(self._config.auth_failure_delay)
-        self._reply(replies.AUTH_FAILED)
-        if session.auth_failures >= self._config.max_auth_failures:
-            self._reply(replies.TOO_MANY_AUTH_FAILURES)
-            self._quit = True
-
-    async def _auth_plain(self, initial: str) -> Credentials | None:
-        if initial == "=":  # RFC 4954 §4: "=" is an empty initial response
-            decoded: bytes | None = b""
-        elif initial:
-            decoded = self._b64(initial)
-        else:
-            decoded = await self._auth_challenge("")
-        if decoded is None:
-            return None
-        parts = decoded.split(b"\x00")
-        if len(parts) != 3:  # RFC 4616 §2: [authzid] NUL authcid NUL passwd
-            self._error(replies.AUTH_MALFORMED)
-            return None
-        try:
-            authzid, username, password = (p.decode("utf-8") for p in parts)
-        except UnicodeDecodeError:
-            self._error(replies.AUTH_MALFORMED)
-            return None
-        return Credentials("PLAIN", username, password, authzid)
-
-    async def _auth_login(self, initial: str) -> Credentials | None:
-        user = self._b64(initial) if initial else await self._auth_challenge(_AUTH_USERNAME)
-        if user is None:
-            return None
-        password = await self._auth_challenge(_AUTH_PASSWORD)
-        if password is None:
-            return None
-        try:
-            return Credentials("LOGIN", user.decode("utf-8"), password.decode("utf-8"))
-        except UnicodeDecodeError:
-            self._error(replies.AUTH_MALFORMED)
-            return None
-
-    async def _auth_challenge(self, challenge: str) -> bytes | None:
-        self._send(f"334 {challenge}\r\n".encode())
-        raw = await self._read_line()
-        if raw is None or len(raw) > self._config.auth_line_limit + 2:
-            self._error(replies.AUTH_LINE_TOO_LONG)
-            return None
-        response = raw.rstrip(b"\r\n").decode("ascii", "replace")
-        if response == "*":
-            self._reply(replies.AUTH_CANCELLED)
-            return None
-        return self._b64(response)
-
-    def _b64(self, text: str) -> bytes | None:
-        try:
-            return base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            self._error(replies.AUTH_MALFORMED)
-            return None
-
     # --- verbs: the mail transaction --------------------------------------
 
     async def smtp_mail(self, arg: str) -> None:
@@ -761,11 +680,13 @@ class SMTPConnection(asyncio.Protocol):
             return self._error(replies.NO_VALID_RECIPIENTS)
         self._reply(replies.START_MAIL_INPUT)
         framer = DataFramer(Content(self._config.max_message_size), self._config.data_line_limit)
+        self._start_transfer()
         while True:
             framer.feed(self._buf)
             if framer.done:
                 break
             await self._wait()
+        self._transfer_start = None
         if framer.content.too_big:
             self._reply(replies.MESSAGE_TOO_BIG)
         elif framer.bare_line_ending:
@@ -838,6 +759,7 @@ class SMTPConnection(asyncio.Protocol):
             verdict = replies.MESSAGE_ACCEPTED.with_text(f"OK: queued as {envelope.id}")
         if verdict.is_positive:
             self.session.transactions += 1
+            self.session.junk_commands = 0  # the client does move mail
         self._reply(verdict)
 
     def _received_header(self, envelope: Envelope) -> bytes:

@@ -66,6 +66,8 @@ class Session:
     envelope: Envelope | None = None
     transactions: int = 0
     errors: int = 0
+    # NOOP, RSET, VRFY and HELP since the last accepted message.
+    junk_commands: int = 0
     auth_failures: int = 0
     started_at: float = field(default_factory=time.monotonic)
 

@@ -57,4 +57,5 @@ async def test_every_v1_call_refuses_a_caller_without_the_service_token(client: 
     assert failures == []
     v1 = {label: seen for label, seen in statuses.items() if " /v1/" in label}
     assert len(v1) >= 20
-    assert all(seen == {401} for seen in v1.values()), v1
+    # Schemathesis makes up bearer tokens of its own too: those are 403.
+    assert all(seen and seen <= {401, 403} for seen in v1.values()), v1

@@ -26,7 +26,7 @@ RESERVED = frozenset(
         # The system and the service speaking for itself.
         "root", "mailer-daemon", "nobody", "noreply", "no-reply", "donotreply",
         "do-not-reply", "localpost", "localpost-web", "system", "daemon",
-        # RFC 2919 / RFC 6376 §2.2 tooling and list conventions.
+        # Conventions of list managers (owner, bounces) and of DMARC report addresses.
         "list", "lists", "listmaster", "owner", "bounce", "bounces", "dmarc", "mailer",
     }
 )  # fmt: skip

@@ -78,8 +78,9 @@ def is_known_device(request: web.Request, address: str) -> bool:
 
 
 def signature(request: web.Request, purpose: str, *parts: str) -> str:
-    """HMAC-SHA256 under WEB_SECRET_KEY of ``purpose`` and ``parts``, NUL-separated (no
-    part holds a NUL, so two different lists never sign the same bytes), URL-safe."""
+    """HMAC-SHA256 under WEB_SECRET_KEY of ``purpose`` and ``parts``, NUL-separated,
+    URL-safe. What gets signed (random nonces, session secrets, account addresses) holds
+    no NUL, so no other split of the same bytes, however a cookie is forged, matches."""
     key = request.app[CONFIG].secret_key.encode()
     message = "\0".join((purpose, *parts)).encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()

@@ -184,8 +184,11 @@ class FakeMailstore:
         await asyncio.sleep(self.delay)
         if self.failing:
             return web.json_response({"error": "database unavailable"}, status=503)
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        authorization = request.headers.get("Authorization", "")
+        if not authorization.startswith("Bearer "):
             return web.json_response({"error": "unauthorized"}, status=401)
+        if authorization != f"Bearer {self.token}":  # as the mail store: wrong token is 403
+            return web.json_response({"error": "wrong service token"}, status=403)
         return None
 
     async def _mailbox(self, request: web.Request) -> web.Response:

@@ -346,34 +346,6 @@ async def test_delete_with_only_a_session_cookie_needs_the_csrf_token(
     assert allowed.status == 200
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/api/v1/messages/{id}"),
-        ("GET", "/api/v1/messages/{id}/raw"),
-        ("DELETE", "/api/v1/messages/{id}"),
-        ("GET", "/messages/{id}/attachments/0"),
-    ],
-)
-async def test_another_accounts_message_is_404_on_every_api_route(
-    client: Client, h: Any, deliver: Any, owner: tuple[str, str], method: str, path: str
-) -> None:
-    address, token = owner
-    await deliver(message(address, attachment=True), rcpt_to=[address])
-    entry = (await (await client.get("/api/v1/messages", headers=bearer(token))).json())[
-        "messages"
-    ][0]["id"]
-    intruder = await h.api_token(client, await h.register(client))
-
-    response = await client.request(method, path.format(id=entry), headers=bearer(intruder))
-
-    assert response.status == 404
-    if path.startswith("/api/"):
-        assert await response.json() == {"error": "There is nothing here."}
-    still = await client.get(f"/api/v1/messages/{entry}", headers=bearer(token))
-    assert (await still.json())["folder"] == "inbox"
-
-
 @pytest.mark.parametrize("entry", ["0", "9223372036854775807", "9999999999999999999"])
 async def test_ids_that_cannot_exist_are_404(
     client: Client, owner: tuple[str, str], entry: str

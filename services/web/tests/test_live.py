@@ -116,21 +116,32 @@ async def test_a_stored_event_reaches_the_accounts_open_stream_only(
     assert data["message"]["unread"] is True
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"Origin": "https://evil.test"},
-        {"Origin": "null"},
-        {"Sec-Fetch-Site": "cross-site"},
-        {"Sec-Fetch-Site": "same-site"},
-    ],
-)
+# Headers of a cross-origin request; {host} is this server's host:port, {port} its port.
+FOREIGN_ORIGINS = [
+    {"Origin": "https://evil.test"},
+    {"Origin": "null"},
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},
+    {"Origin": "https://{host}"},  # same host and port, other scheme
+    {"Origin": "http://localhost:{port}"},  # same server, another name: another origin
+    {"Origin": "http://{host}.evil.test"},
+    {"Origin": "http://evil.test/http://{host}"},
+    {"Origin": "http://{host}", "Sec-Fetch-Site": "cross-site"},
+    {"Origin": "http://{host}, https://evil.test"},
+]
+
+
+@pytest.mark.parametrize("headers", FOREIGN_ORIGINS)
 async def test_the_live_channel_refuses_a_foreign_origin(
     live_client: Client, h: Any, headers: dict[str, str]
 ) -> None:
     await h.login(live_client, await h.register(live_client))
+    url = live_client.make_url("/")
+    own = {"host": f"{url.host}:{url.port}", "port": str(url.port)}
 
-    response = await live_client.get("/live/events", headers=headers)
+    response = await live_client.get(
+        "/live/events", headers={name: value.format(**own) for name, value in headers.items()}
+    )
 
     assert response.status == 403
 

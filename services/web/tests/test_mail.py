@@ -6,7 +6,6 @@ import io
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -258,52 +257,6 @@ async def test_folder_pages_render(client: Client, h: Any) -> None:
     for path in ("/mail/inbox", "/mail/sent", "/mail/trash", "/compose", "/search"):
         response = await client.get(path)
         assert response.status == 200, path
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/messages/{id}",
-        "/messages/{id}/body",
-        "/messages/{id}/raw",
-        "/messages/{id}/attachments/0",
-        "/api/v1/messages/{id}",
-        "/api/v1/messages/{id}/raw",
-        "/compose?reply={id}",
-    ],
-)
-async def test_another_users_message_is_404(
-    client: Client, h: Any, deliver: Any, path: str
-) -> None:
-    owner = await h.register(client)
-    await deliver(with_attachment(owner), rcpt_to=[owner])
-    await h.login(client, owner)
-    (entry,) = await _inbox_ids(client)
-    intruder = await h.register(client)
-    await h.login(client, intruder)
-
-    response = await client.get(path.format(id=entry))
-
-    assert response.status == 404
-
-
-async def test_another_users_message_cannot_be_changed(
-    client: Client, h: Any, deliver: Any
-) -> None:
-    owner = await h.register(client)
-    await deliver(mail(owner), rcpt_to=[owner])
-    await h.login(client, owner)
-    (entry,) = await _inbox_ids(client)
-    intruder = await h.register(client)
-    await h.login(client, intruder)
-    token = await h.csrf_token(client, "/mail/inbox")
-
-    for verb in ("trash", "delete", "read"):
-        response = await client.post(f"/messages/{entry}/{verb}", data={"csrf_token": token})
-        assert response.status == 404
-    assert (
-        await client.delete(f"/api/v1/messages/{entry}", headers={"X-CSRF-Token": token})
-    ).status == 404
 
 
 async def test_a_message_too_large_for_submission_is_shown_next_to_the_field_with_input_kept(

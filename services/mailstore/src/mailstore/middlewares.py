@@ -55,15 +55,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No bearer token: 401. A wrong one: 403 (RFC 9110 §15.5.4, credentials given but
+    not enough), so that a caller with a misconfigured MAILSTORE_TOKEN can tell it from
+    /v1/auth/verify's 401 for a wrong user password, and does not report it as one."""
     if request.path.startswith(PROTECTED_PREFIX):
         expected = request.app[CONFIG].token.encode()
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        # compare_digest: the time taken does not depend on how much of the token matched.
-        presented_bytes = presented.encode(errors="replace")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(presented_bytes, expected):
+        if scheme.lower() != "bearer" or not presented:
             response = error_json(401, "unauthorized")
             response.headers["WWW-Authenticate"] = 'Bearer realm="mailstore"'
             return response
+        # compare_digest: the time taken does not depend on how much of the token matched.
+        if not hmac.compare_digest(presented.encode(errors="replace"), expected):
+            return error_json(403, "wrong service token")
     return await handler(request)
 
 

@@ -1,7 +1,9 @@
-"""Throwaway databases for the tests of the mail store and of services built on it.
+"""Helpers for the tests of the mail store and of services built on it.
 
 The web service's tests run a real mail store in-process; both test suites need
-the same "create a database of their own, migrate it, drop it afterwards".
+the same "create a database of their own, migrate it, drop it afterwards", and both
+fuzz their API against its OpenAPI document (``fuzz_openapi``; schemathesis comes with
+the ``test`` extras only, so it is imported there).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -58,3 +61,68 @@ async def _drop(server_url: str, name: str) -> None:
         await db.drop_database(con, name=name)
     finally:
         await con.close()
+
+
+def fuzz_openapi(
+    document: dict[str, Any],
+    *,
+    base_url: str,
+    headers: dict[str, str],
+    examples: int,
+    last: tuple[str, ...] = (),
+) -> tuple[list[str], dict[str, set[int]]]:
+    """Schemathesis over every operation of ``document`` against a running server:
+    (the failures, the statuses each operation answered).
+
+    Checks: no 5xx, only documented statuses and content types, bodies in the documented
+    shape. Hypothesis is derandomised, so a run is the same every time, and bounded to
+    ``examples`` cases per operation. Operations whose label starts with one of ``last``
+    run last (those that can revoke the caller's own credential). Blocking: run it in a
+    thread while the server's event loop serves.
+    """
+    # Imported here: they are test extras (see the module's docstring).
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.core.result import Err
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+    schema = schemathesis.openapi.from_dict(document)
+    operations = []
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):  # the document itself is wrong: that fails the test
+            raise result.err()
+        operations.append(result.ok())
+    operations.sort(key=lambda operation: operation.label.startswith(last) if last else False)
+    failures: list[str] = []
+    statuses: dict[str, set[int]] = {operation.label: set() for operation in operations}
+    for operation in operations:
+
+        @settings(
+            max_examples=examples,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy())
+        def run(case: Any) -> None:
+            response = case.call_and_validate(base_url=base_url, headers=headers, checks=checks)
+            statuses[case.operation.label].add(response.status_code)
+
+        try:
+            run()
+        except BaseExceptionGroup as exc:  # schemathesis' FailureGroup
+            failures.append(f"{operation.label}: {exc}")
+    return failures, statuses

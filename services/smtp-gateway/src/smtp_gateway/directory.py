@@ -132,7 +132,7 @@ class Directory:
             return True
         if status == 404:
             return False
-        # 401/403 is our token refused (a misconfiguration, not "no such mailbox");
+        # 401/403 is our token missing/wrong (a misconfiguration, not "no such mailbox");
         # 5xx is the mail store's own trouble.
         raise DirectoryUnavailable(f"mailbox lookup answered {status}")
 

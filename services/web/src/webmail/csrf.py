@@ -9,15 +9,13 @@ Requests with ``Authorization`` carry no ambient authority and need no token.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import secrets
 
 from aiohttp import web
 
-from webmail.keys import CONFIG, NEW_CSRF_NONCE, PRINCIPAL
-from webmail.sessions import set_cookie
+from webmail.keys import NEW_CSRF_NONCE, PRINCIPAL
+from webmail.sessions import set_cookie, signature
 
 COOKIE = "lp_csrf"
 FIELD = "csrf_token"
@@ -36,10 +34,7 @@ def _nonce(request: web.Request) -> str:
 def _sign(request: web.Request, nonce: str) -> str:
     principal = request.get(PRINCIPAL)
     session = principal.session if principal is not None and principal.session else ""
-    key = request.app[CONFIG].secret_key.encode()
-    message = f"csrf\0{nonce}\0{session}".encode()
-    digest = hmac.new(key, message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return signature(request, "csrf", nonce, session)
 
 
 def token(request: web.Request) -> str:

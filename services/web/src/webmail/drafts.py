@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -37,6 +38,11 @@ class Draft:
     references: str | None = None
 
 
+# A line break inside an address field would start a new header or, parsed, a new
+# recipient (RFC 5322 §2.2); other controls have no business there either.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def parse_addresses(value: str | list[str]) -> tuple[list[str], list[str]]:
     """(addresses, bad entries) from "a@x, Bob <b@y>" or a JSON list."""
     items = value if isinstance(value, list) else [value]
@@ -52,6 +58,14 @@ def parse_addresses(value: str | list[str]) -> tuple[list[str], list[str]]:
         if isinstance(item, str) and item.strip() and not getaddresses([item])[0][1]:
             bad.append(item.strip())
     return good, bad
+
+
+CONTROL_IN_ADDRESSES = "Line breaks and control characters are not allowed here."
+
+
+def _has_control(value: str | list[str]) -> bool:
+    items = value if isinstance(value, list) else [value]
+    return any(_CONTROL.search(str(item)) for item in items)
 
 
 def _clean_header(value: str) -> str:
@@ -72,11 +86,15 @@ def make_draft(
     fields: dict[str, str] = {}
     to_list, bad_to = parse_addresses(to)
     cc_list, bad_cc = parse_addresses(cc)
-    if bad_to:
+    if _has_control(to):
+        fields["to"] = CONTROL_IN_ADDRESSES
+    elif bad_to:
         fields["to"] = f"Not an address: {', '.join(bad_to)}"
     elif not to_list:
         fields["to"] = "Add at least one recipient."
-    if bad_cc:
+    if _has_control(cc):
+        fields["cc"] = CONTROL_IN_ADDRESSES
+    elif bad_cc:
         fields["cc"] = f"Not an address: {', '.join(bad_cc)}"
     if len(to_list) + len(cc_list) > MAX_RECIPIENTS:
         fields["to"] = f"At most {MAX_RECIPIENTS} recipients per message."

@@ -9,6 +9,8 @@
      ├── AddressTaken          registering an address that has an account            → 409
      ├── InvalidFields         a form or JSON body fails validation; ``fields`` maps
      │                         each field to what is wrong                           → 422
+     ├── MalformedBody         a body that cannot be parsed at all: a broken multipart,
+     │                         bytes that are not UTF-8, JSON nested past parsing    → 400
      ├── SendRejected          the submission listener refused the message, with
      │                         reasons per field (unknown recipient, too large)      → 422
      ├── SubmissionUnavailable the submission listener could not be reached / 4xx    → 503
@@ -41,6 +43,10 @@ class InvalidFields(WebmailError):
     def __init__(self, fields: dict[str, str]) -> None:
         super().__init__("; ".join(f"{name}: {problem}" for name, problem in fields.items()))
         self.fields = fields
+
+
+class MalformedBody(WebmailError):
+    pass
 
 
 class SendRejected(InvalidFields):

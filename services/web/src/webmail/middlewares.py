@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy
 
 from webmail import csrf
 from webmail.errors import (
@@ -16,6 +18,7 @@ from webmail.errors import (
     CsrfRejected,
     InvalidFields,
     MailstoreUnavailable,
+    MalformedBody,
     NotAuthenticated,
     NotFound,
     RateLimited,
@@ -34,6 +37,7 @@ _ANONYMOUS_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Calls that take no cookie at all: registering (JSON) and Basic-authenticated tokens.
 _NO_AMBIENT_AUTHORITY = frozenset({"/api/v1/accounts", "/api/v1/tokens"})
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 # The pages' policy: our own assets, scripts only with this response's nonce, mail
 # bodies only in frames of our own origin, and never framed by anyone (clickjacking).
@@ -47,6 +51,7 @@ STRICT_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-anc
 
 def _error_reason(status: int) -> str:
     return {
+        400: "Bad request",
         403: "Forbidden",
         404: "Not found",
         405: "Method not allowed",
@@ -93,6 +98,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return limited
     except AddressTaken:
         return await error_page(request, 409, "That address is taken.")
+    except MalformedBody as exc:
+        return await error_page(request, 400, str(exc))
     except InvalidFields as exc:
         if request.path.startswith(API):
             return web.json_response({"error": "invalid", "fields": exc.fields}, status=422)
@@ -140,16 +147,26 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if "Authorization" in request.headers:
         return await handler(request)
     presented = request.headers.get(csrf.HEADER)
-    if presented is None and request.content_type in (
-        "application/x-www-form-urlencoded",
-        "multipart/form-data",
-    ):
-        form = await request.post()
-        value = form.get(csrf.FIELD)
-        presented = value if isinstance(value, str) else None
+    if request.content_type in _FORM_TYPES:
+        # Parsed here, once, for the view too: a body that cannot be parsed is the
+        # client's 400 wherever it was sent, never a 500 in some view.
+        form = await read_form(request)
+        if presented is None:
+            value = form.get(csrf.FIELD)
+            presented = value if isinstance(value, str) else None
     if not csrf.is_valid(request, presented):
         raise CsrfRejected()
     return await handler(request)
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:
+    """The parsed form; MalformedBody when it cannot be parsed (too large stays 413)."""
+    try:
+        return await request.post()
+    except ValueError as exc:
+        # aiohttp: a multipart without a boundary or with a nested multipart part, bytes
+        # that do not decode in the declared charset (UnicodeDecodeError).
+        raise MalformedBody("The form could not be read.") from exc
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -63,6 +63,9 @@ class Config:
     # Live updates: the mail store's `stored` events arrive on <prefix>.events.
     amqp_url: str = field(default="amqp://guest:guest@localhost:5672/", repr=False)
     queue_prefix: str = "localpost"
+    # Mark every cookie Secure (RFC 6265bis §4.1.2.5) even when this process only sees
+    # plain HTTP from a TLS-terminating proxy in front of it.
+    cookie_secure: bool = False
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -90,6 +93,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         submission_ca_file=_optional_text(environ, "SUBMISSION_CA_FILE"),
         amqp_url=_url(environ, "AMQP_URL", "amqp://guest:guest@localhost:5672/", ("amqp", "amqps")),
         queue_prefix=_queue_prefix(environ, "LOCALPOST_QUEUE_PREFIX", "localpost"),
+        cookie_secure=_flag(environ, "WEB_COOKIE_SECURE"),
     )
 
 

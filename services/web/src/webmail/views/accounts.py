@@ -71,13 +71,15 @@ async def login(request: web.Request) -> web.Response:
     form = await request.post()
     address, target = field(form, "address"), safe_next(field(form, "next"))
     context = {"values": {"address": address}, "next": target}
+    domains = request.app[CONFIG].domains
     try:
         account = await auth.login(
             request.app[MAILSTORE],
             ip=_ip(request),
             address=address,
             password=field(form, "password"),
-            domains=request.app[CONFIG].domains,
+            domains=domains,
+            known_device=sessions.is_known_device(request, auth.full_address(address, domains)),
         )
     except BadCredentials:
         return await render(

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from webmail import auth, drafts
 from webmail.bodies import sanitize
-from webmail.errors import BadCredentials, InvalidFields, NotAuthenticated
+from webmail.errors import BadCredentials, InvalidFields, MalformedBody, NotAuthenticated
 from webmail.keys import CONFIG, MAILSTORE, METRICS, SUBMITTER
 from webmail.openapi import OPENAPI
 from webmail.views.common import FOLDERS, entry_id, require_user
@@ -26,16 +26,32 @@ MAX_LIMIT = 200
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise InvalidFields({"body": "must be application/json"})
-    raw = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise InvalidFields({"body": "too large"})
+    raw = await _read_at_most(request, MAX_JSON_BYTES)
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except RecursionError:
+        # [[[[...: the parser gives up before the stack does; the client sent nonsense.
+        raise MalformedBody("The JSON is nested too deeply.") from None
+    except ValueError:  # UnicodeDecodeError included
         raise InvalidFields({"body": "is not JSON"}) from None
     if not isinstance(body, dict):
         raise InvalidFields({"body": "must be a JSON object"})
     return body
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes:
+    """The whole body, or 413 as soon as it is known to exceed ``limit``."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+    chunks, size = [], 0
+    # content.read(n) returns what has arrived, up to n: read until the end.
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _text(body: dict[str, Any], name: str) -> str:

@@ -196,7 +196,9 @@ async def attachment(request: web.Request) -> web.Response:
     response.headers["Content-Type"] = content_type or "application/octet-stream"
     response.headers["Content-Disposition"] = content_disposition(meta.get("filename"), n)
     # Even opened directly, an attachment runs nothing (an HTML or SVG file included).
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; sandbox; frame-ancestors 'none'"
+    )
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -1,0 +1,330 @@
+"""Hostile requests, one table per area (docs/security.md, "Web"): cookie flags and
+security headers over representative routes, open redirects, oversized and malformed
+bodies, and header injection through compose and the API."""
+
+from __future__ import annotations
+
+import io
+import re
+from email import message_from_bytes
+from email.policy import SMTP
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from webmail.main import MAX_REQUEST_BYTES, create_app
+from webmail.middlewares import STRICT_CSP
+from webmail.settings import load_config
+from webmail.views.api import MAX_JSON_BYTES
+
+Client = TestClient[web.Request, web.Application]
+MIB = 1024 * 1024
+
+
+def _message(to: str) -> bytes:
+    return (
+        f"From: ann@example.com\r\nTo: {to}\r\nSubject: headers\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/html\r\n\r\n<p>rich</p>\r\n"
+        '--b\r\nContent-Type: text/html\r\nContent-Disposition: attachment; filename="x.html"'
+        "\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n"
+    ).encode()
+
+
+# -- security headers -------------------------------------------------------------------------
+
+# (path; "{id}" is a message of the signed-in user, what kind of response it is)
+HEADER_ROUTES = [
+    ("/login", "page"),
+    ("/register", "page"),
+    ("/mail/inbox", "page"),
+    ("/mail/trash", "page"),
+    ("/search?q=x", "page"),
+    ("/compose", "page"),
+    ("/messages/{id}", "page"),
+    ("/no/such/page", "page"),
+    ("/messages/{id}/body", "frame"),
+    ("/messages/{id}/raw", "strict"),
+    ("/messages/{id}/attachments/0", "download"),
+    ("/api/v1/messages", "strict"),
+    ("/api/v1/messages/{id}/raw", "strict"),
+    ("/api/v1/openapi.json", "strict"),
+    ("/live/state", "strict"),
+    ("/directory?prefix=a", "strict"),
+    ("/healthz", "strict"),
+    ("/static/app.css", "strict"),
+]
+
+
+def _nonce(csp: str) -> str:
+    match = re.search(r"script-src 'nonce-([A-Za-z0-9_-]{16,})'", csp)
+    assert match, csp
+    return match.group(1)
+
+
+@pytest.mark.parametrize(("path", "kind"), HEADER_ROUTES)
+async def test_every_response_carries_its_security_headers(
+    client: Client, h: Any, deliver: Any, path: str, kind: str
+) -> None:
+    address = await h.register(client)
+    await deliver(_message(address), rcpt_to=[address])
+    await h.login(client, address)
+    entry = (await (await client.get("/api/v1/messages")).json())["messages"][0]["id"]
+    path = path.format(id=entry)
+
+    first, second = await client.get(path), await client.get(path)
+
+    headers = first.headers
+    csp = headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    ancestors = "frame-ancestors 'self'" if kind == "frame" else "frame-ancestors 'none'"
+    assert ancestors in csp
+    if kind == "page":
+        # A fresh nonce per response, and the page's own scripts carry it.
+        nonce = _nonce(csp)
+        assert nonce != _nonce(second.headers["Content-Security-Policy"])
+        assert f'nonce="{nonce}"' in await first.text()
+        assert "'unsafe-inline'" not in csp
+    elif kind == "strict":
+        assert csp == STRICT_CSP
+    else:
+        assert csp.startswith("default-src 'none'")
+    if kind == "download":
+        assert headers["Content-Disposition"].startswith("attachment;")
+        assert "sandbox" in csp
+
+
+# (cookie, WEB_COOKIE_SECURE)
+COOKIES = [
+    (name, secure) for name in ("lp_csrf", "lp_session", "lp_device") for secure in ("0", "1")
+]
+
+
+@pytest.mark.parametrize(("name", "secure"), COOKIES)
+async def test_cookies_are_httponly_lax_and_secure_when_configured(
+    web_environ: dict[str, str], h: Any, name: str, secure: str
+) -> None:
+    app = create_app(load_config({**web_environ, "WEB_COOKIE_SECURE": secure}), live=False)
+    async with TestClient(TestServer(app)) as client:
+        address = await h.register(client)
+        page = await client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+        assert token is not None
+        # A Secure cookie is not sent back over plain HTTP: hand the CSRF cookie back.
+        cookies = {"lp_csrf": page.cookies["lp_csrf"].value}
+        data = {"address": address, "password": h.password, "csrf_token": token.group(1)}
+        login = await client.post("/login", data=data, cookies=cookies, allow_redirects=False)
+        assert login.status == 303
+
+        cookie = (page if name == "lp_csrf" else login).cookies[name]
+
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert cookie["path"] == "/"
+    assert bool(cookie["secure"]) is (secure == "1")
+    assert int(cookie["max-age"]) > 0
+
+
+# -- open redirects ---------------------------------------------------------------------------
+
+DEFAULT = "/mail/inbox"
+# (id, the redirect target a link or form carries, where it may lead: None = the default)
+REDIRECTS = [
+    ("absolute", "https://evil.test/", None),
+    ("absolute-upper", "HTTPS://EVIL.TEST", None),
+    ("scheme-relative", "//evil.test", None),
+    ("triple-slash", "///evil.test", None),
+    ("backslash", "/\\evil.test", None),
+    ("two-backslashes", "\\\\evil.test", None),
+    ("backslash-slash", "\\/evil.test", None),
+    ("tab", "/\t/evil.test", None),
+    ("newline", "/\n/evil.test", None),
+    ("javascript", "javascript:alert(1)", None),
+    ("javascript-mixed-case", " JaVaScRiPt:alert(1)", None),
+    ("data", "data:text/html,<script>alert(1)</script>", None),
+    ("encoded-slashes", "%2F%2Fevil.test", None),
+    ("userinfo", "https://mail.localpost.test@evil.test/", None),
+    ("no-slash", "evil.test", None),
+    ("encoded-slash-after-slash", "/%2Fevil.test", "/%2Fevil.test"),
+    ("local", "/mail/sent", "/mail/sent"),
+    ("local-with-query", "/search?q=from%3Aann", "/search?q=from%3Aann"),
+]
+
+
+def _is_local(location: str) -> bool:
+    parts = urlsplit(location)
+    return (
+        location.startswith("/")
+        and not location.startswith("//")
+        and not re.search(r"[\\\x00-\x20]", location)
+        and not parts.scheme
+        and not parts.netloc
+    )
+
+
+@pytest.mark.parametrize(("target", "expected"), [r[1:] for r in REDIRECTS],
+                         ids=[r[0] for r in REDIRECTS])  # fmt: skip
+async def test_redirect_targets_stay_on_this_site(
+    client: Client, h: Any, target: str, expected: str | None
+) -> None:
+    expected = expected or DEFAULT
+    address = await h.register(client)
+    form = await client.get("/login", params={"next": target})
+    hidden = re.search(r'name="next" value="([^"]*)"', await form.text())
+    token = await h.csrf_token(client)
+    data = {"address": address, "password": h.password, "csrf_token": token, "next": target}
+    login = await client.post("/login", data=data, allow_redirects=False)
+    token = await h.csrf_token(client, "/mail/inbox")
+    data = {"action": "read", "csrf_token": token, "next": target}
+    bulk = await client.post("/mail/actions", data=data, allow_redirects=False)
+    signed_in = await client.get("/login", params={"next": target}, allow_redirects=False)
+
+    assert hidden is not None
+    assert hidden.group(1).replace("&amp;", "&") == expected
+    for response in (login, bulk, signed_in):
+        assert response.status == 303
+        assert response.headers["Location"] == expected
+        assert _is_local(response.headers["Location"])
+
+
+# -- oversized and malformed bodies -----------------------------------------------------------
+
+_NESTED_MULTIPART = (
+    b'--b\r\nContent-Disposition: form-data; name="x"\r\n'
+    b"Content-Type: multipart/mixed; boundary=c\r\n\r\n"
+    b"--c\r\nContent-Type: text/plain\r\n\r\nhi\r\n--c--\r\n--b--\r\n"
+)
+JSON, FORM, MULTIPART = "application/json", "application/x-www-form-urlencoded", "multipart"
+# (id, method, path, content type, body, expected status)
+BODIES = [
+    ("json-over-limit", "POST", "/api/v1/messages", JSON,
+     b'{"to": ["' + b"a" * MAX_JSON_BYTES + b'"]}', 413),
+    ("json-over-limit-registration", "POST", "/api/v1/accounts", JSON,
+     b'{"name": "' + b"a" * MAX_JSON_BYTES + b'"}', 413),
+    ("form-over-limit", "POST", "/mail/actions", FORM, b"a=" + b"x" * MAX_REQUEST_BYTES, 413),
+    ("multipart-over-limit", "POST", "/compose", "multipart/form-data; boundary=b",
+     b'--b\r\nContent-Disposition: form-data; name="body"\r\n\r\n'
+     + b"x" * MAX_REQUEST_BYTES + b"\r\n--b--\r\n", 413),
+    ("json-deep-array", "POST", "/api/v1/messages", JSON, b"[" * 100_000, 400),
+    ("json-deep-object", "POST", "/api/v1/messages", JSON, b'{"a": ' * 100_000, 400),
+    ("json-deep-registration", "POST", "/api/v1/accounts", JSON, b'{"a": [' * 50_000, 400),
+    ("json-deep-but-parseable", "POST", "/api/v1/messages", JSON,
+     b'{"to": ' + b"[" * 500 + b"]" * 500 + b"}", 422),
+    ("json-not-utf8", "POST", "/api/v1/messages", JSON, b'{"to": ["\xff\xfe"]}', 422),
+    ("json-lone-surrogate", "POST", "/api/v1/messages", JSON, b'{"to": ["\\ud800"]}', 422),
+    ("multipart-nested", "POST", "/mail/actions", "multipart/form-data; boundary=b",
+     _NESTED_MULTIPART, 400),
+    ("multipart-nested-compose", "POST", "/compose", "multipart/form-data; boundary=b",
+     _NESTED_MULTIPART, 400),
+    ("multipart-no-boundary", "POST", "/mail/actions", "multipart/form-data", b"--x\r\n", 400),
+    ("form-not-utf8", "POST", "/mail/actions", FORM + "; charset=utf-8", b"\xff\xfe=\xff", 400),
+    ("form-deep-keys", "POST", "/mail/actions", FORM,
+     b"action=read&" + b"a" + b"[a]" * 20_000 + b"=1", 303),
+    ("form-500-ids", "POST", "/mail/actions", FORM, b"action=read" + b"&ids=1" * 500, 303),
+    # aiohttp's client_max_fields (1000): parsing a million tiny fields costs CPU.
+    ("form-too-many-fields", "POST", "/mail/actions", FORM,
+     b"action=read" + b"&ids=1" * 100_000, 413),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path", "content_type", "body", "status"),
+                         [r[1:] for r in BODIES], ids=[r[0] for r in BODIES])  # fmt: skip
+async def test_oversized_and_malformed_bodies_are_4xx_never_500(
+    client: Client,
+    h: Any,
+    method: str,
+    path: str,
+    content_type: str,
+    body: bytes,
+    status: int,
+) -> None:
+    await h.login(client, await h.register(client))
+    headers = {"Content-Type": content_type, "X-CSRF-Token": await h.csrf_token(client, "/")}
+
+    response = await client.request(
+        method, path, data=io.BytesIO(body), headers=headers, allow_redirects=False
+    )
+
+    assert response.status == status, await response.text()
+
+
+# -- header injection -------------------------------------------------------------------------
+
+# (id, channel, fields ({rcpt}, {other}, {third}: addresses), status, the field named)
+INJECTION = [
+    ("to-crlf-second-recipient", "form", {"to": "{rcpt}\r\n{other}"}, 422, "to"),
+    ("to-lf", "form", {"to": "{rcpt}\n{other}"}, 422, "to"),
+    ("to-cr", "form", {"to": "{rcpt}\r{other}"}, 422, "to"),
+    ("to-crlf-bcc-header", "form", {"to": "{rcpt}\r\nBcc: {other}"}, 422, "to"),
+    ("to-nul", "form", {"to": "{rcpt}\x00{other}"}, 422, "to"),
+    ("to-in-display-name", "form", {"to": '"Ann\r\nBcc: {other}" <{rcpt}>'}, 422, "to"),
+    ("cc-crlf", "form", {"to": "{rcpt}", "cc": "{other}\r\n{third}"}, 422, "cc"),
+    ("to-comma-list", "form", {"to": "{rcpt}, {other}"}, 303, None),
+    ("subject-crlf-bcc", "form", {"to": "{rcpt}", "subject": "Hi\r\nBcc: {other}"}, 303, None),
+    ("subject-blank-line", "form", {"to": "{rcpt}", "subject": "Hi\r\n\r\nforged body"},
+     303, None),
+    ("in-reply-to-crlf", "form", {"to": "{rcpt}", "in_reply_to": "<a@b>\r\nBcc: {other}"},
+     303, None),
+    ("references-crlf", "form", {"to": "{rcpt}", "references": "<a@b>\r\nX-Evil: 1"}, 303, None),
+    ("api-to-crlf", "api", {"to": ["{rcpt}\r\n{other}"]}, 422, "to"),
+    ("api-to-second-item-lf", "api", {"to": ["{rcpt}", "{other}\nBcc: {third}"]}, 422, "to"),
+    ("api-cc-crlf", "api", {"to": ["{rcpt}"], "cc": ["{other}\r\n{third}"]}, 422, "cc"),
+    ("api-subject-crlf", "api", {"to": ["{rcpt}"], "subject": "Hi\r\nBcc: {other}"}, 202, None),
+]  # fmt: skip
+
+
+def _fill(value: Any, people: dict[str, str]) -> Any:
+    if isinstance(value, list):
+        return [item.format(**people) for item in value]
+    return value.format(**people)
+
+
+@pytest.mark.parametrize(("channel", "fields", "status", "named"), [r[1:] for r in INJECTION],
+                         ids=[r[0] for r in INJECTION])  # fmt: skip
+async def test_line_breaks_never_inject_headers_or_recipients(
+    client: Client,
+    h: Any,
+    submission: Any,
+    channel: str,
+    fields: dict[str, Any],
+    status: int,
+    named: str | None,
+) -> None:
+    handler, _ = submission
+    people = {key: h.fresh_address() for key in ("rcpt", "other", "third")}
+    sender = await h.register(client)
+    values = {name: _fill(value, people) for name, value in fields.items()}
+
+    if channel == "form":
+        await h.login(client, sender)
+        data = {"cc": "", "subject": "Hi", "body": "Hello", **values}
+        data["csrf_token"] = await h.csrf_token(client, "/compose")
+        response = await client.post("/compose", data=data, allow_redirects=False)
+    else:
+        token = await h.api_token(client, sender)
+        response = await client.post(
+            "/api/v1/messages",
+            json={"text": "Hello", **values},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    assert response.status == status
+    if named is not None:  # refused, the field named, nothing sent
+        assert handler.messages == []
+        if channel == "form":
+            assert f'id="{named}-error"' in await response.text()
+        else:
+            assert named in (await response.json())["fields"]
+        return
+    envelope, raw = handler.messages[-1]
+    expected = {people["rcpt"], people["other"]} if "," in str(fields["to"]) else {people["rcpt"]}
+    assert set(envelope.rcpt_tos) == expected
+    msg = message_from_bytes(raw, policy=SMTP)
+    assert msg["Bcc"] is None
+    assert msg["X-Evil"] is None
+    assert not re.search(r"[\r\n]", str(msg["Subject"]))
+    assert msg.get_content().strip() == "Hello"

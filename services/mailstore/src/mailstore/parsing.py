@@ -412,9 +412,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def safe_filename(name: str) -> str | None:
-    """``name`` as a file name that cannot leave a directory or drive a terminal: its last
-    path component, storable, without control characters; None if nothing is left."""
-    name = _CONTROL.sub("", clean(name)).replace("\\", "/").rpartition("/")[2].strip()
+    """``name`` as a file name that cannot leave a directory or drive a terminal: storable,
+    without control characters, path separators made "_" (as webmail.drafts does for the
+    names it sends); None for "." and "..", which name directories."""
+    name = _CONTROL.sub("", clean(name)).replace("/", "_").replace("\\", "_").strip()
     return name[:500] if name not in ("", ".", "..") else None
 
 

@@ -19,14 +19,14 @@ its headers parsed (``error`` says why), and the walk stops at ``MAX_PARTS`` and
 
 from __future__ import annotations
 
+import base64
 import html as html_lib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
+from email import policy, quoprimime
 from email.errors import HeaderParseError
-from email.header import decode_header
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import Compat32
@@ -210,30 +210,58 @@ def _unfold(value: str) -> str:
     return _LINE_BREAK.sub("", value)
 
 
+# An RFC 2047 encoded word, as leniently as email.header.decode_header() finds them: also
+# inside a word or a quoted string, where mail clients put them too.
+_ENCODED_WORD = re.compile(r"=\?([^?]*?)\?([qQbB])\?(.*?)\?=")
+
+
 def decode_words(value: str) -> str:
     """``value`` with its RFC 2047 encoded words decoded.
 
-    Whitespace between two encoded words is dropped and their bytes are joined before
-    decoding (RFC 2047 §6.2), so a character split across two words survives; an encoded
-    word in a bogus charset keeps its bytes, which :func:`clean` then makes storable.
-    Raises ``email.errors.HeaderParseError`` for undecodable base64.
+    Whitespace between two encoded words is dropped and the bytes of adjacent words in one
+    charset are joined before decoding (RFC 2047 §6.2), so a character split across two
+    words survives; an encoded word in a bogus charset keeps its bytes, which :func:`clean`
+    then makes storable. Raises ``email.errors.HeaderParseError`` for undecodable base64.
+    (email.header.decode_header() does the same, but round-trips the text between words
+    through raw-unicode-escape, which turns a literal "\\u0041" into "A".)
     """
     if "=?" not in value:
         return value
-    return "".join(_decode_word(chunk, charset) for chunk, charset in decode_header(value))
+    pieces: list[str] = []
+    run, run_charset = b"", ""  # adjacent encoded words, not yet decoded
+    position = 0
+    for match in _ENCODED_WORD.finditer(value):
+        between = value[position : match.start()]
+        charset = match[1].lower().partition("*")[0]  # RFC 2231 §5: "charset*language"
+        if (between and not (run_charset and between.isspace())) or charset != run_charset:
+            pieces.append(_decode_run(run, run_charset))
+            pieces.append("" if run_charset and between.isspace() else between)
+            run = b""
+        run += _word_bytes(match[2].lower(), match[3])
+        run_charset = charset
+        position = match.end()
+    pieces.append(_decode_run(run, run_charset))
+    pieces.append(value[position:])
+    return "".join(pieces)
 
 
-def _decode_word(chunk: str | bytes, charset: str | None) -> str:
-    if isinstance(chunk, str):
-        return chunk
-    if charset is None:
-        # decode_header() turns the text between encoded words into bytes this way.
-        return chunk.decode("raw-unicode-escape")
-    charset = charset.partition("*")[0]  # RFC 2231 §5: "charset*language"
+def _word_bytes(encoding: str, text: str) -> bytes:
+    if encoding == "q":
+        # 8-bit octets inside the word arrive as surrogate escapes: back to octets.
+        return quoprimime.header_decode(text).encode("latin-1", "surrogateescape")
     try:
-        return chunk.decode(charset, "surrogateescape")
+        return base64.b64decode(text + "==="[: -len(text) % 4])  # missing padding: Postel
+    except ValueError as exc:  # binascii.Error, or non-ASCII in the word
+        raise HeaderParseError(f"undecodable base64 word: {exc}") from exc
+
+
+def _decode_run(run: bytes, charset: str) -> str:
+    if not run:
+        return ""
+    try:
+        return run.decode(charset, "surrogateescape")
     except (LookupError, UnicodeError):
-        return chunk.decode("ascii", "surrogateescape")
+        return run.decode("ascii", "surrogateescape")
 
 
 def _text_header(headers: dict[str, str], name: str) -> str:

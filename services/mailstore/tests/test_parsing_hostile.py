@@ -221,6 +221,22 @@ CASES = [
     ),
     pytest.param(
         Case(
+            lambda: subject(b"hostile").replace(b"\r\n", b"\r") + b"\r" * 1_000_000,
+            shows=(text_of, ""),
+            error="too many of them short; body not parsed",
+        ),
+        id="structure-1000000-bare-cr-lines",
+    ),
+    pytest.param(
+        Case(
+            lambda: parts(MAX_PARTS).replace(b"\r\n", b"\r"),
+            shows=(text_of, ""),
+            error="MIME parts; body not parsed",
+        ),
+        id="structure-10000-parts-bare-cr-lines",
+    ),
+    pytest.param(
+        Case(
             lambda: nested_rfc822(MAX_DEPTH - 1),
             attachments=1,
         ),

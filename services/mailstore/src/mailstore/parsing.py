@@ -151,9 +151,11 @@ def parse_message(raw: bytes) -> ParsedMessage:
 def _beyond_bounds(raw: bytes) -> str | None:
     """Why only the headers of ``raw`` should be parsed, if they should: cheap counts that
     bound the stdlib parser's time and memory."""
-    if raw.count(b"\n--") > MAX_PARTS:  # candidate delimiter lines
+    # The parser ends lines at CR, LF or CRLF: count candidate delimiter lines and lines
+    # either way, without counting CRLF twice.
+    if raw.count(b"\n--") + raw.count(b"\r--") > MAX_PARTS:
         return f"more than {MAX_PARTS} MIME parts"
-    lines = raw.count(b"\n")
+    lines = max(raw.count(b"\n"), raw.count(b"\r"))
     if lines > max(MAX_LINES, len(raw) // MIN_LINE_OCTETS):
         return f"{lines} lines, too many of them short"
     return None

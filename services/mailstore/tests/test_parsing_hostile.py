@@ -398,6 +398,22 @@ CASES = [
         ),
         id="content-20mib-attachment",
     ),
+    pytest.param(
+        Case(
+            lambda: mime(
+                b'multipart/mixed; boundary="b"',
+                b"--b\r\nContent-Type: text/csv\r\n"
+                b'Content-Disposition: attachment; filename="data.csv"\r\n\r\n'
+                + b"1234567890,abcdefghij\r\n" * 150_000
+                + b"--b--\r\n",
+            ),
+            # The CRLF before a delimiter belongs to the delimiter (RFC 2046 §5.1.1).
+            shows=(lambda r: len(r.attachments[0].content), 23 * 150_000 - 2),
+            attachments=1,
+        ),
+        # Not hostile: many short lines that must not trip the line bound.
+        id="content-150000-line-csv-attachment",
+    ),
 ]
 
 

@@ -36,11 +36,12 @@ from typing import TypeVar
 # Work bounds, so that one message cannot pin the consumer.
 MAX_PARTS = 10_000
 MAX_DEPTH = 50
-# The stdlib parser holds every line as a Python object (about 100 bytes, however short the
-# line) until its part ends: lines beyond MAX_LINES must average MIN_LINE_OCTETS, or memory
-# could reach a hundred times the message. Real mail has 76-octet base64 lines.
+# The stdlib parser holds every line as a Python object (100-250 bytes, however short the
+# line) until its part ends: past MAX_LINES, lines must average MIN_LINE_OCTETS, or memory
+# could reach a hundred times the message. Base64 lines are 76 octets; a CSV or a log file
+# sent as text has 20-40.
 MAX_LINES = 100_000
-MIN_LINE_OCTETS = 40
+MIN_LINE_OCTETS = 20
 # What is parsed of a message whose body is not: its headers are in there.
 MAX_HEADER_BLOCK = 256 * 1024
 # Characters kept in each body column; the raw message always holds everything.

@@ -167,7 +167,7 @@ def _beyond_bounds(raw: bytes) -> str | None:
 # policy.default builds a structured header object (a full RFC 5322 parse tree) for every
 # header it reads, its own lookups of Content-Type included: most of the parse time of a
 # small message. Here the parser keeps header values as the strings received, and only the
-# stored headers are decoded, with the lighter email.header functions and a fast path for
+# stored headers are decoded: RFC 2047 words by decode_words(), addresses by a fast path for
 # the common address forms.
 
 

@@ -28,7 +28,7 @@ help:
 	@echo "make test            venv, lint, check-services, then every test"
 	@echo "make test-unit       the library's and the services' own tests only"
 	@echo "make test-faults     the fault scenarios alone, 5,000 messages each"
-	@echo "make fuzz            fuzz targets and the SMTP state machine, FUZZ_EXAMPLES (2,000) each"
+	@echo "make fuzz            fuzz targets (SMTP, MIME, sanitiser) and the SMTP state machine, FUZZ_EXAMPLES (2,000) each"
 	@echo "make up              run the three services here, without Docker"
 	@echo "make bench           benchmarks (bench/README.md); not part of make test"
 	@echo "make format          ruff --fix and ruff format"
@@ -73,12 +73,13 @@ test-faults: venv check-services
 	LOCALPOST_FAULT_MESSAGES=5000 $(BIN)/pytest -m faults -s tests/integration $(PYTEST_ARGS)
 
 # The tests marked `fuzz` (hypothesis fuzz targets of the command parser and the
-# DATA framer, hostile byte streams, the SMTP session state machine). make test
-# runs each with the small example count its test names; this runs them with
-# FUZZ_EXAMPLES each (see libs/smtplib_common/tests/fuzzing.py).
+# DATA framer, hostile byte streams, the SMTP session state machine, the
+# MIME-to-row parser, the HTML sanitiser). make test runs each with the small
+# example count its test names; this runs them with FUZZ_EXAMPLES each (see
+# libs/smtplib_common/tests/fuzzing.py).
 FUZZ_EXAMPLES ?= 2000
 fuzz: venv
-	LOCALPOST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -m fuzz libs $(PYTEST_ARGS)
+	LOCALPOST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -m fuzz libs services $(PYTEST_ARGS)
 
 test-unit: venv
 	$(BIN)/pytest libs services $(PYTEST_ARGS)

@@ -202,6 +202,15 @@ def test_rfc2047_subject_and_addresses_are_decoded() -> None:
     assert result.preview == "Hallo Welt"
 
 
+def test_encoded_words_join_per_rfc2047_and_leave_other_text_alone() -> None:
+    # "é" is C3 A9 in UTF-8, split across two base64 words; the space between them goes
+    # (RFC 2047 §6.2). The text between words keeps backslashes: email.header's
+    # decode_header() would read "\\u0041" as an escape.
+    raw = b"Subject: =?utf-8?b?Y2Fmww==?= =?utf-8?b?qQ==?= in C:\\u0041 =?utf-8?q?!?=\r\n\r\n"
+
+    assert parse_message(raw).subject == "café in C:\\u0041 !"
+
+
 def test_legacy_charset_body_is_decoded() -> None:
     raw = (
         b"Subject: x\r\nContent-Type: text/plain; charset=windows-1251\r\n"

@@ -221,6 +221,22 @@ CASES = [
     ),
     pytest.param(
         Case(
+            lambda: subject(b"hostile").replace(b"\r\n", b"\r") + b"\r" * 1_000_000,
+            shows=(text_of, ""),
+            error="too many of them short; body not parsed",
+        ),
+        id="structure-1000000-bare-cr-lines",
+    ),
+    pytest.param(
+        Case(
+            lambda: parts(MAX_PARTS).replace(b"\r\n", b"\r"),
+            shows=(text_of, ""),
+            error="MIME parts; body not parsed",
+        ),
+        id="structure-10000-parts-bare-cr-lines",
+    ),
+    pytest.param(
+        Case(
             lambda: nested_rfc822(MAX_DEPTH - 1),
             attachments=1,
         ),
@@ -353,7 +369,7 @@ CASES = [
     pytest.param(
         Case(
             lambda: attachment(b'attachment; filename="../../etc/passwd"'),
-            shows=(first_filename, "passwd"),
+            shows=(first_filename, ".._.._etc_passwd"),
             attachments=1,
         ),
         id="content-filename-path-traversal",
@@ -361,7 +377,7 @@ CASES = [
     pytest.param(
         Case(
             lambda: attachment(b'attachment; filename="C:\\\\Windows\\\\evil\x01\x1b[31m.exe"'),
-            shows=(first_filename, "evil[31m.exe"),
+            shows=(first_filename, "C:_Windows_evil[31m.exe"),
             attachments=1,
         ),
         id="content-filename-windows-path-and-control-chars",
@@ -381,6 +397,22 @@ CASES = [
             attachments=1,
         ),
         id="content-20mib-attachment",
+    ),
+    pytest.param(
+        Case(
+            lambda: mime(
+                b'multipart/mixed; boundary="b"',
+                b"--b\r\nContent-Type: text/csv\r\n"
+                b'Content-Disposition: attachment; filename="data.csv"\r\n\r\n'
+                + b"1234567890,abcdefghij\r\n" * 150_000
+                + b"--b--\r\n",
+            ),
+            # The CRLF before a delimiter belongs to the delimiter (RFC 2046 §5.1.1).
+            shows=(lambda r: len(r.attachments[0].content), 23 * 150_000 - 2),
+            attachments=1,
+        ),
+        # Not hostile: many short lines that must not trip the line bound.
+        id="content-150000-line-csv-attachment",
     ),
 ]
 

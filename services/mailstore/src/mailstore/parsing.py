@@ -19,14 +19,14 @@ its headers parsed (``error`` says why), and the walk stops at ``MAX_PARTS`` and
 
 from __future__ import annotations
 
+import base64
 import html as html_lib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
+from email import policy, quoprimime
 from email.errors import HeaderParseError
-from email.header import decode_header
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import Compat32
@@ -36,11 +36,12 @@ from typing import TypeVar
 # Work bounds, so that one message cannot pin the consumer.
 MAX_PARTS = 10_000
 MAX_DEPTH = 50
-# The stdlib parser holds every line as a Python object (about 100 bytes, however short the
-# line) until its part ends: lines beyond MAX_LINES must average MIN_LINE_OCTETS, or memory
-# could reach a hundred times the message. Real mail has 76-octet base64 lines.
+# The stdlib parser holds every line as a Python object (100-250 bytes, however short the
+# line) until its part ends: past MAX_LINES, lines must average MIN_LINE_OCTETS, or memory
+# could reach a hundred times the message. Base64 lines are 76 octets; a CSV or a log file
+# sent as text has 20-40.
 MAX_LINES = 100_000
-MIN_LINE_OCTETS = 40
+MIN_LINE_OCTETS = 20
 # What is parsed of a message whose body is not: its headers are in there.
 MAX_HEADER_BLOCK = 256 * 1024
 # Characters kept in each body column; the raw message always holds everything.
@@ -151,9 +152,11 @@ def parse_message(raw: bytes) -> ParsedMessage:
 def _beyond_bounds(raw: bytes) -> str | None:
     """Why only the headers of ``raw`` should be parsed, if they should: cheap counts that
     bound the stdlib parser's time and memory."""
-    if raw.count(b"\n--") > MAX_PARTS:  # candidate delimiter lines
+    # The parser ends lines at CR, LF or CRLF: count candidate delimiter lines and lines
+    # either way, without counting CRLF twice.
+    if raw.count(b"\n--") + raw.count(b"\r--") > MAX_PARTS:
         return f"more than {MAX_PARTS} MIME parts"
-    lines = raw.count(b"\n")
+    lines = max(raw.count(b"\n"), raw.count(b"\r"))
     if lines > max(MAX_LINES, len(raw) // MIN_LINE_OCTETS):
         return f"{lines} lines, too many of them short"
     return None
@@ -164,7 +167,7 @@ def _beyond_bounds(raw: bytes) -> str | None:
 # policy.default builds a structured header object (a full RFC 5322 parse tree) for every
 # header it reads, its own lookups of Content-Type included: most of the parse time of a
 # small message. Here the parser keeps header values as the strings received, and only the
-# stored headers are decoded, with the lighter email.header functions and a fast path for
+# stored headers are decoded: RFC 2047 words by decode_words(), addresses by a fast path for
 # the common address forms.
 
 
@@ -210,30 +213,58 @@ def _unfold(value: str) -> str:
     return _LINE_BREAK.sub("", value)
 
 
+# An RFC 2047 encoded word, as leniently as email.header.decode_header() finds them: also
+# inside a word or a quoted string, where mail clients put them too.
+_ENCODED_WORD = re.compile(r"=\?([^?]*?)\?([qQbB])\?(.*?)\?=")
+
+
 def decode_words(value: str) -> str:
     """``value`` with its RFC 2047 encoded words decoded.
 
-    Whitespace between two encoded words is dropped and their bytes are joined before
-    decoding (RFC 2047 §6.2), so a character split across two words survives; an encoded
-    word in a bogus charset keeps its bytes, which :func:`clean` then makes storable.
-    Raises ``email.errors.HeaderParseError`` for undecodable base64.
+    Whitespace between two encoded words is dropped and the bytes of adjacent words in one
+    charset are joined before decoding (RFC 2047 §6.2), so a character split across two
+    words survives; an encoded word in a bogus charset keeps its bytes, which :func:`clean`
+    then makes storable. Raises ``email.errors.HeaderParseError`` for undecodable base64.
+    (email.header.decode_header() does the same, but round-trips the text between words
+    through raw-unicode-escape, which turns a literal "\\u0041" into "A".)
     """
     if "=?" not in value:
         return value
-    return "".join(_decode_word(chunk, charset) for chunk, charset in decode_header(value))
+    pieces: list[str] = []
+    run, run_charset = b"", ""  # adjacent encoded words, not yet decoded
+    position = 0
+    for match in _ENCODED_WORD.finditer(value):
+        between = value[position : match.start()]
+        charset = match[1].lower().partition("*")[0]  # RFC 2231 §5: "charset*language"
+        if (between and not (run_charset and between.isspace())) or charset != run_charset:
+            pieces.append(_decode_run(run, run_charset))
+            pieces.append("" if run_charset and between.isspace() else between)
+            run = b""
+        run += _word_bytes(match[2].lower(), match[3])
+        run_charset = charset
+        position = match.end()
+    pieces.append(_decode_run(run, run_charset))
+    pieces.append(value[position:])
+    return "".join(pieces)
 
 
-def _decode_word(chunk: str | bytes, charset: str | None) -> str:
-    if isinstance(chunk, str):
-        return chunk
-    if charset is None:
-        # decode_header() turns the text between encoded words into bytes this way.
-        return chunk.decode("raw-unicode-escape")
-    charset = charset.partition("*")[0]  # RFC 2231 §5: "charset*language"
+def _word_bytes(encoding: str, text: str) -> bytes:
+    if encoding == "q":
+        # 8-bit octets inside the word arrive as surrogate escapes: back to octets.
+        return quoprimime.header_decode(text).encode("latin-1", "surrogateescape")
     try:
-        return chunk.decode(charset, "surrogateescape")
+        return base64.b64decode(text + "==="[: -len(text) % 4])  # missing padding: Postel
+    except ValueError as exc:  # binascii.Error, or non-ASCII in the word
+        raise HeaderParseError(f"undecodable base64 word: {exc}") from exc
+
+
+def _decode_run(run: bytes, charset: str) -> str:
+    if not run:
+        return ""
+    try:
+        return run.decode(charset, "surrogateescape")
     except (LookupError, UnicodeError):
-        return chunk.decode("ascii", "surrogateescape")
+        return run.decode("ascii", "surrogateescape")
 
 
 def _text_header(headers: dict[str, str], name: str) -> str:
@@ -412,9 +443,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def safe_filename(name: str) -> str | None:
-    """``name`` as a file name that cannot leave a directory or drive a terminal: its last
-    path component, storable, without control characters; None if nothing is left."""
-    name = _CONTROL.sub("", clean(name)).replace("\\", "/").rpartition("/")[2].strip()
+    """``name`` as a file name that cannot leave a directory or drive a terminal: storable,
+    without control characters, path separators made "_" (as webmail.drafts does for the
+    names it sends); None for "." and "..", which name directories."""
+    name = _CONTROL.sub("", clean(name)).replace("/", "_").replace("\\", "_").strip()
     return name[:500] if name not in ("", ".", "..") else None
 
 

@@ -101,6 +101,20 @@ async def wait_visible(
         await asyncio.sleep(interval)
 
 
+async def transactions(api: MailstoreAPI) -> dict[str, float]:
+    """The consumer's transactions so far and messages per transaction (its /metrics)."""
+    status, text = await api.call("GET", "/metrics")
+    assert status == 200, status
+    samples = dict(
+        line.rsplit(" ", 1)
+        for line in bytes(text).decode().splitlines()
+        if line.startswith("mailstore_batch_messages_")
+    )
+    count = float(samples.get("mailstore_batch_messages_count", 0))
+    total = float(samples.get("mailstore_batch_messages_sum", 0))
+    return {"count": count, "messages_per_transaction": total / count if count else 0.0}
+
+
 def profiled(stack: LocalStack, path: Path) -> None:
     """Run the mailstore under cProfile (written when it stops)."""
     service = stack.services["mailstore"]
@@ -143,6 +157,7 @@ async def localpost_round(
     elapsed = visible_at - log.first_connect
     return {
         "offered_msg_per_s": rate,
+        "mailstore_transactions": await transactions(api),
         "messages": total,
         "elapsed_s": round(elapsed, 3),
         "msg_per_s": total / elapsed,

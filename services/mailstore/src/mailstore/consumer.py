@@ -28,7 +28,9 @@ import logging
 import os
 import re
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import aio_pika
 import aiormq
@@ -50,6 +52,7 @@ from mailstore.parsing import ParsedMessage, parse_message
 from mailstore.settings import Config
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Quorum queues count deliveries; RabbitMQ 4 drops a message after 20 by default. Ours is
 # explicit and high, because a database outage must never count against a message (we
@@ -279,6 +282,7 @@ class Consumer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._batcher: asyncio.Task[None] | None = None
+        self._committing: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._commits = 0
         self._batch_size = 0
@@ -327,13 +331,17 @@ class Consumer:
             ) as exc:
                 log.warning("could not cancel the consumer cleanly: %s", exc)
         if self._pending or not self._idle.is_set():
-            log.info("waiting for %d message(s) received", len(self._pending) + 1)
+            log.info("waiting for %d message(s) received", self.unsettled)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained(), grace)
         # Unacknowledged messages go back to the queue when the channel closes.
         if self._batcher is not None:
             self._batcher.cancel()
             await asyncio.gather(self._batcher, return_exceptions=True)
+        committing = list(self._committing)
+        for task in committing:
+            task.cancel()
+        await asyncio.gather(*committing, return_exceptions=True)
         if self._connection is not None:
             try:
                 async with asyncio.timeout(grace):
@@ -375,30 +383,54 @@ class Consumer:
         self._arrived.set()
 
     async def _run_batches(self) -> None:
+        # Two stages: this loop reads and parses a batch while the previous one is in
+        # the database, and each batch's commit task waits for its predecessor's, so
+        # batches commit, and are acknowledged, strictly in the order they came.
+        # At most one batch waits behind the one in the database: taking the next one
+        # only then lets batches grow with the load, as they do without the overlap.
+        previous: asyncio.Task[None] | None = None
         while True:
             await self._arrived.wait()
             self._arrived.clear()
             while self._pending:
+                if len(self._committing) >= 2:
+                    await asyncio.wait(self._committing, return_when=asyncio.FIRST_COMPLETED)
+                    continue
                 batch = self._take_batch()
                 self._idle.clear()
-                self._batch_size = len(batch)
-                try:
-                    await self._handle_batch(batch)
-                except Exception:
-                    # _handle_batch maps every failure of the messages themselves; this is
-                    # a bug of ours or the broker connection failing mid-reply. The
-                    # messages stay unacknowledged and come back once the channel closes,
-                    # and REDELIVERY_LIMIT bounds the loop.
-                    log.exception(
-                        "unexpected failure in a batch of %d; left for redelivery", len(batch)
-                    )
-                    self._acks_in_order = False
-                finally:
-                    self._batch_size = 0
-                    self._idle.set()
-                    now = time.monotonic()
-                    for delivery in batch:
-                        self._metrics.latency.observe(now - delivery.arrived)
+                self._batch_size += len(batch)
+                valid = await self._guarded(self._prepare(batch), batch)
+                previous = asyncio.create_task(self._commit_after(previous, batch, valid or []))
+                self._committing.add(previous)
+                previous.add_done_callback(self._committing.discard)
+
+    async def _commit_after(
+        self, previous: asyncio.Task[None] | None, batch: list[_Delivery], valid: list[_Delivery]
+    ) -> None:
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)
+            if valid:
+                await self._guarded(self._commit(valid), batch)
+        finally:
+            self._batch_size -= len(batch)
+            if self._batch_size == 0:
+                self._idle.set()
+            now = time.monotonic()
+            for delivery in batch:
+                self._metrics.latency.observe(now - delivery.arrived)
+
+    async def _guarded(self, step: Awaitable[T], batch: list[_Delivery]) -> T | None:
+        try:
+            return await step
+        except Exception:
+            # The steps map every failure of the messages themselves; this is a bug of
+            # ours or the broker connection failing mid-reply. The messages stay
+            # unacknowledged and come back once the channel closes, and REDELIVERY_LIMIT
+            # bounds the loop.
+            log.exception("unexpected failure in a batch of %d; left for redelivery", len(batch))
+            self._acks_in_order = False
+            return None
 
     def _take_batch(self) -> list[_Delivery]:
         """The oldest pending deliveries, up to BATCH_MAX messages or BATCH_MAX_BYTES."""
@@ -415,12 +447,15 @@ class Consumer:
         del self._pending[:count]
         return batch
 
-    async def _handle_batch(self, batch: list[_Delivery]) -> None:
+    async def _prepare(self, batch: list[_Delivery]) -> list[_Delivery]:
+        """Read the envelopes and parse the bodies; the deliveries left to store."""
         valid = [delivery for delivery in batch if await self._admit(delivery)]
-        if not valid:
-            return
         for delivery in valid:
             delivery.parsed = await self._parse(delivery.message.body)
+        return valid
+
+    async def _commit(self, valid: list[_Delivery]) -> None:
+        """Store a prepared batch in one transaction, then acknowledge and announce it."""
         try:
             outcomes = await self._store([delivery.new_message() for delivery in valid])
         # The consumer's edge, like an HTTP error middleware: whatever a message does to

@@ -100,7 +100,14 @@ class ParsedMessage:
     @property
     def preview(self) -> str:
         source = self.text or html_to_text(self.html or "")
-        return _collapse(source[: PREVIEW_CHARS * 20])[:PREVIEW_CHARS]
+        # Collapse a window just wide enough: the whole text would cost more than the
+        # rest of a small message's parse. Widened while whitespace eats it.
+        window = PREVIEW_CHARS * 2
+        while True:
+            text = _collapse(source[:window])
+            if len(text) >= PREVIEW_CHARS or window >= min(len(source), PREVIEW_CHARS * 20):
+                return text[:PREVIEW_CHARS]
+            window *= 4
 
     @property
     def search_text(self) -> str:

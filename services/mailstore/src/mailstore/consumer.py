@@ -293,9 +293,11 @@ class Consumer:
     def ready(self) -> bool:
         """Connected, with a consumer on the incoming queue."""
         connection = self._connection
+        # A robust connection is not "closed" while it reconnects; `connected` tells.
         return (
             connection is not None
             and not connection.is_closed
+            and connection.connected.is_set()
             and self._consumer_tag is not None
             and not self._stopping.is_set()
         )

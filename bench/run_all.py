@@ -2,11 +2,11 @@
 
 Runs, one after another (each as its own process, each stopping what it started):
 
-- ``smtp_core.py`` (scenario 1), ``ingest.py`` (scenario 2), ``idle.py`` (scenario 4);
+- ``smtp_core.py`` (scenario 1), ``ingest.py`` (scenario 2), ``large.py`` (scenario 3),
+  ``idle.py`` (scenario 4), ``reading.py`` (scenario 5);
 
 prints each scenario's table, then writes their results together to
-``bench/results/<UTC timestamp>.json`` (or ``--json``). Scenarios 3 (large
-messages) and 5 (reading) are not written yet. ``--smoke`` runs every scenario
+``bench/results/<UTC timestamp>.json`` (or ``--json``). ``--smoke`` runs every scenario
 with tiny sizes to check that it works (no figures worth quoting). Usage::
 
     .venv/bin/python bench/run_all.py [--smoke] [--only ingest idle]
@@ -29,7 +29,9 @@ SCENARIOS: dict[str, tuple[list[str], list[str]]] = {
     # name: (full arguments, smoke arguments)
     "smtp_core": ([], ["--repeat", "1", "--messages", "200"]),
     "ingest": ([], ["--smoke"]),
+    "large": ([], ["--smoke"]),
     "idle": ([], ["--smoke"]),
+    "reading": ([], ["--smoke"]),
 }
 
 
@@ -86,9 +88,43 @@ def combined(scenarios: dict[str, Any]) -> str:
         probe = idle["probe_alongside"]
         rows.append(("  probe to 250 p50", f"{probe['to_250_p50_ms']:.1f} ms", ""))
         rows.append(("  probe to visible p50", f"{probe['to_visible_p50_ms']:.1f} ms", ""))
+    rows += _large_rows(scenarios.get("large"))
+    rows += _reading_rows(scenarios.get("reading"))
     lines = ["| figure | measured | target |", "|---|---:|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return "\n".join(lines)
+
+
+def _large_rows(large: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    if not large:
+        return []
+    rows = []
+    for burst in large["bursts"]:
+        label = (
+            f"{large['concurrent']} x {large['size_mib']} MiB, mailbox {burst['mailbox_before']}"
+        )
+        rows.append((label, f"{burst['mib_per_s']:.1f} MiB/s", ""))
+        for name, service in burst["services"].items():
+            growth = service["growth_x_in_flight"]
+            rows.append(
+                (
+                    f"  {name} peak RSS +",
+                    f"{service['growth_mib']:.0f} MiB = {growth:.2f}x in flight",
+                    _verdict(growth < 3, "< 3x"),
+                )
+            )
+    return rows
+
+
+def _reading_rows(reading: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    if not reading:
+        return []
+    rows = []
+    for kind, lat in reading["latency_ms"].items():
+        goal = 50.0 if "inbox" in kind else 150.0 if "search" in kind else None
+        verdict = _verdict(lat["p99"] <= goal, f"p99 <= {goal:.0f} ms") if goal else ""
+        rows.append((f"reading: {kind} p50/p99", f"{lat['p50']:.0f}/{lat['p99']:.0f} ms", verdict))
+    return rows
 
 
 def _verdict(met: bool, target: str) -> str:

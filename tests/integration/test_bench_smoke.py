@@ -35,4 +35,4 @@ def test_every_bench_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads(out.read_text())
     assert results["smoke"] is True
-    assert set(results["scenarios"]) >= {"smtp_core", "ingest", "idle"}, results
+    assert set(results["scenarios"]) >= {"smtp_core", "ingest", "large", "idle", "reading"}, results

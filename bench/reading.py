@@ -33,7 +33,7 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +145,8 @@ async def trickle(smtp: tuple[str, int], recipients: list[str], rate: float) -> 
 
 
 class ExplainPool:
-    """Stands in for the pool: runs the mail store's own statement under EXPLAIN."""
+    """Stands in for the pool (and its connections): runs the mail store's own
+    statements under EXPLAIN, with the settings they make (SET LOCAL) in force."""
 
     def __init__(self, con: asyncpg.Connection) -> None:
         self.con = con
@@ -158,6 +159,16 @@ class ExplainPool:
 
     async def fetchrow(self, query: str, *args: object) -> None:
         await self.fetch(query, *args)
+
+    async def execute(self, query: str, *args: object) -> str:
+        return await self.con.execute(query, *args)
+
+    def transaction(self) -> Any:
+        return self.con.transaction()
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[ExplainPool]:
+        yield self
 
 
 async def explain(

@@ -42,6 +42,65 @@ async def list_folder(
     )
 
 
+# Each search filter is one of two constant fragments: its condition when the filter is
+# used, or a test of its (unused) parameter that holds, which the planner folds away or
+# runs once ("One-Time Filter"). An ``($n IS NULL OR condition)`` instead keeps the
+# condition in every plan: the GIN index on ``search`` could not serve a generic plan,
+# and every row paid for the unused NOT EXISTS subqueries (docs/performance.md,
+# "Reading"). Parameter numbers are fixed; only constant texts are joined.
+_SEARCH_HEAD = """
+SELECT s.* FROM message_summaries s JOIN messages m ON m.id = s.gateway_id
+WHERE s.account_id = $1 AND s.folder = any($2::text[])
+"""
+_SEARCH_FILTERS = (
+    (
+        "AND m.search @@ websearch_to_tsquery('simple', $3::text)",
+        "AND $3::text IS NULL",
+    ),
+    (
+        """AND NOT EXISTS (
+            SELECT 1 FROM unnest($4::text[]) AS t(term)
+            WHERE strpos(lower(m.from_name || ' ' || m.from_address), t.term) = 0)""",
+        "AND cardinality($4::text[]) = 0",
+    ),
+    (
+        """AND NOT EXISTS (
+            SELECT 1 FROM unnest($5::text[]) AS t(term)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM jsonb_array_elements(m.to_addrs || m.cc_addrs) AS a(person)
+                WHERE strpos(lower(concat(a.person->>'name', ' ', a.person->>'address')),
+                             t.term) > 0))""",
+        "AND cardinality($5::text[]) = 0",
+    ),
+    (
+        """AND NOT EXISTS (
+            SELECT 1 FROM unnest($6::text[]) AS t(term)
+            WHERE strpos(lower(m.subject), t.term) = 0)""",
+        "AND cardinality($6::text[]) = 0",
+    ),
+    ("AND m.has_attachments = $7::boolean", "AND $7::boolean IS NULL"),
+    ("AND s.read = $8::boolean", "AND $8::boolean IS NULL"),
+    ("AND s.created_at < $9::timestamptz", "AND $9::timestamptz IS NULL"),
+    ("AND s.created_at >= $10::timestamptz", "AND $10::timestamptz IS NULL"),
+    (
+        "AND (s.created_at, s.id) < ($11::timestamptz, $12::bigint)",
+        "AND $11::timestamptz IS NULL AND $12::bigint IS NULL",
+    ),
+)
+_SEARCH_TAIL = "ORDER BY s.created_at DESC, s.id DESC LIMIT $13"
+
+
+def search_statement(used: tuple[bool, ...]) -> str:
+    """The search statement for the filters in use (one flag per ``_SEARCH_FILTERS``)."""
+    parts = [_SEARCH_HEAD]
+    parts += [
+        when_used if flag else unused
+        for flag, (when_used, unused) in zip(used, _SEARCH_FILTERS, strict=True)
+    ]
+    parts.append(_SEARCH_TAIL)
+    return "\n".join(parts)
+
+
 async def search(
     pool: Pool,
     *,
@@ -50,48 +109,29 @@ async def search(
     after: tuple[datetime, int] | None,
     limit: int,
 ) -> list[Record]:
-    """Search one account's mail; one fixed statement, each unused filter passed as NULL."""
-    return list(
-        await pool.fetch(
-            """
-        SELECT s.* FROM message_summaries s JOIN messages m ON m.id = s.gateway_id
-        WHERE s.account_id = $1
-          AND s.folder = any($2::text[])
-          AND ($3::text IS NULL OR m.search @@ websearch_to_tsquery('simple', $3))
-          AND NOT EXISTS (
-              SELECT 1 FROM unnest($4::text[]) AS t(term)
-              WHERE strpos(lower(m.from_name || ' ' || m.from_address), t.term) = 0)
-          AND NOT EXISTS (
-              SELECT 1 FROM unnest($5::text[]) AS t(term)
-              WHERE NOT EXISTS (
-                  SELECT 1 FROM jsonb_array_elements(m.to_addrs || m.cc_addrs) AS a(person)
-                  WHERE strpos(lower(concat(a.person->>'name', ' ', a.person->>'address')),
-                               t.term) > 0))
-          AND NOT EXISTS (
-              SELECT 1 FROM unnest($6::text[]) AS t(term)
-              WHERE strpos(lower(m.subject), t.term) = 0)
-          AND ($7::boolean IS NULL OR m.has_attachments = $7)
-          AND ($8::boolean IS NULL OR s.read = $8)
-          AND ($9::timestamptz IS NULL OR s.created_at < $9)
-          AND ($10::timestamptz IS NULL OR s.created_at >= $10)
-          AND ($11::timestamptz IS NULL OR (s.created_at, s.id) < ($11, $12))
-        ORDER BY s.created_at DESC, s.id DESC LIMIT $13
-        """,
-            account_id,
-            list(query.folders),
-            query.text,
-            list(query.from_terms),
-            list(query.to_terms),
-            list(query.subject_terms),
-            query.has_attachment,
-            query.read,
-            query.before,
-            query.after,
-            after[0] if after else None,
-            after[1] if after else None,
-            limit,
-        )
+    """Search one account's mail, newest first, after the keyset position ``after``."""
+    values = (
+        query.text,
+        list(query.from_terms),
+        list(query.to_terms),
+        list(query.subject_terms),
+        query.has_attachment,
+        query.read,
+        query.before,
+        query.after,
+        after[0] if after else None,
     )
+    used = tuple(bool(v) if isinstance(v, list) else v is not None for v in values)
+    statement = search_statement(used)
+    async with pool.acquire() as con, con.transaction():
+        # asyncpg prepares each statement; after five runs PostgreSQL may reuse a generic
+        # plan, made without the words. Whether to walk the newest mail or the GIN index
+        # depends on how common the words are, and the wrong one costs seconds.
+        await con.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        rows = await con.fetch(
+            statement, account_id, list(query.folders), *values, after[1] if after else None, limit
+        )
+    return list(rows)
 
 
 async def get_summary(pool: Pool, *, account_id: int, entry_id: int) -> Record | None:

@@ -356,8 +356,16 @@ async def test_read_flag_counts_trash_restore_and_delete(
     base = f"/v1/accounts/{ALICE}/messages"
 
     async def counts() -> dict[str, tuple[int, int]]:
-        body = await (await client.get(f"/v1/accounts/{ALICE}/folders", headers=AUTH)).json()
-        return {f["name"]: (f["total"], f["unread"]) for f in body["folders"]}
+        url = f"/v1/accounts/{ALICE}/folders"
+        body = await (await client.get(url, headers=AUTH)).json()
+        both = {f["name"]: (f["total"], f["unread"]) for f in body["folders"]}
+        # The unread-only form (every web page) agrees with the full one.
+        unread = await (await client.get(url, params={"counts": "unread"}, headers=AUTH)).json()
+        assert [(f["name"], f["unread"]) for f in unread["folders"]] == [
+            (name, pair[1]) for name, pair in both.items()
+        ]
+        assert all("total" not in f for f in unread["folders"])
+        return both
 
     assert await counts() == {"inbox": (2, 2), "sent": (1, 0), "trash": (0, 0)}
 
@@ -388,6 +396,16 @@ async def test_read_flag_counts_trash_restore_and_delete(
     # Bob still holds the message Alice sent him; only her entry went.
     await client.delete(f"{base}/{sent_id}", headers=AUTH)
     assert await pool.fetchval("SELECT count(*) FROM messages") == 2
+
+
+async def test_folder_counts_other_than_all_or_unread_are_422(
+    client: Client, alice_and_bob: None
+) -> None:
+    url = f"/v1/accounts/{ALICE}/folders"
+    response = await client.get(url, params={"counts": "total"}, headers=AUTH)
+
+    assert response.status == 422
+    assert "counts" in (await response.json())["fields"]
 
 
 async def test_deleting_the_last_entry_deletes_the_message(

@@ -161,8 +161,11 @@ class MailstoreClient:
     def _account(self, address: str) -> str:
         return f"/v1/accounts/{_segment(address)}"
 
-    async def folders(self, address: str) -> dict[str, Json]:
-        data = await self._json("GET", self._account(address) + "/folders")
+    async def folders(self, address: str, *, unread_only: bool = False) -> dict[str, Json]:
+        """Per folder name, its counts; ``unread_only`` leaves out the totals, which take
+        the mail store time in proportion to the folder (every page needs only unread)."""
+        params = {"counts": "unread"} if unread_only else None
+        data = await self._json("GET", self._account(address) + "/folders", params=params)
         return {f["name"]: f for f in data.get("folders", [])}
 
     async def list_messages(

@@ -33,6 +33,7 @@ from mailstore.db.messages import (
     list_attachments,
     list_folder,
     search,
+    unread_counts,
 )
 from mailstore.db.schema import (
     MIGRATION_LOCK_KEY,
@@ -107,6 +108,7 @@ __all__ = [
     "set_read",
     "set_read_many",
     "store_message",
+    "unread_counts",
     "use_session",
     "use_token",
 ]

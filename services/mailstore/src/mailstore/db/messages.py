@@ -191,13 +191,38 @@ async def get_attachment(pool: Pool, *, account_id: int, entry_id: int, n: int) 
 
 
 async def folder_counts(pool: Pool, *, account_id: int) -> list[Record]:
+    # One count per folder and figure, each an index-only scan (listing index, unread
+    # index); a join that fetched every entry to read its flag took 0.6 s at 100,000.
     return list(
         await pool.fetch(
             """
-        SELECT f.folder, count(e.id) AS total, count(e.id) FILTER (WHERE NOT e.read) AS unread
+        SELECT f.folder,
+               (SELECT count(*) FROM mailbox_entries e
+                WHERE e.account_id = $1 AND e.folder = f.folder) AS total,
+               (SELECT count(*) FROM mailbox_entries e
+                WHERE e.account_id = $1 AND e.folder = f.folder AND NOT e.read) AS unread
         FROM unnest($2::text[]) WITH ORDINALITY AS f(folder, position)
-        LEFT JOIN mailbox_entries e ON e.folder = f.folder AND e.account_id = $1
-        GROUP BY f.folder, f.position ORDER BY f.position
+        ORDER BY f.position
+        """,
+            account_id,
+            list(FOLDERS),
+        )
+    )
+
+
+async def unread_counts(pool: Pool, *, account_id: int) -> list[Record]:
+    """Unread entries per folder only: what every web page shows, from the unread index.
+
+    Totals count every entry of a folder, which costs time in proportion to its size.
+    """
+    return list(
+        await pool.fetch(
+            """
+        SELECT f.folder,
+               (SELECT count(*) FROM mailbox_entries e
+                WHERE e.account_id = $1 AND e.folder = f.folder AND NOT e.read) AS unread
+        FROM unnest($2::text[]) WITH ORDINALITY AS f(folder, position)
+        ORDER BY f.position
         """,
             account_id,
             list(FOLDERS),

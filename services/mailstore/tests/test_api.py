@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from mailstore.settings import DEV_MAILSTORE_TOKEN
+from mailstore.views import messages as message_views
 
 Client = TestClient[web.Request, web.Application]
 AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
@@ -260,6 +261,20 @@ async def test_delivered_message_is_listed_and_readable(
     assert attachment.headers["Content-Type"] == "application/pdf"
     assert attachment.headers["X-Content-Type-Options"] == "nosniff"
     assert attachment.headers["Content-Disposition"].startswith("attachment;")
+
+
+async def test_raw_message_is_sent_in_slices_byte_for_byte(
+    client: Client, alice_and_bob: None, deliver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(message_views, "RAW_SLICE", 1000)
+    raw = mail(subject="Big", body="0123456789" * 1050, attachment=True)
+    entry = (await deliver(raw, rcpt_to=[ALICE])).entries[0].id
+
+    response = await client.get(f"/v1/accounts/{ALICE}/messages/{entry}/raw", headers=AUTH)
+
+    assert response.status == 200
+    assert response.content_length == len(raw)
+    assert await response.read() == raw
 
 
 async def test_other_accounts_messages_are_404_on_every_route(

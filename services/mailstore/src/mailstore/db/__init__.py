@@ -32,6 +32,8 @@ from mailstore.db.messages import (
     get_summary,
     list_attachments,
     list_folder,
+    raw_size,
+    raw_slice,
     search,
     unread_counts,
 )
@@ -99,6 +101,8 @@ __all__ = [
     "prune_throttle",
     "purge_trash",
     "quote_ident",
+    "raw_size",
+    "raw_slice",
     "record_login",
     "record_migration",
     "restore",

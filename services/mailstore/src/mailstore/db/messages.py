@@ -177,6 +177,34 @@ async def get_raw(pool: Pool, *, account_id: int, entry_id: int) -> bytes | None
     return raw
 
 
+async def raw_size(pool: Pool, *, account_id: int, entry_id: int) -> Record | None:
+    """The gateway id and octet length of an entry's raw message, to read it in slices."""
+    return await pool.fetchrow(
+        """
+        SELECT m.id AS gateway_id, octet_length(m.raw) AS size
+        FROM mailbox_entries e JOIN messages m ON m.id = e.message_id
+        WHERE e.id = $1 AND e.account_id = $2
+        """,
+        entry_id,
+        account_id,
+    )
+
+
+async def raw_slice(pool: Pool, *, gateway_id: str, offset: int, length: int) -> bytes | None:
+    """``length`` octets of a raw message from ``offset`` (0-based); None once it is gone.
+
+    A value stored out of line and uncompressed (as base64 attachments mostly are) is
+    read only as far as the slice needs; a compressed one is decompressed up to it.
+    """
+    chunk: bytes | None = await pool.fetchval(
+        "SELECT substring(raw FROM $2 FOR $3) FROM messages WHERE id = $1",
+        gateway_id,
+        offset + 1,
+        length,
+    )
+    return chunk
+
+
 async def get_attachment(pool: Pool, *, account_id: int, entry_id: int, n: int) -> Record | None:
     return await pool.fetchrow(
         """

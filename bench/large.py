@@ -98,6 +98,12 @@ class Sampler:
                 self.peak[name] = max(self.peak[name], status_kib(pid, "VmRSS"))
             await asyncio.sleep(POLL)
 
+    def split(self) -> dict[str, int]:
+        """The peaks so far; the next ones count from now."""
+        peaks = dict(self.peak)
+        self.peak = dict.fromkeys(self.pids, 0)
+        return peaks
+
     def start(self) -> None:
         self.peak = dict.fromkeys(self.pids, 0)
         self._task = asyncio.create_task(self._run())
@@ -119,6 +125,7 @@ async def burst(
     pids: dict[str, int],
     n: int,
     blob: bytes,
+    first: dict[str, int],
 ) -> dict[str, Any]:
     size = args.size_mib * MiB
     payloads = [
@@ -128,6 +135,7 @@ async def burst(
     already = await inbox_total(api, address)
     await asyncio.sleep(SETTLE)
     before = {name: status_kib(pid, "VmRSS") for name, pid in pids.items()}
+    first.update({k: v for k, v in before.items() if k not in first})
     for pid in pids.values():
         reset_peak(pid)
     sampler = Sampler(pids)
@@ -148,9 +156,11 @@ async def burst(
     visible = time.perf_counter()
     in_flight = sum(len(p) for p in payloads)
     del payloads
+    ingest_peak = sampler.split()
     downloaded = await download_all(api, web, address, args.concurrent)
     read_s = time.perf_counter() - visible
-    polled = await sampler.stop()
+    download_peak = await sampler.stop()
+    polled = {name: max(ingest_peak[name], download_peak[name]) for name in pids}
     peak = {name: status_kib(pid, "VmHWM") for name, pid in pids.items()}
     await asyncio.sleep(SETTLE)
     after = {name: status_kib(pid, "VmRSS") for name, pid in pids.items()}
@@ -168,6 +178,9 @@ async def burst(
                 "before_mib": round(before[name] / 1024, 1),
                 "peak_mib": round(peak[name] / 1024, 1),
                 "polled_peak_mib": round(polled[name] / 1024, 1),
+                "polled_ingest_peak_mib": round(ingest_peak[name] / 1024, 1),
+                "polled_download_peak_mib": round(download_peak[name] / 1024, 1),
+                "peak_over_first_before_mib": round((peak[name] - first[name]) / 1024, 1),
                 "after_mib": round(after[name] / 1024, 1),
                 "growth_mib": round((peak[name] - before[name]) / 1024, 1),
                 "growth_x_in_flight": round((peak[name] - before[name]) * 1024 / in_flight, 2),
@@ -239,14 +252,16 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"large messages: {result['concurrent']} x {result['size_mib']} MiB at once, per burst",
         "",
-        "| burst | mailbox | MiB/s | service | before | peak | growth | x in flight | after |",
+        "| burst | mailbox | MiB/s | service | before | peak (ingest/download) | growth "
+        "| x in flight | after |",
         "|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for b in result["bursts"]:
         for name, s in b["services"].items():
             lines.append(
                 f"| {b['burst']} | {b['mailbox_before']} | {b['mib_per_s']:.1f} | {name} "
-                f"| {s['before_mib']} | {s['peak_mib']} | +{s['growth_mib']} "
+                f"| {s['before_mib']} | {s['peak_mib']} ({s['polled_ingest_peak_mib']}/"
+                f"{s['polled_download_peak_mib']}) | +{s['growth_mib']} "
                 f"| {s['growth_x_in_flight']:.2f} | {s['after_mib']} |"
             )
     return "\n".join(lines)

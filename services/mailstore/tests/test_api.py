@@ -7,6 +7,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from mailstore.db import messages as db_messages
 from mailstore.settings import DEV_MAILSTORE_TOKEN
 from mailstore.views import messages as message_views
 
@@ -495,6 +496,28 @@ async def test_search(
     assert response.status == 200, await response.text()
     found = {item["id"] for item in (await response.json())["messages"]}
     assert found == {searchable[key] for key in expected}
+
+
+@pytest.mark.parametrize("walk", [1, 2, 2500])
+async def test_search_pages_agree_whichever_statement_answers(
+    client: Client, searchable: dict[str, int], monkeypatch: pytest.MonkeyPatch, walk: int
+) -> None:
+    # A walk over fewer entries than a page falls back to the GIN index; over more, it
+    # answers alone. Either way the pages are the newest matches, in order.
+    monkeypatch.setattr(db_messages, "WALK_ENTRIES", walk)
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"q": "carol", "limit": "2", **({"cursor": cursor} if cursor else {})}
+        url = f"/v1/accounts/{ALICE}/search"
+        body = await (await client.get(url, params=params, headers=AUTH)).json()
+        seen += [item["id"] for item in body["messages"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+
+    expected = [searchable[k] for k in ("cc", "cyrillic", "budget")]  # from Carol
+    assert seen == expected
 
 
 async def test_search_leaves_out_trash_unless_asked(

@@ -233,8 +233,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             aiohttp.ClientSession(cookie_jar=jar, timeout=timeout)
         )
         web = WebSession(ep.web_url, browser)
+        first: dict[str, int] = {}  # each service's RSS before the first burst
         bursts = [
-            await burst(args, ep.smtp, api, web, address, pids, n, blob) for n in range(args.bursts)
+            await burst(args, ep.smtp, api, web, address, pids, n, blob, first)
+            for n in range(args.bursts)
         ]
     return {
         "scenario": "large",

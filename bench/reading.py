@@ -153,12 +153,14 @@ class ExplainPool:
         self.plans: list[str] = []
 
     async def fetch(self, query: str, *args: object) -> list[Any]:
-        rows = await self.con.fetch("EXPLAIN (ANALYZE, BUFFERS) " + query, *args)
-        self.plans.append("\n".join(r[0] for r in rows))
-        return []
+        # The real rows too: the search chooses its next statement by what the last found.
+        plan = await self.con.fetch("EXPLAIN (ANALYZE, BUFFERS) " + query, *args)
+        self.plans.append("\n".join(r[0] for r in plan))
+        return list(await self.con.fetch(query, *args))
 
-    async def fetchrow(self, query: str, *args: object) -> None:
-        await self.fetch(query, *args)
+    async def fetchrow(self, query: str, *args: object) -> Any:
+        rows = await self.fetch(query, *args)
+        return rows[0] if rows else None
 
     async def execute(self, query: str, *args: object) -> str:
         return await self.con.execute(query, *args)
@@ -214,8 +216,9 @@ async def explain(
                 )
             )
     for name, who, call in cases:
+        start = len(pool.plans)
         await call(accounts[who])
-        plans[name] = pool.plans[-1]
+        plans[name] = "\n-- then --\n".join(pool.plans[start:])
     return plans
 
 

@@ -162,6 +162,9 @@ class ExplainPool:
         rows = await self.fetch(query, *args)
         return rows[0] if rows else None
 
+    async def fetchval(self, query: str, *args: object) -> Any:
+        return await self.con.fetchval(query, *args)
+
     async def execute(self, query: str, *args: object) -> str:
         return await self.con.execute(query, *args)
 

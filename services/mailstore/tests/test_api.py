@@ -7,7 +7,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from mailstore.db import messages as db_messages
+from mailstore.db import searching
 from mailstore.settings import DEV_MAILSTORE_TOKEN
 from mailstore.views import messages as message_views
 
@@ -504,7 +504,7 @@ async def test_search_pages_agree_whichever_statement_answers(
 ) -> None:
     # A walk over fewer entries than a page falls back to the GIN index; over more, it
     # answers alone. Either way the pages are the newest matches, in order.
-    monkeypatch.setattr(db_messages, "WALK_ENTRIES", walk)
+    monkeypatch.setattr(searching, "WALK_ENTRIES", walk)
     seen: list[int] = []
     cursor = None
     while True:

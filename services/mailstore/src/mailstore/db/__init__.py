@@ -34,7 +34,6 @@ from mailstore.db.messages import (
     list_folder,
     raw_size,
     raw_slice,
-    search,
     unread_counts,
 )
 from mailstore.db.schema import (
@@ -46,6 +45,7 @@ from mailstore.db.schema import (
     quote_ident,
     record_migration,
 )
+from mailstore.db.searching import search
 from mailstore.db.sessions import (
     create_session,
     create_token,

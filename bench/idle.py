@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 import time
 import uuid
@@ -39,7 +38,7 @@ from stackbench import (
     message,
     percentile,
     rss_kib,
-    use_uvloop,
+    run_script,
 )
 
 from smtplib_common.client import SMTPClient
@@ -178,13 +177,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    use_uvloop()
-    result = asyncio.run(run(args))
-    print(table(result))
-    if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    return run_script(parse_args(argv), run, table)
 
 
 if __name__ == "__main__":

@@ -48,9 +48,9 @@ from stackbench import (
     local_stack,
     machine,
     percentile,
+    run_script,
     send_load,
     summary,
-    use_uvloop,
 )
 
 from tests.integration.mailapi import MailstoreAPI
@@ -354,13 +354,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    use_uvloop()
-    result = asyncio.run(run(args))
-    print(table(result))
-    if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    return run_script(parse_args(argv), run, table)
 
 
 if __name__ == "__main__":

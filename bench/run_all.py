@@ -2,12 +2,12 @@
 
 Runs, one after another (each as its own process, each stopping what it started):
 
-- ``smtp_core.py`` (scenario 1), ``ingest.py`` (scenario 2), ``idle.py`` (scenario 4);
+- ``smtp_core.py`` (scenario 1), ``ingest.py`` (scenario 2), ``large.py`` (scenario 3),
+  ``idle.py`` (scenario 4), ``reading.py`` (scenario 5);
 
 prints each scenario's table, then writes their results together to
 ``bench/results/<UTC timestamp>.json`` (or ``--json``) and a chart of the
-side-by-side figures beside it (``.png``). Scenarios 3 (large
-messages) and 5 (reading) are not written yet. ``--smoke`` runs every scenario
+side-by-side figures beside it (``.png``). ``--smoke`` runs every scenario
 with tiny sizes to check that it works (no figures worth quoting). Usage::
 
     .venv/bin/python bench/run_all.py [--smoke] [--only ingest idle]
@@ -30,7 +30,9 @@ SCENARIOS: dict[str, tuple[list[str], list[str]]] = {
     # name: (full arguments, smoke arguments)
     "smtp_core": ([], ["--repeat", "1", "--messages", "200"]),
     "ingest": ([], ["--smoke"]),
+    "large": ([], ["--smoke"]),
     "idle": ([], ["--smoke"]),
+    "reading": ([], ["--smoke"]),
 }
 
 
@@ -93,6 +95,8 @@ def combined(scenarios: dict[str, Any]) -> str:
         probe = idle["probe_alongside"]
         rows.append(("  probe to 250 p50", f"{probe['to_250_p50_ms']:.1f} ms", ""))
         rows.append(("  probe to visible p50", f"{probe['to_visible_p50_ms']:.1f} ms", ""))
+    rows += _large_rows(scenarios.get("large"))
+    rows += _reading_rows(scenarios.get("reading"))
     lines = ["| figure | measured | target |", "|---|---:|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return "\n".join(lines)
@@ -141,6 +145,41 @@ def draw_chart(scenarios: dict[str, Any], path: Path) -> bool:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return True
+
+
+def _large_rows(large: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    if not large:
+        return []
+    rows = []
+    for burst in large["bursts"]:
+        label = (
+            f"{large['concurrent']} x {large['size_mib']} MiB, mailbox {burst['mailbox_before']}"
+        )
+        rows.append((label, f"{burst['mib_per_s']:.1f} MiB/s", ""))
+        for name, service in burst["services"].items():
+            # Over the RSS before the first burst: memory kept from one burst to the
+            # next would hide in growth over each burst's own "before".
+            over_first = service["peak_over_first_before_mib"] * 2**20 / burst["bytes_in_flight"]
+            rows.append(
+                (
+                    f"  {name} peak RSS +",
+                    f"{service['growth_mib']:.0f} MiB ({over_first:.2f}x in flight over "
+                    "the first baseline)",
+                    _verdict(over_first < 3, "< 3x"),
+                )
+            )
+    return rows
+
+
+def _reading_rows(reading: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    if not reading:
+        return []
+    rows = []
+    for kind, lat in reading["latency_ms"].items():
+        goal = 50.0 if "inbox" in kind else 150.0 if "search" in kind else None
+        verdict = _verdict(lat["p99"] <= goal, f"p99 <= {goal:.0f} ms") if goal else ""
+        rows.append((f"reading: {kind} p50/p99", f"{lat['p50']:.0f}/{lat['p99']:.0f} ms", verdict))
+    return rows
 
 
 def _verdict(met: bool, target: str) -> str:

@@ -8,22 +8,28 @@ RabbitMQ (``DATABASE_URL``, ``AMQP_URL``; the defaults below otherwise).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # tests.integration and deploy live at the repository root
     sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
 
 from smtplib_common.client import SMTPClient  # noqa: E402
 from tests.integration.stack import LocalStack  # noqa: E402
@@ -31,6 +37,7 @@ from tests.integration.stack import LocalStack  # noqa: E402
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 SENDER = "bench@example.org"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 BODY_LINE = "The quick brown fox jumps over the lazy dog, and the dog does not mind. 0123456\n"
 
 
@@ -57,6 +64,19 @@ async def local_stack(**overrides: str) -> AsyncIterator[LocalStack]:
         yield stack
     finally:
         await stack.stop()
+
+
+async def login(web_url: str, address: str, password: str) -> aiohttp.CookieJar:
+    """A real browser login: the form's CSRF token, then POST; returns the cookies."""
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        async with http.get(web_url + "/login") as resp:
+            match = _CSRF.search(await resp.text())
+        assert match, "no csrf_token in the login form"
+        form = {"csrf_token": match[1], "address": address, "password": password, "next": ""}
+        async with http.post(web_url + "/login", data=form, allow_redirects=False) as resp:
+            assert resp.status == 303, (resp.status, await resp.text())
+    return jar
 
 
 @dataclass
@@ -153,6 +173,20 @@ def machine() -> dict[str, str | int | None]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def run_script(
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
+    table: Callable[[dict[str, Any]], str],
+) -> int:
+    """A scenario script's main: run it on uvloop, print its table, write ``--json``."""
+    use_uvloop()
+    result = asyncio.run(run(args))
+    print(table(result))
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return 0
 
 
 def use_uvloop() -> None:

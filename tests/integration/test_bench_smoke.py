@@ -35,7 +35,7 @@ def test_every_bench_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads(out.read_text())
     assert results["smoke"] is True
-    assert set(results["scenarios"]) >= {"smtp_core", "ingest", "idle"}, results
+    assert set(results["scenarios"]) >= {"smtp_core", "ingest", "large", "idle", "reading"}, results
     # Issue 5's session counts, the peers side by side, and the chart beside the JSON.
     assert set(results["scenarios"]["smtp_core"]["by_sessions"]) == {"1", "20", "200"}
     assert "offshelf_msg_per_s" in results["scenarios"]["ingest"]

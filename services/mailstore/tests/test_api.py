@@ -7,7 +7,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from mailstore.db import searching
 from mailstore.settings import DEV_MAILSTORE_TOKEN
+from mailstore.views import messages as message_views
 
 Client = TestClient[web.Request, web.Application]
 AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
@@ -273,6 +275,20 @@ async def test_delivered_message_is_listed_and_readable(
     assert attachment.headers["Content-Disposition"].startswith("attachment;")
 
 
+async def test_raw_message_is_sent_in_slices_byte_for_byte(
+    client: Client, alice_and_bob: None, deliver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(message_views, "RAW_SLICE", 1000)
+    raw = mail(subject="Big", body="0123456789" * 1050, attachment=True)
+    entry = (await deliver(raw, rcpt_to=[ALICE])).entries[0].id
+
+    response = await client.get(f"/v1/accounts/{ALICE}/messages/{entry}/raw", headers=AUTH)
+
+    assert response.status == 200
+    assert response.content_length == len(raw)
+    assert await response.read() == raw
+
+
 async def test_other_accounts_messages_are_404_on_every_route(
     client: Client, alice_and_bob: None, deliver: Any
 ) -> None:
@@ -367,8 +383,16 @@ async def test_read_flag_counts_trash_restore_and_delete(
     base = f"/v1/accounts/{ALICE}/messages"
 
     async def counts() -> dict[str, tuple[int, int]]:
-        body = await (await client.get(f"/v1/accounts/{ALICE}/folders", headers=AUTH)).json()
-        return {f["name"]: (f["total"], f["unread"]) for f in body["folders"]}
+        url = f"/v1/accounts/{ALICE}/folders"
+        body = await (await client.get(url, headers=AUTH)).json()
+        both = {f["name"]: (f["total"], f["unread"]) for f in body["folders"]}
+        # The unread-only form (every web page) agrees with the full one.
+        unread = await (await client.get(url, params={"counts": "unread"}, headers=AUTH)).json()
+        assert [(f["name"], f["unread"]) for f in unread["folders"]] == [
+            (name, pair[1]) for name, pair in both.items()
+        ]
+        assert all("total" not in f for f in unread["folders"])
+        return both
 
     assert await counts() == {"inbox": (2, 2), "sent": (1, 0), "trash": (0, 0)}
 
@@ -399,6 +423,16 @@ async def test_read_flag_counts_trash_restore_and_delete(
     # Bob still holds the message Alice sent him; only her entry went.
     await client.delete(f"{base}/{sent_id}", headers=AUTH)
     assert await pool.fetchval("SELECT count(*) FROM messages") == 2
+
+
+async def test_folder_counts_other_than_all_or_unread_are_422(
+    client: Client, alice_and_bob: None
+) -> None:
+    url = f"/v1/accounts/{ALICE}/folders"
+    response = await client.get(url, params={"counts": "total"}, headers=AUTH)
+
+    assert response.status == 422
+    assert "counts" in (await response.json())["fields"]
 
 
 async def test_deleting_the_last_entry_deletes_the_message(
@@ -473,6 +507,28 @@ async def test_search(
     assert response.status == 200, await response.text()
     found = {item["id"] for item in (await response.json())["messages"]}
     assert found == {searchable[key] for key in expected}
+
+
+@pytest.mark.parametrize("walk", [1, 2, 2500])
+async def test_search_pages_agree_whichever_statement_answers(
+    client: Client, searchable: dict[str, int], monkeypatch: pytest.MonkeyPatch, walk: int
+) -> None:
+    # A walk over fewer entries than a page falls back to the GIN index; over more, it
+    # answers alone. Either way the pages are the newest matches, in order.
+    monkeypatch.setattr(searching, "WALK_ENTRIES", walk)
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"q": "carol", "limit": "2", **({"cursor": cursor} if cursor else {})}
+        url = f"/v1/accounts/{ALICE}/search"
+        body = await (await client.get(url, params=params, headers=AUTH)).json()
+        seen += [item["id"] for item in body["messages"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+
+    expected = [searchable[k] for k in ("cc", "cyrillic", "budget")]  # from Carol
+    assert seen == expected
 
 
 async def test_search_leaves_out_trash_unless_asked(

@@ -130,6 +130,24 @@ async def test_view_source_is_plain_text(client: Client, h: Any, deliver: Any) -
     assert "<script>alert(1)</script>" in await response.text()
 
 
+async def test_view_source_is_the_stored_bytes_unchanged(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    address = await h.register(client)
+    # Larger than one chunk of the stream, with a byte that is not UTF-8.
+    raw = mail(address, body="x" * 200_000) + b"\xff\r\n"
+    await deliver(raw, rcpt_to=[address])
+    await h.login(client, address)
+    (entry,) = await _inbox_ids(client)
+
+    response = await client.get(f"/messages/{entry}/raw")
+
+    assert response.status == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert await response.read() == raw
+
+
 async def test_delete_restore_delete_forever_and_empty_trash(
     client: Client, h: Any, deliver: Any
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 # The mail store answers from one PostgreSQL query; a slow answer means it is in trouble,
 # and a page that waits longer than this helps nobody.
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
+# A stream goes at the browser's pace: no bound on the whole, only on each wait for data.
+STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=3, sock_read=10)
 
 Json = dict[str, Any]
 
@@ -161,8 +164,11 @@ class MailstoreClient:
     def _account(self, address: str) -> str:
         return f"/v1/accounts/{_segment(address)}"
 
-    async def folders(self, address: str) -> dict[str, Json]:
-        data = await self._json("GET", self._account(address) + "/folders")
+    async def folders(self, address: str, *, unread_only: bool = False) -> dict[str, Json]:
+        """Per folder name, its counts; ``unread_only`` leaves out the totals, which take
+        the mail store time in proportion to the folder (every page needs only unread)."""
+        params = {"counts": "unread"} if unread_only else None
+        data = await self._json("GET", self._account(address) + "/folders", params=params)
         return {f["name"]: f for f in data.get("folders", [])}
 
     async def list_messages(
@@ -185,9 +191,23 @@ class MailstoreClient:
     async def get_message(self, address: str, entry: int) -> Json:
         return await self._json("GET", self._message(address, entry))
 
-    async def get_raw(self, address: str, entry: int) -> bytes:
-        _, body, _ = await self._call("GET", self._message(address, entry) + "/raw")
-        return body
+    @contextlib.asynccontextmanager
+    async def open_raw(self, address: str, entry: int) -> AsyncIterator[aiohttp.StreamReader]:
+        """The raw message as a stream: a 20 MiB message held whole (and decoded) took the
+        web 3-4 times its size per download (docs/performance.md, "Large messages")."""
+        path = self._message(address, entry) + "/raw"
+        try:
+            async with self._session.get(
+                self._base + path, headers=self._headers, timeout=STREAM_TIMEOUT
+            ) as response:
+                if response.status == 404:
+                    raise NotFound(path)
+                if response.status != 200:
+                    log.warning("mail store GET raw answered %d", response.status)
+                    raise MailstoreUnavailable(f"status {response.status}")
+                yield response.content
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise MailstoreUnavailable(f"GET raw: {exc!r}") from exc
 
     async def get_attachment(self, address: str, entry: int, n: int) -> tuple[bytes, str]:
         _, body, content_type = await self._call(

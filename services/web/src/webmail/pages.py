@@ -46,7 +46,7 @@ async def render(
     folders: dict[str, Any] = {}
     if principal is not None:
         try:
-            folders = await request.app[MAILSTORE].folders(principal.address)
+            folders = await request.app[MAILSTORE].folders(principal.address, unread_only=True)
         except MailstoreUnavailable:
             folders = {}  # the page itself may still be useful (an error page)
     static = request.app.router["static"]

@@ -38,7 +38,9 @@ from mailstore.db.messages import (
     get_summary,
     list_attachments,
     list_folder,
-    search,
+    raw_size,
+    raw_slice,
+    unread_counts,
 )
 from mailstore.db.schema import (
     MIGRATION_LOCK_KEY,
@@ -49,6 +51,7 @@ from mailstore.db.schema import (
     quote_ident,
     record_migration,
 )
+from mailstore.db.searching import search
 from mailstore.db.sessions import (
     create_session,
     create_token,
@@ -105,6 +108,8 @@ __all__ = [
     "prune_throttle",
     "purge_trash",
     "quote_ident",
+    "raw_size",
+    "raw_slice",
     "record_login",
     "record_migration",
     "restore",
@@ -115,6 +120,7 @@ __all__ = [
     "set_read_many",
     "store_message",
     "store_messages",
+    "unread_counts",
     "use_session",
     "use_token",
 ]

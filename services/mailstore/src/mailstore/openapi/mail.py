@@ -109,7 +109,7 @@ MAIL_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "name": {"enum": ["inbox", "sent", "trash"]},
-            "total": {"type": "integer"},
+            "total": {"type": "integer", "description": "absent with counts=unread"},
             "unread": {"type": "integer"},
         },
     },
@@ -202,13 +202,23 @@ MAIL_PATHS: dict[str, Any] = {
     "/v1/accounts/{address}/folders": {
         "get": {
             "summary": "Total and unread per folder",
-            "parameters": [ADDRESS],
+            "parameters": [
+                ADDRESS,
+                {
+                    "name": "counts",
+                    "in": "query",
+                    "description": "unread: only the unread counts (no total), which stay "
+                    "fast however large the folder",
+                    "schema": {"enum": ["all", "unread"], "default": "all"},
+                },
+            ],
             "responses": {
                 "200": json_content(
                     {"type": "object", "properties": {"folders": {"items": ref("Folder")}}},
                     "inbox, sent and trash, in that order",
                 ),
                 "404": NOT_FOUND,
+                "422": INVALID,
             },
         }
     },

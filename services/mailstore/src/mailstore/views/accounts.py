@@ -95,6 +95,16 @@ async def directory(request: web.Request) -> web.Response:
 
 async def folders(request: web.Request) -> web.Response:
     account = await account_of(request)
-    rows = await db.folder_counts(request.app[POOL], account_id=account["id"])
-    counts = [{"name": r["folder"], "total": r["total"], "unread": r["unread"]} for r in rows]
-    return web.json_response({"folders": counts})
+    pool = request.app[POOL]
+    counts = request.query.get("counts", "all")
+    if counts == "unread":
+        # The web shows unread counts on every page; totals cost a scan of the folder.
+        rows = await db.unread_counts(pool, account_id=account["id"])
+        return web.json_response(
+            {"folders": [{"name": r["folder"], "unread": r["unread"]} for r in rows]}
+        )
+    if counts != "all":
+        raise InvalidRequest({"counts": "must be all or unread"})
+    rows = await db.folder_counts(pool, account_id=account["id"])
+    folders = [{"name": r["folder"], "total": r["total"], "unread": r["unread"]} for r in rows]
+    return web.json_response({"folders": folders})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +24,8 @@ from mailstore.views.common import (
     page,
     summary_json,
 )
+
+log = logging.getLogger(__name__)
 
 # Ids one bulk call may name: a page of the web's listing is at most 200.
 MAX_BULK_IDS = 1000
@@ -86,12 +89,36 @@ async def get_message(request: web.Request) -> web.Response:
     )
 
 
-async def get_raw(request: web.Request) -> web.Response:
+# A raw message is sent in slices of this many octets, each read by its own query: a
+# 20 MiB message read whole took the mail store about three times its size per download
+# (database buffer, bytes, transport buffer; docs/performance.md, "Large messages").
+RAW_SLICE = 1024 * 1024
+
+
+async def get_raw(request: web.Request) -> web.StreamResponse:
     account, entry = await account_of(request), entry_id(request)
-    raw = await db.get_raw(request.app[POOL], account_id=account["id"], entry_id=entry)
-    if raw is None:
+    pool = request.app[POOL]
+    found = await db.raw_size(pool, account_id=account["id"], entry_id=entry)
+    if found is None:
         raise MessageNotFound(entry)
-    return web.Response(body=raw, content_type="message/rfc822")
+    response = web.StreamResponse()
+    response.content_type = "message/rfc822"
+    response.content_length = found["size"]
+    await response.prepare(request)
+    for offset in range(0, found["size"], RAW_SLICE):
+        chunk = await db.raw_slice(
+            pool, gateway_id=found["gateway_id"], offset=offset, length=RAW_SLICE
+        )
+        if chunk is None:
+            # Deleted forever meanwhile. The status is sent: closing the connection short
+            # of Content-Length is how the client learns that the body is incomplete.
+            log.warning("entry %d was deleted while its raw message was being sent", entry)
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 async def get_attachment(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from webmail.errors import BadCredentials, InvalidFields, MalformedBody, NotAuth
 from webmail.keys import CONFIG, MAILSTORE, METRICS, SUBMITTER
 from webmail.openapi import OPENAPI
 from webmail.views.common import FOLDERS, entry_id, require_user
-from webmail.views.mail import attachment_url
+from webmail.views.mail import attachment_url, stream_raw
 
 MAX_JSON_BYTES = 1024 * 1024
 MAX_LIMIT = 200
@@ -203,10 +203,9 @@ async def get_message(request: web.Request) -> web.Response:
     )
 
 
-async def get_raw(request: web.Request) -> web.Response:
+async def get_raw(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
-    raw = await request.app[MAILSTORE].get_raw(user.address, entry_id(request))
-    return web.Response(body=raw, content_type="message/rfc822")
+    return await stream_raw(request, user.address, content_type="message/rfc822")
 
 
 async def send_message(request: web.Request) -> web.Response:

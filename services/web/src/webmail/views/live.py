@@ -37,7 +37,7 @@ def row(msg: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _counts(mailstore: MailstoreClient, address: str) -> dict[str, int]:
-    folders = await mailstore.folders(address)
+    folders = await mailstore.folders(address, unread_only=True)
     return {name: int(f.get("unread", 0)) for name, f in folders.items()}
 
 

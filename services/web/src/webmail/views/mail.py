@@ -162,14 +162,29 @@ async def message_body(request: web.Request) -> web.Response:
     return response
 
 
-async def raw(request: web.Request) -> web.Response:
+async def raw(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
-    body = await request.app[MAILSTORE].get_raw(user.address, entry_id(request))
-    # text/plain with nosniff: the source is shown, never interpreted.
-    response = web.Response(
-        text=body.decode("utf-8", errors="replace"), content_type="text/plain", charset="utf-8"
-    )
-    response.headers["Cache-Control"] = "no-store"
+    # text/plain with nosniff: the source is shown, never interpreted. The bytes go as
+    # they are; a browser shows invalid UTF-8 as U+FFFD, as decoding here did.
+    return await stream_raw(request, user.address, content_type="text/plain", charset="utf-8")
+
+
+RAW_CHUNK = 64 * 1024
+
+
+async def stream_raw(
+    request: web.Request, address: str, *, content_type: str, charset: str | None = None
+) -> web.StreamResponse:
+    """The raw message, passed through from the mail store a chunk at a time."""
+    async with request.app[MAILSTORE].open_raw(address, entry_id(request)) as body:
+        response = web.StreamResponse(headers={"Cache-Control": "no-store"})
+        response.content_type = content_type
+        if charset is not None:
+            response.charset = charset
+        await response.prepare(request)
+        async for chunk in body.iter_chunked(RAW_CHUNK):
+            await response.write(chunk)
+    await response.write_eof()
     return response
 
 

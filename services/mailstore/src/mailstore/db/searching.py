@@ -1,0 +1,159 @@
+"""Searching one account's mail: the statements, and the order in which they are tried."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mailstore.db.connection import Pool, Record
+from mailstore.search import SearchFilter
+
+# Each search filter is one of two constant fragments: its condition when the filter is
+# used, or a test of its (unused) parameter that holds, which the planner folds away or
+# runs once ("One-Time Filter"). An ``($n IS NULL OR condition)`` instead keeps the
+# condition in every plan, and every row paid for the unused NOT EXISTS subqueries.
+# Parameter numbers are fixed; only constant texts are joined (docs/performance.md,
+# "Reading", has the plans).
+_MESSAGE_FILTERS = (
+    (
+        "AND m.search @@ websearch_to_tsquery('simple', $3::text)",
+        "AND $3::text IS NULL",
+    ),
+    (
+        """AND NOT EXISTS (
+            SELECT 1 FROM unnest($4::text[]) AS t(term)
+            WHERE strpos(lower(m.from_name || ' ' || m.from_address), t.term) = 0)""",
+        "AND cardinality($4::text[]) = 0",
+    ),
+    (
+        """AND NOT EXISTS (
+            SELECT 1 FROM unnest($5::text[]) AS t(term)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM jsonb_array_elements(m.to_addrs || m.cc_addrs) AS a(person)
+                WHERE strpos(lower(concat(a.person->>'name', ' ', a.person->>'address')),
+                             t.term) > 0))""",
+        "AND cardinality($5::text[]) = 0",
+    ),
+    (
+        """AND NOT EXISTS (
+            SELECT 1 FROM unnest($6::text[]) AS t(term)
+            WHERE strpos(lower(m.subject), t.term) = 0)""",
+        "AND cardinality($6::text[]) = 0",
+    ),
+    ("AND m.has_attachments = $7::boolean", "AND $7::boolean IS NULL"),
+)
+# On ``s``: message_summaries, or mailbox_entries (same column names) in the walk.
+_ENTRY_FILTERS = (
+    ("AND s.read = $8::boolean", "AND $8::boolean IS NULL"),
+    ("AND s.created_at < $9::timestamptz", "AND $9::timestamptz IS NULL"),
+    ("AND s.created_at >= $10::timestamptz", "AND $10::timestamptz IS NULL"),
+    (
+        "AND (s.created_at, s.id) < ($11::timestamptz, $12::bigint)",
+        "AND $11::timestamptz IS NULL AND $12::bigint IS NULL",
+    ),
+)
+_ACCOUNT = "WHERE s.account_id = $1 AND s.folder = any($2::text[])"
+_ORDER = "ORDER BY s.created_at DESC, s.id DESC"
+# No free text: the account's mail newest first, filtered (mailbox_entries_account_time_idx).
+_PLAIN = ("SELECT s.* FROM message_summaries s JOIN messages m ON m.id = s.gateway_id", _ACCOUNT)
+# Free text, first try: only the account's newest $14 entries. Enough for a common word;
+# when they hold fewer matches than a page, a longer walk or _INDEXED answers instead.
+# The outer query orders by the walk's own columns, which the planner knows come sorted:
+# it then stops at the page's last match instead of joining all $14 entries and sorting.
+_WALK_HEAD = ("SELECT s.* FROM (SELECT s.id, s.created_at FROM mailbox_entries s", _ACCOUNT)
+_WALK_MIDDLE = (
+    _ORDER,
+    "LIMIT $14) AS recent",
+    "JOIN message_summaries s ON s.id = recent.id JOIN messages m ON m.id = s.gateway_id",
+    "WHERE true",
+)
+_WALK_TAIL = "ORDER BY recent.created_at DESC, recent.id DESC LIMIT $13"
+# How many entries a walk of $14 saw: fewer than $14, and it saw them all, so what it
+# found is complete. The parameters it does not use are selected only so that every
+# statement takes the same ones.
+_WALKED = (
+    """SELECT count(*), $3::text, $4::text[], $5::text[], $6::text[], $7::boolean, $13::bigint
+    FROM (SELECT 1 FROM mailbox_entries s""",
+    _ACCOUNT,
+)
+# Free text, rare: the GIN index finds every message with the words, once (MATERIALIZED:
+# the planner's guess of how many there are is what made it walk instead).
+_INDEXED = (
+    """WITH hits AS MATERIALIZED (
+        SELECT id FROM messages WHERE search @@ websearch_to_tsquery('simple', $3::text))
+    SELECT s.* FROM hits JOIN message_summaries s ON s.gateway_id = hits.id
+    JOIN messages m ON m.id = s.gateway_id""",
+    _ACCOUNT,
+)
+_TAIL = _ORDER + " LIMIT $13"
+# Entries the first walk reads (about 20 ms): a word in 2 % of the mail fills a page.
+WALK_ENTRIES = 2500
+# The longest second walk (about 100 ms), for a phrase of common words in ~1 % of the
+# mail, where the index would recheck every message holding both words (seconds).
+MAX_WALK_ENTRIES = 12_000
+
+
+def _chosen(filters: tuple[tuple[str, str], ...], used: tuple[bool, ...]) -> list[str]:
+    return [when if flag else unused for flag, (when, unused) in zip(used, filters, strict=True)]
+
+
+def search_statements(used: tuple[bool, ...]) -> tuple[str, ...]:
+    """The statements for the filters in use (a flag per filter, message filters first,
+    free text the very first): the plain one; or with free text the walk, its count and
+    the indexed one. Each takes $1-$13; the walk and its count also $14."""
+    message, entry = _chosen(_MESSAGE_FILTERS, used[:5]), _chosen(_ENTRY_FILTERS, used[5:])
+    if not used[0]:
+        return ("\n".join([*_PLAIN, *message, *entry, _TAIL]),)
+    walk = [*_WALK_HEAD, *entry, *_WALK_MIDDLE, *message, _WALK_TAIL]
+    # hits holds only messages with the words: testing them again made the planner
+    # recheck every candidate twice (a second bitmap scan, hashed).
+    indexed = [*_INDEXED, *message[1:], *entry, _TAIL]
+    walked = [*_WALKED, *entry, "LIMIT $14) AS recent"]
+    return "\n".join(walk), "\n".join(walked), "\n".join(indexed)
+
+
+async def search(
+    pool: Pool,
+    *,
+    account_id: int,
+    query: SearchFilter,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[Record]:
+    """Search one account's mail, newest first, after the keyset position ``after``."""
+    values = (
+        query.text,
+        list(query.from_terms),
+        list(query.to_terms),
+        list(query.subject_terms),
+        query.has_attachment,
+        query.read,
+        query.before,
+        query.after,
+        after[0] if after else None,
+    )
+    used = tuple(bool(v) if isinstance(v, list) else v is not None for v in values)
+    params = (account_id, list(query.folders), *values, after[1] if after else None, limit)
+    statements = search_statements(used)
+    async with pool.acquire() as con, con.transaction():
+        # asyncpg prepares each statement, and after five runs PostgreSQL may reuse a
+        # generic plan, made without the words: keep planning with them.
+        await con.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        if len(statements) == 1:
+            return list(await con.fetch(statements[0], *params))
+        # The newest matches among the newest entries are the newest of all, so a full
+        # page from a walk is the answer. A walk that found some matches tells how far a
+        # page is: walk that far if it is near; else (or still short) the index decides.
+        walk, walked, indexed = statements
+        window = WALK_ENTRIES
+        rows = await con.fetch(walk, *params, window)
+        if len(rows) < limit and await con.fetchval(walked, *params, window) < window:
+            return list(rows)  # the walk saw the whole mailbox
+        if rows and len(rows) < limit:
+            window = WALK_ENTRIES * 2 * limit // len(rows)
+            if window <= MAX_WALK_ENTRIES:
+                rows = await con.fetch(walk, *params, window)
+                if len(rows) < limit and await con.fetchval(walked, *params, window) < window:
+                    return list(rows)
+        if len(rows) < limit:
+            rows = await con.fetch(indexed, *params)
+    return list(rows)

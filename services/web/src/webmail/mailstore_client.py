@@ -197,8 +197,13 @@ class MailstoreClient:
         web 3-4 times its size per download (docs/performance.md, "Large messages")."""
         path = self._message(address, entry) + "/raw"
         try:
+            # Connection: close keeps a streamed connection out of the pool: reused by an
+            # ordinary call afterwards, its stale sock_read timer fired at once
+            # ("Timeout on reading data from socket", bench/large.py's second burst).
             async with self._session.get(
-                self._base + path, headers=self._headers, timeout=STREAM_TIMEOUT
+                self._base + path,
+                headers={**self._headers, "Connection": "close"},
+                timeout=STREAM_TIMEOUT,
             ) as response:
                 if response.status == 404:
                     raise NotFound(path)

@@ -20,10 +20,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from mailstore import db
-from mailstore.consumer import Topology
 from mailstore.main import create_app
 from mailstore.settings import DEV_MAILSTORE_TOKEN, Config, load_config
 from mailstore.testing import scratch_database
+from mailstore.topology import Topology
 
 SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

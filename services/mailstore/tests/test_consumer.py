@@ -17,11 +17,13 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 from mailstore import consumer as consumer_module
 from mailstore import db
-from mailstore.consumer import Consumer, Topology, declare_topology, is_outage
+from mailstore.consumer import Consumer
+from mailstore.db import is_outage
 from mailstore.metrics import create_metrics
 from mailstore.parsing import parse_message
 from mailstore.passwords import hash_password
 from mailstore.settings import Config
+from mailstore.topology import Topology, declare_topology
 
 ALICE, BOB = "alice@localpost.test", "bob@localpost.test"
 POSTMASTER = "postmaster@localpost.test"

@@ -26,7 +26,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -36,28 +35,24 @@ import aio_pika
 import aiormq
 import asyncpg
 from aio_pika.abc import (
-    AbstractChannel,
     AbstractExchange,
     AbstractIncomingMessage,
-    AbstractQueue,
     AbstractRobustConnection,
     ConsumerTag,
-    FieldValue,
 )
 
 from mailstore import db
+from mailstore.db import DATABASE_OUTAGE, is_outage
+from mailstore.envelope import Envelope, delivery_count, read_envelope
 from mailstore.errors import InvalidEnvelope
 from mailstore.metrics import Metrics
 from mailstore.parsing import ParsedMessage, parse_message
 from mailstore.settings import Config
+from mailstore.topology import Declared, Topology, declare_topology
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Quorum queues count deliveries; RabbitMQ 4 drops a message after 20 by default. Ours is
-# explicit and high, because a database outage must never count against a message (we
-# hold messages instead), and our own REDELIVERY_LIMIT below acts first.
-DELIVERY_LIMIT = 100
 # A message delivered this often without an ack keeps killing its consumer (or its
 # consumer keeps being killed): dead-letter it rather than crash-loop on it.
 REDELIVERY_LIMIT = 20
@@ -77,156 +72,12 @@ BATCH_MAX_BYTES = 16 * 1024 * 1024
 # Larger bodies are parsed in a worker thread so the event loop keeps serving.
 PARSE_IN_THREAD_BYTES = 64 * 1024
 
-# Errors that mean "the database is not there right now", not "this message is bad".
-# OSError covers refused connections and TimeoutError; 53xxx (disk full, too many
-# connections) and 57P0x (shutdown, starting up) end by themselves; 40xxx (serialization
-# failure, deadlock) succeed when retried.
-DATABASE_OUTAGE = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InsufficientResourcesError,
-    asyncpg.OperatorInterventionError,
-    asyncpg.TransactionRollbackError,
-)
-
-
 # A publish that did not reach the broker, or whose confirm did not come back in time.
 PUBLISH_FAILED = (
     aiormq.exceptions.AMQPError,
     aio_pika.exceptions.ChannelInvalidStateError,
     TimeoutError,
 )
-
-
-def is_outage(exc: BaseException) -> bool:
-    """True when ``exc``, or an error it was raised while handling, is an outage.
-
-    A connection that drops mid-transaction surfaces as asyncpg's InterfaceError
-    ("the underlying connection is closed") from ``Transaction.__aexit__``, with
-    the real ConnectionDoesNotExistError only in the chain. Treating that as the
-    message's fault would spend its attempts, and three restarts in a row would
-    dead-letter an acknowledged message.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, DATABASE_OUTAGE):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
-
-
-@dataclass(frozen=True, slots=True)
-class Topology:
-    """The AMQP names of docs/architecture.md for one prefix."""
-
-    prefix: str
-
-    @property
-    def mail_exchange(self) -> str:
-        return f"{self.prefix}.mail"
-
-    @property
-    def incoming_queue(self) -> str:
-        return f"{self.prefix}.mail.incoming"
-
-    @property
-    def dead_exchange(self) -> str:
-        return f"{self.prefix}.dead"
-
-    @property
-    def dead_queue(self) -> str:
-        return f"{self.prefix}.mail.dead"
-
-    @property
-    def events_exchange(self) -> str:
-        return f"{self.prefix}.events"
-
-    def incoming_arguments(self) -> dict[str, FieldValue]:
-        # These must equal the gateway's: declaring a queue again with other arguments
-        # fails with PRECONDITION_FAILED.
-        return {
-            "x-queue-type": "quorum",
-            "x-dead-letter-exchange": self.dead_exchange,
-            "x-delivery-limit": DELIVERY_LIMIT,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Declared:
-    incoming: AbstractQueue
-    dead: AbstractExchange
-    events: AbstractExchange
-
-
-async def declare_topology(channel: AbstractChannel, topology: Topology) -> Declared:
-    """Declare every exchange and queue (idempotent, so the gateway may have done it first)."""
-    direct, fanout = aio_pika.ExchangeType.DIRECT, aio_pika.ExchangeType.FANOUT
-    mail = await channel.declare_exchange(topology.mail_exchange, direct, durable=True)
-    dead = await channel.declare_exchange(topology.dead_exchange, fanout, durable=True)
-    events = await channel.declare_exchange(topology.events_exchange, fanout, durable=True)
-    incoming = await channel.declare_queue(
-        topology.incoming_queue, durable=True, arguments=topology.incoming_arguments()
-    )
-    await incoming.bind(mail, routing_key="incoming")
-    dead_queue = await channel.declare_queue(
-        topology.dead_queue, durable=True, arguments={"x-queue-type": "quorum"}
-    )
-    await dead_queue.bind(dead, routing_key="")
-    return Declared(incoming, dead, events)
-
-
-# -- the envelope ----------------------------------------------------------------------------
-
-# The gateway's id: a ULID, 26 characters of Crockford base32 (case-insensitive).
-_GATEWAY_ID = re.compile(r"[0-9A-Za-z]{26}")
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    gateway_id: str
-    mail_from: str
-    rcpt_to: list[str]
-    submitted_by: str | None
-
-
-def read_envelope(message: AbstractIncomingMessage) -> Envelope:
-    """The envelope of the AMQP contract; raises :class:`InvalidEnvelope` when it is broken."""
-    gateway_id = message.message_id
-    if not gateway_id or not _GATEWAY_ID.fullmatch(gateway_id):
-        raise InvalidEnvelope(f"message_id is not a 26-character ULID: {gateway_id!r}")
-    headers = message.headers or {}
-    mail_from = _text(headers.get("x-localpost-mail-from"), "x-localpost-mail-from")
-    recipients = headers.get("x-localpost-rcpt-to")
-    if not isinstance(recipients, list | tuple):
-        raise InvalidEnvelope("x-localpost-rcpt-to is missing or not an array")
-    rcpt_to = [_text(item, "x-localpost-rcpt-to").lower() for item in recipients]
-    submitted = headers.get("x-localpost-submitted-by")
-    submitted_by = None if submitted is None else _text(submitted, "x-localpost-submitted-by")
-    return Envelope(
-        gateway_id=gateway_id,
-        mail_from=mail_from,
-        rcpt_to=list(dict.fromkeys(rcpt_to)),
-        submitted_by=submitted_by.lower() if submitted_by else None,
-    )
-
-
-def _text(value: object, name: str) -> str:
-    if isinstance(value, bytes):
-        try:
-            value = value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidEnvelope(f"{name} is not UTF-8") from None
-    if not isinstance(value, str) or "\x00" in value:
-        raise InvalidEnvelope(f"{name} is missing or not a string")
-    return value
-
-
-def delivery_count(message: AbstractIncomingMessage) -> int:
-    # Quorum queues set x-delivery-count on redeliveries (absent on the first delivery).
-    value = (message.headers or {}).get("x-delivery-count", 0)
-    return value if isinstance(value, int) else 0
 
 
 # -- the consumer ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from mailstore import db
-from mailstore.consumer import DATABASE_OUTAGE
+from mailstore.db import DATABASE_OUTAGE
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ INCOMING_ROUTING_KEY = "incoming"
 
 # Quorum queues count deliveries per message; RabbitMQ 4 drops a message after 20 by
 # default unless it has a dead-letter exchange. Ours is explicit and high (the same value
-# as services/mailstore's consumer.py): a database outage must not count against a
+# as services/mailstore's topology.py): a database outage must not count against a
 # message (the consumer holds messages instead), and the consumer's own redelivery
 # limit dead-letters a failing message first. Past it the broker dead-letters, never drops.
 DELIVERY_LIMIT = 100

@@ -71,7 +71,7 @@ class EventHub:
 async def connect(hub: EventHub, *, amqp_url: str, prefix: str) -> AbstractRobustConnection:
     connection = await aio_pika.connect_robust(amqp_url)
     channel = await connection.channel()
-    # The same declaration as the mail store's (mailstore/consumer.py): durable fanout.
+    # The same declaration as the mail store's (mailstore/topology.py): durable fanout.
     exchange = await channel.declare_exchange(
         f"{prefix}.events", aio_pika.ExchangeType.FANOUT, durable=True
     )

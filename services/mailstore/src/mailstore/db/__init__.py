@@ -21,7 +21,15 @@ from mailstore.db.changes import (
     set_read,
     set_read_many,
 )
-from mailstore.db.connection import Connection, Pool, Record, init_connection, ping
+from mailstore.db.connection import (
+    DATABASE_OUTAGE,
+    Connection,
+    Pool,
+    Record,
+    init_connection,
+    is_outage,
+    ping,
+)
 from mailstore.db.delivery import (
     NewEntry,
     NewMessage,
@@ -66,6 +74,7 @@ from mailstore.db.sessions import (
 from mailstore.db.throttle import MAX_WINDOW_SECONDS, ThrottleResult, forget, hit, prune_throttle
 
 __all__ = [
+    "DATABASE_OUTAGE",
     "FOLDERS",
     "MAX_WINDOW_SECONDS",
     "MIGRATION_LOCK_KEY",
@@ -97,6 +106,7 @@ __all__ = [
     "get_summary",
     "hit",
     "init_connection",
+    "is_outage",
     "list_attachments",
     "list_folder",
     "list_tokens",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import asyncpg
+
 Pool = Any  # asyncpg.Pool; asyncpg ships no type information
 Connection = Any  # asyncpg.Connection
 Record = Any  # asyncpg.Record
@@ -17,3 +19,35 @@ async def init_connection(con: Connection) -> None:
 
 async def ping(pool: Pool) -> None:
     await pool.fetchval("SELECT 1")
+
+
+# Errors that mean "the database is not there right now", not "this message is bad".
+# OSError covers refused connections and TimeoutError; 53xxx (disk full, too many
+# connections) and 57P0x (shutdown, starting up) end by themselves; 40xxx (serialization
+# failure, deadlock) succeed when retried.
+DATABASE_OUTAGE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TransactionRollbackError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc``, or an error it was raised while handling, is an outage.
+
+    A connection that drops mid-transaction surfaces as asyncpg's InterfaceError
+    ("the underlying connection is closed") from ``Transaction.__aexit__``, with
+    the real ConnectionDoesNotExistError only in the chain. Treating that as the
+    message's fault would spend its attempts, and three restarts in a row would
+    dead-letter an acknowledged message.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DATABASE_OUTAGE):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

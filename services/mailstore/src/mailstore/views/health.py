@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from mailstore import db
-from mailstore.consumer import DATABASE_OUTAGE
+from mailstore.db import DATABASE_OUTAGE
 from mailstore.keys import CONSUMER, METRICS, POOL
 from mailstore.metrics import CONTENT_TYPE
 from mailstore.openapi import OPENAPI

@@ -21,6 +21,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import aiohttp
+
 from smtplib_common.client import SMTPClient
 from smtplib_common.errors import SMTPError, SMTPResponseError
 from tests.integration.mailapi import MailstoreAPI
@@ -122,6 +124,48 @@ async def send_stream(
             await client.close()
 
     await asyncio.gather(*(sender() for _ in range(senders)))
+    return attempts
+
+
+async def send_stream_web(
+    web_url: str,
+    token: str,
+    recipient: str,
+    *,
+    total: int,
+    senders: int,
+    run: str,
+    attempts: Attempts,
+    timeout: float = 15.0,
+) -> Attempts:
+    """``send_stream`` through the web's JSON API (``POST /api/v1/messages``).
+
+    202 with a gateway id is *acknowledged*, any other status *refused*, a broken
+    connection or a timeout *unknown*; as with SMTP, a token is never retried.
+    """
+    tokens = iter(range(total))
+    headers = {"Authorization": f"Bearer {token}"}
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def sender(http: aiohttp.ClientSession) -> None:
+        for n in tokens:
+            token_ = f"{run}-{n:06d}"
+            body = {"to": [recipient], "subject": f"token {token_}", "text": f"body of {token_}"}
+            try:
+                async with http.post(
+                    web_url + "/api/v1/messages", json=body, headers=headers
+                ) as resp:
+                    if resp.status == 202:
+                        attempts.acknowledged[token_] = (await resp.json())["id"]
+                        continue
+                    attempts.refused[token_] = resp.status
+                await asyncio.sleep(0.5)  # as a client would after a refusal
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                attempts.unknown.add(token_)
+                await asyncio.sleep(0.2)  # do not spin against a stopped web
+
+    async with aiohttp.ClientSession(timeout=client_timeout) as http:
+        await asyncio.gather(*(sender(http) for _ in range(senders)))
     return attempts
 
 

@@ -11,6 +11,7 @@ recovery time after a broker fault (broker back → first new 250).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import time
@@ -31,6 +32,7 @@ from tests.integration.harness import (
     judge,
     new_run_id,
     send_stream,
+    send_stream_web,
     token_of,
     wait_for_attempts,
 )
@@ -62,12 +64,15 @@ async def run_scenario(
     figures: dict[str, float] | None = None,
     *,
     poison: Callable[[str], bool] | None = None,
+    through_web: bool = False,
 ) -> Verdict:
     """Stream, strike, heal, drain, judge.
 
-    ``poison`` marks the tokens sent as poison messages (Subject "token <t> poison"):
-    they must end up in the dead-letter queue, not in the store, so they are judged
-    apart: the verdict is over the other tokens, and ``figures`` gets the poison counts.
+    ``through_web`` sends through the web's JSON API instead of SMTP (a 202 is the
+    acknowledgement). ``poison`` marks the tokens sent as poison messages (Subject
+    "token <t> poison"): they must end up in the dead-letter queue, not in the store,
+    so they are judged apart: the verdict is over the other tokens, and ``figures``
+    gets the poison counts.
     """
     assert stack.endpoints is not None
     run = new_run_id()
@@ -76,8 +81,18 @@ async def run_scenario(
         api = MailstoreAPI(http, stack.endpoints.mailstore_url, stack.endpoints.mailstore_token)
         await api.create_account(recipient, PASSWORD)
         attempts = Attempts()
-        stream = asyncio.create_task(
-            send_stream(
+        if through_web:
+            sending = send_stream_web(
+                stack.endpoints.web_url,
+                await web_token(http, stack, api, run),
+                recipient,
+                total=MESSAGES,
+                senders=SENDERS,
+                run=run,
+                attempts=attempts,
+            )
+        else:
+            sending = send_stream(
                 stack.endpoints.smtp,
                 recipient,
                 total=MESSAGES,
@@ -88,7 +103,7 @@ async def run_scenario(
                     f"token {token} poison" if poison and poison(token) else f"token {token}"
                 ),
             )
-        )
+        stream = asyncio.create_task(sending)
         await nemesis(attempts)
         await stream
         # Everything is healed: the whole stack must be ready again.
@@ -111,6 +126,21 @@ async def run_scenario(
     # Figures the nemesis measured (recovery times) go on the same line.
     print(f"\nFAULTS {name}: {json.dumps(verdict.as_row() | (figures or {}))}")
     return verdict
+
+
+async def web_token(
+    http: aiohttp.ClientSession, stack: LocalStack, api: MailstoreAPI, run: str
+) -> str:
+    """A sender account and an API token for it, through the web."""
+    assert stack.endpoints is not None
+    sender = f"sender.{run}@{stack.endpoints.domain}"
+    await api.create_account(sender, PASSWORD)
+    basic = base64.b64encode(f"{sender}:{PASSWORD}".encode()).decode()
+    async with http.post(
+        stack.endpoints.web_url + "/api/v1/tokens", headers={"Authorization": f"Basic {basic}"}
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        return str((await resp.json())["token"])
 
 
 def split_poison(attempts: Attempts, poison: Callable[[str], bool]) -> tuple[Attempts, list[str]]:
@@ -268,42 +298,48 @@ async def test_kill_9_gateway_during_a_burst_loses_and_duplicates_nothing(
     assert verdict.unknown > 0, verdict
 
 
-async def test_sigterm_gateway_mid_stream_exits_cleanly_and_loses_nothing(
-    local_stack: LocalStack,
+async def sigterm_mid_stream(
+    stack: LocalStack, name: str, label: str, *, through_web: bool = False
 ) -> None:
-    gateway = local_stack.services["smtp-gateway"]
+    """SIGTERM ``name`` a fifth into the stream, restart it 1 s later, judge.
+
+    A graceful stop: transactions in flight finish or are cut before any
+    acknowledgement, and the process says so (a kill after the stop timeout would
+    exit -9).
+    """
+    service = stack.services[name]
     exit_codes: list[int | None] = []
 
     async def nemesis(attempts: Attempts) -> None:
         await wait_for_attempts(attempts, MESSAGES // 5)
-        exit_codes.append(await gateway.stop())
+        exit_codes.append(await service.stop())
         assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
         await asyncio.sleep(1.0)
-        await local_stack.restart("smtp-gateway")
+        await stack.restart(name)
 
-    verdict = await run_scenario(local_stack, nemesis, "SIGTERM gateway")
+    verdict = await run_scenario(stack, nemesis, label, through_web=through_web)
     assert_safe(verdict)
-    # A graceful stop: transactions in flight finished or were cut before any 250,
-    # and the process says so (a kill after the stop timeout would be -9).
-    assert exit_codes == [0], gateway.log_tail()
+    assert exit_codes == [0], service.log_tail()
+
+
+async def test_sigterm_gateway_mid_stream_exits_cleanly_and_loses_nothing(
+    local_stack: LocalStack,
+) -> None:
+    await sigterm_mid_stream(local_stack, "smtp-gateway", "SIGTERM gateway")
 
 
 async def test_sigterm_mailstore_mid_stream_exits_cleanly_and_loses_nothing(
     local_stack: LocalStack,
 ) -> None:
-    mailstore = local_stack.services["mailstore"]
-    exit_codes: list[int | None] = []
+    await sigterm_mid_stream(local_stack, "mailstore", "SIGTERM mailstore")
 
-    async def nemesis(attempts: Attempts) -> None:
-        await wait_for_attempts(attempts, MESSAGES // 5)
-        exit_codes.append(await mailstore.stop())
-        assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
-        await asyncio.sleep(1.0)
-        await local_stack.restart("mailstore")
 
-    verdict = await run_scenario(local_stack, nemesis, "SIGTERM mailstore")
-    assert_safe(verdict)
-    assert exit_codes == [0], mailstore.log_tail()
+async def test_sigterm_web_mid_stream_of_api_sends_exits_cleanly_and_loses_nothing(
+    local_stack: LocalStack,
+) -> None:
+    # The web is on the sending path for its users: a 202 from POST /api/v1/messages
+    # is an acknowledgement like a 250, and a graceful stop must keep it.
+    await sigterm_mid_stream(local_stack, "web", "SIGTERM web", through_web=True)
 
 
 async def test_broker_kill_9_with_confirms_outstanding_loses_and_duplicates_nothing(

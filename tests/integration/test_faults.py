@@ -239,19 +239,24 @@ async def private_broker() -> AsyncIterator[PrivateRabbitMQ]:
         await broker.remove()
 
 
-async def test_kill_9_mailstore_during_a_stream_loses_and_duplicates_nothing(
-    local_stack: LocalStack,
-) -> None:
-    mailstore = local_stack.services["mailstore"]
+async def kill9_mid_stream(stack: LocalStack, name: str, label: str, *, down: float) -> Verdict:
+    """kill -9 ``name`` a fifth into the stream; restart it ``down`` seconds later."""
+    service = stack.services[name]
 
     async def nemesis(attempts: Attempts) -> None:
         await wait_for_attempts(attempts, MESSAGES // 5)
-        await mailstore.kill9()
+        await service.kill9()
         assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
-        await asyncio.sleep(3.0)
-        await local_stack.restart("mailstore")
+        await asyncio.sleep(down)
+        await stack.restart(name)
 
-    assert_safe(await run_scenario(local_stack, nemesis, "kill -9 mailstore"))
+    return await run_scenario(stack, nemesis, label)
+
+
+async def test_kill_9_mailstore_during_a_stream_loses_and_duplicates_nothing(
+    local_stack: LocalStack,
+) -> None:
+    assert_safe(await kill9_mid_stream(local_stack, "mailstore", "kill -9 mailstore", down=3.0))
 
 
 async def test_broker_stopped_for_10s_during_a_stream_loses_and_duplicates_nothing(
@@ -283,16 +288,7 @@ async def test_broker_stopped_for_10s_during_a_stream_loses_and_duplicates_nothi
 async def test_kill_9_gateway_during_a_burst_loses_and_duplicates_nothing(
     local_stack: LocalStack,
 ) -> None:
-    gateway = local_stack.services["smtp-gateway"]
-
-    async def nemesis(attempts: Attempts) -> None:
-        await wait_for_attempts(attempts, MESSAGES // 5)
-        await gateway.kill9()
-        assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
-        await asyncio.sleep(2.0)
-        await local_stack.restart("smtp-gateway")
-
-    verdict = await run_scenario(local_stack, nemesis, "kill -9 gateway")
+    verdict = await kill9_mid_stream(local_stack, "smtp-gateway", "kill -9 gateway", down=2.0)
     assert_safe(verdict)
     # Connections cut mid-transaction and refused while it was down.
     assert verdict.unknown > 0, verdict

@@ -38,6 +38,8 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 SENDER = "bench@example.org"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+# Distinct messages send_load builds once and cycles through.
+PAYLOADS = 2000
 BODY_LINE = "The quick brown fox jumps over the lazy dog, and the dog does not mind. 0123456\n"
 
 
@@ -58,12 +60,8 @@ def message(recipient: str, subject: str, size: int = 2000) -> bytes:
 @contextlib.asynccontextmanager
 async def local_stack(**overrides: str) -> AsyncIterator[LocalStack]:
     """A started LocalStack that is always stopped (database and queues dropped)."""
-    stack = LocalStack(DATABASE_URL, AMQP_URL, overrides=dict(overrides))
-    try:
-        await stack.start()
+    async with LocalStack(DATABASE_URL, AMQP_URL, overrides=dict(overrides)) as stack:
         yield stack
-    finally:
-        await stack.stop()
 
 
 async def login(web_url: str, address: str, password: str) -> aiohttp.CookieJar:
@@ -94,38 +92,34 @@ async def send_load(
     *,
     senders: int,
     size: int,
-    total: int | None = None,
-    duration: float | None = None,
+    duration: float,
     rate: float | None = None,
     key: Callable[[str, int], str] | None = None,
 ) -> SendLog:
-    """Messages over ``senders`` connections, each opened once and reused.
+    """Messages over ``senders`` connections, each opened once and reused, for
+    ``duration`` seconds from the first connection.
 
-    Stops after ``total`` messages or, with ``duration``, once that many seconds have
-    passed since the first connection. With ``rate``, message n is not sent before
-    ``n / rate`` seconds (an offered load, as opposed to as fast as replies come back).
-    Any refusal or error aborts the run: a benchmark that loses messages has no figure.
-    ``key(reply_text, n)`` names a message in the log (default: the last word of the
-    250 reply, the gateway's queue id).
+    With ``rate``, message n is not sent before ``n / rate`` seconds (an offered load,
+    as opposed to as fast as replies come back). Any refusal or error aborts the run:
+    a benchmark that loses messages has no figure. ``key(reply_text, n)`` names a
+    message in the log (default: the last word of the 250 reply, the gateway's id).
     """
-    if (total is None) == (duration is None):
-        raise ValueError("give total or duration")
     log = SendLog()
-    numbers = iter(range(total)) if total is not None else itertools.count()
+    numbers = itertools.count()
     # Distinct subjects, built before the clock starts; reused round-robin.
-    payloads = [message(recipient, f"bench {n:07d}", size) for n in range(min(total or 2000, 2000))]
+    payloads = [message(recipient, f"bench {n:07d}", size) for n in range(PAYLOADS)]
     name = key or (lambda text, n: text.rsplit(" ", 1)[-1])
 
     async def sender() -> None:
         async with SMTPClient(*smtp, timeout=60.0) as client:
             for n in numbers:
-                if duration is not None and time.perf_counter() - log.first_connect >= duration:
+                if time.perf_counter() - log.first_connect >= duration:
                     return
                 if rate is not None:
                     due = log.first_connect + n / rate - time.perf_counter()
                     if due > 0:
                         await asyncio.sleep(due)
-                result = await client.send_raw(SENDER, [recipient], payloads[n % len(payloads)])
+                result = await client.send_raw(SENDER, [recipient], payloads[n % PAYLOADS])
                 now = time.perf_counter()
                 log.accepted[name(result.data_response.text, n)] = now
                 log.last_reply = now

@@ -52,12 +52,8 @@ async def stack(database_url: str, amqp_url: str) -> AsyncIterator[LocalStack | 
     if external_stack() is not None:
         yield None
         return
-    local = LocalStack(admin_database_url=database_url, amqp_url=amqp_url)
-    try:
-        await local.start()
+    async with LocalStack(admin_database_url=database_url, amqp_url=amqp_url) as local:
         yield local
-    finally:
-        await local.stop()
 
 
 @pytest.fixture(scope="module")

@@ -269,6 +269,18 @@ class LocalStack:
         await self.services[name].start()
         await self.wait_ready(name)
 
+    async def __aenter__(self) -> LocalStack:
+        """Started; a start that fails half-way is stopped before the error goes on."""
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     async def stop(self) -> None:
         for name in reversed(START_ORDER):
             await self.services[name].stop()

@@ -218,12 +218,8 @@ async def dead_lettered_tokens(amqp_url: str, prefix: str) -> list[str]:
 
 @pytest_asyncio.fixture
 async def local_stack(database_url: str, amqp_url: str) -> AsyncIterator[LocalStack]:
-    stack = LocalStack(admin_database_url=database_url, amqp_url=amqp_url)
-    try:
-        await stack.start()
+    async with LocalStack(admin_database_url=database_url, amqp_url=amqp_url) as stack:
         yield stack
-    finally:
-        await stack.stop()
 
 
 @pytest_asyncio.fixture
@@ -262,10 +258,8 @@ async def test_kill_9_mailstore_during_a_stream_loses_and_duplicates_nothing(
 async def test_broker_stopped_for_10s_during_a_stream_loses_and_duplicates_nothing(
     database_url: str, private_broker: PrivateRabbitMQ
 ) -> None:
-    stack = LocalStack(admin_database_url=database_url, amqp_url=private_broker.url)
     figures: dict[str, float] = {}
-    try:
-        await stack.start()
+    async with LocalStack(admin_database_url=database_url, amqp_url=private_broker.url) as stack:
 
         async def nemesis(attempts: Attempts) -> None:
             await wait_for_attempts(attempts, MESSAGES // 10)
@@ -281,8 +275,6 @@ async def test_broker_stopped_for_10s_during_a_stream_loses_and_duplicates_nothi
         assert verdict.refused + verdict.unknown > 0, verdict
         # Consuming again within 30 s (issue 6); run_scenario saw the backlog drain.
         assert figures["consumer_recovery_s"] < 30.0, figures
-    finally:
-        await stack.stop()
 
 
 async def test_kill_9_gateway_during_a_burst_loses_and_duplicates_nothing(
@@ -341,10 +333,8 @@ async def test_sigterm_web_mid_stream_of_api_sends_exits_cleanly_and_loses_nothi
 async def test_broker_kill_9_with_confirms_outstanding_loses_and_duplicates_nothing(
     database_url: str, private_broker: PrivateRabbitMQ
 ) -> None:
-    stack = LocalStack(admin_database_url=database_url, amqp_url=private_broker.url)
     figures: dict[str, float] = {}
-    try:
-        await stack.start()
+    async with LocalStack(admin_database_url=database_url, amqp_url=private_broker.url) as stack:
 
         async def nemesis(attempts: Attempts) -> None:
             await wait_for_attempts(attempts, MESSAGES // 10)
@@ -365,22 +355,18 @@ async def test_broker_kill_9_with_confirms_outstanding_loses_and_duplicates_noth
         assert verdict.refused + verdict.unknown > 0, verdict
         assert figures.get("recovery_s", 0.0) < 30.0, figures
         assert figures["consumer_recovery_s"] < 30.0, figures
-    finally:
-        await stack.stop()
 
 
 async def test_broker_that_stops_answering_gets_451_never_a_lie(
     database_url: str, private_broker: PrivateRabbitMQ
 ) -> None:
-    stack = LocalStack(
+    figures: dict[str, float] = {}
+    async with LocalStack(
         admin_database_url=database_url,
         amqp_url=private_broker.url,
         # Shorter than the pause, so that publishes waiting for a confirm time out.
         overrides={"GATEWAY_PUBLISH_TIMEOUT": "2"},
-    )
-    figures: dict[str, float] = {}
-    try:
-        await stack.start()
+    ) as stack:
 
         async def nemesis(attempts: Attempts) -> None:
             await wait_for_attempts(attempts, MESSAGES // 10)
@@ -398,8 +384,6 @@ async def test_broker_that_stops_answering_gets_451_never_a_lie(
         assert_safe(verdict)
         assert verdict.refused + verdict.unknown > 0, verdict
         assert figures.get("recovery_s", 0.0) < 30.0, figures
-    finally:
-        await stack.stop()
 
 
 @pytest_asyncio.fixture
@@ -420,12 +404,8 @@ async def private_database_stack(
     private_database: PrivatePostgres, amqp_url: str
 ) -> AsyncIterator[LocalStack]:
     # The shared broker is only read and written here; the private database is the victim.
-    stack = LocalStack(admin_database_url=private_database.url, amqp_url=amqp_url)
-    try:
-        await stack.start()
+    async with LocalStack(admin_database_url=private_database.url, amqp_url=amqp_url) as stack:
         yield stack
-    finally:
-        await stack.stop()
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
@@ -472,22 +452,20 @@ async def test_mailstore_killed_between_commit_and_ack_duplicates_nothing(
 ) -> None:
     # The test-only hook: the mail store exits (70) right after its 10th COMMIT, before
     # acknowledging that batch; the broker redelivers the batch to the next mail store.
-    stack = LocalStack(
+    figures: dict[str, float] = {}
+    async with LocalStack(
         admin_database_url=database_url,
         amqp_url=amqp_url,
         service_overrides={"mailstore": {"MAILSTORE_FAULT_EXIT_AFTER_COMMITS": "10"}},
-    )
-    figures: dict[str, float] = {}
+    ) as stack:
 
-    async def nemesis(attempts: Attempts) -> None:
-        service = stack.services["mailstore"]
-        assert await service.wait(timeout=60) == 70, service.log_tail()
-        assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
-        del service.env["MAILSTORE_FAULT_EXIT_AFTER_COMMITS"]
-        await stack.restart("mailstore")
+        async def nemesis(attempts: Attempts) -> None:
+            service = stack.services["mailstore"]
+            assert await service.wait(timeout=60) == 70, service.log_tail()
+            assert len(attempts.attempted) < MESSAGES, "the stream ended before the fault"
+            del service.env["MAILSTORE_FAULT_EXIT_AFTER_COMMITS"]
+            await stack.restart("mailstore")
 
-    try:
-        await stack.start()
         verdict = await run_scenario(
             stack, nemesis, "mailstore exits between COMMIT and ack", figures
         )
@@ -496,8 +474,6 @@ async def test_mailstore_killed_between_commit_and_ack_duplicates_nothing(
         figures["redelivered_already_stored"] = await redelivered_already_stored(stack)
         print(f"FAULTS redelivered after the COMMIT/ack kill: {figures}")
         assert figures["redelivered_already_stored"] >= 1
-    finally:
-        await stack.stop()
 
 
 async def redelivered_already_stored(stack: LocalStack) -> float:

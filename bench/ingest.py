@@ -54,6 +54,7 @@ from stackbench import (
 )
 
 from tests.integration.mailapi import MailstoreAPI
+from tests.integration.ports import free_port
 from tests.integration.stack import LocalStack
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -214,14 +215,6 @@ async def run_offshelf(args: argparse.Namespace) -> dict[str, Any]:
         "msg_per_s": len(log.accepted) / elapsed,
         "output": output.decode("utf-8", "replace").strip().splitlines()[-1:],
     }
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def wait_listening(process: asyncio.subprocess.Process, port: int) -> None:

@@ -14,21 +14,16 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 from typing import Literal
+
+from tests.integration.ports import free_port
 
 BINDIR = Path("/usr/lib/postgresql/15/bin")
 START_TIMEOUT = 60
 
 StopMode = Literal["fast", "immediate"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def available() -> str | None:

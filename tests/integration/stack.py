@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -43,17 +42,12 @@ import asyncpg
 
 from deploy.compose_env import SERVICES, load_compose, local_environment
 from smtp_gateway.settings import DEV_MAILSTORE_TOKEN, DEV_WEB_SUBMISSION_SECRET
+from tests.integration.ports import free_port
 
 READY_TIMEOUT = 40.0
 STOP_TIMEOUT = 15.0
 # The services start in this order; each waits for its own dependencies anyway.
 START_ORDER = ("mailstore", "smtp-gateway", "web")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def with_database(url: str, name: str) -> str:

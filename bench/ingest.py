@@ -45,6 +45,7 @@ import aio_pika
 import aiohttp
 from stackbench import (
     AMQP_URL,
+    CpuMeter,
     local_stack,
     machine,
     percentile,
@@ -137,6 +138,8 @@ async def localpost_round(
     await api.create_account(address, PASSWORD)
     seen: dict[str, float] = {}
     events, tag = await watch_events(channel, ep.queue_prefix, seen)
+    meter = CpuMeter({name: service.pid for name, service in stack.services.items()})
+    cpu_before = meter.read()
     try:
         log = await send_load(
             ep.smtp,
@@ -148,6 +151,7 @@ async def localpost_round(
         )
         total = len(log.accepted)
         visible_at = await wait_visible(api, address, total, timeout=args.timeout)
+        cpu = CpuMeter.used(cpu_before, meter.read())
         # Events may trail the count by a little; give the last ones a moment.
         deadline = time.monotonic() + 5
         while len(seen) < total and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -163,6 +167,10 @@ async def localpost_round(
         "elapsed_s": round(elapsed, 3),
         "msg_per_s": total / elapsed,
         "accept_msg_per_s": total / (log.last_reply - log.first_connect),
+        # CPU seconds per part from the first connection until all were visible, and
+        # per message: where the two CPUs went.
+        "cpu_s": cpu,
+        "cpu_ms_per_message": {k: round(v * 1000 / total, 3) for k, v in cpu.items()},
         "latency_ms": {
             "samples": len(latencies),
             "p50": percentile(latencies, 50),

@@ -154,6 +154,61 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pid: int, *, children: bool = False) -> int:
+    """utime + stime of a process (and of its reaped children), in clock ticks."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0  # gone since it was listed
+    fields = stat.rpartition(")")[2].split()  # the command may hold spaces
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (proc(5) fields 14, 15)
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks
+
+
+def _pids_of(user: str) -> list[int]:
+    import pwd
+
+    try:
+        uid = pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return []
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if entry.stat().st_uid == uid:
+                    pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds per part of the pipeline between two readings (``/proc/<pid>/stat``).
+
+    The services by pid; PostgreSQL and RabbitMQ as every process of their system user
+    (a backend that exited is counted through its parent's cutime/cstime); the load
+    generator is this process. Only meaningful when the broker and database are local.
+    """
+
+    def __init__(self, services: dict[str, int]) -> None:
+        self._services = services
+
+    def read(self) -> dict[str, float]:
+        ticks = {name: _cpu_ticks(pid) for name, pid in self._services.items()}
+        ticks["postgresql"] = sum(_cpu_ticks(pid, children=True) for pid in _pids_of("postgres"))
+        ticks["rabbitmq"] = sum(_cpu_ticks(pid, children=True) for pid in _pids_of("rabbitmq"))
+        ticks["load generator"] = _cpu_ticks(os.getpid())
+        return {name: t / _TICKS for name, t in ticks.items()}
+
+    @staticmethod
+    def used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        return {name: round(after[name] - before[name], 2) for name in after}
+
+
 def machine() -> dict[str, str | int | None]:
     model = None
     with contextlib.suppress(OSError):

@@ -106,6 +106,11 @@ class ServiceProcess:
         )
 
     @property
+    def pid(self) -> int:
+        assert self.process is not None, f"{self.name} was not started"
+        return self.process.pid
+
+    @property
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 

@@ -72,7 +72,8 @@ async def inbox_total(api: MailstoreAPI, address: str) -> int:
 async def watch_events(
     channel: aio_pika.abc.AbstractChannel, prefix: str, seen: dict[str, float]
 ) -> tuple[aio_pika.abc.AbstractQueue, str]:
-    """Timestamp every ``stored`` event as it arrives (exclusive, auto-deleted queue).
+    """Timestamp every entry of each ``stored`` event as it arrives (exclusive,
+    auto-deleted queue).
 
     Returns the queue and the consumer tag that stops the watch.
     """
@@ -83,8 +84,10 @@ async def watch_events(
     async def on_event(message: aio_pika.abc.AbstractIncomingMessage) -> None:
         now = time.perf_counter()
         event = json.loads(message.body)
-        if event.get("event") == "stored" and event.get("folder") == "inbox":
-            seen.setdefault(event["message_id"], now)
+        if event.get("event") == "stored":
+            for entry in event["entries"]:
+                if entry["folder"] == "inbox":
+                    seen.setdefault(entry["message_id"], now)
 
     return queue, await queue.consume(on_event, no_ack=True)
 

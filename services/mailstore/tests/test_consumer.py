@@ -191,17 +191,18 @@ async def test_message_is_stored_with_its_entries_then_acked_and_announced(
     assert row["rcpt_to"] == [ALICE, BOB, POSTMASTER]
     assert (row["subject"], row["submitted_by"], row["raw"]) == ("Hello", ALICE, raw_mail())
     assert await ready_ids(channel, Topology(prefix).incoming_queue) == []
-    announced = []
-    for _ in range(3):
-        event = await events.get(timeout=5)
-        await event.ack()
-        announced.append(json.loads(event.body))
-    assert sorted((e["account"], e["folder"]) for e in announced) == [
+    # One event for the committed batch, listing every entry made.
+    event = await events.get(timeout=5)
+    await event.ack()
+    announced = json.loads(event.body)
+    assert announced["event"] == "stored"
+    assert sorted((e["account"], e["folder"]) for e in announced["entries"]) == [
         (ALICE, "inbox"),
         (ALICE, "sent"),
         (BOB, "inbox"),
     ]
-    assert all(e["event"] == "stored" and e["message_id"] == message_id for e in announced)
+    assert all(e["message_id"] == message_id for e in announced["entries"])
+    assert await events.get(fail=False, timeout=0.5) is None
 
 
 async def _stored(consumer: Consumer, count: float = 1) -> bool:
@@ -249,10 +250,13 @@ async def test_a_burst_is_stored_in_batches_each_message_once_and_announced(
     assert transactions < 300 / 2
     assert up_to_8 < transactions
     assert await ready_ids(channel, Topology(prefix).incoming_queue) == []
-    announced = []
+    announced, batches = [], 0
     while (event := await events.get(fail=False, timeout=5)) is not None:
-        announced.append(json.loads(event.body)["message_id"])
+        announced += [entry["message_id"] for entry in json.loads(event.body)["entries"]]
+        batches += 1
     assert announced == ids
+    # An event per transaction, not per message.
+    assert batches == transactions
 
 
 async def test_a_batch_with_a_repeated_id_stores_it_once(pool: Any, accounts: None) -> None:

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from webmail.keys import EVENTS
 from webmail.main import create_app
 from webmail.settings import load_config
+from webmail.views.live import LIVE_ROWS
 
 Client = TestClient[web.Request, web.Application]
 
@@ -101,11 +102,17 @@ async def test_a_stored_event_reaches_the_accounts_open_stream_only(
         assert first["unread"] == {"inbox": 1, "sent": 0, "trash": 0}
         # The first event carries the newest rows: mail stored before the stream opened.
         assert [m["id"] for m in first["inbox"]] == [entry]
-        # A's event first: fanout keeps order, so had it leaked it would arrive first.
-        await publish(events_exchange, {"event": "stored", "account": a, "id": entry})
-        await publish(events_exchange, {"event": "stored", "account": b.upper(), "id": entry,
-                                        "folder": "inbox"})  # fmt: skip
+        # One event per committed batch, for any accounts. A's entry comes first: had
+        # it leaked into B's stream, B would see it first (with no row: not B's id).
+        batch = [
+            {"account": a, "message_id": "01A", "id": entry + 1000, "folder": "inbox"},
+            {"account": b.upper(), "message_id": "01B", "id": entry, "folder": "inbox"},
+        ]
+        await publish(events_exchange, {"event": "stored", "entries": batch})
         name, data = await next_event(stream)
+        # A mail store from before batched events sent one entry per event.
+        await publish(events_exchange, {"event": "stored", "account": b, "id": entry})
+        second = await next_event(stream)
 
     assert name == "stored"
     assert data["unread"]["inbox"] == 1
@@ -114,6 +121,34 @@ async def test_a_stored_event_reaches_the_accounts_open_stream_only(
     # Shown as the server-rendered rows show it: the display name, else the address.
     assert data["message"]["from"] == "Ann"
     assert data["message"]["unread"] is True
+    assert second[0] == "stored"
+    assert second[1]["message"]["id"] == entry
+
+
+async def test_a_large_batch_sends_its_newest_rows(
+    live_client: Client, h: Any, deliver: Any, events_exchange: Any
+) -> None:
+    client = live_client
+    b = await h.register(client)
+    for n in range(3):
+        await deliver(f"From: a@example.com\r\nSubject: n{n}\r\n\r\nx\r\n".encode(), rcpt_to=[b])
+    await h.login(client, b)
+    ids = [m["id"] for m in (await (await client.get("/api/v1/messages")).json())["messages"]]
+    newest_last = sorted(ids)
+    # Entries the page cannot show (deleted already) still count towards the batch.
+    gone = [max(ids) + 1 + n for n in range(LIVE_ROWS)]
+    entries = [{"account": b, "id": i, "folder": "inbox"} for i in [*gone, *newest_last]]
+
+    async with client.get("/live/events") as stream:
+        assert (await next_event(stream))[0] == "counts"
+        await publish(events_exchange, {"event": "stored", "entries": entries})
+        got = [await next_event(stream) for _ in range(LIVE_ROWS)]
+
+    assert {name for name, _ in got} == {"stored"}
+    # The newest LIVE_ROWS entries, in order: the last three have rows.
+    assert [d.get("message", {}).get("id") for _, d in got[-3:]] == newest_last
+    assert all("message" not in d for _, d in got[:-3])
+    assert all(d["unread"]["inbox"] == 3 for _, d in got)
 
 
 # Headers of a cross-origin request; {host} is this server's host:port, {port} its port.

@@ -459,34 +459,42 @@ class Consumer:
             self._metrics.entries.labels(entry.folder).inc()
 
     async def _announce(self, batch: list[_Delivery], outcomes: list[db.StoreOutcome]) -> None:
+        """One ``stored`` event for the whole committed batch (docs/architecture.md).
+
+        An event per entry cost the broker, the mail store and every web process a
+        message each (docs/performance.md); one per transaction costs one.
+        """
         exchange = self._events
         if exchange is None:
             return
-        for delivery, outcome in zip(batch, outcomes, strict=True):
-            gateway_id = delivery.gateway_id
-            for entry in outcome.entries:
-                body = {
-                    "event": "stored",
-                    "account": entry.address,
-                    "message_id": gateway_id,
-                    "id": entry.id,
-                    "folder": entry.folder,
-                }
-                event = aio_pika.Message(
-                    json.dumps(body).encode(),
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
-                )
-                try:
-                    # Not mandatory: with no web service listening, an event has nowhere
-                    # to go, and that is fine (events are hints; the web also polls).
-                    await exchange.publish(
-                        event, routing_key="", mandatory=False, timeout=PUBLISH_TIMEOUT
-                    )
-                except PUBLISH_FAILED as exc:
-                    log.warning(
-                        "%s: stored event for %s not published: %s", gateway_id, entry.address, exc
-                    )
+        entries = [
+            {
+                "account": entry.address,
+                "message_id": delivery.gateway_id,
+                "id": entry.id,
+                "folder": entry.folder,
+            }
+            for delivery, outcome in zip(batch, outcomes, strict=True)
+            for entry in outcome.entries
+        ]
+        if not entries:
+            return
+        event = aio_pika.Message(
+            json.dumps({"event": "stored", "entries": entries}).encode(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+        )
+        try:
+            # Not mandatory: with no web service listening, an event has nowhere to go,
+            # and that is fine (events are hints; the web also polls).
+            await exchange.publish(event, routing_key="", mandatory=False, timeout=PUBLISH_TIMEOUT)
+        except PUBLISH_FAILED as exc:
+            log.warning(
+                "stored event for %d entries from %s not published: %s",
+                len(entries),
+                batch[0].gateway_id,
+                exc,
+            )
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         """Publish a copy with the reason to the dead-letter exchange, then ack the original."""

@@ -2,8 +2,9 @@
 
 Each web process binds an exclusive, auto-deleted queue of its own to the fanout
 exchange ``<prefix>.events`` (docs/architecture.md), so every replica sees every
-event, and the queue disappears with the process. Events are hints: one that is
-lost only delays an update until the page's next poll.
+event, and the queue disappears with the process. An event lists the entries of one
+committed batch, of any accounts; each open page gets the part for its account.
+Events are hints: one that is lost only delays an update until the page's next poll.
 """
 
 from __future__ import annotations
@@ -43,12 +44,22 @@ class EventHub:
                 del self._streams[account.lower()]
 
     def publish(self, event: dict[str, Any]) -> None:
-        account = event.get("account")
-        if not isinstance(account, str):
+        """Hand each account's entries of a ``stored`` event to that account's streams."""
+        entries = event.get("entries")
+        if entries is None:
+            # A mail store from before batched events sends one entry per event.
+            entries = [event]
+        if not isinstance(entries, list):
             return
-        for queue in self._streams.get(account.lower(), ()):
-            if not queue.full():
-                queue.put_nowait(event)
+        mine: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for entry in entries:
+            account = entry.get("account") if isinstance(entry, dict) else None
+            if isinstance(account, str) and account.lower() in self._streams:
+                mine[account.lower()].append(entry)
+        for account, account_entries in mine.items():
+            for queue in self._streams[account]:
+                if not queue.full():
+                    queue.put_nowait({"event": "stored", "entries": account_entries})
 
     def close_streams(self) -> None:
         """Ask every open stream to end (at shutdown: they would hold it up)."""

@@ -18,6 +18,8 @@ from webmail.views.common import require_user
 KEEPALIVE = 25.0
 # EventSource reconnects after this many milliseconds when the stream breaks.
 RETRY_MS = 5000
+# Rows sent for one batch of new mail, newest last: as many as the first event carries.
+LIVE_ROWS = 20
 
 
 def row(msg: dict[str, Any]) -> dict[str, Any]:
@@ -88,13 +90,17 @@ async def events(request: web.Request) -> web.StreamResponse:
 async def _send_stored(
     response: web.StreamResponse, mailstore: MailstoreClient, address: str, event: dict[str, Any]
 ) -> None:
-    entry = event.get("id")
-    payload: dict[str, Any] = {"unread": await _counts(mailstore, address)}
-    if isinstance(entry, int):
+    """One ``stored`` event per new entry (the newest LIVE_ROWS), counts read once."""
+    unread = await _counts(mailstore, address)
+    ids = [e["id"] for e in event.get("entries", ()) if isinstance(e.get("id"), int)]
+    if not ids:
+        await _send(response, "stored", {"unread": unread})
+    for entry in ids[-LIVE_ROWS:]:
+        payload: dict[str, Any] = {"unread": unread}
         # Deleted already: the counts still changed.
         with contextlib.suppress(NotFound):
             payload["message"] = row(await mailstore.get_message(address, entry))
-    await _send(response, "stored", payload)
+        await _send(response, "stored", payload)
 
 
 async def _send(response: web.StreamResponse, name: str, data: dict[str, Any]) -> None:

@@ -91,6 +91,33 @@ async def publish(
     await exchange.publish(message, routing_key="incoming", mandatory=True)
 
 
+async def publish_batch(
+    channel: AbstractChannel,
+    prefix: str,
+    mail: list[tuple[str, bytes, list[str]]],
+    *,
+    extra: dict[str, Any] | None = None,
+    manifest_extra: dict[str, Any] | None = None,
+) -> None:
+    """(gateway id, raw, recipients) in one AMQP message, as a busy gateway sends them."""
+    manifest = json.dumps(
+        [
+            {"id": m_id, "mail_from": "carol@example.com", "rcpt_to": rcpt_to,
+             "submitted_by": None, "size": len(raw), **(manifest_extra or {})}
+            for m_id, raw, rcpt_to in mail
+        ]
+    ).encode()  # fmt: skip
+    exchange = await channel.get_exchange(Topology(prefix).mail_exchange)
+    message = aio_pika.Message(
+        b"".join([manifest, *(raw for _, raw, _ in mail)]),
+        message_id=f"batch-{mail[0][0]}",
+        headers={"x-localpost-manifest": len(manifest), **(extra or {})},
+        content_type="application/x-localpost-batch",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
+    await exchange.publish(message, routing_key="incoming", mandatory=True)
+
+
 async def ready_ids(channel: AbstractChannel, name: str) -> list[str | None]:
     """The ids of the messages ready in a queue, which stay there (got, then requeued).
 
@@ -259,6 +286,125 @@ async def test_a_burst_is_stored_in_batches_each_message_once_and_announced(
     assert batches == transactions
 
 
+async def test_a_gateway_batch_is_stored_once_acknowledged_and_announced_in_order(
+    pool: Any, accounts: None, channel: AbstractChannel, prefix: str, run_consumer: RunConsumer
+) -> None:
+    events = await channel.declare_queue(exclusive=True)
+    await events.bind(Topology(prefix).events_exchange)
+    consumer = await run_consumer()
+    mail = [
+        (gateway_id(), raw_mail(f"in a batch {n}"), [ALICE, BOB][: 1 + n % 2]) for n in range(5)
+    ]
+
+    await publish_batch(channel, prefix, mail)
+    # Redelivered (a gateway retry cannot do this, a broker redelivery can): no change.
+    await publish_batch(channel, prefix, mail)
+    await eventually(lambda: _stored(consumer, 5))
+    await eventually(lambda: _ready_are(channel, Topology(prefix).incoming_queue, []))
+
+    rows = await pool.fetch("SELECT id, rcpt_to, raw FROM messages ORDER BY subject")
+    assert [(r["id"], r["rcpt_to"], r["raw"]) for r in rows] == [
+        (m_id, rcpt_to, raw) for m_id, raw, rcpt_to in mail
+    ]
+    announced = []
+    while (event := await events.get(fail=False, timeout=2)) is not None:
+        announced += [(e["message_id"], e["account"]) for e in json.loads(event.body)["entries"]]
+    assert announced == [(m_id, rcpt) for m_id, _, rcpt_to in mail for rcpt in rcpt_to]
+    assert counter(consumer, "mailstore_duplicates_skipped_total") == 5
+
+
+@pytest.fixture
+async def poison_refused(pool: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """A deterministic failure inside the transaction, as a bug or a constraint would be:
+    the database refuses every message with the subject "poison"."""
+    monkeypatch.setattr(consumer_module, "RETRY_DELAY", 0.01)
+    await pool.execute(
+        """
+        CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.subject = 'poison' THEN RAISE EXCEPTION 'poison refused'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_poison BEFORE INSERT ON messages
+            FOR EACH ROW EXECUTE FUNCTION refuse_poison();
+        """
+    )
+    try:
+        yield
+    finally:
+        await pool.execute("DROP TRIGGER refuse_poison ON messages; DROP FUNCTION refuse_poison()")
+
+
+async def test_a_poison_message_in_a_batch_is_dead_lettered_alone_and_the_rest_stored(
+    pool: Any,
+    accounts: None,
+    channel: AbstractChannel,
+    prefix: str,
+    run_consumer: RunConsumer,
+    poison_refused: None,
+) -> None:
+    mail = [
+        (gateway_id(), raw_mail("fine 1"), [ALICE]),
+        (gateway_id(), raw_mail("poison"), [ALICE, BOB]),
+        (gateway_id(), raw_mail("fine 2"), [BOB]),
+    ]
+    consumer = await run_consumer()
+    await publish_batch(channel, prefix, mail)
+    await eventually(
+        lambda: asyncio.sleep(0, counter(consumer, "mailstore_dead_lettered_total") == 1)
+    )
+    await eventually(lambda: _stored(consumer, 2))
+    await eventually(lambda: _ready_are(channel, Topology(prefix).incoming_queue, []))
+
+    # Alone, in the single form, with its own envelope: as if it had come alone.
+    (dead,) = await dead_letters(channel, prefix)
+    assert dead.message_id == mail[1][0]
+    assert dead.content_type == "message/rfc822"
+    assert dead.body == raw_mail("poison")
+    assert dead.headers["x-localpost-rcpt-to"] == [ALICE, BOB]
+    assert dead.headers["x-localpost-mail-from"] == "carol@example.com"
+    assert "poison refused" in dead.headers["x-localpost-error"]
+    subjects = await pool.fetch("SELECT subject FROM messages ORDER BY subject")
+    assert [r["subject"] for r in subjects] == ["fine 1", "fine 2"]
+
+
+async def test_a_batch_breaking_the_contract_is_dead_lettered_whole_as_it_came(
+    pool: Any, accounts: None, channel: AbstractChannel, prefix: str, run_consumer: RunConsumer
+) -> None:
+    consumer = await run_consumer()
+    mail = [(gateway_id(), raw_mail("one"), [ALICE]), (gateway_id(), raw_mail("two"), [BOB])]
+
+    # The sizes claim one octet more than the body holds.
+    await publish_batch(channel, prefix, mail, manifest_extra={"size": len(raw_mail("one")) + 1})
+
+    (dead,) = [m async for m in _eventually_dead(channel, prefix)]
+    assert dead.content_type == "application/x-localpost-batch"
+    assert dead.body.endswith(raw_mail("one") + raw_mail("two"))
+    assert "invalid envelope" in dead.headers["x-localpost-error"]
+    assert await stored_count(pool) == 0
+    assert counter(consumer, "mailstore_dead_lettered_total") == 1
+    assert await ready_ids(channel, Topology(prefix).incoming_queue) == []
+
+
+async def test_a_batch_redelivered_too_often_is_dead_lettered_one_message_at_a_time(
+    pool: Any, accounts: None, channel: AbstractChannel, prefix: str, run_consumer: RunConsumer
+) -> None:
+    consumer = await run_consumer()
+    deliveries = {"x-delivery-count": consumer_module.REDELIVERY_LIMIT}
+    mail = [(gateway_id(), raw_mail(f"n{n}"), [ALICE]) for n in range(3)]
+
+    await publish_batch(channel, prefix, mail, extra=deliveries)
+
+    await eventually(
+        lambda: asyncio.sleep(0, counter(consumer, "mailstore_dead_lettered_total") == 3)
+    )
+    dead = await dead_letters(channel, prefix)
+    assert sorted(m.message_id for m in dead) == sorted(m_id for m_id, _, _ in mail)
+    assert all("delivered 20 times" in m.headers["x-localpost-error"] for m in dead)
+    assert await stored_count(pool) == 0
+    assert await ready_ids(channel, Topology(prefix).incoming_queue) == []
+
+
 async def test_a_batch_with_a_repeated_id_stores_it_once(pool: Any, accounts: None) -> None:
     parsed = parse_message(raw_mail())
     first = gateway_id()
@@ -387,33 +533,17 @@ async def test_message_that_keeps_failing_is_dead_lettered_after_retries(
     channel: AbstractChannel,
     prefix: str,
     run_consumer: RunConsumer,
-    monkeypatch: pytest.MonkeyPatch,
+    poison_refused: None,
 ) -> None:
-    monkeypatch.setattr(consumer_module, "RETRY_DELAY", 0.01)
-    # A deterministic failure inside the transaction, as a bug or a constraint would be.
-    await pool.execute(
-        """
-        CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.subject = 'poison' THEN RAISE EXCEPTION 'poison refused'; END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER refuse_poison BEFORE INSERT ON messages
-            FOR EACH ROW EXECUTE FUNCTION refuse_poison();
-        """
-    )
-    try:
-        consumer = await run_consumer()
-        poison_id = gateway_id()
-        await publish(channel, prefix, raw_mail("poison"), message_id=poison_id, rcpt_to=[ALICE])
-        await publish(channel, prefix, raw_mail("fine"), message_id=gateway_id(), rcpt_to=[ALICE])
+    consumer = await run_consumer()
+    poison_id = gateway_id()
+    await publish(channel, prefix, raw_mail("poison"), message_id=poison_id, rcpt_to=[ALICE])
+    await publish(channel, prefix, raw_mail("fine"), message_id=gateway_id(), rcpt_to=[ALICE])
 
-        await eventually(
-            lambda: asyncio.sleep(0, counter(consumer, "mailstore_dead_lettered_total") == 1)
-        )
-        await eventually(lambda: _stored(consumer))
-    finally:
-        await pool.execute("DROP TRIGGER refuse_poison ON messages; DROP FUNCTION refuse_poison()")
+    await eventually(
+        lambda: asyncio.sleep(0, counter(consumer, "mailstore_dead_lettered_total") == 1)
+    )
+    await eventually(lambda: _stored(consumer))
 
     (dead,) = await dead_letters(channel, prefix)
     assert dead.message_id == poison_id

@@ -112,7 +112,7 @@ async def test_sigterm_mid_stream_exits_0_and_every_250_is_queued(
             await process.wait()
 
     assert returncode == 0, log.read_text()
-    queued = [message.message_id for message in await broker.drain()]
+    queued = [message.message_id for message in await broker.drain_mail()]
     assert len(queued) == len(set(queued)), "a message was queued twice"
     lost = set(accepted) - set(queued)
     assert not lost, f"{len(lost)} of {len(accepted)} accepted messages are not on the queue"

@@ -20,7 +20,7 @@ from smtp_gateway.settings import Config
 from smtplib_common import replies
 
 if TYPE_CHECKING:
-    from conftest import Broker, Gateway, LineClient, StartGateway, TcpProxy
+    from conftest import Broker, Gateway, LineClient, StartGateway, StartProxied, TcpProxy
 
     Connect = Callable[[int], Awaitable[LineClient]]
 
@@ -29,12 +29,8 @@ BOB = "bob@localpost.test"
 
 
 @pytest.fixture
-async def proxied(broker_proxy: TcpProxy, start_gateway: StartGateway, config: Config) -> Gateway:
-    """A gateway whose broker connection runs through ``broker_proxy``."""
-    url = f"amqp://guest:guest@127.0.0.1:{broker_proxy.port}/"
-    gateway = await start_gateway(dataclasses.replace(config, amqp_url=url, publish_timeout=1.0))
-    await gateway.wait_connected()
-    return gateway
+async def proxied(start_proxied: StartProxied) -> Gateway:
+    return await start_proxied(publish_timeout=1.0)
 
 
 async def send(connect: Connect, gateway: Gateway) -> LineClient:

@@ -1,20 +1,24 @@
 """The RabbitMQ consumer: accepted mail from ``<prefix>.mail.incoming`` into PostgreSQL.
 
-Deliveries are stored in batches: everything that arrived while the previous batch was
-committing (up to BATCH_MAX). Per batch: read each envelope from the contract's properties
-and headers, parse each body (in a thread when it is large), insert everything in one
-transaction, acknowledge each message only after COMMIT returned, then publish the
-``stored`` events. Failures split three ways:
+An AMQP message carries one mail message or, from a busy gateway, a batch of them
+(docs/architecture.md); either way it is acknowledged once every mail message in it
+is stored or dead-lettered. Mail messages are stored in batches: everything that
+arrived while the previous batch was committing (up to BATCH_MAX). Per batch: read
+each envelope from the contract's properties and headers (or the batch's manifest),
+parse each body (in a thread when it is large), insert everything in one transaction,
+acknowledge only after COMMIT returned, then publish one ``stored`` event. Failures
+split three ways:
 
 - the database is unavailable (connection refused or lost, shutdown, out of resources):
   the message is *held* and the transaction retried with exponential backoff until the
   database answers. Requeueing instead would spin through the queue and raise each
   message's delivery count until the broker drops or dead-letters it;
-- the message breaks the contract (no gateway id, malformed headers): dead-lettered at once;
+- the AMQP message breaks the contract (no gateway id, malformed headers or manifest):
+  dead-lettered at once, as it came;
 - anything else (a bug, a constraint violation): the batch is retried one message at a
-  time, so that the rest of the batch is stored; the failing message is retried a few
-  times in process, then published to the dead-letter exchange with
-  ``x-localpost-error`` and acknowledged.
+  time, so that the rest of the batch is stored; the failing mail message is retried a
+  few times in process, then published alone, in the single form, to the dead-letter
+  exchange with ``x-localpost-error``.
 
 Redelivery is harmless: the insert is idempotent on the gateway id (see ``db``).
 """
@@ -22,6 +26,7 @@ Redelivery is harmless: the insert is idempotent on the gateway id (see ``db``).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -39,11 +44,12 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractRobustConnection,
     ConsumerTag,
+    FieldValue,
 )
 
 from mailstore import db
 from mailstore.db import DATABASE_OUTAGE, is_outage
-from mailstore.envelope import Envelope, delivery_count, read_envelope
+from mailstore.envelope import BATCH_CONTENT_TYPE, Envelope, delivery_count, read_deliveries
 from mailstore.errors import InvalidEnvelope
 from mailstore.metrics import Metrics
 from mailstore.parsing import ParsedMessage, parse_message
@@ -83,11 +89,32 @@ PUBLISH_FAILED = (
 # -- the consumer ----------------------------------------------------------------------------
 
 
+@dataclass(slots=True, eq=False)
+class _Parcel:
+    """One AMQP delivery: a mail message, or a batch of them from the gateway."""
+
+    message: AbstractIncomingMessage
+    # Its mail messages neither stored nor dead-lettered yet; acknowledged at 0.
+    unsettled: int = 0
+    # Sent back to the queue (a dead-letter publish failed): never acknowledged here.
+    requeued: bool = False
+
+    @property
+    def label(self) -> str:
+        """For logs: the gateway id, or batch-<the first one's> for a batch."""
+        return self.message.message_id or "(no id)"
+
+
 @dataclass(slots=True)
 class _Delivery:
-    message: AbstractIncomingMessage
+    """One mail message and the AMQP delivery it came in."""
+
+    parcel: _Parcel
     arrived: float
+    raw: bytes
     envelope: Envelope | None = None
+    # Why the whole AMQP message breaks the contract (it is then this one delivery).
+    problem: str | None = None
     parsed: ParsedMessage | None = None
 
     @property
@@ -104,7 +131,7 @@ class _Delivery:
             mail_from=envelope.mail_from,
             rcpt_to=envelope.rcpt_to,
             submitted_by=envelope.submitted_by,
-            raw=self.message.body,
+            raw=self.raw,
             parsed=self.parsed,
         )
 
@@ -232,7 +259,15 @@ class Consumer:
         log.info("consuming %s (prefetch %d)", self._topology.incoming_queue, self._config.prefetch)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        self._pending.append(_Delivery(message, time.monotonic()))
+        parcel, now = _Parcel(message), time.monotonic()
+        try:
+            deliveries = [
+                _Delivery(parcel, now, raw, envelope) for envelope, raw in read_deliveries(message)
+            ]
+        except InvalidEnvelope as exc:
+            deliveries = [_Delivery(parcel, now, message.body, problem=f"invalid envelope: {exc}")]
+        parcel.unsettled = len(deliveries)
+        self._pending.extend(deliveries)
         self._arrived.set()
 
     async def _run_batches(self) -> None:
@@ -290,11 +325,9 @@ class Consumer:
         size = 0
         count = 0
         for delivery in self._pending:
-            if count == BATCH_MAX or (
-                count and size + len(delivery.message.body) > BATCH_MAX_BYTES
-            ):
+            if count == BATCH_MAX or (count and size + len(delivery.raw) > BATCH_MAX_BYTES):
                 break
-            size += len(delivery.message.body)
+            size += len(delivery.raw)
             count += 1
         batch = self._pending[:count]
         del self._pending[:count]
@@ -304,7 +337,7 @@ class Consumer:
         """Read the envelopes and parse the bodies; the deliveries left to store."""
         valid = [delivery for delivery in batch if await self._admit(delivery)]
         for delivery in valid:
-            delivery.parsed = await self._parse(delivery.message.body)
+            delivery.parsed = await self._parse(delivery.raw)
         return valid
 
     async def _commit(self, valid: list[_Delivery]) -> None:
@@ -325,23 +358,19 @@ class Consumer:
             return
         self._metrics.batch_size.observe(len(valid))
         self._after_commit_fault()
-        await self._ack_batch(valid)
-        for delivery, outcome in zip(valid, outcomes, strict=True):
-            self._record(delivery, outcome)
+        await self._ack_parcels(_settle(valid))
+        self._record(valid, outcomes)
         await self._announce(valid, outcomes)
 
     async def _admit(self, delivery: _Delivery) -> bool:
-        """Read the envelope; dead-letter what breaks the contract or keeps coming back."""
-        message = delivery.message
-        try:
-            delivery.envelope = read_envelope(message)
-        except InvalidEnvelope as exc:
-            await self._dead_letter(message, f"invalid envelope: {exc}")
+        """Dead-letter what breaks the contract or keeps coming back; True for the rest."""
+        if delivery.problem is not None:
+            await self._dead_letter(delivery, delivery.problem)
             return False
-        deliveries = delivery_count(message)
+        deliveries = delivery_count(delivery.parcel.message)
         if deliveries >= REDELIVERY_LIMIT:
             reason = f"delivered {deliveries} times without being acknowledged"
-            await self._dead_letter(message, reason)
+            await self._dead_letter(delivery, reason)
             return False
         return True
 
@@ -359,15 +388,15 @@ class Consumer:
                 if await self._database_answers():
                     attempt += 1
                 if attempt >= MAX_ATTEMPTS:
-                    await self._dead_letter(delivery.message, f"{type(exc).__name__}: {exc}")
+                    await self._dead_letter(delivery, f"{type(exc).__name__}: {exc}")
                     return
                 await asyncio.sleep(RETRY_DELAY * (attempt + 1))
         if outcomes is None:
             self._acks_in_order = False
             return
         self._after_commit_fault()
-        await self._ack(delivery.message, new.gateway_id)
-        self._record(delivery, outcomes[0])
+        await self._ack_parcels(_settle([delivery]), alone=True)
+        self._record([delivery], outcomes)
         await self._announce([delivery], outcomes)
 
     async def _store(self, messages: list[db.NewMessage]) -> list[db.StoreOutcome] | None:
@@ -415,48 +444,63 @@ class Consumer:
             return await asyncio.to_thread(parse_message, raw)
         return parse_message(raw)
 
-    async def _ack_batch(self, batch: list[_Delivery]) -> None:
-        """Acknowledge a committed batch: one basic.ack with ``multiple`` when that is exact.
+    async def _ack_parcels(self, parcels: list[_Parcel], *, alone: bool = False) -> None:
+        """Acknowledge settled AMQP deliveries: one basic.ack with ``multiple`` when exact.
 
         ``multiple`` acknowledges every delivery tag up to the last one on its channel.
-        That equals this batch only while every earlier delivery has been settled: the
-        batcher takes deliveries in the order they came, so that holds until a message
-        is deliberately left unacknowledged; from then on, and for messages of a channel
-        before a reconnection, each is acknowledged alone.
+        That equals these deliveries only while every earlier one has been settled: the
+        batcher takes deliveries in the order they came, so that holds until one is
+        deliberately left unacknowledged; from then on, for messages of a channel before
+        a reconnection, and for a delivery settled out of turn (``alone``: one stored
+        alone or dead-lettered), each is acknowledged alone.
         """
-        last = batch[-1].message
-        if self._acks_in_order and all(d.message.channel is last.channel for d in batch):
-            await self._ack(last, batch[-1].gateway_id, multiple=True)
+        if not parcels:
             return
-        for delivery in batch:
-            await self._ack(delivery.message, delivery.gateway_id)
+        last = parcels[-1].message
+        if (
+            not alone
+            and self._acks_in_order
+            and all(p.message.channel is last.channel for p in parcels)
+        ):
+            await self._ack(last, parcels[-1].label, multiple=True)
+            return
+        for parcel in parcels:
+            await self._ack(parcel.message, parcel.label)
 
     async def _ack(
-        self, message: AbstractIncomingMessage, gateway_id: str, *, multiple: bool = False
+        self, message: AbstractIncomingMessage, label: str, *, multiple: bool = False
     ) -> None:
         try:
             await message.ack(multiple=multiple)
         except (aiormq.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError) as exc:
             # Committed but not acknowledged: the broker redelivers, and the idempotent
             # insert turns the redelivery into a no-op.
-            log.warning("%s: stored, but the ack failed (%s)", gateway_id, exc)
+            log.warning("%s: stored, but the ack failed (%s)", label, exc)
 
-    def _record(self, delivery: _Delivery, outcome: db.StoreOutcome) -> None:
-        gateway_id = delivery.gateway_id
-        if not outcome.stored:
-            self._metrics.duplicates.inc()
-            log.info("%s: already stored; redelivery acknowledged", gateway_id)
-            return
-        self._metrics.stored.inc()
-        error = delivery.parsed.error if delivery.parsed else None
-        if error:
-            self._metrics.parse_errors.inc()
-            log.warning("%s: stored raw; parsing failed: %s", gateway_id, error)
-        log.info("%s: stored, %d mailbox entries", gateway_id, len(outcome.entries))
-        for address in outcome.without_account:
-            log.warning("%s: stored, but %s has no account: no mailbox entry", gateway_id, address)
-        for entry in outcome.entries:
-            self._metrics.entries.labels(entry.folder).inc()
+    def _record(self, batch: list[_Delivery], outcomes: list[db.StoreOutcome]) -> None:
+        """Metrics and log of a committed batch: one line names everything stored."""
+        stored: list[str] = []
+        folders: collections.Counter[str] = collections.Counter()
+        for delivery, outcome in zip(batch, outcomes, strict=True):
+            gateway_id = delivery.gateway_id
+            if not outcome.stored:
+                self._metrics.duplicates.inc()
+                log.info("%s: already stored; redelivery acknowledged", gateway_id)
+                continue
+            error = delivery.parsed.error if delivery.parsed else None
+            if error:
+                self._metrics.parse_errors.inc()
+                log.warning("%s: stored raw; parsing failed: %s", gateway_id, error)
+            for address in outcome.without_account:
+                log.warning("%s: stored, but %s has no account", gateway_id, address)
+            stored.append(f"{gateway_id}:{len(outcome.entries)}")
+            folders.update(entry.folder for entry in outcome.entries)
+        if stored:
+            self._metrics.stored.inc(len(stored))
+            # A line per message cost more than storing it (docs/performance.md).
+            log.info("%d stored (id:mailbox entries): %s", len(stored), " ".join(stored))
+        for folder, count in folders.items():
+            self._metrics.entries.labels(folder).inc(count)
 
     async def _announce(self, batch: list[_Delivery], outcomes: list[db.StoreOutcome]) -> None:
         """One ``stored`` event for the whole committed batch (docs/architecture.md).
@@ -496,18 +540,39 @@ class Consumer:
                 exc,
             )
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
-        """Publish a copy with the reason to the dead-letter exchange, then ack the original."""
+    async def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
+        """Publish a copy with the reason to the dead-letter exchange, then settle it.
+
+        A mail message of a batch goes alone, in the single form, with its own envelope;
+        anything else (a single-form message, a delivery that breaks the contract) goes
+        as it came, its headers kept.
+        """
         assert self._declared is not None
-        gateway_id = message.message_id or "(no id)"
-        log.error("%s: dead-lettered: %s", gateway_id, reason)
-        headers = dict(message.headers or {})
+        parcel = delivery.parcel
+        message = parcel.message
+        envelope = delivery.envelope
+        if envelope is not None and message.content_type == BATCH_CONTENT_TYPE:
+            recipients: list[FieldValue] = [*envelope.rcpt_to]
+            headers: dict[str, FieldValue] = {
+                "x-localpost-mail-from": envelope.mail_from,
+                "x-localpost-rcpt-to": recipients,
+            }
+            if envelope.submitted_by is not None:
+                headers["x-localpost-submitted-by"] = envelope.submitted_by
+            message_id: str | None = envelope.gateway_id
+            content_type: str | None = "message/rfc822"
+            label = envelope.gateway_id
+        else:
+            headers = dict(message.headers or {})
+            message_id, content_type = message.message_id, message.content_type
+            label = message.message_id or "(no id)"
+        log.error("%s: dead-lettered: %s", label, reason)
         headers["x-localpost-error"] = reason[:2000]
         copy = aio_pika.Message(
-            message.body,
+            delivery.raw,
             headers=headers,
-            message_id=message.message_id,
-            content_type=message.content_type,
+            message_id=message_id,
+            content_type=content_type,
             timestamp=message.timestamp,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
@@ -518,13 +583,33 @@ class Consumer:
                 copy, routing_key="", mandatory=True, timeout=PUBLISH_TIMEOUT
             )
         except PUBLISH_FAILED as exc:
-            log.error("%s: dead-lettering failed (%s); requeueing it", gateway_id, exc)
-            await asyncio.sleep(RETRY_DELAY)
-            # A closed channel requeues the message just the same.
-            with contextlib.suppress(
-                aiormq.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError
-            ):
-                await message.nack(requeue=True)
+            log.error("%s: dead-lettering failed (%s); requeueing it", label, exc)
+            await self._requeue(parcel)
             return
         self._metrics.dead_lettered.inc()
-        await self._ack(message, gateway_id)
+        await self._ack_parcels(_settle([delivery]), alone=True)
+
+    async def _requeue(self, parcel: _Parcel) -> None:
+        """Give an AMQP delivery back to the queue, whatever else of it is stored already
+        (a redelivery stores nothing twice)."""
+        self._acks_in_order = False
+        if parcel.requeued:
+            return
+        parcel.requeued = True
+        await asyncio.sleep(RETRY_DELAY)
+        # A closed channel requeues the message just the same.
+        with contextlib.suppress(
+            aiormq.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError
+        ):
+            await parcel.message.nack(requeue=True)
+
+
+def _settle(deliveries: list[_Delivery]) -> list[_Parcel]:
+    """Count these mail messages as done; the AMQP deliveries now complete, in order."""
+    complete = []
+    for delivery in deliveries:
+        parcel = delivery.parcel
+        parcel.unsettled -= 1
+        if parcel.unsettled == 0 and not parcel.requeued:
+            complete.append(parcel)
+    return complete

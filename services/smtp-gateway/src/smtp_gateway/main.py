@@ -59,6 +59,7 @@ async def publisher_ctx(app: web.Application) -> AsyncIterator[None]:
         config.queue_prefix,
         publish_timeout=config.publish_timeout,
         reconnect_interval=config.broker_reconnect_interval,
+        on_batch=app[METRICS].publish_batch.observe,
     )
     # Connects in the background: the gateway starts while the broker is still coming
     # up, refuses mail with 451 meanwhile and says so on /readyz.

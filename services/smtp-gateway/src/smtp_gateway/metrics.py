@@ -17,6 +17,8 @@ __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 # Confirms from a healthy quorum queue take milliseconds; the top buckets show the
 # slow tail that approaches the publish timeout.
 PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+# Up to the publisher's BATCH_MAX (64).
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class Metrics:
     rejected: Counter
     accepted_bytes: Counter
     publish_latency: Histogram
+    publish_batch: Histogram
 
     @classmethod
     def create(cls) -> Metrics:
@@ -66,8 +69,14 @@ class Metrics:
             ),
             publish_latency=Histogram(
                 "localpost_gateway_publish_seconds",
-                "Time from publish to the broker's confirm",
+                "Time from a message's 250-to-be to the broker's confirm of it",
                 buckets=PUBLISH_BUCKETS,
+                registry=registry,
+            ),
+            publish_batch=Histogram(
+                "localpost_gateway_publish_batch_messages",
+                "Messages per confirmed AMQP message (the batch form when more than one)",
+                buckets=BATCH_BUCKETS,
                 registry=registry,
             ),
         )

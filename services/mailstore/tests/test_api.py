@@ -494,6 +494,9 @@ async def searchable(
         ("after:2025-03-11", {"budget", "cyrillic", "cc"}),
         ('"quarterly numbers"', {"budget"}),
         ('"numbers quarterly"', set()),
+        ('"numbers attached"', set()),  # both words, not side by side
+        ('"quarterly numbers" or pizza', {"budget", "lunch"}),
+        ('budget -"quarterly numbers"', set()),
         ("secret", set()),  # Bob's mail never shows in Alice's results
         ("", {"budget", "lunch", "cyrillic", "cc"}),
         ("!!!", set()),
@@ -529,6 +532,31 @@ async def test_search_pages_agree_whichever_statement_answers(
 
     expected = [searchable[k] for k in ("cc", "cyrillic", "budget")]  # from Carol
     assert seen == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('"quarterly numbers"', {"budget"}),
+        ('"numbers attached"', set()),
+        ('"budget secret"', set()),  # Bob's: the index finds it, Alice's entries do not
+        ('"quarterly numbers" or "meeting notes"', {"budget"}),
+        ('"notes of the meeting"', {"cc"}),
+    ],
+)
+async def test_phrases_through_the_index_match_only_side_by_side_words(
+    client: Client,
+    searchable: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+    query: str,
+    expected: set[str],
+) -> None:
+    # A walk of one entry cannot answer: the GIN index does, looking up the words only.
+    monkeypatch.setattr(searching, "WALK_ENTRIES", 1)
+    response = await client.get(f"/v1/accounts/{ALICE}/search", params={"q": query}, headers=AUTH)
+
+    found = {item["id"] for item in (await response.json())["messages"]}
+    assert found == {searchable[key] for key in expected}
 
 
 async def test_search_leaves_out_trash_unless_asked(

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from mailstore.errors import InvalidSearch
-from mailstore.search import DEFAULT_FOLDERS, SearchFilter, parse_search
+from mailstore.search import DEFAULT_FOLDERS, SearchFilter, parse_search, relaxed_tsquery
 
 
 def test_plain_words_are_free_text() -> None:
@@ -59,3 +59,27 @@ def test_unusable_operator_values_are_errors_naming_q(query: str) -> None:
 def test_overlong_query_is_refused() -> None:
     with pytest.raises(InvalidSearch):
         parse_search("x" * 1001)
+
+
+@pytest.mark.parametrize(
+    ("tsquery", "relaxed"),
+    [
+        # websearch_to_tsquery('simple', ...)::text of '"ask kind"', '"a b c" d', 'x or "y z"'
+        ("'ask' <-> 'kind'", "'ask' & 'kind'"),
+        ("'a' <-> 'b' <-> 'c' & 'd'", "'a' & 'b' & 'c' & 'd'"),
+        ("'x' | 'y' <-> 'z'", "'x' | 'y' & 'z'"),
+        ("( 'a' <2> 'b' ) & 'c'", "( 'a' & 'b' ) & 'c'"),
+        # Quoted lexemes are left alone, whatever they hold.
+        ("'it''s' <-> 'a<->b'", "'it''s' & 'a<->b'"),
+        ("'pre':* <-> 'fix':AB", "'pre':* & 'fix':AB"),
+        # Nothing to relax, or relaxing could leave matches out.
+        ("'ask' & 'kind'", None),
+        ("'a'", None),
+        ("", None),
+        ("'a' <-> 'b' & !'c'", None),
+        ("!( 'a' <-> 'b' )", None),
+        ("'a' <-> 'b' ??", None),
+    ],
+)
+def test_a_phrase_relaxes_to_an_and_of_its_words(tsquery: str, relaxed: str | None) -> None:
+    assert relaxed_tsquery(tsquery) == relaxed

@@ -88,3 +88,26 @@ def _option(name: str, value: str) -> dict[str, object]:
     except ValueError:
         raise InvalidSearch(f"{name}: wants a date as YYYY-MM-DD, got {value!r}") from None
     return {name: day}
+
+
+# PostgreSQL's text form of a tsquery: quoted lexemes ('' for a quote inside one, then
+# :* and weights), operators, parentheses.
+_TSQUERY_TOKEN = re.compile(r"'(?:[^']|'')*'(?::[*A-Da-d]+)?|<(?:\d+|-)>|[!&|()]|\s+")
+_PHRASE_OPERATOR = re.compile(r"<(?:\d+|-)>")
+
+
+def relaxed_tsquery(tsquery: str) -> str | None:
+    """``tsquery`` with each phrase operator (``<->``, ``<N>``) made an AND of its sides.
+
+    Every message the original matches, the relaxed query matches too, and the GIN index
+    answers it without reading positions. None when there is no phrase to relax, and when
+    the query negates anything: under a NOT, an AND asks more than the phrase did, so the
+    relaxed query could leave out matches.
+    """
+    tokens = _TSQUERY_TOKEN.findall(tsquery)
+    if "".join(tokens) != tsquery:
+        return None  # not the form this reads: do not guess
+    operators = [t for t in tokens if not t.startswith("'")]
+    if "!" in operators or not any(_PHRASE_OPERATOR.fullmatch(t) for t in operators):
+        return None
+    return "".join("&" if _PHRASE_OPERATOR.fullmatch(t) else t for t in tokens)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -148,8 +149,10 @@ def run() -> None:
     if config.dev:
         log.warning("LOCALPOST_DEV=1: development secrets are allowed")
     log.info("HTTP on %s:%d", config.host, config.port)
+    app = create_app(config)
+    app.on_startup.append(_freeze_startup_objects)
     web.run_app(
-        create_app(config),
+        app,
         host=config.host,
         port=config.port,
         print=None,
@@ -166,3 +169,10 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
     except ImportError:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
+
+
+async def _freeze_startup_objects(app: web.Application) -> None:
+    # As smtplib_common.eventloop.freeze_startup_objects, which the mail store does not
+    # import (it does not depend on the SMTP library).
+    gc.collect()
+    gc.freeze()

@@ -16,7 +16,7 @@ from smtp_gateway.metrics import Metrics
 from smtp_gateway.publisher import Publisher
 from smtp_gateway.routes import setup_routes
 from smtp_gateway.settings import Config, ConfigError, load_config
-from smtplib_common.eventloop import new_event_loop
+from smtplib_common.eventloop import freeze_startup_objects, new_event_loop
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,10 @@ def run() -> None:
     log.info("HTTP on %s:%d", config.host, config.http_port)
     # run_app turns SIGTERM into a graceful shutdown (the cleanup contexts above in
     # reverse) and returns normally, so the process exits 0.
+    app = create_app(config)
+    app.on_startup.append(freeze_startup_objects)
     web.run_app(
-        create_app(config),
+        app,
         host=config.host,
         port=config.http_port,
         print=None,

@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from smtplib_common.eventloop import new_event_loop
+from smtplib_common.eventloop import freeze_startup_objects, new_event_loop
 from webmail import events
 from webmail.drafts import MAX_ATTACHMENTS_BYTES
 from webmail.events import EventHub
@@ -120,6 +120,6 @@ def run() -> None:
     if config.dev:
         log.warning("LOCALPOST_DEV=1: development secrets are allowed")
     log.info("HTTP on %s:%d", config.host, config.port)
-    web.run_app(
-        create_app(config), host=config.host, port=config.port, print=None, loop=new_event_loop()
-    )
+    app = create_app(config)
+    app.on_startup.append(freeze_startup_objects)
+    web.run_app(app, host=config.host, port=config.port, print=None, loop=new_event_loop())

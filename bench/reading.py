@@ -96,10 +96,16 @@ async def read_load(
     readers: int,
     duration: float,
     think: float,
+    warmup: float,
 ) -> dict[str, list[float]]:
+    """Latencies per kind of the requests started in the ``duration`` seconds after the
+    first ``warmup`` seconds (run, not counted: the first request of each kind compiles
+    templates and plans and reads cold pages, and 20 readers starting at once queue
+    behind each other, which is no steady state)."""
     latencies: dict[str, list[float]] = {kind: [] for kind in kinds}
     failures: list[str] = []
-    stop_at = time.monotonic() + duration
+    record_from = time.monotonic() + warmup
+    stop_at = record_from + duration
     connector = aiohttp.TCPConnector(limit=0)
     sessions = {
         who: aiohttp.ClientSession(cookie_jar=jar, connector=connector, connector_owner=False)
@@ -108,18 +114,23 @@ async def read_load(
 
     async def reader(n: int) -> None:
         order = list(kinds)
-        random.Random(n).shuffle(order)  # noqa: S311 - an order, not a secret
+        chance = random.Random(n)  # noqa: S311 - an order and a delay, not secrets
+        chance.shuffle(order)
+        # Readers arrive at random within one think time, not all in the same instant.
+        await asyncio.sleep(chance.uniform(0, think))
         while time.monotonic() < stop_at:
             for kind in order:
                 who, path, params = kinds[kind]
                 if callable(params):
                     path, params = params(), {}
+                counted = time.monotonic() >= record_from
                 started = time.perf_counter()
                 async with sessions[who].get(web_url + path, params=params) as resp:
                     await resp.read()
                     if resp.status != 200:
                         failures.append(f"{kind}: {resp.status}")
-                latencies[kind].append((time.perf_counter() - started) * 1000)
+                if counted:
+                    latencies[kind].append((time.perf_counter() - started) * 1000)
                 await asyncio.sleep(think)
 
     try:
@@ -280,6 +291,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 readers=args.readers,
                 duration=args.duration,
                 think=args.think,
+                warmup=args.warmup,
             )
         finally:
             sender.cancel()
@@ -292,6 +304,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "readers": args.readers,
         "think_s": args.think,
         "duration_s": args.duration,
+        "warmup_s": args.warmup,
         "requests_per_s": round(sum(map(len, latencies.values())) / args.duration, 1),
         "arrival_rate": args.rate,
         "deep_page": pages,
@@ -340,7 +353,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=1_000_000, help="in the whole store")
     parser.add_argument("--reader-share", type=int, default=10, help="every Nth is the reader's")
     parser.add_argument("--readers", type=int, default=20)
-    parser.add_argument("--duration", type=float, default=45.0, help="seconds of reading")
+    parser.add_argument(
+        "--duration", type=float, default=45.0, help="seconds of reading that are counted"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=5.0, help="seconds of reading before the counted ones"
+    )
     parser.add_argument(
         "--think", type=float, default=0.5, help="seconds a reader waits between requests"
     )
@@ -351,7 +369,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check it runs")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.messages, args.readers, args.duration = 5_000, 4, 3.0
+        args.messages, args.readers, args.duration, args.warmup = 5_000, 4, 3.0, 1.0
     if args.messages < args.reader_share * PAGE_SIZE * 2:
         parser.error("--messages too small for two pages of the reader's Inbox")
     return args

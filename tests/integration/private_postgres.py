@@ -15,6 +15,7 @@ import os
 import pwd
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -42,7 +43,10 @@ def available() -> str | None:
 
 
 class PrivatePostgres:
-    def __init__(self) -> None:
+    """``settings`` go into postgresql.conf after the small test defaults, so they win."""
+
+    def __init__(self, settings: Mapping[str, str] | None = None) -> None:
+        self.settings = dict(settings or {})
         self.port = free_port()
         self.base = Path(tempfile.mkdtemp(prefix="localpost-pg-"))
         self.data = self.base / "data"
@@ -60,15 +64,18 @@ class PrivatePostgres:
         argv = [str(BINDIR / tool), *args]
         if os.geteuid() == 0:
             argv = ["runuser", "-u", "postgres", "--", *argv]
-        process = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
-        output, _ = await process.communicate()
+        # Into a file, not a pipe: the server pg_ctl starts may inherit the pipe (uvloop
+        # leaves its descriptors inheritable), and reading to EOF would then never end.
+        with tempfile.TemporaryFile(dir=self.base) as output:
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdout=output, stderr=asyncio.subprocess.STDOUT
+            )
+            await process.wait()
+            output.seek(0)
+            said = output.read().decode(errors="replace")
         if process.returncode != 0:
-            tail = self.output()
             raise RuntimeError(
-                f"{tool} {' '.join(args)} failed ({process.returncode}):\n"
-                f"{output.decode(errors='replace')}\n{tail}"
+                f"{tool} {' '.join(args)} failed ({process.returncode}):\n{said}\n{self.output()}"
             )
 
     async def _initdb(self) -> None:
@@ -84,6 +91,8 @@ class PrivatePostgres:
                 "shared_buffers = 32MB\n"
                 "max_connections = 50\n"
             )
+            for name, value in self.settings.items():
+                conf.write(f"{name} = '{value}'\n")
         self.initialised = True
 
     async def start(self) -> None:

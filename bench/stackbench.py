@@ -2,8 +2,12 @@
 
 The stack is ``tests.integration.stack.LocalStack``: mailstore, smtp-gateway
 and web as local processes with docker-compose's environment, a fresh
-database and a fresh queue prefix, against this machine's PostgreSQL and
-RabbitMQ (``DATABASE_URL``, ``AMQP_URL``; the defaults below otherwise).
+database and a fresh queue prefix. PostgreSQL is a private cluster of the
+scenario's own, with the server settings docker-compose.yml gives its
+``postgres`` service, so that the figures are those of Localpost as shipped
+(``DATABASE_URL``, when set, names a server to use instead; without
+``initdb`` the machine's default server is used, and the results say so).
+RabbitMQ is this machine's (``AMQP_URL``).
 """
 
 from __future__ import annotations
@@ -31,10 +35,13 @@ if str(REPO) not in sys.path:  # tests.integration and deploy live at the reposi
 
 import aiohttp  # noqa: E402
 
+from deploy.compose_env import load_compose, postgres_settings  # noqa: E402
 from smtplib_common.client import SMTPClient  # noqa: E402
+from tests.integration import private_postgres  # noqa: E402
+from tests.integration.private_postgres import PrivatePostgres  # noqa: E402
 from tests.integration.stack import LocalStack  # noqa: E402
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+MACHINE_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 SENDER = "bench@example.org"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -58,9 +65,37 @@ def message(recipient: str, subject: str, size: int = 2000) -> bytes:
 
 
 @contextlib.asynccontextmanager
+async def database_server() -> AsyncIterator[str]:
+    """The PostgreSQL server of one scenario (see the module docstring); removed after."""
+    if url := os.environ.get("DATABASE_URL"):
+        DATABASE["server"] = "DATABASE_URL"
+        yield url
+        return
+    if (why := private_postgres.available()) is not None:
+        DATABASE["server"] = f"{MACHINE_DATABASE_URL} (no private cluster: {why})"
+        yield MACHINE_DATABASE_URL
+        return
+    settings = postgres_settings(load_compose())
+    DATABASE["server"] = f"private cluster, docker-compose.yml's settings {settings}"
+    server = PrivatePostgres(settings)
+    try:
+        await server.start()
+        yield server.url
+    finally:
+        await server.remove()
+
+
+# What database_server() used, for machine() to report.
+DATABASE: dict[str, str] = {}
+
+
+@contextlib.asynccontextmanager
 async def local_stack(**overrides: str) -> AsyncIterator[LocalStack]:
     """A started LocalStack that is always stopped (database and queues dropped)."""
-    async with LocalStack(DATABASE_URL, AMQP_URL, overrides=dict(overrides)) as stack:
+    async with (
+        database_server() as database_url,
+        LocalStack(database_url, AMQP_URL, overrides=dict(overrides)) as stack,
+    ):
         yield stack
 
 
@@ -221,6 +256,7 @@ def machine() -> dict[str, str | int | None]:
         "cpu_model": model,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "postgresql": DATABASE.get("server"),
     }
 
 

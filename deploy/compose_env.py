@@ -6,6 +6,7 @@ tests/integration/test_compose.py checks it against each service's ``load_config
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,17 @@ def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
         raise ValueError(f"{path}: not a compose file with a services mapping")
     return data
+
+
+def postgres_settings(compose: Mapping[str, Any]) -> dict[str, str]:
+    """The server settings compose gives PostgreSQL (``-c name=value`` in its command)."""
+    command = [str(part) for part in compose["services"]["postgres"].get("command") or []]
+    settings = {}
+    for flag, value in itertools.pairwise(command):
+        if flag == "-c":
+            name, _, setting = value.partition("=")
+            settings[name] = setting
+    return settings
 
 
 def service_environment(compose: Mapping[str, Any], service: str) -> dict[str, str]:

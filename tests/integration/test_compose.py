@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from deploy.compose_env import (
@@ -22,9 +23,12 @@ from deploy.compose_env import (
     SERVICES,
     load_compose,
     local_environment,
+    postgres_settings,
     published_ports,
     service_environment,
 )
+from tests.integration import private_postgres
+from tests.integration.private_postgres import PrivatePostgres
 
 ROOT = COMPOSE_FILE.parent
 DOCKERFILES = {service: ROOT / "services" / service / "Dockerfile" for service in SERVICES}
@@ -218,3 +222,27 @@ def test_services_agree_on_shared_settings_under_compose(compose: dict[str, Any]
     assert gateway.amqp_url == mailstore.amqp_url
     assert gateway.queue_prefix == mailstore.queue_prefix
     assert gateway.domains == mailstore.domains == web.domains
+
+
+async def test_the_benchmarks_postgresql_runs_with_compose_settings(
+    compose: dict[str, Any],
+) -> None:
+    # bench/stackbench.py gives its private cluster these settings, so that its figures
+    # are those of the server compose runs: check that they are real ones, and take.
+    settings = postgres_settings(compose)
+    assert {"shared_buffers", "max_wal_size"} <= set(settings)
+    if (why := private_postgres.available()) is not None:
+        pytest.skip(why)
+    server = PrivatePostgres(settings)
+    try:
+        await server.start()
+        con = await asyncpg.connect(server.url)
+        try:
+            shown = {
+                name: await con.fetchval("SELECT current_setting($1)", name) for name in settings
+            }
+        finally:
+            await con.close()
+    finally:
+        await server.remove()
+    assert shown == settings

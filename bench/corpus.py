@@ -374,6 +374,9 @@ async def load(
         await con.execute("VACUUM ANALYZE mailbox_entries")
         await con.execute("VACUUM ANALYZE attachments")
         await con.execute("ANALYZE messages")
+        # The load leaves gigabytes of dirty pages, which the checkpointer would otherwise
+        # write out during the measurement: a mailbox that grew over two years has none.
+        await con.execute("CHECKPOINT")
         timings["vacuum_analyze_s"] = time.perf_counter() - step
     finally:
         await con.close()

@@ -337,7 +337,7 @@ def table(result: dict[str, Any]) -> str:
         f"{result['requests_per_s']} requests/s in all) for {result['duration_s']:.0f} s, "
         f"{result['arrival_rate']} msg/s arriving; deep page = page {result['deep_page']}",
         f"generated in {gen['total_s']} s (rows {gen['rows_s']} s, indexes {gen['indexes_s']} s,"
-        f" vacuum/analyze {gen['vacuum_analyze_s']} s)",
+        f" vacuum/analyze/checkpoint {gen['vacuum_analyze_s']} s)",
         f"terms: {result['terms']}",
         "",
         "| request | n | p50 | p99 |",

@@ -15,6 +15,10 @@ client), alternating for ``--rounds`` rounds:
   (the latency at a sustained offered load: as fast as possible, any pipeline
   whose stages run at different speeds builds a queue, and the queueing time is
   the latency).
+- ``gateway alone``: Localpost's gateway as the off-the-shelf one runs, to the
+  broker only: a second gateway process of the stack, with a queue prefix of its
+  own that no mail store consumes (its queue is deleted after). Messages per
+  second until the last 250, like for like with ``offshelf``.
 - ``offshelf``: ``bench/offshelf_gateway.py`` (aiosmtpd + aio-pika, persistent
   messages with publisher confirms to a durable quorum queue, 250 after the
   confirm). Messages per second until the last 250: it only reaches the broker.
@@ -56,7 +60,7 @@ from stackbench import (
 
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.ports import free_port
-from tests.integration.stack import LocalStack
+from tests.integration.stack import LocalStack, ServiceProcess, delete_topology
 
 BENCH_DIR = Path(__file__).resolve().parent
 PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway account in a throwaway database
@@ -194,6 +198,57 @@ async def localpost_round(
     }
 
 
+async def gateway_alone(
+    stack: LocalStack, api: MailstoreAPI, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The same load into a second gateway of the stack whose queue nobody consumes."""
+    ep = stack.endpoints
+    assert ep is not None
+    prefix = f"{ep.queue_prefix}-alone"
+    smtp_port, submission_port, http_port = free_port(), free_port(), free_port()
+    base = stack.services["smtp-gateway"]
+    env = {
+        **base.env,
+        "LOCALPOST_QUEUE_PREFIX": prefix,
+        "SMTP_PORT": str(smtp_port),
+        "SUBMISSION_PORT": str(submission_port),
+        "GATEWAY_HTTP_PORT": str(http_port),
+    }
+    gateway = ServiceProcess("gateway-alone", base.argv, env, stack.workdir / "gateway-alone.log")
+    address = f"alone-{uuid.uuid4().hex[:6]}@{ep.domain}"
+    await api.create_account(address, PASSWORD)
+    await gateway.start()
+    try:
+        await wait_ready(f"http://127.0.0.1:{http_port}/readyz", gateway)
+        log = await send_load(
+            ("127.0.0.1", smtp_port), address, duration=args.duration, senders=args.senders,
+            size=args.size,
+        )  # fmt: skip
+    finally:
+        await gateway.stop()
+        await delete_topology(AMQP_URL, prefix)
+    elapsed = log.last_reply - log.first_connect
+    return {
+        "messages": len(log.accepted),
+        "elapsed_s": round(elapsed, 3),
+        "msg_per_s": len(log.accepted) / elapsed,
+    }
+
+
+async def wait_ready(url: str, service: ServiceProcess) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if not service.running:
+                raise RuntimeError(f"{service.name} exited:\n{service.log_tail()}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{service.name} not ready after {READY_TIMEOUT} s")
+
+
 async def run_offshelf(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     queue = f"lp-bench-offshelf-{uuid.uuid4().hex[:8]}"
@@ -289,10 +344,15 @@ def table(result: dict[str, Any]) -> str:
         offered = rounds[0]["paced"]["offered_msg_per_s"]
         lines.append(row(f"localpost, offered {offered:.0f} msg/s", [r["paced"] for r in rounds]))
     lines += [
+        row("localpost gateway alone", [r["gateway_alone"] for r in rounds], broker_only=True),
         row("offshelf (aiosmtpd + aio-pika)", [r["offshelf"] for r in rounds], broker_only=True),
         "",
-        f"ratio localpost/offshelf (median of rounds): {result['ratio']['median']:.2f} "
-        f"({result['ratio']['min']:.2f}-{result['ratio']['max']:.2f})",
+        f"ratio localpost to visible / offshelf to the broker (median of rounds): "
+        f"{result['ratio']['median']:.2f} ({result['ratio']['min']:.2f}-"
+        f"{result['ratio']['max']:.2f})",
+        f"ratio gateway alone / offshelf, both to the broker: "
+        f"{result['gateway_ratio']['median']:.2f} ({result['gateway_ratio']['min']:.2f}-"
+        f"{result['gateway_ratio']['max']:.2f})",
     ]
     return "\n".join(lines)
 
@@ -325,9 +385,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             if args.rate:
                 this["paced"] = await localpost_round(stack, api, channel, args, rate=args.rate)
+            this["gateway_alone"] = await gateway_alone(stack, api, args)
             this["offshelf"] = await run_offshelf(args)
             rounds.append(this)
     ratios = [r["localpost"]["msg_per_s"] / r["offshelf"]["msg_per_s"] for r in rounds]
+    gateway_ratios = [r["gateway_alone"]["msg_per_s"] / r["offshelf"]["msg_per_s"] for r in rounds]
     return {
         "scenario": "ingest",
         "senders": args.senders,
@@ -340,6 +402,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.rate
         else None,
         "ratio": summary(ratios),
+        "gateway_alone_msg_per_s": summary([r["gateway_alone"]["msg_per_s"] for r in rounds]),
+        "gateway_ratio": summary(gateway_ratios),
         "machine": machine(),
     }
 

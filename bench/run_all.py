@@ -79,9 +79,18 @@ def combined(scenarios: dict[str, Any]) -> str:
                 )
             )
         off = ingest["offshelf_msg_per_s"]["median"]
-        rows.append(("  off-the-shelf gateway", f"{off:.0f} msg/s", ""))
+        rows.append(("  off-the-shelf gateway (to the broker)", f"{off:.0f} msg/s", ""))
         ratio = ingest["ratio"]["median"]
-        rows.append(("  / off-the-shelf", f"{ratio:.2f}x", _verdict(ratio >= 2, ">= 2x")))
+        rows.append(
+            ("  end to end / off-the-shelf", f"{ratio:.2f}x", _verdict(ratio >= 2, ">= 2x"))
+        )
+        if "gateway_ratio" in ingest:
+            alone = ingest["gateway_alone_msg_per_s"]["median"]
+            rows.append(("  Localpost gateway alone (to the broker)", f"{alone:.0f} msg/s", ""))
+            like = ingest["gateway_ratio"]["median"]
+            rows.append(
+                ("  gateway alone / off-the-shelf", f"{like:.2f}x", _verdict(like >= 2, ">= 2x"))
+            )
     idle = scenarios.get("idle")
     if idle:
         growth = idle["rss_growth_mib"]
@@ -124,6 +133,11 @@ def draw_chart(scenarios: dict[str, Any], path: Path) -> bool:
                 "Durable ingest (50 senders): msg/s",
                 {
                     "localpost\n(to visible)": ingest["localpost_msg_per_s"],
+                    **(
+                        {"localpost gateway\n(to broker)": ingest["gateway_alone_msg_per_s"]}
+                        if "gateway_alone_msg_per_s" in ingest
+                        else {}
+                    ),
                     "aiosmtpd+aio-pika\n(to broker)": ingest["offshelf_msg_per_s"],
                 },
             )

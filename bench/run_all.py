@@ -190,7 +190,10 @@ def _reading_rows(reading: dict[str, Any] | None) -> list[tuple[str, str, str]]:
         return []
     rows = []
     for kind, lat in reading["latency_ms"].items():
-        goal = 50.0 if "inbox" in kind else 150.0 if "search" in kind else None
+        # Issue 5: the Inbox target is at 100,000 messages, the reader's mailbox (the bulk
+        # account's holds the other 900,000); the search target is over the whole store.
+        inbox = "inbox" in kind and not kind.startswith("bulk")
+        goal = 50.0 if inbox else 150.0 if "search" in kind else None
         verdict = _verdict(lat["p99"] <= goal, f"p99 <= {goal:.0f} ms") if goal else ""
         rows.append((f"reading: {kind} p50/p99", f"{lat['p50']:.0f}/{lat['p99']:.0f} ms", verdict))
     return rows

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from mailstore.envelope import BATCH_CONTENT_TYPE, HEADER_MANIFEST, read_deliveries
+from mailstore.envelope import (
+    BATCH_CONTENT_TYPE,
+    HEADER_MANIFEST,
+    Envelope,
+    read_deliveries,
+    single_form_headers,
+)
 from mailstore.errors import InvalidEnvelope
 
 ID_A, ID_B = "01M94NTFQAC4HH8QGS1CMBX692", "01M94NTFQAC4HH8QGS1CMBX693"
@@ -97,3 +103,12 @@ BROKEN_BATCHES = {
 def test_a_batch_that_breaks_the_contract_is_refused_whole(message: Delivered) -> None:
     with pytest.raises(InvalidEnvelope):
         read_deliveries(message)
+
+
+@pytest.mark.parametrize("submitted_by", [None, "s@localpost.test"])
+def test_a_batch_message_in_the_single_form_reads_back_the_same(submitted_by: str | None) -> None:
+    # How a message of a batch is dead-lettered alone: the single form's headers.
+    envelope = Envelope(ID_A, "a@example.org", ["b@localpost.test"], submitted_by)
+    message = Delivered(b"raw", message_id=ID_A, headers=single_form_headers(envelope))
+
+    assert read_deliveries(message) == [(envelope, b"raw")]

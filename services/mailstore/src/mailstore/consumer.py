@@ -44,12 +44,18 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractRobustConnection,
     ConsumerTag,
-    FieldValue,
 )
 
 from mailstore import db
 from mailstore.db import DATABASE_OUTAGE, is_outage
-from mailstore.envelope import BATCH_CONTENT_TYPE, Envelope, delivery_count, read_deliveries
+from mailstore.envelope import (
+    BATCH_CONTENT_TYPE,
+    CONTENT_TYPE,
+    Envelope,
+    delivery_count,
+    read_deliveries,
+    single_form_headers,
+)
 from mailstore.errors import InvalidEnvelope
 from mailstore.metrics import Metrics
 from mailstore.parsing import ParsedMessage, parse_message
@@ -552,15 +558,9 @@ class Consumer:
         message = parcel.message
         envelope = delivery.envelope
         if envelope is not None and message.content_type == BATCH_CONTENT_TYPE:
-            recipients: list[FieldValue] = [*envelope.rcpt_to]
-            headers: dict[str, FieldValue] = {
-                "x-localpost-mail-from": envelope.mail_from,
-                "x-localpost-rcpt-to": recipients,
-            }
-            if envelope.submitted_by is not None:
-                headers["x-localpost-submitted-by"] = envelope.submitted_by
+            headers = single_form_headers(envelope)
             message_id: str | None = envelope.gateway_id
-            content_type: str | None = "message/rfc822"
+            content_type: str | None = CONTENT_TYPE
             label = envelope.gateway_id
         else:
             headers = dict(message.headers or {})

@@ -12,12 +12,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractIncomingMessage, FieldValue
 
 from mailstore.errors import InvalidEnvelope
 
 # The gateway's id: a ULID, 26 characters of Crockford base32 (case-insensitive).
 _GATEWAY_ID = re.compile(r"[0-9A-Za-z]{26}")
+# The single form.
+CONTENT_TYPE = "message/rfc822"
+HEADER_MAIL_FROM = "x-localpost-mail-from"
+HEADER_RCPT_TO = "x-localpost-rcpt-to"
+HEADER_SUBMITTED_BY = "x-localpost-submitted-by"
+# The batch form.
 BATCH_CONTENT_TYPE = "application/x-localpost-batch"
 HEADER_MANIFEST = "x-localpost-manifest"
 
@@ -44,13 +50,25 @@ def read_deliveries(message: AbstractIncomingMessage) -> list[tuple[Envelope, by
 def read_envelope(message: AbstractIncomingMessage) -> Envelope:
     """The envelope of the single form; raises :class:`InvalidEnvelope` when it is broken."""
     headers = message.headers or {}
-    recipients = headers.get("x-localpost-rcpt-to")
+    recipients = headers.get(HEADER_RCPT_TO)
     return _envelope(
         message.message_id,
-        headers.get("x-localpost-mail-from"),
+        headers.get(HEADER_MAIL_FROM),
         recipients if isinstance(recipients, list | tuple) else None,
-        headers.get("x-localpost-submitted-by"),
+        headers.get(HEADER_SUBMITTED_BY),
     )
+
+
+def single_form_headers(envelope: Envelope) -> dict[str, FieldValue]:
+    """The headers the single form carries ``envelope`` in (read back by read_envelope)."""
+    recipients: list[FieldValue] = [*envelope.rcpt_to]
+    headers: dict[str, FieldValue] = {
+        HEADER_MAIL_FROM: envelope.mail_from,
+        HEADER_RCPT_TO: recipients,
+    }
+    if envelope.submitted_by is not None:
+        headers[HEADER_SUBMITTED_BY] = envelope.submitted_by
+    return headers
 
 
 def _read_batch(message: AbstractIncomingMessage) -> list[tuple[Envelope, bytes]]:
@@ -91,11 +109,11 @@ def _envelope(
 ) -> Envelope:
     if not isinstance(gateway_id, str) or not _GATEWAY_ID.fullmatch(gateway_id):
         raise InvalidEnvelope(f"message_id is not a 26-character ULID: {gateway_id!r}")
-    sender = _text(mail_from, "x-localpost-mail-from")
+    sender = _text(mail_from, HEADER_MAIL_FROM)
     if recipients is None:
-        raise InvalidEnvelope("x-localpost-rcpt-to is missing or not an array")
-    rcpt_to = [_text(item, "x-localpost-rcpt-to").lower() for item in recipients]
-    submitted_by = None if submitted is None else _text(submitted, "x-localpost-submitted-by")
+        raise InvalidEnvelope(f"{HEADER_RCPT_TO} is missing or not an array")
+    rcpt_to = [_text(item, HEADER_RCPT_TO).lower() for item in recipients]
+    submitted_by = None if submitted is None else _text(submitted, HEADER_SUBMITTED_BY)
     return Envelope(
         gateway_id=gateway_id,
         mail_from=sender,

@@ -18,7 +18,8 @@ from webmail.views.common import require_user
 KEEPALIVE = 25.0
 # EventSource reconnects after this many milliseconds when the stream breaks.
 RETRY_MS = 5000
-# Rows sent for one batch of new mail, newest last: as many as the first event carries.
+# Inbox rows a page is sent at once: the newest, in the first event and the poll, and
+# the newest of one batch of new mail.
 LIVE_ROWS = 20
 
 
@@ -116,7 +117,7 @@ async def state(request: web.Request) -> web.Response:
 
 async def _snapshot(mailstore: MailstoreClient, address: str) -> dict[str, Any]:
     """Unread counts and the newest Inbox rows."""
-    listing = await mailstore.list_messages(address, folder="inbox", limit=20)
+    listing = await mailstore.list_messages(address, folder="inbox", limit=LIVE_ROWS)
     return {
         "unread": await _counts(mailstore, address),
         "inbox": [row(m) for m in listing.get("messages", [])],

@@ -485,7 +485,7 @@ class Consumer:
 
     def _record(self, batch: list[_Delivery], outcomes: list[db.StoreOutcome]) -> None:
         """Metrics and log of a committed batch: one line names everything stored."""
-        stored: list[str] = []
+        stored: list[tuple[str, int]] = []
         folders: collections.Counter[str] = collections.Counter()
         for delivery, outcome in zip(batch, outcomes, strict=True):
             gateway_id = delivery.gateway_id
@@ -499,12 +499,14 @@ class Consumer:
                 log.warning("%s: stored raw; parsing failed: %s", gateway_id, error)
             for address in outcome.without_account:
                 log.warning("%s: stored, but %s has no account", gateway_id, address)
-            stored.append(f"{gateway_id}:{len(outcome.entries)}")
+            stored.append((gateway_id, len(outcome.entries)))
             folders.update(entry.folder for entry in outcome.entries)
-        if stored:
-            self._metrics.stored.inc(len(stored))
-            # A line per message cost more than storing it (docs/performance.md).
-            log.info("%d stored (id:mailbox entries): %s", len(stored), " ".join(stored))
+        self._metrics.stored.inc(len(stored))
+        # A line per message cost more than storing it (docs/performance.md); this one is
+        # only built when it is logged.
+        if stored and log.isEnabledFor(logging.INFO):
+            named = " ".join(f"{gateway_id}:{entries}" for gateway_id, entries in stored)
+            log.info("%d stored (id:mailbox entries): %s", len(stored), named)
         for folder, count in folders.items():
             self._metrics.entries.labels(folder).inc(count)
 

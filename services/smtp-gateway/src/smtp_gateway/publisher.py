@@ -250,16 +250,18 @@ class Publisher:
         if self._on_batch is not None:
             self._on_batch(len(batch))
         # One line per confirmed publish, not per message: a line each cost a tenth of a
-        # message's CPU here (docs/performance.md). Every id stays in the log.
-        log.info(
-            "%d queued: %s",
-            len(batch),
-            "; ".join(
-                f"{item.message_id} from=<{item.mail_from}> size={len(item.body)}"
-                f" nrcpt={len(item.rcpt_to)}"
-                for item in batch
-            ),
-        )
+        # message's CPU here (docs/performance.md). Every id stays in the log. The line is
+        # only built when it is logged.
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "%d queued: %s",
+                len(batch),
+                "; ".join(
+                    f"{item.message_id} from=<{item.mail_from}> size={len(item.body)}"
+                    f" nrcpt={len(item.rcpt_to)}"
+                    for item in batch
+                ),
+            )
         for item in batch:
             if not item.done.done():
                 item.done.set_result(None)

@@ -5,7 +5,13 @@ from datetime import UTC, datetime
 import pytest
 
 from mailstore.errors import InvalidSearch
-from mailstore.search import DEFAULT_FOLDERS, SearchFilter, parse_search, relaxed_tsquery
+from mailstore.search import (
+    DEFAULT_FOLDERS,
+    SearchFilter,
+    may_hold_a_phrase,
+    parse_search,
+    relaxed_tsquery,
+)
 
 
 def test_plain_words_are_free_text() -> None:
@@ -83,3 +89,26 @@ def test_overlong_query_is_refused() -> None:
 )
 def test_a_phrase_relaxes_to_an_and_of_its_words(tsquery: str, relaxed: str | None) -> None:
     assert relaxed_tsquery(tsquery) == relaxed
+
+
+# What websearch_to_tsquery('simple', ...) makes of each (checked on PostgreSQL 15).
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ("other", False),  # 'other'
+        ("abc123 xyz", False),  # 'abc123' & 'xyz'
+        ("  Привет мир ", False),  # 'привет' & 'мир'
+        ("naïve café", False),
+        ("x or y", False),  # 'x' | 'y'
+        ('"ask kind"', True),  # 'ask' <-> 'kind'
+        ("e-mail", True),  # 'e-mail' <-> 'e' <-> 'mail'
+        ("o'brien", True),  # 'o' <-> 'brien'
+        ("foo_bar", True),  # 'foo' <-> 'bar'
+        ("-spam eggs", True),  # asked, though a negation is never relaxed
+        ("foo.bar", True),  # 'foo.bar': asked, nothing to relax
+    ],
+)
+def test_only_words_of_letters_and_digits_skip_asking_for_the_tsquery(
+    text: str, phrase: bool
+) -> None:
+    assert may_hold_a_phrase(text) is phrase

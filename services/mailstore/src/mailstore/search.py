@@ -90,6 +90,21 @@ def _option(name: str, value: str) -> dict[str, object]:
     return {name: day}
 
 
+# Words of letters and digits only, between spaces: the text of most searches.
+_PLAIN_WORDS = re.compile(r"\s*[^\W_]+(?:\s+[^\W_]+)*\s*")
+
+
+def may_hold_a_phrase(text: str) -> bool:
+    """Whether ``websearch_to_tsquery`` could make a phrase of ``text``.
+
+    Quotes make one, and so does any word the parser splits (``e-mail``, ``o'brien``,
+    ``foo_bar``); words of letters and digits alone do not. Only whether the search asks
+    PostgreSQL for the tsquery to relax depends on this: a wrong False would only cost a
+    phrase its prefilter, never a result.
+    """
+    return _PLAIN_WORDS.fullmatch(text) is None
+
+
 # PostgreSQL's text form of a tsquery: quoted lexemes ('' for a quote inside one, then
 # :* and weights), operators, parentheses.
 _TSQUERY_TOKEN = re.compile(r"'(?:[^']|'')*'(?::[*A-Da-d]+)?|<(?:\d+|-)>|[!&|()]|\s+")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mailstore.db.connection import Pool, Record
-from mailstore.search import SearchFilter, relaxed_tsquery
+from mailstore.search import SearchFilter, may_hold_a_phrase, relaxed_tsquery
 
 # Each search filter is one of two constant fragments: its condition when the filter is
 # used, or a test of its (unused) parameter that holds, which the planner folds away or
@@ -154,9 +154,10 @@ async def search(
         if query.text is None:
             (plain,) = search_statements(used)
             return list(await con.fetch(plain, *params))
-        relaxed = relaxed_tsquery(
-            await con.fetchval("SELECT websearch_to_tsquery('simple', $1::text)::text", query.text)
-        )
+        relaxed = None
+        if may_hold_a_phrase(query.text):  # a round trip saved for plain words
+            tsquery = "SELECT websearch_to_tsquery('simple', $1::text)::text"
+            relaxed = relaxed_tsquery(await con.fetchval(tsquery, query.text))
         # The newest matches among the newest entries are the newest of all, so a full
         # page from a walk is the answer. A walk that found some matches tells how far a
         # page is: walk that far if it is near; else (or still short) the index decides.

@@ -60,7 +60,7 @@ from stackbench import (
 
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.ports import free_port
-from tests.integration.stack import LocalStack, ServiceProcess, delete_topology
+from tests.integration.stack import LocalStack, ServiceProcess, delete_topology, wait_ready
 
 BENCH_DIR = Path(__file__).resolve().parent
 PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway account in a throwaway database
@@ -219,7 +219,7 @@ async def gateway_alone(
     await api.create_account(address, PASSWORD)
     await gateway.start()
     try:
-        await wait_ready(f"http://127.0.0.1:{http_port}/readyz", gateway)
+        await wait_ready([(gateway, f"http://127.0.0.1:{http_port}/readyz")])
         log = await send_load(
             ("127.0.0.1", smtp_port), address, duration=args.duration, senders=args.senders,
             size=args.size,
@@ -233,20 +233,6 @@ async def gateway_alone(
         "elapsed_s": round(elapsed, 3),
         "msg_per_s": len(log.accepted) / elapsed,
     }
-
-
-async def wait_ready(url: str, service: ServiceProcess) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            if not service.running:
-                raise RuntimeError(f"{service.name} exited:\n{service.log_tail()}")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(url) as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{service.name} not ready after {READY_TIMEOUT} s")
 
 
 async def run_offshelf(args: argparse.Namespace) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import platform
+import pwd
 import re
 import statistics
 import sys
@@ -206,8 +207,6 @@ def _cpu_ticks(pid: int, *, children: bool = False) -> int:
 
 
 def _pids_of(user: str) -> list[int]:
-    import pwd
-
     try:
         uid = pwd.getpwnam(user).pw_uid
     except KeyError:

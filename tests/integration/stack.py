@@ -247,22 +247,10 @@ class LocalStack:
 
     async def wait_ready(self, *names: str, timeout: float = READY_TIMEOUT) -> None:
         """Wait until every named service (all by default) answers /readyz with 200."""
-        pending = set(names or START_ORDER)
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as http:
-            while pending:
-                for name in sorted(pending):
-                    service = self.services[name]
-                    if not service.running:
-                        raise RuntimeError(f"{name} exited:\n{service.log_tail()}")
-                    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                        async with http.get(self.ready_url(name), timeout=2) as resp:
-                            if resp.status == 200:
-                                pending.discard(name)
-                if pending and time.monotonic() > deadline:
-                    tails = "\n".join(f"== {n}\n{self.services[n].log_tail()}" for n in pending)
-                    raise TimeoutError(f"not ready after {timeout}s: {sorted(pending)}\n{tails}")
-                await asyncio.sleep(0.1)
+        await wait_ready(
+            [(self.services[name], self.ready_url(name)) for name in names or START_ORDER],
+            timeout=timeout,
+        )
 
     async def restart(self, name: str) -> None:
         await self.services[name].start()
@@ -291,6 +279,27 @@ class LocalStack:
                 await con.close()
         if self.endpoints is not None:
             await delete_topology(self.amqp_url, self.endpoints.queue_prefix)
+
+
+async def wait_ready(
+    services: list[tuple[ServiceProcess, str]], *, timeout: float = READY_TIMEOUT
+) -> None:
+    """Wait until each (service, its /readyz URL) answers 200; fail when one exits."""
+    pending = {service.name: (service, url) for service, url in services}
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while pending:
+            for name, (service, url) in sorted(pending.items()):
+                if not service.running:
+                    raise RuntimeError(f"{name} exited:\n{service.log_tail()}")
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with http.get(url, timeout=2) as resp:
+                        if resp.status == 200:
+                            del pending[name]
+            if pending and time.monotonic() > deadline:
+                tails = "\n".join(f"== {n}\n{s.log_tail()}" for n, (s, _) in pending.items())
+                raise TimeoutError(f"not ready after {timeout}s: {sorted(pending)}\n{tails}")
+            await asyncio.sleep(0.1)
 
 
 async def delete_topology(amqp_url: str, prefix: str) -> None:

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, getaddresses, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 
+from smtplib_common.addresslist import parse_mailbox, split_entries
 from webmail.errors import InvalidFields
 from webmail.mailstore_client import Account
 
@@ -44,19 +45,23 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_addresses(value: str | list[str]) -> tuple[list[str], list[str]]:
-    """(addresses, bad entries) from "a@x, Bob <b@y>" or a JSON list."""
+    """(addresses, bad entries) from "a@x, Bob <b@y>" or a JSON list.
+
+    Blank entries (an empty Cc, a trailing comma) are nothing, not errors; a bad entry is
+    named whole. Not email.utils.getaddresses: with the CVE-2023-27043 fix it turns an
+    empty field into one bad address (smtplib_common.addresslist).
+    """
     items = value if isinstance(value, list) else [value]
     good: list[str] = []
     bad: list[str] = []
-    for _, address in getaddresses([str(item) for item in items]):
-        local, at, domain = address.rpartition("@")
-        if not at or not local or ("." not in domain and domain != "localhost") or " " in address:
-            bad.append(address or "?")
+    for entry in (e for item in items for e in split_entries(str(item))):
+        parsed = parse_mailbox(entry)
+        address = parsed[1] if parsed else ""
+        domain = address.rpartition("@")[2]
+        if not parsed or ("." not in domain and domain != "localhost") or " " in address:
+            bad.append(entry)
         elif address.lower() not in (a.lower() for a in good):
             good.append(address)
-    for item in items:
-        if isinstance(item, str) and item.strip() and not getaddresses([item])[0][1]:
-            bad.append(item.strip())
     return good, bad
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
-from email.utils import parseaddr
 
+from smtplib_common.addresslist import parse_mailbox
 from smtplib_common.client import commands
 from smtplib_common.client.message import (
     build_message,
@@ -230,5 +230,6 @@ class SMTPClient(SMTPSession):
 
 
 def _bare(address: str) -> str:
-    """The addr-spec of ``"Name <addr>"``, or ``address`` itself."""
-    return parseaddr(address)[1] or address
+    """The addr-spec of ``"Name <addr>"``, or ``address`` itself (the server judges it)."""
+    parsed = parse_mailbox(address)
+    return parsed[1] if parsed else address

@@ -11,7 +11,9 @@ import email.policy
 import re
 from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
-from email.utils import formatdate, getaddresses, make_msgid
+from email.utils import formatdate, make_msgid
+
+from smtplib_common.addresslist import header_mailboxes
 
 __all__ = [
     "build_message",
@@ -129,8 +131,8 @@ def build_message(
 
 
 def _header_addresses(msg: EmailMessage, names: Iterable[str]) -> list[str]:
-    values = [str(v) for name in names for v in msg.get_all(name, [])]
-    return [addr for _, addr in getaddresses(values) if addr]
+    # Not email.utils.getaddresses: its answers differ between patch releases (addresslist).
+    return [addr for _, addr in header_mailboxes(v for n in names for v in msg.get_all(n, []))]
 
 
 def envelope_of(

@@ -1,0 +1,44 @@
+"""The compose form's recipient fields (drafts.parse_addresses, make_draft).
+
+`make test` runs this on the newest CPython installed too: there an empty field is where
+``email.utils.getaddresses`` (CVE-2023-27043 fix) used to make Send answer
+``Not an address: ?``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from webmail.drafts import make_draft, parse_addresses
+from webmail.errors import InvalidFields
+
+
+@pytest.mark.parametrize("value", ["", "   ", ",", [], [""], ["", " "]])
+def test_an_empty_field_is_no_recipients_and_no_error(value: str | list[str]) -> None:
+    assert parse_addresses(value) == ([], [])
+
+
+def test_stray_commas_are_not_addresses() -> None:
+    assert parse_addresses(", a@x.test,, Bob <b@x.test>,") == (["a@x.test", "b@x.test"], [])
+
+
+def test_a_bad_entry_is_named_whole() -> None:
+    assert parse_addresses("a@x.test, not an address, c@nodot") == (
+        ["a@x.test"],
+        ["not an address", "c@nodot"],
+    )
+
+
+def test_duplicates_are_sent_once_whatever_their_case() -> None:
+    assert parse_addresses(["A@x.test", "a@X.TEST, Ann <a@x.test>"])[0] == ["A@x.test"]
+
+
+def test_a_draft_with_an_empty_cc_as_browsers_send_it() -> None:
+    draft = make_draft(to="b@localpost.test", cc="", subject="Hi", body="Hello")
+    assert (draft.to, draft.cc) == (("b@localpost.test",), ())
+
+
+def test_a_bad_cc_is_shown_next_to_the_cc_field() -> None:
+    with pytest.raises(InvalidFields) as excinfo:
+        make_draft(to="b@localpost.test", cc="bob", subject="", body="")
+    assert excinfo.value.fields == {"cc": "Not an address: bob"}

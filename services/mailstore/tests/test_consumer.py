@@ -596,10 +596,13 @@ class TcpProxy:
     async def down(self) -> None:
         assert self._server is not None
         self._server.close()
-        await self._server.wait_closed()
+        # Connections first: since Python 3.12.1 wait_closed() waits for every accepted
+        # connection to close, and before it returned at once (a hang only newer
+        # Pythons showed).
         for writer in self._writers:
             writer.transport.abort()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
         self._writers.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

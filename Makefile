@@ -19,7 +19,24 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
 	&& { echo "$$p"; break; }; done)
 
-.PHONY: help venv lint check-services test test-unit test-faults fuzz up bench format clean distclean
+# `make test-newest` runs the unit suites again on the newest CPython installed, in a
+# virtualenv of its own: the images run a newer Python than .venv may, and a behaviour
+# changed in a patch release must fail here, not in production (README "Testing").
+NEWEST_VENV := .venv-newest
+NEWEST_BIN := $(NEWEST_VENV)/bin
+NEWEST_STAMP := $(NEWEST_VENV)/.installed
+
+# Everything the tests need, installed into the virtualenv whose bin/ is $(1).
+# pip cannot resolve smtplib-common by name (it is not on any index), so the library
+# goes in first and the services' dependency on it is then already satisfied.
+define install_into
+	$(1)/python -m pip install -q --upgrade pip
+	$(1)/python -m pip install -q -e 'libs/smtplib_common[test,fast]'
+	$(1)/python -m pip install -q $(foreach s,$(SERVICES),-e 'services/$(s)[test]')
+	$(1)/python -m pip install -q -r requirements-dev.txt
+endef
+
+.PHONY: help venv lint check-services test test-unit test-newest test-compose test-faults fuzz up bench format clean distclean
 
 help:
 	@echo "make venv            create/refresh .venv (editable lib + services, dev tools)"
@@ -27,6 +44,8 @@ help:
 	@echo "make check-services  is PostgreSQL / RabbitMQ answering? (DATABASE_URL, AMQP_URL)"
 	@echo "make test            venv, lint, check-services, then every test"
 	@echo "make test-unit       the library's and the services' own tests only"
+	@echo "make test-newest     the same unit tests on the newest CPython installed (.venv-newest)"
+	@echo "make test-compose    docker compose up --build and a user's journey over published ports"
 	@echo "make test-faults     the fault scenarios alone, 5,000 messages each"
 	@echo "make fuzz            fuzz targets (SMTP, MIME, sanitiser) and the SMTP state machine, FUZZ_EXAMPLES (2,000) each"
 	@echo "make up              run the three services here, without Docker"
@@ -36,8 +55,6 @@ help:
 
 venv: $(STAMP)
 
-# pip cannot resolve smtplib-common by name (it is not on any index), so the library
-# goes in first and the services' dependency on it is then already satisfied.
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	@if [ ! -x $(BIN)/python ]; then \
 		if [ -z "$(PYTHON)" ]; then echo "make venv: no python >= 3.11 on PATH" >&2; exit 1; fi; \
@@ -46,11 +63,17 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	fi
 	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "$(VENV) has Python < 3.11; run make distclean" >&2; exit 1; }
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e 'libs/smtplib_common[test,fast]'
-	$(BIN)/python -m pip install -q $(foreach s,$(SERVICES),-e 'services/$(s)[test]')
-	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(call install_into,$(BIN))
 	touch $(STAMP)
+
+$(NEWEST_STAMP): $(PYPROJECTS) requirements-dev.txt deploy/newest_python.sh
+	@newest="$$(deploy/newest_python.sh)"; \
+	if [ ! -x $(NEWEST_BIN)/python ] || [ "$$($(NEWEST_BIN)/python -V)" != "$$("$$newest" -V)" ]; then \
+		echo "creating $(NEWEST_VENV) with $$newest ($$("$$newest" -V))"; \
+		rm -rf $(NEWEST_VENV); "$$newest" -m venv $(NEWEST_VENV); \
+	fi
+	$(call install_into,$(NEWEST_BIN))
+	touch $(NEWEST_STAMP)
 
 # The library is checked by package name (its editable install maps it to
 # libs/smtplib_common/src), which does not depend on how its directories are laid out.
@@ -66,6 +89,19 @@ check-services: venv
 # pytest's exit status 5 ("no tests collected") fails here like any other non-zero one.
 test: venv lint check-services
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-newest
+
+# The editable installs of .venv-newest point at this checkout, as .venv's do; the
+# integration tests (tests/) stay on .venv: they drive the same code over sockets.
+test-newest: $(NEWEST_STAMP) check-services
+	@echo "unit suites on $$($(NEWEST_BIN)/python -V)"
+	$(NEWEST_BIN)/pytest libs services $(PYTEST_ARGS)
+
+# `docker compose up --build` on a real engine, then used from the host only, as a new
+# user would (tests/compose/test_journey.py prints each phase's time). Needs Docker with
+# Compose v2 and swaks; CI prepares an engine with ../shared/compose-engine (.ci/run).
+test-compose: venv
+	LOCALPOST_COMPOSE_JOURNEY=1 $(BIN)/pytest -s tests/compose $(PYTEST_ARGS)
 
 # The fault runs of tests/integration/test_faults.py (make test runs them with 2,000
 # messages each); private RabbitMQ and PostgreSQL instances, never the shared ones.
@@ -103,4 +139,4 @@ clean:
 	rm -rf build dist libs/*/build libs/*/dist services/*/build services/*/dist .coverage
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(NEWEST_VENV)

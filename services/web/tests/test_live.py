@@ -50,15 +50,25 @@ async def events_exchange(prefix: str) -> AsyncIterator[aio_pika.abc.AbstractExc
 async def live_client(
     web_environ: dict[str, str], prefix: str, events_exchange: Any
 ) -> AsyncIterator[Client]:
-    environ = {**web_environ, "AMQP_URL": AMQP_URL, "LOCALPOST_QUEUE_PREFIX": prefix}
-    app = create_app(load_config(environ), live=True)
-    async with TestClient(TestServer(app)) as client:
-        assert app_has_broker(client), "the web service did not connect to RabbitMQ"
+    async with TestClient(TestServer(live_app(web_environ, prefix, AMQP_URL))) as client:
+        await wait_live(client, up=True)
         yield client
 
 
-def app_has_broker(client: Client) -> bool:
-    return client.app[EVENTS].connection is not None
+def live_app(
+    web_environ: dict[str, str], prefix: str, amqp_url: str, **more: str
+) -> web.Application:
+    environ = {**web_environ, "AMQP_URL": amqp_url, "LOCALPOST_QUEUE_PREFIX": prefix, **more}
+    return create_app(load_config(environ), live=True)
+
+
+async def wait_live(client: Client, *, up: bool, timeout: float = READ_TIMEOUT) -> None:
+    """Wait until the web's live channel is up (or down): it connects in the background."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if client.app[EVENTS].up is up:
+                return
+            await asyncio.sleep(0.05)
 
 
 async def publish(exchange: Any, event: dict[str, Any]) -> None:
@@ -68,10 +78,12 @@ async def publish(exchange: Any, event: dict[str, Any]) -> None:
     )
 
 
-async def next_event(response: ClientResponse) -> tuple[str, dict[str, Any]]:
+async def next_event(
+    response: ClientResponse, *, timeout: float = READ_TIMEOUT
+) -> tuple[str, dict[str, Any]]:
     """The next named event of an SSE stream (comments and retry lines skipped)."""
     name, data = "", ""
-    async with asyncio.timeout(READ_TIMEOUT):
+    async with asyncio.timeout(timeout):
         while True:
             line = (await response.content.readline()).decode().rstrip("\n")
             if line.startswith("event: "):
@@ -213,3 +225,17 @@ async def test_the_polling_fallback_returns_unread_counts_and_rows(
     assert [row["subject"] for row in state["inbox"]] == ["two", "one"]
     assert all(row["unread"] for row in state["inbox"])
     assert state["inbox"][0]["url"] == f"/messages/{state['inbox'][0]['id']}"
+
+
+# -- the live channel's state -----------------------------------------------------------------
+
+
+async def test_readiness_reports_the_live_channel_without_depending_on_it(
+    client: Client,
+) -> None:
+    down = await client.get("/readyz")
+    client.app[EVENTS].set_up(True)
+    up = await client.get("/readyz")
+
+    assert (down.status, (await down.json())["live"]) == (200, "down")
+    assert (up.status, (await up.json())["live"]) == (200, "up")

@@ -15,6 +15,8 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.integration.private_rabbitmq import PrivateRabbitMQ
+from tests.integration.private_rabbitmq import available as private_rabbitmq_available
 from webmail.keys import EVENTS
 from webmail.main import create_app
 from webmail.settings import load_config
@@ -50,15 +52,25 @@ async def events_exchange(prefix: str) -> AsyncIterator[aio_pika.abc.AbstractExc
 async def live_client(
     web_environ: dict[str, str], prefix: str, events_exchange: Any
 ) -> AsyncIterator[Client]:
-    environ = {**web_environ, "AMQP_URL": AMQP_URL, "LOCALPOST_QUEUE_PREFIX": prefix}
-    app = create_app(load_config(environ), live=True)
-    async with TestClient(TestServer(app)) as client:
-        assert app_has_broker(client), "the web service did not connect to RabbitMQ"
+    async with TestClient(TestServer(live_app(web_environ, prefix, AMQP_URL))) as client:
+        await wait_live(client, up=True)
         yield client
 
 
-def app_has_broker(client: Client) -> bool:
-    return client.app[EVENTS].connection is not None
+def live_app(
+    web_environ: dict[str, str], prefix: str, amqp_url: str, **more: str
+) -> web.Application:
+    environ = {**web_environ, "AMQP_URL": amqp_url, "LOCALPOST_QUEUE_PREFIX": prefix, **more}
+    return create_app(load_config(environ), live=True)
+
+
+async def wait_live(client: Client, *, up: bool, timeout: float = READ_TIMEOUT) -> None:
+    """Wait until the web's live channel is up (or down): it connects in the background."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if client.app[EVENTS].up is up:
+                return
+            await asyncio.sleep(0.05)
 
 
 async def publish(exchange: Any, event: dict[str, Any]) -> None:
@@ -68,10 +80,12 @@ async def publish(exchange: Any, event: dict[str, Any]) -> None:
     )
 
 
-async def next_event(response: ClientResponse) -> tuple[str, dict[str, Any]]:
+async def next_event(
+    response: ClientResponse, *, timeout: float = READ_TIMEOUT
+) -> tuple[str, dict[str, Any]]:
     """The next named event of an SSE stream (comments and retry lines skipped)."""
     name, data = "", ""
-    async with asyncio.timeout(READ_TIMEOUT):
+    async with asyncio.timeout(timeout):
         while True:
             line = (await response.content.readline()).decode().rstrip("\n")
             if line.startswith("event: "):
@@ -213,3 +227,173 @@ async def test_the_polling_fallback_returns_unread_counts_and_rows(
     assert [row["subject"] for row in state["inbox"]] == ["two", "one"]
     assert all(row["unread"] for row in state["inbox"])
     assert state["inbox"][0]["url"] == f"/messages/{state['inbox'][0]['id']}"
+
+
+# -- the live channel's state -----------------------------------------------------------------
+
+
+async def test_a_stream_opened_while_the_channel_is_down_says_so(client: Client, h: Any) -> None:
+    # No broker connection (live=False): the page must poll, not wait for events.
+    await h.login(client, await h.register(client))
+
+    async with client.get("/live/events") as stream:
+        assert (await next_event(stream))[0] == "counts"
+        assert await next_event(stream) == ("down", {})
+
+
+async def test_the_stream_follows_the_channel_down_and_up_with_a_fresh_snapshot(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    hub = client.app[EVENTS]
+    hub.set_up(True)
+    address = await h.register(client)
+    await h.login(client, address)
+
+    async with client.get("/live/events") as stream:
+        assert (await next_event(stream))[0] == "counts"
+        hub.set_up(False)
+        assert await next_event(stream) == ("down", {})
+        # Stored while down: no event announces it, the "up" snapshot shows it.
+        await deliver(b"From: a@example.com\r\nSubject: missed\r\n\r\nx\r\n", rcpt_to=[address])
+        hub.set_up(True)
+        name, data = await next_event(stream)
+
+    assert name == "up"
+    assert [m["subject"] for m in data["inbox"]] == ["missed"]
+    assert data["unread"]["inbox"] == 1
+
+
+async def test_a_reconnection_between_two_reads_still_sends_a_snapshot(
+    client: Client, h: Any
+) -> None:
+    hub = client.app[EVENTS]
+    hub.set_up(True)
+    await h.login(client, await h.register(client))
+
+    async with client.get("/live/events") as stream:
+        assert (await next_event(stream))[0] == "counts"
+        # Down and up before the stream wakes: events may have been lost all the same.
+        hub.set_up(False)
+        hub.set_up(True)
+        name, data = await next_event(stream)
+
+    assert name == "up"
+    assert "inbox" in data
+
+
+async def test_readiness_reports_the_live_channel_without_depending_on_it(
+    client: Client,
+) -> None:
+    down = await client.get("/readyz")
+    client.app[EVENTS].set_up(True)
+    up = await client.get("/readyz")
+
+    assert (down.status, (await down.json())["live"]) == (200, "down")
+    assert (up.status, (await up.json())["live"]) == (200, "up")
+
+
+# -- a broker that is not there yet, or goes away (a private node: never the shared one) ----
+
+# Long enough for the node to start and the web to try again (RECONNECT_INTERVAL).
+BROKER_WAIT = 15.0
+RECONNECT_INTERVAL = "0.5"
+
+
+@pytest.fixture
+async def late_broker() -> AsyncIterator[PrivateRabbitMQ]:
+    """A private RabbitMQ with its port chosen but not started: the test starts it."""
+    reason = private_rabbitmq_available()
+    if reason is not None:
+        pytest.skip(reason)
+    broker = PrivateRabbitMQ()
+    try:
+        yield broker
+    finally:
+        await broker.remove()
+
+
+@pytest.fixture
+async def broker_client(
+    web_environ: dict[str, str], prefix: str, late_broker: PrivateRabbitMQ
+) -> AsyncIterator[Client]:
+    """The web, started against ``late_broker`` before that answers."""
+    app = live_app(
+        web_environ, prefix, late_broker.url, WEB_BROKER_RECONNECT_INTERVAL=RECONNECT_INTERVAL
+    )
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+async def publish_stored(broker: PrivateRabbitMQ, prefix: str, event: dict[str, Any]) -> None:
+    """As the mail store announces a batch: on the durable fanout ``<prefix>.events``."""
+    connection = await aio_pika.connect(broker.url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            f"{prefix}.events", aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        await publish(exchange, event)
+
+
+async def metric(client: Client, name: str) -> float:
+    text = await (await client.get("/metrics")).text()
+    values = [line.split()[-1] for line in text.splitlines() if line.startswith(f"{name} ")]
+    assert values, f"{name} not in /metrics"
+    return float(values[0])
+
+
+@pytest.mark.slow
+async def test_the_web_started_before_the_broker_gets_live_events_once_it_answers(
+    broker_client: Client, late_broker: PrivateRabbitMQ, prefix: str, h: Any, deliver: Any
+) -> None:
+    client = broker_client
+    address = await h.register(client)
+    await deliver(b"From: a@example.com\r\nSubject: hello\r\n\r\nx\r\n", rcpt_to=[address])
+    await h.login(client, address)
+    entry = (await (await client.get("/api/v1/messages")).json())["messages"][0]["id"]
+    # Serving without the broker: pages, and readiness, do not wait for it.
+    ready = await client.get("/readyz")
+    assert (ready.status, (await ready.json())["live"]) == (200, "down")
+    assert await metric(client, "webmail_live_channel_up") == 0
+
+    async with client.get("/live/events") as stream:
+        assert (await next_event(stream))[0] == "counts"
+        assert (await next_event(stream))[0] == "down"
+        await late_broker.start()
+        # Bounded, not timed: the web's next attempt after the node answers.
+        assert (await next_event(stream, timeout=BROKER_WAIT))[0] == "up"
+        batch = [{"account": address, "id": entry, "folder": "inbox"}]
+        await publish_stored(late_broker, prefix, {"event": "stored", "entries": batch})
+        name, data = await next_event(stream)
+
+    assert name == "stored"
+    assert data["message"]["id"] == entry
+    assert await metric(client, "webmail_live_channel_up") == 1
+    assert (await (await client.get("/readyz")).json())["live"] == "up"
+
+
+@pytest.mark.slow
+async def test_the_stream_says_down_when_the_broker_stops_and_resumes_when_it_is_back(
+    broker_client: Client, late_broker: PrivateRabbitMQ, prefix: str, h: Any
+) -> None:
+    client = broker_client
+    await late_broker.start()
+    await wait_live(client, up=True, timeout=BROKER_WAIT)
+    address = await h.register(client)
+    await h.login(client, address)
+
+    async with client.get("/live/events") as stream:
+        assert (await next_event(stream))[0] == "counts"
+        await late_broker.stop()
+        # Told at once, not left with keep-alives: the page polls meanwhile.
+        assert await next_event(stream, timeout=BROKER_WAIT) == ("down", {})
+        assert await metric(client, "webmail_live_channel_up") == 0
+        await late_broker.start()
+        assert (await next_event(stream, timeout=BROKER_WAIT))[0] == "up"
+        # The robust connection declared our queue, its binding and consumer again.
+        event = {"event": "stored", "entries": [{"account": address, "id": 1}]}
+        await publish_stored(late_broker, prefix, event)
+        assert (await next_event(stream))[0] == "stored"
+
+    assert await metric(client, "webmail_live_reconnects_total") == 1
+    assert await metric(client, "webmail_live_channel_up") == 1

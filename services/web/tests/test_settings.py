@@ -37,6 +37,7 @@ def test_defaults_are_the_documented_contract() -> None:
     assert (config.host, config.port) == ("127.0.0.1", 8080)
     assert config.mailstore_url == "http://127.0.0.1:8081"
     assert (config.submission_host, config.submission_port) == ("127.0.0.1", 2587)
+    assert config.broker_reconnect_interval == 2.0
     assert config.dev is True
 
 
@@ -103,6 +104,19 @@ def test_ports_are_cast_to_int() -> None:
 @pytest.mark.parametrize("variable", ["WEB_HOST", "SUBMISSION_HOST"])
 @pytest.mark.parametrize("value", ["", " smtp-gateway"])
 def test_malformed_host_is_refused_by_name(variable: str, value: str) -> None:
+    assert config_error({**DEV, variable: value}).variable == variable
+
+
+def test_broker_reconnect_interval_is_cast_to_seconds() -> None:
+    config = load_config({**DEV, "WEB_BROKER_RECONNECT_INTERVAL": "0.5"})
+
+    assert config.broker_reconnect_interval == 0.5
+
+
+@pytest.mark.parametrize("value", ["", "0", "-1", "2s", "1e3", " 2"])
+def test_malformed_broker_reconnect_interval_is_refused(value: str) -> None:
+    variable = "WEB_BROKER_RECONNECT_INTERVAL"
+
     assert config_error({**DEV, variable: value}).variable == variable
 
 

@@ -5,6 +5,10 @@ exchange ``<prefix>.events`` (docs/architecture.md), so every replica sees every
 event, and the queue disappears with the process. An event lists the entries of one
 committed batch, of any accounts; each open page gets the part for its account.
 Events are hints: one that is lost only delays an update until the page's next poll.
+
+The hub also knows whether this channel is up (connected and consuming; consumer.py
+tells it) and wakes every open stream when that changes, so that pages poll while it
+is down and catch up when it is back (views/live.py).
 """
 
 from __future__ import annotations
@@ -15,8 +19,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-import aio_pika
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +28,35 @@ QUEUE_SIZE = 100
 
 
 class EventHub:
-    """Per account, the queues of the streams open for it in this process."""
+    """Per account, the queues of the streams open for it in this process; and whether
+    the live channel that feeds them is up."""
 
     def __init__(self) -> None:
         self._streams: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
-        self.connection: AbstractRobustConnection | None = None
+        self._up = False
+        # Times the channel came up: a stream that saw another generation may have
+        # missed events in between, even when it never saw the channel down.
+        self.connects = 0
+
+    @property
+    def up(self) -> bool:
+        return self._up
+
+    @property
+    def state(self) -> int | None:
+        """The channel's generation while it is up, None while it is down."""
+        return self.connects if self._up else None
+
+    def set_up(self, up: bool) -> None:
+        """Record the channel's state; on a change, wake every open stream."""
+        if up == self._up:
+            return
+        self._up = up
+        if up:
+            self.connects += 1
+        # The streams read the state itself (``state``): a wake-up lost to a full
+        # queue is made up for by the events that filled it.
+        self._broadcast({"event": "up" if up else "down"})
 
     def subscribe(self, account: str) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
@@ -63,10 +90,13 @@ class EventHub:
 
     def close_streams(self) -> None:
         """Ask every open stream to end (at shutdown: they would hold it up)."""
+        self._broadcast({"event": "shutdown"})
+
+    def _broadcast(self, event: dict[str, Any]) -> None:
         for streams in list(self._streams.values()):
             for queue in streams:
                 if not queue.full():
-                    queue.put_nowait({"event": "shutdown"})
+                    queue.put_nowait(event)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         # no_ack consumption: an event is a hint, redelivering it would help nobody.
@@ -77,16 +107,3 @@ class EventHub:
             return
         if isinstance(event, dict) and event.get("event") == "stored":
             self.publish(event)
-
-
-async def connect(hub: EventHub, *, amqp_url: str, prefix: str) -> AbstractRobustConnection:
-    connection = await aio_pika.connect_robust(amqp_url)
-    channel = await connection.channel()
-    # The same declaration as the mail store's (mailstore/topology.py): durable fanout.
-    exchange = await channel.declare_exchange(
-        f"{prefix}.events", aio_pika.ExchangeType.FANOUT, durable=True
-    )
-    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(exchange)
-    await queue.consume(hub.on_message, no_ack=True)
-    return connection

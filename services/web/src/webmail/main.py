@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from smtplib_common.eventloop import freeze_startup_objects, new_event_loop
-from webmail import events
+from webmail.consumer import EventsConsumer
 from webmail.drafts import MAX_ATTACHMENTS_BYTES
 from webmail.events import EventHub
 from webmail.keys import CONFIG, EVENTS, MAILSTORE, METRICS, SUBMITTER, TEMPLATES
@@ -75,17 +75,19 @@ async def submitter_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def events_ctx(app: web.Application) -> AsyncIterator[None]:
-    config, hub = app[CONFIG], app[EVENTS]
-    try:
-        hub.connection = await events.connect(
-            hub, amqp_url=config.amqp_url, prefix=config.queue_prefix
-        )
-    except (OSError, aiohttp.ClientError, ConnectionError) as exc:
-        # Live updates are a convenience: the pages fall back to polling.
-        log.warning("no live updates (broker unreachable: %r)", exc)
+    config = app[CONFIG]
+    # Connects in the background: live updates are a convenience, and the pages poll
+    # until the broker answers.
+    consumer = EventsConsumer(
+        app[EVENTS],
+        app[METRICS],
+        url=config.amqp_url,
+        prefix=config.queue_prefix,
+        reconnect_interval=config.broker_reconnect_interval,
+    )
+    consumer.start()
     yield
-    if hub.connection is not None:
-        await hub.connection.close()
+    await consumer.close()
 
 
 async def close_live_streams(app: web.Application) -> None:

@@ -16,6 +16,8 @@ class Metrics:
     sent: Counter
     live_clients: Gauge
     events: Counter
+    live_channel_up: Gauge
+    live_reconnects: Counter
 
 
 def create_metrics() -> Metrics:
@@ -37,4 +39,14 @@ def create_metrics() -> Metrics:
         ),
         live_clients=Gauge("webmail_live_clients", "Open SSE streams", registry=registry),
         events=Counter("webmail_stored_events", "stored events received", registry=registry),
+        live_channel_up=Gauge(
+            "webmail_live_channel_up",
+            "1 while the broker connection for live updates is up and consuming",
+            registry=registry,
+        ),
+        live_reconnects=Counter(
+            "webmail_live_reconnects",
+            "Times the live updates channel came back after a broker outage",
+            registry=registry,
+        ),
     )

@@ -27,6 +27,7 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _PORT = re.compile(r"[0-9]{1,5}")
 _QUEUE_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,3})?")
 # How the web service protects its submission login on the way to the gateway.
 SUBMISSION_TLS_MODES = ("starttls", "none")
 
@@ -63,6 +64,9 @@ class Config:
     # Live updates: the mail store's `stored` events arrive on <prefix>.events.
     amqp_url: str = field(default="amqp://guest:guest@localhost:5672/", repr=False)
     queue_prefix: str = "localpost"
+    # Seconds between attempts to reach the broker, at start-up and after an outage
+    # (the gateway's GATEWAY_BROKER_RECONNECT_INTERVAL has the same default).
+    broker_reconnect_interval: float = 2.0
     # Mark every cookie Secure (RFC 6265bis §4.1.2.5) even when this process only sees
     # plain HTTP from a TLS-terminating proxy in front of it.
     cookie_secure: bool = False
@@ -93,6 +97,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         submission_ca_file=_optional_text(environ, "SUBMISSION_CA_FILE"),
         amqp_url=_url(environ, "AMQP_URL", "amqp://guest:guest@localhost:5672/", ("amqp", "amqps")),
         queue_prefix=_queue_prefix(environ, "LOCALPOST_QUEUE_PREFIX", "localpost"),
+        broker_reconnect_interval=_seconds(environ, "WEB_BROKER_RECONNECT_INTERVAL", 2.0),
         cookie_secure=_flag(environ, "WEB_COOKIE_SECURE"),
     )
 
@@ -130,6 +135,13 @@ def _queue_prefix(environ: Mapping[str, str], name: str, default: str) -> str:
             name, f"must be letters, digits, '.', '_' or '-' (not amq.), got {value!r}"
         )
     return value
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    value = _text(environ, name, str(default))
+    if not _SECONDS.fullmatch(value) or float(value) <= 0:
+        raise ConfigError(name, f"must be a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 def _items(environ: Mapping[str, str], name: str, default: str) -> list[str]:

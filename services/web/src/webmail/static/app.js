@@ -101,21 +101,27 @@
     if (!document.body.dataset.live) return;
     let timer = null;
     const startPolling = () => { if (!timer) timer = setInterval(poll, POLL_MS); };
+    const stopPolling = () => { if (timer) { clearInterval(timer); timer = null; } };
     if (!window.EventSource) { startPolling(); return; }
     const source = new EventSource("/live/events");
-    // The first event, when the stream opens, also carries the newest Inbox rows:
-    // mail stored between rendering the list and connecting shows up then.
-    source.addEventListener("counts", (e) => {
+    const showState = (e) => {
       const state = JSON.parse(e.data);
       setUnread(state.unread);
       (state.inbox || []).slice().reverse().forEach(addRow);
-    });
+    };
+    // The first event, when the stream opens, also carries the newest Inbox rows:
+    // mail stored between rendering the list and connecting shows up then.
+    source.addEventListener("counts", showState);
     source.addEventListener("stored", (e) => {
       const data = JSON.parse(e.data);
       setUnread(data.unread);
       if (data.message) addRow(data.message);
     });
-    source.addEventListener("open", () => { if (timer) { clearInterval(timer); timer = null; } });
+    source.addEventListener("open", stopPolling);
+    // The stream is open but the server's broker connection is not: no events will
+    // come until "up", which carries what was missed meanwhile.
+    source.addEventListener("down", () => { startPolling(); poll(); });
+    source.addEventListener("up", (e) => { stopPolling(); showState(e); });
     // The browser retries on its own; meanwhile (or for good, when blocked) we poll.
     source.addEventListener("error", () => { startPolling(); poll(); });
   }

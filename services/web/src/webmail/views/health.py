@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from webmail.keys import CONFIG, MAILSTORE, METRICS
+from webmail.keys import CONFIG, EVENTS, MAILSTORE, METRICS
 
 _FAVICON = Path(__file__).resolve().parents[1] / "static" / "favicon.svg"
 
@@ -37,7 +37,11 @@ async def _submission_reachable(host: str, port: int) -> bool:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when the mail store answers our token and the submission port accepts."""
+    """Ready when the mail store answers our token and the submission port accepts.
+
+    The live channel is reported but not checked: without it pages poll, and a web
+    taken out of service for it would serve nobody instead of serving a little later.
+    """
     config = request.app[CONFIG]
     mailstore, submission = await asyncio.gather(
         request.app[MAILSTORE].ready(),
@@ -46,7 +50,11 @@ async def readyz(request: web.Request) -> web.Response:
     checks = {"mailstore": mailstore, "submission": submission}
     ready = all(checks.values())
     return web.json_response(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
+        {
+            "status": "ready" if ready else "unavailable",
+            "checks": checks,
+            "live": "up" if request.app[EVENTS].up else "down",
+        },
         status=200 if ready else 503,
     )
 

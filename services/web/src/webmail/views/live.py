@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from webmail.errors import MailstoreUnavailable, NotFound
+from webmail.events import EventHub
 from webmail.keys import EVENTS, MAILSTORE, METRICS
 from webmail.mailstore_client import MailstoreClient
 from webmail.views.common import require_user
@@ -63,13 +64,18 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     queue = hub.subscribe(user.address)
+    # Read before the first snapshot: a change after it wakes the loop below.
+    told = hub.state
     metrics.live_clients.inc()
     try:
         await response.write(f"retry: {RETRY_MS}\n\n".encode())
         # The first event carries the newest Inbox rows too: mail stored between
         # rendering the page and opening this stream would otherwise be missed.
         await _send(response, "counts", await _snapshot(mailstore, user.address))
+        if told is None:
+            await _send(response, "down", {})
         while True:
+            told = await _tell_channel_state(response, mailstore, user.address, hub, told)
             try:
                 async with asyncio.timeout(KEEPALIVE):
                     event = await queue.get()
@@ -78,14 +84,38 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             if event.get("event") == "shutdown":
                 break
-            metrics.events.inc()
-            await _send_stored(response, mailstore, user.address, event)
+            if event.get("event") == "stored":
+                metrics.events.inc()
+                await _send_stored(response, mailstore, user.address, event)
     except (ConnectionResetError, MailstoreUnavailable):
         pass  # the page went away, or will reconnect and poll meanwhile
     finally:
         hub.unsubscribe(user.address, queue)
         metrics.live_clients.dec()
     return response
+
+
+async def _tell_channel_state(
+    response: web.StreamResponse,
+    mailstore: MailstoreClient,
+    address: str,
+    hub: EventHub,
+    told: int | None,
+) -> int | None:
+    """Tell the page when the live channel went down or came back; returns what it knows.
+
+    A keep-alive only proves this stream is open, not that events can arrive: without
+    ``down`` the page would wait for them forever instead of polling. ``up`` carries a
+    fresh snapshot, as events were lost while the channel was down or reconnecting.
+    """
+    state = hub.state
+    if state == told:
+        return told
+    if state is None:
+        await _send(response, "down", {})
+    else:
+        await _send(response, "up", await _snapshot(mailstore, address))
+    return state
 
 
 async def _send_stored(

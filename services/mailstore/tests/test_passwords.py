@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from mailstore.limiter import CpuLimiter
+from mailstore.metrics import create_metrics
 from mailstore.passwords import DEFAULT_ROUNDS, PasswordHasher, check_password, hash_password
 from mailstore.settings import load_config
 
@@ -34,7 +36,9 @@ def test_production_cost_is_12() -> None:
 
 
 async def test_verify_for_a_missing_account_still_runs_bcrypt_and_fails() -> None:
-    hasher = PasswordHasher(rounds=4)
+    limiter = CpuLimiter(workers=1, max_waiting=1, metrics=create_metrics())
+    hasher = PasswordHasher(limiter=limiter, rounds=4)
 
     assert await hasher.verify("anything", None) is False
     assert await hasher.verify("pw", await hasher.hash("pw")) is True
+    limiter.close()

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from mailstore.settings import DEV_MAILSTORE_TOKEN, ConfigError, load_config
+from mailstore.settings import (
+    DEV_MAILSTORE_TOKEN,
+    QUEUE_PER_WORKER,
+    ConfigError,
+    available_cpus,
+    load_config,
+)
 
 DEV = {"LOCALPOST_DEV": "1"}
 PRODUCTION = {"MAILSTORE_TOKEN": "m" * 32}
@@ -129,6 +135,27 @@ def test_trash_days_defaults_to_30_and_is_a_positive_count() -> None:
     for value in ("", "0", "-30", "30d", "3651", "30 "):
         error = config_error({**DEV, "MAILSTORE_TRASH_DAYS": value})
         assert error.variable == "MAILSTORE_TRASH_DAYS"
+
+
+def test_password_workers_default_to_the_cpus_with_a_queue_per_worker() -> None:
+    config = load_config(DEV)
+
+    assert config.password_workers == available_cpus()
+    assert config.password_queue == QUEUE_PER_WORKER * available_cpus()
+
+
+def test_password_queue_follows_the_workers_unless_set() -> None:
+    config = load_config({**DEV, "MAILSTORE_PASSWORD_WORKERS": "3"})
+    assert (config.password_workers, config.password_queue) == (3, 3 * QUEUE_PER_WORKER)
+
+    config = load_config({**DEV, "MAILSTORE_PASSWORD_QUEUE": "100"})
+    assert config.password_queue == 100
+
+
+@pytest.mark.parametrize("variable", ["MAILSTORE_PASSWORD_WORKERS", "MAILSTORE_PASSWORD_QUEUE"])
+@pytest.mark.parametrize("value", ["", "0", "-1", "1.5", "x", "1000000"])
+def test_malformed_password_limits_are_refused_by_name(variable: str, value: str) -> None:
+    assert config_error({**DEV, variable: value}).variable == variable
 
 
 def test_maintenance_runs_hourly_by_default() -> None:

@@ -166,6 +166,8 @@ class FakeMailstore:
     failing: bool = False
     # Seconds every call waits before answering, to show the client's timeout.
     delay: float = 0.0
+    # Seconds a login check waits on top of that, as a bcrypt on a busy machine does.
+    verify_delay: float = 0.0
     token: str = DEV_MAILSTORE_TOKEN
     lookups: list[str] = field(default_factory=list)
     server: TestServer | None = None
@@ -202,6 +204,7 @@ class FakeMailstore:
         return web.json_response({"address": address}, status=status)
 
     async def _verify(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.verify_delay)
         refusal = await self._refusal(request)
         if refusal is not None:
             return refusal

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from smtp_gateway.directory import Account, Directory
-from smtp_gateway.errors import DirectoryUnavailable
+from smtp_gateway.errors import DirectoryTimeout, DirectoryUnavailable
 from smtp_gateway.settings import DEV_MAILSTORE_TOKEN
 
 if TYPE_CHECKING:
@@ -28,7 +28,13 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 def directory(
     session: aiohttp.ClientSession, mailstore: FakeMailstore, **overrides: float
 ) -> Directory:
-    settings = {"timeout": 1.0, "positive_ttl": 30.0, "negative_ttl": 5.0, **overrides}
+    settings = {
+        "timeout": 1.0,
+        "auth_timeout": 1.0,
+        "positive_ttl": 30.0,
+        "negative_ttl": 5.0,
+        **overrides,
+    }
     return Directory(session, mailstore.url, DEV_MAILSTORE_TOKEN, **settings)
 
 
@@ -72,7 +78,7 @@ async def test_cache_is_bounded(
 async def test_no_answer_is_unavailable_never_no(
     session: aiohttp.ClientSession, mailstore: FakeMailstore, fault: str
 ) -> None:
-    client = directory(session, mailstore, timeout=0.2)
+    client = directory(session, mailstore, timeout=0.2, auth_timeout=0.2)
     if fault == "failing":
         mailstore.failing = True
     elif fault == "slow":
@@ -98,6 +104,28 @@ async def test_verify_returns_the_account_or_none(
     assert await client.verify(ALICE, "alice-password-123") == Account(ALICE, "alice")
     assert await client.verify(ALICE, "wrong-password") is None
     assert await client.verify("nobody@localpost.test", "whatever") is None
+
+
+async def test_login_check_has_its_own_budget_beyond_the_lookup_timeout(
+    session: aiohttp.ClientSession, mailstore: FakeMailstore
+) -> None:
+    client = directory(session, mailstore, timeout=0.2, auth_timeout=2.0)
+    mailstore.verify_delay = 0.5  # a bcrypt on a busy machine: slower than any lookup
+
+    assert await client.verify(ALICE, "alice-password-123") == Account(ALICE, "alice")
+    mailstore.delay = 0.5  # lookups keep the short timeout
+    with pytest.raises(DirectoryUnavailable):
+        await client.mailbox_exists(ALICE)
+
+
+async def test_login_check_past_its_budget_is_a_timeout(
+    session: aiohttp.ClientSession, mailstore: FakeMailstore
+) -> None:
+    client = directory(session, mailstore, timeout=2.0, auth_timeout=0.2)
+    mailstore.verify_delay = 1.0
+
+    with pytest.raises(DirectoryTimeout):
+        await client.verify(ALICE, "alice-password-123")
 
 
 def test_repr_holds_no_token(session: aiohttp.ClientSession, mailstore: FakeMailstore) -> None:

@@ -44,6 +44,7 @@ def test_defaults_are_the_documented_contract() -> None:
     assert config.hostname == "localpost.test"
     assert config.publish_timeout == 10.0
     assert config.directory_timeout == 3.0
+    assert config.auth_timeout == 30.0
     assert (config.directory_cache_ttl, config.directory_negative_ttl) == (30.0, 5.0)
     assert config.broker_reconnect_interval == 2.0
     assert config.stop_grace == 8.0
@@ -216,6 +217,7 @@ def test_seconds_are_cast_to_float() -> None:
     [
         "GATEWAY_PUBLISH_TIMEOUT",
         "GATEWAY_DIRECTORY_TIMEOUT",
+        "GATEWAY_AUTH_TIMEOUT",
         "GATEWAY_DIRECTORY_CACHE_TTL",
         "GATEWAY_DIRECTORY_NEGATIVE_TTL",
         "GATEWAY_BROKER_RECONNECT_INTERVAL",

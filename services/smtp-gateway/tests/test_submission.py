@@ -18,8 +18,10 @@ import pytest
 import trustme
 
 from smtp_gateway.handler import WEB_PRINCIPAL
+from smtp_gateway.keys import METRICS
 from smtp_gateway.settings import DEV_WEB_SUBMISSION_SECRET, Config, TLSFiles
 from smtplib_common import replies
+from smtplib_common.replies import Reply
 
 if TYPE_CHECKING:
     from conftest import Broker, FakeMailstore, Gateway, LineClient, StartGateway
@@ -83,6 +85,63 @@ async def test_auth_while_the_directory_fails_is_454(
     await client.ehlo()
 
     assert await client.auth_plain(ALICE, ALICE_PASSWORD) == replies.TEMP_AUTH_FAILURE
+    assert unavailable(gateway, "unavailable") == 1
+
+
+SlowLogin = Callable[..., Awaitable[tuple["Gateway", Reply]]]
+
+
+@pytest.fixture
+def slow_login(
+    start_gateway: StartGateway, config: Config, connect: Connect, mailstore: FakeMailstore
+) -> SlowLogin:
+    """``await slow_login(delay, directory_timeout=…, auth_timeout=…)``: the gateway with
+    these budgets, and its answer to Alice's AUTH when each login check takes ``delay``."""
+
+    async def login(
+        delay: float, *, directory_timeout: float, auth_timeout: float
+    ) -> tuple[Gateway, Reply]:
+        mailstore.verify_delay = delay
+        gateway = await start_gateway(
+            dataclasses.replace(
+                config, directory_timeout=directory_timeout, auth_timeout=auth_timeout
+            )
+        )
+        client = await connect(gateway.submission_port)
+        await client.ehlo()
+        return gateway, await client.auth_plain(ALICE, ALICE_PASSWORD)
+
+    return login
+
+
+async def test_login_check_slower_than_the_lookup_timeout_still_succeeds(
+    slow_login: SlowLogin,
+) -> None:
+    # The defect: bcrypt on a loaded machine outlasted the mailbox lookup's timeout,
+    # which AUTH shared, and a correct password got 454.
+    gateway, reply = await slow_login(0.8, directory_timeout=0.3, auth_timeout=5.0)
+
+    assert reply == replies.AUTH_SUCCEEDED
+    registry = gateway.app[METRICS].registry
+    assert registry.get_sample_value("localpost_gateway_auth_verify_seconds_count") == 1
+    assert registry.get_sample_value("localpost_gateway_auth_verify_seconds_sum") >= 0.8
+    assert unavailable(gateway, "timeout") == 0
+
+
+async def test_login_check_past_the_auth_budget_is_454_and_counted(
+    slow_login: SlowLogin,
+) -> None:
+    gateway, reply = await slow_login(0.6, directory_timeout=5.0, auth_timeout=0.2)
+
+    assert reply == replies.TEMP_AUTH_FAILURE
+    assert unavailable(gateway, "timeout") == 1
+
+
+def unavailable(gateway: Gateway, reason: str) -> float:
+    """localpost_gateway_auth_checks_unavailable_total{reason=...}, 0 when never counted."""
+    registry = gateway.app[METRICS].registry
+    name = "localpost_gateway_auth_checks_unavailable_total"
+    return registry.get_sample_value(name, {"reason": reason}) or 0.0
 
 
 async def test_authzid_for_someone_else_is_refused(gateway: Gateway, connect: Connect) -> None:

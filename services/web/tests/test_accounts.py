@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
+import aiohttp
+import bcrypt
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+
+from webmail import mailstore_client
 
 Client = TestClient[web.Request, web.Application]
 
@@ -26,6 +33,28 @@ async def test_register_page_logs_the_new_user_in(client: Client, h: Any) -> Non
     assert cookie["samesite"] == "Lax"
     inbox = await client.get("/mail/inbox")
     assert f"{local}@localpost.test" in await inbox.text()
+
+
+async def test_login_and_registration_wait_for_a_slow_password_check(
+    client: Client, h: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bcrypt on a busy machine outlasts what other mail store calls may take (their
+    # TIMEOUT, shortened here so that the test need not wait 10 s); a correct password
+    # must still register and log in.
+    monkeypatch.setattr(mailstore_client, "TIMEOUT", aiohttp.ClientTimeout(total=0.3))
+    monkeypatch.setattr(bcrypt, "hashpw", slowed(bcrypt.hashpw))
+    monkeypatch.setattr(bcrypt, "checkpw", slowed(bcrypt.checkpw))
+
+    address = await h.register(client)
+    await h.login(client, address)
+
+
+def slowed(real: Callable[..., Any]) -> Callable[..., Any]:
+    def slow(*args: Any) -> Any:
+        time.sleep(0.6)  # on the mail store's worker thread, as a bcrypt would be
+        return real(*args)
+
+    return slow
 
 
 async def test_registration_refuses_weak_passwords_and_foreign_domains(

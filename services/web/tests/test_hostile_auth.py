@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from mailstore import passwords
+from mailstore.testing import check_password_after
 from webmail import auth
 
 Client = TestClient[web.Request, web.Application]
@@ -154,13 +155,7 @@ _PASSWORDS = {"wrong": WRONG, "empty": "", "long": "x" * 5000}
 def bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """How many bcrypt verifications the mail store ran (it runs in this process)."""
     checks: list[str] = []
-    real = passwords.check_password
-
-    def counting(password: str, password_hash: str) -> bool:
-        checks.append(password_hash)
-        return real(password, password_hash)
-
-    monkeypatch.setattr(passwords, "check_password", counting)
+    monkeypatch.setattr(passwords, "check_password", check_password_after(checks.append))
     return checks
 
 

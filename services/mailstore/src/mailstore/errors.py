@@ -11,6 +11,8 @@
      ├── AddressTaken         creating an account whose address exists            → 409
      ├── InvalidRequest       a request's fields fail validation                  → 422
      │    └── InvalidSearch   the ``q`` of a search does not parse
+     ├── Overloaded           too many password checks are already waiting for a
+     │                        CPU (``limiter.py``); try again after ``retry_after``  → 503
      └── InvalidEnvelope      a broker message lacks the contract's properties or
                               headers; the consumer dead-letters it at once
 """
@@ -63,6 +65,14 @@ class InvalidRequest(MailstoreError):
 class InvalidSearch(InvalidRequest):
     def __init__(self, problem: str) -> None:
         super().__init__({"q": problem})
+
+
+class Overloaded(MailstoreError):
+    """``retry_after``: whole seconds after which the caller may try again."""
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(f"overloaded; retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 class InvalidEnvelope(MailstoreError):

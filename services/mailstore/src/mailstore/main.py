@@ -16,6 +16,7 @@ from aiohttp import web
 from mailstore import db
 from mailstore.consumer import Consumer
 from mailstore.keys import CONFIG, CONSUMER, HASHER, MAINTENANCE, METRICS, POOL
+from mailstore.limiter import CpuLimiter
 from mailstore.maintenance import maintain
 from mailstore.metrics import create_metrics
 from mailstore.middlewares import AccessLogger, error_middleware, token_middleware
@@ -55,9 +56,18 @@ def create_app(
 
 
 async def hasher_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    limiter = CpuLimiter(
+        workers=config.password_workers,
+        max_waiting=config.password_queue,
+        metrics=app[METRICS],
+    )
     # Building the hasher computes its dummy hash: a full bcrypt, so off the event loop.
-    app[HASHER] = await asyncio.to_thread(PasswordHasher, rounds=app[CONFIG].bcrypt_rounds)
+    app[HASHER] = await asyncio.to_thread(
+        PasswordHasher, limiter=limiter, rounds=config.bcrypt_rounds
+    )
     yield
+    limiter.close()
 
 
 async def pool_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from mailstore.errors import (
     AddressTaken,
     InvalidRequest,
     MessageNotFound,
+    Overloaded,
     SessionNotFound,
     TokenNotFound,
 )
@@ -44,6 +45,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_json(409, "address taken")
     except InvalidRequest as exc:
         return error_json(422, "invalid request", fields=exc.fields)
+    except Overloaded as exc:
+        # RFC 9110 §15.6.4: 503 with Retry-After; the caller retries, not the store.
+        response = error_json(503, "too many password checks waiting")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -3,17 +3,20 @@
 bcrypt reads at most 72 bytes of its input and stops at a NUL byte; bcrypt 5 even refuses
 longer input outright. Hashing the UTF-8 password with SHA-256 first lets every byte of a
 long passphrase count, and base64 turns the digest into 44 NUL-free ASCII bytes. The cost
-is a configurable number of bcrypt rounds (12 in production), and every hash runs in a
-worker thread so that the event loop keeps serving while it burns CPU.
+is a configurable number of bcrypt rounds (12 in production), and every hash runs on a
+worker thread of a :class:`~mailstore.limiter.CpuLimiter`, so that the event loop keeps
+serving while it burns CPU and a burst of logins queues instead of piling up.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import functools
 import hashlib
 
 import bcrypt
+
+from mailstore.limiter import CpuLimiter
 
 DEFAULT_ROUNDS = 12
 
@@ -31,19 +34,27 @@ def check_password(password: str, password_hash: str) -> bool:
 
 
 class PasswordHasher:
-    """Hashes and verifies off the event loop, in constant time for unknown accounts."""
+    """Hashes and verifies off the event loop, in constant time for unknown accounts.
 
-    def __init__(self, *, rounds: int = DEFAULT_ROUNDS) -> None:
+    Raises :class:`~mailstore.errors.Overloaded` when the limiter's queue is full.
+    """
+
+    def __init__(self, *, limiter: CpuLimiter, rounds: int = DEFAULT_ROUNDS) -> None:
         self.rounds = rounds
+        self._limiter = limiter
         # Verified against when the account does not exist, so that "no such account"
         # costs one bcrypt like "wrong password" does and timing reveals nothing.
         self._dummy_hash = hash_password("not a password", rounds=rounds)
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(hash_password, password, rounds=self.rounds)
+        return await self._limiter.run(
+            functools.partial(hash_password, password, rounds=self.rounds)
+        )
 
     async def verify(self, password: str, password_hash: str | None) -> bool:
-        if password_hash is None:
-            await asyncio.to_thread(check_password, password, self._dummy_hash)
-            return False
-        return await asyncio.to_thread(check_password, password, password_hash)
+        # An unknown account checks against the dummy hash: the same one bcrypt.
+        # (check_password is looked up at each call, so that tests can count the checks.)
+        matches = await self._limiter.run(
+            functools.partial(check_password, password, password_hash or self._dummy_hash)
+        )
+        return matches and password_hash is not None

@@ -7,6 +7,7 @@ value that does not parse is an error naming its variable, never a fallback.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,11 @@ DEV_MAILSTORE_TOKEN = "dev-mailstore-token-not-a-secret"  # noqa: S105 - dev onl
 MIN_SECRET_LENGTH = 16
 # Upper bound of the day counts (sessions, Trash): ten years is "forever" enough.
 MAX_DAYS = 3650
+# Password checks that may wait per bcrypt worker. At cost 12 a check takes ~0.25 s of a
+# free core, so the last of 8 waits ~2 s; even ten times slower on a loaded machine it
+# ends inside the callers' 30 s login budgets (GATEWAY_AUTH_TIMEOUT, the web's).
+QUEUE_PER_WORKER = 8
+MAX_PASSWORD_WORKERS = 256
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
@@ -57,6 +63,10 @@ class Config:
     trash_days: int = 30
     # bcrypt cost; not an environment variable: only tests lower it, to keep them fast.
     bcrypt_rounds: int = 12
+    # Password checks (bcrypt) that run at once, and how many more may wait their turn
+    # before the rest are refused with 503 (see limiter.py).
+    password_workers: int = 1
+    password_queue: int = QUEUE_PER_WORKER
     # Seconds between runs of the maintenance task (Trash purge, pruning of expired sessions
     # and old throttle events); not an environment variable: tests shorten it.
     maintenance_interval: float = 3600.0
@@ -71,6 +81,10 @@ def load_config(environ: Mapping[str, str]) -> Config:
     Raises :class:`ConfigError` naming the first variable that is wrong.
     """
     dev = _flag(environ, "LOCALPOST_DEV")
+    # bcrypt releases the GIL: one thread per CPU this process may use keeps every CPU
+    # busy, and more threads would only make each check slower.
+    cpus = min(available_cpus(), MAX_PASSWORD_WORKERS)
+    workers = _count(environ, "MAILSTORE_PASSWORD_WORKERS", cpus, maximum=MAX_PASSWORD_WORKERS)
     return Config(
         host=_text(environ, "MAILSTORE_HOST", "127.0.0.1"),
         port=_port(environ, "MAILSTORE_PORT", 8081),
@@ -85,12 +99,24 @@ def load_config(environ: Mapping[str, str]) -> Config:
         prefetch=_count(environ, "MAILSTORE_PREFETCH", 128, maximum=10_000),
         session_days=_count(environ, "MAILSTORE_SESSION_DAYS", 14, maximum=MAX_DAYS),
         trash_days=_count(environ, "MAILSTORE_TRASH_DAYS", 30, maximum=MAX_DAYS),
+        password_workers=workers,
+        password_queue=_count(
+            environ, "MAILSTORE_PASSWORD_QUEUE", QUEUE_PER_WORKER * workers, maximum=100_000
+        ),
         fault_exit_after_commits=(
             _count(environ, "MAILSTORE_FAULT_EXIT_AFTER_COMMITS", 1, maximum=1_000_000)
             if "MAILSTORE_FAULT_EXIT_AFTER_COMMITS" in environ
             else None
         ),
     )
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which taskset and a
+    container's cpuset narrow), or the machine's count where the mask is unknown."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 # -- strict casts ---------------------------------------------------------------------------

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from mailstore import db
+from mailstore import db, passwords
 from mailstore.migrations import apply_migrations
 
 
@@ -61,6 +61,18 @@ async def _drop(server_url: str, name: str) -> None:
         await db.drop_database(con, name=name)
     finally:
         await con.close()
+
+
+def check_password_after(before: Callable[[str], object]) -> Callable[[str, str], bool]:
+    """``passwords.check_password`` that calls ``before(password_hash)`` first, for tests
+    that count the bcrypt checks or hold them back: monkeypatch it in for the real one."""
+    real = passwords.check_password
+
+    def check(password: str, password_hash: str) -> bool:
+        before(password_hash)
+        return real(password, password_hash)
+
+    return check
 
 
 def fuzz_openapi(

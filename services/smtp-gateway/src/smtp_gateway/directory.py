@@ -17,7 +17,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from smtp_gateway.errors import DirectoryUnavailable
+from smtp_gateway.errors import DirectoryTimeout, DirectoryUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class Directory:
         token: str,
         *,
         timeout: float,
+        auth_timeout: float,
         positive_ttl: float,
         negative_ttl: float,
     ) -> None:
@@ -75,6 +76,8 @@ class Directory:
         self._base = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # A login check runs a bcrypt (and may queue for one): a budget of its own.
+        self._auth_timeout = aiohttp.ClientTimeout(total=auth_timeout)
         self._positive_ttl = positive_ttl
         self._negative_ttl = negative_ttl
         self._cache = _TTLCache(max_entries=CACHE_MAX_ENTRIES)
@@ -98,19 +101,25 @@ class Directory:
         await self._lookup(address)
 
     async def verify(self, address: str, password: str) -> Account | None:
-        """``POST /v1/auth/verify``: the account on 200, None on 401. Never cached."""
+        """``POST /v1/auth/verify``: the account on 200, None on 401. Never cached.
+
+        DirectoryTimeout past the login budget, DirectoryUnavailable on any other failure
+        (503 included: the mail store's bcrypt queue is full, a temporary refusal).
+        """
         url = URL(f"{self._base}/v1/auth/verify")
         payload = {"address": address, "password": password}
         try:
             async with self._session.post(
-                url, json=payload, headers=self._headers, timeout=self._timeout
+                url, json=payload, headers=self._headers, timeout=self._auth_timeout
             ) as response:
                 if response.status == 401:
                     return None
                 if response.status != 200:
                     raise DirectoryUnavailable(f"auth/verify answered {response.status}")
                 body = await response.json()
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
+            raise DirectoryTimeout(f"auth/verify failed: {exc!r}") from None
+        except (aiohttp.ClientError, ValueError) as exc:
             # ValueError: a 200 whose body is not JSON.
             raise DirectoryUnavailable(f"auth/verify failed: {exc!r}") from None
         if not isinstance(body, dict) or not isinstance(body.get("address"), str):

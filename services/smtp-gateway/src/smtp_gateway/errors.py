@@ -4,9 +4,11 @@ The whole tree::
 
     GatewayError                base class; never raised itself
     ├── DirectoryUnavailable    mailstore could not answer a directory question: the
-    │                           connection failed, the call timed out, or it answered
-    │                           5xx or refused our service token. Never read as "no"
-    │                           (RCPT → 451 4.4.3, AUTH → 454 4.7.0)
+    │   │                       connection failed, or it answered 5xx (503 when its
+    │   │                       bcrypt queue is full) or refused our service token.
+    │   │                       Never read as "no" (RCPT → 451 4.4.3, AUTH → 454 4.7.0).
+    │   │                       ``reason`` names the case for metrics
+    │   └── DirectoryTimeout    no answer within the call's budget
     └── PublishFailed           the broker did not confirm a message; the DATA reply is
         │                       451 4.3.0, never 250 (RFC 5321 §6.1). ``reason`` names
         │                       the case for logs and metrics
@@ -27,6 +29,12 @@ class GatewayError(Exception):
 
 class DirectoryUnavailable(GatewayError):
     """The mail store's directory could not be asked."""
+
+    reason = "unavailable"
+
+
+class DirectoryTimeout(DirectoryUnavailable):
+    reason = "timeout"
 
 
 class PublishFailed(GatewayError):

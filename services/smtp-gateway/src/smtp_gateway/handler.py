@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 
-from smtp_gateway.directory import Directory
+from smtp_gateway.directory import Account, Directory
 from smtp_gateway.errors import DirectoryUnavailable, PublishFailed
 from smtp_gateway.metrics import Metrics
 from smtp_gateway.publisher import Publisher
@@ -156,12 +157,25 @@ class SubmissionHandler(DeliveryHandler):
             return self._auth_failed(session, "web_principal")
         if "@" not in credentials.username:
             return self._auth_failed(session, "not_an_address")
-        # DirectoryUnavailable propagates: the library answers 454 4.7.0 (RFC 4954 §6).
-        account = await self._directory.verify(credentials.username, credentials.password)
+        account = await self._verify(credentials)
         if account is None:
             return self._auth_failed(session, "invalid_credentials")
         # The mail store's spelling of the address, so later checks compare like with like.
         return AuthResult(success=True, identity=account.address)
+
+    async def _verify(self, credentials: Credentials) -> Account | None:
+        """The mail store's verdict on a login, timed and, when it fails, counted.
+
+        DirectoryUnavailable propagates: the library answers 454 4.7.0 (RFC 4954 §6).
+        """
+        started = time.monotonic()
+        try:
+            return await self._directory.verify(credentials.username, credentials.password)
+        except DirectoryUnavailable as exc:
+            self._metrics.auth_unavailable.labels(reason=exc.reason).inc()
+            raise
+        finally:
+            self._metrics.auth_latency.observe(time.monotonic() - started)
 
     async def handle_mail(
         self, session: Session, envelope: Envelope, address: str, params: dict[str, str | None]

@@ -46,6 +46,7 @@ async def directory_ctx(app: web.Application) -> AsyncIterator[None]:
             config.mailstore_url,
             config.mailstore_token,
             timeout=config.directory_timeout,
+            auth_timeout=config.auth_timeout,
             positive_ttl=config.directory_cache_ttl,
             negative_ttl=config.directory_negative_ttl,
         )

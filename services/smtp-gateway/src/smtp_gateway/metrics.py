@@ -19,6 +19,9 @@ __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 # Up to the publisher's BATCH_MAX (64).
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+# A login check is one bcrypt at the mail store (~0.25 s on a free core); the top
+# buckets show a loaded machine or its queue, up to GATEWAY_AUTH_TIMEOUT (30 s).
+AUTH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,8 @@ class Metrics:
     accepted_bytes: Counter
     publish_latency: Histogram
     publish_batch: Histogram
+    auth_latency: Histogram
+    auth_unavailable: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -77,6 +82,18 @@ class Metrics:
                 "localpost_gateway_publish_batch_messages",
                 "Messages per confirmed AMQP message (the batch form when more than one)",
                 buckets=BATCH_BUCKETS,
+                registry=registry,
+            ),
+            auth_latency=Histogram(
+                "localpost_gateway_auth_verify_seconds",
+                "Time the mail store took to check a submission login, answered or not",
+                buckets=AUTH_BUCKETS,
+                registry=registry,
+            ),
+            auth_unavailable=Counter(
+                "localpost_gateway_auth_checks_unavailable",
+                "Login checks answered 454 because the mail store timed out or failed",
+                ["reason"],
                 registry=registry,
             ),
         )

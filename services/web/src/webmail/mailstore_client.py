@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 # The mail store answers from one PostgreSQL query; a slow answer means it is in trouble,
 # and a page that waits longer than this helps nobody.
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
+# Except a password check (login, or hashing at registration): a bcrypt that may wait
+# its turn in the mail store's bounded queue and take seconds on a busy machine. A correct
+# password must not fail for that, so it gets the budget the gateway gives AUTH
+# (GATEWAY_AUTH_TIMEOUT's default); an overloaded store answers 503 long before it.
+PASSWORD_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=3)
 # A stream goes at the browser's pace: no bound on the whole, only on each wait for data.
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=3, sock_read=10)
 
@@ -68,11 +73,17 @@ class MailstoreClient:
         json: Json | None = None,
         params: dict[str, str] | None = None,
         expect: tuple[int, ...] = (200,),
+        timeout: aiohttp.ClientTimeout | None = None,
     ) -> tuple[int, bytes, str]:
         """(status, body, content type) of one call; other statuses become domain errors."""
         try:
             async with self._session.request(
-                method, self._base + path, json=json, params=params, headers=self._headers
+                method,
+                self._base + path,
+                json=json,
+                params=params,
+                headers=self._headers,
+                timeout=timeout or TIMEOUT,
             ) as response:
                 body = await response.read()
                 status, content_type = response.status, response.content_type
@@ -99,12 +110,16 @@ class MailstoreClient:
 
     async def create_account(self, *, address: str, name: str, password: str) -> Account:
         body = {"address": address, "name": name, "password": password}
-        data = await self._json("POST", "/v1/accounts", json=body, expect=(201,))
+        data = await self._json(
+            "POST", "/v1/accounts", json=body, expect=(201,), timeout=PASSWORD_TIMEOUT
+        )
         return Account(data["address"], data["name"])
 
     async def verify(self, *, address: str, password: str) -> Account | None:
         body = {"address": address, "password": password}
-        status, raw, _ = await self._call("POST", "/v1/auth/verify", json=body, expect=(200, 401))
+        status, raw, _ = await self._call(
+            "POST", "/v1/auth/verify", json=body, expect=(200, 401), timeout=PASSWORD_TIMEOUT
+        )
         if status == 401:
             return None
         data = _json_or_empty(raw)

@@ -25,6 +25,11 @@ def error(description: str) -> dict[str, Any]:
 
 NOT_FOUND = error("No such account, or no such message in this account")
 INVALID = json_content(ref("ValidationError"), "Fields failed validation")
+# The bcrypt queue is full (mailstore.limiter); the Retry-After header says when to retry.
+OVERLOADED = {
+    **error("Too many password checks waiting; retry after Retry-After seconds"),
+    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+}
 NO_CONTENT = {"204": {"description": "Done"}}
 ADDRESS = {"name": "address", "in": "path", "required": True, "schema": {"type": "string"}}
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailstore.openapi.common import ADDRESS, INVALID, JSON, NOT_FOUND, error, json_content, ref
+from mailstore.openapi.common import (
+    ADDRESS,
+    INVALID,
+    JSON,
+    NOT_FOUND,
+    OVERLOADED,
+    error,
+    json_content,
+    ref,
+)
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
 _LIMIT = {
@@ -158,6 +167,7 @@ MAIL_PATHS: dict[str, Any] = {
                 "201": json_content(ref("Account"), "Created"),
                 "409": error("The address is taken"),
                 "422": INVALID,
+                "503": OVERLOADED,
             },
         }
     },
@@ -169,6 +179,7 @@ MAIL_PATHS: dict[str, Any] = {
                 "200": json_content(ref("Account"), "Valid; last login time updated"),
                 "401": error("Unknown address or wrong password"),
                 "422": INVALID,
+                "503": OVERLOADED,
             },
         }
     },

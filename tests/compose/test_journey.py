@@ -1,0 +1,271 @@
+"""`docker compose up --build` as a new user meets it, on a real engine (`make test-compose`).
+
+The stack is the repository's docker-compose.yml under a project name of its own, used
+only from the host over its published ports: the web's forms, the JSON API and the live
+stream on HTTP, swaks on SMTP and submission. The phases run in order, each on what the
+previous ones left (accounts, mail, volumes), and print their times; the last one takes
+everything down with its volumes.
+
+`make test` collects this module and skips it (it needs a Docker engine and minutes);
+`make test-compose` runs it with LOCALPOST_COMPOSE_JOURNEY=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.compose.composectl import Compose, engine_problem
+from tests.compose.webuser import WebUser, next_event
+from tests.integration.harness import (
+    Attempts,
+    judge,
+    new_run_id,
+    send_stream,
+    token_of,
+    wait_for_attempts,
+)
+
+if os.environ.get("LOCALPOST_COMPOSE_JOURNEY") != "1":
+    pytest.skip(
+        "the compose journey runs in `make test-compose` (Docker engine, a few minutes)",
+        allow_module_level=True,
+    )
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+DOMAIN = "localpost.test"
+# Live events are hints that arrive in well under a second; this bounds a failure.
+LIVE_WAIT = 45.0
+# Enough that the killed replica holds unacknowledged deliveries when it dies.
+STREAM_MESSAGES = 2000
+
+
+@dataclass
+class Journey:
+    compose: Compose
+    alice: WebUser
+    bob: WebUser
+    certificate: bytes = b""
+    bob_inbox: int = 0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def compose() -> Iterator[Compose]:
+    problem = engine_problem()
+    if problem:
+        pytest.fail(f"make test-compose needs a Docker engine: {problem}")
+    project = f"lpjourney{uuid.uuid4().hex[:6]}"
+    stack = Compose(project=project)
+    stack.run("down", "-v", "--remove-orphans", check=False)
+    try:
+        yield stack
+    finally:
+        # Whatever happened, nothing of this project is left behind.
+        with stack.phase("down -v"):
+            stack.run("down", "-v", "--remove-orphans", check=False, timeout=180)
+        print(stack.report(), file=sys.stderr, flush=True)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def journey(compose: Compose) -> AsyncIterator[Journey]:
+    suffix = uuid.uuid4().hex[:6]
+    alice = WebUser(compose.web_url, f"alice{suffix}@{DOMAIN}")
+    bob = WebUser(compose.web_url, f"bob{suffix}@{DOMAIN}")
+    yield Journey(compose, alice, bob)
+    await alice.close()
+    await bob.close()
+
+
+def swaks(*args: str) -> str:
+    done = subprocess.run(
+        ["swaks", "--hide-informational", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"swaks exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def smtp_deliver(journey: Journey, subject: str) -> None:
+    """Mail from outside to bob on the published SMTP port, as another server sends it."""
+    swaks(
+        "--server", f"127.0.0.1:{journey.compose.smtp_port}",
+        "--from", "someone@example.org",
+        "--to", journey.bob.address,
+        "--header", f"Subject: {subject}",
+        "--body", f"{subject}\n",
+    )  # fmt: skip
+
+
+async def subjects(user: WebUser, folder: str = "inbox") -> list[str]:
+    return [m["subject"] for m in await user.folder(folder)]
+
+
+async def wait_for_subject(user: WebUser, subject: str, folder: str = "inbox") -> None:
+    messages = await user.wait_for(0, folder)
+    for _ in range(120):
+        if subject in [m["subject"] for m in messages]:
+            return
+        await asyncio.sleep(0.5)
+        messages = await user.folder(folder)
+    raise AssertionError(f"{subject!r} never reached {user.address}/{folder}")
+
+
+async def live_event_arrives(journey: Journey, subject: str) -> dict[str, Any]:
+    """Open bob's live stream, deliver mail to him, return the event that shows it.
+
+    The web is ready before its live channel is (pages poll meanwhile), so the channel
+    must come up first: /readyz says so, within LIVE_WAIT.
+    """
+    await journey.compose.wait_live(LIVE_WAIT)
+    async with journey.bob.live() as events:
+        await next_event(events, "counts", timeout=LIVE_WAIT)
+        await asyncio.to_thread(smtp_deliver, journey, subject)
+        async with asyncio.timeout(LIVE_WAIT):
+            while True:
+                data = await next_event(events, "stored", timeout=LIVE_WAIT)
+                if data.get("message", {}).get("subject") == subject:
+                    return data
+
+
+# --- the phases, in order ---------------------------------------------------------
+
+
+async def test_01_up_build_turns_every_service_healthy(journey: Journey) -> None:
+    with journey.compose.phase("up --build, every service healthy"):
+        await asyncio.to_thread(journey.compose.up)
+
+
+async def test_02_two_people_register_through_the_web_form(journey: Journey) -> None:
+    with journey.compose.phase("register two users through the web form"):
+        await journey.alice.register("Alice Journey")
+        await journey.bob.register("Bob Journey")
+
+
+async def test_03_send_from_the_compose_form_with_empty_cc_and_an_attachment(
+    journey: Journey,
+) -> None:
+    attachment = ("notes.bin", bytes(range(256)) * 64)
+    with journey.compose.phase("send from the compose form (empty Cc, attachment)"):
+        await journey.alice.compose(
+            to=journey.bob.address, subject="From the form", body="Hello Bob",
+            attachment=attachment,
+        )  # fmt: skip
+        await wait_for_subject(journey.bob, "From the form")
+    received = [m for m in await journey.bob.folder() if m["subject"] == "From the form"]
+    message = await journey.bob.api("GET", f"/api/v1/messages/{received[0]['id']}")
+    assert [a["filename"] for a in message["attachments"]] == ["notes.bin"]
+    assert "From the form" in await subjects(journey.alice, "sent")
+
+
+async def test_04_another_server_delivers_on_the_published_smtp_port(journey: Journey) -> None:
+    with journey.compose.phase("swaks delivers to the SMTP port"):
+        await asyncio.to_thread(smtp_deliver, journey, "Delivered by swaks")
+        await wait_for_subject(journey.bob, "Delivered by swaks")
+
+
+async def test_05_submission_with_starttls_verified_and_auth(
+    journey: Journey, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with journey.compose.phase("swaks submits with STARTTLS (verified) + AUTH"):
+        journey.certificate = journey.compose.read_file("web", "/certs/tls.crt")
+        ca = tmp_path_factory.mktemp("certs") / "localpost.crt"
+        ca.write_bytes(journey.certificate)
+        await asyncio.to_thread(
+            swaks,
+            "--server", f"127.0.0.1:{journey.compose.submission_port}",
+            "--tls", "--tls-verify", "--tls-ca-path", str(ca),
+            "--auth", "PLAIN",
+            "--auth-user", journey.alice.address,
+            "--auth-password", journey.alice.password,
+            "--from", journey.alice.address,
+            "--to", journey.bob.address,
+            "--header", "Subject: Submitted over TLS",
+        )  # fmt: skip
+        await wait_for_subject(journey.bob, "Submitted over TLS")
+    assert "Submitted over TLS" in await subjects(journey.alice, "sent")
+
+
+async def test_06_a_live_update_arrives(journey: Journey) -> None:
+    with journey.compose.phase("a live update arrives"):
+        await live_event_arrives(journey, "Live before restart")
+
+
+async def test_07_after_compose_restart_live_updates_work_again(journey: Journey) -> None:
+    with journey.compose.phase("docker compose restart, healthy again"):
+        await asyncio.to_thread(journey.compose.run, "restart", timeout=300)
+        await asyncio.to_thread(journey.compose.wait_healthy)
+    with journey.compose.phase("a live update arrives after the restart"):
+        await live_event_arrives(journey, "Live after restart")
+
+
+async def test_08_down_and_up_keep_accounts_mail_and_the_tls_pair(journey: Journey) -> None:
+    before = await subjects(journey.bob)
+    with journey.compose.phase("down, then up again"):
+        await asyncio.to_thread(journey.compose.run, "down", timeout=180)
+        await asyncio.to_thread(journey.compose.up)
+    # New sessions: the old cookies and token must still be valid or the login must work.
+    journey.bob.token = None
+    journey.alice.token = None
+    assert await subjects(journey.bob) == before
+    await journey.alice.login()
+    assert journey.compose.read_file("web", "/certs/tls.crt") == journey.certificate
+    journey.bob_inbox = len(before)
+
+
+async def test_09_a_killed_mail_store_replica_loses_and_duplicates_nothing(
+    journey: Journey,
+) -> None:
+    compose = journey.compose
+    with compose.phase("up --scale mailstore=2"):
+        await asyncio.to_thread(compose.up, "--scale", "mailstore=2")
+    replicas = compose.containers("mailstore")
+    assert len(replicas) == 2, replicas
+    run, attempts = new_run_id(), Attempts()
+    with compose.phase(f"stream {STREAM_MESSAGES} messages, kill -9 a replica midway"):
+        stream = asyncio.create_task(
+            send_stream(
+                ("127.0.0.1", compose.smtp_port),
+                journey.bob.address,
+                total=STREAM_MESSAGES,
+                senders=4,
+                run=run,
+                attempts=attempts,
+            )
+        )
+        await wait_for_attempts(attempts, STREAM_MESSAGES // 3, timeout=120)
+        await asyncio.to_thread(
+            subprocess.run, ["docker", "kill", replicas[0]], check=True, capture_output=True
+        )
+        await stream
+        stored = await settled_tokens(journey, run, expect=len(attempts.acknowledged))
+    verdict = judge(attempts, stored)
+    print(f"compose journey: kill of a replica: {verdict.as_row()}", file=sys.stderr)
+    assert verdict.acknowledged > STREAM_MESSAGES // 2, verdict
+    assert (verdict.lost, verdict.duplicated, verdict.unexpected) == (0, 0, 0), verdict
+
+
+async def settled_tokens(journey: Journey, run: str, *, expect: int) -> list[str]:
+    """The run's tokens in bob's Inbox once their count stops growing."""
+    last, quiet = -1, 0
+    for _ in range(600):
+        tokens = [token_of(s) for s in await subjects(journey.bob) if s.startswith(f"token {run}-")]
+        quiet = quiet + 1 if len(tokens) == last else 0
+        last = len(tokens)
+        if last >= expect and quiet >= 6:
+            return tokens
+        await asyncio.sleep(0.5)
+    return tokens

@@ -7,6 +7,7 @@ tests/integration/test_compose.py checks it against each service's ``load_config
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,26 @@ NEEDS_CONTAINER_FILE: dict[str, tuple[str, str]] = {
 }
 
 
+# Compose's ${NAME:-default} / ${NAME-default} (the only interpolation the file uses).
+_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}")
+
+
 def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
+    """The compose file as compose reads it with none of its variables set."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
         raise ValueError(f"{path}: not a compose file with a services mapping")
-    return data
+    return _with_defaults(data)
+
+
+def _with_defaults(value: Any) -> Any:
+    if isinstance(value, str):
+        return _VARIABLE.sub(lambda match: match.group(1), value)
+    if isinstance(value, list):
+        return [_with_defaults(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _with_defaults(item) for key, item in value.items()}
+    return value
 
 
 def postgres_settings(compose: Mapping[str, Any]) -> dict[str, str]:

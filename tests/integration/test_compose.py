@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import yaml
 
 from deploy.compose_env import (
     COMPOSE_FILE,
@@ -156,6 +157,18 @@ def test_only_smtp_submission_and_webmail_are_published(compose: dict[str, Any])
         2587: ("smtp-gateway", 2587),
         8080: ("web", 8080),
     }
+
+
+def test_every_published_host_port_can_be_moved_by_a_variable() -> None:
+    # make test-compose runs beside anything holding 2525/2587/8080 by setting these.
+    raw = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    specs = [str(p) for spec in raw["services"].values() for p in spec.get("ports") or []]
+
+    assert specs == [
+        "${PUBLISHED_SMTP_PORT:-2525}:2525",
+        "${PUBLISHED_SUBMISSION_PORT:-2587}:2587",
+        "${PUBLISHED_WEB_PORT:-8080}:8080",
+    ]
 
 
 def test_published_ports_are_the_ones_the_services_listen_on(compose: dict[str, Any]) -> None:

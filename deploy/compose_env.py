@@ -51,7 +51,7 @@ def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
         raise ValueError(f"{path}: not a compose file with a services mapping")
-    return _with_defaults(data)
+    return {key: _with_defaults(value) for key, value in data.items()}
 
 
 def _with_defaults(value: Any) -> Any:

@@ -19,6 +19,7 @@ from typing import TypeVar
 from imap_gateway.wire.errors import NestingTooDeep, ParseError
 from imap_gateway.wire.framing import RawCommand
 from imap_gateway.wire.limits import NUMBER64_MAX
+from imap_gateway.wire.mailbox_names import decode_mailbox
 
 T = TypeVar("T")
 
@@ -36,6 +37,8 @@ TAG = re.compile(rb'[^(){ \x00-\x1f\x7f%*"\\+\x80-\xff]+')
 QUOTED = re.compile(rb'"((?:[^"\\\r\n\x00]|\\["\\])*)"')
 _UNESCAPE = re.compile(rb'\\(["\\])')
 DIGITS = re.compile(rb"[0-9]+")
+# RFC 5322 §3.6.8 ftext: a header field name is printable ASCII other than ":".
+FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")
 # literal / literal8 (RFC 9051 §9, RFC 7888 "+"), running to the end of its line.
 LITERAL = re.compile(rb"(~?)\{[0-9]+\+?\}")
 
@@ -103,6 +106,14 @@ class Cursor:
             self.pos = end
             return True
         return False
+
+    def take_word(self, token: bytes) -> bool:
+        """Like :meth:`take`, but only a whole word: ``ALL`` does not take ``ALLX``."""
+        end = self.pos + len(token)
+        if self.line[self.pos : end].upper() != token or ATOM.match(self.line, end):
+            return False
+        self.pos = end
+        return True
 
     def expect(self, token: bytes, what: str | None = None) -> None:
         if not self.take(token):
@@ -214,6 +225,31 @@ def list_mailbox(c: Cursor) -> bytes:
     return string(c)
 
 
+def mailbox(c: Cursor) -> str:
+    """``mailbox = "INBOX" / astring``, decoded (modified UTF-7, or UTF-8 when ``c.utf8``)."""
+    return _decode_name(c, astring(c), "mailbox name")
+
+
+def list_pattern(c: Cursor) -> str:
+    """A LIST pattern (``list-mailbox``), decoded as a mailbox name."""
+    return _decode_name(c, list_mailbox(c), "mailbox pattern")
+
+
+def _decode_name(c: Cursor, raw: bytes, what: str) -> str:
+    try:
+        return decode_mailbox(raw, utf8=c.utf8)
+    except ValueError:
+        raise c.error(f"{what} in " + ("UTF-8" if c.utf8 else "modified UTF-7")) from None
+
+
+def header_field_name(c: Cursor) -> str:
+    """``header-fld-name = astring`` holding an RFC 5322 field name."""
+    name = astring(c)
+    if FIELD_NAME.fullmatch(name) is None:
+        raise c.error("header field name")
+    return name.decode("ascii")
+
+
 def number(c: Cursor, *, limit: int = NUMBER_MAX, nonzero: bool = False) -> int:
     """``number`` (32-bit), ``nz-number`` with ``nonzero``, ``number64`` with ``limit``."""
     what = "non-zero number" if nonzero else "number"
@@ -240,7 +276,9 @@ def parenthesised(c: Cursor, item: Callable[[Cursor], T], *, empty: bool = True)
     if not (empty and c.take(b")")):
         items.append(item(c))
         while not c.take(b")"):
-            c.sp()
+            if c.peek() != 0x20:
+                raise c.error("SP or ')'")
+            c.pos += 1
             items.append(item(c))
     c.leave()
     return items

@@ -12,5 +12,6 @@
 - :mod:`~imap_gateway.wire.fetch`, :mod:`~imap_gateway.wire.search`: FETCH items, search keys
 - :mod:`~imap_gateway.wire.parser`: framed command to typed command (dispatch table);
   :mod:`~imap_gateway.wire.selected_grammar` holds the selected-state grammars
+- :mod:`~imap_gateway.wire.encoder`: value encoders, response lines, the response writer
 - :mod:`~imap_gateway.wire.codes`: response codes and capability names
 """

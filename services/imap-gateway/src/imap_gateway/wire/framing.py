@@ -204,23 +204,22 @@ class CommandFramer:
             self._scanned = len(buf)
             if len(buf) <= limit + 1:  # the last byte may be the CR of a CRLF in range
                 return None
-            tag = self._tag if self._lines else command_tag(bytes(buf[:_TAIL]))
-            self._tail = bytes(buf[-_TAIL:])
-            del buf[:]
+            # Too long already: answer now, while the client may still be sending.
+            end = len(buf) - 1 if buf.endswith(b"\r") else len(buf)
+        elif end <= limit:
+            line = bytes(buf[:end])
+            del buf[: end + 2]
             self._scanned = 0
-            self._discard_line = True
-            self._reset()
-            raise LineTooLong("command line too long", tag=tag)
-        line = bytes(buf[:end])
-        del buf[: end + 2]
+            return line
+        tag = self._tag if self._lines else command_tag(bytes(buf[:_TAIL]))
+        # Keep what may be the line's CRLF: _drop_line ends the line exactly as when
+        # it arrives in other parts, so the outcome never depends on the split.
+        self._tail = bytes(buf[max(0, end - _TAIL) : end])
+        del buf[:end]
         self._scanned = 0
-        if end > limit:
-            tag = self._tag if self._lines else command_tag(line[:_TAIL])
-            self._reset()
-            error = LineTooLong("command line too long", tag=tag)
-            self._after_dropped_line(line[-_TAIL:], error)
-            raise error
-        return line
+        self._discard_line = True
+        self._reset()
+        raise LineTooLong("command line too long", tag=tag)
 
     def _on_line(self, line: bytes) -> RawCommand | None:
         if not self._lines:

@@ -11,12 +11,12 @@ Properties fuzzed:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from imap_gateway.wire import codes
 from imap_gateway.wire.errors import (
     CommandTooLong,
@@ -36,6 +36,7 @@ from imap_gateway.wire.framing import (
     command_tag,
 )
 from imap_gateway.wire.limits import WireLimits
+
 from libs.smtplib_common.tests.fuzzing import fuzz_settings
 
 SMALL = WireLimits(
@@ -222,15 +223,17 @@ def test_frame_helper_needs_the_whole_command() -> None:
 # --- fuzzing ------------------------------------------------------------------------------------
 
 _PIECES = st.sampled_from(
-    [b"a1 ", b"NOOP", b"APPEND", b" ", b"\r\n", b"\r", b"\n", b"{3}", b"{3+}", b"~{2}"]
-    + [b"{5000+}", b"{10001}", b"{20000+}", b"abc", b"x" * 3000, b"(", b")"]
+    [
+        *(b"a1 ", b"NOOP", b"APPEND", b" ", b"\r\n", b"\r", b"\n", b"{3}", b"{3+}", b"~{2}"),
+        *(b"{5000+}", b"{10001}", b"{20000+}", b"abc", b"x" * 3000, b"(", b")"),
+    ]
 )
 
 
 def _split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a] or [b""]
+    return [data[a:b] for a, b in itertools.pairwise(bounds) if b > a] or [b""]
 
 
 @pytest.mark.fuzz

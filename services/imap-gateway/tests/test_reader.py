@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-
 from imap_gateway.wire import codes, encoder
 from imap_gateway.wire.errors import (
     ConnectionClosed,

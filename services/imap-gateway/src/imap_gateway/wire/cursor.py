@@ -189,6 +189,7 @@ def quoted(c: Cursor) -> bytes | None:
             value.decode("utf-8")
         except UnicodeDecodeError:
             # RFC 9051 §9 QUOTED-CHAR: 8-bit octets only as UTF-8.
+            c.pos = found.start()
             raise c.error("UTF-8 in quoted string") from None
     return value
 
@@ -244,6 +245,8 @@ def _decode_name(c: Cursor, raw: bytes, what: str) -> str:
 
 def header_field_name(c: Cursor) -> str:
     """``header-fld-name = astring`` holding an RFC 5322 field name."""
+    if c.peek() in (-1, 0x29):  # ")"
+        raise c.error("header field name")
     name = astring(c)
     if FIELD_NAME.fullmatch(name) is None:
         raise c.error("header field name")

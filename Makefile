@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Touched after a complete install; anything newer than it means "install again".
 STAMP := $(VENV)/.installed
-SERVICES := smtp-gateway mailstore web
+SERVICES := smtp-gateway mailstore web imap-gateway
 PYPROJECTS := pyproject.toml libs/smtplib_common/pyproject.toml \
 	$(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
 PYTEST_ARGS ?=

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from imap_gateway.wire import codes
 from imap_gateway.wire.errors import (
     CommandTooLong,
@@ -36,7 +37,6 @@ from imap_gateway.wire.framing import (
     command_tag,
 )
 from imap_gateway.wire.limits import WireLimits
-
 from libs.smtplib_common.tests.fuzzing import fuzz_settings
 
 SMALL = WireLimits(

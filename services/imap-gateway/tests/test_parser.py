@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from imap_gateway.wire import commands as c
 from imap_gateway.wire import flags
 from imap_gateway.wire.errors import NestingTooDeep, ParseError, UnknownCommand

@@ -16,6 +16,7 @@ import datetime as dt
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+
 from imap_gateway.wire import commands as c
 from imap_gateway.wire import encoder
 from imap_gateway.wire.errors import WireError
@@ -34,7 +35,6 @@ from imap_gateway.wire.search import (
     SearchText,
 )
 from imap_gateway.wire.sequence import SequenceSet
-
 from libs.smtplib_common.tests.fuzzing import fuzz_settings
 
 pytestmark = pytest.mark.fuzz

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+
 from imap_gateway.wire import codes, encoder
 from imap_gateway.wire.errors import (
     ConnectionClosed,

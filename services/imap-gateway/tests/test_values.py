@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from imap_gateway.wire import codes, encoder
 from imap_gateway.wire.cursor import Cursor, astring, nstring, string
 from imap_gateway.wire.dates import parse_date_time
@@ -16,7 +17,6 @@ from imap_gateway.wire.errors import LiteralTooBig
 from imap_gateway.wire.framing import RawCommand
 from imap_gateway.wire.mailbox_names import decode_mailbox, decode_mutf7, encode_mutf7
 from imap_gateway.wire.sequence import STAR, SequenceSet
-
 from libs.smtplib_common.tests.fuzzing import fuzz_settings
 
 # --- mailbox names ------------------------------------------------------------------------------

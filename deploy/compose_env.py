@@ -7,6 +7,7 @@ tests/integration/test_compose.py checks it against each service's ``load_config
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ SERVICES: dict[str, str] = {
 # Compose service names double as host names inside the compose networks.
 COMPOSE_HOSTS = frozenset({"postgres", "rabbitmq", "certs", *SERVICES})
 LOCALHOST = "127.0.0.1"
+# `${NAME:-default}` in a published port: what compose publishes when NAME is not set.
+_DEFAULTED = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}")
 
 # Paths into the compose `certs` volume, which exists only inside containers.
 CONTAINER_ONLY = frozenset({"LOCALPOST_TLS_CERT", "LOCALPOST_TLS_KEY", "SUBMISSION_CA_FILE"})
@@ -131,7 +134,7 @@ def _port_mapping(port: object) -> tuple[int, int]:
     # Long syntax: {target: 80, published: "8080"}; short: "8080:80", "127.0.0.1:8080:80/tcp".
     if isinstance(port, dict):
         return int(port["published"]), int(port["target"])
-    fields = str(port).split("/")[0].rsplit(":", 2)
+    fields = _DEFAULTED.sub(r"\1", str(port)).split("/")[0].rsplit(":", 2)
     if len(fields) == 1:
         raise ValueError(f"port {port!r} publishes on a random host port; name one")
     return int(fields[-2]), int(fields[-1])

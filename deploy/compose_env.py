@@ -25,13 +25,22 @@ SERVICES: dict[str, str] = {
 }
 
 # Compose service names double as host names inside the compose networks.
-COMPOSE_HOSTS = frozenset({"postgres", "rabbitmq", "certs", *SERVICES})
+COMPOSE_HOSTS = frozenset({"postgres", "rabbitmq", "certs", "secrets", *SERVICES})
 LOCALHOST = "127.0.0.1"
 # `${NAME:-default}` in a published port: what compose publishes when NAME is not set.
 _DEFAULTED = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}")
 
-# Paths into the compose `certs` volume, which exists only inside containers.
-CONTAINER_ONLY = frozenset({"LOCALPOST_TLS_CERT", "LOCALPOST_TLS_KEY", "SUBMISSION_CA_FILE"})
+# The secrets compose generates into its `secrets` volume, as the services read them.
+SECRET_FILES = frozenset(
+    {"MAILSTORE_TOKEN_FILE", "WEB_SUBMISSION_SECRET_FILE", "WEB_SECRET_KEY_FILE"}
+)
+# Where the one-shot `secrets` service writes them, and the services mount them.
+SECRETS_DIR = "/secrets"
+
+# Paths into the compose `certs` and `secrets` volumes, which exist only inside containers.
+CONTAINER_ONLY = frozenset(
+    {"LOCALPOST_TLS_CERT", "LOCALPOST_TLS_KEY", "SUBMISSION_CA_FILE", *SECRET_FILES}
+)
 
 # Settings that only work with one of those files -> (the file's variable, the value the
 # setting takes when the file is left out). Without the volume the gateway has no
@@ -49,6 +58,12 @@ def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
         raise ValueError(f"{path}: not a compose file with a services mapping")
     return data
+
+
+def secrets_script(compose: Mapping[str, Any]) -> str:
+    """The shell script of the one-shot `secrets` service (it writes into SECRETS_DIR)."""
+    (script,) = compose["services"]["secrets"]["command"]
+    return str(script)
 
 
 def postgres_settings(compose: Mapping[str, Any]) -> dict[str, str]:
@@ -79,9 +94,11 @@ def localize(environ: Mapping[str, str]) -> dict[str, str]:
     """``environ`` for a process on this machine instead of a compose container.
 
     Compose host names become 127.0.0.1, in URLs and in ``*_HOST`` values; binding
-    0.0.0.0 becomes binding 127.0.0.1; paths into the certs volume are left out, and
-    settings that need them fall back (``NEEDS_CONTAINER_FILE``: the web service
-    submits without STARTTLS).
+    0.0.0.0 becomes binding 127.0.0.1; paths into the certs and secrets volumes are left
+    out, and settings that need them fall back (``NEEDS_CONTAINER_FILE``: the web service
+    submits without STARTTLS); without the secrets volume the services run with the
+    development secrets (LOCALPOST_DEV=1), which they accept only because every listener
+    now binds 127.0.0.1.
     """
     local: dict[str, str] = {}
     for key, value in environ.items():
@@ -95,6 +112,8 @@ def localize(environ: Mapping[str, str]) -> dict[str, str]:
     for key, (path_key, fallback) in NEEDS_CONTAINER_FILE.items():
         if key in local and path_key in environ:
             local[key] = fallback
+    if SECRET_FILES & environ.keys():
+        local["LOCALPOST_DEV"] = "1"
     return local
 
 

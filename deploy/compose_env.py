@@ -25,11 +25,20 @@ SERVICES: dict[str, str] = {
 }
 
 # Compose service names double as host names inside the compose networks.
-COMPOSE_HOSTS = frozenset({"postgres", "rabbitmq", "certs", *SERVICES})
+COMPOSE_HOSTS = frozenset({"postgres", "rabbitmq", "certs", "secrets", *SERVICES})
 LOCALHOST = "127.0.0.1"
 
-# Paths into the compose `certs` volume, which exists only inside containers.
-CONTAINER_ONLY = frozenset({"LOCALPOST_TLS_CERT", "LOCALPOST_TLS_KEY", "SUBMISSION_CA_FILE"})
+# The secrets compose generates into its `secrets` volume, as the services read them.
+SECRET_FILES = frozenset(
+    {"MAILSTORE_TOKEN_FILE", "WEB_SUBMISSION_SECRET_FILE", "WEB_SECRET_KEY_FILE"}
+)
+# Where the one-shot `secrets` service writes them, and the services mount them.
+SECRETS_DIR = "/secrets"
+
+# Paths into the compose `certs` and `secrets` volumes, which exist only inside containers.
+CONTAINER_ONLY = frozenset(
+    {"LOCALPOST_TLS_CERT", "LOCALPOST_TLS_KEY", "SUBMISSION_CA_FILE", *SECRET_FILES}
+)
 
 # Settings that only work with one of those files -> (the file's variable, the value the
 # setting takes when the file is left out). Without the volume the gateway has no
@@ -64,6 +73,12 @@ def _with_defaults(value: Any) -> Any:
     return value
 
 
+def secrets_script(compose: Mapping[str, Any]) -> str:
+    """The shell script of the one-shot `secrets` service (it writes into SECRETS_DIR)."""
+    (script,) = compose["services"]["secrets"]["command"]
+    return str(script)
+
+
 def postgres_settings(compose: Mapping[str, Any]) -> dict[str, str]:
     """The server settings compose gives PostgreSQL (``-c name=value`` in its command)."""
     command = [str(part) for part in compose["services"]["postgres"].get("command") or []]
@@ -92,9 +107,11 @@ def localize(environ: Mapping[str, str]) -> dict[str, str]:
     """``environ`` for a process on this machine instead of a compose container.
 
     Compose host names become 127.0.0.1, in URLs and in ``*_HOST`` values; binding
-    0.0.0.0 becomes binding 127.0.0.1; paths into the certs volume are left out, and
-    settings that need them fall back (``NEEDS_CONTAINER_FILE``: the web service
-    submits without STARTTLS).
+    0.0.0.0 becomes binding 127.0.0.1; paths into the certs and secrets volumes are left
+    out, and settings that need them fall back (``NEEDS_CONTAINER_FILE``: the web service
+    submits without STARTTLS); without the secrets volume the services run with the
+    development secrets (LOCALPOST_DEV=1), which they accept only because every listener
+    now binds 127.0.0.1.
     """
     local: dict[str, str] = {}
     for key, value in environ.items():
@@ -108,6 +125,8 @@ def localize(environ: Mapping[str, str]) -> dict[str, str]:
     for key, (path_key, fallback) in NEEDS_CONTAINER_FILE.items():
         if key in local and path_key in environ:
             local[key] = fallback
+    if SECRET_FILES & environ.keys():
+        local["LOCALPOST_DEV"] = "1"
     return local
 
 

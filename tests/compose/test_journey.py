@@ -24,6 +24,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from smtp_gateway.handler import WEB_PRINCIPAL
+from smtp_gateway.settings import DEV_WEB_SUBMISSION_SECRET
+from smtplib_common.replies import AUTH_FAILED
 from tests.compose.composectl import Compose, engine_problem
 from tests.compose.webuser import WebUser, next_event
 from tests.integration.harness import (
@@ -48,6 +51,12 @@ DOMAIN = "localpost.test"
 LIVE_WAIT = 45.0
 # Enough that the killed replica holds unacknowledged deliveries when it dies.
 STREAM_MESSAGES = 2000
+# The files the one-shot `secrets` service makes in the volume the web mounts at /secrets.
+SECRET_FILES = (
+    "/secrets/mailstore_token",
+    "/secrets/web_submission_secret",
+    "/secrets/web_secret_key",
+)
 
 
 @dataclass
@@ -56,6 +65,7 @@ class Journey:
     alice: WebUser
     bob: WebUser
     certificate: bytes = b""
+    secrets: dict[str, bytes] = field(default_factory=dict)
     bob_inbox: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
 
@@ -97,6 +107,10 @@ def swaks(*args: str) -> str:
     )
     assert done.returncode == 0, f"swaks exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
+
+
+def generated_secrets(compose: Compose) -> dict[str, bytes]:
+    return {path: compose.read_file("web", path) for path in SECRET_FILES}
 
 
 def smtp_deliver(journey: Journey, subject: str) -> None:
@@ -199,6 +213,30 @@ async def test_05_submission_with_starttls_verified_and_auth(
     assert "Submitted over TLS" in await subjects(journey.alice, "sent")
 
 
+async def test_05b_the_repositorys_development_secret_opens_nothing(
+    journey: Journey, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # With it, the web's submission login would send as any user (MAIL FROM ... AUTH=).
+    with journey.compose.phase("the development WEB_SUBMISSION_SECRET is refused (535)"):
+        ca = tmp_path_factory.mktemp("certs-dev") / "localpost.crt"
+        ca.write_bytes(journey.certificate)
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [
+                "swaks", "--server", f"127.0.0.1:{journey.compose.submission_port}",
+                "--tls", "--tls-verify", "--tls-ca-path", str(ca),
+                "--auth", "PLAIN",
+                "--auth-user", WEB_PRINCIPAL, "--auth-password", DEV_WEB_SUBMISSION_SECRET,
+                "--from", journey.bob.address, "--to", journey.alice.address,
+            ],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode != 0, done.stdout
+    assert str(AUTH_FAILED) in done.stdout, done.stdout
+    journey.secrets = generated_secrets(journey.compose)
+    assert len(set(journey.secrets.values())) == len(SECRET_FILES)
+
+
 async def test_06_a_live_update_arrives(journey: Journey) -> None:
     with journey.compose.phase("a live update arrives"):
         await live_event_arrives(journey, "Live before restart")
@@ -212,7 +250,9 @@ async def test_07_after_compose_restart_live_updates_work_again(journey: Journey
         await live_event_arrives(journey, "Live after restart")
 
 
-async def test_08_down_and_up_keep_accounts_mail_and_the_tls_pair(journey: Journey) -> None:
+async def test_08_down_and_up_keep_accounts_mail_the_tls_pair_and_the_secrets(
+    journey: Journey,
+) -> None:
     before = await subjects(journey.bob)
     with journey.compose.phase("down, then up again"):
         await asyncio.to_thread(journey.compose.run, "down", timeout=180)
@@ -223,6 +263,7 @@ async def test_08_down_and_up_keep_accounts_mail_and_the_tls_pair(journey: Journ
     assert await subjects(journey.bob) == before
     await journey.alice.login()
     assert journey.compose.read_file("web", "/certs/tls.crt") == journey.certificate
+    assert generated_secrets(journey.compose) == journey.secrets
     journey.bob_inbox = len(before)
 
 

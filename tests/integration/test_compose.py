@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -21,11 +22,14 @@ import yaml
 
 from deploy.compose_env import (
     COMPOSE_FILE,
+    SECRET_FILES,
+    SECRETS_DIR,
     SERVICES,
     load_compose,
     local_environment,
     postgres_settings,
     published_ports,
+    secrets_script,
     service_environment,
 )
 from tests.integration import private_postgres
@@ -35,6 +39,10 @@ ROOT = COMPOSE_FILE.parent
 DOCKERFILES = {service: ROOT / "services" / service / "Dockerfile" for service in SERVICES}
 # The name of the attribute holding each service's HTTP port in its Config.
 HTTP_PORT_FIELD = {"smtp-gateway": "http_port", "mailstore": "port", "web": "port"}
+# The secrets the one-shot `secrets` service makes, by file name in its volume.
+SECRET_NAMES = ("mailstore_token", "web_submission_secret", "web_secret_key")
+# The uid the services run as (services/*/Dockerfile), who must read the secrets.
+SERVICE_UID = 10001
 
 
 class RecordingEnviron(Mapping[str, str]):
@@ -79,6 +87,31 @@ def load_service_config(service: str, environ: Mapping[str, str]) -> Any:
     return settings.load_config(environ)
 
 
+def run_secrets_script(compose: Mapping[str, Any], directory: Path) -> None:
+    """The one-shot `secrets` service's script, run by this host's sh and openssl with
+    ``directory`` in place of its volume."""
+    script = secrets_script(compose)
+    assert script.count(SECRETS_DIR) == 1, "the script names its volume once, in its cd"
+    done = subprocess.run(
+        ["sh", "-c", script.replace(SECRETS_DIR, str(directory))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def container_environment(
+    compose: Mapping[str, Any], service: str, secrets: Path
+) -> dict[str, str]:
+    """The service's compose environment with its secret files found in ``secrets``
+    (a directory the one-shot script filled) instead of the container's volume."""
+    environ = service_environment(compose, service)
+    for key in SECRET_FILES & environ.keys():
+        environ[key] = environ[key].replace(SECRETS_DIR, str(secrets), 1)
+    return environ
+
+
 def healthcheck_url(spec: Mapping[str, Any]) -> str:
     test = " ".join(spec["healthcheck"]["test"])
     match = re.search(r"http://[^'\"\s]+", test)
@@ -89,6 +122,24 @@ def healthcheck_url(spec: Mapping[str, Any]) -> str:
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     return load_compose()
+
+
+@pytest.fixture(scope="module")
+def secrets(compose: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with the secrets compose's one-shot makes on first start."""
+    directory = tmp_path_factory.mktemp("secrets")
+    run_secrets_script(compose, directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def configs_under_compose(compose: dict[str, Any], secrets: Path) -> tuple[Any, Any, Any]:
+    """The gateway's, the mail store's and the web's Config as their containers load it."""
+    gateway, mailstore, web = (
+        load_service_config(service, container_environment(compose, service, secrets))
+        for service in ("smtp-gateway", "mailstore", "web")
+    )
+    return gateway, mailstore, web
 
 
 def test_compose_file_follows_the_compose_spec() -> None:
@@ -119,9 +170,9 @@ def test_service_runs_its_module(compose: dict[str, Any], service: str) -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_variable_compose_sets_is_read_by_the_service(
-    compose: dict[str, Any], service: str
+    compose: dict[str, Any], service: str, secrets: Path
 ) -> None:
-    environ = RecordingEnviron(service_environment(compose, service))
+    environ = RecordingEnviron(container_environment(compose, service, secrets))
 
     load_service_config(service, environ)
 
@@ -171,18 +222,24 @@ def test_every_published_host_port_can_be_moved_by_a_variable() -> None:
     ]
 
 
-def test_published_ports_are_the_ones_the_services_listen_on(compose: dict[str, Any]) -> None:
-    gateway = load_service_config("smtp-gateway", service_environment(compose, "smtp-gateway"))
-    web = load_service_config("web", service_environment(compose, "web"))
+def test_published_ports_are_the_ones_the_services_listen_on(
+    compose: dict[str, Any], secrets: Path
+) -> None:
+    gateway = load_service_config(
+        "smtp-gateway", container_environment(compose, "smtp-gateway", secrets)
+    )
+    web = load_service_config("web", container_environment(compose, "web", secrets))
 
     assert (gateway.smtp_port, gateway.submission_port, web.port) == (2525, 2587, 8080)
     assert gateway.host == web.host == "0.0.0.0"
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_healthcheck_asks_readyz_on_the_service_port(compose: dict[str, Any], service: str) -> None:
+def test_healthcheck_asks_readyz_on_the_service_port(
+    compose: dict[str, Any], service: str, secrets: Path
+) -> None:
     spec = compose["services"][service]
-    config = load_service_config(service, service_environment(compose, service))
+    config = load_service_config(service, container_environment(compose, service, secrets))
     port = getattr(config, HTTP_PORT_FIELD[service])
 
     assert healthcheck_url(spec) == f"http://127.0.0.1:{port}/readyz"
@@ -203,6 +260,7 @@ def test_dependencies_wait_for_health_or_completion(compose: dict[str, Any]) -> 
         "postgres": "service_healthy",
         "rabbitmq": "service_healthy",
         "certs": "service_completed_successfully",
+        "secrets": "service_completed_successfully",
         "mailstore": "service_healthy",
         "smtp-gateway": "service_healthy",
         # The web's /readyz is real only with the webmail issue; nothing waits on it.
@@ -222,11 +280,10 @@ def test_database_broker_and_store_are_on_the_internal_network_only(
         assert "ports" not in compose["services"][name], name
 
 
-def test_services_agree_on_shared_settings_under_compose(compose: dict[str, Any]) -> None:
-    gateway, mailstore, web = (
-        load_service_config(service, service_environment(compose, service))
-        for service in ("smtp-gateway", "mailstore", "web")
-    )
+def test_services_agree_on_shared_settings_under_compose(
+    configs_under_compose: tuple[Any, Any, Any],
+) -> None:
+    gateway, mailstore, web = configs_under_compose
 
     assert gateway.mailstore_token == mailstore.token == web.mailstore_token
     assert gateway.web_submission_secret == web.submission_secret
@@ -259,3 +316,109 @@ async def test_the_benchmarks_postgresql_runs_with_compose_settings(
     finally:
         await server.remove()
     assert shown == settings
+
+
+# -- secrets: generated on first start, never written in the compose file ------------------
+
+
+def test_secrets_one_shot_makes_three_distinct_secrets_only_the_services_can_read(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    run_secrets_script(compose, tmp_path)
+
+    files = {path.name: path for path in tmp_path.iterdir()}
+    assert sorted(files) == sorted(SECRET_NAMES)
+    values = {path.read_text() for path in files.values()}
+    assert len(values) == len(SECRET_NAMES)
+    for name, path in files.items():
+        # 32 random bytes as hex: URL- and header-safe; one newline, which services drop.
+        assert re.fullmatch(r"[0-9a-f]{64}\n", path.read_text()), name
+        info = path.stat()
+        assert (info.st_uid, info.st_gid) == (SERVICE_UID, SERVICE_UID), name
+        assert stat.S_IMODE(info.st_mode) == 0o400, name
+
+
+def test_secrets_one_shot_keeps_them_and_remakes_only_a_removed_one(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    run_secrets_script(compose, tmp_path)
+    first = {name: (tmp_path / name).read_text() for name in SECRET_NAMES}
+    (tmp_path / "web_secret_key").unlink()
+
+    run_secrets_script(compose, tmp_path)
+
+    second = {name: (tmp_path / name).read_text() for name in SECRET_NAMES}
+    assert {n: v for n, v in second.items() if first[n] == v}.keys() == {
+        "mailstore_token",
+        "web_submission_secret",
+    }
+    assert stat.S_IMODE((tmp_path / "web_secret_key").stat().st_mode) == 0o400
+
+
+def test_secrets_one_shot_remakes_what_an_interrupted_run_left(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    # A run killed between writing and renaming leaves a partial file under .new.
+    (tmp_path / ".new").mkdir()
+    (tmp_path / ".new" / "mailstore_token").write_text("0123")
+    (tmp_path / "web_secret_key").write_text("")
+
+    run_secrets_script(compose, tmp_path)
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(SECRET_NAMES)
+    for name in SECRET_NAMES:
+        assert re.fullmatch(r"[0-9a-f]{64}\n", (tmp_path / name).read_text()), name
+
+
+def test_secrets_one_shot_runs_like_the_certs_one(compose: dict[str, Any]) -> None:
+    certs, secrets = compose["services"]["certs"], compose["services"]["secrets"]
+
+    for key in ("image", "entrypoint", "network_mode", "restart"):
+        assert secrets[key] == certs[key], key
+    assert secrets["volumes"] == [f"secrets:{SECRETS_DIR}"]
+    # Compose would interpolate a `$` (the script would run with the text replaced).
+    assert "$" not in secrets_script(compose)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_services_mount_the_secrets_read_only_after_the_one_shot(
+    compose: dict[str, Any], service: str
+) -> None:
+    spec = compose["services"][service]
+    files = SECRET_FILES & service_environment(compose, service).keys()
+
+    assert files, f"{service} reads a secret, so from the volume"
+    assert f"secrets:{SECRETS_DIR}:ro" in spec["volumes"]
+    assert spec["depends_on"]["secrets"] == {"condition": "service_completed_successfully"}
+
+
+def test_the_services_run_with_the_generated_secrets_not_the_development_ones(
+    configs_under_compose: tuple[Any, Any, Any], secrets: Path
+) -> None:
+    gateway, mailstore, web = configs_under_compose
+
+    assert [gateway.dev, mailstore.dev, web.dev] == [False, False, False]
+    generated = {name: (secrets / name).read_text().rstrip("\n") for name in SECRET_NAMES}
+    assert mailstore.token == generated["mailstore_token"]
+    assert gateway.web_submission_secret == generated["web_submission_secret"]
+    assert web.secret_key == generated["web_secret_key"]
+
+
+@pytest.mark.parametrize("service", list(load_compose()["services"]))
+def test_compose_sets_no_localpost_dev_and_no_secret_value(
+    compose: dict[str, Any], service: str
+) -> None:
+    environ = service_environment(compose, service)
+
+    assert "LOCALPOST_DEV" not in environ
+    secrets = {name.removesuffix("_FILE") for name in SECRET_FILES}
+    assert secrets & environ.keys() == set()
+
+
+def test_no_development_secret_is_anywhere_in_the_compose_file() -> None:
+    text = COMPOSE_FILE.read_text()
+    for service in SERVICES.values():
+        settings = importlib.import_module(f"{service}.settings")
+        for name in dir(settings):
+            if name.startswith("DEV_"):
+                assert getattr(settings, name) not in text, name

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mailstore.settings import (
@@ -52,6 +54,87 @@ def test_dev_token_set_explicitly_outside_dev_is_refused() -> None:
 
 def test_short_token_is_refused() -> None:
     assert config_error({"MAILSTORE_TOKEN": "short"}).variable == "MAILSTORE_TOKEN"
+
+
+# -- the token from a file (MAILSTORE_TOKEN_FILE) -------------------------------------------
+
+
+def secret_file(tmp_path: Path, text: str, name: str = "secret") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_token_is_read_from_the_file_mailstore_token_file_names(tmp_path: Path) -> None:
+    config = load_config({"MAILSTORE_TOKEN_FILE": secret_file(tmp_path, "f" * 64 + "\n")})
+
+    assert config.token == "f" * 64
+    assert "f" * 64 not in repr(config)
+
+
+def test_only_one_trailing_newline_of_the_token_file_is_dropped(tmp_path: Path) -> None:
+    environ = {"MAILSTORE_TOKEN_FILE": secret_file(tmp_path, "f" * 64 + "\n\n")}
+
+    assert config_error(environ).variable == "MAILSTORE_TOKEN_FILE"
+
+
+def test_token_and_its_file_both_set_is_an_error_naming_both(tmp_path: Path) -> None:
+    environ = {**PRODUCTION, "MAILSTORE_TOKEN_FILE": secret_file(tmp_path, "f" * 64)}
+
+    error = config_error(environ)
+
+    assert error.variable == "MAILSTORE_TOKEN"
+    assert "MAILSTORE_TOKEN_FILE" in str(error)
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "empty", "newline only"])
+def test_unusable_token_file_names_the_variable_and_the_path(tmp_path: Path, case: str) -> None:
+    path = {
+        "missing": str(tmp_path / "nowhere"),
+        "directory": str(tmp_path),
+        "empty": secret_file(tmp_path, ""),
+        "newline only": secret_file(tmp_path, "\n"),
+    }[case]
+
+    error = config_error({"MAILSTORE_TOKEN_FILE": path})
+
+    assert error.variable == "MAILSTORE_TOKEN_FILE"
+    assert path in str(error)
+
+
+@pytest.mark.parametrize("text", ["hunter2", "f" * 32 + " ", DEV_MAILSTORE_TOKEN])
+def test_the_token_file_obeys_the_rules_of_the_variable(tmp_path: Path, text: str) -> None:
+    error = config_error({"MAILSTORE_TOKEN_FILE": secret_file(tmp_path, text)})
+
+    assert error.variable == "MAILSTORE_TOKEN_FILE"
+    assert text not in str(error)
+
+
+# -- the development token only on loopback --------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "localhost"])
+def test_dev_token_is_allowed_on_loopback(host: str) -> None:
+    assert load_config({**DEV, "MAILSTORE_HOST": host}).dev is True
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "172.18.0.4", "mailstore"])
+def test_dev_token_beyond_loopback_is_refused_saying_why_and_what_to_do(host: str) -> None:
+    error = config_error({**DEV, "MAILSTORE_HOST": host})
+
+    assert error.variable == "MAILSTORE_HOST"
+    for words in ("LOCALPOST_DEV=1", "127.0.0.1", "MAILSTORE_TOKEN"):
+        assert words in str(error)
+
+
+def test_dev_beyond_loopback_is_refused_even_with_a_real_token() -> None:
+    error = config_error({**PRODUCTION, **DEV, "MAILSTORE_HOST": "0.0.0.0"})
+
+    assert error.variable == "MAILSTORE_HOST"
+
+
+def test_a_real_token_may_listen_beyond_loopback() -> None:
+    assert load_config({**PRODUCTION, "MAILSTORE_HOST": "0.0.0.0"}).host == "0.0.0.0"
 
 
 def test_credentials_stay_out_of_repr() -> None:

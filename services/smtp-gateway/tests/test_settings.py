@@ -100,6 +100,118 @@ def test_secrets_and_urls_stay_out_of_repr() -> None:
     assert "brokerpass" not in repr(config)
 
 
+# -- secrets from files (MAILSTORE_TOKEN_FILE, WEB_SUBMISSION_SECRET_FILE) ------------------
+
+
+def secret_file(tmp_path: Path, text: str, name: str = "secret") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("variable", "attribute"),
+    [("MAILSTORE_TOKEN", "mailstore_token"), ("WEB_SUBMISSION_SECRET", "web_submission_secret")],
+)
+def test_secret_is_read_from_the_file_its_file_variable_names(
+    tmp_path: Path, variable: str, attribute: str
+) -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != variable}
+    environ[f"{variable}_FILE"] = secret_file(tmp_path, "f" * 64 + "\n")
+
+    config = load_config(environ)
+
+    assert getattr(config, attribute) == "f" * 64
+    assert "f" * 64 not in repr(config)
+
+
+def test_only_one_trailing_newline_of_a_secret_file_is_dropped(tmp_path: Path) -> None:
+    environ = {**PRODUCTION, "MAILSTORE_TOKEN_FILE": secret_file(tmp_path, "f" * 64 + "\n\n")}
+    del environ["MAILSTORE_TOKEN"]
+
+    assert config_error(environ).variable == "MAILSTORE_TOKEN_FILE"
+
+
+def test_secret_and_its_file_both_set_is_an_error_naming_both(tmp_path: Path) -> None:
+    environ = {**PRODUCTION, "MAILSTORE_TOKEN_FILE": secret_file(tmp_path, "f" * 64)}
+
+    error = config_error(environ)
+
+    assert error.variable == "MAILSTORE_TOKEN"
+    assert "MAILSTORE_TOKEN_FILE" in str(error)
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "empty", "newline only", "not utf-8"])
+def test_unusable_secret_file_names_the_variable_and_the_path(tmp_path: Path, case: str) -> None:
+    path = {
+        "missing": str(tmp_path / "nowhere"),
+        "directory": str(tmp_path),
+        "empty": secret_file(tmp_path, ""),
+        "newline only": secret_file(tmp_path, "\n"),
+        "not utf-8": str(tmp_path / "binary"),
+    }[case]
+    (tmp_path / "binary").write_bytes(b"\xff" * 40)
+    environ = {"MAILSTORE_TOKEN_FILE": path, "WEB_SUBMISSION_SECRET": "w" * 32}
+
+    error = config_error(environ)
+
+    assert error.variable == "MAILSTORE_TOKEN_FILE"
+    assert path in str(error)
+
+
+def test_empty_file_variable_is_refused() -> None:
+    error = config_error({"MAILSTORE_TOKEN_FILE": "", "WEB_SUBMISSION_SECRET": "w" * 32})
+
+    assert error.variable == "MAILSTORE_TOKEN_FILE"
+
+
+@pytest.mark.parametrize("text", ["hunter2", " " + "f" * 32, DEV_MAILSTORE_TOKEN])
+def test_a_secret_file_obeys_the_rules_of_the_variable(tmp_path: Path, text: str) -> None:
+    environ = {
+        "MAILSTORE_TOKEN_FILE": secret_file(tmp_path, text),
+        "WEB_SUBMISSION_SECRET": "w" * 32,
+    }
+
+    error = config_error(environ)
+
+    assert error.variable == "MAILSTORE_TOKEN_FILE"
+    assert text not in str(error)
+
+
+# -- development secrets only on loopback ----------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "localhost", "LocalHost"])
+def test_dev_secrets_are_allowed_on_loopback(host: str) -> None:
+    assert load_config({**DEV, "GATEWAY_HOST": host}).dev is True
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "mail.example.org"])
+def test_dev_secrets_beyond_loopback_are_refused_saying_why_and_what_to_do(host: str) -> None:
+    error = config_error({**DEV, "GATEWAY_HOST": host})
+
+    assert error.variable == "GATEWAY_HOST"
+    for words in ("LOCALPOST_DEV=1", "127.0.0.1", "MAILSTORE_TOKEN", "WEB_SUBMISSION_SECRET"):
+        assert words in str(error)
+
+
+def test_dev_beyond_loopback_is_refused_even_with_real_secrets() -> None:
+    error = config_error({**PRODUCTION, **DEV, "GATEWAY_HOST": "0.0.0.0"})
+
+    assert error.variable == "GATEWAY_HOST"
+
+
+def test_dev_value_in_a_file_with_dev_on_is_still_loopback_only(tmp_path: Path) -> None:
+    environ = {**DEV, "MAILSTORE_TOKEN_FILE": secret_file(tmp_path, DEV_MAILSTORE_TOKEN)}
+
+    assert load_config(environ).mailstore_token == DEV_MAILSTORE_TOKEN
+    assert config_error({**environ, "GATEWAY_HOST": "0.0.0.0"}).variable == "GATEWAY_HOST"
+
+
+def test_real_secrets_may_listen_beyond_loopback() -> None:
+    assert load_config({**PRODUCTION, "GATEWAY_HOST": "0.0.0.0"}).host == "0.0.0.0"
+
+
 @pytest.mark.parametrize("value", ["0", ""])
 def test_dev_off_values(value: str) -> None:
     assert load_config({**PRODUCTION, "LOCALPOST_DEV": value}).dev is False

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from webmail.settings import (
@@ -82,6 +84,115 @@ def test_secrets_stay_out_of_repr() -> None:
 
     for secret in PRODUCTION.values():
         assert secret not in text
+
+
+# -- secrets from files (<name>_FILE) --------------------------------------------------------
+
+SECRET_FIELDS = {
+    "MAILSTORE_TOKEN": "mailstore_token",
+    "WEB_SUBMISSION_SECRET": "submission_secret",
+    "WEB_SECRET_KEY": "secret_key",
+}
+
+
+def secret_file(tmp_path: Path, text: str, name: str = "secret") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def from_file(variable: str, path: str) -> dict[str, str]:
+    """The production secrets with ``variable`` given by file instead."""
+    environ = {k: v for k, v in PRODUCTION.items() if k != variable}
+    return {**environ, f"{variable}_FILE": path}
+
+
+@pytest.mark.parametrize("variable", SECRET_FIELDS)
+def test_secret_is_read_from_the_file_its_file_variable_names(
+    tmp_path: Path, variable: str
+) -> None:
+    config = load_config(from_file(variable, secret_file(tmp_path, "f" * 64 + "\n")))
+
+    assert getattr(config, SECRET_FIELDS[variable]) == "f" * 64
+    assert "f" * 64 not in repr(config)
+
+
+def test_only_one_trailing_newline_of_a_secret_file_is_dropped(tmp_path: Path) -> None:
+    environ = from_file("WEB_SECRET_KEY", secret_file(tmp_path, "f" * 64 + "\n\n"))
+
+    assert config_error(environ).variable == "WEB_SECRET_KEY_FILE"
+
+
+@pytest.mark.parametrize("variable", SECRET_FIELDS)
+def test_secret_and_its_file_both_set_is_an_error_naming_both(
+    tmp_path: Path, variable: str
+) -> None:
+    environ = {**PRODUCTION, f"{variable}_FILE": secret_file(tmp_path, "f" * 64)}
+
+    error = config_error(environ)
+
+    assert error.variable == variable
+    assert f"{variable}_FILE" in str(error)
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "empty", "newline only"])
+def test_unusable_secret_file_names_the_variable_and_the_path(tmp_path: Path, case: str) -> None:
+    path = {
+        "missing": str(tmp_path / "nowhere"),
+        "directory": str(tmp_path),
+        "empty": secret_file(tmp_path, ""),
+        "newline only": secret_file(tmp_path, "\n"),
+    }[case]
+
+    error = config_error(from_file("WEB_SUBMISSION_SECRET", path))
+
+    assert error.variable == "WEB_SUBMISSION_SECRET_FILE"
+    assert path in str(error)
+
+
+@pytest.mark.parametrize(("variable", "dev_value"), DEV_SECRETS)
+def test_dev_value_in_a_file_outside_dev_is_refused(
+    tmp_path: Path, variable: str, dev_value: str
+) -> None:
+    error = config_error(from_file(variable, secret_file(tmp_path, dev_value)))
+
+    assert error.variable == f"{variable}_FILE"
+    assert dev_value not in str(error)
+
+
+def test_secret_key_file_shorter_than_an_hmac_key_is_refused(tmp_path: Path) -> None:
+    short = "k" * (MIN_SECRET_KEY_LENGTH - 1)
+
+    error = config_error(from_file("WEB_SECRET_KEY", secret_file(tmp_path, short)))
+
+    assert error.variable == "WEB_SECRET_KEY_FILE"
+
+
+# -- development secrets only on loopback ----------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.1.1", "::1", "localhost"])
+def test_dev_secrets_are_allowed_on_loopback(host: str) -> None:
+    assert load_config({**DEV, "WEB_HOST": host}).dev is True
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "webmail.example.org"])
+def test_dev_secrets_beyond_loopback_are_refused_saying_why_and_what_to_do(host: str) -> None:
+    error = config_error({**DEV, "WEB_HOST": host})
+
+    assert error.variable == "WEB_HOST"
+    for words in ("LOCALPOST_DEV=1", "127.0.0.1", *SECRET_FIELDS):
+        assert words in str(error)
+
+
+def test_dev_beyond_loopback_is_refused_even_with_real_secrets() -> None:
+    error = config_error({**PRODUCTION, **DEV, "WEB_HOST": "0.0.0.0"})
+
+    assert error.variable == "WEB_HOST"
+
+
+def test_real_secrets_may_listen_beyond_loopback() -> None:
+    assert load_config({**PRODUCTION, "WEB_HOST": "0.0.0.0"}).host == "0.0.0.0"
 
 
 @pytest.mark.parametrize("value", ["on", "true", "2"])

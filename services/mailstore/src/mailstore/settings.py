@@ -3,17 +3,21 @@
 The variable names and defaults are a contract shared with docker-compose.yml,
 deploy/run_local.py and the README's configuration table. Casts are strict: a
 value that does not parse is an error naming its variable, never a fallback.
+Each secret comes from its variable or from the file its ``_FILE`` variable names.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
-# Development secret, refused unless LOCALPOST_DEV=1. The gateway and the web service
+# Development secret, refused unless LOCALPOST_DEV=1, which is itself refused unless the
+# service listens on loopback only (_require_loopback). The gateway and the web service
 # hold the same value, so a development stack agrees on it with no configuration
 # (tests/integration/test_compose.py checks that they match).
 DEV_MAILSTORE_TOKEN = "dev-mailstore-token-not-a-secret"  # noqa: S105 - dev only, see above
@@ -85,7 +89,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
     # busy, and more threads would only make each check slower.
     cpus = min(available_cpus(), MAX_PASSWORD_WORKERS)
     workers = _count(environ, "MAILSTORE_PASSWORD_WORKERS", cpus, maximum=MAX_PASSWORD_WORKERS)
-    return Config(
+    config = Config(
         host=_text(environ, "MAILSTORE_HOST", "127.0.0.1"),
         port=_port(environ, "MAILSTORE_PORT", 8081),
         database_url=_url(
@@ -109,6 +113,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
             else None
         ),
     )
+    if dev:
+        _require_loopback("MAILSTORE_HOST", config.host, secrets=("MAILSTORE_TOKEN",))
+    return config
 
 
 def available_cpus() -> int:
@@ -194,17 +201,73 @@ def _queue_prefix(environ: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _secret(environ: Mapping[str, str], name: str, dev_value: str, *, dev: bool) -> str:
+def _secret(
+    environ: Mapping[str, str],
+    name: str,
+    dev_value: str,
+    *,
+    dev: bool,
+    min_length: int = MIN_SECRET_LENGTH,
+) -> str:
     # Errors never quote the value.
-    value = environ.get(name)
+    source, value = _secret_source(environ, name)
     if value is None:
         if dev:
             return dev_value
-        raise ConfigError(name, "is not set; only LOCALPOST_DEV=1 allows the development value")
-    if value == dev_value and not dev:
-        raise ConfigError(name, "holds the development value; only LOCALPOST_DEV=1 allows it")
-    if len(value) < MIN_SECRET_LENGTH or value != value.strip():
         raise ConfigError(
-            name, f"must be at least {MIN_SECRET_LENGTH} characters with no surrounding spaces"
+            name, f"is not set (nor {name}_FILE); only LOCALPOST_DEV=1 allows the development value"
+        )
+    if value == dev_value and not dev:
+        raise ConfigError(source, "holds the development value; only LOCALPOST_DEV=1 allows it")
+    if len(value) < min_length or value != value.strip():
+        raise ConfigError(
+            source, f"must be at least {min_length} characters with no surrounding spaces"
         )
     return value
+
+
+def _secret_source(environ: Mapping[str, str], name: str) -> tuple[str, str | None]:
+    """The variable a secret comes from and its value: ``name`` itself, or the file that
+    ``<name>_FILE`` names (compose's secrets volume). The file is read here, once, because
+    the configuration holds the value."""
+    file_variable = f"{name}_FILE"
+    path = environ.get(file_variable)
+    if path is None:
+        return name, environ.get(name)
+    if environ.get(name) is not None:
+        raise ConfigError(name, f"and {file_variable} are both set; set only one of them")
+    if not path:
+        raise ConfigError(file_variable, "is empty; it must name a file holding the secret")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            file_variable, f"names {path!r}, which cannot be read: {exc.strerror}"
+        ) from None
+    except UnicodeDecodeError:  # its message would quote a byte of the secret
+        raise ConfigError(file_variable, f"names {path!r}, which is not UTF-8 text") from None
+    # One trailing newline is what `echo`, editors and `openssl rand` add, not the secret's.
+    value = text.removesuffix("\n")
+    if not value:
+        raise ConfigError(file_variable, f"names {path!r}, which is empty")
+    return file_variable, value
+
+
+def _require_loopback(name: str, host: str, *, secrets: tuple[str, ...]) -> None:
+    # The development secrets are public (they are in this repository): whoever reaches a
+    # listener of a service that accepts them can use them. Only loopback keeps them local.
+    if host.lower() == "localhost" or _is_loopback_address(host):
+        return
+    raise ConfigError(
+        name,
+        f"is {host!r}, which is not loopback, and LOCALPOST_DEV=1 lets in the public"
+        " development secrets; bind 127.0.0.1, ::1 or localhost, or unset LOCALPOST_DEV"
+        f" and set {', '.join(secrets)} (or each one's _FILE variant)",
+    )
+
+
+def _is_loopback_address(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: where it resolves may change
+        return False

@@ -275,6 +275,30 @@ async def test_delivered_message_is_listed_and_readable(
     assert attachment.headers["Content-Disposition"].startswith("attachment;")
 
 
+async def test_gateway_sender_check_is_in_the_listing_and_the_message(
+    client: Client, alice_and_bob: None, deliver: Any
+) -> None:
+    verdict = (
+        "Authentication-Results: localpost.test;\r\n"
+        "\tlocalpost-sender=fail header.from=bob@localpost.test (not authenticated)\r\n"
+    )
+    forged = await deliver(verdict.encode() + mail(sender=f"Bob <{BOB}>"), rcpt_to=[ALICE])
+    await deliver(mail(), rcpt_to=[ALICE])
+    forged_id = forged.entries[0].id
+
+    listing = await (await client.get(f"/v1/accounts/{ALICE}/messages", headers=AUTH)).json()
+    message = await (
+        await client.get(f"/v1/accounts/{ALICE}/messages/{forged_id}", headers=AUTH)
+    ).json()
+
+    checks = {
+        item["id"]: (item["sender_check"], item["sender_claimed"]) for item in listing["messages"]
+    }
+    assert checks.pop(forged_id) == ("fail", BOB)
+    assert list(checks.values()) == [(None, None)]
+    assert (message["sender_check"], message["sender_claimed"]) == ("fail", BOB)
+
+
 async def test_raw_message_is_sent_in_slices_byte_for_byte(
     client: Client, alice_and_bob: None, deliver: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

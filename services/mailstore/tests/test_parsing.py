@@ -388,3 +388,40 @@ def test_address_fast_path_agrees_with_the_stdlib_parser(mailboxes: list[str]) -
     result = parse_message(f"To: {value}\r\n\r\n".encode())
 
     assert [(a.name, a.address) for a in result.to] == [p for p in expected if p != ("", "")]
+
+
+GATEWAY_FAIL = (
+    b"Authentication-Results: localpost.test;\r\n"
+    b"\tlocalpost-sender=fail header.from=bob@localpost.test (not authenticated)\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "check", "claimed"),
+    [
+        (
+            GATEWAY_FAIL + b"Received: x\r\nFrom: bob@localpost.test\r\n\r\nhi\r\n",
+            "fail",
+            "bob@localpost.test",
+        ),
+        (
+            b"Authentication-Results: mx.test; auth=pass smtp.auth=a@b.test;\r\n"
+            b" localpost-sender=PASS header.from=a@b.test\r\nFrom: a@b.test\r\n\r\n",
+            "pass",
+            "a@b.test",
+        ),
+        (b"Authentication-Results: mx.test; localpost-sender=none\r\n\r\n", "none", None),
+        # A field a sender wrote is never first: the gateway's own is above it.
+        (b"Received: x\r\n" + GATEWAY_FAIL.replace(b"fail", b"pass") + b"\r\n", None, None),
+        (b"Authentication-Results: mx.test; spf=pass\r\n\r\n", None, None),
+        (b"Authentication-Results: mx.test; localpost-sender=maybe\r\n\r\n", None, None),
+        (b"From: a@b.test\r\n\r\n", None, None),
+    ],
+)
+def test_sender_check_is_read_from_the_first_field_only(
+    raw: bytes, check: str | None, claimed: str | None
+) -> None:
+    result = parse_message(raw)
+
+    assert (result.sender_check, result.sender_claimed) == (check, claimed)
+    assert result.error is None

@@ -29,6 +29,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from smtp_gateway.handler import WEB_PRINCIPAL
 from smtp_gateway.keys import LISTENERS, PUBLISHER
 from smtp_gateway.main import create_app
 from smtp_gateway.settings import (
@@ -38,6 +39,7 @@ from smtp_gateway.settings import (
     load_config,
 )
 from smtp_gateway.topology import Names
+from smtplib_common import replies
 from smtplib_common.replies import Reply
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -138,6 +140,19 @@ class LineClient:
             f"From: Alice <{ALICE}>\r\nTo: Bob <{BOB}>\r\nSubject: {subject}\r\n"
             f"Message-ID: <{uuid.uuid4().hex}@client.test>\r\n\r\nHi Bob!\r\n"
         ).encode()
+
+    @staticmethod
+    def results(body: bytes) -> tuple[str, bytes]:
+        """The gateway's Authentication-Results field on top of ``body`` (unfolded, without
+        its name) and the rest of the body; fails the test when it is not there."""
+        name, _, rest = body.partition(b":")
+        assert name == b"Authentication-Results", body[:200]
+        lines = rest.split(b"\r\n")
+        count = 1
+        while lines[count][:1] in (b" ", b"\t"):
+            count += 1
+        value = b"".join(lines[:count]).decode()
+        return " ".join(value.split()), b"\r\n".join(lines[count:])
 
     @staticmethod
     def queued_id(reply: Reply) -> str:
@@ -403,6 +418,26 @@ async def gateway(start_gateway: StartGateway, config: Config) -> Gateway:
     gateway = await start_gateway(config)
     await gateway.wait_connected()
     return gateway
+
+
+@pytest.fixture
+async def alice(gateway: Gateway, connect: Callable[[int], Awaitable[LineClient]]) -> LineClient:
+    """A submission client authenticated as Alice."""
+    client = await connect(gateway.submission_port)
+    await client.ehlo()
+    assert await client.auth_plain(ALICE, PASSWORDS[ALICE]) == replies.AUTH_SUCCEEDED
+    return client
+
+
+@pytest.fixture(name="web")
+async def web_principal(
+    gateway: Gateway, connect: Callable[[int], Awaitable[LineClient]]
+) -> LineClient:
+    """A submission client authenticated as the web service's principal."""
+    client = await connect(gateway.submission_port)
+    await client.ehlo()
+    assert await client.auth_plain(WEB_PRINCIPAL, WEB_SECRET) == replies.AUTH_SUCCEEDED
+    return client
 
 
 @pytest.fixture

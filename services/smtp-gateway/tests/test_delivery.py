@@ -40,10 +40,15 @@ async def test_mail_for_an_existing_mailbox_is_queued_once_as_the_contract_says(
         "x-localpost-mail-from": "sender@example.org",
         "x-localpost-rcpt-to": [BOB],
     }
-    # The Received: header first (RFC 5321 §4.4), naming the id, then the bytes as sent.
-    assert queued.body.startswith(b"Received: from client.test ")
-    assert f" id {message_id}".encode() in queued.body.split(b"\r\n\r\n")[0]
-    assert queued.body.endswith(content)
+    # Our Authentication-Results (RFC 8601), the Received: header (RFC 5321 §4.4) naming
+    # the id, then the bytes as sent. From 127.0.0.1, a trusted network, From: Alice passes.
+    results, body = client.results(queued.body)
+    assert results == (
+        "localpost.test; localpost-sender=pass header.from=alice@localpost.test (trusted network)"
+    )
+    assert body.startswith(b"Received: from client.test ")
+    assert f" id {message_id}".encode() in body.split(b"\r\n\r\n")[0]
+    assert body.endswith(content)
 
 
 async def test_null_sender_is_an_empty_mail_from_header(

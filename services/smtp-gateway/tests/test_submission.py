@@ -19,7 +19,7 @@ import trustme
 
 from smtp_gateway.handler import WEB_PRINCIPAL
 from smtp_gateway.keys import METRICS
-from smtp_gateway.settings import DEV_WEB_SUBMISSION_SECRET, Config, TLSFiles
+from smtp_gateway.settings import Config, TLSFiles
 from smtplib_common import replies
 from smtplib_common.replies import Reply
 
@@ -31,26 +31,6 @@ if TYPE_CHECKING:
 ALICE = "alice@localpost.test"
 ALICE_PASSWORD = "alice-password-123"
 BOB = "bob@localpost.test"
-
-
-@pytest.fixture
-async def alice(gateway: Gateway, connect: Connect) -> LineClient:
-    """A submission client authenticated as Alice."""
-    client = await connect(gateway.submission_port)
-    await client.ehlo()
-    assert await client.auth_plain(ALICE, ALICE_PASSWORD) == replies.AUTH_SUCCEEDED
-    return client
-
-
-@pytest.fixture
-async def web(gateway: Gateway, connect: Connect) -> LineClient:
-    """A submission client authenticated as the web service's principal."""
-    client = await connect(gateway.submission_port)
-    await client.ehlo()
-    assert await client.auth_plain(WEB_PRINCIPAL, DEV_WEB_SUBMISSION_SECRET) == (
-        replies.AUTH_SUCCEEDED
-    )
-    return client
 
 
 async def test_mail_without_auth_is_530(gateway: Gateway, connect: Connect) -> None:

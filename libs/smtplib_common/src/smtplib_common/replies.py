@@ -153,8 +153,21 @@ AUTH_FAILED = Reply(535, "5.7.8", "Authentication credentials invalid")  # RFC 4
 AUTH_NEEDS_TLS = Reply(538, "5.7.11", "Encryption required for requested authentication mechanism")
 MAILBOX_UNAVAILABLE = Reply(550, "5.1.1", "Mailbox unavailable")
 RELAY_DENIED = Reply(550, "5.7.1", "Relaying denied")
+# RFC 3463 §3.8 X.7.1: delivery not authorized. Our own domains' mail comes through
+# submission (RFC 6409), where the sender logs in, not from strangers on port 25.
+LOCAL_SENDER_NOT_AUTHENTICATED = Reply(
+    550, "5.7.1", "Mail from this domain must be submitted with authentication"
+)
 MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
 SENDER_NOT_OWNED = Reply(553, "5.7.1", "Sender address not owned by authenticated user")
+# After DATA/BDAT: the message's own headers name someone else (RFC 6409 §8.1 lets a
+# submission server refuse them), or cannot be read well enough to tell.
+FROM_HEADER_NOT_OWNED = Reply(
+    553, "5.7.1", "From: and Sender: headers must name only the authenticated user's address"
+)
+FROM_HEADER_UNREADABLE = Reply(
+    553, "5.7.1", "From: or Sender: header cannot be read as a list of addresses"
+)
 NON_ASCII_NOT_PERMITTED = Reply(
     553, "5.6.7", "Non-ASCII address requires SMTPUTF8"
 )  # RFC 6531 §3.5

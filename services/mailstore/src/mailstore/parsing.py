@@ -90,6 +90,10 @@ class ParsedMessage:
     html: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    # The gateway's localpost-sender result ("pass", "fail", "none"; None: not there)
+    # and the mailbox it is about (see _sender_check).
+    sender_check: str | None = None
+    sender_claimed: str | None = None
     # Set when some part of the message could not be extracted; the rest is best effort.
     error: str | None = None
 
@@ -192,8 +196,14 @@ _RECEIVED = _ReceivedPolicy()
 
 def _headers(message: Message, result: ParsedMessage) -> None:
     first: dict[str, str] = {}
-    for key, value in message.raw_items():
+    items = list(message.raw_items())
+    for key, value in items:
         first.setdefault(key.lower(), value)
+    if items and items[0][0].lower() == "authentication-results":
+        unchecked: tuple[str | None, str | None] = (None, None)
+        result.sender_check, result.sender_claimed = _field(
+            result, "authentication-results", lambda: _sender_check(items[0][1]), unchecked
+        )
     subject = _field(result, "subject", lambda: _text_header(first, "subject"), "")
     result.subject = _collapse(subject)
     no_addresses: list[Address] = []
@@ -205,6 +215,23 @@ def _headers(message: Message, result: ParsedMessage) -> None:
     result.message_id = _optional(result, first, "message-id")
     result.in_reply_to = _optional(result, first, "in-reply-to")
     result.references = _optional(result, first, "references")
+
+
+# The gateway's verdict on From:/Sender: (smtp_gateway.identity, RFC 8601): it strips every
+# Authentication-Results field naming itself and puts its own first of all, above its
+# Received:. Only that first field is read, so a field a sender wrote lower down is never
+# taken for the gateway's, whatever authserv-id it names (RFC 8601 §7.1: trust only the
+# fields added inside one's own ADMD).
+_SENDER_RESULT = re.compile(r"(?:^|;)\s*localpost-sender\s*=\s*(pass|fail|none)\b([^;]*)", re.I)
+_HEADER_FROM = re.compile(r"\bheader\.from\s*=\s*([^\s;()]+)", re.I)
+
+
+def _sender_check(value: str) -> tuple[str | None, str | None]:
+    found = _SENDER_RESULT.search(_unfold(value))
+    if found is None:
+        return None, None
+    claimed = _HEADER_FROM.search(found[2])
+    return found[1].lower(), clean(claimed[1])[:500] if claimed else None
 
 
 def _field(result: ParsedMessage, what: str, extract: Callable[[], T], default: T) -> T:

@@ -3,12 +3,17 @@
 This is the edge where domain errors become SMTP replies:
 
 - delivery (SMTP_PORT): mail for existing local mailboxes only. Never an open relay:
-  a domain that is not ours is 550 5.7.1 whoever asks. No AUTH is offered.
+  a domain that is not ours is 550 5.7.1 whoever asks. No AUTH is offered, so a
+  sender in our own domains (MAIL FROM) is 550 5.7.1 unless the client is in a
+  trusted network; the null sender of bounces stays welcome. A From:/Sender: in our
+  domains is delivered, marked ``localpost-sender=fail`` (identity.py) for the web.
 - submission (SMTP_PORT of RFC 6409, SUBMISSION_PORT): AUTH first, and the envelope
   sender must be the authenticated account. The web service's principal may act for
-  a user named with ``AUTH=<address>`` on MAIL (RFC 4954 §5); nobody else may.
+  a user named with ``AUTH=<address>`` on MAIL (RFC 4954 §5); nobody else may. Every
+  From:/Sender: mailbox must be that identity's too (553 5.7.1 after the data).
 
-Both publish an accepted message once and answer 250 only after the broker's confirm
+Both strip forged ``Authentication-Results:`` fields naming our host, prepend their
+own, publish an accepted message once and answer 250 only after the broker's confirm
 (RFC 5321 §6.1).
 """
 
@@ -18,10 +23,12 @@ import hmac
 import logging
 import time
 
+from smtp_gateway import identity
 from smtp_gateway.directory import Account, Directory
 from smtp_gateway.errors import DirectoryUnavailable, PublishFailed
 from smtp_gateway.metrics import Metrics
 from smtp_gateway.publisher import Publisher
+from smtp_gateway.settings import IPNetwork
 from smtplib_common import replies
 from smtplib_common.replies import Reply
 from smtplib_common.server import AuthResult, Credentials, Envelope, Session
@@ -48,8 +55,13 @@ class DeliveryHandler:
         directory: Directory,
         publisher: Publisher,
         metrics: Metrics,
+        hostname: str,
+        trusted_networks: tuple[IPNetwork, ...],
     ) -> None:
         self._domains = frozenset(domains)
+        # The authserv-id of our Authentication-Results fields (RFC 8601 §2.5).
+        self._hostname = hostname
+        self._trusted = trusted_networks
         self._postmaster = f"postmaster@{domains[0]}"
         self._directory = directory
         self._publisher = publisher
@@ -60,6 +72,18 @@ class DeliveryHandler:
 
     async def handle_connect(self, session: Session) -> Reply | None:
         self._metrics.connections.labels(listener=self.listener).inc()
+        return None
+
+    async def handle_mail(
+        self, session: Session, envelope: Envelope, address: str, params: dict[str, str | None]
+    ) -> Reply | None:
+        # Our users send through submission, logged in. The null sender (bounces, RFC
+        # 5321 §4.5.5) claims nobody; a trusted network is a relay we vouch for.
+        local = bool(address) and identity.in_domains(address, self._domains)
+        if local and not session.peer_in(self._trusted):
+            return self._refuse(
+                replies.LOCAL_SENDER_NOT_AUTHENTICATED, "local_sender", envelope, address
+            )
         return None
 
     async def handle_rcpt(
@@ -79,6 +103,10 @@ class DeliveryHandler:
     async def handle_message(
         self, session: Session, envelope: Envelope, message: bytes
     ) -> Reply | None:
+        checked = self.check_message(session, envelope, message)
+        if isinstance(checked, Reply):
+            return checked
+        message = checked
         try:
             latency = await self._publisher.publish(
                 message_id=envelope.id,
@@ -100,6 +128,28 @@ class DeliveryHandler:
     def submitted_by(self, session: Session, envelope: Envelope) -> str | None:
         """The account whose Sent folder gets the message; None for delivered mail."""
         return None
+
+    def check_message(self, session: Session, envelope: Envelope, message: bytes) -> bytes | Reply:
+        """The message to publish, with our Authentication-Results, or the refusal.
+
+        Delivery refuses nothing here: a From: in our domains without a trusted network
+        behind it is delivered, marked as failed, so the recipient sees the warning
+        instead of a bounce telling the forger what works.
+        """
+        fields = identity.sender_fields(message)
+        verdict = identity.delivery_verdict(
+            fields, domains=self._domains, trusted=session.peer_in(self._trusted)
+        )
+        if verdict.result == identity.FAIL:
+            log.info("%s From: claims <%s> unauthenticated", envelope.id, verdict.header_from)
+        return self._stamp(message, verdict)
+
+    def _stamp(
+        self, message: bytes, verdict: identity.Verdict, smtp_auth: str | None = None
+    ) -> bytes:
+        self._metrics.sender_checks.labels(listener=self.listener, result=verdict.result).inc()
+        results = identity.authentication_results(self._hostname, verdict, smtp_auth=smtp_auth)
+        return identity.stamp(message, self._hostname, results)
 
     def _mailbox(self, rcpt: str) -> str:
         # RFC 5321 §4.1.1.3: a bare <postmaster> is the postmaster of this server.
@@ -140,9 +190,18 @@ class SubmissionHandler(DeliveryHandler):
         directory: Directory,
         publisher: Publisher,
         metrics: Metrics,
+        hostname: str,
+        trusted_networks: tuple[IPNetwork, ...],
         web_secret: str,
     ) -> None:
-        super().__init__(domains=domains, directory=directory, publisher=publisher, metrics=metrics)
+        super().__init__(
+            domains=domains,
+            directory=directory,
+            publisher=publisher,
+            metrics=metrics,
+            hostname=hostname,
+            trusted_networks=trusted_networks,
+        )
         self._web_secret = web_secret.encode()
 
     async def authenticate(self, session: Session, credentials: Credentials) -> AuthResult:
@@ -210,6 +269,23 @@ class SubmissionHandler(DeliveryHandler):
         if session.authenticated_as == WEB_PRINCIPAL:
             return envelope.auth_mailbox
         return session.authenticated_as
+
+    def check_message(self, session: Session, envelope: Envelope, message: bytes) -> bytes | Reply:
+        """RFC 6409 §8.1: the headers must not say the message is from someone other than
+        the sender, whom handle_mail established: the account logged in, or the user the
+        web principal vouches for with AUTH=."""
+        sender = self.submitted_by(session, envelope)
+        if sender is None:  # handle_mail refused MAIL without one; kept as a guard
+            return replies.AUTH_REQUIRED
+        fields = identity.sender_fields(message)
+        verdict = identity.submission_verdict(fields, sender)
+        if verdict is None:
+            if not fields.readable:
+                reply, reason = replies.FROM_HEADER_UNREADABLE, "from_header_unreadable"
+            else:
+                reply, reason = replies.FROM_HEADER_NOT_OWNED, "from_header_not_owned"
+            return self._refuse(reply, reason, envelope, sender)
+        return self._stamp(message, verdict, smtp_auth=sender)
 
     def _auth_failed(self, session: Session, why: str) -> AuthResult:
         # The username may be a typo of the password: it stays out of the log.

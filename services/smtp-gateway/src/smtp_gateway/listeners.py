@@ -51,7 +51,12 @@ def build(
     context = tls_context(config.tls) if config.tls is not None else None
     delivery = SMTPServer(
         DeliveryHandler(
-            domains=config.domains, directory=directory, publisher=publisher, metrics=metrics
+            domains=config.domains,
+            directory=directory,
+            publisher=publisher,
+            metrics=metrics,
+            hostname=config.hostname,
+            trusted_networks=config.trusted_networks,
         ),
         ServerConfig(hostname=config.hostname),
         # Opportunistic STARTTLS for senders that want it; never required on port 25
@@ -64,6 +69,8 @@ def build(
             directory=directory,
             publisher=publisher,
             metrics=metrics,
+            hostname=config.hostname,
+            trusted_networks=config.trusted_networks,
             web_secret=config.web_submission_secret,
         ),
         ServerConfig(

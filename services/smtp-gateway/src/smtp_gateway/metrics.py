@@ -36,6 +36,7 @@ class Metrics:
     publish_batch: Histogram
     auth_latency: Histogram
     auth_unavailable: Counter
+    sender_checks: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -94,6 +95,12 @@ class Metrics:
                 "localpost_gateway_auth_checks_unavailable",
                 "Login checks answered 454 because the mail store timed out or failed",
                 ["reason"],
+                registry=registry,
+            ),
+            sender_checks=Counter(
+                "localpost_gateway_sender_checks",
+                "Accepted messages by their localpost-sender result (pass, fail, none)",
+                ["listener", "result"],
                 registry=registry,
             ),
         )

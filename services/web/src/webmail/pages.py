@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,8 @@ def create_environment() -> jinja2.Environment:
     env.filters["size"] = human_size
     env.filters["utc"] = utc_fallback
     env.filters["person"] = person
+    env.filters["sender"] = sender_label
+    env.globals["forgery_warning"] = forgery_warning
     return env
 
 
@@ -103,3 +106,27 @@ def person(value: Any) -> str:
     if name and address:
         return f"{name} <{address}>"
     return str(name or address)
+
+
+def sender_label(value: Any) -> str:
+    """How a list shows who a message is from: the name, or the address without one.
+
+    A name with an "@" in it (``bob@localpost.test (IT Security)``, or a fullwidth at sign,
+    U+FF20, that NFKC folds to one) reads as an address, so the real address goes beside it.
+    """
+    if not isinstance(value, dict):
+        return ""
+    name, address = value.get("name") or "", value.get("address") or ""
+    if name and "@" in unicodedata.normalize("NFKC", name):
+        return person(value)
+    return str(name or address)
+
+
+def forgery_warning(msg: Any) -> str | None:
+    """The warning for a message whose From: the gateway could not vouch for
+    (its ``localpost-sender=fail``, smtp_gateway.identity), else None."""
+    if not isinstance(msg, dict) or msg.get("sender_check") != "fail":
+        return None
+    claimed = str(msg.get("sender_claimed") or "")
+    who = claimed if "@" in claimed else f"an address at {claimed or 'this domain'}"
+    return f"This message claims to be from {who} but was not sent by that account."

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import ipaddress
 import logging
 import math
 import re
@@ -110,7 +109,7 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
             transport.write(refusal.encode(enhanced=False))
             transport.close()
             return
-        self._plaintext_auth_ok = self._peer_in(self._config.plaintext_auth_networks)
+        self._plaintext_auth_ok = self.session.peer_in(self._config.plaintext_auth_networks)
         self._last_activity = self._loop.time()
         self._task = self._loop.create_task(self._run())
         self._arm_watchdog(min(self._config.idle_timeout, self._config.max_session_time))
@@ -809,17 +808,6 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
             self._reply(verdict)
             return True
         return False
-
-    def _peer_in(self, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
-        if not networks:
-            return False
-        try:
-            ip = ipaddress.ip_address(self.session.peer_ip.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip in net for net in networks)
 
     # --- control from the listener ----------------------------------------
 

@@ -7,6 +7,7 @@ an envelope lives from MAIL to the end of DATA/BDAT (or RSET, EHLO, STARTTLS).
 from __future__ import annotations
 
 import enum
+import ipaddress
 import time
 from dataclasses import dataclass, field
 
@@ -74,6 +75,19 @@ class Session:
     @property
     def peer_ip(self) -> str:
         return self.peer[0]
+
+    def peer_in(self, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+        """Whether the client's address is in one of ``networks`` (an IPv4 client on a
+        dual-stack socket, ``::ffff:a.b.c.d``, counts as ``a.b.c.d``)."""
+        if not networks:
+            return False
+        try:
+            ip = ipaddress.ip_address(self.peer_ip.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in networks)
 
     def reset_transaction(self) -> None:
         """RSET semantics (RFC 5321 §4.1.1.5): drop the envelope, keep the session."""

@@ -102,10 +102,11 @@ async def _insert_messages(con: Connection, messages: list[NewMessage]) -> None:
         INSERT INTO messages (
             id, mail_from, rcpt_to, submitted_by, raw, size, subject, from_name, from_address,
             to_addrs, cc_addrs, date, message_id_header, in_reply_to, references_header,
-            text_body, html_body, preview, has_attachments, parse_defects, parse_error, search
+            text_body, html_body, preview, has_attachments, parse_defects, parse_error,
+            sender_check, sender_claimed, search
         ) VALUES (
             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, to_tsvector('simple', $22)
+            $19, $20, $21, $22, $23, to_tsvector('simple', $24)
         )
         ON CONFLICT (id) DO NOTHING
         """,
@@ -162,6 +163,8 @@ def _message_row(message: NewMessage) -> tuple[object, ...]:
         parsed.has_attachments,
         parsed.defects,
         parsed.error,
+        parsed.sender_check,
+        parsed.sender_claimed,
         parsed.search_text,
     )
 

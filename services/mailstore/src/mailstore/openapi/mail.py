@@ -72,6 +72,16 @@ MAIL_SCHEMAS: dict[str, Any] = {
             "received_at": {"type": "string", "format": "date-time"},
             "has_attachments": {"type": "boolean"},
             "size": {"type": "integer", "description": "bytes of the raw message"},
+            "sender_check": {
+                "enum": ["pass", "fail", "none", None],
+                "description": "the gateway's localpost-sender result (Authentication-Results):"
+                " fail means From:/Sender: names a local address its sender did not prove;"
+                " null when the gateway gave none",
+            },
+            "sender_claimed": {
+                "type": ["string", "null"],
+                "description": "the mailbox that result is about (header.from)",
+            },
         },
     },
     "Attachment": {

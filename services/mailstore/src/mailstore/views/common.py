@@ -98,6 +98,8 @@ def summary_json(row: db.Record) -> dict[str, Any]:
         "received_at": _iso(row["created_at"]),
         "has_attachments": row["has_attachments"],
         "size": row["size"],
+        "sender_check": row["sender_check"],
+        "sender_claimed": row["sender_claimed"],
     }
 
 

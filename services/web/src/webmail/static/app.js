@@ -42,6 +42,16 @@
     return a;
   }
 
+  // A mark before a row's text, the same as the server-rendered rows (templates/folder.html).
+  function mark(className, title, label, text) {
+    const span = document.createElement("span");
+    span.className = className;
+    span.title = title;
+    span.setAttribute("aria-label", label);
+    span.textContent = text;
+    return span;
+  }
+
   function addRow(m) {
     const table = document.querySelector('table.messages[data-folder="inbox"]');
     if (!table || m.folder !== "inbox" || new URLSearchParams(location.search).has("cursor")) return;
@@ -58,7 +68,11 @@
     box.value = String(Number(m.id));
     box.setAttribute("aria-label", "Select message " + (body.rows.length + 1));
     tr.appendChild(cell("sel", box));
-    tr.appendChild(cell("who", link(m.url, m.from || "(unknown sender)")));
+    const who = link(m.url, m.from || "(unknown sender)");
+    if (m.forged) {
+      who.prepend(mark("forged", "Not sent by the account it claims to be from", "Unverified sender", "\u26A0 "));
+    }
+    tr.appendChild(cell("who", who));
     const what = link(m.url, "");
     const subject = document.createElement("span");
     subject.className = "subject";
@@ -69,13 +83,7 @@
     what.append(subject, preview);
     const whatCell = cell("what", null);
     if (m.has_attachments) {
-      // The same mark as the server-rendered rows (templates/folder.html).
-      const clip = document.createElement("span");
-      clip.className = "clip";
-      clip.title = "Has attachments";
-      clip.setAttribute("aria-label", "Has attachments");
-      clip.textContent = "\u{1F4CE} ";
-      whatCell.appendChild(clip);
+      whatCell.appendChild(mark("clip", "Has attachments", "Has attachments", "\u{1F4CE} "));
     }
     whatCell.appendChild(what);
     tr.appendChild(whatCell);

@@ -13,6 +13,7 @@ from webmail.errors import MailstoreUnavailable, NotFound
 from webmail.events import EventHub
 from webmail.keys import EVENTS, MAILSTORE, METRICS
 from webmail.mailstore_client import MailstoreClient
+from webmail.pages import sender_label
 from webmail.views.common import require_user
 
 # A comment line this often keeps proxies and the browser from closing an idle stream.
@@ -29,8 +30,9 @@ def row(msg: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": msg["id"],
         "folder": msg.get("folder"),
-        # As the server-rendered row shows it (templates/folder.html): name, else address.
-        "from": (msg.get("from") or {}).get("name") or (msg.get("from") or {}).get("address") or "",
+        # As the server-rendered row shows it (templates/folder.html).
+        "from": sender_label(msg.get("from")),
+        "forged": msg.get("sender_check") == "fail",
         "subject": msg.get("subject") or "",
         "preview": msg.get("preview") or "",
         "date": msg.get("received_at") or msg.get("date"),

@@ -275,9 +275,19 @@ def test_database_broker_and_store_are_on_the_internal_network_only(
     compose: dict[str, Any],
 ) -> None:
     assert compose["networks"]["internal"] == {"internal": True}
+    assert compose["networks"]["store"] == {"internal": True}
+    services = compose["services"]
+    assert services["rabbitmq"]["networks"] == ["internal"]
+    assert services["mailstore"]["networks"] == ["internal", "store"]
     for name in ("postgres", "rabbitmq", "mailstore"):
-        assert compose["services"][name]["networks"] == ["internal"], name
-        assert "ports" not in compose["services"][name], name
+        assert "ports" not in services[name], name
+
+
+def test_only_the_mail_store_can_reach_the_database(compose: dict[str, Any]) -> None:
+    on_store = [n for n, spec in compose["services"].items() if "store" in spec.get("networks", [])]
+
+    assert sorted(on_store) == ["mailstore", "postgres"]
+    assert compose["services"]["postgres"]["networks"] == ["store"]
 
 
 def test_services_agree_on_shared_settings_under_compose(

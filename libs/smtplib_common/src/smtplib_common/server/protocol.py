@@ -27,7 +27,12 @@ from smtplib_common.address import AddressError, ParameterError, parse_path, xte
 from smtplib_common.replies import Reply
 from smtplib_common.server import peers
 from smtplib_common.server.auth import AuthVerbs
-from smtplib_common.server.framing import Content, DataFramer, count_received_headers
+from smtplib_common.server.framing import (
+    Content,
+    DataFramer,
+    LineEndings,
+    count_received_headers,
+)
 from smtplib_common.server.session import BodyType, Envelope, Session, State
 
 if TYPE_CHECKING:
@@ -92,6 +97,7 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
         self._transfer_base = 0  # _bytes_in before the transfer's first octet
         self._plaintext_auth_ok = False
         self._bdat: Content | None = None
+        self._bdat_endings = LineEndings()
 
     # --- transport callbacks ----------------------------------------------
 
@@ -219,7 +225,9 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
                 continue
             take = min(remaining, len(self._buf))
             if content is not None:
-                content.add(bytes(self._buf[:take]))
+                piece = bytes(self._buf[:take])
+                content.add(piece)
+                self._bdat_endings.feed(piece)
             del self._buf[:take]
             remaining -= take
 
@@ -751,13 +759,23 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
         assert envelope is not None
         if self._bdat is None:
             self._bdat = Content(self._config.max_message_size)
+            self._bdat_endings = LineEndings()
             envelope.used_bdat = True
             session.state = State.BDAT
-        content = self._bdat
+        content, endings = self._bdat, self._bdat_endings
         await self._read_exact(size, content)
+        if last:
+            endings.finish()  # a CR that ends the message has no LF to come
+        # RFC 3030 §2: after a failed chunk the transaction is over and the
+        # client sends no more chunks; any it pipelined already are read and
+        # refused 503 as chunks without MAIL.
         if content.too_big:
-            # RFC 3030 §4.2: after a failed chunk the client sends no more.
             self._reply(replies.MESSAGE_TOO_BIG)
+            self._reset_transaction()
+        elif endings.bare:
+            # As for DATA (RFC 5321 §2.3.8): chunks are framed by size, but the
+            # message goes on to MTAs that split lines at a bare CR or LF.
+            self._reply(replies.BARE_LINE_ENDING_IN_DATA)
             self._reset_transaction()
         elif not last:
             self._reply(replies.CHUNK_OK)

@@ -35,6 +35,7 @@ from stackbench import (
     SENDER,
     local_stack,
     machine,
+    many_connections_from_here,
     message,
     percentile,
     rss_kib,
@@ -97,7 +98,9 @@ async def close_all(clients: list[SMTPClient]) -> None:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     clients: list[SMTPClient] = []
     async with contextlib.AsyncExitStack() as ctx:
-        stack = await ctx.enter_async_context(local_stack())
+        # 1,000 idle sessions from one address: far past the per-source defaults.
+        overrides = many_connections_from_here(args.connections + 1)
+        stack = await ctx.enter_async_context(local_stack(**overrides))
         ep = stack.endpoints
         gateway = stack.services["smtp-gateway"].process
         assert ep is not None
@@ -135,6 +138,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "rss_per_connection_kib": (held - before) / args.connections,
         "probe_alone": alone,
         "probe_alongside": alongside,
+        "gateway_overrides": overrides,
         "machine": machine(),
     }
 

@@ -52,6 +52,7 @@ from stackbench import (
     CpuMeter,
     local_stack,
     machine,
+    many_connections_from_here,
     percentile,
     run_script,
     send_load,
@@ -356,7 +357,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
             stack_ctx.callback(setattr, LocalStack, "build", original)
             LocalStack.build = build  # type: ignore[method-assign]
-        stack = await stack_ctx.enter_async_context(local_stack())
+        # --senders connections at once from one address, standing in for many senders.
+        overrides = many_connections_from_here(args.senders)
+        stack = await stack_ctx.enter_async_context(local_stack(**overrides))
         ep = stack.endpoints
         assert ep is not None
         http = await stack_ctx.enter_async_context(aiohttp.ClientSession())
@@ -390,6 +393,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "ratio": summary(ratios),
         "gateway_alone_msg_per_s": summary([r["gateway_alone"]["msg_per_s"] for r in rounds]),
         "gateway_ratio": summary(gateway_ratios),
+        "gateway_overrides": many_connections_from_here(args.senders),
         "machine": machine(),
     }
 

@@ -90,6 +90,22 @@ async def database_server() -> AsyncIterator[str]:
 DATABASE: dict[str, str] = {}
 
 
+def many_connections_from_here(connections: int) -> dict[str, str]:
+    """Gateway settings for a load generator that holds ``connections`` SMTP
+    connections at once from this one address (127.0.0.1).
+
+    The gateway allows 20 connections at once and 60 new ones a minute per address
+    (GATEWAY_MAX_CONNECTIONS_PER_SOURCE, GATEWAY_CONNECTION_RATE_PER_SOURCE): a
+    scenario that stands in for many clients from one address must say so. Only these
+    two are raised, past the load (so the bookkeeping still runs); every per-session
+    limit stays at its default. Each result records them under ``gateway_overrides``.
+    """
+    return {
+        "GATEWAY_MAX_CONNECTIONS_PER_SOURCE": str(connections + 10),
+        "GATEWAY_CONNECTION_RATE_PER_SOURCE": str(10 * (connections + 10)),
+    }
+
+
 @contextlib.asynccontextmanager
 async def local_stack(**overrides: str) -> AsyncIterator[LocalStack]:
     """A started LocalStack that is always stopped (database and queues dropped)."""

@@ -149,7 +149,11 @@ class Live:
 @pytest.fixture
 async def live() -> AsyncIterator[Live]:
     handler = Recorder()
-    server = SMTPServer(handler, ServerConfig(hostname=HOSTNAME, data_line_limit=LINE_LIMIT))
+    # Every hypothesis example connects anew from 127.0.0.1 to this one server.
+    config = ServerConfig(
+        hostname=HOSTNAME, data_line_limit=LINE_LIMIT, max_connection_rate_per_peer=None
+    )
+    server = SMTPServer(handler, config)
     await server.start("127.0.0.1", 0)
     try:
         yield Live(server, handler)

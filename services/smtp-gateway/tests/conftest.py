@@ -22,6 +22,7 @@ import ssl
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aio_pika
 import pytest
@@ -546,12 +547,14 @@ StartProxied = Callable[..., Awaitable[Gateway]]
 def start_proxied(
     broker_proxy: TcpProxy, start_gateway: StartGateway, config: Config
 ) -> StartProxied:
-    """``await start_proxied(publish_timeout=...)``: a connected gateway whose broker
-    connection runs through ``broker_proxy``."""
+    """``await start_proxied(publish_timeout=..., **config_changes)``: a connected
+    gateway whose broker connection runs through ``broker_proxy``."""
 
-    async def start(*, publish_timeout: float) -> Gateway:
+    async def start(*, publish_timeout: float, **changes: Any) -> Gateway:
         url = f"amqp://guest:guest@127.0.0.1:{broker_proxy.port}/"
-        changed = dataclasses.replace(config, amqp_url=url, publish_timeout=publish_timeout)
+        changed = dataclasses.replace(
+            config, amqp_url=url, publish_timeout=publish_timeout, **changes
+        )
         gateway = await start_gateway(changed)
         await gateway.wait_connected()
         return gateway

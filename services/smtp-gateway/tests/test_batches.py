@@ -24,7 +24,12 @@ CLIENTS = 40
 
 @pytest.fixture
 async def proxied(start_proxied: StartProxied) -> Gateway:
-    return await start_proxied(publish_timeout=5.0)
+    # CLIENTS connections at once from 127.0.0.1: past the per-source default of 20.
+    return await start_proxied(
+        publish_timeout=5.0,
+        max_connections_per_source=CLIENTS,
+        connection_rate_per_source=2 * CLIENTS,
+    )
 
 
 async def ready_for_data(connect: Connect, gateway: Gateway, rcpts: list[str]) -> LineClient:

@@ -48,6 +48,9 @@ def test_defaults_are_the_documented_contract() -> None:
     assert (config.directory_cache_ttl, config.directory_negative_ttl) == (30.0, 5.0)
     assert config.broker_reconnect_interval == 2.0
     assert config.stop_grace == 8.0
+    assert (config.max_connections_per_source, config.connection_rate_per_source) == (20, 60)
+    assert config.max_commands_before_mail == 20
+    assert (config.min_data_rate, config.data_rate_grace) == (500, 10.0)
 
 
 def test_dev_secrets_are_used_when_dev_is_on() -> None:
@@ -334,8 +337,41 @@ def test_seconds_are_cast_to_float() -> None:
         "GATEWAY_DIRECTORY_NEGATIVE_TTL",
         "GATEWAY_BROKER_RECONNECT_INTERVAL",
         "GATEWAY_STOP_GRACE",
+        "GATEWAY_DATA_RATE_GRACE",
     ],
 )
 @pytest.mark.parametrize("value", ["", "0", "0.0", "-1", "1e3", "inf", "nan", " 5", "5s"])
 def test_malformed_seconds_are_refused_by_name(variable: str, value: str) -> None:
     assert config_error({**DEV, variable: value}).variable == variable
+
+
+COUNTS = [
+    "GATEWAY_MAX_CONNECTIONS_PER_SOURCE",
+    "GATEWAY_CONNECTION_RATE_PER_SOURCE",
+    "GATEWAY_MAX_COMMANDS_BEFORE_MAIL",
+    "GATEWAY_MIN_DATA_RATE",
+]
+
+
+def test_per_source_limits_are_cast_to_int() -> None:
+    config = load_config(
+        {
+            **DEV,
+            "GATEWAY_MAX_CONNECTIONS_PER_SOURCE": "1001",
+            "GATEWAY_CONNECTION_RATE_PER_SOURCE": "2000",
+            "GATEWAY_MAX_COMMANDS_BEFORE_MAIL": "7",
+            "GATEWAY_MIN_DATA_RATE": "100",
+            "GATEWAY_DATA_RATE_GRACE": "2.5",
+        }
+    )
+
+    assert (config.max_connections_per_source, config.connection_rate_per_source) == (1001, 2000)
+    assert (config.max_commands_before_mail, config.min_data_rate) == (7, 100)
+    assert config.data_rate_grace == 2.5
+
+
+@pytest.mark.parametrize("variable", COUNTS)
+@pytest.mark.parametrize("value", ["", "0", "-1", "1.5", "1e3", " 5", "five", "12345678"])
+def test_malformed_counts_are_refused_by_name(variable: str, value: str) -> None:
+    error = config_error({**DEV, variable: value})
+    assert error.variable == variable

@@ -101,12 +101,22 @@ AUTH_CONTINUE_EMPTY = Reply(334, None, "")  # RFC 4954 §4: empty challenge for 
 SERVICE_UNAVAILABLE = Reply(421, "4.3.2", "Service not available, closing transmission channel")
 FORBIDDEN_COMMAND = Reply(421, "4.7.0", "This is an SMTP server, not an HTTP proxy; closing")
 TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections, try again later")
+# The per-source limits (server.peers): RFC 5321 §3.8 lets a server answer 421
+# and close; RFC 3463 X.7.0 says the refusal is policy, not a fault.
 TOO_MANY_CONNECTIONS_FROM_PEER = Reply(421, "4.7.0", "Too many connections from your address")
+CONNECTION_RATE_EXCEEDED = Reply(
+    421, "4.7.0", "Too many new connections from your address, try again later"
+)
+TOO_MANY_COMMANDS_BEFORE_MAIL = Reply(
+    421, "4.7.0", "Too many commands without sending mail, closing connection"
+)
 TOO_MANY_ERRORS = Reply(421, "4.7.0", "Too many errors, closing connection")
 IDLE_TIMEOUT = Reply(421, "4.4.2", "Idle timeout, closing connection")
 SESSION_TOO_LONG = Reply(421, "4.4.2", "Session lasted too long, closing connection")
 TOO_MANY_AUTH_FAILURES = Reply(421, "4.7.0", "Too many authentication failures")
-DATA_TOO_SLOW = Reply(421, "4.4.2", "Data arriving too slowly, closing connection")
+# Below ServerConfig.min_data_rate: a policy limit like those above (X.7.0),
+# not a broken connection (X.4.2).
+DATA_TOO_SLOW = Reply(421, "4.7.0", "Data arriving too slowly, closing connection")
 TOO_MANY_JUNK_COMMANDS = Reply(421, "4.7.0", "Too many commands without mail, closing connection")
 LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing, try again later")
 # RFC 3463 §3.5 X.4.3: the directory (here: the mailbox lookup) could not be asked.

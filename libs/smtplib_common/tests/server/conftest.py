@@ -25,6 +25,7 @@ import trustme
 
 from smtplib_common.replies import Reply
 from smtplib_common.server import Envelope, ServerConfig, Session, SMTPServer
+from smtplib_common.server.peers import PeerLimits
 
 HOSTNAME = "mx.localpost.test"
 # Every read in a test is bounded: a server that fails to answer makes the test
@@ -255,6 +256,8 @@ def plain() -> Callable[[Reply], Reply]:
 async def make_server() -> AsyncIterator[MakeServer]:
     """``await make_server(config, tls_context=..., handle_rcpt=...)`` → a started server.
 
+    ``peer_limits=`` gives it a tracker shared with other servers of the test.
+
     Every server is stopped at teardown, so no socket outlives its test.
     """
     started: list[SMTPServer] = []
@@ -264,6 +267,7 @@ async def make_server() -> AsyncIterator[MakeServer]:
         *,
         tls_context: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
+        peer_limits: PeerLimits | None = None,
         on_message: Callable[[Session, Envelope, bytes], Awaitable[Reply | None]] | None = None,
         **hooks: Callable[..., Awaitable[Any]],
     ) -> Running:
@@ -273,6 +277,7 @@ async def make_server() -> AsyncIterator[MakeServer]:
             config or server_config(),
             tls_context=tls_context,
             implicit_tls=implicit_tls,
+            peer_limits=peer_limits,
         )
         await server.start("127.0.0.1", 0)
         started.append(server)

@@ -63,7 +63,7 @@ async def test_chunk_content_is_passed_on_exactly_as_sent(
     ehlo_client: LineClient, server: Running
 ) -> None:
     # No dot-unstuffing and no end marker in BDAT: the octets are the message.
-    content = b"Subject: raw\r\n\r\n..two dots\r\n.\r\nbare\nlf and bare\rcr\r\n"
+    content = b"Subject: raw\r\n\r\n..two dots\r\n.\r\nNUL \x00 and 8-bit \xff\r\n"
     await start(ehlo_client)
 
     assert (await ehlo_client.command(bdat(content, last=True))).code == 250
@@ -190,3 +190,61 @@ async def test_chunks_that_add_up_past_the_limit_are_552(
     # RFC 3030 §4.2: the failed chunk ended the transaction.
     assert await client.command(bdat(b"c", last=True)) == replies.NEED_MAIL
     assert running.deliveries == []
+
+
+# --- line endings: refused as DATA refuses them (RFC 5321 §2.3.8) -----------
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b"Subject: x\r\n\r\nbare\nlf\r\n"],
+        [b"Subject: x\r\n\r\nbare\rcr\r\n"],
+        [b"Subject: x\r\n\r\n", b"a\n.\nsmuggled\r\n"],
+        [b"Subject: x\r\n\r\nends in cr\r"],  # no LF can follow the LAST chunk
+        [b"Subject: x\r\n\r\nline\r", b"not lf\r\n"],  # the CR before the split is bare
+    ],
+    ids=["bare-lf", "bare-cr", "lf-dot-lf-in-second-chunk", "cr-at-the-end", "cr-then-no-lf"],
+)
+async def test_bare_line_ending_in_bdat_is_554_as_in_data(
+    ehlo_client: LineClient, server: Running, chunks: list[bytes]
+) -> None:
+    await start(ehlo_client)
+    *first, final = chunks
+
+    got = await ehlo_client.send(*(bdat(c) for c in first), bdat(final, last=True))
+
+    assert got == [replies.CHUNK_OK] * len(first) + [replies.BARE_LINE_ENDING_IN_DATA]
+    assert server.deliveries == []
+
+
+async def test_crlf_split_between_two_chunks_is_a_line_ending(
+    ehlo_client: LineClient, server: Running
+) -> None:
+    await start(ehlo_client)
+
+    got = await ehlo_client.send(
+        bdat(b"Subject: s\r"), bdat(b"\n\r\nbody\r"), bdat(b"\n", last=True)
+    )
+
+    assert got[:2] == [replies.CHUNK_OK, replies.CHUNK_OK]
+    assert got[2].code == 250
+    assert server.contents == [b"Subject: s\r\n\r\nbody\r\n"]
+
+
+async def test_chunks_pipelined_after_a_bare_line_ending_are_read_and_refused(
+    ehlo_client: LineClient, server: Running
+) -> None:
+    """RFC 3030 §2: the failed chunk ends the transaction; chunks already in the
+    pipeline are read to their end (never run as commands) and refused; then a
+    new transaction goes through."""
+    await start(ehlo_client)
+
+    got = await ehlo_client.send(
+        bdat(b"Subject: x\r\n\r\nbare\nlf\r\n"), bdat(b"QUIT\r\n", last=True), "NOOP"
+    )
+
+    assert got == [replies.BARE_LINE_ENDING_IN_DATA, replies.NEED_MAIL, replies.OK]
+    await start(ehlo_client)
+    assert (await ehlo_client.command(bdat(b"clean\r\n", last=True))).code == 250
+    assert server.contents == [b"clean\r\n"]

@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smtplib_common.server.framing import Content, DataFramer, count_received_headers
+from smtplib_common.server.framing import (
+    Content,
+    DataFramer,
+    LineEndings,
+    count_received_headers,
+)
 
 LIMIT = 1 << 20
 
@@ -245,3 +250,45 @@ def test_any_stuffed_message_comes_back_unchanged_however_it_is_split(
     assert framer.content.join() == original
     assert not framer.bare_line_ending
     assert rest == b""
+
+
+# --- LineEndings (BDAT) --------------------------------------------------
+
+
+def endings_of(*pieces: bytes) -> bool:
+    check = LineEndings()
+    for piece in pieces:
+        check.feed(piece)
+    check.finish()
+    return check.bare
+
+
+def has_bare(stream: bytes) -> bool:
+    crlf = stream.count(b"\r\n")
+    return stream.count(b"\r") != crlf or stream.count(b"\n") != crlf
+
+
+@given(
+    stream=st.lists(st.sampled_from([b"a", b"\r", b"\n", b"\r\n", b"."]), max_size=30).map(
+        b"".join
+    ),
+    cuts=st.lists(st.integers(0, 200), max_size=8),
+)
+def test_bdat_line_endings_are_judged_on_the_whole_stream_however_it_is_chunked(
+    stream: bytes, cuts: list[int]
+) -> None:
+    bounds = sorted({0, len(stream), *(c % (len(stream) + 1) for c in cuts)})
+    pieces = [stream[a:b] for a, b in itertools.pairwise(bounds)]
+
+    assert endings_of(*pieces) == has_bare(stream)
+
+
+def test_a_cr_waiting_for_its_lf_is_bare_only_if_the_stream_ends_there() -> None:
+    check = LineEndings()
+    check.feed(b"line\r")
+    assert not check.bare
+    check.feed(b"")
+    check.feed(b"\nnext\r\n")
+    check.finish()
+    assert not check.bare
+    assert endings_of(b"line\r")

@@ -241,6 +241,8 @@ class Live:
     async def assert_released(self, within: float = STEP) -> None:
         released = await eventually(lambda: self.server.connection_count == 0, within)
         assert released, f"{self.server.connection_count} connection(s) never released"
+        # The per-source counts are released on the same paths.
+        assert self.server.peer_limits.sources == 0
         settled = await eventually(lambda: connection_tasks() <= self.tasks_before, within)
         assert settled, f"leaked tasks: {connection_tasks() - self.tasks_before}"
 
@@ -630,7 +632,8 @@ async def test_no_fake_end_of_data_executes_smuggled_commands(live: Live, fake_e
 async def test_10000_pipelined_commands_in_one_write_are_all_answered(
     serve: ServerFactory,
 ) -> None:
-    live = await serve(idle_timeout=5.0, max_junk_commands=None)  # pipelining, not junk
+    # Pipelining, not junk.
+    live = await serve(idle_timeout=5.0, max_junk_commands=None, max_commands_before_mail=None)
     peer = await live.peer()
     try:
         await peer.send(b"EHLO client.test\r\n" + b"NOOP\r\nRSET\r\n" * 5000 + b"QUIT\r\n")
@@ -660,8 +663,8 @@ async def test_client_that_never_reads_meets_back_pressure_then_idle_timeout(
     even though its replies can never be delivered.
     """
     idle = 0.5
-    # The flood is NOOPs: the junk-command limit would end it before back-pressure.
-    live = await serve(idle_timeout=idle, max_junk_commands=None)
+    # The flood is NOOPs: the junk-command limits would end it before back-pressure.
+    live = await serve(idle_timeout=idle, max_junk_commands=None, max_commands_before_mail=None)
     loop = asyncio.get_running_loop()
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -722,8 +725,8 @@ async def test_replies_a_non_reading_client_provokes_stay_bounded(
     not let one connection hold more than the bound when its client never
     reads: the server should stop taking commands while replies pile up, not
     only once its input buffer is empty."""
-    # The junk-command limit would end a NOOP or HELP flood before it tests this.
-    live = await serve(idle_timeout=5.0, max_junk_commands=None)
+    # The junk-command limits would end a NOOP or HELP flood before it tests this.
+    live = await serve(idle_timeout=5.0, max_junk_commands=None, max_commands_before_mail=None)
     # A host with large receive buffers (Linux autotunes up to tcp_rmem's
     # 6 MiB): the flood reaches the server in 256 KiB reads.
     for listening in live.server._server.sockets:  # type: ignore[union-attr]
@@ -851,7 +854,12 @@ async def test_drop_mid_bdat_calls_no_handler(live: Live, how: str, chunks: byte
     await live.assert_healthy()
 
 
-async def test_many_connections_opened_and_dropped(live: Live) -> None:
+async def test_many_connections_opened_and_dropped(serve: ServerFactory) -> None:
+    # 200 connections from one address: the per-source limits would refuse most.
+    live = await serve(
+        idle_timeout=5.0, max_connections_per_peer=None, max_connection_rate_per_peer=None
+    )
+
     async def one(i: int) -> None:
         peer = await live.peer()
         try:
@@ -953,6 +961,28 @@ async def test_transfer_below_the_minimum_rate_is_421_and_calls_no_handler(
     await live.assert_healthy()
 
 
+async def test_bdat_one_octet_chunks_below_the_rate_are_421_however_quick_each_chunk(
+    serve: ServerFactory,
+) -> None:
+    """The rate runs from the first chunk to the end of the transaction: a
+    client sending ``BDAT 1`` and its octet every so often gets no fresh grace
+    per chunk, and the pauses between chunks count."""
+    live = await serve(idle_timeout=5.0, min_data_rate=50, data_rate_grace=0.5)
+    peer = await live.peer()
+    try:
+        await peer.greeting()
+        await peer.send(ENVELOPE)
+        await peer.replies(3)
+        # 9 octets (the BDAT command counts too) every 0.25 s: 36 octets/s.
+        got = await drip(peer, b"BDAT 1\r\nx", every=0.25)
+    finally:
+        await peer.close()
+    assert got[-1] == enhanced(replies.DATA_TOO_SLOW)
+    assert set(got[:-1]) == {enhanced(replies.CHUNK_OK)}
+    assert live.handler.messages == []
+    await live.assert_healthy()
+
+
 async def test_slow_start_and_steady_transfer_are_within_the_rate(serve: ServerFactory) -> None:
     """A pause inside the grace period, then data well above the rate for
     longer than the grace: the message is delivered."""
@@ -1046,22 +1076,68 @@ async def _noop_forever(live: Live, engaged: asyncio.Event, release: asyncio.Eve
     assert set(got[:-1]) == {enhanced(replies.OK)}
 
 
+async def _commands_then_one_more(
+    live: Live, engaged: asyncio.Event, release: asyncio.Event, commands: list[bytes]
+) -> list[bytes]:
+    """EHLO and ``commands`` pipelined, then (once released) one NOOP more:
+    every reply after EHLO's, to the end of the connection."""
+    peer = await live.peer()
+    try:
+        await peer.greeting()
+        await peer.send(b"EHLO client.test\r\n" + b"".join(commands))
+        got = (await peer.replies(1 + len(commands)))[1:]
+        engaged.set()
+        await asyncio.wait_for(release.wait(), 4 * STEP)
+        await peer.send(b"NOOP\r\n")
+        return got + await peer.until_eof()
+    finally:
+        await peer.close()
+
+
 async def _junk_forever(live: Live, engaged: asyncio.Event, release: asyncio.Event) -> None:
     """As many NOOPs as the limit allows, then (once released) one more."""
     limit = live.server.config.max_junk_commands
     assert limit is not None
-    peer = await live.peer()
-    try:
-        await peer.greeting()
-        await peer.send(b"EHLO client.test\r\n" + b"NOOP\r\n" * limit)
-        got = (await peer.replies(1 + limit))[1:]
-        engaged.set()
-        await asyncio.wait_for(release.wait(), 4 * STEP)
-        await peer.send(b"NOOP\r\n")
-        got += await peer.until_eof()
-    finally:
-        await peer.close()
+    got = await _commands_then_one_more(live, engaged, release, [b"NOOP\r\n"] * limit)
     assert got == [enhanced(replies.OK)] * limit + [enhanced(replies.TOO_MANY_JUNK_COMMANDS)]
+
+
+async def _loop_without_mail(live: Live, engaged: asyncio.Event, release: asyncio.Event) -> None:
+    """RSET, NOOP and HELP, never a message: as many as the limit allows (EHLO
+    counts), then (once released) one more."""
+    limit = live.server.config.max_commands_before_mail
+    assert limit is not None
+    loop = [b"RSET\r\n", b"NOOP\r\n", b"HELP\r\n"]
+    commands = [loop[i % 3] for i in range(limit - 1)]
+    got = await _commands_then_one_more(live, engaged, release, commands)
+    assert [reply[:3] for reply in got[:-1]] == [
+        b"214" if c == b"HELP\r\n" else b"250" for c in commands
+    ]
+    assert got[-1] == enhanced(replies.TOO_MANY_COMMANDS_BEFORE_MAIL)
+
+
+async def _reconnect_fast(
+    live: Live, engaged: asyncio.Event, release: asyncio.Event, *, source: str
+) -> None:
+    """Connect and quit as fast as possible from ``source``: once its burst is
+    spent, the next connection is refused at once, while its count is zero."""
+    limit = live.server.config.max_connection_rate_per_peer
+    assert limit is not None
+    for _ in range(limit):
+        peer = await live.peer(source=source)
+        try:
+            await peer.greeting()
+            await peer.send(b"QUIT\r\n")
+            assert await peer.until_eof() == [plain(replies.CLOSING)]
+        finally:
+            await peer.close()
+    extra = await live.peer(source=source)
+    try:
+        assert await extra.until_eof() == [plain(replies.CONNECTION_RATE_EXCEEDED)]
+    finally:
+        await extra.close()
+    engaged.set()
+    await asyncio.wait_for(release.wait(), 4 * STEP)
 
 
 async def _hold_connections(
@@ -1109,10 +1185,18 @@ ABUSES = [
         Abuse({"min_data_rate": 50, "data_rate_grace": 1.0}, _trickle_data),
         id="data-below-min-rate",
     ),
-    pytest.param(Abuse({"max_junk_commands": 20}, _junk_forever), id="noop-past-junk-limit"),
+    pytest.param(
+        Abuse({"max_junk_commands": 20, "max_commands_before_mail": None}, _junk_forever),
+        id="noop-past-junk-limit",
+    ),
     pytest.param(
         Abuse(
-            {"max_session_time": 1.5, "idle_timeout": 30.0, "max_junk_commands": None},
+            {
+                "max_session_time": 1.5,
+                "idle_timeout": 30.0,
+                "max_junk_commands": None,
+                "max_commands_before_mail": None,
+            },
             _noop_forever,
         ),
         id="noop-past-session-lifetime",
@@ -1127,6 +1211,17 @@ ABUSES = [
             ),
         ),
         id="idle-connections-past-per-peer-cap",
+    ),
+    pytest.param(
+        Abuse(
+            {"max_connection_rate_per_peer": 3},
+            functools.partial(_reconnect_fast, source="127.0.0.6"),
+        ),
+        id="new-connections-past-per-peer-rate",
+    ),
+    pytest.param(
+        Abuse({"max_commands_before_mail": 6}, _loop_without_mail),
+        id="rset-noop-help-past-commands-before-mail",
     ),
     pytest.param(
         # The well-behaved client holds the fourth slot already.

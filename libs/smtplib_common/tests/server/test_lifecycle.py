@@ -47,7 +47,12 @@ async def test_busy_session_is_closed_after_the_session_time_limit(
     # while its next NOOP is in flight would reset the connection and could
     # destroy the 421 before it is read (no lingering close).
     # NOOPs for a quarter second may be more than the junk-command limit.
-    cfg = config(idle_timeout=60, max_session_time=0.4, max_junk_commands=None)
+    cfg = config(
+        idle_timeout=60,
+        max_session_time=0.4,
+        max_junk_commands=None,
+        max_commands_before_mail=None,
+    )
     client = await connect(await make_server(cfg))
     loop = asyncio.get_running_loop()
     started = loop.time()

@@ -93,7 +93,9 @@ async def test_five_thousand_noops_in_one_write_get_five_thousand_replies(
     make_server: MakeServer, connect: Connect, config: Config
 ) -> None:
     # Pipelining, not the junk-command limit, is under test here.
-    ehlo_client = await connect(await make_server(config(max_junk_commands=None)))
+    ehlo_client = await connect(
+        await make_server(config(max_junk_commands=None, max_commands_before_mail=None))
+    )
     await ehlo_client.ehlo()
     count = 5000
     ok = replies.OK.encode()

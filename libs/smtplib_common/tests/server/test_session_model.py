@@ -48,6 +48,10 @@ CONFIG = ServerConfig(
     max_errors=MAX_ERRORS,
     max_junk_commands=MAX_JUNK,
     max_recipients=MAX_RECIPIENTS,
+    # Not modelled: every example is a new connection from 127.0.0.1, and the
+    # per-source limits have tests of their own (test_peers.py, test_hostile.py).
+    max_commands_before_mail=None,
+    max_connection_rate_per_peer=None,
 )
 
 # The model's own view of the verbs (RFC 5321 §4.1, §4.2.4), not the server's.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import ssl
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from smtp_gateway.metrics import Metrics
 from smtp_gateway.publisher import Publisher
 from smtp_gateway.settings import Config, TLSFiles
 from smtplib_common.server import ServerConfig, SMTPServer
+from smtplib_common.server.peers import PeerLimits
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,17 @@ def build(
 ) -> Listeners:
     """Both listeners, not yet listening. Reads the TLS files when STARTTLS is configured."""
     context = tls_context(config.tls) if config.tls is not None else None
+    limits = ServerConfig(
+        hostname=config.hostname,
+        max_connections_per_peer=config.max_connections_per_source,
+        max_connection_rate_per_peer=config.connection_rate_per_source,
+        max_commands_before_mail=config.max_commands_before_mail,
+        min_data_rate=config.min_data_rate,
+        data_rate_grace=config.data_rate_grace,
+    )
+    # One tracker for both listeners: a source's connections and connection rate are
+    # counted across ports 25 and 587 together, not per port.
+    peers = PeerLimits.from_config(limits, on_limit=metrics.count_limit_refusal)
     delivery = SMTPServer(
         DeliveryHandler(
             domains=config.domains,
@@ -58,10 +71,11 @@ def build(
             hostname=config.hostname,
             trusted_networks=config.trusted_networks,
         ),
-        ServerConfig(hostname=config.hostname),
+        limits,
         # Opportunistic STARTTLS for senders that want it; never required on port 25
         # (RFC 3207 §4: a publicly-referenced server must not require it).
         tls_context=context,
+        peer_limits=peers,
     )
     submission = SMTPServer(
         SubmissionHandler(
@@ -73,8 +87,8 @@ def build(
             trusted_networks=config.trusted_networks,
             web_secret=config.web_submission_secret,
         ),
-        ServerConfig(
-            hostname=config.hostname,
+        dataclasses.replace(
+            limits,
             auth_required=True,  # RFC 6409 §4.3
             # RFC 4954 §4: plaintext AUTH only inside TLS, except from trusted networks
             # (the web service submits over loopback or the compose network).
@@ -82,6 +96,7 @@ def build(
             plaintext_auth_networks=config.trusted_networks,
         ),
         tls_context=context,
+        peer_limits=peers,
     )
     metrics.track_open_connections(DELIVERY, lambda: delivery.connection_count)
     metrics.track_open_connections(SUBMISSION, lambda: submission.connection_count)

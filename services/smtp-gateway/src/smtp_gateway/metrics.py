@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from smtplib_common.server.peers import LIMITS
+
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
 # Confirms from a healthy quorum queue take milliseconds; the top buckets show the
@@ -37,6 +39,7 @@ class Metrics:
     auth_latency: Histogram
     auth_unavailable: Counter
     sender_checks: Counter
+    limit_refusals: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -103,10 +106,26 @@ class Metrics:
                 ["listener", "result"],
                 registry=registry,
             ),
+            limit_refusals=_limit_refusals(registry),
         )
+
+    def count_limit_refusal(self, limit: str) -> None:
+        self.limit_refusals.labels(limit=limit).inc()
 
     def track_open_connections(self, listener: str, count: Callable[[], int]) -> None:
         self.open_connections.labels(listener=listener).set_function(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _limit_refusals(registry: CollectorRegistry) -> Counter:
+    counter = Counter(
+        "localpost_gateway_smtp_limit_refusals",
+        "Connections and sessions a per-source limit refused or ended (421 4.7.0), by limit",
+        ["limit"],
+        registry=registry,
+    )
+    for limit in LIMITS:  # every series from the start, at 0, for rate() and alerts
+        counter.labels(limit=limit)
+    return counter

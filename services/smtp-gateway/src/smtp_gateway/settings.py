@@ -31,6 +31,7 @@ _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _PORT = re.compile(r"[0-9]{1,5}")
 _QUEUE_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,3})?")
+_COUNT = re.compile(r"[0-9]{1,7}")
 
 
 class ConfigError(ValueError):
@@ -87,6 +88,23 @@ class Config:
     # SIGTERM: how long transactions in flight may take before connections are cut.
     # Below `docker stop`'s default 10 s, so the process exits before SIGKILL.
     stop_grace: float
+    # Per source address (IPv4; IPv6 per /64), across the delivery and submission
+    # listeners together (one smtplib_common PeerLimits for both); beyond each, 421
+    # 4.7.0 and close (RFC 5321 §3.8, RFC 3463 X.7.0). Connections open at once, and
+    # new connections per minute (a token bucket: a burst of that many, then one per
+    # 60/N s). The web's submission pool holds at most 4 sessions, each reused, so it
+    # stays far below both. Trusted networks are held to them too (docs/security.md).
+    max_connections_per_source: int
+    connection_rate_per_source: int
+    # Commands an unauthenticated session may send outside a transaction before a
+    # message is accepted (RFC 5321 §4.5.3 lets servers set limits, §4.2.5 permits
+    # closing on abuse; Postfix's smtpd_junk_command_limit in spirit).
+    max_commands_before_mail: int
+    # RFC 5321 §4.5.3.2.5/§4.5.3.2.7 bound pauses, not transfers: from the first octet
+    # of DATA/BDAT a transfer has this grace, then must keep this many octets/s on
+    # average (Postfix's smtpd_min_data_rate is 500 too).
+    min_data_rate: int
+    data_rate_grace: float
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -122,6 +140,11 @@ def load_config(environ: Mapping[str, str]) -> Config:
         directory_negative_ttl=_seconds(environ, "GATEWAY_DIRECTORY_NEGATIVE_TTL", 5.0),
         broker_reconnect_interval=_seconds(environ, "GATEWAY_BROKER_RECONNECT_INTERVAL", 2.0),
         stop_grace=_seconds(environ, "GATEWAY_STOP_GRACE", 8.0),
+        max_connections_per_source=_count(environ, "GATEWAY_MAX_CONNECTIONS_PER_SOURCE", 20),
+        connection_rate_per_source=_count(environ, "GATEWAY_CONNECTION_RATE_PER_SOURCE", 60),
+        max_commands_before_mail=_count(environ, "GATEWAY_MAX_COMMANDS_BEFORE_MAIL", 20),
+        min_data_rate=_count(environ, "GATEWAY_MIN_DATA_RATE", 500),
+        data_rate_grace=_seconds(environ, "GATEWAY_DATA_RATE_GRACE", 10.0),
     )
     # All three listeners bind the same host; a clash would only show as EADDRINUSE later.
     if config.submission_port == config.smtp_port:
@@ -198,6 +221,13 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     if not _SECONDS.fullmatch(value) or float(value) <= 0:
         raise ConfigError(name, f"must be a positive number of seconds, got {value!r}")
     return float(value)
+
+
+def _count(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = _text(environ, name, str(default))
+    if not _COUNT.fullmatch(value) or int(value) < 1:
+        raise ConfigError(name, f"must be a positive whole number, got {value!r}")
+    return int(value)
 
 
 def _hostname(environ: Mapping[str, str], name: str, default: str) -> str:

@@ -39,7 +39,24 @@ class ServerConfig:
     max_message_size: int = 25 * MiB
     # Refuse new connections with 421 beyond these (RFC 5321 §3.8).
     max_connections: int = 2000
-    max_connections_per_peer: int | None = None
+    # Per source address (an IPv4 address, an IPv6 /64, an IPv4-mapped IPv6
+    # address as IPv4), checked by server.peers.PeerLimits, which several
+    # listeners may share: connections open at once, and new connections per
+    # connection_rate_window (a token bucket, so a burst of that many, then an
+    # even pace). Beyond either: 421 4.7.0 at connect (RFC 5321 §3.8; RFC 3463
+    # X.7.0). 20 at once is a busy MTA's whole queue run; 60 a minute is one a
+    # second, more than any one sender needs (a pooling client such as the web
+    # service opens a few a minute), while a flood from one address is cut to
+    # a trickle. None: no limit.
+    max_connections_per_peer: int | None = 20
+    max_connection_rate_per_peer: int | None = 60
+    connection_rate_window: float = 60.0
+    # Rate buckets and log entries kept, least recently seen forgotten first.
+    tracked_peers: int = 10_000
+    # A refusal by a per-source limit is logged at most once per source and
+    # limit in this many seconds (with the count of those not logged), so a
+    # flood cannot flood the log.
+    limit_log_interval: float = 60.0
     # Unknown commands and syntax or sequence errors a session may make before
     # it is closed with 421 (RFC 5321 §4.2.5 permits closing on abuse).
     max_errors: int = 20
@@ -49,6 +66,15 @@ class ServerConfig:
     # smtpd_junk_command_limit is 100 as well). Each accepted message starts
     # the count again. None: no limit.
     max_junk_commands: int | None = 100
+    # Commands an unauthenticated session may send outside a mail transaction
+    # (EHLO, NOOP, RSET, HELP, a MAIL that opens one, errors...; QUIT is free)
+    # before a message is accepted; the next is answered 421 4.7.0 and the
+    # session closed. RFC 5321 §4.5.3 lets a server set such limits and §4.2.5
+    # permits closing on abuse; a real client needs five or so (EHLO, STARTTLS,
+    # EHLO, AUTH, MAIL), so 20 is room to spare, and a RSET/NOOP/HELP or
+    # MAIL/RSET loop ends quickly. Each accepted message starts the count
+    # again; authenticated sessions are not counted. None: no limit.
+    max_commands_before_mail: int | None = 20
     # RFC 4954 §4 lets servers limit failures; each one is also slowed down.
     max_auth_failures: int = 3
     auth_failure_delay: float = 1.0
@@ -67,13 +93,17 @@ class ServerConfig:
     # RFC 5321 §4.5.3.2.5 gives a client 3 minutes per data block it sends and
     # §4.5.3.2.7 the server 5 minutes between reads; neither bounds a whole
     # transfer, so a byte every few minutes could hold DATA or BDAT open for
-    # ever. After data_rate_grace seconds (the §4.5.3.2.7 five minutes, so any
-    # pause the idle timeout allows is still allowed) each octet received buys
-    # 1/min_data_rate seconds more; a transfer that falls behind is answered
-    # 421 4.4.2 and closed. Postfix's smtpd_min_data_rate is 500 as well: even
-    # a 1 MiB message may take 35 minutes. None: no rate check.
+    # ever. From the DATA command or the first BDAT of a transaction (to its
+    # LAST chunk, pauses between chunks included) a transfer has
+    # data_rate_grace seconds, and each octet received buys 1/min_data_rate
+    # seconds more; one that falls behind is answered 421 4.7.0 and closed (a
+    # policy refusal, RFC 3463 X.7.0). A client that sends DATA has its message
+    # ready, so 10 s is ample for the first octets, and Postfix's
+    # smtpd_min_data_rate is 500 as well: even a 1 MiB message may take 35
+    # minutes. (The grace was once the §4.5.3.2.7 five minutes: a trickle of
+    # 0.2 octets/s then held a connection for over 300 s.) None: no rate check.
     min_data_rate: int | None = 500
-    data_rate_grace: float = 300.0
+    data_rate_grace: float = 10.0
     # An absolute bound on one session, against a client that stays just busy
     # enough (a NOOP every few minutes) to hold a connection forever.
     max_session_time: float = 3600.0
@@ -101,6 +131,12 @@ class ServerConfig:
             raise ValueError("max_recipients and max_message_size must be positive")
         if self.min_data_rate is not None and self.min_data_rate < 1:
             raise ValueError("min_data_rate must be positive (None disables it)")
+        for name in ("max_connections_per_peer", "max_connection_rate_per_peer"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be positive (None disables it)")
+        if self.max_commands_before_mail is not None and self.max_commands_before_mail < 1:
+            raise ValueError("max_commands_before_mail must be positive (None disables it)")
         if self.auth_throttle_failures is not None and (
             self.auth_throttle_failures < 1
             or self.auth_throttle_window <= 0

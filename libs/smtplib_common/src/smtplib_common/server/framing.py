@@ -2,6 +2,10 @@
 
 Pure byte logic with no I/O, so it can be tested and fuzzed on its own.
 
+BDAT chunks are framed by their size, but a message with a bare CR or LF is
+refused there too (:class:`LineEndings`): the next MTA, speaking DATA, would
+split its lines differently.
+
 DATA ends only at ``<CRLF>.<CRLF>``. A bare LF or bare CR never ends a line,
 never starts a dot-stuffed line and never ends the data; a message that
 contains one is read to its real end and then refused. That closes the SMTP
@@ -122,6 +126,38 @@ class DataFramer:
                 self.line_too_long = True
         if self._line_length > limit:
             self.line_too_long = True
+
+
+@dataclass(slots=True)
+class LineEndings:
+    """Whether a stream of chunks holds a CR or LF outside a CRLF pair.
+
+    For BDAT (RFC 3030), whose chunks are framed by size and may split a CRLF
+    between two of them; DataFramer checks the same for DATA.
+    """
+
+    bare: bool = False
+    _cr_pending: bool = False  # the last chunk ended in CR: its LF may come next
+
+    def feed(self, piece: bytes) -> None:
+        if self.bare or not piece:
+            return
+        if self._cr_pending:
+            if piece[:1] != b"\n":
+                self.bare = True
+                return
+            piece = piece[1:]
+        self._cr_pending = piece.endswith(b"\r")
+        if self._cr_pending:
+            piece = piece[:-1]
+        crlf = piece.count(b"\r\n")
+        if piece.count(b"\r") != crlf or piece.count(b"\n") != crlf:
+            self.bare = True
+
+    def finish(self) -> None:
+        """The stream ended: a CR still waiting for its LF is bare."""
+        if self._cr_pending:
+            self.bare = True
 
 
 def count_received_headers(message: bytes, stop_after: int) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections import Counter
 from types import TracebackType
 from typing import Any
 
@@ -13,6 +12,7 @@ from smtplib_common import replies
 from smtplib_common.replies import Reply
 from smtplib_common.server.config import ServerConfig
 from smtplib_common.server.handler import Hooks
+from smtplib_common.server.peers import PeerLimits
 from smtplib_common.server.protocol import SMTPConnection
 from smtplib_common.server.throttle import AuthFailures
 
@@ -24,6 +24,11 @@ class SMTPServer:
 
     ``tls_context`` enables STARTTLS (RFC 3207); with ``implicit_tls=True`` the
     listener speaks TLS from the first byte instead (RFC 8314 §3, port 465).
+
+    ``peer_limits`` counts connections per source address; give several
+    listeners the same one for the limits to hold across them (its own limits
+    then apply, not this config's). Without it the listener makes its own from
+    ``config``.
     """
 
     def __init__(
@@ -33,6 +38,7 @@ class SMTPServer:
         *,
         tls_context: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
+        peer_limits: PeerLimits | None = None,
     ) -> None:
         if implicit_tls and tls_context is None:
             raise ValueError("implicit_tls needs a tls_context")
@@ -42,7 +48,7 @@ class SMTPServer:
         self._implicit_context = tls_context if implicit_tls else None
         self._server: asyncio.Server | None = None
         self._connections: set[SMTPConnection] = set()
-        self._per_peer: Counter[str] = Counter()
+        self.peer_limits = peer_limits or PeerLimits.from_config(self.config)
         # Failed AUTHs per peer across all of this listener's connections.
         cfg = self.config
         self.auth_failures = (
@@ -131,21 +137,13 @@ class SMTPServer:
             return replies.SERVICE_UNAVAILABLE
         if len(self._connections) >= cfg.max_connections:
             return replies.TOO_MANY_CONNECTIONS
-        ip = conn.session.peer_ip
-        if (
-            cfg.max_connections_per_peer is not None
-            and self._per_peer[ip] >= cfg.max_connections_per_peer
-        ):
-            return replies.TOO_MANY_CONNECTIONS_FROM_PEER
-        self._connections.add(conn)
-        self._per_peer[ip] += 1
-        return None
+        refusal = self.peer_limits.admit(conn.session.peer_ip)
+        if refusal is None:
+            self._connections.add(conn)
+        return refusal
 
     def _release(self, conn: SMTPConnection) -> None:
         if conn not in self._connections:
             return  # released already (failed TLS handshake, then connection_lost)
         self._connections.discard(conn)
-        ip = conn.session.peer_ip
-        self._per_peer[ip] -= 1
-        if self._per_peer[ip] <= 0:
-            del self._per_peer[ip]
+        self.peer_limits.release(conn.session.peer_ip)

@@ -24,8 +24,14 @@ from typing import TYPE_CHECKING, Any, cast
 from smtplib_common import replies
 from smtplib_common.address import AddressError, ParameterError, parse_path, xtext_decode
 from smtplib_common.replies import Reply
+from smtplib_common.server import peers
 from smtplib_common.server.auth import AuthVerbs
-from smtplib_common.server.framing import Content, DataFramer, count_received_headers
+from smtplib_common.server.framing import (
+    Content,
+    DataFramer,
+    LineEndings,
+    count_received_headers,
+)
 from smtplib_common.server.session import BodyType, Envelope, Session, State
 
 if TYPE_CHECKING:
@@ -86,10 +92,11 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
         self._awaiting_command = False
         self._last_activity = 0.0
         self._bytes_in = 0  # octets received on this connection, for the data rate
-        self._transfer_start: float | None = None  # when DATA or a BDAT chunk began
+        self._transfer_start: float | None = None  # when DATA or the first BDAT began
         self._transfer_base = 0  # _bytes_in before the transfer's first octet
         self._plaintext_auth_ok = False
         self._bdat: Content | None = None
+        self._bdat_endings = LineEndings()
 
     # --- transport callbacks ----------------------------------------------
 
@@ -201,19 +208,27 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
             await self._wait()
 
     async def _read_exact(self, size: int, content: Content | None) -> None:
-        """Read ``size`` octets (a BDAT chunk) into ``content``, or discard them."""
+        """Read ``size`` octets (a BDAT chunk) into ``content``, or discard them.
+
+        The minimum data rate runs from the transaction's first chunk to its
+        end (_reset_transaction), pauses between chunks included: restarting
+        it per chunk would give a client sending ``BDAT 1`` over and over a
+        fresh grace each time.
+        """
         remaining = size
-        self._start_transfer()
+        if self._transfer_start is None:
+            self._start_transfer()
         while remaining:
             if not self._buf:
                 await self._wait()
                 continue
             take = min(remaining, len(self._buf))
             if content is not None:
-                content.add(bytes(self._buf[:take]))
+                piece = bytes(self._buf[:take])
+                content.add(piece)
+                self._bdat_endings.feed(piece)
             del self._buf[:take]
             remaining -= take
-        self._transfer_start = None
 
     def _reply(self, reply: Reply) -> None:
         self._send(reply.encode(enhanced=self.session.esmtp))
@@ -305,6 +320,7 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
                 return
             if transfer_left <= 0:
                 # Below min_data_rate: the transfer ends here, no handler runs.
+                self._server.peer_limits.refused(peers.MIN_DATA_RATE, self.session.peer_ip)
                 self._send_now_and_close(replies.DATA_TOO_SLOW)
                 return
         # While a handler works the deadlines are paused: look again in a second.
@@ -417,11 +433,25 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
             arg = arg_bytes.decode("utf-8")
         except UnicodeDecodeError:
             return self._error(replies.SYNTAX_ERROR)
+        # Malformed lines are left to max_errors; these count well-formed ones.
+        if verb != b"QUIT" and self._too_many_commands_before_mail():
+            self._server.peer_limits.refused(peers.COMMANDS_BEFORE_MAIL, self.session.peer_ip)
+            self._reply(replies.TOO_MANY_COMMANDS_BEFORE_MAIL)
+            self._quit = True
+            return None
         if verb in _JUNK_VERBS and self._too_much_junk():
             self._reply(replies.TOO_MANY_JUNK_COMMANDS)
             self._quit = True
             return None
         return await method(self, arg)
+
+    def _too_many_commands_before_mail(self) -> bool:
+        """Count a command outside a transaction of an unauthenticated session."""
+        session, limit = self.session, self._config.max_commands_before_mail
+        if limit is None or session.envelope is not None or session.authenticated_as is not None:
+            return False
+        session.commands_before_mail += 1
+        return session.commands_before_mail > limit
 
     def _too_much_junk(self) -> bool:
         self.session.junk_commands += 1
@@ -728,13 +758,23 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
         assert envelope is not None
         if self._bdat is None:
             self._bdat = Content(self._config.max_message_size)
+            self._bdat_endings = LineEndings()
             envelope.used_bdat = True
             session.state = State.BDAT
-        content = self._bdat
+        content, endings = self._bdat, self._bdat_endings
         await self._read_exact(size, content)
+        if last:
+            endings.finish()  # a CR that ends the message has no LF to come
+        # RFC 3030 §2: after a failed chunk the transaction is over and the
+        # client sends no more chunks; any it pipelined already are read and
+        # refused 503 as chunks without MAIL.
         if content.too_big:
-            # RFC 3030 §4.2: after a failed chunk the client sends no more.
             self._reply(replies.MESSAGE_TOO_BIG)
+            self._reset_transaction()
+        elif endings.bare:
+            # As for DATA (RFC 5321 §2.3.8): chunks are framed by size, but the
+            # message goes on to MTAs that split lines at a bare CR or LF.
+            self._reply(replies.BARE_LINE_ENDING_IN_DATA)
             self._reset_transaction()
         elif not last:
             self._reply(replies.CHUNK_OK)
@@ -758,7 +798,9 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
             verdict = replies.MESSAGE_ACCEPTED.with_text(f"OK: queued as {envelope.id}")
         if verdict.is_positive:
             self.session.transactions += 1
-            self.session.junk_commands = 0  # the client does move mail
+            # The client does move mail.
+            self.session.junk_commands = 0
+            self.session.commands_before_mail = 0
         self._reply(verdict)
 
     def _received_header(self, envelope: Envelope) -> bytes:
@@ -779,6 +821,7 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
 
     def _reset_transaction(self) -> None:
         self._bdat = None
+        self._transfer_start = None  # a BDAT transfer's rate ends with its transaction
         self.session.reset_transaction()
 
     async def _call(self, hook: Callable[..., Awaitable[Reply | None]], *args: Any) -> Reply | None:

@@ -69,6 +69,9 @@ class Session:
     errors: int = 0
     # NOOP, RSET, VRFY and HELP since the last accepted message.
     junk_commands: int = 0
+    # Commands outside a transaction before a message was accepted (counted
+    # only while unauthenticated: ServerConfig.max_commands_before_mail).
+    commands_before_mail: int = 0
     auth_failures: int = 0
     started_at: float = field(default_factory=time.monotonic)
 

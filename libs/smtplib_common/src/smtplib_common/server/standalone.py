@@ -55,6 +55,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--maildir", help="write each message to this Maildir")
     parser.add_argument("--hostname", default=socket.getfqdn(), help="name in greeting/Received")
     parser.add_argument("--max-size-mib", type=int, default=25)
+    defaults = ServerConfig(hostname="-")
+    parser.add_argument(
+        "--max-connections-per-peer",
+        type=int,
+        default=defaults.max_connections_per_peer,
+        help="connections open at once per source address (a load generator on one "
+        "address needs more than the default)",
+    )
+    parser.add_argument(
+        "--max-connection-rate-per-peer",
+        type=int,
+        default=defaults.max_connection_rate_per_peer,
+        help="new connections per minute per source address",
+    )
     parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's default loop")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
@@ -62,7 +76,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> CountingHandler:
     handler = MaildirHandler(args.maildir) if args.maildir else CountingHandler()
-    config = ServerConfig(hostname=args.hostname, max_message_size=args.max_size_mib * MiB)
+    config = ServerConfig(
+        hostname=args.hostname,
+        max_message_size=args.max_size_mib * MiB,
+        max_connections_per_peer=args.max_connections_per_peer,
+        max_connection_rate_per_peer=args.max_connection_rate_per_peer,
+    )
     server = SMTPServer(handler, config)
     await server.start(args.host, args.port)
     print(f"listening on {args.host}:{server.port}", flush=True)

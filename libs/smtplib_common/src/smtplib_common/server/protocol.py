@@ -90,6 +90,7 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
         self._transfer_start: float | None = None  # when DATA or a BDAT chunk began
         self._transfer_base = 0  # _bytes_in before the transfer's first octet
         self._plaintext_auth_ok = False
+        self._auth_throttle_exempt = False
         self._bdat: Content | None = None
 
     # --- transport callbacks ----------------------------------------------
@@ -111,6 +112,7 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
             transport.close()
             return
         self._plaintext_auth_ok = self._peer_in(self._config.plaintext_auth_networks)
+        self._auth_throttle_exempt = self._peer_in(self._config.auth_throttle_exempt_networks)
         self._last_activity = self._loop.time()
         self._task = self._loop.create_task(self._run())
         self._arm_watchdog(min(self._config.idle_timeout, self._config.max_session_time))

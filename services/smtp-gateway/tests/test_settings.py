@@ -227,3 +227,14 @@ def test_seconds_are_cast_to_float() -> None:
 @pytest.mark.parametrize("value", ["", "0", "0.0", "-1", "1e3", "inf", "nan", " 5", "5s"])
 def test_malformed_seconds_are_refused_by_name(variable: str, value: str) -> None:
     assert config_error({**DEV, variable: value}).variable == variable
+
+
+def test_throttle_trusted_is_off_unless_set() -> None:
+    assert load_config(DEV).throttle_trusted is False
+    assert load_config({**DEV, "LOCALPOST_THROTTLE_TRUSTED": "1"}).throttle_trusted is True
+
+
+def test_malformed_throttle_trusted_is_refused() -> None:
+    error = config_error({**DEV, "LOCALPOST_THROTTLE_TRUSTED": "yes"})
+
+    assert error.variable == "LOCALPOST_THROTTLE_TRUSTED"

@@ -45,7 +45,7 @@ async def pool(database_url: str) -> AsyncIterator[Any]:
     try:
         await pool.execute(
             "TRUNCATE accounts, messages, attachments, mailbox_entries, sessions, api_tokens,"
-            " throttle_events"
+            " throttle_events, login_clients"
         )
         yield pool
     finally:

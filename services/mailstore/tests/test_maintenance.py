@@ -120,6 +120,25 @@ async def test_expired_sessions_and_old_throttle_events_are_pruned(
     assert await pool.fetchval("SELECT count(*) FROM throttle_events") == 1
 
 
+async def test_login_clients_are_forgotten_after_30_days(
+    pool: Any, accounts: dict[str, int]
+) -> None:
+    for client, days_ago in (("192.0.2.1", 31), ("192.0.2.2", 29)):
+        await pool.execute(
+            """
+            INSERT INTO login_clients (account_id, client, last_login_at)
+            VALUES ($1, $2, now() - $3 * interval '1 day')
+            """,
+            accounts[ALICE],
+            client,
+            days_ago,
+        )
+
+    await maintenance.run_once(pool, trash_days=30)
+
+    assert await pool.fetchval("SELECT array_agg(client) FROM login_clients") == ["192.0.2.2"]
+
+
 async def wait_until_gone(pool: Any, entry: int) -> None:
     async with asyncio.timeout(5):
         # Polling: the purge happens in another task, and says nothing when it is done.

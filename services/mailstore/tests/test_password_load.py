@@ -23,6 +23,9 @@ from mailstore.testing import check_password_after
 
 Client = TestClient[web.Request, web.Application]
 AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
+# The client and channel every login names; loopback is a trusted network, so only the
+# per-account ceiling applies (test_logins.py checks the limits themselves).
+LOGIN = {"client": "127.0.0.1", "channel": "web"}
 ALICE = "alice@localpost.test"
 PASSWORD = "correct horse battery"
 QUEUE = 5
@@ -52,7 +55,7 @@ async def client(config: Config, pool: Any) -> AsyncIterator[Client]:
 
 
 async def verify(client: Client, password: str) -> int:
-    body = {"address": ALICE, "password": password}
+    body = {"address": ALICE, "password": password, **LOGIN}
     async with client.post("/v1/auth/verify", json=body, headers=AUTH) as response:
         return response.status
 
@@ -98,7 +101,7 @@ async def test_a_check_beyond_the_queue_is_503_with_retry_after(
     await held(client, running=1, waiting=QUEUE)
 
     response = await client.post(
-        "/v1/auth/verify", json={"address": ALICE, "password": PASSWORD}, headers=AUTH
+        "/v1/auth/verify", json={"address": ALICE, "password": PASSWORD, **LOGIN}, headers=AUTH
     )
     refused = await client.post(
         "/v1/accounts", json={"address": "bob@localpost.test", "password": PASSWORD}, headers=AUTH

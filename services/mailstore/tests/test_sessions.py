@@ -18,6 +18,9 @@ from mailstore.settings import DEV_MAILSTORE_TOKEN, Config
 
 Client = TestClient[web.Request, web.Application]
 AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
+# The client and channel every login names; loopback is a trusted network, so only the
+# per-account ceiling applies (test_logins.py checks the limits themselves).
+LOGIN = {"client": "127.0.0.1", "channel": "web"}
 ALICE, BOB = "alice@localpost.test", "bob@localpost.test"
 # secrets.token_urlsafe(32): 32 random bytes, unpadded URL-safe base64.
 SECRET = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -351,7 +354,9 @@ async def test_an_address_holding_nul_names_no_account(client: Client, alice_and
     tokens = await client.get("/v1/accounts/alice%00@localpost.test/tokens", headers=AUTH)
     mailbox = await client.get("/v1/mailboxes/alice%00@localpost.test", headers=AUTH)
     verify = await client.post(
-        "/v1/auth/verify", json={"address": "alice\x00", "password": "whatever!"}, headers=AUTH
+        "/v1/auth/verify",
+        json={"address": "alice\x00", "password": "whatever!", **LOGIN},
+        headers=AUTH,
     )
 
     assert (session.status, tokens.status, mailbox.status, verify.status) == (404, 404, 404, 401)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,50 @@ def test_fault_hook_is_off_unless_set() -> None:
     variable = "MAILSTORE_FAULT_EXIT_AFTER_COMMITS"
     assert load_config({**DEV, variable: "3"}).fault_exit_after_commits == 3
     assert config_error({**DEV, variable: "0"}).variable == variable
+
+
+def test_trusted_networks_default_to_loopback_and_are_spared_the_throttle() -> None:
+    config = load_config(DEV)
+
+    assert config.trusted_networks == (
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1"),
+    )
+    assert config.throttle_trusted is False
+
+
+def test_trusted_networks_and_throttle_trusted_are_read() -> None:
+    config = load_config(
+        {
+            **DEV,
+            "LOCALPOST_TRUSTED_NETWORKS": "10.0.0.0/8, fd00::/8",
+            "LOCALPOST_THROTTLE_TRUSTED": "1",
+        }
+    )
+
+    assert config.trusted_networks == (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("fd00::/8"),
+    )
+    assert config.throttle_trusted is True
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LOCALPOST_TRUSTED_NETWORKS", "10.0.0.1/8"),
+        ("LOCALPOST_TRUSTED_NETWORKS", "localhost"),
+        ("LOCALPOST_TRUSTED_NETWORKS", ""),
+        ("LOCALPOST_THROTTLE_TRUSTED", "yes"),
+    ],
+)
+def test_malformed_trust_settings_are_refused_by_name(variable: str, value: str) -> None:
+    assert config_error({**DEV, variable: value}).variable == variable
+
+
+def test_login_limits_are_the_documented_numbers() -> None:
+    limits = load_config(DEV).login_limits
+
+    assert limits.per_client == (20, 900)
+    assert limits.per_account_client == (10, 900)
+    assert limits.per_account == (100, 3600)

@@ -79,8 +79,11 @@ class LineClient:
         self.writer = writer
 
     @classmethod
-    async def open(cls, port: int) -> LineClient:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def open(cls, port: int, *, local_host: str | None = None) -> LineClient:
+        """Connect to 127.0.0.1:``port``, from ``local_host`` (another 127.0.0.N: another
+        client address) when given."""
+        local_addr = (local_host, 0) if local_host else None
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=local_addr)
         client = cls(reader, writer)
         greeting = await client.read_reply()
         assert greeting.code == 220, greeting
@@ -366,12 +369,26 @@ def gateway_env(prefix: str, mailstore: FakeMailstore) -> dict[str, str]:
     return gateway_environ(prefix, mailstore.url)
 
 
+ConfigFor = Callable[[str], Config]
+
+
 @pytest.fixture
-def config(prefix: str, mailstore: FakeMailstore) -> Config:
-    # Ports 0: the listeners pick free ports (load_config refuses 0 on purpose).
-    return dataclasses.replace(
-        load_config(gateway_environ(prefix, mailstore.url)), smtp_port=0, submission_port=0
-    )
+def config_for(prefix: str) -> ConfigFor:
+    """``config_for(mailstore_url)``: this test's gateway configuration, against that mail
+    store (the real one in test_auth_throttle.py)."""
+
+    def make(mailstore_url: str) -> Config:
+        # Ports 0: the listeners pick free ports (load_config refuses 0 on purpose).
+        return dataclasses.replace(
+            load_config(gateway_environ(prefix, mailstore_url)), smtp_port=0, submission_port=0
+        )
+
+    return make
+
+
+@pytest.fixture
+def config(config_for: ConfigFor, mailstore: FakeMailstore) -> Config:
+    return config_for(mailstore.url)
 
 
 @dataclass
@@ -443,11 +460,12 @@ async def web_principal(
 
 @pytest.fixture
 async def connect() -> AsyncIterator[Callable[[int], Awaitable[LineClient]]]:
-    """``await connect(port)``: a greeted client, closed after the test."""
+    """``await connect(port)``: a greeted client, closed after the test;
+    ``connect(port, "127.0.0.N")`` connects from that address."""
     clients: list[LineClient] = []
 
-    async def open_client(port: int) -> LineClient:
-        client = await LineClient.open(port)
+    async def open_client(port: int, local_host: str | None = None) -> LineClient:
+        client = await LineClient.open(port, local_host=local_host)
         clients.append(client)
         return client
 

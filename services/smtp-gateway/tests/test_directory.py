@@ -93,7 +93,7 @@ async def test_no_answer_is_unavailable_never_no(
     # A wrong service token is 403, a wrong user password 401: an AUTH during a token
     # misconfiguration is a temporary failure, not "535 bad credentials".
     with pytest.raises(DirectoryUnavailable):
-        await client.verify(ALICE, "alice-password-123")
+        await client.verify(ALICE, "alice-password-123", client="192.0.2.1")
 
 
 async def test_verify_returns_the_account_or_none(
@@ -101,9 +101,11 @@ async def test_verify_returns_the_account_or_none(
 ) -> None:
     client = directory(session, mailstore)
 
-    assert await client.verify(ALICE, "alice-password-123") == Account(ALICE, "alice")
-    assert await client.verify(ALICE, "wrong-password") is None
-    assert await client.verify("nobody@localpost.test", "whatever") is None
+    assert await client.verify(ALICE, "alice-password-123", client="192.0.2.1") == Account(
+        ALICE, "alice"
+    )
+    assert await client.verify(ALICE, "wrong-password", client="192.0.2.1") is None
+    assert await client.verify("nobody@localpost.test", "whatever", client="192.0.2.1") is None
 
 
 async def test_login_check_has_its_own_budget_beyond_the_lookup_timeout(
@@ -112,7 +114,9 @@ async def test_login_check_has_its_own_budget_beyond_the_lookup_timeout(
     client = directory(session, mailstore, timeout=0.2, auth_timeout=2.0)
     mailstore.verify_delay = 0.5  # a bcrypt on a busy machine: slower than any lookup
 
-    assert await client.verify(ALICE, "alice-password-123") == Account(ALICE, "alice")
+    assert await client.verify(ALICE, "alice-password-123", client="192.0.2.1") == Account(
+        ALICE, "alice"
+    )
     mailstore.delay = 0.5  # lookups keep the short timeout
     with pytest.raises(DirectoryUnavailable):
         await client.mailbox_exists(ALICE)
@@ -125,7 +129,7 @@ async def test_login_check_past_its_budget_is_a_timeout(
     mailstore.verify_delay = 1.0
 
     with pytest.raises(DirectoryTimeout):
-        await client.verify(ALICE, "alice-password-123")
+        await client.verify(ALICE, "alice-password-123", client="192.0.2.1")
 
 
 def test_repr_holds_no_token(session: aiohttp.ClientSession, mailstore: FakeMailstore) -> None:

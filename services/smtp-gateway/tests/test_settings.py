@@ -375,3 +375,14 @@ def test_per_source_limits_are_cast_to_int() -> None:
 def test_malformed_counts_are_refused_by_name(variable: str, value: str) -> None:
     error = config_error({**DEV, variable: value})
     assert error.variable == variable
+
+
+def test_throttle_trusted_is_off_unless_set() -> None:
+    assert load_config(DEV).throttle_trusted is False
+    assert load_config({**DEV, "LOCALPOST_THROTTLE_TRUSTED": "1"}).throttle_trusted is True
+
+
+def test_malformed_throttle_trusted_is_refused() -> None:
+    error = config_error({**DEV, "LOCALPOST_THROTTLE_TRUSTED": "yes"})
+
+    assert error.variable == "LOCALPOST_THROTTLE_TRUSTED"

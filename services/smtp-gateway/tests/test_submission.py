@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import ipaddress
@@ -22,6 +23,7 @@ from smtp_gateway.keys import METRICS
 from smtp_gateway.settings import Config, TLSFiles
 from smtplib_common import replies
 from smtplib_common.replies import Reply
+from smtplib_common.server import ServerConfig
 
 if TYPE_CHECKING:
     from conftest import Broker, FakeMailstore, Gateway, LineClient, StartGateway
@@ -66,6 +68,37 @@ async def test_auth_while_the_directory_fails_is_454(
 
     assert await client.auth_plain(ALICE, ALICE_PASSWORD) == replies.TEMP_AUTH_FAILURE
     assert unavailable(gateway, "unavailable") == 1
+
+
+@pytest.mark.parametrize(
+    ("throttle_trusted", "expected"),
+    [(False, replies.AUTH_SUCCEEDED), (True, replies.AUTH_THROTTLED)],
+    ids=["trusted-network-spared", "throttle-trusted"],
+)
+async def test_the_gateways_own_auth_throttle_spares_trusted_networks_unless_told(
+    start_gateway: StartGateway,
+    config: Config,
+    connect: Connect,
+    throttle_trusted: bool,
+    expected: Reply,
+) -> None:
+    # 127.0.0.1 is in LOCALPOST_TRUSTED_NETWORKS; the library throttles an address after
+    # 10 failures in 15 minutes (LOCALPOST_THROTTLE_TRUSTED=1 keeps that for it too).
+    limit = ServerConfig().auth_throttle_failures
+    assert limit is not None
+    gateway = await start_gateway(dataclasses.replace(config, throttle_trusted=throttle_trusted))
+
+    async def fail(times: int) -> None:
+        client = await connect(gateway.submission_port)
+        await client.ehlo()
+        for _ in range(times):
+            assert await client.auth_plain(ALICE, "not-her-password") == replies.AUTH_FAILED
+
+    await asyncio.gather(*(fail(2) for _ in range(limit // 2)))
+    client = await connect(gateway.submission_port)
+    await client.ehlo()
+
+    assert await client.auth_plain(ALICE, ALICE_PASSWORD) == expected
 
 
 SlowLogin = Callable[..., Awaitable[tuple["Gateway", Reply]]]

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from mailstore.settings import DEV_MAILSTORE_TOKEN
 from webmail import mailstore_client
 
 Client = TestClient[web.Request, web.Application]
@@ -130,3 +131,32 @@ async def test_registrations_from_one_address_are_rate_limited_with_a_clear_page
     )
     assert api.status == 429
     assert "Too many attempts" in (await api.json())["error"]
+
+
+async def test_failed_smtp_logins_count_towards_the_web_login_limit(
+    client: Client, h: Any, mailstore_url: str
+) -> None:
+    # What the gateway sends for a wrong AUTH from this client (127.0.0.1): the mail
+    # store keeps one count for every channel.
+    address = await h.register(client)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(10):
+            body = {
+                "address": address,
+                "password": "not the password",
+                "client": "127.0.0.1",
+                "channel": "smtp",
+            }
+            async with session.post(
+                f"{mailstore_url}/v1/auth/verify",
+                json=body,
+                headers={"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"},
+            ) as response:
+                assert response.status == 401
+
+    token = await h.csrf_token(client)
+    data = {"address": address, "password": h.password, "csrf_token": token}
+    response = await client.post("/login", data=data, allow_redirects=False)
+
+    assert response.status == 429
+    assert "Too many attempts" in await response.text()

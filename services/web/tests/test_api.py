@@ -132,6 +132,37 @@ async def test_token_without_the_right_password_is_401(
     assert response.headers["WWW-Authenticate"].startswith("Basic ")
 
 
+async def test_correct_token_requests_from_one_address_are_never_limited(
+    client: Client, h: Any
+) -> None:
+    # A script asking for tokens (or a family behind one NAT): successes never count.
+    address = await h.register(client)
+    statuses = []
+    for _ in range(25):
+        response = await client.post("/api/v1/tokens", headers=h.basic(address, h.password))
+        statuses.append(response.status)
+
+    assert statuses == [201] * 25
+
+
+async def test_failed_logins_on_the_page_and_the_api_share_one_limit(
+    client: Client, h: Any
+) -> None:
+    address = await h.register(client)
+    for _ in range(5):
+        bad = await client.post("/api/v1/tokens", headers=h.basic(address, "not the password"))
+        assert bad.status == 401
+        token = await h.csrf_token(client)
+        data = {"address": address, "password": "not the password", "csrf_token": token}
+        assert (await client.post("/login", data=data)).status == 401
+
+    # Ten failures from this client: its limit for the account, whichever the channel.
+    refused = await client.post("/api/v1/tokens", headers=h.basic(address, h.password))
+
+    assert refused.status == 429
+    assert int(refused.headers["Retry-After"]) > 0
+
+
 async def test_a_revoked_token_stops_working(client: Client, h: Any) -> None:
     address = await h.register(client)
     created = await client.post("/api/v1/tokens", headers=h.basic(address, h.password))

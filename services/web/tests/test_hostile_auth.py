@@ -16,9 +16,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from mailstore import passwords
+from mailstore import logins, passwords
+from mailstore.settings import LoginLimits
 from mailstore.testing import check_password_after
-from webmail import auth
 
 Client = TestClient[web.Request, web.Application]
 WRONG = "not the password at all"
@@ -48,11 +48,13 @@ class Browser:
 
 @pytest.fixture
 async def browsers(client: Client) -> AsyncIterator[Callable[[int], Browser]]:
+    """``browsers(n)``: the browser at 127.0.0.``n``; n >= 100 is another browser (a
+    cookie jar of its own) at 127.0.0.``n - 100``."""
     opened: dict[int, Browser] = {}
 
     def browser(n: int) -> Browser:
         if n not in opened:
-            opened[n] = Browser(str(client.make_url("/")), n)
+            opened[n] = Browser(str(client.make_url("/")), n % 100)
         return opened[n]
 
     yield browser
@@ -60,12 +62,18 @@ async def browsers(client: Client) -> AsyncIterator[Callable[[int], Browser]]:
         await each.session.close()
 
 
-# (id, guesses before: [(first client, clients, tries each, account)], the final try:
+CEILING, _ = LoginLimits().per_account
+
+# (id, tries before: [(first client, clients, tries each, account)], the final try:
 # (client, account, right password?), expected status of the final try). "victim" is
-# one registered account; "fresh" is a new unknown address at every try; client 50 has
-# logged in to the victim's account once, before the guessing, and so holds its device
-# cookie; "ceiling" fills the victim's account-wide ceiling directly (the row
-# "ceiling-from-ten-clients" shows real guesses filling it).
+# one registered account, tried with a wrong password ("victim-right": with its own);
+# "fresh" is a new unknown address at every try; client 50 has logged in to the
+# victim's account once, before the guessing, and so holds its device cookie and is a
+# known address of the account; client 150 is a new browser at client 50's address;
+# "ceiling" fills the victim's account-wide ceiling directly (the row
+# "ceiling-from-ten-clients" shows real guesses filling it). Limits (the mail store's,
+# for every channel): 10 failures per (account, client) and 20 per client in 15
+# minutes, 100 per account an hour; successes never count.
 BRUTE_FORCE = [
     ("same-client-same-account", [(2, 1, 10, "victim")], (2, "victim", True), 429),
     ("other-client-unaffected", [(2, 1, 10, "victim")], (3, "victim", True), 303),
@@ -74,7 +82,20 @@ BRUTE_FORCE = [
     ("ceiling-from-ten-clients", [(2, 10, 10, "victim")], (12, "victim", False), 429),
     ("ceiling-refuses-a-new-device", [(0, 0, 0, "ceiling")], (3, "victim", True), 429),
     ("ceiling-admits-a-known-device", [(0, 0, 0, "ceiling")], (50, "victim", True), 303),
+    (
+        "ceiling-admits-a-new-browser-at-a-known-address",
+        [(0, 0, 0, "ceiling")],
+        (150, "victim", True),
+        303,
+    ),
     ("known-device-of-another-account", [(0, 0, 0, "ceiling")], (51, "victim", True), 429),
+    ("successes-never-count", [(2, 1, 25, "victim-right")], (2, "victim", True), 303),
+    (
+        "successes-then-failures-count",
+        [(2, 1, 25, "victim-right"), (2, 1, 10, "victim")],
+        (2, "victim", True),
+        429,
+    ),
 ]
 
 
@@ -99,24 +120,24 @@ async def test_login_guessing_is_limited_without_locking_the_owner_out(
     statuses = []
     for first, clients, tries, account in guesses:
         if account == "ceiling":
-            limit, _ = auth.LOGIN_PER_ACCOUNT
             await pool.execute(
                 "INSERT INTO throttle_events (key, at) "
                 "SELECT $1, now() FROM generate_series(1, $2)",
-                f"login:account:{victim}",
-                limit,
+                f"auth:account:{logins.key_part(victim)}",
+                CEILING,
             )
         for n in range(first, first + clients):
             for _ in range(tries):
-                target = victim if account == "victim" else h.fresh_address()
-                statuses.append(await browsers(n).login(h, target, WRONG))
+                target = h.fresh_address() if account == "fresh" else victim
+                password = h.password if account == "victim-right" else WRONG
+                statuses.append(await browsers(n).login(h, target, password))
     n, _, right = final
 
     status = await browsers(n).login(h, victim, h.password if right else WRONG)
 
     assert status == expected
     # Whatever happened, no account saw more than its hourly ceiling of wrong passwords.
-    assert statuses.count(401) <= auth.LOGIN_PER_ACCOUNT[0]
+    assert statuses.count(401) <= CEILING
 
 
 # (client address as the peer shows it, the throttle's name for that client)
@@ -132,7 +153,8 @@ CLIENT_KEYS = [
 
 @pytest.mark.parametrize(("ip", "key"), CLIENT_KEYS)
 def test_an_ipv6_client_is_limited_per_64(ip: str, key: str) -> None:
-    assert auth.client_key(ip) == key
+    # The mail store names clients for every channel's login throttle (mailstore.logins).
+    assert logins.client_key(ip) == key
 
 
 # -- user enumeration -------------------------------------------------------------------------

@@ -127,6 +127,9 @@ TEMP_AUTH_FAILURE = Reply(454, "4.7.0", "Temporary authentication failure")
 AUTH_THROTTLED = Reply(
     454, "4.7.0", "Too many authentication failures from your address, try again later"
 )
+# The same, when the directory behind the server refuses to check (too many failed
+# logins for the account or from the address, across all servers and protocols).
+LOGIN_THROTTLED = Reply(454, "4.7.0", "Too many failed logins, try again later")
 
 # --- 5xx: permanent failures --------------------------------------------
 COMMAND_UNRECOGNIZED = Reply(500, "5.5.2", "Command not recognized")

@@ -492,15 +492,61 @@ async def test_throttle_lifts_when_the_failures_leave_the_window(
     assert await client.command(f"AUTH PLAIN {PLAIN_ALICE}") == replies.AUTH_SUCCEEDED
 
 
-async def test_no_throttle_across_connections_when_disabled(
-    make_server: MakeServer, connect: Connect, config: Config, accounts: Accounts
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"auth_throttle_failures": None},
+        {"auth_throttle_exempt_networks": (ipaddress.ip_network("127.0.0.0/8"),)},
+    ],
+    ids=["disabled", "peer-in-an-exempt-network"],
+)
+async def test_no_throttle_across_connections_when_disabled_or_exempt(
+    make_server: MakeServer,
+    connect: Connect,
+    config: Config,
+    accounts: Accounts,
+    settings: dict[str, object],
 ) -> None:
     server = await make_server(
-        config(auth_require_tls=False, max_auth_failures=2, auth_throttle_failures=None),
+        config(
+            **{"auth_require_tls": False, "max_auth_failures": 2, "auth_throttle_failures": 3}
+            | settings
+        ),
         authenticate=accounts,
     )
     for _ in range(3):
         await fail_twice(connect, server)
     client = await connect(server)
     await client.ehlo()
+    assert await client.command(f"AUTH PLAIN {PLAIN_ALICE}") == replies.AUTH_SUCCEEDED
+
+
+async def test_a_handler_refusal_reply_replaces_535_and_is_no_failure_of_the_address(
+    make_server: MakeServer, connect: Connect, config: Config
+) -> None:
+    refusing = True
+
+    async def directory_limit(session: Session, credentials: Credentials) -> AuthResult:
+        if refusing:
+            return AuthResult(success=False, reply=replies.LOGIN_THROTTLED)
+        return AuthResult(success=credentials.password == "secret")
+
+    server = await make_server(
+        config(auth_require_tls=False, max_auth_failures=2, auth_throttle_failures=3),
+        authenticate=directory_limit,
+    )
+    for _ in range(3):
+        client = await connect(server)
+        await client.ehlo()
+        got = await client.send(f"AUTH PLAIN {PLAIN_ALICE}", f"AUTH PLAIN {PLAIN_ALICE}", n=3)
+        # Still one of the session's failures: the session ends as after wrong passwords.
+        assert got == [
+            replies.LOGIN_THROTTLED,
+            replies.LOGIN_THROTTLED,
+            replies.TOO_MANY_AUTH_FAILURES,
+        ]
+    refusing = False
+    client = await connect(server)
+    await client.ehlo()
+    # Six refusals from this address, yet its throttle (3 failures) never closed.
     assert await client.command(f"AUTH PLAIN {PLAIN_ALICE}") == replies.AUTH_SUCCEEDED

@@ -11,6 +11,9 @@
      ├── AddressTaken         creating an account whose address exists            → 409
      ├── InvalidRequest       a request's fields fail validation                  → 422
      │    └── InvalidSearch   the ``q`` of a search does not parse
+     ├── LoginThrottled       too many failed logins for the account or from the
+     │                        client (``logins.py``); no bcrypt was run; try again
+     │                        after ``retry_after``                              → 429
      ├── Overloaded           too many password checks are already waiting for a
      │                        CPU (``limiter.py``); try again after ``retry_after``  → 503
      └── InvalidEnvelope      a broker message lacks the contract's properties or
@@ -65,6 +68,14 @@ class InvalidRequest(MailstoreError):
 class InvalidSearch(InvalidRequest):
     def __init__(self, problem: str) -> None:
         super().__init__({"q": problem})
+
+
+class LoginThrottled(MailstoreError):
+    """``retry_after``: whole seconds until the attempt would be admitted."""
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 class Overloaded(MailstoreError):

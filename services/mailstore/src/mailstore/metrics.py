@@ -32,6 +32,7 @@ class Metrics:
     password_check_latency: Histogram
     password_queue_latency: Histogram
     password_refused: Counter
+    logins: Counter
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -101,6 +102,12 @@ def create_metrics() -> Metrics:
         password_refused=Counter(
             "mailstore_password_checks_refused",
             "Password checks answered 503 because the queue was full",
+            registry=registry,
+        ),
+        logins=Counter(
+            "mailstore_logins",
+            "Login checks by channel and outcome (ok, failed, throttled: 429 without bcrypt)",
+            ["channel", "outcome"],
             registry=registry,
         ),
     )

@@ -15,6 +15,7 @@ from mailstore.errors import (
     AccountNotFound,
     AddressTaken,
     InvalidRequest,
+    LoginThrottled,
     MessageNotFound,
     Overloaded,
     SessionNotFound,
@@ -45,6 +46,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_json(409, "address taken")
     except InvalidRequest as exc:
         return error_json(422, "invalid request", fields=exc.fields)
+    except LoginThrottled as exc:
+        # RFC 6585 §4: 429 with Retry-After; the body repeats it for callers that log it.
+        response = error_json(429, "too many failed logins", retry_after=exc.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except Overloaded as exc:
         # RFC 9110 §15.6.4: 503 with Retry-After; the caller retries, not the store.
         response = error_json(503, "too many password checks waiting")

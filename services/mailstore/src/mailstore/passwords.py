@@ -19,6 +19,8 @@ import bcrypt
 from mailstore.limiter import CpuLimiter
 
 DEFAULT_ROUNDS = 12
+# Longer passwords are refused at sign-up and never match at login (no 500, no cut).
+MAX_PASSWORD = 1024
 
 
 def _prehash(password: str) -> bytes:

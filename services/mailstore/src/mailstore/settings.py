@@ -31,10 +31,35 @@ MAX_DAYS = 3650
 QUEUE_PER_WORKER = 8
 MAX_PASSWORD_WORKERS = 256
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+DEFAULT_TRUSTED_NETWORKS: tuple[IPNetwork, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1"),
+)
+
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _PORT = re.compile(r"[0-9]{1,5}")
 _QUEUE_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """Failed logins allowed, as (failures, window seconds), for every channel together
+    (web, API, SMTP AUTH, later IMAP and POP3; mailstore/logins.py, docs/security.md).
+
+    NIST SP 800-63B §5.2.2 and OWASP ASVS 4.0.3 V2.2.1 ask for at most 100 failed
+    attempts per account per hour; RFC 4954 §4 lets an SMTP server limit them too.
+    Successful logins never count. A client is an IPv4 address or an IPv6 /64.
+    """
+
+    # One client guessing many accounts (or one account under many spellings).
+    per_client: tuple[int, int] = (20, 15 * 60)
+    # One client guessing one account.
+    per_account_client: tuple[int, int] = (10, 15 * 60)
+    # Every client together guessing one account (a botnet). Clients the account owner
+    # uses are not held to it (a browser's device cookie, an address that logged in).
+    per_account: tuple[int, int] = (100, 60 * 60)
 
 
 class ConfigError(ValueError):
@@ -71,6 +96,14 @@ class Config:
     # before the rest are refused with 503 (see limiter.py).
     password_workers: int = 1
     password_queue: int = QUEUE_PER_WORKER
+    # Client networks treated as local (the gateway's LOCALPOST_TRUSTED_NETWORKS): one
+    # address there may stand for many people (a NAT, a reverse proxy, the webmail's
+    # host), so the per-client login and sign-up limits do not apply to them unless
+    # throttle_trusted (LOCALPOST_THROTTLE_TRUSTED=1) says they do.
+    trusted_networks: tuple[IPNetwork, ...] = DEFAULT_TRUSTED_NETWORKS
+    throttle_trusted: bool = False
+    # Not environment variables: tests lower them to reach a limit with a few tries.
+    login_limits: LoginLimits = LoginLimits()
     # Seconds between runs of the maintenance task (Trash purge, pruning of expired sessions
     # and old throttle events); not an environment variable: tests shorten it.
     maintenance_interval: float = 3600.0
@@ -107,6 +140,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
         password_queue=_count(
             environ, "MAILSTORE_PASSWORD_QUEUE", QUEUE_PER_WORKER * workers, maximum=100_000
         ),
+        trusted_networks=_networks(environ, "LOCALPOST_TRUSTED_NETWORKS", "127.0.0.0/8,::1"),
+        throttle_trusted=_flag(environ, "LOCALPOST_THROTTLE_TRUSTED"),
         fault_exit_after_commits=(
             _count(environ, "MAILSTORE_FAULT_EXIT_AFTER_COMMITS", 1, maximum=1_000_000)
             if "MAILSTORE_FAULT_EXIT_AFTER_COMMITS" in environ
@@ -199,6 +234,16 @@ def _queue_prefix(environ: Mapping[str, str], name: str, default: str) -> str:
     if value == "amq" or value.startswith("amq."):
         raise ConfigError(name, "may not start with 'amq.', which the broker reserves")
     return value
+
+
+def _networks(environ: Mapping[str, str], name: str, default: str) -> tuple[IPNetwork, ...]:
+    networks = []
+    for item in _items(environ, name, default):
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError as exc:
+            raise ConfigError(name, f"holds {item!r}, which is not an IP network: {exc}") from None
+    return tuple(networks)
 
 
 def _secret(

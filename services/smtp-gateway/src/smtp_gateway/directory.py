@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
 
-from smtp_gateway.errors import DirectoryTimeout, DirectoryUnavailable
+from smtp_gateway.errors import DirectoryTimeout, DirectoryUnavailable, LoginThrottled
 
 log = logging.getLogger(__name__)
 
@@ -100,20 +101,25 @@ class Directory:
         """Ask about ``address`` past the cache, for /readyz; raises DirectoryUnavailable."""
         await self._lookup(address)
 
-    async def verify(self, address: str, password: str) -> Account | None:
+    async def verify(self, address: str, password: str, *, client: str) -> Account | None:
         """``POST /v1/auth/verify``: the account on 200, None on 401. Never cached.
 
-        DirectoryTimeout past the login budget, DirectoryUnavailable on any other failure
-        (503 included: the mail store's bcrypt queue is full, a temporary refusal).
+        ``client`` is the SMTP client's address: the mail store limits failed logins per
+        client and per account across every channel, and answers 429 (LoginThrottled)
+        without checking when a limit is reached. DirectoryTimeout past the login budget,
+        DirectoryUnavailable on any other failure (503 included: the mail store's bcrypt
+        queue is full, a temporary refusal).
         """
         url = URL(f"{self._base}/v1/auth/verify")
-        payload = {"address": address, "password": password}
+        payload = {"address": address, "password": password, "client": client, "channel": "smtp"}
         try:
             async with self._session.post(
                 url, json=payload, headers=self._headers, timeout=self._auth_timeout
             ) as response:
                 if response.status == 401:
                     return None
+                if response.status == 429:
+                    raise LoginThrottled(retry_after=_retry_after(response.headers))
                 if response.status != 200:
                     raise DirectoryUnavailable(f"auth/verify answered {response.status}")
                 body = await response.json()
@@ -144,6 +150,11 @@ class Directory:
         # 401/403 is our token missing/wrong (a misconfiguration, not "no such mailbox");
         # 5xx is the mail store's own trouble.
         raise DirectoryUnavailable(f"mailbox lookup answered {status}")
+
+
+def _retry_after(headers: Mapping[str, str]) -> int:
+    value = headers.get("Retry-After", "")
+    return int(value) if value.isascii() and value.isdigit() else 1
 
 
 async def probe_or_reason(directory: Directory, address: str) -> str | None:

@@ -9,6 +9,9 @@ The whole tree::
     │   │                       Never read as "no" (RCPT → 451 4.4.3, AUTH → 454 4.7.0).
     │   │                       ``reason`` names the case for metrics
     │   └── DirectoryTimeout    no answer within the call's budget
+    ├── LoginThrottled          mailstore refused to check a login: too many failed
+    │                           logins for the account or from the client, on any
+    │                           channel (429). AUTH → 454 4.7.0, never 535
     └── PublishFailed           the broker did not confirm a message; the DATA reply is
         │                       451 4.3.0, never 250 (RFC 5321 §6.1). ``reason`` names
         │                       the case for logs and metrics
@@ -35,6 +38,14 @@ class DirectoryUnavailable(GatewayError):
 
 class DirectoryTimeout(DirectoryUnavailable):
     reason = "timeout"
+
+
+class LoginThrottled(GatewayError):
+    """``retry_after``: whole seconds until mailstore would check again."""
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(f"login throttled; retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 class PublishFailed(GatewayError):

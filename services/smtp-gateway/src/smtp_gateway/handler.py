@@ -25,7 +25,7 @@ import time
 
 from smtp_gateway import identity
 from smtp_gateway.directory import Account, Directory
-from smtp_gateway.errors import DirectoryUnavailable, PublishFailed
+from smtp_gateway.errors import DirectoryUnavailable, LoginThrottled, PublishFailed
 from smtp_gateway.metrics import Metrics
 from smtp_gateway.publisher import Publisher
 from smtp_gateway.settings import IPNetwork
@@ -216,20 +216,31 @@ class SubmissionHandler(DeliveryHandler):
             return self._auth_failed(session, "web_principal")
         if "@" not in credentials.username:
             return self._auth_failed(session, "not_an_address")
-        account = await self._verify(credentials)
+        try:
+            account = await self._verify(session, credentials)
+        except LoginThrottled as exc:
+            # Not a verdict on the password, so never 535 (RFC 4954 §6: 454 4.7.0 is the
+            # temporary failure); the client may try again later.
+            log.info(
+                "AUTH from %s throttled by the mail store (%d s)", session.peer_ip, exc.retry_after
+            )
+            self._count_rejected("auth_throttled")
+            return AuthResult(success=False, reply=replies.LOGIN_THROTTLED)
         if account is None:
             return self._auth_failed(session, "invalid_credentials")
         # The mail store's spelling of the address, so later checks compare like with like.
         return AuthResult(success=True, identity=account.address)
 
-    async def _verify(self, credentials: Credentials) -> Account | None:
+    async def _verify(self, session: Session, credentials: Credentials) -> Account | None:
         """The mail store's verdict on a login, timed and, when it fails, counted.
 
         DirectoryUnavailable propagates: the library answers 454 4.7.0 (RFC 4954 §6).
         """
         started = time.monotonic()
         try:
-            return await self._directory.verify(credentials.username, credentials.password)
+            return await self._directory.verify(
+                credentials.username, credentials.password, client=session.peer_ip
+            )
         except DirectoryUnavailable as exc:
             self._metrics.auth_unavailable.labels(reason=exc.reason).inc()
             raise

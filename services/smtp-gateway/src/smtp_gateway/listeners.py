@@ -94,6 +94,11 @@ def build(
             # (the web service submits over loopback or the compose network).
             auth_require_tls=True,
             plaintext_auth_networks=config.trusted_networks,
+            # Issue 15: one address in a trusted network may be many people; the mail
+            # store's per-account ceiling still holds for them.
+            auth_throttle_exempt_networks=()
+            if config.throttle_trusted
+            else config.trusted_networks,
         ),
         tls_context=context,
         peer_limits=peers,

@@ -65,6 +65,10 @@ class Config:
     # The web service's own submission login, which the gateway accepts.
     web_submission_secret: str = field(repr=False)
     trusted_networks: tuple[IPNetwork, ...]
+    # Whether clients in trusted_networks are held to the per-address AUTH throttle
+    # (RFC 4954 §4) all the same: one address there may stand for many people, so by
+    # default they are not (the mail store reads the same variable for its own limits).
+    throttle_trusted: bool
     tls: TLSFiles | None
     dev: bool
     # The name in the greeting, EHLO reply and Received: header (RFC 5321 §4.1.1.1).
@@ -128,6 +132,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
             environ, "WEB_SUBMISSION_SECRET", DEV_WEB_SUBMISSION_SECRET, dev=dev
         ),
         trusted_networks=_networks(environ, "LOCALPOST_TRUSTED_NETWORKS", "127.0.0.0/8,::1"),
+        throttle_trusted=_flag(environ, "LOCALPOST_THROTTLE_TRUSTED"),
         tls=_tls_files(environ),
         dev=dev,
         # Defaults to the first local domain rather than socket.getfqdn(), which may block

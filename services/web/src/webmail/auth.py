@@ -1,23 +1,17 @@
-"""Registration and login rules, and the rate limits around them.
+"""Registration and login rules, and the sign-up limit.
 
-Passwords are hashed by the mail store (bcrypt over SHA-256, off its event loop);
-this module decides what may be registered and who may try to log in how often.
-Login failures look the same whether or not the account exists: one message, and
-the mail store's verify burns one bcrypt either way.
-
-Login limits (docs/security.md, "Web"): a client may try one account 10 times and
-any accounts 20 times in 15 minutes; all clients together may try one account 100
-times an hour. That last ceiling would let a botnet lock the owner out, so a browser
-that has logged in to the account before (it holds a signed device cookie,
-``sessions.DEVICE_COOKIE``) is not held to it, only to its own per-client limits
-(OWASP "Slow down online guessing attacks with device cookies").
+Passwords are hashed and checked by the mail store (bcrypt over SHA-256, off its event
+loop), which also limits failed logins for every channel at once (web, API, SMTP AUTH:
+mailstore/logins.py, docs/security.md "Web"). Login failures look the same whether or
+not the account exists: one message, and the mail store's verify burns one bcrypt
+either way. A browser that has logged in to the account before holds a signed device
+cookie (``sessions.DEVICE_COOKIE``); the web tells the mail store, which then does not
+hold it to the account's ceiling, only to its per-client limits (OWASP "Slow down
+online guessing attacks with device cookies").
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import ipaddress
 import re
 import unicodedata
 from functools import cache
@@ -35,19 +29,9 @@ MIN_PASSWORD = 10
 # The mail store's limit; it pre-hashes, so bcrypt's 72-byte cut never applies.
 MAX_PASSWORD = 1024
 
-# (limit, window seconds) per throttle key. Per client bounds one client guessing many
-# accounts, per (account, client) one client guessing one; per account bounds every
-# client together (a botnet): at most 100 tries an hour, whoever makes them.
-LOGIN_PER_IP = (20, 15 * 60)
-LOGIN_PER_CLIENT_ACCOUNT = (10, 15 * 60)
-LOGIN_PER_ACCOUNT = (100, 60 * 60)
-# The mail store takes throttle keys of up to 200 characters; longer or unprintable
-# typed addresses are counted under their hash.
-MAX_KEY_ADDRESS = 120
-# One IPv6 host has a whole /64 to pick source addresses from.
-IPV6_CLIENT_PREFIX = 64
+# (limit, window seconds) of sign-ups per client (an IPv4 address or IPv6 /64; the mail
+# store spares LOCALPOST_TRUSTED_NETWORKS unless LOCALPOST_THROTTLE_TRUSTED=1).
 REGISTER_PER_IP = (10, 60 * 60)
-TOKEN_PER_IP = LOGIN_PER_IP
 PASSWORD = "password"  # noqa: S105 - the form field's name
 
 
@@ -79,19 +63,6 @@ def address_problem(address: str, domains: tuple[str, ...]) -> str | None:
     return None
 
 
-def client_key(ip: str) -> str:
-    """The throttle's name for a client: its IPv4 address, or its IPv6 /64."""
-    try:
-        parsed = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
-    return str(parsed)
-
-
 def check_registration(
     *, name: str, address: str, password: str, domains: tuple[str, ...]
 ) -> tuple[str, str, str]:
@@ -118,24 +89,6 @@ def check_registration(
     return name, address, password
 
 
-def _key_part(address: str) -> str:
-    """``address`` as part of a throttle key (at most 200 printable characters in all)."""
-    if len(address) <= MAX_KEY_ADDRESS and address.isprintable():
-        return address
-    # Whatever was typed still counts, under a name the mail store accepts.
-    return "sha256:" + hashlib.sha256(address.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-async def throttle(mailstore: MailstoreClient, *limits: tuple[str, tuple[int, int]]) -> None:
-    """Count one attempt under every key; RateLimited when any is over its limit."""
-    results = await asyncio.gather(
-        *(mailstore.throttle(key, limit=limit, window=window) for key, (limit, window) in limits)
-    )
-    refused = [r.retry_after for r in results if not r.allowed]
-    if refused:
-        raise RateLimited(max(1, max(refused)))
-
-
 async def register(
     mailstore: MailstoreClient,
     *,
@@ -148,7 +101,10 @@ async def register(
     name, address, password = check_registration(
         name=name, address=address, password=password, domains=domains
     )
-    await throttle(mailstore, (f"register:ip:{client_key(ip)}", REGISTER_PER_IP))
+    limit, window = REGISTER_PER_IP
+    result = await mailstore.throttle("register:ip", limit=limit, window=window, client=ip)
+    if not result.allowed:
+        raise RateLimited(max(1, result.retry_after))
     return await mailstore.create_account(address=address, name=name, password=password)
 
 
@@ -156,6 +112,7 @@ async def login(
     mailstore: MailstoreClient,
     *,
     ip: str,
+    channel: str,
     address: str,
     password: str,
     domains: tuple[str, ...],
@@ -163,28 +120,18 @@ async def login(
 ) -> Account:
     """The account for these credentials; BadCredentials or RateLimited otherwise.
 
-    ``known_device``: the browser logged in to this account before, so the account's
-    ceiling (which a botnet can fill) does not apply to it; its per-client limits do.
+    ``channel``: "web" (the login page) or "api" (tokens). ``known_device``: the browser
+    logged in to this account before, so the account's ceiling (which a botnet can fill)
+    does not apply to it; its per-client limits do.
     """
     address = full_address(address, domains)
-    client, named = client_key(ip), _key_part(address)
-    pair_key = f"login:account-client:{named}:{client}"
-    # Keys count whether or not the account exists: a limit must not reveal existence.
-    # Per-client limits first: an attempt they refuse never counts towards the account's
-    # ceiling, so a single client cannot fill it for everyone.
-    await throttle(
-        mailstore, (f"login:ip:{client}", LOGIN_PER_IP), (pair_key, LOGIN_PER_CLIENT_ACCOUNT)
-    )
-    if not known_device:
-        await throttle(mailstore, (f"login:account:{named}", LOGIN_PER_ACCOUNT))
     if not password or len(password) > MAX_PASSWORD:
-        # Still ask the mail store, so that the answer takes as long as a real check;
-        # "-" is shorter than any password an account can have, so it never matches.
+        # Still ask the mail store, so that the answer takes as long as a real check (and
+        # counts as a failure); "-" is shorter than any password an account can have.
         password = "-"  # noqa: S105 - see above
-    account = await mailstore.verify(address=address, password=password)
+    account = await mailstore.verify(
+        address=address, password=password, client=ip, channel=channel, trusted_device=known_device
+    )
     if account is None:
         raise BadCredentials()
-    # The account's ceiling is not reset: it bounds tries per hour, successes included,
-    # so a successful login cannot buy an attacker a fresh hundred.
-    await mailstore.forget_throttle(pair_key)
     return account

@@ -2,8 +2,8 @@
 
 Every call carries the service bearer token. Statuses become domain errors here, so
 views never look at a status code of the mail store: 404 → NotFound, 409 →
-AddressTaken, 422 → InvalidFields, anything unexpected or no answer in time →
-MailstoreUnavailable.
+AddressTaken, 422 → InvalidFields, 429 (a login refused by the throttle) → RateLimited,
+anything unexpected or no answer in time → MailstoreUnavailable.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from urllib.parse import quote
 
 import aiohttp
 
-from webmail.errors import AddressTaken, InvalidFields, MailstoreUnavailable, NotFound
+from webmail.errors import (
+    AddressTaken,
+    InvalidFields,
+    MailstoreUnavailable,
+    NotFound,
+    RateLimited,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +121,23 @@ class MailstoreClient:
         )
         return Account(data["address"], data["name"])
 
-    async def verify(self, *, address: str, password: str) -> Account | None:
-        body = {"address": address, "password": password}
+    async def verify(
+        self, *, address: str, password: str, client: str, channel: str, trusted_device: bool
+    ) -> Account | None:
+        """The account, or None for wrong credentials; RateLimited when the mail store's
+        login throttle refuses to check (too many failures for the account or client)."""
+        body = {
+            "address": address,
+            "password": password,
+            "client": client,
+            "channel": channel,
+            "trusted_device": trusted_device,
+        }
         status, raw, _ = await self._call(
-            "POST", "/v1/auth/verify", json=body, expect=(200, 401), timeout=PASSWORD_TIMEOUT
+            "POST", "/v1/auth/verify", json=body, expect=(200, 401, 429), timeout=PASSWORD_TIMEOUT
         )
+        if status == 429:
+            raise RateLimited(max(1, int(_json_or_empty(raw).get("retry_after") or 1)))
         if status == 401:
             return None
         data = _json_or_empty(raw)
@@ -166,13 +184,16 @@ class MailstoreClient:
             return None
         return Account(data["address"], data["name"])
 
-    async def throttle(self, key: str, *, limit: int, window: int) -> Throttle:
-        body = {"key": key, "limit": limit, "window": window}
+    async def throttle(
+        self, key: str, *, limit: int, window: int, client: str | None = None
+    ) -> Throttle:
+        """Count one event under ``key`` (per ``client`` when given; the mail store spares
+        clients in LOCALPOST_TRUSTED_NETWORKS)."""
+        body: Json = {"key": key, "limit": limit, "window": window}
+        if client is not None:
+            body["client"] = client
         data = await self._json("POST", "/v1/throttle", json=body)
         return Throttle(bool(data["allowed"]), int(data["count"]), int(data["retry_after"]))
-
-    async def forget_throttle(self, key: str) -> None:
-        await self._call("DELETE", f"/v1/throttle/{_segment(key)}", expect=(204, 404))
 
     # -- mail ---------------------------------------------------------------------------
 

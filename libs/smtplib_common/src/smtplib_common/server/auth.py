@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from smtplib_common.server.config import ServerConfig
     from smtplib_common.server.handler import Hooks
     from smtplib_common.server.listener import SMTPServer
+    from smtplib_common.server.throttle import AuthFailures
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class AuthVerbs:
     _busy: bool
     _quit: bool
     _plaintext_auth_ok: bool
+    _auth_throttle_exempt: bool
 
     if TYPE_CHECKING:
 
@@ -72,7 +74,7 @@ class AuthVerbs:
             return self._error(replies.BAD_SEQUENCE)
         if not self._auth_offered():
             return self._error(replies.AUTH_NEEDS_TLS)
-        throttle = self._server.auth_failures
+        throttle = self._throttle()
         if throttle is not None and throttle.throttled(session.peer_ip, time.monotonic()):
             # Refused before any credentials are read: right or wrong, a
             # throttled peer learns nothing, and the directory is not asked.
@@ -112,13 +114,22 @@ class AuthVerbs:
             session.auth_mechanism = creds.mechanism
             self._reply(replies.AUTH_SUCCEEDED)
             return
+        if result.reply is not None:
+            # The handler could not judge the credentials (its own limit, say): not a
+            # wrong password, so neither slowed down nor counted against the address.
+            return self._auth_failed(result.reply)
         log.info("authentication failure %d from %s", session.auth_failures + 1, session.peer_ip)
-        if self._server.auth_failures is not None:
-            self._server.auth_failures.record(session.peer_ip, time.monotonic())
+        throttle = self._throttle()
+        if throttle is not None:
+            throttle.record(session.peer_ip, time.monotonic())
         # Slow each failure down, then close: a guessing client gets a few
         # tries per connection and pays for each one.
         await asyncio.sleep(self._config.auth_failure_delay)
         self._auth_failed(replies.AUTH_FAILED)
+
+    def _throttle(self) -> AuthFailures | None:
+        """The listener's throttle across connections, unless this peer is exempt."""
+        return None if self._auth_throttle_exempt else self._server.auth_failures
 
     def _auth_failed(self, reply: Reply) -> None:
         """Answer a failed AUTH; the session ends after max_auth_failures."""

@@ -87,6 +87,9 @@ class ServerConfig:
     auth_throttle_failures: int | None = 10
     auth_throttle_window: float = 900.0
     auth_throttle_peers: int = 10_000
+    # Peers in these networks are never throttled across connections (one address
+    # there may stand for many people: a NAT, a proxy, the webmail's host).
+    auth_throttle_exempt_networks: tuple[Network, ...] = ()
     # RFC 5321 §4.5.3.2.7: the server timeout should be at least 5 minutes.
     # Progress during DATA/BDAT counts as activity.
     idle_timeout: float = 300.0

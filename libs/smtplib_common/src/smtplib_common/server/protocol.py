@@ -95,6 +95,7 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
         self._transfer_start: float | None = None  # when DATA or the first BDAT began
         self._transfer_base = 0  # _bytes_in before the transfer's first octet
         self._plaintext_auth_ok = False
+        self._auth_throttle_exempt = False
         self._bdat: Content | None = None
         self._bdat_endings = LineEndings()
 
@@ -117,6 +118,9 @@ class SMTPConnection(AuthVerbs, asyncio.Protocol):
             transport.close()
             return
         self._plaintext_auth_ok = self.session.peer_in(self._config.plaintext_auth_networks)
+        self._auth_throttle_exempt = self.session.peer_in(
+            self._config.auth_throttle_exempt_networks
+        )
         self._last_activity = self._loop.time()
         self._task = self._loop.create_task(self._run())
         self._arm_watchdog(min(self._config.idle_timeout, self._config.max_session_time))

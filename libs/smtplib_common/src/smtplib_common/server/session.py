@@ -11,6 +11,8 @@ import ipaddress
 import time
 from dataclasses import dataclass, field
 
+from smtplib_common.replies import Reply
+
 
 class State(enum.Enum):
     """Where a session is in RFC 5321's command sequence (§4.1.4)."""
@@ -125,3 +127,8 @@ class AuthResult:
     success: bool
     # The identity to record on the session; defaults to the username.
     identity: str | None = None
+    # With success False: the reply instead of 535 5.7.8, for a check that did not judge
+    # the credentials (a 454 4.7.0 "try again later", RFC 4954 §6). Such a refusal ends
+    # the session after max_auth_failures like any other, but is not a wrong password:
+    # it is neither slowed down nor recorded in the listener's throttle.
+    reply: Reply | None = None

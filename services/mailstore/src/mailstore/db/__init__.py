@@ -8,7 +8,13 @@ Callers write ``db.get_account(...)`` and need not know which module holds it.
 
 from __future__ import annotations
 
-from mailstore.db.accounts import create_account, directory, get_account, record_login
+from mailstore.db.accounts import (
+    create_account,
+    directory,
+    get_account,
+    is_known_client,
+    record_login,
+)
 from mailstore.db.changes import (
     delete_forever,
     delete_many_forever,
@@ -71,7 +77,17 @@ from mailstore.db.sessions import (
     use_session,
     use_token,
 )
-from mailstore.db.throttle import MAX_WINDOW_SECONDS, ThrottleResult, forget, hit, prune_throttle
+from mailstore.db.throttle import (
+    MAX_WINDOW_SECONDS,
+    Limit,
+    Reservation,
+    ThrottleResult,
+    forget,
+    hit,
+    prune_throttle,
+    release,
+    reserve,
+)
 
 __all__ = [
     "DATABASE_OUTAGE",
@@ -79,10 +95,12 @@ __all__ = [
     "MAX_WINDOW_SECONDS",
     "MIGRATION_LOCK_KEY",
     "Connection",
+    "Limit",
     "NewEntry",
     "NewMessage",
     "Pool",
     "Record",
+    "Reservation",
     "StoreOutcome",
     "ThrottleResult",
     "applied_migration_versions",
@@ -106,6 +124,7 @@ __all__ = [
     "get_summary",
     "hit",
     "init_connection",
+    "is_known_client",
     "is_outage",
     "list_attachments",
     "list_folder",
@@ -122,6 +141,8 @@ __all__ = [
     "raw_slice",
     "record_login",
     "record_migration",
+    "release",
+    "reserve",
     "restore",
     "restore_many",
     "revoke_token",

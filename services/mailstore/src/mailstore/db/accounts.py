@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 
 from mailstore.db.connection import Pool, Record
+from mailstore.db.throttle import KNOWN_CLIENT_DAYS, release
 from mailstore.errors import AddressTaken
 
 
@@ -29,8 +32,39 @@ async def get_account(pool: Pool, *, address: str) -> Record | None:
     )
 
 
-async def record_login(pool: Pool, *, account_id: int) -> None:
-    await pool.execute("UPDATE accounts SET last_login_at = now() WHERE id = $1", account_id)
+async def record_login(
+    pool: Pool, *, account_id: int, client: str | None, reservation: Sequence[int]
+) -> None:
+    """A correct password: the login's throttle events are taken back (successes never
+    count) and ``client``, unless None, is remembered as one that logged in."""
+    async with pool.acquire() as con, con.transaction():
+        await release(con, ids=reservation)
+        await con.execute("UPDATE accounts SET last_login_at = now() WHERE id = $1", account_id)
+        if client is not None:
+            await con.execute(
+                """
+                INSERT INTO login_clients (account_id, client) VALUES ($1, $2)
+                ON CONFLICT (account_id, client) DO UPDATE SET last_login_at = now()
+                """,
+                account_id,
+                client,
+            )
+
+
+async def is_known_client(pool: Pool, *, account_id: int, client: str) -> bool:
+    """Whether ``client`` logged in to the account within KNOWN_CLIENT_DAYS."""
+    known: bool = await pool.fetchval(
+        """
+        SELECT EXISTS (
+            SELECT FROM login_clients WHERE account_id = $1 AND client = $2
+            AND last_login_at > now() - $3::integer * interval '1 day'
+        )
+        """,
+        account_id,
+        client,
+        KNOWN_CLIENT_DAYS,
+    )
+    return known
 
 
 async def directory(pool: Pool, *, prefix: str, limit: int) -> list[Record]:

@@ -30,6 +30,18 @@ OVERLOADED = {
     **error("Too many password checks waiting; retry after Retry-After seconds"),
     "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
 }
+# Too many failed logins (mailstore.logins); no password was checked.
+THROTTLED = {
+    **json_content(
+        {
+            "type": "object",
+            "required": ["error", "retry_after"],
+            "properties": {"error": {"type": "string"}, "retry_after": {"type": "integer"}},
+        },
+        "Too many failed logins; retry after Retry-After seconds",
+    ),
+    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+}
 NO_CONTENT = {"204": {"description": "Done"}}
 ADDRESS = {"name": "address", "in": "path", "required": True, "schema": {"type": "string"}}
 

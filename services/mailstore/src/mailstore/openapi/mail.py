@@ -10,6 +10,7 @@ from mailstore.openapi.common import (
     JSON,
     NOT_FOUND,
     OVERLOADED,
+    THROTTLED,
     error,
     json_content,
     ref,
@@ -49,8 +50,24 @@ MAIL_SCHEMAS: dict[str, Any] = {
     },
     "Credentials": {
         "type": "object",
-        "required": ["address", "password"],
-        "properties": {"address": {"type": "string"}, "password": {"type": "string"}},
+        "required": ["address", "password", "client", "channel"],
+        "properties": {
+            "address": {"type": "string"},
+            "password": {"type": "string"},
+            "client": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "the client's IP address as the caller's socket saw it",
+            },
+            "channel": {"enum": ["web", "api", "smtp", "imap", "pop3"]},
+            "trusted_device": {
+                "type": "boolean",
+                "default": False,
+                "description": "the web's device cookie for this account: the owner's "
+                "browser, not held to the account's ceiling of failed logins",
+            },
+        },
     },
     "Person": {
         "type": "object",
@@ -184,11 +201,21 @@ MAIL_PATHS: dict[str, Any] = {
     "/v1/auth/verify": {
         "post": {
             "summary": "Check credentials; takes as long for an unknown address as for a known one",
+            "description": (
+                "Every channel's logins, under one throttle of failed attempts (successes "
+                "never count): per client (an IPv4 address or IPv6 /64; 20 per 15 minutes), "
+                "per account and client (10 per 15 minutes), per account (100 per hour). "
+                "Clients in LOCALPOST_TRUSTED_NETWORKS are spared the per-client limits "
+                "unless LOCALPOST_THROTTLE_TRUSTED=1; a trusted device, or a client that "
+                "logged in to the account in the last 30 days, the per-account one. Over a "
+                "limit the answer is 429 without checking the password."
+            ),
             "requestBody": {"required": True, "content": {JSON: {"schema": ref("Credentials")}}},
             "responses": {
                 "200": json_content(ref("Account"), "Valid; last login time updated"),
                 "401": error("Unknown address or wrong password"),
                 "422": INVALID,
+                "429": THROTTLED,
                 "503": OVERLOADED,
             },
         }

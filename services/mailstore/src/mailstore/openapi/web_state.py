@@ -72,6 +72,16 @@ WEB_SCHEMAS: dict[str, Any] = {
             "key": {"type": "string", "minLength": 1, "maxLength": 200},
             "limit": {"type": "integer", "minimum": 1, "maximum": 100000},
             "window": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "s"},
+            "client": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": (
+                    "the client's IP address: the event counts under key + ':' + the client "
+                    "(an IPv4 address or IPv6 /64), and a client in LOCALPOST_TRUSTED_NETWORKS "
+                    "is allowed without counting unless LOCALPOST_THROTTLE_TRUSTED=1"
+                ),
+            },
         },
     },
     "ThrottleResult": {
@@ -188,7 +198,8 @@ WEB_PATHS: dict[str, Any] = {
             "description": (
                 "Only allowed events are stored, so a key holds at most `limit` of them and a "
                 "caller that keeps trying while throttled is allowed again once its oldest "
-                "event leaves the window. Use one (limit, window) per key."
+                "event leaves the window. Use one (limit, window) per key. Logins do not use "
+                "this: /v1/auth/verify has its own throttle."
             ),
             "requestBody": json_body(ref("Throttle")),
             "responses": {"200": json_content(ref("ThrottleResult"), "Counted"), "422": INVALID},
@@ -196,7 +207,7 @@ WEB_PATHS: dict[str, Any] = {
     },
     "/v1/throttle/{key}": {
         "delete": {
-            "summary": "Forget a key's events (after a successful login)",
+            "summary": "Forget a key's events",
             "parameters": [
                 {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
             ],

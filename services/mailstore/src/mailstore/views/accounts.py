@@ -8,9 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from mailstore import db
-from mailstore.errors import InvalidRequest
-from mailstore.keys import CONFIG, HASHER, POOL
+from mailstore import db, logins
+from mailstore.errors import InvalidRequest, LoginThrottled
+from mailstore.keys import CONFIG, HASHER, METRICS, POOL
+from mailstore.passwords import MAX_PASSWORD
 from mailstore.views.common import account_of, find_account, json_object, limit_of
 
 # RFC 5321 §4.1.2 Dot-string; quoted local parts are legal but not offered for new accounts.
@@ -18,7 +19,6 @@ _LOCAL_PART = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_
 MAX_LOCAL_PART = 64  # RFC 5321 §4.5.3.1.1
 MAX_NAME = 200
 MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
 DIRECTORY_LIMIT = 10
 
 
@@ -63,20 +63,45 @@ async def create_account(request: web.Request) -> web.Response:
     return web.json_response({**account, "created_at": row["created_at"].isoformat()}, status=201)
 
 
-async def verify(request: web.Request) -> web.Response:
-    body = await json_object(request)
+def _attempt(body: dict[str, Any]) -> logins.Attempt:
     address, password = body.get("address"), body.get("password")
-    if not isinstance(address, str) or not isinstance(password, str):
-        raise InvalidRequest({"address": "is required", "password": "is required"})
-    account = None
-    if len(password) <= MAX_PASSWORD and "\x00" not in address:
-        account = await db.get_account(request.app[POOL], address=address.lower())
-    # verify() burns one bcrypt whether or not the account exists.
-    password_hash = account["password_hash"] if account else None
-    if not await request.app[HASHER].verify(password[:MAX_PASSWORD], password_hash):
+    client, channel = body.get("client"), body.get("channel")
+    trusted_device = body.get("trusted_device", False)
+    fields = {
+        name: "is required (a string)"
+        for name, value in (("address", address), ("password", password))
+        if not isinstance(value, str)
+    }
+    if not logins.client_ok(client):
+        fields["client"] = (
+            f"is required: the client's IP address (1-{logins.MAX_CLIENT} characters)"
+        )
+    if channel not in logins.CHANNELS:
+        fields["channel"] = f"is required, one of {', '.join(logins.CHANNELS)}"
+    if not isinstance(trusted_device, bool):
+        fields["trusted_device"] = "must be true or false"
+    if fields:
+        raise InvalidRequest(fields)
+    assert isinstance(address, str)
+    assert isinstance(password, str)
+    assert isinstance(client, str)
+    assert isinstance(channel, str)
+    return logins.Attempt(address.lower(), password, client, channel, trusted_device)
+
+
+async def verify(request: web.Request) -> web.Response:
+    attempt = _attempt(await json_object(request))
+    app = request.app
+    outcomes = app[METRICS].logins
+    try:
+        account = await logins.check(app[POOL], app[HASHER], app[CONFIG], attempt)
+    except LoginThrottled:
+        outcomes.labels(channel=attempt.channel, outcome="throttled").inc()
+        raise
+    if account is None:
+        outcomes.labels(channel=attempt.channel, outcome="failed").inc()
         return web.json_response({"error": "invalid credentials"}, status=401)
-    assert account is not None
-    await db.record_login(request.app[POOL], account_id=account["id"])
+    outcomes.labels(channel=attempt.channel, outcome="ok").inc()
     return web.json_response({"address": account["address"], "name": account["name"]})
 
 

@@ -1,4 +1,5 @@
-"""Rate-limit counters for the web service: a sliding window of events per key."""
+"""Rate-limit counters for the web service (sign-ups): a sliding window of events per key,
+optionally per client. Logins have their own throttle inside /v1/auth/verify (logins.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from mailstore import db
+from mailstore import db, logins
 from mailstore.errors import InvalidRequest
-from mailstore.keys import POOL
+from mailstore.keys import CONFIG, POOL
 from mailstore.views.common import json_object
 
 MAX_KEY = 200
@@ -33,7 +34,13 @@ def _whole(value: Any, maximum: int) -> bool:
 async def hit(request: web.Request) -> web.Response:
     body = await json_object(request)
     key, limit, window = body.get("key"), body.get("limit"), body.get("window")
+    client = body.get("client")
     fields: dict[str, str] = {}
+    if client is not None and not logins.client_ok(client):
+        fields["client"] = f"must be the client's IP address (1-{logins.MAX_CLIENT} characters)"
+    elif isinstance(client, str) and isinstance(key, str):
+        # Counted per client: an IPv4 address, an IPv6 /64 (logins.client_key).
+        key = f"{key}:{logins.client_key(client)}"
     if problem := _key_problem(key):
         fields["key"] = problem
     if not _whole(limit, MAX_LIMIT):
@@ -45,6 +52,9 @@ async def hit(request: web.Request) -> web.Response:
     assert isinstance(key, str)
     assert isinstance(limit, int)
     assert isinstance(window, int)
+    if isinstance(client, str) and logins.in_trusted_network(client, request.app[CONFIG]):
+        # A trusted network is many people behind one address (issue 15): not counted.
+        return web.json_response({"allowed": True, "count": 0, "retry_after": 0})
     result = await db.hit(request.app[POOL], key=key, limit=limit, window=window)
     return web.json_response(
         {"allowed": result.allowed, "count": result.count, "retry_after": result.retry_after}

@@ -76,6 +76,7 @@ async def login(request: web.Request) -> web.Response:
         account = await auth.login(
             request.app[MAILSTORE],
             ip=_ip(request),
+            channel="web",
             address=address,
             password=field(form, "password"),
             domains=domains,

@@ -129,6 +129,7 @@ async def create_token(request: web.Request) -> web.Response:
         account = await auth.login(
             mailstore,
             ip=request.remote or "unknown",
+            channel="api",
             address=address,
             password=password,
             domains=request.app[CONFIG].domains,

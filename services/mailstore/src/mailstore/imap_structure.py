@@ -589,7 +589,10 @@ class _Entity:
             "lines": self.lines,
         }
         if self.kind == "multipart":
-            out["parts"] = [child.describe() for child in self.children] or [_EMPTY_PART]
+            # RFC 2046 §5.1 wants at least one part; a multipart without any is
+            # described with one empty text/plain part where its body starts.
+            empty = {**_EMPTY_PART, "header": [self.body[0]] * 2, "body": [self.body[0]] * 2}
+            out["parts"] = [child.describe() for child in self.children] or [empty]
         elif self.kind == "message":
             inner = self.children[0]
             out["message"] = {"envelope": inner.envelope(), "body": inner.describe()}
@@ -655,6 +658,14 @@ def _nolf(value: bytes | None) -> str | None:
     return None if value is None else _text(_unfold(value))
 
 
+def _join_folds(fields: list[tuple[bytes, bytes]], continued: dict[int, list[bytes]]) -> None:
+    """Append the folded lines to their fields, LF between lines (see _unfold)."""
+    for index, lines in continued.items():
+        name, value = fields[index]
+        fields[index] = (name, b"\n".join([value, *lines]))
+    continued.clear()
+
+
 class _Parser:
     """One pass over the message: each entity reads its header, then its body."""
 
@@ -692,8 +703,22 @@ class _Parser:
         depth: int,
     ) -> _Hit | None:
         """RFC 5322 §2.2: fields up to the empty line; a boundary line ends them too."""
+        continued: dict[int, list[bytes]] = {}
+        hit = self._fields(part, start, boundaries, parent, depth, part.fields, continued)
+        _join_folds(part.fields, continued)
+        return hit
+
+    def _fields(
+        self,
+        part: _Entity,
+        start: int,
+        boundaries: tuple[_Boundary, ...],
+        parent: _Entity | None,
+        depth: int,
+        fields: list[tuple[bytes, bytes]],
+        continued: dict[int, list[bytes]],
+    ) -> _Hit | None:
         raw, pos, newline = self.raw, start, 0
-        fields = part.fields
         while pos < len(raw):
             if boundaries and raw.startswith(b"--", pos):
                 hit = self._boundary_at(pos, boundaries)
@@ -717,6 +742,7 @@ class _Parser:
                 # §5.1.1): the header has no end of its own, the body is empty.
                 # A multipart's own first boundary may follow its header at once.
                 if boundaries and raw.startswith(b"--", pos):
+                    _join_folds(fields, continued)
                     self._classify(part, parent, depth)
                     own = _Boundary(part.boundary, part) if part.boundary else None
                     hit = self._boundary_at(pos, boundaries if own is None else (own, *boundaries))
@@ -726,8 +752,9 @@ class _Parser:
                         return hit
                 break
             if line[0] in _LWSP and fields:
-                name, value = fields[-1]
-                fields[-1] = (name, value + b"\n" + line)
+                # Joined once at the end: a field folded over thousands of lines
+                # must not be copied once per line.
+                continued.setdefault(len(fields) - 1, []).append(line)
                 continue
             colon = line.find(b":")
             if colon < 0 or colon > MAX_FIELD_NAME:

@@ -162,7 +162,6 @@ def our_answers(raw: bytes) -> dict[str, Value]:
     return ours
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_structure_and_sections_match_dovecot(
     server: PreauthDovecot, messages: list[bytes], name: str

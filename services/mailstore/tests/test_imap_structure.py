@@ -83,6 +83,15 @@ def test_empty_group_and_route_address() -> None:
     assert envelope["cc"] == [[None, "@relay.example", "joe", "x.example"]]
 
 
+@pytest.mark.parametrize("value", [b"<@relay", b"<@relay,", b"<a@b", b"g: a", b'"open'])
+def test_truncated_addresses_are_described(value: bytes) -> None:
+    assert describe(b"To: " + value)["envelope"]["to"] is not None
+
+
+def test_an_unclosed_comment_leaves_no_address() -> None:
+    assert describe(b"To: (open <a@b>")["envelope"]["to"] is None
+
+
 def test_address_without_domain_gets_a_placeholder_not_nil() -> None:
     # NIL host would mark a group (RFC 3501 §7.4.2).
     assert describe(b"To: joe\r\n\r\n")["envelope"]["to"] == [[None, None, "joe", "MISSING_DOMAIN"]]
@@ -226,6 +235,9 @@ _LINES = st.sampled_from(
         b"MIME-Version: 1.0\r\n",
         b'From: "q\\" (c) <a@b>, g: x@y;\r\n',
         b"To: ,,<@r:x>\r\n",
+        b"Cc: <@r",
+        b"Bcc: g: <a@",
+        b'"\\',
         b" folded\r\n",
         b"--a\r\n",
         b"--a--\r\n",

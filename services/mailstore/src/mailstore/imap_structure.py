@@ -309,7 +309,7 @@ def _angle_addr(lex: _Lex) -> tuple[bytes | None, bytes | None, bytes | None, bo
         while lex.peek() == 0x40:
             lex.pos += 1
             hops.append(b"@" + (_domain(lex) or b""))
-            while lex.peek() == 0x2C or lex.peek() in b" \t":
+            while lex.peek() in (0x2C, 0x20, 0x09):  # ",", SP, TAB
                 lex.pos += 1
                 lex.cfws()
         route = b",".join(hops)

@@ -204,7 +204,7 @@ async def test_message_is_stored_with_its_entries_then_acked_and_announced(
 
     entries = await pool.fetch(
         """
-        SELECT a.address, e.folder, e.role, e.read FROM mailbox_entries e
+        SELECT a.address, e.folder_id, e.role, e.seen FROM mailbox_entries e
         JOIN accounts a ON a.id = e.account_id ORDER BY a.address, e.role
         """
     )

@@ -37,7 +37,7 @@ async def trashed(pool: Any, deliver: Any, subject: str, *, days_ago: float) -> 
     entry: int = (await deliver(mail(subject), rcpt_to=[ALICE])).entries[0].id
     await pool.execute(
         """
-        UPDATE mailbox_entries SET folder_before_trash = folder, folder = 'trash',
+        UPDATE mailbox_entries SET restore_folder_id = folder_id, folder_id = 'trash',
             trashed_at = now() - $2 * interval '1 day'
         WHERE id = $1
         """,
@@ -63,7 +63,7 @@ async def test_trash_older_than_the_setting_is_deleted_forever_and_the_rest_kept
     shared_alice = next(e.id for e in shared.entries if e.address == ALICE)
     await pool.execute(
         """
-        UPDATE mailbox_entries SET folder_before_trash = folder, folder = 'trash',
+        UPDATE mailbox_entries SET restore_folder_id = folder_id, folder_id = 'trash',
             trashed_at = now() - interval '40 days'
         WHERE id = $1
         """,
@@ -91,7 +91,7 @@ async def test_trash_purge_works_through_any_number_of_batches(
     for number in range(5):
         await trashed(pool, deliver, f"old {number}", days_ago=31)
 
-    assert await db.purge_trash(pool, days=30) == 5
+    assert len(await db.purge_trash(pool, days=30)) == 5
     assert await pool.fetchval("SELECT count(*) FROM messages") == 0
 
 

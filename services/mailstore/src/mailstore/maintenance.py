@@ -29,7 +29,7 @@ class MaintenanceRun:
 
 async def run_once(pool: db.Pool, *, trash_days: int) -> MaintenanceRun:
     done = MaintenanceRun(
-        trash_entries=await db.purge_trash(pool, days=trash_days),
+        trash_entries=len(await db.purge_trash(pool, days=trash_days)),
         sessions=await db.prune_sessions(pool),
         throttle_events=await db.prune_throttle(pool),
     )

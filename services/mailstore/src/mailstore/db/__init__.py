@@ -37,6 +37,7 @@ from mailstore.db.delivery import (
     store_message,
     store_messages,
 )
+from mailstore.db.folders import EXISTS, EXPUNGE, FLAGS, Change, Outcome, prune_expunged
 from mailstore.db.messages import (
     FOLDERS,
     folder_counts,
@@ -75,12 +76,17 @@ from mailstore.db.throttle import MAX_WINDOW_SECONDS, ThrottleResult, forget, hi
 
 __all__ = [
     "DATABASE_OUTAGE",
+    "EXISTS",
+    "EXPUNGE",
+    "FLAGS",
     "FOLDERS",
     "MAX_WINDOW_SECONDS",
     "MIGRATION_LOCK_KEY",
+    "Change",
     "Connection",
     "NewEntry",
     "NewMessage",
+    "Outcome",
     "Pool",
     "Record",
     "StoreOutcome",
@@ -114,6 +120,7 @@ __all__ = [
     "move_many_to_trash",
     "move_to_trash",
     "ping",
+    "prune_expunged",
     "prune_sessions",
     "prune_throttle",
     "purge_trash",

@@ -103,7 +103,12 @@ async def consumer_ctx(app: web.Application) -> AsyncIterator[None]:
 async def maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     task = asyncio.create_task(
-        maintain(app[POOL], trash_days=config.trash_days, interval=config.maintenance_interval),
+        maintain(
+            app[POOL],
+            trash_days=config.trash_days,
+            vanished_days=config.vanished_days,
+            interval=config.maintenance_interval,
+        ),
         name="mailstore-maintenance",
     )
     app[MAINTENANCE] = task

@@ -1,9 +1,12 @@
 """The mail store's maintenance: a background task that runs at start and then periodically.
 
-Each run deletes forever the Trash entries older than ``MAILSTORE_TRASH_DAYS`` (and their
-messages once no entry refers to them), expired sessions, and throttle events older than any
-window. Every replica runs it; the statements are idempotent, so overlapping runs only
-repeat each other's work.
+Each run numbers the entries from before UIDs (db.backfill: batch after batch until none
+is left, then the unique UID index), deletes forever the Trash entries older than
+``MAILSTORE_TRASH_DAYS`` (and their messages once no entry refers to them), forgets expunge
+records older than ``MAILSTORE_VANISHED_DAYS``, expired sessions, and throttle events older
+than any window. Every replica runs it; the statements are idempotent (the backfill's
+batches skip a folder another replica holds), so overlapping runs only repeat or share
+each other's work.
 """
 
 from __future__ import annotations
@@ -22,33 +25,55 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class MaintenanceRun:
+    numbered_entries: int
+    uids_finished: bool
     trash_entries: int
+    expunge_records: int
     sessions: int
     throttle_events: int
 
 
-async def run_once(pool: db.Pool, *, trash_days: int) -> MaintenanceRun:
+async def run_once(pool: db.Pool, *, trash_days: int, vanished_days: int) -> MaintenanceRun:
+    numbered = await number_old_entries(pool)
     done = MaintenanceRun(
+        numbered_entries=numbered,
+        uids_finished=await db.finish_uids(pool),
         trash_entries=len(await db.purge_trash(pool, days=trash_days)),
+        expunge_records=await db.prune_expunged(pool, days=vanished_days),
         sessions=await db.prune_sessions(pool),
         throttle_events=await db.prune_throttle(pool),
     )
     log.info(
-        "maintenance: purged %d Trash entries older than %d days, %d expired sessions, "
-        "%d old throttle events",
+        "maintenance: numbered %d entries from before UIDs (schema finished: %s), purged %d "
+        "Trash entries older than %d days, %d expunge records older than %d days, %d expired "
+        "sessions, %d old throttle events",
+        done.numbered_entries,
+        done.uids_finished,
         done.trash_entries,
         trash_days,
+        done.expunge_records,
+        vanished_days,
         done.sessions,
         done.throttle_events,
     )
     return done
 
 
-async def maintain(pool: db.Pool, *, trash_days: int, interval: float) -> None:
+async def number_old_entries(pool: db.Pool) -> int:
+    """Run backfill batches until no folder is left for this replica; how many entries."""
+    numbered = 0
+    while (batch := await db.number_old_entries(pool)) is not None:
+        numbered += batch
+    if numbered:
+        log.info("numbered %d entries from before UIDs", numbered)
+    return numbered
+
+
+async def maintain(pool: db.Pool, *, trash_days: int, vanished_days: int, interval: float) -> None:
     """Run :func:`run_once` now and every ``interval`` seconds until cancelled."""
     while True:
         try:
-            await run_once(pool, trash_days=trash_days)
+            await run_once(pool, trash_days=trash_days, vanished_days=vanished_days)
         except (*DATABASE_OUTAGE, asyncpg.PostgresError, asyncpg.InterfaceError):
             # The next run tries again; a dead task would stop purging for good.
             log.exception("maintenance failed; next attempt in %.0f s", interval)

@@ -9,6 +9,7 @@ Callers write ``db.get_account(...)`` and need not know which module holds it.
 from __future__ import annotations
 
 from mailstore.db.accounts import create_account, directory, get_account, record_login
+from mailstore.db.backfill import finish_uids, number_old_entries, uids_finished
 from mailstore.db.changes import (
     delete_forever,
     delete_many_forever,
@@ -103,6 +104,7 @@ __all__ = [
     "empty_trash",
     "end_session",
     "end_sessions_of",
+    "finish_uids",
     "folder_counts",
     "forget",
     "get_account",
@@ -119,6 +121,7 @@ __all__ = [
     "lock_migrations",
     "move_many_to_trash",
     "move_to_trash",
+    "number_old_entries",
     "ping",
     "prune_expunged",
     "prune_sessions",
@@ -137,6 +140,7 @@ __all__ = [
     "set_read_many",
     "store_message",
     "store_messages",
+    "uids_finished",
     "unread_counts",
     "use_session",
     "use_token",

@@ -116,7 +116,7 @@ PRUNE_BATCH = 5000
 
 async def prune_expunged(pool: Pool, *, days: int) -> int:
     """Forget the expunge records older than ``days``, raising each folder's
-    forgotten_modseq past them (RFC 7162 §3.2.5.2: a client asking about older changes
+    forgotten_modseq past them (RFC 7162 §3.2.5: a client asking about older changes
     then sends its known UIDs); how many were forgotten."""
     pruned = 0
     while True:

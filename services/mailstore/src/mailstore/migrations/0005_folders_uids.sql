@@ -47,7 +47,7 @@ CREATE TABLE folders (
     highestmodseq bigint NOT NULL DEFAULT 1 CHECK (highestmodseq >= 1),
     -- Expunges at or below this MODSEQ may have been forgotten (the retention of the
     -- expunged table): a QRESYNC from before it must fall back to the client's known
-    -- UIDs (RFC 7162 §3.2.5.2).
+    -- UIDs (RFC 7162 §3.2.5).
     forgotten_modseq bigint NOT NULL DEFAULT 0,
     subscribed boolean NOT NULL DEFAULT true,
     created_at timestamptz NOT NULL DEFAULT now(),

@@ -19,6 +19,7 @@ import asyncpg
 
 from mailstore import db
 from mailstore.db import DATABASE_OUTAGE
+from mailstore.events import EventPublisher
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,19 @@ class MaintenanceRun:
     throttle_events: int
 
 
-async def run_once(pool: db.Pool, *, trash_days: int, vanished_days: int) -> MaintenanceRun:
+async def run_once(
+    pool: db.Pool, *, trash_days: int, vanished_days: int, events: EventPublisher | None = None
+) -> MaintenanceRun:
     numbered = await number_old_entries(pool)
+    finished = await db.finish_uids(pool)
+    purged = await db.purge_trash(pool, days=trash_days)
+    if events is not None and purged:
+        addresses = await db.addresses(pool, account_ids={c.account_id for c in purged})
+        await events.changed(purged, addresses)
     done = MaintenanceRun(
         numbered_entries=numbered,
-        uids_finished=await db.finish_uids(pool),
-        trash_entries=len(await db.purge_trash(pool, days=trash_days)),
+        uids_finished=finished,
+        trash_entries=len({change.entry_id for change in purged}),
         expunge_records=await db.prune_expunged(pool, days=vanished_days),
         sessions=await db.prune_sessions(pool),
         throttle_events=await db.prune_throttle(pool),
@@ -69,11 +77,18 @@ async def number_old_entries(pool: db.Pool) -> int:
     return numbered
 
 
-async def maintain(pool: db.Pool, *, trash_days: int, vanished_days: int, interval: float) -> None:
+async def maintain(
+    pool: db.Pool,
+    *,
+    trash_days: int,
+    vanished_days: int,
+    interval: float,
+    events: EventPublisher | None = None,
+) -> None:
     """Run :func:`run_once` now and every ``interval`` seconds until cancelled."""
     while True:
         try:
-            await run_once(pool, trash_days=trash_days, vanished_days=vanished_days)
+            await run_once(pool, trash_days=trash_days, vanished_days=vanished_days, events=events)
         except (*DATABASE_OUTAGE, asyncpg.PostgresError, asyncpg.InterfaceError):
             # The next run tries again; a dead task would stop purging for good.
             log.exception("maintenance failed; next attempt in %.0f s", interval)

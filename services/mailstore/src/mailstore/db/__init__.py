@@ -8,7 +8,13 @@ Callers write ``db.get_account(...)`` and need not know which module holds it.
 
 from __future__ import annotations
 
-from mailstore.db.accounts import create_account, directory, get_account, record_login
+from mailstore.db.accounts import (
+    addresses,
+    create_account,
+    directory,
+    get_account,
+    record_login,
+)
 from mailstore.db.backfill import finish_uids, number_old_entries, uids_finished
 from mailstore.db.changes import (
     delete_forever,
@@ -92,6 +98,7 @@ __all__ = [
     "Record",
     "StoreOutcome",
     "ThrottleResult",
+    "addresses",
     "applied_migration_versions",
     "create_account",
     "create_database",

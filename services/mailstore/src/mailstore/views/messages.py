@@ -11,7 +11,7 @@ from aiohttp import web
 
 from mailstore import db
 from mailstore.errors import InvalidRequest, MessageNotFound
-from mailstore.keys import POOL
+from mailstore.keys import EVENTS, POOL
 from mailstore.search import parse_search
 from mailstore.views.common import (
     MAX_ID,
@@ -156,6 +156,7 @@ async def update(request: web.Request) -> web.Response:
     outcome = await db.set_read(pool, account_id=account["id"], entry_id=entry, read=read)
     if not outcome.matched:
         raise MessageNotFound(entry)
+    await _announce(request, account, outcome)
     return await _summary(pool, account["id"], entry)
 
 
@@ -165,6 +166,7 @@ async def trash(request: web.Request) -> web.Response:
     outcome = await db.move_to_trash(pool, account_id=account["id"], entry_id=entry)
     if not outcome.matched:
         raise MessageNotFound(entry)
+    await _announce(request, account, outcome)
     return await _summary(pool, account["id"], entry)
 
 
@@ -174,6 +176,7 @@ async def restore(request: web.Request) -> web.Response:
     outcome = await db.restore(pool, account_id=account["id"], entry_id=entry)
     if not outcome.matched:
         raise MessageNotFound(entry)
+    await _announce(request, account, outcome)
     return await _summary(pool, account["id"], entry)
 
 
@@ -182,6 +185,7 @@ async def delete(request: web.Request) -> web.Response:
     outcome = await db.delete_forever(request.app[POOL], account_id=account["id"], entry_id=entry)
     if not outcome.matched:
         raise MessageNotFound(entry)
+    await _announce(request, account, outcome)
     return web.Response(status=204)
 
 
@@ -201,6 +205,7 @@ async def bulk(request: web.Request) -> web.Response:
         outcome = await db.restore_many(pool, account_id=account_id, entry_ids=ids)
     else:
         outcome = await db.delete_many_forever(pool, account_id=account_id, entry_ids=ids)
+    await _announce(request, account, outcome)
     return web.json_response({"changed": outcome.changed})
 
 
@@ -226,7 +231,13 @@ def _bulk_request(body: dict[str, Any]) -> tuple[str, list[int]]:
 async def empty_trash(request: web.Request) -> web.Response:
     account = await account_of(request)
     outcome = await db.empty_trash(request.app[POOL], account_id=account["id"])
+    await _announce(request, account, outcome)
     return web.json_response({"deleted": outcome.matched})
+
+
+async def _announce(request: web.Request, account: db.Record, outcome: db.Outcome) -> None:
+    """The ``changed`` event of a committed change (mailstore.events)."""
+    await request.app[EVENTS].changed(outcome.changes, {account["id"]: account["address"]})
 
 
 async def _summary(pool: db.Pool, account_id: int, entry: int) -> web.Response:

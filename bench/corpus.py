@@ -292,7 +292,8 @@ FROM (
 # every 7th of the newest fifth ($6 = all messages), as in a mailbox read now and then.
 INSERT_ENTRIES = """
 INSERT INTO mailbox_entries (
-    account_id, message_id, role, folder, folder_before_trash, read, created_at, trashed_at)
+    account_id, message_id, role, folder_id, restore_folder_id, seen, created_at, trashed_at,
+    uid)
 SELECT a.id, lpad(g.i::text, 26, '0'),
        CASE WHEN a.k = 1 AND g.i % 50 = 1 THEN 'sent' ELSE 'received' END,
        CASE WHEN a.k = 0 THEN 'inbox' WHEN g.i % 50 = 1 THEN 'sent'
@@ -300,9 +301,18 @@ SELECT a.id, lpad(g.i::text, 26, '0'),
        CASE WHEN a.k = 1 AND g.i % 50 = 2 THEN 'inbox' END,
        (a.k = 1 AND g.i % 50 = 1) OR g.i % 7 <> 0 OR g.i < $6::bigint * 4 / 5,
        $4::timestamptz + g.i * $5::float8 * interval '1 second',
-       CASE WHEN a.k = 1 AND g.i % 50 = 2 THEN now() END
+       CASE WHEN a.k = 1 AND g.i % 50 = 2 THEN now() END,
+       g.i + 1
 FROM generate_series($1::bigint, $2::bigint - 1) AS g(i)
 JOIN bench_accounts a ON a.k = CASE WHEN g.i % $3 = 0 THEN 0 ELSE 1 END
+"""
+# UIDs above are the message's number + 1: rising in arrival order within each folder, as
+# the consumer gives them, with gaps. Each folder's UIDNEXT then moves past them.
+ADVANCE_UIDNEXT = """
+UPDATE folders f SET uidnext = m.top + 1
+FROM (SELECT account_id, folder_id, max(uid) AS top FROM mailbox_entries
+      GROUP BY account_id, folder_id) m
+WHERE f.account_id = m.account_id AND f.id = m.folder_id
 """
 INSERT_ATTACHMENTS = """
 INSERT INTO attachments (message_id, n, filename, content_type, size, disposition, content)
@@ -363,6 +373,7 @@ async def load(
             await con.execute(await con.fetchval(DROP_INDEX, row["indexname"]))
         origin = await con.fetchval("SELECT now() - $1::float8 * interval '1 second'", SPAN_SECONDS)
         await _fill(database_url, sizes, origin)
+        await con.execute(ADVANCE_UIDNEXT)
         timings["rows_s"] = time.perf_counter() - step
         step = time.perf_counter()
         await _build_indexes(database_url, [row["indexdef"] for row in indexes], sizes.workers)

@@ -55,7 +55,7 @@ PAGE_SIZE = 50  # the web's Inbox page (webmail.views.common.PAGE_SIZE)
 async def deep_cursor(con: asyncpg.Connection, account_id: int, page: int) -> str:
     row = await con.fetchrow(
         """
-        SELECT created_at, id FROM mailbox_entries WHERE account_id = $1 AND folder = 'inbox'
+        SELECT created_at, id FROM mailbox_entries WHERE account_id = $1 AND folder_id = 'inbox'
         ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1
         """,
         account_id,
@@ -274,7 +274,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         entry_ids = [
             r["id"]
             for r in await con.fetch(
-                "SELECT id FROM mailbox_entries WHERE account_id = $1 AND folder = 'inbox'"
+                "SELECT id FROM mailbox_entries WHERE account_id = $1 AND folder_id = 'inbox'"
                 " ORDER BY random() LIMIT 500",
                 ids["reader"],
             )

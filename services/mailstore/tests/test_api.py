@@ -501,7 +501,7 @@ async def searchable(
         "UPDATE mailbox_entries SET created_at = '2025-03-10T12:00:00Z' WHERE id = $1",
         ids["lunch"],
     )
-    await pool.execute("UPDATE mailbox_entries SET read = true WHERE id = $1", ids["cc"])
+    await pool.execute("UPDATE mailbox_entries SET seen = true WHERE id = $1", ids["cc"])
     return ids
 
 

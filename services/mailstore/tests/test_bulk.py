@@ -44,8 +44,8 @@ async def bulk(client: Client, action: str, ids: list[Any], address: str = ALICE
 
 
 async def state(pool: Any) -> dict[int, tuple[str, bool]]:
-    rows = await pool.fetch("SELECT id, folder, read FROM mailbox_entries")
-    return {row["id"]: (row["folder"], row["read"]) for row in rows}
+    rows = await pool.fetch("SELECT id, folder_id, seen FROM mailbox_entries")
+    return {row["id"]: (row["folder_id"], row["seen"]) for row in rows}
 
 
 async def test_bulk_read_and_unread_count_only_what_changed(

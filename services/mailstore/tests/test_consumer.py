@@ -19,6 +19,7 @@ from mailstore import consumer as consumer_module
 from mailstore import db
 from mailstore.consumer import Consumer
 from mailstore.db import is_outage
+from mailstore.events import EventPublisher
 from mailstore.metrics import create_metrics
 from mailstore.parsing import parse_message
 from mailstore.passwords import hash_password
@@ -159,7 +160,7 @@ async def run_consumer(config: Config) -> AsyncIterator[RunConsumer]:
             timeout=2,
         )
         settings = config if prefetch is None else dataclasses.replace(config, prefetch=prefetch)
-        consumer = Consumer(settings, pool=pool, metrics=create_metrics())
+        consumer = Consumer(settings, pool=pool, metrics=create_metrics(), events=EventPublisher())
         started.append((consumer, pool))
         consumer.start()
         await eventually(lambda: asyncio.sleep(0, consumer.ready))
@@ -204,7 +205,7 @@ async def test_message_is_stored_with_its_entries_then_acked_and_announced(
 
     entries = await pool.fetch(
         """
-        SELECT a.address, e.folder, e.role, e.read FROM mailbox_entries e
+        SELECT a.address, e.folder_id, e.role, e.seen FROM mailbox_entries e
         JOIN accounts a ON a.id = e.account_id ORDER BY a.address, e.role
         """
     )
@@ -229,6 +230,8 @@ async def test_message_is_stored_with_its_entries_then_acked_and_announced(
         (BOB, "inbox"),
     ]
     assert all(e["message_id"] == message_id for e in announced["entries"])
+    # What an IMAP session needs for EXISTS and CONDSTORE: each entry's UID and MODSEQ.
+    assert {(e["uid"], e["modseq"]) for e in announced["entries"]} == {(1, 2)}
     assert await events.get(fail=False, timeout=0.5) is None
 
 

@@ -37,7 +37,7 @@ async def trashed(pool: Any, deliver: Any, subject: str, *, days_ago: float) -> 
     entry: int = (await deliver(mail(subject), rcpt_to=[ALICE])).entries[0].id
     await pool.execute(
         """
-        UPDATE mailbox_entries SET folder_before_trash = folder, folder = 'trash',
+        UPDATE mailbox_entries SET restore_folder_id = folder_id, folder_id = 'trash',
             trashed_at = now() - $2 * interval '1 day'
         WHERE id = $1
         """,
@@ -63,14 +63,14 @@ async def test_trash_older_than_the_setting_is_deleted_forever_and_the_rest_kept
     shared_alice = next(e.id for e in shared.entries if e.address == ALICE)
     await pool.execute(
         """
-        UPDATE mailbox_entries SET folder_before_trash = folder, folder = 'trash',
+        UPDATE mailbox_entries SET restore_folder_id = folder_id, folder_id = 'trash',
             trashed_at = now() - interval '40 days'
         WHERE id = $1
         """,
         shared_alice,
     )
 
-    done = await maintenance.run_once(pool, trash_days=30)
+    done = await maintenance.run_once(pool, trash_days=30, vanished_days=30)
 
     assert done.trash_entries == 2
     assert await entry_ids(pool) == {
@@ -91,7 +91,7 @@ async def test_trash_purge_works_through_any_number_of_batches(
     for number in range(5):
         await trashed(pool, deliver, f"old {number}", days_ago=31)
 
-    assert await db.purge_trash(pool, days=30) == 5
+    assert len(await db.purge_trash(pool, days=30)) == 5
     assert await pool.fetchval("SELECT count(*) FROM messages") == 0
 
 
@@ -112,7 +112,7 @@ async def test_expired_sessions_and_old_throttle_events_are_pruned(
     await pool.execute("UPDATE throttle_events SET at = at - interval '2 days'")
     await db.hit(pool, key="live", limit=5, window=60)
 
-    done = await maintenance.run_once(pool, trash_days=30)
+    done = await maintenance.run_once(pool, trash_days=30, vanished_days=30)
 
     assert (done.sessions, done.throttle_events) == (1, 1)
     assert await pool.fetchval("SELECT count(*) FROM sessions WHERE expires_at > now()") == 1
@@ -134,7 +134,7 @@ async def test_login_clients_are_forgotten_after_30_days(
             days_ago,
         )
 
-    await maintenance.run_once(pool, trash_days=30)
+    await maintenance.run_once(pool, trash_days=30, vanished_days=30)
 
     assert await pool.fetchval("SELECT array_agg(client) FROM login_clients") == ["192.0.2.2"]
 
@@ -182,17 +182,19 @@ async def test_a_failed_run_is_logged_and_the_next_one_still_happens(
     third_run = asyncio.Event()
     real_run_once = maintenance.run_once
 
-    async def flaky(pool: Any, *, trash_days: int) -> maintenance.MaintenanceRun:
+    async def flaky(pool: Any, **days: int) -> maintenance.MaintenanceRun:
         nonlocal runs
         runs += 1
         if runs == 3:
             third_run.set()
         if runs == 1:
             raise asyncpg.QueryCanceledError("canceling statement due to statement timeout")
-        return await real_run_once(pool, trash_days=trash_days)
+        return await real_run_once(pool, **days)
 
     monkeypatch.setattr(maintenance, "run_once", flaky)
-    task = asyncio.create_task(maintenance.maintain(pool, trash_days=30, interval=0.01))
+    task = asyncio.create_task(
+        maintenance.maintain(pool, trash_days=30, vanished_days=30, interval=0.01)
+    )
     try:
         async with asyncio.timeout(5):
             await third_run.wait()
@@ -204,3 +206,22 @@ async def test_a_failed_run_is_logged_and_the_next_one_still_happens(
     failures = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(failures) == 1
     assert "maintenance failed" in failures[0].getMessage()
+
+
+async def test_old_expunge_records_are_forgotten_and_the_folder_says_up_to_which_modseq(
+    pool: Any, deliver: Any, accounts: dict[str, int]
+) -> None:
+    for subject in ("old", "recent"):
+        entry = (await deliver(mail(subject), rcpt_to=[ALICE])).entries[0].id
+        await db.delete_forever(pool, account_id=accounts[ALICE], entry_id=entry)
+    await pool.execute("UPDATE expunged SET expunged_at = now() - interval '31 days' WHERE uid = 1")
+
+    done = await maintenance.run_once(pool, trash_days=30, vanished_days=30)
+
+    assert done.expunge_records == 1
+    assert [tuple(r) for r in await pool.fetch("SELECT uid, modseq FROM expunged")] == [(2, 5)]
+    forgotten = await pool.fetchval(
+        "SELECT forgotten_modseq FROM folders WHERE account_id = $1 AND id = 'inbox'",
+        accounts[ALICE],
+    )
+    assert forgotten == 3

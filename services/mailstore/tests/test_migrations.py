@@ -12,6 +12,7 @@ import pytest
 from mailstore import db
 from mailstore.main import ensure_database
 from mailstore.migrations import apply_migrations, load_migrations
+from mailstore.parsing import parse_message as parse
 from mailstore.testing import with_database
 
 SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -69,3 +70,203 @@ async def test_concurrent_runners_apply_each_migration_exactly_once(empty_databa
     applied = [versions for versions in results if versions]
     assert len(applied) == 1
     assert count == len(load_migrations())
+
+
+# -- 0007: UIDs for the entries of an existing store ------------------------------------------
+
+# (account, folder, read) of each old entry, in id order; created_at runs against the ids
+# in places (and ties), so that arrival order is not id order.
+OLD_ENTRIES = [
+    ("alice", "inbox", False),
+    ("alice", "inbox", True),
+    ("alice", "trash", True),
+    ("bob", "inbox", False),
+    ("alice", "inbox", False),
+    ("bob", "sent", True),
+    ("alice", "inbox", True),
+    ("alice", "trash", False),
+    ("alice", "inbox", False),
+    ("bob", "inbox", True),
+    ("alice", "inbox", False),
+]
+# Seconds after the epoch of each entry's created_at, same order.
+ARRIVALS = [50, 10, 40, 30, 10, 20, 70, 5, 30, 10, 60]
+
+
+async def old_store(url: str) -> Any:
+    """A store at schema 0006 holding OLD_ENTRIES: the migration's starting point."""
+    await ensure_database(url)
+    pool = await _pool(url)
+    await apply_migrations(pool, upto=6)
+    await pool.execute(
+        "INSERT INTO accounts (address, password_hash) VALUES ('alice@x.test', 'h'), "
+        "('bob@x.test', 'h')"
+    )
+    for n, ((who, folder, read), at) in enumerate(zip(OLD_ENTRIES, ARRIVALS, strict=True)):
+        await pool.execute(
+            """
+            INSERT INTO messages (id, mail_from, rcpt_to, raw, size, search)
+            VALUES ($1, 'carol@example.com', '{}', 'raw', 3, ''::tsvector)
+            """,
+            f"M{n:02d}",
+        )
+        await pool.execute(
+            """
+            INSERT INTO mailbox_entries
+                (account_id, message_id, role, folder, folder_before_trash, read, created_at)
+            SELECT id, $2, CASE $3 WHEN 'sent' THEN 'sent' ELSE 'received' END, $3,
+                   CASE $3 WHEN 'trash' THEN 'inbox' END, $4, to_timestamp($5)
+            FROM accounts WHERE address = $1
+            """,
+            f"{who}@x.test",
+            f"M{n:02d}",
+            folder,
+            read,
+            at,
+        )
+    return pool
+
+
+async def numbering(pool: Any) -> dict[tuple[str, str], list[int | None]]:
+    """Per (account, folder), the UIDs of the entries from OLD_ENTRIES in arrival order."""
+    rows = await pool.fetch(
+        """
+        SELECT a.address, e.folder_id, e.uid FROM mailbox_entries e
+        JOIN accounts a ON a.id = e.account_id WHERE e.message_id LIKE 'M%'
+        ORDER BY e.created_at, e.id
+        """
+    )
+    found: dict[tuple[str, str], list[int | None]] = {}
+    for row in rows:
+        found.setdefault((row["address"].split("@")[0], row["folder_id"]), []).append(row["uid"])
+    return found
+
+
+async def run_backfill(pool: Any, *, batch: int) -> int:
+    numbered = 0
+    while (done := await db.number_old_entries(pool, batch=batch)) is not None:
+        numbered += done
+    return numbered
+
+
+async def test_0007_numbers_existing_entries_in_arrival_order_without_rewriting_them(
+    empty_database: str,
+) -> None:
+    pool = await old_store(empty_database)
+    try:
+        before = await pool.fetch("SELECT id, read, folder FROM mailbox_entries ORDER BY id")
+        assert await apply_migrations(pool) == [7]
+        folders = await pool.fetch(
+            "SELECT a.address, f.id, f.uidnext FROM folders f"
+            " JOIN accounts a ON a.id = f.account_id"
+        )
+        after = await pool.fetch("SELECT id, seen, folder_id FROM mailbox_entries ORDER BY id")
+        waiting = await pool.fetchval("SELECT count(*) FROM uid_backfill")
+        unnumbered = await pool.fetchval("SELECT count(*) FROM mailbox_entries WHERE uid IS NULL")
+
+        numbered = await run_backfill(pool, batch=2)
+        finished = await db.finish_uids(pool)
+        uids = await numbering(pool)
+        uid_nullable = await pool.fetchval(
+            "SELECT NOT attnotnull FROM pg_attribute"
+            " WHERE attrelid = 'mailbox_entries'::regclass AND attname = 'uid'"
+        )
+    finally:
+        await pool.close()
+
+    assert [tuple(row) for row in before] == [tuple(row) for row in after]
+    uidnext = {(r["address"].split("@")[0], r["id"]): r["uidnext"] for r in folders}
+    assert len(uidnext) == 12
+    assert uidnext[("alice", "inbox")] == 7
+    assert uidnext[("alice", "trash")] == 3
+    assert uidnext[("alice", "drafts")] == 1
+    assert (waiting, unnumbered, numbered) == (4, 11, 11)
+    assert uids == {
+        ("alice", "inbox"): [1, 2, 3, 4, 5, 6],
+        ("alice", "trash"): [1, 2],
+        ("bob", "inbox"): [1, 2],
+        ("bob", "sent"): [1],
+    }
+    assert finished
+    assert not uid_nullable
+
+
+async def test_0007_entries_stored_and_moved_before_the_backfill_keep_their_uids(
+    empty_database: str,
+) -> None:
+    pool = await old_store(empty_database)
+    try:
+        await apply_migrations(pool)
+        alice = await pool.fetchval("SELECT id FROM accounts WHERE address = 'alice@x.test'")
+        # The oldest Inbox entry (M01, at 10 s, before M04 at the same second) to Trash.
+        oldest = await pool.fetchval("SELECT id FROM mailbox_entries WHERE message_id = 'M01'")
+        await db.move_to_trash(pool, account_id=alice, entry_id=oldest)
+        raw = b"From: carol@example.com\r\nSubject: new\r\n\r\nHi\r\n"
+        (new,) = await db.store_messages(
+            pool,
+            [db.NewMessage("NEW", "carol@example.com", ["alice@x.test"], None, raw, parse(raw))],
+        )
+        await run_backfill(pool, batch=2)
+        uids = await numbering(pool)
+        moved = await pool.fetchval("SELECT uid FROM mailbox_entries WHERE id = $1", oldest)
+        expunged = await pool.fetchval("SELECT count(*) FROM expunged")
+    finally:
+        await pool.close()
+
+    assert new.entries[0].uid == 7
+    assert moved == 3  # above Trash's two old entries
+    # M01 left the Inbox before it was numbered: never seen there by IMAP, nothing to
+    # report as expunged; the old ones left take 1..5, the new one kept 7.
+    assert uids[("alice", "inbox")] == [1, 2, 3, 4, 5]
+    assert uids[("alice", "trash")] == [1, 3, 2]  # arrival order: M07 (5 s), M01, M02
+    assert expunged == 0
+
+
+async def test_0007_backfill_is_idempotent_and_safe_with_two_runners(empty_database: str) -> None:
+    pool = await old_store(empty_database)
+    await apply_migrations(pool)
+    other = await _pool(empty_database)
+    try:
+        counts = await asyncio.gather(run_backfill(pool, batch=1), run_backfill(other, batch=1))
+        again = await run_backfill(pool, batch=1)
+        finished = await asyncio.gather(db.finish_uids(pool), db.finish_uids(other))
+        finished_later = await db.finish_uids(other)
+        uids = await numbering(pool)
+        index = await pool.fetchval(
+            "SELECT indisvalid AND indisunique FROM pg_index"
+            " WHERE indexrelid = 'mailbox_entries_uid_idx'::regclass"
+        )
+    finally:
+        await asyncio.gather(pool.close(), other.close())
+
+    assert sum(counts) == 11
+    assert again == 0
+    assert uids[("alice", "inbox")] == [1, 2, 3, 4, 5, 6]
+    # One of them built the index; the other found the lock taken, or the work done.
+    assert True in finished
+    assert finished_later
+    assert index
+
+
+async def test_0007_backfill_leaves_a_folder_another_runner_holds_alone(
+    empty_database: str,
+) -> None:
+    pool = await old_store(empty_database)
+    await apply_migrations(pool)
+    try:
+        async with pool.acquire() as other, other.transaction():
+            # Another replica in the middle of a batch of Alice's Inbox.
+            await other.execute(
+                "SELECT 1 FROM uid_backfill"
+                " WHERE folder_id = 'inbox' AND account_id = (SELECT min(id) FROM accounts)"
+                " FOR UPDATE"
+            )
+            async with asyncio.timeout(10):
+                numbered = await run_backfill(pool, batch=100)
+        uids = await numbering(pool)
+    finally:
+        await pool.close()
+
+    assert numbered == 5
+    assert set(uids[("alice", "inbox")]) == {None}
+    assert uids[("bob", "inbox")] == [1, 2]

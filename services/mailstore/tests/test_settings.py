@@ -221,6 +221,14 @@ def test_trash_days_defaults_to_30_and_is_a_positive_count() -> None:
         assert error.variable == "MAILSTORE_TRASH_DAYS"
 
 
+def test_vanished_days_defaults_to_30_and_is_a_positive_count() -> None:
+    assert load_config(DEV).vanished_days == 30
+    assert load_config({**DEV, "MAILSTORE_VANISHED_DAYS": "90"}).vanished_days == 90
+    for value in ("", "0", "-30", "30d", "3651", "30 "):
+        error = config_error({**DEV, "MAILSTORE_VANISHED_DAYS": value})
+        assert error.variable == "MAILSTORE_VANISHED_DAYS"
+
+
 def test_password_workers_default_to_the_cpus_with_a_queue_per_worker() -> None:
     config = load_config(DEV)
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import os
 import time
@@ -40,7 +39,6 @@ import aio_pika
 import aiormq
 import asyncpg
 from aio_pika.abc import (
-    AbstractExchange,
     AbstractIncomingMessage,
     AbstractRobustConnection,
     ConsumerTag,
@@ -57,6 +55,7 @@ from mailstore.envelope import (
     single_form_headers,
 )
 from mailstore.errors import InvalidEnvelope
+from mailstore.events import PUBLISH_FAILED, PUBLISH_TIMEOUT, EventPublisher
 from mailstore.metrics import Metrics
 from mailstore.parsing import ParsedMessage, parse_message
 from mailstore.settings import Config
@@ -74,7 +73,6 @@ RETRY_DELAY = 0.2
 OUTAGE_BACKOFF_START = 0.1
 OUTAGE_BACKOFF_CAP = 5.0
 BROKER_BACKOFF_CAP = 5.0
-PUBLISH_TIMEOUT = 10.0
 PING_TIMEOUT = 2.0
 # One transaction stores at most this many messages, or this many octets of them (a
 # single larger message is a batch of its own). Larger batches amortise the round trips
@@ -83,13 +81,6 @@ BATCH_MAX = 64
 BATCH_MAX_BYTES = 16 * 1024 * 1024
 # Larger bodies are parsed in a worker thread so the event loop keeps serving.
 PARSE_IN_THREAD_BYTES = 64 * 1024
-
-# A publish that did not reach the broker, or whose confirm did not come back in time.
-PUBLISH_FAILED = (
-    aiormq.exceptions.AMQPError,
-    aio_pika.exceptions.ChannelInvalidStateError,
-    TimeoutError,
-)
 
 
 # -- the consumer ----------------------------------------------------------------------------
@@ -151,14 +142,16 @@ class Consumer:
     with the load and the prefetch bounds them.
     """
 
-    def __init__(self, config: Config, *, pool: db.Pool, metrics: Metrics) -> None:
+    def __init__(
+        self, config: Config, *, pool: db.Pool, metrics: Metrics, events: EventPublisher
+    ) -> None:
         self._config = config
         self._pool = pool
         self._metrics = metrics
         self._topology = Topology(config.queue_prefix)
         self._connection: AbstractRobustConnection | None = None
         self._declared: Declared | None = None
-        self._events: AbstractExchange | None = None
+        self._events = events
         self._consumer_tag: ConsumerTag | None = None
         self._stopping = asyncio.Event()
         self._pending: list[_Delivery] = []
@@ -258,8 +251,8 @@ class Consumer:
         # Events are hints (the web also polls): published on a channel of their own
         # without confirms, so that announcing a batch costs no round trips.
         events_channel = await self._connection.channel(publisher_confirms=False)
-        self._events = await events_channel.get_exchange(
-            self._topology.events_exchange, ensure=False
+        self._events.attach(
+            await events_channel.get_exchange(self._topology.events_exchange, ensure=False)
         )
         self._consumer_tag = await self._declared.incoming.consume(self._on_message)
         log.info("consuming %s (prefetch %d)", self._topology.incoming_queue, self._config.prefetch)
@@ -516,37 +509,21 @@ class Consumer:
         An event per entry cost the broker, the mail store and every web process a
         message each (docs/performance.md); one per transaction costs one.
         """
-        exchange = self._events
-        if exchange is None:
-            return
         entries = [
             {
                 "account": entry.address,
                 "message_id": delivery.gateway_id,
                 "id": entry.id,
                 "folder": entry.folder,
+                # What IMAP needs (EXISTS, CONDSTORE); "folder" is the folder's id.
+                "uid": entry.uid,
+                "modseq": entry.modseq,
             }
             for delivery, outcome in zip(batch, outcomes, strict=True)
             for entry in outcome.entries
         ]
-        if not entries:
-            return
-        event = aio_pika.Message(
-            json.dumps({"event": "stored", "entries": entries}).encode(),
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
-        )
-        try:
-            # Not mandatory: with no web service listening, an event has nowhere to go,
-            # and that is fine (events are hints; the web also polls).
-            await exchange.publish(event, routing_key="", mandatory=False, timeout=PUBLISH_TIMEOUT)
-        except PUBLISH_FAILED as exc:
-            log.warning(
-                "stored event for %d entries from %s not published: %s",
-                len(entries),
-                batch[0].gateway_id,
-                exc,
-            )
+        if entries:
+            await self._events.publish({"event": "stored", "entries": entries})
 
     async def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
         """Publish a copy with the reason to the dead-letter exchange, then settle it.

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from mailstore.consumer import Consumer
+from mailstore.events import EventPublisher
 from mailstore.metrics import Metrics
 from mailstore.passwords import PasswordHasher
 from mailstore.settings import Config
@@ -18,4 +19,5 @@ POOL = web.AppKey[Any]("pool")
 CONSUMER = web.AppKey("consumer", Consumer)
 METRICS = web.AppKey("metrics", Metrics)
 HASHER = web.AppKey("hasher", PasswordHasher)
+EVENTS = web.AppKey("events", EventPublisher)
 MAINTENANCE = web.AppKey("maintenance", asyncio.Task[None])

@@ -15,7 +15,8 @@ from aiohttp import web
 
 from mailstore import db
 from mailstore.consumer import Consumer
-from mailstore.keys import CONFIG, CONSUMER, HASHER, MAINTENANCE, METRICS, POOL
+from mailstore.events import EventPublisher
+from mailstore.keys import CONFIG, CONSUMER, EVENTS, HASHER, MAINTENANCE, METRICS, POOL
 from mailstore.limiter import CpuLimiter
 from mailstore.maintenance import maintain
 from mailstore.metrics import create_metrics
@@ -45,6 +46,8 @@ def create_app(
     app = web.Application(middlewares=[error_middleware, token_middleware])
     app[CONFIG] = config
     app[METRICS] = create_metrics()
+    # Attached to the broker by the consumer; without one, events go nowhere.
+    app[EVENTS] = EventPublisher()
     app.cleanup_ctx.append(hasher_ctx)
     app.cleanup_ctx.append(pool_ctx)
     if consume:
@@ -91,7 +94,7 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def consumer_ctx(app: web.Application) -> AsyncIterator[None]:
-    consumer = Consumer(app[CONFIG], pool=app[POOL], metrics=app[METRICS])
+    consumer = Consumer(app[CONFIG], pool=app[POOL], metrics=app[METRICS], events=app[EVENTS])
     app[CONSUMER] = consumer
     consumer.start()
     yield
@@ -103,7 +106,13 @@ async def consumer_ctx(app: web.Application) -> AsyncIterator[None]:
 async def maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     task = asyncio.create_task(
-        maintain(app[POOL], trash_days=config.trash_days, interval=config.maintenance_interval),
+        maintain(
+            app[POOL],
+            trash_days=config.trash_days,
+            vanished_days=config.vanished_days,
+            interval=config.maintenance_interval,
+            events=app[EVENTS],
+        ),
         name="mailstore-maintenance",
     )
     app[MAINTENANCE] = task

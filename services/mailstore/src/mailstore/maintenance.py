@@ -1,9 +1,12 @@
 """The mail store's maintenance: a background task that runs at start and then periodically.
 
-Each run deletes forever the Trash entries older than ``MAILSTORE_TRASH_DAYS`` (and their
-messages once no entry refers to them), expired sessions, and throttle events older than any
-window. Every replica runs it; the statements are idempotent, so overlapping runs only
-repeat each other's work.
+Each run numbers the entries from before UIDs (db.backfill: batch after batch until none
+is left, then the unique UID index), deletes forever the Trash entries older than
+``MAILSTORE_TRASH_DAYS`` (and their messages once no entry refers to them), forgets expunge
+records older than ``MAILSTORE_VANISHED_DAYS``, expired sessions, and throttle events older
+than any window. Every replica runs it; the statements are idempotent (the backfill's
+batches skip a folder another replica holds), so overlapping runs only repeat or share
+each other's work.
 """
 
 from __future__ import annotations
@@ -16,39 +19,76 @@ import asyncpg
 
 from mailstore import db
 from mailstore.db import DATABASE_OUTAGE
+from mailstore.events import EventPublisher
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class MaintenanceRun:
+    numbered_entries: int
+    uids_finished: bool
     trash_entries: int
+    expunge_records: int
     sessions: int
     throttle_events: int
 
 
-async def run_once(pool: db.Pool, *, trash_days: int) -> MaintenanceRun:
+async def run_once(
+    pool: db.Pool, *, trash_days: int, vanished_days: int, events: EventPublisher | None = None
+) -> MaintenanceRun:
+    numbered = await number_old_entries(pool)
+    finished = await db.finish_uids(pool)
+    purged = await db.purge_trash(pool, days=trash_days)
+    if events is not None and purged:
+        addresses = await db.addresses(pool, account_ids={c.account_id for c in purged})
+        await events.changed(purged, addresses)
     done = MaintenanceRun(
-        trash_entries=await db.purge_trash(pool, days=trash_days),
+        numbered_entries=numbered,
+        uids_finished=finished,
+        trash_entries=len({change.entry_id for change in purged}),
+        expunge_records=await db.prune_expunged(pool, days=vanished_days),
         sessions=await db.prune_sessions(pool),
         throttle_events=await db.prune_throttle(pool),
     )
     log.info(
-        "maintenance: purged %d Trash entries older than %d days, %d expired sessions, "
-        "%d old throttle events",
+        "maintenance: numbered %d entries from before UIDs (schema finished: %s), purged %d "
+        "Trash entries older than %d days, %d expunge records older than %d days, %d expired "
+        "sessions, %d old throttle events",
+        done.numbered_entries,
+        done.uids_finished,
         done.trash_entries,
         trash_days,
+        done.expunge_records,
+        vanished_days,
         done.sessions,
         done.throttle_events,
     )
     return done
 
 
-async def maintain(pool: db.Pool, *, trash_days: int, interval: float) -> None:
+async def number_old_entries(pool: db.Pool) -> int:
+    """Run backfill batches until no folder is left for this replica; how many entries."""
+    numbered = 0
+    while (batch := await db.number_old_entries(pool)) is not None:
+        numbered += batch
+    if numbered:
+        log.info("numbered %d entries from before UIDs", numbered)
+    return numbered
+
+
+async def maintain(
+    pool: db.Pool,
+    *,
+    trash_days: int,
+    vanished_days: int,
+    interval: float,
+    events: EventPublisher | None = None,
+) -> None:
     """Run :func:`run_once` now and every ``interval`` seconds until cancelled."""
     while True:
         try:
-            await run_once(pool, trash_days=trash_days)
+            await run_once(pool, trash_days=trash_days, vanished_days=vanished_days, events=events)
         except (*DATABASE_OUTAGE, asyncpg.PostgresError, asyncpg.InterfaceError):
             # The next run tries again; a dead task would stop purging for good.
             log.exception("maintenance failed; next attempt in %.0f s", interval)

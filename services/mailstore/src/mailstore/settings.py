@@ -90,6 +90,9 @@ class Config:
     session_days: int = 14
     # Entries in Trash for longer than this are deleted forever.
     trash_days: int = 30
+    # Expunge records (the UIDs QRESYNC reports as VANISHED, RFC 7162 §3.2.5) are kept
+    # this long; a client resynchronising from before then sends its known UIDs instead.
+    vanished_days: int = 30
     # bcrypt cost; not an environment variable: only tests lower it, to keep them fast.
     bcrypt_rounds: int = 12
     # Password checks (bcrypt) that run at once, and how many more may wait their turn
@@ -136,6 +139,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         prefetch=_count(environ, "MAILSTORE_PREFETCH", 128, maximum=10_000),
         session_days=_count(environ, "MAILSTORE_SESSION_DAYS", 14, maximum=MAX_DAYS),
         trash_days=_count(environ, "MAILSTORE_TRASH_DAYS", 30, maximum=MAX_DAYS),
+        vanished_days=_count(environ, "MAILSTORE_VANISHED_DAYS", 30, maximum=MAX_DAYS),
         password_workers=workers,
         password_queue=_count(
             environ, "MAILSTORE_PASSWORD_QUEUE", QUEUE_PER_WORKER * workers, maximum=100_000

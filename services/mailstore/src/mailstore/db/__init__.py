@@ -9,12 +9,14 @@ Callers write ``db.get_account(...)`` and need not know which module holds it.
 from __future__ import annotations
 
 from mailstore.db.accounts import (
+    addresses,
     create_account,
     directory,
     get_account,
     is_known_client,
     record_login,
 )
+from mailstore.db.backfill import finish_uids, number_old_entries, uids_finished
 from mailstore.db.changes import (
     delete_forever,
     delete_many_forever,
@@ -43,6 +45,7 @@ from mailstore.db.delivery import (
     store_message,
     store_messages,
 )
+from mailstore.db.folders import EXISTS, EXPUNGE, FLAGS, Change, Outcome, prune_expunged
 from mailstore.db.messages import (
     FOLDERS,
     folder_counts,
@@ -91,18 +94,24 @@ from mailstore.db.throttle import (
 
 __all__ = [
     "DATABASE_OUTAGE",
+    "EXISTS",
+    "EXPUNGE",
+    "FLAGS",
     "FOLDERS",
     "MAX_WINDOW_SECONDS",
     "MIGRATION_LOCK_KEY",
+    "Change",
     "Connection",
     "Limit",
     "NewEntry",
     "NewMessage",
+    "Outcome",
     "Pool",
     "Record",
     "Reservation",
     "StoreOutcome",
     "ThrottleResult",
+    "addresses",
     "applied_migration_versions",
     "create_account",
     "create_database",
@@ -115,6 +124,7 @@ __all__ = [
     "empty_trash",
     "end_session",
     "end_sessions_of",
+    "finish_uids",
     "folder_counts",
     "forget",
     "get_account",
@@ -132,7 +142,9 @@ __all__ = [
     "lock_migrations",
     "move_many_to_trash",
     "move_to_trash",
+    "number_old_entries",
     "ping",
+    "prune_expunged",
     "prune_sessions",
     "prune_throttle",
     "purge_trash",
@@ -151,6 +163,7 @@ __all__ = [
     "set_read_many",
     "store_message",
     "store_messages",
+    "uids_finished",
     "unread_counts",
     "use_session",
     "use_token",

@@ -32,6 +32,13 @@ async def get_account(pool: Pool, *, address: str) -> Record | None:
     )
 
 
+async def addresses(pool: Pool, *, account_ids: set[int]) -> dict[int, str]:
+    rows = await pool.fetch(
+        "SELECT id, address FROM accounts WHERE id = any($1::bigint[])", list(account_ids)
+    )
+    return {row["id"]: row["address"] for row in rows}
+
+
 async def record_login(
     pool: Pool, *, account_id: int, client: str | None, reservation: Sequence[int]
 ) -> None:

@@ -32,6 +32,8 @@ class NewEntry:
     id: int
     address: str
     folder: str
+    uid: int
+    modseq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +79,11 @@ async def store_messages(pool: Pool, messages: Sequence[NewMessage]) -> list[Sto
         for message in messages:
             if message.gateway_id not in existing:
                 new.setdefault(message.gateway_id, message)
-        if new:
-            await _insert_messages(con, list(new.values()))
-            entries = await _insert_entries(con, list(new.values()))
-        else:
-            entries = {}
+        # Another replica may have committed some of them since the SELECT: only the
+        # messages this transaction inserted get entries.
+        inserted = await _insert_messages(con, list(new.values())) if new else set()
+        new = {gateway_id: m for gateway_id, m in new.items() if gateway_id in inserted}
+        entries = await _insert_entries(con, list(new.values())) if new else {}
     outcomes = []
     for message in messages:
         if new.get(message.gateway_id) is not message:
@@ -94,10 +96,13 @@ async def store_messages(pool: Pool, messages: Sequence[NewMessage]) -> list[Sto
     return outcomes
 
 
-async def _insert_messages(con: Connection, messages: list[NewMessage]) -> None:
-    # ON CONFLICT still matters: another replica may commit the same id between our
-    # SELECT and this INSERT.
-    await con.executemany(
+async def _insert_messages(con: Connection, messages: list[NewMessage]) -> set[str]:
+    """Insert the messages and their attachments; the gateway ids this call inserted.
+
+    ON CONFLICT still matters: another replica may commit the same id between our
+    SELECT and this INSERT, which then waits for that commit and inserts nothing.
+    """
+    rows = await con.fetchmany(
         """
         INSERT INTO messages (
             id, mail_from, rcpt_to, submitted_by, raw, size, subject, from_name, from_address,
@@ -109,9 +114,11 @@ async def _insert_messages(con: Connection, messages: list[NewMessage]) -> None:
             $19, $20, $21, $22, $23, to_tsvector('simple', $24)
         )
         ON CONFLICT (id) DO NOTHING
+        RETURNING id
         """,
         [_message_row(m) for m in messages],
     )
+    inserted = {row["id"] for row in rows}
     attachments = [
         (
             m.gateway_id,
@@ -124,6 +131,7 @@ async def _insert_messages(con: Connection, messages: list[NewMessage]) -> None:
             a.content,
         )
         for m in messages
+        if m.gateway_id in inserted
         for a in m.parsed.attachments
     ]
     if attachments:
@@ -136,6 +144,7 @@ async def _insert_messages(con: Connection, messages: list[NewMessage]) -> None:
             """,
             attachments,
         )
+    return inserted
 
 
 def _message_row(message: NewMessage) -> tuple[object, ...]:
@@ -170,7 +179,12 @@ def _message_row(message: NewMessage) -> tuple[object, ...]:
 
 
 async def _insert_entries(con: Connection, messages: list[NewMessage]) -> dict[str, list[NewEntry]]:
-    """Every recipient's Inbox entry and the submitter's Sent entry, in one statement."""
+    """Every recipient's Inbox entry and the submitter's Sent entry, each with its UID.
+
+    Two statements: the first finds the accounts and locks their folders in order (two
+    replicas' batches then wait for each other instead of deadlocking); the second takes
+    each folder's UIDs and MODSEQ and inserts the entries.
+    """
     ids: list[str] = []
     addresses: list[str] = []
     roles: list[str] = []
@@ -183,35 +197,67 @@ async def _insert_entries(con: Connection, messages: list[NewMessage]) -> dict[s
             ids.append(message.gateway_id)
             addresses.append(message.submitted_by)
             roles.append("sent")
-    # WITH ORDINALITY keeps the batch's order, so entry ids rise in delivery order.
-    rows = await con.fetch(
+    # WITH ORDINALITY keeps the batch's order, so UIDs and entry ids rise in delivery
+    # order. A recipient named twice in one envelope gets one entry (DISTINCT ON).
+    wanted = await con.fetch(
         """
         WITH wanted AS (
-            SELECT w.message_id, w.role, w.n, a.id AS account_id, a.address
+            SELECT DISTINCT ON (w.message_id, a.id, w.role)
+                   w.message_id, w.role, w.n, a.id AS account_id, a.address,
+                   CASE w.role WHEN 'sent' THEN 'sent' ELSE 'inbox' END AS folder_id
             FROM unnest($1::text[], $2::text[], $3::text[])
                 WITH ORDINALITY AS w (message_id, address, role, n)
             JOIN accounts a ON a.address = w.address
-        ), inserted AS (
-            INSERT INTO mailbox_entries (account_id, message_id, role, folder, read)
-            SELECT account_id, message_id, role,
-                   CASE role WHEN 'sent' THEN 'sent' ELSE 'inbox' END, role = 'sent'
-            FROM wanted ORDER BY n
-            ON CONFLICT (account_id, message_id, role) DO NOTHING
-            RETURNING id, account_id, message_id, folder
+            ORDER BY w.message_id, a.id, w.role, w.n
         )
-        SELECT inserted.id, inserted.message_id, inserted.folder, wanted.address
-        FROM inserted JOIN wanted
-            ON wanted.account_id = inserted.account_id
-            AND wanted.message_id = inserted.message_id
-            AND wanted.role = CASE inserted.folder WHEN 'sent' THEN 'sent' ELSE 'received' END
-        ORDER BY inserted.id
+        SELECT wanted.* FROM folders f
+        JOIN wanted ON wanted.account_id = f.account_id AND wanted.folder_id = f.id
+        ORDER BY f.account_id, f.id FOR NO KEY UPDATE OF f
         """,
         ids,
         addresses,
         roles,
     )
-    entries: dict[str, list[NewEntry]] = {}
+    if not wanted:
+        return {}
+    rows = sorted(wanted, key=lambda row: row["n"])
+    counts: dict[tuple[int, str], int] = {}
+    offsets = []
     for row in rows:
-        entry = NewEntry(row["id"], row["address"], row["folder"])
+        key = (row["account_id"], row["folder_id"])
+        offsets.append(counts.get(key, 0))
+        counts[key] = offsets[-1] + 1
+    inserted = await con.fetch(
+        """
+        WITH allocated AS (
+            UPDATE folders f SET uidnext = f.uidnext + c.n, highestmodseq = f.highestmodseq + 1
+            FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS c (account_id, folder_id, n)
+            WHERE f.account_id = c.account_id AND f.id = c.folder_id
+            RETURNING f.account_id, f.id, f.uidnext - c.n AS first_uid, f.highestmodseq AS modseq
+        )
+        INSERT INTO mailbox_entries (account_id, message_id, role, folder_id, seen, uid, modseq)
+        SELECT e.account_id, e.message_id, e.role, e.folder_id, e.role = 'sent',
+               a.first_uid + e.k, a.modseq
+        FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[])
+            WITH ORDINALITY AS e (account_id, message_id, role, folder_id, k, n)
+        JOIN allocated a ON a.account_id = e.account_id AND a.id = e.folder_id
+        ORDER BY e.n
+        RETURNING id, account_id, message_id, folder_id, uid, modseq
+        """,
+        [account for account, _ in counts],
+        [folder for _, folder in counts],
+        list(counts.values()),
+        [row["account_id"] for row in rows],
+        [row["message_id"] for row in rows],
+        [row["role"] for row in rows],
+        [row["folder_id"] for row in rows],
+        offsets,
+    )
+    address_of = {row["account_id"]: row["address"] for row in rows}
+    entries: dict[str, list[NewEntry]] = {}
+    for row in sorted(inserted, key=lambda row: row["id"]):
+        entry = NewEntry(
+            row["id"], address_of[row["account_id"]], row["folder_id"], row["uid"], row["modseq"]
+        )
         entries.setdefault(row["message_id"], []).append(entry)
     return entries

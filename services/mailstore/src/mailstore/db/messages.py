@@ -6,6 +6,9 @@ from datetime import datetime
 
 from mailstore.db.connection import Pool, Record
 
+# The folders the API lists by name (each the id of a standard folder, db.folders); the
+# other standard folders (drafts, junk, archive) exist in every account but nothing the
+# API does puts mail there yet.
 FOLDERS = ("inbox", "sent", "trash")
 
 
@@ -17,7 +20,7 @@ async def list_folder(
         return list(
             await pool.fetch(
                 """
-            SELECT * FROM message_summaries WHERE account_id = $1 AND folder = $2
+            SELECT * FROM message_summaries WHERE account_id = $1 AND folder_id = $2
             ORDER BY created_at DESC, id DESC LIMIT $3
             """,
                 account_id,
@@ -29,7 +32,7 @@ async def list_folder(
         await pool.fetch(
             """
         SELECT * FROM message_summaries
-        WHERE account_id = $1 AND folder = $2 AND (created_at, id) < ($3, $4)
+        WHERE account_id = $1 AND folder_id = $2 AND (created_at, id) < ($3, $4)
         ORDER BY created_at DESC, id DESC LIMIT $5
         """,
             account_id,
@@ -133,9 +136,9 @@ async def folder_counts(pool: Pool, *, account_id: int) -> list[Record]:
             """
         SELECT f.folder,
                (SELECT count(*) FROM mailbox_entries e
-                WHERE e.account_id = $1 AND e.folder = f.folder) AS total,
+                WHERE e.account_id = $1 AND e.folder_id = f.folder) AS total,
                (SELECT count(*) FROM mailbox_entries e
-                WHERE e.account_id = $1 AND e.folder = f.folder AND NOT e.read) AS unread
+                WHERE e.account_id = $1 AND e.folder_id = f.folder AND NOT e.seen) AS unread
         FROM unnest($2::text[]) WITH ORDINALITY AS f(folder, position)
         ORDER BY f.position
         """,
@@ -155,7 +158,7 @@ async def unread_counts(pool: Pool, *, account_id: int) -> list[Record]:
             """
         SELECT f.folder,
                (SELECT count(*) FROM mailbox_entries e
-                WHERE e.account_id = $1 AND e.folder = f.folder AND NOT e.read) AS unread
+                WHERE e.account_id = $1 AND e.folder_id = f.folder AND NOT e.seen) AS unread
         FROM unnest($2::text[]) WITH ORDINALITY AS f(folder, position)
         ORDER BY f.position
         """,

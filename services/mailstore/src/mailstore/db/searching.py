@@ -43,7 +43,7 @@ _MESSAGE_FILTERS = (
 )
 # On ``s``: message_summaries, or mailbox_entries (same column names) in the walk.
 _ENTRY_FILTERS = (
-    ("AND s.read = $8::boolean", "AND $8::boolean IS NULL"),
+    ("AND s.seen = $8::boolean", "AND $8::boolean IS NULL"),
     ("AND s.created_at < $9::timestamptz", "AND $9::timestamptz IS NULL"),
     ("AND s.created_at >= $10::timestamptz", "AND $10::timestamptz IS NULL"),
     (
@@ -51,7 +51,7 @@ _ENTRY_FILTERS = (
         "AND $11::timestamptz IS NULL AND $12::bigint IS NULL",
     ),
 )
-_ACCOUNT = "WHERE s.account_id = $1 AND s.folder = any($2::text[])"
+_ACCOUNT = "WHERE s.account_id = $1 AND s.folder_id = any($2::text[])"
 _ORDER = "ORDER BY s.created_at DESC, s.id DESC"
 # No free text: the account's mail newest first, filtered (mailbox_entries_account_time_idx).
 _PLAIN = ("SELECT s.* FROM message_summaries s JOIN messages m ON m.id = s.gateway_id", _ACCOUNT)

@@ -44,9 +44,12 @@ def load_migrations() -> list[Migration]:
     return found
 
 
-async def apply_migrations(pool: asyncpg.Pool) -> list[int]:
-    """Apply the pending migrations; return the versions applied by this call."""
-    migrations = load_migrations()
+async def apply_migrations(pool: asyncpg.Pool, *, upto: int | None = None) -> list[int]:
+    """Apply the pending migrations; return the versions applied by this call.
+
+    ``upto`` stops after that version: tests build an older schema to migrate from.
+    """
+    migrations = [m for m in load_migrations() if upto is None or m.version <= upto]
     async with pool.acquire() as con, con.transaction():
         await db.lock_migrations(con)
         applied = await db.applied_migration_versions(con)

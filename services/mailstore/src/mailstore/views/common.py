@@ -87,8 +87,8 @@ def page(rows: list[db.Record], limit: int) -> dict[str, Any]:
 def summary_json(row: db.Record) -> dict[str, Any]:
     return {
         "id": row["id"],
-        "folder": row["folder"],
-        "read": row["read"],
+        "folder": row["folder_id"],
+        "read": row["seen"],
         "from": {"name": row["from_name"], "address": row["from_address"]},
         "to": row["to_addrs"],
         "cc": row["cc_addrs"],

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from mailstore import db
 from mailstore.errors import InvalidRequest, MessageNotFound
-from mailstore.keys import POOL
+from mailstore.keys import EVENTS, POOL
 from mailstore.search import parse_search
 from mailstore.views.common import (
     MAX_ID,
@@ -153,31 +153,39 @@ async def update(request: web.Request) -> web.Response:
     if not isinstance(read, bool):
         raise InvalidRequest({"read": "is required (true or false)"})
     pool = request.app[POOL]
-    if not await db.set_read(pool, account_id=account["id"], entry_id=entry, read=read):
+    outcome = await db.set_read(pool, account_id=account["id"], entry_id=entry, read=read)
+    if not outcome.matched:
         raise MessageNotFound(entry)
+    await _announce(request, account, outcome)
     return await _summary(pool, account["id"], entry)
 
 
 async def trash(request: web.Request) -> web.Response:
     account, entry = await account_of(request), entry_id(request)
     pool = request.app[POOL]
-    if not await db.move_to_trash(pool, account_id=account["id"], entry_id=entry):
+    outcome = await db.move_to_trash(pool, account_id=account["id"], entry_id=entry)
+    if not outcome.matched:
         raise MessageNotFound(entry)
+    await _announce(request, account, outcome)
     return await _summary(pool, account["id"], entry)
 
 
 async def restore(request: web.Request) -> web.Response:
     account, entry = await account_of(request), entry_id(request)
     pool = request.app[POOL]
-    if not await db.restore(pool, account_id=account["id"], entry_id=entry):
+    outcome = await db.restore(pool, account_id=account["id"], entry_id=entry)
+    if not outcome.matched:
         raise MessageNotFound(entry)
+    await _announce(request, account, outcome)
     return await _summary(pool, account["id"], entry)
 
 
 async def delete(request: web.Request) -> web.Response:
     account, entry = await account_of(request), entry_id(request)
-    if not await db.delete_forever(request.app[POOL], account_id=account["id"], entry_id=entry):
+    outcome = await db.delete_forever(request.app[POOL], account_id=account["id"], entry_id=entry)
+    if not outcome.matched:
         raise MessageNotFound(entry)
+    await _announce(request, account, outcome)
     return web.Response(status=204)
 
 
@@ -188,16 +196,17 @@ async def bulk(request: web.Request) -> web.Response:
     # An id of another account, or of nothing, is skipped without a word: the answer must
     # not tell which ids exist.
     if action in ("read", "unread"):
-        changed = await db.set_read_many(
+        outcome = await db.set_read_many(
             pool, account_id=account_id, entry_ids=ids, read=action == "read"
         )
     elif action == "trash":
-        changed = await db.move_many_to_trash(pool, account_id=account_id, entry_ids=ids)
+        outcome = await db.move_many_to_trash(pool, account_id=account_id, entry_ids=ids)
     elif action == "restore":
-        changed = await db.restore_many(pool, account_id=account_id, entry_ids=ids)
+        outcome = await db.restore_many(pool, account_id=account_id, entry_ids=ids)
     else:
-        changed = await db.delete_many_forever(pool, account_id=account_id, entry_ids=ids)
-    return web.json_response({"changed": changed})
+        outcome = await db.delete_many_forever(pool, account_id=account_id, entry_ids=ids)
+    await _announce(request, account, outcome)
+    return web.json_response({"changed": outcome.changed})
 
 
 def _bulk_request(body: dict[str, Any]) -> tuple[str, list[int]]:
@@ -221,8 +230,14 @@ def _bulk_request(body: dict[str, Any]) -> tuple[str, list[int]]:
 
 async def empty_trash(request: web.Request) -> web.Response:
     account = await account_of(request)
-    deleted = await db.empty_trash(request.app[POOL], account_id=account["id"])
-    return web.json_response({"deleted": deleted})
+    outcome = await db.empty_trash(request.app[POOL], account_id=account["id"])
+    await _announce(request, account, outcome)
+    return web.json_response({"deleted": outcome.matched})
+
+
+async def _announce(request: web.Request, account: db.Record, outcome: db.Outcome) -> None:
+    """The ``changed`` event of a committed change (mailstore.events)."""
+    await request.app[EVENTS].changed(outcome.changes, {account["id"]: account["address"]})
 
 
 async def _summary(pool: db.Pool, account_id: int, entry: int) -> web.Response:

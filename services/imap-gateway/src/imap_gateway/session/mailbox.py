@@ -67,9 +67,9 @@ async def list_(s: Session, c: cmd.List) -> Answer:
 
 
 def _full_name(reference: str, pattern: str) -> str:
-    if not reference or pattern.startswith(DELIMITER):
-        return pattern
-    return reference if reference.endswith(DELIMITER) and not pattern else reference + pattern
+    # RFC 9051 §6.3.9: the reference is a prefix of the pattern; a pattern that
+    # starts at the root ("/...") ignores it.
+    return pattern if pattern.startswith(DELIMITER) else reference + pattern
 
 
 def _attributes(folder: bk.FolderInfo, subscribed: bool) -> list[str]:

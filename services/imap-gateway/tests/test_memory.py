@@ -8,6 +8,7 @@ import pytest
 
 from imap_gateway import backend as bk
 from imap_gateway.memory import MemoryBackend, MemoryUser
+from imap_gateway.session.search import evaluator
 from imap_gateway.wire import flags
 from imap_gateway.wire.commands import StoreMode
 from imap_gateway.wire.search import SearchKeyword, SearchSimple, SearchText
@@ -184,3 +185,16 @@ async def test_search_by_text_and_keyword(user: MemoryUser) -> None:
     assert await folder.search(SearchText("BODY", b"hello"), fallback=nothing) == [2]
     assert await folder.search(SearchKeyword("KEYWORD", "$Work"), fallback=nothing) == [1]
     assert await folder.search(SearchSimple("UNSEEN"), fallback=nothing) == [1, 2]
+
+
+async def test_the_sessions_fallback_evaluator_matches_from_fetched_bytes(user: MemoryUser) -> None:
+    await user.append(
+        "INBOX", [bk.NewMessage(RAW), bk.NewMessage(b"Subject: other\r\n\r\nHELLO there\r\n")]
+    )
+    folder = await user.select("INBOX", read_only=True)
+
+    evaluate = evaluator(folder)
+
+    assert await evaluate(SearchText("TEXT", b"hello"), [1, 2]) == [1, 2]
+    assert await evaluate(SearchText("BODY", b"hello"), [1, 2]) == [2]
+    assert await evaluate(SearchSimple("SEEN"), [1, 2]) == []

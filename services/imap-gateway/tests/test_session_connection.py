@@ -7,8 +7,10 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+import pytest
 import trustme
 
+from imap_gateway.memory import MemoryUser
 from imap_gateway.session import SessionSettings
 from imap_gateway.wire.limits import WireLimits
 
@@ -120,3 +122,34 @@ async def test_a_huge_nonsync_literal_closes_with_bye(make_server: ServerFactory
     assert refused.startswith(b"a1 BAD [TOOBIG]")
     assert bye.startswith(b"* BYE")
     assert await client.closed()
+
+
+async def test_a_bug_in_the_backend_is_serverbug_and_the_session_goes_on(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: MemoryUser, name: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(MemoryUser, "status", broken)
+    client = await server.logged_in(select=None)
+
+    lines = await client.command("STATUS INBOX (MESSAGES)")
+    after = await client.command("NOOP")
+
+    assert lines[-1].endswith(b"NO [SERVERBUG] Internal server error")
+    assert client.status_of(after) == b"OK"
+
+
+async def test_a_vanished_client_leaves_no_subscription_behind(server: Server) -> None:
+    client = await server.logged_in()
+    inbox = server.backend.accounts[client.USER].folders["INBOX"]
+    assert len(inbox.feeds) == 1
+
+    await client.close()
+    for _ in range(100):  # bounded: the session notices the closed socket on its next read
+        if not inbox.feeds:
+            break
+        await asyncio.sleep(0.01)
+
+    assert not inbox.feeds
+    assert server.backend.accounts[client.USER].sessions == 0

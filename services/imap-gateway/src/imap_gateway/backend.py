@@ -394,10 +394,20 @@ class SelectedFolder(Protocol):
     def snapshot(self) -> Snapshot: ...
 
     def fetch(
-        self, uids: Sequence[int], *, changed_since: int | None = None
+        self,
+        uids: Sequence[int],
+        *,
+        changed_since: int | None = None,
+        needs: frozenset[str] = frozenset(),
     ) -> AsyncIterator[FetchedMessage]:
         """The messages of ``uids`` that still exist, ascending; with ``changed_since``
-        only those with a greater MODSEQ (RFC 7162 §3.1.4.1)."""
+        only those with a greater MODSEQ (RFC 7162 §3.1.4.1).
+
+        ``needs`` names the FETCH attributes the session will read (ENVELOPE,
+        BODYSTRUCTURE, BODY, ...), so that a remote store can load them with the
+        rest in one round trip; body sections are asked for one by one through
+        :meth:`FetchedMessage.section`.
+        """
         ...
 
     async def store(

@@ -406,7 +406,11 @@ class MemorySelected:
             raise bk.ReadOnly(self.folder.name)
 
     async def fetch(
-        self, uids: Sequence[int], *, changed_since: int | None = None
+        self,
+        uids: Sequence[int],
+        *,
+        changed_since: int | None = None,
+        needs: frozenset[str] = frozenset(),
     ) -> AsyncIterator[bk.FetchedMessage]:
         for uid in sorted(set(uids)):
             stored = self.folder.messages.get(uid)

@@ -81,7 +81,9 @@ async def fetch(s: Session, c: cmd.Fetch) -> Answer:
         if FetchAtt(items_.FLAGS) not in items:
             items.append(FetchAtt(items_.FLAGS))
     found: set[int] = set()
-    async for message in selected.folder.fetch(uids, changed_since=c.changed_since):
+    needs = frozenset(item.name for item in items if isinstance(item, FetchAtt))
+    fetched = selected.folder.fetch(uids, changed_since=c.changed_since, needs=needs)
+    async for message in fetched:
         seq = selected.tracker.seq_of(message.uid)
         if seq is None:
             continue

@@ -1,0 +1,202 @@
+"""The connection loop: greeting, commands, answers, BYE (RFC 9051 §2.2, §3, §7.1.5).
+
+Every command gets exactly one tagged answer, whatever happens inside its
+handler: a domain error or a refusal is mapped in :mod:`.errors`, a bug is
+logged and answered NO [SERVERBUG]. The connection closes only on LOGOUT, when
+the client goes, when a wire error's recovery rule says so, when the output
+cannot be kept in step, or on a timeout (always after a ``* BYE``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from imap_gateway import backend as bk
+from imap_gateway.session.dispatch import HANDLERS, Run, command_name, expunges_allowed
+from imap_gateway.session.errors import Answer, Refusal, response_for
+from imap_gateway.session.misc import capability_code
+from imap_gateway.session.settings import SessionSettings
+from imap_gateway.session.state import Session, State
+from imap_gateway.session.tracker import SequenceOutOfRange
+from imap_gateway.wire import codes, encoder
+from imap_gateway.wire import commands as cmd
+from imap_gateway.wire.encoder import EncodingError, ResponseWriter
+from imap_gateway.wire.errors import ConnectionClosed, Recovery, WireError
+from imap_gateway.wire.framing import RawCommand
+from imap_gateway.wire.parser import parse_command
+from imap_gateway.wire.reader import CommandReader, continuation_sender
+
+log = logging.getLogger(__name__)
+
+ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class _Close(Exception):
+    """End the session now; ``bye`` is the text of the BYE to send, if any."""
+
+    def __init__(self, bye: str | None) -> None:
+        super().__init__(bye)
+        self.bye = bye
+
+
+def _peer_host(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
+
+
+async def serve_connection(
+    stream: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    *,
+    backend: bk.Backend,
+    settings: SessionSettings,
+    plaintext_allowed: bool,
+    tls: bool = False,
+) -> None:
+    """Run one IMAP session on an accepted connection until it ends."""
+    reader = CommandReader(stream, continuation_sender(writer), settings.wire)
+    s = Session(
+        backend, settings, reader, ResponseWriter(writer), writer, _peer_host(writer),
+        plaintext_allowed=plaintext_allowed or tls, tls=tls,
+    )  # fmt: skip
+    try:
+        s.out.status(None, codes.OK, settings.greeting, codes.CAPABILITY, capability_code(s))
+        await _drain(s)
+        await _loop(s)
+    except _Close as close:
+        if close.bye is not None:
+            s.out.status(None, codes.BYE, close.bye)
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                await _drain(s)
+    except (ConnectionError, ConnectionClosed, TimeoutError):
+        pass  # the client went away, or stopped reading: nobody to answer
+    except asyncio.CancelledError:
+        s.out.status(None, codes.BYE, "Server shutting down")
+        raise
+    finally:
+        await _end(s)
+
+
+async def _end(s: Session) -> None:
+    with contextlib.suppress(bk.BackendError):
+        await s.deselect()
+        if s.user is not None:
+            await s.user.logout()
+    s.stream_writer.close()
+    with contextlib.suppress(ConnectionError, TimeoutError):
+        await s.stream_writer.wait_closed()
+
+
+async def _drain(s: Session) -> None:
+    async with asyncio.timeout(s.settings.write_timeout):
+        await s.out.drain()
+
+
+async def _loop(s: Session) -> None:
+    while s.state is not State.LOGOUT:
+        try:
+            raw = await _read_command(s)
+        except WireError as error:
+            s.out.write(encoder.response_for(error).encode())
+            if error.recovery is Recovery.CLOSE:
+                raise _Close("Too much data to skip") from None
+            await _drain(s)
+            continue
+        try:
+            command = parse_command(raw, utf8=s.utf8, limits=s.settings.wire)
+        except WireError as error:
+            s.out.write(encoder.response_for(error).encode())
+            await _drain(s)
+            continue
+        await _execute(s, command)
+
+
+async def _read_command(s: Session) -> RawCommand:
+    """The next command, within the idle timeout; one that has begun to arrive
+    must be whole within one to two command timeouts (slowloris)."""
+    loop = asyncio.get_running_loop()
+    idle_deadline = loop.time() + s.settings.idle_timeout
+    begun = False
+    while True:
+        window = min(loop.time() + s.settings.command_timeout, idle_deadline)
+        try:
+            return await s.reader.read_command(deadline=window)
+        except TimeoutError:
+            if not s.reader.framer.idle:
+                if begun:
+                    raise _Close("Command not completed in time") from None
+                begun = True
+                continue
+            begun = False
+            if loop.time() >= idle_deadline:
+                raise _Close("Autologout; idle for too long") from None
+        except ConnectionClosed:
+            raise _Close(None) from None
+
+
+async def _execute(s: Session, command: cmd.Command) -> None:
+    name = command_name(command)
+    handler = HANDLERS.get(type(command))
+    if handler is None or s.state not in handler.states:
+        answer = Answer(codes.BAD, f"{name} is not allowed in the {s.state.value} state")
+    else:
+        allowed = expunges_allowed(command)
+        s.sync(expunges=allowed)
+        answer = await _run(s, handler.run, command, name)
+        s.sync(expunges=allowed)
+    s.out.status(command.tag, answer.status, answer.text, answer.code, answer.args)
+    await _drain(s)
+    if s.after_answer is not None:
+        hook, s.after_answer = s.after_answer, None
+        await hook()
+
+
+async def _run(s: Session, run: Run, command: cmd.Command, name: str) -> Answer:
+    try:
+        return await run(s, command)
+    except (bk.BackendError, Refusal) as error:
+        return response_for(error, name)
+    except SequenceOutOfRange:
+        return Answer(codes.BAD, "Message sequence number past the last message")
+    except WireError as error:  # a bare line (AUTHENTICATE, IDLE) over a limit
+        if error.recovery is Recovery.CLOSE:
+            raise _Close("Too much data to skip") from None
+        return Answer(codes.BAD, error.text, error.code)
+    except ConnectionClosed:
+        raise _Close(None) from None
+    except EncodingError:
+        # A literal went out shorter or longer than announced: the client is out of step.
+        log.exception("%s: %s broke the output; closing", s.peer, name)
+        raise _Close(None) from None
+    except (TimeoutError, ConnectionError, asyncio.CancelledError):
+        raise
+    except Exception:
+        # The edge of the session: a bug in a handler or a backend is logged with
+        # its traceback and answered, so one bad command never drops the client.
+        log.exception("%s: %s failed", s.peer, name)
+        return Answer(codes.NO, "Internal server error", codes.SERVERBUG)
+
+
+def connection_handler(
+    backend: bk.Backend,
+    settings: SessionSettings | None = None,
+    *,
+    trusted: Callable[[str], bool] = lambda host: False,
+) -> ConnectionHandler:
+    """A callback for :func:`asyncio.start_server`; ``trusted(host)`` allows plain-text
+    authentication without TLS for clients in trusted networks."""
+    chosen = settings or SessionSettings()
+
+    async def handle(stream: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await serve_connection(
+            stream,
+            writer,
+            backend=backend,
+            settings=chosen,
+            plaintext_allowed=trusted(_peer_host(writer)),
+        )
+
+    return handle

@@ -1,0 +1,86 @@
+"""The dispatch table: each command's handler and the states it is allowed in."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from imap_gateway.session import (
+    append,
+    auth,
+    copy,
+    expunge,
+    fetch,
+    idle,
+    mailbox,
+    misc,
+    search,
+    select,
+    store,
+)
+from imap_gateway.session.errors import Answer
+from imap_gateway.session.state import (
+    ANY,
+    AUTHENTICATED,
+    NOT_AUTHENTICATED,
+    SELECTED,
+    Session,
+    State,
+)
+from imap_gateway.wire import commands as cmd
+
+Run = Callable[[Session, Any], Awaitable[Answer]]
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    run: Run
+    states: frozenset[State]
+
+
+HANDLERS: dict[type[cmd.Command], Handler] = {
+    cmd.Capability: Handler(misc.capability, ANY),
+    cmd.Noop: Handler(misc.noop, ANY),
+    cmd.Logout: Handler(misc.logout, ANY),
+    cmd.Id: Handler(misc.id_, ANY),
+    cmd.StartTLS: Handler(auth.starttls, NOT_AUTHENTICATED),
+    cmd.Login: Handler(auth.login, NOT_AUTHENTICATED),
+    cmd.Authenticate: Handler(auth.authenticate, NOT_AUTHENTICATED),
+    # RFC 5161 §3.1: ENABLE only before a mailbox is selected.
+    cmd.Enable: Handler(misc.enable, frozenset({State.AUTHENTICATED})),
+    cmd.Select: Handler(select.select, AUTHENTICATED),
+    cmd.Create: Handler(mailbox.create, AUTHENTICATED),
+    cmd.Delete: Handler(mailbox.delete, AUTHENTICATED),
+    cmd.Rename: Handler(mailbox.rename, AUTHENTICATED),
+    cmd.Subscribe: Handler(mailbox.subscribe, AUTHENTICATED),
+    cmd.Unsubscribe: Handler(mailbox.unsubscribe, AUTHENTICATED),
+    cmd.List: Handler(mailbox.list_, AUTHENTICATED),
+    cmd.Lsub: Handler(mailbox.lsub, AUTHENTICATED),
+    cmd.Namespace: Handler(mailbox.namespace, AUTHENTICATED),
+    cmd.Status: Handler(mailbox.status, AUTHENTICATED),
+    cmd.Append: Handler(append.append, AUTHENTICATED),
+    cmd.Idle: Handler(idle.idle, AUTHENTICATED),
+    cmd.Check: Handler(misc.noop, SELECTED),
+    cmd.Close: Handler(select.close, SELECTED),
+    cmd.Unselect: Handler(select.unselect, SELECTED),
+    cmd.Expunge: Handler(expunge.expunge, SELECTED),
+    cmd.Search: Handler(search.search, SELECTED),
+    cmd.Sort: Handler(search.sort_or_thread, SELECTED),
+    cmd.Thread: Handler(search.sort_or_thread, SELECTED),
+    cmd.Fetch: Handler(fetch.fetch, SELECTED),
+    cmd.Store: Handler(store.store, SELECTED),
+    cmd.Copy: Handler(copy.copy, SELECTED),
+    cmd.Move: Handler(copy.move, SELECTED),
+}
+
+# RFC 9051 §7.5.1: no EXPUNGE while answering these (their UID forms allow it).
+_NUMBERED = (cmd.Fetch, cmd.Store, cmd.Search, cmd.Sort, cmd.Thread)
+
+
+def expunges_allowed(command: cmd.Command) -> bool:
+    return not (isinstance(command, _NUMBERED) and not command.uid)
+
+
+def command_name(command: cmd.Command) -> str:
+    return type(command).__name__.upper()

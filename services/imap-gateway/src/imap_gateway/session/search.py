@@ -1,0 +1,145 @@
+"""SEARCH and UID SEARCH (RFC 9051 §6.4.4), ESEARCH (RFC 4731), SEARCHRES (RFC 5182),
+MODSEQ (RFC 7162 §3.1.5).
+
+The program goes to the backend with every sequence-number set and ``$``
+replaced by the UID set it names in this session's view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from imap_gateway import searching
+from imap_gateway.backend import KeyEvaluator, SelectedFolder
+from imap_gateway.session.answers import ok
+from imap_gateway.session.errors import Answer, bad, no
+from imap_gateway.session.state import Selected, Session
+from imap_gateway.wire import codes, encoder
+from imap_gateway.wire import commands as cmd
+from imap_gateway.wire.fetch import Section
+from imap_gateway.wire.search import (
+    SearchAnd,
+    SearchKey,
+    SearchModSeq,
+    SearchNot,
+    SearchOr,
+    SearchSet,
+    SearchSimple,
+)
+from imap_gateway.wire.sequence import SequenceSet
+
+CHARSETS = ("UTF-8", "US-ASCII")
+NOTHING: SearchKey = SearchNot(SearchSimple("ALL"))
+
+
+def _uid_key(uids: Sequence[int]) -> SearchKey:
+    return SearchSet(SequenceSet.of(uids), uid=True) if uids else NOTHING
+
+
+def rewrite(key: SearchKey, selected: Selected) -> SearchKey:
+    """``key`` with sequence numbers and ``$`` as UID sets of the view."""
+    tracker = selected.tracker
+    if isinstance(key, SearchSet):
+        if key.sequence_set.saved:
+            return _uid_key(selected.saved)
+        if key.uid:
+            return _uid_key(tracker.uids_of_uid_set(key.sequence_set))
+        # Numbers past the last message match nothing here (no BAD in a search).
+        count = tracker.count
+        ranges = key.sequence_set.resolve(count) if count else []
+        picked = [tracker.uids[n - 1] for a, b in ranges for n in range(a, min(b, count) + 1)]
+        return _uid_key(picked)
+    if isinstance(key, SearchAnd):
+        return SearchAnd(tuple(rewrite(k, selected) for k in key.keys))
+    if isinstance(key, SearchOr):
+        return SearchOr(rewrite(key.left, selected), rewrite(key.right, selected))
+    if isinstance(key, SearchNot):
+        return SearchNot(rewrite(key.key, selected))
+    return key
+
+
+def _has_modseq(key: SearchKey) -> bool:
+    if isinstance(key, SearchModSeq):
+        return True
+    if isinstance(key, SearchAnd):
+        return any(_has_modseq(k) for k in key.keys)
+    if isinstance(key, SearchOr):
+        return _has_modseq(key.left) or _has_modseq(key.right)
+    return isinstance(key, SearchNot) and _has_modseq(key.key)
+
+
+def evaluator(folder: SelectedFolder) -> KeyEvaluator:
+    """Evaluate a key the backend cannot, from the messages' fetched raw bytes."""
+
+    async def evaluate(key: SearchKey, uids: Sequence[int]) -> list[int]:
+        found = []
+        async for message in folder.fetch(uids):
+            body = await message.section(Section(), None)
+            raw = b"".join([chunk async for chunk in body.chunks])
+            data = searching.Searchable(
+                message.uid, message.flags, message.modseq, message.internal_date, raw
+            )
+            if searching.matches(key, data):
+                found.append(message.uid)
+        return found
+
+    return evaluate
+
+
+async def search(s: Session, c: cmd.Search) -> Answer:
+    selected = s.require_selected()
+    if c.charset is not None and c.charset not in CHARSETS:
+        raise no("Unsupported charset", codes.BADCHARSET, b"(UTF-8 US-ASCII)")
+    modseq_asked = _has_modseq(c.key)
+    if modseq_asked:
+        s.condstore_used = True
+    key = rewrite(c.key, selected)
+    found = await selected.folder.search(key, fallback=evaluator(selected.folder))
+    tracker = selected.tracker
+    uids = [u for u in found if tracker.seq_of(u) is not None]
+    numbers = uids if c.uid else [tracker.seq_of(u) or 0 for u in uids]
+    highest = await _highest_modseq(selected.folder, uids) if modseq_asked and uids else None
+    options = c.return_options
+    if options is None and not s.rev2:
+        s.out.untagged(b"SEARCH", *(b"%d" % n for n in numbers), *_modseq(highest))
+        return ok(f"{'UID ' if c.uid else ''}SEARCH completed")
+    wanted = set(options or ()) or {"ALL"}  # RFC 4731 §3.1: RETURN () means ALL
+    if "SAVE" in wanted:
+        selected.saved = list(uids)
+        wanted.discard("SAVE")
+        if not wanted and options:
+            return ok("SEARCH completed, result saved")  # RFC 5182 §2.4
+    s.out.untagged(*_esearch(c.tag, c.uid, numbers, wanted), *_modseq(highest))
+    return ok(f"{'UID ' if c.uid else ''}SEARCH completed")
+
+
+def _modseq(highest: int | None) -> list[bytes]:
+    return [] if highest is None else [b"(MODSEQ %d)" % highest]
+
+
+def _esearch(tag: str, uid: bool, numbers: list[int], wanted: set[str]) -> list[bytes]:
+    """``ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [ALL set] [COUNT n]`` (RFC 4731 §3.1)."""
+    parts = [b"ESEARCH", b"(TAG " + encoder.string(tag) + b")"]
+    if uid:
+        parts.append(b"UID")
+    if numbers and "MIN" in wanted:
+        parts.append(b"MIN %d" % min(numbers))
+    if numbers and "MAX" in wanted:
+        parts.append(b"MAX %d" % max(numbers))
+    if numbers and "ALL" in wanted:
+        parts.append(b"ALL " + SequenceSet.of(numbers).encode())
+    if "COUNT" in wanted:
+        parts.append(b"COUNT %d" % len(numbers))
+    return parts
+
+
+async def _highest_modseq(folder: SelectedFolder, uids: Sequence[int]) -> int:
+    highest = 0
+    async for message in folder.fetch(uids):
+        highest = max(highest, message.modseq)
+    return highest
+
+
+async def sort_or_thread(s: Session, c: cmd.Sort | cmd.Thread) -> Answer:
+    # Not advertised: SORT and THREAD (RFC 5256) are not implemented yet.
+    raise bad(f"{type(c).__name__.upper()} is not supported")

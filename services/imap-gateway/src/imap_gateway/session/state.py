@@ -1,0 +1,121 @@
+"""One connection's state: protocol state, enabled extensions, the selected mailbox.
+
+Handlers get the :class:`Session` and answer through it; the connection loop
+(:mod:`imap_gateway.session.connection`) owns reading and the tagged answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from imap_gateway import backend as bk
+from imap_gateway.session.settings import SessionSettings
+from imap_gateway.session.tracker import Tracker
+from imap_gateway.wire import codes
+from imap_gateway.wire.encoder import ResponseWriter
+from imap_gateway.wire.reader import CommandReader
+
+
+class State(enum.Enum):
+    """RFC 9051 §3."""
+
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+ANY = frozenset(State) - {State.LOGOUT}
+NOT_AUTHENTICATED = frozenset({State.NOT_AUTHENTICATED})
+AUTHENTICATED = frozenset({State.AUTHENTICATED, State.SELECTED})
+SELECTED = frozenset({State.SELECTED})
+
+# What ENABLE may turn on (RFC 5161 §3.1).
+ENABLEABLE = frozenset(
+    {codes.CAP_IMAP4REV2, codes.CAP_CONDSTORE, codes.CAP_QRESYNC, codes.CAP_UTF8_ACCEPT}
+)
+
+
+@dataclass
+class Selected:
+    """The selected mailbox: the backend's handle and this session's view of it."""
+
+    name: str
+    folder: bk.SelectedFolder
+    tracker: Tracker
+    feed: bk.ChangeFeed
+    read_only: bool
+    saved: list[int] = field(default_factory=list)  # SEARCHRES "$" as UIDs (RFC 5182)
+
+
+@dataclass
+class Session:
+    """Everything one connection knows; see the module docstring."""
+
+    backend: bk.Backend
+    settings: SessionSettings
+    reader: CommandReader
+    out: ResponseWriter
+    stream_writer: asyncio.StreamWriter
+    peer: str
+    # May LOGIN / AUTHENTICATE PLAIN run on this connection: it is TLS already, or
+    # the client is in a trusted network (the listener decides).
+    plaintext_allowed: bool
+    tls: bool = False
+    state: State = State.NOT_AUTHENTICATED
+    user: bk.UserSession | None = None
+    selected: Selected | None = None
+    enabled: set[str] = field(default_factory=set)
+    # CONDSTORE is on once enabled or used (RFC 7162 §3.1): FETCH updates carry MODSEQ.
+    condstore_used: bool = False
+    # Run once the tagged answer is written (STARTTLS starts TLS after its OK).
+    after_answer: Callable[[], Awaitable[None]] | None = None
+
+    def loop_time(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    @property
+    def rev2(self) -> bool:
+        return codes.CAP_IMAP4REV2 in self.enabled
+
+    @property
+    def utf8(self) -> bool:
+        """Mailbox names and quoted strings in UTF-8 (RFC 9051 §5.1, RFC 6855 §3)."""
+        return self.rev2 or codes.CAP_UTF8_ACCEPT in self.enabled
+
+    @property
+    def qresync(self) -> bool:
+        return codes.CAP_QRESYNC in self.enabled
+
+    @property
+    def condstore(self) -> bool:
+        return self.condstore_used or self.qresync or codes.CAP_CONDSTORE in self.enabled
+
+    def require_selected(self) -> Selected:
+        assert self.selected is not None, "the dispatch table guards the state"
+        return self.selected
+
+    def require_user(self) -> bk.UserSession:
+        assert self.user is not None, "the dispatch table guards the state"
+        return self.user
+
+    def sync(self, *, expunges: bool) -> None:
+        """Take the selected mailbox's changes and write what may go out now."""
+        if self.selected is None:
+            return
+        tracker = self.selected.tracker
+        tracker.apply(self.selected.feed.pending())
+        lines = tracker.flush(expunges=expunges, qresync=self.qresync, condstore=self.condstore)
+        for line in lines:
+            self.out.write(line)
+
+    async def deselect(self) -> None:
+        if self.selected is not None:
+            selected, self.selected = self.selected, None
+            selected.feed.close()
+            await selected.folder.close()
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED

@@ -1,0 +1,137 @@
+"""The per-session view of a selected mailbox (RFC 9051 §7.5.1, RFC 3501 §7.4.1).
+
+A client knows the mailbox as a list of messages numbered from 1; the session
+keeps that list (their UIDs, ascending) and changes it only while telling the
+client: an EXISTS appends, an EXPUNGE (or VANISHED) removes. Changes made
+elsewhere wait in the tracker until the session may announce them:
+
+- EXISTS and FETCH FLAGS may go out during any command (and during IDLE);
+- EXPUNGE may not while answering FETCH, STORE or SEARCH (the non-UID forms),
+  nor with no command in progress, because the client's sequence numbers would
+  shift under the command it sent. Until then an expunged message keeps its
+  number; fetching it finds nothing (the session answers NO [EXPUNGEISSUED]).
+
+Expunges go out highest sequence number first, so each number is still right
+when the client reads it; with QRESYNC enabled they go out as one VANISHED
+(RFC 7162 §3.2.10). Applying a change twice changes nothing, so a backend may
+report a change both in an operation's result and in its change feed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+
+from imap_gateway import backend as bk
+from imap_gateway.session import responses
+from imap_gateway.wire.sequence import STAR, SequenceSet
+
+
+class SequenceOutOfRange(ValueError):
+    """A message sequence number past the number of messages (RFC 9051 §6.4: BAD)."""
+
+
+class Tracker:
+    """Sequence numbers and UIDs of one selected mailbox, and its pending updates."""
+
+    def __init__(self, uids: Sequence[int], *, origin: object) -> None:
+        self.uids: list[int] = list(uids)
+        self.origin = origin  # changes this session made itself are not echoed
+        self._added: set[int] = set()
+        self._expunged: set[int] = set()
+        self._flags: dict[int, bk.MessageFlags] = {}
+
+    # --- the view -----------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        return len(self.uids)
+
+    def seq_of(self, uid: int) -> int | None:
+        i = bisect.bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
+
+    def uids_of_sequence(self, numbers: SequenceSet) -> list[int]:
+        """The UIDs a sequence set names; SequenceOutOfRange past the last message."""
+        if not numbers.ranges:
+            return []
+        for first, last in numbers.ranges:
+            for n in (first, last):
+                if n > self.count or (n == STAR and not self.count):
+                    raise SequenceOutOfRange(n)
+        return [
+            self.uids[n - 1]
+            for first, last in numbers.resolve(self.count)
+            for n in range(first, last + 1)
+        ]
+
+    def uids_of_uid_set(self, uids: SequenceSet) -> list[int]:
+        """The UIDs of the view a UID set names; ``*`` is the highest (RFC 9051 §6.4.9)."""
+        return uids.select(self.uids)
+
+    def pending_expunge(self, uid: int) -> bool:
+        return uid in self._expunged
+
+    # --- changes ------------------------------------------------------------------------
+
+    def apply(self, changes: Iterable[bk.Change]) -> None:
+        for change in changes:
+            if isinstance(change, bk.MessagesAdded):
+                last = self.uids[-1] if self.uids else 0
+                self._added.update(uid for uid in change.uids if uid > last)
+            elif isinstance(change, bk.MessagesExpunged):
+                for uid in change.uids:
+                    self._flags.pop(uid, None)
+                    if uid in self._added:
+                        self._added.discard(uid)
+                    elif self.seq_of(uid) is not None:
+                        self._expunged.add(uid)
+            elif change.origin is not self.origin:
+                self.flags_changed(change.message)
+
+    def flags_changed(self, message: bk.MessageFlags) -> None:
+        known = self._flags.get(message.uid)
+        if known is None or known.modseq < message.modseq:
+            self._flags[message.uid] = message
+
+    def forget_flags(self, uids: Iterable[int]) -> None:
+        """The command reports these messages' flags itself."""
+        for uid in uids:
+            self._flags.pop(uid, None)
+
+    def flush(self, *, expunges: bool, qresync: bool, condstore: bool) -> list[bytes]:
+        """The untagged responses that may go out now, the view updated to match."""
+        lines: list[bytes] = []
+        if expunges and self._expunged:
+            lines += self._announce_expunges(qresync)
+        if self._added:
+            self.uids.extend(sorted(self._added))
+            self._added.clear()
+            lines.append(responses.exists(self.count))
+        for uid in sorted(self._flags):
+            seq = self.seq_of(uid)
+            message = self._flags.pop(uid)
+            if seq is not None:
+                lines.append(responses.fetch_flags(seq, message, modseq=condstore))
+        return lines
+
+    def _announce_expunges(self, qresync: bool) -> list[bytes]:
+        gone = sorted(self._expunged)
+        self._expunged.clear()
+        seqs = [seq for seq in (self.seq_of(uid) for uid in gone) if seq is not None]
+        for seq in sorted(seqs, reverse=True):
+            del self.uids[seq - 1]
+        if qresync:
+            return [responses.vanished(gone)]
+        return [responses.expunge(seq) for seq in sorted(seqs, reverse=True)]
+
+    def remove_now(self, uids: Iterable[int], *, qresync: bool) -> list[bytes]:
+        """Announce these expunges now (EXPUNGE, MOVE, CLOSE did them): the lines."""
+        self._expunged.update(uid for uid in uids if self.seq_of(uid) is not None)
+        return self._announce_expunges(qresync) if self._expunged else []
+
+    def supersede(self, message: bk.MessageFlags) -> None:
+        """This session just set ``message``'s flags: an older pending change is moot."""
+        known = self._flags.get(message.uid)
+        if known is not None and known.modseq <= message.modseq:
+            del self._flags[message.uid]

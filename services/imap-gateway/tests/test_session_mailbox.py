@@ -1,0 +1,142 @@
+"""Mailbox commands over real sockets: LIST and its extensions, LSUB, NAMESPACE, STATUS,
+CREATE, DELETE, RENAME, SUBSCRIBE (RFC 9051 §6.3; RFC 5258, 5819, 6154, 3348)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import Server
+
+
+async def test_list_all_shows_children_and_special_use(server: Server) -> None:
+    client = await server.logged_in(select=None)
+    await client.ok("CREATE Work/Reports")
+
+    lines = await client.ok('LIST "" "*"')
+
+    assert b'* LIST (\\HasNoChildren) "/" INBOX' in lines
+    assert b'* LIST (\\HasNoChildren \\Sent) "/" Sent' in lines
+    assert b'* LIST (\\HasChildren) "/" Work' in lines
+    assert b'* LIST (\\HasNoChildren) "/" Work/Reports' in lines
+
+
+async def test_list_percent_stops_at_the_delimiter(server: Server) -> None:
+    client = await server.logged_in(select=None)
+    await client.ok("CREATE Work/Reports")
+
+    top = await client.ok('LIST "" "%"')
+    below = await client.ok('LIST "Work/" "%"')
+
+    assert not any(b"Work/Reports" in line for line in top)
+    assert below[:-1] == [b'* LIST (\\HasNoChildren) "/" Work/Reports']
+
+
+async def test_list_empty_pattern_gives_the_delimiter(server: Server) -> None:
+    client = await server.logged_in(select=None)
+
+    lines = await client.ok('LIST "" ""')
+
+    assert lines[0] == b'* LIST (\\Noselect) "/" ""'
+
+
+async def test_list_extended_selection_and_return_options(server: Server) -> None:
+    client = await server.logged_in(select=None)
+    await client.ok("CREATE Private")
+
+    special = await client.ok('LIST (SPECIAL-USE) "" "*"')
+    subscribed = await client.ok('LIST (SUBSCRIBED) "" "*"')
+    returned = await client.ok('LIST "" "Private" RETURN (SUBSCRIBED CHILDREN)')
+
+    assert len(special) == 6  # Sent, Drafts, Trash, Junk, Archive and the tagged OK
+    assert all(b"\\Subscribed" in line for line in subscribed[:-1])
+    assert not any(b"Private" in line for line in subscribed)
+    assert returned[0] == b'* LIST (\\HasNoChildren) "/" Private'
+
+
+async def test_list_status_adds_a_status_per_mailbox(server: Server) -> None:
+    server.deliver("one")
+    client = await server.logged_in(select=None)
+
+    lines = await client.ok('LIST "" "INBOX" RETURN (STATUS (MESSAGES UNSEEN SIZE))')
+
+    assert lines[0] == b'* LIST (\\HasNoChildren) "/" INBOX'
+    assert lines[1].startswith(b"* STATUS INBOX (MESSAGES 1 UNSEEN 1 SIZE ")
+
+
+async def test_unknown_list_option_is_bad(server: Server) -> None:
+    client = await server.logged_in(select=None)
+
+    lines = await client.command('LIST (FROBNICATE) "" "*"')
+
+    assert client.status_of(lines) == b"BAD"
+
+
+async def test_lsub_and_unsubscribe(server: Server) -> None:
+    client = await server.logged_in(select=None)
+
+    await client.ok("UNSUBSCRIBE Junk")
+    lines = await client.ok('LSUB "" "*"')
+
+    assert b'* LSUB () "/" INBOX' in lines
+    assert not any(b"Junk" in line for line in lines)
+
+
+async def test_namespace_is_one_personal_root(server: Server) -> None:
+    client = await server.logged_in(select=None)
+
+    lines = await client.ok("NAMESPACE")
+
+    assert lines[0] == b'* NAMESPACE (("" "/")) NIL NIL'
+
+
+async def test_status_items(server: Server) -> None:
+    server.deliver("one", flags=("\\Seen",))
+    server.deliver("two", flags=("\\Deleted",))
+    client = await server.logged_in(select=None)
+
+    lines = await client.ok("STATUS INBOX (MESSAGES UIDNEXT UNSEEN DELETED HIGHESTMODSEQ)")
+
+    assert lines[0].startswith(b"* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UNSEEN 1 DELETED 1 ")
+    assert b"HIGHESTMODSEQ " in lines[0]
+
+
+async def test_create_rename_delete_with_response_codes(server: Server) -> None:
+    client = await server.logged_in(select=None)
+
+    created = await client.command("CREATE Projects/")
+    again = await client.command("CREATE Projects")
+    inbox = await client.command("CREATE inbox")
+    renamed = await client.command("RENAME Projects Old")
+    gone = await client.command("DELETE Projects")
+    deleted = await client.command("DELETE Old")
+    delete_inbox = await client.command("DELETE INBOX")
+
+    assert client.status_of(created) == b"OK"
+    assert b"NO [ALREADYEXISTS]" in again[-1]
+    assert b"NO [ALREADYEXISTS]" in inbox[-1]
+    assert client.status_of(renamed) == b"OK"
+    assert b"NO [NONEXISTENT]" in gone[-1]
+    assert client.status_of(deleted) == b"OK"
+    assert b"NO [CANNOT]" in delete_inbox[-1]
+
+
+async def test_create_with_special_use(server: Server) -> None:
+    client = await server.logged_in(select=None)
+
+    await client.ok("CREATE Everything (USE (\\All))")
+    lines = await client.ok('LIST "" Everything')
+
+    assert lines[0] == b'* LIST (\\HasNoChildren \\All) "/" Everything'
+
+
+async def test_non_ascii_names_are_modified_utf7_or_utf8_after_enable(server: Server) -> None:
+    client = await server.logged_in(select=None)
+
+    await client.ok("CREATE &ZeVnLIqe-")
+    utf7 = await client.ok('LIST "" "&ZeVnLIqe-"')
+    await client.ok("ENABLE UTF8=ACCEPT")
+    utf8 = await client.ok('LIST "" "*"')
+
+    assert utf7[0] == b'* LIST (\\HasNoChildren) "/" &ZeVnLIqe-'
+    assert '* LIST (\\HasNoChildren) "/" "日本語"'.encode() in utf8

@@ -1,0 +1,185 @@
+"""Two sessions on one mailbox: what each sees of the other's changes, and when
+(RFC 9051 §7.5.1, RFC 3501 §7.4.1; CONDSTORE and QRESYNC, RFC 7162; IDLE, RFC 2177)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import Client, Server
+
+WAIT = 5.0  # a bound on waiting for a pushed update, not a timing assertion
+
+
+@pytest.fixture
+def five(server: Server) -> list[int]:
+    return [server.deliver(f"Message {n}") for n in range(1, 6)]
+
+
+async def expunge_elsewhere(other: Client, numbers: str) -> None:
+    await other.ok(f"STORE {numbers} +FLAGS.SILENT (\\Deleted)")
+    await other.ok("EXPUNGE")
+
+
+async def test_no_expunge_during_fetch_and_the_expunged_message_is_expungeissued(
+    server: Server, five: list[int]
+) -> None:
+    me, other = await server.logged_in(), await server.logged_in()
+    await expunge_elsewhere(other, "2")
+
+    fetch = await me.command("FETCH 1:3 UID")
+    store = await me.command("STORE 2 +FLAGS (\\Seen)")
+    search = await me.ok("SEARCH ALL")
+    noop = await me.ok("NOOP")
+    after = await me.ok("FETCH 2 UID")
+
+    # Numbers stay as the client knows them until the EXPUNGE may be sent.
+    assert fetch[:-1] == [b"* 1 FETCH (UID 1)", b"* 3 FETCH (UID 3)"]
+    assert b"NO [EXPUNGEISSUED]" in fetch[-1]
+    assert not me.untagged(fetch + store + search, b"EXPUNGE")
+    assert b"NO [EXPUNGEISSUED]" in store[-1]
+    assert search[0] == b"* SEARCH 1 3 4 5"
+    assert noop[:-1] == [b"* 2 EXPUNGE"]
+    assert after[0] == b"* 2 FETCH (UID 3)"
+
+
+async def test_uid_fetch_may_carry_the_pending_expunge(server: Server, five: list[int]) -> None:
+    me, other = await server.logged_in(), await server.logged_in()
+    await expunge_elsewhere(other, "4:5")
+
+    lines = await me.ok("UID FETCH 1:* UID")
+
+    assert lines[:2] == [b"* 5 EXPUNGE", b"* 4 EXPUNGE"]
+    assert lines[2:-1] == [b"* 1 FETCH (UID 1)", b"* 2 FETCH (UID 2)", b"* 3 FETCH (UID 3)"]
+
+
+async def test_silent_store_is_pushed_to_the_other_session(server: Server, five: list[int]) -> None:
+    me, other = await server.logged_in(), await server.logged_in()
+
+    mine = await me.ok("STORE 3 +FLAGS.SILENT (\\Flagged)")
+    mine_later = await me.ok("NOOP")
+    theirs = await other.ok("NOOP")
+
+    assert len(mine) == 1
+    assert len(mine_later) == 1  # its own change is not echoed
+    assert theirs[:-1] == [b"* 3 FETCH (UID 3 FLAGS (\\Flagged))"]
+
+
+async def test_new_mail_is_announced_with_exists(server: Server, five: list[int]) -> None:
+    me = await server.logged_in()
+    server.deliver("Late")
+
+    lines = await me.ok("NOOP")
+    fetch = await me.ok("FETCH 6 UID")
+
+    assert lines[:-1] == [b"* 6 EXISTS"]
+    assert fetch[0] == b"* 6 FETCH (UID 6)"
+
+
+async def test_condstore_unchangedsince_reports_modified(server: Server, five: list[int]) -> None:
+    me, other = await server.logged_in(select=None), await server.logged_in()
+    selected = await me.ok("SELECT INBOX (CONDSTORE)")
+    found = [re.search(rb"HIGHESTMODSEQ (\d+)", line) for line in selected]
+    modseq = int(next(m for m in found if m)[1])
+    await other.ok("STORE 2 +FLAGS.SILENT ($Junk)")
+
+    lines = await me.command(f"STORE 1:3 (UNCHANGEDSINCE {modseq}) +FLAGS (\\Seen)")
+
+    assert lines[-1].split(b" ")[1:4] == [b"OK", b"[MODIFIED", b"2]"]
+    stored = [line for line in lines if line.startswith((b"* 1 ", b"* 3 "))]
+    assert len(stored) == 2
+    assert all(b"FLAGS (\\Seen) MODSEQ (" in line for line in stored)
+
+
+async def test_fetch_changedsince_and_modseq(server: Server, five: list[int]) -> None:
+    me = await server.logged_in()
+    base = await me.ok("FETCH 5 (MODSEQ)")
+    modseq = int(re.search(rb"MODSEQ \((\d+)\)", base[0])[1])  # type: ignore[index]
+    await me.ok("STORE 2 +FLAGS.SILENT (\\Answered)")
+
+    lines = await me.ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq})")
+
+    assert len(lines) == 2
+    assert lines[0].startswith(b"* 2 FETCH (FLAGS (\\Answered) MODSEQ (")
+
+
+async def test_qresync_select_reports_vanished_earlier_and_changes(
+    server: Server, five: list[int]
+) -> None:
+    me, other = await server.logged_in(select=None), await server.logged_in()
+    await me.ok("ENABLE QRESYNC")
+    first = await me.ok("SELECT INBOX")
+    uidvalidity = int(re.search(rb"UIDVALIDITY (\d+)", b" ".join(first))[1])  # type: ignore[index]
+    modseq = int(re.search(rb"HIGHESTMODSEQ (\d+)", b" ".join(first))[1])  # type: ignore[index]
+    await me.ok("UNSELECT")
+    await expunge_elsewhere(other, "2:3")
+    await other.ok("STORE 1 +FLAGS.SILENT (\\Flagged)")
+
+    lines = await me.ok(f"SELECT INBOX (QRESYNC ({uidvalidity} {modseq} 1:5))")
+
+    assert b"* VANISHED (EARLIER) 2:3" in lines
+    assert any(line.startswith(b"* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ (") for line in lines)
+
+
+async def test_qresync_session_gets_vanished_instead_of_expunge(
+    server: Server, five: list[int]
+) -> None:
+    me, other = await server.logged_in(select=None), await server.logged_in()
+    await me.ok("ENABLE QRESYNC")
+    await me.ok("SELECT INBOX")
+    await expunge_elsewhere(other, "1,5")
+
+    lines = await me.ok("NOOP")
+
+    assert lines[:-1] == [b"* VANISHED 1,5"]
+
+
+async def test_uid_fetch_vanished_reports_expunged_uids(server: Server, five: list[int]) -> None:
+    me = await server.logged_in(select=None)
+    await me.ok("ENABLE QRESYNC")
+    first = await me.ok("SELECT INBOX")
+    modseq = int(re.search(rb"HIGHESTMODSEQ (\d+)", b" ".join(first))[1])  # type: ignore[index]
+    await me.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    await me.ok("EXPUNGE")
+
+    lines = await me.ok(f"UID FETCH 1:5 (FLAGS) (CHANGEDSINCE {modseq} VANISHED)")
+
+    assert lines[0] == b"* VANISHED (EARLIER) 2"
+
+
+async def test_idle_receives_exists_expunge_and_flags_from_another_session(
+    server: Server, five: list[int]
+) -> None:
+    me, other = await server.logged_in(), await server.logged_in()
+    await me.send("i1 IDLE\r\n")
+    assert (await me.response()).startswith(b"+ ")
+
+    await other.command(b"APPEND INBOX {3+}\r\nabc")
+    exists = await asyncio.wait_for(me.response(), WAIT)
+    await expunge_elsewhere(other, "1")
+    pushed = [await asyncio.wait_for(me.response(), WAIT)]
+    while pushed[-1] != b"* 1 EXPUNGE":
+        pushed.append(await asyncio.wait_for(me.response(), WAIT))
+    await me.send("DONE\r\n")
+    done = await me.until_tagged("i1")
+
+    assert exists == b"* 6 EXISTS"
+    # The \Deleted flag may or may not go out before the expunge overtakes it.
+    assert set(pushed[:-1]) <= {b"* 1 FETCH (UID 1 FLAGS (\\Deleted))"}
+    assert done[-1] == b"i1 OK IDLE terminated"
+
+
+async def test_idle_ended_by_anything_but_done_is_bad(server: Server) -> None:
+    me = await server.logged_in()
+    await me.send("i1 IDLE\r\n")
+    await me.response()
+
+    await me.send("NOOP\r\n")
+    lines = await me.until_tagged("i1")
+
+    assert me.status_of(lines) == b"BAD"
+    assert me.status_of(await me.command("NOOP")) == b"OK"

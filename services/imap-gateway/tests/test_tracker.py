@@ -1,0 +1,90 @@
+"""The per-session view: sequence numbers, and when pending updates may go out."""
+
+from __future__ import annotations
+
+import pytest
+
+from imap_gateway import backend as bk
+from imap_gateway.session.tracker import SequenceOutOfRange, Tracker
+from imap_gateway.wire.sequence import SequenceSet
+
+ME = object()
+OTHER = object()
+
+
+def flush(tracker: Tracker, *, expunges: bool = True, qresync: bool = False) -> list[bytes]:
+    return tracker.flush(expunges=expunges, qresync=qresync, condstore=False)
+
+
+def test_expunges_go_out_highest_first_so_each_number_is_right() -> None:
+    tracker = Tracker([10, 20, 30, 40, 50], origin=ME)
+
+    tracker.apply([bk.MessagesExpunged((20, 40, 50))])
+
+    assert flush(tracker) == [b"* 5 EXPUNGE\r\n", b"* 4 EXPUNGE\r\n", b"* 2 EXPUNGE\r\n"]
+    assert tracker.uids == [10, 30]
+
+
+def test_expunges_wait_while_not_allowed_and_numbers_stay() -> None:
+    tracker = Tracker([10, 20, 30], origin=ME)
+    tracker.apply([bk.MessagesExpunged((10,)), bk.MessagesAdded((40,))])
+
+    held = flush(tracker, expunges=False)
+
+    assert held == [b"* 4 EXISTS\r\n"]
+    assert tracker.seq_of(30) == 3
+    assert tracker.pending_expunge(10)
+    assert flush(tracker) == [b"* 1 EXPUNGE\r\n"]
+    assert tracker.seq_of(30) == 2
+
+
+def test_qresync_sends_one_vanished() -> None:
+    tracker = Tracker([1, 2, 3, 4], origin=ME)
+    tracker.apply([bk.MessagesExpunged((2, 3))])
+
+    assert flush(tracker, qresync=True) == [b"* VANISHED 2:3\r\n"]
+
+
+def test_changes_apply_idempotently() -> None:
+    tracker = Tracker([1, 2], origin=ME)
+    tracker.apply([bk.MessagesAdded((3,)), bk.MessagesAdded((3,)), bk.MessagesAdded((2,))])
+    tracker.apply([bk.MessagesExpunged((9,)), bk.MessagesExpunged((1,)), bk.MessagesExpunged((1,))])
+
+    assert flush(tracker) == [b"* 1 EXPUNGE\r\n", b"* 2 EXISTS\r\n"]
+    assert tracker.uids == [2, 3]
+
+
+def test_added_then_expunged_before_announced_is_never_seen() -> None:
+    tracker = Tracker([1], origin=ME)
+    tracker.apply([bk.MessagesAdded((2,)), bk.MessagesExpunged((2,))])
+
+    assert flush(tracker) == []
+
+
+def test_own_flag_changes_are_not_echoed_others_are() -> None:
+    tracker = Tracker([5, 6], origin=ME)
+    mine = bk.MessageFlags(5, frozenset({"\\Seen"}), 7)
+    theirs = bk.MessageFlags(6, frozenset({"\\Flagged"}), 8)
+
+    tracker.apply([bk.FlagsChanged(mine, ME), bk.FlagsChanged(theirs, OTHER)])
+
+    assert flush(tracker) == [b"* 2 FETCH (UID 6 FLAGS (\\Flagged))\r\n"]
+
+
+def test_sequence_numbers_past_the_end_are_refused() -> None:
+    tracker = Tracker([3, 7, 9], origin=ME)
+
+    assert tracker.uids_of_sequence(SequenceSet.parse("2:*")) == [7, 9]
+    assert tracker.uids_of_sequence(SequenceSet.parse("*:1")) == [3, 7, 9]
+    with pytest.raises(SequenceOutOfRange):
+        tracker.uids_of_sequence(SequenceSet.parse("4"))
+    with pytest.raises(SequenceOutOfRange):
+        Tracker([], origin=ME).uids_of_sequence(SequenceSet.parse("*"))
+
+
+def test_uid_sets_select_from_the_view_either_way_round() -> None:
+    tracker = Tracker([3, 7, 9], origin=ME)
+
+    assert tracker.uids_of_uid_set(SequenceSet.parse("9:4")) == [7, 9]
+    assert tracker.uids_of_uid_set(SequenceSet.parse("100:*")) == [9]
+    assert tracker.uids_of_uid_set(SequenceSet.parse("1,2")) == []

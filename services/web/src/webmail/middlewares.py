@@ -144,7 +144,9 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     # A browser sends Authorization only when a script of the page's own origin sets
     # it (cross-origin it would need a CORS preflight we never grant): no CSRF there.
-    if "Authorization" in request.headers:
+    # But only when the header is what authenticates: one that is empty or not a scheme
+    # (``Authorization:``) leaves the cookie in charge, and then the token is due.
+    if "Authorization" in request.headers and not _via_cookie(request):
         return await handler(request)
     presented = request.headers.get(csrf.HEADER)
     if request.content_type in _FORM_TYPES:
@@ -157,6 +159,11 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not csrf.is_valid(request, presented):
         raise CsrfRejected()
     return await handler(request)
+
+
+def _via_cookie(request: web.Request) -> bool:
+    principal = request.get(PRINCIPAL)
+    return principal is not None and principal.via == "session"
 
 
 async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:

@@ -47,6 +47,7 @@ HEADER_ROUTES = [
     ("/messages/{id}", "page"),
     ("/no/such/page", "page"),
     ("/messages/{id}/body", "frame"),
+    ("/messages/{id}/body?images=1", "frame"),
     ("/messages/{id}/raw", "strict"),
     ("/messages/{id}/attachments/0", "download"),
     ("/api/v1/messages", "strict"),
@@ -93,6 +94,10 @@ async def test_every_response_carries_its_security_headers(
         assert csp == STRICT_CSP
     else:
         assert csp.startswith("default-src 'none'")
+    if kind == "frame":
+        # Opened on its own (a new tab), the body is as sandboxed as in its frame.
+        (sandbox,) = [d.split() for d in csp.split(";") if d.split()[:1] == ["sandbox"]]
+        assert not {"allow-scripts", "allow-forms", "allow-top-navigation"} & set(sandbox)
     if kind == "download":
         assert headers["Content-Disposition"].startswith("attachment;")
         assert "sandbox" in csp

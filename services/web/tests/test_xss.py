@@ -133,6 +133,8 @@ async def _check_body_frame(client: Client, h: Any, entry: int) -> None:
         assert "script-src" not in csp
         assert "base-uri 'none'" in csp
         assert "form-action 'none'" in csp
+        (sandbox,) = [d.split() for d in csp.split(";") if d.split()[:1] == ["sandbox"]]
+        assert "allow-scripts" not in sandbox
 
 
 @pytest.mark.parametrize("payload", [v for _, v in VECTORS], ids=[k for k, _ in VECTORS])

@@ -255,6 +255,13 @@ ADDRESSES = [
     ("p0stmaster", 422, RESERVED),
     ("adrnin", 422, RESERVED),
     ("r00t", 422, RESERVED),
+    ("adm!n", 422, RESERVED),
+    ("adm|n", 422, RESERVED),
+    ("$ecurity", 422, RESERVED),
+    ("n0-r3ply", 422, RESERVED),
+    ("post'master", 422, RESERVED),
+    ("r0o7", 422, RESERVED),
+    ("ab*use", 422, RESERVED),
     ("\uff41\uff44\uff4d\uff49\uff4e", 422, RESERVED),  # fullwidth "admin"
     ("\u24d0dmin", 422, RESERVED),  # circled a
     ("\u1d43dmin", 422, RESERVED),  # modifier letter small a
@@ -267,6 +274,7 @@ ADDRESSES = [
     ("jos\u00e9", 422, LOOK_ALIKE),  # any non-ASCII letter
     ("adminton", 303, None),
     ("rootbeer", 303, None),
+    ("c1ara", 303, None),
 ]
 
 

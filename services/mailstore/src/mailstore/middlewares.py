@@ -11,6 +11,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from aiohttp.web_request import BaseRequest
 
+from mailstore import db
 from mailstore.errors import (
     AccountNotFound,
     AddressTaken,
@@ -57,6 +58,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unexpected error in %s %s", request.method, loggable_path(request))
         return error_json(500, "internal error")
+
+
+@web.middleware
+async def text_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Query text the database cannot hold is the caller's 422, whichever endpoint and
+    parameter (search, directory prefix, folder, cursor...), never a driver error."""
+    for name, value in request.query.items():
+        if not (db.storable(name) and db.storable(value)):
+            raise InvalidRequest({name if db.storable(name) else "query": db.UNSTORABLE})
+    return await handler(request)
 
 
 @web.middleware

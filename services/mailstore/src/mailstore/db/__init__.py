@@ -23,12 +23,14 @@ from mailstore.db.changes import (
 )
 from mailstore.db.connection import (
     DATABASE_OUTAGE,
+    UNSTORABLE,
     Connection,
     Pool,
     Record,
     init_connection,
     is_outage,
     ping,
+    storable,
 )
 from mailstore.db.delivery import (
     NewEntry,
@@ -78,6 +80,7 @@ __all__ = [
     "FOLDERS",
     "MAX_WINDOW_SECONDS",
     "MIGRATION_LOCK_KEY",
+    "UNSTORABLE",
     "Connection",
     "NewEntry",
     "NewMessage",
@@ -128,6 +131,7 @@ __all__ = [
     "search",
     "set_read",
     "set_read_many",
+    "storable",
     "store_message",
     "store_messages",
     "unread_counts",

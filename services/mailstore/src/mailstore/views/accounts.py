@@ -69,7 +69,7 @@ async def verify(request: web.Request) -> web.Response:
     if not isinstance(address, str) or not isinstance(password, str):
         raise InvalidRequest({"address": "is required", "password": "is required"})
     account = None
-    if len(password) <= MAX_PASSWORD and "\x00" not in address:
+    if len(password) <= MAX_PASSWORD and db.storable(address):
         account = await db.get_account(request.app[POOL], address=address.lower())
     # verify() burns one bcrypt whether or not the account exists.
     password_hash = account["password_hash"] if account else None

@@ -1,6 +1,7 @@
 """Text PostgreSQL cannot store, in every text parameter of the API: NUL (``text`` holds
 none: "invalid byte sequence 0x00") and lone surrogates (no UTF-8 encoding: asyncpg
-raises before sending). Each must be the caller's 4xx, never a 500 from the driver."""
+raises before sending). Each must be the caller's 4xx, never a 500 from the driver;
+and search text PostgreSQL's tsquery parser gives up on is 422, not 500."""
 
 from __future__ import annotations
 
@@ -105,3 +106,21 @@ async def test_unstorable_text_in_any_parameter_is_4xx(
     if row not in NOT_STORED:
         assert response.status >= 400, await response.text()
 
+
+# Free text PostgreSQL's websearch_to_tsquery cannot turn into a query.
+TSQUERY_ERRORS = [
+    ("dashes", "-" * 999),
+    ("dashes-after-a-word", "hello " + "-" * 500),
+    ("spaced-dashes", "- " * 400),
+    ("open-parentheses", "(-" * 300),
+]
+
+
+@pytest.mark.parametrize("q", [q for _, q in TSQUERY_ERRORS], ids=[i for i, _ in TSQUERY_ERRORS])
+async def test_a_search_postgresql_cannot_parse_is_422_too_complex(
+    client: Client, alice: None, q: str
+) -> None:
+    response = await client.get(ACCOUNT + "/search", params={"q": q}, headers=AUTH)
+
+    assert response.status == 422, await response.text()
+    assert "too complex" in (await response.json())["fields"]["q"]

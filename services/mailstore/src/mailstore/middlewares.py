@@ -26,6 +26,10 @@ from mailstore.routes import SECRET_ROUTES
 
 log = logging.getLogger(__name__)
 
+# RFC 9110 §10.2.3: how long a caller waits before trying again while the database is
+# unreachable or starting up (PostgreSQL's recovery usually takes seconds).
+OUTAGE_RETRY_AFTER = 5
+
 # Health, metrics and the OpenAPI document stay open: compose's health checks and
 # Prometheus carry no token, and the service listens on the internal network only.
 PROTECTED_PREFIX = "/v1/"
@@ -55,7 +59,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return error_json(exc.status, exc.reason)
-    except Exception:
+    except Exception as exc:
+        if db.is_outage(exc):
+            # The consumer's classifier: PostgreSQL down, starting up (57P03,
+            # CannotConnectNowError), out of connections. Temporary, so 503, not 500.
+            log.warning("database unavailable in %s %s: %r", request.method,
+                        loggable_path(request), exc)  # fmt: skip
+            response = error_json(503, "database unavailable")
+            response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER)
+            return response
         log.exception("unexpected error in %s %s", request.method, loggable_path(request))
         return error_json(500, "internal error")
 

@@ -298,6 +298,44 @@ async def test_reserved_and_look_alike_addresses_are_field_errors(
         assert 'aria-describedby="address-error"' in text
 
 
+# (id, channel, the name typed, status): the name goes into the From of every message the
+# account sends, so what cannot be a header is refused next to the field.
+NAMES = [
+    ("line-separator", "form", "Ann\u2028Bcc: eve@example.com", 422),
+    ("paragraph-separator", "api", "Ann\u2029Smith", 422),
+    ("next-line", "form", "Ann\x85Smith", 422),
+    ("nul", "form", "Ann\x00", 422),
+    ("lone-surrogate", "api", "Ann\ud800", 422),
+    ("bidi-override", "form", "\u202ennA", 422),
+    ("plain", "form", "Ann O'Neill-Smith", 303),
+]
+
+
+@pytest.mark.parametrize(("channel", "name", "status"), [r[1:] for r in NAMES],
+                         ids=[r[0] for r in NAMES])  # fmt: skip
+async def test_names_that_cannot_be_a_header_are_field_errors(
+    client: Client, h: Any, channel: str, name: str, status: int
+) -> None:
+    address = h.fresh_address()
+    if channel == "form":
+        token = await h.csrf_token(client, "/register")
+        data = {"name": name, "address": address, "password": h.password, "csrf_token": token}
+        response = await client.post("/register", data=data, allow_redirects=False)
+    else:
+        body = {"name": name, "address": address, "password": h.password}
+        response = await client.post("/api/v1/accounts", json=body)
+
+    if status == 303 and channel == "api":
+        status = 201
+    assert response.status == status, await response.text()
+    if status == 422 and channel == "form":
+        text = await response.text()
+        assert 'id="name-error"' in text
+        assert f'value="{address}"' in text  # the input is kept
+    elif status == 422:
+        assert "name" in (await response.json())["fields"]
+
+
 # -- a session cookie's life ------------------------------------------------------------------
 
 # (id, what happens after logging in as A, the path tried with A's old cookie, its status)

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from webmail.controls import has_control
+from webmail.controls import INVISIBLE, has_control
 from webmail.errors import NotAuthenticated
 from webmail.keys import PRINCIPAL
 from webmail.typedefs import Principal
@@ -40,7 +40,7 @@ def safe_next(target: str | None, default: str = "/mail/inbox") -> str:
     """
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
-    if has_control(target):
+    if has_control(target, INVISIBLE):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:

@@ -8,8 +8,8 @@ import io
 import re
 from email import message_from_bytes
 from email.policy import SMTP
-from typing import Any
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -207,7 +207,9 @@ async def test_redirect_targets_stay_on_this_site(
 
 # The public payload list (PayloadsAllTheThings' open-redirect intruder), beside the
 # repository: <root>/../shared/security. A user's clone has none; the test then skips.
-OPEN_REDIRECT_LIST = Path(__file__).resolve().parents[3].parent / "shared/security/open_redirect.txt"
+OPEN_REDIRECT_LIST = (
+    Path(__file__).resolve().parents[3].parent / "shared/security/open_redirect.txt"
+)
 
 
 def _public_redirect_payloads() -> list[str]:
@@ -321,6 +323,25 @@ INJECTION = [
     ("api-to-second-item-lf", "api", {"to": ["{rcpt}", "{other}\nBcc: {third}"]}, 422, "to"),
     ("api-cc-crlf", "api", {"to": ["{rcpt}"], "cc": ["{other}\r\n{third}"]}, 422, "cc"),
     ("api-subject-crlf", "api", {"to": ["{rcpt}"], "subject": "Hi\r\nBcc: {other}"}, 202, None),
+    # Unicode line and paragraph separators and C1 controls are line breaks to some
+    # parsers (email.policy folds at them); in an address field they are refused.
+    ("to-line-separator", "form", {"to": "{rcpt}\u2028{other}"}, 422, "to"),
+    ("to-paragraph-separator-in-name", "form", {"to": "Ann\u2029Bcc: x <{rcpt}>"}, 422, "to"),
+    ("cc-next-line", "form", {"to": "{rcpt}", "cc": "{other}\x85{third}"}, 422, "cc"),
+    ("api-to-line-separator", "api", {"to": ["{rcpt}\u2028{other}"]}, 422, "to"),
+    ("subject-line-separator", "form", {"to": "{rcpt}", "subject": "Hi\u2028Bcc: {other}"},
+     303, None),
+    ("api-subject-paragraph-separator", "api",
+     {"to": ["{rcpt}"], "subject": "Hi\u2029X-Evil: 1"}, 202, None),
+    ("api-text-line-separator", "api", {"to": ["{rcpt}"], "text": "Hello\u2028"}, 202, None),
+    # A display name whose encoded words decode to CR LF (RFC 2047): refused before a
+    # header is built from it.
+    ("to-encoded-crlf-in-name", "form", {"to": "=?utf-8?q?a=0D=0Ab?= <{rcpt}>"}, 422, "to"),
+    ("api-to-encoded-crlf-in-name", "api",
+     {"to": ["=?utf-8?q?Ann=0D=0ABcc:_{other}?= <{rcpt}>"]}, 422, "to"),
+    # Lone surrogates (JSON "\ud800") cannot be encoded into any message.
+    ("api-subject-surrogate", "api", {"to": ["{rcpt}"], "subject": "Hi\ud800"}, 422, "subject"),
+    ("api-text-surrogate", "api", {"to": ["{rcpt}"], "text": "Hello\udfff"}, 422, "text"),
 ]  # fmt: skip
 
 
@@ -373,5 +394,58 @@ async def test_line_breaks_never_inject_headers_or_recipients(
     msg = message_from_bytes(raw, policy=SMTP)
     assert msg["Bcc"] is None
     assert msg["X-Evil"] is None
-    assert not re.search(r"[\r\n]", str(msg["Subject"]))
+    assert not re.search(r"[\r\n\u2028\u2029]", str(msg["Subject"]))
     assert msg.get_content().strip() == "Hello"
+
+
+# -- uploads --------------------------------------------------------------------------------
+
+# (id, the raw Content-Disposition parameters of the file part, the status: 303 is sent
+# with a clean name, 400 is a part header aiohttp cannot parse, which no browser sends)
+UPLOAD_NAMES = [
+    ("vertical-tab", b'filename="a\x0bb.txt"', 400),
+    ("nul", b'filename="a\x00b.txt"', 400),
+    ("escape", b'filename="a\x1b[31mb.txt"', 400),
+    ("line-separator", 'filename="a\u2028b.txt"'.encode(), 303),
+    ("not-utf8", b'filename="a\xffb.txt"', 303),
+    ("encoded-crlf", b"filename*=UTF-8''a%0D%0ABcc%3A%20x.txt", 303),
+]
+
+
+@pytest.mark.parametrize(("disposition", "status"), [r[1:] for r in UPLOAD_NAMES],
+                         ids=[r[0] for r in UPLOAD_NAMES])  # fmt: skip
+async def test_an_upload_with_a_hostile_file_name_is_4xx_or_sent_with_a_clean_name(
+    client: Client, h: Any, submission: Any, disposition: bytes, status: int
+) -> None:
+    handler, _ = submission
+    rcpt = h.fresh_address()
+    await h.login(client, await h.register(client))
+    token = await h.csrf_token(client, "/compose")
+    fields = {"csrf_token": token, "to": rcpt, "cc": "", "subject": "file", "body": "see file"}
+    body = b"".join(
+        b'--b\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (name.encode(), value.encode())
+        for name, value in fields.items()
+    )
+    body += (
+        b'--b\r\nContent-Disposition: form-data; name="attachments"; ' + disposition
+        + b"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n"
+    )  # fmt: skip
+
+    response = await client.post(
+        "/compose",
+        data=body,
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        allow_redirects=False,
+    )
+
+    assert response.status == status, await response.text()
+    if status == 400:
+        assert "a part has a malformed header" in await response.text()
+        assert handler.messages == []
+        return
+    _, raw = handler.messages[-1]
+    (part,) = message_from_bytes(raw, policy=SMTP).iter_attachments()
+    name = part.get_filename()
+    assert name
+    assert not re.search(r"[\x00-\x1f\x7f\u2028\u2029\ud800-\udfff]", name), name

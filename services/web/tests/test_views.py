@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 

@@ -7,6 +7,7 @@ import logging
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.typedefs import Handler
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
@@ -174,6 +175,10 @@ async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytear
         # aiohttp: a multipart without a boundary or with a nested multipart part, bytes
         # that do not decode in the declared charset (UnicodeDecodeError).
         raise MalformedBody("The form could not be read.") from exc
+    except BadHttpMessage as exc:
+        # A part's header aiohttp refuses to parse: a control character in it
+        # (filename="a\x0bb.txt"), which no browser sends. Not a 500.
+        raise MalformedBody("The form could not be read: a part has a malformed header.") from exc
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

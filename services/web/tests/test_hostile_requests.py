@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import secrets
 from email import message_from_bytes
 from email.policy import SMTP
 from pathlib import Path
@@ -21,6 +22,7 @@ from webmail.main import MAX_REQUEST_BYTES, create_app
 from webmail.middlewares import STRICT_CSP
 from webmail.settings import load_config
 from webmail.views.api import MAX_JSON_BYTES
+from webmail.views.compose import DIRECTORY_PER_ACCOUNT
 
 Client = TestClient[web.Request, web.Application]
 MIB = 1024 * 1024
@@ -449,3 +451,50 @@ async def test_an_upload_with_a_hostile_file_name_is_4xx_or_sent_with_a_clean_na
     name = part.get_filename()
     assert name
     assert not re.search(r"[\x00-\x1f\x7f\u2028\u2029\ud800-\udfff]", name), name
+
+
+# -- the directory (autocomplete) -----------------------------------------------------------
+
+# (id, the prefix typed ({p}: eight accounts' shared start), status, suggestions)
+DIRECTORY = [
+    ("empty", "", 200, 0),
+    ("one-character", "{p1}", 200, 0),
+    ("two-characters", "{p2}", 200, 0),
+    ("shared-prefix-capped", "{p}", 200, 5),
+    ("one-account", "{p}3", 200, 1),
+    ("by-name", "Dir{p}", 200, 5),
+    ("nul", "{p}\x00", 422, 0),
+    ("bidi-override", "{p}\u202e", 422, 0),
+]
+
+
+@pytest.mark.parametrize(("typed", "status", "count"), [r[1:] for r in DIRECTORY],
+                         ids=[r[0] for r in DIRECTORY])  # fmt: skip
+async def test_the_directory_suggests_a_few_for_a_real_prefix_only(
+    client: Client, h: Any, typed: str, status: int, count: int
+) -> None:
+    shared = "q" + secrets.token_hex(4)
+    for n in range(8):
+        body = {"name": f"Dir{shared} {n}", "address": f"{shared}{n}@localpost.test",
+                "password": h.password}  # fmt: skip
+        assert (await client.post("/api/v1/accounts", json=body)).status == 201
+    await h.login(client, await h.register(client))
+    prefix = typed.format(p=shared, p1=shared[:1], p2=shared[:2])
+
+    response = await client.get("/directory", params={"prefix": prefix})
+
+    assert response.status == status
+    if status == 200:
+        assert len((await response.json())["accounts"]) == count
+
+
+async def test_the_directory_is_rate_limited_per_account(client: Client, h: Any) -> None:
+    await h.login(client, await h.register(client))
+    limit, _ = DIRECTORY_PER_ACCOUNT
+
+    statuses = [
+        (await client.get("/directory", params={"prefix": f"abc{n}"})).status
+        for n in range(limit + 1)
+    ]
+
+    assert statuses == [200] * limit + [429]

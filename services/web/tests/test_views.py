@@ -39,11 +39,13 @@ async def test_metrics_are_prometheus_text(client: Client) -> None:
     assert "webmail_requests_total" in await response.text()
 
 
-@pytest.mark.parametrize(
-    "authorization",
-    [None, "", "Bearer", "Bearer wrong-token-of-the-same-size-00", "Basic Zm9vOmJhcg==",
-     f"Basic {DEV_MAILSTORE_TOKEN}", DEV_MAILSTORE_TOKEN],
-)  # fmt: skip
+# Authorization headers that must not open /metrics (None: no header at all).
+METRICS_CREDENTIALS = [None, "", "Bearer", "Bearer wrong-token-of-the-same-size-00",
+                       "Basic Zm9vOmJhcg==", f"Basic {DEV_MAILSTORE_TOKEN}",
+                       DEV_MAILSTORE_TOKEN]  # fmt: skip
+
+
+@pytest.mark.parametrize("authorization", METRICS_CREDENTIALS)
 async def test_metrics_need_the_service_token(client: Client, authorization: str | None) -> None:
     # The webmail port is public: its login counters are nobody else's business.
     headers = {} if authorization is None else {"Authorization": authorization}

@@ -15,7 +15,6 @@ that is an error instead. Never ``playwright install``: the browser is Debian's.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import re
 import time
@@ -29,26 +28,16 @@ import pytest
 import pytest_asyncio
 
 from smtplib_common.client import SMTPClient
+from tests.integration import chromium
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.stack import Endpoints, LocalStack
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _missing() -> str | None:
-    if not os.access(CHROMIUM, os.X_OK):
-        return f"{CHROMIUM} is missing (Debian: apt-get install chromium)"
-    if importlib.util.find_spec("playwright") is None:
-        return "the playwright package is missing (make venv installs requirements-dev.txt)"
-    return None
-
-
-if (_why := _missing()) is not None:
+if (_why := chromium.missing()) is not None:
     if os.environ.get("LOCALPOST_REQUIRE_BROWSER") == "1":
         pytest.fail(f"LOCALPOST_REQUIRE_BROWSER=1, but {_why}", pytrace=False)
     pytest.skip(_why, allow_module_level=True)
 
-from playwright.async_api import (  # noqa: E402 - only once we know it is there
+from playwright.async_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
@@ -56,23 +45,11 @@ from playwright.async_api import (  # noqa: E402 - only once we know it is there
     Page,
     ViewportSize,
     WebError,
-    async_playwright,
     expect,
 )
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
-# No sandbox: Chromium will not start one as root, and CI runs as root in a container.
-# The rest keeps a test browser from talking to anything but our stack.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -133,12 +110,8 @@ async def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        await chromium.close()
+    async with chromium.launch() as launched:
+        yield launched
 
 
 def local_part(stack: LocalStack | None, name: str) -> str:

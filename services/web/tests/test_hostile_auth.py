@@ -277,6 +277,13 @@ ADDRESSES = [
     ("p0stmaster", 422, RESERVED),
     ("adrnin", 422, RESERVED),
     ("r00t", 422, RESERVED),
+    ("adm!n", 422, RESERVED),
+    ("adm|n", 422, RESERVED),
+    ("$ecurity", 422, RESERVED),
+    ("n0-r3ply", 422, RESERVED),
+    ("post'master", 422, RESERVED),
+    ("r0o7", 422, RESERVED),
+    ("ab*use", 422, RESERVED),
     ("\uff41\uff44\uff4d\uff49\uff4e", 422, RESERVED),  # fullwidth "admin"
     ("\u24d0dmin", 422, RESERVED),  # circled a
     ("\u1d43dmin", 422, RESERVED),  # modifier letter small a
@@ -289,6 +296,7 @@ ADDRESSES = [
     ("jos\u00e9", 422, LOOK_ALIKE),  # any non-ASCII letter
     ("adminton", 303, None),
     ("rootbeer", 303, None),
+    ("c1ara", 303, None),
 ]
 
 
@@ -310,6 +318,44 @@ async def test_reserved_and_look_alike_addresses_are_field_errors(
         assert error is not None, text
         assert message in error.group(1)
         assert 'aria-describedby="address-error"' in text
+
+
+# (id, channel, the name typed, status): the name goes into the From of every message the
+# account sends, so what cannot be a header is refused next to the field.
+NAMES = [
+    ("line-separator", "form", "Ann\u2028Bcc: eve@example.com", 422),
+    ("paragraph-separator", "api", "Ann\u2029Smith", 422),
+    ("next-line", "form", "Ann\x85Smith", 422),
+    ("nul", "form", "Ann\x00", 422),
+    ("lone-surrogate", "api", "Ann\ud800", 422),
+    ("bidi-override", "form", "\u202ennA", 422),
+    ("plain", "form", "Ann O'Neill-Smith", 303),
+]
+
+
+@pytest.mark.parametrize(("channel", "name", "status"), [r[1:] for r in NAMES],
+                         ids=[r[0] for r in NAMES])  # fmt: skip
+async def test_names_that_cannot_be_a_header_are_field_errors(
+    client: Client, h: Any, channel: str, name: str, status: int
+) -> None:
+    address = h.fresh_address()
+    if channel == "form":
+        token = await h.csrf_token(client, "/register")
+        data = {"name": name, "address": address, "password": h.password, "csrf_token": token}
+        response = await client.post("/register", data=data, allow_redirects=False)
+    else:
+        body = {"name": name, "address": address, "password": h.password}
+        response = await client.post("/api/v1/accounts", json=body)
+
+    if status == 303 and channel == "api":
+        status = 201
+    assert response.status == status, await response.text()
+    if status == 422 and channel == "form":
+        text = await response.text()
+        assert 'id="name-error"' in text
+        assert f'value="{address}"' in text  # the input is kept
+    elif status == 422:
+        assert "name" in (await response.json())["fields"]
 
 
 # -- a session cookie's life ------------------------------------------------------------------

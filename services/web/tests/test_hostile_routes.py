@@ -55,7 +55,8 @@ STATE_CHANGING = [
     for _, method, canonical in _routes()
     if method not in SAFE_METHODS and canonical not in NO_AMBIENT_AUTHORITY
 ]
-# (id, how the token is presented: form field / header, its value)
+# (id, how the token is presented: form field / header, its value; or an Authorization
+# header sent instead of a token)
 TOKENS = [
     ("no-token", None, None),
     ("empty-field", "field", ""),
@@ -63,6 +64,10 @@ TOKENS = [
     ("forged-header", "header", "AAAA"),
     ("token-of-no-session", "field", "anonymous"),
     ("token-of-no-session-header", "header", "anonymous"),
+    # An Authorization header that authenticates nothing leaves the cookie in charge:
+    # it must not exempt the request from the token as a bearer token does.
+    ("empty-authorization", "authorization", ""),
+    ("blank-authorization", "authorization", "  "),
 ]
 
 
@@ -100,6 +105,8 @@ async def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(
         data["csrf_token"] = token
     elif where == "header" and token is not None:
         headers["X-CSRF-Token"] = token
+    elif where == "authorization" and token is not None:
+        headers["Authorization"] = token
 
     response = await client.request(method, path, data=data, headers=headers, allow_redirects=False)
 

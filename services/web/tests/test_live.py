@@ -19,7 +19,7 @@ from tests.integration.private_rabbitmq import PrivateRabbitMQ
 from tests.integration.private_rabbitmq import available as private_rabbitmq_available
 from webmail.keys import EVENTS
 from webmail.main import create_app
-from webmail.settings import load_config
+from webmail.settings import DEV_MAILSTORE_TOKEN, load_config
 from webmail.views.live import LIVE_ROWS
 
 Client = TestClient[web.Request, web.Application]
@@ -336,7 +336,8 @@ async def publish_stored(broker: PrivateRabbitMQ, prefix: str, event: dict[str, 
 
 
 async def metric(client: Client, name: str) -> float:
-    text = await (await client.get("/metrics")).text()
+    auth = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
+    text = await (await client.get("/metrics", headers=auth)).text()
     values = [line.split()[-1] for line in text.splitlines() if line.startswith(f"{name} ")]
     assert values, f"{name} not in /metrics"
     return float(values[0])

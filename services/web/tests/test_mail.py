@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -300,3 +301,29 @@ async def test_a_message_too_large_for_submission_is_shown_next_to_the_field_wit
     assert 'value="Big &lt;one&gt;"' in text
     assert "keep these words" in text
     assert handler.messages == []
+
+
+# -- what the web never passes on -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/search?q=a%00b", 422),
+        ("/api/v1/search?q=a%00b", 422),
+        ("/api/v1/messages?cursor=a%00b", 422),
+        ("/directory?prefix=ali%00", 422),
+        ("/search?q=" + "-" * 999, 422),
+        ("/api/v1/search?q=" + "(-" * 300, 422),
+    ],
+)
+async def test_text_the_mail_store_cannot_search_is_a_4xx_with_the_reason(
+    client: Client, h: Any, path: str, status: int
+) -> None:
+    await h.login(client, await h.register(client))
+
+    response = await client.get(path)
+
+    assert response.status == status
+    text = await response.text()
+    assert "NUL" in text or "too complex" in text or "Letters, digits" in text, text[:300]

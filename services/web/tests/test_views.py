@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from webmail.main import create_app
-from webmail.settings import load_config
+from webmail.settings import DEV_MAILSTORE_TOKEN, load_config
 
 Client = TestClient[web.Request, web.Application]
 
@@ -27,12 +28,32 @@ async def test_readyz_is_200_when_mailstore_and_submission_answer(client: Client
     assert (await response.json())["checks"] == {"mailstore": True, "submission": True}
 
 
+METRICS_AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
+
+
 async def test_metrics_are_prometheus_text(client: Client) -> None:
     await client.get("/healthz")
-    response = await client.get("/metrics")
+    response = await client.get("/metrics", headers=METRICS_AUTH)
 
     assert response.status == 200
     assert "webmail_requests_total" in await response.text()
+
+
+# Authorization headers that must not open /metrics (None: no header at all).
+METRICS_CREDENTIALS = [None, "", "Bearer", "Bearer wrong-token-of-the-same-size-00",
+                       "Basic Zm9vOmJhcg==", f"Basic {DEV_MAILSTORE_TOKEN}",
+                       DEV_MAILSTORE_TOKEN]  # fmt: skip
+
+
+@pytest.mark.parametrize("authorization", METRICS_CREDENTIALS)
+async def test_metrics_need_the_service_token(client: Client, authorization: str | None) -> None:
+    # The webmail port is public: its login counters are nobody else's business.
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = await client.get("/metrics", headers=headers)
+
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+    assert "webmail_" not in await response.text()
 
 
 async def test_unknown_page_is_a_real_404_page(client: Client) -> None:

@@ -37,6 +37,8 @@ VECTORS = [
     ("javascript-entity", '<a href="&#106;avascript:alert(1)">click</a>'),
     ("javascript-newline", '<a href="jav&#x0A;ascript:alert(1)">click</a>'),
     ("javascript-space", '<a href=" javascript:alert(1)">click</a>'),
+    # C0 controls inside the scheme, which old parsers skipped (DOMPurify's corpus).
+    ("javascript-controls", '<a href="&#1;java&#3;script:alert(1)">click</a>'),
     ("vbscript-href", '<a href="vbscript:msgbox(1)">click</a>'),
     (
         "data-html-href",
@@ -133,6 +135,8 @@ async def _check_body_frame(client: Client, h: Any, entry: int) -> None:
         assert "script-src" not in csp
         assert "base-uri 'none'" in csp
         assert "form-action 'none'" in csp
+        (sandbox,) = [d.split() for d in csp.split(";") if d.split()[:1] == ["sandbox"]]
+        assert "allow-scripts" not in sandbox
 
 
 @pytest.mark.parametrize("payload", [v for _, v in VECTORS], ids=[k for k, _ in VECTORS])

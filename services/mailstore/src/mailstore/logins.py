@@ -121,7 +121,7 @@ async def check(
     """The account when the password is right, None when not; LoginThrottled (before any
     bcrypt) when a limit is reached, Overloaded when the bcrypt queue is full."""
     account = None
-    if len(attempt.password) <= MAX_PASSWORD and "\x00" not in attempt.address:
+    if len(attempt.password) <= MAX_PASSWORD and db.storable(attempt.address):
         account = await db.get_account(pool, address=attempt.address)
     client = None if in_trusted_network(attempt.client, config) else client_key(attempt.client)
     owners_client = attempt.trusted_device or (

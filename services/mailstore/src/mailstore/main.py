@@ -20,7 +20,12 @@ from mailstore.keys import CONFIG, CONSUMER, EVENTS, HASHER, MAINTENANCE, METRIC
 from mailstore.limiter import CpuLimiter
 from mailstore.maintenance import maintain
 from mailstore.metrics import create_metrics
-from mailstore.middlewares import AccessLogger, error_middleware, token_middleware
+from mailstore.middlewares import (
+    AccessLogger,
+    error_middleware,
+    text_middleware,
+    token_middleware,
+)
 from mailstore.migrations import apply_migrations
 from mailstore.passwords import PasswordHasher
 from mailstore.routes import setup_routes
@@ -43,7 +48,7 @@ def create_app(
     ``consume=False`` serves the HTTP API without a broker consumer, ``maintenance=False``
     without the periodic Trash purge (API tests, which must not race it).
     """
-    app = web.Application(middlewares=[error_middleware, token_middleware])
+    app = web.Application(middlewares=[error_middleware, token_middleware, text_middleware])
     app[CONFIG] = config
     app[METRICS] = create_metrics()
     # Attached to the broker by the consumer; without one, events go nowhere.

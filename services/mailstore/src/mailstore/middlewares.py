@@ -11,6 +11,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 from aiohttp.web_request import BaseRequest
 
+from mailstore import db
 from mailstore.errors import (
     AccountNotFound,
     AddressTaken,
@@ -25,6 +26,10 @@ from mailstore.keys import CONFIG
 from mailstore.routes import SECRET_ROUTES
 
 log = logging.getLogger(__name__)
+
+# RFC 9110 §10.2.3: how long a caller waits before trying again while the database is
+# unreachable or starting up (PostgreSQL's recovery usually takes seconds).
+OUTAGE_RETRY_AFTER = 5
 
 # Health, metrics and the OpenAPI document stay open: compose's health checks and
 # Prometheus carry no token, and the service listens on the internal network only.
@@ -60,9 +65,27 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return error_json(exc.status, exc.reason)
-    except Exception:
+    except Exception as exc:
+        if db.is_outage(exc):
+            # The consumer's classifier: PostgreSQL down, starting up (57P03,
+            # CannotConnectNowError), out of connections. Temporary, so 503, not 500.
+            log.warning("database unavailable in %s %s: %r", request.method,
+                        loggable_path(request), exc)  # fmt: skip
+            response = error_json(503, "database unavailable")
+            response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER)
+            return response
         log.exception("unexpected error in %s %s", request.method, loggable_path(request))
         return error_json(500, "internal error")
+
+
+@web.middleware
+async def text_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Query text the database cannot hold is the caller's 422, whichever endpoint and
+    parameter (search, directory prefix, folder, cursor...), never a driver error."""
+    for name, value in request.query.items():
+        if not (db.storable(name) and db.storable(value)):
+            raise InvalidRequest({name if db.storable(name) else "query": db.UNSTORABLE})
+    return await handler(request)
 
 
 @web.middleware

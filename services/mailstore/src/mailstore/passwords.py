@@ -24,7 +24,9 @@ MAX_PASSWORD = 1024
 
 
 def _prehash(password: str) -> bytes:
-    return base64.b64encode(hashlib.sha256(password.encode("utf-8")).digest())
+    # surrogatepass: a JSON "\ud800" is a password like any other (it is hashed, never
+    # stored), not a UnicodeEncodeError; every other string encodes as plain UTF-8.
+    return base64.b64encode(hashlib.sha256(password.encode("utf-8", "surrogatepass")).digest())
 
 
 def hash_password(password: str, *, rounds: int = DEFAULT_ROUNDS) -> str:

@@ -13,10 +13,10 @@ online guessing attacks with device cookies").
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import cache
 from importlib import resources
 
+from webmail.controls import INVISIBLE, has_control
 from webmail.errors import BadCredentials, InvalidFields, RateLimited
 from webmail.mailstore_client import Account, MailstoreClient
 from webmail.reserved import is_reserved, normalise
@@ -72,7 +72,9 @@ def check_registration(
     address = full_address(address, domains)
     if not name:
         fields["name"] = "Tell us your name."
-    elif len(name) > MAX_NAME or any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+    elif len(name) > MAX_NAME or has_control(name, INVISIBLE):
+        # The name goes into every From: a line separator (U+2028) or a lone surrogate
+        # there broke sending for good.
         fields["name"] = f"At most {MAX_NAME} characters, no control characters."
     if problem := address_problem(address, domains):
         fields["address"] = problem

@@ -49,6 +49,7 @@ URL_SCHEMES = {"http", "https", "mailto", "cid"}
 # Old IE ran CSS expression(); url() loads remote content; neither has a place in a
 # style attribute of ours, whatever property carries it.
 _DANGEROUS_STYLE = re.compile(r"expression|url\s*\(|javascript:|behavior|@import|\\", re.I)
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def linkify(text: str) -> Markup:
@@ -108,6 +109,10 @@ def sanitize(
                 return None
             return None
         if attr == "style" and _DANGEROUS_STYLE.search(value):
+            return None
+        if attr in ("href", "src") and _URL_CONTROL.search(value):
+            # No real link holds a raw control character (it would be percent-encoded);
+            # "java\x01script:" is what old parsers read as javascript: (XSS corpora).
             return None
         if attr == "href" and value.strip().lower().startswith("cid:"):
             return None

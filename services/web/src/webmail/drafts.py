@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
-import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
 from smtplib_common.addresslist import parse_mailbox, split_entries
+from webmail.controls import BREAKING, has_control, has_surrogate
 from webmail.errors import InvalidFields
 from webmail.mailstore_client import Account
 
@@ -39,11 +40,6 @@ class Draft:
     references: str | None = None
 
 
-# A line break inside an address field would start a new header or, parsed, a new
-# recipient (RFC 5322 §2.2); other controls have no business there either.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def parse_addresses(value: str | list[str]) -> tuple[list[str], list[str]]:
     """(addresses, bad entries) from "a@x, Bob <b@y>" or a JSON list.
 
@@ -58,7 +54,14 @@ def parse_addresses(value: str | list[str]) -> tuple[list[str], list[str]]:
         parsed = parse_mailbox(entry)
         address = parsed[1] if parsed else ""
         domain = address.rpartition("@")[2]
-        if not parsed or ("." not in domain and domain != "localhost") or " " in address:
+        # The display name as decoded: encoded words may hide a CR LF (=?q?a=0D=0Ab?=).
+        name = parsed[0] if parsed else ""
+        if (
+            not parsed
+            or ("." not in domain and domain != "localhost")
+            or " " in address
+            or has_control(name + address)
+        ):
             bad.append(entry)
         elif address.lower() not in (a.lower() for a in good):
             good.append(address)
@@ -68,14 +71,26 @@ def parse_addresses(value: str | list[str]) -> tuple[list[str], list[str]]:
 CONTROL_IN_ADDRESSES = "Line breaks and control characters are not allowed here."
 
 
+UNENCODABLE = "Holds a character that cannot be sent (an unpaired surrogate)."
+
+
 def _has_control(value: str | list[str]) -> bool:
+    # A line break inside an address field would start a new header or, parsed, a new
+    # recipient (RFC 5322 §2.2); other controls have no business there either, nor do
+    # Unicode's line and paragraph separators (U+2028/9), NEL (U+0085) or surrogates.
     items = value if isinstance(value, list) else [value]
-    return any(_CONTROL.search(str(item)) for item in items)
+    return any(has_control(str(item)) for item in items)
 
 
 def _clean_header(value: str) -> str:
-    # A header value never holds a line break (header injection, RFC 5322 §2.2).
-    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+    """``value`` on one line: a header value never holds a line break (header injection,
+    RFC 5322 §2.2), nor another control or a Unicode line or paragraph separator, which
+    email.policy folds as one. Lone surrogates are left for make_draft to refuse."""
+    spaced = "".join(" " if unicodedata.category(c) in _HEADER_BREAKS else c for c in value)
+    return " ".join(spaced.split())
+
+
+_HEADER_BREAKS = BREAKING - {"Cs"}
 
 
 def make_draft(
@@ -103,6 +118,9 @@ def make_draft(
         fields["cc"] = f"Not an address: {', '.join(bad_cc)}"
     if len(to_list) + len(cc_list) > MAX_RECIPIENTS:
         fields["to"] = f"At most {MAX_RECIPIENTS} recipients per message."
+    texts = {"subject": subject, "body": body, "in_reply_to": in_reply_to or "",
+             "references": references or ""}  # fmt: skip
+    fields.update({name: UNENCODABLE for name, text in texts.items() if has_surrogate(text)})
     subject = _clean_header(subject)
     if len(subject) > MAX_SUBJECT:
         fields["subject"] = f"At most {MAX_SUBJECT} characters."
@@ -123,7 +141,10 @@ def make_draft(
 
 
 def attachment(filename: str, content_type: str | None, data: bytes) -> Attachment:
-    name = _clean_header(filename).replace("/", "_").replace("\\", "_") or "attachment"
+    # A name that was not UTF-8 arrives with surrogate escapes (aiohttp): they become "_",
+    # as path separators do, rather than a UnicodeEncodeError in build_message.
+    name = "".join("_" if has_surrogate(c) else c for c in _clean_header(filename))
+    name = name.replace("/", "_").replace("\\", "_") or "attachment"
     guessed = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     if guessed.count("/") != 1:
         guessed = "application/octet-stream"
@@ -132,7 +153,8 @@ def attachment(filename: str, content_type: str | None, data: bytes) -> Attachme
 
 def build_message(draft: Draft, *, sender: Account) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = formataddr((sender.name, sender.address))
+    # Names registered before controls and separators were refused in them still send.
+    msg["From"] = formataddr((_clean_header(sender.name), sender.address))
     msg["To"] = ", ".join(draft.to)
     if draft.cc:
         msg["Cc"] = ", ".join(draft.cc)

@@ -40,6 +40,7 @@ PASSWORD_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=3)
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=3, sock_read=10)
 
 Json = dict[str, Any]
+NUL_REFUSED = "may not hold NUL characters"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,10 @@ class MailstoreClient:
         timeout: aiohttp.ClientTimeout | None = None,
     ) -> tuple[int, bytes, str]:
         """(status, body, content type) of one call; other statuses become domain errors."""
+        # PostgreSQL's text holds no NUL: a search or a cursor typed with one is the
+        # user's mistake, answered here without a round trip.
+        if refused := [name for name, value in (params or {}).items() if "\x00" in value]:
+            raise InvalidFields(dict.fromkeys(refused, NUL_REFUSED))
         try:
             async with self._session.request(
                 method,

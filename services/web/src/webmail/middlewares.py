@@ -7,6 +7,7 @@ import logging
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.typedefs import Handler
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
@@ -144,7 +145,9 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     # A browser sends Authorization only when a script of the page's own origin sets
     # it (cross-origin it would need a CORS preflight we never grant): no CSRF there.
-    if "Authorization" in request.headers:
+    # But only when the header is what authenticates: one that is empty or not a scheme
+    # (``Authorization:``) leaves the cookie in charge, and then the token is due.
+    if "Authorization" in request.headers and not _via_cookie(request):
         return await handler(request)
     presented = request.headers.get(csrf.HEADER)
     if request.content_type in _FORM_TYPES:
@@ -159,6 +162,11 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+def _via_cookie(request: web.Request) -> bool:
+    principal = request.get(PRINCIPAL)
+    return principal is not None and principal.via == "session"
+
+
 async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:
     """The parsed form; MalformedBody when it cannot be parsed (too large stays 413)."""
     try:
@@ -167,6 +175,10 @@ async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytear
         # aiohttp: a multipart without a boundary or with a nested multipart part, bytes
         # that do not decode in the declared charset (UnicodeDecodeError).
         raise MalformedBody("The form could not be read.") from exc
+    except BadHttpMessage as exc:
+        # A part's header aiohttp refuses to parse: a control character in it
+        # (filename="a\x0bb.txt"), which no browser sends. Not a 500.
+        raise MalformedBody("The form could not be read: a part has a malformed header.") from exc
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

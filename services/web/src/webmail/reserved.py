@@ -7,8 +7,8 @@ CA/Browser Forum BR 3.2.2.4.4 validates domains through ``admin@``, ``webmaster@
 service itself. Unicode look-alikes cannot reach here: new addresses are NFKC-normalised
 (fullwidth or circled "admin" becomes ``admin``) and must then be plain ASCII, so a
 Cyrillic a (U+0430) or a zero-width space (U+200B) is refused outright. What is left
-are ASCII look-alikes (``adm1n``, ``p0stmaster``, ``adrnin``, ``mailer.daemon``), which
-:func:`skeleton` folds together.
+are ASCII look-alikes (``adm1n``, ``adm!n``, ``p0stmaster``, ``adrnin``,
+``mailer.daemon``, ``post'master``), which :func:`skeleton` folds together.
 """
 
 from __future__ import annotations
@@ -33,10 +33,14 @@ RESERVED = frozenset(
 
 # Characters that read as another one in most fonts; the longer pairs come first.
 _PAIRS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
-_SINGLES = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "3": "e", "4": "a",
-                          "5": "s", "7": "t", "8": "b", "9": "g", "$": "s"})  # fmt: skip
-# Separators a reader skips over: "mailer.daemon" and "mailer_daemon" are mailer-daemon.
-_SEPARATORS = re.compile(r"[.\-_+=~]")
+# Digits and the punctuation a local part may hold (RFC 5321 §4.1.2 atext) that stand in
+# for a letter: "adm!n", "p@stmaster" (not a local part, but harmless), "$ecurity".
+_SINGLES = str.maketrans({"0": "o", "1": "l", "i": "l", "!": "l", "|": "l", "3": "e",
+                          "4": "a", "@": "a", "5": "s", "$": "s", "7": "t", "8": "b",
+                          "9": "g"})  # fmt: skip
+# Whatever else is not a letter or digit, a reader skips over: "mailer.daemon",
+# "no_reply", "post'master", "ad*min" are the roles they spell.
+_SEPARATORS = re.compile(r"[^a-z0-9]")
 
 
 def normalise(text: str) -> str:
@@ -46,9 +50,11 @@ def normalise(text: str) -> str:
 
 def skeleton(local_part: str) -> str:
     """A form in which look-alike local parts are equal (after UTS #39 §4, for ASCII)."""
-    text = _SEPARATORS.sub("", normalise(local_part))
+    # Substitutions first: "!" and "$" are letters in disguise, not separators.
+    text = _SEPARATORS.sub("", normalise(local_part).translate(_SINGLES))
     for pair, single in _PAIRS:
         text = text.replace(pair, single)
+    # Once more: a pair may have spelled a look-alike ("rn" after "1" became "l").
     return text.translate(_SINGLES)
 
 

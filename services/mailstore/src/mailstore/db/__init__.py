@@ -31,12 +31,14 @@ from mailstore.db.changes import (
 )
 from mailstore.db.connection import (
     DATABASE_OUTAGE,
+    UNSTORABLE,
     Connection,
     Pool,
     Record,
     init_connection,
     is_outage,
     ping,
+    storable,
 )
 from mailstore.db.delivery import (
     NewEntry,
@@ -100,6 +102,7 @@ __all__ = [
     "FOLDERS",
     "MAX_WINDOW_SECONDS",
     "MIGRATION_LOCK_KEY",
+    "UNSTORABLE",
     "Change",
     "Connection",
     "Limit",
@@ -161,6 +164,7 @@ __all__ = [
     "search",
     "set_read",
     "set_read_many",
+    "storable",
     "store_message",
     "store_messages",
     "uids_finished",

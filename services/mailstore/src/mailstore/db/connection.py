@@ -17,6 +17,22 @@ async def init_connection(con: Connection) -> None:
     await con.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+UNSTORABLE = "may not hold NUL or unpaired surrogate characters"
+
+
+def storable(text: str) -> bool:
+    """Whether a ``text`` column or parameter can hold ``text``: PostgreSQL's text has no
+    NUL ("invalid byte sequence 0x00"), and a lone surrogate has no UTF-8 form (asyncpg
+    raises before sending)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 async def ping(pool: Pool) -> None:
     await pool.fetchval("SELECT 1")
 

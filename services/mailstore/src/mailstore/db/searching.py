@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 
+import asyncpg
+
 from mailstore.db.connection import Pool, Record
+from mailstore.errors import InvalidSearch
 from mailstore.search import SearchFilter, may_hold_a_phrase, relaxed_tsquery
 
 # Each search filter is one of two constant fragments: its condition when the filter is
@@ -147,6 +152,36 @@ async def search(
     )
     used = tuple(bool(v) if isinstance(v, list) else v is not None for v in values)
     params = (account_id, list(query.folders), *values, after[1] if after else None, limit)
+    with _refused_tsquery():
+        return await _run_search(pool, query, params, used, limit)
+
+
+TOO_COMPLEX = "is too complex: use fewer operators (- or quotes) and more words"
+# PostgreSQL's errors for text its tsquery parser gives up on: "tsquery stack too small"
+# (a run of "-", which websearch_to_tsquery stacks as NOTs; XX000), a syntax error in
+# the relaxed query's ::tsquery (42601), "tsquery is too large" (54000).
+_TSQUERY_ERRORS = (
+    asyncpg.InternalServerError,
+    asyncpg.PostgresSyntaxError,
+    asyncpg.ProgramLimitExceededError,
+)
+
+
+@contextlib.contextmanager
+def _refused_tsquery() -> Iterator[None]:
+    """The searcher's InvalidSearch (422) for a query PostgreSQL would not parse."""
+    try:
+        yield
+    except _TSQUERY_ERRORS as exc:
+        # These classes are broad (XX000 is any internal error): only tsquery's are ours.
+        if "tsquery" not in str(exc):
+            raise
+        raise InvalidSearch(TOO_COMPLEX) from exc
+
+
+async def _run_search(
+    pool: Pool, query: SearchFilter, params: tuple[object, ...], used: tuple[bool, ...], limit: int
+) -> list[Record]:
     async with pool.acquire() as con, con.transaction():
         # asyncpg prepares each statement, and after five runs PostgreSQL may reuse a
         # generic plan, made without the words: keep planning with them.

@@ -30,9 +30,10 @@ async def account_of(request: web.Request) -> db.Record:
 async def find_account(request: web.Request, address: str) -> db.Record:
     """The account at ``address``, in any case; AccountNotFound when there is none."""
     address = address.lower()
-    # PostgreSQL text cannot hold NUL, so no account has one; asking would raise.
+    # PostgreSQL text cannot hold NUL or a lone surrogate, so no account has one; asking
+    # would raise.
     account = (
-        None if "\x00" in address else await db.get_account(request.app[POOL], address=address)
+        await db.get_account(request.app[POOL], address=address) if db.storable(address) else None
     )
     if account is None:
         raise AccountNotFound(address)
@@ -116,4 +117,23 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise InvalidRequest({"body": "is not JSON"}) from None
     if not isinstance(body, dict):
         raise InvalidRequest({"body": "must be a JSON object"})
+    for name, value in body.items():
+        if not (db.storable(name) and (name in _NOT_STORED or _storable_json(value))):
+            raise InvalidRequest({name if db.storable(name) else "body": db.UNSTORABLE})
     return body
+
+
+# Body fields whose handlers take any text: a password is hashed, never stored (a NUL
+# in it must count, not be refused); an address is validated before it is stored, and
+# one the database cannot hold names no account (find_account, verify).
+_NOT_STORED = frozenset({"password", "address"})
+
+
+def _storable_json(value: object) -> bool:
+    if isinstance(value, str):
+        return db.storable(value)
+    if isinstance(value, list):
+        return all(_storable_json(item) for item in value)
+    if isinstance(value, dict):
+        return all(db.storable(k) and _storable_json(v) for k, v in value.items())
+    return True

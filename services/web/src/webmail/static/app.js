@@ -141,7 +141,8 @@
       const parts = input.value.split(",");
       const prefix = parts[parts.length - 1].trim();
       clearTimeout(pending);
-      if (prefix.length < 1) return;
+      // The server suggests nothing for fewer characters (views/compose.py).
+      if (prefix.length < 3) return;
       pending = setTimeout(() => {
         fetch("/directory?prefix=" + encodeURIComponent(prefix), { credentials: "same-origin" })
           .then((r) => (r.ok ? r.json() : { accounts: [] }))

@@ -215,12 +215,17 @@ async def send_message(request: web.Request) -> web.Response:
     to, cc = body.get("to", []), body.get("cc", [])
     if not isinstance(to, list) or not isinstance(cc, list):
         raise InvalidFields({"to": "must be a list of addresses"})
-    draft = drafts.make_draft(
-        to=[str(a) for a in to],
-        cc=[str(a) for a in cc],
-        subject=_text(body, "subject"),
-        body=_text(body, "text"),
-    )
+    try:
+        draft = drafts.make_draft(
+            to=[str(a) for a in to],
+            cc=[str(a) for a in cc],
+            subject=_text(body, "subject"),
+            body=_text(body, "text"),
+        )
+    except InvalidFields as exc:
+        # The API calls the body "text": name the field the client sent.
+        fields = {"text" if name == "body" else name: why for name, why in exc.fields.items()}
+        raise InvalidFields(fields) from None
     msg = drafts.build_message(draft, sender=user.account)
     sent = await request.app[SUBMITTER].send(msg, sender=user.address, cc=draft.cc)
     request.app[METRICS].sent.labels(outcome="sent").inc()

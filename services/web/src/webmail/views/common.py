@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from webmail.controls import INVISIBLE, has_control
 from webmail.errors import NotAuthenticated
 from webmail.keys import PRINCIPAL
 from webmail.typedefs import Principal
@@ -31,8 +32,15 @@ def field(form: object, name: str, default: str = "") -> str:
 
 
 def safe_next(target: str | None, default: str = "/mail/inbox") -> str:
-    """A redirect target from the query, only if it stays on this site (no open redirect)."""
+    """A redirect target from the query, only if it stays on this site (no open redirect).
+
+    A control character is refused outright: browsers drop tabs and newlines inside a
+    URL (WHATWG URL), and a CR, LF or NUL in ``Location`` is a header aiohttp refuses to
+    send, which dropped the connection.
+    """
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if has_control(target, INVISIBLE):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:

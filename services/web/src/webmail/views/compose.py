@@ -9,7 +9,8 @@ from aiohttp.web_request import FileField
 
 from webmail import drafts
 from webmail.bodies import quote_for_reply
-from webmail.errors import InvalidFields
+from webmail.controls import INVISIBLE, has_control
+from webmail.errors import InvalidFields, RateLimited
 from webmail.keys import MAILSTORE, METRICS, SUBMITTER
 from webmail.pages import person, render, utc_fallback
 from webmail.typedefs import Principal
@@ -116,12 +117,36 @@ async def send(request: web.Request) -> web.Response:
     return see_other("/mail/sent?sent=1")
 
 
+# Autocomplete suggests people to write to; it must not list everyone. A suggestion
+# needs DIRECTORY_MIN_PREFIX characters of an address or name, shows at most
+# DIRECTORY_RESULTS, and an account may ask DIRECTORY_PER_ACCOUNT times per window
+# (plenty for typing, debounced, a few dozen recipients; a sweep of every three-letter
+# prefix would take days). docs/security.md, "Directory".
+DIRECTORY_MIN_PREFIX = 3
+DIRECTORY_RESULTS = 5
+DIRECTORY_MAX_PREFIX = 100
+DIRECTORY_PER_ACCOUNT = (120, 10 * 60)
+
+
 async def directory(request: web.Request) -> web.Response:
-    require_user(request)
-    prefix = request.query.get("prefix", "").strip()[:100]
-    if not prefix:
+    user = require_user(request)
+    prefix = request.query.get("prefix", "").strip()
+    if has_control(prefix, INVISIBLE) or len(prefix) > DIRECTORY_MAX_PREFIX:
+        # NUL and the like: never passed on to the mail store (PostgreSQL refuses NUL).
+        return web.json_response(
+            {"error": "invalid", "fields": {"prefix": "Letters, digits and punctuation only."}},
+            status=422,
+        )
+    if len(prefix) < DIRECTORY_MIN_PREFIX:
         return web.json_response({"accounts": []})
-    accounts = await request.app[MAILSTORE].directory(prefix=prefix, limit=8)
+    mailstore = request.app[MAILSTORE]
+    limit, window = DIRECTORY_PER_ACCOUNT
+    counted = await mailstore.throttle(
+        f"directory:account:{user.address}", limit=limit, window=window
+    )
+    if not counted.allowed:
+        raise RateLimited(max(1, counted.retry_after))
+    accounts = await mailstore.directory(prefix=prefix, limit=DIRECTORY_RESULTS)
     return web.json_response(
         {"accounts": [{"address": a.address, "name": a.name} for a in accounts]}
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from pathlib import Path
 
 from aiohttp import web
@@ -59,7 +60,30 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+def metrics_allowed(request: web.Request) -> bool:
+    """Whether the request brings ``Authorization: Bearer <MAILSTORE_TOKEN>``.
+
+    The webmail port is public, and its counters (logins by outcome, requests by route)
+    tell an outsider how a guessing campaign fares. The mail store's service token is
+    the operator's credential already; the client's address proves nothing (behind a
+    reverse proxy on the same host every visitor comes from 127.0.0.1).
+    """
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    expected = request.app[CONFIG].mailstore_token.encode()
+    # compare_digest: the time taken does not depend on how much of the token matched.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        presented.strip().encode(errors="replace"), expected
+    )
+
+
 async def metrics(request: web.Request) -> web.Response:
+    if not metrics_allowed(request):
+        # RFC 9110 §11.6.1: the challenge names the scheme the call takes.
+        return web.json_response(
+            {"error": "unauthorized"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="localpost-metrics"'},
+        )
     body = generate_latest(request.app[METRICS].registry)
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST

@@ -24,9 +24,15 @@ from webmail.views.common import (
 BULK_ACTIONS = ("read", "unread", "trash", "restore", "delete")
 # The frame's own policy: nothing runs, nothing loads but our attachment routes (cid:
 # images) and, after "show images", remote images. Only our pages may frame it.
+# ``sandbox`` repeats the message page's iframe attribute, so that the body opened on
+# its own (a link, a new tab) is as sandboxed as framed: no scripts, forms, plugins or
+# top-level navigation. allow-same-origin lets the page read the frame's height; with
+# no script in the frame it lends the mail nothing.
+BODY_SANDBOX = "allow-same-origin allow-popups allow-popups-to-escape-sandbox"
 BODY_CSP = (
     "default-src 'none'; img-src 'self'{remote}; style-src 'unsafe-inline'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; "
+    f"sandbox {BODY_SANDBOX}"
 )
 
 

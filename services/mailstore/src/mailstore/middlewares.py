@@ -14,9 +14,12 @@ from aiohttp.web_request import BaseRequest
 from mailstore.errors import (
     AccountNotFound,
     AddressTaken,
+    FolderError,
+    FolderNotReady,
     InvalidRequest,
     LoginThrottled,
     MessageNotFound,
+    MessageTooBig,
     Overloaded,
     SessionNotFound,
     TokenNotFound,
@@ -29,6 +32,9 @@ log = logging.getLogger(__name__)
 # Health, metrics and the OpenAPI document stay open: compose's health checks and
 # Prometheus carry no token, and the service listens on the internal network only.
 PROTECTED_PREFIX = "/v1/"
+# Seconds an IMAP client is told to wait for a folder whose UIDs are being backfilled:
+# the maintenance task numbers 1,000 entries per short transaction.
+NOT_READY_RETRY_AFTER = 30
 
 
 def error_json(status: int, message: str, **extra: object) -> web.Response:
@@ -44,6 +50,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_json(404, "not found")
     except AddressTaken:
         return error_json(409, "address taken")
+    except FolderError as exc:
+        response = error_json(exc.status, str(exc), code=exc.code)
+        if isinstance(exc, FolderNotReady):
+            response.headers["Retry-After"] = str(NOT_READY_RETRY_AFTER)
+        return response
+    except MessageTooBig as exc:
+        return error_json(413, str(exc), code="toobig")
     except InvalidRequest as exc:
         return error_json(422, "invalid request", fields=exc.fields)
     except LoginThrottled as exc:

@@ -9,6 +9,18 @@
      ├── TokenNotFound        an API token that is unknown or revoked, or a token
      │                        id that is missing or not that account's            → 404
      ├── AddressTaken         creating an account whose address exists            → 409
+     ├── FolderError          the IMAP folder API's refusals; ``code`` names the
+     │    │                   case for the gateway (its RFC 5530 response code)
+     │    ├── FolderNotFound  no folder of that name in the account ("nonexistent") → 404
+     │    ├── FolderExists    CREATE/RENAME onto a taken name ("alreadyexists")   → 409
+     │    ├── FolderHasChildren DELETE of a folder with subfolders ("haschildren") → 409
+     │    ├── FolderRefused   deleting a standard folder, renaming a folder into
+     │    │                   its own subtree ("cannot")                         → 409
+     │    ├── FolderNotReady  its old entries are still being numbered
+     │    │                   (uid_backfill; "unavailable")                       → 503
+     │    └── ModseqForgotten changes since a MODSEQ whose expunges are forgotten
+     │                        ("forgotten"; RFC 7162 §3.2.5)                     → 410
+     ├── MessageTooBig        an APPEND larger than the store takes ("toobig")   → 413
      ├── InvalidRequest       a request's fields fail validation                  → 422
      │    └── InvalidSearch   the ``q`` of a search does not parse
      ├── LoginThrottled       too many failed logins for the account or from the
@@ -55,6 +67,47 @@ class AddressTaken(MailstoreError):
     def __init__(self, address: str) -> None:
         super().__init__(f"{address!r} is taken")
         self.address = address
+
+
+class FolderError(MailstoreError):
+    """``code``: which refusal, for the IMAP gateway's response code."""
+
+    code = ""
+    status = 400
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{self.code}: {name!r}")
+        self.name = name
+
+
+class FolderNotFound(FolderError):
+    code, status = "nonexistent", 404
+
+
+class FolderExists(FolderError):
+    code, status = "alreadyexists", 409
+
+
+class FolderHasChildren(FolderError):
+    code, status = "haschildren", 409
+
+
+class FolderRefused(FolderError):
+    code, status = "cannot", 409
+
+
+class FolderNotReady(FolderError):
+    code, status = "unavailable", 503
+
+
+class ModseqForgotten(FolderError):
+    code, status = "forgotten", 410
+
+
+class MessageTooBig(MailstoreError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"larger than {limit} octets")
+        self.limit = limit
 
 
 class InvalidRequest(MailstoreError):

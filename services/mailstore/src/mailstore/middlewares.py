@@ -15,9 +15,12 @@ from mailstore import db
 from mailstore.errors import (
     AccountNotFound,
     AddressTaken,
+    FolderError,
+    FolderNotReady,
     InvalidRequest,
     LoginThrottled,
     MessageNotFound,
+    MessageTooBig,
     Overloaded,
     SessionNotFound,
     TokenNotFound,
@@ -34,6 +37,9 @@ OUTAGE_RETRY_AFTER = 5
 # Health, metrics and the OpenAPI document stay open: compose's health checks and
 # Prometheus carry no token, and the service listens on the internal network only.
 PROTECTED_PREFIX = "/v1/"
+# Seconds an IMAP client is told to wait for a folder whose UIDs are being backfilled:
+# the maintenance task numbers 1,000 entries per short transaction.
+NOT_READY_RETRY_AFTER = 30
 
 
 def error_json(status: int, message: str, **extra: object) -> web.Response:
@@ -49,6 +55,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_json(404, "not found")
     except AddressTaken:
         return error_json(409, "address taken")
+    except FolderError as exc:
+        response = error_json(exc.status, str(exc), code=exc.code)
+        if isinstance(exc, FolderNotReady):
+            response.headers["Retry-After"] = str(NOT_READY_RETRY_AFTER)
+        return response
+    except MessageTooBig as exc:
+        return error_json(413, str(exc), code="toobig")
     except InvalidRequest as exc:
         return error_json(422, "invalid request", fields=exc.fields)
     except LoginThrottled as exc:

@@ -31,7 +31,9 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from mailstore.imap_structure import describe
 
 # Work bounds, so that one message cannot pin the consumer.
 MAX_PARTS = 10_000
@@ -96,6 +98,8 @@ class ParsedMessage:
     sender_claimed: str | None = None
     # Set when some part of the message could not be extracted; the rest is best effort.
     error: str | None = None
+    # mailstore.imap_structure.describe(raw): what IMAP's FETCH shows of the structure.
+    imap_structure: dict[str, Any] | None = None
 
     @property
     def has_attachments(self) -> bool:
@@ -128,6 +132,14 @@ class ParsedMessage:
 
 def parse_message(raw: bytes) -> ParsedMessage:
     """Parse ``raw``; never raises (see the module docstring)."""
+    result = _parse(raw)
+    # Computed with the rest so that the consumer's thread for large messages does it
+    # too, and stored with the message (IMAP's ENVELOPE and BODYSTRUCTURE).
+    result.imap_structure = describe(raw)
+    return result
+
+
+def _parse(raw: bytes) -> ParsedMessage:
     result = ParsedMessage()
     too_much = _beyond_bounds(raw)
     try:

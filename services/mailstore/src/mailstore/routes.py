@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mailstore.views import accounts, health, messages, sessions, throttle
+from mailstore.views import accounts, health, imap, imap_append, messages, sessions, throttle
 
 ACCOUNT = "/v1/accounts/{address}"
 MESSAGE = ACCOUNT + "/messages/{id:[0-9]{1,20}}"
+# The IMAP gateway's calls (views.imap): folders by name, messages by UID.
+IMAP = ACCOUNT + "/imap"
 # Routes whose path holds a secret: logs show their pattern, never the path (middlewares.py).
 SECRET_ROUTES = frozenset({"session", "end_session", "token_owner"})
 
@@ -36,6 +38,21 @@ def setup_routes(app: web.Application) -> None:
     )
     router.add_post(MESSAGE + "/trash", messages.trash, name="trash_message")
     router.add_post(MESSAGE + "/restore", messages.restore, name="restore_message")
+    router.add_get(IMAP + "/folders", imap.list_folders, name="imap_folders")
+    router.add_get(IMAP + "/status", imap.folder_status, name="imap_status")
+    router.add_post(IMAP + "/folders", imap.create_folder, name="imap_create")
+    router.add_post(IMAP + "/folders/rename", imap.rename_folder, name="imap_rename")
+    router.add_post(IMAP + "/folders/delete", imap.delete_folder, name="imap_delete")
+    router.add_post(IMAP + "/folders/subscription", imap.subscribe, name="imap_subscribe")
+    router.add_get(IMAP + "/select", imap.select, name="imap_select")
+    router.add_post(IMAP + "/fetch", imap.fetch, name="imap_fetch")
+    router.add_get(IMAP + "/raw", imap.raw, name="imap_raw")
+    router.add_post(IMAP + "/store", imap.store, name="imap_store")
+    router.add_post(IMAP + "/copy", imap.copy, name="imap_copy")
+    router.add_post(IMAP + "/move", imap.move, name="imap_move")
+    router.add_post(IMAP + "/expunge", imap.expunge, name="imap_expunge")
+    router.add_get(IMAP + "/changes", imap.changes, name="imap_changes")
+    router.add_post(IMAP + "/append", imap_append.append, name="imap_append")
     router.add_post("/v1/sessions", sessions.create_session, name="create_session")
     router.add_get("/v1/sessions/{secret}", sessions.get_session, name="session")
     router.add_delete("/v1/sessions/{secret}", sessions.end_session, name="end_session")

@@ -100,7 +100,7 @@ async def delete_forever(pool: Pool, *, account_id: int, entry_id: int) -> Outco
 
 async def delete_many_forever(pool: Pool, *, account_id: int, entry_ids: list[int]) -> Outcome:
     async def change(con: Connection, rows: list[Record]) -> list[Change]:
-        return await _delete(con, account_id, rows)
+        return await delete_entries(con, account_id, rows)
 
     return await _change(pool, account_id, entry_ids, (), change)
 
@@ -116,7 +116,7 @@ async def empty_trash(pool: Pool, *, account_id: int) -> Outcome:
             account_id,
             TRASH,
         )
-        changes = await _delete(con, account_id, rows)
+        changes = await delete_entries(con, account_id, rows)
     return Outcome(len(rows), changes)
 
 
@@ -160,7 +160,7 @@ async def _purge_batch(con: Connection, days: int) -> list[Change]:
     for row in rows:
         by_account.setdefault(row["account_id"], []).append(row)
     for account_id, entries in by_account.items():
-        changes += await _delete(con, account_id, entries)
+        changes += await delete_entries(con, account_id, entries)
     return changes
 
 
@@ -267,7 +267,7 @@ async def _move(
     return changes
 
 
-async def _delete(con: Connection, account_id: int, rows: list[Record]) -> list[Change]:
+async def delete_entries(con: Connection, account_id: int, rows: list[Record]) -> list[Change]:
     """Delete locked entries forever, recording their expunge, and the messages no entry
     refers to any more."""
     if not rows:

@@ -81,7 +81,7 @@ async def store_messages(pool: Pool, messages: Sequence[NewMessage]) -> list[Sto
                 new.setdefault(message.gateway_id, message)
         # Another replica may have committed some of them since the SELECT: only the
         # messages this transaction inserted get entries.
-        inserted = await _insert_messages(con, list(new.values())) if new else set()
+        inserted = await insert_messages(con, list(new.values())) if new else set()
         new = {gateway_id: m for gateway_id, m in new.items() if gateway_id in inserted}
         entries = await _insert_entries(con, list(new.values())) if new else {}
     outcomes = []
@@ -96,7 +96,7 @@ async def store_messages(pool: Pool, messages: Sequence[NewMessage]) -> list[Sto
     return outcomes
 
 
-async def _insert_messages(con: Connection, messages: list[NewMessage]) -> set[str]:
+async def insert_messages(con: Connection, messages: list[NewMessage]) -> set[str]:
     """Insert the messages and their attachments; the gateway ids this call inserted.
 
     ON CONFLICT still matters: another replica may commit the same id between our
@@ -108,10 +108,10 @@ async def _insert_messages(con: Connection, messages: list[NewMessage]) -> set[s
             id, mail_from, rcpt_to, submitted_by, raw, size, subject, from_name, from_address,
             to_addrs, cc_addrs, date, message_id_header, in_reply_to, references_header,
             text_body, html_body, preview, has_attachments, parse_defects, parse_error,
-            sender_check, sender_claimed, search
+            sender_check, sender_claimed, search, imap_structure
         ) VALUES (
             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22, $23, to_tsvector('simple', $24)
+            $19, $20, $21, $22, $23, to_tsvector('simple', $24), $25
         )
         ON CONFLICT (id) DO NOTHING
         RETURNING id
@@ -175,6 +175,7 @@ def _message_row(message: NewMessage) -> tuple[object, ...]:
         parsed.sender_check,
         parsed.sender_claimed,
         parsed.search_text,
+        parsed.imap_structure,
     )
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from mailstore.openapi.common import COMMON_SCHEMAS, error
+from mailstore.openapi.imap import IMAP_PATHS, IMAP_SCHEMAS
 from mailstore.openapi.mail import MAIL_PATHS, MAIL_SCHEMAS
 from mailstore.openapi.web_state import WEB_PATHS, WEB_SCHEMAS
 
-_PATHS: dict[str, Any] = {**MAIL_PATHS, **WEB_PATHS}
+_PATHS: dict[str, Any] = {**MAIL_PATHS, **WEB_PATHS, **IMAP_PATHS}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -29,7 +30,7 @@ OPENAPI: dict[str, Any] = {
     "paths": _PATHS,
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {**COMMON_SCHEMAS, **MAIL_SCHEMAS, **WEB_SCHEMAS},
+        "schemas": {**COMMON_SCHEMAS, **MAIL_SCHEMAS, **WEB_SCHEMAS, **IMAP_SCHEMAS},
     },
 }
 

@@ -103,16 +103,26 @@ async def get_raw(request: web.Request) -> web.StreamResponse:
         raise MessageNotFound(entry)
     response = web.StreamResponse()
     response.content_type = "message/rfc822"
-    response.content_length = found["size"]
+    return await stream_raw(request, response, found["gateway_id"], 0, found["size"])
+
+
+async def stream_raw(
+    request: web.Request, response: web.StreamResponse, gateway_id: str, start: int, end: int
+) -> web.StreamResponse:
+    """Send octets ``start``..``end`` of a raw message, RAW_SLICE per query."""
+    response.content_length = end - start
     await response.prepare(request)
-    for offset in range(0, found["size"], RAW_SLICE):
+    for offset in range(start, end, RAW_SLICE):
         chunk = await db.raw_slice(
-            pool, gateway_id=found["gateway_id"], offset=offset, length=RAW_SLICE
+            request.app[POOL],
+            gateway_id=gateway_id,
+            offset=offset,
+            length=min(RAW_SLICE, end - offset),
         )
         if chunk is None:
             # Deleted forever meanwhile. The status is sent: closing the connection short
             # of Content-Length is how the client learns that the body is incomplete.
-            log.warning("entry %d was deleted while its raw message was being sent", entry)
+            log.warning("message %s was deleted while it was being sent", gateway_id)
             if request.transport is not None:
                 request.transport.close()
             return response

@@ -1,0 +1,369 @@
+"""IMAP's messages in a selected folder: FETCH data, STORE, COPY, MOVE, EXPUNGE, changes.
+
+Messages are named by (folder, UID set); a set is a list of (low, high) ranges sent as
+two bigint arrays, so a set's size costs nothing. UIDs absent from the folder are
+ignored, as RFC 9051 §6.4 has it for UID commands. Each change locks its folders first
+and the entries after them, in id order (db.folders), takes one MODSEQ per folder
+changed, and returns the changes for the ``changed`` event.
+
+Flags: ``\\Seen`` is the ``seen`` column the web shows as read; the other system flags
+are columns of their own and keywords a text array (migration 0007). Keywords compare
+case-sensitively, as stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from mailstore.db.changes import delete_entries
+from mailstore.db.connection import Connection, Pool, Record
+from mailstore.db.folders import EXISTS, FLAGS, Change, allocate, expunge, lock_folders
+from mailstore.db.imap_folders import find_folder
+from mailstore.errors import ModseqForgotten
+from mailstore.imap_structure import describe
+
+Ranges = list[tuple[int, int]]
+
+# System flag -> column; the order FETCH FLAGS lists them in.
+FLAG_COLUMNS = {
+    "\\Seen": "seen",
+    "\\Answered": "answered",
+    "\\Flagged": "flagged",
+    "\\Deleted": "deleted",
+    "\\Draft": "draft",
+}
+# Rows FETCH reads per query while it streams.
+FETCH_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FlagState:
+    uid: int
+    flags: list[str]
+    keywords: list[str]
+    modseq: int
+
+
+def flags_of(row: Record) -> list[str]:
+    return [flag for flag, column in FLAG_COLUMNS.items() if row[column]]
+
+
+def state_of(row: Record) -> FlagState:
+    return FlagState(row["uid"], flags_of(row), list(row["keywords"]), row["modseq"])
+
+
+def _bounds(ranges: Ranges) -> tuple[list[int], list[int]]:
+    return [low for low, _ in ranges], [high for _, high in ranges]
+
+
+# --- FETCH --------------------------------------------------------------------------------
+
+
+async def fetch(
+    pool: Pool,
+    *,
+    account_id: int,
+    folder_id: str,
+    ranges: Ranges,
+    changed_since: int | None,
+    structure: bool,
+) -> AsyncIterator[Record]:
+    """The entries of the set, ascending UID, FETCH_BATCH per query (keyset on UID).
+
+    With ``structure`` each row has ``imap_structure``, computed and saved here for
+    a message stored before migration 0008.
+    """
+    lows, highs = _bounds(ranges)
+    after = 0
+    while True:
+        rows = await pool.fetch(
+            """
+            SELECT e.id, e.uid, e.modseq, e.created_at, e.seen, e.answered, e.flagged, e.deleted,
+                              e.draft, e.keywords, e.message_id, e.folder_id, m.size,
+                   CASE WHEN $8 THEN m.imap_structure END AS imap_structure
+            FROM mailbox_entries e JOIN messages m ON m.id = e.message_id
+            WHERE e.account_id = $1 AND e.folder_id = $2
+              AND EXISTS (SELECT 1 FROM unnest($3::bigint[], $4::bigint[]) AS r (lo, hi)
+                          WHERE e.uid BETWEEN r.lo AND r.hi)
+              AND e.uid > $5 AND e.modseq > $6
+            ORDER BY e.uid LIMIT $7
+            """,
+            account_id,
+            folder_id,
+            lows,
+            highs,
+            after,
+            changed_since or 0,
+            FETCH_BATCH,
+            structure,
+        )
+        for row in rows:
+            if structure and row["imap_structure"] is None:
+                yield {**dict(row), "imap_structure": await structure_of(pool, row["message_id"])}
+            else:
+                yield row
+        if len(rows) < FETCH_BATCH:
+            return
+        after = rows[-1]["uid"]
+
+
+async def structure_of(pool: Pool, gateway_id: str) -> object:
+    """The message's stored description, computed and saved first if it has none."""
+    raw: bytes | None = await pool.fetchval("SELECT raw FROM messages WHERE id = $1", gateway_id)
+    if raw is None:
+        return None
+    described = describe(raw)
+    await pool.execute(
+        "UPDATE messages SET imap_structure = $2 WHERE id = $1 AND imap_structure IS NULL",
+        gateway_id,
+        described,
+    )
+    return described
+
+
+async def raw_of(pool: Pool, *, account_id: int, folder_id: str, uid: int) -> Record | None:
+    """The gateway id and octet length of one entry's raw message, to read in slices."""
+    return await pool.fetchrow(
+        """
+        SELECT m.id AS gateway_id, octet_length(m.raw) AS size
+        FROM mailbox_entries e JOIN messages m ON m.id = e.message_id
+        WHERE e.account_id = $1 AND e.folder_id = $2 AND e.uid = $3
+        """,
+        account_id,
+        folder_id,
+        uid,
+    )
+
+
+# --- STORE --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutcome:
+    updated: list[FlagState]
+    # UIDs that failed UNCHANGEDSINCE (RFC 7162 §3.1.3).
+    modified: list[int]
+    changes: list[Change]
+
+
+async def store(
+    pool: Pool,
+    *,
+    account_id: int,
+    name: str,
+    ranges: Ranges,
+    mode: str,
+    flags: set[str],
+    keywords: set[str],
+    unchanged_since: int | None,
+) -> StoreOutcome:
+    """Add, remove or replace (``mode``) flags and keywords of the set's entries.
+
+    Entries whose flags change take one new MODSEQ; the others are reported as they
+    are (the gateway answers FETCH FLAGS for each, RFC 9051 §6.4.6).
+    """
+    async with pool.acquire() as con, con.transaction():
+        folder = await find_folder(con, account_id, name)
+        await lock_folders(con, account_id=account_id, folder_ids=[folder["id"]])
+        rows = await _lock_set(con, account_id, folder["id"], ranges)
+        plans: list[tuple[Record, set[str], set[str]]] = []
+        modified: list[int] = []
+        for row in rows:
+            if unchanged_since is not None and row["modseq"] > unchanged_since:
+                modified.append(row["uid"])
+                continue
+            have, words = set(flags_of(row)), set(row["keywords"])
+            if mode == "add":
+                new, new_words = have | flags, words | keywords
+            elif mode == "remove":
+                new, new_words = have - flags, words - keywords
+            else:
+                new, new_words = set(flags), set(keywords)
+            plans.append((row, new, new_words))
+        changing = [
+            (row, new, words)
+            for row, new, words in plans
+            if new != set(flags_of(row)) or words != set(row["keywords"])
+        ]
+        states = {row["uid"]: state_of(row) for row, _, _ in plans}
+        changes: list[Change] = []
+        if changing:
+            modseq = (await allocate(con, account_id=account_id, folder_id=folder["id"], uids=0))[
+                "modseq"
+            ]
+            updated = await con.fetch(
+                """
+                UPDATE mailbox_entries e SET seen = u.seen, answered = u.answered,
+                    flagged = u.flagged, deleted = u.deleted, draft = u.draft,
+                    keywords = string_to_array(u.keywords, ' '), modseq = $2
+                FROM unnest($3::bigint[], $4::bool[], $5::bool[], $6::bool[], $7::bool[],
+                            $8::bool[], $9::text[])
+                    AS u (id, seen, answered, flagged, deleted, draft, keywords)
+                WHERE e.account_id = $1 AND e.id = u.id
+                RETURNING e.id, e.uid, e.modseq, e.seen, e.answered, e.flagged, e.deleted,
+                          e.draft, e.keywords
+                """,
+                account_id,
+                modseq,
+                [row["id"] for row, _, _ in changing],
+                *([flag in new for _, new, _ in changing] for flag in FLAG_COLUMNS),
+                [" ".join(sorted(words)) for _, _, words in changing],
+            )
+            for row in updated:
+                states[row["uid"]] = state_of(row)
+                change = Change(account_id, row["id"], folder["id"], row["uid"], modseq, FLAGS)
+                changes.append(change)
+    return StoreOutcome(sorted(states.values(), key=lambda s: s.uid), modified, changes)
+
+
+async def _lock_set(
+    con: Connection, account_id: int, folder_id: str, ranges: Ranges
+) -> list[Record]:
+    """The set's entries of a folder locked by the caller, locked in id order, by UID."""
+    lows, highs = _bounds(ranges)
+    rows = await con.fetch(
+        """
+        SELECT e.id, e.uid, e.modseq, e.created_at, e.seen, e.answered, e.flagged, e.deleted,
+               e.draft, e.keywords, e.message_id, e.folder_id, e.role, e.restore_folder_id
+        FROM mailbox_entries e
+        WHERE e.account_id = $1 AND e.folder_id = $2
+              AND EXISTS (SELECT 1 FROM unnest($3::bigint[], $4::bigint[]) AS r (lo, hi)
+                          WHERE e.uid BETWEEN r.lo AND r.hi)
+        ORDER BY e.id FOR UPDATE
+        """,
+        account_id,
+        folder_id,
+        lows,
+        highs,
+    )
+    return sorted(rows, key=lambda row: row["uid"])
+
+
+# --- COPY, MOVE, EXPUNGE ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CopyOutcome:
+    uidvalidity: int
+    pairs: list[tuple[int, int]]
+    changes: list[Change]
+
+
+async def copy(
+    pool: Pool, *, account_id: int, name: str, ranges: Ranges, target: str, move: bool
+) -> CopyOutcome:
+    """COPY (new entries of the same stored messages) or MOVE (the entries themselves,
+    expunged from the source, RFC 6851 §3.3) into ``target``, new UIDs ascending in
+    source UID order (RFC 4315 §3's COPYUID pairs)."""
+    async with pool.acquire() as con, con.transaction():
+        source = await find_folder(con, account_id, name)
+        destination = await find_folder(con, account_id, target)
+        await lock_folders(con, account_id=account_id, folder_ids=[source["id"], destination["id"]])
+        rows = await _lock_set(con, account_id, source["id"], ranges)
+        if not rows:
+            return CopyOutcome(destination["uidvalidity"], [], [])
+        changes = await expunge(con, account_id=account_id, entries=rows) if move else []
+        allocated = await allocate(
+            con, account_id=account_id, folder_id=destination["id"], uids=len(rows)
+        )
+        first, modseq = allocated["first_uid"], allocated["modseq"]
+        uids = list(range(first, first + len(rows)))
+        statement = _MOVE if move else _COPY
+        ids = await con.fetch(
+            statement,
+            account_id,
+            destination["id"],
+            [row["id"] for row in rows],
+            uids,
+            modseq,
+        )
+    changes += [
+        Change(account_id, row["id"], destination["id"], row["uid"], modseq, EXISTS)
+        for row in sorted(ids, key=lambda row: row["uid"])
+    ]
+    pairs = [(row["uid"], uid) for row, uid in zip(rows, uids, strict=True)]
+    return CopyOutcome(destination["uidvalidity"], pairs, changes)
+
+
+# Into Trash an entry remembers where it came from (the web's restore; a Trash entry
+# has a restore folder, migration 0001's CHECK); out of Trash it forgets it.
+_MOVE = """
+UPDATE mailbox_entries e SET folder_id = $2, uid = u.uid, modseq = $5,
+    restore_folder_id = CASE WHEN $2 = 'trash' THEN
+        CASE WHEN e.folder_id = 'trash' THEN e.restore_folder_id ELSE e.folder_id END END,
+    trashed_at = CASE WHEN $2 = 'trash' THEN coalesce(e.trashed_at, now()) END
+FROM unnest($3::bigint[], $4::bigint[]) AS u (id, uid)
+WHERE e.account_id = $1 AND e.id = u.id RETURNING e.id, e.uid
+"""
+# The copy keeps the internal date (RFC 9051 §6.4.7), flags and role of its source.
+_COPY = """
+INSERT INTO mailbox_entries (account_id, message_id, role, folder_id, seen, answered,
+    flagged, deleted, draft, keywords, created_at, uid, modseq, restore_folder_id,
+    trashed_at)
+SELECT e.account_id, e.message_id, e.role, $2, e.seen, e.answered, e.flagged, e.deleted,
+       e.draft, e.keywords, e.created_at, u.uid, $5,
+       CASE WHEN $2 = 'trash' THEN
+           CASE WHEN e.folder_id = 'trash' THEN e.restore_folder_id ELSE e.folder_id END END,
+       CASE WHEN $2 = 'trash' THEN coalesce(e.trashed_at, now()) END
+FROM mailbox_entries e JOIN unnest($3::bigint[], $4::bigint[]) AS u (id, uid) ON e.id = u.id
+WHERE e.account_id = $1 ORDER BY u.uid RETURNING id, uid
+"""
+
+
+async def expunge_deleted(
+    pool: Pool, *, account_id: int, name: str, ranges: Ranges | None
+) -> tuple[list[int], list[Change]]:
+    """Delete the folder's \\Deleted entries (those of ``ranges`` only, when given:
+    UID EXPUNGE, RFC 4315 §2.1); the UIDs expunged, ascending."""
+    async with pool.acquire() as con, con.transaction():
+        folder = await find_folder(con, account_id, name)
+        await lock_folders(con, account_id=account_id, folder_ids=[folder["id"]])
+        rows = await _lock_set(con, account_id, folder["id"], ranges or [(1, 2**32 - 1)])
+        doomed = [row for row in rows if row["deleted"]]
+        changes = await delete_entries(con, account_id, doomed)
+    return [row["uid"] for row in doomed], changes
+
+
+# --- changes since a MODSEQ ---------------------------------------------------------------
+
+
+async def changes_since(
+    pool: Pool, *, account_id: int, name: str, modseq: int
+) -> tuple[list[int], list[FlagState]]:
+    """UIDs expunged after ``modseq`` and entries changed after it (RFC 7162 §3.2.5);
+    ModseqForgotten when expunges after it may have been forgotten."""
+    async with (
+        pool.acquire() as con,
+        con.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        folder = await con.fetchrow(
+            """
+            SELECT f.id, f.forgotten_modseq FROM folders f
+            WHERE f.account_id = $1 AND f.name = $2
+            """,
+            account_id,
+            (await find_folder(con, account_id, name))["name"],
+        )
+        if modseq < folder["forgotten_modseq"]:
+            raise ModseqForgotten(name)
+        vanished = await con.fetch(
+            """
+            SELECT uid FROM expunged WHERE account_id = $1 AND folder_id = $2 AND modseq > $3
+            ORDER BY uid
+            """,
+            account_id,
+            folder["id"],
+            modseq,
+        )
+        changed = await con.fetch(
+            """
+            SELECT e.id, e.uid, e.modseq, e.created_at, e.seen, e.answered, e.flagged, e.deleted,
+           e.draft, e.keywords, e.message_id, e.folder_id FROM mailbox_entries e
+            WHERE e.account_id = $1 AND e.folder_id = $2 AND e.modseq > $3 ORDER BY e.uid
+            """,
+            account_id,
+            folder["id"],
+            modseq,
+        )
+    return [row["uid"] for row in vanished], [state_of(row) for row in changed]

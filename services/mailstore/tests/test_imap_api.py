@@ -1,0 +1,441 @@
+"""The IMAP-facing API on real PostgreSQL, over HTTP: folders, SELECT, FETCH, STORE,
+COPY/MOVE, EXPUNGE, changes since a MODSEQ and APPEND (views.imap)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from mailstore.settings import DEV_MAILSTORE_TOKEN
+
+Client = TestClient[web.Request, web.Application]
+AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
+ALICE, BOB = "alice@localpost.test", "bob@localpost.test"
+IMAP = f"/v1/accounts/{ALICE}/imap"
+
+
+def mail(subject: str = "Hello", message_id: str = "<m@example.com>") -> bytes:
+    return (
+        f"From: Carol <carol@example.com>\r\nTo: {ALICE}\r\nSubject: {subject}\r\n"
+        f"Date: Tue, 1 Jul 2025 10:00:00 +0000\r\nMessage-ID: {message_id}\r\n\r\n"
+        "Just saying hello.\r\n"
+    ).encode()
+
+
+@pytest.fixture
+async def alice(client: Client) -> None:
+    for address in (ALICE, BOB):
+        body = {"address": address, "name": "", "password": "correct horse battery"}
+        response = await client.post("/v1/accounts", json=body, headers=AUTH)
+        assert response.status == 201
+
+
+async def post(client: Client, path: str, body: dict[str, Any], status: int = 200) -> Any:
+    response = await client.post(IMAP + path, json=body, headers=AUTH)
+    assert response.status == status, await response.text()
+    return await response.json() if response.content_type == "application/json" else None
+
+
+async def get(client: Client, path: str, status: int = 200, **query: Any) -> Any:
+    response = await client.get(IMAP + path, params=query, headers=AUTH)
+    assert response.status == status, await response.text()
+    return await response.json()
+
+
+async def fetch(client: Client, folder: str, uids: str, **more: Any) -> list[dict[str, Any]]:
+    response = await client.post(
+        IMAP + "/fetch", json={"folder": folder, "uids": uids, **more}, headers=AUTH
+    )
+    assert response.status == 200, await response.text()
+    return [json.loads(line) for line in (await response.text()).splitlines()]
+
+
+async def append(
+    client: Client, folder: str, *raws: bytes, flags: list[str] | None = None, status: int = 200
+) -> Any:
+    form = aiohttp.FormData()
+    meta = {"folder": folder, "messages": [{"flags": flags or []} for _ in raws]}
+    form.add_field("meta", json.dumps(meta), content_type="application/json")
+    for raw in raws:
+        form.add_field("message", raw, content_type="message/rfc822", filename="m.eml")
+    response = await client.post(IMAP + "/append", data=form, headers=AUTH)
+    assert response.status == status, await response.text()
+    return await response.json()
+
+
+async def folders(client: Client) -> dict[str, dict[str, Any]]:
+    return {f["name"]: f for f in (await get(client, "/folders"))["folders"]}
+
+
+# -- folders -------------------------------------------------------------------------------
+
+
+async def test_folder_list_has_the_six_with_status_inbox_first(client: Client, alice: None) -> None:
+    await append(client, "INBOX", mail(), mail("two"), flags=["\\Seen"])
+    listed = (await get(client, "/folders"))["folders"]
+
+    assert [f["name"] for f in listed] == ["INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"]
+    inbox = listed[0]
+    assert (inbox["messages"], inbox["unseen"], inbox["deleted"]) == (2, 0, 0)
+    assert inbox["size"] == len(mail()) + len(mail("two"))
+    assert inbox["uidnext"] == 3
+    assert inbox["uidvalidity"] >= 1
+    assert listed[4]["special_use"] == ["\\Sent"]
+
+
+async def test_create_makes_parents_and_refuses_a_taken_name(client: Client, alice: None) -> None:
+    await post(client, "/folders", {"name": "Work/2026/Q1"}, 201)
+    found = await folders(client)
+    again = await client.post(IMAP + "/folders", json={"name": "Work/2026/Q1"}, headers=AUTH)
+
+    assert {"Work", "Work/2026", "Work/2026/Q1"} <= set(found)
+    assert found["Work"]["children"]
+    assert not found["Work/2026/Q1"]["children"]
+    assert again.status == 409
+    assert (await again.json())["code"] == "alreadyexists"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "a//b",
+        "/a",
+        "a/",
+        "bad\x00name",
+        "bad\x07name",
+        "a*",
+        "b%",
+        "x" * 501,
+        "a/" * 1000 + "a",
+    ],
+)
+async def test_hostile_folder_names_are_422(client: Client, alice: None, name: str) -> None:
+    response = await client.post(IMAP + "/folders", json={"name": name}, headers=AUTH)
+    assert response.status == 422
+
+
+async def test_rename_moves_children_and_keeps_uidvalidity(client: Client, alice: None) -> None:
+    await post(client, "/folders", {"name": "A/B"}, 201)
+    before = await folders(client)
+    await post(client, "/folders/rename", {"name": "A", "new_name": "Z/A"}, 204)
+    after = await folders(client)
+
+    assert "A" not in after
+    assert "A/B" not in after
+    assert {"Z", "Z/A", "Z/A/B"} <= set(after)
+    assert after["Z/A/B"]["uidvalidity"] == before["A/B"]["uidvalidity"]
+
+
+async def test_rename_into_own_subtree_is_refused(client: Client, alice: None) -> None:
+    await post(client, "/folders", {"name": "A"}, 201)
+    body = await post(client, "/folders/rename", {"name": "A", "new_name": "A/B"}, 409)
+    assert body["code"] == "cannot"
+
+
+async def test_renaming_inbox_moves_its_messages_and_leaves_it_empty(
+    client: Client, alice: None
+) -> None:
+    await append(client, "INBOX", mail("one"), mail("two"))
+    await post(client, "/folders/rename", {"name": "inbox", "new_name": "Old"}, 204)
+    found = await folders(client)
+
+    assert found["INBOX"]["messages"] == 0
+    assert found["Old"]["messages"] == 2
+    changes = await get(client, "/changes", folder="INBOX", modseq=1)
+    assert changes["vanished"] == "1:2"
+
+
+async def test_delete_refuses_standard_folders_and_parents(client: Client, alice: None) -> None:
+    await post(client, "/folders", {"name": "P/C"}, 201)
+    standard = await post(client, "/folders/delete", {"name": "Sent"}, 409)
+    parent = await post(client, "/folders/delete", {"name": "P"}, 409)
+    await post(client, "/folders/delete", {"name": "P/C"}, 204)
+    await post(client, "/folders/delete", {"name": "P"}, 204)
+    missing = await post(client, "/folders/delete", {"name": "P"}, 404)
+
+    assert (standard["code"], parent["code"], missing["code"]) == (
+        "cannot",
+        "haschildren",
+        "nonexistent",
+    )
+
+
+async def test_subscription_is_stored(client: Client, alice: None) -> None:
+    await post(client, "/folders", {"name": "News"}, 201)
+    await post(client, "/folders/subscription", {"name": "News", "subscribed": True}, 204)
+    assert (await folders(client))["News"]["subscribed"]
+    await post(client, "/folders/subscription", {"name": "News", "subscribed": False}, 204)
+    assert not (await folders(client))["News"]["subscribed"]
+
+
+async def test_other_accounts_folder_is_404(client: Client, alice: None) -> None:
+    response = await client.post(
+        f"/v1/accounts/{BOB}/imap/folders", json={"name": "Secret"}, headers=AUTH
+    )
+    assert response.status == 201
+    missing = await get(client, "/select", 404, folder="Secret")
+    assert missing["code"] == "nonexistent"
+
+
+# -- select, fetch, raw --------------------------------------------------------------------
+
+
+async def test_select_snapshot_compacts_uids(client: Client, alice: None) -> None:
+    await append(client, "INBOX", *(mail(str(n)) for n in range(5)))
+    await post(
+        client, "/store", {"folder": "INBOX", "uids": "2,3", "mode": "add", "flags": ["\\Deleted"]}
+    )
+    await post(
+        client,
+        "/store",
+        {"folder": "INBOX", "uids": "1", "mode": "add", "flags": ["\\Seen", "$Work"]},
+    )
+    await post(client, "/expunge", {"folder": "INBOX"})
+    found = await get(client, "/select", folder="INBOX")
+
+    assert found["uids"] == "1,4:5"
+    assert found["exists"] == 3
+    assert found["first_unseen"] == 4
+    assert "$Work" in found["flags"]
+    assert "\\Deleted" in found["flags"]
+    assert found["uidnext"] == 6
+
+
+async def test_select_of_a_folder_being_backfilled_is_503(
+    client: Client, alice: None, pool: Any
+) -> None:
+    account = await pool.fetchval("SELECT id FROM accounts WHERE address = $1", ALICE)
+    await pool.execute(
+        "INSERT INTO uid_backfill (account_id, folder_id) VALUES ($1, 'inbox')", account
+    )
+    response = await client.get(IMAP + "/select", params={"folder": "INBOX"}, headers=AUTH)
+    assert response.status == 503
+    assert response.headers["Retry-After"]
+
+
+async def test_fetch_streams_the_set_with_structure_and_changedsince(
+    client: Client, alice: None
+) -> None:
+    await append(client, "INBOX", mail("a"), mail("b"), mail("c"))
+    stored = await post(
+        client, "/store", {"folder": "INBOX", "uids": "2", "mode": "add", "flags": ["\\Flagged"]}
+    )
+    every = await fetch(client, "INBOX", "1:4294967295", structure=True)
+    since = await fetch(client, "INBOX", "1:*".replace("*", "100"), changed_since=2)
+
+    assert [line["uid"] for line in every] == [1, 2, 3]
+    assert every[0]["size"] == len(mail("a"))
+    assert every[0]["structure"]["envelope"]["subject"] == "a"
+    assert [line["uid"] for line in since] == [2]
+    assert since[0]["modseq"] == stored["updated"][0]["modseq"]
+    assert since[0]["flags"] == ["\\Flagged"]
+
+
+async def test_structure_of_an_older_message_is_computed_and_saved(
+    client: Client, alice: None, pool: Any
+) -> None:
+    await append(client, "INBOX", mail("old"))
+    await pool.execute("UPDATE messages SET imap_structure = NULL")
+    first = await fetch(client, "INBOX", "1", structure=True)
+    saved = await pool.fetchval("SELECT imap_structure FROM messages")
+
+    assert first[0]["structure"]["envelope"]["subject"] == "old"
+    assert saved == first[0]["structure"]
+
+
+async def test_delivery_stores_the_structure(
+    client: Client, alice: None, deliver: Any, pool: Any
+) -> None:
+    await deliver(mail("delivered"), rcpt_to=[ALICE])
+    saved = await pool.fetchval("SELECT imap_structure FROM messages")
+    assert saved["envelope"]["subject"] == "delivered"
+
+
+async def test_raw_gives_a_byte_range(client: Client, alice: None) -> None:
+    raw = mail("range")
+    await append(client, "INBOX", raw)
+    whole = await client.get(IMAP + "/raw", params={"folder": "INBOX", "uid": "1"}, headers=AUTH)
+    part = await client.get(
+        IMAP + "/raw",
+        params={"folder": "INBOX", "uid": "1", "offset": "6", "length": "5"},
+        headers=AUTH,
+    )
+    missing = await client.get(IMAP + "/raw", params={"folder": "INBOX", "uid": "9"}, headers=AUTH)
+
+    assert await whole.read() == raw
+    assert await part.read() == raw[6:11]
+    assert part.headers["X-Message-Size"] == str(len(raw))
+    assert missing.status == 404
+
+
+@pytest.mark.parametrize(
+    "uids", ["", "0", "1:*", "$", "4294967296", "1,,2", "a", "1\x002", ",".join(["1"] * 100_001)]
+)
+async def test_bad_uid_sets_are_422(client: Client, alice: None, uids: str) -> None:
+    response = await client.post(
+        IMAP + "/fetch", json={"folder": "INBOX", "uids": uids}, headers=AUTH
+    )
+    assert response.status == 422
+
+
+# -- store, copy, move, expunge, changes ---------------------------------------------------
+
+
+async def test_store_modes_and_unchangedsince(client: Client, alice: None) -> None:
+    await append(client, "INBOX", mail("a"), mail("b"))
+    added = await post(
+        client,
+        "/store",
+        {"folder": "INBOX", "uids": "1:2", "mode": "add", "flags": ["\\seen", "$Label1"]},
+    )
+    replaced = await post(
+        client,
+        "/store",
+        {"folder": "INBOX", "uids": "1", "mode": "replace", "flags": ["\\Answered"]},
+    )
+    guarded = await post(
+        client,
+        "/store",
+        {
+            "folder": "INBOX",
+            "uids": "1:2",
+            "mode": "remove",
+            "flags": ["\\Seen"],
+            "unchanged_since": added["updated"][1]["modseq"],
+        },
+    )
+
+    assert added["updated"][0]["flags"] == ["\\Seen"]
+    assert added["updated"][0]["keywords"] == ["$Label1"]
+    assert replaced["updated"][0]["flags"] == ["\\Answered"]
+    assert replaced["updated"][0]["keywords"] == []
+    assert replaced["updated"][0]["modseq"] > added["updated"][0]["modseq"]
+    assert guarded["modified"] == "1"
+    assert [s["uid"] for s in guarded["updated"]] == [2]
+    assert guarded["updated"][0]["flags"] == []
+
+
+async def test_store_refuses_unknown_system_flags(client: Client, alice: None) -> None:
+    await append(client, "INBOX", mail())
+    body = {"folder": "INBOX", "uids": "1", "mode": "add", "flags": ["\\Bogus"]}
+    await post(client, "/store", body, 422)
+
+
+async def test_copy_shares_the_message_and_move_expunges(
+    client: Client, alice: None, pool: Any
+) -> None:
+    await append(client, "INBOX", mail("a"), mail("b"), mail("c"))
+    await post(client, "/folders", {"name": "Kept"}, 201)
+    copied = await post(client, "/copy", {"folder": "INBOX", "uids": "1,3", "target": "Kept"})
+    moved = await post(client, "/move", {"folder": "INBOX", "uids": "2:3", "target": "Kept"})
+    found = await folders(client)
+    messages = await pool.fetchval("SELECT count(*) FROM messages")
+
+    assert copied["pairs"] == [[1, 1], [3, 2]]
+    assert moved["pairs"] == [[2, 3], [3, 4]]
+    assert copied["uidvalidity"] == found["Kept"]["uidvalidity"]
+    assert found["Kept"]["messages"] == 4
+    assert found["INBOX"]["messages"] == 1
+    assert found["Kept"]["uidnext"] == 5
+    assert messages == 3
+    assert (await get(client, "/changes", folder="INBOX", modseq=1))["vanished"] == "2:3"
+
+
+async def test_move_into_trash_can_be_restored_by_the_web(client: Client, alice: None) -> None:
+    await append(client, "INBOX", mail("x"))
+    await post(client, "/move", {"folder": "INBOX", "uids": "1", "target": "Trash"})
+    listing = await client.get(f"/v1/accounts/{ALICE}/messages?folder=trash", headers=AUTH)
+    (entry,) = (await listing.json())["messages"]
+    restored = await client.post(
+        f"/v1/accounts/{ALICE}/messages/{entry['id']}/restore", headers=AUTH
+    )
+
+    assert restored.status == 200
+    assert (await restored.json())["folder"] == "inbox"
+
+
+async def test_expunge_only_deleted_and_only_the_set(client: Client, alice: None) -> None:
+    await append(client, "INBOX", *(mail(str(n)) for n in range(4)))
+    await post(
+        client, "/store", {"folder": "INBOX", "uids": "1:3", "mode": "add", "flags": ["\\Deleted"]}
+    )
+    some = await post(client, "/expunge", {"folder": "INBOX", "uids": "2:4"})
+    rest = await post(client, "/expunge", {"folder": "INBOX"})
+
+    assert (some["expunged"], rest["expunged"]) == ("2:3", "1")
+    assert (await get(client, "/select", folder="INBOX"))["uids"] == "4"
+
+
+async def test_changes_since_a_forgotten_modseq_is_410(
+    client: Client, alice: None, pool: Any
+) -> None:
+    await pool.execute("UPDATE folders SET forgotten_modseq = 5 WHERE name = 'INBOX'")
+    gone = await get(client, "/changes", 410, folder="INBOX", modseq=4)
+    fine = await get(client, "/changes", folder="INBOX", modseq=5)
+    assert gone["code"] == "forgotten"
+    assert fine == {"vanished": "", "changed": []}
+
+
+# -- append ----------------------------------------------------------------------------------
+
+
+async def test_multiappend_is_all_or_nothing(client: Client, alice: None) -> None:
+    form = aiohttp.FormData()
+    meta = {"folder": "INBOX", "messages": [{"flags": []}, {"flags": ["\\Bad"]}]}
+    form.add_field("meta", json.dumps(meta))
+    form.add_field("message", mail("a"), filename="a")
+    form.add_field("message", mail("b"), filename="b")
+    response = await client.post(IMAP + "/append", data=form, headers=AUTH)
+
+    assert response.status == 422
+    assert (await folders(client))["INBOX"]["messages"] == 0
+
+
+async def test_append_keeps_flags_and_internal_date(client: Client, alice: None) -> None:
+    form = aiohttp.FormData()
+    meta = {
+        "folder": "Drafts",
+        "messages": [{"flags": ["\\Draft", "$x"], "internal_date": "2020-02-03T04:05:06+01:00"}],
+    }
+    form.add_field("meta", json.dumps(meta))
+    form.add_field("message", mail("draft"), filename="a")
+    response = await client.post(IMAP + "/append", data=form, headers=AUTH)
+    assert response.status == 200
+    (line,) = await fetch(client, "Drafts", "1")
+
+    assert line["flags"] == ["\\Draft"]
+    assert line["keywords"] == ["$x"]
+    assert line["internaldate"].startswith("2020-02-03T03:05:06")
+
+
+async def test_append_to_a_missing_folder_is_404(client: Client, alice: None) -> None:
+    body = await append(client, "Nowhere", mail(), status=404)
+    assert body["code"] == "nonexistent"
+
+
+async def test_the_programs_sent_copy_is_the_gateways_entry(
+    client: Client, alice: None, deliver: Any
+) -> None:
+    raw = mail("sent", message_id="<s1@localpost.test>").replace(
+        b"Carol <carol@example.com>", ALICE.encode()
+    )
+    await deliver(raw, rcpt_to=[BOB], submitted_by=ALICE, mail_from=ALICE)
+    again = await append(client, "Sent", raw, flags=["\\Seen"])
+    other = await append(client, "Sent", raw.replace(b"<s1@", b"<s2@"))
+
+    assert again["uids"] == [1]
+    assert other["uids"] == [2]
+    assert (await folders(client))["Sent"]["messages"] == 2
+
+
+async def test_parallel_appends_get_distinct_increasing_uids(client: Client, alice: None) -> None:
+    results = await asyncio.gather(*(append(client, "INBOX", mail(str(n))) for n in range(8)))
+    uids = sorted(uid for result in results for uid in result["uids"])
+    assert uids == list(range(1, 9))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from imap_gateway.memory import MemoryBackend
-from imap_gateway.session import SessionSettings, connection_handler
+from imap_gateway.session import SessionEvents, SessionSettings, connection_handler
 
 USER = "alice@example.org"
 PASSWORD = "correct horse"
@@ -159,8 +159,13 @@ async def make_server(backend: MemoryBackend) -> AsyncIterator[ServerFactory]:
 
     sessions: set[asyncio.Task[None]] = set()
 
-    async def make(*, trusted: bool = True, settings: SessionSettings | None = None) -> Server:
-        handler = connection_handler(backend, settings, trusted=lambda host: trusted)
+    async def make(
+        *,
+        trusted: bool = True,
+        settings: SessionSettings | None = None,
+        events: SessionEvents | None = None,
+    ) -> Server:
+        handler = connection_handler(backend, settings, trusted=lambda host: trusted, events=events)
 
         async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()

@@ -9,9 +9,9 @@ import pytest
 
 from imap_gateway.settings import (
     DEV_MAILSTORE_TOKEN,
-    MiB,
     ConfigError,
     DevAccount,
+    MiB,
     TLSFiles,
     load_config,
 )

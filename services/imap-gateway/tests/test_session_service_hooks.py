@@ -15,7 +15,7 @@ from imap_gateway.session.pacing import CommandPace
 from imap_gateway.session.state import Session, State
 
 if TYPE_CHECKING:
-    from conftest import ServerFactory
+    from conftest import HeldStatus, ServerFactory
 
 TIMEOUT = 5.0  # a bound on waiting, never a timing assertion
 
@@ -83,7 +83,8 @@ async def test_commands_past_the_burst_are_delayed_not_refused(
     make_server: ServerFactory,
 ) -> None:
     events = Recorder()
-    settings = SessionSettings(commands_per_second=1000.0, command_burst=2)
+    # Slow enough that the time between commands refills far less than a token.
+    settings = SessionSettings(commands_per_second=5.0, command_burst=2)
     server = await make_server(settings=settings, events=events)
     client = await server.connect()
 
@@ -139,26 +140,17 @@ async def test_stop_says_bye_to_a_waiting_session_and_an_idling_one(
 
 
 async def test_stop_lets_a_command_in_flight_finish_then_says_bye(
-    make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+    make_server: ServerFactory, held_status: HeldStatus
 ) -> None:
-    entered, gate = asyncio.Event(), asyncio.Event()
-    original = MemoryUser.status
-
-    async def held(self: MemoryUser, name: str) -> FolderStatus:
-        entered.set()
-        await gate.wait()
-        return await original(self, name)
-
-    monkeypatch.setattr(MemoryUser, "status", held)
     events = Recorder()
     server = await make_server(events=events)
     client = await server.logged_in(select=None)
     await client.send("s1 STATUS INBOX (MESSAGES)\r\n")
-    await asyncio.wait_for(entered.wait(), TIMEOUT)
+    await asyncio.wait_for(held_status.entered.wait(), TIMEOUT)
 
     stopping = asyncio.ensure_future(events.stop(grace=5.0))
     await asyncio.sleep(0)  # stop has looked at the session: it is busy, not cancelled
-    gate.set()
+    held_status.gate.set()
     lines = await client.until_tagged("s1")
     await stopping
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from imap_gateway.memory import MemoryBackend
-from imap_gateway.session import SessionSettings, connection_handler
+from imap_gateway.backend import FolderStatus
+from imap_gateway.memory import MemoryBackend, MemoryUser
+from imap_gateway.session import SessionEvents, SessionSettings, connection_handler
 
 USER = "alice@example.org"
 PASSWORD = "correct horse"
@@ -159,8 +160,13 @@ async def make_server(backend: MemoryBackend) -> AsyncIterator[ServerFactory]:
 
     sessions: set[asyncio.Task[None]] = set()
 
-    async def make(*, trusted: bool = True, settings: SessionSettings | None = None) -> Server:
-        handler = connection_handler(backend, settings, trusted=lambda host: trusted)
+    async def make(
+        *,
+        trusted: bool = True,
+        settings: SessionSettings | None = None,
+        events: SessionEvents | None = None,
+    ) -> Server:
+        handler = connection_handler(backend, settings, trusted=lambda host: trusted, events=events)
 
         async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
@@ -187,3 +193,32 @@ async def make_server(backend: MemoryBackend) -> AsyncIterator[ServerFactory]:
 @pytest.fixture
 async def server(make_server: ServerFactory) -> Server:
     return await make_server()
+
+
+@pytest.fixture
+def client_class() -> type[Client]:
+    """The raw client, for tests that connect to listeners of their own."""
+    return Client
+
+
+@dataclass
+class HeldStatus:
+    """STATUS of the memory backend held until ``gate`` is set; ``entered`` once it waits."""
+
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@pytest.fixture
+def held_status(monkeypatch: pytest.MonkeyPatch) -> HeldStatus:
+    """A command in flight for as long as a test wants: STATUS waits for the gate."""
+    held = HeldStatus()
+    original = MemoryUser.status
+
+    async def status(self: MemoryUser, name: str) -> FolderStatus:
+        held.entered.set()
+        await held.gate.wait()
+        return await original(self, name)
+
+    monkeypatch.setattr(MemoryUser, "status", status)
+    return held

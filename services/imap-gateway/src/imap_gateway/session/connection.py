@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable
 from imap_gateway import backend as bk
 from imap_gateway.session.dispatch import HANDLERS, Run, command_name, expunges_allowed
 from imap_gateway.session.errors import Answer, Refusal, response_for
+from imap_gateway.session.events import SessionEvents
 from imap_gateway.session.misc import capability_code
+from imap_gateway.session.pacing import CommandPace
 from imap_gateway.session.settings import SessionSettings
 from imap_gateway.session.state import Session, State
 from imap_gateway.session.tracker import SequenceOutOfRange
@@ -32,6 +34,8 @@ from imap_gateway.wire.reader import CommandReader, continuation_sender
 log = logging.getLogger(__name__)
 
 ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+SHUTTING_DOWN = "Server shutting down"
 
 
 class _Close(Exception):
@@ -55,13 +59,18 @@ async def serve_connection(
     settings: SessionSettings,
     plaintext_allowed: bool,
     tls: bool = False,
+    events: SessionEvents | None = None,
 ) -> None:
     """Run one IMAP session on an accepted connection until it ends."""
     reader = CommandReader(stream, continuation_sender(writer), settings.wire)
+    events = SessionEvents() if events is None else events  # LiveSessions may be empty
+    out = ResponseWriter(writer, on_write=events.wrote)
     s = Session(
-        backend, settings, reader, ResponseWriter(writer), writer, _peer_host(writer),
-        plaintext_allowed=plaintext_allowed or tls, tls=tls,
+        backend, settings, reader, out, writer, _peer_host(writer),
+        plaintext_allowed=plaintext_allowed or tls, tls=tls, events=events,
+        started=asyncio.get_running_loop().time(),
     )  # fmt: skip
+    events.opened(s)
     try:
         s.out.status(None, codes.OK, settings.greeting, codes.CAPABILITY, capability_code(s))
         await _drain(s)
@@ -74,15 +83,21 @@ async def serve_connection(
     except (ConnectionError, ConnectionClosed, TimeoutError):
         pass  # the client went away, or stopped reading: nobody to answer
     except asyncio.CancelledError:
-        s.out.status(None, codes.BYE, "Server shutting down")
+        s.out.status(None, codes.BYE, SHUTTING_DOWN)
         raise
     finally:
-        await _end(s)
+        try:
+            await _end(s)
+        finally:
+            s.events.closed(s)
 
 
 async def _end(s: Session) -> None:
+    # Apart: a folder that fails to close must not keep the user's session open
+    # (the service counts sessions per account until logout).
     with contextlib.suppress(bk.BackendError):
         await s.deselect()
+    with contextlib.suppress(bk.BackendError):
         if s.user is not None:
             await s.user.logout()
     s.stream_writer.close()
@@ -96,7 +111,14 @@ async def _drain(s: Session) -> None:
 
 
 async def _loop(s: Session) -> None:
+    pace = None
+    if s.settings.commands_per_second is not None:
+        pace = CommandPace(
+            rate=s.settings.commands_per_second, burst=s.settings.command_burst, now=s.started
+        )
     while s.state is not State.LOGOUT:
+        if s.stop_requested:
+            raise _Close(SHUTTING_DOWN)
         try:
             raw = await _read_command(s)
         except WireError as error:
@@ -111,7 +133,16 @@ async def _loop(s: Session) -> None:
             s.out.write(encoder.response_for(error).encode())
             await _drain(s)
             continue
+        if pace is not None:
+            await _wait_turn(s, pace)
         await _execute(s, command)
+
+
+async def _wait_turn(s: Session, pace: CommandPace) -> None:
+    delay = pace.delay(s.loop_time())
+    if delay > 0:
+        s.events.paced(s)
+        await asyncio.sleep(delay)
 
 
 async def _read_command(s: Session) -> RawCommand:
@@ -119,6 +150,10 @@ async def _read_command(s: Session) -> RawCommand:
     must be whole within one to two command timeouts (slowloris)."""
     loop = asyncio.get_running_loop()
     idle_deadline = loop.time() + s.settings.idle_timeout
+    login_deadline = s.started + s.settings.login_timeout
+    login_first = s.state is State.NOT_AUTHENTICATED and login_deadline < idle_deadline
+    if login_first:
+        idle_deadline = login_deadline
     begun = False
     while True:
         window = min(loop.time() + s.settings.command_timeout, idle_deadline)
@@ -132,6 +167,8 @@ async def _read_command(s: Session) -> RawCommand:
                 continue
             begun = False
             if loop.time() >= idle_deadline:
+                if login_first:
+                    raise _Close("Not authenticated in time") from None
                 raise _Close("Autologout; idle for too long") from None
         except ConnectionClosed:
             raise _Close(None) from None
@@ -145,9 +182,14 @@ async def _execute(s: Session, command: cmd.Command) -> None:
     else:
         allowed = expunges_allowed(command)
         s.sync(expunges=allowed)
-        answer = await _run(s, handler.run, command, name)
+        s.current = name
+        try:
+            answer = await _run(s, handler.run, command, name)
+        finally:
+            s.current = None
         s.sync(expunges=allowed)
     s.out.status(command.tag, answer.status, answer.text, answer.code, answer.args)
+    s.events.answered(s, name, answer)
     await _drain(s)
     if s.after_answer is not None:
         hook, s.after_answer = s.after_answer, None
@@ -185,9 +227,12 @@ def connection_handler(
     settings: SessionSettings | None = None,
     *,
     trusted: Callable[[str], bool] = lambda host: False,
+    tls: bool = False,
+    events: SessionEvents | None = None,
 ) -> ConnectionHandler:
     """A callback for :func:`asyncio.start_server`; ``trusted(host)`` allows plain-text
-    authentication without TLS for clients in trusted networks."""
+    authentication without TLS for clients in trusted networks. ``tls``: the listener
+    is implicit TLS (RFC 8314 §3.3), so STARTTLS is not offered and LOGIN is allowed."""
     chosen = settings or SessionSettings()
 
     async def handle(stream: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -197,6 +242,8 @@ def connection_handler(
             backend=backend,
             settings=chosen,
             plaintext_allowed=trusted(_peer_host(writer)),
+            tls=tls,
+            events=events,
         )
 
     return handle

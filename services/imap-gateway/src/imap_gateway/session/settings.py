@@ -20,6 +20,16 @@ class SessionSettings:
     # A command that has started to arrive must be complete within this (between
     # one and two of these, as the reader checks in windows): slowloris.
     command_timeout: float = 60.0
+    # How long a connection may stay not authenticated in all, however busy: it
+    # holds a socket and may guess passwords, and a real client logs in at once.
+    login_timeout: float = 60.0
+    # A token bucket per session: a burst of command_burst commands, then this many
+    # per second. Past it the next command waits (it is neither read nor refused):
+    # a NO [LIMIT] would fail a pipelining client's commands in the middle of a sync,
+    # while a delay only slows it, and TCP backpressure reaches the sender. None: no
+    # limit.
+    commands_per_second: float | None = None
+    command_burst: int = 200
     # How long the server waits for the client to read a response before giving up.
     write_timeout: float = 5 * MINUTE
     wire: WireLimits = field(default_factory=WireLimits)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from imap_gateway import backend as bk
+from imap_gateway.session.events import SessionEvents
 from imap_gateway.session.settings import SessionSettings
 from imap_gateway.session.tracker import Tracker
 from imap_gateway.wire import codes
@@ -73,6 +74,15 @@ class Session:
     condstore_used: bool = False
     # Run once the tagged answer is written (STARTTLS starts TLS after its OK).
     after_answer: Callable[[], Awaitable[None]] | None = None
+    events: SessionEvents = field(default_factory=SessionEvents)
+    # When the connection was accepted (loop time): the login timeout counts from it.
+    started: float = 0.0
+    # The command being run (its upper-case name), None between commands: a graceful
+    # stop lets a command in flight finish and says BYE at once to a session waiting
+    # for the next one or in IDLE.
+    current: str | None = None
+    # Set by a graceful stop: BYE and close once the command in flight is answered.
+    stop_requested: bool = False
 
     def loop_time(self) -> float:
         return asyncio.get_running_loop().time()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass
 
 from imap_gateway.wire import codes
@@ -179,14 +179,20 @@ def response_for(error: WireError) -> StatusResponse:
 class ResponseWriter:
     """Writes responses to one connection; drains after each command's answer."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, writer: asyncio.StreamWriter, *, on_write: Callable[[int], None] | None = None
+    ) -> None:
         self.writer = writer
+        # Told the size of everything written (the service's bytes-out metric).
+        self._on_write = on_write
 
     def write(self, data: bytes) -> None:
         self.writer.write(data)
+        if self._on_write is not None:
+            self._on_write(len(data))
 
     def untagged(self, *parts: bytes) -> None:
-        self.writer.write(untagged(*parts))
+        self.write(untagged(*parts))
 
     def status(
         self,
@@ -196,10 +202,10 @@ class ResponseWriter:
         code: str | None = None,
         args: bytes | None = None,
     ) -> None:
-        self.writer.write(status_line(tag, status, text, code, args))
+        self.write(status_line(tag, status, text, code, args))
 
     async def continuation(self, text: str = codes.READY_FOR_LITERAL) -> None:
-        self.writer.write(continuation(text))
+        self.write(continuation(text))
         await self.writer.drain()
 
     async def drain(self) -> None:
@@ -214,13 +220,13 @@ class ResponseWriter:
         put the client out of step, so that is an error the session must end the
         connection on.
         """
-        self.writer.write(b"".join((b"~{" if binary else b"{", b"%d" % size, b"}\r\n")))
+        self.write(b"".join((b"~{" if binary else b"{", b"%d" % size, b"}\r\n")))
         sent = 0
         async for chunk in chunks:
             sent += len(chunk)
             if sent > size:
                 raise EncodingError(f"literal source gave more than the {size} octets announced")
-            self.writer.write(chunk)
+            self.write(chunk)
             await self.writer.drain()
         if sent != size:
             raise EncodingError(f"literal source gave {sent} of the {size} octets announced")

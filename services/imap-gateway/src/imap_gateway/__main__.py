@@ -1,0 +1,3 @@
+from imap_gateway.main import run
+
+run()

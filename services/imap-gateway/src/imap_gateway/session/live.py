@@ -1,0 +1,66 @@
+"""The sessions running now, and how they are stopped gracefully (RFC 9051 §7.1.5 BYE).
+
+A service passes one :class:`LiveSessions` (a :class:`~.events.SessionEvents`) to
+every listener's :func:`~.connection.connection_handler`; it knows each session's
+task, so :meth:`LiveSessions.stop` can tell a command in flight (let it finish)
+from a session waiting for its next command or in IDLE (say ``* BYE`` now).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+
+from imap_gateway.session.events import SessionEvents
+from imap_gateway.session.state import Session, State
+
+log = logging.getLogger(__name__)
+
+IDLE_COMMAND = "IDLE"
+
+
+class LiveSessions(SessionEvents):
+    """Every open session and its task; counts them by state for metrics."""
+
+    def __init__(self) -> None:
+        # By task: a Session is a mutable dataclass, not hashable.
+        self._sessions: dict[asyncio.Task[object], Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def opened(self, s: Session) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a session runs in its own task"
+        self._sessions[task] = s
+
+    def closed(self, s: Session) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a session runs in its own task"
+        self._sessions.pop(task, None)
+
+    def by_state(self) -> Counter[State]:
+        return Counter(s.state for s in self._sessions.values())
+
+    def idling(self) -> int:
+        """Sessions inside IDLE now."""
+        return sum(1 for s in self._sessions.values() if s.current == IDLE_COMMAND)
+
+    async def stop(self, grace: float) -> None:
+        """End every session: BYE now to those waiting for a command or in IDLE;
+        those running a command get their answer, then BYE. After ``grace``
+        seconds, the rest are cut (still with a BYE, after what was written)."""
+        for task, s in list(self._sessions.items()):
+            s.stop_requested = True
+            if s.current is None or s.current == IDLE_COMMAND:
+                task.cancel()
+        tasks = set(self._sessions)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        if pending:
+            log.warning("cutting %d sessions still busy after %.1f s", len(pending), grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending)

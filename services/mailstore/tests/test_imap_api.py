@@ -201,6 +201,7 @@ async def test_select_snapshot_compacts_uids(client: Client, alice: None) -> Non
     found = await get(client, "/select", folder="INBOX")
 
     assert found["uids"] == "1,4:5"
+    assert found["id"] == "inbox"
     assert found["exists"] == 3
     assert found["first_unseen"] == 4
     assert "$Work" in found["flags"]
@@ -380,7 +381,7 @@ async def test_changes_since_a_forgotten_modseq_is_410(
     gone = await get(client, "/changes", 410, folder="INBOX", modseq=4)
     fine = await get(client, "/changes", folder="INBOX", modseq=5)
     assert gone["code"] == "forgotten"
-    assert fine == {"vanished": "", "changed": []}
+    assert fine == {"highestmodseq": fine["highestmodseq"], "vanished": "", "changed": []}
 
 
 # -- append ----------------------------------------------------------------------------------

@@ -140,7 +140,16 @@ IMAP_PATHS: dict[str, Any] = {
             {
                 "200": json_content(
                     _obj(
-                        ["uidvalidity", "uidnext", "highestmodseq", "exists", "uids", "flags"],
+                        [
+                            "id",
+                            "uidvalidity",
+                            "uidnext",
+                            "highestmodseq",
+                            "exists",
+                            "uids",
+                            "flags",
+                        ],
+                        id={"type": "string", "description": "folder id, as in events"},
                         uidvalidity={"type": "integer"},
                         uidnext={"type": "integer"},
                         highestmodseq={"type": "integer"},
@@ -247,7 +256,8 @@ IMAP_PATHS: dict[str, Any] = {
             {
                 "200": json_content(
                     _obj(
-                        ["vanished", "changed"],
+                        ["highestmodseq", "vanished", "changed"],
+                        highestmodseq={"type": "integer"},
                         vanished=_UIDS,
                         changed={"type": "array", "items": ref("FlagState")},
                     ),

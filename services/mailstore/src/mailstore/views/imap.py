@@ -189,6 +189,7 @@ async def select(request: web.Request) -> web.Response:
     )
     return web.json_response(
         {
+            "id": found.id,
             "uidvalidity": found.uidvalidity,
             "uidnext": found.uidnext,
             "highestmodseq": found.highestmodseq,
@@ -347,11 +348,15 @@ async def changes(request: web.Request) -> web.Response:
     account = await account_of(request)
     name = _query_folder(request)
     modseq = _number(request.query.get("modseq"), "modseq")
-    vanished, changed = await imap_messages.changes_since(
+    highest, vanished, changed = await imap_messages.changes_since(
         request.app[POOL], account_id=account["id"], name=name, modseq=modseq
     )
     return web.json_response(
-        {"vanished": compact(vanished), "changed": [_state_json(state) for state in changed]}
+        {
+            "highestmodseq": highest,
+            "vanished": compact(vanished),
+            "changed": [_state_json(state) for state in changed],
+        }
     )
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import aiohttp
 
-
 TIMEOUT = 15.0  # a bound on waiting, never a timing assertion
 USER, PASSWORD = "alice@localpost.test", "process-test-password"
 

@@ -230,3 +230,18 @@ async def test_idle_wakes_on_delivery(endpoints: Endpoints, account: str) -> Non
         while not (got := reader.readline()).startswith(b"c "):
             pass
         assert got.startswith(b"c OK")
+
+
+async def test_search_goes_to_the_store(
+    endpoints: Endpoints, imap: imaplib.IMAP4, account: str, mailstore: MailstoreAPI
+) -> None:
+    await deliver(endpoints, account, "Apples and pears")
+    await deliver(endpoints, account, "Only pears", "no fruit named here\n")
+    await mailstore.wait_for(account, 2)
+    ok(imap.select("INBOX"))
+    await wait_exists(imap, 2)
+    ok(imap.uid("STORE", "2", "+FLAGS", "(\\Flagged)"))
+
+    assert ok(imap.uid("SEARCH", "SUBJECT", "apples")) == [b"1"]
+    assert ok(imap.search(None, "OR", "FLAGGED", "BODY", "HELLO")) == [b"1 2"]
+    assert ok(imap.search(None, "NOT", "SUBJECT", "PEARS")) == [b""]

@@ -642,6 +642,19 @@ class MailstoreMessage:
             raise bk.BackendUnavailable("FETCH asked for structure it did not announce")
         return self._structure
 
+    async def _load_structure(self) -> None:
+        """The description, when the FETCH that made this message did not ask for it
+        (a caller whose ``needs`` left it out): one more round trip, never a failure
+        half-way through a FETCH response."""
+        if self._structure is not None:
+            return
+        selected = self._selected
+        body = {"folder": selected.name, "uids": str(self.uid), "structure": True}
+        url = selected.user.url("/fetch")
+        async with selected.user.client.stream("POST", url, what=selected.name, json=body) as r:
+            async for line in _lines(r):
+                self._structure = json.loads(line).get("structure")
+
     def envelope(self) -> bk.Rendered:
         return lambda: structure.envelope(self._description()["envelope"])
 
@@ -653,6 +666,8 @@ class MailstoreMessage:
     async def section(self, section: Section, partial: tuple[int, int] | None) -> bk.BodyData:
         text = section.text
         fields = text in (HEADER_FIELDS, HEADER_FIELDS_NOT)
+        if section.part or text is not None:
+            await self._load_structure()
         try:
             if not section.part and text is None:
                 start, end = 0, self.size

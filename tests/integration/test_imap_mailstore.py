@@ -245,3 +245,19 @@ async def test_search_goes_to_the_store(
     assert ok(imap.uid("SEARCH", "SUBJECT", "apples")) == [b"1"]
     assert ok(imap.search(None, "OR", "FLAGGED", "BODY", "HELLO")) == [b"1 2"]
     assert ok(imap.search(None, "NOT", "SUBJECT", "PEARS")) == [b""]
+
+
+async def test_a_20_mib_message_goes_through_whole(imap: imaplib.IMAP4) -> None:
+    line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n"
+    body = line * (20 * 1024 * 1024 // len(line))
+    message = b"From: me@example.org\r\nSubject: Large\r\n\r\n" + body
+    appended = ok(imap.append("Archive", None, None, message))
+    found = re.search(rb"\[APPENDUID \d+ (\d+)\]", appended[-1])  # type: ignore[arg-type]
+    assert found is not None
+    ok(imap.select("Archive"))
+    uid = found.group(1).decode()
+    head, raw = literal(ok(imap.uid("FETCH", uid, "(RFC822.SIZE BODY.PEEK[])")))
+    assert f"RFC822.SIZE {len(message)}".encode() in head
+    assert raw == message
+    _, text = literal(ok(imap.uid("FETCH", uid, "(BODY.PEEK[TEXT]<20971000.1000>)")))
+    assert text == body[20971000:20972000]

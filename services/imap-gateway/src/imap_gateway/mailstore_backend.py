@@ -743,6 +743,10 @@ class MailstoreSelected:
         # carries this folder as their origin.
         self._made: set[tuple[int, int]] = set()
         self._feed = MailstoreFeed(self, (user.address.lower(), folder_id))
+        if user.backend.hub.up:
+            # A change between /select and the feed's subscription woke nobody: ask once.
+            # (With the channel down, the next command asks anyway.)
+            self._feed.poke()
 
     @property
     def snapshot(self) -> bk.Snapshot:

@@ -69,6 +69,9 @@ class Endpoints:
     mailstore_token: str
     web_submission_secret: str
     queue_prefix: str = ""
+    # The IMAP gateway, when the stack runs it (LocalStack(imap=True)).
+    imap: tuple[str, int] | None = None
+    imap_url: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Endpoints:
@@ -162,6 +165,13 @@ class LocalStack:
     overrides: dict[str, str] = field(default_factory=dict)
     # Variables for one service only, e.g. the fault harness's test-only hooks.
     service_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Also run the IMAP gateway (``python -m imap_gateway``), against this mail store
+    # and broker; it is not in docker-compose.yml yet, so its environment is built here.
+    imap: bool = False
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return (*START_ORDER, "imap-gateway") if self.imap else START_ORDER
 
     @property
     def database_name(self) -> str:
@@ -208,6 +218,7 @@ class LocalStack:
             self.services[service] = ServiceProcess(
                 service, argv, env, self.workdir / f"{service}.log"
             )
+        imap_ports = self._build_imap(common) if self.imap else None
         gateway_env = self.services["smtp-gateway"].env
         self.endpoints = Endpoints(
             domain=gateway_env.get("LOCALPOST_DOMAIN", "localpost.test").split(",")[0].strip(),
@@ -225,6 +236,30 @@ class LocalStack:
             ),
             queue_prefix=common["LOCALPOST_QUEUE_PREFIX"],
         )
+        if imap_ports is not None:
+            self.endpoints.imap = ("127.0.0.1", imap_ports["IMAP_PORT"])
+            self.endpoints.imap_url = f"http://127.0.0.1:{imap_ports['IMAP_HTTP_PORT']}"
+
+    def _build_imap(self, common: dict[str, str]) -> dict[str, int]:
+        ports = {"IMAP_PORT": free_port(), "IMAPS_PORT": free_port(), "IMAP_HTTP_PORT": free_port()}
+        store = self.services["mailstore"].env
+        env = {
+            **{k: str(v) for k, v in ports.items()},
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONUNBUFFERED": "1",
+            "MAILSTORE_URL": common["MAILSTORE_URL"],
+            "MAILSTORE_TOKEN": store.get("MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN),
+            "AMQP_URL": self.amqp_url,
+            "LOCALPOST_QUEUE_PREFIX": common["LOCALPOST_QUEUE_PREFIX"],
+            "LOCALPOST_DOMAIN": store.get("LOCALPOST_DOMAIN", "localpost.test"),
+            "LOCALPOST_DEV": "1",
+            **self.service_overrides.get("imap-gateway", {}),
+        }
+        argv = [sys.executable, "-m", "imap_gateway"]
+        self.services["imap-gateway"] = ServiceProcess(
+            "imap-gateway", argv, env, self.workdir / "imap-gateway.log"
+        )
+        return ports
 
     async def start(self) -> None:
         self.build()
@@ -233,7 +268,7 @@ class LocalStack:
             await con.execute(f'CREATE DATABASE "{self.database_name}"')
         finally:
             await con.close()
-        for name in START_ORDER:
+        for name in self.order:
             await self.services[name].start()
         await self.wait_ready()
 
@@ -243,12 +278,13 @@ class LocalStack:
             "mailstore": self.endpoints.mailstore_url,
             "smtp-gateway": self.endpoints.gateway_url,
             "web": self.endpoints.web_url,
+            "imap-gateway": self.endpoints.imap_url or "",
         }[name] + "/readyz"
 
     async def wait_ready(self, *names: str, timeout: float = READY_TIMEOUT) -> None:
         """Wait until every named service (all by default) answers /readyz with 200."""
         await wait_ready(
-            [(self.services[name], self.ready_url(name)) for name in names or START_ORDER],
+            [(self.services[name], self.ready_url(name)) for name in names or self.order],
             timeout=timeout,
         )
 
@@ -269,8 +305,9 @@ class LocalStack:
         await self.stop()
 
     async def stop(self) -> None:
-        for name in reversed(START_ORDER):
-            await self.services[name].stop()
+        for name in reversed(self.order):
+            if name in self.services:
+                await self.services[name].stop()
         with contextlib.suppress(OSError, asyncpg.PostgresError):
             con = await asyncpg.connect(self.admin_database_url)
             try:

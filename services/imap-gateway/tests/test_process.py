@@ -1,7 +1,8 @@
 """``python -m imap_gateway`` as a process: it starts, serves, and stops on SIGTERM.
 
-The mail store backend does not exist yet, so the served process uses the in-memory
-backend through IMAP_TEST_MEMORY_USER (refused unless LOCALPOST_DEV=1).
+The served process uses the in-memory backend through IMAP_TEST_MEMORY_USER (refused
+unless LOCALPOST_DEV=1); the mail store backend is tested against the real mail store
+in tests/integration/test_imap_mailstore.py, and here only for what it says without one.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import sys
 from pathlib import Path
 
 import aiohttp
-
-from imap_gateway.backends import NOT_BUILT
 
 TIMEOUT = 15.0  # a bound on waiting, never a timing assertion
 USER, PASSWORD = "alice@localpost.test", "process-test-password"
@@ -60,11 +59,41 @@ async def run_to_end(env: dict[str, str]) -> tuple[int, str]:
     return process.returncode, output.decode()
 
 
-async def test_without_the_mail_store_backend_it_refuses_to_start() -> None:
-    returncode, output = await run_to_end(environment(MAILSTORE_TOKEN="t" * 32))
+async def test_without_a_mail_store_it_runs_unready_and_says_why() -> None:
+    imap_port, imaps_port, http_port, nobody = free_ports(4)
+    env = environment(
+        MAILSTORE_TOKEN="t" * 32,
+        MAILSTORE_URL=f"http://127.0.0.1:{nobody}",
+        AMQP_URL=f"amqp://guest:guest@127.0.0.1:{nobody}/",
+        IMAP_PORT=str(imap_port),
+        IMAPS_PORT=str(imaps_port),
+        IMAP_HTTP_PORT=str(http_port),
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "imap_gateway", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as session, asyncio.timeout(TIMEOUT):
+            while True:
+                try:
+                    async with session.get(f"http://127.0.0.1:{http_port}/readyz") as response:
+                        status, body = response.status, await response.text()
+                        break
+                except aiohttp.ClientConnectionError:
+                    assert process.returncode is None, "imap_gateway exited"
+                    await asyncio.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(TIMEOUT):
+            returncode = await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
-    assert returncode == 1
-    assert NOT_BUILT in output
+    assert status == 503
+    assert "mail store unreachable" in body
+    assert returncode == 0
 
 
 async def test_the_memory_backend_is_refused_outside_dev() -> None:

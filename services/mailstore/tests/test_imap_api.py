@@ -142,7 +142,7 @@ async def test_rename_into_own_subtree_is_refused(client: Client, alice: None) -
 async def test_renaming_inbox_moves_its_messages_and_leaves_it_empty(
     client: Client, alice: None
 ) -> None:
-    await append(client, "INBOX", mail("one"), mail("two"))
+    await append(client, "INBOX", mail("one", "<1@x>"), mail("two", "<2@x>"))
     await post(client, "/folders/rename", {"name": "inbox", "new_name": "Old"}, 204)
     found = await folders(client)
 
@@ -201,6 +201,7 @@ async def test_select_snapshot_compacts_uids(client: Client, alice: None) -> Non
     found = await get(client, "/select", folder="INBOX")
 
     assert found["uids"] == "1,4:5"
+    assert found["id"] == "inbox"
     assert found["exists"] == 3
     assert found["first_unseen"] == 4
     assert "$Work" in found["flags"]
@@ -380,7 +381,7 @@ async def test_changes_since_a_forgotten_modseq_is_410(
     gone = await get(client, "/changes", 410, folder="INBOX", modseq=4)
     fine = await get(client, "/changes", folder="INBOX", modseq=5)
     assert gone["code"] == "forgotten"
-    assert fine == {"vanished": "", "changed": []}
+    assert fine == {"highestmodseq": fine["highestmodseq"], "vanished": "", "changed": []}
 
 
 # -- append ----------------------------------------------------------------------------------
@@ -439,3 +440,32 @@ async def test_parallel_appends_get_distinct_increasing_uids(client: Client, ali
     results = await asyncio.gather(*(append(client, "INBOX", mail(str(n))) for n in range(8)))
     uids = sorted(uid for result in results for uid in result["uids"])
     assert uids == list(range(1, 9))
+
+
+# -- search ----------------------------------------------------------------------------------
+
+
+async def test_search_is_sql_alone_without_text_keys(client: Client, alice: None) -> None:
+    await append(client, "INBOX", mail("one", "<1@x>"), mail("two", "<2@x>"))
+    await post(
+        client, "/store", {"folder": "INBOX", "uids": "2", "mode": "add", "flags": ["\\Seen"]}
+    )
+    program = {"key": "AND", "keys": [{"key": "UNSEEN"}, {"key": "UID", "uids": "1:9"}]}
+    found = await post(client, "/search", {"folder": "INBOX", "program": program})
+    assert found == {"uids": "1"}
+
+
+async def test_search_over_the_work_limit_is_413_limit(
+    client: Client, alice: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailstore.db import imap_search
+
+    monkeypatch.setattr(imap_search, "MAX_SEARCH_MESSAGES", 1)
+    await append(client, "INBOX", mail("one", "<1@x>"), mail("two", "<2@x>"))
+    text = {"folder": "INBOX", "program": {"key": "SUBJECT", "value": "one"}}
+    refused = await post(client, "/search", text, 413)
+    narrowed = {"key": "AND", "keys": [{"key": "UID", "uids": "1"}, text["program"]]}
+    found = await post(client, "/search", {"folder": "INBOX", "program": narrowed})
+
+    assert refused["code"] == "limit"
+    assert found == {"uids": "1"}

@@ -32,6 +32,7 @@ Errors are the classes below; the session maps each to a response code (RFC
     │                            or not writable for this user: NO [NOPERM]
     ├── QuotaExceeded            APPEND/COPY over the user's quota: NO [OVERQUOTA]
     ├── MessageTooBig            APPEND over the size the store takes: NO [TOOBIG]
+    ├── SearchTooCostly          a SEARCH over the work one request may do: NO [LIMIT]
     └── BackendUnavailable       the mail store cannot answer now: NO [UNAVAILABLE]
 
 A message's ENVELOPE and BODYSTRUCTURE are opaque to the session: the backend
@@ -44,13 +45,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from imap_gateway.wire.commands import StoreMode
 from imap_gateway.wire.fetch import Section
 from imap_gateway.wire.search import SearchKey
 
 __all__ = [
+    "SECTIONS",
     "AccountDisabled",
     "AppendResult",
     "AuthenticationFailed",
@@ -80,7 +82,9 @@ __all__ = [
     "OperationNotAllowed",
     "QuotaExceeded",
     "ReadOnly",
+    "RefreshingFeed",
     "Rendered",
+    "SearchTooCostly",
     "SelectedFolder",
     "SessionLimitReached",
     "Snapshot",
@@ -138,6 +142,10 @@ class QuotaExceeded(BackendError):
 
 class MessageTooBig(BackendError):
     """A message larger than the store takes."""
+
+
+class SearchTooCostly(BackendError):
+    """A SEARCH that would read more messages than the store reads for one request."""
 
 
 class BackendUnavailable(BackendError):
@@ -299,6 +307,15 @@ class ChangeFeed(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class RefreshingFeed(ChangeFeed, Protocol):
+    """A feed that may need to ask the store before each command (a store whose live
+    channel is down): the session awaits :meth:`refresh` before it takes
+    :meth:`pending`."""
+
+    async def refresh(self) -> None: ...
+
+
 # --- fetched data ------------------------------------------------------------------------
 
 
@@ -336,6 +353,9 @@ class FetchedMessage(Protocol):
         """The octets of ``BODY[section]<partial>`` (:mod:`imap_gateway.sections` rules)."""
         ...
 
+
+SECTIONS = "BODY[]"
+"""In ``needs`` of :meth:`SelectedFolder.fetch`: some ``BODY[section]`` will be read."""
 
 KeyEvaluator = Callable[[SearchKey, Sequence[int]], Awaitable[list[int]]]
 """The session's evaluator: the UIDs among the given ones that match a key.
@@ -405,8 +425,8 @@ class SelectedFolder(Protocol):
 
         ``needs`` names the FETCH attributes the session will read (ENVELOPE,
         BODYSTRUCTURE, BODY, ...), so that a remote store can load them with the
-        rest in one round trip; body sections are asked for one by one through
-        :meth:`FetchedMessage.section`.
+        rest in one round trip, and holds :data:`SECTIONS` when body sections
+        will be asked for (one by one, through :meth:`FetchedMessage.section`).
         """
         ...
 

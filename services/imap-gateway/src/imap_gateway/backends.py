@@ -3,8 +3,7 @@
 A backend for the service is a :class:`~imap_gateway.backend.Backend` that can also
 say whether it can serve now (``/readyz``), opened and closed by an async context
 manager (its HTTP session to the mail store, its broker connection): a
-:data:`BackendFactory`. The production one is ``imap_gateway.mailstore_backend.create``,
-which is not written yet; until it is, :func:`default_factory` refuses to start.
+:data:`BackendFactory`. The production one is ``imap_gateway.mailstore_backend.create``.
 """
 
 from __future__ import annotations

@@ -106,6 +106,12 @@ class Config:
     # Tests only (LOCALPOST_DEV=1 required): serve an in-memory backend with this one
     # account instead of the mail store.
     test_memory_user: DevAccount | None
+    # The mail store backend (mailstore_backend.py): the budget of one password check
+    # (POST /v1/auth/verify waits for a bcrypt worker, as GATEWAY_AUTH_TIMEOUT in the
+    # SMTP gateway), of every other call, and the broker's reconnection interval.
+    auth_timeout: float = 30.0
+    mailstore_timeout: float = 10.0
+    broker_reconnect_interval: float = 2.0
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -137,6 +143,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
         append_limit=_octets(environ, "IMAP_APPENDLIMIT", 25 * MiB),
         stop_grace=_seconds(environ, "IMAP_STOP_GRACE", 8.0),
         test_memory_user=_test_user(environ, "IMAP_TEST_MEMORY_USER", dev=dev),
+        auth_timeout=_seconds(environ, "IMAP_AUTH_TIMEOUT", 30.0),
+        mailstore_timeout=_seconds(environ, "IMAP_MAILSTORE_TIMEOUT", 10.0),
+        broker_reconnect_interval=_seconds(environ, "IMAP_BROKER_RECONNECT_INTERVAL", 2.0),
     )
     # The three listeners bind the same host; a clash would only show as EADDRINUSE later.
     if config.imaps_port == config.imap_port:

@@ -21,6 +21,8 @@
      │    └── ModseqForgotten changes since a MODSEQ whose expunges are forgotten
      │                        ("forgotten"; RFC 7162 §3.2.5)                     → 410
      ├── MessageTooBig        an APPEND larger than the store takes ("toobig")   → 413
+     ├── SearchTooCostly      an IMAP SEARCH that would read more messages than one
+     │                        request may (db/imap_search.py; "limit")           → 413
      ├── InvalidRequest       a request's fields fail validation                  → 422
      │    └── InvalidSearch   the ``q`` of a search does not parse
      ├── LoginThrottled       too many failed logins for the account or from the
@@ -108,6 +110,13 @@ class MessageTooBig(MailstoreError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"larger than {limit} octets")
         self.limit = limit
+
+
+class SearchTooCostly(MailstoreError):
+    def __init__(self, messages: int, octets: int) -> None:
+        super().__init__(f"the search would read {messages} messages, {octets} octets")
+        self.messages = messages
+        self.octets = octets
 
 
 class InvalidRequest(MailstoreError):

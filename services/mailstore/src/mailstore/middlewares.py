@@ -22,6 +22,7 @@ from mailstore.errors import (
     MessageNotFound,
     MessageTooBig,
     Overloaded,
+    SearchTooCostly,
     SessionNotFound,
     TokenNotFound,
 )
@@ -62,6 +63,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return response
     except MessageTooBig as exc:
         return error_json(413, str(exc), code="toobig")
+    except SearchTooCostly as exc:
+        return error_json(413, str(exc), code="limit")
     except InvalidRequest as exc:
         return error_json(422, "invalid request", fields=exc.fields)
     except LoginThrottled as exc:

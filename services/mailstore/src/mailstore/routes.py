@@ -53,6 +53,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_post(IMAP + "/expunge", imap.expunge, name="imap_expunge")
     router.add_get(IMAP + "/changes", imap.changes, name="imap_changes")
     router.add_post(IMAP + "/append", imap_append.append, name="imap_append")
+    router.add_post(IMAP + "/search", imap.search, name="imap_search")
     router.add_post("/v1/sessions", sessions.create_session, name="create_session")
     router.add_get("/v1/sessions/{secret}", sessions.get_session, name="session")
     router.add_delete("/v1/sessions/{secret}", sessions.end_session, name="end_session")

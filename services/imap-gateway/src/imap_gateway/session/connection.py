@@ -181,6 +181,7 @@ async def _execute(s: Session, command: cmd.Command) -> None:
         answer = Answer(codes.BAD, f"{name} is not allowed in the {s.state.value} state")
     else:
         allowed = expunges_allowed(command)
+        await s.refresh()
         s.sync(expunges=allowed)
         s.current = name
         try:

@@ -64,6 +64,7 @@ BACKEND_ERRORS: dict[type[bk.BackendError], Answer] = {
     bk.ReadOnly: Answer(codes.NO, "Mailbox is read-only", codes.NOPERM),
     bk.QuotaExceeded: Answer(codes.NO, "Over quota", codes.OVERQUOTA),
     bk.MessageTooBig: Answer(codes.NO, "Message too big", codes.TOOBIG),
+    bk.SearchTooCostly: Answer(codes.NO, "Search too costly, narrow it down", codes.LIMIT),
     bk.BackendUnavailable: Answer(
         codes.NO, "Mail store unavailable, try again later", codes.UNAVAILABLE
     ),

@@ -82,6 +82,8 @@ async def fetch(s: Session, c: cmd.Fetch) -> Answer:
             items.append(FetchAtt(items_.FLAGS))
     found: set[int] = set()
     needs = frozenset(item.name for item in items if isinstance(item, FetchAtt))
+    if any(isinstance(item, BodySection) for item in items) or needs & RFC822_SECTIONS.keys():
+        needs |= {bk.SECTIONS}  # a store that maps sections to byte ranges loads the map
     fetched = selected.folder.fetch(uids, changed_since=c.changed_since, needs=needs)
     async for message in fetched:
         seq = selected.tracker.seq_of(message.uid)

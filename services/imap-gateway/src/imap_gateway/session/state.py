@@ -7,6 +7,7 @@ Handlers get the :class:`Session` and answer through it; the connection loop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -111,6 +112,13 @@ class Session:
     def require_user(self) -> bk.UserSession:
         assert self.user is not None, "the dispatch table guards the state"
         return self.user
+
+    async def refresh(self) -> None:
+        """Let a feed that cannot push (the store's live channel down) ask for changes."""
+        if self.selected is not None and isinstance(self.selected.feed, bk.RefreshingFeed):
+            # On an outage the command itself meets it and says so.
+            with contextlib.suppress(bk.BackendError):
+                await self.selected.feed.refresh()
 
     def sync(self, *, expunges: bool) -> None:
         """Take the selected mailbox's changes and write what may go out now."""

@@ -35,6 +35,8 @@ STANDARD_IDS = frozenset({"inbox", "sent", "drafts", "trash", "junk", "archive"}
 class Snapshot:
     """A folder as SELECT shows it (RFC 9051 §6.3.2), read in one snapshot."""
 
+    # The folder's id: the ``folder_id`` of its ``changed`` events, ``folder`` of ``stored``.
+    id: str
     uidvalidity: int
     uidnext: int
     highestmodseq: int
@@ -321,6 +323,7 @@ async def snapshot(pool: Pool, *, account_id: int, name: str) -> Snapshot:
         )
     ranges = [(row["low"], row["high"]) for row in runs]
     return Snapshot(
+        id=folder["id"],
         uidvalidity=folder["uidvalidity"],
         uidnext=folder["uidnext"],
         highestmodseq=folder["highestmodseq"],

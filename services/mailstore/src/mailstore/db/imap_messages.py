@@ -330,16 +330,17 @@ async def expunge_deleted(
 
 async def changes_since(
     pool: Pool, *, account_id: int, name: str, modseq: int
-) -> tuple[list[int], list[FlagState]]:
-    """UIDs expunged after ``modseq`` and entries changed after it (RFC 7162 §3.2.5);
-    ModseqForgotten when expunges after it may have been forgotten."""
+) -> tuple[int, list[int], list[FlagState]]:
+    """The folder's HIGHESTMODSEQ, the UIDs expunged after ``modseq`` and the entries
+    changed after it (RFC 7162 §3.2.5), all from one snapshot; ModseqForgotten when
+    expunges after it may have been forgotten."""
     async with (
         pool.acquire() as con,
         con.transaction(isolation="repeatable_read", readonly=True),
     ):
         folder = await con.fetchrow(
             """
-            SELECT f.id, f.forgotten_modseq FROM folders f
+            SELECT f.id, f.forgotten_modseq, f.highestmodseq FROM folders f
             WHERE f.account_id = $1 AND f.name = $2
             """,
             account_id,
@@ -366,4 +367,5 @@ async def changes_since(
             folder["id"],
             modseq,
         )
-    return [row["uid"] for row in vanished], [state_of(row) for row in changed]
+    vanished_uids = [row["uid"] for row in vanished]
+    return folder["highestmodseq"], vanished_uids, [state_of(row) for row in changed]

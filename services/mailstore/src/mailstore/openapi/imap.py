@@ -52,6 +52,7 @@ IMAP_SCHEMAS: dict[str, Any] = {
                 "unavailable",
                 "forgotten",
                 "toobig",
+                "limit",
             ]
         },
     ),
@@ -77,6 +78,40 @@ IMAP_SCHEMAS: dict[str, Any] = {
         keywords=_FLAG_LIST,
         modseq={"type": "integer"},
     ),
+    "SearchProgram": {
+        "type": "object",
+        "required": ["key"],
+        "description": (
+            "One IMAP search key (RFC 9051 §6.4.4) as JSON, mirroring the gateway's"
+            " imap_gateway.wire.search: key is the upper-case name; ALL, ANSWERED, DELETED,"
+            " DRAFT, FLAGGED, SEEN, NEW, OLD, RECENT and UN... take nothing; BCC, BODY, CC,"
+            " FROM, SUBJECT, TEXT, TO take value; HEADER field and value; KEYWORD and"
+            " UNKEYWORD keyword; BEFORE, ON, SINCE, SENTBEFORE, SENTON, SENTSINCE date"
+            " (YYYY-MM-DD); LARGER, SMALLER size; OLDER, YOUNGER seconds; MODSEQ modseq;"
+            " UID uids (a UID set, no * or $); NOT arg; OR left and right; AND keys (a list)."
+            " Text matches are case-insensitive substrings of decoded header values or of"
+            " the raw body (not transfer-decoded). BEFORE/ON/SINCE compare the day of the"
+            " internal date in UTC; SENT* the day of the Date: header in its own offset"
+            " (RFC 9051 §6.4.4: time and time zone disregarded); no readable Date: matches"
+            " none. At most 200 keys, 30 levels (422); a program with text or SENT* keys"
+            " reads at most 5000 messages or 256 MiB (413 code limit)."
+        ),
+        "properties": {
+            "key": {"type": "string"},
+            "value": {"type": "string"},
+            "field": {"type": "string"},
+            "keyword": {"type": "string"},
+            "date": {"type": "string", "format": "date"},
+            "size": {"type": "integer", "minimum": 0},
+            "seconds": {"type": "integer", "minimum": 0},
+            "modseq": {"type": "integer", "minimum": 0},
+            "uids": _UIDS,
+            "arg": {"$ref": "#/components/schemas/SearchProgram"},
+            "left": {"$ref": "#/components/schemas/SearchProgram"},
+            "right": {"$ref": "#/components/schemas/SearchProgram"},
+            "keys": {"type": "array", "items": {"$ref": "#/components/schemas/SearchProgram"}},
+        },
+    },
     "CopyResult": _obj(
         ["uidvalidity", "pairs"],
         uidvalidity={"type": "integer"},
@@ -140,7 +175,16 @@ IMAP_PATHS: dict[str, Any] = {
             {
                 "200": json_content(
                     _obj(
-                        ["uidvalidity", "uidnext", "highestmodseq", "exists", "uids", "flags"],
+                        [
+                            "id",
+                            "uidvalidity",
+                            "uidnext",
+                            "highestmodseq",
+                            "exists",
+                            "uids",
+                            "flags",
+                        ],
+                        id={"type": "string", "description": "folder id, as in events"},
                         uidvalidity={"type": "integer"},
                         uidnext={"type": "integer"},
                         highestmodseq={"type": "integer"},
@@ -247,7 +291,8 @@ IMAP_PATHS: dict[str, Any] = {
             {
                 "200": json_content(
                     _obj(
-                        ["vanished", "changed"],
+                        ["highestmodseq", "vanished", "changed"],
+                        highestmodseq={"type": "integer"},
                         vanished=_UIDS,
                         changed={"type": "array", "items": ref("FlagState")},
                     ),
@@ -255,6 +300,14 @@ IMAP_PATHS: dict[str, Any] = {
                 )
             },
             **{"410": json_content(ref("FolderError"), "Expunges after it are forgotten")},
+        )
+    },
+    _PREFIX + "/search": {
+        "post": _post(
+            "SEARCH a folder: the UIDs matching a program",
+            _obj(["folder", "program"], folder=_FOLDER, program=ref("SearchProgram")),
+            {"200": json_content(_obj(["uids"], uids=_UIDS), "The matching UIDs")},
+            **{"413": json_content(ref("FolderError"), "Over the work one search may do")},
         )
     },
     _PREFIX + "/append": {

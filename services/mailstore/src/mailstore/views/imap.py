@@ -17,8 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from mailstore import db
-from mailstore.db import imap_folders, imap_messages
+from mailstore.db import imap_folders, imap_messages, imap_search
 from mailstore.errors import InvalidRequest, MessageNotFound
+from mailstore.imap_search import validate
 from mailstore.imap_sets import MAX_UID, compact, format_ranges, parse_uid_set
 from mailstore.keys import EVENTS, POOL
 from mailstore.views.common import MAX_ID, account_of, json_object
@@ -189,6 +190,7 @@ async def select(request: web.Request) -> web.Response:
     )
     return web.json_response(
         {
+            "id": found.id,
             "uidvalidity": found.uidvalidity,
             "uidnext": found.uidnext,
             "highestmodseq": found.highestmodseq,
@@ -347,12 +349,28 @@ async def changes(request: web.Request) -> web.Response:
     account = await account_of(request)
     name = _query_folder(request)
     modseq = _number(request.query.get("modseq"), "modseq")
-    vanished, changed = await imap_messages.changes_since(
+    highest, vanished, changed = await imap_messages.changes_since(
         request.app[POOL], account_id=account["id"], name=name, modseq=modseq
     )
     return web.json_response(
-        {"vanished": compact(vanished), "changed": [_state_json(state) for state in changed]}
+        {
+            "highestmodseq": highest,
+            "vanished": compact(vanished),
+            "changed": [_state_json(state) for state in changed],
+        }
     )
+
+
+async def search(request: web.Request) -> web.Response:
+    """SEARCH: the UIDs matching a program (mailstore.imap_search has its JSON form)."""
+    account = await account_of(request)
+    body = await json_object(request)
+    name = folder_name(body.get("folder"), "folder")
+    program = validate(body.get("program"))
+    uids = await imap_search.search(
+        request.app[POOL], account_id=account["id"], name=name, program=program
+    )
+    return web.json_response({"uids": compact(uids)})
 
 
 def internal_date(value: object) -> datetime | None:

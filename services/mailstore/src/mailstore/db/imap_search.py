@@ -1,0 +1,75 @@
+"""IMAP SEARCH in a folder (mailstore.imap_search has the program and its semantics).
+
+A program without text or SENT* keys is one SQL query. Otherwise SQL narrows the
+folder to the messages that may match and Python decides on their octets, read in
+batches of SEARCH_BATCH; that reading is bounded per request: at most
+MAX_SEARCH_MESSAGES messages or MAX_SEARCH_BYTES octets, else SearchTooCostly (413
+``limit``, the gateway's NO [LIMIT]) before any is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from mailstore.db.connection import Pool
+from mailstore.db.imap_folders import find_folder
+from mailstore.errors import SearchTooCostly
+from mailstore.imap_search import Candidate, Params, matches, needs_raw, prefilter
+
+MAX_SEARCH_MESSAGES = 5000
+MAX_SEARCH_BYTES = 256 * 1024 * 1024
+SEARCH_BATCH = 200
+_FLAG_COLUMNS = ("seen", "answered", "flagged", "deleted", "draft")
+
+
+def _decide(program: dict[str, Any], candidates: list[Candidate]) -> list[int]:
+    return [candidate.uid for candidate in candidates if matches(program, candidate)]
+
+
+async def search(pool: Pool, *, account_id: int, name: str, program: dict[str, Any]) -> list[int]:
+    """The UIDs of the folder's messages that match ``program`` (validated), ascending."""
+    async with pool.acquire() as con:
+        folder = await find_folder(con, account_id, name)
+    params = Params(3)
+    where = prefilter(program, params)
+    source = (
+        "FROM mailbox_entries e JOIN messages m ON m.id = e.message_id"
+        f" WHERE e.account_id = $1 AND e.folder_id = $2 AND ({where})"
+    )
+    args = [account_id, folder["id"], *params.values]
+    if not needs_raw(program):
+        rows = await pool.fetch(f"SELECT e.uid {source} ORDER BY e.uid", *args)
+        return [row["uid"] for row in rows]
+    cost = await pool.fetchrow(
+        f"SELECT count(*) AS messages, coalesce(sum(m.size), 0) AS octets {source}", *args
+    )
+    if cost["messages"] > MAX_SEARCH_MESSAGES or cost["octets"] > MAX_SEARCH_BYTES:
+        raise SearchTooCostly(cost["messages"], cost["octets"])
+    after = f"${3 + len(params.values)}"
+    statement = (
+        "SELECT e.uid, e.seen, e.answered, e.flagged, e.deleted, e.draft, e.keywords,"
+        f" e.modseq, e.created_at, m.size, m.raw {source} AND e.uid > {after}"
+        f" ORDER BY e.uid LIMIT {SEARCH_BATCH}"
+    )
+    found: list[int] = []
+    last = 0
+    while True:
+        rows = await pool.fetch(statement, *args, last)
+        candidates = [
+            Candidate(
+                uid=row["uid"],
+                flags=frozenset(column for column in _FLAG_COLUMNS if row[column]),
+                keywords=frozenset(row["keywords"]),
+                modseq=row["modseq"],
+                internal_date=row["created_at"],
+                size=row["size"],
+                raw=row["raw"],
+            )
+            for row in rows
+        ]
+        # Header parsing and case folding are CPU work: off the event loop.
+        found += await asyncio.to_thread(_decide, program, candidates)
+        if len(rows) < SEARCH_BATCH:
+            return found
+        last = rows[-1]["uid"]

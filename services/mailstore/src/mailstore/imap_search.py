@@ -1,0 +1,357 @@
+"""IMAP SEARCH programs (RFC 9051 §6.4.4) as JSON: validated, turned into an SQL
+prefilter, and evaluated exactly on one message. Pure: no database, no I/O.
+
+The JSON form (openapi/imap.py ``SearchProgram``) mirrors the gateway's
+``imap_gateway.wire.search`` keys: ``{"key": NAME, ...}`` with
+
+- ``ALL`` ``ANSWERED`` ``DELETED`` ``DRAFT`` ``FLAGGED`` ``SEEN`` ``NEW`` ``OLD``
+  ``RECENT`` and ``UN...``: no argument;
+- ``BCC`` ``BODY`` ``CC`` ``FROM`` ``SUBJECT`` ``TEXT`` ``TO``: ``value``;
+  ``HEADER``: ``field`` and ``value``;
+- ``KEYWORD`` ``UNKEYWORD``: ``keyword``; ``LARGER`` ``SMALLER``: ``size``;
+  ``OLDER`` ``YOUNGER``: ``seconds``; ``MODSEQ``: ``modseq``;
+- ``BEFORE`` ``ON`` ``SINCE`` ``SENTBEFORE`` ``SENTON`` ``SENTSINCE``: ``date``
+  (``YYYY-MM-DD``);
+- ``UID``: ``uids``, a UID set without ``*`` (the gateway resolves sequence
+  numbers, ``$`` and ``*``);
+- ``NOT``: ``arg``; ``OR``: ``left``, ``right``; ``AND``: ``keys``.
+
+Semantics, the same as ``imap_gateway.searching`` (the integration tests compare
+them key by key):
+
+- Text keys match a case-insensitive (Unicode case folding) substring of the
+  decoded header values (RFC 2047 encoded words) or, for BODY and TEXT, of the
+  raw body / whole message decoded as UTF-8; bodies are not transfer-decoded.
+  ``HEADER f ""`` matches every message with the field.
+- BEFORE / ON / SINCE compare the day of the internal date in UTC (the store
+  keeps instants, not the offset of the delivering session). SENT* compare the
+  day of the Date: header in the header's own offset, "disregarding time and
+  timezone" (RFC 9051 §6.4.4); a message without a readable Date: matches none.
+- RECENT and NEW match nothing (no \\Recent, RFC 9051); OLD and ALL everything.
+
+SQL evaluates flags, keywords, UIDs, internal dates, sizes, ages and MODSEQ;
+text and SENT* keys need the raw message. :func:`prefilter` writes a condition
+that is true for every message the program may match (those keys taken as
+"maybe"), and :func:`matches` then decides exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.header import decode_header, make_header
+from email.message import Message
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from typing import Any
+
+from mailstore.errors import InvalidRequest
+from mailstore.imap_sets import parse_uid_set
+
+# A program's keys, and its nesting: far beyond what clients send, and bounded so
+# that one request cannot build a huge query.
+MAX_SEARCH_NODES = 200
+MAX_SEARCH_DEPTH = 30
+MAX_TEXT_CHARS = 1000
+
+FLAG_KEYS = {
+    "ANSWERED": "answered",
+    "DELETED": "deleted",
+    "DRAFT": "draft",
+    "FLAGGED": "flagged",
+    "SEEN": "seen",
+}
+SIMPLE_KEYS = frozenset({"ALL", "NEW", "OLD", "RECENT", *FLAG_KEYS}) | {
+    "UN" + name for name in FLAG_KEYS
+}
+HEADER_TEXT_KEYS = frozenset({"BCC", "CC", "FROM", "SUBJECT", "TO"})
+TEXT_KEYS = HEADER_TEXT_KEYS | {"BODY", "TEXT"}
+INTERNAL_DATE_KEYS = frozenset({"BEFORE", "ON", "SINCE"})
+SENT_DATE_KEYS = frozenset({"SENTBEFORE", "SENTON", "SENTSINCE"})
+_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
+_FIELD_NAME = re.compile(r"[!-9;-~]{1,200}")
+
+
+def _invalid(problem: str) -> InvalidRequest:
+    return InvalidRequest({"program": problem})
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def validate(program: object) -> dict[str, Any]:
+    """The program if it is well formed and within the limits; 422 otherwise."""
+    count = [0]
+    _check(program, 0, count)
+    assert isinstance(program, dict)
+    return program
+
+
+def _number(node: dict[str, Any], name: str, top: int = 2**63 - 1) -> None:
+    value = node.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+        raise _invalid(f"{node.get('key')}: {name} must be a whole number")
+
+
+def _text(node: dict[str, Any], name: str) -> None:
+    value = node.get(name)
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise _invalid(f"{node.get('key')}: {name} must be a string of at most {MAX_TEXT_CHARS}")
+
+
+def _check(node: object, depth: int, count: list[int]) -> None:
+    count[0] += 1
+    if count[0] > MAX_SEARCH_NODES or depth > MAX_SEARCH_DEPTH:
+        raise _invalid(f"more than {MAX_SEARCH_NODES} keys or {MAX_SEARCH_DEPTH} levels")
+    if not isinstance(node, dict) or not isinstance(node.get("key"), str):
+        raise _invalid('each key is an object with a "key"')
+    key = node["key"]
+    if key in SIMPLE_KEYS:
+        return
+    if key in TEXT_KEYS:
+        _text(node, "value")
+    elif key == "HEADER":
+        _text(node, "value")
+        if not isinstance(node.get("field"), str) or not _FIELD_NAME.fullmatch(node["field"]):
+            raise _invalid("HEADER: field must be a header field name")
+    elif key in ("KEYWORD", "UNKEYWORD"):
+        _text(node, "keyword")
+    elif key in INTERNAL_DATE_KEYS | SENT_DATE_KEYS:
+        try:
+            dt.date.fromisoformat(node.get("date"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise _invalid(f"{key}: date must be YYYY-MM-DD") from None
+    elif key in ("LARGER", "SMALLER"):
+        _number(node, "size")
+    elif key in ("OLDER", "YOUNGER"):
+        _number(node, "seconds", 2**31 - 1)
+    elif key == "MODSEQ":
+        _number(node, "modseq")
+    elif key == "UID":
+        parse_uid_set(node.get("uids"), field="program")
+    elif key == "NOT":
+        _check(node.get("arg"), depth + 1, count)
+    elif key == "OR":
+        _check(node.get("left"), depth + 1, count)
+        _check(node.get("right"), depth + 1, count)
+    elif key == "AND":
+        keys = node.get("keys")
+        if not isinstance(keys, list) or not keys:
+            raise _invalid("AND: keys must be a non-empty list")
+        for child in keys:
+            _check(child, depth + 1, count)
+    else:
+        raise _invalid(f"unknown search key {key!r}")
+
+
+def needs_raw(node: dict[str, Any]) -> bool:
+    """Whether deciding the program needs the message's octets."""
+    key = node["key"]
+    if key == "NOT":
+        return needs_raw(node["arg"])
+    if key == "OR":
+        return needs_raw(node["left"]) or needs_raw(node["right"])
+    if key == "AND":
+        return any(needs_raw(child) for child in node["keys"])
+    return key in TEXT_KEYS or key in SENT_DATE_KEYS or key == "HEADER"
+
+
+# --- SQL ----------------------------------------------------------------------------------
+
+
+class Params:
+    """Query parameters numbered from ``first``."""
+
+    def __init__(self, first: int) -> None:
+        self.values: list[object] = []
+        self._first = first
+
+    def add(self, value: object) -> str:
+        self.values.append(value)
+        return f"${self._first + len(self.values) - 1}"
+
+
+def prefilter(node: dict[str, Any], params: Params, *, negated: bool = False) -> str:
+    """An SQL condition on ``e`` (mailbox_entries) and ``m`` (messages), true for every
+    message the program can match: exact when :func:`needs_raw` is false; keys that
+    need the raw message count as true (false under an odd number of NOTs)."""
+    key = node["key"]
+    if key == "NOT":
+        return f"NOT ({prefilter(node['arg'], params, negated=not negated)})"
+    if key == "OR":
+        left = prefilter(node["left"], params, negated=negated)
+        return f"(({left}) OR ({prefilter(node['right'], params, negated=negated)}))"
+    if key == "AND":
+        return (
+            "("
+            + " AND ".join(f"({prefilter(k, params, negated=negated)})" for k in node["keys"])
+            + ")"
+        )
+    if key in TEXT_KEYS or key in SENT_DATE_KEYS or key == "HEADER":
+        return "false" if negated else "true"
+    if key in ("ALL", "OLD"):
+        return "true"
+    if key in ("NEW", "RECENT"):
+        return "false"
+    if key in FLAG_KEYS:
+        return f"e.{FLAG_KEYS[key]}"
+    if key.startswith("UN") and key[2:] in FLAG_KEYS:
+        return f"NOT e.{FLAG_KEYS[key[2:]]}"
+    if key == "KEYWORD":
+        return f"{params.add(node['keyword'])} = ANY (e.keywords)"
+    if key == "UNKEYWORD":
+        return f"NOT ({params.add(node['keyword'])} = ANY (e.keywords))"
+    if key in INTERNAL_DATE_KEYS:
+        day = "(e.created_at AT TIME ZONE 'UTC')::date"
+        value = params.add(dt.date.fromisoformat(node["date"]))
+        operator = {"BEFORE": "<", "ON": "=", "SINCE": ">="}[key]
+        return f"{day} {operator} {value}"
+    if key == "LARGER":
+        return f"m.size > {params.add(node['size'])}"
+    if key == "SMALLER":
+        return f"m.size < {params.add(node['size'])}"
+    if key in ("OLDER", "YOUNGER"):
+        seconds = params.add(dt.timedelta(seconds=node["seconds"]))
+        if key == "OLDER":
+            return f"e.created_at <= now() - {seconds}::interval"
+        return f"e.created_at >= now() - {seconds}::interval"
+    if key == "MODSEQ":
+        return f"e.modseq >= {params.add(node['modseq'])}"
+    if key == "UID":
+        ranges = parse_uid_set(node["uids"], field="program")
+        lows = params.add([low for low, _ in ranges])
+        highs = params.add([high for _, high in ranges])
+        # Only the placeholders ($n) go into the text; the UIDs are parameters.
+        within = "e.uid BETWEEN r.lo AND r.hi"
+        return f"EXISTS (SELECT 1 FROM unnest({lows}::bigint[], {highs}::bigint[]) AS r (lo, hi) WHERE {within})"  # noqa: S608, E501
+    raise _invalid(f"unknown search key {key!r}")
+
+
+# --- exact evaluation ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What deciding a program needs of one message."""
+
+    uid: int
+    flags: frozenset[str]  # column names: seen, answered, ...
+    keywords: frozenset[str]
+    modseq: int
+    internal_date: dt.datetime
+    size: int
+    raw: bytes
+
+
+def _fold(value: bytes | str) -> str:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return text.casefold()
+
+
+def split_message(raw: bytes) -> tuple[bytes, bytes]:
+    """The header (through the first empty line) and the body."""
+    for match in _LINE.finditer(raw):
+        if match.group() in (b"\n", b"\r\n"):
+            return raw[: match.end()], raw[match.end() :]
+    return raw, b""
+
+
+def _header(raw: bytes) -> Message:
+    return BytesHeaderParser(policy=compat32).parsebytes(split_message(raw)[0])
+
+
+def header_values(raw: bytes, name: str) -> list[str]:
+    """Each value of the field ``name``, RFC 2047 encoded words decoded."""
+    values = []
+    for value in _header(raw).get_all(name, []):
+        try:
+            values.append(str(make_header(decode_header(str(value)))))
+        except (ValueError, LookupError):  # a broken encoded word: searched as sent
+            values.append(str(value))
+    return values
+
+
+def _in_header(raw: bytes, name: str, needle: str) -> bool:
+    wanted = _fold(needle)
+    return any(wanted in _fold(value) for value in header_values(raw, name))
+
+
+def sent_date(raw: bytes) -> dt.date | None:
+    """The day of the Date: header, in its own offset; None without a readable one."""
+    values = header_values(raw, "Date")
+    if not values:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(values[0]).date()
+    except (TypeError, ValueError):
+        return None
+
+
+def _compare(found: dt.date, name: str, wanted: dt.date) -> bool:
+    if name.endswith("BEFORE"):
+        return found < wanted
+    if name.endswith("ON"):
+        return found == wanted
+    return found >= wanted
+
+
+def matches(
+    node: dict[str, Any], message: Candidate, *, now: Callable[[], dt.datetime] | None = None
+) -> bool:
+    """Whether ``message`` matches the (validated) program."""
+    clock = now or (lambda: dt.datetime.now(dt.UTC))
+    return _matches(node, message, clock)
+
+
+def _matches(node: dict[str, Any], m: Candidate, now: Callable[[], dt.datetime]) -> bool:
+    key = node["key"]
+    if key == "AND":
+        return all(_matches(k, m, now) for k in node["keys"])
+    if key == "OR":
+        return _matches(node["left"], m, now) or _matches(node["right"], m, now)
+    if key == "NOT":
+        return not _matches(node["arg"], m, now)
+    if key in ("ALL", "OLD"):
+        return True
+    if key in ("NEW", "RECENT"):
+        return False
+    if key in FLAG_KEYS:
+        return FLAG_KEYS[key] in m.flags
+    if key.startswith("UN") and key[2:] in FLAG_KEYS:
+        return FLAG_KEYS[key[2:]] not in m.flags
+    if key == "BODY":
+        return _fold(node["value"]) in _fold(split_message(m.raw)[1])
+    if key == "TEXT":
+        return _fold(node["value"]) in _fold(m.raw)
+    if key in HEADER_TEXT_KEYS:
+        return _in_header(m.raw, key, node["value"])
+    if key == "HEADER":
+        if not node["value"]:
+            return bool(header_values(m.raw, node["field"]))
+        return _in_header(m.raw, node["field"], node["value"])
+    if key in ("KEYWORD", "UNKEYWORD"):
+        has = str(node["keyword"]) in m.keywords
+        return has if key == "KEYWORD" else not has
+    if key in INTERNAL_DATE_KEYS:
+        day = m.internal_date.astimezone(dt.UTC).date()
+        return _compare(day, key, dt.date.fromisoformat(node["date"]))
+    if key in SENT_DATE_KEYS:
+        found = sent_date(m.raw)
+        return found is not None and _compare(found, key, dt.date.fromisoformat(node["date"]))
+    if key == "LARGER":
+        return m.size > int(node["size"])
+    if key == "SMALLER":
+        return m.size < int(node["size"])
+    if key in ("OLDER", "YOUNGER"):
+        age = (now() - m.internal_date).total_seconds()
+        seconds = int(node["seconds"])
+        return age >= seconds if key == "OLDER" else age <= seconds
+    if key == "MODSEQ":
+        return m.modseq >= int(node["modseq"])
+    if key == "UID":
+        ranges = parse_uid_set(node["uids"], field="program")
+        return any(low <= m.uid <= high for low, high in ranges)
+    raise _invalid(f"unknown search key {key!r}")

@@ -1,0 +1,263 @@
+"""The IMAP gateway on the real mail store: ``python -m imap_gateway`` as a process,
+Python's imaplib as the client, mail delivered through the SMTP gateway, and the
+web's calls of the mail store API seen from the IMAP session (and back)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import imaplib
+import re
+import socket
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import quote
+
+import pytest
+import pytest_asyncio
+
+from smtplib_common.client import SMTPClient
+from tests.integration.mailapi import MailstoreAPI
+from tests.integration.stack import Endpoints, LocalStack
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+PASSWORD = "a long enough imap password"
+# A bound on how long a change may take to reach an IDLE session (the brief: within a
+# second with the broker up); generous so that a loaded machine does not fail it.
+IDLE_WAIT = 15.0
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def stack(database_url: str, amqp_url: str) -> AsyncIterator[LocalStack]:
+    """This module's own stack: the three services and the IMAP gateway."""
+    async with LocalStack(admin_database_url=database_url, amqp_url=amqp_url, imap=True) as s:
+        yield s
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def account(mailstore: MailstoreAPI, new_address: str) -> str:
+    await mailstore.create_account(new_address, PASSWORD)
+    return new_address
+
+
+@pytest.fixture
+def imap(endpoints: Endpoints, account: str) -> Iterator[imaplib.IMAP4]:
+    assert endpoints.imap is not None
+    client = imaplib.IMAP4(*endpoints.imap, timeout=30)
+    client.login(account, PASSWORD)
+    yield client
+    with contextlib.suppress(imaplib.IMAP4.error, OSError):
+        client.logout()
+
+
+async def deliver(endpoints: Endpoints, to: str, subject: str, body: str = "Hello there\n") -> None:
+    async with SMTPClient(*endpoints.smtp) as client:
+        result = await client.send_message("someone@example.org", [to], subject, body)
+    assert list(result.accepted) == [to]
+
+
+def ok(answer: tuple[str, list[object]]) -> list[object]:
+    typ, data = answer
+    assert typ == "OK", (typ, data)
+    return data
+
+
+def literal(data: list[object]) -> tuple[bytes, bytes]:
+    """The first (response head, literal) pair of a FETCH's data."""
+    for item in data:
+        if isinstance(item, tuple):
+            return item[0], item[1]
+    raise AssertionError(f"no literal in {data!r}")
+
+
+def untagged(client: imaplib.IMAP4, name: str) -> list[object]:
+    return list(client.untagged_responses.pop(name, []))
+
+
+async def wait_exists(client: imaplib.IMAP4, count: int) -> None:
+    """NOOP until the session reports ``count`` messages (delivery is asynchronous)."""
+    async with asyncio.timeout(IDLE_WAIT):
+        while True:
+            ok(client.noop())
+            exists = untagged(client, "EXISTS")
+            if exists and int(exists[-1]) >= count:  # type: ignore[call-overload]
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_wrong_password_is_authenticationfailed(endpoints: Endpoints, account: str) -> None:
+    assert endpoints.imap is not None
+    client = imaplib.IMAP4(*endpoints.imap, timeout=30)
+    try:
+        with pytest.raises(imaplib.IMAP4.error) as caught:
+            client.login(account, "not the password")
+        assert "[AUTHENTICATIONFAILED]" in str(caught.value)
+    finally:
+        client.shutdown()
+
+
+async def test_list_select_and_delivered_mail_appears(
+    endpoints: Endpoints, imap: imaplib.IMAP4, account: str
+) -> None:
+    listed = b"\n".join(ok(imap.list()))  # type: ignore[arg-type]
+    assert b'"INBOX"' in listed or b" INBOX" in listed
+    assert b"\\Sent" in listed
+    assert b"\\Trash" in listed
+    assert ok(imap.select("INBOX")) == [b"0"]
+
+    await deliver(endpoints, account, "First over IMAP")
+    await wait_exists(imap, 1)
+
+    data = ok(imap.uid("FETCH", "1:*", "(FLAGS UID ENVELOPE BODYSTRUCTURE BODY.PEEK[])"))
+    head, raw = literal(data)
+    assert b"UID 1 " in head
+    assert b"FLAGS ()" in head
+    assert b'"First over IMAP"' in head
+    assert b'("TEXT" "PLAIN"' in head.upper()
+    assert b"Subject: First over IMAP" in raw
+    assert raw.endswith(b"Hello there\r\n")
+
+
+async def test_fetch_equals_stored_bytes_and_is_stable(
+    endpoints: Endpoints, imap: imaplib.IMAP4, account: str, mailstore: MailstoreAPI
+) -> None:
+    body = "".join(f"line {n} of a longer message\n" for n in range(5000))
+    await deliver(endpoints, account, "Big one", body)
+    (summary,) = await mailstore.wait_for(account, 1)
+    status, stored = await mailstore.call(
+        "GET", f"/v1/accounts/{quote(account)}/messages/{summary['id']}/raw"
+    )
+    assert status == 200
+    ok(imap.select("INBOX"))
+    first = ok(imap.fetch("1", "(BODYSTRUCTURE ENVELOPE BODY.PEEK[])"))
+    again = ok(imap.fetch("1", "(BODYSTRUCTURE ENVELOPE BODY.PEEK[])"))
+    assert first == again
+    assert literal(first)[1] == stored
+    partial = ok(imap.fetch("1", "(BODY.PEEK[TEXT]<10.20>)"))
+    text_start = stored.index(b"\r\n\r\n") + 4
+    assert literal(partial)[1] == stored[text_start + 10 : text_start + 30]
+    fields = ok(imap.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
+    assert literal(fields)[1] == b"Subject: Big one\r\n\r\n"
+
+
+async def test_store_seen_is_read_in_the_web(
+    endpoints: Endpoints, imap: imaplib.IMAP4, account: str, mailstore: MailstoreAPI
+) -> None:
+    await deliver(endpoints, account, "Mark me")
+    (summary,) = await mailstore.wait_for(account, 1)
+    assert summary["read"] is False
+    ok(imap.select("INBOX"))
+    ok(imap.uid("STORE", "1", "+FLAGS", "(\\Seen)"))
+    (after,) = await mailstore.folder(account)
+    assert after["read"] is True
+
+
+async def test_copy_move_expunge_and_append(
+    endpoints: Endpoints, imap: imaplib.IMAP4, account: str, mailstore: MailstoreAPI
+) -> None:
+    await deliver(endpoints, account, "One")
+    await deliver(endpoints, account, "Two")
+    await mailstore.wait_for(account, 2)
+    ok(imap.select("INBOX"))
+    await wait_exists(imap, 2)
+
+    # imaplib gives the tagged response's text only from _simple_command.
+    copied = ok(imap._simple_command("UID", "COPY", "1", "Archive"))
+    assert re.search(rb"\[COPYUID \d+ 1 1\]", copied[-1])  # type: ignore[arg-type]
+    moved = ok(imap._simple_command("UID", "MOVE", "2", "Archive"))
+    assert re.search(rb"\[COPYUID \d+ 2 2\]", b" ".join(untagged(imap, "OK")))  # type: ignore[arg-type]
+    assert moved
+    expunged = untagged(imap, "EXPUNGE")
+    assert expunged == [b"2"]
+    ok(imap.uid("STORE", "1", "+FLAGS", "(\\Deleted)"))
+    assert ok(imap.expunge()) == [b"1"]  # imaplib hands the EXPUNGE responses back
+    assert await mailstore.folder(account) == []
+    assert ok(imap.status("Archive", "(MESSAGES)")) == [b"Archive (MESSAGES 2)"]
+
+    message = b"From: me@example.org\r\nSubject: Appended\r\n\r\nBody\r\n"
+    appended = ok(imap.append("Drafts", "(\\Draft)", None, message))
+    found = re.search(rb"\[APPENDUID (\d+) (\d+)\]", appended[-1])  # type: ignore[arg-type]
+    assert found is not None
+    ok(imap.select("Drafts"))
+    data = ok(imap.uid("FETCH", found.group(2).decode(), "(FLAGS BODY.PEEK[])"))
+    head, raw = literal(data)
+    assert b"\\Draft" in head
+    assert raw == message
+
+
+async def test_the_webs_delete_is_an_expunge(
+    endpoints: Endpoints, imap: imaplib.IMAP4, account: str, mailstore: MailstoreAPI
+) -> None:
+    await deliver(endpoints, account, "Delete me in the web")
+    (summary,) = await mailstore.wait_for(account, 1)
+    ok(imap.select("INBOX"))
+    await wait_exists(imap, 1)
+    status, _ = await mailstore.call(
+        "POST", f"/v1/accounts/{quote(account)}/messages/{summary['id']}/trash"
+    )
+    assert status == 200
+    async with asyncio.timeout(IDLE_WAIT):
+        while not (gone := untagged(imap, "EXPUNGE")):
+            ok(imap.noop())
+            await asyncio.sleep(0.1)
+    assert gone == [b"1"]
+
+
+async def test_idle_wakes_on_delivery(endpoints: Endpoints, account: str) -> None:
+    assert endpoints.imap is not None
+    with socket.create_connection(endpoints.imap, timeout=IDLE_WAIT) as sock:
+        reader = sock.makefile("rb")
+
+        def command(line: str) -> list[bytes]:
+            tag = line.split()[0]
+            sock.sendall(line.encode() + b"\r\n")
+            lines = []
+            while not (got := reader.readline()).startswith(tag.encode() + b" "):
+                lines.append(got)
+            assert got.startswith(tag.encode() + b" OK"), got
+            return lines
+
+        reader.readline()  # greeting
+        command(f'a LOGIN "{account}" "{PASSWORD}"')
+        command("b SELECT INBOX")
+        sock.sendall(b"c IDLE\r\n")
+        assert reader.readline().startswith(b"+ ")
+        await deliver(endpoints, account, "Wake up")
+        # readline blocks up to the socket's timeout: the bound on the wait.
+        line = reader.readline()
+        assert line == b"* 1 EXISTS\r\n", line
+        sock.sendall(b"DONE\r\n")
+        while not (got := reader.readline()).startswith(b"c "):
+            pass
+        assert got.startswith(b"c OK")
+
+
+async def test_search_goes_to_the_store(
+    endpoints: Endpoints, imap: imaplib.IMAP4, account: str, mailstore: MailstoreAPI
+) -> None:
+    await deliver(endpoints, account, "Apples and pears")
+    await deliver(endpoints, account, "Only pears", "no fruit named here\n")
+    await mailstore.wait_for(account, 2)
+    ok(imap.select("INBOX"))
+    await wait_exists(imap, 2)
+    ok(imap.uid("STORE", "2", "+FLAGS", "(\\Flagged)"))
+
+    assert ok(imap.uid("SEARCH", "SUBJECT", "apples")) == [b"1"]
+    assert ok(imap.search(None, "OR", "FLAGGED", "BODY", "HELLO")) == [b"1 2"]
+    assert ok(imap.search(None, "NOT", "SUBJECT", "PEARS")) == [b""]
+
+
+async def test_a_20_mib_message_goes_through_whole(imap: imaplib.IMAP4) -> None:
+    line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n"
+    body = line * (20 * 1024 * 1024 // len(line))
+    message = b"From: me@example.org\r\nSubject: Large\r\n\r\n" + body
+    appended = ok(imap.append("Archive", None, None, message))
+    found = re.search(rb"\[APPENDUID \d+ (\d+)\]", appended[-1])  # type: ignore[arg-type]
+    assert found is not None
+    ok(imap.select("Archive"))
+    uid = found.group(1).decode()
+    head, raw = literal(ok(imap.uid("FETCH", uid, "(RFC822.SIZE BODY.PEEK[])")))
+    assert f"RFC822.SIZE {len(message)}".encode() in head
+    assert raw == message
+    _, text = literal(ok(imap.uid("FETCH", uid, "(BODY.PEEK[TEXT]<20971000.1000>)")))
+    assert text == body[20971000:20972000]

@@ -22,6 +22,7 @@ SERVICES: dict[str, str] = {
     "smtp-gateway": "smtp_gateway",
     "mailstore": "mailstore",
     "web": "webmail",
+    "imap-gateway": "imap_gateway",
 }
 
 # Compose service names double as host names inside the compose networks.

@@ -26,7 +26,7 @@ from tests.integration.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # Long-running services that must turn healthy; `certs` is a one-shot.
-HEALTHY = ("postgres", "rabbitmq", "mailstore", "smtp-gateway", "web")
+HEALTHY = ("postgres", "rabbitmq", "mailstore", "smtp-gateway", "web", "imap-gateway")
 # A cold `up --build` (wheels from PyPI) takes about two minutes on two cores.
 UP_TIMEOUT = 600.0
 
@@ -58,6 +58,8 @@ class Compose:
     smtp_port: int = field(default_factory=free_port)
     submission_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
+    imap_port: int = field(default_factory=free_port)
+    imaps_port: int = field(default_factory=free_port)
     timings: list[tuple[str, float]] = field(default_factory=list)
 
     @property
@@ -71,6 +73,8 @@ class Compose:
             PUBLISHED_SMTP_PORT=str(self.smtp_port),
             PUBLISHED_SUBMISSION_PORT=str(self.submission_port),
             PUBLISHED_WEB_PORT=str(self.web_port),
+            PUBLISHED_IMAP_PORT=str(self.imap_port),
+            PUBLISHED_IMAPS_PORT=str(self.imaps_port),
             # Debian's engine has no buildx; compose then builds through the daemon.
             COMPOSE_BAKE="false",
         )

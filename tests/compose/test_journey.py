@@ -13,7 +13,11 @@ everything down with its volumes.
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
+import imaplib
 import os
+import ssl
 import subprocess
 import sys
 import uuid
@@ -235,6 +239,44 @@ async def test_05b_the_repositorys_development_secret_opens_nothing(
     assert str(AUTH_FAILED) in done.stdout, done.stdout
     journey.secrets = generated_secrets(journey.compose)
     assert len(set(journey.secrets.values())) == len(SECRET_FILES)
+
+
+async def test_05c_a_mail_program_reads_the_mail_over_imap_with_tls(
+    journey: Journey, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    ca = tmp_path_factory.mktemp("imap-certs") / "localpost.crt"
+    ca.write_bytes(journey.certificate)
+    context = ssl.create_default_context(cafile=str(ca))
+    expected = sorted(await subjects(journey.bob))
+    with journey.compose.phase("IMAP: STARTTLS (verified) and IMAPS, LOGINDISABLED before"):
+        found = await asyncio.to_thread(imap_subjects, journey, context)
+    assert found["starttls"] == found["imaps"] == expected
+
+
+def imap_subjects(journey: Journey, context: ssl.SSLContext) -> dict[str, list[str]]:
+    """bob's Inbox subjects over IMAP with STARTTLS on 2143 and over TLS on 2993."""
+    found: dict[str, list[str]] = {}
+    plain = imaplib.IMAP4("127.0.0.1", journey.compose.imap_port, timeout=30)
+    # From the host, the client is not in the trusted networks: no login before TLS.
+    assert "LOGINDISABLED" in plain.capabilities, plain.capabilities
+    plain.starttls(ssl_context=context)
+    found["starttls"] = _inbox_subjects(plain, journey.bob)
+    secure = imaplib.IMAP4_SSL("127.0.0.1", journey.compose.imaps_port, ssl_context=context)
+    found["imaps"] = _inbox_subjects(secure, journey.bob)
+    return found
+
+
+def _inbox_subjects(client: imaplib.IMAP4, user: WebUser) -> list[str]:
+    try:
+        client.login(user.address, user.password)
+        client.select("INBOX", readonly=True)
+        status, data = client.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert status == "OK", data
+        headers = [item[1] for item in data if isinstance(item, tuple)]
+        parsed = [email.message_from_bytes(h, policy=email.policy.default) for h in headers]
+        return sorted(str(m["Subject"]) for m in parsed)
+    finally:
+        client.logout()
 
 
 async def test_06_a_live_update_arrives(journey: Journey) -> None:

@@ -38,7 +38,12 @@ from tests.integration.private_postgres import PrivatePostgres
 ROOT = COMPOSE_FILE.parent
 DOCKERFILES = {service: ROOT / "services" / service / "Dockerfile" for service in SERVICES}
 # The name of the attribute holding each service's HTTP port in its Config.
-HTTP_PORT_FIELD = {"smtp-gateway": "http_port", "mailstore": "port", "web": "port"}
+HTTP_PORT_FIELD = {
+    "smtp-gateway": "http_port",
+    "mailstore": "port",
+    "web": "port",
+    "imap-gateway": "http_port",
+}
 # The secrets the one-shot `secrets` service makes, by file name in its volume.
 SECRET_NAMES = ("mailstore_token", "web_submission_secret", "web_secret_key")
 # The uid the services run as (services/*/Dockerfile), who must read the secrets.
@@ -202,10 +207,12 @@ def test_on_this_machine_the_web_submits_in_plaintext_over_loopback(
     assert config.submission_ca_file is None
 
 
-def test_only_smtp_submission_and_webmail_are_published(compose: dict[str, Any]) -> None:
+def test_only_smtp_submission_imap_and_webmail_are_published(compose: dict[str, Any]) -> None:
     assert published_ports(compose) == {
         2525: ("smtp-gateway", 2525),
         2587: ("smtp-gateway", 2587),
+        2143: ("imap-gateway", 2143),
+        2993: ("imap-gateway", 2993),
         8080: ("web", 8080),
     }
 
@@ -219,6 +226,8 @@ def test_every_published_host_port_can_be_moved_by_a_variable() -> None:
         "${PUBLISHED_SMTP_PORT:-2525}:2525",
         "${PUBLISHED_SUBMISSION_PORT:-2587}:2587",
         "${PUBLISHED_WEB_PORT:-8080}:8080",
+        "${PUBLISHED_IMAP_PORT:-2143}:2143",
+        "${PUBLISHED_IMAPS_PORT:-2993}:2993",
     ]
 
 

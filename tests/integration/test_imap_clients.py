@@ -19,15 +19,16 @@ import re
 import shutil
 import ssl
 import subprocess
-import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 import trustme
-from imapclient import IMAPClient
+from imapclient import IMAPClient  # type: ignore[import-untyped]
 
 from smtplib_common.client import SMTPClient
 from tests.integration.harness import Attempts, send_stream
@@ -87,15 +88,18 @@ def require(program: str) -> str:
     return found
 
 
-def run(argv: list[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(  # noqa: S603 - our own argv of an installed client
-        argv, cwd=cwd, capture_output=True, text=True, timeout=CLIENT_WAIT, check=False
+def run(
+    argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a client to its end (the services are other processes: blocking is fine)."""
+    done = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=CLIENT_WAIT, check=False
     )
-    assert done.returncode == 0, f"{argv[0]} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"{argv[0]} exited {done.returncode}:\n{done.stdout}{done.stderr}"
     return done
 
 
-def ok(answer: tuple[str, list[object]]) -> list[object]:
+def ok(answer: tuple[str, list[Any]]) -> list[Any]:
     typ, data = answer
     assert typ == "OK", (typ, data)
     return data
@@ -132,7 +136,7 @@ async def wait_messages(endpoints: Endpoints, address: str, count: int) -> None:
     with session(endpoints, address) as client:
         while True:
             data = ok(client.status("INBOX", "(MESSAGES)"))
-            found = int(re.findall(rb"MESSAGES (\d+)", data[0])[0])  # type: ignore[arg-type]
+            found = int(re.findall(rb"MESSAGES (\d+)", data[0])[0])
             if found >= count:
                 assert found == count
                 return
@@ -281,3 +285,260 @@ async def test_mbsync_syncs_1000_down_and_flags_up(
     assert maildir_state(inbox) == before
     with session(endpoints, address) as client:
         assert flags_by_uid(client) == flags
+
+
+# --- offlineimap3 ------------------------------------------------------------------------
+
+
+def offlineimaprc(directory: Path, endpoints: Endpoints, address: str) -> Path:
+    assert endpoints.imap is not None
+    host, port = endpoints.imap
+    rc = directory / "offlineimaprc"
+    rc.write_text(
+        f"""[general]
+accounts = localpost
+metadata = {directory}/metadata
+
+[Account localpost]
+localrepository = near
+remoterepository = far
+
+[Repository near]
+type = Maildir
+localfolders = {directory}/mail
+
+[Repository far]
+type = IMAP
+remotehost = {host}
+remoteport = {port}
+remoteuser = {address}
+remotepass = {PASSWORD}
+ssl = no
+starttls = no
+folderfilter = lambda name: name == "INBOX"
+"""
+    )
+    return rc
+
+
+async def test_offlineimap_syncs_down_and_a_flag_up(
+    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str, tmp_path: Path
+) -> None:
+    offlineimap = require("offlineimap")
+    address = await new_account(mailstore, new_address)
+    await deliver(endpoints, address, SMALL, "offlineimap")
+    rc = offlineimaprc(tmp_path, endpoints, address)
+    argv = [offlineimap, "-c", str(rc), "-o", "-u", "quiet"]
+
+    run(argv)
+
+    files = maildir_files(tmp_path / "mail" / "INBOX")
+    assert len(files) == SMALL
+    with session(endpoints, address) as client:
+        uids = uids_by_token(client)
+        by_token = {token_in(p.read_bytes()): p for p in files}
+        assert by_token.keys() == uids.keys()
+        token = sorted(uids)[3]
+        assert by_token[token].read_bytes().replace(b"\n", b"\r\n") == raw_of(client, uids[token])
+
+    set_maildir_flags(by_token[token], "F")
+    run(argv)
+
+    with session(endpoints, address) as client:
+        flags = flags_by_uid(client)
+    assert {uid: f for uid, f in flags.items() if f} == {uids[token]: {"\\Flagged"}}
+
+
+# --- getmail6 and fetchmail ---------------------------------------------------------------
+
+
+def destination_user(maildir: Path) -> str:
+    """getmail refuses to deliver as root; it delivers as ``user`` (here nobody) then."""
+    if os.geteuid() != 0:
+        return ""
+    for path in (maildir.parent, maildir, *(maildir / sub for sub in ("cur", "new", "tmp"))):
+        path.chmod(0o777)
+    return "user = nobody"
+
+
+def getmailrc(directory: Path, maildir: Path, endpoints: Endpoints, address: str) -> Path:
+    assert endpoints.imap is not None
+    host, port = endpoints.imap
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    rc = directory / "getmailrc"
+    rc.write_text(
+        f"""[retriever]
+type = SimpleIMAPRetriever
+server = {host}
+port = {port}
+username = {address}
+password = {PASSWORD}
+mailboxes = ("INBOX",)
+
+[destination]
+type = Maildir
+path = {maildir}/
+{destination_user(maildir)}
+[options]
+read_all = false
+delete = false
+verbose = 0
+"""
+    )
+    return rc
+
+
+async def test_getmail_retrieves_new_mail_once(
+    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str, tmp_path: Path
+) -> None:
+    getmail = require("getmail")
+    address = await new_account(mailstore, new_address)
+    await deliver(endpoints, address, SMALL, "getmail")
+    # Outside tmp_path, whose parents only root may enter (see destination_user).
+    with tempfile.TemporaryDirectory() as top:
+        maildir = Path(top) / "Maildir"
+        rc = getmailrc(tmp_path, maildir, endpoints, address)
+        argv = [getmail, "--getmaildir", str(tmp_path), "--rcfile", str(rc)]
+        await getmail_runs(argv, maildir, endpoints, address)
+
+
+# The trace headers getmail adds to what it delivers; the rest is the message as served.
+GETMAIL_HEADERS = re.compile(
+    rb"^(?:Return-Path|Delivered-To|X-getmail-retrieved-from-mailbox): .*\n"
+    rb"|^Received: from \S+ \(\S+\) by \S+ with IMAP4.*\n(?:[ \t].*\n)*",
+    re.MULTILINE,
+)
+
+
+def without_getmail_headers(delivered: bytes) -> bytes:
+    return GETMAIL_HEADERS.sub(b"", delivered)
+
+
+async def getmail_runs(argv: list[str], maildir: Path, endpoints: Endpoints, address: str) -> None:
+    run(argv)
+    first = maildir_files(maildir)
+    assert len(first) == SMALL
+    with session(endpoints, address) as client:
+        uids = uids_by_token(client)
+        fetched = {token_in(p.read_bytes()): p for p in first}
+        assert fetched.keys() == uids.keys()
+        token = sorted(uids)[5]
+        assert without_getmail_headers(fetched[token].read_bytes()) == raw_of(
+            client, uids[token]
+        ).replace(b"\r\n", b"\n")
+
+    run(argv)
+    assert maildir_files(maildir) == first
+
+    await deliver_one(endpoints, address, "getmail-late")
+    await wait_messages(endpoints, address, SMALL + 1)
+    run(argv)
+    assert len(maildir_files(maildir)) == SMALL + 1
+
+
+async def test_fetchmail_retrieves_and_keeps(
+    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str, tmp_path: Path
+) -> None:
+    fetchmail = require("fetchmail")
+    assert endpoints.imap is not None
+    host, port = endpoints.imap
+    address = await new_account(mailstore, new_address)
+    await deliver(endpoints, address, SMALL, "fetchmail")
+    out = tmp_path / "delivered"
+    out.mkdir()
+    mda = tmp_path / "mda.sh"
+    # fetchmail hands each message to the MDA on stdin: one file per message.
+    mda.write_text(f'#!/bin/sh\nexec cat > "$(mktemp {out}/msg.XXXXXX)"\n')
+    mda.chmod(0o700)
+    rc = tmp_path / "fetchmailrc"
+    # sslproto "": no opportunistic STARTTLS (the gateway offers it; loopback is trusted).
+    rc.write_text(
+        f"poll {host} service {port} protocol IMAP\n"
+        f'  user "{address}" password "{PASSWORD}"\n'
+        f'  keep sslproto "" folder INBOX mda "{mda}"\n'
+    )
+    rc.chmod(0o600)
+    env_home = tmp_path / "home"
+    env_home.mkdir()
+    home = {**os.environ, "HOME": str(env_home), "FETCHMAILHOME": str(env_home)}
+    run([fetchmail, "-f", str(rc), "--nosyslog"], env=home)
+    got = sorted(out.iterdir())
+    assert len(got) == SMALL
+    with session(endpoints, address) as client:
+        uids = uids_by_token(client)
+        assert {token_in(p.read_bytes()) for p in got} == uids.keys()
+        # keep: fetchmail marks what it fetched \Seen and deletes nothing.
+        flags = flags_by_uid(client)
+    assert len(flags) == SMALL
+    assert all(f == {"\\Seen"} for f in flags.values()), flags
+
+
+async def deliver_one(endpoints: Endpoints, address: str, subject_token: str) -> None:
+    async with SMTPClient(*endpoints.smtp) as client:
+        result = await client.send_message(
+            "someone@example.org", [address], f"token {subject_token}", "late\n"
+        )
+    assert list(result.accepted) == [address]
+
+
+# --- imapclient over implicit TLS: IDLE -----------------------------------------------------
+
+
+async def test_imapclient_idle_over_tls_sees_a_delivery(
+    stack: LocalStack,
+    endpoints: Endpoints,
+    mailstore: MailstoreAPI,
+    new_address: str,
+    ca: trustme.CA,
+) -> None:
+    address = await new_account(mailstore, new_address)
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    client = IMAPClient(
+        "127.0.0.1", port=imaps_port(stack), ssl=True, ssl_context=context, timeout=30
+    )
+    try:
+        client.login(address, PASSWORD)
+        assert b"IDLE" in client.capabilities()
+        assert client.select_folder("INBOX")[b"EXISTS"] == 0
+        client.idle()
+        await deliver_one(endpoints, address, "imapclient-idle")
+        seen: list[object] = []
+        deadline = time.monotonic() + IDLE_WAIT
+        while not any(r[1:2] == (b"EXISTS",) and r[0] == 1 for r in seen if isinstance(r, tuple)):
+            assert time.monotonic() < deadline, seen
+            seen += await asyncio.to_thread(client.idle_check, 1)
+        client.idle_done()
+        fetched = client.fetch("1", ["ENVELOPE", "FLAGS"])
+        assert fetched[1][b"ENVELOPE"].subject == b"token imapclient-idle"
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()
+
+
+# --- imapflow (npm) -----------------------------------------------------------------------
+
+
+async def test_imapflow_lists_fetches_and_flags(
+    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str
+) -> None:
+    node = require("node")
+    npm = require("npm")
+    assert endpoints.imap is not None
+    address = await new_account(mailstore, new_address)
+    await deliver(endpoints, address, SMALL, "imapflow")
+    if not (IMAPFLOW_DIR / "node_modules").exists():
+        run([npm, "ci", "--no-audit", "--no-fund"], cwd=IMAPFLOW_DIR)
+    host, port = endpoints.imap
+    done = run([node, "check.mjs", host, str(port), address, PASSWORD], cwd=IMAPFLOW_DIR)
+    report = json.loads(done.stdout)
+
+    assert "INBOX" in report["folders"]
+    assert report["exists"] == SMALL
+    subjects = [e["subject"] for e in report["envelopes"]]
+    assert len(subjects) == 10
+    assert all(s.startswith("token imapflow-") for s in subjects)
+    with session(endpoints, address) as client:
+        flags = flags_by_uid(client)
+    assert {uid: f for uid, f in flags.items() if f} == {report["flagged_uid"]: {"\\Flagged"}}

@@ -1,0 +1,33 @@
+// imapflow against Localpost's IMAP gateway: log in, list, select INBOX, fetch the
+// envelopes of the last 10 messages, flag the newest, print what it saw as JSON.
+// Run by tests/integration/test_imap_clients.py: node check.mjs HOST PORT USER PASS
+import { ImapFlow } from "imapflow";
+
+const [host, port, user, pass] = process.argv.slice(2);
+const client = new ImapFlow({
+    host,
+    port: Number(port),
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user, pass },
+    logger: false,
+});
+
+await client.connect();
+const folders = (await client.list()).map((f) => f.path);
+const lock = await client.getMailboxLock("INBOX");
+let report;
+try {
+    const exists = client.mailbox.exists;
+    const envelopes = [];
+    for await (const msg of client.fetch(`${Math.max(1, exists - 9)}:*`, { envelope: true, uid: true })) {
+        envelopes.push({ uid: msg.uid, subject: msg.envelope.subject });
+    }
+    const newest = envelopes[envelopes.length - 1].uid;
+    await client.messageFlagsAdd(String(newest), ["\\Flagged"], { uid: true });
+    report = { folders, exists, envelopes, flagged_uid: newest };
+} finally {
+    lock.release();
+}
+await client.logout();
+process.stdout.write(JSON.stringify(report) + "\n");

@@ -61,7 +61,9 @@ def ca(tls_dir: Path) -> trustme.CA:
 async def stack(
     database_url: str, amqp_url: str, tls_dir: Path, ca: trustme.CA
 ) -> AsyncIterator[LocalStack]:
-    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca.cert_pem.write_to_path(str(tls_dir / "ca.pem"))
+    # A common name too: isync 1.4 matches a host given as an address against the CN only.
+    cert = ca.issue_cert("127.0.0.1", "localhost", common_name="127.0.0.1")
     cert_path, key_path = tls_dir / "cert.pem", tls_dir / "key.pem"
     cert.private_key_and_cert_chain_pem.write_to_path(str(cert_path))
     cert.private_key_pem.write_to_path(str(key_path))
@@ -542,3 +544,33 @@ async def test_imapflow_lists_fetches_and_flags(
     with session(endpoints, address) as client:
         flags = flags_by_uid(client)
     assert {uid: f for uid, f in flags.items() if f} == {report["flagged_uid"]: {"\\Flagged"}}
+
+
+async def test_mbsync_over_starttls_expunges_what_the_maildir_deleted(
+    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str, tmp_path: Path, tls_dir: Path
+) -> None:
+    mbsync = require("mbsync")
+    address = await new_account(mailstore, new_address)
+    await deliver(endpoints, address, SMALL, "mbsync-tls")
+    rc = mbsyncrc(tmp_path, endpoints, address)
+    ca_file = tls_dir / "ca.pem"
+    rc.write_text(
+        rc.read_text()
+        .replace("SSLType None", f"SSLType STARTTLS\nCertificateFile {ca_file}")
+        .replace("SyncState *", "SyncState *\nExpunge Both")
+    )
+    inbox = tmp_path / "mail" / "INBOX"
+
+    run([mbsync, "-c", str(rc), "-a"])
+    files = maildir_files(inbox)
+    assert len(files) == SMALL
+    gone = {token_in(p.read_bytes()) for p in files[:3]}
+    for path in files[:3]:
+        path.unlink()
+    run([mbsync, "-c", str(rc), "-a"])
+
+    with session(endpoints, address) as client:
+        left = uids_by_token(client)
+    assert len(left) == SMALL - 3
+    assert not gone & left.keys()
+    assert len(maildir_files(inbox)) == SMALL - 3

@@ -197,6 +197,15 @@ def set_maildir_flags(path: Path, flags: str) -> Path:
     return target
 
 
+def local_message(token: str) -> bytes:
+    """A message written by a local mail program into a Maildir (LF line ends)."""
+    return (
+        f"From: Local <local@example.org>\nSubject: token {token}\n"
+        "Date: Mon, 7 Dec 2026 10:00:00 +0000\nMessage-ID: <" + token + "@example.org>\n\n"
+        "Written locally.\n"
+    ).encode()
+
+
 def maildir_state(folder: Path) -> list[tuple[str, bytes]]:
     return [(p.name, p.read_bytes()) for p in maildir_files(folder)]
 
@@ -344,11 +353,21 @@ async def test_offlineimap_syncs_down_and_a_flag_up(
         assert by_token[token].read_bytes().replace(b"\n", b"\r\n") == raw_of(client, uids[token])
 
     set_maildir_flags(by_token[token], "F")
+    removed = sorted(uids)[7]
+    by_token[removed].unlink()
+    (tmp_path / "mail" / "INBOX" / "new" / "1.local.offlineimap").write_bytes(
+        local_message("offlineimap-pushed")
+    )
     run(argv)
 
     with session(endpoints, address) as client:
         flags = flags_by_uid(client)
+        now = uids_by_token(client)
+        pushed = raw_of(client, now["offlineimap-pushed"])
     assert {uid: f for uid, f in flags.items() if f} == {uids[token]: {"\\Flagged"}}
+    assert removed not in now
+    assert len(now) == SMALL
+    assert b"Subject: token offlineimap-pushed\r\n" in pushed
 
 
 # --- getmail6 and fetchmail ---------------------------------------------------------------
@@ -541,6 +560,11 @@ async def test_imapflow_lists_fetches_and_flags(
     subjects = [e["subject"] for e in report["envelopes"]]
     assert len(subjects) == 10
     assert all(s.startswith("token imapflow-") for s in subjects)
+    # APPEND answered APPENDUID, SEARCH found it, MOVE took it to Trash.
+    assert report["found"] == [report["appended_uid"]]
+    assert report["moved_to"] == "Trash"
+    assert report["exists_after"] == SMALL
+    assert report["trash_messages"] == 1
     with session(endpoints, address) as client:
         flags = flags_by_uid(client)
     assert {uid: f for uid, f in flags.items() if f} == {report["flagged_uid"]: {"\\Flagged"}}
@@ -567,10 +591,16 @@ async def test_mbsync_over_starttls_expunges_what_the_maildir_deleted(
     gone = {token_in(p.read_bytes()) for p in files[:3]}
     for path in files[:3]:
         path.unlink()
+    (inbox / "new" / "1.local.mbsync").write_bytes(local_message("mbsync-pushed"))
     run([mbsync, "-c", str(rc), "-a"])
 
     with session(endpoints, address) as client:
         left = uids_by_token(client)
-    assert len(left) == SMALL - 3
+        pushed = raw_of(client, left["mbsync-pushed"])
+    assert len(left) == SMALL - 3 + 1
     assert not gone & left.keys()
-    assert len(maildir_files(inbox)) == SMALL - 3
+    assert len(maildir_files(inbox)) == SMALL - 3 + 1
+    # APPENDed as CRLF text, with mbsync's X-TUID header (it finds the UID by it).
+    assert re.sub(rb"X-TUID: \S+\r\n", b"", pushed) == local_message("mbsync-pushed").replace(
+        b"\n", b"\r\n"
+    )

@@ -21,7 +21,7 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,9 +119,11 @@ def session(endpoints: Endpoints, address: str) -> Iterator[imaplib.IMAP4]:
             client.logout()
 
 
-async def new_account(mailstore: MailstoreAPI, address: str) -> str:
-    await mailstore.create_account(address, PASSWORD)
-    return address
+@pytest_asyncio.fixture(loop_scope="module")
+async def address(mailstore: MailstoreAPI, new_address: str) -> str:
+    """A new account's address; its password is PASSWORD."""
+    await mailstore.create_account(new_address, PASSWORD)
+    return new_address
 
 
 async def deliver(endpoints: Endpoints, address: str, count: int, run_id: str) -> None:
@@ -247,10 +249,9 @@ SyncState *
 
 
 async def test_mbsync_syncs_1000_down_and_flags_up(
-    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str, tmp_path: Path
+    endpoints: Endpoints, address: str, tmp_path: Path
 ) -> None:
     mbsync = require("mbsync")
-    address = await new_account(mailstore, new_address)
     await deliver(endpoints, address, BIG, "mbsync")
     rc = mbsyncrc(tmp_path, endpoints, address)
     inbox = tmp_path / "mail" / "INBOX"
@@ -333,10 +334,9 @@ folderfilter = lambda name: name == "INBOX"
 
 
 async def test_offlineimap_syncs_down_and_a_flag_up(
-    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str, tmp_path: Path
+    endpoints: Endpoints, address: str, tmp_path: Path
 ) -> None:
     offlineimap = require("offlineimap")
-    address = await new_account(mailstore, new_address)
     await deliver(endpoints, address, SMALL, "offlineimap")
     rc = offlineimaprc(tmp_path, endpoints, address)
     argv = [offlineimap, "-c", str(rc), "-o", "-u", "quiet"]
@@ -411,10 +411,9 @@ verbose = 0
 
 
 async def test_getmail_retrieves_new_mail_once(
-    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str, tmp_path: Path
+    endpoints: Endpoints, address: str, tmp_path: Path
 ) -> None:
     getmail = require("getmail")
-    address = await new_account(mailstore, new_address)
     await deliver(endpoints, address, SMALL, "getmail")
     # Outside tmp_path, whose parents only root may enter (see destination_user).
     with tempfile.TemporaryDirectory() as top:
@@ -459,12 +458,11 @@ async def getmail_runs(argv: list[str], maildir: Path, endpoints: Endpoints, add
 
 
 async def test_fetchmail_retrieves_and_keeps(
-    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str, tmp_path: Path
+    endpoints: Endpoints, address: str, tmp_path: Path
 ) -> None:
     fetchmail = require("fetchmail")
     assert endpoints.imap is not None
     host, port = endpoints.imap
-    address = await new_account(mailstore, new_address)
     await deliver(endpoints, address, SMALL, "fetchmail")
     out = tmp_path / "delivered"
     out.mkdir()
@@ -506,19 +504,25 @@ async def deliver_one(endpoints: Endpoints, address: str, subject_token: str) ->
 # --- imapclient over implicit TLS: IDLE -----------------------------------------------------
 
 
-async def test_imapclient_idle_over_tls_sees_a_delivery(
-    stack: LocalStack,
-    endpoints: Endpoints,
-    mailstore: MailstoreAPI,
-    new_address: str,
-    ca: trustme.CA,
-) -> None:
-    address = await new_account(mailstore, new_address)
+@pytest.fixture
+def imaps(stack: LocalStack, ca: trustme.CA) -> Callable[..., IMAPClient]:
+    """Makes imapclient clients of the implicit-TLS port, trusting the test CA."""
     context = ssl.create_default_context()
     ca.configure_trust(context)
-    client = IMAPClient(
-        "127.0.0.1", port=imaps_port(stack), ssl=True, ssl_context=context, timeout=30
-    )
+
+    def connect(**options: Any) -> IMAPClient:
+        port = imaps_port(stack)
+        return IMAPClient("127.0.0.1", port=port, ssl=True, ssl_context=context, **options)
+
+    return connect
+
+
+async def test_imapclient_idle_over_tls_sees_a_delivery(
+    endpoints: Endpoints,
+    address: str,
+    imaps: Callable[..., IMAPClient],
+) -> None:
+    client = imaps(timeout=30)
     try:
         client.login(address, PASSWORD)
         assert b"IDLE" in client.capabilities()
@@ -541,13 +545,12 @@ async def test_imapclient_idle_over_tls_sees_a_delivery(
 # --- imapflow (npm) -----------------------------------------------------------------------
 
 
-async def test_imapflow_lists_fetches_and_flags(
-    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str
+async def test_imapflow_lists_fetches_flags_appends_and_moves(
+    endpoints: Endpoints, address: str
 ) -> None:
     node = require("node")
     npm = require("npm")
     assert endpoints.imap is not None
-    address = await new_account(mailstore, new_address)
     await deliver(endpoints, address, SMALL, "imapflow")
     if not (IMAPFLOW_DIR / "node_modules").exists():
         run([npm, "ci", "--no-audit", "--no-fund"], cwd=IMAPFLOW_DIR)
@@ -571,10 +574,9 @@ async def test_imapflow_lists_fetches_and_flags(
 
 
 async def test_mbsync_over_starttls_expunges_what_the_maildir_deleted(
-    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str, tmp_path: Path, tls_dir: Path
+    endpoints: Endpoints, address: str, tmp_path: Path, tls_dir: Path
 ) -> None:
     mbsync = require("mbsync")
-    address = await new_account(mailstore, new_address)
     await deliver(endpoints, address, SMALL, "mbsync-tls")
     rc = mbsyncrc(tmp_path, endpoints, address)
     ca_file = tls_dir / "ca.pem"
@@ -604,3 +606,44 @@ async def test_mbsync_over_starttls_expunges_what_the_maildir_deleted(
     assert re.sub(rb"X-TUID: \S+\r\n", b"", pushed) == local_message("mbsync-pushed").replace(
         b"\n", b"\r\n"
     )
+
+
+async def test_imapclient_idle_sees_another_sessions_expunges_in_step(
+    endpoints: Endpoints,
+    address: str,
+    imaps: Callable[..., IMAPClient],
+) -> None:
+    await deliver(endpoints, address, SMALL, "expunge")
+    # Sequence numbers, not UIDs, in its commands: they are what this test is about.
+    idler = imaps(timeout=30, use_uid=False)
+    try:
+        idler.login(address, PASSWORD)
+        idler.select_folder("INBOX")
+        start = idler.fetch(idler.search("ALL"), ["UID"])
+        all_uids = [start[n][b"UID"] for n in sorted(start)]
+        assert len(all_uids) == SMALL
+        idler.idle()
+        doomed = [all_uids[1], all_uids[5], all_uids[6]]
+        with session(endpoints, address) as other:
+            ok(other.select("INBOX"))
+            ok(other.uid("STORE", ",".join(map(str, doomed)), "+FLAGS.SILENT", "(\\Deleted)"))
+            ok(other.expunge())
+        expunged: list[int] = []
+        deadline = time.monotonic() + IDLE_WAIT
+        while len(expunged) < len(doomed):
+            assert time.monotonic() < deadline, expunged
+            for response in await asyncio.to_thread(idler.idle_check, 1):
+                if isinstance(response, tuple) and response[1:2] == (b"EXPUNGE",):
+                    expunged.append(response[0])
+        idler.idle_done()
+        # Each EXPUNGE numbers the view as it stands after the ones before it
+        # (RFC 9051 §7.5.1): replaying them on the old list gives the new one.
+        view = list(all_uids)
+        for seq in expunged:
+            del view[seq - 1]
+        assert view == [u for u in all_uids if u not in doomed]
+        fetched = idler.fetch(idler.search("ALL"), ["UID"])
+        assert [fetched[n][b"UID"] for n in sorted(fetched)] == view
+    finally:
+        with contextlib.suppress(Exception):
+            idler.logout()

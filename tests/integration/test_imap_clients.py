@@ -568,6 +568,7 @@ async def test_imapflow_lists_fetches_flags_appends_and_moves(
     assert report["moved_to"] == "Trash"
     assert report["exists_after"] == SMALL
     assert report["trash_messages"] == 1
+    assert "QRESYNC" in report["enabled"]
     with session(endpoints, address) as client:
         flags = flags_by_uid(client)
     assert {uid: f for uid, f in flags.items() if f} == {report["flagged_uid"]: {"\\Flagged"}}

@@ -12,6 +12,8 @@ const client = new ImapFlow({
     doSTARTTLS: false,
     auth: { user, pass },
     logger: false,
+    // ENABLE QRESYNC: expunges then come as VANISHED (RFC 7162 §3.2.10).
+    qresync: true,
 });
 
 const appended = [
@@ -55,5 +57,6 @@ try {
 }
 const trash = await client.status("Trash", { messages: true });
 report.trash_messages = trash.messages;
+report.enabled = [...client.enabled];
 await client.logout();
 process.stdout.write(JSON.stringify(report) + "\n");

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import pytest
 import trustme
 
-from imap_gateway.memory import MemoryUser
+from imap_gateway import backend as bk
+from imap_gateway.memory import MemoryMessage, MemoryUser
 from imap_gateway.session import SessionSettings
+from imap_gateway.wire.fetch import Section
 from imap_gateway.wire.limits import WireLimits
 
 if TYPE_CHECKING:
-    from conftest import Server
+    from conftest import Client, Server
 
     ServerFactory = Callable[..., Awaitable[Server]]
 
@@ -138,6 +140,90 @@ async def test_a_bug_in_the_backend_is_serverbug_and_the_session_goes_on(
 
     assert lines[-1].endswith(b"NO [SERVERBUG] Internal server error")
     assert client.status_of(after) == b"OK"
+
+
+async def _second_body_fails(
+    server: Server, monkeypatch: pytest.MonkeyPatch, *, after: bytes
+) -> Client:
+    """Two messages in INBOX, selected; the second one's body source yields ``after``
+    and then the mail store fails."""
+    server.deliver("one")
+    uid = server.deliver("two")
+    section = MemoryMessage.section
+
+    async def failing(
+        self: MemoryMessage, which: Section, partial: tuple[int, int] | None
+    ) -> bk.BodyData:
+        if self.uid != uid:
+            return await section(self, which, partial)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            if after:
+                yield after
+            raise bk.BackendUnavailable("mail store went away")
+
+        return bk.BodyData(len(after) + 100, chunks())
+
+    monkeypatch.setattr(MemoryMessage, "section", failing)
+    return await server.logged_in()
+
+
+async def test_a_store_failing_mid_literal_closes_the_connection_instead_of_hanging(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await _second_body_fails(server, monkeypatch, after=b"From: half of it")
+
+    await client.send("f1 FETCH 1:2 BODY.PEEK[]\r\n")
+    first = await client.response()
+    head = await asyncio.wait_for(client.reader.readuntil(b"}\r\n"), 5)
+    rest = await asyncio.wait_for(client.reader.read(), 5)
+
+    assert first.startswith(b"* 1 FETCH (BODY[] {")
+    assert first.endswith(b")")
+    assert head == b"* 2 FETCH (BODY[] {116}\r\n"
+    # Nothing after the octets sent: a tagged answer would be read as the literal's.
+    assert rest == b"From: half of it"
+    assert client.reader.at_eof()
+
+
+async def test_a_store_failing_on_a_body_request_is_answered_after_whole_responses(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await _second_body_fails(server, monkeypatch, after=b"")
+
+    lines = await client.command("FETCH 1:2 (UID BODY.PEEK[])")
+    after = await client.command("NOOP")
+
+    assert len(lines) == 2
+    assert lines[0].startswith(b"* 1 FETCH (UID 1 BODY[] {")
+    assert lines[0].endswith(b")")
+    assert lines[-1].endswith(b"NO [UNAVAILABLE] Mail store unavailable, try again later")
+    assert client.status_of(after) == b"OK"
+
+
+async def test_a_body_source_breaking_its_size_after_the_literal_is_bye_serverbug(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def too_long(
+        self: MemoryMessage, which: Section, partial: tuple[int, int] | None
+    ) -> bk.BodyData:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"more than announced"
+
+        return bk.BodyData(0, chunks())
+
+    monkeypatch.setattr(MemoryMessage, "section", too_long)
+    server.deliver("one")
+    client = await server.logged_in()
+
+    await client.send("f1 FETCH 1 BODY.PEEK[]\r\n")
+    cut = await client.response()
+    bye = await client.response()
+
+    # The {0} literal is whole; the response is cut at its end and a BYE follows.
+    assert cut == b"* 1 FETCH (BODY[] {0}\r\n"
+    assert bye.startswith(b"* BYE [SERVERBUG]")
+    assert await client.closed()
 
 
 async def test_a_vanished_client_leaves_no_subscription_behind(server: Server) -> None:

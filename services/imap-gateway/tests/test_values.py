@@ -228,5 +228,38 @@ async def test_stream_literal_refuses_a_source_of_the_wrong_size() -> None:
     writer = encoder.ResponseWriter(_Sink())  # type: ignore[arg-type]
     with pytest.raises(encoder.EncodingError, match="5 of the 6"):
         await writer.stream_literal(6, _chunks(b"abc", b"de"))
+    writer = encoder.ResponseWriter(_Sink())  # type: ignore[arg-type]
     with pytest.raises(encoder.EncodingError, match="more than"):
         await writer.stream_literal(2, _chunks(b"abc"))
+
+
+async def test_a_response_is_open_from_its_head_to_its_crlf() -> None:
+    writer = encoder.ResponseWriter(_Sink())  # type: ignore[arg-type]
+    writer.write(b"* 1 FETCH (BODY[] ")
+    assert writer.in_response
+    await writer.stream_literal(3, _chunks(b"abc"))
+    assert writer.in_response
+    assert not writer.in_literal
+    writer.write(b")\r\n")
+    assert not writer.in_response
+
+
+async def test_nothing_is_written_inside_a_cut_literal() -> None:
+    sink = _Sink()
+    writer = encoder.ResponseWriter(sink)  # type: ignore[arg-type]
+    with pytest.raises(encoder.EncodingError):
+        await writer.stream_literal(6, _chunks(b"abc"))
+    assert writer.in_literal
+    assert not writer.abandon()
+    with pytest.raises(encoder.EncodingError, match="inside a literal"):
+        writer.write(b"* BYE\r\n")
+    assert bytes(sink.data) == b"{6}\r\nabc"
+
+
+def test_abandon_ends_an_open_line_so_a_bye_can_follow() -> None:
+    sink = _Sink()
+    writer = encoder.ResponseWriter(sink)  # type: ignore[arg-type]
+    writer.write(b"* 2 FETCH (UID 7 ")
+    assert writer.abandon()
+    assert not writer.in_response
+    assert bytes(sink.data) == b"* 2 FETCH (UID 7 \r\n"

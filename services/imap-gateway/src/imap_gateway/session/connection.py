@@ -36,14 +36,16 @@ log = logging.getLogger(__name__)
 ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 SHUTTING_DOWN = "Server shutting down"
+SERVER_BROKE = "Internal server error in the middle of a response"
 
 
 class _Close(Exception):
     """End the session now; ``bye`` is the text of the BYE to send, if any."""
 
-    def __init__(self, bye: str | None) -> None:
+    def __init__(self, bye: str | None, code: str | None = None) -> None:
         super().__init__(bye)
         self.bye = bye
+        self.code = code
 
 
 def _peer_host(writer: asyncio.StreamWriter) -> str:
@@ -76,14 +78,15 @@ async def serve_connection(
         await _drain(s)
         await _loop(s)
     except _Close as close:
-        if close.bye is not None:
-            s.out.status(None, codes.BYE, close.bye)
+        if close.bye is not None and s.out.abandon():
+            s.out.status(None, codes.BYE, close.bye, close.code)
             with contextlib.suppress(ConnectionError, TimeoutError):
                 await _drain(s)
     except (ConnectionError, ConnectionClosed, TimeoutError):
         pass  # the client went away, or stopped reading: nobody to answer
     except asyncio.CancelledError:
-        s.out.status(None, codes.BYE, SHUTTING_DOWN)
+        if s.out.abandon():
+            s.out.status(None, codes.BYE, SHUTTING_DOWN)
         raise
     finally:
         try:
@@ -201,6 +204,7 @@ async def _run(s: Session, run: Run, command: cmd.Command, name: str) -> Answer:
     try:
         return await run(s, command)
     except (bk.BackendError, Refusal) as error:
+        _answerable(s, name)
         return response_for(error, name)
     except SequenceOutOfRange:
         return Answer(codes.BAD, "Message sequence number past the last message")
@@ -213,14 +217,27 @@ async def _run(s: Session, run: Run, command: cmd.Command, name: str) -> Answer:
     except EncodingError:
         # A literal went out shorter or longer than announced: the client is out of step.
         log.exception("%s: %s broke the output; closing", s.peer, name)
-        raise _Close(None) from None
+        raise _Close(SERVER_BROKE, codes.SERVERBUG) from None
     except (TimeoutError, ConnectionError, asyncio.CancelledError):
         raise
     except Exception:
         # The edge of the session: a bug in a handler or a backend is logged with
         # its traceback and answered, so one bad command never drops the client.
         log.exception("%s: %s failed", s.peer, name)
+        _answerable(s, name)
         return Answer(codes.NO, "Internal server error", codes.SERVERBUG)
+
+
+def _answerable(s: Session, name: str) -> None:
+    """Close the session when a command failed with one of its responses half sent.
+
+    A tagged answer written then would land inside that response (or its literal),
+    and the client would wait for the rest of it for ever. BYE [SERVERBUG] follows
+    where a line can still be read as one (the cut response is CRLF-ended first).
+    """
+    if s.out.in_response:
+        log.error("%s: %s failed with a response half sent; closing", s.peer, name)
+        raise _Close(SERVER_BROKE, codes.SERVERBUG)
 
 
 def connection_handler(

@@ -7,7 +7,7 @@ body sections are streamed as literals. A non-PEEK body item sets \\Seen first
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from imap_gateway import backend as bk
 from imap_gateway.session import responses
@@ -123,20 +123,49 @@ def _attribute(s: Session, message: bk.FetchedMessage, name: str) -> bytes:
 async def _write_message(
     s: Session, seq: int, message: bk.FetchedMessage, items: Sequence[FetchItem]
 ) -> None:
+    # Everything that can fail is asked for before the response begins: a failure
+    # then gets a tagged NO after the FETCH responses already sent, all intact. Only
+    # a source failing mid-literal is left, and the session closes on that.
+    parts = [await _part(s, message, item) for item in items]
     s.out.write(b"* %d FETCH (" % seq)
-    for i, item in enumerate(items):
+    for i, part in enumerate(parts):
         if i:
             s.out.write(b" ")
-        if isinstance(item, FetchAtt) and item.name not in RFC822_SECTIONS:
-            s.out.write(_attribute(s, message, item.name))
+        if isinstance(part, bytes):
+            s.out.write(part)
             continue
-        if isinstance(item, FetchAtt):
-            label, section, partial = item.name.encode("ascii"), RFC822_SECTIONS[item.name], None
-        else:
-            assert isinstance(item, BodySection)
-            section, partial = item.section, item.partial
-            label = section_label(section, partial)
-        body = await message.section(section, partial)
+        label, body = part
         s.out.write(label + b" ")
         await s.out.stream_literal(body.size, body.chunks)
     s.out.write(b")\r\n")
+
+
+async def _part(
+    s: Session, message: bk.FetchedMessage, item: FetchItem
+) -> bytes | tuple[bytes, bk.BodyData]:
+    """A FETCH item's text, or its label and its body (first chunk already read)."""
+    if isinstance(item, FetchAtt) and item.name not in RFC822_SECTIONS:
+        return _attribute(s, message, item.name)
+    if isinstance(item, FetchAtt):
+        label, section, partial = item.name.encode("ascii"), RFC822_SECTIONS[item.name], None
+    else:
+        assert isinstance(item, BodySection)
+        section, partial = item.section, item.partial
+        label = section_label(section, partial)
+    return label, await _started(await message.section(section, partial))
+
+
+async def _started(body: bk.BodyData) -> bk.BodyData:
+    """``body`` with its first chunk read: a store fails on the request, not mid-literal."""
+    chunks = aiter(body.chunks)
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        return bk.BodyData(body.size, chunks)
+    return bk.BodyData(body.size, _after(first, chunks))
+
+
+async def _after(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk

@@ -177,7 +177,12 @@ def response_for(error: WireError) -> StatusResponse:
 
 
 class ResponseWriter:
-    """Writes responses to one connection; drains after each command's answer."""
+    """Writes responses to one connection; drains after each command's answer.
+
+    It knows whether a response has begun and not ended (:attr:`in_response`): a
+    command that fails then cannot be answered in step with the client, which is
+    still reading that response, so the session must close the connection instead.
+    """
 
     def __init__(
         self, writer: asyncio.StreamWriter, *, on_write: Callable[[int], None] | None = None
@@ -185,11 +190,30 @@ class ResponseWriter:
         self.writer = writer
         # Told the size of everything written (the service's bytes-out metric).
         self._on_write = on_write
+        self._line_open = False
+        # Octets of a literal announced and not yet sent.
+        self._literal_left = 0
 
-    def write(self, data: bytes) -> None:
+    @property
+    def in_response(self) -> bool:
+        return self._line_open or self._literal_left > 0
+
+    @property
+    def in_literal(self) -> bool:
+        """Inside an announced literal: whatever is written now is read as its octets."""
+        return self._literal_left > 0
+
+    def _send(self, data: bytes) -> None:
         self.writer.write(data)
         if self._on_write is not None:
             self._on_write(len(data))
+
+    def write(self, data: bytes) -> None:
+        """Response text: whole lines, or the head of one (``* 1 FETCH (``) to go on."""
+        if self._literal_left:
+            raise EncodingError(f"response text inside a literal of {self._literal_left} octets")
+        self._send(data)
+        self._line_open = not data.endswith(b"\r\n")
 
     def untagged(self, *parts: bytes) -> None:
         self.write(untagged(*parts))
@@ -203,6 +227,20 @@ class ResponseWriter:
         args: bytes | None = None,
     ) -> None:
         self.write(status_line(tag, status, text, code, args))
+
+    def abandon(self) -> bool:
+        """End a response that cannot be finished; whether a line may follow (a BYE).
+
+        An open line is cut with CRLF (the client sees one malformed response and
+        then the next line); inside a literal nothing can follow, since the client
+        would take it as the literal's octets.
+        """
+        if self._literal_left:
+            return False
+        if self._line_open:
+            self._send(b"\r\n")
+            self._line_open = False
+        return True
 
     async def continuation(self, text: str = codes.READY_FOR_LITERAL) -> None:
         self.write(continuation(text))
@@ -218,15 +256,19 @@ class ResponseWriter:
 
         The source must yield exactly ``size`` octets: a short or long body would
         put the client out of step, so that is an error the session must end the
-        connection on.
+        connection on. While the octets go out :attr:`in_literal` is true.
         """
         self.write(b"".join((b"~{" if binary else b"{", b"%d" % size, b"}\r\n")))
+        # The CRLF above is the literal's, not the response's: it goes on after the octets.
+        self._line_open = True
+        self._literal_left = size
         sent = 0
         async for chunk in chunks:
             sent += len(chunk)
             if sent > size:
                 raise EncodingError(f"literal source gave more than the {size} octets announced")
-            self.write(chunk)
+            self._send(chunk)
+            self._literal_left = size - sent
             await self.writer.drain()
         if sent != size:
             raise EncodingError(f"literal source gave {sent} of the {size} octets announced")

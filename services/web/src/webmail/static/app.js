@@ -24,7 +24,8 @@
     for (const el of document.querySelectorAll("[data-unread]")) {
       const n = counts[el.dataset.unread] || 0;
       el.textContent = String(n);
-      el.hidden = !(n > 0 && el.dataset.unread === "inbox");
+      // As base.html: every folder's unread count but Sent's and Trash's.
+      el.hidden = !(n > 0 && el.dataset.unread !== "sent" && el.dataset.unread !== "trash");
     }
   }
 

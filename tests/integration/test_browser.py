@@ -345,6 +345,55 @@ async def test_two_people_write_read_reply_and_tidy_up(
         await bob.context.close()
 
 
+async def test_a_folder_of_ones_own_holds_a_moved_and_starred_message(
+    browser: Browser, stack: LocalStack | None, endpoints: Endpoints, mailstore: MailstoreAPI
+) -> None:
+    """Create a folder, move a message into it from its page, star it on the folder's
+    list, and find it there and on the Starred page (issue 13: the web grows with the
+    mailbox model)."""
+    dora = await new_person(browser, endpoints, "Dora Dale", local_part(stack, "dora"))
+    try:
+        await register(dora)
+        await deliver_background_mail(endpoints, dora.address)
+        page = dora.page
+        await open_inbox_live(dora)
+        subject = BACKGROUND_MAIL[0][1]
+        await expect(list_row(page, subject)).to_be_visible(timeout=DELIVERY_TIMEOUT_MS)
+
+        await page.get_by_role("link", name="Manage folders").click()
+        await page.get_by_label("Name", exact=True).fill("Projects")
+        await page.get_by_role("button", name="Create folder").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Projects")
+        folder_url = page.url
+        nav = page.get_by_role("navigation", name="Folders")
+        await expect(nav.get_by_role("link", name="Projects")).to_be_visible()
+
+        await page.goto("/mail/inbox")
+        await list_row(page, subject).get_by_role("link").first.click()
+        await page.get_by_label("Move to").select_option(label="Projects")
+        await page.get_by_role("button", name="Move", exact=True).click()
+        await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
+        await expect(list_row(page, subject)).to_have_count(0)
+
+        await nav.get_by_role("link", name="Projects").click()
+        await expect(page).to_have_url(folder_url)
+        row = list_row(page, subject)
+        await expect(row).to_have_count(1)
+        await row.get_by_role("button", name=re.compile(r"^Star message")).click()
+        await expect(page).to_have_url(folder_url)
+        await expect(
+            row.get_by_role("button", name=re.compile(r"^Star message"))
+        ).to_have_attribute("aria-pressed", "true")
+        await nav.get_by_role("link", name="Starred").click()
+        await expect(list_row(page, subject)).to_have_count(1)
+
+        folder_id = folder_url.rsplit("/", 1)[1]
+        assert [m["subject"] for m in await mailstore.folder(dora.address, folder_id)] == [subject]
+        assert dora.problems == []
+    finally:
+        await dora.context.close()
+
+
 async def phone_inbox(person: Person) -> None:
     page = await person.context.new_page()
     try:

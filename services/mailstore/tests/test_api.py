@@ -390,7 +390,7 @@ async def test_pagination_is_complete_and_stable_across_equal_timestamps(
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=201", "limit=x", "cursor=%%%", "cursor=bm9wZQ", "folder=spam"]
+    "query", ["limit=0", "limit=201", "limit=x", "cursor=%%%", "cursor=bm9wZQ", "folder=..%2Finbox"]
 )
 async def test_bad_listing_parameters_are_422(
     client: Client, alice_and_bob: None, query: str
@@ -416,14 +416,15 @@ async def test_read_flag_counts_trash_restore_and_delete(
     async def counts() -> dict[str, tuple[int, int]]:
         url = f"/v1/accounts/{ALICE}/folders"
         body = await (await client.get(url, headers=AUTH)).json()
-        both = {f["name"]: (f["total"], f["unread"]) for f in body["folders"]}
+        both = {f["id"]: (f["total"], f["unread"]) for f in body["folders"]}
         # The unread-only form (every web page) agrees with the full one.
         unread = await (await client.get(url, params={"counts": "unread"}, headers=AUTH)).json()
-        assert [(f["name"], f["unread"]) for f in unread["folders"]] == [
+        assert [(f["id"], f["unread"]) for f in unread["folders"]] == [
             (name, pair[1]) for name, pair in both.items()
         ]
         assert all("total" not in f for f in unread["folders"])
-        return both
+        # Drafts, Junk and Archive stay empty here; the three the test moves mail between.
+        return {k: v for k, v in both.items() if k in ("inbox", "sent", "trash")}
 
     assert await counts() == {"inbox": (2, 2), "sent": (1, 0), "trash": (0, 0)}
 

@@ -16,6 +16,8 @@
      │    ├── FolderHasChildren DELETE of a folder with subfolders ("haschildren") → 409
      │    ├── FolderRefused   deleting a standard folder, renaming a folder into
      │    │                   its own subtree ("cannot")                         → 409
+     │    ├── FolderNotEmpty  the web's delete of a folder that holds messages
+     │    │                   ("inuse"; the web asks to move them first)        → 409
      │    ├── FolderNotReady  its old entries are still being numbered
      │    │                   (uid_backfill; "unavailable")                       → 503
      │    └── ModseqForgotten changes since a MODSEQ whose expunges are forgotten
@@ -96,6 +98,10 @@ class FolderHasChildren(FolderError):
 
 class FolderRefused(FolderError):
     code, status = "cannot", 409
+
+
+class FolderNotEmpty(FolderError):
+    code, status = "inuse", 409
 
 
 class FolderNotReady(FolderError):

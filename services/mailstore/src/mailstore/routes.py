@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mailstore.views import accounts, health, imap, imap_append, messages, sessions, throttle
+from mailstore import db
+from mailstore.views import (
+    accounts,
+    folders,
+    health,
+    imap,
+    imap_append,
+    messages,
+    sessions,
+    throttle,
+)
 
 ACCOUNT = "/v1/accounts/{address}"
 MESSAGE = ACCOUNT + "/messages/{id:[0-9]{1,20}}"
+FOLDER = ACCOUNT + "/folders/{folder:" + db.FOLDER_ID + "}"
 # The IMAP gateway's calls (views.imap): folders by name, messages by UID.
 IMAP = ACCOUNT + "/imap"
 # Routes whose path holds a secret: logs show their pattern, never the path (middlewares.py).
@@ -25,7 +36,11 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/v1/mailboxes/{address}", accounts.mailbox, name="mailbox")
     router.add_get("/v1/directory", accounts.directory, name="directory")
     router.add_get(ACCOUNT + "/folders", accounts.folders, name="folders")
+    router.add_post(ACCOUNT + "/folders", folders.create, name="create_folder")
+    router.add_patch(FOLDER, folders.rename, name="rename_folder")
+    router.add_delete(FOLDER, folders.delete, name="delete_folder")
     router.add_get(ACCOUNT + "/messages", messages.list_folder, name="messages")
+    router.add_get(ACCOUNT + "/starred", messages.list_starred, name="starred")
     router.add_post(ACCOUNT + "/messages/bulk", messages.bulk, name="bulk")
     router.add_post(ACCOUNT + "/trash/empty", messages.empty_trash, name="empty_trash")
     router.add_get(ACCOUNT + "/search", messages.search, name="search")
@@ -38,6 +53,7 @@ def setup_routes(app: web.Application) -> None:
     )
     router.add_post(MESSAGE + "/trash", messages.trash, name="trash_message")
     router.add_post(MESSAGE + "/restore", messages.restore, name="restore_message")
+    router.add_post(MESSAGE + "/move", messages.move, name="move_message")
     router.add_get(IMAP + "/folders", imap.list_folders, name="imap_folders")
     router.add_get(IMAP + "/status", imap.folder_status, name="imap_status")
     router.add_post(IMAP + "/folders", imap.create_folder, name="imap_create")

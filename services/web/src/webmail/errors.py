@@ -8,7 +8,9 @@
      │                         the signed-in user's (the two look the same)           → 404
      ├── AddressTaken          registering an address that has an account            → 409
      ├── InvalidFields         a form or JSON body fails validation; ``fields`` maps
-     │                         each field to what is wrong                           → 422
+     │    │                    each field to what is wrong                           → 422
+     │    └── FolderRefused    the mail store refused a folder change; ``code`` says
+     │                         why (alreadyexists, inuse, haschildren, cannot)       → 422
      ├── MalformedBody         a body that cannot be parsed at all: a broken multipart,
      │                         bytes that are not UTF-8, JSON nested past parsing    → 400
      ├── SendRejected          the submission listener refused the message, with
@@ -43,6 +45,21 @@ class InvalidFields(WebmailError):
     def __init__(self, fields: dict[str, str]) -> None:
         super().__init__("; ".join(f"{name}: {problem}" for name, problem in fields.items()))
         self.fields = fields
+
+
+class FolderRefused(InvalidFields):
+    """The mail store's 409 on a folder change; the message is for the user."""
+
+    MESSAGES = {
+        "alreadyexists": "A folder of that name exists already.",
+        "inuse": "This folder holds messages: move or delete them first.",
+        "haschildren": "This folder has subfolders: delete them first.",
+        "cannot": "Standard folders cannot be renamed or deleted.",
+    }
+
+    def __init__(self, code: str) -> None:
+        super().__init__({"name": self.MESSAGES.get(code, self.MESSAGES["cannot"])})
+        self.code = code
 
 
 class MalformedBody(WebmailError):

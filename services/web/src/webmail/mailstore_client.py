@@ -20,6 +20,7 @@ import aiohttp
 
 from webmail.errors import (
     AddressTaken,
+    FolderRefused,
     InvalidFields,
     MailstoreUnavailable,
     NotFound,
@@ -40,6 +41,8 @@ PASSWORD_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=3)
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=3, sock_read=10)
 
 Json = dict[str, Any]
+# The web's page of \\Flagged mail; never a folder id (migration 0007: standard names, f<n>).
+STARRED = "starred"
 NUL_REFUSED = "may not hold NUL characters"
 
 
@@ -206,19 +209,46 @@ class MailstoreClient:
         return f"/v1/accounts/{_segment(address)}"
 
     async def folders(self, address: str, *, unread_only: bool = False) -> dict[str, Json]:
-        """Per folder name, its counts; ``unread_only`` leaves out the totals, which take
-        the mail store time in proportion to the folder (every page needs only unread)."""
+        """Per folder id, in the mail store's order, its name and counts; ``unread_only``
+        leaves out the totals, which take the mail store time in proportion to the folder
+        (every page needs only unread)."""
         params = {"counts": "unread"} if unread_only else None
         data = await self._json("GET", self._account(address) + "/folders", params=params)
-        return {f["name"]: f for f in data.get("folders", [])}
+        return {f["id"]: f for f in data.get("folders", [])}
+
+    async def _folder_call(self, method: str, path: str, **kwargs: Any) -> Json:
+        """A folder change; a refusal (409) is FolderRefused with the store's code."""
+        status, body, _ = await self._call(method, path, expect=(200, 201, 204, 409), **kwargs)
+        data = _json_or_empty(body)
+        if status == 409:
+            raise FolderRefused(str(data.get("code") or "cannot"))
+        return data
+
+    async def create_folder(self, address: str, *, name: str) -> Json:
+        """The new folder's id and name; FolderRefused("alreadyexists") when taken."""
+        path = self._account(address) + "/folders"
+        return await self._folder_call("POST", path, json={"name": name})
+
+    async def rename_folder(self, address: str, folder: str, *, name: str) -> None:
+        path = f"{self._account(address)}/folders/{_segment(folder)}"
+        await self._folder_call("PATCH", path, json={"name": name})
+
+    async def delete_folder(self, address: str, folder: str) -> None:
+        """FolderRefused: "inuse" (holds messages), "haschildren", "cannot" (standard)."""
+        await self._folder_call("DELETE", f"{self._account(address)}/folders/{_segment(folder)}")
 
     async def list_messages(
         self, address: str, *, folder: str, limit: int, cursor: str | None = None
     ) -> Json:
-        params = {"folder": folder, "limit": str(limit)}
+        """A page of a folder (by id), or of the starred messages for ``folder="starred"``
+        (no folder id is: they are standard names or ``f<n>``)."""
+        params = {"limit": str(limit)}
+        if folder != STARRED:
+            params["folder"] = folder
         if cursor:
             params["cursor"] = cursor
-        return await self._json("GET", self._account(address) + "/messages", params=params)
+        path = self._account(address) + ("/starred" if folder == STARRED else "/messages")
+        return await self._json("GET", path, params=params)
 
     async def search(self, address: str, *, q: str, limit: int, cursor: str | None = None) -> Json:
         params = {"q": q, "limit": str(limit)}
@@ -262,7 +292,15 @@ class MailstoreClient:
         return body, content_type
 
     async def set_read(self, address: str, entry: int, *, read: bool) -> None:
-        await self._call("PATCH", self._message(address, entry), json={"read": read})
+        await self.set_flags(address, entry, read=read)
+
+    async def set_flags(self, address: str, entry: int, **flags: bool) -> None:
+        """Any of read, flagged, answered, forwarded (IMAP's \\Seen, \\Flagged,
+        \\Answered and $Forwarded)."""
+        await self._call("PATCH", self._message(address, entry), json=flags)
+
+    async def move(self, address: str, entry: int, *, folder: str) -> None:
+        await self._call("POST", self._message(address, entry) + "/move", json={"folder": folder})
 
     async def trash(self, address: str, entry: int) -> None:
         await self._call("POST", self._message(address, entry) + "/trash")
@@ -273,8 +311,12 @@ class MailstoreClient:
     async def delete_forever(self, address: str, entry: int) -> None:
         await self._call("DELETE", self._message(address, entry), expect=(204,))
 
-    async def bulk(self, address: str, *, ids: list[int], action: str) -> int:
-        body = {"ids": ids, "action": action}
+    async def bulk(
+        self, address: str, *, ids: list[int], action: str, folder: str | None = None
+    ) -> int:
+        body: Json = {"ids": ids, "action": action}
+        if folder is not None:
+            body["folder"] = folder
         data = await self._json("POST", self._account(address) + "/messages/bulk", json=body)
         return int(data.get("changed", 0))
 

@@ -31,7 +31,7 @@ _SUMMARY = {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
-        "folder": {"enum": ["inbox", "sent", "trash"]},
+        "folder": {"type": "string", "description": "the folder's id (inbox, sent, f12...)"},
         "from": _PERSON,
         "to": {"type": "array", "items": _PERSON},
         "cc": {"type": "array", "items": _PERSON},
@@ -39,7 +39,67 @@ _SUMMARY = {
         "preview": {"type": ["string", "null"]},
         "date": {"type": ["string", "null"], "format": "date-time"},
         "unread": {"type": "boolean"},
+        "starred": {"type": "boolean", "description": "IMAP's \\Flagged"},
+        "answered": {"type": "boolean", "description": "replied to (\\Answered)"},
+        "forwarded": {"type": "boolean", "description": "forwarded ($Forwarded)"},
         "has_attachments": {"type": "boolean"},
+    },
+}
+_FOLDER_ID = {"type": "string", "pattern": "^[a-z][a-z0-9]{0,19}$"}
+_FOLDER = {"name": "folder", "in": "path", "required": True, "schema": _FOLDER_ID}
+_FOLDER_ERRORS = {**_ERRORS, "404": {"description": "no such folder in this account"}}
+
+
+def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+_NAMED = {"id": _FOLDER_ID, "name": {"type": "string"}}
+_FOLDER_PATHS: dict[str, Any] = {
+    "/api/v1/folders": {
+        "get": {
+            "summary": "Every folder: Inbox, Sent, Drafts, Trash, Junk, Archive, then yours",
+            "responses": {
+                "200": _json(
+                    {"type": "object", "properties": {"folders": {"type": "array"}}},
+                    "id, name (full, / between levels), special_use, unread, total",
+                ),
+                "401": _ERRORS["401"],
+            },
+        },
+        "post": {
+            "summary": "Create a folder: one level's name, inside parent (a folder id) or top",
+            "requestBody": _body({"name": {"type": "string"}, "parent": _FOLDER_ID}, ["name"]),
+            "responses": {
+                "201": _json({"type": "object", "properties": _NAMED}, "the new folder"),
+                **_ERRORS,
+            },
+        },
+    },
+    "/api/v1/folders/{folder}": {
+        "patch": {
+            "summary": "Rename a folder of yours (its last level); standard ones are 422",
+            "parameters": [_FOLDER],
+            "requestBody": _body({"name": {"type": "string"}}, ["name"]),
+            "responses": {
+                "200": _json({"type": "object", "properties": _NAMED}, "renamed"),
+                **_FOLDER_ERRORS,
+            },
+        },
+        "delete": {
+            "summary": "Delete a folder of yours; one with messages or subfolders is 422",
+            "parameters": [_FOLDER],
+            "responses": {"204": {"description": "deleted"}, **_FOLDER_ERRORS},
+        },
+    },
+    "/api/v1/messages/{id}/move": {
+        "post": {
+            "summary": "Move to a folder of yours (to trash: Delete, restorable)",
+            "parameters": [_ID],
+            "requestBody": _body({"folder": _FOLDER_ID}, ["folder"]),
+            "responses": {"200": _json(_ref("Summary"), "moved"), **_ERRORS},
+        }
     },
 }
 _LISTING = {
@@ -140,7 +200,8 @@ OPENAPI: dict[str, Any] = {
                     {
                         "name": "folder",
                         "in": "query",
-                        "schema": {"enum": ["inbox", "sent", "trash"]},
+                        "description": "a folder id, or starred (flagged mail outside Trash)",
+                        "schema": _FOLDER_ID,
                     },
                     *_PAGE,
                 ],
@@ -185,6 +246,14 @@ OPENAPI: dict[str, Any] = {
                 "parameters": [_ID],
                 "responses": {"200": {"description": "the message"}, **_ERRORS},
             },
+            "patch": {
+                "summary": "Set unread and/or starred",
+                "parameters": [_ID],
+                "requestBody": _body(
+                    {"unread": {"type": "boolean"}, "starred": {"type": "boolean"}}, []
+                ),
+                "responses": {"200": _json(_ref("Summary"), "the message"), **_ERRORS},
+            },
             "delete": {
                 "summary": "Move to Trash; in Trash, delete forever",
                 "parameters": [_ID],
@@ -214,3 +283,4 @@ OPENAPI: dict[str, Any] = {
         },
     },
 }
+OPENAPI["paths"].update(_FOLDER_PATHS)

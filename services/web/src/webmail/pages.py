@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,57 @@ from webmail import csrf
 from webmail.errors import MailstoreUnavailable
 from webmail.keys import CONFIG, MAILSTORE, NONCE, PRINCIPAL, TEMPLATES
 
-FOLDER_TITLES = {"inbox": "Inbox", "sent": "Sent", "trash": "Trash"}
+# The standard folders' titles by id, in the sidebar's fixed order (migration 0007).
+FOLDER_TITLES = {
+    "inbox": "Inbox",
+    "drafts": "Drafts",
+    "sent": "Sent",
+    "archive": "Archive",
+    "junk": "Junk",
+    "trash": "Trash",
+}
+DELIMITER = "/"
+
+
+@dataclass(frozen=True, slots=True)
+class NavFolder:
+    """A folder as the sidebar and the pickers show it: user folders by their last
+    level, indented by depth (the tree by "/"), the full name kept for titles."""
+
+    id: str
+    title: str
+    name: str
+    depth: int
+    unread: int
+    standard: bool
+
+
+def folder_nav(folders: dict[str, Any]) -> list[NavFolder]:
+    """The standard folders in FOLDER_TITLES' order, then the user folders as a tree.
+
+    Sorted by level, not by the whole name: "A b" sorts before "A/B" by characters
+    (" " < "/"), which would put it between a folder and its child.
+    """
+    standard = [
+        NavFolder(fid, title, title, 0, int(folders[fid].get("unread") or 0), True)
+        for fid, title in FOLDER_TITLES.items()
+        if fid in folders
+    ]
+    users = sorted(
+        (f for fid, f in folders.items() if fid not in FOLDER_TITLES),
+        key=lambda f: str(f.get("name", "")).split(DELIMITER),
+    )
+    return standard + [
+        NavFolder(
+            str(f["id"]),
+            str(f.get("name", "")).rsplit(DELIMITER, 1)[-1],
+            str(f.get("name", "")),
+            str(f.get("name", "")).count(DELIMITER),
+            int(f.get("unread") or 0),
+            False,
+        )
+        for f in users
+    ]
 
 
 def create_environment() -> jinja2.Environment:
@@ -46,8 +97,8 @@ async def render(
     request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
 ) -> web.Response:
     principal = request.get(PRINCIPAL)
-    folders: dict[str, Any] = {}
-    if principal is not None:
+    folders: dict[str, Any] = (context or {}).get("folders", {})
+    if principal is not None and not folders:
         try:
             folders = await request.app[MAILSTORE].folders(principal.address, unread_only=True)
         except MailstoreUnavailable:
@@ -56,13 +107,14 @@ async def render(
     page = {
         "user": principal.account if principal is not None else None,
         "folders": folders,
+        "nav": folder_nav(folders),
         "folder_titles": FOLDER_TITLES,
         "csrf_token": csrf.token(request),
         "nonce": nonce(request),
         "path": request.path,
         "static": lambda name: static.url_for(filename=name),
         "domains": request.app[CONFIG].domains,
-        **(context or {}),
+        **{k: v for k, v in (context or {}).items() if k != "folders"},
     }
     html = request.app[TEMPLATES].get_template(template).render(page)
     response = web.Response(text=html, content_type="text/html", status=status)

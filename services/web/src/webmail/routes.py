@@ -6,10 +6,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from webmail.views import accounts, api, compose, health, live, mail
+from webmail.views import accounts, api, api_folders, compose, folders, health, live, mail
+from webmail.views.common import FOLDER_ID
 
 MESSAGE = r"/messages/{id:[0-9]{1,19}}"
 API_MESSAGE = r"/api/v1/messages/{id:[0-9]{1,19}}"
+FOLDER = "/folders/{folder:" + FOLDER_ID + "}"
 API_TOKEN = r"/api/v1/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
 STATIC = Path(__file__).parent / "static"
 
@@ -29,7 +31,13 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/login", accounts.login, name="login")
     router.add_post("/logout", accounts.logout, name="logout")
 
-    router.add_get("/mail/{folder:inbox|sent|trash}", mail.folder, name="folder")
+    # Before the folder pattern: "starred" is no folder id, but would match it.
+    router.add_get("/mail/starred", mail.folder, name="starred")
+    router.add_get("/mail/{folder:" + FOLDER_ID + "}", mail.folder, name="folder")
+    router.add_get("/folders", folders.manage, name="folders")
+    router.add_post("/folders", folders.create, name="create_folder")
+    router.add_post(FOLDER + "/rename", folders.rename, name="rename_folder")
+    router.add_post(FOLDER + "/delete", folders.delete, name="delete_folder")
     router.add_get("/search", mail.search, name="search")
     router.add_post("/mail/actions", mail.bulk_action, name="bulk_action")
     router.add_post("/mail/trash/empty", mail.empty_trash, name="empty_trash")
@@ -37,8 +45,8 @@ def setup_routes(app: web.Application) -> None:
     router.add_get(MESSAGE + "/body", mail.message_body, name="message_body")
     router.add_get(MESSAGE + "/raw", mail.raw, name="message_raw")
     router.add_get(MESSAGE + "/attachments/{n:[0-9]{1,9}}", mail.attachment, name="attachment")
-    router.add_post(MESSAGE + "/{action:read|unread|trash|restore|delete}", mail.action,
-                    name="message_action")  # fmt: skip
+    router.add_post(MESSAGE + "/{action:read|unread|star|unstar|move|trash|restore|delete}",
+                    mail.action, name="message_action")  # fmt: skip
 
     router.add_get("/compose", compose.compose_form, name="compose_form")
     router.add_post("/compose", compose.send, name="send")
@@ -57,3 +65,9 @@ def setup_routes(app: web.Application) -> None:
     router.add_delete(API_MESSAGE, api.delete_message, name="api_delete")
     router.add_get(API_MESSAGE + "/raw", api.get_raw, name="api_raw")
     router.add_get("/api/v1/search", api.search, name="api_search")
+    router.add_get("/api/v1/folders", api_folders.list_folders, name="api_folders")
+    router.add_post("/api/v1/folders", api_folders.create_folder, name="api_create_folder")
+    router.add_patch("/api/v1" + FOLDER, api_folders.rename_folder, name="api_rename_folder")
+    router.add_delete("/api/v1" + FOLDER, api_folders.delete_folder, name="api_delete_folder")
+    router.add_patch(API_MESSAGE, api_folders.update_message, name="api_update")
+    router.add_post(API_MESSAGE + "/move", api_folders.move_message, name="api_move")

@@ -19,6 +19,7 @@ from mailstore.db.folders import EXISTS, Change, allocate, expunge, lock_folders
 from mailstore.errors import (
     FolderExists,
     FolderHasChildren,
+    FolderNotEmpty,
     FolderNotFound,
     FolderNotReady,
     FolderRefused,
@@ -224,8 +225,12 @@ async def _rename_inbox(con: Connection, account_id: int, new_name: str) -> list
     ]
 
 
-async def delete_folder(pool: Pool, *, account_id: int, name: str) -> list[Change]:
+async def delete_folder(
+    pool: Pool, *, account_id: int, name: str, empty_only: bool = False
+) -> list[Change]:
     """Delete a folder and its entries (RFC 9051 §6.3.5); the expunges to announce.
+    ``empty_only`` (the web's delete) refuses a folder holding entries: FolderNotEmpty,
+    decided under the folder's lock, so a message moved in meanwhile is never lost.
 
     Refused for the six standard folders and for a folder with children: we have no
     \\Noselect folders to leave behind. Trash entries that would be restored into the
@@ -253,6 +258,8 @@ async def delete_folder(pool: Pool, *, account_id: int, name: str) -> list[Chang
             account_id,
             folder["id"],
         )
+        if rows and empty_only:
+            raise FolderNotEmpty(name)
         changes = await delete_entries(con, account_id, list(rows))
         await con.execute(
             """

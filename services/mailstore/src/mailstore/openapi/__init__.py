@@ -12,9 +12,10 @@ from typing import Any
 from mailstore.openapi.common import COMMON_SCHEMAS, error
 from mailstore.openapi.imap import IMAP_PATHS, IMAP_SCHEMAS
 from mailstore.openapi.mail import MAIL_PATHS, MAIL_SCHEMAS
+from mailstore.openapi.web_folders import WEB_FOLDER_PATHS, WEB_FOLDER_SCHEMAS
 from mailstore.openapi.web_state import WEB_PATHS, WEB_SCHEMAS
 
-_PATHS: dict[str, Any] = {**MAIL_PATHS, **WEB_PATHS, **IMAP_PATHS}
+_PATHS: dict[str, Any] = {**MAIL_PATHS, **WEB_PATHS, **WEB_FOLDER_PATHS, **IMAP_PATHS}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -30,7 +31,13 @@ OPENAPI: dict[str, Any] = {
     "paths": _PATHS,
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {**COMMON_SCHEMAS, **MAIL_SCHEMAS, **WEB_SCHEMAS, **IMAP_SCHEMAS},
+        "schemas": {
+            **COMMON_SCHEMAS,
+            **MAIL_SCHEMAS,
+            **WEB_SCHEMAS,
+            **WEB_FOLDER_SCHEMAS,
+            **IMAP_SCHEMAS,
+        },
     },
 }
 

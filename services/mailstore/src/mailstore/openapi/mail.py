@@ -12,6 +12,7 @@ from mailstore.openapi.common import (
     OVERLOADED,
     THROTTLED,
     error,
+    json_body,
     json_content,
     ref,
 )
@@ -78,8 +79,11 @@ MAIL_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "id": {"type": "integer", "description": "the mailbox entry's id"},
-            "folder": {"enum": ["inbox", "sent", "trash"]},
-            "read": {"type": "boolean"},
+            "folder": ref("FolderId"),
+            "read": {"type": "boolean", "description": "IMAP's \\Seen"},
+            "flagged": {"type": "boolean", "description": "\\Flagged: the web's star"},
+            "answered": {"type": "boolean", "description": "\\Answered: replied to"},
+            "forwarded": {"type": "boolean", "description": "the keyword $Forwarded"},
             "from": ref("Person"),
             "to": {"type": "array", "items": ref("Person")},
             "cc": {"type": "array", "items": ref("Person")},
@@ -144,7 +148,9 @@ MAIL_SCHEMAS: dict[str, Any] = {
     "Folder": {
         "type": "object",
         "properties": {
-            "name": {"enum": ["inbox", "sent", "trash"]},
+            "id": ref("FolderId"),
+            "name": {"type": "string", "description": "full name, / between levels"},
+            "special_use": {"enum": ["\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", None]},
             "total": {"type": "integer", "description": "absent with counts=unread"},
             "unread": {"type": "integer"},
         },
@@ -263,12 +269,28 @@ MAIL_PATHS: dict[str, Any] = {
             "responses": {
                 "200": json_content(
                     {"type": "object", "properties": {"folders": {"items": ref("Folder")}}},
-                    "inbox, sent and trash, in that order",
+                    "Every folder: the six standard ones in a fixed order, then the others by name",
                 ),
                 "404": NOT_FOUND,
                 "422": INVALID,
             },
-        }
+        },
+        "post": {
+            "summary": "Create a folder (and missing parents) by its full name",
+            "parameters": [ADDRESS],
+            "requestBody": json_body(
+                {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
+            ),
+            "responses": {
+                "201": json_content(
+                    {"type": "object", "properties": {"id": ref("FolderId"), "name": {}}},
+                    "The new folder",
+                ),
+                "404": NOT_FOUND,
+                "409": error('code "alreadyexists": the name is taken'),
+                "422": INVALID,
+            },
+        },
     },
     "/v1/accounts/{address}/messages": {
         "get": {
@@ -278,7 +300,8 @@ MAIL_PATHS: dict[str, Any] = {
                 {
                     "name": "folder",
                     "in": "query",
-                    "schema": {"enum": ["inbox", "sent", "trash"], "default": "inbox"},
+                    "description": "a folder id of the account; another is 404",
+                    "schema": {**ref("FolderId"), "default": "inbox"},
                 },
                 _LIMIT,
                 _CURSOR,
@@ -308,7 +331,7 @@ MAIL_PATHS: dict[str, Any] = {
         "parameters": _MESSAGE_PARAMS,
         "get": _message_op("One message", {"200": json_content(ref("Message"), "The message")}),
         "patch": _message_op(
-            "Mark read or unread",
+            "Set or clear flags (at least one)",
             {"200": _SUMMARY, "422": INVALID},
             requestBody={
                 "required": True,
@@ -316,8 +339,11 @@ MAIL_PATHS: dict[str, Any] = {
                     JSON: {
                         "schema": {
                             "type": "object",
-                            "required": ["read"],
-                            "properties": {"read": {"type": "boolean"}},
+                            "minProperties": 1,
+                            "properties": {
+                                name: {"type": "boolean"}
+                                for name in ("read", "flagged", "answered", "forwarded")
+                            },
                         }
                     }
                 },

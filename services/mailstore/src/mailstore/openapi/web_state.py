@@ -101,7 +101,10 @@ WEB_SCHEMAS: dict[str, Any] = {
         "required": ["ids", "action"],
         "properties": {
             "ids": {"type": "array", "maxItems": 1000, "items": {"type": "integer"}},
-            "action": {"enum": ["read", "unread", "trash", "restore", "delete"]},
+            "action": {
+                "enum": ["read", "unread", "trash", "restore", "delete", "move", "star", "unstar"]
+            },
+            "folder": {"type": "string", "description": "the target of move (a folder id)"},
         },
     },
 }

@@ -125,11 +125,19 @@ async def folders(request: web.Request) -> web.Response:
     if counts == "unread":
         # The web shows unread counts on every page; totals cost a scan of the folder.
         rows = await db.unread_counts(pool, account_id=account["id"])
-        return web.json_response(
-            {"folders": [{"name": r["folder"], "unread": r["unread"]} for r in rows]}
-        )
+        return web.json_response({"folders": [_folder(r) for r in rows]})
     if counts != "all":
         raise InvalidRequest({"counts": "must be all or unread"})
     rows = await db.folder_counts(pool, account_id=account["id"])
-    folders = [{"name": r["folder"], "total": r["total"], "unread": r["unread"]} for r in rows]
-    return web.json_response({"folders": folders})
+    return web.json_response({"folders": [{**_folder(r), "total": r["total"]} for r in rows]})
+
+
+def _folder(row: db.Record) -> dict[str, object]:
+    # id: what the web's URLs and the other calls name; name: the full path ("/" between
+    # levels) that IMAP shows, which users choose.
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "special_use": row["special_use"],
+        "unread": row["unread"],
+    }

@@ -101,6 +101,10 @@ def summary_json(row: db.Record) -> dict[str, Any]:
         "size": row["size"],
         "sender_check": row["sender_check"],
         "sender_claimed": row["sender_claimed"],
+        # IMAP's flags as the web shows them (migration 0009).
+        "flagged": row["flagged"],
+        "answered": row["answered"],
+        "forwarded": db.FORWARDED in row["keywords"],
     }
 
 

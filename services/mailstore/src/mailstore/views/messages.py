@@ -10,7 +10,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from mailstore import db
-from mailstore.errors import InvalidRequest, MessageNotFound
+from mailstore.errors import FolderNotFound, InvalidRequest, MessageNotFound
 from mailstore.keys import EVENTS, POOL
 from mailstore.search import parse_search
 from mailstore.views.common import (
@@ -29,20 +29,41 @@ log = logging.getLogger(__name__)
 
 # Ids one bulk call may name: a page of the web's listing is at most 200.
 MAX_BULK_IDS = 1000
-BULK_ACTIONS = ("read", "unread", "trash", "restore", "delete")
+BULK_ACTIONS = ("read", "unread", "trash", "restore", "delete", "move", "star", "unstar")
+# The flags PATCH takes, by their JSON names: read is \\Seen, the rest db.FLAG_NAMES.
+PATCH_FLAGS = ("read", *db.FLAG_NAMES)
+_FOLDER_ID = re.compile(db.FOLDER_ID)
 
 _NAME = r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}"
 _MEDIA_TYPE = re.compile(rf"{_NAME}/{_NAME}")
 
 
+def folder_id(value: object) -> str:
+    """A folder id as the API takes it (the folder may still not exist: 404 later)."""
+    if not isinstance(value, str) or not _FOLDER_ID.fullmatch(value):
+        raise InvalidRequest({"folder": "must be a folder id (inbox, sent, f12, ...)"})
+    return value
+
+
 async def list_folder(request: web.Request) -> web.Response:
     account = await account_of(request)
-    folder = request.query.get("folder", "inbox")
-    if folder not in db.FOLDERS:
-        raise InvalidRequest({"folder": f"must be one of {', '.join(db.FOLDERS)}"})
+    folder = folder_id(request.query.get("folder", "inbox"))
     limit, after = limit_of(request), decode_cursor(request)
+    pool = request.app[POOL]
+    # An unknown id, or another account's, is 404 rather than an empty page.
+    if not await db.folder_exists(pool, account_id=account["id"], folder_id=folder):
+        raise FolderNotFound(folder)
     rows = await db.list_folder(
-        request.app[POOL], account_id=account["id"], folder=folder, after=after, limit=limit + 1
+        pool, account_id=account["id"], folder=folder, after=after, limit=limit + 1
+    )
+    return web.json_response(page(rows, limit))
+
+
+async def list_starred(request: web.Request) -> web.Response:
+    account = await account_of(request)
+    limit, after = limit_of(request), decode_cursor(request)
+    rows = await db.list_starred(
+        request.app[POOL], account_id=account["id"], after=after, limit=limit + 1
     )
     return web.json_response(page(rows, limit))
 
@@ -157,13 +178,33 @@ def _safe_content_type(value: str) -> str:
 
 
 async def update(request: web.Request) -> web.Response:
+    """Set flags: any of PATCH_FLAGS, each true or false, at least one."""
     account, entry = await account_of(request), entry_id(request)
     body = await json_object(request)
-    read = body.get("read")
-    if not isinstance(read, bool):
-        raise InvalidRequest({"read": "is required (true or false)"})
+    wanted = {name: body[name] for name in PATCH_FLAGS if name in body}
+    if not wanted or not all(isinstance(value, bool) for value in wanted.values()):
+        raise InvalidRequest({"read": f"one or more of {', '.join(PATCH_FLAGS)}: true or false"})
     pool = request.app[POOL]
-    outcome = await db.set_read(pool, account_id=account["id"], entry_id=entry, read=read)
+    for name, value in wanted.items():
+        if name == "read":
+            outcome = await db.set_read(pool, account_id=account["id"], entry_id=entry, read=value)
+        else:
+            outcome = await db.set_flag_many(
+                pool, account_id=account["id"], entry_ids=[entry], flag=name, value=value
+            )
+        if not outcome.matched:
+            raise MessageNotFound(entry)
+        await _announce(request, account, outcome)
+    return await _summary(pool, account["id"], entry)
+
+
+async def move(request: web.Request) -> web.Response:
+    account, entry = await account_of(request), entry_id(request)
+    target = folder_id((await json_object(request)).get("folder"))
+    pool = request.app[POOL]
+    outcome = await db.move_many(
+        pool, account_id=account["id"], entry_ids=[entry], folder_id=target
+    )
     if not outcome.matched:
         raise MessageNotFound(entry)
     await _announce(request, account, outcome)
@@ -201,7 +242,8 @@ async def delete(request: web.Request) -> web.Response:
 
 async def bulk(request: web.Request) -> web.Response:
     account = await account_of(request)
-    action, ids = _bulk_request(await json_object(request))
+    body = await json_object(request)
+    action, ids = _bulk_request(body)
     pool, account_id = request.app[POOL], account["id"]
     # An id of another account, or of nothing, is skipped without a word: the answer must
     # not tell which ids exist.
@@ -213,6 +255,13 @@ async def bulk(request: web.Request) -> web.Response:
         outcome = await db.move_many_to_trash(pool, account_id=account_id, entry_ids=ids)
     elif action == "restore":
         outcome = await db.restore_many(pool, account_id=account_id, entry_ids=ids)
+    elif action == "move":
+        target = folder_id(body.get("folder"))
+        outcome = await db.move_many(pool, account_id=account_id, entry_ids=ids, folder_id=target)
+    elif action in ("star", "unstar"):
+        outcome = await db.set_flag_many(
+            pool, account_id=account_id, entry_ids=ids, flag="flagged", value=action == "star"
+        )
     else:
         outcome = await db.delete_many_forever(pool, account_id=account_id, entry_ids=ids)
     await _announce(request, account, outcome)

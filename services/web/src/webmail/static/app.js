@@ -24,7 +24,8 @@
     for (const el of document.querySelectorAll("[data-unread]")) {
       const n = counts[el.dataset.unread] || 0;
       el.textContent = String(n);
-      el.hidden = !(n > 0 && el.dataset.unread === "inbox");
+      // As base.html: every folder's unread count but Sent's and Trash's.
+      el.hidden = !(n > 0 && el.dataset.unread !== "sent" && el.dataset.unread !== "trash");
     }
   }
 
@@ -67,7 +68,18 @@
     box.name = "ids";
     box.value = String(Number(m.id));
     box.setAttribute("aria-label", "Select message " + (body.rows.length + 1));
-    tr.appendChild(cell("sel", box));
+    const selCell = cell("sel", box);
+    // The star toggle of templates/folder.html: a submit button of the list form.
+    const star = document.createElement("button");
+    star.className = "star" + (m.starred ? " on" : "");
+    star.name = m.starred ? "unstar" : "star";
+    star.value = String(Number(m.id));
+    star.title = "Star";
+    star.setAttribute("aria-pressed", m.starred ? "true" : "false");
+    star.setAttribute("aria-label", "Star message " + (body.rows.length + 1));
+    star.textContent = m.starred ? "\u2605" : "\u2606";
+    selCell.append(" ", star);
+    tr.appendChild(selCell);
     const who = link(m.url, m.from || "(unknown sender)");
     if (m.forged) {
       who.prepend(mark("forged", "Not sent by the account it claims to be from", "Unverified sender", "\u26A0 "));

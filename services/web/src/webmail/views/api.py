@@ -16,7 +16,7 @@ from webmail.bodies import sanitize
 from webmail.errors import BadCredentials, InvalidFields, MalformedBody, NotAuthenticated
 from webmail.keys import CONFIG, MAILSTORE, METRICS, SUBMITTER
 from webmail.openapi import OPENAPI
-from webmail.views.common import FOLDERS, entry_id, require_user
+from webmail.views.common import entry_id, folder_field, require_user
 from webmail.views.mail import attachment_url, stream_raw
 
 MAX_JSON_BYTES = 1024 * 1024
@@ -72,6 +72,9 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
         "preview": row.get("preview"),
         "date": row.get("date") or row.get("received_at"),
         "unread": not row.get("read", False),
+        "starred": bool(row.get("flagged")),
+        "answered": bool(row.get("answered")),
+        "forwarded": bool(row.get("forwarded")),
         "has_attachments": bool(row.get("has_attachments")),
     }
 
@@ -152,9 +155,7 @@ async def revoke_token(request: web.Request) -> web.Response:
 
 async def list_messages(request: web.Request) -> web.Response:
     user = require_user(request)
-    folder = request.query.get("folder", "inbox")
-    if folder not in FOLDERS:
-        raise InvalidFields({"folder": f"must be one of {', '.join(FOLDERS)}"})
+    folder = folder_field(request.query.get("folder", "inbox"))
     listing = await request.app[MAILSTORE].list_messages(
         user.address, folder=folder, limit=_limit(request), cursor=request.query.get("cursor")
     )

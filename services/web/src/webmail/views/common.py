@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from webmail.controls import INVISIBLE, has_control
-from webmail.errors import NotAuthenticated
+from webmail.errors import InvalidFields, NotAuthenticated
 from webmail.keys import PRINCIPAL
 from webmail.typedefs import Principal
 
-FOLDERS = ("inbox", "sent", "trash")
+# A folder id as the mail store makes them (migration 0007): the standard folders'
+# names and f<n>; the web's URLs name folders by id, which a rename never changes.
+FOLDER_ID = r"[a-z][a-z0-9]{0,19}"
 PAGE_SIZE = 50
 
 
@@ -46,6 +49,13 @@ def safe_next(target: str | None, default: str = "/mail/inbox") -> str:
     if parts.scheme or parts.netloc:
         return default
     return target
+
+
+def folder_field(value: str, field_name: str = "folder") -> str:
+    """A folder id from a form or query; whether it is the user's, the mail store says."""
+    if not re.fullmatch(FOLDER_ID, value):
+        raise InvalidFields({field_name: "Choose a folder."})
+    return value
 
 
 def see_other(location: str) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from aiohttp import web
@@ -10,7 +11,7 @@ from aiohttp.web_request import FileField
 from webmail import drafts
 from webmail.bodies import quote_for_reply
 from webmail.controls import INVISIBLE, has_control
-from webmail.errors import InvalidFields, RateLimited
+from webmail.errors import InvalidFields, NotFound, RateLimited
 from webmail.keys import MAILSTORE, METRICS, SUBMITTER
 from webmail.pages import person, render, utc_fallback
 from webmail.typedefs import Principal
@@ -73,6 +74,10 @@ async def compose_form(request: web.Request) -> web.Response:
         if source.isdigit():
             msg = await request.app[MAILSTORE].get_message(user.address, int(source))
             values = prefill(msg, mode, user)
+            # Sent, the original gets \\Answered or $Forwarded (issue 13: the web's
+            # Reply and Forward are IMAP's flags, so every client shows them).
+            values["source"] = str(msg.get("id", ""))
+            values["source_flag"] = "forwarded" if mode == "forward" else "answered"
             break
     return await render(request, "compose.html", {"values": values, "errors": {}})
 
@@ -82,8 +87,10 @@ async def send(request: web.Request) -> web.Response:
     form = await request.post()
     values = {
         name: field(form, name)
-        for name in ("to", "cc", "subject", "body", "in_reply_to", "references")
-    }
+        for name in (
+            "to", "cc", "subject", "body", "in_reply_to", "references", "source", "source_flag",
+        )
+    }  # fmt: skip
     files = [
         drafts.attachment(f.filename, f.content_type, f.file.read())
         for f in form.getall("attachments", [])
@@ -108,6 +115,7 @@ async def send(request: web.Request) -> web.Response:
         context = {"values": values, "errors": exc.fields}
         return await render(request, "compose.html", context, status=422)
     request.app[METRICS].sent.labels(outcome="sent").inc()
+    await _mark_source(request, user.address, values["source"], values["source_flag"])
     if sent.refused:
         context = {
             "values": values,
@@ -115,6 +123,18 @@ async def send(request: web.Request) -> web.Response:
         }
         return await render(request, "compose.html", context, status=200)
     return see_other("/mail/sent?sent=1")
+
+
+SOURCE_FLAGS = ("answered", "forwarded")
+
+
+async def _mark_source(request: web.Request, address: str, source: str, flag: str) -> None:
+    """Flag the message replied to or forwarded; one deleted meanwhile, or a field
+    someone edited, is left alone (the message is sent either way)."""
+    if not (source.isascii() and source.isdigit() and len(source) < 20) or flag not in SOURCE_FLAGS:
+        return
+    with contextlib.suppress(NotFound):
+        await request.app[MAILSTORE].set_flags(address, int(source), **{flag: True})
 
 
 # Autocomplete suggests people to write to; it must not list everyone. A suggestion

@@ -37,6 +37,7 @@ def row(msg: dict[str, Any]) -> dict[str, Any]:
         "preview": msg.get("preview") or "",
         "date": msg.get("received_at") or msg.get("date"),
         "unread": not msg.get("read", False),
+        "starred": bool(msg.get("flagged")),
         "has_attachments": bool(msg.get("has_attachments")),
         "url": f"/messages/{msg['id']}",
     }

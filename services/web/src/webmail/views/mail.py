@@ -10,18 +10,19 @@ from aiohttp import web
 from webmail.bodies import linkify, sanitize
 from webmail.errors import InvalidFields, NotFound
 from webmail.keys import MAILSTORE, PRINCIPAL
+from webmail.mailstore_client import STARRED
 from webmail.pages import render
 from webmail.views.common import (
-    FOLDERS,
     PAGE_SIZE,
     entry_id,
     field,
+    folder_field,
     require_user,
     safe_next,
     see_other,
 )
 
-BULK_ACTIONS = ("read", "unread", "trash", "restore", "delete")
+BULK_ACTIONS = ("read", "unread", "trash", "restore", "delete", "move", "star", "unstar")
 # The frame's own policy: nothing runs, nothing loads but our attachment routes (cid:
 # images) and, after "show images", remote images. Only our pages may frame it.
 # ``sandbox`` repeats the message page's iframe attribute, so that the body opened on
@@ -41,17 +42,23 @@ async def home(request: web.Request) -> web.Response:
 
 
 async def folder(request: web.Request) -> web.Response:
+    """A folder by id, or the starred messages (``/mail/starred``); an id that is not
+    one of the user's folders is 404 (the mail store's answer)."""
     user = require_user(request)
-    name = request.match_info["folder"]
+    name = request.match_info.get("folder", STARRED)
     cursor = request.query.get("cursor") or None
+    mailstore = request.app[MAILSTORE]
     try:
-        listing = await request.app[MAILSTORE].list_messages(
+        listing = await mailstore.list_messages(
             user.address, folder=name, limit=PAGE_SIZE, cursor=cursor
         )
     except InvalidFields:  # a cursor someone typed: start from the newest
         return see_other(f"/mail/{name}")
+    folders = await mailstore.folders(user.address, unread_only=True)
     context = {
+        "folders": folders,
         "folder": name,
+        "folder_info": folders.get(name),
         "messages": listing.get("messages", []),
         "next_cursor": listing.get("next_cursor"),
         "cursor": cursor,
@@ -78,6 +85,7 @@ async def search(request: web.Request) -> web.Response:
             error = "; ".join(exc.fields.values())
     context = {
         "folder": "search",
+        "folder_info": None,
         "messages": messages,
         "next_cursor": next_cursor,
         "cursor": cursor,
@@ -94,10 +102,17 @@ async def bulk_action(request: web.Request) -> web.Response:
     action = field(form, "action")
     target = safe_next(field(form, "next"))
     ids = [int(v) for v in form.getall("ids", []) if isinstance(v, str) and v.isdigit()]
+    # A row's star toggle is a submit button of the list form, named star or unstar with
+    # the row's id as its value: one message, whatever the checkboxes say.
+    for toggle in ("star", "unstar"):
+        row = field(form, toggle)
+        if row.isascii() and row.isdigit() and len(row) < 20:
+            action, ids = toggle, [int(row)]
     if action not in BULK_ACTIONS:
         raise InvalidFields({"action": "Choose what to do with the selected messages."})
+    folder = folder_field(field(form, "folder")) if action == "move" else None
     if ids:
-        await request.app[MAILSTORE].bulk(user.address, ids=ids[:500], action=action)
+        await request.app[MAILSTORE].bulk(user.address, ids=ids[:500], action=action, folder=folder)
     return see_other(target)
 
 
@@ -225,18 +240,24 @@ async def attachment(request: web.Request) -> web.Response:
 
 
 async def action(request: web.Request) -> web.Response:
+    """One message's action; back to ``next`` when the form names one (a star toggled
+    on a list row), else to the folder the message was in."""
     user = require_user(request)
     entry, verb = entry_id(request), request.match_info["action"]
+    form = await request.post()
     mailstore = request.app[MAILSTORE]
     msg = await mailstore.get_message(user.address, entry)
-    home_folder = msg.get("folder", "inbox")
+    back = safe_next(field(form, "next"), f"/mail/{msg.get('folder', 'inbox')}")
     if verb in ("read", "unread"):
         await mailstore.set_read(user.address, entry, read=verb == "read")
-        return see_other(f"/mail/{home_folder}")
-    if verb == "trash":
+    elif verb in ("star", "unstar"):
+        await mailstore.set_flags(user.address, entry, flagged=verb == "star")
+    elif verb == "move":
+        await mailstore.move(user.address, entry, folder=folder_field(field(form, "folder")))
+    elif verb == "trash":
         await mailstore.trash(user.address, entry)
     elif verb == "restore":
         await mailstore.restore(user.address, entry)
     else:
         await mailstore.delete_forever(user.address, entry)
-    return see_other(f"/mail/{home_folder}" if home_folder in FOLDERS else "/mail/inbox")
+    return see_other(back)

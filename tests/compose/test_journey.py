@@ -133,12 +133,10 @@ async def subjects(user: WebUser, folder: str = "inbox") -> list[str]:
 
 
 async def wait_for_subject(user: WebUser, subject: str, folder: str = "inbox") -> None:
-    messages = await user.wait_for(0, folder)
     for _ in range(120):
-        if subject in [m["subject"] for m in messages]:
+        if subject in [m["subject"] for m in await user.folder(folder)]:
             return
         await asyncio.sleep(0.5)
-        messages = await user.folder(folder)
     raise AssertionError(f"{subject!r} never reached {user.address}/{folder}")
 
 

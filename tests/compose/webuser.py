@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -95,17 +94,6 @@ class WebUser:
             if not page.get("next_cursor"):
                 return messages
             params["cursor"] = page["next_cursor"]
-
-    async def wait_for(
-        self, count: int, folder: str = "inbox", timeout: float = 60.0
-    ) -> list[dict[str, Any]]:
-        """The folder once it holds at least ``count`` messages."""
-        deadline = time.monotonic() + timeout
-        while True:
-            messages = await self.folder(folder)
-            if len(messages) >= count or time.monotonic() > deadline:
-                return messages
-            await asyncio.sleep(0.5)
 
     # --- live updates ------------------------------------------------------------
 

@@ -187,6 +187,8 @@ class LocalStack:
         ports = {
             "SMTP_PORT": free_port(),
             "SUBMISSION_PORT": free_port(),
+            # Opened only with TLS files (a test's overrides), but never on a shared port.
+            "SUBMISSIONS_PORT": free_port(),
             "GATEWAY_HTTP_PORT": free_port(),
             "MAILSTORE_PORT": free_port(),
             "WEB_PORT": free_port(),

@@ -207,10 +207,11 @@ def test_on_this_machine_the_web_submits_in_plaintext_over_loopback(
     assert config.submission_ca_file is None
 
 
-def test_only_smtp_submission_imap_and_webmail_are_published(compose: dict[str, Any]) -> None:
+def test_only_smtp_both_submissions_imap_and_webmail_are_published(compose: dict[str, Any]) -> None:
     assert published_ports(compose) == {
         2525: ("smtp-gateway", 2525),
         2587: ("smtp-gateway", 2587),
+        2465: ("smtp-gateway", 2465),
         2143: ("imap-gateway", 2143),
         2993: ("imap-gateway", 2993),
         8080: ("web", 8080),
@@ -225,6 +226,7 @@ def test_every_published_host_port_can_be_moved_by_a_variable() -> None:
     assert specs == [
         "${PUBLISHED_SMTP_PORT:-2525}:2525",
         "${PUBLISHED_SUBMISSION_PORT:-2587}:2587",
+        "${PUBLISHED_SUBMISSIONS_PORT:-2465}:2465",
         "${PUBLISHED_WEB_PORT:-8080}:8080",
         "${PUBLISHED_IMAP_PORT:-2143}:2143",
         "${PUBLISHED_IMAPS_PORT:-2993}:2993",
@@ -240,6 +242,8 @@ def test_published_ports_are_the_ones_the_services_listen_on(
     web = load_service_config("web", container_environment(compose, "web", secrets))
 
     assert (gateway.smtp_port, gateway.submission_port, web.port) == (2525, 2587, 8080)
+    # Implicit-TLS submission opens because compose gives the gateway its TLS files.
+    assert (gateway.submissions_port, gateway.tls is not None) == (2465, True)
     assert gateway.host == web.host == "0.0.0.0"
 
 

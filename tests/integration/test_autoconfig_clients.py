@@ -7,7 +7,8 @@ Autodiscover answer and the Apple profile, and with nothing but what each names 
 port, security, user name) plus the password, log in over IMAP with Python's imaplib and
 send over SMTP with swaks (AUTH LOGIN, as Outlook does; --tls-on-connect for SSL) or
 smtplib, verifying the certificate against the test CA, and find the sent mail in the
-Inbox. swaks missing skips its part with the reason, except under LOCALPOST_REQUIRE_CLIENTS.
+Inbox, also with isync (mbsync) for Thunderbird's settings. A missing swaks or mbsync
+skips its test with the reason, except under LOCALPOST_REQUIRE_CLIENTS (.ci/run).
 """
 
 from __future__ import annotations
@@ -107,11 +108,7 @@ async def address(mailstore: MailstoreAPI, new_address: str) -> str:
 def swaks(
     server: tuple[str, int, str], *, user: str, subject: str, ca_file: Path
 ) -> subprocess.CompletedProcess[str]:
-    found = shutil.which("swaks")
-    if found is None:
-        if os.environ.get("LOCALPOST_REQUIRE_CLIENTS"):
-            pytest.fail("swaks is not installed (.ci/run installs it)")
-        pytest.skip("swaks is not installed (apt-get install swaks libnet-ssleay-perl)")
+    found = require("swaks")
     host, port, security = server
     argv = [found, "--server", host, "--port", str(port), "--auth", "LOGIN",
             "--auth-user", user, "--auth-password", PASSWORD, "--from", user, "--to", user,
@@ -124,6 +121,60 @@ def swaks(
     assert re.search(r"^<~ +235 ", done.stdout, re.MULTILINE), done.stdout
     assert re.search(r"^<~ +250 2\.0\.0 Ok: queued as \S+$", done.stdout, re.MULTILINE)
     return done
+
+
+def require(program: str) -> str:
+    found = shutil.which(program)
+    if found is None:
+        if os.environ.get("LOCALPOST_REQUIRE_CLIENTS"):
+            pytest.fail(f"{program} is not installed (.ci/run installs it)")
+        pytest.skip(f"{program} is not installed (apt-get install it; .ci/run does)")
+    return found
+
+
+def mbsync(server: tuple[str, int, str], *, user: str, ca_file: Path, directory: Path) -> Path:
+    """Sync the Inbox down with isync, configured from ``server`` alone; the Maildir."""
+    program = require("mbsync")
+    host, port, security = server
+    rc = directory / "mbsyncrc"
+    # isync 1.4's names: SSLType IMAPS is implicit TLS, STARTTLS the upgrade.
+    rc.write_text(
+        f"""IMAPAccount localpost
+Host {host}
+Port {port}
+User {user}
+Pass "{PASSWORD}"
+SSLType {"IMAPS" if security == "SSL" else "STARTTLS"}
+CertificateFile {ca_file}
+
+IMAPStore far
+Account localpost
+
+MaildirStore near
+Path {directory}/mail/
+Inbox {directory}/mail/INBOX
+
+Channel inbox
+Far :far:INBOX
+Near :near:INBOX
+Create Near
+Sync Pull
+SyncState *
+"""
+    )
+    (directory / "mail").mkdir()
+    done = subprocess.run(
+        [program, "-c", str(rc), "-a"],
+        capture_output=True, text=True, timeout=CLIENT_WAIT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"mbsync exited {done.returncode}:\n{done.stdout}{done.stderr}"
+    return directory / "mail" / "INBOX"
+
+
+def subject_of(path: Path) -> str:
+    match = re.search(rb"^Subject: (.*)$", path.read_bytes(), re.MULTILINE)
+    assert match is not None, path
+    return match.group(1).decode().strip()
 
 
 def imap_login(
@@ -164,8 +215,9 @@ async def followed(
     user: str,
     context: ssl.SSLContext,
     ca_file: Path,
-) -> None:
-    """Log in to every incoming server, send through every outgoing one, receive it all."""
+) -> set[str]:
+    """Log in to every incoming server, send through every outgoing one, receive it all;
+    the subjects sent."""
     sessions = [imap_login(server, user=user, context=context) for server in incoming]
     try:
         subjects = set()
@@ -175,6 +227,7 @@ async def followed(
             subjects.add(subject)
         for session in sessions:
             await wait_subjects(session, subjects)
+        return subjects
     finally:
         for session in sessions:
             session.logout()
@@ -197,7 +250,7 @@ def servers_of(provider: ElementTree.Element, tag: str, user: str) -> list[tuple
 
 
 async def test_thunderbirds_settings_work_with_real_clients(
-    endpoints: Endpoints, address: str, tls_context: ssl.SSLContext, tls_dir: Path
+    endpoints: Endpoints, address: str, tls_context: ssl.SSLContext, tls_dir: Path, tmp_path: Path
 ) -> None:
     url = f"{endpoints.web_url}/.well-known/autoconfig/mail/config-v1.1.xml"
     async with (

@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import imaplib
-import os
 import plistlib
 import re
-import shutil
 import smtplib
 import ssl
 import subprocess
@@ -37,6 +35,7 @@ import trustme
 
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.ports import free_port
+from tests.integration.programs import require
 from tests.integration.stack import Endpoints, LocalStack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -121,15 +120,6 @@ def swaks(
     assert re.search(r"^<~ +235 ", done.stdout, re.MULTILINE), done.stdout
     assert re.search(r"^<~ +250 2\.0\.0 Ok: queued as \S+$", done.stdout, re.MULTILINE)
     return done
-
-
-def require(program: str) -> str:
-    found = shutil.which(program)
-    if found is None:
-        if os.environ.get("LOCALPOST_REQUIRE_CLIENTS"):
-            pytest.fail(f"{program} is not installed (.ci/run installs it)")
-        pytest.skip(f"{program} is not installed (apt-get install it; .ci/run does)")
-    return found
 
 
 def mbsync(server: tuple[str, int, str], *, user: str, ca_file: Path, directory: Path) -> Path:

@@ -285,6 +285,15 @@ def test_the_outlook_response_has_the_2006a_account_with_ssl_servers_only() -> N
     assert {p["AuthRequired"] for p in found} == {"on"}
 
 
+def test_the_outlook_response_adds_pop3_over_tls_when_pop3_is_served() -> None:
+    document = autodiscover.account_response(
+        servers(public(LOCALPOST_POP3="1")), address="ann@localpost.test"
+    )
+    protocols = ElementTree.fromstring(document).iter(f"{O}Protocol")
+    found = [(p.findtext(f"{O}Type"), p.findtext(f"{O}Port")) for p in protocols]
+    assert found == [("IMAP", "2993"), ("POP3", "2995"), ("SMTP", "2465")]
+
+
 def test_the_error_response_has_code_and_message() -> None:
     root = ElementTree.fromstring(autodiscover.error_response(autodiscover.UNKNOWN_ADDRESS))
     error = root.find(f"{R}Response/{R}Error")

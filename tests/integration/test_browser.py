@@ -504,5 +504,15 @@ async def test_the_mail_programs_page_shows_the_servers_and_downloads_the_profil
         )["PayloadContent"]
         assert mail["IncomingPassword"] == PASSWORD
         assert erin.problems == []
+
+        # Last, as it may skip: axe-core's WCAG 2 A/AA rules (labels, headings, table
+        # headers, contrast) on the page as it first loads.
+        axe = pytest.importorskip(
+            "axe_playwright_python.async_playwright",
+            reason="axe-playwright-python is not installed (requirements-dev.txt has it)",
+        )
+        await page.goto("/settings/mail-programs")
+        audit = await axe.Axe().run(page)
+        assert audit.violations_count == 0, audit.generate_report()
     finally:
         await erin.context.close()

@@ -445,3 +445,34 @@ def test_no_development_secret_is_anywhere_in_the_compose_file() -> None:
         for name in dir(settings):
             if name.startswith("DEV_"):
                 assert getattr(settings, name) not in text, name
+
+
+# The web's setting that tells mail programs a port -> compose's variable that publishes it.
+PUBLIC_PORTS = {
+    "PUBLIC_IMAP_PORT": "PUBLISHED_IMAP_PORT",
+    "PUBLIC_IMAPS_PORT": "PUBLISHED_IMAPS_PORT",
+    "PUBLIC_SUBMISSION_PORT": "PUBLISHED_SUBMISSION_PORT",
+    "PUBLIC_SUBMISSIONS_PORT": "PUBLISHED_SUBMISSIONS_PORT",
+    "PUBLIC_POP3_PORT": "PUBLISHED_POP3_PORT",
+    "PUBLIC_POP3S_PORT": "PUBLISHED_POP3S_PORT",
+}
+
+
+def test_the_web_tells_mail_programs_the_ports_compose_publishes() -> None:
+    """Autoconfiguration (docs/mail-programs.md) names the host ports: moving one with
+    PUBLISHED_*_PORT must move what the documents say, and POP3 is offered only once
+    compose publishes it."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    published = {
+        match.group(1): match.group(2)
+        for spec in raw["services"].values()
+        for port in spec.get("ports") or []
+        if (match := re.fullmatch(r"\$\{(\w+):-(\d+)\}:\d+", str(port)))
+    }
+    web = raw["services"]["web"]["environment"]
+
+    for public, variable in PUBLIC_PORTS.items():
+        if variable in published:
+            assert web[public] == f"${{{variable}:-{published[variable]}}}", public
+    pop3_published = {"PUBLISHED_POP3_PORT", "PUBLISHED_POP3S_PORT"} <= published.keys()
+    assert web["LOCALPOST_POP3"] == ("1" if pop3_published else "0")

@@ -29,6 +29,8 @@ async def test_select_reports_the_mailbox_imap4rev1(server: Server, five: list[i
     assert any(line.startswith(b"* OK [UIDNEXT 6]") for line in lines)
     assert any(line.startswith(b"* OK [UNSEEN 1]") for line in lines)
     assert any(line.startswith(b"* OK [PERMANENTFLAGS (") and b"\\*" in line for line in lines)
+    # RFC 7162 §3.1.2.1: on every SELECT, CONDSTORE enabled or not (as Dovecot does).
+    assert any(line.startswith(b"* OK [HIGHESTMODSEQ ") for line in lines)
     assert b"OK [READ-WRITE]" in lines[-1]
 
 

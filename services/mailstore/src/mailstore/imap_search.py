@@ -42,6 +42,7 @@ import email.utils
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -264,14 +265,42 @@ def _header(raw: bytes) -> Message:
 
 
 def header_values(raw: bytes, name: str) -> list[str]:
-    """Each value of the field ``name``, RFC 2047 encoded words decoded."""
-    values = []
-    for value in _header(raw).get_all(name, []):
-        try:
-            values.append(str(make_header(decode_header(str(value)))))
-        except (ValueError, LookupError):  # a broken encoded word: searched as sent
-            values.append(str(value))
-    return values
+    """Each value of the field ``name``: its 8-bit octets read as UTF-8 (RFC 6532 §3.2),
+    RFC 2047 encoded words decoded."""
+    wanted = name.lower()
+    return [
+        _decode_words(_as_utf8(value))
+        for field, value in _header(raw).raw_items()
+        if field.lower() == wanted
+    ]
+
+
+def _as_utf8(value: str) -> str:
+    """The parser keeps octets above 127 as surrogate escapes: back to bytes, then UTF-8."""
+    return value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+
+
+def _decode_words(value: str) -> str:
+    try:
+        return str(make_header(decode_header(value)))
+    except (ValueError, LookupError, HeaderParseError):
+        pass
+    # A charset Python does not know (``NONE``), or an RFC 2231 §5 language after
+    # it (``iso-8859-2*sl``): each word alone, what cannot be read as U+FFFD.
+    try:
+        pieces = decode_header(value)
+    except HeaderParseError:
+        return value
+    return "".join(_decode_word(data, charset) for data, charset in pieces)
+
+
+def _decode_word(data: bytes | str, charset: str | None) -> str:
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode((charset or "ascii").partition("*")[0], "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
 
 
 def _in_header(raw: bytes, name: str, needle: str) -> bool:
@@ -325,7 +354,12 @@ def _matches(node: dict[str, Any], m: Candidate, now: Callable[[], dt.datetime])
     if key == "BODY":
         return _fold(node["value"]) in _fold(split_message(m.raw)[1])
     if key == "TEXT":
-        return _fold(node["value"]) in _fold(m.raw)
+        # The header as a reader sees it too: encoded words and UTF-8 decoded.
+        wanted = _fold(node["value"])
+        return wanted in _fold(m.raw) or any(
+            wanted in _fold(f"{field}: {_decode_words(_as_utf8(value))}")
+            for field, value in _header(m.raw).raw_items()
+        )
     if key in HEADER_TEXT_KEYS:
         return _in_header(m.raw, key, node["value"])
     if key == "HEADER":

@@ -56,3 +56,18 @@ def test_text_keys_find_what_a_reader_sees(key: str, value: str) -> None:
 
 def test_text_still_misses_what_is_not_there() -> None:
     assert not matches({"key": "TEXT", "value": "nowhere"}, candidate(RAW))
+
+
+def test_a_line_that_is_no_field_does_not_end_the_header() -> None:
+    # mikel-mail/plain_emails__raw_email_incorrect_header.eml: ENVELOPE reads on
+    # past such a line (mailstore.imap_structure, as Dovecot does), so SEARCH does.
+    raw = b"Received: x\r\nquite Delivered-To: y\r\nSubject: Stop adware\r\n\r\nBody\r\n"
+    assert header_values(raw, "Subject") == ["Stop adware"]
+    assert matches({"key": "HEADER", "field": "Subject", "value": ""}, candidate(raw))
+
+
+def test_obsolete_space_before_the_colon_and_a_byte_order_mark() -> None:
+    # RFC 5322 §4.5: obs-optional allows white space before the colon.
+    raw = "\ufeffFrom: a@example.org\r\nSubject  : Saying Hello\r\n\r\n".encode()
+    assert header_values(raw, "subject") == ["Saying Hello"]
+    assert matches({"key": "SUBJECT", "value": "hello"}, candidate(raw))

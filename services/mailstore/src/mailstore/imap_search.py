@@ -44,9 +44,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
-from email.message import Message
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from typing import Any
 
 from mailstore.errors import InvalidRequest
@@ -73,6 +70,7 @@ TEXT_KEYS = HEADER_TEXT_KEYS | {"BODY", "TEXT"}
 INTERNAL_DATE_KEYS = frozenset({"BEFORE", "ON", "SINCE"})
 SENT_DATE_KEYS = frozenset({"SENTBEFORE", "SENTON", "SENTSINCE"})
 _LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
+_NEWLINE = re.compile(rb"\r?\n")
 _FIELD_NAME = re.compile(r"[!-9;-~]{1,200}")
 
 
@@ -260,24 +258,30 @@ def split_message(raw: bytes) -> tuple[bytes, bytes]:
     return raw, b""
 
 
-def _header(raw: bytes) -> Message:
-    return BytesHeaderParser(policy=compat32).parsebytes(split_message(raw)[0])
+def header_fields(raw: bytes) -> list[tuple[str, str]]:
+    """The header's fields (lower-case name, value), read as ENVELOPE reads them
+    (mailstore.imap_structure, like Dovecot): a name may end in spaces before its
+    colon (RFC 5322 §4.5 obs-optional), a line that is neither a field nor a
+    continuation is skipped instead of ending the header, and octets above 127 are
+    UTF-8 (RFC 6532 §3.2)."""
+    fields: list[tuple[str, list[bytes]]] = []
+    for line in _NEWLINE.split(split_message(raw)[0]):
+        if not line:
+            break
+        if line[:1] in (b" ", b"\t"):
+            if fields:
+                fields[-1][1].append(line)
+            continue
+        name, colon, value = line.partition(b":")
+        if colon:
+            fields.append((name.rstrip(b" \t").decode("latin-1").lower(), [value.lstrip(b" \t")]))
+    return [(name, b"\r\n".join(lines).decode("utf-8", "replace")) for name, lines in fields]
 
 
 def header_values(raw: bytes, name: str) -> list[str]:
-    """Each value of the field ``name``: its 8-bit octets read as UTF-8 (RFC 6532 §3.2),
-    RFC 2047 encoded words decoded."""
+    """Each value of the field ``name``, RFC 2047 encoded words decoded."""
     wanted = name.lower()
-    return [
-        _decode_words(_as_utf8(value))
-        for field, value in _header(raw).raw_items()
-        if field.lower() == wanted
-    ]
-
-
-def _as_utf8(value: str) -> str:
-    """The parser keeps octets above 127 as surrogate escapes: back to bytes, then UTF-8."""
-    return value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    return [_decode_words(value) for field, value in header_fields(raw) if field == wanted]
 
 
 def _decode_words(value: str) -> str:
@@ -357,8 +361,8 @@ def _matches(node: dict[str, Any], m: Candidate, now: Callable[[], dt.datetime])
         # The header as a reader sees it too: encoded words and UTF-8 decoded.
         wanted = _fold(node["value"])
         return wanted in _fold(m.raw) or any(
-            wanted in _fold(f"{field}: {_decode_words(_as_utf8(value))}")
-            for field, value in _header(m.raw).raw_items()
+            wanted in _fold(f"{field}: {_decode_words(value)}")
+            for field, value in header_fields(m.raw)
         )
     if key in HEADER_TEXT_KEYS:
         return _in_header(m.raw, key, node["value"])

@@ -9,25 +9,19 @@ after a code) is kept only for messages: RFC 9051 §7.1 leaves it to the server.
 
 Two transports: :class:`SocketClient` (our IMAP gateway over TCP) and
 :class:`DovecotClient` (a preauthenticated ``/usr/lib/dovecot/imap`` on pipes,
-one process per session over one :class:`DovecotMaildir`).
+one process per session over one :class:`tests.integration.dovecot.DovecotMaildir`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import pwd
 import re
-import shutil
 import socket
 import subprocess
-import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Self
+from typing import IO
 
-from tests.integration.dovecot import IMAP_BINARY, RUN_AS, Value, parse_values
+from tests.integration.dovecot import DovecotMaildir, Value, parse_values
 
 # Seconds for one answer; the largest SEARCH over the corpus takes well under one.
 TIMEOUT = 60
@@ -151,96 +145,13 @@ class SocketClient(Client):
         self.sock.close()
 
 
-class DovecotMaildir:
-    """A Maildir and configuration for private Dovecot sessions (tests/integration/dovecot.py).
-
-    INBOX holds ``messages`` in order (UID n = messages[n-1]) with the given
-    modification times as their internal dates; ``folders`` are created,
-    subscribed and given their RFC 6154 special use, as our mail store creates
-    an account's standard folders.
-    """
-
-    def __init__(
-        self, messages: Sequence[bytes], dates: Sequence[float], folders: dict[str, str | None]
-    ) -> None:
-        self.messages = list(messages)
-        self.dates = list(dates)
-        self.folders = folders
-        self.base = Path(tempfile.mkdtemp(prefix="localpost-dovecot-"))
-
-    def __enter__(self) -> Self:
-        try:
-            self._prepare()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        shutil.rmtree(self.base, ignore_errors=True)
-
-    def _prepare(self) -> None:
-        maildir = self.base / "Maildir"
-        for sub in ("cur", "new", "tmp"):
-            (maildir / sub).mkdir(parents=True)
-        # UIDs follow the order of the file names (dovecot.py); the mtime of a
-        # Maildir file is its INTERNALDATE.
-        for number, (raw, when) in enumerate(zip(self.messages, self.dates, strict=True), 1):
-            path = maildir / "cur" / f"{1000000 + number}.M{number}P1.localpost:2,"
-            path.write_bytes(raw)
-            os.utime(path, (when, when))
-        boxes = []
-        for name, special_use in self.folders.items():
-            use = f" special_use = {special_use}" if special_use else ""
-            boxes.append(f'  mailbox "{name}" {{\n    auto = subscribe\n   {use}\n  }}')
-        lines = [
-            # LAYOUT=fs: "/" is the hierarchy as it is ours, and "." may be in a name.
-            f"mail_location = maildir:{maildir}:LAYOUT=fs",
-            f"base_dir = {self.base / 'run'}",
-            f"log_path = {self.base / 'dovecot.log'}",
-            "ssl = no",
-            "first_valid_uid = 1",
-            "first_valid_gid = 1",
-            "namespace inbox {\n  inbox = yes\n  separator = /\n" + "\n".join(boxes) + "\n}",
-        ]
-        if os.geteuid() == 0:
-            user = pwd.getpwnam(RUN_AS)
-            lines += [f"mail_uid = {user.pw_uid}", f"mail_gid = {user.pw_gid}"]
-        (self.base / "run").mkdir()
-        (self.base / "dovecot.conf").write_text("\n".join(lines) + "\n")
-        if os.geteuid() == 0:
-            user = pwd.getpwnam(RUN_AS)
-            for path in [self.base, *self.base.rglob("*")]:
-                os.chown(path, user.pw_uid, user.pw_gid)
-
-    def log(self) -> str:
-        path = self.base / "dovecot.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def session(self) -> DovecotClient:
-        return DovecotClient(self)
-
-
 class DovecotClient(Client):
     """One preauthenticated Dovecot session: its own ``imap`` process."""
 
     def __init__(self, maildir: DovecotMaildir) -> None:
         super().__init__()
         self.maildir = maildir
-        # TZ: Dovecot writes INTERNALDATE in its local zone, we in UTC.
-        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": "UTC"}
-        environment |= {"USER": "localpost-test", "HOME": str(maildir.base)}
-        self.process = subprocess.Popen(
-            [str(IMAP_BINARY), "-c", str(maildir.base / "dovecot.conf")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=environment,
-            cwd=maildir.base,
-        )
+        self.process = maildir.popen()
         assert self.process.stdout is not None
         self.reader = self.process.stdout
         greeting = self.response()

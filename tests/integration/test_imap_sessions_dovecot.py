@@ -29,8 +29,8 @@ import pytest
 import pytest_asyncio
 
 from tests.integration import dovecot
-from tests.integration.dovecot import Value, canonical
-from tests.integration.imap_script import DovecotMaildir, Reply, SocketClient, Status
+from tests.integration.dovecot import DovecotMaildir, Value, canonical
+from tests.integration.imap_script import DovecotClient, Reply, SocketClient, Status
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.stack import Endpoints, LocalStack
 
@@ -103,7 +103,7 @@ def maildir(messages: list[bytes]) -> Iterator[DovecotMaildir]:
         # and gives \Recent to the first session that selects it; ours does the
         # first from the start and never the second (docs/imap.md). A first session
         # that selects every folder with CONDSTORE does both before the scripts.
-        first = made.session()
+        first = DovecotClient(made)
         for folder in ["INBOX", *FOLDERS]:
             assert first.command(f"SELECT {folder} (CONDSTORE)").status.word == "OK"
         first.close()
@@ -563,7 +563,7 @@ async def test_session_matches_dovecot(
 ) -> None:
     assert endpoints.imap is not None
     ours = SocketClient(endpoints.imap, account, PASSWORD)
-    theirs = maildir.session()
+    theirs = DovecotClient(maildir)
     differing: dict[str, tuple[dict[str, Value], dict[str, Value]]] = {}
     try:
         for label, command in labelled(SCRIPTS[name]):

@@ -293,6 +293,10 @@ class _ValueParser:
                 end += 1
             self.pos = end + 1
             return bytes(out)
+        if head == b"~" and data[pos + 1 : pos + 2] == b"{":
+            # A literal8 (RFC 3516 §4.2, BINARY): the same octets, NUL allowed.
+            self.pos = pos = pos + 1
+            head = b"{"
         if head == b"{":
             close = data.index(b"}\r\n", pos)
             size = int(data[pos + 1 : close])

@@ -109,6 +109,15 @@ class Client:
             status = parse_status(body)
             untagged.append(status if status is not None else parse_values(body + b"\r\n"))
 
+    def capabilities(self) -> list[Value]:
+        """What CAPABILITY lists; the tags start again at s1 after it (as on the
+        other server, for ESEARCH's TAG)."""
+        reply = self.command("CAPABILITY")
+        self._tag = 0
+        return [
+            v for r in reply.untagged if isinstance(r, list) and r[:1] == ["CAPABILITY"] for v in r
+        ]
+
     def close(self) -> None:
         raise NotImplementedError
 

@@ -26,6 +26,7 @@ async def select(s: Session, c: cmd.Select) -> Answer:
     snap = folder.snapshot
     tracker = Tracker(snap.uids, origin=folder)
     s.selected = Selected(c.mailbox, folder, tracker, folder.changes(), snap.read_only)
+    s.selected.flags = list(snap.flags)
     s.state = State.SELECTED
     out = s.out
     out.write(responses.flags(snap.flags))

@@ -10,8 +10,8 @@ on both sides alike), and every command's reply is compared parsed: the untagged
 responses (as a multiset, except EXPUNGE, whose order carries its meaning) and the
 tagged status word with its response code. :func:`normal` removes only what must
 differ, each for the reason it gives. A remaining difference must be listed in
-``KNOWN`` under its heading in docs/imap.md "Differences from Dovecot"; a listed
-one that went away fails too.
+``KNOWN`` under its heading in docs/imap.md ("Differences from Dovecot in whole
+sessions"); a listed one that went away fails too.
 """
 
 from __future__ import annotations
@@ -448,7 +448,7 @@ script(
 
 # --- the differences docs/imap.md explains -------------------------------------------------
 
-# Headings of docs/imap.md "Differences from Dovecot".
+# Headings of docs/imap.md "Differences from Dovecot in whole sessions".
 RECENT = "No \\Recent"
 CLOSED = "[CLOSED] where RFC 7162 asks for it"
 CODES = "Response codes Dovecot leaves out"

@@ -228,7 +228,15 @@ script(
     "CREATE Projects/Old/",
     'LIST "" Projects*',
     'LIST "" Projects/%',
+    'LIST "Projects/" %',
+    'LIST "" %/2025',
     'LIST "" % RETURN (CHILDREN)',
+    # Modified UTF-7 (RFC 3501 §5.1.3): "Caf&AOk-" is "Café"; "Bad&Name" is no such name.
+    'CREATE "Caf&AOk-"',
+    'LIST "" Caf*',
+    'STATUS "Caf&AOk-" (MESSAGES)',
+    'DELETE "Caf&AOk-"',
+    'CREATE "Bad&Name"',
     "RENAME Projects Work",
     'LIST "" Work/*',
     'LIST "" Projects*',
@@ -468,6 +476,7 @@ LATE_ENABLE = "ENABLE once a mailbox is selected"
 EMPTY_ENABLED = "An empty ENABLED response"
 STORE_FLAGS = "Flags a client cannot store"
 BAD_DATE = "An impossible date in SEARCH"
+BAD_MUTF7 = "A name that is not modified UTF-7"
 
 # (script, command as labelled) -> the headings that explain its difference.
 KNOWN: dict[tuple[str, str], tuple[str, ...]] = {
@@ -492,8 +501,11 @@ KNOWN: dict[tuple[str, str], tuple[str, ...]] = {
             'LIST "" Work/*',
             'LIST "" Archive/*',
             'LIST "" Work*',
+            'LIST "Projects/" %',
+            'LIST "" %/2025',
         )
     },
+    ("hierarchy", 'CREATE "Bad&Name"'): (BAD_MUTF7,),
     ("hierarchy", 'LIST "" % RETURN (CHILDREN)'): (LIST_ATTRIBUTES, SUPERIORS),
     ("hierarchy", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" %'): (LIST_ATTRIBUTES,),
     ("hierarchy", "DELETE Work"): (CODES,),

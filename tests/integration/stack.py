@@ -63,6 +63,12 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+def inherited() -> dict[str, str]:
+    """PYTHONPATH, when set: a git worktree's tests run its own sources in the services,
+    not those the virtualenv's editable installs point at."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+
+
 @dataclass
 class Endpoints:
     """Where the stack's services answer."""
@@ -207,6 +213,7 @@ class LocalStack:
             "AMQP_URL": self.amqp_url,
             "LOCALPOST_QUEUE_PREFIX": f"lp-it-{self.run_id}",
             "PYTHONUNBUFFERED": "1",
+            **inherited(),
             **self.overrides,
         }
         for service, module in SERVICES.items():
@@ -264,6 +271,7 @@ class LocalStack:
             "LOCALPOST_QUEUE_PREFIX": common["LOCALPOST_QUEUE_PREFIX"],
             "LOCALPOST_DOMAIN": store.get("LOCALPOST_DOMAIN", "localpost.test"),
             "LOCALPOST_DEV": "1",
+            **inherited(),
             **self.service_overrides.get("imap-gateway", {}),
         }
         argv = [sys.executable, "-m", "imap_gateway"]

@@ -50,13 +50,6 @@ STOP_TIMEOUT = 15.0
 START_ORDER = ("mailstore", "smtp-gateway", "web")
 
 
-def _python_path() -> dict[str, str]:
-    # A worktree's tests put its sources first on PYTHONPATH (the venv's editable installs
-    # point at another checkout): the services they start must run the same sources.
-    path = os.environ.get("PYTHONPATH")
-    return {"PYTHONPATH": path} if path else {}
-
-
 def with_database(url: str, name: str) -> str:
     """``url`` pointing at database ``name`` instead of its own."""
     parts = urlsplit(url)
@@ -224,7 +217,6 @@ class LocalStack:
             # leave a service on its default port, which another run could hold.
             env.update(common)
             env["PATH"] = os.environ.get("PATH", "")
-            env.update(_python_path())
             env.update(self.service_overrides.get(service, {}))
             argv = [str(a) for a in compose["services"][service]["command"]]
             if argv[:1] != ["python"]:
@@ -263,7 +255,6 @@ class LocalStack:
         env = {
             **{k: str(v) for k, v in ports.items()},
             "PATH": os.environ.get("PATH", ""),
-            **_python_path(),
             "PYTHONUNBUFFERED": "1",
             "MAILSTORE_URL": common["MAILSTORE_URL"],
             "MAILSTORE_TOKEN": store.get("MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN),

@@ -1,0 +1,63 @@
+"""How the service observes POP3 sessions (metrics, graceful stop); no-ops here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from imap_gateway.pop3.session import Session
+
+log = logging.getLogger(__name__)
+
+
+class Pop3Events:
+    def opened(self, s: Session) -> None:
+        """The session is set up; its greeting is about to go out."""
+
+    def closed(self, s: Session) -> None:
+        """The session has ended; its socket is closed."""
+
+    def answered(self, s: Session, verb: str, ok: bool) -> None:
+        """``verb`` ("?" for a line that did not parse) was answered +OK or -ERR."""
+
+    def paced(self, s: Session) -> None:
+        """The next command waits: the commands-per-second burst is used up."""
+
+
+class LivePop3Sessions(Pop3Events):
+    """Every open POP3 session and its task, for the graceful stop."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[asyncio.Task[object], Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def opened(self, s: Session) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a session runs in its own task"
+        self._sessions[task] = s
+
+    def closed(self, s: Session) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a session runs in its own task"
+        self._sessions.pop(task, None)
+
+    async def stop(self, grace: float) -> None:
+        """Sessions waiting for a command end now; those running one (a RETR) may
+        finish it within ``grace``, then end. Nothing marked deleted is deleted."""
+        for task, s in list(self._sessions.items()):
+            s.stop_requested = True
+            if not s.busy:
+                task.cancel()
+        tasks = set(self._sessions)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        if pending:
+            log.warning("cutting %d POP3 sessions still busy after %.1f s", len(pending), grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending)

@@ -49,7 +49,7 @@ async def serve_pop3(
     events: Pop3Events | None = None,
 ) -> None:
     """Run one POP3 session on an accepted connection until it ends."""
-    events = events or Pop3Events()
+    events = Pop3Events() if events is None else events  # a registry may be empty
     s = Session(
         backend, settings, LineReader(stream, settings.max_line), writer, _peer_host(writer),
         plaintext_allowed=plaintext_allowed or tls, tls=tls,

@@ -200,6 +200,8 @@ class LocalStack:
             "AMQP_URL": self.amqp_url,
             "LOCALPOST_QUEUE_PREFIX": f"lp-it-{self.run_id}",
             "PYTHONUNBUFFERED": "1",
+            # A worktree's tests run its services' sources, not the venv's editable installs.
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
             **self.overrides,
         }
         for service, module in SERVICES.items():
@@ -255,6 +257,7 @@ class LocalStack:
             **{k: str(v) for k, v in ports.items()},
             "PATH": os.environ.get("PATH", ""),
             "PYTHONUNBUFFERED": "1",
+            **{k: v for k, v in common.items() if k == "PYTHONPATH"},
             "MAILSTORE_URL": common["MAILSTORE_URL"],
             "MAILSTORE_TOKEN": store.get("MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN),
             "AMQP_URL": self.amqp_url,

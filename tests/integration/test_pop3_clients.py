@@ -339,7 +339,7 @@ async def test_a_second_session_gets_in_use_across_listeners(
 
 
 async def test_wrong_password_is_auth_and_stls_allows_login(
-    stack: LocalStack, address: str, client_tls: ssl.SSLContext
+    stack: LocalStack, mailstore: MailstoreAPI, address: str, client_tls: ssl.SSLContext
 ) -> None:
     def session() -> tuple[bytes, dict[str, list[str]], bytes]:
         client = plain(stack)
@@ -361,6 +361,31 @@ async def test_wrong_password_is_auth_and_stls_allows_login(
     assert "USER" in capabilities
     assert "STLS" not in capabilities
     assert ok.startswith(b"+OK")
+    # Both checks went through the mail store's shared throttle as channel pop3.
+    _, metrics = await mailstore.call("GET", "/metrics")
+    assert b'mailstore_logins_total{channel="pop3",outcome="failed"}' in metrics
+    assert b'mailstore_logins_total{channel="pop3",outcome="ok"}' in metrics
+
+
+async def test_a_twenty_mib_message_streams_through_byte_for_byte(
+    stack: LocalStack, endpoints: Endpoints, address: str, client_tls: ssl.SSLContext
+) -> None:
+    line = b".dot-started line of a big message, with 8-bit \xc3\xa9 octets\r\n"
+    raw = b"Subject: big\r\n\r\n" + line * (20 * 1024 * 1024 // len(line))
+    append(endpoints, address, raw)
+
+    def session() -> tuple[bytes, bytes]:
+        client = logged_in(pop3s(stack, client_tls), address)
+        try:
+            status, lines, _ = client.retr(1)
+            client.quit()
+        finally:
+            client.close()
+        return status, served(lines)
+
+    status, got = await asyncio.to_thread(session)
+    assert status == f"+OK {len(raw)} octets".encode()
+    assert got == raw
 
 
 # --- fetchmail and getmail6 -------------------------------------------------------------------

@@ -13,12 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import imaplib
-import os
 import poplib
 import re
-import shutil
 import ssl
-import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +27,13 @@ import trustme
 
 from smtplib_common.client import SMTPClient
 from tests.integration.mailapi import MailstoreAPI
+from tests.integration.mailprograms import (
+    destination_user,
+    fetchmail,
+    gateway_tls,
+    require,
+    run,
+)
 from tests.integration.stack import Endpoints, LocalStack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -37,7 +41,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 PASSWORD = "a long enough pop3 password"
 # Bounds, not timings: a loaded machine may be slow, a hung client must still fail.
 DELIVERY_WAIT = 120.0
-CLIENT_WAIT = 300.0
 POP_TIMEOUT = 60.0
 
 
@@ -55,16 +58,11 @@ def ca() -> trustme.CA:
 async def stack(
     database_url: str, amqp_url: str, tls_dir: Path, ca: trustme.CA
 ) -> AsyncIterator[LocalStack]:
-    cert = ca.issue_cert("127.0.0.1", "localhost", common_name="127.0.0.1")
-    cert_path, key_path = tls_dir / "cert.pem", tls_dir / "key.pem"
-    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_path))
-    cert.private_key_pem.write_to_path(str(key_path))
-    tls = {"LOCALPOST_TLS_CERT": str(cert_path), "LOCALPOST_TLS_KEY": str(key_path)}
     async with LocalStack(
         admin_database_url=database_url,
         amqp_url=amqp_url,
         imap=True,
-        service_overrides={"imap-gateway": tls},
+        service_overrides={"imap-gateway": gateway_tls(ca, tls_dir)},
     ) as s:
         yield s
 
@@ -85,24 +83,6 @@ async def address(mailstore: MailstoreAPI, new_address: str) -> str:
     """A new account's address; its password is PASSWORD."""
     await mailstore.create_account(new_address, PASSWORD)
     return new_address
-
-
-def require(program: str) -> str:
-    found = shutil.which(program)
-    if found is None:
-        if os.environ.get("LOCALPOST_REQUIRE_CLIENTS"):
-            pytest.fail(f"{program} is not installed (.ci/run installs it)")
-        pytest.skip(f"{program} is not installed (apt-get install it; .ci/run does)")
-    return found
-
-
-def run(argv: list[str], *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a client to its end (the services are other processes: blocking is fine)."""
-    done = subprocess.run(
-        argv, env=env, capture_output=True, text=True, timeout=CLIENT_WAIT, check=False
-    )
-    assert done.returncode == 0, f"{argv[0]} exited {done.returncode}:\n{done.stdout}{done.stderr}"
-    return done
 
 
 async def deliver(
@@ -168,6 +148,18 @@ def logged_in(client: poplib.POP3, address: str) -> poplib.POP3:
     return client
 
 
+@contextlib.contextmanager
+def pop3s_session(
+    stack: LocalStack, client_tls: ssl.SSLContext, address: str
+) -> Iterator[poplib.POP3]:
+    """A logged-in POP3S session; its socket is closed at the end (QUIT is the test's)."""
+    client = logged_in(pop3s(stack, client_tls), address)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 def served(lines: list[bytes]) -> bytes:
     """The octets of a RETR as poplib hands them over (unstuffed, line ends removed)."""
     return b"".join(line + b"\r\n" for line in lines)
@@ -187,15 +179,12 @@ async def test_poplib_over_pop3s_sizes_and_uidl_match_the_store(
     uidvalidity, sizes = inbox_view(endpoints, address)
 
     def session() -> tuple[tuple[int, int], list[bytes], list[bytes], list[bytes]]:
-        client = logged_in(pop3s(stack, client_tls), address)
-        try:
+        with pop3s_session(stack, client_tls, address) as client:
             stat = client.stat()
             listing = client.list()[1]
             ids = client.uidl()[1]
             bodies = [served(client.retr(n)[1]) for n in (1, 2, 3)]
             client.quit()
-        finally:
-            client.close()
         return stat, listing, ids, bodies
 
     stat, listing, ids, bodies = await asyncio.to_thread(session)
@@ -212,12 +201,10 @@ async def test_poplib_over_pop3s_sizes_and_uidl_match_the_store(
 
 
 def _uidl(stack: LocalStack, client_tls: ssl.SSLContext, address: str) -> list[bytes]:
-    client = logged_in(pop3s(stack, client_tls), address)
-    try:
-        return client.uidl()[1]
-    finally:
+    with pop3s_session(stack, client_tls, address) as client:
+        ids = client.uidl()[1]
         client.quit()
-        client.close()
+    return ids
 
 
 async def test_framing_of_exact_bytes_through_the_store(
@@ -230,14 +217,11 @@ async def test_framing_of_exact_bytes_through_the_store(
         append(endpoints, address, raw)
 
     def session() -> tuple[list[bytes], list[bytes], list[bytes]]:
-        client = logged_in(pop3s(stack, client_tls), address)
-        try:
+        with pop3s_session(stack, client_tls, address) as client:
             got = [served(client.retr(n)[1]) for n in (1, 2, 3)]
             top = client.top(2, 0)[1]
             sizes = client.list()[1]
             client.quit()
-        finally:
-            client.close()
         return got, top, sizes
 
     got, top, sizes = await asyncio.to_thread(session)
@@ -258,12 +242,9 @@ async def test_dele_and_quit_move_to_trash_seen_through_the_api_and_imap(
     await deliver(endpoints, mailstore, address, 2)
 
     def session() -> bytes:
-        client = logged_in(pop3s(stack, client_tls), address)
-        try:
+        with pop3s_session(stack, client_tls, address) as client:
             client.dele(1)
             return client.quit()
-        finally:
-            client.close()
 
     assert (await asyncio.to_thread(session)).startswith(b"+OK")
     inbox = await mailstore.folder(address, "inbox")
@@ -375,12 +356,9 @@ async def test_a_twenty_mib_message_streams_through_byte_for_byte(
     append(endpoints, address, raw)
 
     def session() -> tuple[bytes, bytes]:
-        client = logged_in(pop3s(stack, client_tls), address)
-        try:
+        with pop3s_session(stack, client_tls, address) as client:
             status, lines, _ = client.retr(1)
             client.quit()
-        finally:
-            client.close()
         return status, served(lines)
 
     status, got = await asyncio.to_thread(session)
@@ -398,41 +376,20 @@ async def test_fetchmail_downloads_and_deletes_into_trash(
     address: str,
     tmp_path: Path,
 ) -> None:
-    fetchmail = require("fetchmail")
+    require("fetchmail")
     await deliver(endpoints, mailstore, address, 4)
-    out = tmp_path / "delivered"
-    out.mkdir()
-    mda = tmp_path / "mda.sh"
-    # fetchmail hands each message to the MDA on stdin: one file per message.
-    mda.write_text(f'#!/bin/sh\nexec cat > "$(mktemp {out}/msg.XXXXXX)"\n')
-    mda.chmod(0o700)
-    rc = tmp_path / "fetchmailrc"
     # No "keep": fetchmail deletes what it fetched, the set-up that loses mail elsewhere.
     # sslproto "": no opportunistic STLS (loopback is trusted).
-    rc.write_text(
-        f"poll 127.0.0.1 service {gateway_port(stack, 'POP3_PORT')} protocol POP3 uidl\n"
-        f'  user "{address}" password "{PASSWORD}"\n'
-        f'  sslproto "" mda "{mda}"\n'
+    delivered = fetchmail(
+        tmp_path,
+        f"127.0.0.1 service {gateway_port(stack, 'POP3_PORT')} protocol POP3 uidl",
+        f'user "{address}" password "{PASSWORD}" sslproto ""',
     )
-    rc.chmod(0o600)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {**os.environ, "HOME": str(home), "FETCHMAILHOME": str(home)}
-    run([fetchmail, "-f", str(rc), "--nosyslog"], env=env)
-    got = sorted(p.read_bytes() for p in out.iterdir())
+    got = [path.read_bytes() for path in delivered]
     assert len(got) == 4
     assert all(b"\n.a line starting with a dot\n" in message for message in got)
     assert await mailstore.folder(address, "inbox") == []
     assert len(await mailstore.folder(address, "trash")) == 4
-
-
-def destination_user(maildir: Path) -> str:
-    """getmail refuses to deliver as root; it delivers as ``user`` (here nobody) then."""
-    if os.geteuid() != 0:
-        return ""
-    for path in (maildir.parent, maildir, *(maildir / sub for sub in ("cur", "new", "tmp"))):
-        path.chmod(0o777)
-    return "user = nobody"
 
 
 async def test_getmail_retrieves_new_mail_once_by_uidl(

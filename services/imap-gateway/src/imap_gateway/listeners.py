@@ -24,7 +24,7 @@ from imap_gateway.metrics import Metrics, ObservedPop3Sessions, ObservedSessions
 from imap_gateway.pop3 import Pop3Settings, pop3_handler
 from imap_gateway.pop3 import replies as pop3_replies
 from imap_gateway.session import SessionSettings, connection_handler
-from imap_gateway.session.connection import ConnectionHandler
+from imap_gateway.session.connection import ConnectionHandler, peer_host
 from imap_gateway.settings import Config, IPNetwork, TLSFiles
 from imap_gateway.wire import codes, encoder
 from imap_gateway.wire.limits import WireLimits
@@ -137,43 +137,33 @@ def trusted_by(networks: tuple[IPNetwork, ...]) -> Callable[[str], bool]:
 
 
 def build(config: Config, *, backend: bk.Backend, metrics: Metrics) -> Listeners:
-    """Both listeners, not yet listening. Reads the TLS files when they are configured."""
+    """Every listener, not yet listening. Reads the TLS files when they are configured."""
     context = tls_context(config.tls) if config.tls is not None else None
-    settings = session_settings(config, context)
     sessions = ObservedSessions(metrics)
     sources = SourceLimits(config.max_connections_per_source)
     trusted = trusted_by(config.trusted_networks)
     open_now: Counter[str] = Counter()
+    pop3_sessions = ObservedPop3Sessions(metrics)
+    imap_settings, pop3 = session_settings(config, context), pop3_settings(config, context)
+
+    def serve(implicit: bool, name: str) -> tuple[ConnectionHandler, bytes]:
+        if name in (IMAP, IMAPS):
+            imap = connection_handler(
+                backend, imap_settings, trusted=trusted, tls=implicit, events=sessions
+            )
+            return imap, IMAP_REFUSAL
+        handler = pop3_handler(backend, pop3, trusted=trusted, tls=implicit, events=pop3_sessions)
+        return handler, POP3_REFUSAL
+
     handlers: dict[str, tuple[ConnectionHandler, ssl.SSLContext | None]] = {}
-    for name, implicit in ((IMAP, False), (IMAPS, True)):
+    for name, implicit in ((IMAP, False), (IMAPS, True), (POP3, False), (POP3S, True)):
         if implicit and context is None:
             continue  # RFC 8314 §3.3: implicit TLS only with a certificate to offer
-        session = connection_handler(
-            backend, settings, trusted=trusted, tls=implicit, events=sessions
-        )
+        session, refusal = serve(implicit, name)
         handlers[name] = (
             _admitting(
                 session, name, sources=sources, metrics=metrics, open_now=open_now,
-                refusal=IMAP_REFUSAL,
-            ),
-            context if implicit else None,
-        )  # fmt: skip
-        metrics.track_open_connections(name, lambda name=name: open_now[name])  # type: ignore[misc]
-    pop3_sessions = ObservedPop3Sessions(metrics)
-    for name, implicit in ((POP3, False), (POP3S, True)):
-        if implicit and context is None:
-            continue  # as IMAPS
-        pop3 = pop3_handler(
-            backend,
-            pop3_settings(config, context),
-            trusted=trusted,
-            tls=implicit,
-            events=pop3_sessions,
-        )
-        handlers[name] = (
-            _admitting(
-                pop3, name, sources=sources, metrics=metrics, open_now=open_now,
-                refusal=POP3_REFUSAL,
+                refusal=refusal,
             ),
             context if implicit else None,
         )  # fmt: skip
@@ -194,8 +184,7 @@ def _admitting(
 ) -> ConnectionHandler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         metrics.connections.labels(listener=listener).inc()
-        peer = writer.get_extra_info("peername")
-        host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        host = peer_host(writer)
         if not sources.admit(host):
             metrics.count_limit_refusal(SOURCE)
             # Counted in /metrics; a debug line only, so a flood cannot flood the log.

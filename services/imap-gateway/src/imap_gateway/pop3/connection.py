@@ -23,6 +23,7 @@ from imap_gateway.pop3.events import Pop3Events
 from imap_gateway.pop3.lines import LineReader, LineTooLong
 from imap_gateway.pop3.maildrop import NoSuchMessage
 from imap_gateway.pop3.session import Pop3Settings, ResponseBroken, Session, State
+from imap_gateway.session.connection import peer_host
 from imap_gateway.session.pacing import CommandPace
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,6 @@ ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Await
 
 NO_SUCH_MESSAGE = "No such message"
 SHUTTING_DOWN = "Server shutting down"
-
-
-def _peer_host(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
-    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
 
 
 async def serve_pop3(
@@ -51,7 +47,7 @@ async def serve_pop3(
     """Run one POP3 session on an accepted connection until it ends."""
     events = Pop3Events() if events is None else events  # a registry may be empty
     s = Session(
-        backend, settings, LineReader(stream, settings.max_line), writer, _peer_host(writer),
+        backend, settings, LineReader(stream, settings.max_line), writer, peer_host(writer),
         plaintext_allowed=plaintext_allowed or tls, tls=tls,
     )  # fmt: skip
     events.opened(s)
@@ -200,7 +196,7 @@ def pop3_handler(
             writer,
             backend=backend,
             settings=chosen,
-            plaintext_allowed=trusted(_peer_host(writer)),
+            plaintext_allowed=trusted(peer_host(writer)),
             tls=tls,
             events=events,
         )

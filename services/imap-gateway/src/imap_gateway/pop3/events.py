@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING
+
+from imap_gateway.session.live import finish_within
 
 if TYPE_CHECKING:
     from imap_gateway.pop3.session import Session
-
-log = logging.getLogger(__name__)
 
 
 class Pop3Events:
@@ -52,12 +51,4 @@ class LivePop3Sessions(Pop3Events):
             s.stop_requested = True
             if not s.busy:
                 task.cancel()
-        tasks = set(self._sessions)
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=grace)
-        if pending:
-            log.warning("cutting %d POP3 sessions still busy after %.1f s", len(pending), grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending)
+        await finish_within(set(self._sessions), grace, "POP3 sessions")

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import trustme
 
-from imap_gateway.memory import MemoryBackend
+from imap_gateway.backend import BackendUnavailable
+from imap_gateway.memory import MemoryBackend, MemorySelected
 from imap_gateway.pop3 import LivePop3Sessions, Pop3Settings, pop3_handler
 
 USER = "alice@example.org"
@@ -372,7 +373,7 @@ async def test_rset_undoes_dele_and_quit_then_deletes_nothing(server: Server) ->
     assert (
         await client.command("RSET") == f"+OK Maildrop has 1 messages ({len(raw)} octets)".encode()
     )
-    assert await client.command("QUIT") == b"+OK Bye; 0 messages moved to Trash"
+    assert await client.command("QUIT") == b"+OK Bye"
     await server.ended()
     assert server.folder("INBOX") == [raw]
     assert server.folder("Trash") == []
@@ -444,6 +445,70 @@ async def test_pipelined_commands_are_answered_in_order(server: Server) -> None:
     assert (await client.line()).startswith(b"+OK 1 ")
     assert await client.line() == b"+OK "
     assert (await client.line()).startswith(b"+OK 1 ")
+
+
+async def test_quit_that_cannot_move_says_so_and_deletes_nothing(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = message()
+    server.deliver(raw)
+    client = await server.logged_in()
+    await client.ok("DELE 1")
+
+    async def down(self: MemorySelected, uids: object, target: str) -> None:
+        raise BackendUnavailable("the mail store is down")
+
+    monkeypatch.setattr(MemorySelected, "move", down)
+    reply = await client.command("QUIT")
+    assert reply == (
+        b"-ERR [SYS/TEMP] The mail store cannot answer now; try again later (no message deleted)"
+    )
+    assert await client.closed()
+    await server.ended()
+    assert server.folder("INBOX") == [raw]
+
+
+async def test_quit_after_the_lock_went_elsewhere_deletes_nothing(server: Server) -> None:
+    raw = message()
+    server.deliver(raw)
+    client = await server.logged_in()
+    await client.ok("DELE 1")
+    # As if the lease had expired while the store was unreachable and another took it.
+    server.backend.accounts[USER].maildrop_holder = "another session"
+    assert (await client.command("QUIT")).startswith(b"-ERR [IN-USE]")
+    await server.ended()
+    assert server.folder("INBOX") == [raw]
+    assert server.folder("Trash") == []
+
+
+async def test_an_idle_session_is_logged_out_without_deleting(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server(settings=Pop3Settings(idle_timeout=0.2))
+    raw = message()
+    server.deliver(raw)
+    client = await server.logged_in()
+    await client.ok("DELE 1")
+    assert await client.line() == b"-ERR Autologout; idle for too long"
+    assert await client.closed()
+    await server.ended()
+    assert server.folder("INBOX") == [raw]
+
+
+async def test_a_client_that_does_not_log_in_in_time_is_closed(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server(settings=Pop3Settings(login_timeout=0.2))
+    client = await server.connect()
+    assert await client.line() == b"-ERR Not authenticated in time"
+    assert await client.closed()
+
+
+async def test_apop_is_not_served(server: Server) -> None:
+    client = await server.connect()
+    assert await client.command("APOP alice c4c9334bac560ecc979e58001b3e22fb") == (
+        b"-ERR Unknown command APOP"
+    )
 
 
 # --- TLS --------------------------------------------------------------------------------

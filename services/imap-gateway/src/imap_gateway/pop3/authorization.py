@@ -105,6 +105,7 @@ async def auth(s: Session, c: Command) -> None:
         s.write(b"+ \r\n")
         await s.drain()
         answered = await _continuation(s)
+        s.answered_ok = None  # the "+ " was not the answer
         if answered is None:
             s.write(replies.err("Authentication cancelled"))
             return

@@ -16,12 +16,12 @@ MAX_ARGUMENT = 40
 # response may be longer (RFC 5034 §4 lets a client send it in a continuation instead,
 # but some do not); it is bounded by the line limit of the connection.
 MAX_COMMAND = 255
-# The argument counts of each command, (least, most).
+# The argument counts of each command, (least, most). APOP (RFC 1939 §7) is not
+# served: it needs the password in clear on the server, and the mail store keeps hashes.
 ARITY: dict[str, tuple[int, int]] = {
     "USER": (1, 1),
     "PASS": (1, 1),
     "AUTH": (0, 2),
-    "APOP": (2, 2),
     "STLS": (0, 0),
     "CAPA": (0, 0),
     "QUIT": (0, 0),

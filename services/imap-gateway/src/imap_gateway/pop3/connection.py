@@ -85,14 +85,18 @@ async def _loop(s: Session, events: Pop3Events, renewal: list[asyncio.Task[None]
             await s.drain()
             return
         timeout = s.settings.idle_timeout
-        if s.state is State.AUTHORIZATION:
-            timeout = min(timeout, started + s.settings.login_timeout - loop.time())
+        login_first = s.state is State.AUTHORIZATION and (
+            started + s.settings.login_timeout - loop.time() < timeout
+        )
+        if login_first:
+            timeout = started + s.settings.login_timeout - loop.time()
         try:
             async with asyncio.timeout(max(timeout, 0)):
                 line = await s.reader.readline()
         except TimeoutError:
             # RFC 1939 §3: the autologout timer closes without entering UPDATE.
-            s.write(replies.err("Autologout; idle for too long"))
+            text = "Not authenticated in time" if login_first else "Autologout; idle for too long"
+            s.write(replies.err(text))
             await s.drain()
             return
         except LineTooLong:

@@ -10,14 +10,20 @@ from imap_gateway import backend as bk
 from imap_gateway.pop3 import replies
 
 
-def reply_for(error: bk.BackendError) -> bytes:
+def reply_for(error: bk.BackendError, suffix: str = "") -> bytes:
+    """The -ERR line for ``error``, its text followed by ``suffix``."""
+    text, code = _text_and_code(error)
+    return replies.err(text + suffix, code)
+
+
+def _text_and_code(error: bk.BackendError) -> tuple[str, str]:
     if isinstance(error, bk.AuthenticationFailed):
-        return replies.err("Authentication failed", replies.AUTH)
+        return "Authentication failed", replies.AUTH
     if isinstance(error, bk.AuthenticationThrottled):
         # Temporary by nature: a mail program retries later rather than asking again.
-        return replies.err("Too many failed logins; try again later", replies.SYS_TEMP)
+        return "Too many failed logins; try again later", replies.SYS_TEMP
     if isinstance(error, bk.AccountDisabled):
-        return replies.err("This account may not log in", replies.SYS_PERM)
+        return "This account may not log in", replies.SYS_PERM
     if isinstance(error, bk.SessionLimitReached | bk.MaildropInUse):
-        return replies.err("The maildrop is in use by another session", replies.IN_USE)
-    return replies.err("The mail store cannot answer now; try again later", replies.SYS_TEMP)
+        return "The maildrop is in use by another session", replies.IN_USE
+    return "The mail store cannot answer now; try again later", replies.SYS_TEMP

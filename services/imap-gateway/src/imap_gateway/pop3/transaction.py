@@ -116,6 +116,9 @@ async def quit_transaction(s: Session, c: Command) -> None:
     s.state, s.ended = State.UPDATE, True
     maildrop, user = _maildrop(s), s.user
     assert isinstance(user, bk.MaildropLocking), "a TRANSACTION user can lock"
+    if not any(entry.deleted for entry in maildrop.entries):
+        s.write(replies.ok("Bye"))
+        return
     try:
         # Still this session's? A lease lost while the store was unreachable may
         # have gone to another session, whose view the moves would break.
@@ -123,7 +126,7 @@ async def quit_transaction(s: Session, c: Command) -> None:
         moved = await maildrop.commit(user)
     except bk.BackendError as error:
         log.warning("%s: POP3 QUIT left the maildrop as it was: %s", s.peer, error)
-        s.write(reply_for(error).replace(b"\r\n", b" (no message deleted)\r\n"))
+        s.write(reply_for(error, " (no message deleted)"))
         return
     log.info("%s: POP3 QUIT moved %d messages to Trash", s.peer, moved)
     s.write(replies.ok(f"Bye; {moved} messages moved to Trash"))

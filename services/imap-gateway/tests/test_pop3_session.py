@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from imap_gateway.backend import BackendUnavailable
-from imap_gateway.memory import MemoryBackend, MemorySelected
+from imap_gateway.backend import BackendUnavailable, BodyData
+from imap_gateway.memory import MemoryBackend, MemoryMessage, MemorySelected
 from imap_gateway.pop3 import LivePop3Sessions, Pop3Settings, pop3_handler
+from imap_gateway.wire.fetch import Section
 
 USER = "alice@example.org"
 PASSWORD = "correct horse"
@@ -466,6 +467,41 @@ async def test_quit_that_cannot_move_says_so_and_deletes_nothing(
     assert await client.closed()
     await server.ended()
     assert server.folder("INBOX") == [raw]
+
+
+async def test_a_message_that_breaks_off_mid_retr_closes_without_the_final_dot(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.deliver(message())
+
+    async def broken(self: MemoryMessage, section: Section, partial: object) -> BodyData:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"Subject: half"
+            raise BackendUnavailable("the mail store went away")
+
+        return BodyData(100, chunks())
+
+    monkeypatch.setattr(MemoryMessage, "section", broken)
+    client = await server.logged_in()
+    await client.send("RETR 1")
+    assert (await client.line()).startswith(b"+OK")
+    # The +OK is out: the client must not take what came as the whole message.
+    rest = await asyncio.wait_for(client.reader.read(), TIMEOUT)
+    assert rest == b"Subject: half"
+
+
+async def test_a_message_gone_before_retr_is_err_and_the_session_goes_on(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.deliver(message())
+
+    async def gone(self: MemoryMessage, section: Section, partial: object) -> BodyData:
+        raise BackendUnavailable("the mail store went away")
+
+    monkeypatch.setattr(MemoryMessage, "section", gone)
+    client = await server.logged_in()
+    assert (await client.command("RETR 1")).startswith(b"-ERR [SYS/TEMP]")
+    assert (await client.command("STAT")).startswith(b"+OK 1 ")
 
 
 async def test_quit_after_the_lock_went_elsewhere_deletes_nothing(server: Server) -> None:

@@ -56,8 +56,10 @@ async def serve_pop3(
         s.write(replies.ok(settings.greeting))
         await s.drain()
         await _loop(s, events, renewal)
-    except (ConnectionError, TimeoutError, ResponseBroken):
-        pass  # the client went away or stopped reading, or a response broke off
+    except (ConnectionError, TimeoutError):
+        pass  # the client went away, or stopped reading
+    except ResponseBroken as broken:
+        log.warning("%s: %s; closing", s.peer, broken)
     except asyncio.CancelledError:
         # A stop: RFC 1939 has no unsolicited reply; the connection just closes, and
         # nothing marked deleted is deleted.

@@ -61,6 +61,8 @@ class Compose:
     web_port: int = field(default_factory=free_port)
     imap_port: int = field(default_factory=free_port)
     imaps_port: int = field(default_factory=free_port)
+    pop3_port: int = field(default_factory=free_port)
+    pop3s_port: int = field(default_factory=free_port)
     timings: list[tuple[str, float]] = field(default_factory=list)
 
     @property
@@ -77,6 +79,8 @@ class Compose:
             PUBLISHED_WEB_PORT=str(self.web_port),
             PUBLISHED_IMAP_PORT=str(self.imap_port),
             PUBLISHED_IMAPS_PORT=str(self.imaps_port),
+            PUBLISHED_POP3_PORT=str(self.pop3_port),
+            PUBLISHED_POP3S_PORT=str(self.pop3s_port),
             # Debian's engine has no buildx; compose then builds through the daemon.
             COMPOSE_BAKE="false",
         )

@@ -17,6 +17,7 @@ import email
 import email.policy
 import imaplib
 import os
+import poplib
 import ssl
 import subprocess
 import sys
@@ -303,6 +304,40 @@ def _inbox_subjects(client: imaplib.IMAP4, user: WebUser) -> list[str]:
         return sorted(str(m["Subject"]) for m in parsed)
     finally:
         client.logout()
+
+
+async def test_05d_a_mail_program_reads_the_mail_over_pop3s(
+    journey: Journey, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    ca = tmp_path_factory.mktemp("pop3-certs") / "localpost.crt"
+    ca.write_bytes(journey.certificate)
+    context = ssl.create_default_context(cafile=str(ca))
+    expected = sorted(await subjects(journey.bob))
+    with journey.compose.phase("POP3: STLS offered, no USER before it; POP3S (verified)"):
+        found = await asyncio.to_thread(pop3_subjects, journey, context)
+    assert found == expected
+
+
+def pop3_subjects(journey: Journey, context: ssl.SSLContext) -> list[str]:
+    """bob's Inbox subjects over POP3S on 2995 (TOP n 0), after CAPA on 2110."""
+    plain = poplib.POP3("127.0.0.1", journey.compose.pop3_port, timeout=30)
+    try:
+        capabilities = plain.capa()
+    finally:
+        plain.quit()
+    # From the host, the client is not in the trusted networks: no USER before STLS.
+    assert "STLS" in capabilities, capabilities
+    assert "USER" not in capabilities, capabilities
+    secure = poplib.POP3_SSL("127.0.0.1", journey.compose.pop3s_port, timeout=30, context=context)
+    try:
+        secure.user(journey.bob.address)
+        secure.pass_(journey.bob.password)
+        count, _ = secure.stat()
+        headers = [b"\r\n".join(secure.top(n, 0)[1]) for n in range(1, count + 1)]
+    finally:
+        secure.quit()
+    parsed = [email.message_from_bytes(h, policy=email.policy.default) for h in headers]
+    return sorted(str(m["Subject"]) for m in parsed)
 
 
 async def test_06_a_live_update_arrives(journey: Journey) -> None:

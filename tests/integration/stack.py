@@ -250,7 +250,13 @@ class LocalStack:
             self.endpoints.imap_url = f"http://127.0.0.1:{imap_ports['IMAP_HTTP_PORT']}"
 
     def _build_imap(self, common: dict[str, str]) -> dict[str, int]:
-        ports = {"IMAP_PORT": free_port(), "IMAPS_PORT": free_port(), "IMAP_HTTP_PORT": free_port()}
+        ports = {
+            "IMAP_PORT": free_port(),
+            "IMAPS_PORT": free_port(),
+            "POP3_PORT": free_port(),
+            "POP3S_PORT": free_port(),
+            "IMAP_HTTP_PORT": free_port(),
+        }
         store = self.services["mailstore"].env
         env = {
             **{k: str(v) for k, v in ports.items()},

@@ -34,8 +34,8 @@ import pytest_asyncio
 import trustme
 
 from tests.integration.mailapi import MailstoreAPI
+from tests.integration.mailprograms import require
 from tests.integration.ports import free_port
-from tests.integration.programs import require
 from tests.integration.stack import Endpoints, LocalStack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -207,13 +207,17 @@ def test_on_this_machine_the_web_submits_in_plaintext_over_loopback(
     assert config.submission_ca_file is None
 
 
-def test_only_smtp_both_submissions_imap_and_webmail_are_published(compose: dict[str, Any]) -> None:
+def test_only_smtp_submission_imap_pop3_and_webmail_are_published(
+    compose: dict[str, Any],
+) -> None:
     assert published_ports(compose) == {
         2525: ("smtp-gateway", 2525),
         2587: ("smtp-gateway", 2587),
         2465: ("smtp-gateway", 2465),
         2143: ("imap-gateway", 2143),
         2993: ("imap-gateway", 2993),
+        2110: ("imap-gateway", 2110),
+        2995: ("imap-gateway", 2995),
         8080: ("web", 8080),
     }
 
@@ -230,6 +234,8 @@ def test_every_published_host_port_can_be_moved_by_a_variable() -> None:
         "${PUBLISHED_WEB_PORT:-8080}:8080",
         "${PUBLISHED_IMAP_PORT:-2143}:2143",
         "${PUBLISHED_IMAPS_PORT:-2993}:2993",
+        "${PUBLISHED_POP3_PORT:-2110}:2110",
+        "${PUBLISHED_POP3S_PORT:-2995}:2995",
     ]
 
 
@@ -245,6 +251,16 @@ def test_published_ports_are_the_ones_the_services_listen_on(
     # Implicit-TLS submission opens because compose gives the gateway its TLS files.
     assert (gateway.submissions_port, gateway.tls is not None) == (2465, True)
     assert gateway.host == web.host == "0.0.0.0"
+
+
+def test_the_published_pop3_ports_are_the_ones_the_gateway_listens_on(
+    compose: dict[str, Any], secrets: Path
+) -> None:
+    environ = container_environment(compose, "imap-gateway", secrets)
+    imap = load_service_config("imap-gateway", environ)
+
+    assert (imap.pop3_port, imap.pop3s_port) == (2110, 2995)
+    assert imap.tls is not None  # so that POP3S opens and STLS is offered
 
 
 @pytest.mark.parametrize("service", SERVICES)

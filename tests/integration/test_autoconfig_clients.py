@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import imaplib
 import plistlib
+import poplib
 import re
 import smtplib
 import ssl
@@ -69,6 +70,8 @@ async def stack(database_url: str, amqp_url: str, tls_dir: Path) -> AsyncIterato
         "SUBMISSIONS_PORT": free_port(),
         "IMAP_PORT": free_port(),
         "IMAPS_PORT": free_port(),
+        "POP3_PORT": free_port(),
+        "POP3S_PORT": free_port(),
     }
     public = {
         "LOCALPOST_PUBLIC_HOSTNAME": "127.0.0.1",
@@ -76,9 +79,12 @@ async def stack(database_url: str, amqp_url: str, tls_dir: Path) -> AsyncIterato
         "PUBLIC_SUBMISSIONS_PORT": str(ports["SUBMISSIONS_PORT"]),
         "PUBLIC_IMAP_PORT": str(ports["IMAP_PORT"]),
         "PUBLIC_IMAPS_PORT": str(ports["IMAPS_PORT"]),
+        "PUBLIC_POP3_PORT": str(ports["POP3_PORT"]),
+        "PUBLIC_POP3S_PORT": str(ports["POP3S_PORT"]),
+        "LOCALPOST_POP3": "1",
         "LOCALPOST_TLS_CERT": str(cert_path),
     }
-    imap_ports = {k: str(v) for k, v in ports.items() if k.startswith("IMAP")}
+    imap_ports = {k: str(v) for k, v in ports.items() if k.startswith(("IMAP", "POP3"))}
     async with LocalStack(
         admin_database_url=database_url,
         amqp_url=amqp_url,
@@ -184,18 +190,44 @@ async def wait_subjects(client: imaplib.IMAP4, subjects: set[str]) -> None:
     """Until every subject is in the Inbox, each once (nothing duplicated)."""
     deadline = time.monotonic() + DELIVERY_WAIT
     while True:
-        assert client.select("INBOX", readonly=True)[0] == "OK"
-        typ, data = client.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        found = [
-            item[1].decode().split(":", 1)[1].strip()
-            for item in data
-            if typ == "OK" and isinstance(item, tuple)
-        ]
+        typ, exists = client.select("INBOX", readonly=True)
+        assert typ == "OK"
+        found = []
+        # 1:* in an empty mailbox is BAD (RFC 9051 §9 seq-number: no message 1 to name).
+        if int(exists[0] or 0) > 0:
+            typ, data = client.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            found = [
+                item[1].decode().split(":", 1)[1].strip()
+                for item in data
+                if typ == "OK" and isinstance(item, tuple)
+            ]
         if subjects <= set(found):
             assert sorted(s for s in found if s in subjects) == sorted(subjects)
             return
         assert time.monotonic() < deadline, f"{sorted(subjects - set(found))} never arrived"
         await asyncio.sleep(0.5)
+
+
+def pop3_subjects(server: tuple[str, int, str], *, user: str, context: ssl.SSLContext) -> set[str]:
+    """The subjects in the Inbox over POP3 (TOP n 0), reached as ``server`` says; QUIT
+    without DELE, so nothing is removed."""
+    host, port, security = server
+    if security == "SSL":
+        client: poplib.POP3 = poplib.POP3_SSL(host, port, context=context, timeout=60)
+    else:
+        client = poplib.POP3(host, port, timeout=60)
+        client.stls(context=context)
+    try:
+        client.user(user)
+        client.pass_(PASSWORD)
+        subjects = set()
+        for n in range(1, client.stat()[0] + 1):
+            for line in client.top(n, 0)[1]:
+                if line.lower().startswith(b"subject:"):
+                    subjects.add(line.split(b":", 1)[1].decode().strip())
+        return subjects
+    finally:
+        client.quit()
 
 
 async def followed(
@@ -223,9 +255,14 @@ async def followed(
             session.logout()
 
 
-def servers_of(provider: ElementTree.Element, tag: str, user: str) -> list[tuple[str, int, str]]:
+def servers_of(
+    provider: ElementTree.Element, tag: str, user: str, kind: str
+) -> list[tuple[str, int, str]]:
+    """The (host, port, socketType) of each ``tag`` server of type ``kind``, in order."""
     found = []
     for element in provider.findall(tag):
+        if element.get("type") != kind:
+            continue
         username = (element.findtext("username") or "").replace("%EMAILADDRESS%", user)
         assert username == user
         assert element.findtext("authentication") == "password-cleartext"
@@ -251,13 +288,19 @@ async def test_thunderbirds_settings_work_with_real_clients(
         root = ElementTree.fromstring(await response.read())
     provider = root.find("emailProvider")
     assert provider is not None
-    incoming = servers_of(provider, "incomingServer", address)
-    outgoing = servers_of(provider, "outgoingServer", address)
+    incoming = servers_of(provider, "incomingServer", address, "imap")
+    pop3 = servers_of(provider, "incomingServer", address, "pop3")
+    outgoing = servers_of(provider, "outgoingServer", address, "smtp")
+    # IMAP first: Thunderbird's wizard takes the first incoming server it can reach.
+    assert provider.findall("incomingServer")[0].get("type") == "imap"
     assert [s[2] for s in incoming] == [s[2] for s in outgoing] == ["SSL", "STARTTLS"]
+    assert [s[2] for s in pop3] == ["SSL", "STARTTLS"]
 
-    await followed(
+    subjects = await followed(
         incoming, outgoing, user=address, context=tls_context, ca_file=tls_dir / "ca.pem"
     )
+    for server in pop3:
+        assert subjects <= pop3_subjects(server, user=address, context=tls_context)
 
 
 async def test_outlooks_settings_work_with_real_clients(
@@ -287,12 +330,13 @@ async def test_outlooks_settings_work_with_real_clients(
             int(protocol.findtext(f"{O}Port") or 0),
             "SSL",
         )
-    assert set(servers) == {"IMAP", "SMTP"}
+    assert set(servers) == {"IMAP", "POP3", "SMTP"}
 
-    await followed(
+    subjects = await followed(
         [servers["IMAP"]], [servers["SMTP"]], user=address, context=tls_context,
         ca_file=tls_dir / "ca.pem",
     )  # fmt: skip
+    assert subjects <= pop3_subjects(servers["POP3"], user=address, context=tls_context)
 
 
 async def signed_in(endpoints: Endpoints, address: str) -> aiohttp.ClientSession:

@@ -1,0 +1,468 @@
+"""IMAP under faults (issue 13): two mail stores storing at once, kill -9 of an IMAP
+gateway mid-APPEND, a mail store restart with sessions open, SIGTERM of a gateway.
+
+Counted as the SMTP fault runs are (harness.py): every APPEND is *acknowledged*
+(tagged OK with APPENDUID), *refused* (tagged NO) or *unknown* (no tagged answer);
+every COPY/MOVE acknowledged with COPYUID. Afterwards a fresh session reads the
+folders: each acknowledged UID holds its message, byte for byte, once; nothing
+unknown is there twice; nothing is there that was never sent; UIDs rise with the
+sequence numbers and stay below UIDNEXT. Each message carries a token in its
+Subject, Message-ID and every body line, so a half or mixed message shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from tests.integration.harness import Attempts, new_run_id, send_stream
+from tests.integration.imap_client import Answer, Client, Closed, copyuids
+from tests.integration.mailapi import MailstoreAPI
+from tests.integration.ports import free_port
+from tests.integration.stack import LocalStack
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.asyncio(loop_scope="function")]
+
+# `make test-faults` sets LOCALPOST_FAULT_MESSAGES=5000 (2,000 in make test): these runs
+# grow by the same factor.
+SCALE = max(1.0, int(os.environ.get("LOCALPOST_FAULT_MESSAGES", "2000")) / 2000)
+PASSWORD = "imap fault injection password"
+# A bound on waits for a change to show (a hang fails; never a timing assertion).
+CHANGE_WAIT = 30.0
+SHARED = "Shared"
+
+
+@pytest.fixture(autouse=True)
+def _local_only() -> None:
+    if "LOCALPOST_WEB_URL" in os.environ:
+        pytest.skip("fault scenarios kill processes: they need the stack the tests start")
+
+
+# --- messages ----------------------------------------------------------------------------
+
+
+def message(token: str, size: int = 0) -> bytes:
+    """A message whose every line names ``token``, at least ``size`` octets long."""
+    head = (
+        f"From: faults@example.org\r\nTo: someone@example.org\r\nSubject: token {token}\r\n"
+        f"Message-ID: <{token}@faults.test>\r\n\r\nbody of {token}\r\n"
+    ).encode()
+    line = f"{token} filler line {{:08d}} 0123456789abcdefghijklmnopqrstuvwxyz\r\n"
+    filler = "".join(line.format(n) for n in range(max(0, size - len(head)) // len(line) + 1))
+    return head + filler.encode()
+
+
+def subject_token(header: bytes) -> str:
+    found = re.search(rb"Subject: token (\S+)", header)
+    assert found is not None, header
+    return found.group(1).decode()
+
+
+# --- a folder as a fresh session sees it -------------------------------------------------
+
+
+@dataclass
+class View:
+    """A folder after SELECT: (sequence number, UID, flags) in order, UIDNEXT, and by
+    UID the message's bytes (or its Subject header only)."""
+
+    rows: list[tuple[int, int, str]]
+    uidnext: int
+    data: dict[int, bytes]
+
+    @property
+    def uids(self) -> list[int]:
+        return [uid for _, uid, _ in self.rows]
+
+    def tokens(self) -> Counter[str]:
+        return Counter(subject_token(d) for d in self.data.values())
+
+    def assert_consistent(self) -> None:
+        """Sequence numbers 1..n; UIDs unique, rising with them, below UIDNEXT."""
+        assert [seq for seq, _, _ in self.rows] == list(range(1, len(self.rows) + 1))
+        uids = self.uids
+        assert uids == sorted(set(uids)), uids
+        assert not uids or self.uidnext > uids[-1], (self.uidnext, uids[-1])
+
+
+_FETCH = re.compile(rb"^\* (\d+) FETCH \(.*UID (\d+)")
+_FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
+
+
+def fetched(answer: Answer) -> list[tuple[int, int, str, bytes]]:
+    """(seq, UID, flags, first literal) of each FETCH response of ``answer``."""
+    rows = []
+    for r in answer.untagged:
+        found = _FETCH.match(r.line)
+        if found:
+            flags = _FLAGS.search(r.line)
+            rows.append(
+                (
+                    int(found.group(1)),
+                    int(found.group(2)),
+                    " ".join(sorted(flags.group(1).decode().split())) if flags else "",
+                    r.literals[0] if r.literals else b"",
+                )
+            )
+    return rows
+
+
+async def select(client: Client, folder: str) -> int:
+    """SELECT ``folder``; its UIDNEXT."""
+    answer = (await client.command(f'SELECT "{folder}"')).expect_ok()
+    for r in answer.untagged:
+        found = re.search(rb"\[UIDNEXT (\d+)\]", r.line)
+        if found:
+            return int(found.group(1))
+    raise AssertionError("SELECT without UIDNEXT")
+
+
+async def read_view(
+    address: tuple[str, int], user: str, folder: str, *, whole: bool = True
+) -> View:
+    client = await Client.login(address, user, PASSWORD)
+    try:
+        uidnext = await select(client, folder)
+        section = "BODY.PEEK[]" if whole else "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"
+        answer = (await client.command(f"UID FETCH 1:* (UID FLAGS {section})")).expect_ok()
+    finally:
+        await client.logout()
+    rows = fetched(answer)
+    return View([(s, u, f) for s, u, f, _ in rows], uidnext, {u: d for _, u, _, d in rows})
+
+
+# --- APPEND streams ----------------------------------------------------------------------
+
+
+@dataclass
+class Appended:
+    """One APPEND (one or several messages) and what became of it."""
+
+    tokens: list[str]
+    sent_at: float
+    answered_at: float = 0.0
+    uids: list[int] = field(default_factory=list)
+    outcome: str = "unknown"  # acknowledged / refused / unknown
+
+
+@dataclass
+class AppendLog:
+    appends: list[Appended] = field(default_factory=list)
+    sent: dict[str, bytes] = field(default_factory=dict)
+
+    def with_outcome(self, outcome: str) -> list[Appended]:
+        return [a for a in self.appends if a.outcome == outcome]
+
+    @property
+    def acknowledged(self) -> dict[int, str]:
+        """UID -> token of every acknowledged message."""
+        return {
+            uid: token
+            for a in self.with_outcome("acknowledged")
+            for uid, token in zip(a.uids, a.tokens, strict=True)
+        }
+
+
+async def append_stream(
+    address: tuple[str, int],
+    user: str,
+    folder: str,
+    log: AppendLog,
+    *,
+    name: str,
+    count: int,
+    size: Callable[[int], int] | None = None,
+    multi_every: int = 4,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """``count`` APPENDs from one client, every ``multi_every``-th a MULTIAPPEND of three;
+    a client whose connection breaks reconnects and goes on with new tokens (it never
+    retries a token: a retry would hide what became of it)."""
+    client: Client | None = None
+    try:
+        for n in range(count):
+            if stop is not None and stop.is_set():
+                return
+            tokens = [f"{name}-{n:04d}-{k}" for k in range(3 if n % multi_every == 3 else 1)]
+            data = [message(t, size(n) if size else 0) for t in tokens]
+            log.sent.update(zip(tokens, data, strict=True))
+            entry = Appended(tokens, time.monotonic())
+            log.appends.append(entry)
+            try:
+                if client is None:
+                    client = await Client.login(address, user, PASSWORD)
+                answer, uids = await client.append(folder, data, flags="\\Seen")
+            except (Closed, ConnectionError, OSError):
+                if client is not None:
+                    await client.close()
+                client = None
+                await asyncio.sleep(0.2)  # not a spin against a dead gateway
+                continue
+            entry.answered_at = time.monotonic()
+            if answer.ok:
+                assert len(uids) == len(tokens), answer.tagged.line
+                entry.uids, entry.outcome = uids, "acknowledged"
+            else:
+                assert answer.tagged.status == b"NO", answer.tagged.line
+                assert answer.tagged.code == "UNAVAILABLE", answer.tagged.line
+                entry.outcome = "refused"
+    finally:
+        if client is not None:
+            await client.logout()
+
+
+def assert_appends_stored(log: AppendLog, view: View, *, others: Counter[str]) -> None:
+    """Each acknowledged message at its UID, byte-equal, once; nothing unknown twice;
+    nothing refused; nothing never sent. ``others``: tokens the folder may hold
+    besides the APPENDs' (COPY/MOVE targets), with their counts."""
+    for uid, token in log.acknowledged.items():
+        assert uid in view.data, f"acknowledged {token} (UID {uid}) is missing"
+        assert view.data[uid] == log.sent[token], f"UID {uid} is not {token}'s bytes"
+    stored = view.tokens() - others
+    duplicated = [t for t, n in stored.items() if n > 1]
+    assert not duplicated, duplicated
+    assert not set(stored) - set(log.sent), set(stored) - set(log.sent)
+    refused = {t for a in log.with_outcome("refused") for t in a.tokens}
+    assert not refused & set(stored), refused & set(stored)
+    for uid, data in view.data.items():
+        token = subject_token(data)
+        if token in log.sent:
+            assert data == log.sent[token], f"UID {uid}: {token} stored with other bytes"
+
+
+def assert_allocation_order(log: AppendLog) -> None:
+    """An APPEND answered before another was sent got lower UIDs (the UIDs are
+    allocated in the order the store commits; RFC 9051 §2.3.1.1 "strictly ascending")."""
+    done = sorted(log.with_outcome("acknowledged"), key=lambda a: a.answered_at)
+    for later in done:
+        before = [a for a in done if a.answered_at < later.sent_at]
+        if before:
+            assert max(u for a in before for u in a.uids) < min(later.uids), (later, before)
+        assert later.uids == sorted(later.uids), later
+
+
+def verdict(log: AppendLog, view: View) -> dict[str, int]:
+    stored = view.tokens()
+    unknown = {t for a in log.with_outcome("unknown") for t in a.tokens}
+    return {
+        "appends": len(log.appends),
+        "messages": len(log.sent),
+        "acknowledged": len(log.acknowledged),
+        "refused": sum(len(a.tokens) for a in log.with_outcome("refused")),
+        "unknown": len(unknown),
+        "unknown_stored": len(unknown & set(stored)),
+        "in_folder": len(view.rows),
+    }
+
+
+# --- the stack ---------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def stack(database_url: str, amqp_url: str) -> AsyncIterator[LocalStack]:
+    async with LocalStack(admin_database_url=database_url, amqp_url=amqp_url, imap=True) as s:
+        yield s
+
+
+async def account(stack: LocalStack) -> str:
+    assert stack.endpoints is not None
+    address = f"imapfaults.{new_run_id()}@{stack.endpoints.domain}"
+    async with aiohttp.ClientSession() as http:
+        api = MailstoreAPI(http, stack.endpoints.mailstore_url, stack.endpoints.mailstore_token)
+        await api.create_account(address, PASSWORD)
+    return address
+
+
+def imap_address(stack: LocalStack) -> tuple[str, int]:
+    assert stack.endpoints is not None
+    assert stack.endpoints.imap is not None
+    return stack.endpoints.imap
+
+
+async def second_mailstore_and_gateway(stack: LocalStack) -> tuple[str, int]:
+    """A second mail store (same database, same broker) and a second IMAP gateway on
+    it; the second gateway's IMAP address."""
+    store_port, imap_port, imaps_port, http_port = (free_port() for _ in range(4))
+    store_url = f"http://127.0.0.1:{store_port}"
+    stack.add_replica("mailstore-2", "mailstore", store_url, MAILSTORE_PORT=str(store_port))
+    stack.add_replica(
+        "imap-gateway-2",
+        "imap-gateway",
+        f"http://127.0.0.1:{http_port}",
+        MAILSTORE_URL=store_url,
+        IMAP_PORT=str(imap_port),
+        IMAPS_PORT=str(imaps_port),
+        IMAP_HTTP_PORT=str(http_port),
+    )
+    await stack.restart("mailstore-2")
+    await stack.restart("imap-gateway-2")
+    return ("127.0.0.1", imap_port)
+
+
+# --- 1. two mail stores, two gateways, everything at once --------------------------------
+
+
+@dataclass
+class CopyLog:
+    """COPY/MOVE into SHARED: target UID -> token, and each command's times for the
+    allocation order."""
+
+    copied: dict[int, str] = field(default_factory=dict)
+    moved: dict[int, str] = field(default_factory=dict)
+    allocations: list[Appended] = field(default_factory=list)
+
+
+async def copy_stream(
+    address: tuple[str, int], user: str, log: CopyLog, *, move: bool, parity: int,
+    stop: asyncio.Event,
+) -> None:  # fmt: skip
+    """COPY (or MOVE) each Inbox message whose UID has ``parity`` into SHARED, once:
+    the copier and the mover never take the same message, so SHARED must hold each
+    token once."""
+    client = await Client.login(address, user, PASSWORD)
+    verb, done = ("MOVE" if move else "COPY"), set()
+    try:
+        await select(client, "INBOX")
+        while not stop.is_set():
+            listing = await client.command("UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            rows = [
+                (uid, subject_token(data))
+                for _, uid, _, data in fetched(listing.expect_ok())
+                if uid % 2 == parity and uid not in done
+            ]
+            for uid, token in rows[:4]:
+                done.add(uid)
+                entry = Appended([token], time.monotonic())
+                answer = (await client.command(f"UID {verb} {uid} {SHARED}")).expect_ok()
+                entry.answered_at = time.monotonic()
+                for source, target in copyuids(answer):
+                    assert source == uid, answer.tagged.line
+                    (log.moved if move else log.copied)[target] = token
+                    entry.uids, entry.outcome = [target], "acknowledged"
+                    log.allocations.append(entry)
+            if not rows:
+                await asyncio.sleep(0.1)
+    finally:
+        await client.logout()
+
+
+async def test_two_mail_stores_and_two_gateways_keep_uids_unique_and_rising(
+    stack: LocalStack,
+) -> None:
+    assert stack.endpoints is not None
+    first = imap_address(stack)
+    second = await second_mailstore_and_gateway(stack)
+    user = await account(stack)
+    creator = await Client.login(first, user, PASSWORD)
+    (await creator.command(f"CREATE {SHARED}")).expect_ok()
+    await creator.logout()
+
+    appends, copies, mail, stop = AppendLog(), CopyLog(), Attempts(), asyncio.Event()
+    count = int(15 * SCALE)
+    appenders = [
+        append_stream(gateway, user, SHARED, appends, name=f"a{i}", count=count)
+        for i, gateway in enumerate([first, second] * 3)
+    ]
+    copiers = [
+        asyncio.create_task(copy_stream(first, user, copies, move=False, parity=0, stop=stop)),
+        asyncio.create_task(copy_stream(second, user, copies, move=True, parity=1, stop=stop)),
+    ]
+    smtp = send_stream(
+        stack.endpoints.smtp, user, total=int(150 * SCALE), senders=4, run=new_run_id(),
+        attempts=mail,
+    )  # fmt: skip
+    await asyncio.gather(*appenders, smtp)
+    stop.set()
+    await asyncio.gather(*copiers)
+
+    # Both mail stores consume the Inbox's mail: wait until all of it is in.
+    inbox = await settled_inbox(first, user, len(mail.acknowledged) - len(copies.moved))
+    shared = await read_view(first, user, SHARED)
+    assert (await read_view(second, user, SHARED)).rows == shared.rows
+    shared.assert_consistent()
+    inbox.assert_consistent()
+    moved_or_copied = Counter([*copies.copied.values(), *copies.moved.values()])
+    assert_appends_stored(appends, shared, others=moved_or_copied)
+    assert not appends.with_outcome("unknown")
+    assert not appends.with_outcome("refused")
+    for uid, token in [*copies.copied.items(), *copies.moved.items()]:
+        assert subject_token(shared.data[uid]) == token, (uid, token)
+    assert shared.tokens() == Counter(list(appends.sent)) + moved_or_copied
+    assert_allocation_order(AppendLog(appends.appends + copies.allocations))
+    # Every 250 once: in the Inbox, or moved out of it.
+    delivered = inbox.tokens() + Counter(copies.moved.values())
+    assert delivered == Counter(list(mail.acknowledged)), delivered - Counter(
+        list(mail.acknowledged)
+    )
+    figures = verdict(appends, shared) | {
+        "copied": len(copies.copied),
+        "moved": len(copies.moved),
+        "smtp_acknowledged": len(mail.acknowledged),
+        "inbox": len(inbox.rows),
+    }
+    print(f"\nIMAP FAULTS two mail stores: {figures}")
+    assert copies.copied, figures
+    assert copies.moved, figures
+
+
+async def settled_inbox(address: tuple[str, int], user: str, expected: int) -> View:
+    """The Inbox once it holds ``expected`` messages (or the bound runs out)."""
+    deadline = time.monotonic() + CHANGE_WAIT * 4
+    while True:
+        view = await read_view(address, user, "INBOX", whole=False)
+        if len(view.rows) >= expected or time.monotonic() > deadline:
+            return view
+        await asyncio.sleep(0.5)
+
+
+# --- 2. kill -9 of a gateway mid-APPEND ----------------------------------------------------
+
+
+async def test_kill_9_of_a_gateway_mid_append_stores_each_acknowledged_message_once(
+    stack: LocalStack,
+) -> None:
+    address, user = imap_address(stack), await account(stack)
+    creator = await Client.login(address, user, PASSWORD)
+    (await creator.command("CREATE Uploads")).expect_ok()
+    await creator.logout()
+    log = AppendLog()
+
+    def size(n: int) -> int:
+        return 2 * 1024 * 1024 if n % 3 == 1 else 0  # every third a large literal
+
+    streams = [
+        asyncio.create_task(
+            append_stream(
+                address, user, "Uploads", log, name=f"k{i}", count=int(25 * SCALE), size=size
+            )
+        )
+        for i in range(4)
+    ]
+    async with asyncio.timeout(CHANGE_WAIT * 2):
+        # Polling keeps the clients free of test hooks, as harness.wait_for_attempts.
+        while len(log.acknowledged) < 12:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    before_kill = len(log.appends)
+    await stack.services["imap-gateway"].kill9()
+    await asyncio.sleep(1.0)
+    await stack.restart("imap-gateway")
+    await asyncio.gather(*streams)
+
+    view = await read_view(address, user, "Uploads")
+    view.assert_consistent()
+    assert_appends_stored(log, view, others=Counter())
+    assert_allocation_order(log)
+    figures = verdict(log, view)
+    print(f"\nIMAP FAULTS kill -9 gateway mid-APPEND: {figures}")
+    assert figures["unknown"] > 0, figures  # the kill did cut APPENDs in flight
+    after = [a for a in log.appends[before_kill:] if a.outcome == "acknowledged"]
+    assert after, "the fresh gateway acknowledged nothing"

@@ -56,6 +56,15 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+def inherited() -> dict[str, str]:
+    """What every service process takes from the tests' environment: PATH, and
+    PYTHONPATH when set (a git worktree runs its own sources with the main checkout's
+    virtualenv, whose editable installs point elsewhere)."""
+    return {k: os.environ[k] for k in ("PATH", "PYTHONPATH") if k in os.environ} | {
+        "PATH": os.environ.get("PATH", "")
+    }
+
+
 @dataclass
 class Endpoints:
     """Where the stack's services answer."""
@@ -210,7 +219,7 @@ class LocalStack:
             # Ports and names for this run go to every service: compose may
             # leave a service on its default port, which another run could hold.
             env.update(common)
-            env["PATH"] = os.environ.get("PATH", "")
+            env.update(inherited())
             env.update(self.service_overrides.get(service, {}))
             argv = [str(a) for a in compose["services"][service]["command"]]
             if argv[:1] != ["python"]:
@@ -248,7 +257,7 @@ class LocalStack:
         store = self.services["mailstore"].env
         env = {
             **{k: str(v) for k, v in ports.items()},
-            "PATH": os.environ.get("PATH", ""),
+            **inherited(),
             "PYTHONUNBUFFERED": "1",
             "MAILSTORE_URL": common["MAILSTORE_URL"],
             "MAILSTORE_TOKEN": store.get("MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN),

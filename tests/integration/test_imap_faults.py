@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -466,3 +467,71 @@ async def test_kill_9_of_a_gateway_mid_append_stores_each_acknowledged_message_o
     assert figures["unknown"] > 0, figures  # the kill did cut APPENDs in flight
     after = [a for a in log.appends[before_kill:] if a.outcome == "acknowledged"]
     assert after, "the fresh gateway acknowledged nothing"
+
+
+# --- 4. SIGTERM of a gateway ---------------------------------------------------------------
+
+
+async def idling(address: tuple[str, int], user: str) -> Client:
+    """A session in IDLE on the Inbox."""
+    client = await Client.login(address, user, PASSWORD)
+    await select(client, "INBOX")
+    await client.send("IDLE")
+    async with asyncio.timeout(CHANGE_WAIT):
+        assert (await client.response()).line.startswith(b"+ ")
+    return client
+
+
+async def until_closed(client: Client) -> list[bytes]:
+    """Every response line up to the end of the connection."""
+    lines = []
+    async with asyncio.timeout(CHANGE_WAIT):
+        while True:
+            try:
+                lines.append((await client.response()).line)
+            except (Closed, asyncio.IncompleteReadError):
+                return lines
+
+
+async def test_sigterm_of_a_gateway_finishes_an_append_in_flight_and_byes_the_rest(
+    stack: LocalStack,
+) -> None:
+    address, user = imap_address(stack), await account(stack)
+    idler = await idling(address, user)
+    waiting = await Client.login(address, user, PASSWORD)
+    await select(waiting, "INBOX")
+    appender = await Client.login(address, user, PASSWORD)
+    data = message("sigterm-0", 256 * 1024)
+    half_sent = asyncio.Event()
+    cut = asyncio.Event()
+
+    async def append() -> tuple[Answer, list[int]]:
+        half_sent.set()
+        return await appender.append("INBOX", [data], cut=cut)
+
+    appending = asyncio.create_task(append())
+    try:
+        await half_sent.wait()
+        service = stack.services["imap-gateway"]
+        await service.signal(signal.SIGTERM)
+        # The stop has begun once idle sessions hear of it; only then the literal's rest.
+        idle_lines = await until_closed(idler)
+        waiting_lines = await until_closed(waiting)
+        cut.set()
+        answer, uids = await appending
+        after = await until_closed(appender)
+        exit_code = await service.wait()
+    finally:
+        cut.set()
+        for client in (idler, waiting, appender):
+            await client.close()
+
+    assert idle_lines[-1:] == [b"* BYE Server shutting down"], idle_lines
+    assert waiting_lines == [b"* BYE Server shutting down"], waiting_lines
+    assert answer.ok, answer.tagged.line
+    assert after == [b"* BYE Server shutting down"], after
+    assert exit_code == 0, service.log_tail()
+    await stack.restart("imap-gateway")
+    view = await read_view(address, user, "INBOX")
+    assert view.uids == uids
+    assert view.data[uids[0]] == data

@@ -138,6 +138,11 @@ class Client:
         await self.writer.drain()
         return tag
 
+    async def send_line(self, line: bytes) -> None:
+        """A line that is no command (IDLE's DONE)."""
+        self.writer.write(line + b"\r\n")
+        await self.writer.drain()
+
     async def command(self, text: str | bytes) -> Answer:
         return await self.answer(await self.send(text))
 

@@ -13,6 +13,7 @@ Subject, Message-ID and every body line, so a half or mixed message shows.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import signal
@@ -26,7 +27,7 @@ import pytest
 import pytest_asyncio
 
 from tests.integration.harness import Attempts, new_run_id, send_stream
-from tests.integration.imap_client import Answer, Client, Closed, copyuids
+from tests.integration.imap_client import Answer, Client, Closed, Response, copyuids
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.ports import free_port
 from tests.integration.stack import LocalStack
@@ -535,3 +536,131 @@ async def test_sigterm_of_a_gateway_finishes_an_append_in_flight_and_byes_the_re
     view = await read_view(address, user, "INBOX")
     assert view.uids == uids
     assert view.data[uids[0]] == data
+
+
+# --- 3. a mail store restart with sessions open -------------------------------------------
+
+
+@dataclass
+class Loop:
+    """A selected session toggling \\Flagged on one message and reading every flag."""
+
+    answers: Counter[str] = field(default_factory=Counter)
+    ok_after: asyncio.Event = field(default_factory=asyncio.Event)
+    restarted: bool = False
+    byes: int = 0
+
+
+async def store_fetch_loop(
+    address: tuple[str, int], user: str, uids: list[int], loop: Loop, stop: asyncio.Event
+) -> None:
+    """STORE and FETCH until ``stop``; each answer must be OK or NO [UNAVAILABLE] (or a
+    BYE, after which it logs in again); an OK FETCH shows every message, never fewer."""
+    client = await Client.login(address, user, PASSWORD)
+    await select(client, "INBOX")
+    try:
+        for n in itertools.count():
+            if stop.is_set():
+                return
+            sign = "+" if n % 2 == 0 else "-"
+            for command in (
+                f"UID STORE {uids[0]} {sign}FLAGS (\\Flagged)",
+                "UID FETCH 1:* (FLAGS)",
+            ):
+                try:
+                    answer = await client.command(command)
+                except Closed as closed:
+                    seen: list[Response] | None = closed.seen
+                else:
+                    seen = None
+                if seen is not None:
+                    # A connection never just ends: BYE first (RFC 9051 §7.1.5).
+                    assert any(r.line.startswith(b"* BYE") for r in seen), seen
+                    loop.byes += 1
+                    await client.close()
+                    client = await Client.login(address, user, PASSWORD)
+                    await select(client, "INBOX")
+                    break
+                outcome = answer.tagged.status.decode() + (
+                    f" [{answer.tagged.code}]" if answer.tagged.code else ""
+                )
+                loop.answers[outcome] += 1
+                assert outcome == "OK" or outcome == "NO [UNAVAILABLE]", answer.tagged.line
+                if answer.ok and command.startswith("UID FETCH"):
+                    assert [uid for _, uid, _, _ in fetched(answer)] == uids, answer.untagged
+                if answer.ok and loop.restarted:
+                    loop.ok_after.set()
+            await asyncio.sleep(0.02)
+    finally:
+        await client.logout()
+
+
+async def read_until(client: Client, wanted: list[bytes]) -> list[bytes]:
+    """Responses (in IDLE) until each of ``wanted`` has been seen in one."""
+    lines: list[bytes] = []
+    async with asyncio.timeout(CHANGE_WAIT):
+        while not all(any(w in line for line in lines) for w in wanted):
+            lines.append((await client.response()).line)
+    return lines
+
+
+async def session_rows(client: Client) -> list[tuple[int, int, str]]:
+    answer = (await client.command("UID FETCH 1:* (UID FLAGS)")).expect_ok()
+    return [(seq, uid, flags) for seq, uid, flags, _ in fetched(answer)]
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "kill -9"])
+async def test_a_mail_store_restart_with_sessions_open_loses_and_corrupts_nothing(
+    stack: LocalStack, how: str
+) -> None:
+    address, user = imap_address(stack), await account(stack)
+    seeder = await Client.login(address, user, PASSWORD)
+    _, uids = await seeder.append("INBOX", [message(f"seed-{n}") for n in range(8)])
+    idler = await idling(address, user)
+    loop, stop = Loop(), asyncio.Event()
+    looping = asyncio.create_task(store_fetch_loop(address, user, uids, loop, stop))
+    appender = await Client.login(address, user, PASSWORD)
+    data, cut = message("mid-append", 64 * 1024), asyncio.Event()
+    appending = asyncio.create_task(appender.append("INBOX", [data], cut=cut))
+    store = stack.services["mailstore"]
+    try:
+        await asyncio.sleep(0.5)  # the loop runs; the APPEND's literal is half sent
+        await (store.stop() if how == "SIGTERM" else store.kill9())
+        cut.set()  # the APPEND's literal ends while the mail store is down
+        mid_answer, mid_uids = await appending
+        async with asyncio.timeout(CHANGE_WAIT):
+            while not loop.answers["NO [UNAVAILABLE]"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        loop.restarted = True
+        await stack.restart("mailstore")
+        async with asyncio.timeout(CHANGE_WAIT):
+            await loop.ok_after.wait()
+        stop.set()
+        await looping
+
+        # The IDLE session sees what happens after the restart, and its view is right.
+        await select(seeder, "INBOX")
+        (await seeder.command(f"UID STORE {uids[1]} +FLAGS (\\Answered)")).expect_ok()
+        _, later = await seeder.append("INBOX", [message("after-restart")])
+        count = len(uids) + len(mid_uids) + 1
+        seen = await read_until(idler, [b"\\Answered", b"* %d EXISTS" % count])
+        await idler.send_line(b"DONE")
+        fresh = await read_view(address, user, "INBOX", whole=False)
+        fresh.assert_consistent()
+        assert await session_rows(idler) == fresh.rows, seen
+        assert await session_rows(seeder) == fresh.rows
+    finally:
+        stop.set()
+        cut.set()
+        for client in (seeder, idler, appender):
+            await client.logout()
+    tokens = fresh.tokens()
+    expected = [f"seed-{n}" for n in range(8)] + ["after-restart"]
+    # The APPEND whose literal ended during the outage: refused, or stored (once).
+    assert mid_answer.tagged.code == "UNAVAILABLE" or mid_answer.ok, mid_answer.tagged.line
+    if mid_answer.ok:
+        expected.append("mid-append")
+    assert tokens == Counter(expected), tokens
+    assert fresh.uids == [*uids, *mid_uids, *later]
+    figures = {"answers": dict(loop.answers), "byes": loop.byes}
+    print(f"\nIMAP FAULTS mail store {how}: {figures} APPEND {mid_answer.tagged.line!r}")

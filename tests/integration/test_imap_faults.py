@@ -323,6 +323,27 @@ class CopyLog:
     allocations: list[Appended] = field(default_factory=list)
 
 
+async def watch(address: tuple[str, int], user: str, folder: str, stop: asyncio.Event) -> int:
+    """Read ``folder``'s UIDs over and over until ``stop``: a UID that shows up must be
+    above every UID seen before (RFC 9051 §2.3.1.1: assigned in strictly ascending
+    order), or a client's cache would miss it. How many reads it made."""
+    client = await Client.login(address, user, PASSWORD)
+    seen: set[int] = set()
+    try:
+        await select(client, folder)
+        for reads in itertools.count(1):
+            answer = (await client.command("UID FETCH 1:* (UID)")).expect_ok()
+            uids = [uid for _, uid, _, _ in fetched(answer)]
+            new = set(uids) - seen
+            assert not seen or not new or min(new) > max(seen), (sorted(new), max(seen))
+            seen.update(uids)
+            if stop.is_set():
+                return reads
+    finally:
+        await client.logout()
+    raise AssertionError("not reached")
+
+
 async def copy_stream(
     address: tuple[str, int], user: str, log: CopyLog, *, move: bool, parity: int,
     stop: asyncio.Event,
@@ -341,7 +362,7 @@ async def copy_stream(
                 for _, uid, _, data in fetched(listing.expect_ok())
                 if uid % 2 == parity and uid not in done
             ]
-            for uid, token in rows[:4]:
+            for uid, token in rows:
                 done.add(uid)
                 entry = Appended([token], time.monotonic())
                 answer = (await client.command(f"UID {verb} {uid} {SHARED}")).expect_ok()
@@ -378,6 +399,11 @@ async def test_two_mail_stores_and_two_gateways_keep_uids_unique_and_rising(
         asyncio.create_task(copy_stream(first, user, copies, move=False, parity=0, stop=stop)),
         asyncio.create_task(copy_stream(second, user, copies, move=True, parity=1, stop=stop)),
     ]
+    watchers = [
+        asyncio.create_task(watch(gateway, user, folder, stop))
+        for gateway in (first, second)
+        for folder in (SHARED, "INBOX")
+    ]
     smtp = send_stream(
         stack.endpoints.smtp, user, total=int(150 * SCALE), senders=4, run=new_run_id(),
         attempts=mail,
@@ -385,6 +411,7 @@ async def test_two_mail_stores_and_two_gateways_keep_uids_unique_and_rising(
     await asyncio.gather(*appenders, smtp)
     stop.set()
     await asyncio.gather(*copiers)
+    reads = await asyncio.gather(*watchers)
 
     # Both mail stores consume the Inbox's mail: wait until all of it is in.
     inbox = await settled_inbox(first, user, len(mail.acknowledged) - len(copies.moved))
@@ -410,6 +437,7 @@ async def test_two_mail_stores_and_two_gateways_keep_uids_unique_and_rising(
         "moved": len(copies.moved),
         "smtp_acknowledged": len(mail.acknowledged),
         "inbox": len(inbox.rows),
+        "watcher_reads": sum(reads),
     }
     print(f"\nIMAP FAULTS two mail stores: {figures}")
     assert copies.copied, figures
@@ -546,6 +574,7 @@ class Loop:
     """A selected session toggling \\Flagged on one message and reading every flag."""
 
     answers: Counter[str] = field(default_factory=Counter)
+    refused: asyncio.Event = field(default_factory=asyncio.Event)
     ok_after: asyncio.Event = field(default_factory=asyncio.Event)
     restarted: bool = False
     byes: int = 0
@@ -586,6 +615,8 @@ async def store_fetch_loop(
                 )
                 loop.answers[outcome] += 1
                 assert outcome == "OK" or outcome == "NO [UNAVAILABLE]", answer.tagged.line
+                if not answer.ok:
+                    loop.refused.set()
                 if answer.ok and command.startswith("UID FETCH"):
                     assert [uid for _, uid, _, _ in fetched(answer)] == uids, answer.untagged
                 if answer.ok and loop.restarted:
@@ -593,6 +624,19 @@ async def store_fetch_loop(
             await asyncio.sleep(0.02)
     finally:
         await client.logout()
+
+
+async def until(event: asyncio.Event, task: asyncio.Task[None]) -> None:
+    """Wait for ``event``; if ``task`` ends first, with its failure."""
+    waiting = asyncio.ensure_future(event.wait())
+    try:
+        async with asyncio.timeout(CHANGE_WAIT):
+            await asyncio.wait({waiting, task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+    if task.done():
+        task.result()
+    assert event.is_set(), "the loop ended first"
 
 
 async def read_until(client: Client, wanted: list[bytes]) -> list[bytes]:
@@ -628,13 +672,10 @@ async def test_a_mail_store_restart_with_sessions_open_loses_and_corrupts_nothin
         await (store.stop() if how == "SIGTERM" else store.kill9())
         cut.set()  # the APPEND's literal ends while the mail store is down
         mid_answer, mid_uids = await appending
-        async with asyncio.timeout(CHANGE_WAIT):
-            while not loop.answers["NO [UNAVAILABLE]"]:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await until(loop.refused, looping)
         loop.restarted = True
         await stack.restart("mailstore")
-        async with asyncio.timeout(CHANGE_WAIT):
-            await loop.ok_after.wait()
+        await until(loop.ok_after, looping)
         stop.set()
         await looping
 

@@ -323,25 +323,44 @@ class CopyLog:
     allocations: list[Appended] = field(default_factory=list)
 
 
-async def watch(address: tuple[str, int], user: str, folder: str, stop: asyncio.Event) -> int:
-    """Read ``folder``'s UIDs over and over until ``stop``: a UID that shows up must be
-    above every UID seen before (RFC 9051 §2.3.1.1: assigned in strictly ascending
-    order), or a client's cache would miss it. How many reads it made."""
-    client = await Client.login(address, user, PASSWORD)
-    seen: set[int] = set()
-    try:
-        await select(client, folder)
-        for reads in itertools.count(1):
-            answer = (await client.command("UID FETCH 1:* (UID)")).expect_ok()
-            uids = [uid for _, uid, _, _ in fetched(answer)]
-            new = set(uids) - seen
-            assert not seen or not new or min(new) > max(seen), (sorted(new), max(seen))
-            seen.update(uids)
-            if stop.is_set():
-                return reads
-    finally:
-        await client.logout()
-    raise AssertionError("not reached")
+@dataclass
+class Watcher:
+    """A session reading one folder's UIDs over and over (:func:`watch`)."""
+
+    client: Client
+    folder: str
+    seen: set[int] = field(default_factory=set)
+    reads: int = 0
+
+    async def read(self) -> list[int]:
+        """The UIDs now; a UID that shows up must be above every UID seen before (RFC
+        9051 §2.3.1.1: assigned in strictly ascending order), or a client's cache
+        that asks for UIDs above the highest it knows would miss it."""
+        answer = (await self.client.command("UID FETCH 1:* (UID)")).expect_ok()
+        uids = [uid for _, uid, _, _ in fetched(answer)]
+        new = set(uids) - self.seen
+        assert not self.seen or not new or min(new) > max(self.seen), (new, max(self.seen))
+        self.seen.update(uids)
+        self.reads += 1
+        return uids
+
+    async def converges(self, expected: list[int]) -> None:
+        """The session comes to show ``expected`` (the changes reach it by events)."""
+        deadline = time.monotonic() + CHANGE_WAIT
+        # Each read is a command, which is what brings the changes (RFC 9051 §7).
+        while (uids := await self.read()) != expected and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        missing, extra = sorted(set(expected) - set(uids)), sorted(set(uids) - set(expected))
+        assert uids == expected, f"{self.folder}: never shown {missing}, still shown {extra}"
+
+
+async def watch(address: tuple[str, int], user: str, folder: str, stop: asyncio.Event) -> Watcher:
+    """A :class:`Watcher` that reads until ``stop``, still logged in."""
+    watcher = Watcher(await Client.login(address, user, PASSWORD), folder)
+    await select(watcher.client, folder)
+    while not stop.is_set():
+        await watcher.read()
+    return watcher
 
 
 async def copy_stream(
@@ -411,12 +430,16 @@ async def test_two_mail_stores_and_two_gateways_keep_uids_unique_and_rising(
     await asyncio.gather(*appenders, smtp)
     stop.set()
     await asyncio.gather(*copiers)
-    reads = await asyncio.gather(*watchers)
+    watching = await asyncio.gather(*watchers)
 
     # Both mail stores consume the Inbox's mail: wait until all of it is in.
     inbox = await settled_inbox(first, user, len(mail.acknowledged) - len(copies.moved))
     shared = await read_view(first, user, SHARED)
     assert (await read_view(second, user, SHARED)).rows == shared.rows
+    # Every session open all along, on either gateway, comes to the same view.
+    for watcher in watching:
+        await watcher.converges((shared if watcher.folder == SHARED else inbox).uids)
+        await watcher.client.logout()
     shared.assert_consistent()
     inbox.assert_consistent()
     moved_or_copied = Counter([*copies.copied.values(), *copies.moved.values()])
@@ -437,7 +460,7 @@ async def test_two_mail_stores_and_two_gateways_keep_uids_unique_and_rising(
         "moved": len(copies.moved),
         "smtp_acknowledged": len(mail.acknowledged),
         "inbox": len(inbox.rows),
-        "watcher_reads": sum(reads),
+        "watcher_reads": sum(w.reads for w in watching),
     }
     print(f"\nIMAP FAULTS two mail stores: {figures}")
     assert copies.copied, figures

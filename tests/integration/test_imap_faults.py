@@ -43,12 +43,6 @@ CHANGE_WAIT = 30.0
 SHARED = "Shared"
 
 
-@pytest.fixture(autouse=True)
-def _local_only() -> None:
-    if "LOCALPOST_WEB_URL" in os.environ:
-        pytest.skip("fault scenarios kill processes: they need the stack the tests start")
-
-
 # --- messages ----------------------------------------------------------------------------
 
 

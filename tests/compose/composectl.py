@@ -57,6 +57,7 @@ class Compose:
     project: str
     smtp_port: int = field(default_factory=free_port)
     submission_port: int = field(default_factory=free_port)
+    submissions_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
     imap_port: int = field(default_factory=free_port)
     imaps_port: int = field(default_factory=free_port)
@@ -72,6 +73,7 @@ class Compose:
             COMPOSE_PROJECT_NAME=self.project,
             PUBLISHED_SMTP_PORT=str(self.smtp_port),
             PUBLISHED_SUBMISSION_PORT=str(self.submission_port),
+            PUBLISHED_SUBMISSIONS_PORT=str(self.submissions_port),
             PUBLISHED_WEB_PORT=str(self.web_port),
             PUBLISHED_IMAP_PORT=str(self.imap_port),
             PUBLISHED_IMAPS_PORT=str(self.imaps_port),

@@ -23,6 +23,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -200,19 +201,46 @@ async def test_05_submission_with_starttls_verified_and_auth(
         journey.certificate = journey.compose.read_file("web", "/certs/tls.crt")
         ca = tmp_path_factory.mktemp("certs") / "localpost.crt"
         ca.write_bytes(journey.certificate)
-        await asyncio.to_thread(
-            swaks,
-            "--server", f"127.0.0.1:{journey.compose.submission_port}",
-            "--tls", "--tls-verify", "--tls-ca-path", str(ca),
-            "--auth", "PLAIN",
-            "--auth-user", journey.alice.address,
-            "--auth-password", journey.alice.password,
-            "--from", journey.alice.address,
-            "--to", journey.bob.address,
-            "--header", "Subject: Submitted over TLS",
-        )  # fmt: skip
-        await wait_for_subject(journey.bob, "Submitted over TLS")
-    assert "Submitted over TLS" in await subjects(journey.alice, "sent")
+        await submit_as_alice(
+            journey, ca, journey.compose.submission_port, "--tls", "PLAIN", "Submitted over TLS"
+        )
+
+
+async def test_05a_a_mail_program_submits_over_implicit_tls_with_auth_login(
+    journey: Journey, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # What Outlook does: TLS from the first octet (RFC 8314 §3.3) and AUTH LOGIN only.
+    with journey.compose.phase("swaks submits over implicit TLS (verified) + AUTH LOGIN"):
+        ca = tmp_path_factory.mktemp("certs-465") / "localpost.crt"
+        ca.write_bytes(journey.certificate)
+        await submit_as_alice(
+            journey,
+            ca,
+            journey.compose.submissions_port,
+            "--tls-on-connect",
+            "LOGIN",
+            "Submitted over implicit TLS",
+        )
+
+
+async def submit_as_alice(
+    journey: Journey, ca: Path, port: int, tls: str, mechanism: str, subject: str
+) -> None:
+    """swaks submits as alice to bob on ``port`` with the certificate verified; the
+    message must reach bob's Inbox and alice's Sent."""
+    await asyncio.to_thread(
+        swaks,
+        "--server", f"127.0.0.1:{port}",
+        tls, "--tls-verify", "--tls-ca-path", str(ca),
+        "--auth", mechanism,
+        "--auth-user", journey.alice.address,
+        "--auth-password", journey.alice.password,
+        "--from", journey.alice.address,
+        "--to", journey.bob.address,
+        "--header", f"Subject: {subject}",
+    )  # fmt: skip
+    await wait_for_subject(journey.bob, subject)
+    assert subject in await subjects(journey.alice, "sent")
 
 
 async def test_05b_the_repositorys_development_secret_opens_nothing(

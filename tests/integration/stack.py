@@ -57,12 +57,9 @@ def with_database(url: str, name: str) -> str:
 
 
 def inherited() -> dict[str, str]:
-    """What every service process takes from the tests' environment: PATH, and
-    PYTHONPATH when set (a git worktree runs its own sources with the main checkout's
-    virtualenv, whose editable installs point elsewhere)."""
-    return {k: os.environ[k] for k in ("PATH", "PYTHONPATH") if k in os.environ} | {
-        "PATH": os.environ.get("PATH", "")
-    }
+    """PYTHONPATH, when set: a git worktree's tests run its own sources in the services,
+    not those the virtualenv's editable installs point at."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
 
 
 @dataclass
@@ -199,6 +196,8 @@ class LocalStack:
         ports = {
             "SMTP_PORT": free_port(),
             "SUBMISSION_PORT": free_port(),
+            # Opened only with TLS files (a test's overrides), but never on a shared port.
+            "SUBMISSIONS_PORT": free_port(),
             "GATEWAY_HTTP_PORT": free_port(),
             "MAILSTORE_PORT": free_port(),
             "WEB_PORT": free_port(),
@@ -210,6 +209,7 @@ class LocalStack:
             "AMQP_URL": self.amqp_url,
             "LOCALPOST_QUEUE_PREFIX": f"lp-it-{self.run_id}",
             "PYTHONUNBUFFERED": "1",
+            **inherited(),
             **self.overrides,
         }
         for service, module in SERVICES.items():
@@ -219,7 +219,7 @@ class LocalStack:
             # Ports and names for this run go to every service: compose may
             # leave a service on its default port, which another run could hold.
             env.update(common)
-            env.update(inherited())
+            env["PATH"] = os.environ.get("PATH", "")
             env.update(self.service_overrides.get(service, {}))
             argv = [str(a) for a in compose["services"][service]["command"]]
             if argv[:1] != ["python"]:
@@ -257,7 +257,7 @@ class LocalStack:
         store = self.services["mailstore"].env
         env = {
             **{k: str(v) for k, v in ports.items()},
-            **inherited(),
+            "PATH": os.environ.get("PATH", ""),
             "PYTHONUNBUFFERED": "1",
             "MAILSTORE_URL": common["MAILSTORE_URL"],
             "MAILSTORE_TOKEN": store.get("MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN),
@@ -265,6 +265,7 @@ class LocalStack:
             "LOCALPOST_QUEUE_PREFIX": common["LOCALPOST_QUEUE_PREFIX"],
             "LOCALPOST_DOMAIN": store.get("LOCALPOST_DOMAIN", "localpost.test"),
             "LOCALPOST_DEV": "1",
+            **inherited(),
             **self.service_overrides.get("imap-gateway", {}),
         }
         argv = [sys.executable, "-m", "imap_gateway"]

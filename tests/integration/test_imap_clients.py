@@ -16,7 +16,6 @@ import imaplib
 import json
 import os
 import re
-import shutil
 import ssl
 import subprocess
 import tempfile
@@ -33,6 +32,7 @@ from imapclient import IMAPClient  # type: ignore[import-untyped]
 from smtplib_common.client import SMTPClient
 from tests.integration.harness import Attempts, send_stream
 from tests.integration.mailapi import MailstoreAPI
+from tests.integration.programs import require
 from tests.integration.stack import Endpoints, LocalStack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -79,15 +79,6 @@ async def stack(
 
 def imaps_port(stack: LocalStack) -> int:
     return int(stack.services["imap-gateway"].env["IMAPS_PORT"])
-
-
-def require(program: str) -> str:
-    found = shutil.which(program)
-    if found is None:
-        if os.environ.get("LOCALPOST_REQUIRE_CLIENTS"):
-            pytest.fail(f"{program} is not installed (.ci/run installs it)")
-        pytest.skip(f"{program} is not installed (apt-get install it; .ci/run does)")
-    return found
 
 
 def run(

@@ -316,6 +316,15 @@ class RefreshingFeed(ChangeFeed, Protocol):
     async def refresh(self) -> None: ...
 
 
+@runtime_checkable
+class CatchingUpFeed(ChangeFeed, Protocol):
+    """A feed whose changes arrive later than the operation that made them (the
+    store's events): :meth:`catch_up` reads them now, so that an APPEND into the
+    selected folder is in the view before its OK (RFC 9051 §6.3.12)."""
+
+    async def catch_up(self) -> None: ...
+
+
 # --- fetched data ------------------------------------------------------------------------
 
 

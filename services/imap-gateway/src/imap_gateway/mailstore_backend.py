@@ -457,6 +457,10 @@ class MailstoreFeed:
         elif self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
 
+    async def catch_up(self) -> None:
+        """Read the store's changes now, not when its event arrives."""
+        await self._ask()
+
     async def wait(self) -> None:
         while not self._ready.is_set():
             if self._hub.up and not self._missed:

@@ -174,10 +174,13 @@ class LocalStack:
     # Also run the IMAP gateway (``python -m imap_gateway``), against this mail store
     # and broker; it is not in docker-compose.yml yet, so its environment is built here.
     imap: bool = False
+    # Second processes of a service (add_replica), by name: their /readyz URL.
+    replicas: dict[str, str] = field(default_factory=dict)
 
     @property
     def order(self) -> tuple[str, ...]:
-        return (*START_ORDER, "imap-gateway") if self.imap else START_ORDER
+        base = (*START_ORDER, "imap-gateway") if self.imap else START_ORDER
+        return (*base, *self.replicas)
 
     @property
     def database_name(self) -> str:
@@ -277,6 +280,18 @@ class LocalStack:
         )
         return ports
 
+    def add_replica(self, name: str, of: str, ready_url: str, **env: str) -> ServiceProcess:
+        """Another process of service ``of`` (same database and broker) named ``name``,
+        with ``env`` changed (its own ports, another MAILSTORE_URL); the caller starts
+        it (:meth:`restart`), the stack stops it."""
+        base = self.services[of]
+        replica = ServiceProcess(
+            name, list(base.argv), {**base.env, **env}, self.workdir / f"{name}.log"
+        )
+        self.services[name] = replica
+        self.replicas[name] = ready_url
+        return replica
+
     async def start(self) -> None:
         self.build()
         con = await asyncpg.connect(self.admin_database_url)
@@ -295,6 +310,7 @@ class LocalStack:
             "smtp-gateway": self.endpoints.gateway_url,
             "web": self.endpoints.web_url,
             "imap-gateway": self.endpoints.imap_url or "",
+            **self.replicas,
         }[name] + "/readyz"
 
     async def wait_ready(self, *names: str, timeout: float = READY_TIMEOUT) -> None:

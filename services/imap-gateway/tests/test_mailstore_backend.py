@@ -130,6 +130,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.changes: dict[str, Any] = {"highestmodseq": 5, "vanished": "", "changed": []}
         self.asked: list[str] = []
+        self.down = False
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -162,6 +163,8 @@ class FakeStore:
 
     async def get_changes(self, request: web.Request) -> web.Response:
         self.asked.append(request.query["modseq"])
+        if self.down:
+            return web.json_response({"code": "unavailable"}, status=503)
         return web.json_response(self.changes)
 
     async def store(self, request: web.Request) -> web.Response:
@@ -226,4 +229,33 @@ async def test_with_the_broker_down_each_command_asks_for_changes(
     ]
     assert fake.asked == ["5", "9"]  # from the snapshot's MODSEQ, then the one answered
     assert feed.pending() == []
+    await selected.close()
+
+
+async def test_an_event_whose_asking_failed_is_asked_again_before_the_next_command(
+    store_and_backend: tuple[FakeStore, MailstoreBackend],
+) -> None:
+    # A mail store restarting as an event arrives: the event is spent, the change must
+    # still reach the session (before its next command), not wait for another event.
+    fake, backend = store_and_backend
+    backend.hub.up = True
+    user = await backend.authenticate(bk.Credentials(ALICE, "right", "192.0.2.1"))
+    selected = await user.select("INBOX", read_only=False)
+    feed = selected.changes()
+    await feed.refresh()  # the poke at SELECT, answered with nothing new
+    fake.down = True
+    fake.changes = {
+        "highestmodseq": 7,
+        "vanished": "",
+        "changed": [{"uid": 3, "flags": [], "keywords": [], "modseq": 7}],
+    }
+    backend.hub.publish({"event": "stored", "entries": [{"account": ALICE, "folder": "inbox"}]})
+    await feed.refresh()  # waits for the asking the event started, which fails
+    assert feed.pending() == []
+
+    fake.down = False
+    await feed.refresh()
+
+    assert feed.pending() == [bk.MessagesAdded((3,))]
+    assert fake.asked == ["5", "5", "5"]
     await selected.close()

@@ -29,8 +29,9 @@ Live changes: one AMQP consumer per process (:class:`LiveChannel`) binds an
 exclusive auto-delete queue to ``<prefix>.events`` and hands each ``stored`` or
 ``changed`` event to the feeds of the folder it names (:class:`LiveHub`). A feed
 woken so asks ``/changes`` since the MODSEQ it has seen and turns the answer
-into EXISTS / EXPUNGE / FLAGS changes. While the channel is down, a feed asks
-``/changes`` before each command (:meth:`MailstoreFeed.refresh`) and every
+into EXISTS / EXPUNGE / FLAGS changes. While the channel is down, and after an
+event whose asking failed (the mail store restarting), a feed asks ``/changes``
+before each command (:meth:`MailstoreFeed.refresh`) and every
 :data:`IDLE_POLL_SECONDS` during IDLE.
 """
 
@@ -398,6 +399,9 @@ class MailstoreFeed:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._closed = False
+        # A change an event announced was not read (the mail store did not answer): the
+        # event is spent, so ask again before the next command and at IDLE's next poll.
+        self._missed = False
         self._hub.add(self)
 
     def poke(self) -> None:
@@ -412,7 +416,8 @@ class MailstoreFeed:
             try:
                 await self._ask()
             except bk.BackendError as exc:
-                log.warning("changes of a selected folder not read: %s", exc)
+                self._missed = True
+                log.warning("changes of a selected folder not read (asked again later): %s", exc)
                 return
 
     async def _ask(self) -> None:
@@ -434,6 +439,7 @@ class MailstoreFeed:
                 origin = self._selected if self._selected.made(message) else None
                 self._push(bk.FlagsChanged(message, origin=origin))
             self._modseq = max(self._modseq, found.highestmodseq)
+            self._missed = False
 
     def _push(self, change: bk.Change) -> None:
         self._changes.append(change)
@@ -445,9 +451,10 @@ class MailstoreFeed:
         return changes
 
     async def refresh(self) -> None:
-        """Before a command: ask the store when no live channel does (or finish the
-        asking an event started, so the command sees what woke it)."""
-        if not self._hub.up:
+        """Before a command: ask the store when no live channel does or an event's
+        asking failed (or finish the asking an event started, so the command sees
+        what woke it)."""
+        if not self._hub.up or self._missed:
             self._dirty = False
             await self._ask()
         elif self._task is not None and not self._task.done():
@@ -459,7 +466,7 @@ class MailstoreFeed:
 
     async def wait(self) -> None:
         while not self._ready.is_set():
-            if self._hub.up:
+            if self._hub.up and not self._missed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._ready.wait(), IDLE_POLL_SECONDS)
             else:

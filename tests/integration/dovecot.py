@@ -16,6 +16,7 @@ NIL, quoted strings, literals and nested lists) into Python values, so that a
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pwd
 import re
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Self
 
 IMAP_BINARY = Path("/usr/lib/dovecot/imap")
+# The shared corpus sits beside the repository: <root>/../shared/corpus.
+CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "emails"
 RUN_AS = "nobody"
 # Seconds for one command's answer; the corpus' largest FETCH takes well under one.
 TIMEOUT = 60
@@ -53,6 +56,11 @@ def available() -> str | None:
     return None
 
 
+def corpus_files() -> list[Path]:
+    """The corpus messages in a fixed order (empty without the corpus)."""
+    return sorted(CORPUS.rglob("*.eml")) if CORPUS.is_dir() else []
+
+
 def canonical(raw: bytes) -> bytes:
     """The message as the mail store holds it: every line ends in CRLF.
 
@@ -64,10 +72,17 @@ def canonical(raw: bytes) -> bytes:
 
 
 class PreauthDovecot:
-    """``/usr/lib/dovecot/imap`` with a Maildir of ``messages``, UID n = messages[n-1]."""
+    """``/usr/lib/dovecot/imap`` with a Maildir of ``messages``, UID n = messages[n-1].
 
-    def __init__(self, messages: Sequence[bytes]) -> None:
+    ``internal_dates`` (one per message) become the files' modification times,
+    which is where Dovecot's Maildir keeps INTERNALDATE.
+    """
+
+    def __init__(
+        self, messages: Sequence[bytes], internal_dates: Sequence[dt.datetime] = ()
+    ) -> None:
         self.messages = list(messages)
+        self.internal_dates = list(internal_dates)
         self.base = Path(tempfile.mkdtemp(prefix="localpost-dovecot-"))
         self.process: subprocess.Popen[bytes] | None = None
         self._tag = 0
@@ -91,7 +106,11 @@ class PreauthDovecot:
         # Dovecot gives UIDs to new files in the order of their names (the
         # Maildir "unique" part sorts by its leading time stamp, then the rest).
         for number, raw in enumerate(self.messages, start=1):
-            (maildir / "cur" / f"{1000000 + number}.M{number}P1.localpost:2,").write_bytes(raw)
+            path = maildir / "cur" / f"{1000000 + number}.M{number}P1.localpost:2,"
+            path.write_bytes(raw)
+            if self.internal_dates:
+                stamp = self.internal_dates[number - 1].timestamp()
+                os.utime(path, (stamp, stamp))
         lines = [
             f"mail_location = maildir:{maildir}:INDEX=MEMORY",
             f"base_dir = {self.base / 'run'}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imap_gateway.base_subject import base_subject, casemap, decode_words, header_text
+from imap_gateway.base_subject import base_subject, casemap, decode_words
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_base_subject_follows_rfc_5256_section_2_1(
 
 
 def test_encoded_words_are_decoded_before_the_extraction() -> None:
-    subject = header_text("=?utf-8?q?Re=3A_Gr=C3=BC=C3=9Fe?=")
+    subject = decode_words(b"=?utf-8?q?Re=3A_Gr=C3=BC=C3=9Fe?=")
 
     assert subject == "Re: Grüße"
     assert base_subject(subject).text == "Grüße"
@@ -70,7 +70,8 @@ def test_encoded_words_are_decoded_before_the_extraction() -> None:
         (b"=?utf-8?q?a?=\r\n =?utf-8?q?b?=", "ab"),
         (b"x =?utf-8?q?a?= y", "x a y"),
         (b"=?utf-8*en?q?hi?=", "hi"),  # RFC 2231 §5 language
-        (b"=?x-unknown?q?hi?=", "=?x-unknown?q?hi?="),  # kept as sent
+        (b"=?x-unknown?q?h=C3=AF?=", "hï"),  # an unknown charset: read as UTF-8
+        (b"=?utf-8?b?###?=", "=?utf-8?b?###?="),  # broken: kept as sent
         (b"caf\xc3\xa9", "café"),  # raw UTF-8
     ],
 )
@@ -78,7 +79,22 @@ def test_decode_words(raw: bytes, text: str) -> None:
     assert decode_words(raw) == text
 
 
-def test_casemap_folds_only_ascii_letters() -> None:
-    assert casemap("abcXYZ") == b"ABCXYZ"
-    assert casemap("é") == "é".encode()
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("abcXYZ", b"ABCXYZ"),
+        ("é", "E\u0301".encode()),  # titlecase, then the canonical decomposition
+        ("Ä", "A\u0308".encode()),
+        ("ﬁ", b"FI"),  # a compatibility decomposition counts too
+        ("ß", "ß".encode()),  # only a SpecialCasing titlecase ("Ss"): kept
+        ("한", "한".encode()),  # Hangul syllables are not in UnicodeData's mappings
+        ("ǆ", b"DZ\xcc\x8c"),  # titlecase "ǅ", then its compatibility decomposition
+    ],
+)
+def test_casemap_is_i_unicode_casemap(text: str, key: bytes) -> None:
+    assert casemap(text) == key
+
+
+def test_casemap_orders_ascii_as_i_ascii_casemap() -> None:
     assert casemap("a") < casemap("[")  # as "A" (0x41); unfolded "a" (0x61) sorts after "["
+    assert casemap("Säying") > casemap("Saying")

@@ -2,14 +2,52 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import email.utils
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from imap_gateway import structure
+from imap_gateway.memory import MemoryBackend
+from imap_gateway.sections import parse_header, split_entity
 
 if TYPE_CHECKING:
     from conftest import Client, Server
 
 USER = "alice@example.org"
+PASSWORD = "correct horse"
+
+
+def render_envelope(raw: bytes) -> bytes:
+    """ENVELOPE as the mail store describes it, for the plain messages here."""
+    header = parse_header(split_entity(raw).header)
+
+    def addresses(name: str) -> list[list[str | None]] | None:
+        value = header.get(name)
+        if value is None:
+            return None
+        pairs = [(n, spec.partition("@")) for n, spec in email.utils.getaddresses([value])]
+        return [[n or None, None, box, host or None] for n, (box, _, host) in pairs]
+
+    description: dict[str, Any] = {
+        name: header.get(field)
+        for name, field in [
+            ("date", "Date"),
+            ("subject", "Subject"),
+            ("in_reply_to", "In-Reply-To"),
+            ("message_id", "Message-ID"),
+        ]
+    }
+    for name in ("from", "sender", "reply_to", "to", "cc", "bcc"):
+        description[name] = addresses(name.replace("_", "-").title())
+    return structure.envelope(description)
+
+
+@pytest.fixture
+def backend() -> MemoryBackend:
+    memory = MemoryBackend(render_envelope=render_envelope)
+    memory.add_user(USER, PASSWORD)
+    return memory
 
 
 def deliver(server: Server, day: int, subject: str, **headers: str) -> int:

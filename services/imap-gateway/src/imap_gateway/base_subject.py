@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
+import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["BaseSubject", "base_subject", "casemap", "decode_words", "header_text"]
+__all__ = ["BaseSubject", "base_subject", "casemap", "decode_words"]
 
 # RFC 2047 §2: encoded-word = "=?" charset ["*" language] "?" encoding "?" encoded-text "?="
 _ENCODED_WORD = re.compile(rb"=\?([^?*\s]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
@@ -34,17 +35,11 @@ _LEADING_BLOB = re.compile(_BLOB)
 _SPACES = re.compile(r"[ \t\r\n]+")
 
 
-def header_text(value: str) -> str:
-    """A header value as Python's compat32 parser gives it (8-bit octets as
-    surrogate escapes), decoded: octets as UTF-8, then encoded words."""
-    raw = value.encode("utf-8", "surrogateescape")
-    return decode_words(raw)
-
-
 def decode_words(raw: bytes) -> str:
     """``raw`` with its RFC 2047 encoded words decoded; other octets read as UTF-8.
 
-    An encoded word with an unknown charset or broken encoding stays as sent.
+    An encoded word whose encoding is broken stays as sent; one in an unknown
+    charset is read as UTF-8; octets that are not UTF-8 become U+FFFD.
     """
     raw = _BETWEEN_WORDS.sub(b"", raw)
     out: list[str] = []
@@ -61,22 +56,41 @@ def _decoded_word(found: re.Match[bytes]) -> str:
     charset = found.group(1).decode("ascii", "replace")
     text = found.group(3)
     try:
-        codecs.lookup(charset)
         if found.group(2) in b"bB":
-            data = base64.b64decode(text + b"=" * (-len(text) % 4))
+            data = base64.b64decode(text + b"=" * (-len(text) % 4), validate=True)
         else:  # RFC 2047 §4.2: "_" is a space, "=XX" an octet
             data = _Q_HEX.sub(
                 lambda m: bytes.fromhex(m.group(1).decode()), text.replace(b"_", b" ")
             )
-        return data.decode(charset, "replace")
-    except (LookupError, binascii.Error, ValueError):
+    except (binascii.Error, ValueError):
         return found.group().decode("utf-8", "replace")
+    try:
+        return data.decode(charset, "replace")
+    except LookupError:  # an unknown charset: the octets as UTF-8, as Dovecot reads them
+        return data.decode("utf-8", "replace")
 
 
 def casemap(text: str) -> bytes:
-    """The sort key of the i;ascii-casemap comparator (RFC 4790 §9.2) on UTF-8 octets:
-    a-z compare as A-Z, every other octet as itself."""
-    return text.encode("utf-8", "surrogatepass").upper()
+    """The sort key of i;unicode-casemap (RFC 5051 §2), the comparator of I18NLEVEL=1
+    (RFC 5255 §4.5), which SORT and THREAD must collate by (RFC 5256 §1): each
+    character titlecased and fully decomposed, compared as UTF-8 octets. On ASCII
+    it orders as i;ascii-casemap (RFC 4790 §9.2) does."""
+    return "".join(map(_titlecase_decomposed, text)).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=4096)
+def _titlecase_decomposed(char: str) -> str:
+    # RFC 5051 §2 steps 2-3 on UnicodeData.txt: the simple titlecase mapping (a
+    # character whose only mapping is a longer SpecialCasing one keeps itself),
+    # then the decomposition mapping, of any kind, recursively.
+    title = char.title()
+    if len(title) != 1:
+        title = char
+    fields = unicodedata.decomposition(title).split()
+    codes = [f for f in fields if not f.startswith("<")]
+    if not codes:
+        return title
+    return "".join(_titlecase_decomposed(chr(int(code, 16))) for code in codes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,99 +12,88 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from email.message import Message
+from dataclasses import dataclass
 
-from imap_gateway.base_subject import base_subject, casemap, decode_words, header_text
-from imap_gateway.sections import parse_header
+from imap_gateway.base_subject import base_subject, casemap, decode_words
+from imap_gateway.envelope_values import Address, Envelope
 from imap_gateway.wire.search import SortCriterion
 
-__all__ = ["HEADER_FIELDS", "SortMessage", "address_mailbox", "display_name", "sent_date", "sort"]
+__all__ = ["SortMessage", "address_mailbox", "display_name", "sent_date", "sort"]
 
-# Every header field SORT and THREAD read (the session asks for these only).
-HEADER_FIELDS = (
-    "DATE",
-    "SUBJECT",
-    "FROM",
-    "TO",
-    "CC",
-    "MESSAGE-ID",
-    "REFERENCES",
-    "IN-REPLY-TO",
-)
+# RFC 5322 §3.2.2: comments (nested at most this deep here) and folding may sit
+# anywhere in a date; §4.3 (obsolete syntax): white space around the colons.
+_COMMENT = re.compile(r"\([^()]*\)")
+_COLON = re.compile(r"\s*:\s*")
 
 
 @dataclass(frozen=True, slots=True)
 class SortMessage:
-    """One message as SORT and THREAD see it; ``seq`` orders ties (RFC 5256 §3)."""
+    """One message as SORT and THREAD see it: its ENVELOPE, and for REFERENCES
+    threading its References field; ``seq`` orders ties (RFC 5256 §3)."""
 
     seq: int
     uid: int
     internal_date: dt.datetime
     size: int
-    header: Message = field(repr=False)
+    envelope: Envelope
+    references: bytes | None = None
 
-    @classmethod
-    def of(
-        cls, seq: int, uid: int, internal_date: dt.datetime, size: int, header: bytes
-    ) -> SortMessage:
-        return cls(seq, uid, internal_date, size, parse_header(header))
 
-    def field(self, name: str) -> str | None:
-        """The first such field's value as sent (8-bit octets as surrogate escapes)."""
-        value = self.header.get(name)
-        return None if value is None else str(value)
+def parse_date(value: bytes) -> dt.datetime | None:
+    """A Date field's value in UTC, or None when it cannot be parsed."""
+    text = value.decode("latin-1")
+    for _ in range(3):
+        text = _COMMENT.sub(" ", text)
+    try:
+        parsed = email.utils.parsedate_to_datetime(_COLON.sub(":", text))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:  # "-0000": UTC without a claim about local time
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
 
 
 def sent_date(message: SortMessage) -> float:
     """The sent date as a UTC time stamp (RFC 5256 §2.2): the Date field, or the
     internal date when the field is missing or cannot be parsed."""
-    value = message.field("Date")
-    if value is not None:
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            parsed = None
-        if parsed is not None:
-            if parsed.tzinfo is None:  # "-0000": UTC without a claim about local time
-                parsed = parsed.replace(tzinfo=dt.UTC)
-            return parsed.timestamp()
-    return message.internal_date.timestamp()
+    value = message.envelope.date
+    parsed = parse_date(value) if value is not None else None
+    return (parsed or message.internal_date).timestamp()
 
 
-def _first_address(message: SortMessage, name: str) -> tuple[str, str] | None:
-    """The display name (raw) and addr-spec of the field's first address."""
-    value = message.field(name)
-    if value is None:
-        return None
-    for display, spec in email.utils.getaddresses([value]):
-        if spec or display:
-            return display, spec
-    return None
+def _first(addresses: tuple[Address, ...]) -> Address | None:
+    return addresses[0] if addresses else None
 
 
-def address_mailbox(message: SortMessage, name: str) -> str:
-    """[IMAP] addr-mailbox of the first address: the local part (RFC 5256 §3)."""
-    first = _first_address(message, name)
+def address_mailbox(addresses: tuple[Address, ...]) -> str:
+    """[IMAP] addr-mailbox of the first address (RFC 5256 §3); a group's start
+    carries the group's name there."""
+    first = _first(addresses)
+    return decode_words(first.mailbox) if first is not None and first.mailbox else ""
+
+
+def display_name(addresses: tuple[Address, ...]) -> str:
+    """RFC 5957 §3: the first address's addr-name, decoded; when that is NIL or
+    empty, its addr-mailbox "@" addr-host."""
+    first = _first(addresses)
     if first is None:
         return ""
-    return header_text(first[1].rpartition("@")[0] if "@" in first[1] else first[1])
+    name = decode_words(first.name).strip() if first.name else ""
+    if name:
+        return name
+    spec = (first.mailbox or b"") + (b"@" + first.host if first.host is not None else b"")
+    return decode_words(spec)
 
 
-def display_name(message: SortMessage, name: str) -> str:
-    """RFC 5957 §3: the first address's display name, decoded; without one, its
-    addr-spec (mailbox@host)."""
-    first = _first_address(message, name)
-    if first is None:
-        return ""
-    display = decode_words(first[0].encode("utf-8", "surrogateescape")).strip()
-    return display or header_text(first[1])
+def subject_of(message: SortMessage) -> str:
+    value = message.envelope.subject
+    return decode_words(value) if value is not None else ""
 
 
 def _subject(message: SortMessage) -> bytes:
-    value = message.field("Subject")
-    return casemap(base_subject(header_text(value)).text) if value is not None else b""
+    return casemap(base_subject(subject_of(message)).text)
 
 
 Key = Callable[[SortMessage], float | int | bytes]
@@ -113,11 +102,11 @@ KEYS: dict[str, Key] = {
     "DATE": sent_date,
     "SIZE": lambda m: m.size,
     "SUBJECT": _subject,
-    "FROM": lambda m: casemap(address_mailbox(m, "From")),
-    "TO": lambda m: casemap(address_mailbox(m, "To")),
-    "CC": lambda m: casemap(address_mailbox(m, "Cc")),
-    "DISPLAYFROM": lambda m: casemap(display_name(m, "From")),
-    "DISPLAYTO": lambda m: casemap(display_name(m, "To")),
+    "FROM": lambda m: casemap(address_mailbox(m.envelope.from_)),
+    "TO": lambda m: casemap(address_mailbox(m.envelope.to)),
+    "CC": lambda m: casemap(address_mailbox(m.envelope.cc)),
+    "DISPLAYFROM": lambda m: casemap(display_name(m.envelope.from_)),
+    "DISPLAYTO": lambda m: casemap(display_name(m.envelope.to)),
 }
 
 

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from imap_gateway.base_subject import BaseSubject, base_subject, casemap, header_text
-from imap_gateway.sorting import SortMessage, sent_date
+from imap_gateway.base_subject import BaseSubject, base_subject, casemap
+from imap_gateway.sorting import SortMessage, sent_date, subject_of
 
 __all__ = ["ALGORITHMS", "Node", "encode", "ordered_subject", "references"]
 
@@ -50,8 +50,7 @@ class Node:
 
 
 def _subject(message: SortMessage) -> BaseSubject:
-    value = message.field("Subject")
-    return base_subject(header_text(value)) if value is not None else BaseSubject("", False)
+    return base_subject(subject_of(message))
 
 
 def _date_key(message: SortMessage) -> tuple[float, int]:
@@ -89,8 +88,8 @@ def _first(node: Node) -> SortMessage:
 # --- REFERENCES -------------------------------------------------------------------------------
 
 
-def _ids(value: str | None) -> list[str]:
-    return _MSG_ID.findall(value) if value is not None else []
+def _ids(value: bytes | None) -> list[str]:
+    return _MSG_ID.findall(value.decode("latin-1")) if value is not None else []
 
 
 def references(messages: Sequence[SortMessage]) -> list[Node]:
@@ -121,7 +120,7 @@ def _link(messages: Sequence[SortMessage]) -> list[Node]:
         return table[msg_id]
 
     for message in messages:
-        own = _ids(message.field("Message-ID"))[:1]
+        own = _ids(message.envelope.message_id)[:1]
         # (1) no valid Message-ID, or one an earlier message has: a unique one.
         if own and (own[0] not in table or table[own[0]].message is None):
             node = container(own[0])
@@ -129,7 +128,7 @@ def _link(messages: Sequence[SortMessage]) -> list[Node]:
             node = Node()
             nodes.append(node)
         node.message = message
-        refs = _ids(message.field("References")) or _ids(message.field("In-Reply-To"))[:1]
+        refs = _ids(message.references) or _ids(message.envelope.in_reply_to)[:1]
         previous: Node | None = None
         for msg_id in refs:  # (1.A) each reference the parent of the next
             current = container(msg_id)

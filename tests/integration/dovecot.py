@@ -16,6 +16,7 @@ NIL, quoted strings, literals and nested lists) into Python values, so that a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import pwd
@@ -162,6 +163,10 @@ class PreauthDovecot:
                 except subprocess.TimeoutExpired:
                     self.process.kill()
                     self.process.wait()
+            if self.process.stdin is not None:
+                # Also when Dovecot ended by itself (it does on some BINARY requests).
+                with contextlib.suppress(BrokenPipeError):
+                    self.process.stdin.close()
             for stream in (self.process.stdout, self.process.stderr):
                 if stream is not None:
                     stream.close()

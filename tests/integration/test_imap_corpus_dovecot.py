@@ -1,4 +1,4 @@
-"""SORT and THREAD against Dovecot, over the shared corpus.
+"""SORT, THREAD and BINARY against Dovecot, over the shared corpus.
 
 The 400 corpus messages (CRLF lines, as the mail store holds them) are APPENDed
 to a folder of the real mail store, with chosen internal dates, and put into
@@ -12,6 +12,12 @@ THREAD" says why; ``KNOWN`` names the messages involved and the heading. Those
 messages are left out of every command on both sides (``NOT UID ...``), so the
 rest must agree exactly; and each listed message must still make a difference
 when it is let back in, so the list stays true.
+
+BINARY: for every leaf part of every message, ``BINARY.SIZE[n]`` and the octets of
+``BINARY.PEEK[n]`` (or the refusal, ``NO [UNKNOWN-CTE]``) must be equal, Dovecot
+being started for the one message alone; ``KNOWN_BINARY`` lists the messages that
+differ, with the heading of docs/imap.md "Differences from Dovecot: BINARY", and
+each must still differ.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import imaplib
 import io
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import quote
 
@@ -29,7 +36,7 @@ import pytest
 import pytest_asyncio
 
 from tests.integration import dovecot
-from tests.integration.dovecot import PreauthDovecot, canonical
+from tests.integration.dovecot import PreauthDovecot, canonical, parse_values
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.stack import Endpoints, LocalStack
 
@@ -198,3 +205,118 @@ def test_each_listed_message_still_differs(
         for command in COMMANDS
     )
     assert differs, f"{name} is listed in docs/imap.md ({KNOWN[name]}) but agrees now"
+
+
+# corpus message -> the heading in docs/imap.md "Differences from Dovecot: BINARY".
+WHOLE_MESSAGE_PARSE = "Dovecot refuses every part of a message with a broken one"
+WHOLE_MESSAGE_CTE = "Dovecot refuses every part of a message with an unknown encoding"
+SESSION_ENDS = "Dovecot ends the session"
+NUL_AS_0X80 = "NUL in a part sent as it is"
+KNOWN_BINARY: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "cpython-email/msg_15.eml",
+            "enmime/low-quality__malformed-base64-attach.eml",
+            "flanker/enclosed-broken-body.eml",
+            "spamassassin/nice__cjk__big5-base64.1.eml",
+            "stalwart-mail-parser/malformed__018.eml",
+            "stalwart-mail-parser/rfc__000.eml",
+            "stalwart-mail-parser/thirdparty__002.eml",
+            "stalwart-mail-parser/thirdparty__016.eml",
+            "stalwart-mail-parser/thirdparty__019.eml",
+        ],
+        WHOLE_MESSAGE_PARSE,
+    ),
+    **dict.fromkeys(
+        [
+            "enmime/low-quality__unk-encoding-part.eml",
+            "mikel-mail/error_emails__content_transfer_encoding_qp_with_space.eml",
+            "mikel-mail/error_emails__content_transfer_encoding_with_semi_colon.eml",
+            "mikel-mail/error_emails__content_transfer_encoding_x_uuencode.eml",
+        ],
+        WHOLE_MESSAGE_CTE,
+    ),
+    **dict.fromkeys(
+        [
+            "cpython-email/msg_39.eml",
+            "enmime/mail__inlinemultipart.eml",
+            "enmime/mail__malformed-multiple-address-header-values.eml",
+            "enmime/mail__mime-bad-content-transfer-encoding.eml",
+            "enmime/mail__mime-bad-content-type.eml",
+            "enmime/mail__mime-blank-media-name.eml",
+            "enmime/mail__mime-duplicate-param.eml",
+            "enmime/mail__mime-unquoted-tspecials-param.eml",
+            "flanker/torture.eml",
+            "rspamd/fname.eml",
+            "spamassassin/nice__mime7.eml",
+        ],
+        SESSION_ENDS,
+    ),
+    "stalwart-mail-parser/thirdparty__005.eml": NUL_AS_0X80,
+}
+ENDED = ("ENDED",)
+_LITERAL8 = re.compile(rb" ~\{([0-9]+)\}\r\n")
+
+
+def leaf_parts(raw: bytes) -> list[str]:
+    """The part numbers of the leaves (neither multipart nor message/rfc822)."""
+    from mailstore.imap_structure import describe
+    from tests.integration.test_imap_structure_dovecot import sections
+
+    description = describe(raw)
+    return [
+        ".".join(map(str, path))
+        for path, part in sections(description["body"])
+        if "parts" not in part and "message" not in part
+    ]
+
+
+def binary_values(response: bytes) -> tuple[object, ...]:
+    """BINARY.SIZE and BINARY of a FETCH response, literal8 read as a literal."""
+    values = parse_values(_LITERAL8.sub(rb" {\1}\r\n", response))
+    # "* n FETCH (...)", or imaplib's "n (...)" without the FETCH.
+    items = next(value for value in values if isinstance(value, list))
+    pairs = dict(zip(items[::2], items[1::2], strict=True))
+    return tuple(v for k, v in sorted(pairs.items(), key=str) if str(k).startswith("BINARY"))
+
+
+def dovecot_binary(server: PreauthDovecot, uid: int, part: str) -> tuple[object, ...]:
+    """Dovecot's answer, ``("NO", unknown_cte)``, or ENDED when it closed the session."""
+    try:
+        responses = server.command(f"UID FETCH {uid} (BINARY.SIZE[{part}] BINARY.PEEK[{part}])")
+    except RuntimeError as refused:
+        if "closed its output" in str(refused):
+            return ENDED
+        return ("NO", "[UNKNOWN-CTE]" in str(refused))
+    return binary_values(next(r for r in responses if b" FETCH " in r))
+
+
+def our_binary(client: imaplib.IMAP4, uid: int, part: str) -> tuple[object, ...]:
+    status, data = client.uid("FETCH", str(uid), f"(BINARY.SIZE[{part}] BINARY.PEEK[{part}])")
+    if status != "OK":
+        return ("NO", b"[UNKNOWN-CTE]" in b" ".join(d for d in data if isinstance(d, bytes)))
+    response = b"* "
+    for item in data:  # imaplib splits a response at its literals
+        response += item[0] + b"\r\n" + item[1] if isinstance(item, tuple) else item
+    return binary_values(response + b"\r\n")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_binary_of_every_leaf_part_matches_dovecot(
+    ours: imaplib.IMAP4, messages: list[bytes], name: str
+) -> None:
+    uid = NAMES.index(name) + 1
+    raw = messages[uid - 1]
+    # A Dovecot of its own: Dovecot 2.3 ends the session on some messages.
+    answers: dict[str, tuple[tuple[object, ...], tuple[object, ...]]] = {}
+    with PreauthDovecot([raw]) as alone:
+        for part in leaf_parts(raw):
+            answers[part] = (our_binary(ours, uid, part), dovecot_binary(alone, 1, part))
+            if answers[part][1] == ENDED:
+                break  # nothing more can be asked
+    differing = {part: answers[part] for part, (mine, theirs) in answers.items() if mine != theirs}
+    if name in KNOWN_BINARY:
+        assert differing, f"listed in docs/imap.md ({KNOWN_BINARY[name]}) but equal now"
+    else:
+        shown = {part: repr(answer)[:300] for part, answer in differing.items()}
+        assert not differing, f"BINARY differs from Dovecot (ours, theirs): {shown}"

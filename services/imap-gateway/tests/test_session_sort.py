@@ -143,3 +143,14 @@ async def test_sort_needs_a_selected_mailbox(server: Server) -> None:
     lines = await client.command("SORT (DATE) UTF-8 ALL")
 
     assert client.status_of(lines) == b"BAD"
+
+
+async def test_a_modseq_key_adds_the_highest_modseq(client: Client) -> None:
+    modseqs = await client.ok("FETCH 1:* MODSEQ")
+    highest = max(int(line.rsplit(b"(", 1)[1].rstrip(b"))")) for line in modseqs[:-1])
+
+    lines = await client.ok("SORT (REVERSE DATE) UTF-8 MODSEQ 1")
+    none = await client.ok("SORT (DATE) UTF-8 MODSEQ 999999")
+
+    assert lines[0] == b"* SORT 4 1 3 2 (MODSEQ %d)" % highest
+    assert none[0] == b"* SORT"

@@ -26,7 +26,6 @@ import datetime as dt
 import imaplib
 import io
 import json
-import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import quote
@@ -100,20 +99,13 @@ def messages() -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def server(messages: list[bytes]) -> Iterator[PreauthDovecot]:
-    with PreauthDovecot(messages, DATES) as running:
+    with PreauthDovecot(messages, [date.timestamp() for date in DATES]) as running:
         yield running
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def stack(database_url: str, amqp_url: str) -> AsyncIterator[LocalStack]:
-    # A PYTHONPATH that names a checkout's sources reaches the gateway it starts.
-    path = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
-    async with LocalStack(
-        admin_database_url=database_url,
-        amqp_url=amqp_url,
-        imap=True,
-        service_overrides={"imap-gateway": path, "mailstore": path},
-    ) as s:
+    async with LocalStack(admin_database_url=database_url, amqp_url=amqp_url, imap=True) as s:
         yield s
 
 

@@ -51,6 +51,8 @@ class Selected:
     feed: bk.ChangeFeed
     read_only: bool
     saved: list[int] = field(default_factory=list)  # SEARCHRES "$" as UIDs (RFC 5182)
+    # The FLAGS last sent: SELECT's, grown by the keywords a STORE made since.
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass

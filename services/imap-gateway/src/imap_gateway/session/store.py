@@ -9,6 +9,7 @@ from imap_gateway.session.fetch import resolve
 from imap_gateway.session.state import Session
 from imap_gateway.wire import codes, encoder
 from imap_gateway.wire import commands as cmd
+from imap_gateway.wire import flags as wire_flags
 from imap_gateway.wire.sequence import SequenceSet
 
 
@@ -18,6 +19,7 @@ async def store(s: Session, c: cmd.Store) -> Answer:
     if c.unchanged_since is not None:
         s.condstore_used = True
     result = await selected.folder.store(uids, c.mode, c.flags, unchanged_since=c.unchanged_since)
+    _announce_new_keywords(s, [flag for m in result.updated for flag in m.flags])
     tracker = selected.tracker
     for message in result.updated:
         seq = tracker.seq_of(message.uid)
@@ -40,3 +42,16 @@ async def store(s: Session, c: cmd.Store) -> Answer:
         failed = result.modified if c.uid else [tracker.seq_of(u) or 0 for u in result.modified]
         return ok("Some messages were modified", codes.MODIFIED, SequenceSet.of(failed).encode())
     return ok(f"{'UID ' if c.uid else ''}STORE completed")
+
+
+def _announce_new_keywords(s: Session, flags: list[str]) -> None:
+    """FLAGS and PERMANENTFLAGS again when a STORE made a keyword the session has not
+    been told of (RFC 9051 §7.3.5: FLAGS lists the flags defined in the mailbox)."""
+    selected = s.require_selected()
+    new = [flag for flag in dict.fromkeys(flags) if flag not in selected.flags]
+    if not new:
+        return
+    selected.flags += new
+    s.out.write(responses.flags(selected.flags))
+    permanent = encoder.flag_list([*selected.flags, wire_flags.WILDCARD])
+    s.out.write(responses.status_ok(codes.PERMANENTFLAGS, permanent, "Flags allowed"))

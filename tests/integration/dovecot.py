@@ -17,6 +17,7 @@ NIL, quoted strings, literals and nested lists) into Python values, so that a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Self
 
 IMAP_BINARY = Path("/usr/lib/dovecot/imap")
+# The shared corpus sits beside the repository: <root>/../shared/corpus.
+CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "emails"
 RUN_AS = "nobody"
 # Seconds for one command's answer; the corpus' largest FETCH takes well under one.
 TIMEOUT = 60
@@ -52,6 +55,11 @@ def available() -> str | None:
         except KeyError:
             return f"running as root and there is no {RUN_AS} user to run Dovecot as"
     return None
+
+
+def corpus_files() -> list[Path]:
+    """The corpus messages in a fixed order (empty without the corpus)."""
+    return sorted(CORPUS.rglob("*.eml")) if CORPUS.is_dir() else []
 
 
 def canonical(raw: bytes) -> bytes:
@@ -154,10 +162,11 @@ class DovecotMaildir:
 
 
 class PreauthDovecot(DovecotMaildir):
-    """One session over a Maildir of ``messages``, INBOX selected, UID n = messages[n-1]."""
+    """One session over a Maildir of ``messages``, INBOX selected, UID n = messages[n-1]
+    (``dates``: their internal dates, as for :class:`DovecotMaildir`)."""
 
-    def __init__(self, messages: Sequence[bytes]) -> None:
-        super().__init__(messages)
+    def __init__(self, messages: Sequence[bytes], dates: Sequence[float] | None = None) -> None:
+        super().__init__(messages, dates)
         self.process: subprocess.Popen[bytes] | None = None
         self._tag = 0
 
@@ -188,6 +197,10 @@ class PreauthDovecot(DovecotMaildir):
                 except subprocess.TimeoutExpired:
                     self.process.kill()
                     self.process.wait()
+            if self.process.stdin is not None:
+                # Also when Dovecot ended by itself (it does on some BINARY requests).
+                with contextlib.suppress(BrokenPipeError):
+                    self.process.stdin.close()
             for stream in (self.process.stdout, self.process.stderr):
                 if stream is not None:
                     stream.close()

@@ -17,6 +17,7 @@ from imap_gateway.session import (
     misc,
     search,
     select,
+    sort,
     store,
 )
 from imap_gateway.session.errors import Answer
@@ -66,8 +67,8 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.Unselect: Handler(select.unselect, SELECTED),
     cmd.Expunge: Handler(expunge.expunge, SELECTED),
     cmd.Search: Handler(search.search, SELECTED),
-    cmd.Sort: Handler(search.sort_or_thread, SELECTED),
-    cmd.Thread: Handler(search.sort_or_thread, SELECTED),
+    cmd.Sort: Handler(sort.sort, SELECTED),
+    cmd.Thread: Handler(sort.thread, SELECTED),
     cmd.Fetch: Handler(fetch.fetch, SELECTED),
     cmd.Store: Handler(store.store, SELECTED),
     cmd.Copy: Handler(copy.copy, SELECTED),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from imap_gateway import searching
 from imap_gateway.backend import KeyEvaluator, SelectedFolder
 from imap_gateway.session.answers import ok
-from imap_gateway.session.errors import Answer, bad, no
+from imap_gateway.session.errors import Answer, no
 from imap_gateway.session.state import Selected, Session
 from imap_gateway.wire import codes, encoder
 from imap_gateway.wire import commands as cmd
@@ -58,14 +58,14 @@ def rewrite(key: SearchKey, selected: Selected) -> SearchKey:
     return key
 
 
-def _has_modseq(key: SearchKey) -> bool:
+def has_modseq(key: SearchKey) -> bool:
     if isinstance(key, SearchModSeq):
         return True
     if isinstance(key, SearchAnd):
-        return any(_has_modseq(k) for k in key.keys)
+        return any(has_modseq(k) for k in key.keys)
     if isinstance(key, SearchOr):
-        return _has_modseq(key.left) or _has_modseq(key.right)
-    return isinstance(key, SearchNot) and _has_modseq(key.key)
+        return has_modseq(key.left) or has_modseq(key.right)
+    return isinstance(key, SearchNot) and has_modseq(key.key)
 
 
 def evaluator(folder: SelectedFolder) -> KeyEvaluator:
@@ -90,7 +90,7 @@ async def search(s: Session, c: cmd.Search) -> Answer:
     selected = s.require_selected()
     if c.charset is not None and c.charset not in CHARSETS:
         raise no("Unsupported charset", codes.BADCHARSET, b"(UTF-8 US-ASCII)")
-    modseq_asked = _has_modseq(c.key)
+    modseq_asked = has_modseq(c.key)
     if modseq_asked:
         s.condstore_used = True
     key = rewrite(c.key, selected)
@@ -101,7 +101,7 @@ async def search(s: Session, c: cmd.Search) -> Answer:
     highest = await _highest_modseq(selected.folder, uids) if modseq_asked and uids else None
     options = c.return_options
     if options is None and not s.rev2:
-        s.out.untagged(b"SEARCH", *(b"%d" % n for n in numbers), *_modseq(highest))
+        s.out.untagged(b"SEARCH", *(b"%d" % n for n in numbers), *modseq_items(highest))
         return ok(f"{'UID ' if c.uid else ''}SEARCH completed")
     wanted = set(options or ()) or {"ALL"}  # RFC 4731 §3.1: RETURN () means ALL
     if "SAVE" in wanted:
@@ -109,11 +109,11 @@ async def search(s: Session, c: cmd.Search) -> Answer:
         wanted.discard("SAVE")
         if not wanted and options:
             return ok("SEARCH completed, result saved")  # RFC 5182 §2.4
-    s.out.untagged(*_esearch(c.tag, c.uid, numbers, wanted), *_modseq(highest))
+    s.out.untagged(*_esearch(c.tag, c.uid, numbers, wanted), *modseq_items(highest))
     return ok(f"{'UID ' if c.uid else ''}SEARCH completed")
 
 
-def _modseq(highest: int | None) -> list[bytes]:
+def modseq_items(highest: int | None) -> list[bytes]:
     return [] if highest is None else [b"(MODSEQ %d)" % highest]
 
 
@@ -138,8 +138,3 @@ async def _highest_modseq(folder: SelectedFolder, uids: Sequence[int]) -> int:
     async for message in folder.fetch(uids):
         highest = max(highest, message.modseq)
     return highest
-
-
-async def sort_or_thread(s: Session, c: cmd.Sort | cmd.Thread) -> Answer:
-    # Not advertised: SORT and THREAD (RFC 5256) are not implemented yet.
-    raise bad(f"{type(c).__name__.upper()} is not supported")

@@ -297,7 +297,9 @@ def imap_address(stack: LocalStack) -> tuple[str, int]:
 async def second_mailstore_and_gateway(stack: LocalStack) -> tuple[str, int]:
     """A second mail store (same database, same broker) and a second IMAP gateway on
     it; the second gateway's IMAP address."""
-    store_port, imap_port, imaps_port, http_port = (free_port() for _ in range(4))
+    store_port, imap_port, imaps_port, http_port, pop3_port, pop3s_port = (
+        free_port() for _ in range(6)
+    )
     store_url = f"http://127.0.0.1:{store_port}"
     stack.add_replica("mailstore-2", "mailstore", store_url, MAILSTORE_PORT=str(store_port))
     stack.add_replica(
@@ -308,6 +310,9 @@ async def second_mailstore_and_gateway(stack: LocalStack) -> tuple[str, int]:
         IMAP_PORT=str(imap_port),
         IMAPS_PORT=str(imaps_port),
         IMAP_HTTP_PORT=str(http_port),
+        # Every listener of its own: the first gateway holds its POP3 ports.
+        POP3_PORT=str(pop3_port),
+        POP3S_PORT=str(pop3s_port),
     )
     await stack.restart("mailstore-2")
     await stack.restart("imap-gateway-2")

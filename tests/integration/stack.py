@@ -56,6 +56,13 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+def _pythonpath() -> dict[str, str]:
+    """The tests' PYTHONPATH, if set, for the services too: a git worktree run with
+    ``PYTHONPATH=<its sources>`` then starts its own code, not the venv's install."""
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": path} if path else {}
+
+
 @dataclass
 class Endpoints:
     """Where the stack's services answer."""
@@ -208,6 +215,7 @@ class LocalStack:
             # leave a service on its default port, which another run could hold.
             env.update(common)
             env["PATH"] = os.environ.get("PATH", "")
+            env.update(_pythonpath())
             env.update(self.service_overrides.get(service, {}))
             argv = [str(a) for a in compose["services"][service]["command"]]
             if argv[:1] != ["python"]:
@@ -246,6 +254,7 @@ class LocalStack:
         env = {
             **{k: str(v) for k, v in ports.items()},
             "PATH": os.environ.get("PATH", ""),
+            **_pythonpath(),
             "PYTHONUNBUFFERED": "1",
             "MAILSTORE_URL": common["MAILSTORE_URL"],
             "MAILSTORE_TOKEN": store.get("MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN),

@@ -311,9 +311,12 @@ class ChangeFeed(Protocol):
 class RefreshingFeed(ChangeFeed, Protocol):
     """A feed that may need to ask the store before each command (a store whose live
     channel is down): the session awaits :meth:`refresh` before it takes
-    :meth:`pending`."""
+    :meth:`pending`. With ``catch_up`` it asks the store even when a live channel
+    would tell it later: after the session's own APPEND, COPY or MOVE, and on the
+    commands that poll (NOOP, CHECK, IDLE), whose answer must show every change
+    already made (RFC 9051 §6.1.2, §6.3.12)."""
 
-    async def refresh(self) -> None: ...
+    async def refresh(self, *, catch_up: bool = False) -> None: ...
 
 
 # --- fetched data ------------------------------------------------------------------------

@@ -441,10 +441,11 @@ class MailstoreFeed:
         self._ready.clear()
         return changes
 
-    async def refresh(self) -> None:
+    async def refresh(self, *, catch_up: bool = False) -> None:
         """Before a command: ask the store when no live channel does (or finish the
-        asking an event started, so the command sees what woke it)."""
-        if not self._hub.up:
+        asking an event started, so the command sees what woke it). ``catch_up``
+        asks in any case: the event of a change just made may still be on its way."""
+        if catch_up or not self._hub.up:
             self._dirty = False
             await self._ask()
         elif self._task is not None and not self._task.done():

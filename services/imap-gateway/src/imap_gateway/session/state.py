@@ -113,12 +113,13 @@ class Session:
         assert self.user is not None, "the dispatch table guards the state"
         return self.user
 
-    async def refresh(self) -> None:
-        """Let a feed that cannot push (the store's live channel down) ask for changes."""
+    async def refresh(self, *, catch_up: bool = False) -> None:
+        """Let a feed that cannot push (the store's live channel down) ask for changes;
+        with ``catch_up``, whatever the channel (:class:`~imap_gateway.backend.RefreshingFeed`)."""
         if self.selected is not None and isinstance(self.selected.feed, bk.RefreshingFeed):
             # On an outage the command itself meets it and says so.
             with contextlib.suppress(bk.BackendError):
-                await self.selected.feed.refresh()
+                await self.selected.feed.refresh(catch_up=catch_up)
 
     def sync(self, *, expunges: bool) -> None:
         """Take the selected mailbox's changes and write what may go out now."""

@@ -139,7 +139,9 @@ class View:
             self.count = None
 
     def check(self, command: str, line: bytes) -> None:
-        if line.startswith(b"* FLAGS "):  # the first response about a newly selected mailbox
+        # The first response about a newly selected mailbox; elsewhere FLAGS announces
+        # a new keyword (RFC 9051 §7.3.5) and the mailbox stays as it was.
+        if line.startswith(b"* FLAGS ") and command.startswith(("SELECT", "EXAMINE")):
             self.count = None
         numbered = re.match(rb"\* (\d+) (EXISTS|EXPUNGE|FETCH)\b", line)
         if numbered is None:

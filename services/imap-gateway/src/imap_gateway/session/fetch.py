@@ -127,6 +127,9 @@ async def _write_message(
     # then gets a tagged NO after the FETCH responses already sent, all intact. Only
     # a source failing mid-literal is left, and the session closes on that.
     parts = [await _part(s, message, item) for item in items]
+    if FetchAtt(items_.FLAGS) in items:
+        for line in s.require_selected().tracker.define(message.flags):
+            s.out.write(line)
     s.out.write(b"* %d FETCH (" % seq)
     for i, part in enumerate(parts):
         if i:

@@ -26,6 +26,8 @@ async def store(s: Session, c: cmd.Store) -> Answer:
         # What this STORE set supersedes any older change still waiting to go out.
         tracker.supersede(message)
         items = [b"UID %d" % message.uid] if c.uid or s.qresync else []
+        for line in tracker.define(message.flags):
+            s.out.write(line)
         if not c.silent:
             items.append(b"FLAGS " + encoder.flag_list(sorted(message.flags)))
         if s.condstore:

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 
 from imap_gateway import backend as bk
 from imap_gateway.session import responses
+from imap_gateway.wire import codes, encoder
+from imap_gateway.wire import flags as wire_flags
 from imap_gateway.wire.sequence import STAR, SequenceSet
 
 
@@ -34,9 +36,20 @@ class SequenceOutOfRange(ValueError):
 class Tracker:
     """Sequence numbers and UIDs of one selected mailbox, and its pending updates."""
 
-    def __init__(self, uids: Sequence[int], *, origin: object) -> None:
+    def __init__(
+        self,
+        uids: Sequence[int],
+        *,
+        origin: object,
+        defined: Iterable[str] = (),
+        writable: bool = False,
+    ) -> None:
         self.uids: list[int] = list(uids)
         self.origin = origin  # changes this session made itself are not echoed
+        # The FLAGS the client was told (RFC 9051 §7.3.5); a keyword made since is
+        # announced with a new FLAGS before a FETCH shows it (see define()).
+        self.defined: list[str] = list(defined)
+        self.writable = writable
         self._added: set[int] = set()
         self._expunged: set[int] = set()
         self._flags: dict[int, bk.MessageFlags] = {}
@@ -68,6 +81,22 @@ class Tracker:
     def uids_of_uid_set(self, uids: SequenceSet) -> list[int]:
         """The UIDs of the view a UID set names; ``*`` is the highest (RFC 9051 §6.4.9)."""
         return uids.select(self.uids)
+
+    def define(self, flags: Iterable[str]) -> list[bytes]:
+        """FLAGS (and PERMANENTFLAGS) again when ``flags`` has a keyword the client
+        was not told of: RFC 9051 §7.3.5 FLAGS lists the flags "applicable for this
+        mailbox", and a client may ignore a keyword outside it (imaptest does)."""
+        known = set(self.defined)
+        # System flags are in every FLAGS (RFC 9051 §2.3.2); only keywords are made.
+        new = [n for n in dict.fromkeys(flags) if n not in known and not n.startswith("\\")]
+        if not new:
+            return []
+        self.defined += new
+        lines = [responses.flags(self.defined)]
+        if self.writable:
+            permanent = encoder.flag_list([*self.defined, wire_flags.WILDCARD])
+            lines.append(responses.status_ok(codes.PERMANENTFLAGS, permanent, "Flags allowed"))
+        return lines
 
     def pending_expunge(self, uid: int) -> bool:
         return uid in self._expunged
@@ -112,6 +141,7 @@ class Tracker:
             seq = self.seq_of(uid)
             message = self._flags.pop(uid)
             if seq is not None:
+                lines += self.define(message.flags)
                 lines.append(responses.fetch_flags(seq, message, modseq=condstore))
         return lines
 

@@ -40,6 +40,17 @@ async def test_list_empty_pattern_gives_the_delimiter(server: Server) -> None:
     assert lines[0] == b'* LIST (\\Noselect) "/" ""'
 
 
+async def test_a_name_not_in_modified_utf7_is_no_and_lists_nothing(server: Server) -> None:
+    """imaptest's ``atoms``: SELECT of such a name is NO, LIST of such a pattern OK."""
+    client = await server.logged_in(select=None)
+
+    select = await client.command("SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}")
+    listed = await client.ok('LIST "" !#$&\'+,-.0123456789:;<=>?@^_`|[}%*')
+
+    assert b" NO [CANNOT] " in select[-1]
+    assert len(listed) == 1
+
+
 async def test_list_extended_selection_and_return_options(server: Server) -> None:
     client = await server.logged_in(select=None)
     await client.ok("CREATE Private")

@@ -3,6 +3,7 @@ APPEND, CLOSE/UNSELECT."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -216,6 +217,26 @@ async def test_esearch_and_searchres_dollar(server: Server, five: list[int]) -> 
     assert len(saved) == 1  # SAVE alone: no ESEARCH (RFC 5182 §2.4)
     assert [line.split(b" ")[1] for line in dollar[:-1]] == [b"2", b"4", b"5"]
     assert narrowed[0] == b'* ESEARCH (TAG "e2") UID ALL 2,4'
+
+
+async def test_esearch_modseq_is_of_the_messages_returned(server: Server, five: list[int]) -> None:
+    """RFC 7162 §3.1.5 (imaptest's esearch-condstore): ``MODSEQ n`` without
+    parentheses, the highest of the messages the ESEARCH returns."""
+    client = await server.logged_in()
+    await client.ok("FETCH 1 (MODSEQ)")
+    modseqs = {}
+    for n in (1, 3, 2):
+        lines = await client.ok(f"STORE {n} +FLAGS (\\Seen)")
+        modseqs[n] = int(re.search(rb"MODSEQ \((\d+)\)", lines[-2])[1])  # type: ignore[index]
+    search = 'MODSEQ "/flags/\\\\seen" all 1'
+
+    low = await client.command(f"SEARCH RETURN (MIN) 1:3 {search}", tag="m1")
+    high = await client.command(f"SEARCH RETURN (MAX) 1:3 {search}", tag="m2")
+    every = await client.command(f"SEARCH RETURN (ALL) 1:3 {search}", tag="m3")
+
+    assert low[0] == b'* ESEARCH (TAG "m1") MIN 1 MODSEQ %d' % modseqs[1]
+    assert high[0] == b'* ESEARCH (TAG "m2") MAX 3 MODSEQ %d' % modseqs[3]
+    assert every[0] == b'* ESEARCH (TAG "m3") ALL 1:3 MODSEQ %d' % modseqs[2]
 
 
 async def test_imap4rev2_search_answers_esearch(server: Server, five: list[int]) -> None:

@@ -98,8 +98,13 @@ async def test_condstore_unchangedsince_reports_modified(server: Server, five: l
 async def test_fetch_changedsince_and_modseq(server: Server, five: list[int]) -> None:
     me = await server.logged_in()
     base = await me.ok("FETCH 5 (MODSEQ)")
-    modseq = int(re.search(rb"MODSEQ \((\d+)\)", base[0])[1])  # type: ignore[index]
+    modseq = int(re.search(rb"MODSEQ \((\d+)\)", base[1])[1])  # type: ignore[index]
     await me.ok("STORE 2 +FLAGS.SILENT (\\Answered)")
+    again = await me.ok("FETCH 5 (MODSEQ)")
+
+    # RFC 7162 §3.1.2.1: the first CONDSTORE-enabling command reports HIGHESTMODSEQ.
+    assert base[0].startswith(b"* OK [HIGHESTMODSEQ ")
+    assert not again[0].startswith(b"* OK [HIGHESTMODSEQ ")
 
     lines = await me.ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq})")
 

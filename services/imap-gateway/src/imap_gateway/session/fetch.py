@@ -66,7 +66,7 @@ async def fetch(s: Session, c: cmd.Fetch) -> Answer:
     items = list(dict.fromkeys(c.items))
     modseq = c.changed_since is not None or FetchAtt(items_.MODSEQ) in items
     if modseq:
-        s.condstore_used = True
+        await s.use_condstore()
     if c.uid and FetchAtt(items_.UID) not in items:
         items.insert(0, FetchAtt(items_.UID))  # RFC 9051 §6.4.9: UID FETCH always has UID
     if modseq and FetchAtt(items_.MODSEQ) not in items:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from imap_gateway import backend as bk
+from imap_gateway.session import responses
 from imap_gateway.session.events import SessionEvents
 from imap_gateway.session.settings import SessionSettings
 from imap_gateway.session.tracker import Tracker
@@ -104,6 +105,17 @@ class Session:
     @property
     def condstore(self) -> bool:
         return self.condstore_used or self.qresync or codes.CAP_CONDSTORE in self.enabled
+
+    async def use_condstore(self) -> None:
+        """A CONDSTORE-enabling command (RFC 7162 §3.1): the first with a mailbox
+        selected that was not told HIGHESTMODSEQ at SELECT gets it now (§3.1.2.1)."""
+        if self.condstore:
+            return
+        self.condstore_used = True
+        if self.selected is not None:
+            status = await self.require_user().status(self.selected.name)
+            highest = b"%d" % status.highestmodseq
+            self.out.write(responses.status_ok(codes.HIGHESTMODSEQ, highest, "Highest"))
 
     def require_selected(self) -> Selected:
         assert self.selected is not None, "the dispatch table guards the state"

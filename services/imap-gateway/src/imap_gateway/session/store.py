@@ -16,7 +16,7 @@ async def store(s: Session, c: cmd.Store) -> Answer:
     selected = s.require_selected()
     uids = resolve(s, c.sequence_set, uid=c.uid)
     if c.unchanged_since is not None:
-        s.condstore_used = True
+        await s.use_condstore()
     result = await selected.folder.store(uids, c.mode, c.flags, unchanged_since=c.unchanged_since)
     tracker = selected.tracker
     for message in result.updated:

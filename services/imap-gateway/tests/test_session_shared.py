@@ -47,6 +47,24 @@ async def test_no_expunge_during_fetch_and_the_expunged_message_is_expungeissued
     assert after[0] == b"* 2 FETCH (UID 3)"
 
 
+async def test_store_naming_an_expunged_message_among_others_or_silent_is_ok(
+    server: Server, five: list[int]
+) -> None:
+    """RFC 2180 §4.2.1-4.2.3: NO only when every message named is gone and the STORE
+    is not .SILENT (imaptest's stress mode counts any other NO as an error)."""
+    me, other = await server.logged_in(), await server.logged_in()
+    await expunge_elsewhere(other, "2")
+
+    mixed = await me.command("STORE 1:3 +FLAGS (\\Deleted)")
+    silent = await me.command("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    alone = await me.command("STORE 2 +FLAGS (\\Deleted)")
+
+    assert mixed[:-1] == [b"* 1 FETCH (FLAGS (\\Deleted))", b"* 3 FETCH (FLAGS (\\Deleted))"]
+    assert me.status_of(mixed) == b"OK"
+    assert me.status_of(silent) == b"OK"
+    assert b"NO [EXPUNGEISSUED]" in alone[-1]
+
+
 async def test_uid_fetch_may_carry_the_pending_expunge(server: Server, five: list[int]) -> None:
     me, other = await server.logged_in(), await server.logged_in()
     await expunge_elsewhere(other, "4:5")

@@ -36,7 +36,11 @@ async def store(s: Session, c: cmd.Store) -> Answer:
         if items and (not c.silent or s.condstore):
             s.out.write(responses.fetch(seq, items))
     done = {m.uid for m in result.updated} | set(result.modified)
-    if not c.uid and len(done) < len(set(uids)):
+    if not c.uid and not done and uids and not c.silent:
+        # RFC 2180 §4.2.3: only expunged messages named, no .SILENT: NO. With some
+        # still there (§4.2.2 allows OK) or .SILENT (§4.2.1: SHOULD be OK), the
+        # others' flags are set and the answer is OK, as Dovecot's (imaptest counts
+        # a NO there as an error).
         raise no("Some of the messages no longer exist", codes.EXPUNGEISSUED)
     if result.modified:
         failed = result.modified if c.uid else [tracker.seq_of(u) or 0 for u in result.modified]

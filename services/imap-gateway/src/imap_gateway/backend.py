@@ -33,6 +33,8 @@ Errors are the classes below; the session maps each to a response code (RFC
     ├── QuotaExceeded            APPEND/COPY over the user's quota: NO [OVERQUOTA]
     ├── MessageTooBig            APPEND over the size the store takes: NO [TOOBIG]
     ├── SearchTooCostly          a SEARCH over the work one request may do: NO [LIMIT]
+    ├── MessageExpunged          a message FETCH reads went away meanwhile (another
+    │                            session's EXPUNGE): NO [EXPUNGEISSUED]
     └── BackendUnavailable       the mail store cannot answer now: NO [UNAVAILABLE]
 
 A message's ENVELOPE and BODYSTRUCTURE are opaque to the session: the backend
@@ -74,6 +76,7 @@ __all__ = [
     "FolderNotFound",
     "FolderStatus",
     "KeyEvaluator",
+    "MessageExpunged",
     "MessageFlags",
     "MessageTooBig",
     "MessagesAdded",
@@ -146,6 +149,10 @@ class MessageTooBig(BackendError):
 
 class SearchTooCostly(BackendError):
     """A SEARCH that would read more messages than the store reads for one request."""
+
+
+class MessageExpunged(BackendError):
+    """A message of the selected folder was expunged elsewhere while a command read it."""
 
 
 class BackendUnavailable(BackendError):

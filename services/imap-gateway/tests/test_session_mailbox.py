@@ -83,6 +83,32 @@ async def test_unknown_list_option_is_bad(server: Server) -> None:
     assert client.status_of(lines) == b"BAD"
 
 
+async def test_lsub_percent_lists_a_parent_of_a_subscribed_child_noselect(
+    server: Server,
+) -> None:
+    """RFC 3501 §6.3.9 (imaptest's ``subscribe``): "%" must return foo, \\Noselect,
+    when only foo/bar is subscribed."""
+    client = await server.logged_in(select=None)
+    for name in ("top/a", "top/b/c", "top/d/e"):
+        await client.ok(f"CREATE {name}")
+    for name in ("top/a", "top/b/c", "top/d/e"):
+        await client.ok(f"SUBSCRIBE {name}")
+
+    level = await client.ok('LSUB "" top/%')
+    everything = await client.ok('LSUB "" top/*')
+
+    assert level[:-1] == [
+        b'* LSUB () "/" top/a',
+        b'* LSUB (\\Noselect) "/" top/b',
+        b'* LSUB (\\Noselect) "/" top/d',
+    ]
+    assert everything[:-1] == [
+        b'* LSUB () "/" top/a',
+        b'* LSUB () "/" top/b/c',
+        b'* LSUB () "/" top/d/e',
+    ]
+
+
 async def test_lsub_and_unsubscribe(server: Server) -> None:
     client = await server.logged_in(select=None)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from conftest import Server
 
@@ -49,6 +51,18 @@ async def test_a_name_not_in_modified_utf7_is_no_and_lists_nothing(server: Serve
 
     assert b" NO [CANNOT] " in select[-1]
     assert len(listed) == 1
+
+
+@pytest.mark.parametrize("selection", ["RECURSIVEMATCH", "RECURSIVEMATCH REMOTE"])
+async def test_recursivematch_alone_or_with_remote_is_bad(server: Server, selection: str) -> None:
+    """RFC 5258 §3: RECURSIVEMATCH needs a selection option; REMOTE selects nothing."""
+    client = await server.logged_in(select=None)
+
+    lines = await client.command(f'LIST ({selection}) "" "*"')
+    fine = await client.ok('LIST (SUBSCRIBED RECURSIVEMATCH REMOTE) "" "*"')
+
+    assert client.status_of(lines) == b"BAD"
+    assert fine
 
 
 async def test_list_extended_selection_and_return_options(server: Server) -> None:

@@ -43,7 +43,8 @@ async def list_(s: Session, c: cmd.List) -> Answer:
     unknown = set(c.selection) - SELECTION_OPTIONS
     if unknown or set(c.return_options) - RETURN_OPTIONS:
         raise bad("Unknown LIST option")
-    if c.selection == ("RECURSIVEMATCH",):
+    if "RECURSIVEMATCH" in c.selection and not set(c.selection) - {"RECURSIVEMATCH", "REMOTE"}:
+        # REMOTE does not count: it widens, it selects nothing (imaptest's listext).
         raise bad("RECURSIVEMATCH needs another selection option (RFC 5258 §3)")
     if c.patterns == ("",):
         # RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.

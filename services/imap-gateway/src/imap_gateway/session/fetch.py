@@ -128,8 +128,10 @@ async def _write_message(
     # a source failing mid-literal is left, and the session closes on that.
     parts = [await _part(s, message, item) for item in items]
     if FetchAtt(items_.FLAGS) in items:
-        for line in s.require_selected().tracker.define(message.flags):
+        tracker = s.require_selected().tracker
+        for line in tracker.define(message.flags):
             s.out.write(line)
+        tracker.shown(message.uid, message.modseq)
     s.out.write(b"* %d FETCH (" % seq)
     for i, part in enumerate(parts):
         if i:

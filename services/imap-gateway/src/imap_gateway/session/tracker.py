@@ -50,6 +50,13 @@ class Tracker:
         # announced with a new FLAGS before a FETCH shows it (see define()).
         self.defined: list[str] = list(defined)
         self.writable = writable
+        # Per UID, the highest MODSEQ whose flags the client was shown: a change the
+        # feed brings late (older than a FETCH or STORE answer) must not go out after
+        # it, or the client's flags go back in time (imaptest: "MODSEQ dropped").
+        self._shown: dict[int, int] = {}
+        # Keywords of changes seen: FLAGS names them even when no FETCH will show them
+        # (a keyword set and cleared again before the session wrote anything).
+        self._keywords: set[str] = set()
         self._added: set[int] = set()
         self._expunged: set[int] = set()
         self._flags: dict[int, bk.MessageFlags] = {}
@@ -111,6 +118,7 @@ class Tracker:
             elif isinstance(change, bk.MessagesExpunged):
                 for uid in change.uids:
                     self._flags.pop(uid, None)
+                    self._shown.pop(uid, None)
                     if uid in self._added:
                         self._added.discard(uid)
                     elif self.seq_of(uid) is not None:
@@ -119,9 +127,20 @@ class Tracker:
                 self.flags_changed(change.message)
 
     def flags_changed(self, message: bk.MessageFlags) -> None:
+        self._keywords.update(message.flags)
+        if message.modseq <= self._shown.get(message.uid, 0):
+            return
         known = self._flags.get(message.uid)
         if known is None or known.modseq < message.modseq:
             self._flags[message.uid] = message
+
+    def shown(self, uid: int, modseq: int) -> None:
+        """The client was just shown ``uid``'s flags as of ``modseq``."""
+        if modseq > self._shown.get(uid, 0):
+            self._shown[uid] = modseq
+        known = self._flags.get(uid)
+        if known is not None and known.modseq <= modseq:
+            del self._flags[uid]
 
     def forget_flags(self, uids: Iterable[int]) -> None:
         """The command reports these messages' flags itself."""
@@ -137,12 +156,15 @@ class Tracker:
             self.uids.extend(sorted(self._added))
             self._added.clear()
             lines.append(responses.exists(self.count))
+        lines += self.define(sorted(self._keywords))
+        self._keywords.clear()
         for uid in sorted(self._flags):
             seq = self.seq_of(uid)
             message = self._flags.pop(uid)
             if seq is not None:
                 lines += self.define(message.flags)
                 lines.append(responses.fetch_flags(seq, message, modseq=condstore))
+                self.shown(uid, message.modseq)
         return lines
 
     def _announce_expunges(self, qresync: bool) -> list[bytes]:
@@ -162,6 +184,4 @@ class Tracker:
 
     def supersede(self, message: bk.MessageFlags) -> None:
         """This session just set ``message``'s flags: an older pending change is moot."""
-        known = self._flags.get(message.uid)
-        if known is not None and known.modseq <= message.modseq:
-            del self._flags[message.uid]
+        self.shown(message.uid, message.modseq)

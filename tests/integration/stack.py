@@ -56,11 +56,10 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-def _pythonpath() -> dict[str, str]:
-    """The tests' PYTHONPATH, if set, for the services too: a git worktree run with
-    ``PYTHONPATH=<its sources>`` then starts its own code, not the venv's install."""
-    path = os.environ.get("PYTHONPATH")
-    return {"PYTHONPATH": path} if path else {}
+def inherited() -> dict[str, str]:
+    """PYTHONPATH, when set: a git worktree's tests run its own sources in the services,
+    not those the virtualenv's editable installs point at."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
 
 
 @dataclass
@@ -194,6 +193,8 @@ class LocalStack:
         ports = {
             "SMTP_PORT": free_port(),
             "SUBMISSION_PORT": free_port(),
+            # Opened only with TLS files (a test's overrides), but never on a shared port.
+            "SUBMISSIONS_PORT": free_port(),
             "GATEWAY_HTTP_PORT": free_port(),
             "MAILSTORE_PORT": free_port(),
             "WEB_PORT": free_port(),
@@ -205,6 +206,7 @@ class LocalStack:
             "AMQP_URL": self.amqp_url,
             "LOCALPOST_QUEUE_PREFIX": f"lp-it-{self.run_id}",
             "PYTHONUNBUFFERED": "1",
+            **inherited(),
             **self.overrides,
         }
         for service, module in SERVICES.items():
@@ -215,7 +217,6 @@ class LocalStack:
             # leave a service on its default port, which another run could hold.
             env.update(common)
             env["PATH"] = os.environ.get("PATH", "")
-            env.update(_pythonpath())
             env.update(self.service_overrides.get(service, {}))
             argv = [str(a) for a in compose["services"][service]["command"]]
             if argv[:1] != ["python"]:
@@ -249,12 +250,17 @@ class LocalStack:
             self.endpoints.imap_url = f"http://127.0.0.1:{imap_ports['IMAP_HTTP_PORT']}"
 
     def _build_imap(self, common: dict[str, str]) -> dict[str, int]:
-        ports = {"IMAP_PORT": free_port(), "IMAPS_PORT": free_port(), "IMAP_HTTP_PORT": free_port()}
+        ports = {
+            "IMAP_PORT": free_port(),
+            "IMAPS_PORT": free_port(),
+            "POP3_PORT": free_port(),
+            "POP3S_PORT": free_port(),
+            "IMAP_HTTP_PORT": free_port(),
+        }
         store = self.services["mailstore"].env
         env = {
             **{k: str(v) for k, v in ports.items()},
             "PATH": os.environ.get("PATH", ""),
-            **_pythonpath(),
             "PYTHONUNBUFFERED": "1",
             "MAILSTORE_URL": common["MAILSTORE_URL"],
             "MAILSTORE_TOKEN": store.get("MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN),
@@ -262,6 +268,7 @@ class LocalStack:
             "LOCALPOST_QUEUE_PREFIX": common["LOCALPOST_QUEUE_PREFIX"],
             "LOCALPOST_DOMAIN": store.get("LOCALPOST_DOMAIN", "localpost.test"),
             "LOCALPOST_DEV": "1",
+            **inherited(),
             **self.service_overrides.get("imap-gateway", {}),
         }
         argv = [sys.executable, "-m", "imap_gateway"]

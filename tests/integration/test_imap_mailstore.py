@@ -263,6 +263,21 @@ async def test_a_20_mib_message_goes_through_whole(imap: imaplib.IMAP4) -> None:
     assert text == body[20971000:20972000]
 
 
+async def test_an_append_to_the_selected_inbox_is_seen_by_the_next_command(
+    imap: imaplib.IMAP4,
+) -> None:
+    # The store's event for the new message may come after APPEND's OK; the
+    # session reads the changes itself first (RFC 9051 §6.3.12: EXISTS at once).
+    ok(imap.select("INBOX"))
+    for n in range(1, 21):
+        message = b"From: me@example.org\r\nSubject: appended %d\r\n\r\nBody\r\n" % n
+        appended = ok(imap.append("INBOX", None, None, message))
+        found = re.search(rb"\[APPENDUID \d+ (\d+)\]", appended[-1])  # type: ignore[arg-type]
+        assert found is not None
+        uids = ok(imap.uid("SEARCH", "SUBJECT", f'"appended {n}"'))
+        assert uids[0].split()[-1:] == [found.group(1)], n  # type: ignore[union-attr]
+
+
 # --- found by Dovecot's imaptest (tests/integration/test_imaptest.py runs it itself) ---
 
 IMAPTEST_MESSAGE = b"From: a@example.org\r\nSubject: imaptest finding\r\n\r\nHello\r\n"

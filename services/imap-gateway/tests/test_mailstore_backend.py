@@ -47,6 +47,7 @@ from imap_gateway.wire.sequence import SequenceSet
         (409, "alreadyexists", bk.FolderExists),
         (409, "haschildren", bk.FolderHasChildren),
         (409, "cannot", bk.OperationNotAllowed),
+        (409, "inuse", bk.MaildropInUse),
         (413, "toobig", bk.MessageTooBig),
         (413, "limit", bk.SearchTooCostly),
         (422, None, bk.OperationNotAllowed),

@@ -120,7 +120,9 @@ def test_dev_flag_accepts_only_0_or_1(value: str) -> None:
     assert config_error({"LOCALPOST_DEV": value}).variable == "LOCALPOST_DEV"
 
 
-@pytest.mark.parametrize("variable", ["IMAP_PORT", "IMAPS_PORT", "IMAP_HTTP_PORT"])
+@pytest.mark.parametrize(
+    "variable", ["IMAP_PORT", "IMAPS_PORT", "POP3_PORT", "POP3S_PORT", "IMAP_HTTP_PORT"]
+)
 @pytest.mark.parametrize("value", ["", "imap", "0", "65536", "143.0", "-1", " 143"])
 def test_malformed_port_is_refused_by_name(variable: str, value: str) -> None:
     assert config_error({**DEV, variable: value}).variable == variable
@@ -128,6 +130,18 @@ def test_malformed_port_is_refused_by_name(variable: str, value: str) -> None:
 
 def test_imaps_port_may_not_equal_imap_port() -> None:
     assert config_error({**DEV, "IMAPS_PORT": "2143"}).variable == "IMAPS_PORT"
+
+
+def test_pop3_ports_default_to_2110_and_2995() -> None:
+    config = load_config(DEV)
+    assert (config.pop3_port, config.pop3s_port) == (2110, 2995)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("POP3_PORT", "2143"), ("POP3S_PORT", "2110"), ("POP3S_PORT", "2993")]
+)
+def test_pop3_ports_may_not_equal_another_listener(variable: str, value: str) -> None:
+    assert config_error({**DEV, variable: value}).variable == variable
 
 
 def test_http_port_may_not_equal_an_imap_port() -> None:

@@ -139,8 +139,8 @@ class View:
             self.count = None
 
     def check(self, command: str, line: bytes) -> None:
-        # The first response about a newly selected mailbox; elsewhere FLAGS announces
-        # a new keyword (RFC 9051 §7.3.5) and the mailbox stays as it was.
+        # FLAGS begins what SELECT says of a newly selected mailbox; a STORE that
+        # makes a keyword sends it too, in the same mailbox.
         if line.startswith(b"* FLAGS ") and command.startswith(("SELECT", "EXAMINE")):
             self.count = None
         numbered = re.match(rb"\* (\d+) (EXISTS|EXPUNGE|FETCH)\b", line)

@@ -191,3 +191,19 @@ async def test_non_ascii_names_are_modified_utf7_or_utf8_after_enable(server: Se
 
     assert utf7[0] == b'* LIST (\\HasNoChildren) "/" &ZeVnLIqe-'
     assert '* LIST (\\HasNoChildren) "/" "日本語"'.encode() in utf8
+
+
+async def test_recursivematch_returns_an_unsubscribed_parent_with_childinfo(
+    server: Server,
+) -> None:
+    client = await server.logged_in(select=None)
+    await client.ok("CREATE Work/Old")
+    await client.ok("SUBSCRIBE Work/Old")
+
+    lines = await client.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+    plain = await client.ok('LIST (SUBSCRIBED) "" "%"')
+
+    # RFC 5258 §3.5: Work is not subscribed, but a child is (as Dovecot answers).
+    assert b'* LIST (\\HasChildren) "/" Work ("CHILDINFO" ("SUBSCRIBED"))' in lines
+    assert b'* LIST (\\HasNoChildren \\Subscribed) "/" INBOX' in lines
+    assert not any(b"Work" in line for line in plain)

@@ -30,6 +30,8 @@ async def test_select_reports_the_mailbox_imap4rev1(server: Server, five: list[i
     assert any(line.startswith(b"* OK [UIDNEXT 6]") for line in lines)
     assert any(line.startswith(b"* OK [UNSEEN 1]") for line in lines)
     assert any(line.startswith(b"* OK [PERMANENTFLAGS (") and b"\\*" in line for line in lines)
+    # RFC 7162 §3.1.2.1: on every SELECT, CONDSTORE enabled or not (as Dovecot does).
+    assert any(line.startswith(b"* OK [HIGHESTMODSEQ ") for line in lines)
     assert b"OK [READ-WRITE]" in lines[-1]
 
 
@@ -150,7 +152,8 @@ async def test_store_answers_flags_and_silent_does_not(server: Server, five: lis
     silent = await client.ok("STORE 2 +FLAGS.SILENT (\\Flagged)")
     removed = await client.ok("UID STORE 1 -FLAGS ($Work)")
 
-    assert loud[-2] == b"* 1 FETCH (FLAGS ($Work \\Flagged))"
+    # After FLAGS and PERMANENTFLAGS: $Work is a new keyword (RFC 9051 §7.3.5).
+    assert loud[2] == b"* 1 FETCH (FLAGS ($Work \\Flagged))"
     assert len(silent) == 1
     assert removed[0] == b"* 1 FETCH (UID 1 FLAGS (\\Flagged))"
 
@@ -333,3 +336,20 @@ async def test_close_expunges_silently_unselect_does_not(server: Server, five: l
     assert status[0] == b"* STATUS INBOX (MESSAGES 5)"
     assert len(close) == 1
     assert after[0] == b"* STATUS INBOX (MESSAGES 4 DELETED 0)"
+
+
+async def test_a_store_that_makes_a_keyword_sends_flags_again(
+    server: Server, five: list[int]
+) -> None:
+    client = await server.logged_in()
+
+    first = await client.ok("STORE 1 +FLAGS ($Label1)")
+    again = await client.ok("STORE 2 +FLAGS ($Label1)")
+
+    # RFC 9051 §7.3.5, as Dovecot does: the new keyword is announced before the FETCH.
+    assert first[0].startswith(b"* FLAGS (\\Answered")
+    assert first[0].endswith(b" $Label1)")
+    assert first[1].startswith(b"* OK [PERMANENTFLAGS (")
+    assert b"$Label1 \\*)]" in first[1]
+    assert first[2] == b"* 1 FETCH (FLAGS ($Label1))"
+    assert not client.untagged(again, b"FLAGS")

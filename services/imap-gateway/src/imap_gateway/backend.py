@@ -37,6 +37,9 @@ Errors are the classes below; the session maps each to a response code (RFC
     │                            session's EXPUNGE): NO [EXPUNGEISSUED]
     └── BackendUnavailable       the mail store cannot answer now: NO [UNAVAILABLE]
 
+POP3 (:mod:`imap_gateway.pop3`) uses the same interfaces over INBOX, plus the
+exclusive maildrop lock of :class:`MaildropLocking`, which a user session may offer.
+
 A message's ENVELOPE and BODYSTRUCTURE are opaque to the session: the backend
 hands them over pre-rendered (:data:`Rendered`: IMAP bytes, or a callable giving
 them), until ``imap_gateway.structure`` computes them from the raw bytes.
@@ -76,6 +79,8 @@ __all__ = [
     "FolderNotFound",
     "FolderStatus",
     "KeyEvaluator",
+    "MaildropInUse",
+    "MaildropLocking",
     "MessageExpunged",
     "MessageFlags",
     "MessageTooBig",
@@ -155,6 +160,10 @@ class MessageExpunged(BackendError):
     """A message of the selected folder was expunged elsewhere while a command read it."""
 
 
+class MaildropInUse(BackendError):
+    """Another POP3 session holds the user's maildrop lock (RFC 1939 §8)."""
+
+
 class BackendUnavailable(BackendError):
     """The store cannot answer now (down, overloaded); the client may retry."""
 
@@ -177,6 +186,7 @@ class Credentials:
     password: str = field(repr=False)  # never in logs (STYLE.md "Logging")
     client_address: str = ""
     mechanism: str = "LOGIN"  # LOGIN, or the SASL mechanism (PLAIN, LOGIN)
+    channel: str = "imap"  # the login throttle's channel: imap, or pop3
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,12 +328,20 @@ class ChangeFeed(Protocol):
 class RefreshingFeed(ChangeFeed, Protocol):
     """A feed that may need to ask the store before each command (a store whose live
     channel is down): the session awaits :meth:`refresh` before it takes
-    :meth:`pending`. With ``catch_up`` it asks the store even when a live channel
-    would tell it later: after the session's own APPEND, COPY or MOVE, and on the
-    commands that poll (NOOP, CHECK, IDLE), whose answer must show every change
-    already made (RFC 9051 §6.1.2, §6.3.12)."""
+    :meth:`pending`."""
 
-    async def refresh(self, *, catch_up: bool = False) -> None: ...
+    async def refresh(self) -> None: ...
+
+
+@runtime_checkable
+class CatchingUpFeed(ChangeFeed, Protocol):
+    """A feed whose changes arrive later than the operation that made them (the
+    store's events): :meth:`catch_up` reads them now, so that an APPEND into the
+    selected folder is in the view before its OK (RFC 9051 §6.3.12). The session
+    calls it after its own APPEND, COPY or MOVE, and before the commands that poll
+    (NOOP, CHECK, IDLE), whose answer must show every change already made."""
+
+    async def catch_up(self) -> None: ...
 
 
 # --- fetched data ------------------------------------------------------------------------
@@ -471,3 +489,21 @@ class SelectedFolder(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class MaildropLocking(Protocol):
+    """A user session that can hold the exclusive POP3 maildrop lock (RFC 1939 §8).
+
+    The lock is a lease named by its ``holder`` (one random name per POP3 session):
+    :meth:`lock_maildrop` takes it, or renews it when ``holder`` has it already, for
+    ``seconds``; a session that stops renewing (its gateway died) loses it then.
+    """
+
+    async def lock_maildrop(self, holder: str, *, seconds: int) -> None:
+        """Take or renew the lock; MaildropInUse when another holder has it."""
+        ...
+
+    async def unlock_maildrop(self, holder: str) -> None:
+        """Give the lock back if ``holder`` has it; nothing otherwise."""
+        ...

@@ -13,6 +13,7 @@ mail store answer                           backend error
 404 ``nonexistent`` (or no code)            FolderNotFound
 404 without ``nonexistent`` from ``/raw``   MessageExpunged (gone since ``/fetch``)
 409 ``alreadyexists`` / ``haschildren``     FolderExists / FolderHasChildren
+409 ``inuse`` (the POP3 maildrop lock)      MaildropInUse
 409 ``cannot``, 422 (an invalid name)       OperationNotAllowed
 413 ``toobig``                              MessageTooBig
 413 ``limit``                               SearchTooCostly
@@ -141,6 +142,8 @@ def _error_for(status: int, body: Any, what: str) -> bk.BackendError:
             return bk.FolderExists(what)
         if code == "haschildren":
             return bk.FolderHasChildren(what)
+        if code == "inuse":
+            return bk.MaildropInUse(what)
         return bk.OperationNotAllowed(what)
     if status == 413:
         return bk.SearchTooCostly(what) if code == "limit" else bk.MessageTooBig(what)
@@ -451,15 +454,18 @@ class MailstoreFeed:
         self._ready.clear()
         return changes
 
-    async def refresh(self, *, catch_up: bool = False) -> None:
+    async def refresh(self) -> None:
         """Before a command: ask the store when no live channel does (or finish the
-        asking an event started, so the command sees what woke it). ``catch_up``
-        asks in any case: the event of a change just made may still be on its way."""
-        if catch_up or not self._hub.up:
+        asking an event started, so the command sees what woke it)."""
+        if not self._hub.up:
             self._dirty = False
             await self._ask()
         elif self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
+
+    async def catch_up(self) -> None:
+        """Read the store's changes now, not when its event arrives."""
+        await self._ask()
 
     async def wait(self) -> None:
         while not self._ready.is_set():
@@ -497,7 +503,7 @@ class MailstoreBackend:
             "address": credentials.username,
             "password": credentials.password,
             "client": credentials.client_address or "127.0.0.1",
-            "channel": "imap",
+            "channel": credentials.channel,
         }
         try:
             async with client.session.post(
@@ -631,6 +637,17 @@ class MailstoreUser:
             )
         body = await self.client.call("POST", self.url("/append"), what=name, data=form)
         return bk.AppendResult(body["uidvalidity"], tuple(body["uids"]))
+
+    def _lock_url(self) -> URL:
+        return self.client.base.with_path(f"/v1/accounts/{quote(self.address, safe='@')}/pop3/lock")
+
+    async def lock_maildrop(self, holder: str, *, seconds: int) -> None:
+        body = {"holder": holder, "seconds": seconds}
+        await self.client.call("POST", self._lock_url(), what=self.address, json_body=body)
+
+    async def unlock_maildrop(self, holder: str) -> None:
+        params = {"holder": holder}
+        await self.client.call("DELETE", self._lock_url(), what=self.address, params=params)
 
     async def logout(self) -> None:
         return None
@@ -964,5 +981,6 @@ def _conforms(backend: MailstoreBackend, user: MailstoreUser, selected: Mailstor
     """Checked by mypy only: the classes implement the backend Protocols."""
     _backend: ServiceBackend = backend
     _user: bk.UserSession = user
+    _locking: bk.MaildropLocking = user
     _selected: bk.SelectedFolder = selected
     _feed: bk.RefreshingFeed = selected.changes()

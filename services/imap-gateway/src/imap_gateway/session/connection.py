@@ -55,7 +55,8 @@ class _Close(Exception):
         self.code = code
 
 
-def _peer_host(writer: asyncio.StreamWriter) -> str:
+def peer_host(writer: asyncio.StreamWriter) -> str:
+    """The client's address as the socket gives it (POP3's sessions use it too)."""
     peer = writer.get_extra_info("peername")
     return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
 
@@ -75,7 +76,7 @@ async def serve_connection(
     events = SessionEvents() if events is None else events  # LiveSessions may be empty
     out = ResponseWriter(writer, on_write=events.wrote)
     s = Session(
-        backend, settings, reader, out, writer, _peer_host(writer),
+        backend, settings, reader, out, writer, peer_host(writer),
         plaintext_allowed=plaintext_allowed or tls, tls=tls, events=events,
         started=asyncio.get_running_loop().time(),
     )  # fmt: skip
@@ -268,7 +269,7 @@ def connection_handler(
             writer,
             backend=backend,
             settings=chosen,
-            plaintext_allowed=trusted(_peer_host(writer)),
+            plaintext_allowed=trusted(peer_host(writer)),
             tls=tls,
             events=events,
         )

@@ -55,12 +55,16 @@ class LiveSessions(SessionEvents):
             s.stop_requested = True
             if s.current is None or s.current == IDLE_COMMAND:
                 task.cancel()
-        tasks = set(self._sessions)
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=grace)
-        if pending:
-            log.warning("cutting %d sessions still busy after %.1f s", len(pending), grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending)
+        await finish_within(set(self._sessions), grace, "sessions")
+
+
+async def finish_within(tasks: set[asyncio.Task[object]], grace: float, what: str) -> None:
+    """Wait up to ``grace`` seconds for ``tasks`` (sessions told to stop), then cut the rest."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    if pending:
+        log.warning("cutting %d %s still busy after %.1f s", len(pending), what, grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending)

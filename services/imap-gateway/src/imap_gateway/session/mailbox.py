@@ -52,19 +52,34 @@ async def list_(s: Session, c: cmd.List) -> Answer:
         return ok("LIST completed")
     patterns = [pattern_regex(_full_name(c.reference, p)) for p in c.patterns]
     folders = await s.require_user().list_folders()
-    subscribed_only = "SUBSCRIBED" in c.selection
-    special_only = "SPECIAL-USE" in c.selection
-    show_subscribed = subscribed_only or "SUBSCRIBED" in c.return_options
+    show_subscribed = "SUBSCRIBED" in c.selection or "SUBSCRIBED" in c.return_options
     for folder in folders:
         if not _matches(folder.name, patterns):
             continue
-        if (subscribed_only and not folder.subscribed) or (special_only and not folder.special_use):
-            continue
+        childinfo = None
+        if not _selected(folder, c.selection):
+            # RFC 5258 §3.5: RECURSIVEMATCH also returns a parent that is not
+            # selected itself but has a descendant that is, saying so in CHILDINFO.
+            below = [f for f in folders if f.name.startswith(folder.name + DELIMITER)]
+            if "RECURSIVEMATCH" not in c.selection or not any(
+                _selected(f, c.selection) for f in below
+            ):
+                continue
+            childinfo = [o for o in ("SUBSCRIBED", "SPECIAL-USE") if o in c.selection]
         attributes = _attributes(folder, show_subscribed)
-        s.out.write(responses.list_line(b"LIST", attributes, folder.name, utf8=s.utf8))
+        s.out.write(
+            responses.list_line(b"LIST", attributes, folder.name, utf8=s.utf8, childinfo=childinfo)
+        )
         if c.return_status is not None:
             await _write_status(s, folder.name, c.return_status)
     return ok("LIST completed")
+
+
+def _selected(folder: bk.FolderInfo, selection: Sequence[str]) -> bool:
+    """Whether ``folder`` meets the LIST selection options (RFC 5258 §3, RFC 6154 §3)."""
+    if "SUBSCRIBED" in selection and not folder.subscribed:
+        return False
+    return "SPECIAL-USE" not in selection or bool(folder.special_use)
 
 
 def _full_name(reference: str, pattern: str) -> str:

@@ -42,8 +42,9 @@ async def select(s: Session, c: cmd.Select) -> Answer:
     )
     out.write(responses.status_ok(codes.UIDVALIDITY, b"%d" % snap.uidvalidity, "UIDs valid"))
     out.write(responses.status_ok(codes.UIDNEXT, b"%d" % snap.uidnext, "Predicted next UID"))
-    if s.condstore:
-        out.write(responses.status_ok(codes.HIGHESTMODSEQ, b"%d" % snap.highestmodseq, "Highest"))
+    # RFC 7162 §3.1.2.1: a server that keeps MOD-SEQUENCEs sends this on every
+    # successful SELECT and EXAMINE, whether or not CONDSTORE was enabled.
+    out.write(responses.status_ok(codes.HIGHESTMODSEQ, b"%d" % snap.highestmodseq, "Highest"))
     if s.rev2:
         # RFC 9051 §6.3.2: a LIST response with the mailbox name.
         out.write(responses.list_line(b"LIST", [], c.mailbox, utf8=s.utf8))

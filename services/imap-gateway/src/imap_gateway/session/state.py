@@ -127,11 +127,16 @@ class Session:
 
     async def refresh(self, *, catch_up: bool = False) -> None:
         """Let a feed that cannot push (the store's live channel down) ask for changes;
-        with ``catch_up``, whatever the channel (:class:`~imap_gateway.backend.RefreshingFeed`)."""
-        if self.selected is not None and isinstance(self.selected.feed, bk.RefreshingFeed):
-            # On an outage the command itself meets it and says so.
-            with contextlib.suppress(bk.BackendError):
-                await self.selected.feed.refresh(catch_up=catch_up)
+        with ``catch_up``, whatever the channel (:class:`~imap_gateway.backend.CatchingUpFeed`)."""
+        if self.selected is None:
+            return
+        feed = self.selected.feed
+        # On an outage the command itself meets it and says so.
+        with contextlib.suppress(bk.BackendError):
+            if catch_up and isinstance(feed, bk.CatchingUpFeed):
+                await feed.catch_up()
+            elif isinstance(feed, bk.RefreshingFeed):
+                await feed.refresh()
 
     def sync(self, *, expunges: bool) -> None:
         """Take the selected mailbox's changes and write what may go out now."""

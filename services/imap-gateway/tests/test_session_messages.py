@@ -158,28 +158,23 @@ async def test_store_answers_flags_and_silent_does_not(server: Server, five: lis
     assert removed[0] == b"* 1 FETCH (UID 1 FLAGS (\\Flagged))"
 
 
-async def test_a_new_keyword_is_announced_in_flags_before_a_fetch_shows_it(
+async def test_a_keyword_made_elsewhere_is_announced_in_flags_before_a_fetch_shows_it(
     server: Server, five: list[int]
 ) -> None:
     """RFC 9051 §7.3.5: FLAGS lists the mailbox's flags; imaptest reports a keyword
-    in a FETCH that no FLAGS response named ("Keyword used without being in FLAGS")."""
+    in a FETCH that no FLAGS response named ("Keyword used without being in FLAGS").
+    (The session that makes it: test_a_store_that_makes_a_keyword_sends_flags_again.)"""
     client = await server.logged_in()
     other = await server.logged_in()
 
-    first = await client.ok("STORE 1 +FLAGS ($Work)")
-    again = await client.ok("STORE 2 +FLAGS ($Work)")
+    await client.ok("STORE 1 +FLAGS ($Work)")
     seen_elsewhere = await other.ok("NOOP")
-    fetched = await other.ok("FETCH 2 FLAGS")
+    fetched = await other.ok("FETCH 1 FLAGS")
 
-    assert first[0].startswith(b"* FLAGS (\\Answered")
-    assert first[0].endswith(b" $Work)")
-    assert first[1].startswith(b"* OK [PERMANENTFLAGS (")
-    assert b" $Work \\*)]" in first[1]
-    assert first[2] == b"* 1 FETCH (FLAGS ($Work))"
-    assert again[0] == b"* 2 FETCH (FLAGS ($Work))"
     assert seen_elsewhere[0].startswith(b"* FLAGS (")
-    assert b"$Work" in seen_elsewhere[0]
-    assert fetched[0] == b"* 2 FETCH (FLAGS ($Work))"
+    assert seen_elsewhere[0].endswith(b" $Work)")
+    assert seen_elsewhere[-2].startswith(b"* 1 FETCH (UID 1 FLAGS ($Work)")
+    assert fetched[0] == b"* 1 FETCH (FLAGS ($Work))"
 
 
 async def test_search_by_flags_text_and_sets(server: Server, five: list[int]) -> None:

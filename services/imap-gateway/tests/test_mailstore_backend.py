@@ -5,6 +5,7 @@ real mail store in tests/integration/test_imap_mailstore.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from imap_gateway.mailstore_backend import (
 )
 from imap_gateway.settings import load_config
 from imap_gateway.wire.commands import StoreMode
+from imap_gateway.wire.fetch import Section
 from imap_gateway.wire.search import (
     SearchAnd,
     SearchDate,
@@ -139,7 +141,18 @@ class FakeStore:
         app.router.add_get(prefix + "/select", self.select)
         app.router.add_get(prefix + "/changes", self.get_changes)
         app.router.add_post(prefix + "/store", self.store)
+        app.router.add_post(prefix + "/fetch", self.fetch)
+        app.router.add_get(prefix + "/raw", self.raw)
         return app
+
+    async def fetch(self, request: web.Request) -> web.Response:
+        line = {"uid": 1, "flags": [], "keywords": [], "modseq": 5, "size": 10}
+        line["internaldate"] = "2026-12-05T10:00:00+00:00"
+        return web.Response(body=json.dumps(line).encode() + b"\n")
+
+    async def raw(self, request: web.Request) -> web.Response:
+        # The message was expunged between /fetch and /raw (the store's MessageNotFound).
+        return web.json_response({"error": "not found"}, status=404)
 
     async def verify(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -258,4 +271,20 @@ async def test_an_event_whose_asking_failed_is_asked_again_before_the_next_comma
 
     assert feed.pending() == [bk.MessagesAdded((3,))]
     assert fake.asked == ["5", "5", "5"]
+    await selected.close()
+
+
+async def test_a_message_gone_between_fetch_and_raw_is_expunged_not_unavailable(
+    store_and_backend: tuple[FakeStore, MailstoreBackend],
+) -> None:
+    """imaptest's stress mode: another session's EXPUNGE between the two requests of a
+    FETCH BODY[] is NO [EXPUNGEISSUED] (it counted our [UNAVAILABLE] as an error)."""
+    _, backend = store_and_backend
+    user = await backend.authenticate(bk.Credentials(ALICE, "right", "192.0.2.1"))
+    selected = await user.select("INBOX", read_only=False)
+    [message] = [m async for m in selected.fetch([1])]
+
+    body = await message.section(Section(), None)
+    with pytest.raises(bk.MessageExpunged):
+        [chunk async for chunk in body.chunks]
     await selected.close()

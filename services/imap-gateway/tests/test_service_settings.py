@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from imap_gateway.listeners import session_settings
 from imap_gateway.settings import (
     DEV_MAILSTORE_TOKEN,
     ConfigError,
@@ -15,6 +16,7 @@ from imap_gateway.settings import (
     TLSFiles,
     load_config,
 )
+from imap_gateway.wire.limits import LITERAL_MINUS_MAX
 
 DEV = {"LOCALPOST_DEV": "1"}
 PRODUCTION = {"MAILSTORE_TOKEN": "m" * 32}
@@ -246,3 +248,15 @@ def test_malformed_test_memory_user_is_refused(value: str) -> None:
     assert config_error({**DEV, "IMAP_TEST_MEMORY_USER": value}).variable == (
         "IMAP_TEST_MEMORY_USER"
     )
+
+
+def test_literal_minus_by_default_and_literal_plus_on_request() -> None:
+    """RFC 7888: LITERAL- (non-synchronizing literals up to 4096 octets) unless
+    IMAP_LITERAL_PLUS=1, which imaptest's script runner needs."""
+    default = session_settings(load_config(DEV), None).wire
+    plus = session_settings(load_config(DEV | {"IMAP_LITERAL_PLUS": "1"}), None).wire
+
+    assert default.max_nonsync_literal == LITERAL_MINUS_MAX
+    assert plus.max_nonsync_literal is None
+    assert plus.max_literal_size == 25 * MiB
+    assert "IMAP_LITERAL_PLUS" in str(config_error(DEV | {"IMAP_LITERAL_PLUS": "yes"}))

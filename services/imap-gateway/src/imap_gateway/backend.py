@@ -33,6 +33,8 @@ Errors are the classes below; the session maps each to a response code (RFC
     ├── QuotaExceeded            APPEND/COPY over the user's quota: NO [OVERQUOTA]
     ├── MessageTooBig            APPEND over the size the store takes: NO [TOOBIG]
     ├── SearchTooCostly          a SEARCH over the work one request may do: NO [LIMIT]
+    ├── MessageExpunged          a message FETCH reads went away meanwhile (another
+    │                            session's EXPUNGE): NO [EXPUNGEISSUED]
     └── BackendUnavailable       the mail store cannot answer now: NO [UNAVAILABLE]
 
 POP3 (:mod:`imap_gateway.pop3`) uses the same interfaces over INBOX, plus the
@@ -79,6 +81,7 @@ __all__ = [
     "KeyEvaluator",
     "MaildropInUse",
     "MaildropLocking",
+    "MessageExpunged",
     "MessageFlags",
     "MessageTooBig",
     "MessagesAdded",
@@ -151,6 +154,10 @@ class MessageTooBig(BackendError):
 
 class SearchTooCostly(BackendError):
     """A SEARCH that would read more messages than the store reads for one request."""
+
+
+class MessageExpunged(BackendError):
+    """A message of the selected folder was expunged elsewhere while a command read it."""
 
 
 class MaildropInUse(BackendError):
@@ -330,7 +337,9 @@ class RefreshingFeed(ChangeFeed, Protocol):
 class CatchingUpFeed(ChangeFeed, Protocol):
     """A feed whose changes arrive later than the operation that made them (the
     store's events): :meth:`catch_up` reads them now, so that an APPEND into the
-    selected folder is in the view before its OK (RFC 9051 §6.3.12)."""
+    selected folder is in the view before its OK (RFC 9051 §6.3.12). The session
+    calls it after its own APPEND, COPY or MOVE, and before the commands that poll
+    (NOOP, CHECK, IDLE), whose answer must show every change already made."""
 
     async def catch_up(self) -> None: ...
 

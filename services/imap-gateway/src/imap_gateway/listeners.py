@@ -100,6 +100,7 @@ def session_settings(config: Config, context: ssl.SSLContext | None) -> SessionS
         # MULTIAPPEND of one message at the limit must still fit in a command.
         max_command_size=max(default.max_command_size, config.append_limit),
         max_discard=max(default.max_discard, config.append_limit),
+        max_nonsync_literal=None if config.literal_plus else default.max_nonsync_literal,
     )
     return SessionSettings(
         idle_timeout=config.idle_timeout,

@@ -11,6 +11,7 @@ mail store answer                           backend error
 401 from /auth/verify                       AuthenticationFailed
 429 from /auth/verify                       AuthenticationThrottled
 404 ``nonexistent`` (or no code)            FolderNotFound
+404 without ``nonexistent`` from ``/raw``   MessageExpunged (gone since ``/fetch``)
 409 ``alreadyexists`` / ``haschildren``     FolderExists / FolderHasChildren
 409 ``inuse`` (the POP3 maildrop lock)      MaildropInUse
 409 ``cannot``, 422 (an invalid name)       OperationNotAllowed
@@ -128,9 +129,13 @@ class Found:
     highestmodseq: int
 
 
+def _code(body: Any) -> Any:
+    return body.get("code") if isinstance(body, dict) else None
+
+
 def _error_for(status: int, body: Any, what: str) -> bk.BackendError:
     """The backend error for a refusal of the mail store (the table above)."""
-    code = body.get("code") if isinstance(body, dict) else None
+    code = _code(body)
     if status == 404:
         return bk.FolderNotFound(what)
     if status == 409:
@@ -199,15 +204,20 @@ class Client:
 
     @contextlib.asynccontextmanager
     async def stream(
-        self, method: str, url: URL, *, what: str, **kwargs: Any
+        self, method: str, url: URL, *, what: str, message: bool = False, **kwargs: Any
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """A 2xx response to read as it comes; refusals raise as :meth:`call`'s."""
+        """A 2xx response to read as it comes; refusals raise as :meth:`call`'s. With
+        ``message`` (a request about one message), a 404 that names no folder is
+        that message gone: MessageExpunged."""
         try:
             async with self.session.request(
                 method, url, headers=self.headers, timeout=self.stream_timeout, **kwargs
             ) as response:
                 if response.status >= 300:
-                    raise _error_for(response.status, await _json_or_none(response), what)
+                    body = await _json_or_none(response)
+                    if message and response.status == 404 and _code(body) != "nonexistent":
+                        raise bk.MessageExpunged(what)
+                    raise _error_for(response.status, body, what)
                 yield response
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise bk.BackendUnavailable(f"{what}: {exc!r}") from None
@@ -679,6 +689,8 @@ class MailstoreMessage:
         async with selected.user.client.stream("POST", url, what=selected.name, json=body) as r:
             async for line in _lines(r):
                 self._structure = json.loads(line).get("structure")
+        if self._structure is None:
+            raise bk.MessageExpunged(f"message {self.uid} of {selected.name}")
 
     def envelope(self) -> bk.Rendered:
         return lambda: structure.envelope(self._description()["envelope"])
@@ -731,7 +743,7 @@ class MailstoreMessage:
         }
         sent = 0
         async with selected.user.client.stream(
-            "GET", selected.user.url("/raw"), what=selected.name, params=params
+            "GET", selected.user.url("/raw"), what=selected.name, params=params, message=True
         ) as response:
             async for chunk in response.content.iter_chunked(CHUNK):
                 chunk = chunk[: length - sent]

@@ -104,6 +104,10 @@ class Config:
     # RFC 7889: the largest message APPEND takes, announced as APPENDLIMIT=<n>; the
     # gateway's SIZE is the same 25 MiB.
     append_limit: int
+    # RFC 7888: LITERAL- by default (non-synchronizing literals up to 4096 octets);
+    # IMAP_LITERAL_PLUS=1 offers LITERAL+ (any size up to append_limit). Dovecot's
+    # imaptest needs LITERAL+: its script runner cannot send a synchronizing literal.
+    literal_plus: bool
     # SIGTERM: how long commands in flight may take before sessions are cut. Below
     # `docker stop`'s default 10 s, so the process exits before SIGKILL.
     stop_grace: float
@@ -147,6 +151,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         login_timeout=_seconds(environ, "IMAP_LOGIN_TIMEOUT", 60.0),
         command_timeout=_seconds(environ, "IMAP_COMMAND_TIMEOUT", 60.0),
         append_limit=_octets(environ, "IMAP_APPENDLIMIT", 25 * MiB),
+        literal_plus=_flag(environ, "IMAP_LITERAL_PLUS"),
         stop_grace=_seconds(environ, "IMAP_STOP_GRACE", 8.0),
         test_memory_user=_test_user(environ, "IMAP_TEST_MEMORY_USER", dev=dev),
         auth_timeout=_seconds(environ, "IMAP_AUTH_TIMEOUT", 30.0),

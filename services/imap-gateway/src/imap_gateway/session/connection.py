@@ -15,7 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from imap_gateway import backend as bk
-from imap_gateway.session.dispatch import HANDLERS, Run, command_name, expunges_allowed
+from imap_gateway.session.dispatch import (
+    HANDLERS,
+    Run,
+    adds,
+    command_name,
+    expunges_allowed,
+    polls,
+)
 from imap_gateway.session.errors import Answer, Refusal, response_for
 from imap_gateway.session.events import SessionEvents
 from imap_gateway.session.misc import capability_code
@@ -185,13 +192,15 @@ async def _execute(s: Session, command: cmd.Command) -> None:
         answer = Answer(codes.BAD, f"{name} is not allowed in the {s.state.value} state")
     else:
         allowed = expunges_allowed(command)
-        await s.refresh()
+        await s.refresh(catch_up=polls(command))
         s.sync(expunges=allowed)
         s.current = name
         try:
             answer = await _run(s, handler.run, command, name)
         finally:
             s.current = None
+        if adds(command):
+            await s.refresh(catch_up=True)
         s.sync(expunges=allowed)
     s.out.status(command.tag, answer.status, answer.text, answer.code, answer.args)
     s.events.answered(s, name, answer)

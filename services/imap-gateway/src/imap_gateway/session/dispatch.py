@@ -79,6 +79,22 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
 _NUMBERED = (cmd.Fetch, cmd.Store, cmd.Search, cmd.Sort, cmd.Thread)
 
 
+# Whose answer shows every change made before it, not only those a live channel has
+# reported yet: the polls (RFC 9051 §6.1.2 NOOP, §6.3.13 IDLE, RFC 3501 §6.4.1 CHECK)
+# before they run, and the session's own additions after them (RFC 9051 §6.3.12:
+# APPEND to the selected mailbox SHOULD be followed by EXISTS at once; so COPY, MOVE).
+_POLLS = (cmd.Noop, cmd.Check, cmd.Idle)
+_ADDS = (cmd.Append, cmd.Copy, cmd.Move)
+
+
+def polls(command: cmd.Command) -> bool:
+    return isinstance(command, _POLLS)
+
+
+def adds(command: cmd.Command) -> bool:
+    return isinstance(command, _ADDS)
+
+
 def expunges_allowed(command: cmd.Command) -> bool:
     return not (isinstance(command, _NUMBERED) and not command.uid)
 

@@ -67,7 +67,7 @@ async def fetch(s: Session, c: cmd.Fetch) -> Answer:
     items = list(dict.fromkeys(c.items))
     modseq = c.changed_since is not None or FetchAtt(items_.MODSEQ) in items
     if modseq:
-        s.condstore_used = True
+        await s.use_condstore()
     if c.uid and FetchAtt(items_.UID) not in items:
         items.insert(0, FetchAtt(items_.UID))  # RFC 9051 §6.4.9: UID FETCH always has UID
     if modseq and FetchAtt(items_.MODSEQ) not in items:
@@ -129,6 +129,11 @@ async def _write_message(
     # then gets a tagged NO after the FETCH responses already sent, all intact. Only
     # a source failing mid-literal is left, and the session closes on that.
     parts = [await _part(s, message, item) for item in items]
+    if FetchAtt(items_.FLAGS) in items:
+        tracker = s.require_selected().tracker
+        for line in tracker.define(message.flags):
+            s.out.write(line)
+        tracker.shown(message.uid, message.modseq)
     s.out.write(b"* %d FETCH (" % seq)
     for i, part in enumerate(parts):
         if i:

@@ -43,7 +43,8 @@ async def list_(s: Session, c: cmd.List) -> Answer:
     unknown = set(c.selection) - SELECTION_OPTIONS
     if unknown or set(c.return_options) - RETURN_OPTIONS:
         raise bad("Unknown LIST option")
-    if c.selection == ("RECURSIVEMATCH",):
+    if "RECURSIVEMATCH" in c.selection and not set(c.selection) - {"RECURSIVEMATCH", "REMOTE"}:
+        # REMOTE does not count: it widens, it selects nothing (imaptest's listext).
         raise bad("RECURSIVEMATCH needs another selection option (RFC 5258 §3)")
     if c.patterns == ("",):
         # RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
@@ -97,9 +98,22 @@ def _attributes(folder: bk.FolderInfo, subscribed: bool) -> list[str]:
 
 async def lsub(s: Session, c: cmd.Lsub) -> Answer:
     patterns = [pattern_regex(_full_name(c.reference, c.pattern))]
-    for folder in await s.require_user().list_folders():
-        if folder.subscribed and _matches(folder.name, patterns):
-            s.out.write(responses.list_line(b"LSUB", [], folder.name, utf8=s.utf8))
+    subscribed = [f.name for f in await s.require_user().list_folders() if f.subscribed]
+    # RFC 3501 §6.3.9: with "%", a parent of a subscribed mailbox that matches where
+    # the child does not is listed too, \Noselect when it is not subscribed itself.
+    parents = {
+        DELIMITER.join(name.split(DELIMITER)[:depth])
+        for name in subscribed
+        for depth in range(1, name.count(DELIMITER) + 1)
+    } - set(subscribed)
+    if "%" not in c.pattern:
+        parents = set()
+    answers: list[tuple[str, list[str]]] = [(name, []) for name in subscribed] + [
+        (name, ["\\Noselect"]) for name in parents
+    ]
+    for name, attributes in sorted(answers):
+        if _matches(name, patterns):
+            s.out.write(responses.list_line(b"LSUB", attributes, name, utf8=s.utf8))
     return ok("LSUB completed")
 
 

@@ -24,9 +24,8 @@ async def select(s: Session, c: cmd.Select) -> Answer:
         s.condstore_used = True
     folder = await s.require_user().select(c.mailbox, read_only=c.read_only)
     snap = folder.snapshot
-    tracker = Tracker(snap.uids, origin=folder)
+    tracker = Tracker(snap.uids, origin=folder, defined=snap.flags, writable=not snap.read_only)
     s.selected = Selected(c.mailbox, folder, tracker, folder.changes(), snap.read_only)
-    s.selected.flags = list(snap.flags)
     s.state = State.SELECTED
     out = s.out
     out.write(responses.flags(snap.flags))
@@ -67,6 +66,8 @@ async def _resync(s: Session, q: cmd.QResync) -> None:
     for message in changes.changed:
         seq = selected.tracker.seq_of(message.uid)
         if seq is not None:
+            for line in selected.tracker.define(message.flags):
+                s.out.write(line)
             s.out.write(responses.fetch_flags(seq, message, modseq=True))
 
 

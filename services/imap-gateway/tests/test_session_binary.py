@@ -70,7 +70,7 @@ async def test_binary_sets_seen_and_peek_does_not(client: Client) -> None:
     seen = await client.ok("FETCH 1 (BINARY[1])")
 
     assert b"\\Seen" not in b"".join(peek)
-    assert b"FLAGS (\\Seen)" in seen[0]
+    assert b"FLAGS (\\Recent \\Seen)" in seen[0]
 
 
 async def test_imap4rev2_sessions_take_binary(server: Server) -> None:

@@ -24,7 +24,7 @@ async def test_select_reports_the_mailbox_imap4rev1(server: Server, five: list[i
     lines = await client.ok("SELECT INBOX")
 
     assert b"* 5 EXISTS" in lines
-    assert b"* 0 RECENT" in lines
+    assert b"* 5 RECENT" in lines  # the first session told of them (RFC 3501 §2.3.2)
     assert lines[0].startswith(b"* FLAGS (\\Answered")
     assert any(line.startswith(b"* OK [UIDVALIDITY ") for line in lines)
     assert any(line.startswith(b"* OK [UIDNEXT 6]") for line in lines)
@@ -67,7 +67,9 @@ async def test_fetch_plain_items_and_sections(server: Server, five: list[int]) -
 
     raw = client.message("Message 2", "Body number 2\r\n")
     line = lines[0]
-    assert line.startswith(b"* 2 FETCH (UID 2 FLAGS () RFC822.SIZE %d INTERNALDATE " % len(raw))
+    assert line.startswith(
+        b"* 2 FETCH (UID 2 FLAGS (\\Recent) RFC822.SIZE %d INTERNALDATE " % len(raw)
+    )
     assert b"BODY[HEADER.FIELDS (Subject)] {22}\r\nSubject: Message 2\r\n\r\n" in line
     assert line.endswith(b"BODY[TEXT]<0> {4}\r\nBody)")
 
@@ -82,8 +84,8 @@ async def test_fetch_body_sets_seen_and_reports_flags_peek_does_not(
     flags = await client.ok("FETCH 1 FLAGS")
 
     assert b"FLAGS" not in peek[0]
-    assert b"FLAGS (\\Seen)" in body[0]
-    assert flags[0] == b"* 1 FETCH (FLAGS (\\Seen))"
+    assert b"FLAGS (\\Recent \\Seen)" in body[0]
+    assert flags[0] == b"* 1 FETCH (FLAGS (\\Recent \\Seen))"
 
 
 async def test_examine_is_read_only_and_store_is_refused(server: Server, five: list[int]) -> None:
@@ -95,7 +97,7 @@ async def test_examine_is_read_only_and_store_is_refused(server: Server, five: l
     store = await client.command("STORE 1 +FLAGS (\\Flagged)")
 
     assert b"OK [READ-ONLY]" in lines[-1]
-    assert flags[0] == b"* 1 FETCH (FLAGS ())"
+    assert flags[0] == b"* 1 FETCH (FLAGS (\\Recent))"  # EXAMINE shows, not claims
     assert b"NO [NOPERM]" in store[-1]
 
 
@@ -118,7 +120,7 @@ async def test_uid_ranges_in_either_order_and_star(server: Server, five: list[in
     assert [line.split(b" ")[1] for line in backwards[:-1]] == [b"2", b"3", b"4"]
     assert [line.split(b" ")[1] for line in star[:-1]] == [b"4", b"5"]
     # RFC 9051 §6.4.9: 100:* includes the highest UID even below 100.
-    assert past[:-1] == [b"* 5 FETCH (UID 5 FLAGS ())"]
+    assert past[:-1] == [b"* 5 FETCH (UID 5 FLAGS (\\Recent))"]
     assert seq_star[0] == b"* 5 FETCH (UID 5)"
 
 
@@ -153,9 +155,9 @@ async def test_store_answers_flags_and_silent_does_not(server: Server, five: lis
     removed = await client.ok("UID STORE 1 -FLAGS ($Work)")
 
     # After FLAGS and PERMANENTFLAGS: $Work is a new keyword (RFC 9051 §7.3.5).
-    assert loud[2] == b"* 1 FETCH (FLAGS ($Work \\Flagged))"
+    assert loud[2] == b"* 1 FETCH (FLAGS ($Work \\Flagged \\Recent))"
     assert len(silent) == 1
-    assert removed[0] == b"* 1 FETCH (UID 1 FLAGS (\\Flagged))"
+    assert removed[0] == b"* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))"
 
 
 async def test_a_keyword_made_elsewhere_is_announced_in_flags_before_a_fetch_shows_it(
@@ -284,7 +286,9 @@ async def test_append_with_synchronizing_literal_and_appenduid(server: Server) -
     assert continuation.startswith(b"+ ")
     assert lines[-1].startswith(b"a1 OK [APPENDUID ")
     assert lines[-1].split(b" ")[4] == b"1]"
-    assert fetch[0] == b'* 1 FETCH (FLAGS (\\Seen) INTERNALDATE " 7-Dec-2026 10:00:00 +0100")'
+    assert (
+        fetch[0] == b'* 1 FETCH (FLAGS (\\Recent \\Seen) INTERNALDATE " 7-Dec-2026 10:00:00 +0100")'
+    )
 
 
 async def test_multiappend_is_one_command_with_all_uids(server: Server) -> None:
@@ -346,5 +350,5 @@ async def test_a_store_that_makes_a_keyword_sends_flags_again(
     assert first[0].endswith(b" $Label1)")
     assert first[1].startswith(b"* OK [PERMANENTFLAGS (")
     assert b"$Label1 \\*)]" in first[1]
-    assert first[2] == b"* 1 FETCH (FLAGS ($Label1))"
+    assert first[2] == b"* 1 FETCH (FLAGS ($Label1 \\Recent))"
     assert not client.untagged(again, b"FLAGS")

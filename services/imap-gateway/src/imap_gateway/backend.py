@@ -210,6 +210,8 @@ class FolderStatus:
     deleted: int
     size: int
     highestmodseq: int
+    # RFC 3501 §6.3.10 RECENT (IMAP4rev1 only): the messages no session has claimed.
+    recent: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,6 +485,14 @@ class SelectedFolder(Protocol):
         ...
 
     async def changes_since(self, modseq: int) -> Changes: ...
+
+    async def claim_recent(self) -> range:
+        """The UIDs this session is the first to be told of (RFC 3501 §2.3.2 \\Recent):
+        every UID below UIDNEXT that no session claimed, claimed for this one alone,
+        however many sessions (on however many gateways) claim at once. Some may be
+        expunged already or not yet announced. Read-only (EXAMINE), the UIDs no session
+        claimed, left unclaimed."""
+        ...
 
     def changes(self) -> ChangeFeed:
         """The live changes from now on (EXISTS, EXPUNGE, FETCH FLAGS, IDLE)."""

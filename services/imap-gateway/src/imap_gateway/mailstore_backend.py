@@ -604,6 +604,7 @@ class MailstoreUser:
             deleted=f["deleted"],
             size=f["size"],
             highestmodseq=f["highestmodseq"],
+            recent=f.get("recent", 0),
         )
 
     async def select(self, name: str, *, read_only: bool) -> MailstoreSelected:
@@ -883,6 +884,17 @@ class MailstoreSelected:
             "POST", self.user.url("/search"), what=self.name, json_body=body
         )
         return _expand(found["uids"])
+
+    async def claim_recent(self) -> range:
+        body = {"folder": self.name, "claim": not self._snapshot.read_only}
+        found = await self.user.client.call(
+            "POST", self.user.url("/recent"), what=self.name, json_body=body
+        )
+        # One run, "low:high" or "uid", or "" for none (the store's /recent).
+        if not found["recent"]:
+            return range(0)
+        low, _, high = found["recent"].partition(":")
+        return range(int(low), int(high or low) + 1)
 
     async def changes_since(self, modseq: int) -> bk.Changes:
         try:

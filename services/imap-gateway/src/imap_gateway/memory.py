@@ -81,6 +81,7 @@ class Folder:
     subscribed: bool = False
     uidnext: int = 1
     highestmodseq: int = 1
+    recent_floor: int = 1  # the lowest UID no session claimed as \\Recent
     messages: dict[int, StoredMessage] = field(default_factory=dict)  # ascending UIDs
     expunged: list[tuple[int, int]] = field(default_factory=list)  # (uid, modseq)
     feeds: set[MemoryFeed] = field(default_factory=set)
@@ -316,6 +317,7 @@ class MemoryUser:
             deleted=sum(wire_flags.DELETED in m.flags for m in messages),
             size=sum(len(m.raw) for m in messages),
             highestmodseq=folder.highestmodseq,
+            recent=sum(uid >= folder.recent_floor for uid in folder.messages),
         )
 
     async def select(self, name: str, *, read_only: bool) -> MemorySelected:
@@ -501,6 +503,12 @@ class MemorySelected:
             if m.modseq > modseq
         )
         return bk.Changes(tuple(vanished), changed)
+
+    async def claim_recent(self) -> range:
+        claimed = range(self.folder.recent_floor, self.folder.uidnext)
+        if not self.read_only:
+            self.folder.recent_floor = self.folder.uidnext
+        return claimed
 
     def changes(self) -> MemoryFeed:
         return self._feed

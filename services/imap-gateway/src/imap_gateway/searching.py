@@ -192,7 +192,7 @@ def _matches(key: SearchKey, message: Searchable, now: Callable[[], dt.datetime]
 def _simple(name: str, message: Searchable) -> bool:
     if name in ("ALL", "OLD"):
         return True
-    # \Recent is never set (RFC 9051 dropped it; an IMAP4rev1 session sees 0 RECENT).
+    # \Recent is the session's: it replaces these keys by UID sets (session.search).
     if name in ("RECENT", "NEW"):
         return False
     if name.startswith("UN"):

@@ -69,6 +69,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_post(IMAP + "/move", imap.move, name="imap_move")
     router.add_post(IMAP + "/expunge", imap.expunge, name="imap_expunge")
     router.add_get(IMAP + "/changes", imap.changes, name="imap_changes")
+    router.add_post(IMAP + "/recent", imap.claim_recent, name="imap_recent")
     router.add_post(IMAP + "/append", imap_append.append, name="imap_append")
     router.add_post(IMAP + "/search", imap.search, name="imap_search")
     router.add_post(ACCOUNT + "/pop3/lock", pop3.take_lock, name="pop3_lock")

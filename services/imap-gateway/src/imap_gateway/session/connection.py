@@ -193,7 +193,7 @@ async def _execute(s: Session, command: cmd.Command) -> None:
     else:
         allowed = expunges_allowed(command)
         await s.refresh(catch_up=polls(command))
-        s.sync(expunges=allowed)
+        await s.sync(expunges=allowed)
         s.current = name
         try:
             answer = await _run(s, handler.run, command, name)
@@ -201,7 +201,7 @@ async def _execute(s: Session, command: cmd.Command) -> None:
             s.current = None
         if adds(command):
             await s.refresh(catch_up=True)
-        s.sync(expunges=allowed)
+        await s.sync(expunges=allowed)
     s.out.status(command.tag, answer.status, answer.text, answer.code, answer.args)
     s.events.answered(s, name, answer)
     await _drain(s)

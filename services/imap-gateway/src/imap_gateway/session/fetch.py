@@ -106,7 +106,8 @@ def _attribute(s: Session, message: bk.FetchedMessage, name: str) -> bytes:
     if name == items_.UID:
         return b"UID %d" % message.uid
     if name == items_.FLAGS:
-        return b"FLAGS " + encoder.flag_list(sorted(message.flags))
+        flags = s.require_selected().tracker.shown_flags(message.uid, message.flags)
+        return b"FLAGS " + encoder.flag_list(sorted(flags))
     if name == items_.INTERNALDATE:
         return b"INTERNALDATE " + encoder.date_time(message.internal_date)
     if name == items_.RFC822_SIZE:

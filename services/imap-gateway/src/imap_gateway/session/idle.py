@@ -20,7 +20,7 @@ async def idle(s: Session, c: cmd.Idle) -> Answer:
     change: asyncio.Future[None] | None = None
     try:
         while True:
-            s.sync(expunges=True)
+            await s.sync(expunges=True)
             await s.out.drain()
             if s.selected is None:
                 await asyncio.wait({read})

@@ -139,7 +139,7 @@ async def _write_status(s: Session, name: str, items: Sequence[str]) -> None:
         "UNSEEN": found.unseen,
         "DELETED": found.deleted,
         "SIZE": found.size,
-        "RECENT": 0,  # \Recent is not kept (RFC 9051 dropped it)
+        "RECENT": found.recent,  # what no session claimed (RFC 3501 §6.3.10)
         "HIGHESTMODSEQ": found.highestmodseq,
         "APPENDLIMIT": s.settings.wire.max_literal_size,
     }

@@ -2,7 +2,8 @@
 MODSEQ (RFC 7162 §3.1.5).
 
 The program goes to the backend with every sequence-number set and ``$``
-replaced by the UID set it names in this session's view.
+replaced by the UID set it names in this session's view, and RECENT, NEW and OLD
+by the UIDs that are \\Recent in this session.
 """
 
 from __future__ import annotations
@@ -49,6 +50,15 @@ def rewrite(key: SearchKey, selected: Selected) -> SearchKey:
         ranges = key.sequence_set.resolve(count) if count else []
         picked = [tracker.uids[n - 1] for a, b in ranges for n in range(a, min(b, count) + 1)]
         return _uid_key(picked)
+    if isinstance(key, SearchSimple) and key.name in ("RECENT", "NEW", "OLD"):
+        # \Recent is this session's (RFC 3501 §2.3.2, §6.4.4): NEW is RECENT UNSEEN,
+        # OLD is NOT RECENT. The store never sees these keys.
+        recent = _uid_key(tracker.recent_uids())
+        if key.name == "RECENT":
+            return recent
+        return (
+            SearchAnd((recent, SearchSimple("UNSEEN"))) if key.name == "NEW" else SearchNot(recent)
+        )
     if isinstance(key, SearchAnd):
         return SearchAnd(tuple(rewrite(k, selected) for k in key.keys))
     if isinstance(key, SearchOr):

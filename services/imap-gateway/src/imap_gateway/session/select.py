@@ -3,6 +3,7 @@ RFC 7162 §3.1.8, §3.2.5; RFC 3691)."""
 
 from __future__ import annotations
 
+from imap_gateway import backend as bk
 from imap_gateway.session import responses
 from imap_gateway.session.answers import ok
 from imap_gateway.session.errors import Answer, bad
@@ -25,13 +26,23 @@ async def select(s: Session, c: cmd.Select) -> Answer:
     folder = await s.require_user().select(c.mailbox, read_only=c.read_only)
     snap = folder.snapshot
     tracker = Tracker(snap.uids, origin=folder, defined=snap.flags, writable=not snap.read_only)
+    if not s.rev2:
+        # RFC 3501 §2.3.2: SELECT claims what no session has seen; EXAMINE shows the
+        # same messages \Recent without claiming them (the backend knows which).
+        tracker.recent = []
+        try:
+            tracker.add_recent(await folder.claim_recent())
+        except BaseException:
+            await folder.close()
+            raise
     s.selected = Selected(c.mailbox, folder, tracker, folder.changes(), snap.read_only)
     s.state = State.SELECTED
     out = s.out
     out.write(responses.flags(snap.flags))
     out.write(responses.exists(len(snap.uids)))
     if not s.rev2:
-        out.write(responses.recent(0))
+        for line in tracker.recent_line():
+            out.write(line)
         if snap.first_unseen is not None:
             seq = tracker.seq_of(snap.first_unseen) or 1
             out.write(responses.status_ok(codes.UNSEEN, b"%d" % seq, "First unseen"))
@@ -68,7 +79,9 @@ async def _resync(s: Session, q: cmd.QResync) -> None:
         if seq is not None:
             for line in selected.tracker.define(message.flags):
                 s.out.write(line)
-            s.out.write(responses.fetch_flags(seq, message, modseq=True))
+            shown = selected.tracker.shown_flags(message.uid, message.flags)
+            shown_message = bk.MessageFlags(message.uid, shown, message.modseq)
+            s.out.write(responses.fetch_flags(seq, shown_message, modseq=True))
 
 
 async def close(s: Session, c: cmd.Close) -> Answer:

@@ -138,12 +138,18 @@ class Session:
             elif isinstance(feed, bk.RefreshingFeed):
                 await feed.refresh()
 
-    def sync(self, *, expunges: bool) -> None:
+    async def sync(self, *, expunges: bool) -> None:
         """Take the selected mailbox's changes and write what may go out now."""
         if self.selected is None:
             return
         tracker = self.selected.tracker
         tracker.apply(self.selected.feed.pending())
+        if tracker.adding and tracker.recent is not None:
+            # RFC 3501 §2.3.2: the first session told of a message sees it \Recent;
+            # the store decides which session that is. On an outage the messages are
+            # announced all the same, just not \Recent here.
+            with contextlib.suppress(bk.BackendError):
+                tracker.add_recent(await self.selected.folder.claim_recent())
         lines = tracker.flush(expunges=expunges, qresync=self.qresync, condstore=self.condstore)
         for line in lines:
             self.out.write(line)

@@ -29,7 +29,8 @@ async def store(s: Session, c: cmd.Store) -> Answer:
         for line in tracker.define(message.flags):
             s.out.write(line)
         if not c.silent:
-            items.append(b"FLAGS " + encoder.flag_list(sorted(message.flags)))
+            flags = tracker.shown_flags(message.uid, message.flags)
+            items.append(b"FLAGS " + encoder.flag_list(sorted(flags)))
         if s.condstore:
             # RFC 7162 §3.1.3: the new MODSEQ goes out even with .SILENT.
             items.append(responses.modseq_item(message.modseq))

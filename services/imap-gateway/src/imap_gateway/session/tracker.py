@@ -60,6 +60,9 @@ class Tracker:
         self._added: set[int] = set()
         self._expunged: set[int] = set()
         self._flags: dict[int, bk.MessageFlags] = {}
+        # RFC 3501 §2.3.2 \\Recent: the runs of UIDs claimed for this session, ascending
+        # and apart; None when the session shows no \\Recent (IMAP4rev2, RFC 9051 §1.2).
+        self.recent: list[range] | None = None
 
     # --- the view -----------------------------------------------------------------------
 
@@ -104,6 +107,45 @@ class Tracker:
             permanent = encoder.flag_list([*self.defined, wire_flags.WILDCARD])
             lines.append(responses.status_ok(codes.PERMANENTFLAGS, permanent, "Flags allowed"))
         return lines
+
+    # --- \\Recent (IMAP4rev1) -------------------------------------------------------------
+
+    def add_recent(self, claimed: range) -> None:
+        if self.recent is None or not claimed:
+            return
+        runs = sorted([*self.recent, claimed], key=lambda r: r.start)
+        merged = [runs[0]]
+        for run in runs[1:]:
+            last = merged[-1]
+            if run.start <= last.stop:
+                merged[-1] = range(last.start, max(last.stop, run.stop))
+            else:
+                merged.append(run)
+        self.recent = merged
+
+    def is_recent(self, uid: int) -> bool:
+        return self.recent is not None and any(uid in run for run in self.recent)
+
+    def recent_uids(self) -> list[int]:
+        """The view's UIDs that are \\Recent in this session, ascending."""
+        found: list[int] = []
+        for run in self.recent or ():
+            low = bisect.bisect_left(self.uids, run.start)
+            found += self.uids[low : bisect.bisect_left(self.uids, run.stop)]
+        return found
+
+    def recent_line(self) -> list[bytes]:
+        """``* n RECENT``, which goes with every EXISTS in IMAP4rev1 (RFC 3501 §7.3.2)."""
+        return [] if self.recent is None else [responses.recent(len(self.recent_uids()))]
+
+    def shown_flags(self, uid: int, flags: frozenset[str]) -> frozenset[str]:
+        """``flags`` as the client sees them: with \\Recent when it is (RFC 3501 §2.3.2)."""
+        return flags | {wire_flags.RECENT} if self.is_recent(uid) else flags
+
+    @property
+    def adding(self) -> bool:
+        """Messages are waiting to be announced (a \\Recent claim goes first)."""
+        return bool(self._added)
 
     def pending_expunge(self, uid: int) -> bool:
         return uid in self._expunged
@@ -156,6 +198,7 @@ class Tracker:
             self.uids.extend(sorted(self._added))
             self._added.clear()
             lines.append(responses.exists(self.count))
+            lines += self.recent_line()
         lines += self.define(sorted(self._keywords))
         self._keywords.clear()
         for uid in sorted(self._flags):
@@ -163,7 +206,8 @@ class Tracker:
             message = self._flags.pop(uid)
             if seq is not None:
                 lines += self.define(message.flags)
-                lines.append(responses.fetch_flags(seq, message, modseq=condstore))
+                shown = bk.MessageFlags(uid, self.shown_flags(uid, message.flags), message.modseq)
+                lines.append(responses.fetch_flags(seq, shown, modseq=condstore))
                 self.shown(uid, message.modseq)
         return lines
 

@@ -48,7 +48,8 @@ class Snapshot:
     first_unseen: int | None
 
 
-# Per folder: the STATUS figures (RFC 9051 §6.3.11, RFC 8438 SIZE) and whether a
+# Per folder: the STATUS figures (RFC 9051 §6.3.11, RFC 8438 SIZE; RECENT, RFC 3501
+# §6.3.10: the messages no session has claimed, migration 0011) and whether a
 # folder below it exists. Counting walks each folder's entries: O(entries) per call.
 _LIST = """
 SELECT f.id, f.name, f.special_use, f.subscribed, f.uidvalidity, f.uidnext,
@@ -61,7 +62,8 @@ SELECT f.id, f.name, f.special_use, f.subscribed, f.uidvalidity, f.uidnext,
 FROM folders f
 CROSS JOIN LATERAL (
     SELECT count(*) AS messages, count(*) FILTER (WHERE NOT e.seen) AS unseen,
-           count(*) FILTER (WHERE e.deleted) AS deleted, coalesce(sum(m.size), 0) AS size
+           count(*) FILTER (WHERE e.deleted) AS deleted, coalesce(sum(m.size), 0) AS size,
+           count(*) FILTER (WHERE e.uid >= f.recent_floor) AS recent
     FROM mailbox_entries e JOIN messages m ON m.id = e.message_id
     WHERE e.account_id = f.account_id AND e.folder_id = f.id
 ) s
@@ -341,3 +343,31 @@ async def snapshot(pool: Pool, *, account_id: int, name: str) -> Snapshot:
         keywords=sorted(facts["keywords"]),
         first_unseen=facts["first_unseen"],
     )
+
+
+async def claim_recent(
+    pool: Pool, *, account_id: int, name: str, claim: bool = True
+) -> tuple[int, int] | None:
+    """Claim the UIDs no session has seen as \\Recent (RFC 3501 §2.3.2): (low, high),
+    UIDs low..high-1, or None when there are none. The UPDATE locks the folder row, so
+    concurrent claims take turns and each UID goes to one claim only (migration 0011).
+    Without ``claim`` (EXAMINE) the same UIDs, left unclaimed."""
+    if claim:
+        query = """
+        UPDATE folders f SET recent_floor = f.uidnext
+        FROM (SELECT id, recent_floor FROM folders
+              WHERE account_id = $1 AND name = $2 FOR UPDATE) old
+        WHERE f.account_id = $1 AND f.id = old.id
+        RETURNING old.recent_floor AS low, f.uidnext AS high
+        """
+    else:
+        query = """
+        SELECT recent_floor AS low, uidnext AS high FROM folders
+        WHERE account_id = $1 AND name = $2
+        """
+    row = await pool.fetchrow(query, account_id, normalise(name))
+    if row is None:
+        raise FolderNotFound(name)
+    if row["low"] >= row["high"]:
+        return None
+    return row["low"], row["high"]

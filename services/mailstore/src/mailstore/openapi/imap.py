@@ -68,6 +68,7 @@ IMAP_SCHEMAS: dict[str, Any] = {
         size={"type": "integer"},
         uidvalidity={"type": "integer"},
         uidnext={"type": "integer"},
+        recent={"type": "integer", "description": "messages no session has claimed"},
         highestmodseq={"type": "integer"},
         ready={"type": "boolean", "description": "false while its UIDs are backfilled"},
     ),
@@ -279,6 +280,22 @@ IMAP_PATHS: dict[str, Any] = {
             "EXPUNGE the \\Deleted messages (of uids, when given)",
             _obj(["folder"], folder=_FOLDER, uids=_UIDS),
             {"200": json_content(_obj(["expunged"], expunged=_UIDS), "The UIDs expunged")},
+        )
+    },
+    _PREFIX + "/recent": {
+        "post": _post(
+            "Claim the messages no session has seen as \\Recent (RFC 3501 §2.3.2)",
+            _obj(
+                ["folder"],
+                folder=_FOLDER,
+                claim={"type": "boolean", "description": "false: only look (EXAMINE)"},
+            ),
+            {
+                "200": json_content(
+                    _obj(["recent"], recent=_UIDS),
+                    "UIDs now recent for the caller alone; some may be expunged",
+                )
+            },
         )
     },
     _PREFIX + "/changes": {

@@ -116,6 +116,7 @@ def _folder_json(row: db.Record) -> dict[str, Any]:
         "uidvalidity": row["uidvalidity"],
         "uidnext": row["uidnext"],
         "highestmodseq": row["highestmodseq"],
+        "recent": row["recent"],
         "ready": not row["backfilling"],
     }
 
@@ -200,6 +201,24 @@ async def select(request: web.Request) -> web.Response:
             "first_unseen": found.first_unseen,
         }
     )
+
+
+async def claim_recent(request: web.Request) -> web.Response:
+    """RFC 3501 §2.3.2: the session calling is the first told of these messages;
+    with ``claim`` false (EXAMINE), the messages no session claimed, left so."""
+    account = await account_of(request)
+    body = await json_object(request)
+    claim = body.get("claim", True)
+    if not isinstance(claim, bool):
+        raise InvalidRequest({"claim": "must be true or false"})
+    claimed = await imap_folders.claim_recent(
+        request.app[POOL],
+        account_id=account["id"],
+        name=folder_name(body.get("folder"), "folder"),
+        claim=claim,
+    )
+    ranges = [] if claimed is None else [(claimed[0], claimed[1] - 1)]
+    return web.json_response({"recent": format_ranges(ranges)})
 
 
 # --- messages -----------------------------------------------------------------------------

@@ -58,7 +58,7 @@ SELECT f.id, f.name, f.special_use, f.subscribed, f.uidvalidity, f.uidnext,
                AND starts_with(c.name, f.name || '/')) AS children,
        EXISTS (SELECT 1 FROM uid_backfill b WHERE b.account_id = f.account_id
                AND b.folder_id = f.id) AS backfilling,
-       s.messages, s.unseen, s.deleted, s.size
+       s.messages, s.unseen, s.deleted, s.size, s.recent
 FROM folders f
 CROSS JOIN LATERAL (
     SELECT count(*) AS messages, count(*) FILTER (WHERE NOT e.seen) AS unseen,

@@ -45,9 +45,6 @@ CHECKPOINT_SECONDS = 5
 
 # Groups that fail for a reason docs/imap.md gives under this heading.
 KNOWN_FAILING = {
-    "copy": "\\Recent",
-    "select": "\\Recent",
-    "search-flags": "\\Recent",
     "search-addresses": "SEARCH FROM/TO/CC/BCC on the header's text",
     "listext": "LIST-EXTENDED with SUBSCRIBED and RECURSIVEMATCH",
 }

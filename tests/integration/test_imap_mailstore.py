@@ -339,3 +339,50 @@ async def test_copy_into_the_selected_mailbox_reports_exists_at_once(
     exists(first)
     ok(first.copy("1", "INBOX"))
     assert exists(first) == [2]
+
+
+# --- \\Recent (RFC 3501 §2.3.2): the mail store decides which session is the first told ---
+
+
+def recent(client: imaplib.IMAP4) -> list[int]:
+    """SEARCH RECENT: the sequence numbers \\Recent in this session."""
+    data = ok(client.search(None, "RECENT"))
+    return [int(n) for n in data[0].split()]  # type: ignore[union-attr]
+
+
+async def test_one_session_in_all_sees_a_message_recent(endpoints: Endpoints, account: str) -> None:
+    await deliver(endpoints, account, "one")
+    await deliver(endpoints, account, "two")
+    looker, first, second = (_login(endpoints, account) for _ in range(3))
+    try:
+        async with asyncio.timeout(IDLE_WAIT):
+            while True:
+                if ok(looker.status("INBOX", "(MESSAGES)"))[0] == b"INBOX (MESSAGES 2)":
+                    break
+                await asyncio.sleep(0.1)
+
+        ok(looker.select("INBOX", readonly=True))
+        examined = looker.untagged_responses.pop("RECENT")
+        ok(first.select("INBOX"))
+        first_recent = first.untagged_responses.pop("RECENT")
+        ok(second.select("INBOX"))
+        second_recent = second.untagged_responses.pop("RECENT")
+        flags = ok(first.fetch("1:*", "(FLAGS)"))
+        status = ok(looker.status("INBOX", "(RECENT)"))
+
+        # EXAMINE shows them \Recent without claiming; SELECT claims (RFC 3501 §6.3.2).
+        assert (examined, first_recent, second_recent) == ([b"2"], [b"2"], [b"0"])
+        assert all(b"\\Recent" in line for line in flags)  # type: ignore[operator]
+        assert status == [b"INBOX (RECENT 0)"]
+
+        # A message arriving while both are selected is \Recent in exactly one of them.
+        await deliver(endpoints, account, "three")
+        await wait_exists(first, 3)
+        await wait_exists(second, 3)
+        holders = [3 in recent(client) for client in (first, second)]
+        assert sorted(holders) == [False, True]
+        assert recent(first)[:2] == [1, 2]
+    finally:
+        for client in (looker, first, second):
+            with contextlib.suppress(imaplib.IMAP4.error, OSError):
+                client.logout()

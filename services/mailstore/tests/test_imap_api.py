@@ -1,5 +1,5 @@
 """The IMAP-facing API on real PostgreSQL, over HTTP: folders, SELECT, FETCH, STORE,
-COPY/MOVE, EXPUNGE, changes since a MODSEQ and APPEND (views.imap)."""
+COPY/MOVE, EXPUNGE, changes since a MODSEQ, APPEND and \\Recent claims (views.imap)."""
 
 from __future__ import annotations
 
@@ -470,3 +470,70 @@ async def test_search_over_the_work_limit_is_413_limit(
 
     assert refused["code"] == "limit"
     assert found == {"uids": "1"}
+
+
+# -- \\Recent (views.imap.claim_recent, migration 0011; RFC 3501 §2.3.2) ---------------------
+
+
+async def claim(client: Client, status: int = 200, **body: Any) -> Any:
+    response = await client.post(IMAP + "/recent", json={"folder": "INBOX", **body}, headers=AUTH)
+    assert response.status == status, await response.text()
+    return (await response.json()).get("recent")
+
+
+async def recent_status(client: Client) -> int:
+    count: int = (await get(client, "/status", folder="INBOX"))["recent"]
+    return count
+
+
+def expand(uids: str) -> list[int]:
+    found: list[int] = []
+    for run in filter(None, uids.split(",")):
+        low, _, high = run.partition(":")
+        found += range(int(low), int(high or low) + 1)
+    return found
+
+
+async def test_a_claim_takes_what_nobody_claimed_and_a_look_takes_nothing(
+    client: Client, alice: None
+) -> None:
+    await append(client, "INBOX", mail("1"), mail("2"), mail("3"))
+
+    looked = await claim(client, claim=False)
+    before = await recent_status(client)
+    first = await claim(client)
+    second = await claim(client)
+    await append(client, "INBOX", mail("4"))
+    third = await claim(client)
+
+    assert (looked, before) == ("1:3", 3)
+    assert (first, second, third) == ("1:3", "", "4")
+    assert await recent_status(client) == 0
+
+
+async def test_racing_claims_never_share_a_uid(client: Client, alice: None) -> None:
+    async def claims() -> list[str]:
+        return [await claim(client) for _ in range(6)]
+
+    async def appends() -> None:
+        for _ in range(6):
+            await append(client, "INBOX", mail("a"), mail("b"))
+
+    results = await asyncio.gather(appends(), *(claims() for _ in range(4)))
+    claimed = [uid for runs in results[1:] for uids in runs for uid in expand(uids)]
+    claimed += expand(await claim(client))
+
+    assert sorted(claimed) == list(range(1, 13))  # each of the 12 exactly once
+
+
+@pytest.mark.parametrize(
+    "body", [{"folder": ""}, {"folder": "a*"}, {"folder": "INBOX", "claim": "yes"}]
+)
+async def test_invalid_claims_are_422(client: Client, alice: None, body: Any) -> None:
+    response = await client.post(IMAP + "/recent", json=body, headers=AUTH)
+    assert response.status == 422
+
+
+async def test_a_claim_on_a_missing_folder_is_404(client: Client, alice: None) -> None:
+    response = await client.post(IMAP + "/recent", json={"folder": "Nowhere"}, headers=AUTH)
+    assert response.status == 404

@@ -41,7 +41,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,14 +76,14 @@ def roles(args: argparse.Namespace) -> list[str]:
     ]
 
 
-def contents(args: argparse.Namespace, address: str, role: str) -> list[bytes] | None:
-    """The messages a role's Inbox starts with; the same for both servers."""
+def contents(args: argparse.Namespace, address: str, role: str) -> Iterator[bytes] | None:
+    """The messages a role's Inbox starts with; the same bytes for both servers."""
     if role == "big":
-        return list(imap_seed.mailbox(address, args.big, seed=1))
+        return imap_seed.mailbox(address, args.big, seed=1)
     if role.startswith("mix-"):
-        return list(imap_seed.mailbox(address, args.mix, seed=2 + int(role[4:])))
+        return imap_seed.mailbox(address, args.mix, seed=2 + int(role[4:]))
     if role == "large":
-        return [imap_seed.large_message(address, args.large_mib * 2**20)]
+        return iter([imap_seed.large_message(address, args.large_mib * 2**20)])
     return None
 
 
@@ -123,7 +123,7 @@ async def localpost(args: argparse.Namespace, overrides: dict[str, str]) -> Asyn
             await asyncio.gather(*(api.create_account(a, PASSWORD) for a in batch))
         for role, address in users.items():
             if (messages := contents(args, address, role)) is not None:
-                await imap_seed.store(stack.database_url, address, iter(messages))
+                await imap_seed.store(stack.database_url, address, messages)
 
         smtp = SMTPClient(*ep.smtp, timeout=30.0)
 

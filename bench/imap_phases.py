@@ -242,6 +242,7 @@ MIX = {
 async def mixed(target: Target, *, clients: int, accounts: int, seconds: float) -> dict[str, Any]:
     """``clients`` sessions over ``accounts`` mailboxes doing :data:`MIX` for ``seconds``."""
     counts: Counter[str] = Counter()
+    took: dict[str, list[float]] = {kind: [] for kind in MIX}
     sessions = [await target.session(f"mix-{n % accounts}") for n in range(clients)]
     stop_at = time.perf_counter() + seconds
 
@@ -250,7 +251,9 @@ async def mixed(target: Target, *, clients: int, accounts: int, seconds: float) 
         kinds, weights = list(MIX), list(MIX.values())
         while time.perf_counter() < stop_at:
             kind = chance.choices(kinds, weights)[0]
+            began = time.perf_counter()
             await _operation(connection, kind, chance)
+            took[kind].append((time.perf_counter() - began) * 1000)
             counts[kind] += 1
 
     started = time.perf_counter()
@@ -262,7 +265,16 @@ async def mixed(target: Target, *, clients: int, accounts: int, seconds: float) 
     elapsed = time.perf_counter() - started
     await asyncio.gather(*(c.logout() for c in sessions))
     total = sum(counts.values())
-    return {"ops": total, "seconds": round(elapsed, 1), "ops_per_s": round(total / elapsed, 1)}
+    return {
+        "ops": total,
+        "seconds": round(elapsed, 1),
+        "ops_per_s": round(total / elapsed, 1),
+        # Where the time goes: each kind's count and p50 latency at the client.
+        "by_kind": {
+            kind: {"count": counts[kind], "p50_ms": round(percentile(took[kind], 50), 1)}
+            for kind in MIX
+        },
+    }
 
 
 async def _selected_count(connection: IMAPConnection) -> int:

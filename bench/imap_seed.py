@@ -14,16 +14,20 @@ senders drawn from small pools so that SEARCH finds something.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import itertools
+import os
 import random
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 import asyncpg
 
 from mailstore import db as mailstore_db
 from mailstore.db.connection import init_connection
-from mailstore.parsing import parse_message
+from mailstore.parsing import ParsedMessage, parse_message
 
 WORDS = [
     "invoice",
@@ -109,26 +113,44 @@ def large_message(recipient: str, size: int) -> bytes:
 
 
 async def store(database_url: str, recipient: str, messages: Iterator[bytes]) -> int:
-    """Deliver ``messages`` to ``recipient``'s Inbox with the mail store's code; how many."""
+    """Deliver ``messages`` to ``recipient``'s Inbox with the mail store's code; how many.
+
+    The parsing (most of the time) runs in one worker process per CPU, a batch at a
+    time, while the previous batch is written.
+    """
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=init_connection)
+    loop = asyncio.get_running_loop()
     count = 0
     try:
-        batch: list[mailstore_db.NewMessage] = []
-        for raw in messages:
-            gateway_id = uuid.uuid4().hex
-            batch.append(
-                mailstore_db.NewMessage(
-                    gateway_id, "bench@example.org", [recipient], None, raw, parse_message(raw)
+        with ProcessPoolExecutor(os.cpu_count()) as workers:
+            for raws in _batches(messages):
+                parsed = await asyncio.gather(
+                    *(loop.run_in_executor(workers, _parse_all, part) for part in _split(raws))
                 )
-            )
-            if len(batch) == BATCH:
+                batch = [
+                    mailstore_db.NewMessage(
+                        uuid.uuid4().hex, "bench@example.org", [recipient], None, raw, result
+                    )
+                    for raw, result in zip(raws, itertools.chain(*parsed), strict=True)
+                ]
                 count += await _store_batch(pool, batch)
-                batch = []
-        if batch:
-            count += await _store_batch(pool, batch)
     finally:
         await pool.close()
     return count
+
+
+def _batches(messages: Iterator[bytes]) -> Iterator[list[bytes]]:
+    while batch := list(itertools.islice(messages, BATCH)):
+        yield batch
+
+
+def _split(raws: list[bytes]) -> list[list[bytes]]:
+    step = -(-len(raws) // (os.cpu_count() or 1))
+    return [raws[n : n + step] for n in range(0, len(raws), step)]
+
+
+def _parse_all(raws: list[bytes]) -> list[ParsedMessage]:
+    return [parse_message(raw) for raw in raws]
 
 
 async def _store_batch(pool: object, batch: list[mailstore_db.NewMessage]) -> int:

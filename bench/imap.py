@@ -54,6 +54,7 @@ from stackbench import AMQP_URL, SENDER, database_server, machine, run_script
 
 from mailstore.passwords import DEFAULT_ROUNDS
 from smtplib_common.client import SMTPClient
+from smtplib_common.errors import SMTPError
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.ports import free_port
 from tests.integration.stack import LocalStack
@@ -146,8 +147,11 @@ async def localpost(args: argparse.Namespace, overrides: dict[str, str]) -> Asyn
         try:
             yield target, by_smtp
         finally:
-            if smtp.is_connected:
+            # Idle since the EXISTS phase, the gateway may have closed it (421): no figure
+            # depends on this QUIT, so it must not cost the run its results.
+            with contextlib.suppress(SMTPError, OSError):
                 await smtp.quit()
+            await smtp.close()
 
 
 @contextlib.asynccontextmanager
@@ -200,16 +204,24 @@ async def measure(
     args: argparse.Namespace, ours: phases.Target, theirs: phases.Target, by_smtp: Any
 ) -> dict[str, Any]:
     out: dict[str, Any] = {t.name: {"notes": t.notes} for t in (ours, theirs)}
+
+    def keep() -> None:
+        # What is measured so far, so that a failure later (or at teardown) keeps it.
+        if args.json is not None:
+            args.json.with_suffix(".partial.json").write_text(json.dumps(out, indent=2))
+
     logins = [(ours, "login"), (theirs, "login"), (theirs, "login-sha512")]
     for target, role in logins:
         out[target.name][f"logins {role}"] = await phases.logins(
             target, role, clients=args.login_clients, seconds=args.login_seconds
         )
+        keep()
     for target in (ours, theirs):
         out[target.name]["big folder"] = await phases.big_folder(
             target, repeats=args.repeats, bodies=min(args.bodies, args.big)
         )
         out[target.name]["large"] = await phases.large_body(target, repeats=args.repeats)
+        keep()
     for target, deliver, via in (
         (ours, by_smtp, "SMTP 250"),
         (ours, Appender(ours, "probe"), "APPEND OK"),
@@ -222,6 +234,7 @@ async def measure(
         finally:
             if isinstance(deliver, Appender):
                 await deliver.close()
+        keep()
     for round_ in range(args.rounds):
         order = (ours, theirs) if round_ % 2 == 0 else (theirs, ours)
         for target in order:
@@ -231,11 +244,13 @@ async def measure(
                     target, clients=args.clients, accounts=MIX_ACCOUNTS, seconds=args.seconds
                 )
             )
+            keep()
     accounts = math.ceil(args.idle / SESSIONS_PER_ACCOUNT)
     for target in (ours, theirs):
         out[target.name]["idle"] = await phases.idle_sessions(
             target, sessions=args.idle, accounts=accounts
         )
+        keep()
     return out
 
 

@@ -15,7 +15,13 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from imap_gateway import backend as bk
-from imap_gateway.session.dispatch import HANDLERS, Run, command_name, expunges_allowed
+from imap_gateway.session.dispatch import (
+    HANDLERS,
+    Run,
+    command_name,
+    expunges_allowed,
+    expunges_allowed_before,
+)
 from imap_gateway.session.errors import Answer, Refusal, response_for
 from imap_gateway.session.events import SessionEvents
 from imap_gateway.session.misc import capability_code
@@ -185,7 +191,7 @@ async def _execute(s: Session, command: cmd.Command) -> None:
     else:
         allowed = expunges_allowed(command)
         await s.refresh()
-        s.sync(expunges=allowed)
+        s.sync(expunges=expunges_allowed_before(command))
         s.current = name
         try:
             answer = await _run(s, handler.run, command, name)

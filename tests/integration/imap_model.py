@@ -186,9 +186,9 @@ class MailboxModel(RuleBasedStateMachine):
             if kind == b"EXISTS":
                 assert n >= len(view.uids), (line, view.uids)
                 last = view.uids[-1] if view.uids else 0
-                # A late session may still be told of a message since expunged.
-                known = then.keys() | now.keys() if self.driver.synchronous else box.made.keys()
-                fresh = sorted(u for u in known if u > last)
+                # Every session catches up after each step, and no step both adds and
+                # removes a message: an EXISTS is about messages there before or after.
+                fresh = sorted(u for u in then.keys() | now.keys() if u > last)
                 assert n - len(view.uids) <= len(fresh), (line, view.uids, fresh)
                 view.uids += fresh[: n - len(view.uids)]
                 continue
@@ -423,18 +423,30 @@ class MailboxModel(RuleBasedStateMachine):
         assert tuple(lines[-1].split(b" ")[1 : 1 + len(wanted)]) == wanted, (lines[-1], target)
 
     @precondition(any_selected)
-    @rule(data=st.data(), uid=st.booleans(), key=st.sampled_from(sorted(SEARCH_KEYS)))
-    def search(self, data: st.DataObject, uid: bool, key: str) -> None:
+    @rule(
+        data=st.data(),
+        uid=st.booleans(),
+        key=st.sampled_from(sorted(SEARCH_KEYS)),
+        chosen=st.none() | picks,
+    )
+    def search(self, data: st.DataObject, uid: bool, key: str, chosen: list[int] | None) -> None:
+        """``chosen``: the key is a set of sequence numbers (also in UID SEARCH)."""
         i = data.draw(st.sampled_from(self.selected()))
         view = self.views[i]
         assert view is not None
         before = self.snapshot()
+        match = SEARCH_KEYS[key]
+        if chosen is not None and view.uids:
+            seqs = sorted({p % len(view.uids) + 1 for p in chosen})
+            named = {view.uids[n - 1] for n in seqs}
+            key, match = numbers(seqs), lambda f, u: u in named
+        else:
+            match = (lambda m: lambda f, u: m(f))(match)
         lines = self.command(i, f"{'UID ' if uid else ''}SEARCH {key}")
         self.absorb(i, lines[:-1], before, expunges=uid)
         self.settled(i, expunges=uid)
         box = self.boxes[view.folder].messages
-        match = SEARCH_KEYS[key]
-        found = [u for u in view.uids if u in box and match(box[u])]
+        found = [u for u in view.uids if u in box and match(box[u], u)]
         want = found if uid else [view.uids.index(u) + 1 for u in found]
         assert ("* SEARCH" + "".join(f" {n}" for n in want)).encode() in lines, (lines, want)
         assert lines[-1].split(b" ")[1] == b"OK", lines[-1]

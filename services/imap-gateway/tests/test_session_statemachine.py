@@ -179,3 +179,18 @@ async def test_numbered_copy_reads_its_numbers_before_the_pending_expunge(server
         b"* 1 EXPUNGE",
         b"%s OK [COPYUID %d 3 1] COPY completed" % (lines[-1].split(b" ")[0], archive.uidvalidity),
     ]
+
+
+async def test_uid_search_reads_its_sequence_numbers_before_the_pending_expunge(
+    server: Server,
+) -> None:
+    for n in range(1, 4):
+        server.deliver(f"Message {n}")
+    me, other = await server.logged_in(), await server.logged_in()
+    await other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    await other.ok("EXPUNGE")
+
+    lines = await me.ok("UID SEARCH 2")
+
+    # Number 2 is UID 2 in the view the client sent it from (UID 3 after the EXPUNGE).
+    assert lines[:-1] == [b"* SEARCH 2", b"* 1 EXPUNGE"]

@@ -90,7 +90,10 @@ def expunges_allowed_before(command: cmd.Command) -> bool:
     """May pending EXPUNGEs go out before this command runs? Not when it names
     messages by sequence number: the client numbered them in the view it had when
     it sent the command, and an EXPUNGE first would shift them onto other messages
-    (a numbered MOVE would move the wrong one)."""
+    (a numbered MOVE would move the wrong one). A UID SEARCH may still have sequence
+    numbers in its key (RFC 9051 §6.4.4)."""
+    if isinstance(command, cmd.Search) and search.names_by_number(command.key):
+        return False
     return not (isinstance(command, _USES_NUMBERS) and not command.uid)
 
 

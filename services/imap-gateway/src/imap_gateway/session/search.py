@@ -58,6 +58,17 @@ def rewrite(key: SearchKey, selected: Selected) -> SearchKey:
     return key
 
 
+def names_by_number(key: SearchKey) -> bool:
+    """Whether ``key`` holds a set of sequence numbers (``$`` is UIDs, RFC 5182)."""
+    if isinstance(key, SearchSet):
+        return not key.uid and not key.sequence_set.saved
+    if isinstance(key, SearchAnd):
+        return any(names_by_number(k) for k in key.keys)
+    if isinstance(key, SearchOr):
+        return names_by_number(key.left) or names_by_number(key.right)
+    return isinstance(key, SearchNot) and names_by_number(key.key)
+
+
 def _has_modseq(key: SearchKey) -> bool:
     if isinstance(key, SearchModSeq):
         return True

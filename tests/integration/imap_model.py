@@ -65,6 +65,19 @@ flag_sets = st.frozensets(st.sampled_from(FLAG_NAMES), max_size=2)
 picks = st.lists(st.integers(0, 50), min_size=1, max_size=3)
 
 
+@dataclass(frozen=True)
+class Pick:
+    """How a command names messages: UIDs or numbers, some (``chosen`` modulo the
+    view) or ``1:*``."""
+
+    uid: bool
+    chosen: list[int]
+    everything: bool
+
+
+message_sets = st.builds(Pick, uid=st.booleans(), chosen=picks, everything=st.booleans())
+
+
 def message(n: int) -> bytes:
     return b"From: bob@example.org\r\nSubject: m%d\r\n\r\nbody %d\r\n" % (n, n)
 
@@ -151,6 +164,7 @@ class Target:
     text: str
     uids: list[int]  # the named messages that still exist, ascending
     gone: bool  # a named message was expunged (non-UID forms: its number stayed)
+    uid: bool  # the set is of UIDs
 
 
 class MailboxModel(RuleBasedStateMachine):
@@ -232,26 +246,35 @@ class MailboxModel(RuleBasedStateMachine):
         self.settled(i, expunges=expunges)
         return lines[-1]
 
-    def target(self, i: int, uid: bool, chosen: list[int], everything: bool) -> Target:
+    def target(self, i: int, pick: Pick) -> Target:
         view = self.views[i]
         assert view is not None
+        # An empty view has no numbers: the UID form names what is there.
+        uid, chosen, everything = pick.uid or not view.uids, pick.chosen, pick.everything
         box = self.boxes[view.folder].messages
         if uid:
             # UID forms: pending expunges may go out first; only existing UIDs count.
             if everything or not view.uids:
-                return Target("1:*", sorted(box), gone=False)
+                return Target("1:*", sorted(box), gone=False, uid=True)
             named = {view.uids[p % len(view.uids)] for p in chosen}
-            return Target(numbers(list(named)), sorted(named & box.keys()), gone=False)
+            return Target(numbers(list(named)), sorted(named & box.keys()), False, uid=True)
         if everything:
             # "*" is the last message once the EXISTS sent first is counted.
             named = set(view.uids) | box.keys()
-            return Target("1:*", sorted(box), gone=bool(named - box.keys()))
+            return Target("1:*", sorted(box), bool(named - box.keys()), uid=False)
         seqs = sorted({p % len(view.uids) + 1 for p in chosen})
         named = {view.uids[n - 1] for n in seqs}
-        return Target(numbers(seqs), sorted(named & box.keys()), gone=bool(named - box.keys()))
+        return Target(numbers(seqs), sorted(named & box.keys()), bool(named - box.keys()), False)
 
     def selected(self) -> list[int]:
         return [i for i, view in enumerate(self.views) if view is not None]
+
+    def pick(self, data: st.DataObject) -> tuple[int, View]:
+        """One of the sessions with a mailbox selected, and its view."""
+        i = data.draw(st.sampled_from(self.selected()))
+        view = self.views[i]
+        assert view is not None
+        return i, view
 
     def any_selected(self) -> bool:
         return bool(self.selected())
@@ -298,9 +321,7 @@ class MailboxModel(RuleBasedStateMachine):
     @precondition(any_selected)
     @rule(data=st.data(), close=st.booleans())
     def close_or_unselect(self, data: st.DataObject, close: bool) -> None:
-        i = data.draw(st.sampled_from(self.selected()))
-        view = self.views[i]
-        assert view is not None
+        i, view = self.pick(data)
         before = self.snapshot()
         box = self.boxes[view.folder]
         if close and not view.read_only:
@@ -346,9 +367,7 @@ class MailboxModel(RuleBasedStateMachine):
     @precondition(any_selected)
     @rule(
         data=st.data(),
-        uid=st.booleans(),
-        chosen=picks,
-        everything=st.booleans(),
+        pick=message_sets,
         mode=st.sampled_from(sorted(STORE_VERBS)),
         flags=flag_sets,
         silent=st.booleans(),
@@ -356,19 +375,15 @@ class MailboxModel(RuleBasedStateMachine):
     def store(
         self,
         data: st.DataObject,
-        uid: bool,
-        chosen: list[int],
-        everything: bool,
+        pick: Pick,
         mode: str,
         flags: Flags,
         silent: bool,
     ) -> None:
-        i = data.draw(st.sampled_from(self.selected()))
-        view = self.views[i]
-        assert view is not None
-        uid = uid or not view.uids
+        i, view = self.pick(data)
         before = self.snapshot()
-        target = self.target(i, uid, chosen, everything)
+        target = self.target(i, pick)
+        uid = target.uid
         folder = self.boxes[view.folder]
         box = folder.messages
         if not view.read_only:
@@ -394,20 +409,14 @@ class MailboxModel(RuleBasedStateMachine):
     @precondition(any_selected)
     @rule(
         data=st.data(),
-        uid=st.booleans(),
-        chosen=picks,
-        everything=st.booleans(),
+        pick=message_sets,
         peek=st.booleans(),
     )
-    def fetch(
-        self, data: st.DataObject, uid: bool, chosen: list[int], everything: bool, peek: bool
-    ) -> None:
-        i = data.draw(st.sampled_from(self.selected()))
-        view = self.views[i]
-        assert view is not None
-        uid = uid or not view.uids
+    def fetch(self, data: st.DataObject, pick: Pick, peek: bool) -> None:
+        i, view = self.pick(data)
         before = self.snapshot()
-        target = self.target(i, uid, chosen, everything)
+        target = self.target(i, pick)
+        uid = target.uid
         folder = self.boxes[view.folder]
         if not peek and not view.read_only:
             for u in target.uids:
@@ -431,9 +440,7 @@ class MailboxModel(RuleBasedStateMachine):
     )
     def search(self, data: st.DataObject, uid: bool, key: str, chosen: list[int] | None) -> None:
         """``chosen``: the key is a set of sequence numbers (also in UID SEARCH)."""
-        i = data.draw(st.sampled_from(self.selected()))
-        view = self.views[i]
-        assert view is not None
+        i, view = self.pick(data)
         before = self.snapshot()
         match = SEARCH_KEYS[key]
         if chosen is not None and view.uids:
@@ -454,28 +461,22 @@ class MailboxModel(RuleBasedStateMachine):
     @precondition(any_selected)
     @rule(
         data=st.data(),
-        uid=st.booleans(),
-        chosen=picks,
-        everything=st.booleans(),
+        pick=message_sets,
         folder=folders,
         move=st.booleans(),
     )
     def copy_or_move(
         self,
         data: st.DataObject,
-        uid: bool,
-        chosen: list[int],
-        everything: bool,
+        pick: Pick,
         folder: str,
         move: bool,
     ) -> None:
-        i = data.draw(st.sampled_from(self.selected()))
-        view = self.views[i]
-        assert view is not None
+        i, view = self.pick(data)
         move = move and folder != view.folder
-        uid = uid or not view.uids
         before = self.snapshot()
-        target = self.target(i, uid, chosen, everything)
+        target = self.target(i, pick)
+        uid = target.uid
         source, dest = self.boxes[view.folder], self.boxes[folder]
         refused = move and view.read_only
         new = [] if refused else [dest.add(source.messages[u], source.made[u]) for u in target.uids]
@@ -500,14 +501,13 @@ class MailboxModel(RuleBasedStateMachine):
         assert expand(parts[2]) == new, (lines, new)
 
     @precondition(any_selected)
-    @rule(data=st.data(), uid=st.booleans(), chosen=picks, everything=st.booleans())
-    def expunge(self, data: st.DataObject, uid: bool, chosen: list[int], everything: bool) -> None:
-        i = data.draw(st.sampled_from(self.selected()))
-        view = self.views[i]
-        assert view is not None
+    @rule(data=st.data(), pick=message_sets)
+    def expunge(self, data: st.DataObject, pick: Pick) -> None:
+        i, view = self.pick(data)
         before = self.snapshot()
         box = self.boxes[view.folder]
-        named = self.target(i, True, chosen, everything) if uid else None
+        uid_form = Pick(uid=True, chosen=pick.chosen, everything=pick.everything)
+        named = self.target(i, uid_form) if pick.uid else None
         if not view.read_only:
             box.messages = {
                 u: f
@@ -523,9 +523,7 @@ class MailboxModel(RuleBasedStateMachine):
     @rule(data=st.data(), change=st.sampled_from(["deliver", "flag", "delete", "none"]))
     def idle(self, data: st.DataObject, change: str) -> None:
         """IDLE (RFC 2177): a delivery to the folder is pushed before DONE is sent."""
-        i = data.draw(st.sampled_from(self.selected()))
-        view = self.views[i]
-        assert view is not None
+        i, view = self.pick(data)
         driver = self.driver
         tag = driver.next_tag(i)
         before = self.snapshot()

@@ -145,17 +145,23 @@ def test_sessions_and_the_web_agree_with_the_mailbox_model(client_class: type[Cl
     )
 
 
-# What the machine found, kept as plain tests: a numbered COPY or MOVE used to let
-# another session's pending EXPUNGE go out first and then read its numbers in the
-# shifted view.
+# What the machine found, kept as plain tests: a numbered COPY or MOVE (and a UID
+# SEARCH with numbers in its key) used to let another session's pending EXPUNGE go
+# out first and then read its numbers in the shifted view.
 
 
-async def test_numbered_move_moves_the_message_the_client_numbered(server: Server) -> None:
+async def expunged_elsewhere(server: Server) -> Client:
+    """A session on messages 1-3 whose message 1 another session has just expunged."""
     for n in range(1, 4):
         server.deliver(f"Message {n}")
     me, other = await server.logged_in(), await server.logged_in()
     await other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
     await other.ok("EXPUNGE")
+    return me
+
+
+async def test_numbered_move_moves_the_message_the_client_numbered(server: Server) -> None:
+    me = await expunged_elsewhere(server)
 
     lines = await me.ok("MOVE 2 Archive")
 
@@ -166,11 +172,7 @@ async def test_numbered_move_moves_the_message_the_client_numbered(server: Serve
 
 
 async def test_numbered_copy_reads_its_numbers_before_the_pending_expunge(server: Server) -> None:
-    for n in range(1, 4):
-        server.deliver(f"Message {n}")
-    me, other = await server.logged_in(), await server.logged_in()
-    await other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
-    await other.ok("EXPUNGE")
+    me = await expunged_elsewhere(server)
 
     lines = await me.ok("COPY 3 Archive")
 
@@ -184,11 +186,7 @@ async def test_numbered_copy_reads_its_numbers_before_the_pending_expunge(server
 async def test_uid_search_reads_its_sequence_numbers_before_the_pending_expunge(
     server: Server,
 ) -> None:
-    for n in range(1, 4):
-        server.deliver(f"Message {n}")
-    me, other = await server.logged_in(), await server.logged_in()
-    await other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
-    await other.ok("EXPUNGE")
+    me = await expunged_elsewhere(server)
 
     lines = await me.ok("UID SEARCH 2")
 

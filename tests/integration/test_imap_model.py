@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import smtplib
 import socket
@@ -48,7 +49,19 @@ FOLDER_IDS = {"INBOX": "inbox", "Archive": "archive", "Trash": "trash"}
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def stack(database_url: str, amqp_url: str) -> AsyncIterator[LocalStack]:
     """This module's own stack: the three services and the IMAP gateway."""
-    async with LocalStack(admin_database_url=database_url, amqp_url=amqp_url, imap=True) as s:
+    # stack.py builds each service's environment afresh; a PYTHONPATH that points at
+    # this checkout's sources must reach the services too, or they run another copy.
+    inherited = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+    # Every delivery is a new SMTP connection from 127.0.0.1: more than the default
+    # 60 a minute per source when the machine runs many examples.
+    smtp = {"GATEWAY_CONNECTION_RATE_PER_SOURCE": "100000"}
+    async with LocalStack(
+        admin_database_url=database_url,
+        amqp_url=amqp_url,
+        imap=True,
+        overrides={**inherited, **smtp},
+        service_overrides={"imap-gateway": inherited},
+    ) as s:
         yield s
 
 

@@ -141,7 +141,7 @@ class InProcess:
 def test_sessions_and_the_web_agree_with_the_mailbox_model(client_class: type[Client]) -> None:
     run_state_machine_as_test(
         lambda: MailboxModel(InProcess(client_class)),
-        settings=fuzz_settings(100, stateful_step_count=40, report_multiple_bugs=False),
+        settings=fuzz_settings(100, stateful_step_count=50, report_multiple_bugs=False),
     )
 
 

@@ -210,7 +210,7 @@ class RealStack:
 async def test_sessions_web_and_new_mail_agree_with_the_mailbox_model(
     endpoints: Endpoints,
 ) -> None:
-    settings = fuzz_settings(6, stateful_step_count=25, report_multiple_bugs=False)
+    settings = fuzz_settings(10, stateful_step_count=25, report_multiple_bugs=False)
     await asyncio.to_thread(
         run_state_machine_as_test, lambda: MailboxModel(RealStack(endpoints)), settings=settings
     )

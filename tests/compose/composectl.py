@@ -57,9 +57,12 @@ class Compose:
     project: str
     smtp_port: int = field(default_factory=free_port)
     submission_port: int = field(default_factory=free_port)
+    submissions_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
     imap_port: int = field(default_factory=free_port)
     imaps_port: int = field(default_factory=free_port)
+    pop3_port: int = field(default_factory=free_port)
+    pop3s_port: int = field(default_factory=free_port)
     timings: list[tuple[str, float]] = field(default_factory=list)
 
     @property
@@ -72,9 +75,12 @@ class Compose:
             COMPOSE_PROJECT_NAME=self.project,
             PUBLISHED_SMTP_PORT=str(self.smtp_port),
             PUBLISHED_SUBMISSION_PORT=str(self.submission_port),
+            PUBLISHED_SUBMISSIONS_PORT=str(self.submissions_port),
             PUBLISHED_WEB_PORT=str(self.web_port),
             PUBLISHED_IMAP_PORT=str(self.imap_port),
             PUBLISHED_IMAPS_PORT=str(self.imaps_port),
+            PUBLISHED_POP3_PORT=str(self.pop3_port),
+            PUBLISHED_POP3S_PORT=str(self.pop3s_port),
             # Debian's engine has no buildx; compose then builds through the daemon.
             COMPOSE_BAKE="false",
         )

@@ -17,12 +17,14 @@ import email
 import email.policy
 import imaplib
 import os
+import poplib
 import ssl
 import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -200,19 +202,46 @@ async def test_05_submission_with_starttls_verified_and_auth(
         journey.certificate = journey.compose.read_file("web", "/certs/tls.crt")
         ca = tmp_path_factory.mktemp("certs") / "localpost.crt"
         ca.write_bytes(journey.certificate)
-        await asyncio.to_thread(
-            swaks,
-            "--server", f"127.0.0.1:{journey.compose.submission_port}",
-            "--tls", "--tls-verify", "--tls-ca-path", str(ca),
-            "--auth", "PLAIN",
-            "--auth-user", journey.alice.address,
-            "--auth-password", journey.alice.password,
-            "--from", journey.alice.address,
-            "--to", journey.bob.address,
-            "--header", "Subject: Submitted over TLS",
-        )  # fmt: skip
-        await wait_for_subject(journey.bob, "Submitted over TLS")
-    assert "Submitted over TLS" in await subjects(journey.alice, "sent")
+        await submit_as_alice(
+            journey, ca, journey.compose.submission_port, "--tls", "PLAIN", "Submitted over TLS"
+        )
+
+
+async def test_05a_a_mail_program_submits_over_implicit_tls_with_auth_login(
+    journey: Journey, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # What Outlook does: TLS from the first octet (RFC 8314 §3.3) and AUTH LOGIN only.
+    with journey.compose.phase("swaks submits over implicit TLS (verified) + AUTH LOGIN"):
+        ca = tmp_path_factory.mktemp("certs-465") / "localpost.crt"
+        ca.write_bytes(journey.certificate)
+        await submit_as_alice(
+            journey,
+            ca,
+            journey.compose.submissions_port,
+            "--tls-on-connect",
+            "LOGIN",
+            "Submitted over implicit TLS",
+        )
+
+
+async def submit_as_alice(
+    journey: Journey, ca: Path, port: int, tls: str, mechanism: str, subject: str
+) -> None:
+    """swaks submits as alice to bob on ``port`` with the certificate verified; the
+    message must reach bob's Inbox and alice's Sent."""
+    await asyncio.to_thread(
+        swaks,
+        "--server", f"127.0.0.1:{port}",
+        tls, "--tls-verify", "--tls-ca-path", str(ca),
+        "--auth", mechanism,
+        "--auth-user", journey.alice.address,
+        "--auth-password", journey.alice.password,
+        "--from", journey.alice.address,
+        "--to", journey.bob.address,
+        "--header", f"Subject: {subject}",
+    )  # fmt: skip
+    await wait_for_subject(journey.bob, subject)
+    assert subject in await subjects(journey.alice, "sent")
 
 
 async def test_05b_the_repositorys_development_secret_opens_nothing(
@@ -275,6 +304,40 @@ def _inbox_subjects(client: imaplib.IMAP4, user: WebUser) -> list[str]:
         return sorted(str(m["Subject"]) for m in parsed)
     finally:
         client.logout()
+
+
+async def test_05d_a_mail_program_reads_the_mail_over_pop3s(
+    journey: Journey, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    ca = tmp_path_factory.mktemp("pop3-certs") / "localpost.crt"
+    ca.write_bytes(journey.certificate)
+    context = ssl.create_default_context(cafile=str(ca))
+    expected = sorted(await subjects(journey.bob))
+    with journey.compose.phase("POP3: STLS offered, no USER before it; POP3S (verified)"):
+        found = await asyncio.to_thread(pop3_subjects, journey, context)
+    assert found == expected
+
+
+def pop3_subjects(journey: Journey, context: ssl.SSLContext) -> list[str]:
+    """bob's Inbox subjects over POP3S on 2995 (TOP n 0), after CAPA on 2110."""
+    plain = poplib.POP3("127.0.0.1", journey.compose.pop3_port, timeout=30)
+    try:
+        capabilities = plain.capa()
+    finally:
+        plain.quit()
+    # From the host, the client is not in the trusted networks: no USER before STLS.
+    assert "STLS" in capabilities, capabilities
+    assert "USER" not in capabilities, capabilities
+    secure = poplib.POP3_SSL("127.0.0.1", journey.compose.pop3s_port, timeout=30, context=context)
+    try:
+        secure.user(journey.bob.address)
+        secure.pass_(journey.bob.password)
+        count, _ = secure.stat()
+        headers = [b"\r\n".join(secure.top(n, 0)[1]) for n in range(1, count + 1)]
+    finally:
+        secure.quit()
+    parsed = [email.message_from_bytes(h, policy=email.policy.default) for h in headers]
+    return sorted(str(m["Subject"]) for m in parsed)
 
 
 async def test_06_a_live_update_arrives(journey: Journey) -> None:

@@ -39,6 +39,12 @@ def unique_name() -> str:
     return f"lp_test_{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture(autouse=True)
+def _faults_run_locally(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("faults") and external_stack() is not None:
+        pytest.skip("fault scenarios kill processes: they need the stack the tests start")
+
+
 def external_stack() -> Endpoints | None:
     """The already running stack named by LOCALPOST_* variables, if any (stack.py)."""
     if "LOCALPOST_WEB_URL" not in os.environ:

@@ -5,7 +5,8 @@ rather than by the Dovecot master, it runs "preauthenticated" as the user in
 ``$USER``: it greets with ``* PREAUTH`` and serves one session on its stdin and
 stdout (Dovecot documentation, "Pre-authenticated IMAP"). Nothing here touches
 the system's Dovecot: the configuration file, the Maildir, the runtime
-directory and the log all live in one temporary directory, removed afterwards.
+directory and the log all live in one temporary directory, removed afterwards
+(:class:`DovecotMaildir`; any number of sessions over it, each its own process).
 Dovecot refuses to give mail access to root, so as root the files belong to
 ``nobody`` and Dovecot drops to that user (``mail_uid``).
 
@@ -16,6 +17,7 @@ NIL, quoted strings, literals and nested lists) into Python values, so that a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -27,6 +29,8 @@ from pathlib import Path
 from typing import Self
 
 IMAP_BINARY = Path("/usr/lib/dovecot/imap")
+# The shared corpus sits beside the repository: <root>/../shared/corpus.
+CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "emails"
 RUN_AS = "nobody"
 # Seconds for one command's answer; the corpus' largest FETCH takes well under one.
 TIMEOUT = 60
@@ -53,6 +57,11 @@ def available() -> str | None:
     return None
 
 
+def corpus_files() -> list[Path]:
+    """The corpus messages in a fixed order (empty without the corpus)."""
+    return sorted(CORPUS.rglob("*.eml")) if CORPUS.is_dir() else []
+
+
 def canonical(raw: bytes) -> bytes:
     """The message as the mail store holds it: every line ends in CRLF.
 
@@ -63,19 +72,29 @@ def canonical(raw: bytes) -> bytes:
     return re.sub(rb"\r?\n", b"\r\n", raw)
 
 
-class PreauthDovecot:
-    """``/usr/lib/dovecot/imap`` with a Maildir of ``messages``, UID n = messages[n-1]."""
+class DovecotMaildir:
+    """A Maildir and configuration for private Dovecot sessions, in one temporary directory.
 
-    def __init__(self, messages: Sequence[bytes]) -> None:
+    INBOX holds ``messages`` in order (UID n = messages[n-1]) with the given
+    modification times as their internal dates; ``folders`` are created,
+    subscribed and given their RFC 6154 special use, as our mail store creates
+    an account's standard folders.
+    """
+
+    def __init__(
+        self,
+        messages: Sequence[bytes],
+        dates: Sequence[float] | None = None,
+        folders: dict[str, str | None] | None = None,
+    ) -> None:
         self.messages = list(messages)
+        self.dates = None if dates is None else list(dates)
+        self.folders = folders or {}
         self.base = Path(tempfile.mkdtemp(prefix="localpost-dovecot-"))
-        self.process: subprocess.Popen[bytes] | None = None
-        self._tag = 0
 
     def __enter__(self) -> Self:
         try:
             self._prepare()
-            self._start()
         except BaseException:
             self.close()
             raise
@@ -84,35 +103,55 @@ class PreauthDovecot:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def close(self) -> None:
+        shutil.rmtree(self.base, ignore_errors=True)
+
     def _prepare(self) -> None:
         maildir = self.base / "Maildir"
         for sub in ("cur", "new", "tmp"):
             (maildir / sub).mkdir(parents=True)
         # Dovecot gives UIDs to new files in the order of their names (the
-        # Maildir "unique" part sorts by its leading time stamp, then the rest).
+        # Maildir "unique" part sorts by its leading time stamp, then the rest);
+        # the mtime of a Maildir file is its INTERNALDATE.
         for number, raw in enumerate(self.messages, start=1):
-            (maildir / "cur" / f"{1000000 + number}.M{number}P1.localpost:2,").write_bytes(raw)
+            path = maildir / "cur" / f"{1000000 + number}.M{number}P1.localpost:2,"
+            path.write_bytes(raw)
+            if self.dates is not None:
+                os.utime(path, (self.dates[number - 1], self.dates[number - 1]))
+        boxes = []
+        for name, special_use in self.folders.items():
+            use = f" special_use = {special_use}" if special_use else ""
+            boxes.append(f'  mailbox "{name}" {{\n    auto = subscribe\n   {use}\n  }}')
         lines = [
-            f"mail_location = maildir:{maildir}:INDEX=MEMORY",
+            # LAYOUT=fs: "/" is the hierarchy as it is ours, and "." may be in a name.
+            f"mail_location = maildir:{maildir}:LAYOUT=fs",
             f"base_dir = {self.base / 'run'}",
             f"log_path = {self.base / 'dovecot.log'}",
             "ssl = no",
-            # The default 1000 would refuse an ordinary test account's uid.
             "first_valid_uid = 1",
             "first_valid_gid = 1",
+            "namespace inbox {\n  inbox = yes\n  separator = /\n" + "\n".join(boxes) + "\n}",
         ]
         if os.geteuid() == 0:
             user = pwd.getpwnam(RUN_AS)
             lines += [f"mail_uid = {user.pw_uid}", f"mail_gid = {user.pw_gid}"]
-            for path in [self.base, *self.base.rglob("*")]:
-                os.chown(path, user.pw_uid, user.pw_gid)
         (self.base / "run").mkdir()
         (self.base / "dovecot.conf").write_text("\n".join(lines) + "\n")
+        if os.geteuid() == 0:
+            user = pwd.getpwnam(RUN_AS)
+            for path in [self.base, *self.base.rglob("*")]:
+                os.chown(path, user.pw_uid, user.pw_gid)
 
-    def _start(self) -> None:
-        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    def log(self) -> str:
+        path = self.base / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def popen(self) -> subprocess.Popen[bytes]:
+        """A new preauthenticated session: ``imap`` on pipes."""
+        # TZ: Dovecot writes INTERNALDATE in its local zone, we in UTC.
+        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": "UTC"}
         environment |= {"USER": "localpost-test", "HOME": str(self.base)}
-        self.process = subprocess.Popen(
+        return subprocess.Popen(
             [str(IMAP_BINARY), "-c", str(self.base / "dovecot.conf")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -120,14 +159,29 @@ class PreauthDovecot:
             env=environment,
             cwd=self.base,
         )
-        greeting = self._read_line()
-        if not greeting.startswith(b"* PREAUTH"):
-            raise RuntimeError(f"Dovecot did not greet with PREAUTH: {greeting!r} {self.log()}")
-        self.command("SELECT INBOX")
 
-    def log(self) -> str:
-        path = self.base / "dovecot.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+
+class PreauthDovecot(DovecotMaildir):
+    """One session over a Maildir of ``messages``, INBOX selected, UID n = messages[n-1]
+    (``dates``: their internal dates, as for :class:`DovecotMaildir`)."""
+
+    def __init__(self, messages: Sequence[bytes], dates: Sequence[float] | None = None) -> None:
+        super().__init__(messages, dates)
+        self.process: subprocess.Popen[bytes] | None = None
+        self._tag = 0
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        try:
+            self.process = self.popen()
+            greeting = self._read_line()
+            if not greeting.startswith(b"* PREAUTH"):
+                raise RuntimeError(f"Dovecot did not greet with PREAUTH: {greeting!r} {self.log()}")
+            self.command("SELECT INBOX")
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     def close(self) -> None:
         if self.process is not None:
@@ -143,11 +197,15 @@ class PreauthDovecot:
                 except subprocess.TimeoutExpired:
                     self.process.kill()
                     self.process.wait()
+            if self.process.stdin is not None:
+                # Also when Dovecot ended by itself (it does on some BINARY requests).
+                with contextlib.suppress(BrokenPipeError):
+                    self.process.stdin.close()
             for stream in (self.process.stdout, self.process.stderr):
                 if stream is not None:
                     stream.close()
             self.process = None
-        shutil.rmtree(self.base, ignore_errors=True)
+        super().close()
 
     # --- one command at a time -----------------------------------------------------------
 
@@ -248,6 +306,10 @@ class _ValueParser:
                 end += 1
             self.pos = end + 1
             return bytes(out)
+        if head == b"~" and data[pos + 1 : pos + 2] == b"{":
+            # A literal8 (RFC 3516 §4.2, BINARY): the same octets, NUL allowed.
+            self.pos = pos = pos + 1
+            head = b"{"
         if head == b"{":
             close = data.index(b"}\r\n", pos)
             size = int(data[pos + 1 : close])

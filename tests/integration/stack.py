@@ -56,6 +56,12 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+def inherited() -> dict[str, str]:
+    """PYTHONPATH, when set: a git worktree's tests run its own sources in the services,
+    not those the virtualenv's editable installs point at."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+
+
 @dataclass
 class Endpoints:
     """Where the stack's services answer."""
@@ -168,10 +174,13 @@ class LocalStack:
     # Also run the IMAP gateway (``python -m imap_gateway``), against this mail store
     # and broker; it is not in docker-compose.yml yet, so its environment is built here.
     imap: bool = False
+    # Second processes of a service (add_replica), by name: their /readyz URL.
+    replicas: dict[str, str] = field(default_factory=dict)
 
     @property
     def order(self) -> tuple[str, ...]:
-        return (*START_ORDER, "imap-gateway") if self.imap else START_ORDER
+        base = (*START_ORDER, "imap-gateway") if self.imap else START_ORDER
+        return (*base, *self.replicas)
 
     @property
     def database_name(self) -> str:
@@ -187,6 +196,8 @@ class LocalStack:
         ports = {
             "SMTP_PORT": free_port(),
             "SUBMISSION_PORT": free_port(),
+            # Opened only with TLS files (a test's overrides), but never on a shared port.
+            "SUBMISSIONS_PORT": free_port(),
             "GATEWAY_HTTP_PORT": free_port(),
             "MAILSTORE_PORT": free_port(),
             "WEB_PORT": free_port(),
@@ -198,6 +209,7 @@ class LocalStack:
             "AMQP_URL": self.amqp_url,
             "LOCALPOST_QUEUE_PREFIX": f"lp-it-{self.run_id}",
             "PYTHONUNBUFFERED": "1",
+            **inherited(),
             **self.overrides,
         }
         for service, module in SERVICES.items():
@@ -241,7 +253,13 @@ class LocalStack:
             self.endpoints.imap_url = f"http://127.0.0.1:{imap_ports['IMAP_HTTP_PORT']}"
 
     def _build_imap(self, common: dict[str, str]) -> dict[str, int]:
-        ports = {"IMAP_PORT": free_port(), "IMAPS_PORT": free_port(), "IMAP_HTTP_PORT": free_port()}
+        ports = {
+            "IMAP_PORT": free_port(),
+            "IMAPS_PORT": free_port(),
+            "POP3_PORT": free_port(),
+            "POP3S_PORT": free_port(),
+            "IMAP_HTTP_PORT": free_port(),
+        }
         store = self.services["mailstore"].env
         env = {
             **{k: str(v) for k, v in ports.items()},
@@ -253,6 +271,7 @@ class LocalStack:
             "LOCALPOST_QUEUE_PREFIX": common["LOCALPOST_QUEUE_PREFIX"],
             "LOCALPOST_DOMAIN": store.get("LOCALPOST_DOMAIN", "localpost.test"),
             "LOCALPOST_DEV": "1",
+            **inherited(),
             **self.service_overrides.get("imap-gateway", {}),
         }
         argv = [sys.executable, "-m", "imap_gateway"]
@@ -260,6 +279,18 @@ class LocalStack:
             "imap-gateway", argv, env, self.workdir / "imap-gateway.log"
         )
         return ports
+
+    def add_replica(self, name: str, of: str, ready_url: str, **env: str) -> ServiceProcess:
+        """Another process of service ``of`` (same database and broker) named ``name``,
+        with ``env`` changed (its own ports, another MAILSTORE_URL); the caller starts
+        it (:meth:`restart`), the stack stops it."""
+        base = self.services[of]
+        replica = ServiceProcess(
+            name, list(base.argv), {**base.env, **env}, self.workdir / f"{name}.log"
+        )
+        self.services[name] = replica
+        self.replicas[name] = ready_url
+        return replica
 
     async def start(self) -> None:
         self.build()
@@ -279,6 +310,7 @@ class LocalStack:
             "smtp-gateway": self.endpoints.gateway_url,
             "web": self.endpoints.web_url,
             "imap-gateway": self.endpoints.imap_url or "",
+            **self.replicas,
         }[name] + "/readyz"
 
     async def wait_ready(self, *names: str, timeout: float = READY_TIMEOUT) -> None:

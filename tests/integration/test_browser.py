@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import plistlib
 import re
 import time
 import uuid
@@ -463,3 +464,55 @@ async def test_the_favicon_is_served(browser: Browser, endpoints: Endpoints) -> 
         assert response.status == 200
     finally:
         await context.close()
+
+
+async def test_the_mail_programs_page_shows_the_servers_and_downloads_the_profile(
+    browser: Browser, stack: LocalStack | None, endpoints: Endpoints
+) -> None:
+    """Issue 14: from the navigation to the page, its servers table, and the profile."""
+    erin = await new_person(browser, endpoints, "Erin Eddy", local_part(stack, "erin"))
+    try:
+        await register(erin)
+        page = erin.page
+        await (
+            page.get_by_role("navigation", name="Folders")
+            .get_by_role("link", name="Mail programs")
+            .click()
+        )
+        await expect(page).to_have_url(re.compile(r"/settings/mail-programs$"))
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Mail programs")
+        servers = page.get_by_role("table", name="Servers for mail programs")
+        await expect(servers.get_by_role("row")).to_have_count(5)  # the header and 4 servers
+        await expect(servers).to_contain_text("SSL/TLS")
+        await expect(page.locator("main").get_by_text(erin.address).first).to_be_visible()
+        await screenshot(page, "mail-programs", full_page=True)
+
+        async with page.expect_download() as info:
+            await page.get_by_role("link", name="Download profile", exact=True).click()
+        download = await info.value
+        assert download.suggested_filename.endswith(".mobileconfig")
+        data = await asyncio.to_thread(Path(await download.path()).read_bytes)
+        [mail] = plistlib.loads(data)["PayloadContent"]
+        assert mail["EmailAddress"] == erin.address
+        assert "IncomingPassword" not in mail
+
+        await page.get_by_label("Include your password").fill(PASSWORD)
+        async with page.expect_download() as info:
+            await page.get_by_role("button", name="Download profile with password").click()
+        [mail] = plistlib.loads(
+            await asyncio.to_thread(Path(await (await info.value).path()).read_bytes)
+        )["PayloadContent"]
+        assert mail["IncomingPassword"] == PASSWORD
+        assert erin.problems == []
+
+        # Last, as it may skip: axe-core's WCAG 2 A/AA rules (labels, headings, table
+        # headers, contrast) on the page as it first loads.
+        axe = pytest.importorskip(
+            "axe_playwright_python.async_playwright",
+            reason="axe-playwright-python is not installed (requirements-dev.txt has it)",
+        )
+        await page.goto("/settings/mail-programs")
+        audit = await axe.Axe().run(page)
+        assert audit.violations_count == 0, audit.generate_report()
+    finally:
+        await erin.context.close()

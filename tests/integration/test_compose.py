@@ -207,12 +207,17 @@ def test_on_this_machine_the_web_submits_in_plaintext_over_loopback(
     assert config.submission_ca_file is None
 
 
-def test_only_smtp_submission_imap_and_webmail_are_published(compose: dict[str, Any]) -> None:
+def test_only_smtp_submission_imap_pop3_and_webmail_are_published(
+    compose: dict[str, Any],
+) -> None:
     assert published_ports(compose) == {
         2525: ("smtp-gateway", 2525),
         2587: ("smtp-gateway", 2587),
+        2465: ("smtp-gateway", 2465),
         2143: ("imap-gateway", 2143),
         2993: ("imap-gateway", 2993),
+        2110: ("imap-gateway", 2110),
+        2995: ("imap-gateway", 2995),
         8080: ("web", 8080),
     }
 
@@ -225,9 +230,12 @@ def test_every_published_host_port_can_be_moved_by_a_variable() -> None:
     assert specs == [
         "${PUBLISHED_SMTP_PORT:-2525}:2525",
         "${PUBLISHED_SUBMISSION_PORT:-2587}:2587",
+        "${PUBLISHED_SUBMISSIONS_PORT:-2465}:2465",
         "${PUBLISHED_WEB_PORT:-8080}:8080",
         "${PUBLISHED_IMAP_PORT:-2143}:2143",
         "${PUBLISHED_IMAPS_PORT:-2993}:2993",
+        "${PUBLISHED_POP3_PORT:-2110}:2110",
+        "${PUBLISHED_POP3S_PORT:-2995}:2995",
     ]
 
 
@@ -240,7 +248,19 @@ def test_published_ports_are_the_ones_the_services_listen_on(
     web = load_service_config("web", container_environment(compose, "web", secrets))
 
     assert (gateway.smtp_port, gateway.submission_port, web.port) == (2525, 2587, 8080)
+    # Implicit-TLS submission opens because compose gives the gateway its TLS files.
+    assert (gateway.submissions_port, gateway.tls is not None) == (2465, True)
     assert gateway.host == web.host == "0.0.0.0"
+
+
+def test_the_published_pop3_ports_are_the_ones_the_gateway_listens_on(
+    compose: dict[str, Any], secrets: Path
+) -> None:
+    environ = container_environment(compose, "imap-gateway", secrets)
+    imap = load_service_config("imap-gateway", environ)
+
+    assert (imap.pop3_port, imap.pop3s_port) == (2110, 2995)
+    assert imap.tls is not None  # so that POP3S opens and STLS is offered
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -441,3 +461,34 @@ def test_no_development_secret_is_anywhere_in_the_compose_file() -> None:
         for name in dir(settings):
             if name.startswith("DEV_"):
                 assert getattr(settings, name) not in text, name
+
+
+# The web's setting that tells mail programs a port -> compose's variable that publishes it.
+PUBLIC_PORTS = {
+    "PUBLIC_IMAP_PORT": "PUBLISHED_IMAP_PORT",
+    "PUBLIC_IMAPS_PORT": "PUBLISHED_IMAPS_PORT",
+    "PUBLIC_SUBMISSION_PORT": "PUBLISHED_SUBMISSION_PORT",
+    "PUBLIC_SUBMISSIONS_PORT": "PUBLISHED_SUBMISSIONS_PORT",
+    "PUBLIC_POP3_PORT": "PUBLISHED_POP3_PORT",
+    "PUBLIC_POP3S_PORT": "PUBLISHED_POP3S_PORT",
+}
+
+
+def test_the_web_tells_mail_programs_the_ports_compose_publishes() -> None:
+    """Autoconfiguration (docs/mail-programs.md) names the host ports: moving one with
+    PUBLISHED_*_PORT must move what the documents say, and POP3 is offered only once
+    compose publishes it."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    published = {
+        match.group(1): match.group(2)
+        for spec in raw["services"].values()
+        for port in spec.get("ports") or []
+        if (match := re.fullmatch(r"\$\{(\w+):-(\d+)\}:\d+", str(port)))
+    }
+    web = raw["services"]["web"]["environment"]
+
+    for public, variable in PUBLIC_PORTS.items():
+        if variable in published:
+            assert web[public] == f"${{{variable}:-{published[variable]}}}", public
+    pop3_published = {"PUBLISHED_POP3_PORT", "PUBLISHED_POP3S_PORT"} <= published.keys()
+    assert web["LOCALPOST_POP3"] == ("1" if pop3_published else "0")

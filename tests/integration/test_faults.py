@@ -51,12 +51,6 @@ SENDERS = 10
 PASSWORD = "fault injection password"
 
 
-@pytest.fixture(autouse=True)
-def _local_only() -> None:
-    if "LOCALPOST_WEB_URL" in os.environ:
-        pytest.skip("fault scenarios kill processes: they need the stack the tests start")
-
-
 async def run_scenario(
     stack: LocalStack,
     nemesis: Nemesis,

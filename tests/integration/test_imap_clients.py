@@ -14,11 +14,8 @@ import asyncio
 import contextlib
 import imaplib
 import json
-import os
 import re
-import shutil
 import ssl
-import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -33,6 +30,13 @@ from imapclient import IMAPClient  # type: ignore[import-untyped]
 from smtplib_common.client import SMTPClient
 from tests.integration.harness import Attempts, send_stream
 from tests.integration.mailapi import MailstoreAPI
+from tests.integration.mailprograms import (
+    destination_user,
+    fetchmail,
+    gateway_tls,
+    require,
+    run,
+)
 from tests.integration.stack import Endpoints, LocalStack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -42,7 +46,6 @@ BIG = 1000
 SMALL = 12
 # Bounds, not timings: a loaded machine may be slow, a hung client must still fail.
 DELIVERY_WAIT = 180.0
-CLIENT_WAIT = 300.0
 IDLE_WAIT = 15.0
 IMAPFLOW_DIR = Path(__file__).parent / "imapflow"
 
@@ -62,12 +65,7 @@ async def stack(
     database_url: str, amqp_url: str, tls_dir: Path, ca: trustme.CA
 ) -> AsyncIterator[LocalStack]:
     ca.cert_pem.write_to_path(str(tls_dir / "ca.pem"))
-    # A common name too: isync 1.4 matches a host given as an address against the CN only.
-    cert = ca.issue_cert("127.0.0.1", "localhost", common_name="127.0.0.1")
-    cert_path, key_path = tls_dir / "cert.pem", tls_dir / "key.pem"
-    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_path))
-    cert.private_key_pem.write_to_path(str(key_path))
-    tls = {"LOCALPOST_TLS_CERT": str(cert_path), "LOCALPOST_TLS_KEY": str(key_path)}
+    tls = gateway_tls(ca, tls_dir)
     async with LocalStack(
         admin_database_url=database_url,
         amqp_url=amqp_url,
@@ -79,26 +77,6 @@ async def stack(
 
 def imaps_port(stack: LocalStack) -> int:
     return int(stack.services["imap-gateway"].env["IMAPS_PORT"])
-
-
-def require(program: str) -> str:
-    found = shutil.which(program)
-    if found is None:
-        if os.environ.get("LOCALPOST_REQUIRE_CLIENTS"):
-            pytest.fail(f"{program} is not installed (.ci/run installs it)")
-        pytest.skip(f"{program} is not installed (apt-get install it; .ci/run does)")
-    return found
-
-
-def run(
-    argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run a client to its end (the services are other processes: blocking is fine)."""
-    done = subprocess.run(
-        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=CLIENT_WAIT, check=False
-    )
-    assert done.returncode == 0, f"{argv[0]} exited {done.returncode}:\n{done.stdout}{done.stderr}"
-    return done
 
 
 def ok(answer: tuple[str, list[Any]]) -> list[Any]:
@@ -373,15 +351,6 @@ async def test_offlineimap_syncs_down_and_a_flag_up(
 # --- getmail6 and fetchmail ---------------------------------------------------------------
 
 
-def destination_user(maildir: Path) -> str:
-    """getmail refuses to deliver as root; it delivers as ``user`` (here nobody) then."""
-    if os.geteuid() != 0:
-        return ""
-    for path in (maildir.parent, maildir, *(maildir / sub for sub in ("cur", "new", "tmp"))):
-        path.chmod(0o777)
-    return "user = nobody"
-
-
 def getmailrc(directory: Path, maildir: Path, endpoints: Endpoints, address: str) -> Path:
     assert endpoints.imap is not None
     host, port = endpoints.imap
@@ -460,29 +429,16 @@ async def getmail_runs(argv: list[str], maildir: Path, endpoints: Endpoints, add
 async def test_fetchmail_retrieves_and_keeps(
     endpoints: Endpoints, address: str, tmp_path: Path
 ) -> None:
-    fetchmail = require("fetchmail")
+    require("fetchmail")
     assert endpoints.imap is not None
     host, port = endpoints.imap
     await deliver(endpoints, address, SMALL, "fetchmail")
-    out = tmp_path / "delivered"
-    out.mkdir()
-    mda = tmp_path / "mda.sh"
-    # fetchmail hands each message to the MDA on stdin: one file per message.
-    mda.write_text(f'#!/bin/sh\nexec cat > "$(mktemp {out}/msg.XXXXXX)"\n')
-    mda.chmod(0o700)
-    rc = tmp_path / "fetchmailrc"
     # sslproto "": no opportunistic STARTTLS (the gateway offers it; loopback is trusted).
-    rc.write_text(
-        f"poll {host} service {port} protocol IMAP\n"
-        f'  user "{address}" password "{PASSWORD}"\n'
-        f'  keep sslproto "" folder INBOX mda "{mda}"\n'
+    got = fetchmail(
+        tmp_path,
+        f"{host} service {port} protocol IMAP",
+        f'user "{address}" password "{PASSWORD}" keep sslproto "" folder INBOX',
     )
-    rc.chmod(0o600)
-    env_home = tmp_path / "home"
-    env_home.mkdir()
-    home = {**os.environ, "HOME": str(env_home), "FETCHMAILHOME": str(env_home)}
-    run([fetchmail, "-f", str(rc), "--nosyslog"], env=home)
-    got = sorted(out.iterdir())
     assert len(got) == SMALL
     with session(endpoints, address) as client:
         uids = uids_by_token(client)

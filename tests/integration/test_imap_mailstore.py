@@ -261,3 +261,81 @@ async def test_a_20_mib_message_goes_through_whole(imap: imaplib.IMAP4) -> None:
     assert raw == message
     _, text = literal(ok(imap.uid("FETCH", uid, "(BODY.PEEK[TEXT]<20971000.1000>)")))
     assert text == body[20971000:20972000]
+
+
+async def test_an_append_to_the_selected_inbox_is_seen_by_the_next_command(
+    imap: imaplib.IMAP4,
+) -> None:
+    # The store's event for the new message may come after APPEND's OK; the
+    # session reads the changes itself first (RFC 9051 §6.3.12: EXISTS at once).
+    ok(imap.select("INBOX"))
+    for n in range(1, 21):
+        message = b"From: me@example.org\r\nSubject: appended %d\r\n\r\nBody\r\n" % n
+        appended = ok(imap.append("INBOX", None, None, message))
+        found = re.search(rb"\[APPENDUID \d+ (\d+)\]", appended[-1])  # type: ignore[arg-type]
+        assert found is not None
+        uids = ok(imap.uid("SEARCH", "SUBJECT", f'"appended {n}"'))
+        assert uids[0].split()[-1:] == [found.group(1)], n  # type: ignore[union-attr]
+
+
+# --- found by Dovecot's imaptest (tests/integration/test_imaptest.py runs it itself) ---
+
+IMAPTEST_MESSAGE = b"From: a@example.org\r\nSubject: imaptest finding\r\n\r\nHello\r\n"
+
+
+def _login(endpoints: Endpoints, account: str) -> imaplib.IMAP4:
+    assert endpoints.imap is not None
+    client = imaplib.IMAP4(*endpoints.imap, timeout=30)
+    client.login(account, PASSWORD)
+    return client
+
+
+@pytest.fixture
+def sessions(endpoints: Endpoints, account: str) -> Iterator[tuple[imaplib.IMAP4, imaplib.IMAP4]]:
+    """Two sessions of one account, both with the Inbox selected."""
+    first, second = _login(endpoints, account), _login(endpoints, account)
+    for client in (first, second):
+        ok(client.select("INBOX"))
+    yield first, second
+    for client in (first, second):
+        with contextlib.suppress(imaplib.IMAP4.error, OSError):
+            client.logout()
+
+
+def exists(client: imaplib.IMAP4) -> list[int]:
+    """The EXISTS counts reported since the last call."""
+    return [int(n) for n in untagged(client, "EXISTS")]  # type: ignore[call-overload]
+
+
+async def test_append_to_the_selected_mailbox_reports_exists_at_once(
+    sessions: tuple[imaplib.IMAP4, imaplib.IMAP4],
+) -> None:
+    """RFC 9051 §6.3.12: the server SHOULD send EXISTS at once; imaptest's `append`
+    expects it in the APPEND's own answer, before the change's broker event."""
+    first, _ = sessions
+    exists(first)
+    ok(first.append("INBOX", "", None, IMAPTEST_MESSAGE))
+    assert exists(first) == [1]
+
+
+async def test_noop_shows_another_sessions_append(
+    sessions: tuple[imaplib.IMAP4, imaplib.IMAP4],
+) -> None:
+    """NOOP polls (RFC 9051 §6.1.2): what was added before it is reported in its answer."""
+    first, second = sessions
+    exists(second)
+    for count in (1, 2, 3):
+        ok(first.append("INBOX", "", None, IMAPTEST_MESSAGE))
+        ok(second.noop())
+        assert exists(second) == [count]
+
+
+async def test_copy_into_the_selected_mailbox_reports_exists_at_once(
+    sessions: tuple[imaplib.IMAP4, imaplib.IMAP4],
+) -> None:
+    first, _ = sessions
+    ok(first.append("INBOX", "", None, IMAPTEST_MESSAGE))
+    ok(first.noop())
+    exists(first)
+    ok(first.copy("1", "INBOX"))
+    assert exists(first) == [2]

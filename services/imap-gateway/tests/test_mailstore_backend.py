@@ -5,6 +5,7 @@ real mail store in tests/integration/test_imap_mailstore.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from imap_gateway.mailstore_backend import (
 )
 from imap_gateway.settings import load_config
 from imap_gateway.wire.commands import StoreMode
+from imap_gateway.wire.fetch import Section
 from imap_gateway.wire.search import (
     SearchAnd,
     SearchDate,
@@ -45,6 +47,7 @@ from imap_gateway.wire.sequence import SequenceSet
         (409, "alreadyexists", bk.FolderExists),
         (409, "haschildren", bk.FolderHasChildren),
         (409, "cannot", bk.OperationNotAllowed),
+        (409, "inuse", bk.MaildropInUse),
         (413, "toobig", bk.MessageTooBig),
         (413, "limit", bk.SearchTooCostly),
         (422, None, bk.OperationNotAllowed),
@@ -129,6 +132,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.changes: dict[str, Any] = {"highestmodseq": 5, "vanished": "", "changed": []}
         self.asked: list[str] = []
+        self.down = False
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -137,7 +141,18 @@ class FakeStore:
         app.router.add_get(prefix + "/select", self.select)
         app.router.add_get(prefix + "/changes", self.get_changes)
         app.router.add_post(prefix + "/store", self.store)
+        app.router.add_post(prefix + "/fetch", self.fetch)
+        app.router.add_get(prefix + "/raw", self.raw)
         return app
+
+    async def fetch(self, request: web.Request) -> web.Response:
+        line = {"uid": 1, "flags": [], "keywords": [], "modseq": 5, "size": 10}
+        line["internaldate"] = "2026-12-05T10:00:00+00:00"
+        return web.Response(body=json.dumps(line).encode() + b"\n")
+
+    async def raw(self, request: web.Request) -> web.Response:
+        # The message was expunged between /fetch and /raw (the store's MessageNotFound).
+        return web.json_response({"error": "not found"}, status=404)
 
     async def verify(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -161,6 +176,8 @@ class FakeStore:
 
     async def get_changes(self, request: web.Request) -> web.Response:
         self.asked.append(request.query["modseq"])
+        if self.down:
+            return web.json_response({"code": "unavailable"}, status=503)
         return web.json_response(self.changes)
 
     async def store(self, request: web.Request) -> web.Response:
@@ -225,4 +242,49 @@ async def test_with_the_broker_down_each_command_asks_for_changes(
     ]
     assert fake.asked == ["5", "9"]  # from the snapshot's MODSEQ, then the one answered
     assert feed.pending() == []
+    await selected.close()
+
+
+async def test_an_event_whose_asking_failed_is_asked_again_before_the_next_command(
+    store_and_backend: tuple[FakeStore, MailstoreBackend],
+) -> None:
+    # A mail store restarting as an event arrives: the event is spent, the change must
+    # still reach the session (before its next command), not wait for another event.
+    fake, backend = store_and_backend
+    backend.hub.up = True
+    user = await backend.authenticate(bk.Credentials(ALICE, "right", "192.0.2.1"))
+    selected = await user.select("INBOX", read_only=False)
+    feed = selected.changes()
+    await feed.refresh()  # the poke at SELECT, answered with nothing new
+    fake.down = True
+    fake.changes = {
+        "highestmodseq": 7,
+        "vanished": "",
+        "changed": [{"uid": 3, "flags": [], "keywords": [], "modseq": 7}],
+    }
+    backend.hub.publish({"event": "stored", "entries": [{"account": ALICE, "folder": "inbox"}]})
+    await feed.refresh()  # waits for the asking the event started, which fails
+    assert feed.pending() == []
+
+    fake.down = False
+    await feed.refresh()
+
+    assert feed.pending() == [bk.MessagesAdded((3,))]
+    assert fake.asked == ["5", "5", "5"]
+    await selected.close()
+
+
+async def test_a_message_gone_between_fetch_and_raw_is_expunged_not_unavailable(
+    store_and_backend: tuple[FakeStore, MailstoreBackend],
+) -> None:
+    """imaptest's stress mode: another session's EXPUNGE between the two requests of a
+    FETCH BODY[] is NO [EXPUNGEISSUED] (it counted our [UNAVAILABLE] as an error)."""
+    _, backend = store_and_backend
+    user = await backend.authenticate(bk.Credentials(ALICE, "right", "192.0.2.1"))
+    selected = await user.select("INBOX", read_only=False)
+    [message] = [m async for m in selected.fetch([1])]
+
+    body = await message.section(Section(), None)
+    with pytest.raises(bk.MessageExpunged):
+        [chunk async for chunk in body.chunks]
     await selected.close()

@@ -8,7 +8,7 @@ import pytest
 
 from imap_gateway.wire import commands as c
 from imap_gateway.wire import flags
-from imap_gateway.wire.errors import NestingTooDeep, ParseError, UnknownCommand
+from imap_gateway.wire.errors import InvalidMailboxName, NestingTooDeep, ParseError, UnknownCommand
 from imap_gateway.wire.fetch import (
     BinarySection,
     BodySection,
@@ -17,6 +17,7 @@ from imap_gateway.wire.fetch import (
 )
 from imap_gateway.wire.framing import RawCommand
 from imap_gateway.wire.limits import WireLimits
+from imap_gateway.wire.mailbox_names import NO_MAILBOX
 from imap_gateway.wire.parser import is_done, parse_command
 from imap_gateway.wire.search import (
     SearchAge,
@@ -316,7 +317,6 @@ INVALID: list[tuple[bytes, type[ParseError], str]] = [
     (b"a ID (~{2}\r\nxx NIL)", ParseError, "string (literal8 is for APPEND only) expected"),
     (b"a AUTHENTICATE PLAIN !!", ParseError, "base64 initial response expected"),
     (b"a SELECT", ParseError, "SP expected at octet 8"),
-    (b"a SELECT &Jjo", ParseError, "mailbox name in modified UTF-7 expected"),
     (b"a SELECT x (FOO)", ParseError, "CONDSTORE or QRESYNC expected"),
     (
         b"a SELECT x (QRESYNC (0 1))",
@@ -368,6 +368,24 @@ def test_invalid_command(data: bytes, error: type[ParseError], text: str) -> Non
     assert text in info.value.text
     assert info.value.tag == (None if data.startswith(b"+") else "a")
     assert info.value.status == "BAD"
+
+
+@pytest.mark.parametrize(
+    "data", [b"a SELECT &Jjo", b'a CREATE "x&\'+,-"', b"a LIST &Jjo *", b"a STATUS &- (MESSAGES)"]
+)
+def test_a_name_not_in_modified_utf7_is_no_cannot_not_bad(data: bytes) -> None:
+    """RFC 9051 §9: ``mailbox`` is any astring, so an undecodable name is not a syntax
+    error (imaptest's ``atoms`` expects NO); RFC 5530 CANNOT."""
+    if data.endswith(b"(MESSAGES)"):
+        assert parse(data) == c.Status("a", "&", ("MESSAGES",))
+        return
+    with pytest.raises(InvalidMailboxName) as info:
+        parse(data)
+    assert (info.value.status, info.value.code, info.value.tag) == ("NO", "CANNOT", "a")
+
+
+def test_a_list_pattern_not_in_modified_utf7_matches_nothing() -> None:
+    assert parse(b'a LIST "" &Jjo*') == c.List("a", "", (NO_MAILBOX,))
 
 
 def test_utf8_mailbox_names_when_enabled() -> None:

@@ -60,13 +60,15 @@ async def run_to_end(env: dict[str, str]) -> tuple[int, str]:
 
 
 async def test_without_a_mail_store_it_runs_unready_and_says_why() -> None:
-    imap_port, imaps_port, http_port, nobody = free_ports(4)
+    imap_port, imaps_port, pop3_port, pop3s_port, http_port, nobody = free_ports(6)
     env = environment(
         MAILSTORE_TOKEN="t" * 32,
         MAILSTORE_URL=f"http://127.0.0.1:{nobody}",
         AMQP_URL=f"amqp://guest:guest@127.0.0.1:{nobody}/",
         IMAP_PORT=str(imap_port),
         IMAPS_PORT=str(imaps_port),
+        POP3_PORT=str(pop3_port),
+        POP3S_PORT=str(pop3s_port),
         IMAP_HTTP_PORT=str(http_port),
     )
     process = await asyncio.create_subprocess_exec(
@@ -107,12 +109,14 @@ async def test_the_memory_backend_is_refused_outside_dev() -> None:
 
 
 async def test_serves_imap_and_sigterm_says_bye_and_exits_0(tmp_path: Path) -> None:
-    imap_port, imaps_port, http_port = free_ports(3)
+    imap_port, imaps_port, pop3_port, pop3s_port, http_port = free_ports(5)
     env = environment(
         LOCALPOST_DEV="1",
         IMAP_TEST_MEMORY_USER=f"{USER}:{PASSWORD}",
         IMAP_PORT=str(imap_port),
         IMAPS_PORT=str(imaps_port),
+        POP3_PORT=str(pop3_port),
+        POP3S_PORT=str(pop3s_port),
         IMAP_HTTP_PORT=str(http_port),
     )
     log = tmp_path / "imap.log"

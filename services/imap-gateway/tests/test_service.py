@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from imap_gateway.backends import BackendFactory, ReadyMemory, ServiceBackend, memory_factory
 from imap_gateway.keys import LISTENERS
-from imap_gateway.listeners import IMAP, IMAPS, TOO_MANY
+from imap_gateway.listeners import IMAP, IMAPS, POP3, TOO_MANY
 from imap_gateway.main import create_app
 from imap_gateway.memory import MemoryBackend
 from imap_gateway.settings import Config, TLSFiles, load_config
@@ -77,7 +77,9 @@ StartService = Callable[..., Awaitable[Service]]
 
 @pytest.fixture
 def config() -> Config:
-    return dataclasses.replace(load_config({"LOCALPOST_DEV": "1"}), imap_port=0, imaps_port=0)
+    return dataclasses.replace(
+        load_config({"LOCALPOST_DEV": "1"}), imap_port=0, imaps_port=0, pop3_port=0, pop3s_port=0
+    )
 
 
 @pytest.fixture
@@ -189,7 +191,7 @@ async def test_metrics_count_connections_commands_logins_and_bytes(service: Serv
 
 
 async def test_without_tls_files_only_the_plain_listener_opens(service: Service) -> None:
-    assert set(service.app[LISTENERS].servers) == {IMAP}
+    assert set(service.app[LISTENERS].servers) == {IMAP, POP3}
     client = await service.greeted()
 
     capability = await client.ok("CAPABILITY")

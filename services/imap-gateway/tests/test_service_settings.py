@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from imap_gateway.listeners import session_settings
 from imap_gateway.settings import (
     DEV_MAILSTORE_TOKEN,
     ConfigError,
@@ -15,6 +16,7 @@ from imap_gateway.settings import (
     TLSFiles,
     load_config,
 )
+from imap_gateway.wire.limits import LITERAL_MINUS_MAX
 
 DEV = {"LOCALPOST_DEV": "1"}
 PRODUCTION = {"MAILSTORE_TOKEN": "m" * 32}
@@ -118,7 +120,9 @@ def test_dev_flag_accepts_only_0_or_1(value: str) -> None:
     assert config_error({"LOCALPOST_DEV": value}).variable == "LOCALPOST_DEV"
 
 
-@pytest.mark.parametrize("variable", ["IMAP_PORT", "IMAPS_PORT", "IMAP_HTTP_PORT"])
+@pytest.mark.parametrize(
+    "variable", ["IMAP_PORT", "IMAPS_PORT", "POP3_PORT", "POP3S_PORT", "IMAP_HTTP_PORT"]
+)
 @pytest.mark.parametrize("value", ["", "imap", "0", "65536", "143.0", "-1", " 143"])
 def test_malformed_port_is_refused_by_name(variable: str, value: str) -> None:
     assert config_error({**DEV, variable: value}).variable == variable
@@ -126,6 +130,18 @@ def test_malformed_port_is_refused_by_name(variable: str, value: str) -> None:
 
 def test_imaps_port_may_not_equal_imap_port() -> None:
     assert config_error({**DEV, "IMAPS_PORT": "2143"}).variable == "IMAPS_PORT"
+
+
+def test_pop3_ports_default_to_2110_and_2995() -> None:
+    config = load_config(DEV)
+    assert (config.pop3_port, config.pop3s_port) == (2110, 2995)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("POP3_PORT", "2143"), ("POP3S_PORT", "2110"), ("POP3S_PORT", "2993")]
+)
+def test_pop3_ports_may_not_equal_another_listener(variable: str, value: str) -> None:
+    assert config_error({**DEV, variable: value}).variable == variable
 
 
 def test_http_port_may_not_equal_an_imap_port() -> None:
@@ -232,3 +248,15 @@ def test_malformed_test_memory_user_is_refused(value: str) -> None:
     assert config_error({**DEV, "IMAP_TEST_MEMORY_USER": value}).variable == (
         "IMAP_TEST_MEMORY_USER"
     )
+
+
+def test_literal_minus_by_default_and_literal_plus_on_request() -> None:
+    """RFC 7888: LITERAL- (non-synchronizing literals up to 4096 octets) unless
+    IMAP_LITERAL_PLUS=1, which imaptest's script runner needs."""
+    default = session_settings(load_config(DEV), None).wire
+    plus = session_settings(load_config(DEV | {"IMAP_LITERAL_PLUS": "1"}), None).wire
+
+    assert default.max_nonsync_literal == LITERAL_MINUS_MAX
+    assert plus.max_nonsync_literal is None
+    assert plus.max_literal_size == 25 * MiB
+    assert "IMAP_LITERAL_PLUS" in str(config_error(DEV | {"IMAP_LITERAL_PLUS": "yes"}))

@@ -139,7 +139,9 @@ class View:
             self.count = None
 
     def check(self, command: str, line: bytes) -> None:
-        if line.startswith(b"* FLAGS "):  # the first response about a newly selected mailbox
+        # FLAGS begins what SELECT says of a newly selected mailbox; a STORE that
+        # makes a keyword sends it too, in the same mailbox.
+        if line.startswith(b"* FLAGS ") and command.startswith(("SELECT", "EXAMINE")):
             self.count = None
         numbered = re.match(rb"\* (\d+) (EXISTS|EXPUNGE|FETCH)\b", line)
         if numbered is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from conftest import Server
 
@@ -40,6 +42,29 @@ async def test_list_empty_pattern_gives_the_delimiter(server: Server) -> None:
     assert lines[0] == b'* LIST (\\Noselect) "/" ""'
 
 
+async def test_a_name_not_in_modified_utf7_is_no_and_lists_nothing(server: Server) -> None:
+    """imaptest's ``atoms``: SELECT of such a name is NO, LIST of such a pattern OK."""
+    client = await server.logged_in(select=None)
+
+    select = await client.command("SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}")
+    listed = await client.ok('LIST "" !#$&\'+,-.0123456789:;<=>?@^_`|[}%*')
+
+    assert b" NO [CANNOT] " in select[-1]
+    assert len(listed) == 1
+
+
+@pytest.mark.parametrize("selection", ["RECURSIVEMATCH", "RECURSIVEMATCH REMOTE"])
+async def test_recursivematch_alone_or_with_remote_is_bad(server: Server, selection: str) -> None:
+    """RFC 5258 §3: RECURSIVEMATCH needs a selection option; REMOTE selects nothing."""
+    client = await server.logged_in(select=None)
+
+    lines = await client.command(f'LIST ({selection}) "" "*"')
+    fine = await client.ok('LIST (SUBSCRIBED RECURSIVEMATCH REMOTE) "" "*"')
+
+    assert client.status_of(lines) == b"BAD"
+    assert fine
+
+
 async def test_list_extended_selection_and_return_options(server: Server) -> None:
     client = await server.logged_in(select=None)
     await client.ok("CREATE Private")
@@ -70,6 +95,32 @@ async def test_unknown_list_option_is_bad(server: Server) -> None:
     lines = await client.command('LIST (FROBNICATE) "" "*"')
 
     assert client.status_of(lines) == b"BAD"
+
+
+async def test_lsub_percent_lists_a_parent_of_a_subscribed_child_noselect(
+    server: Server,
+) -> None:
+    """RFC 3501 §6.3.9 (imaptest's ``subscribe``): "%" must return foo, \\Noselect,
+    when only foo/bar is subscribed."""
+    client = await server.logged_in(select=None)
+    for name in ("top/a", "top/b/c", "top/d/e"):
+        await client.ok(f"CREATE {name}")
+    for name in ("top/a", "top/b/c", "top/d/e"):
+        await client.ok(f"SUBSCRIBE {name}")
+
+    level = await client.ok('LSUB "" top/%')
+    everything = await client.ok('LSUB "" top/*')
+
+    assert level[:-1] == [
+        b'* LSUB () "/" top/a',
+        b'* LSUB (\\Noselect) "/" top/b',
+        b'* LSUB (\\Noselect) "/" top/d',
+    ]
+    assert everything[:-1] == [
+        b'* LSUB () "/" top/a',
+        b'* LSUB () "/" top/b/c',
+        b'* LSUB () "/" top/d/e',
+    ]
 
 
 async def test_lsub_and_unsubscribe(server: Server) -> None:
@@ -140,3 +191,19 @@ async def test_non_ascii_names_are_modified_utf7_or_utf8_after_enable(server: Se
 
     assert utf7[0] == b'* LIST (\\HasNoChildren) "/" &ZeVnLIqe-'
     assert '* LIST (\\HasNoChildren) "/" "日本語"'.encode() in utf8
+
+
+async def test_recursivematch_returns_an_unsubscribed_parent_with_childinfo(
+    server: Server,
+) -> None:
+    client = await server.logged_in(select=None)
+    await client.ok("CREATE Work/Old")
+    await client.ok("SUBSCRIBE Work/Old")
+
+    lines = await client.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+    plain = await client.ok('LIST (SUBSCRIBED) "" "%"')
+
+    # RFC 5258 §3.5: Work is not subscribed, but a child is (as Dovecot answers).
+    assert b'* LIST (\\HasChildren) "/" Work ("CHILDINFO" ("SUBSCRIBED"))' in lines
+    assert b'* LIST (\\HasNoChildren \\Subscribed) "/" INBOX' in lines
+    assert not any(b"Work" in line for line in plain)

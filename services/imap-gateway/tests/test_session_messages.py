@@ -3,6 +3,7 @@ APPEND, CLOSE/UNSELECT."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -29,6 +30,8 @@ async def test_select_reports_the_mailbox_imap4rev1(server: Server, five: list[i
     assert any(line.startswith(b"* OK [UIDNEXT 6]") for line in lines)
     assert any(line.startswith(b"* OK [UNSEEN 1]") for line in lines)
     assert any(line.startswith(b"* OK [PERMANENTFLAGS (") and b"\\*" in line for line in lines)
+    # RFC 7162 §3.1.2.1: on every SELECT, CONDSTORE enabled or not (as Dovecot does).
+    assert any(line.startswith(b"* OK [HIGHESTMODSEQ ") for line in lines)
     assert b"OK [READ-WRITE]" in lines[-1]
 
 
@@ -149,9 +152,29 @@ async def test_store_answers_flags_and_silent_does_not(server: Server, five: lis
     silent = await client.ok("STORE 2 +FLAGS.SILENT (\\Flagged)")
     removed = await client.ok("UID STORE 1 -FLAGS ($Work)")
 
-    assert loud[0] == b"* 1 FETCH (FLAGS ($Work \\Flagged))"
+    # After FLAGS and PERMANENTFLAGS: $Work is a new keyword (RFC 9051 §7.3.5).
+    assert loud[2] == b"* 1 FETCH (FLAGS ($Work \\Flagged))"
     assert len(silent) == 1
     assert removed[0] == b"* 1 FETCH (UID 1 FLAGS (\\Flagged))"
+
+
+async def test_a_keyword_made_elsewhere_is_announced_in_flags_before_a_fetch_shows_it(
+    server: Server, five: list[int]
+) -> None:
+    """RFC 9051 §7.3.5: FLAGS lists the mailbox's flags; imaptest reports a keyword
+    in a FETCH that no FLAGS response named ("Keyword used without being in FLAGS").
+    (The session that makes it: test_a_store_that_makes_a_keyword_sends_flags_again.)"""
+    client = await server.logged_in()
+    other = await server.logged_in()
+
+    await client.ok("STORE 1 +FLAGS ($Work)")
+    seen_elsewhere = await other.ok("NOOP")
+    fetched = await other.ok("FETCH 1 FLAGS")
+
+    assert seen_elsewhere[0].startswith(b"* FLAGS (")
+    assert seen_elsewhere[0].endswith(b" $Work)")
+    assert seen_elsewhere[-2].startswith(b"* 1 FETCH (UID 1 FLAGS ($Work)")
+    assert fetched[0] == b"* 1 FETCH (FLAGS ($Work))"
 
 
 async def test_search_by_flags_text_and_sets(server: Server, five: list[int]) -> None:
@@ -192,6 +215,26 @@ async def test_esearch_and_searchres_dollar(server: Server, five: list[int]) -> 
     assert len(saved) == 1  # SAVE alone: no ESEARCH (RFC 5182 §2.4)
     assert [line.split(b" ")[1] for line in dollar[:-1]] == [b"2", b"4", b"5"]
     assert narrowed[0] == b'* ESEARCH (TAG "e2") UID ALL 2,4'
+
+
+async def test_esearch_modseq_is_of_the_messages_returned(server: Server, five: list[int]) -> None:
+    """RFC 7162 §3.1.5 (imaptest's esearch-condstore): ``MODSEQ n`` without
+    parentheses, the highest of the messages the ESEARCH returns."""
+    client = await server.logged_in()
+    await client.ok("FETCH 1 (MODSEQ)")
+    modseqs = {}
+    for n in (1, 3, 2):
+        lines = await client.ok(f"STORE {n} +FLAGS (\\Seen)")
+        modseqs[n] = int(re.search(rb"MODSEQ \((\d+)\)", lines[-2])[1])  # type: ignore[index]
+    search = 'MODSEQ "/flags/\\\\seen" all 1'
+
+    low = await client.command(f"SEARCH RETURN (MIN) 1:3 {search}", tag="m1")
+    high = await client.command(f"SEARCH RETURN (MAX) 1:3 {search}", tag="m2")
+    every = await client.command(f"SEARCH RETURN (ALL) 1:3 {search}", tag="m3")
+
+    assert low[0] == b'* ESEARCH (TAG "m1") MIN 1 MODSEQ %d' % modseqs[1]
+    assert high[0] == b'* ESEARCH (TAG "m2") MAX 3 MODSEQ %d' % modseqs[3]
+    assert every[0] == b'* ESEARCH (TAG "m3") ALL 1:3 MODSEQ %d' % modseqs[2]
 
 
 async def test_imap4rev2_search_answers_esearch(server: Server, five: list[int]) -> None:
@@ -288,3 +331,20 @@ async def test_close_expunges_silently_unselect_does_not(server: Server, five: l
     assert status[0] == b"* STATUS INBOX (MESSAGES 5)"
     assert len(close) == 1
     assert after[0] == b"* STATUS INBOX (MESSAGES 4 DELETED 0)"
+
+
+async def test_a_store_that_makes_a_keyword_sends_flags_again(
+    server: Server, five: list[int]
+) -> None:
+    client = await server.logged_in()
+
+    first = await client.ok("STORE 1 +FLAGS ($Label1)")
+    again = await client.ok("STORE 2 +FLAGS ($Label1)")
+
+    # RFC 9051 §7.3.5, as Dovecot does: the new keyword is announced before the FETCH.
+    assert first[0].startswith(b"* FLAGS (\\Answered")
+    assert first[0].endswith(b" $Label1)")
+    assert first[1].startswith(b"* OK [PERMANENTFLAGS (")
+    assert b"$Label1 \\*)]" in first[1]
+    assert first[2] == b"* 1 FETCH (FLAGS ($Label1))"
+    assert not client.untagged(again, b"FLAGS")

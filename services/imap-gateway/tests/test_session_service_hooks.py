@@ -181,3 +181,27 @@ async def test_stop_cuts_a_command_still_running_after_the_grace(
     assert await client.response() == b"* BYE Server shutting down"
     assert await client.closed()
     assert len(events) == 0
+
+
+async def test_stop_lets_an_append_whose_literal_is_half_sent_finish(
+    make_server: ServerFactory,
+) -> None:
+    # The client holds the continuation and has sent half the message: the command is
+    # in flight though no handler runs yet, so a stop must wait for the rest.
+    events = Recorder()
+    server = await make_server(events=events)
+    client = await server.logged_in(select=None)
+    message = b"Subject: half\r\n\r\n" + b"x" * 100 + b"\r\n"
+    await client.send(b"a1 APPEND INBOX {%d}\r\n" % len(message))
+    assert (await client.response()).startswith(b"+ ")
+    await client.send(message[:50])  # the continuation came: the command has begun
+
+    stopping = asyncio.ensure_future(events.stop(grace=5.0))
+    await asyncio.sleep(0)
+    await client.send(message[50:] + b"\r\n")
+    lines = await client.until_tagged("a1")
+    await stopping
+
+    assert client.status_of(lines) == b"OK"
+    assert await client.response() == b"* BYE Server shutting down"
+    assert await client.closed()

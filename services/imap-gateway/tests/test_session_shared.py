@@ -41,10 +41,28 @@ async def test_no_expunge_during_fetch_and_the_expunged_message_is_expungeissued
     assert fetch[:-1] == [b"* 1 FETCH (UID 1)", b"* 3 FETCH (UID 3)"]
     assert b"NO [EXPUNGEISSUED]" in fetch[-1]
     assert not me.untagged(fetch + store + search, b"EXPUNGE")
-    assert b"NO [EXPUNGEISSUED]" in store[-1]
+    assert b"OK [EXPUNGEISSUED]" in store[-1]
     assert search[0] == b"* SEARCH 1 3 4 5"
     assert noop[:-1] == [b"* 2 EXPUNGE"]
     assert after[0] == b"* 2 FETCH (UID 3)"
+
+
+async def test_store_naming_an_expunged_message_is_ok_expungeissued(
+    server: Server, five: list[int]
+) -> None:
+    """RFC 5530 EXPUNGEISSUED with OK, not RFC 2180 §4.2.3's NO: imaptest's stress
+    mode counts a NO to STORE as an error (Dovecot answers OK)."""
+    me, other = await server.logged_in(), await server.logged_in()
+    await expunge_elsewhere(other, "2")
+
+    mixed = await me.command("STORE 1:3 +FLAGS (\\Deleted)")
+    silent = await me.command("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    alone = await me.command("STORE 2 +FLAGS (\\Deleted)")
+
+    assert mixed[:-1] == [b"* 1 FETCH (FLAGS (\\Deleted))", b"* 3 FETCH (FLAGS (\\Deleted))"]
+    assert b"OK [EXPUNGEISSUED]" in mixed[-1]
+    assert b"OK [EXPUNGEISSUED]" in silent[-1]
+    assert b"OK [EXPUNGEISSUED]" in alone[-1]
 
 
 async def test_uid_fetch_may_carry_the_pending_expunge(server: Server, five: list[int]) -> None:
@@ -98,8 +116,13 @@ async def test_condstore_unchangedsince_reports_modified(server: Server, five: l
 async def test_fetch_changedsince_and_modseq(server: Server, five: list[int]) -> None:
     me = await server.logged_in()
     base = await me.ok("FETCH 5 (MODSEQ)")
-    modseq = int(re.search(rb"MODSEQ \((\d+)\)", base[0])[1])  # type: ignore[index]
+    modseq = int(re.search(rb"MODSEQ \((\d+)\)", base[1])[1])  # type: ignore[index]
     await me.ok("STORE 2 +FLAGS.SILENT (\\Answered)")
+    again = await me.ok("FETCH 5 (MODSEQ)")
+
+    # RFC 7162 §3.1.2.1: the first CONDSTORE-enabling command reports HIGHESTMODSEQ.
+    assert base[0].startswith(b"* OK [HIGHESTMODSEQ ")
+    assert not again[0].startswith(b"* OK [HIGHESTMODSEQ ")
 
     lines = await me.ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq})")
 

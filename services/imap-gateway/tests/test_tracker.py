@@ -88,3 +88,37 @@ def test_uid_sets_select_from_the_view_either_way_round() -> None:
     assert tracker.uids_of_uid_set(SequenceSet.parse("9:4")) == [7, 9]
     assert tracker.uids_of_uid_set(SequenceSet.parse("100:*")) == [9]
     assert tracker.uids_of_uid_set(SequenceSet.parse("1,2")) == []
+
+
+def flags(uid: int, modseq: int, *names: str) -> bk.FlagsChanged:
+    return bk.FlagsChanged(bk.MessageFlags(uid, frozenset(names), modseq), origin=OTHER)
+
+
+def test_a_change_older_than_what_the_client_was_shown_never_goes_out() -> None:
+    """imaptest's stress mode: "MODSEQ dropped 761 -> 759" when a FETCH answer was
+    newer than a change the feed brought later."""
+    tracker = Tracker([10, 20], origin=ME, defined=["\\Seen"])
+    tracker.shown(10, 7)  # a FETCH FLAGS answered with MODSEQ 7
+
+    tracker.apply([flags(10, 6, "\\Seen"), flags(20, 5, "\\Seen")])
+    tracker.apply([flags(10, 8)])
+
+    assert flush(tracker) == [
+        b"* 1 FETCH (UID 10 FLAGS ())\r\n",
+        b"* 2 FETCH (UID 20 FLAGS (\\Seen))\r\n",
+    ]
+    tracker.apply([flags(10, 8, "\\Seen")])
+    assert flush(tracker) == []
+
+
+def test_a_keyword_made_and_cleared_elsewhere_is_still_announced_in_flags() -> None:
+    """imaptest's checkpoint: "Missing keyword": FLAGS names every keyword the mailbox
+    has had, even one no FETCH showed."""
+    tracker = Tracker([10], origin=ME, defined=["\\Seen"])
+
+    tracker.apply([flags(10, 6, "$Label1"), flags(10, 7)])
+
+    assert flush(tracker) == [
+        b"* FLAGS (\\Seen $Label1)\r\n",
+        b"* 1 FETCH (UID 10 FLAGS ())\r\n",
+    ]

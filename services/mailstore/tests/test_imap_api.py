@@ -95,6 +95,7 @@ async def test_create_makes_parents_and_refuses_a_taken_name(client: Client, ali
     again = await client.post(IMAP + "/folders", json={"name": "Work/2026/Q1"}, headers=AUTH)
 
     assert {"Work", "Work/2026", "Work/2026/Q1"} <= set(found)
+    assert not any(found[name]["subscribed"] for name in ("Work", "Work/2026", "Work/2026/Q1"))
     assert found["Work"]["children"]
     assert not found["Work/2026/Q1"]["children"]
     assert again.status == 409

@@ -155,7 +155,8 @@ async def test_0007_numbers_existing_entries_in_arrival_order_without_rewriting_
     pool = await old_store(empty_database)
     try:
         before = await pool.fetch("SELECT id, read, folder FROM mailbox_entries ORDER BY id")
-        assert await apply_migrations(pool) == [7, 8, 9]
+        later = [m.version for m in load_migrations() if m.version > 6]
+        assert await apply_migrations(pool) == later
         folders = await pool.fetch(
             "SELECT a.address, f.id, f.uidnext FROM folders f"
             " JOIN accounts a ON a.id = f.account_id"

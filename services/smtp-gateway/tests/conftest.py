@@ -79,11 +79,19 @@ class LineClient:
         self.writer = writer
 
     @classmethod
-    async def open(cls, port: int, *, local_host: str | None = None) -> LineClient:
+    async def open(
+        cls, port: int, *, local_host: str | None = None, tls: ssl.SSLContext | None = None
+    ) -> LineClient:
         """Connect to 127.0.0.1:``port``, from ``local_host`` (another 127.0.0.N: another
-        client address) when given."""
+        client address) when given; with ``tls``, TLS first (implicit TLS, RFC 8314)."""
         local_addr = (local_host, 0) if local_host else None
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=local_addr)
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1",
+            port,
+            local_addr=local_addr,
+            ssl=tls,
+            server_hostname="localhost" if tls is not None else None,
+        )
         client = cls(reader, writer)
         greeting = await client.read_reply()
         assert greeting.code == 220, greeting
@@ -380,7 +388,10 @@ def config_for(prefix: str) -> ConfigFor:
     def make(mailstore_url: str) -> Config:
         # Ports 0: the listeners pick free ports (load_config refuses 0 on purpose).
         return dataclasses.replace(
-            load_config(gateway_environ(prefix, mailstore_url)), smtp_port=0, submission_port=0
+            load_config(gateway_environ(prefix, mailstore_url)),
+            smtp_port=0,
+            submission_port=0,
+            submissions_port=0,
         )
 
     return make
@@ -403,6 +414,12 @@ class Gateway:
     @property
     def submission_port(self) -> int:
         return self.app[LISTENERS].submission.port
+
+    @property
+    def submissions_port(self) -> int:
+        submissions = self.app[LISTENERS].submissions
+        assert submissions is not None, "no TLS files: no implicit-TLS submission listener"
+        return submissions.port
 
     async def wait_connected(self) -> None:
         async with asyncio.timeout(TIMEOUT):
@@ -461,11 +478,14 @@ async def web_principal(
 @pytest.fixture
 async def connect() -> AsyncIterator[Callable[[int], Awaitable[LineClient]]]:
     """``await connect(port)``: a greeted client, closed after the test;
-    ``connect(port, "127.0.0.N")`` connects from that address."""
+    ``connect(port, "127.0.0.N")`` connects from that address, ``connect(port, tls=ctx)``
+    over implicit TLS."""
     clients: list[LineClient] = []
 
-    async def open_client(port: int, local_host: str | None = None) -> LineClient:
-        client = await LineClient.open(port, local_host=local_host)
+    async def open_client(
+        port: int, local_host: str | None = None, *, tls: ssl.SSLContext | None = None
+    ) -> LineClient:
+        client = await LineClient.open(port, local_host=local_host, tls=tls)
         clients.append(client)
         return client
 

@@ -41,7 +41,10 @@ def limited(
 
     async def start(**variables: str) -> Gateway:
         config: Config = dataclasses.replace(
-            load_config({**gateway_env, **variables}), smtp_port=0, submission_port=0
+            load_config({**gateway_env, **variables}),
+            smtp_port=0,
+            submission_port=0,
+            submissions_port=0,
         )
         gateway = await start_gateway(config)
         await gateway.wait_connected()

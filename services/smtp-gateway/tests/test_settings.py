@@ -32,6 +32,7 @@ def test_defaults_are_the_documented_contract() -> None:
     assert config.domains == ("localpost.test",)
     assert config.host == "127.0.0.1"
     assert (config.smtp_port, config.submission_port, config.http_port) == (2525, 2587, 8025)
+    assert config.submissions_port == 2465
     assert config.amqp_url == "amqp://guest:guest@localhost:5672/"
     assert config.queue_prefix == "localpost"
     assert config.mailstore_url == "http://127.0.0.1:8081"
@@ -225,7 +226,9 @@ def test_dev_flag_accepts_only_0_or_1(value: str) -> None:
     assert config_error({"LOCALPOST_DEV": value}).variable == "LOCALPOST_DEV"
 
 
-@pytest.mark.parametrize("variable", ["SMTP_PORT", "SUBMISSION_PORT", "GATEWAY_HTTP_PORT"])
+@pytest.mark.parametrize(
+    "variable", ["SMTP_PORT", "SUBMISSION_PORT", "SUBMISSIONS_PORT", "GATEWAY_HTTP_PORT"]
+)
 @pytest.mark.parametrize("value", ["", "smtp", "0", "65536", "25.0", "-1", " 2525", "0x19"])
 def test_malformed_port_is_refused_by_name(variable: str, value: str) -> None:
     assert config_error({**DEV, variable: value}).variable == variable
@@ -239,6 +242,28 @@ def test_ports_are_cast_to_int() -> None:
 
 def test_submission_port_may_not_equal_smtp_port() -> None:
     assert config_error({**DEV, "SUBMISSION_PORT": "2525"}).variable == "SUBMISSION_PORT"
+
+
+TLS = {"LOCALPOST_TLS_CERT": "/certs/tls.crt", "LOCALPOST_TLS_KEY": "/certs/tls.key"}
+
+
+@pytest.mark.parametrize("other", ["SMTP_PORT", "SUBMISSION_PORT"])
+def test_submissions_port_may_not_equal_another_smtp_port(other: str) -> None:
+    error = config_error({**DEV, **TLS, other: "2465"})
+    assert (error.variable, str(error)) == (
+        "SUBMISSIONS_PORT",
+        f"SUBMISSIONS_PORT equals {other} (2465)",
+    )
+
+
+def test_http_port_may_not_equal_the_submissions_port() -> None:
+    error = config_error({**DEV, **TLS, "GATEWAY_HTTP_PORT": "2465"})
+    assert str(error) == "GATEWAY_HTTP_PORT equals SUBMISSIONS_PORT (2465)"
+
+
+def test_submissions_port_is_not_checked_when_it_is_not_opened() -> None:
+    # Without TLS files there is no implicit-TLS listener, so its port clashes with nothing.
+    assert load_config({**DEV, "SMTP_PORT": "2465"}).smtp_port == 2465
 
 
 def test_domains_are_a_lowercased_comma_separated_list_without_duplicates() -> None:

@@ -19,7 +19,7 @@ import pytest
 import trustme
 
 from smtp_gateway.handler import WEB_PRINCIPAL
-from smtp_gateway.keys import METRICS
+from smtp_gateway.keys import LISTENERS, METRICS
 from smtp_gateway.settings import Config, TLSFiles
 from smtplib_common import replies
 from smtplib_common.replies import Reply
@@ -289,6 +289,41 @@ async def test_plaintext_auth_from_an_untrusted_network_needs_starttls(
     assert await client.auth_plain(ALICE, ALICE_PASSWORD) == replies.AUTH_SUCCEEDED
     answers = await client.transaction(ALICE, [BOB], client.message())
 
+    client.queued_id(answers[-1])
+    (queued,) = await broker.drain()
+    assert b" with ESMTPSA id " in queued.body.split(b"\r\n\r\n")[0]
+
+
+# --- implicit TLS (RFC 8314 §3.3, SUBMISSIONS_PORT) ----------------------------------------
+
+
+async def test_submissions_port_is_opened_only_with_tls_files(gateway: Gateway) -> None:
+    assert gateway.app[LISTENERS].submissions is None
+
+
+async def test_implicit_tls_submission_takes_auth_login_and_keeps_the_sender_rules(
+    untrusted: Gateway,
+    tls_files: tuple[TLSFiles, ssl.SSLContext],
+    broker: Broker,
+    connect: Callable[..., Awaitable[LineClient]],
+) -> None:
+    # 127.0.0.1 is not trusted here: AUTH is offered because TLS is already up.
+    client = await connect(untrusted.submissions_port, tls=tls_files[1])
+    ehlo = (await client.ehlo()).text.split("\n")
+    # TLS is already up: no STARTTLS (RFC 3207 §4.2), and AUTH is offered at once,
+    # LOGIN included, which is all Outlook sends.
+    assert "STARTTLS" not in ehlo
+    assert "AUTH PLAIN LOGIN" in ehlo
+    assert await client.command("AUTH LOGIN") == Reply(334, None, "VXNlcm5hbWU6")
+    assert (await client.command(base64.b64encode(ALICE.encode()).decode())).code == 334
+    reply = await client.command(base64.b64encode(ALICE_PASSWORD.encode()).decode())
+    assert reply == replies.AUTH_SUCCEEDED
+
+    # The submission port's rules hold here too: another sender is refused ...
+    spoofed = await client.transaction(BOB, [BOB], client.message())
+    assert spoofed[0].code == 553, spoofed
+    # ... and one's own mail is queued once, marked as authenticated over TLS.
+    answers = await client.transaction(ALICE, [BOB], client.message())
     client.queued_id(answers[-1])
     (queued,) = await broker.drain()
     assert b" with ESMTPSA id " in queued.body.split(b"\r\n\r\n")[0]

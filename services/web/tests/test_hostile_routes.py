@@ -24,6 +24,9 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Calls that carry no ambient authority (middlewares._NO_AMBIENT_AUTHORITY): JSON or
 # HTTP Basic only, which a cross-site page cannot send.
 NO_AMBIENT_AUTHORITY = {"/api/v1/accounts", "/api/v1/tokens"}
+# Queries by mail programs that change nothing (middlewares._NO_STATE_CHANGE): Outlook's
+# Autodiscover, which a cross-site page may POST to and learn nothing it could not GET.
+NO_STATE_CHANGE = {"/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"}
 # aiohttp's {name:regex} variables; the regex may itself hold {m,n}.
 _VARIABLE = re.compile(r"\{(\w+)(?::(?:[^{}]|\{[^{}]*\})*)?\}")
 
@@ -53,7 +56,7 @@ def _routes() -> list[tuple[str, str, str]]:
 STATE_CHANGING = [
     (f"{method} {canonical}", method, canonical)
     for _, method, canonical in _routes()
-    if method not in SAFE_METHODS and canonical not in NO_AMBIENT_AUTHORITY
+    if method not in SAFE_METHODS and canonical not in NO_AMBIENT_AUTHORITY | NO_STATE_CHANGE
 ]
 # (id, how the token is presented: form field / header, its value; or an Authorization
 # header sent instead of a token)
@@ -74,9 +77,10 @@ TOKENS = [
 def test_the_csrf_table_covers_every_state_changing_route() -> None:
     assert len(STATE_CHANGING) >= 8  # the router was read, not an empty list
     assert set(middlewares._NO_AMBIENT_AUTHORITY) == NO_AMBIENT_AUTHORITY
+    assert set(middlewares._NO_STATE_CHANGE) == NO_STATE_CHANGE
     every = {(m, c) for _, m, c in _routes() if m not in SAFE_METHODS}
     assert every == {(m, c) for _, m, c in STATE_CHANGING} | {
-        ("POST", path) for path in NO_AMBIENT_AUTHORITY
+        ("POST", path) for path in NO_AMBIENT_AUTHORITY | NO_STATE_CHANGE
     }
 
 

@@ -33,7 +33,12 @@ Errors are the classes below; the session maps each to a response code (RFC
     ├── QuotaExceeded            APPEND/COPY over the user's quota: NO [OVERQUOTA]
     ├── MessageTooBig            APPEND over the size the store takes: NO [TOOBIG]
     ├── SearchTooCostly          a SEARCH over the work one request may do: NO [LIMIT]
+    ├── MessageExpunged          a message FETCH reads went away meanwhile (another
+    │                            session's EXPUNGE): NO [EXPUNGEISSUED]
     └── BackendUnavailable       the mail store cannot answer now: NO [UNAVAILABLE]
+
+POP3 (:mod:`imap_gateway.pop3`) uses the same interfaces over INBOX, plus the
+exclusive maildrop lock of :class:`MaildropLocking`, which a user session may offer.
 
 A message's ENVELOPE and BODYSTRUCTURE are opaque to the session: the backend
 hands them over pre-rendered (:data:`Rendered`: IMAP bytes, or a callable giving
@@ -74,6 +79,9 @@ __all__ = [
     "FolderNotFound",
     "FolderStatus",
     "KeyEvaluator",
+    "MaildropInUse",
+    "MaildropLocking",
+    "MessageExpunged",
     "MessageFlags",
     "MessageTooBig",
     "MessagesAdded",
@@ -148,6 +156,14 @@ class SearchTooCostly(BackendError):
     """A SEARCH that would read more messages than the store reads for one request."""
 
 
+class MessageExpunged(BackendError):
+    """A message of the selected folder was expunged elsewhere while a command read it."""
+
+
+class MaildropInUse(BackendError):
+    """Another POP3 session holds the user's maildrop lock (RFC 1939 §8)."""
+
+
 class BackendUnavailable(BackendError):
     """The store cannot answer now (down, overloaded); the client may retry."""
 
@@ -170,6 +186,7 @@ class Credentials:
     password: str = field(repr=False)  # never in logs (STYLE.md "Logging")
     client_address: str = ""
     mechanism: str = "LOGIN"  # LOGIN, or the SASL mechanism (PLAIN, LOGIN)
+    channel: str = "imap"  # the login throttle's channel: imap, or pop3
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +331,17 @@ class RefreshingFeed(ChangeFeed, Protocol):
     :meth:`pending`."""
 
     async def refresh(self) -> None: ...
+
+
+@runtime_checkable
+class CatchingUpFeed(ChangeFeed, Protocol):
+    """A feed whose changes arrive later than the operation that made them (the
+    store's events): :meth:`catch_up` reads them now, so that an APPEND into the
+    selected folder is in the view before its OK (RFC 9051 §6.3.12). The session
+    calls it after its own APPEND, COPY or MOVE, and before the commands that poll
+    (NOOP, CHECK, IDLE), whose answer must show every change already made."""
+
+    async def catch_up(self) -> None: ...
 
 
 # --- fetched data ------------------------------------------------------------------------
@@ -461,3 +489,21 @@ class SelectedFolder(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class MaildropLocking(Protocol):
+    """A user session that can hold the exclusive POP3 maildrop lock (RFC 1939 §8).
+
+    The lock is a lease named by its ``holder`` (one random name per POP3 session):
+    :meth:`lock_maildrop` takes it, or renews it when ``holder`` has it already, for
+    ``seconds``; a session that stops renewing (its gateway died) loses it then.
+    """
+
+    async def lock_maildrop(self, holder: str, *, seconds: int) -> None:
+        """Take or renew the lock; MaildropInUse when another holder has it."""
+        ...
+
+    async def unlock_maildrop(self, holder: str) -> None:
+        """Give the lock back if ``holder`` has it; nothing otherwise."""
+        ...

@@ -150,3 +150,16 @@ class _CountedUser:
 
     async def append(self, name: str, messages: Sequence[bk.NewMessage]) -> bk.AppendResult:
         return await self._inner.append(name, messages)
+
+    # --- POP3's maildrop lock (bk.MaildropLocking), when the inner session has it -------
+
+    def _locking(self) -> bk.MaildropLocking:
+        if not isinstance(self._inner, bk.MaildropLocking):
+            raise bk.BackendUnavailable("this backend cannot lock a maildrop")
+        return self._inner
+
+    async def lock_maildrop(self, holder: str, *, seconds: int) -> None:
+        await self._locking().lock_maildrop(holder, seconds=seconds)
+
+    async def unlock_maildrop(self, holder: str) -> None:
+        await self._locking().unlock_maildrop(holder)

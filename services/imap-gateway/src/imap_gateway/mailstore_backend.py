@@ -11,7 +11,9 @@ mail store answer                           backend error
 401 from /auth/verify                       AuthenticationFailed
 429 from /auth/verify                       AuthenticationThrottled
 404 ``nonexistent`` (or no code)            FolderNotFound
+404 without ``nonexistent`` from ``/raw``   MessageExpunged (gone since ``/fetch``)
 409 ``alreadyexists`` / ``haschildren``     FolderExists / FolderHasChildren
+409 ``inuse`` (the POP3 maildrop lock)      MaildropInUse
 409 ``cannot``, 422 (an invalid name)       OperationNotAllowed
 413 ``toobig``                              MessageTooBig
 413 ``limit``                               SearchTooCostly
@@ -28,8 +30,9 @@ Live changes: one AMQP consumer per process (:class:`LiveChannel`) binds an
 exclusive auto-delete queue to ``<prefix>.events`` and hands each ``stored`` or
 ``changed`` event to the feeds of the folder it names (:class:`LiveHub`). A feed
 woken so asks ``/changes`` since the MODSEQ it has seen and turns the answer
-into EXISTS / EXPUNGE / FLAGS changes. While the channel is down, a feed asks
-``/changes`` before each command (:meth:`MailstoreFeed.refresh`) and every
+into EXISTS / EXPUNGE / FLAGS changes. While the channel is down, and after an
+event whose asking failed (the mail store restarting), a feed asks ``/changes``
+before each command (:meth:`MailstoreFeed.refresh`) and every
 :data:`IDLE_POLL_SECONDS` during IDLE.
 """
 
@@ -126,9 +129,13 @@ class Found:
     highestmodseq: int
 
 
+def _code(body: Any) -> Any:
+    return body.get("code") if isinstance(body, dict) else None
+
+
 def _error_for(status: int, body: Any, what: str) -> bk.BackendError:
     """The backend error for a refusal of the mail store (the table above)."""
-    code = body.get("code") if isinstance(body, dict) else None
+    code = _code(body)
     if status == 404:
         return bk.FolderNotFound(what)
     if status == 409:
@@ -136,6 +143,8 @@ def _error_for(status: int, body: Any, what: str) -> bk.BackendError:
             return bk.FolderExists(what)
         if code == "haschildren":
             return bk.FolderHasChildren(what)
+        if code == "inuse":
+            return bk.MaildropInUse(what)
         return bk.OperationNotAllowed(what)
     if status == 413:
         return bk.SearchTooCostly(what) if code == "limit" else bk.MessageTooBig(what)
@@ -195,15 +204,20 @@ class Client:
 
     @contextlib.asynccontextmanager
     async def stream(
-        self, method: str, url: URL, *, what: str, **kwargs: Any
+        self, method: str, url: URL, *, what: str, message: bool = False, **kwargs: Any
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """A 2xx response to read as it comes; refusals raise as :meth:`call`'s."""
+        """A 2xx response to read as it comes; refusals raise as :meth:`call`'s. With
+        ``message`` (a request about one message), a 404 that names no folder is
+        that message gone: MessageExpunged."""
         try:
             async with self.session.request(
                 method, url, headers=self.headers, timeout=self.stream_timeout, **kwargs
             ) as response:
                 if response.status >= 300:
-                    raise _error_for(response.status, await _json_or_none(response), what)
+                    body = await _json_or_none(response)
+                    if message and response.status == 404 and _code(body) != "nonexistent":
+                        raise bk.MessageExpunged(what)
+                    raise _error_for(response.status, body, what)
                 yield response
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise bk.BackendUnavailable(f"{what}: {exc!r}") from None
@@ -395,6 +409,9 @@ class MailstoreFeed:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._closed = False
+        # A change an event announced was not read (the mail store did not answer): the
+        # event is spent, so ask again before the next command and at IDLE's next poll.
+        self._missed = False
         self._hub.add(self)
 
     def poke(self) -> None:
@@ -409,7 +426,8 @@ class MailstoreFeed:
             try:
                 await self._ask()
             except bk.BackendError as exc:
-                log.warning("changes of a selected folder not read: %s", exc)
+                self._missed = True
+                log.warning("changes of a selected folder not read (asked again later): %s", exc)
                 return
 
     async def _ask(self) -> None:
@@ -431,6 +449,7 @@ class MailstoreFeed:
                 origin = self._selected if self._selected.made(message) else None
                 self._push(bk.FlagsChanged(message, origin=origin))
             self._modseq = max(self._modseq, found.highestmodseq)
+            self._missed = False
 
     def _push(self, change: bk.Change) -> None:
         self._changes.append(change)
@@ -442,17 +461,22 @@ class MailstoreFeed:
         return changes
 
     async def refresh(self) -> None:
-        """Before a command: ask the store when no live channel does (or finish the
-        asking an event started, so the command sees what woke it)."""
-        if not self._hub.up:
+        """Before a command: ask the store when no live channel does or an event's
+        asking failed (or finish the asking an event started, so the command sees
+        what woke it)."""
+        if not self._hub.up or self._missed:
             self._dirty = False
             await self._ask()
         elif self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
 
+    async def catch_up(self) -> None:
+        """Read the store's changes now, not when its event arrives."""
+        await self._ask()
+
     async def wait(self) -> None:
         while not self._ready.is_set():
-            if self._hub.up:
+            if self._hub.up and not self._missed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._ready.wait(), IDLE_POLL_SECONDS)
             else:
@@ -486,7 +510,7 @@ class MailstoreBackend:
             "address": credentials.username,
             "password": credentials.password,
             "client": credentials.client_address or "127.0.0.1",
-            "channel": "imap",
+            "channel": credentials.channel,
         }
         try:
             async with client.session.post(
@@ -621,6 +645,17 @@ class MailstoreUser:
         body = await self.client.call("POST", self.url("/append"), what=name, data=form)
         return bk.AppendResult(body["uidvalidity"], tuple(body["uids"]))
 
+    def _lock_url(self) -> URL:
+        return self.client.base.with_path(f"/v1/accounts/{quote(self.address, safe='@')}/pop3/lock")
+
+    async def lock_maildrop(self, holder: str, *, seconds: int) -> None:
+        body = {"holder": holder, "seconds": seconds}
+        await self.client.call("POST", self._lock_url(), what=self.address, json_body=body)
+
+    async def unlock_maildrop(self, holder: str) -> None:
+        params = {"holder": holder}
+        await self.client.call("DELETE", self._lock_url(), what=self.address, params=params)
+
     async def logout(self) -> None:
         return None
 
@@ -654,6 +689,8 @@ class MailstoreMessage:
         async with selected.user.client.stream("POST", url, what=selected.name, json=body) as r:
             async for line in _lines(r):
                 self._structure = json.loads(line).get("structure")
+        if self._structure is None:
+            raise bk.MessageExpunged(f"message {self.uid} of {selected.name}")
 
     def envelope(self) -> bk.Rendered:
         return lambda: structure.envelope(self._description()["envelope"])
@@ -706,7 +743,7 @@ class MailstoreMessage:
         }
         sent = 0
         async with selected.user.client.stream(
-            "GET", selected.user.url("/raw"), what=selected.name, params=params
+            "GET", selected.user.url("/raw"), what=selected.name, params=params, message=True
         ) as response:
             async for chunk in response.content.iter_chunked(CHUNK):
                 chunk = chunk[: length - sent]
@@ -951,5 +988,6 @@ def _conforms(backend: MailstoreBackend, user: MailstoreUser, selected: Mailstor
     """Checked by mypy only: the classes implement the backend Protocols."""
     _backend: ServiceBackend = backend
     _user: bk.UserSession = user
+    _locking: bk.MaildropLocking = user
     _selected: bk.SelectedFolder = selected
     _feed: bk.RefreshingFeed = selected.changes()

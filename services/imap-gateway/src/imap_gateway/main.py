@@ -50,11 +50,19 @@ async def imap_ctx(app: web.Application) -> AsyncIterator[None]:
         app[BACKEND], config.max_connections_per_account, on_limit=metrics.count_limit_refusal
     )
     imap = listeners.build(config, backend=backend, metrics=metrics)
-    ports = {listeners.IMAP: config.imap_port, listeners.IMAPS: config.imaps_port}
+    ports = {
+        listeners.IMAP: config.imap_port,
+        listeners.IMAPS: config.imaps_port,
+        listeners.POP3: config.pop3_port,
+        listeners.POP3S: config.pop3s_port,
+    }
     await imap.start(config.host, ports)
     app[LISTENERS] = imap
     yield
-    log.info("stopping IMAP listeners (up to %.1f s for commands in flight)", config.stop_grace)
+    log.info(
+        "stopping IMAP listeners and POP3's (up to %.1f s for commands in flight)",
+        config.stop_grace,
+    )
     await imap.stop(config.stop_grace)
 
 
@@ -74,10 +82,12 @@ def run() -> None:
     if config.test_memory_user is not None:
         log.warning("IMAP_TEST_MEMORY_USER: serving an in-memory backend (tests only)")
     log.info(
-        "IMAP on %s:%d%s, HTTP on port %d",
+        "IMAP on %s:%d%s, POP3 on port %d%s, HTTP on port %d",
         config.host,
         config.imap_port,
         f", IMAPS on port {config.imaps_port}" if config.tls else " (no TLS files: no IMAPS)",
+        config.pop3_port,
+        f", POP3S on port {config.pop3s_port}" if config.tls else " (no POP3S)",
         config.http_port,
     )
     app = create_app(config, backend_factory=factory)

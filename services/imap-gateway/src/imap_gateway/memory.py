@@ -141,6 +141,8 @@ class Account:
     folders: dict[str, Folder] = field(default_factory=dict)
     disabled: bool = False
     sessions: int = 0
+    # The POP3 maildrop lock's holder (RFC 1939 §8); no expiry here: nothing dies.
+    maildrop_holder: str | None = None
 
 
 class MemoryBackend:
@@ -335,6 +337,15 @@ class MemoryUser:
         folder.publish(bk.MessagesAdded(uids))
         return bk.AppendResult(folder.uidvalidity, uids)
 
+    async def lock_maildrop(self, holder: str, *, seconds: int) -> None:
+        if self.account.maildrop_holder not in (None, holder):
+            raise bk.MaildropInUse(holder)
+        self.account.maildrop_holder = holder
+
+    async def unlock_maildrop(self, holder: str) -> None:
+        if self.account.maildrop_holder == holder:
+            self.account.maildrop_holder = None
+
     async def logout(self) -> None:
         if self._open:
             self._open = False
@@ -502,6 +513,7 @@ def _conforms(backend: MemoryBackend, user: MemoryUser, selected: MemorySelected
     """Checked by mypy only: the classes implement the backend Protocols."""
     _backend: bk.Backend = backend
     _user: bk.UserSession = user
+    _locking: bk.MaildropLocking = user
     _selected: bk.SelectedFolder = selected
     _feed: bk.ChangeFeed = selected.changes()
     _message: bk.FetchedMessage = MemoryMessage(

@@ -15,12 +15,20 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from imap_gateway.limits import LIMITS
+from imap_gateway.pop3 import LivePop3Sessions
+from imap_gateway.pop3.session import Session as Pop3Session
 from imap_gateway.session import LiveSessions
 from imap_gateway.session.errors import Answer
 from imap_gateway.session.state import Session, State
 from imap_gateway.wire import codes
 
-__all__ = ["CONTENT_TYPE_LATEST", "LOGIN_COMMANDS", "Metrics", "ObservedSessions"]
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "LOGIN_COMMANDS",
+    "Metrics",
+    "ObservedPop3Sessions",
+    "ObservedSessions",
+]
 
 LOGIN_COMMANDS = frozenset({"LOGIN", "AUTHENTICATE"})
 
@@ -37,6 +45,9 @@ class Metrics:
     limit_refusals: Counter
     commands_delayed: Counter
     sent_bytes: Counter
+    pop3_sessions: Gauge
+    pop3_commands: Counter
+    pop3_logins: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -87,6 +98,21 @@ class Metrics:
             sent_bytes=Counter(
                 "localpost_imap_sent_bytes",
                 "Octets of IMAP responses handed to the sockets",
+                registry=registry,
+            ),
+            pop3_sessions=Gauge(
+                "localpost_pop3_sessions", "POP3 sessions open now", registry=registry
+            ),
+            pop3_commands=Counter(
+                "localpost_pop3_commands",
+                "POP3 commands answered, by command and status (ok, err)",
+                ["command", "status"],
+                registry=registry,
+            ),
+            pop3_logins=Counter(
+                "localpost_pop3_logins",
+                "POP3 PASS and AUTH answers (ok, err)",
+                ["outcome"],
                 registry=registry,
             ),
         )
@@ -142,3 +168,24 @@ class ObservedSessions(LiveSessions):
 
     def wrote(self, octets: int) -> None:
         self.metrics.sent_bytes.inc(octets)
+
+
+POP3_LOGIN_COMMANDS = frozenset({"PASS", "AUTH"})
+
+
+class ObservedPop3Sessions(LivePop3Sessions):
+    """The live POP3 sessions, counted into :class:`Metrics` as they go."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__()
+        self.metrics = metrics
+        metrics.pop3_sessions.set_function(self.__len__)
+
+    def answered(self, s: Pop3Session, verb: str, ok: bool) -> None:
+        status = "ok" if ok else "err"
+        self.metrics.pop3_commands.labels(command=verb, status=status).inc()
+        if verb in POP3_LOGIN_COMMANDS:
+            self.metrics.pop3_logins.labels(outcome=status).inc()
+
+    def paced(self, s: Pop3Session) -> None:
+        self.metrics.commands_delayed.inc()

@@ -17,9 +17,10 @@ import datetime as dt
 import email.utils
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
-from imap_gateway.sections import parse_header, split_entity
+from imap_gateway.sections import fields, split_entity
 from imap_gateway.wire import flags as wire_flags
 from imap_gateway.wire.search import (
     SearchAge,
@@ -64,15 +65,43 @@ def _fold(value: bytes | str) -> str:
     return text.casefold()
 
 
-def _header_values(message: Searchable, name: str) -> list[str]:
-    parsed = parse_header(split_entity(message.raw).header)
-    values = []
-    for value in parsed.get_all(name, []):
+def _header_fields(message: Searchable) -> list[tuple[str, str]]:
+    """(name, value) of each field, read as the mail store's SEARCH reads them
+    (mailstore.imap_search.header_fields): stray lines skipped, "Name :" allowed,
+    octets above 127 as UTF-8 (RFC 6532 §3.2), encoded words decoded."""
+    found = []
+    for name, raw in fields(split_entity(message.raw).header):
+        if name is not None:
+            value = raw.partition(b":")[2].strip(b" \t\r\n").decode("utf-8", "replace")
+            found.append((name, _decode_words(value)))
+    return found
+
+
+def _decode_words(value: str) -> str:
+    try:
+        return str(make_header(decode_header(value)))
+    except (ValueError, LookupError, HeaderParseError):
+        pass
+    # An unknown charset (=?NONE?...) or an RFC 2231 §5 language (iso-8859-2*sl).
+    try:
+        pieces = decode_header(value)
+    except HeaderParseError:
+        return value
+    out = []
+    for data, charset in pieces:
+        if isinstance(data, str):
+            out.append(data)
+            continue
         try:
-            values.append(str(make_header(decode_header(str(value)))))
-        except (ValueError, LookupError):  # a broken encoded word: search it as sent
-            values.append(str(value))
-    return values
+            out.append(data.decode((charset or "ascii").partition("*")[0], "replace"))
+        except LookupError:
+            out.append(data.decode("utf-8", "replace"))
+    return "".join(out)
+
+
+def _header_values(message: Searchable, name: str) -> list[str]:
+    wanted = name.lower()
+    return [value for field, value in _header_fields(message) if field == wanted]
 
 
 def _contains_in_header(message: Searchable, name: str, needle: bytes) -> bool:
@@ -84,7 +113,10 @@ def _text(message: Searchable, key: SearchText) -> bool:
     if key.name == "BODY":
         return _fold(key.value) in _fold(split_entity(message.raw).body)
     if key.name == "TEXT":
-        return _fold(key.value) in _fold(message.raw)
+        wanted = _fold(key.value)
+        return wanted in _fold(message.raw) or any(
+            wanted in _fold(f"{name}: {value}") for name, value in _header_fields(message)
+        )
     return _contains_in_header(message, key.name, key.value)
 
 

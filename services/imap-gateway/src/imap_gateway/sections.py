@@ -31,7 +31,15 @@ from email.policy import compat32
 
 from imap_gateway.wire.fetch import HEADER, HEADER_FIELDS, HEADER_FIELDS_NOT, MIME, TEXT, Section
 
-__all__ = ["Entity", "extract", "header_fields", "parse_header", "partial", "split_entity"]
+__all__ = [
+    "Entity",
+    "extract",
+    "fields",
+    "header_fields",
+    "parse_header",
+    "partial",
+    "split_entity",
+]
 
 CRLF = b"\r\n"
 _LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
@@ -76,7 +84,7 @@ def _lines(data: bytes) -> list[bytes]:
     return [m.group() for m in _LINE.finditer(data)]
 
 
-def _fields(header: bytes) -> list[tuple[str | None, bytes]]:
+def fields(header: bytes) -> list[tuple[str | None, bytes]]:
     """The header's fields as (lower-cased name or None, raw octets), blank line left out."""
     fields: list[tuple[str | None, bytes]] = []
     for line in _lines(header):
@@ -95,7 +103,7 @@ def _fields(header: bytes) -> list[tuple[str | None, bytes]]:
 def header_fields(header: bytes, names: tuple[str, ...], *, exclude: bool) -> bytes:
     """``HEADER.FIELDS`` (or ``.NOT`` when ``exclude``) of one header."""
     wanted = {name.lower() for name in names}
-    kept = [raw for name, raw in _fields(header) if (name in wanted) != exclude]
+    kept = [raw for name, raw in fields(header) if (name in wanted) != exclude]
     if kept and not kept[-1].endswith(b"\n"):
         kept[-1] += CRLF  # the last line of an all-header message has no line end
     return b"".join(kept) + CRLF

@@ -69,6 +69,10 @@ class Config:
     # is implicit TLS (RFC 8314 §3.3) and is opened only then.
     imap_port: int
     imaps_port: int
+    # POP3 (issue 14): STLS on pop3_port when tls is set (RFC 2595 §4); pop3s_port is
+    # implicit TLS (RFC 8314 §3.3) and, like IMAPS, is opened only then.
+    pop3_port: int
+    pop3s_port: int
     http_port: int
     # URLs may carry credentials, so they stay out of reprs (and therefore logs).
     amqp_url: str = field(repr=False)
@@ -100,6 +104,10 @@ class Config:
     # RFC 7889: the largest message APPEND takes, announced as APPENDLIMIT=<n>; the
     # gateway's SIZE is the same 25 MiB.
     append_limit: int
+    # RFC 7888: LITERAL- by default (non-synchronizing literals up to 4096 octets);
+    # IMAP_LITERAL_PLUS=1 offers LITERAL+ (any size up to append_limit). Dovecot's
+    # imaptest needs LITERAL+: its script runner cannot send a synchronizing literal.
+    literal_plus: bool
     # SIGTERM: how long commands in flight may take before sessions are cut. Below
     # `docker stop`'s default 10 s, so the process exits before SIGKILL.
     stop_grace: float
@@ -125,6 +133,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
         host=_text(environ, "IMAP_HOST", "127.0.0.1"),
         imap_port=_port(environ, "IMAP_PORT", 2143),
         imaps_port=_port(environ, "IMAPS_PORT", 2993),
+        pop3_port=_port(environ, "POP3_PORT", 2110),
+        pop3s_port=_port(environ, "POP3S_PORT", 2995),
         http_port=_port(environ, "IMAP_HTTP_PORT", 8143),
         amqp_url=_url(environ, "AMQP_URL", "amqp://guest:guest@localhost:5672/", ("amqp", "amqps")),
         queue_prefix=_queue_prefix(environ, "LOCALPOST_QUEUE_PREFIX", "localpost"),
@@ -141,20 +151,32 @@ def load_config(environ: Mapping[str, str]) -> Config:
         login_timeout=_seconds(environ, "IMAP_LOGIN_TIMEOUT", 60.0),
         command_timeout=_seconds(environ, "IMAP_COMMAND_TIMEOUT", 60.0),
         append_limit=_octets(environ, "IMAP_APPENDLIMIT", 25 * MiB),
+        literal_plus=_flag(environ, "IMAP_LITERAL_PLUS"),
         stop_grace=_seconds(environ, "IMAP_STOP_GRACE", 8.0),
         test_memory_user=_test_user(environ, "IMAP_TEST_MEMORY_USER", dev=dev),
         auth_timeout=_seconds(environ, "IMAP_AUTH_TIMEOUT", 30.0),
         mailstore_timeout=_seconds(environ, "IMAP_MAILSTORE_TIMEOUT", 10.0),
         broker_reconnect_interval=_seconds(environ, "IMAP_BROKER_RECONNECT_INTERVAL", 2.0),
     )
-    # The three listeners bind the same host; a clash would only show as EADDRINUSE later.
-    if config.imaps_port == config.imap_port:
-        raise ConfigError("IMAPS_PORT", f"equals IMAP_PORT ({config.imap_port})")
-    if config.http_port in (config.imap_port, config.imaps_port):
-        raise ConfigError("IMAP_HTTP_PORT", f"equals an IMAP port ({config.http_port})")
-    if dev:  # IMAP, IMAPS and health all listen on IMAP_HOST
+    # The listeners bind the same host; a clash would only show as EADDRINUSE later.
+    _distinct_ports(
+        ("IMAP_PORT", config.imap_port),
+        ("IMAPS_PORT", config.imaps_port),
+        ("POP3_PORT", config.pop3_port),
+        ("POP3S_PORT", config.pop3s_port),
+        ("IMAP_HTTP_PORT", config.http_port),
+    )
+    if dev:  # IMAP, IMAPS, POP3, POP3S and health all listen on IMAP_HOST
         _require_loopback("IMAP_HOST", config.host, secrets=("MAILSTORE_TOKEN",))
     return config
+
+
+def _distinct_ports(*ports: tuple[str, int]) -> None:
+    seen: dict[int, str] = {}
+    for name, port in ports:
+        if port in seen:
+            raise ConfigError(name, f"equals {seen[port]} ({port})")
+        seen[port] = name
 
 
 def _idle_timeout(environ: Mapping[str, str], name: str) -> float:

@@ -22,6 +22,8 @@
      │    │                   (uid_backfill; "unavailable")                       → 503
      │    └── ModseqForgotten changes since a MODSEQ whose expunges are forgotten
      │                        ("forgotten"; RFC 7162 §3.2.5)                     → 410
+     ├── MaildropInUse        another POP3 session holds the account's maildrop
+     │                        lock (RFC 1939 §8; "inuse")                         → 409
      ├── MessageTooBig        an APPEND larger than the store takes ("toobig")   → 413
      ├── SearchTooCostly      an IMAP SEARCH that would read more messages than one
      │                        request may (db/imap_search.py; "limit")           → 413
@@ -110,6 +112,14 @@ class FolderNotReady(FolderError):
 
 class ModseqForgotten(FolderError):
     code, status = "forgotten", 410
+
+
+class MaildropInUse(MailstoreError):
+    """The POP3 lock (db.pop3_locks) is held by another session and has not expired."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(f"the maildrop of {address!r} is in use")
+        self.address = address
 
 
 class MessageTooBig(MailstoreError):

@@ -42,10 +42,8 @@ import email.utils
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
-from email.message import Message
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from typing import Any
 
 from mailstore.errors import InvalidRequest
@@ -72,6 +70,7 @@ TEXT_KEYS = HEADER_TEXT_KEYS | {"BODY", "TEXT"}
 INTERNAL_DATE_KEYS = frozenset({"BEFORE", "ON", "SINCE"})
 SENT_DATE_KEYS = frozenset({"SENTBEFORE", "SENTON", "SENTSINCE"})
 _LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
+_NEWLINE = re.compile(rb"\r?\n")
 _FIELD_NAME = re.compile(r"[!-9;-~]{1,200}")
 
 
@@ -259,19 +258,53 @@ def split_message(raw: bytes) -> tuple[bytes, bytes]:
     return raw, b""
 
 
-def _header(raw: bytes) -> Message:
-    return BytesHeaderParser(policy=compat32).parsebytes(split_message(raw)[0])
+def header_fields(raw: bytes) -> list[tuple[str, str]]:
+    """The header's fields (lower-case name, value), read as ENVELOPE reads them
+    (mailstore.imap_structure, like Dovecot): a name may end in spaces before its
+    colon (RFC 5322 §4.5 obs-optional), a line that is neither a field nor a
+    continuation is skipped instead of ending the header, and octets above 127 are
+    UTF-8 (RFC 6532 §3.2)."""
+    fields: list[tuple[str, list[bytes]]] = []
+    for line in _NEWLINE.split(split_message(raw)[0]):
+        if not line:
+            break
+        if line[:1] in (b" ", b"\t"):
+            if fields:
+                fields[-1][1].append(line)
+            continue
+        name, colon, value = line.partition(b":")
+        if colon:
+            fields.append((name.rstrip(b" \t").decode("latin-1").lower(), [value.lstrip(b" \t")]))
+    return [(name, b"\r\n".join(lines).decode("utf-8", "replace")) for name, lines in fields]
 
 
 def header_values(raw: bytes, name: str) -> list[str]:
     """Each value of the field ``name``, RFC 2047 encoded words decoded."""
-    values = []
-    for value in _header(raw).get_all(name, []):
-        try:
-            values.append(str(make_header(decode_header(str(value)))))
-        except (ValueError, LookupError):  # a broken encoded word: searched as sent
-            values.append(str(value))
-    return values
+    wanted = name.lower()
+    return [_decode_words(value) for field, value in header_fields(raw) if field == wanted]
+
+
+def _decode_words(value: str) -> str:
+    try:
+        return str(make_header(decode_header(value)))
+    except (ValueError, LookupError, HeaderParseError):
+        pass
+    # A charset Python does not know (``NONE``), or an RFC 2231 §5 language after
+    # it (``iso-8859-2*sl``): each word alone, what cannot be read as U+FFFD.
+    try:
+        pieces = decode_header(value)
+    except HeaderParseError:
+        return value
+    return "".join(_decode_word(data, charset) for data, charset in pieces)
+
+
+def _decode_word(data: bytes | str, charset: str | None) -> str:
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode((charset or "ascii").partition("*")[0], "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
 
 
 def _in_header(raw: bytes, name: str, needle: str) -> bool:
@@ -325,7 +358,12 @@ def _matches(node: dict[str, Any], m: Candidate, now: Callable[[], dt.datetime])
     if key == "BODY":
         return _fold(node["value"]) in _fold(split_message(m.raw)[1])
     if key == "TEXT":
-        return _fold(node["value"]) in _fold(m.raw)
+        # The header as a reader sees it too: encoded words and UTF-8 decoded.
+        wanted = _fold(node["value"])
+        return wanted in _fold(m.raw) or any(
+            wanted in _fold(f"{field}: {_decode_words(value)}")
+            for field, value in header_fields(m.raw)
+        )
     if key in HEADER_TEXT_KEYS:
         return _in_header(m.raw, key, node["value"])
     if key == "HEADER":

@@ -19,6 +19,7 @@ from mailstore.errors import (
     FolderNotReady,
     InvalidRequest,
     LoginThrottled,
+    MaildropInUse,
     MessageNotFound,
     MessageTooBig,
     Overloaded,
@@ -61,6 +62,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if isinstance(exc, FolderNotReady):
             response.headers["Retry-After"] = str(NOT_READY_RETRY_AFTER)
         return response
+    except MaildropInUse as exc:
+        return error_json(409, str(exc), code="inuse")
     except MessageTooBig as exc:
         return error_json(413, str(exc), code="toobig")
     except SearchTooCostly as exc:

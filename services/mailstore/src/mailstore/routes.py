@@ -12,6 +12,7 @@ from mailstore.views import (
     imap,
     imap_append,
     messages,
+    pop3,
     sessions,
     throttle,
 )
@@ -70,6 +71,8 @@ def setup_routes(app: web.Application) -> None:
     router.add_get(IMAP + "/changes", imap.changes, name="imap_changes")
     router.add_post(IMAP + "/append", imap_append.append, name="imap_append")
     router.add_post(IMAP + "/search", imap.search, name="imap_search")
+    router.add_post(ACCOUNT + "/pop3/lock", pop3.take_lock, name="pop3_lock")
+    router.add_delete(ACCOUNT + "/pop3/lock", pop3.release_lock, name="pop3_unlock")
     router.add_post("/v1/sessions", sessions.create_session, name="create_session")
     router.add_get("/v1/sessions/{secret}", sessions.get_session, name="session")
     router.add_delete("/v1/sessions/{secret}", sessions.end_session, name="end_session")

@@ -1,4 +1,4 @@
-"""The SMTP hooks of the gateway's two listeners (see smtplib_common.server.handler).
+"""The SMTP hooks of the gateway's listeners (see smtplib_common.server.handler).
 
 This is the edge where domain errors become SMTP replies:
 
@@ -7,7 +7,8 @@ This is the edge where domain errors become SMTP replies:
   sender in our own domains (MAIL FROM) is 550 5.7.1 unless the client is in a
   trusted network; the null sender of bounces stays welcome. A From:/Sender: in our
   domains is delivered, marked ``localpost-sender=fail`` (identity.py) for the web.
-- submission (SMTP_PORT of RFC 6409, SUBMISSION_PORT): AUTH first, and the envelope
+- submission (RFC 6409; SUBMISSION_PORT with STARTTLS and SUBMISSIONS_PORT over
+  implicit TLS, RFC 8314 §3.3, one handler class for both): AUTH first, and the envelope
   sender must be the authenticated account. The web service's principal may act for
   a user named with ``AUTH=<address>`` on MAIL (RFC 4954 §5); nobody else may. Every
   From:/Sender: mailbox must be that identity's too (553 5.7.1 after the data).
@@ -41,6 +42,7 @@ WEB_PRINCIPAL = "localpost-web"
 
 DELIVERY = "delivery"
 SUBMISSION = "submission"
+SUBMISSIONS = "submissions"  # RFC 8314 §7.3's service name for implicit-TLS submission
 
 
 class DeliveryHandler:
@@ -193,7 +195,9 @@ class SubmissionHandler(DeliveryHandler):
         hostname: str,
         trusted_networks: tuple[IPNetwork, ...],
         web_secret: str,
+        listener: str = SUBMISSION,
     ) -> None:
+        self.listener = listener  # the metrics' label; read by DeliveryHandler.__init__
         super().__init__(
             domains=domains,
             directory=directory,

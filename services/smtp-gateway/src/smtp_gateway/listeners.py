@@ -1,4 +1,5 @@
-"""The two SMTP listeners: delivery (SMTP_PORT) and submission (SUBMISSION_PORT)."""
+"""The SMTP listeners: delivery (SMTP_PORT), submission with STARTTLS (SUBMISSION_PORT)
+and, when TLS files are set, submission over implicit TLS (SUBMISSIONS_PORT, RFC 8314)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import ssl
 from dataclasses import dataclass
 
 from smtp_gateway.directory import Directory
-from smtp_gateway.handler import DELIVERY, SUBMISSION, DeliveryHandler, SubmissionHandler
+from smtp_gateway.handler import (
+    DELIVERY,
+    SUBMISSION,
+    SUBMISSIONS,
+    DeliveryHandler,
+    SubmissionHandler,
+)
 from smtp_gateway.metrics import Metrics
 from smtp_gateway.publisher import Publisher
 from smtp_gateway.settings import Config, TLSFiles
@@ -23,18 +30,33 @@ log = logging.getLogger(__name__)
 class Listeners:
     delivery: SMTPServer
     submission: SMTPServer
+    # None without TLS files: implicit TLS needs a certificate (RFC 8314 §3.3).
+    submissions: SMTPServer | None
 
-    async def start(self, host: str, *, smtp_port: int, submission_port: int) -> None:
-        await self.delivery.start(host, smtp_port)
+    @property
+    def all(self) -> tuple[SMTPServer, ...]:
+        servers = (self.delivery, self.submission, self.submissions)
+        return tuple(server for server in servers if server is not None)
+
+    async def start(
+        self, host: str, *, smtp_port: int, submission_port: int, submissions_port: int
+    ) -> None:
+        started: list[SMTPServer] = []
+        ports = (smtp_port, submission_port, submissions_port)
         try:
-            await self.submission.start(host, submission_port)
+            for server, port in zip(
+                (self.delivery, self.submission, self.submissions), ports, strict=True
+            ):
+                if server is not None:
+                    await server.start(host, port)
+                    started.append(server)
         except OSError:
-            await self.delivery.stop(grace=0)
+            await asyncio.gather(*(server.stop(grace=0) for server in started))
             raise
 
     async def stop(self, grace: float) -> None:
-        # Both at once: the grace period bounds the whole stop, not each listener.
-        await asyncio.gather(self.delivery.stop(grace), self.submission.stop(grace))
+        # All at once: the grace period bounds the whole stop, not each listener.
+        await asyncio.gather(*(server.stop(grace) for server in self.all))
 
 
 def tls_context(files: TLSFiles) -> ssl.SSLContext:
@@ -77,8 +99,9 @@ def build(
         tls_context=context,
         peer_limits=peers,
     )
-    submission = SMTPServer(
-        SubmissionHandler(
+
+    def submission_handler(listener: str) -> SubmissionHandler:
+        return SubmissionHandler(
             domains=config.domains,
             directory=directory,
             publisher=publisher,
@@ -86,23 +109,39 @@ def build(
             hostname=config.hostname,
             trusted_networks=config.trusted_networks,
             web_secret=config.web_submission_secret,
-        ),
-        dataclasses.replace(
-            limits,
-            auth_required=True,  # RFC 6409 §4.3
-            # RFC 4954 §4: plaintext AUTH only inside TLS, except from trusted networks
-            # (the web service submits over loopback or the compose network).
-            auth_require_tls=True,
-            plaintext_auth_networks=config.trusted_networks,
-            # Issue 15: one address in a trusted network may be many people; the mail
-            # store's per-account ceiling still holds for them.
-            auth_throttle_exempt_networks=()
-            if config.throttle_trusted
-            else config.trusted_networks,
-        ),
-        tls_context=context,
-        peer_limits=peers,
+            listener=listener,
+        )
+
+    submission_limits = dataclasses.replace(
+        limits,
+        auth_required=True,  # RFC 6409 §4.3
+        # RFC 4954 §4: plaintext AUTH only inside TLS, except from trusted networks
+        # (the web service submits over loopback or the compose network).
+        auth_require_tls=True,
+        plaintext_auth_networks=config.trusted_networks,
+        # Issue 15: one address in a trusted network may be many people; the mail
+        # store's per-account ceiling still holds for them.
+        auth_throttle_exempt_networks=() if config.throttle_trusted else config.trusted_networks,
+    )
+    submission = SMTPServer(
+        submission_handler(SUBMISSION), submission_limits, tls_context=context, peer_limits=peers
+    )
+    # The same handler and limits as the STARTTLS port, so the AUTH, envelope and From:
+    # rules cannot drift apart; only the TLS comes first (RFC 8314 §3.3). The peer
+    # limits are shared too: a source's connections count across all three ports.
+    submissions = (
+        SMTPServer(
+            submission_handler(SUBMISSIONS),
+            submission_limits,
+            tls_context=context,
+            implicit_tls=True,
+            peer_limits=peers,
+        )
+        if context is not None
+        else None
     )
     metrics.track_open_connections(DELIVERY, lambda: delivery.connection_count)
     metrics.track_open_connections(SUBMISSION, lambda: submission.connection_count)
-    return Listeners(delivery=delivery, submission=submission)
+    if submissions is not None:
+        metrics.track_open_connections(SUBMISSIONS, lambda: submissions.connection_count)
+    return Listeners(delivery=delivery, submission=submission, submissions=submissions)

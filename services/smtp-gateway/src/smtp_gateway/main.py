@@ -76,7 +76,10 @@ async def smtp_ctx(app: web.Application) -> AsyncIterator[None]:
         config, directory=app[DIRECTORY], publisher=app[PUBLISHER], metrics=app[METRICS]
     )
     await smtp.start(
-        config.host, smtp_port=config.smtp_port, submission_port=config.submission_port
+        config.host,
+        smtp_port=config.smtp_port,
+        submission_port=config.submission_port,
+        submissions_port=config.submissions_port,
     )
     app[LISTENERS] = smtp
     yield

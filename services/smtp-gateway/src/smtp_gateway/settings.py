@@ -54,6 +54,9 @@ class Config:
     host: str
     smtp_port: int
     submission_port: int
+    # Submission over implicit TLS (RFC 8314 §3.3, "submissions"), what mail programs
+    # set up as "SSL/TLS"; opened only when the TLS files are set.
+    submissions_port: int
     http_port: int
     # URLs may carry credentials, so they stay out of reprs (and therefore logs).
     amqp_url: str = field(repr=False)
@@ -123,6 +126,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         host=_text(environ, "GATEWAY_HOST", "127.0.0.1"),
         smtp_port=_port(environ, "SMTP_PORT", 2525),
         submission_port=_port(environ, "SUBMISSION_PORT", 2587),
+        submissions_port=_port(environ, "SUBMISSIONS_PORT", 2465),
         http_port=_port(environ, "GATEWAY_HTTP_PORT", 8025),
         amqp_url=_url(environ, "AMQP_URL", "amqp://guest:guest@localhost:5672/", ("amqp", "amqps")),
         queue_prefix=_queue_prefix(environ, "LOCALPOST_QUEUE_PREFIX", "localpost"),
@@ -151,12 +155,19 @@ def load_config(environ: Mapping[str, str]) -> Config:
         min_data_rate=_count(environ, "GATEWAY_MIN_DATA_RATE", 500),
         data_rate_grace=_seconds(environ, "GATEWAY_DATA_RATE_GRACE", 10.0),
     )
-    # All three listeners bind the same host; a clash would only show as EADDRINUSE later.
-    if config.submission_port == config.smtp_port:
-        raise ConfigError("SUBMISSION_PORT", f"equals SMTP_PORT ({config.smtp_port})")
-    if config.http_port in (config.smtp_port, config.submission_port):
-        raise ConfigError("GATEWAY_HTTP_PORT", f"equals an SMTP port ({config.http_port})")
-    if dev:  # SMTP, submission and health all listen on GATEWAY_HOST
+    # Every listener binds the same host; a clash would only show as EADDRINUSE later.
+    ports = [
+        ("SMTP_PORT", config.smtp_port),
+        ("SUBMISSION_PORT", config.submission_port),
+        ("GATEWAY_HTTP_PORT", config.http_port),
+    ]
+    if config.tls is not None:  # SUBMISSIONS_PORT is not opened without TLS files
+        ports.insert(2, ("SUBMISSIONS_PORT", config.submissions_port))
+    for i, (name, port) in enumerate(ports):
+        for earlier, earlier_port in ports[:i]:
+            if port == earlier_port:
+                raise ConfigError(name, f"equals {earlier} ({port})")
+    if dev:  # SMTP, both submission ports and health all listen on GATEWAY_HOST
         _require_loopback(
             "GATEWAY_HOST", config.host, secrets=("MAILSTORE_TOKEN", "WEB_SUBMISSION_SECRET")
         )

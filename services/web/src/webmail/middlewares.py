@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
-from webmail import csrf
+from webmail import autoconfig, autodiscover, csrf
 from webmail.errors import (
     AddressTaken,
     BadCredentials,
@@ -34,10 +34,21 @@ log = logging.getLogger(__name__)
 
 API = "/api/"
 # No session lookup for these: they are public and hot (health probes, assets).
-_ANONYMOUS_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics")
+_ANONYMOUS_PREFIXES = (
+    "/static/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    *autoconfig.PATHS,
+    *autodiscover.PATHS,
+)
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Calls that take no cookie at all: registering (JSON) and Basic-authenticated tokens.
 _NO_AMBIENT_AUTHORITY = frozenset({"/api/v1/accounts", "/api/v1/tokens"})
+# Autodiscover's POST is a query from a mail program, with no cookie, that changes nothing
+# and answers only with what a domain's servers are: nothing for a forged request to win.
+# Exact paths, so that nothing else slips through; auth_middleware ignores their cookies.
+_NO_STATE_CHANGE = frozenset(autodiscover.PATHS)
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 # The pages' policy: our own assets, scripts only with this response's nonce, mail
@@ -141,7 +152,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method in _SAFE_METHODS or request.path in _NO_AMBIENT_AUTHORITY:
+    if request.method in _SAFE_METHODS or request.path in _NO_AMBIENT_AUTHORITY | _NO_STATE_CHANGE:
         return await handler(request)
     # A browser sends Authorization only when a script of the page's own origin sets
     # it (cross-origin it would need a CORS preflight we never grant): no CSRF there.

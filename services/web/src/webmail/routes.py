@@ -6,13 +6,25 @@ from pathlib import Path
 
 from aiohttp import web
 
-from webmail.views import accounts, api, api_folders, compose, folders, health, live, mail
+from webmail import autoconfig, autodiscover
+from webmail.views import (
+    accounts,
+    api,
+    api_folders,
+    compose,
+    folders,
+    health,
+    live,
+    mail,
+    mail_programs,
+)
 from webmail.views.common import FOLDER_ID
 
 MESSAGE = r"/messages/{id:[0-9]{1,19}}"
 API_MESSAGE = r"/api/v1/messages/{id:[0-9]{1,19}}"
 FOLDER = "/folders/{folder:" + FOLDER_ID + "}"
 API_TOKEN = r"/api/v1/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
+SETTINGS = "/settings/mail-programs"
 STATIC = Path(__file__).parent / "static"
 
 
@@ -23,6 +35,17 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/metrics", health.metrics, name="metrics")
     router.add_static("/static/", STATIC, name="static", append_version=True)
     router.add_get("/favicon.ico", health.favicon, name="favicon")
+
+    # Mail programs' autoconfiguration (no login: programs ask before they have one).
+    for n, path in enumerate(autoconfig.PATHS):
+        router.add_get(path, mail_programs.thunderbird, name=f"autoconfig_{n}")
+    for n, path in enumerate(autodiscover.PATHS):
+        router.add_post(path, mail_programs.outlook, name=f"autodiscover_{n}")
+        router.add_get(path, mail_programs.outlook, name=f"autodiscover_probe_{n}")
+    router.add_get(SETTINGS, mail_programs.page, name="mail_programs")
+    router.add_get(SETTINGS + "/profile.mobileconfig", mail_programs.profile, name="profile")
+    router.add_post(SETTINGS + "/profile.mobileconfig", mail_programs.profile, name="profile_pw")
+    router.add_get(SETTINGS + "/localpost.crt", mail_programs.certificate_file, name="certificate")
 
     router.add_get("/", mail.home, name="home")
     router.add_get("/register", accounts.register_form, name="register_form")

@@ -36,6 +36,26 @@ _SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,3})?")
 SUBMISSION_TLS_MODES = ("starttls", "none")
 
 
+@dataclass(frozen=True, slots=True)
+class PublicServers:
+    """Where mail programs reach Localpost, as the autoconfiguration documents and the
+    Mail programs page name it: behind compose's port mapping these are the published
+    ports, not the ports the services bind inside their containers."""
+
+    hostname: str
+    imap_port: int = 2143
+    imaps_port: int = 2993
+    submission_port: int = 2587
+    submissions_port: int = 2465
+    pop3_port: int = 2110
+    pop3s_port: int = 2995
+    # Never advertise a server that does not run: POP3 only when it is served.
+    pop3: bool = False
+    # The PEM certificate the mail services present, offered for download with its
+    # fingerprint while it is self-signed; None: no certificate to show.
+    tls_cert: str | None = None
+
+
 class ConfigError(ValueError):
     """An environment variable is malformed, or holds a secret it may not hold."""
 
@@ -74,6 +94,8 @@ class Config:
     # Mark every cookie Secure (RFC 6265bis §4.1.2.5) even when this process only sees
     # plain HTTP from a TLS-terminating proxy in front of it.
     cookie_secure: bool = False
+    # What mail programs are told (autoconfiguration, the Mail programs page).
+    public: PublicServers = field(default_factory=lambda: PublicServers("localpost.test"))
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -82,8 +104,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
     Raises :class:`ConfigError` naming the first variable that is wrong.
     """
     dev = _flag(environ, "LOCALPOST_DEV")
+    domains = _domains(environ, "LOCALPOST_DOMAIN", "localpost.test")
     config = Config(
-        domains=_domains(environ, "LOCALPOST_DOMAIN", "localpost.test"),
+        domains=domains,
         host=_text(environ, "WEB_HOST", "127.0.0.1"),
         port=_port(environ, "WEB_PORT", 8080),
         mailstore_url=_url(environ, "MAILSTORE_URL", "http://127.0.0.1:8081", ("http", "https")),
@@ -103,6 +126,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         queue_prefix=_queue_prefix(environ, "LOCALPOST_QUEUE_PREFIX", "localpost"),
         broker_reconnect_interval=_seconds(environ, "WEB_BROKER_RECONNECT_INTERVAL", 2.0),
         cookie_secure=_flag(environ, "WEB_COOKIE_SECURE"),
+        public=_public_servers(environ, domains[0]),
     )
     if dev:
         _require_loopback(
@@ -111,6 +135,20 @@ def load_config(environ: Mapping[str, str]) -> Config:
             secrets=("MAILSTORE_TOKEN", "WEB_SUBMISSION_SECRET", "WEB_SECRET_KEY"),
         )
     return config
+
+
+def _public_servers(environ: Mapping[str, str], first_domain: str) -> PublicServers:
+    return PublicServers(
+        hostname=_hostname(environ, "LOCALPOST_PUBLIC_HOSTNAME", first_domain),
+        imap_port=_port(environ, "PUBLIC_IMAP_PORT", 2143),
+        imaps_port=_port(environ, "PUBLIC_IMAPS_PORT", 2993),
+        submission_port=_port(environ, "PUBLIC_SUBMISSION_PORT", 2587),
+        submissions_port=_port(environ, "PUBLIC_SUBMISSIONS_PORT", 2465),
+        pop3_port=_port(environ, "PUBLIC_POP3_PORT", 2110),
+        pop3s_port=_port(environ, "PUBLIC_POP3S_PORT", 2995),
+        pop3=_flag(environ, "LOCALPOST_POP3"),
+        tls_cert=_optional_text(environ, "LOCALPOST_TLS_CERT"),
+    )
 
 
 # -- strict casts ---------------------------------------------------------------------------
@@ -182,6 +220,18 @@ def _domains(environ: Mapping[str, str], name: str, default: str) -> tuple[str, 
         if len(domain) > 253 or not _DOMAIN.fullmatch(domain):
             raise ConfigError(name, f"holds {domain!r}, which is not a domain name")
     return tuple(dict.fromkeys(domains))
+
+
+def _hostname(environ: Mapping[str, str], name: str, default: str) -> str:
+    """A host name or an IP address literal: it goes into XML, a plist and a page."""
+    value = _text(environ, name, default).lower()
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if len(value) > 253 or not _DOMAIN.fullmatch(value):
+        raise ConfigError(name, f"must be a host name or an IP address, got {value!r}")
+    return value
 
 
 def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:

@@ -18,5 +18,7 @@ from imap_gateway.wire.sequence import SequenceSet
 async def append(s: Session, c: cmd.Append) -> Answer:
     messages = [bk.NewMessage(m.data, m.flags, m.internal_date) for m in c.messages]
     result = await s.require_user().append(c.mailbox, messages)
+    # RFC 9051 §6.3.12: EXISTS before the OK; the connection loop catches the
+    # selected folder up after an APPEND (session.dispatch.adds).
     args = b"%d %s" % (result.uidvalidity, SequenceSet.of(result.uids).encode())
     return ok("APPEND completed", codes.APPENDUID, args)

@@ -18,9 +18,11 @@ from imap_gateway import backend as bk
 from imap_gateway.session.dispatch import (
     HANDLERS,
     Run,
+    adds,
     command_name,
     expunges_allowed,
     expunges_allowed_before,
+    polls,
 )
 from imap_gateway.session.errors import Answer, Refusal, response_for
 from imap_gateway.session.events import SessionEvents
@@ -54,7 +56,8 @@ class _Close(Exception):
         self.code = code
 
 
-def _peer_host(writer: asyncio.StreamWriter) -> str:
+def peer_host(writer: asyncio.StreamWriter) -> str:
+    """The client's address as the socket gives it (POP3's sessions use it too)."""
     peer = writer.get_extra_info("peername")
     return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
 
@@ -74,7 +77,7 @@ async def serve_connection(
     events = SessionEvents() if events is None else events  # LiveSessions may be empty
     out = ResponseWriter(writer, on_write=events.wrote)
     s = Session(
-        backend, settings, reader, out, writer, _peer_host(writer),
+        backend, settings, reader, out, writer, peer_host(writer),
         plaintext_allowed=plaintext_allowed or tls, tls=tls, events=events,
         started=asyncio.get_running_loop().time(),
     )  # fmt: skip
@@ -190,13 +193,15 @@ async def _execute(s: Session, command: cmd.Command) -> None:
         answer = Answer(codes.BAD, f"{name} is not allowed in the {s.state.value} state")
     else:
         allowed = expunges_allowed(command)
-        await s.refresh()
+        await s.refresh(catch_up=polls(command))
         s.sync(expunges=expunges_allowed_before(command))
         s.current = name
         try:
             answer = await _run(s, handler.run, command, name)
         finally:
             s.current = None
+        if adds(command):
+            await s.refresh(catch_up=True)
         s.sync(expunges=allowed)
     s.out.status(command.tag, answer.status, answer.text, answer.code, answer.args)
     s.events.answered(s, name, answer)
@@ -265,7 +270,7 @@ def connection_handler(
             writer,
             backend=backend,
             settings=chosen,
-            plaintext_allowed=trusted(_peer_host(writer)),
+            plaintext_allowed=trusted(peer_host(writer)),
             tls=tls,
             events=events,
         )

@@ -17,6 +17,7 @@ from imap_gateway.session import (
     misc,
     search,
     select,
+    sort,
     store,
 )
 from imap_gateway.session.errors import Answer
@@ -66,8 +67,8 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.Unselect: Handler(select.unselect, SELECTED),
     cmd.Expunge: Handler(expunge.expunge, SELECTED),
     cmd.Search: Handler(search.search, SELECTED),
-    cmd.Sort: Handler(search.sort_or_thread, SELECTED),
-    cmd.Thread: Handler(search.sort_or_thread, SELECTED),
+    cmd.Sort: Handler(sort.sort, SELECTED),
+    cmd.Thread: Handler(sort.thread, SELECTED),
     cmd.Fetch: Handler(fetch.fetch, SELECTED),
     cmd.Store: Handler(store.store, SELECTED),
     cmd.Copy: Handler(copy.copy, SELECTED),
@@ -79,6 +80,22 @@ _NUMBERED = (cmd.Fetch, cmd.Store, cmd.Search, cmd.Sort, cmd.Thread)
 # COPY and MOVE name messages by number too; they may announce expunges, but only
 # once their numbers are resolved.
 _USES_NUMBERS = (*_NUMBERED, cmd.Copy, cmd.Move)
+
+
+# Whose answer shows every change made before it, not only those a live channel has
+# reported yet: the polls (RFC 9051 §6.1.2 NOOP, §6.3.13 IDLE, RFC 3501 §6.4.1 CHECK)
+# before they run, and the session's own additions after them (RFC 9051 §6.3.12:
+# APPEND to the selected mailbox SHOULD be followed by EXISTS at once; so COPY, MOVE).
+_POLLS = (cmd.Noop, cmd.Check, cmd.Idle)
+_ADDS = (cmd.Append, cmd.Copy, cmd.Move)
+
+
+def polls(command: cmd.Command) -> bool:
+    return isinstance(command, _POLLS)
+
+
+def adds(command: cmd.Command) -> bool:
+    return isinstance(command, _ADDS)
 
 
 def expunges_allowed(command: cmd.Command) -> bool:

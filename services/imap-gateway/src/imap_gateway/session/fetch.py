@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Sequence
 from imap_gateway import backend as bk
 from imap_gateway.session import responses
 from imap_gateway.session.answers import ok
-from imap_gateway.session.errors import Answer, bad, no
+from imap_gateway.session.errors import Answer, no
+from imap_gateway.session.fetch_binary import binary_label, binary_octets
 from imap_gateway.session.state import Session
 from imap_gateway.wire import codes, encoder
 from imap_gateway.wire import commands as cmd
@@ -44,6 +45,8 @@ def resolve(s: Session, numbers: SequenceSet, *, uid: bool) -> list[int]:
 def _sets_seen(item: FetchItem) -> bool:
     if isinstance(item, BodySection):
         return not item.peek
+    if isinstance(item, BinarySection):
+        return not (item.peek or item.size_only)
     return isinstance(item, FetchAtt) and item.name in SETS_SEEN
 
 
@@ -60,13 +63,11 @@ def section_label(section: Section, partial: tuple[int, int] | None) -> bytes:
 
 async def fetch(s: Session, c: cmd.Fetch) -> Answer:
     selected = s.require_selected()
-    if any(isinstance(item, BinarySection) for item in c.items):
-        raise bad("BINARY is not supported")
     uids = resolve(s, c.sequence_set, uid=c.uid)
     items = list(dict.fromkeys(c.items))
     modseq = c.changed_since is not None or FetchAtt(items_.MODSEQ) in items
     if modseq:
-        s.condstore_used = True
+        await s.use_condstore()
     if c.uid and FetchAtt(items_.UID) not in items:
         items.insert(0, FetchAtt(items_.UID))  # RFC 9051 §6.4.9: UID FETCH always has UID
     if modseq and FetchAtt(items_.MODSEQ) not in items:
@@ -82,7 +83,8 @@ async def fetch(s: Session, c: cmd.Fetch) -> Answer:
             items.append(FetchAtt(items_.FLAGS))
     found: set[int] = set()
     needs = frozenset(item.name for item in items if isinstance(item, FetchAtt))
-    if any(isinstance(item, BodySection) for item in items) or needs & RFC822_SECTIONS.keys():
+    sections = (BodySection, BinarySection)
+    if any(isinstance(item, sections) for item in items) or needs & RFC822_SECTIONS.keys():
         needs |= {bk.SECTIONS}  # a store that maps sections to byte ranges loads the map
     fetched = selected.folder.fetch(uids, changed_since=c.changed_since, needs=needs)
     async for message in fetched:
@@ -127,6 +129,11 @@ async def _write_message(
     # then gets a tagged NO after the FETCH responses already sent, all intact. Only
     # a source failing mid-literal is left, and the session closes on that.
     parts = [await _part(s, message, item) for item in items]
+    if FetchAtt(items_.FLAGS) in items:
+        tracker = s.require_selected().tracker
+        for line in tracker.define(message.flags):
+            s.out.write(line)
+        tracker.shown(message.uid, message.modseq)
     s.out.write(b"* %d FETCH (" % seq)
     for i, part in enumerate(parts):
         if i:
@@ -134,16 +141,22 @@ async def _write_message(
         if isinstance(part, bytes):
             s.out.write(part)
             continue
-        label, body = part
+        label, body, literal8 = part
         s.out.write(label + b" ")
-        await s.out.stream_literal(body.size, body.chunks)
+        await s.out.stream_literal(body.size, body.chunks, binary=literal8)
     s.out.write(b")\r\n")
 
 
 async def _part(
     s: Session, message: bk.FetchedMessage, item: FetchItem
-) -> bytes | tuple[bytes, bk.BodyData]:
-    """A FETCH item's text, or its label and its body (first chunk already read)."""
+) -> bytes | tuple[bytes, bk.BodyData, bool]:
+    """A FETCH item's text, or its label, its body (first chunk already read) and
+    whether that goes as literal8."""
+    if isinstance(item, BinarySection):
+        data = await binary_octets(message, item)
+        if item.size_only:
+            return binary_label(item) + b" %d" % len(data)
+        return binary_label(item), bk.BodyData(len(data), _once(data)), b"\0" in data
     if isinstance(item, FetchAtt) and item.name not in RFC822_SECTIONS:
         return _attribute(s, message, item.name)
     if isinstance(item, FetchAtt):
@@ -152,7 +165,7 @@ async def _part(
         assert isinstance(item, BodySection)
         section, partial = item.section, item.partial
         label = section_label(section, partial)
-    return label, await _started(await message.section(section, partial))
+    return label, await _started(await message.section(section, partial)), False
 
 
 async def _started(body: bk.BodyData) -> bk.BodyData:
@@ -163,6 +176,11 @@ async def _started(body: bk.BodyData) -> bk.BodyData:
     except StopAsyncIteration:
         return bk.BodyData(body.size, chunks)
     return bk.BodyData(body.size, _after(first, chunks))
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    if data:
+        yield data
 
 
 async def _after(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -49,18 +49,23 @@ class LiveSessions(SessionEvents):
 
     async def stop(self, grace: float) -> None:
         """End every session: BYE now to those waiting for a command or in IDLE;
-        those running a command get their answer, then BYE. After ``grace``
+        those running a command, or still receiving one (an APPEND's literal half
+        sent), get their answer, then BYE. After ``grace``
         seconds, the rest are cut (still with a BYE, after what was written)."""
         for task, s in list(self._sessions.items()):
             s.stop_requested = True
-            if s.current is None or s.current == IDLE_COMMAND:
+            if s.current == IDLE_COMMAND or (s.current is None and s.reader.framer.idle):
                 task.cancel()
-        tasks = set(self._sessions)
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=grace)
-        if pending:
-            log.warning("cutting %d sessions still busy after %.1f s", len(pending), grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending)
+        await finish_within(set(self._sessions), grace, "sessions")
+
+
+async def finish_within(tasks: set[asyncio.Task[object]], grace: float, what: str) -> None:
+    """Wait up to ``grace`` seconds for ``tasks`` (sessions told to stop), then cut the rest."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    if pending:
+        log.warning("cutting %d %s still busy after %.1f s", len(pending), what, grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending)

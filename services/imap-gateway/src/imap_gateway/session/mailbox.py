@@ -43,7 +43,8 @@ async def list_(s: Session, c: cmd.List) -> Answer:
     unknown = set(c.selection) - SELECTION_OPTIONS
     if unknown or set(c.return_options) - RETURN_OPTIONS:
         raise bad("Unknown LIST option")
-    if c.selection == ("RECURSIVEMATCH",):
+    if "RECURSIVEMATCH" in c.selection and not set(c.selection) - {"RECURSIVEMATCH", "REMOTE"}:
+        # REMOTE does not count: it widens, it selects nothing (imaptest's listext).
         raise bad("RECURSIVEMATCH needs another selection option (RFC 5258 §3)")
     if c.patterns == ("",):
         # RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
@@ -51,19 +52,34 @@ async def list_(s: Session, c: cmd.List) -> Answer:
         return ok("LIST completed")
     patterns = [pattern_regex(_full_name(c.reference, p)) for p in c.patterns]
     folders = await s.require_user().list_folders()
-    subscribed_only = "SUBSCRIBED" in c.selection
-    special_only = "SPECIAL-USE" in c.selection
-    show_subscribed = subscribed_only or "SUBSCRIBED" in c.return_options
+    show_subscribed = "SUBSCRIBED" in c.selection or "SUBSCRIBED" in c.return_options
     for folder in folders:
         if not _matches(folder.name, patterns):
             continue
-        if (subscribed_only and not folder.subscribed) or (special_only and not folder.special_use):
-            continue
+        childinfo = None
+        if not _selected(folder, c.selection):
+            # RFC 5258 §3.5: RECURSIVEMATCH also returns a parent that is not
+            # selected itself but has a descendant that is, saying so in CHILDINFO.
+            below = [f for f in folders if f.name.startswith(folder.name + DELIMITER)]
+            if "RECURSIVEMATCH" not in c.selection or not any(
+                _selected(f, c.selection) for f in below
+            ):
+                continue
+            childinfo = [o for o in ("SUBSCRIBED", "SPECIAL-USE") if o in c.selection]
         attributes = _attributes(folder, show_subscribed)
-        s.out.write(responses.list_line(b"LIST", attributes, folder.name, utf8=s.utf8))
+        s.out.write(
+            responses.list_line(b"LIST", attributes, folder.name, utf8=s.utf8, childinfo=childinfo)
+        )
         if c.return_status is not None:
             await _write_status(s, folder.name, c.return_status)
     return ok("LIST completed")
+
+
+def _selected(folder: bk.FolderInfo, selection: Sequence[str]) -> bool:
+    """Whether ``folder`` meets the LIST selection options (RFC 5258 §3, RFC 6154 §3)."""
+    if "SUBSCRIBED" in selection and not folder.subscribed:
+        return False
+    return "SPECIAL-USE" not in selection or bool(folder.special_use)
 
 
 def _full_name(reference: str, pattern: str) -> str:
@@ -82,9 +98,22 @@ def _attributes(folder: bk.FolderInfo, subscribed: bool) -> list[str]:
 
 async def lsub(s: Session, c: cmd.Lsub) -> Answer:
     patterns = [pattern_regex(_full_name(c.reference, c.pattern))]
-    for folder in await s.require_user().list_folders():
-        if folder.subscribed and _matches(folder.name, patterns):
-            s.out.write(responses.list_line(b"LSUB", [], folder.name, utf8=s.utf8))
+    subscribed = [f.name for f in await s.require_user().list_folders() if f.subscribed]
+    # RFC 3501 §6.3.9: with "%", a parent of a subscribed mailbox that matches where
+    # the child does not is listed too, \Noselect when it is not subscribed itself.
+    parents = {
+        DELIMITER.join(name.split(DELIMITER)[:depth])
+        for name in subscribed
+        for depth in range(1, name.count(DELIMITER) + 1)
+    } - set(subscribed)
+    if "%" not in c.pattern:
+        parents = set()
+    answers: list[tuple[str, list[str]]] = [(name, []) for name in subscribed] + [
+        (name, ["\\Noselect"]) for name in parents
+    ]
+    for name, attributes in sorted(answers):
+        if _matches(name, patterns):
+            s.out.write(responses.list_line(b"LSUB", attributes, name, utf8=s.utf8))
     return ok("LSUB completed")
 
 

@@ -46,6 +46,11 @@ def capabilities(s: Session) -> list[str]:
         codes.CAP_MULTIAPPEND,
         codes.appendlimit_capability(s.settings.wire.max_literal_size),
         codes.CAP_UTF8_ACCEPT,
+        codes.CAP_BINARY,
+        codes.CAP_SORT,
+        codes.CAP_SORT_DISPLAY,
+        codes.CAP_THREAD_ORDEREDSUBJECT,
+        codes.CAP_THREAD_REFERENCES,
     ]
 
 

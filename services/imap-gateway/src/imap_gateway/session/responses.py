@@ -66,7 +66,18 @@ def search(numbers: Iterable[int], modseq: int | None = None) -> bytes:
     return encoder.untagged(*parts)
 
 
-def list_line(kind: bytes, attributes: Iterable[str], name: str, *, utf8: bool) -> bytes:
-    """``* LIST (attrs) "/" name`` (or LSUB)."""
+def list_line(
+    kind: bytes,
+    attributes: Iterable[str],
+    name: str,
+    *,
+    utf8: bool,
+    childinfo: Iterable[str] | None = None,
+) -> bytes:
+    """``* LIST (attrs) "/" name`` (or LSUB), with ``("CHILDINFO" (...))`` (RFC 5258 §4)."""
     attrs = encoder.paren_list(a.encode("ascii") for a in attributes)
-    return encoder.untagged(kind, attrs, b'"/"', encoder.mailbox(name, utf8=utf8))
+    parts = [kind, attrs, b'"/"', encoder.mailbox(name, utf8=utf8)]
+    if childinfo is not None:
+        options = encoder.paren_list(b'"%s"' % o.encode("ascii") for o in childinfo)
+        parts.append(b'("CHILDINFO" %s)' % options)
+    return encoder.untagged(*parts)

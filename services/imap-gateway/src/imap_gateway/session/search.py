@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from imap_gateway import searching
 from imap_gateway.backend import KeyEvaluator, SelectedFolder
 from imap_gateway.session.answers import ok
-from imap_gateway.session.errors import Answer, bad, no
+from imap_gateway.session.errors import Answer, no
 from imap_gateway.session.state import Selected, Session
 from imap_gateway.wire import codes, encoder
 from imap_gateway.wire import commands as cmd
@@ -76,7 +76,7 @@ def names_by_number(key: SearchKey) -> bool:
     )
 
 
-def _has_modseq(key: SearchKey) -> bool:
+def has_modseq(key: SearchKey) -> bool:
     return _anywhere(key, lambda k: isinstance(k, SearchModSeq))
 
 
@@ -102,18 +102,18 @@ async def search(s: Session, c: cmd.Search) -> Answer:
     selected = s.require_selected()
     if c.charset is not None and c.charset not in CHARSETS:
         raise no("Unsupported charset", codes.BADCHARSET, b"(UTF-8 US-ASCII)")
-    modseq_asked = _has_modseq(c.key)
+    modseq_asked = has_modseq(c.key)
     if modseq_asked:
-        s.condstore_used = True
+        await s.use_condstore()
     key = rewrite(c.key, selected)
     found = await selected.folder.search(key, fallback=evaluator(selected.folder))
     tracker = selected.tracker
     uids = [u for u in found if tracker.seq_of(u) is not None]
     numbers = uids if c.uid else [tracker.seq_of(u) or 0 for u in uids]
-    highest = await _highest_modseq(selected.folder, uids) if modseq_asked and uids else None
     options = c.return_options
     if options is None and not s.rev2:
-        s.out.untagged(b"SEARCH", *(b"%d" % n for n in numbers), *_modseq(highest))
+        highest = await _highest_modseq(selected.folder, uids) if modseq_asked and uids else None
+        s.out.untagged(b"SEARCH", *(b"%d" % n for n in numbers), *modseq_items(highest))
         return ok(f"{'UID ' if c.uid else ''}SEARCH completed")
     wanted = set(options or ()) or {"ALL"}  # RFC 4731 §3.1: RETURN () means ALL
     if "SAVE" in wanted:
@@ -121,11 +121,26 @@ async def search(s: Session, c: cmd.Search) -> Answer:
         wanted.discard("SAVE")
         if not wanted and options:
             return ok("SEARCH completed, result saved")  # RFC 5182 §2.4
-    s.out.untagged(*_esearch(c.tag, c.uid, numbers, wanted), *_modseq(highest))
+    parts = _esearch(c.tag, c.uid, numbers, wanted)
+    returned = _returned(uids, wanted)
+    if modseq_asked and returned:
+        # RFC 7162 §3.1.5: ESEARCH's "MODSEQ n" (no parentheses), the highest of the
+        # messages returned: with MIN or MAX alone only those, with ALL or COUNT all.
+        parts.append(b"MODSEQ %d" % await _highest_modseq(selected.folder, returned))
+    s.out.untagged(*parts)
     return ok(f"{'UID ' if c.uid else ''}SEARCH completed")
 
 
-def _modseq(highest: int | None) -> list[bytes]:
+def _returned(uids: list[int], wanted: set[str]) -> list[int]:
+    """The messages an ESEARCH answer speaks of (``uids`` ascending, as numbers are)."""
+    if not uids or wanted & {"ALL", "COUNT"}:
+        return uids
+    ordered = sorted(uids)
+    return [ordered[0]] * ("MIN" in wanted) + [ordered[-1]] * ("MAX" in wanted)
+
+
+def modseq_items(highest: int | None) -> list[bytes]:
+    """SEARCH's (and SORT's) ``(MODSEQ n)`` when a MODSEQ key asked (RFC 7162 §3.1.5)."""
     return [] if highest is None else [b"(MODSEQ %d)" % highest]
 
 
@@ -150,8 +165,3 @@ async def _highest_modseq(folder: SelectedFolder, uids: Sequence[int]) -> int:
     async for message in folder.fetch(uids):
         highest = max(highest, message.modseq)
     return highest
-
-
-async def sort_or_thread(s: Session, c: cmd.Sort | cmd.Thread) -> Answer:
-    # Not advertised: SORT and THREAD (RFC 5256) are not implemented yet.
-    raise bad(f"{type(c).__name__.upper()} is not supported")

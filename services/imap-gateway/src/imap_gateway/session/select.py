@@ -24,7 +24,7 @@ async def select(s: Session, c: cmd.Select) -> Answer:
         s.condstore_used = True
     folder = await s.require_user().select(c.mailbox, read_only=c.read_only)
     snap = folder.snapshot
-    tracker = Tracker(snap.uids, origin=folder)
+    tracker = Tracker(snap.uids, origin=folder, defined=snap.flags, writable=not snap.read_only)
     s.selected = Selected(c.mailbox, folder, tracker, folder.changes(), snap.read_only)
     s.state = State.SELECTED
     out = s.out
@@ -42,8 +42,9 @@ async def select(s: Session, c: cmd.Select) -> Answer:
     )
     out.write(responses.status_ok(codes.UIDVALIDITY, b"%d" % snap.uidvalidity, "UIDs valid"))
     out.write(responses.status_ok(codes.UIDNEXT, b"%d" % snap.uidnext, "Predicted next UID"))
-    if s.condstore:
-        out.write(responses.status_ok(codes.HIGHESTMODSEQ, b"%d" % snap.highestmodseq, "Highest"))
+    # RFC 7162 §3.1.2.1: a server that keeps MOD-SEQUENCEs sends this on every
+    # successful SELECT and EXAMINE, whether or not CONDSTORE was enabled.
+    out.write(responses.status_ok(codes.HIGHESTMODSEQ, b"%d" % snap.highestmodseq, "Highest"))
     if s.rev2:
         # RFC 9051 §6.3.2: a LIST response with the mailbox name.
         out.write(responses.list_line(b"LIST", [], c.mailbox, utf8=s.utf8))
@@ -65,6 +66,8 @@ async def _resync(s: Session, q: cmd.QResync) -> None:
     for message in changes.changed:
         seq = selected.tracker.seq_of(message.uid)
         if seq is not None:
+            for line in selected.tracker.define(message.flags):
+                s.out.write(line)
             s.out.write(responses.fetch_flags(seq, message, modseq=True))
 
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from imap_gateway import backend as bk
+from imap_gateway.session import responses
 from imap_gateway.session.events import SessionEvents
 from imap_gateway.session.settings import SessionSettings
 from imap_gateway.session.tracker import Tracker
@@ -105,6 +106,17 @@ class Session:
     def condstore(self) -> bool:
         return self.condstore_used or self.qresync or codes.CAP_CONDSTORE in self.enabled
 
+    async def use_condstore(self) -> None:
+        """A CONDSTORE-enabling command (RFC 7162 §3.1): the first with a mailbox
+        selected that was not told HIGHESTMODSEQ at SELECT gets it now (§3.1.2.1)."""
+        if self.condstore:
+            return
+        self.condstore_used = True
+        if self.selected is not None:
+            status = await self.require_user().status(self.selected.name)
+            highest = b"%d" % status.highestmodseq
+            self.out.write(responses.status_ok(codes.HIGHESTMODSEQ, highest, "Highest"))
+
     def require_selected(self) -> Selected:
         assert self.selected is not None, "the dispatch table guards the state"
         return self.selected
@@ -113,12 +125,18 @@ class Session:
         assert self.user is not None, "the dispatch table guards the state"
         return self.user
 
-    async def refresh(self) -> None:
-        """Let a feed that cannot push (the store's live channel down) ask for changes."""
-        if self.selected is not None and isinstance(self.selected.feed, bk.RefreshingFeed):
-            # On an outage the command itself meets it and says so.
-            with contextlib.suppress(bk.BackendError):
-                await self.selected.feed.refresh()
+    async def refresh(self, *, catch_up: bool = False) -> None:
+        """Let a feed that cannot push (the store's live channel down) ask for changes;
+        with ``catch_up``, whatever the channel (:class:`~imap_gateway.backend.CatchingUpFeed`)."""
+        if self.selected is None:
+            return
+        feed = self.selected.feed
+        # On an outage the command itself meets it and says so.
+        with contextlib.suppress(bk.BackendError):
+            if catch_up and isinstance(feed, bk.CatchingUpFeed):
+                await feed.catch_up()
+            elif isinstance(feed, bk.RefreshingFeed):
+                await feed.refresh()
 
     def sync(self, *, expunges: bool) -> None:
         """Take the selected mailbox's changes and write what may go out now."""

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 
 from imap_gateway import backend as bk
 from imap_gateway.session import responses
+from imap_gateway.wire import codes, encoder
+from imap_gateway.wire import flags as wire_flags
 from imap_gateway.wire.sequence import STAR, SequenceSet
 
 
@@ -34,9 +36,27 @@ class SequenceOutOfRange(ValueError):
 class Tracker:
     """Sequence numbers and UIDs of one selected mailbox, and its pending updates."""
 
-    def __init__(self, uids: Sequence[int], *, origin: object) -> None:
+    def __init__(
+        self,
+        uids: Sequence[int],
+        *,
+        origin: object,
+        defined: Iterable[str] = (),
+        writable: bool = False,
+    ) -> None:
         self.uids: list[int] = list(uids)
         self.origin = origin  # changes this session made itself are not echoed
+        # The FLAGS the client was told (RFC 9051 §7.3.5); a keyword made since is
+        # announced with a new FLAGS before a FETCH shows it (see define()).
+        self.defined: list[str] = list(defined)
+        self.writable = writable
+        # Per UID, the highest MODSEQ whose flags the client was shown: a change the
+        # feed brings late (older than a FETCH or STORE answer) must not go out after
+        # it, or the client's flags go back in time (imaptest: "MODSEQ dropped").
+        self._shown: dict[int, int] = {}
+        # Keywords of changes seen: FLAGS names them even when no FETCH will show them
+        # (a keyword set and cleared again before the session wrote anything).
+        self._keywords: set[str] = set()
         self._added: set[int] = set()
         self._expunged: set[int] = set()
         self._flags: dict[int, bk.MessageFlags] = {}
@@ -69,6 +89,22 @@ class Tracker:
         """The UIDs of the view a UID set names; ``*`` is the highest (RFC 9051 §6.4.9)."""
         return uids.select(self.uids)
 
+    def define(self, flags: Iterable[str]) -> list[bytes]:
+        """FLAGS (and PERMANENTFLAGS) again when ``flags`` has a keyword the client
+        was not told of: RFC 9051 §7.3.5 FLAGS lists the flags "applicable for this
+        mailbox", and a client may ignore a keyword outside it (imaptest does)."""
+        known = set(self.defined)
+        # System flags are in every FLAGS (RFC 9051 §2.3.2); only keywords are made.
+        new = [n for n in dict.fromkeys(flags) if n not in known and not n.startswith("\\")]
+        if not new:
+            return []
+        self.defined += new
+        lines = [responses.flags(self.defined)]
+        if self.writable:
+            permanent = encoder.flag_list([*self.defined, wire_flags.WILDCARD])
+            lines.append(responses.status_ok(codes.PERMANENTFLAGS, permanent, "Flags allowed"))
+        return lines
+
     def pending_expunge(self, uid: int) -> bool:
         return uid in self._expunged
 
@@ -82,6 +118,7 @@ class Tracker:
             elif isinstance(change, bk.MessagesExpunged):
                 for uid in change.uids:
                     self._flags.pop(uid, None)
+                    self._shown.pop(uid, None)
                     if uid in self._added:
                         self._added.discard(uid)
                     elif self.seq_of(uid) is not None:
@@ -90,9 +127,20 @@ class Tracker:
                 self.flags_changed(change.message)
 
     def flags_changed(self, message: bk.MessageFlags) -> None:
+        self._keywords.update(message.flags)
+        if message.modseq <= self._shown.get(message.uid, 0):
+            return
         known = self._flags.get(message.uid)
         if known is None or known.modseq < message.modseq:
             self._flags[message.uid] = message
+
+    def shown(self, uid: int, modseq: int) -> None:
+        """The client was just shown ``uid``'s flags as of ``modseq``."""
+        if modseq > self._shown.get(uid, 0):
+            self._shown[uid] = modseq
+        known = self._flags.get(uid)
+        if known is not None and known.modseq <= modseq:
+            del self._flags[uid]
 
     def forget_flags(self, uids: Iterable[int]) -> None:
         """The command reports these messages' flags itself."""
@@ -108,11 +156,15 @@ class Tracker:
             self.uids.extend(sorted(self._added))
             self._added.clear()
             lines.append(responses.exists(self.count))
+        lines += self.define(sorted(self._keywords))
+        self._keywords.clear()
         for uid in sorted(self._flags):
             seq = self.seq_of(uid)
             message = self._flags.pop(uid)
             if seq is not None:
+                lines += self.define(message.flags)
                 lines.append(responses.fetch_flags(seq, message, modseq=condstore))
+                self.shown(uid, message.modseq)
         return lines
 
     def _announce_expunges(self, qresync: bool) -> list[bytes]:
@@ -132,6 +184,4 @@ class Tracker:
 
     def supersede(self, message: bk.MessageFlags) -> None:
         """This session just set ``message``'s flags: an older pending change is moot."""
-        known = self._flags.get(message.uid)
-        if known is not None and known.modseq <= message.modseq:
-            del self._flags[message.uid]
+        self.shown(message.uid, message.modseq)

@@ -16,10 +16,10 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from imap_gateway.wire.errors import NestingTooDeep, ParseError
+from imap_gateway.wire.errors import InvalidMailboxName, NestingTooDeep, ParseError
 from imap_gateway.wire.framing import RawCommand
 from imap_gateway.wire.limits import NUMBER64_MAX
-from imap_gateway.wire.mailbox_names import decode_mailbox
+from imap_gateway.wire.mailbox_names import NO_MAILBOX, decode_mailbox
 
 T = TypeVar("T")
 
@@ -227,20 +227,23 @@ def list_mailbox(c: Cursor) -> bytes:
 
 
 def mailbox(c: Cursor) -> str:
-    """``mailbox = "INBOX" / astring``, decoded (modified UTF-7, or UTF-8 when ``c.utf8``)."""
-    return _decode_name(c, astring(c), "mailbox name")
+    """``mailbox = "INBOX" / astring``, decoded (modified UTF-7, or UTF-8 when ``c.utf8``);
+    InvalidMailboxName (NO) when it decodes to no name."""
+    position = c.offset
+    try:
+        return decode_mailbox(astring(c), utf8=c.utf8)
+    except ValueError:
+        text = "Not a mailbox name in " + ("UTF-8" if c.utf8 else "modified UTF-7")
+        raise InvalidMailboxName(text, tag=c.tag, position=position) from None
 
 
 def list_pattern(c: Cursor) -> str:
-    """A LIST pattern (``list-mailbox``), decoded as a mailbox name."""
-    return _decode_name(c, list_mailbox(c), "mailbox pattern")
-
-
-def _decode_name(c: Cursor, raw: bytes, what: str) -> str:
+    """A LIST pattern (``list-mailbox``), decoded as a mailbox name; one that decodes
+    to no name matches no mailbox (LIST answers OK with nothing, as Dovecot does)."""
     try:
-        return decode_mailbox(raw, utf8=c.utf8)
+        return decode_mailbox(list_mailbox(c), utf8=c.utf8)
     except ValueError:
-        raise c.error(f"{what} in " + ("UTF-8" if c.utf8 else "modified UTF-7")) from None
+        return NO_MAILBOX
 
 
 def header_field_name(c: Cursor) -> str:

@@ -27,8 +27,12 @@ The tree::
         │                       grammar (RFC 9051 §9); BAD naming what was
         │                       expected where
         ├── UnknownCommand      the command name is not one we know; BAD
-        └── NestingTooDeep      lists or search keys nested deeper than
-                                max_nesting_depth; BAD
+        ├── NestingTooDeep      lists or search keys nested deeper than
+        │                       max_nesting_depth; BAD
+        └── InvalidMailboxName  an astring that is no mailbox name (not modified
+                                UTF-7, a control character): the grammar allows
+                                any astring (RFC 9051 §9 ``mailbox``), so NO
+                                [CANNOT], not BAD
 
 ``ConnectionClosed`` (an ``EOFError``, not a ``WireError``) is raised when the
 client goes away mid-command: there is nobody to answer.
@@ -50,6 +54,7 @@ __all__ = [
     "ConnectionClosed",
     "DiscardTooLong",
     "FramingError",
+    "InvalidMailboxName",
     "LineTooLong",
     "LiteralTooBig",
     "NestingTooDeep",
@@ -141,6 +146,13 @@ class UnknownCommand(ParseError):
 
 class NestingTooDeep(ParseError):
     """Lists or search keys nested deeper than WireLimits.max_nesting_depth."""
+
+
+class InvalidMailboxName(ParseError):
+    """A mailbox name that the grammar allows but no mailbox can have (RFC 3501 §5.1.3)."""
+
+    status = codes.NO
+    code = codes.CANNOT
 
 
 class ConnectionClosed(EOFError):

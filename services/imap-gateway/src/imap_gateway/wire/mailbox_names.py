@@ -115,6 +115,12 @@ def decode_mailbox(data: bytes, *, utf8: bool) -> str:
     return INBOX if name.upper() == INBOX else name
 
 
+# What an undecodable LIST pattern stands for: a name with a control character,
+# which no mailbox has (decode_mailbox refuses it), so the pattern matches nothing,
+# as a wire form that no name encodes to matches nothing.
+NO_MAILBOX = "\x00"
+
+
 def encode_mailbox(name: str, *, utf8: bool) -> bytes:
     """The wire form of ``name`` for a client in UTF-8 mode or not."""
     return name.encode("utf-8") if utf8 else encode_mutf7(name)

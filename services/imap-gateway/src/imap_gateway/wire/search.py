@@ -38,8 +38,10 @@ KEYWORD_KEYS: Final = frozenset({"KEYWORD", "UNKEYWORD"})
 AGE_KEYS: Final = frozenset({"OLDER", "YOUNGER"})  # RFC 5032 (WITHIN)
 # RFC 4731 §3.1 and RFC 5182 §2.1.
 RETURN_OPTIONS: Final = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
-# RFC 5256 §3 sort-key.
-SORT_KEYS: Final = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO"})
+# RFC 5256 §3 sort-key, and RFC 5957 §4's DISPLAYFROM and DISPLAYTO.
+SORT_KEYS: Final = frozenset(
+    {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
+)
 # RFC 7162 §3.1.5 entry-type-req.
 ENTRY_TYPES: Final = frozenset({"PRIV", "SHARED", "ALL"})
 
@@ -263,7 +265,7 @@ def parse_sort_criteria(c: Cursor) -> tuple[SortCriterion, ...]:
             c.sp()
         key = c.chars(ATOM, "sort key").upper().decode("ascii")
         if key not in SORT_KEYS:
-            raise c.error("sort key (ARRIVAL CC DATE FROM SIZE SUBJECT TO)")
+            raise c.error("sort key (ARRIVAL CC DATE FROM SIZE SUBJECT TO DISPLAYFROM DISPLAYTO)")
         return SortCriterion(key, reverse)
 
     return tuple(parenthesised(c, criterion, empty=False))

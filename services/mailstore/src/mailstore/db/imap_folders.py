@@ -127,10 +127,12 @@ async def _create_with_parents(
     """
     parts = name.split(DELIMITER)
     parents = [DELIMITER.join(parts[:depth]) for depth in range(1, len(parts))]
+    # Unsubscribed like the folder itself: only SUBSCRIBE adds to LSUB (RFC 9051
+    # §6.3.7); the column's default (true) is for the standard folders.
     await con.execute(
         """
-        INSERT INTO folders (account_id, id, name)
-        SELECT $1, 'f' || nextval('folder_id_seq'), p.name
+        INSERT INTO folders (account_id, id, name, subscribed)
+        SELECT $1, 'f' || nextval('folder_id_seq'), p.name, false
         FROM unnest($2::text[]) WITH ORDINALITY AS p (name, n) ORDER BY p.n
         ON CONFLICT (account_id, name) DO NOTHING
         """,

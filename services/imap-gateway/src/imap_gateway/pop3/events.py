@@ -1,0 +1,54 @@
+"""How the service observes POP3 sessions (metrics, graceful stop); no-ops here."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from imap_gateway.session.live import finish_within
+
+if TYPE_CHECKING:
+    from imap_gateway.pop3.session import Session
+
+
+class Pop3Events:
+    def opened(self, s: Session) -> None:
+        """The session is set up; its greeting is about to go out."""
+
+    def closed(self, s: Session) -> None:
+        """The session has ended; its socket is closed."""
+
+    def answered(self, s: Session, verb: str, ok: bool) -> None:
+        """``verb`` ("?" for a line that did not parse) was answered +OK or -ERR."""
+
+    def paced(self, s: Session) -> None:
+        """The next command waits: the commands-per-second burst is used up."""
+
+
+class LivePop3Sessions(Pop3Events):
+    """Every open POP3 session and its task, for the graceful stop."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[asyncio.Task[object], Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def opened(self, s: Session) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a session runs in its own task"
+        self._sessions[task] = s
+
+    def closed(self, s: Session) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a session runs in its own task"
+        self._sessions.pop(task, None)
+
+    async def stop(self, grace: float) -> None:
+        """Sessions waiting for a command end now; those running one (a RETR) may
+        finish it within ``grace``, then end. Nothing marked deleted is deleted."""
+        for task, s in list(self._sessions.items()):
+            s.stop_requested = True
+            if not s.busy:
+                task.cancel()
+        await finish_within(set(self._sessions), grace, "POP3 sessions")

@@ -1,0 +1,73 @@
+"""The exact evaluation of SEARCH's text keys on a message's octets (mailstore.imap_search).
+
+Each case is one that the differential sessions against Dovecot
+(tests/integration/test_imap_sessions_dovecot.py) found on the shared corpus.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from mailstore.imap_search import Candidate, header_values, matches
+
+RAW = (
+    'From: "Jöhn Doe" <jdöe@mächine.example>\r\n'
+    "Subject: 🎉 Monthly Newsletter\r\n"
+    "X-Unknown: =?NONE?B?VEVTVA=?=\r\n"
+    "X-Language: =?iso-8859-2*sl?Q?Doma=e8e?=\r\n"
+    "X-Japanese: =?UTF-8?B?44G+44G/44KA44KB44KC?=\r\n"
+    "\r\n"
+    "Plain body\r\n"
+).encode()
+
+
+def candidate(raw: bytes) -> Candidate:
+    when = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    return Candidate(1, frozenset(), frozenset(), 1, when, len(raw), raw)
+
+
+def test_utf8_header_octets_are_read_as_utf8() -> None:
+    # RFC 6532 §3.2: a header may hold UTF-8 as it is, without encoded words.
+    assert header_values(RAW, "from") == ['"Jöhn Doe" <jdöe@mächine.example>']
+    assert header_values(RAW, "Subject") == ["🎉 Monthly Newsletter"]
+
+
+def test_an_encoded_word_in_an_unknown_charset_or_with_a_language_is_decoded() -> None:
+    assert header_values(RAW, "X-Unknown") == ["TEST"]
+    # RFC 2231 §5: "*sl" after the charset names the language.
+    assert header_values(RAW, "X-Language") == ["Domače"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("FROM", "jöhn"),
+        ("SUBJECT", "🎉"),
+        ("TEXT", "まみむめも"),
+        ("TEXT", "JÖHN DOE"),
+        ("TEXT", "plain BODY"),
+    ],
+)
+def test_text_keys_find_what_a_reader_sees(key: str, value: str) -> None:
+    assert matches({"key": key, "value": value}, candidate(RAW))
+
+
+def test_text_still_misses_what_is_not_there() -> None:
+    assert not matches({"key": "TEXT", "value": "nowhere"}, candidate(RAW))
+
+
+def test_a_line_that_is_no_field_does_not_end_the_header() -> None:
+    # mikel-mail/plain_emails__raw_email_incorrect_header.eml: ENVELOPE reads on
+    # past such a line (mailstore.imap_structure, as Dovecot does), so SEARCH does.
+    raw = b"Received: x\r\nquite Delivered-To: y\r\nSubject: Stop adware\r\n\r\nBody\r\n"
+    assert header_values(raw, "Subject") == ["Stop adware"]
+    assert matches({"key": "HEADER", "field": "Subject", "value": ""}, candidate(raw))
+
+
+def test_obsolete_space_before_the_colon_and_a_byte_order_mark() -> None:
+    # RFC 5322 §4.5: obs-optional allows white space before the colon.
+    raw = "\ufeffFrom: a@example.org\r\nSubject  : Saying Hello\r\n\r\n".encode()
+    assert header_values(raw, "subject") == ["Saying Hello"]
+    assert matches({"key": "SUBJECT", "value": "hello"}, candidate(raw))

@@ -71,3 +71,35 @@ def test_obsolete_space_before_the_colon_and_a_byte_order_mark() -> None:
     raw = "\ufeffFrom: a@example.org\r\nSubject  : Saying Hello\r\n\r\n".encode()
     assert header_values(raw, "subject") == ["Saying Hello"]
     assert matches({"key": "SUBJECT", "value": "hello"}, candidate(raw))
+
+
+# imaptest's search-addresses messages (Dovecot's scripted suite): FROM, TO, CC
+# and BCC search "the envelope structure's FROM field" (RFC 9051 §6.4.4).
+ADDRESSES = [
+    b"From: <user-from (comment)@ (comment) domain.org>\r\n",
+    b"From: user-from@domain.org (RealFrom)\r\n",
+    b"To: groupname: groupuser1@domain.org, groupuser2@domain.org;,\r\n"
+    b"  groupname2: groupuser3@domain.org;\r\n",
+    b"Bcc: Array\r\n",
+]
+
+
+@pytest.mark.parametrize(
+    ("header", "key", "value"),
+    [
+        (ADDRESSES[0], "FROM", "user-from@domain.org"),
+        (ADDRESSES[1], "FROM", "realfrom"),
+        (ADDRESSES[1], "FROM", "user-from@domain.org"),
+        (ADDRESSES[2], "TO", "groupname2"),
+        (ADDRESSES[2], "TO", "groupuser3@domain.org"),
+        (ADDRESSES[3], "BCC", "@"),
+    ],
+)
+def test_address_keys_find_the_addresses_as_parsed(header: bytes, key: str, value: str) -> None:
+    assert matches({"key": key, "value": value}, candidate(header + b"\r\nbody\r\n"))
+
+
+def test_address_keys_miss_an_address_that_is_not_there() -> None:
+    message = candidate(ADDRESSES[2] + b"\r\n")
+    assert not matches({"key": "TO", "value": "groupuser4"}, message)
+    assert not matches({"key": "FROM", "value": "groupuser1"}, message)

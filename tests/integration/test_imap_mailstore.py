@@ -341,6 +341,41 @@ async def test_copy_into_the_selected_mailbox_reports_exists_at_once(
     assert exists(first) == [2]
 
 
+# imaptest's append-binary: a part whose Content-Transfer-Encoding is binary, holding NUL.
+BINARY_MESSAGE = (
+    b"From: user@domain.org\r\nMime-Version: 1.0\r\nContent-Type: application/octet-stream\r\n"
+    b"Content-Transfer-Encoding: binary\r\n\r\n\x00-\xe4\r\n\r\n"
+)
+
+
+async def test_a_binary_append_comes_back_whole_from_fetch_binary(
+    endpoints: Endpoints, account: str
+) -> None:
+    """RFC 3516 §4.4 APPEND of a literal8 and §4.2 FETCH BINARY of it: the octets as
+    appended, NUL included, as a literal8 (``~{n}``)."""
+    client = _login(endpoints, account)
+    try:
+        client.send(b"b1 APPEND INBOX ~{%d}\r\n" % len(BINARY_MESSAGE))
+        assert client.readline().startswith(b"+")
+        client.send(BINARY_MESSAGE + b"\r\n")
+        assert client.readline().startswith(b"b1 OK"), "APPEND of a literal8 refused"
+        ok(client.select("INBOX"))
+        client.send(b"b2 FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1])\r\n")
+        assert client.readline() == b"* 1 FETCH (BINARY.SIZE[1] 7 BINARY[1] ~{7}\r\n"
+        assert client.read(7) == b"\x00-\xe4\r\n\r\n"
+        assert client.readline() == b")\r\n"
+        assert client.readline().startswith(b"b2 OK")
+        # BODY[1] cannot hold NUL (RFC 9051 §4.3): 0x80 stands for it.
+        client.send(b"b3 FETCH 1 (BODY.PEEK[1])\r\n")
+        assert client.readline() == b"* 1 FETCH (BODY[1] {7}\r\n"
+        assert client.read(7) == b"\x80-\xe4\r\n\r\n"
+        assert client.readline() == b")\r\n"
+        assert client.readline().startswith(b"b3 OK")
+    finally:
+        with contextlib.suppress(imaplib.IMAP4.error, OSError):
+            client.logout()
+
+
 # --- \\Recent (RFC 3501 §2.3.2): the mail store decides which session is the first told ---
 
 

@@ -67,6 +67,14 @@ MESSAGES: list[tuple[bytes, list[str], dt.datetime]] = [
         ["\\Draft"],
         dt.datetime(2025, 7, 3, 8, 0, tzinfo=UTC),
     ),
+    (
+        # Addresses found only as parsed (imaptest's search-addresses).
+        b"From: <news (desk)@ (hq) example.com>\r\n"
+        b"To: team: carol@example.net, dave@example.net;, (Nobody) eve@example.org\r\n"
+        b"Bcc: Array\r\nSubject: parsed\r\n\r\nAddresses\r\n",
+        [],
+        dt.datetime(2025, 7, 4, 8, 0, tzinfo=UTC),
+    ),
 ]
 
 D = dt.date
@@ -85,6 +93,9 @@ KEYS: list[SearchKey] = [
     SearchText("TO", b"bob@"),
     SearchText("CC", b"carol"),
     SearchText("BCC", b"archive"),
+    SearchText("FROM", b"news@example.com"),
+    SearchText("TO", b"eve@example.org"),
+    SearchText("BCC", b"array@missing_domain"),
     SearchText("SUBJECT", "grüße".encode()),
     SearchText("SUBJECT", b"LUNCH"),
     SearchText("BODY", "straße".encode()),

@@ -82,3 +82,22 @@ async def test_imap4rev2_sessions_take_binary(server: Server) -> None:
     lines = await client.ok("UID FETCH 1 (BINARY.SIZE[1])")
 
     assert lines[0] == b"* 1 FETCH (UID 1 BINARY.SIZE[1] 10)"
+
+
+async def test_nul_goes_as_literal8_in_binary_and_as_0x80_in_body(server: Server) -> None:
+    """imaptest's append-binary: an APPENDed literal8 holding NUL comes back whole from
+    BINARY (RFC 3516 §4.2), while BODY, a plain literal, cannot hold NUL (RFC 9051 §4.3)."""
+    message = (
+        b"From: user@domain.org\r\nMime-Version: 1.0\r\n"
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n"
+        b"\r\n\x00-\xe4\r\n\r\n"
+    )
+    client = await server.logged_in(select=None)
+    await client.ok(b"APPEND INBOX ~{%d+}\r\n" % len(message) + message)
+    await client.ok("SELECT INBOX")
+
+    binary = await client.ok("FETCH 1 (BINARY.PEEK[1])")
+    body = await client.ok("FETCH 1 (BODY.PEEK[1])")
+
+    assert binary[0] == b"* 1 FETCH (BINARY[1] ~{7}\r\n\x00-\xe4\r\n\r\n)"
+    assert body[0] == b"* 1 FETCH (BODY[1] {7}\r\n\x80-\xe4\r\n\r\n)"

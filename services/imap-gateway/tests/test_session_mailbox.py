@@ -207,3 +207,17 @@ async def test_recursivematch_returns_an_unsubscribed_parent_with_childinfo(
     assert b'* LIST (\\HasChildren) "/" Work ("CHILDINFO" ("SUBSCRIBED"))' in lines
     assert b'* LIST (\\HasNoChildren \\Subscribed) "/" INBOX' in lines
     assert not any(b"Work" in line for line in plain)
+
+
+async def test_recursivematch_gives_no_childinfo_when_the_child_is_listed_itself(
+    server: Server,
+) -> None:
+    """imaptest's listext: with Work/Old matching a pattern too, it is listed, and
+    Work, not subscribed, is not (Dovecot's answer)."""
+    client = await server.logged_in(select=None)
+    await client.ok("CREATE Work/Old")
+    await client.ok("SUBSCRIBE Work/Old")
+
+    lines = await client.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" (Work Work/Old)')
+
+    assert lines[:-1] == [b'* LIST (\\HasNoChildren \\Subscribed) "/" Work/Old']

@@ -147,7 +147,11 @@ async def test_sort_needs_a_selected_mailbox(server: Server) -> None:
 
 async def test_a_modseq_key_adds_the_highest_modseq(client: Client) -> None:
     modseqs = await client.ok("FETCH 1:* MODSEQ")
-    highest = max(int(line.rsplit(b"(", 1)[1].rstrip(b"))")) for line in modseqs[:-1])
+    # The first command that uses CONDSTORE also sends "* OK [HIGHESTMODSEQ n]" (RFC 7162
+    # §3.1.2.1): only the FETCH lines carry a message's MODSEQ.
+    highest = max(
+        int(line.rsplit(b"(", 1)[1].rstrip(b"))")) for line in modseqs[:-1] if b" FETCH " in line
+    )
 
     lines = await client.ok("SORT (REVERSE DATE) UTF-8 MODSEQ 1")
     none = await client.ok("SORT (DATE) UTF-8 MODSEQ 999999")

@@ -71,3 +71,34 @@ def test_obsolete_space_before_the_colon_and_a_byte_order_mark() -> None:
     raw = "\ufeffFrom: a@example.org\r\nSubject  : Saying Hello\r\n\r\n".encode()
     assert header_values(raw, "subject") == ["Saying Hello"]
     assert matches({"key": "SUBJECT", "value": "hello"}, candidate(raw))
+
+
+# imaptest's search-addresses cases (Dovecot's scripted suite): FROM, TO, CC and BCC
+# search "the envelope structure's FROM field" (RFC 9051 §6.4.4), the parsed addresses.
+COMMENTED = b"From: <user-from (comment)@ (comment) domain.org>\r\n"
+NAMED_BY_COMMENT = b"From: user-from@domain.org (RealFrom)\r\n"
+GROUPS = (
+    b"To: groupname: groupuser1@domain.org, groupuser2@domain.org;,\r\n"
+    b"  groupname2: groupuser3@domain.org;\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("header", "key", "value"),
+    [
+        (COMMENTED, "FROM", "user-from@domain.org"),
+        (NAMED_BY_COMMENT, "FROM", "realfrom"),
+        (NAMED_BY_COMMENT, "FROM", "user-from@domain.org"),
+        (GROUPS, "TO", "groupname2"),
+        (GROUPS, "TO", "groupuser3@domain.org"),
+        (b"Bcc: Array\r\n", "BCC", "array@missing_domain"),
+    ],
+)
+def test_address_keys_find_the_addresses_as_parsed(header: bytes, key: str, value: str) -> None:
+    assert matches({"key": key, "value": value}, candidate(header + b"\r\nbody\r\n"))
+
+
+def test_address_keys_miss_an_address_that_is_not_there() -> None:
+    message = candidate(GROUPS + b"\r\n")
+    assert not matches({"key": "TO", "value": "groupuser4"}, message)
+    assert not matches({"key": "FROM", "value": "groupuser1"}, message)

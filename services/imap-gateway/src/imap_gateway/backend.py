@@ -356,6 +356,16 @@ class BodyData:
     size: int
     chunks: AsyncIterable[bytes]
 
+    def without_nul(self) -> BodyData:
+        """The same octets with NUL sent as 0x80, which keeps every size: a literal
+        cannot hold NUL (RFC 9051 §4.3), only BINARY's literal8 can (RFC 3516 §4.2)."""
+        return BodyData(self.size, _without_nul(self.chunks))
+
+
+async def _without_nul(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        yield chunk.replace(b"\0", b"\x80")
+
 
 class FetchedMessage(Protocol):
     """One message's data for FETCH; every value is the same each time it is asked."""

@@ -731,8 +731,8 @@ class MailstoreMessage:
         return bk.BodyData(end - start, self._raw(start, end - start))
 
     async def _raw(self, offset: int, length: int) -> AsyncIterator[bytes]:
-        """``length`` octets from ``offset``, chunk by chunk; NUL sent as 0x80 (a literal
-        cannot hold NUL, RFC 9051 §4.3), which keeps every size."""
+        """``length`` octets from ``offset``, chunk by chunk, as stored: NUL too, which
+        BINARY sends as it is (RFC 3516 §4.2) and BODY as 0x80 (BodyData.without_nul)."""
         if length <= 0:
             return
         selected = self._selected
@@ -749,7 +749,7 @@ class MailstoreMessage:
             async for chunk in response.content.iter_chunked(CHUNK):
                 chunk = chunk[: length - sent]
                 sent += len(chunk)
-                yield chunk.replace(b"\0", b"\x80")
+                yield chunk
                 if sent >= length:
                     break
         if sent < length:

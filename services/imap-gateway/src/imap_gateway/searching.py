@@ -5,7 +5,8 @@ backend hands back (:data:`imap_gateway.backend.KeyEvaluator`). Sequence-number
 sets and ``$`` never get here: the session replaces them with UID sets.
 
 Text keys compare case-insensitively (Unicode case folding) against decoded
-header values (RFC 2047 encoded words) or the raw body decoded as UTF-8;
+header values (RFC 2047 encoded words) or the raw body decoded as UTF-8 (FROM,
+TO, CC and BCC also the addresses as parsed, :mod:`imap_gateway.search_addresses`);
 message bodies are not transfer-decoded (base64 / quoted-printable), a known
 limit of this evaluator. Dates compare the date part in the message's own zone
 (RFC 9051 §6.4.4: "disregarding time and timezone").
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
+from imap_gateway.search_addresses import ADDRESS_KEYS, written_addresses
 from imap_gateway.sections import fields, split_entity
 from imap_gateway.wire import flags as wire_flags
 from imap_gateway.wire.search import (
@@ -65,16 +67,21 @@ def _fold(value: bytes | str) -> str:
     return text.casefold()
 
 
-def _header_fields(message: Searchable) -> list[tuple[str, str]]:
+def _raw_header_fields(message: Searchable) -> list[tuple[str, str]]:
     """(name, value) of each field, read as the mail store's SEARCH reads them
     (mailstore.imap_search.header_fields): stray lines skipped, "Name :" allowed,
-    octets above 127 as UTF-8 (RFC 6532 §3.2), encoded words decoded."""
+    octets above 127 as UTF-8 (RFC 6532 §3.2); encoded words left as written."""
     found = []
     for name, raw in fields(split_entity(message.raw).header):
         if name is not None:
             value = raw.partition(b":")[2].strip(b" \t\r\n").decode("utf-8", "replace")
-            found.append((name, _decode_words(value)))
+            found.append((name, value))
     return found
+
+
+def _header_fields(message: Searchable) -> list[tuple[str, str]]:
+    """As :func:`_raw_header_fields`, encoded words decoded."""
+    return [(name, _decode_words(value)) for name, value in _raw_header_fields(message)]
 
 
 def _decode_words(value: str) -> str:
@@ -109,6 +116,19 @@ def _contains_in_header(message: Searchable, name: str, needle: bytes) -> bool:
     return any(wanted in _fold(value) for value in _header_values(message, name))
 
 
+def _contains_address(message: Searchable, name: str, needle: bytes) -> bool:
+    """FROM, TO, CC, BCC: "the envelope structure's FROM field" (RFC 9051 §6.4.4),
+    so the addresses as parsed (``<user (c)@ (c) example.org>`` is
+    ``user@example.org``), as well as the field's decoded text (which keeps a
+    comment that names the sender, ``user@example.org (Name)``)."""
+    wanted = _fold(needle)
+    values = [value for field, value in _raw_header_fields(message) if field == name.lower()]
+    return any(
+        wanted in _fold(_decode_words(value)) or wanted in _fold(written_addresses(value))
+        for value in values
+    )
+
+
 def _text(message: Searchable, key: SearchText) -> bool:
     if key.name == "BODY":
         return _fold(key.value) in _fold(split_entity(message.raw).body)
@@ -117,6 +137,8 @@ def _text(message: Searchable, key: SearchText) -> bool:
         return wanted in _fold(message.raw) or any(
             wanted in _fold(f"{name}: {value}") for name, value in _header_fields(message)
         )
+    if key.name in ADDRESS_KEYS:
+        return _contains_address(message, key.name, key.value)
     return _contains_in_header(message, key.name, key.value)
 
 

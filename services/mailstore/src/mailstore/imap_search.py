@@ -22,7 +22,8 @@ them key by key):
 - Text keys match a case-insensitive (Unicode case folding) substring of the
   decoded header values (RFC 2047 encoded words) or, for BODY and TEXT, of the
   raw body / whole message decoded as UTF-8; bodies are not transfer-decoded.
-  ``HEADER f ""`` matches every message with the field.
+  ``HEADER f ""`` matches every message with the field. FROM, TO, CC and BCC
+  also match the field's addresses as parsed and written back (:func:`written_addresses`).
 - BEFORE / ON / SINCE compare the day of the internal date in UTC (the store
   keeps instants, not the offset of the delivering session). SENT* compare the
   day of the Date: header in the header's own offset, "disregarding time and
@@ -48,6 +49,7 @@ from typing import Any
 
 from mailstore.errors import InvalidRequest
 from mailstore.imap_sets import parse_uid_set
+from mailstore.imap_structure import parse_address_list
 
 # A program's keys, and its nesting: far beyond what clients send, and bounded so
 # that one request cannot build a huge query.
@@ -65,7 +67,8 @@ FLAG_KEYS = {
 SIMPLE_KEYS = frozenset({"ALL", "NEW", "OLD", "RECENT", *FLAG_KEYS}) | {
     "UN" + name for name in FLAG_KEYS
 }
-HEADER_TEXT_KEYS = frozenset({"BCC", "CC", "FROM", "SUBJECT", "TO"})
+ADDRESS_KEYS = frozenset({"BCC", "CC", "FROM", "TO"})
+HEADER_TEXT_KEYS = ADDRESS_KEYS | {"SUBJECT"}
 TEXT_KEYS = HEADER_TEXT_KEYS | {"BODY", "TEXT"}
 INTERNAL_DATE_KEYS = frozenset({"BEFORE", "ON", "SINCE"})
 SENT_DATE_KEYS = frozenset({"SENTBEFORE", "SENTON", "SENTSINCE"})
@@ -307,6 +310,40 @@ def _decode_word(data: bytes | str, charset: str | None) -> str:
         return data.decode("utf-8", "replace")
 
 
+def written_addresses(value: str) -> str:
+    """An address field as SEARCH FROM/TO/CC/BCC reads it: "the envelope
+    structure's FROM field" (RFC 9051 §6.4.4), so the addresses ENVELOPE parses
+    (``<user (c)@ (c) example.org>`` is ``user@example.org``), written back as
+    Dovecot does: ``Name <mailbox@host>``, ``mailbox@host`` without a name,
+    ``group: a@b, c@d;``; names with encoded words decoded."""
+    written: list[str] = []
+    in_group = False
+    for name, _route, mailbox, host in parse_address_list(value.encode("utf-8", "replace")):
+        if host is None and not in_group:  # a group's start: its name in the mailbox
+            written.append(f"{_decode_words(mailbox or '')}: ")
+            in_group = True
+        elif host is None:  # the group's end
+            written[-1] = written[-1].removesuffix(", ") + ";, "
+            in_group = False
+        else:
+            spec = f"{mailbox}@{host}"
+            shown = " ".join(_decode_words(name).split()) if name else ""
+            written.append((f"{shown} <{spec}>" if shown else spec) + ", ")
+    return "".join(written).removesuffix(", ").strip()
+
+
+def _in_addresses(raw: bytes, name: str, needle: str) -> bool:
+    """FROM, TO, CC, BCC: the addresses as parsed, or the field's decoded text (which
+    keeps what a reader sees, a comment after the address too); the gateway's
+    ``imap_gateway.searching`` reads them alike."""
+    wanted = _fold(needle)
+    values = [value for field, value in header_fields(raw) if field == name.lower()]
+    return any(
+        wanted in _fold(_decode_words(value)) or wanted in _fold(written_addresses(value))
+        for value in values
+    )
+
+
 def _in_header(raw: bytes, name: str, needle: str) -> bool:
     wanted = _fold(needle)
     return any(wanted in _fold(value) for value in header_values(raw, name))
@@ -364,6 +401,8 @@ def _matches(node: dict[str, Any], m: Candidate, now: Callable[[], dt.datetime])
             wanted in _fold(f"{field}: {_decode_words(value)}")
             for field, value in header_fields(m.raw)
         )
+    if key in ADDRESS_KEYS:
+        return _in_addresses(m.raw, key, node["value"])
     if key in HEADER_TEXT_KEYS:
         return _in_header(m.raw, key, node["value"])
     if key == "HEADER":

@@ -213,6 +213,13 @@ MISSING_DOMAIN = "MISSING_DOMAIN"
 SYNTAX_ERROR = "SYNTAX_ERROR"
 
 
+def parse_address_list(value: bytes) -> list[list[str | None]]:
+    """An address field's value as ENVELOPE lists it: (name, route, mailbox,
+    host) each, encoded words as written; a group between (None, None, name,
+    None) and four Nones (RFC 9051 §7.5.2). SEARCH FROM/TO/CC/BCC read it too."""
+    return _addresses(value)
+
+
 def _addresses(value: bytes) -> list[list[str | None]]:
     lex = _Lex(value)
     out: list[list[str | None]] = []

@@ -94,7 +94,7 @@ class Maildrop:
         data = await found[0].section(WHOLE, None)
         try:
             async for chunk in data.chunks:
-                yield chunk
+                yield chunk.replace(b"\0", b"\x80")  # as IMAP's BODY[] (RFC 9051 §4.3)
         finally:
             aclose = getattr(data.chunks, "aclose", None)
             if aclose is not None:

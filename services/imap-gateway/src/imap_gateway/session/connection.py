@@ -21,6 +21,7 @@ from imap_gateway.session.dispatch import (
     adds,
     command_name,
     expunges_allowed,
+    expunges_allowed_before,
     polls,
 )
 from imap_gateway.session.errors import Answer, Refusal, response_for
@@ -193,7 +194,7 @@ async def _execute(s: Session, command: cmd.Command) -> None:
     else:
         allowed = expunges_allowed(command)
         await s.refresh(catch_up=polls(command))
-        await s.sync(expunges=allowed)
+        await s.sync(expunges=expunges_allowed_before(command))
         s.current = name
         try:
             answer = await _run(s, handler.run, command, name)

@@ -77,6 +77,9 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
 
 # RFC 9051 §7.5.1: no EXPUNGE while answering these (their UID forms allow it).
 _NUMBERED = (cmd.Fetch, cmd.Store, cmd.Search, cmd.Sort, cmd.Thread)
+# COPY and MOVE name messages by number too; they may announce expunges, but only
+# once their numbers are resolved.
+_USES_NUMBERS = (*_NUMBERED, cmd.Copy, cmd.Move)
 
 
 # Whose answer shows every change made before it, not only those a live channel has
@@ -96,7 +99,19 @@ def adds(command: cmd.Command) -> bool:
 
 
 def expunges_allowed(command: cmd.Command) -> bool:
+    """May pending EXPUNGEs go out with this command's answer?"""
     return not (isinstance(command, _NUMBERED) and not command.uid)
+
+
+def expunges_allowed_before(command: cmd.Command) -> bool:
+    """May pending EXPUNGEs go out before this command runs? Not when it names
+    messages by sequence number: the client numbered them in the view it had when
+    it sent the command, and an EXPUNGE first would shift them onto other messages
+    (a numbered MOVE would move the wrong one). A UID SEARCH may still have sequence
+    numbers in its key (RFC 9051 §6.4.4)."""
+    if isinstance(command, cmd.Search) and search.names_by_number(command.key):
+        return False
+    return not (isinstance(command, _USES_NUMBERS) and not command.uid)
 
 
 def command_name(command: cmd.Command) -> str:

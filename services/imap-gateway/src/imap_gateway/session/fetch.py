@@ -166,7 +166,8 @@ async def _part(
         assert isinstance(item, BodySection)
         section, partial = item.section, item.partial
         label = section_label(section, partial)
-    return label, await _started(await message.section(section, partial)), False
+    body = await message.section(section, partial)
+    return label, await _started(body.without_nul()), False
 
 
 async def _started(body: bk.BodyData) -> bk.BodyData:

@@ -59,10 +59,12 @@ async def list_(s: Session, c: cmd.List) -> Answer:
         childinfo = None
         if not _selected(folder, c.selection):
             # RFC 5258 §3.5: RECURSIVEMATCH also returns a parent that is not
-            # selected itself but has a descendant that is, saying so in CHILDINFO.
+            # selected itself but has a descendant that is, saying so in CHILDINFO;
+            # not when every such descendant is listed itself, matching a pattern
+            # already (as Dovecot answers; imaptest's listext checks it).
             below = [f for f in folders if f.name.startswith(folder.name + DELIMITER)]
             if "RECURSIVEMATCH" not in c.selection or not any(
-                _selected(f, c.selection) for f in below
+                _selected(f, c.selection) and not _matches(f.name, patterns) for f in below
             ):
                 continue
             childinfo = [o for o in ("SUBSCRIBED", "SPECIAL-USE") if o in c.selection]

@@ -8,7 +8,7 @@ by the UIDs that are \\Recent in this session.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from imap_gateway import searching
 from imap_gateway.backend import KeyEvaluator, SelectedFolder
@@ -68,14 +68,26 @@ def rewrite(key: SearchKey, selected: Selected) -> SearchKey:
     return key
 
 
-def has_modseq(key: SearchKey) -> bool:
-    if isinstance(key, SearchModSeq):
+def _anywhere(key: SearchKey, test: Callable[[SearchKey], bool]) -> bool:
+    """Whether ``test`` holds for ``key`` or for a key inside it."""
+    if test(key):
         return True
     if isinstance(key, SearchAnd):
-        return any(has_modseq(k) for k in key.keys)
+        return any(_anywhere(k, test) for k in key.keys)
     if isinstance(key, SearchOr):
-        return has_modseq(key.left) or has_modseq(key.right)
-    return isinstance(key, SearchNot) and has_modseq(key.key)
+        return _anywhere(key.left, test) or _anywhere(key.right, test)
+    return isinstance(key, SearchNot) and _anywhere(key.key, test)
+
+
+def names_by_number(key: SearchKey) -> bool:
+    """Whether ``key`` holds a set of sequence numbers (``$`` is UIDs, RFC 5182)."""
+    return _anywhere(
+        key, lambda k: isinstance(k, SearchSet) and not k.uid and not k.sequence_set.saved
+    )
+
+
+def has_modseq(key: SearchKey) -> bool:
+    return _anywhere(key, lambda k: isinstance(k, SearchModSeq))
 
 
 def evaluator(folder: SelectedFolder) -> KeyEvaluator:

@@ -341,6 +341,26 @@ async def test_copy_into_the_selected_mailbox_reports_exists_at_once(
     assert exists(first) == [2]
 
 
+async def test_expunge_reports_a_message_another_session_removed_first(
+    sessions: tuple[imaplib.IMAP4, imaplib.IMAP4],
+) -> None:
+    """RFC 9051 §6.4.3, imaptest's `expunge`: two sessions EXPUNGE the same \\Deleted
+    message; the second's answer still reports it, though the other removed it first
+    and the store's event may not have reached this session yet. Several rounds: the
+    race goes the other way now and then."""
+    first, second = sessions
+    for _ in range(5):
+        ok(first.append("INBOX", "", None, IMAPTEST_MESSAGE))
+        for client in (first, second):
+            ok(client.noop())
+            untagged(client, "EXPUNGE")
+        ok(first.store("1:*", "+FLAGS.SILENT", "(\\Deleted)"))
+        ok(second.noop())
+        # imaplib's expunge() answers with the EXPUNGE responses it read ([None]: none).
+        assert ok(first.expunge()) == [b"1"]
+        assert ok(second.expunge()) == [b"1"]  # at once: no event can be counted on
+
+
 # imaptest's append-binary: a part whose Content-Transfer-Encoding is binary, holding NUL.
 BINARY_MESSAGE = (
     b"From: user@domain.org\r\nMime-Version: 1.0\r\nContent-Type: application/octet-stream\r\n"

@@ -18,7 +18,7 @@ from imap_gateway import backend as bk
 from imap_gateway.session.dispatch import (
     HANDLERS,
     Run,
-    adds,
+    catches_up_after,
     command_name,
     expunges_allowed,
     expunges_allowed_before,
@@ -200,7 +200,7 @@ async def _execute(s: Session, command: cmd.Command) -> None:
             answer = await _run(s, handler.run, command, name)
         finally:
             s.current = None
-        if adds(command):
+        if catches_up_after(command):
             await s.refresh(catch_up=True)
         await s.sync(expunges=allowed)
     s.out.status(command.tag, answer.status, answer.text, answer.code, answer.args)

@@ -84,18 +84,20 @@ _USES_NUMBERS = (*_NUMBERED, cmd.Copy, cmd.Move)
 
 # Whose answer shows every change made before it, not only those a live channel has
 # reported yet: the polls (RFC 9051 §6.1.2 NOOP, §6.3.13 IDLE, RFC 3501 §6.4.1 CHECK)
-# before they run, and the session's own additions after them (RFC 9051 §6.3.12:
-# APPEND to the selected mailbox SHOULD be followed by EXISTS at once; so COPY, MOVE).
+# before they run, and the session's own changes after them (RFC 9051 §6.3.12:
+# APPEND to the selected mailbox SHOULD be followed by EXISTS at once; so COPY, MOVE;
+# and §6.4.3: EXPUNGE reports every removed message before its OK, also one that
+# another session removed first, which the store no longer names to this one).
 _POLLS = (cmd.Noop, cmd.Check, cmd.Idle)
-_ADDS = (cmd.Append, cmd.Copy, cmd.Move)
+_CATCH_UP_AFTER = (cmd.Append, cmd.Copy, cmd.Move, cmd.Expunge)
 
 
 def polls(command: cmd.Command) -> bool:
     return isinstance(command, _POLLS)
 
 
-def adds(command: cmd.Command) -> bool:
-    return isinstance(command, _ADDS)
+def catches_up_after(command: cmd.Command) -> bool:
+    return isinstance(command, _CATCH_UP_AFTER)
 
 
 def expunges_allowed(command: cmd.Command) -> bool:

@@ -158,6 +158,24 @@ def needs_raw(node: dict[str, Any]) -> bool:
     return key in TEXT_KEYS or key in SENT_DATE_KEYS or key == "HEADER"
 
 
+def needs_body(node: dict[str, Any]) -> bool:
+    """Whether deciding the program needs more of the message than its header."""
+    key = node["key"]
+    if key == "NOT":
+        return needs_body(node["arg"])
+    if key == "OR":
+        return needs_body(node["left"]) or needs_body(node["right"])
+    if key == "AND":
+        return any(needs_body(child) for child in node["keys"])
+    return key in ("BODY", "TEXT")
+
+
+def has_header_end(raw: bytes) -> bool:
+    """Whether ``raw`` holds the header's empty line: then :func:`split_message` of it
+    gives the same header as of any longer message it begins."""
+    return any(m.group() in (b"\n", b"\r\n") for m in _LINE.finditer(raw))
+
+
 # --- SQL ----------------------------------------------------------------------------------
 
 

@@ -181,8 +181,7 @@ async def store(
     are (the gateway answers FETCH FLAGS for each, RFC 9051 §6.4.6).
     """
     async with pool.acquire() as con, con.transaction():
-        folder = await find_folder(con, account_id, name)
-        await lock_folders(con, account_id=account_id, folder_ids=[folder["id"]])
+        folder = await find_folder(con, account_id, name, lock=True)
         rows = await _lock_set(con, account_id, folder["id"], ranges)
         plans: list[tuple[Record, set[str], set[str]]] = []
         modified: list[int] = []
@@ -334,8 +333,7 @@ async def expunge_deleted(
     """Delete the folder's \\Deleted entries (those of ``ranges`` only, when given:
     UID EXPUNGE, RFC 4315 §2.1); the UIDs expunged, ascending."""
     async with pool.acquire() as con, con.transaction():
-        folder = await find_folder(con, account_id, name)
-        await lock_folders(con, account_id=account_id, folder_ids=[folder["id"]])
+        folder = await find_folder(con, account_id, name, lock=True)
         rows = await _lock_set(con, account_id, folder["id"], ranges or [(1, 2**32 - 1)])
         doomed = [row for row in rows if row["deleted"]]
         changes = await delete_entries(con, account_id, doomed)

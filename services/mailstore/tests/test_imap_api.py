@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from mailstore.settings import DEV_MAILSTORE_TOKEN
+from mailstore.views import messages as message_views
 
 Client = TestClient[web.Request, web.Application]
 AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
@@ -278,6 +279,35 @@ async def test_raw_gives_a_byte_range(client: Client, alice: None) -> None:
 
 
 @pytest.mark.parametrize(
+    ("offset", "length"),
+    [(0, None), (0, 2500), (999, 1002), (1500, None), (10**6, None), (2**63 - 1, 5), (3, 0)],
+)
+async def test_raw_reads_a_large_message_in_slices(
+    client: Client, alice: None, monkeypatch: pytest.MonkeyPatch, offset: int, length: int | None
+) -> None:
+    # The first slice comes with the lookup, the rest one query each (RAW_SLICE).
+    monkeypatch.setattr(message_views, "RAW_SLICE", 1000)
+    raw = mail("slices") + b"0123456789" * 300
+    await append(client, "INBOX", raw)
+    params = {"folder": "INBOX", "uid": "1", "offset": str(offset)}
+    if length is not None:
+        params["length"] = str(length)
+
+    response = await client.get(IMAP + "/raw", params=params, headers=AUTH)
+
+    assert response.status == 200
+    end = len(raw) if length is None else offset + length
+    assert await response.read() == raw[offset:end]
+
+
+async def test_raw_of_a_missing_folder_is_404_nonexistent(client: Client, alice: None) -> None:
+    response = await client.get(IMAP + "/raw", params={"folder": "Nope", "uid": "1"}, headers=AUTH)
+
+    assert response.status == 404
+    assert (await response.json())["code"] == "nonexistent"
+
+
+@pytest.mark.parametrize(
     "uids", ["", "0", "1:*", "$", "4294967296", "1,,2", "a", "1\x002", ",".join(["1"] * 100_001)]
 )
 async def test_bad_uid_sets_are_422(client: Client, alice: None, uids: str) -> None:
@@ -348,6 +378,33 @@ async def test_copy_shares_the_message_and_move_expunges(
     assert found["Kept"]["uidnext"] == 5
     assert messages == 3
     assert (await get(client, "/changes", folder="INBOX", modseq=1))["vanished"] == "2:3"
+
+
+async def test_changes_give_each_changed_entry_with_its_flags_in_uid_order(
+    client: Client, alice: None
+) -> None:
+    await append(client, "INBOX", mail("a"), mail("b"), mail("c"))
+    before = (await get(client, "/changes", folder="INBOX", modseq=0))["highestmodseq"]
+    flags = ["\\Flagged", "\\Seen", "$Label1", "Work"]
+    await post(client, "/store", {"folder": "INBOX", "uids": "3", "mode": "add", "flags": flags})
+    await post(
+        client, "/store", {"folder": "INBOX", "uids": "1", "mode": "add", "flags": ["\\Draft"]}
+    )
+    await post(
+        client, "/store", {"folder": "INBOX", "uids": "2", "mode": "add", "flags": ["\\Deleted"]}
+    )
+    await post(client, "/expunge", {"folder": "INBOX"})
+
+    found = await get(client, "/changes", folder="inbox", modseq=before)
+    missing = await get(client, "/changes", 404, folder="Nope", modseq=0)
+
+    assert found["vanished"] == "2"
+    assert [(c["uid"], c["flags"], sorted(c["keywords"])) for c in found["changed"]] == [
+        (1, ["\\Draft"], []),
+        (3, ["\\Seen", "\\Flagged"], ["$Label1", "Work"]),
+    ]
+    assert found["highestmodseq"] == before + 4  # three STOREs and an EXPUNGE
+    assert missing["code"] == "nonexistent"
 
 
 async def test_move_into_trash_can_be_restored_by_the_web(client: Client, alice: None) -> None:

@@ -10,7 +10,14 @@ import datetime as dt
 
 import pytest
 
-from mailstore.imap_search import Candidate, header_values, matches
+from mailstore.imap_search import (
+    Candidate,
+    has_header_end,
+    header_values,
+    matches,
+    needs_body,
+    split_message,
+)
 
 RAW = (
     'From: "Jöhn Doe" <jdöe@mächine.example>\r\n'
@@ -102,3 +109,31 @@ def test_address_keys_miss_an_address_that_is_not_there() -> None:
     message = candidate(GROUPS + b"\r\n")
     assert not matches({"key": "TO", "value": "groupuser4"}, message)
     assert not matches({"key": "FROM", "value": "groupuser1"}, message)
+
+
+def test_only_body_and_text_keys_need_more_than_the_header() -> None:
+    header_only = {"key": "OR", "left": {"key": "SUBJECT", "value": "a"}, "right": {"key": "SEEN"}}
+    assert not needs_body(
+        {"key": "AND", "keys": [header_only, {"key": "SENTON", "date": "2025-01-01"}]}
+    )
+    assert needs_body({"key": "NOT", "arg": {"key": "BODY", "value": "a"}})
+    assert needs_body(
+        {"key": "OR", "left": {"key": "SEEN"}, "right": {"key": "TEXT", "value": "a"}}
+    )
+
+
+@pytest.mark.parametrize("raw", [RAW, RAW.replace(b"\r\n", b"\n"), b"\r\nbody\r\n", b"A: b\n\n"])
+def test_every_prefix_that_holds_the_empty_line_has_the_whole_header(raw: bytes) -> None:
+    # SEARCH reads only a prefix of the message for header keys (db.imap_search):
+    # when the prefix holds the empty line, it must read as the same header.
+    header = split_message(raw)[0]
+    for end in range(len(raw) + 1):
+        prefix = raw[:end]
+        assert has_header_end(prefix) == (end >= len(header))
+        if has_header_end(prefix):
+            assert split_message(prefix)[0] == header
+
+
+def test_a_message_without_an_empty_line_never_has_its_header_end() -> None:
+    raw = b"Subject: no body\r\nFrom: a@b\r\n"
+    assert not any(has_header_end(raw[:end]) for end in range(len(raw) + 1))

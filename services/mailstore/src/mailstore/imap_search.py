@@ -149,16 +149,32 @@ def _check(node: object, depth: int, count: list[int]) -> None:
         raise _invalid(f"unknown search key {key!r}")
 
 
-def needs_raw(node: dict[str, Any]) -> bool:
-    """Whether deciding the program needs the message's octets."""
+def _has_key(node: dict[str, Any], wanted: Callable[[str], bool]) -> bool:
+    """Whether the program has a key that ``wanted`` picks, at any depth."""
     key = node["key"]
     if key == "NOT":
-        return needs_raw(node["arg"])
+        return _has_key(node["arg"], wanted)
     if key == "OR":
-        return needs_raw(node["left"]) or needs_raw(node["right"])
+        return _has_key(node["left"], wanted) or _has_key(node["right"], wanted)
     if key == "AND":
-        return any(needs_raw(child) for child in node["keys"])
-    return key in TEXT_KEYS or key in SENT_DATE_KEYS or key == "HEADER"
+        return any(_has_key(child, wanted) for child in node["keys"])
+    return wanted(key)
+
+
+def needs_raw(node: dict[str, Any]) -> bool:
+    """Whether deciding the program needs the message's octets."""
+    return _has_key(node, lambda key: key in TEXT_KEYS or key in SENT_DATE_KEYS or key == "HEADER")
+
+
+def needs_body(node: dict[str, Any]) -> bool:
+    """Whether deciding the program needs more of the message than its header."""
+    return _has_key(node, lambda key: key in ("BODY", "TEXT"))
+
+
+def has_header_end(raw: bytes) -> bool:
+    """Whether ``raw`` holds the header's empty line: then :func:`split_message` of it
+    gives the same header as of any longer message it begins."""
+    return any(m.group() in (b"\n", b"\r\n") for m in _LINE.finditer(raw))
 
 
 # --- SQL ----------------------------------------------------------------------------------

@@ -86,6 +86,7 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
         min_size=1,
         max_size=10,
         init=db.init_connection,
+        reset=db.keep_session,
         # Connect timeout: a database that hangs must look like one that is down.
         timeout=10,
     )

@@ -37,6 +37,7 @@ from mailstore.db.connection import (
     Record,
     init_connection,
     is_outage,
+    keep_session,
     ping,
     storable,
 )
@@ -145,6 +146,7 @@ __all__ = [
     "init_connection",
     "is_known_client",
     "is_outage",
+    "keep_session",
     "list_attachments",
     "list_folder",
     "list_starred",

@@ -17,6 +17,18 @@ async def init_connection(con: Connection) -> None:
     await con.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def keep_session(con: Connection) -> None:
+    """The pool's reset of a connection it takes back: nothing to do.
+
+    asyncpg's default sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL`` after every use, one more round trip per query outside a transaction (the
+    IMAP gateway's commands are several each). The mail store leaves nothing of that
+    behind: advisory locks are ``pg_advisory_xact_lock`` (released at COMMIT), there is
+    no LISTEN, no session-level SET, and cursors live inside transactions. An
+    unfinished transaction is still rolled back: asyncpg does that before calling this.
+    """
+
+
 UNSTORABLE = "may not hold NUL or unpaired surrogate characters"
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from mailstore.db.connection import Connection, Pool
 from mailstore.db.delivery import NewMessage, insert_messages
-from mailstore.db.folders import EXISTS, Change, allocate, lock_folders
+from mailstore.db.folders import EXISTS, Change, allocate
 from mailstore.db.imap_folders import find_folder
 from mailstore.db.imap_messages import FLAG_COLUMNS
 from mailstore.parsing import ParsedMessage
@@ -49,8 +49,7 @@ async def append(
     pool: Pool, *, account_id: int, address: str, name: str, messages: list[Appended]
 ) -> AppendOutcome:
     async with pool.acquire() as con, con.transaction():
-        folder = await find_folder(con, account_id, name)
-        await lock_folders(con, account_id=account_id, folder_ids=[folder["id"]])
+        folder = await find_folder(con, account_id, name, lock=True)
         known: dict[int, int] = {}
         if folder["special_use"] == "\\Sent":
             for n, message in enumerate(messages):

@@ -88,11 +88,16 @@ async def folder_status(pool: Pool, *, account_id: int, name: str) -> Record:
     return row
 
 
-async def find_folder(con: Connection, account_id: int, name: str) -> Record:
-    """The folder's row (id, name, uidvalidity, special_use); FolderNotFound if none."""
+_FIND = "SELECT id, name, uidvalidity, special_use FROM folders WHERE account_id = $1 AND name = $2"
+_FIND_LOCKED = _FIND + " FOR NO KEY UPDATE"
+
+
+async def find_folder(con: Connection, account_id: int, name: str, *, lock: bool = False) -> Record:
+    """The folder's row (id, name, uidvalidity, special_use); FolderNotFound if none.
+    With ``lock``, locked as db.folders.lock_folders locks it, in the same round trip
+    (for a transaction that locks this one folder only)."""
     row = await con.fetchrow(
-        "SELECT id, name, uidvalidity, special_use FROM folders"
-        " WHERE account_id = $1 AND name = $2",
+        _FIND_LOCKED if lock else _FIND,
         account_id,
         normalise(name),
     )

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from mailstore.db.changes import delete_entries
 from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.folders import EXISTS, FLAGS, Change, allocate, expunge, lock_folders
-from mailstore.db.imap_folders import find_folder
-from mailstore.errors import ModseqForgotten
+from mailstore.db.imap_folders import find_folder, normalise
+from mailstore.errors import FolderNotFound, ModseqForgotten
 from mailstore.imap_structure import describe
 
 Ranges = list[tuple[int, int]]
@@ -33,6 +33,8 @@ FLAG_COLUMNS = {
     "\\Deleted": "deleted",
     "\\Draft": "draft",
 }
+# substring()'s positions are PostgreSQL integers.
+_MAX_INT4 = 2**31 - 1
 # Rows FETCH reads per query while it streams.
 FETCH_BATCH = 500
 
@@ -122,18 +124,33 @@ async def structure_of(pool: Pool, gateway_id: str) -> object:
     return described
 
 
-async def raw_of(pool: Pool, *, account_id: int, folder_id: str, uid: int) -> Record | None:
-    """The gateway id and octet length of one entry's raw message, to read in slices."""
-    return await pool.fetchrow(
+async def raw_of(
+    pool: Pool, *, account_id: int, name: str, uid: int, offset: int, length: int
+) -> Record | None:
+    """The gateway id and octet length of one entry's raw message, and its first
+    ``length`` octets from ``offset`` (``head``): a small message in one query, a large
+    one read on in slices. None when the folder has no such UID; FolderNotFound when
+    there is no such folder."""
+    found = await pool.fetchrow(
         """
-        SELECT m.id AS gateway_id, octet_length(m.raw) AS size
-        FROM mailbox_entries e JOIN messages m ON m.id = e.message_id
-        WHERE e.account_id = $1 AND e.folder_id = $2 AND e.uid = $3
+        SELECT m.id AS gateway_id, octet_length(m.raw) AS size,
+               substring(m.raw FROM $4 FOR $5) AS head
+        FROM folders f
+        JOIN mailbox_entries e ON e.account_id = f.account_id AND e.folder_id = f.id
+        JOIN messages m ON m.id = e.message_id
+        WHERE f.account_id = $1 AND f.name = $2 AND e.uid = $3
         """,
         account_id,
-        folder_id,
+        normalise(name),
         uid,
+        # substring() takes integers; no message is that long, so the head is empty.
+        min(offset, _MAX_INT4 - 1) + 1,
+        length,
     )
+    if found is None:
+        async with pool.acquire() as con:
+            await find_folder(con, account_id, name)
+    return found
 
 
 # --- STORE --------------------------------------------------------------------------------
@@ -164,8 +181,7 @@ async def store(
     are (the gateway answers FETCH FLAGS for each, RFC 9051 §6.4.6).
     """
     async with pool.acquire() as con, con.transaction():
-        folder = await find_folder(con, account_id, name)
-        await lock_folders(con, account_id=account_id, folder_ids=[folder["id"]])
+        folder = await find_folder(con, account_id, name, lock=True)
         rows = await _lock_set(con, account_id, folder["id"], ranges)
         plans: list[tuple[Record, set[str], set[str]]] = []
         modified: list[int] = []
@@ -317,8 +333,7 @@ async def expunge_deleted(
     """Delete the folder's \\Deleted entries (those of ``ranges`` only, when given:
     UID EXPUNGE, RFC 4315 §2.1); the UIDs expunged, ascending."""
     async with pool.acquire() as con, con.transaction():
-        folder = await find_folder(con, account_id, name)
-        await lock_folders(con, account_id=account_id, folder_ids=[folder["id"]])
+        folder = await find_folder(con, account_id, name, lock=True)
         rows = await _lock_set(con, account_id, folder["id"], ranges or [(1, 2**32 - 1)])
         doomed = [row for row in rows if row["deleted"]]
         changes = await delete_entries(con, account_id, doomed)
@@ -332,40 +347,43 @@ async def changes_since(
     pool: Pool, *, account_id: int, name: str, modseq: int
 ) -> tuple[int, list[int], list[FlagState]]:
     """The folder's HIGHESTMODSEQ, the UIDs expunged after ``modseq`` and the entries
-    changed after it (RFC 7162 §3.2.5), all from one snapshot; ModseqForgotten when
-    expunges after it may have been forgotten."""
-    async with (
-        pool.acquire() as con,
-        con.transaction(isolation="repeatable_read", readonly=True),
-    ):
-        folder = await con.fetchrow(
-            """
-            SELECT f.id, f.forgotten_modseq, f.highestmodseq FROM folders f
-            WHERE f.account_id = $1 AND f.name = $2
-            """,
-            account_id,
-            (await find_folder(con, account_id, name))["name"],
+    changed after it (RFC 7162 §3.2.5); ModseqForgotten when expunges after it may have
+    been forgotten. One statement, so one snapshot: every session of a folder asks
+    this after each change there (the gateway's feeds), so it is one round trip."""
+    found = await pool.fetchrow(_CHANGES, account_id, normalise(name), modseq)
+    if found is None:
+        raise FolderNotFound(name)
+    if modseq < found["forgotten_modseq"]:
+        raise ModseqForgotten(name)
+    uids: list[int] = found["uids"] or []
+    columns = {column: found[column] for column in FLAG_COLUMNS.values()}
+    changed = [
+        FlagState(
+            uid,
+            [flag for flag, column in FLAG_COLUMNS.items() if columns[column][n]],
+            found["keywords"][n].split(),
+            found["modseqs"][n],
         )
-        if modseq < folder["forgotten_modseq"]:
-            raise ModseqForgotten(name)
-        vanished = await con.fetch(
-            """
-            SELECT uid FROM expunged WHERE account_id = $1 AND folder_id = $2 AND modseq > $3
-            ORDER BY uid
-            """,
-            account_id,
-            folder["id"],
-            modseq,
-        )
-        changed = await con.fetch(
-            """
-            SELECT e.id, e.uid, e.modseq, e.created_at, e.seen, e.answered, e.flagged, e.deleted,
-           e.draft, e.keywords, e.message_id, e.folder_id FROM mailbox_entries e
-            WHERE e.account_id = $1 AND e.folder_id = $2 AND e.modseq > $3 ORDER BY e.uid
-            """,
-            account_id,
-            folder["id"],
-            modseq,
-        )
-    vanished_uids = [row["uid"] for row in vanished]
-    return folder["highestmodseq"], vanished_uids, [state_of(row) for row in changed]
+        for n, uid in enumerate(uids)
+    ]
+    return found["highestmodseq"], list(found["vanished"]), changed
+
+
+# Each changed entry's columns as parallel arrays in UID order; keywords are atoms
+# (views.imap checks them), so joined with spaces they split back unchanged.
+_CHANGES = f"""
+SELECT f.highestmodseq, f.forgotten_modseq,
+       ARRAY(SELECT x.uid FROM expunged x
+             WHERE x.account_id = f.account_id AND x.folder_id = f.id AND x.modseq > $3
+             ORDER BY x.uid) AS vanished,
+       c.*
+FROM folders f CROSS JOIN LATERAL (
+    SELECT array_agg(e.uid ORDER BY e.uid) AS uids,
+           array_agg(e.modseq ORDER BY e.uid) AS modseqs,
+           {", ".join(f"array_agg(e.{c} ORDER BY e.uid) AS {c}" for c in FLAG_COLUMNS.values())},
+           array_agg(array_to_string(e.keywords, ' ') ORDER BY e.uid) AS keywords
+    FROM mailbox_entries e
+    WHERE e.account_id = f.account_id AND e.folder_id = f.id AND e.modseq > $3
+) AS c
+WHERE f.account_id = $1 AND f.name = $2
+"""  # noqa: S608 - only column names of FLAG_COLUMNS go into the text

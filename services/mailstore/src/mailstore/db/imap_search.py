@@ -15,12 +15,23 @@ from typing import Any
 from mailstore.db.connection import Pool
 from mailstore.db.imap_folders import find_folder
 from mailstore.errors import SearchTooCostly
-from mailstore.imap_search import Candidate, Params, matches, needs_raw, prefilter
+from mailstore.imap_search import (
+    Candidate,
+    Params,
+    has_header_end,
+    matches,
+    needs_body,
+    needs_raw,
+    prefilter,
+)
 
 MAX_SEARCH_MESSAGES = 5000
 MAX_SEARCH_BYTES = 256 * 1024 * 1024
 SEARCH_BATCH = 200
 _FLAG_COLUMNS = ("seen", "answered", "flagged", "deleted", "draft")
+# Where the top-level header ends (with its empty line), from the stored structure;
+# a message without one is read from a first guess and checked.
+_HEADER_END = "coalesce((m.imap_structure #>> '{body,header,1}')::integer, 8192)"
 
 
 def _decide(program: dict[str, Any], candidates: list[Candidate]) -> list[int]:
@@ -47,15 +58,34 @@ async def search(pool: Pool, *, account_id: int, name: str, program: dict[str, A
     if cost["messages"] > MAX_SEARCH_MESSAGES or cost["octets"] > MAX_SEARCH_BYTES:
         raise SearchTooCostly(cost["messages"], cost["octets"])
     after = f"${3 + len(params.values)}"
+    # Header keys need only the header: its octets through the end the stored
+    # structure gives (migration 0008), checked below, instead of the whole message.
+    whole_messages = needs_body(program)
+    octets = "m.raw" if whole_messages else f"substring(m.raw from 1 for {_HEADER_END})"
     statement = (
         "SELECT e.uid, e.seen, e.answered, e.flagged, e.deleted, e.draft, e.keywords,"
-        f" e.modseq, e.created_at, m.size, m.raw {source} AND e.uid > {after}"
-        f" ORDER BY e.uid LIMIT {SEARCH_BATCH}"
+        f" e.modseq, e.created_at, m.size, m.id AS message_id, {octets} AS raw"
+        f" {source} AND e.uid > {after} ORDER BY e.uid LIMIT {SEARCH_BATCH}"
     )
     found: list[int] = []
     last = 0
     while True:
         rows = await pool.fetch(statement, *args, last)
+        raws = [row["raw"] for row in rows]
+        # A prefix without the header's empty line (no structure, or one that reads the
+        # header differently) may not hold the whole header: that message is read whole.
+        short = (
+            []
+            if whole_messages
+            else [
+                row["message_id"]
+                for row, raw in zip(rows, raws, strict=True)
+                if not has_header_end(raw)
+            ]
+        )
+        if short:
+            whole = dict(await pool.fetch("SELECT id, raw FROM messages WHERE id = ANY($1)", short))
+            raws = [whole.get(row["message_id"], raw) for row, raw in zip(rows, raws, strict=True)]
         candidates = [
             Candidate(
                 uid=row["uid"],
@@ -64,9 +94,9 @@ async def search(pool: Pool, *, account_id: int, name: str, program: dict[str, A
                 modseq=row["modseq"],
                 internal_date=row["created_at"],
                 size=row["size"],
-                raw=row["raw"],
+                raw=raw,
             )
-            for row in rows
+            for row, raw in zip(rows, raws, strict=True)
         ]
         # Header parsing and case folding are CPU work: off the event loop.
         found += await asyncio.to_thread(_decide, program, candidates)

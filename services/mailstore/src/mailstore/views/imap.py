@@ -22,8 +22,8 @@ from mailstore.errors import InvalidRequest, MessageNotFound
 from mailstore.imap_search import validate
 from mailstore.imap_sets import MAX_UID, compact, format_ranges, parse_uid_set
 from mailstore.keys import EVENTS, POOL
+from mailstore.views import messages as message_views
 from mailstore.views.common import MAX_ID, account_of, json_object
-from mailstore.views.messages import stream_raw
 
 log = logging.getLogger(__name__)
 
@@ -282,9 +282,14 @@ async def raw(request: web.Request) -> web.StreamResponse:
     uid = _number(request.query.get("uid"), "uid", top=MAX_UID)
     offset = _number(request.query.get("offset", "0"), "offset")
     length = _number(request.query.get("length"), "length", optional=True)
-    pool = request.app[POOL]
-    folder_id = await _folder_id(request, account, name)
-    found = await imap_messages.raw_of(pool, account_id=account["id"], folder_id=folder_id, uid=uid)
+    found = await imap_messages.raw_of(
+        request.app[POOL],
+        account_id=account["id"],
+        name=name,
+        uid=uid,
+        offset=offset,
+        length=message_views.RAW_SLICE if length is None else min(message_views.RAW_SLICE, length),
+    )
     if found is None:
         raise MessageNotFound(uid)
     start = min(offset, found["size"])
@@ -292,7 +297,10 @@ async def raw(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse()
     response.content_type = "message/rfc822"
     response.headers["X-Message-Size"] = str(found["size"])
-    return await stream_raw(request, response, found["gateway_id"], start, end)
+    head = found["head"][: end - start]
+    return await message_views.stream_raw(
+        request, response, found["gateway_id"], start, end, first=head
+    )
 
 
 async def store(request: web.Request) -> web.Response:

@@ -128,12 +128,21 @@ async def get_raw(request: web.Request) -> web.StreamResponse:
 
 
 async def stream_raw(
-    request: web.Request, response: web.StreamResponse, gateway_id: str, start: int, end: int
+    request: web.Request,
+    response: web.StreamResponse,
+    gateway_id: str,
+    start: int,
+    end: int,
+    *,
+    first: bytes = b"",
 ) -> web.StreamResponse:
-    """Send octets ``start``..``end`` of a raw message, RAW_SLICE per query."""
+    """Send octets ``start``..``end`` of a raw message, RAW_SLICE per query; ``first``
+    is the caller's read of the first of them, sent as it is."""
     response.content_length = end - start
     await response.prepare(request)
-    for offset in range(start, end, RAW_SLICE):
+    if first:
+        await response.write(first)
+    for offset in range(start + len(first), end, RAW_SLICE):
         chunk = await db.raw_slice(
             request.app[POOL],
             gateway_id=gateway_id,

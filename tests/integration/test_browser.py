@@ -482,7 +482,9 @@ async def test_the_mail_programs_page_shows_the_servers_and_downloads_the_profil
         await expect(page).to_have_url(re.compile(r"/settings/mail-programs$"))
         await expect(page.get_by_role("heading", level=1)).to_have_text("Mail programs")
         servers = page.get_by_role("table", name="Servers for mail programs")
-        await expect(servers.get_by_role("row")).to_have_count(5)  # the header and 4 servers
+        # The header and 6 servers: IMAP, POP3 and SMTP, each over TLS and with STARTTLS
+        # (compose, and so this stack, serves POP3: LOCALPOST_POP3=1).
+        await expect(servers.get_by_role("row")).to_have_count(7)
         await expect(servers).to_contain_text("SSL/TLS")
         await expect(page.locator("main").get_by_text(erin.address).first).to_be_visible()
         await screenshot(page, "mail-programs", full_page=True)

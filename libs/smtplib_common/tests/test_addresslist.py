@@ -98,6 +98,13 @@ def test_envelope_of_keeps_recipients_after_a_trailing_comma() -> None:
     assert envelope_of(msg)[1] == ["b@x.test", "c@x.test", "alice@[192.0.2.1]"]
 
 
+@pytest.mark.parametrize("entry", [",:;:;", ":;a:;", "g:;\x00"])
+def test_a_group_where_a_mailbox_belongs_is_bad_not_a_crash(entry: str) -> None:
+    # CPython's header parser raises AttributeError ('Group' has no local_part) here;
+    # found by the fuzz test below, which a 500 on the compose form would have shown.
+    assert parse_mailbox(entry) is None
+
+
 @pytest.mark.fuzz
 @fuzz_settings(200)
 @given(st.text(max_size=MAX_ENTRY_CHARS // 4))

@@ -66,8 +66,9 @@ def parse_mailbox(entry: str) -> tuple[str, str] | None:
     try:
         header = policy.default.header_factory("To", entry)
         addresses = header.addresses
-    except (HeaderParseError, ValueError, IndexError, TypeError):
+    except (HeaderParseError, ValueError, IndexError, TypeError, AttributeError):
         # The parser's known failure modes on hostile input; the entry is simply bad.
+        # AttributeError: a group where it wants a mailbox (",:;:;" on CPython 3.11.7).
         return None
     if header.defects or len(addresses) != 1:
         return None

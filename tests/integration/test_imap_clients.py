@@ -152,7 +152,9 @@ def flags_by_uid(client: imaplib.IMAP4) -> dict[int, set[str]]:
         assert isinstance(line, bytes), line
         uid = int(re.findall(rb"UID (\d+)", line)[0])
         flags = re.findall(rb"FLAGS \(([^)]*)\)", line)[0].decode().split()
-        found[uid] = set(flags)
+        # \Recent belongs to the session that first saw the message (RFC 3501 §2.3.2),
+        # not to the message: this EXAMINE sees it on mail no session has selected yet.
+        found[uid] = set(flags) - {"\\Recent"}
     return found
 
 

@@ -92,6 +92,9 @@ class View:
 
 _FETCH = re.compile(rb"^\* (\d+) FETCH \(.*UID (\d+)")
 _FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
+# \Recent is the session's, not the message's (RFC 3501 §2.3.2): one session sees it,
+# a fresh one does not, so views are compared without it.
+SESSION_FLAGS = {"\\Recent"}
 
 
 def fetched(answer: Answer) -> list[tuple[int, int, str, bytes]]:
@@ -105,7 +108,9 @@ def fetched(answer: Answer) -> list[tuple[int, int, str, bytes]]:
                 (
                     int(found.group(1)),
                     int(found.group(2)),
-                    " ".join(sorted(flags.group(1).decode().split())) if flags else "",
+                    " ".join(sorted(set(flags.group(1).decode().split()) - SESSION_FLAGS))
+                    if flags
+                    else "",
                     r.literals[0] if r.literals else b"",
                 )
             )

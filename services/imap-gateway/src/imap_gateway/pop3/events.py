@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
-from imap_gateway.session.live import finish_within
+from imap_gateway.session.live import SessionTasks, finish_within
 
 if TYPE_CHECKING:
     from imap_gateway.pop3.session import Session
@@ -25,24 +24,8 @@ class Pop3Events:
         """The next command waits: the commands-per-second burst is used up."""
 
 
-class LivePop3Sessions(Pop3Events):
+class LivePop3Sessions(SessionTasks["Session"], Pop3Events):
     """Every open POP3 session and its task, for the graceful stop."""
-
-    def __init__(self) -> None:
-        self._sessions: dict[asyncio.Task[object], Session] = {}
-
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    def opened(self, s: Session) -> None:
-        task = asyncio.current_task()
-        assert task is not None, "a session runs in its own task"
-        self._sessions[task] = s
-
-    def closed(self, s: Session) -> None:
-        task = asyncio.current_task()
-        assert task is not None, "a session runs in its own task"
-        self._sessions.pop(task, None)
 
     async def stop(self, grace: float) -> None:
         """Sessions waiting for a command end now; those running one (a RETR) may

@@ -11,34 +11,43 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from typing import Generic, TypeVar
 
 from imap_gateway.session.events import SessionEvents
 from imap_gateway.session.state import Session, State
 
 log = logging.getLogger(__name__)
 
+S = TypeVar("S")
+
 IDLE_COMMAND = "IDLE"
 
 
-class LiveSessions(SessionEvents):
-    """Every open session and its task; counts them by state for metrics."""
+class SessionTasks(Generic[S]):
+    """Every open session by its task (IMAP's and POP3's alike): what a graceful stop
+    cancels or waits for. Listed first among a listener's events' bases, so that its
+    ``opened``/``closed`` replace their no-ops."""
 
     def __init__(self) -> None:
-        # By task: a Session is a mutable dataclass, not hashable.
-        self._sessions: dict[asyncio.Task[object], Session] = {}
+        # By task: a session is a mutable dataclass, not hashable.
+        self._sessions: dict[asyncio.Task[object], S] = {}
 
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def opened(self, s: Session) -> None:
+    def opened(self, s: S) -> None:
         task = asyncio.current_task()
         assert task is not None, "a session runs in its own task"
         self._sessions[task] = s
 
-    def closed(self, s: Session) -> None:
+    def closed(self, s: S) -> None:
         task = asyncio.current_task()
         assert task is not None, "a session runs in its own task"
         self._sessions.pop(task, None)
+
+
+class LiveSessions(SessionTasks[Session], SessionEvents):
+    """Every open session and its task; counts them by state for metrics."""
 
     def by_state(self) -> Counter[State]:
         return Counter(s.state for s in self._sessions.values())

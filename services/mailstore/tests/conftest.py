@@ -44,8 +44,8 @@ async def pool(database_url: str) -> AsyncIterator[Any]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10, init=db.init_connection)
     try:
         await pool.execute(
-            "TRUNCATE accounts, folders, expunged, uid_backfill, messages, attachments,"
-            " mailbox_entries, sessions, api_tokens,"
+            "TRUNCATE accounts, folders, subscriptions, expunged, uid_backfill, messages,"
+            " attachments, mailbox_entries, sessions, api_tokens,"
             " throttle_events, login_clients, pop3_locks"
         )
         yield pool

@@ -85,7 +85,11 @@ async def test_a_new_account_has_the_six_standard_folders(
     )
 
     assert [(r["id"], r["name"], r["special_use"]) for r in rows] == STANDARD
-    assert all(r["uidnext"] == 1 and r["highestmodseq"] == 1 and r["subscribed"] for r in rows)
+    assert all(r["uidnext"] == 1 and r["highestmodseq"] == 1 for r in rows)
+    subscribed = await pool.fetch(
+        "SELECT name FROM subscriptions WHERE account_id = $1", accounts[ALICE]
+    )
+    assert {r["name"] for r in subscribed} == {name for _, name, _ in STANDARD}
     validities = await pool.fetch("SELECT uidvalidity FROM folders")
     assert len({r["uidvalidity"] for r in validities}) == len(validities) == 12
     assert all(0 < r["uidvalidity"] < 2**32 for r in validities)

@@ -177,6 +177,135 @@ async def test_subscription_is_stored(client: Client, alice: None) -> None:
     assert not (await folders(client))["News"]["subscribed"]
 
 
+async def subscribed(client: Client) -> list[str]:
+    names: list[str] = (await get(client, "/subscriptions"))["names"]
+    return names
+
+
+async def subscribe(client: Client, name: str, on: bool = True, address: str = ALICE) -> None:
+    response = await client.post(
+        f"/v1/accounts/{address}/imap/folders/subscription",
+        json={"name": name, "subscribed": on},
+        headers=AUTH,
+    )
+    assert response.status == 204, await response.text()
+
+
+async def test_a_new_account_subscribes_its_six_folders(client: Client, alice: None) -> None:
+    assert await subscribed(client) == ["INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"]
+    assert all(f["subscribed"] for f in (await folders(client)).values())
+
+
+async def test_a_name_no_folder_has_can_be_subscribed_and_unsubscribed(
+    client: Client, alice: None
+) -> None:
+    """RFC 9051 §6.3.7: a server MAY validate SUBSCRIBE's name; we do not."""
+    await subscribe(client, "Later/Box")
+    await subscribe(client, "Later/Box")  # twice is once
+    await subscribe(client, "inbox", on=False)  # INBOX in any case (RFC 9051 §5.1)
+    listed = await subscribed(client)
+    await subscribe(client, "Later/Box", on=False)
+    await subscribe(client, "Never/Subscribed", on=False)  # unsubscribing nothing is fine
+
+    assert listed == ["Archive", "Drafts", "Junk", "Later/Box", "Sent", "Trash"]
+    assert "Later/Box" not in await folders(client)
+    assert "Later/Box" not in await subscribed(client)
+
+
+async def test_a_folder_created_under_a_subscribed_name_is_subscribed(
+    client: Client, alice: None
+) -> None:
+    await subscribe(client, "Later/Box")
+    await post(client, "/folders", {"name": "Later/Box"}, 201)
+    found = await folders(client)
+
+    assert found["Later/Box"]["subscribed"]
+    assert not found["Later"]["subscribed"]
+
+
+async def test_delete_keeps_the_subscription(client: Client, alice: None) -> None:
+    """RFC 9051 §6.3.7: the server MUST NOT unilaterally remove a subscribed name even if
+    no mailbox has it any more (imaptest's listext lists it \\NonExistent)."""
+    await post(client, "/folders", {"name": "News/Old"}, 201)
+    await subscribe(client, "News/Old")
+    await post(client, "/folders/delete", {"name": "News/Old"}, 204)
+
+    assert "News/Old" not in await folders(client)
+    assert "News/Old" in await subscribed(client)
+
+
+async def test_rename_moves_the_subscriptions_at_and_below_the_name(
+    client: Client, alice: None
+) -> None:
+    await post(client, "/folders", {"name": "A/B/C"}, 201)
+    await post(client, "/folders", {"name": "AB"}, 201)
+    for name in ("A", "A/B/C", "A/B/Gone", "AB", "Z/A/B"):
+        await subscribe(client, name)
+    await post(client, "/folders/rename", {"name": "A", "new_name": "Z/A"}, 204)
+    found = await folders(client)
+
+    assert await subscribed(client) == [
+        "INBOX",
+        "AB",  # a name that only starts like the folder's stays where it is
+        "Archive",
+        "Drafts",
+        "Junk",
+        "Sent",
+        "Trash",
+        "Z/A",
+        "Z/A/B",  # subscribed before, and A/B was not: still once
+        "Z/A/B/C",
+        "Z/A/B/Gone",
+    ]
+    assert found["Z/A"]["subscribed"]
+    assert found["Z/A/B/C"]["subscribed"]
+    assert not found["Z"]["subscribed"]
+
+
+async def test_renaming_inbox_leaves_its_subscription(client: Client, alice: None) -> None:
+    await post(client, "/folders/rename", {"name": "INBOX", "new_name": "Old"}, 204)
+    names = await subscribed(client)
+
+    assert "INBOX" in names
+    assert "Old" not in names
+
+
+async def test_a_refused_rename_moves_no_subscription(client: Client, alice: None) -> None:
+    await post(client, "/folders", {"name": "A/B"}, 201)
+    await post(client, "/folders", {"name": "Taken"}, 201)
+    await subscribe(client, "A/B")
+    await post(client, "/folders/rename", {"name": "A", "new_name": "Taken"}, 409)
+    await post(client, "/folders/rename", {"name": "A", "new_name": "A/B/C"}, 409)
+
+    assert "A/B" in await subscribed(client)
+    assert not any(name.startswith("Taken/") for name in await subscribed(client))
+
+
+async def test_another_accounts_subscriptions_never_show(client: Client, alice: None) -> None:
+    await subscribe(client, "Bobs/Secret", address=BOB)
+    await subscribe(client, "Sent", on=False, address=BOB)
+    response = await client.post(
+        f"/v1/accounts/{BOB}/imap/folders", json={"name": "Shared"}, headers=AUTH
+    )
+    assert response.status == 201
+    await subscribe(client, "Shared", address=BOB)
+    await post(client, "/folders", {"name": "Shared"}, 201)
+
+    assert "Bobs/Secret" not in await subscribed(client)
+    assert "Sent" in await subscribed(client)
+    assert not (await folders(client))["Shared"]["subscribed"]
+
+
+@pytest.mark.parametrize("name", ["", "a//b", "/a", "a/", "a*", "b%", "x" * 501])
+async def test_a_subscription_to_a_name_no_folder_could_have_is_422(
+    client: Client, alice: None, name: str
+) -> None:
+    response = await client.post(
+        IMAP + "/folders/subscription", json={"name": name, "subscribed": True}, headers=AUTH
+    )
+    assert response.status == 422
+
+
 async def test_other_accounts_folder_is_404(client: Client, alice: None) -> None:
     response = await client.post(
         f"/v1/accounts/{BOB}/imap/folders", json={"name": "Secret"}, headers=AUTH

@@ -271,3 +271,60 @@ async def test_0007_backfill_leaves_a_folder_another_runner_holds_alone(
     assert numbered == 5
     assert set(uids[("alice", "inbox")]) == {None}
     assert uids[("bob", "inbox")] == [1, 2]
+
+
+# -- 0012: subscriptions by name --------------------------------------------------------------
+
+
+async def test_0012_keeps_every_subscription_and_new_accounts_get_the_six(
+    empty_database: str,
+) -> None:
+    await ensure_database(empty_database)
+    pool = await _pool(empty_database)
+    try:
+        await apply_migrations(pool, upto=11)
+        await pool.execute(
+            "INSERT INTO accounts (address, password_hash) VALUES ('alice@x.test', 'h'), "
+            "('bob@x.test', 'h')"
+        )
+        alice = await pool.fetchval("SELECT id FROM accounts WHERE address = 'alice@x.test'")
+        await pool.execute(
+            """
+            INSERT INTO folders (account_id, id, name, subscribed)
+            VALUES ($1, 'f1', 'Work', false), ($1, 'f2', 'Work/Old', true)
+            """,
+            alice,
+        )
+        await pool.execute(
+            "UPDATE folders SET subscribed = false WHERE account_id = $1 AND name = 'Junk'", alice
+        )
+        assert await apply_migrations(pool) == [
+            m.version for m in load_migrations() if m.version > 11
+        ]
+        rows = await pool.fetch(
+            "SELECT a.address, s.name FROM subscriptions s JOIN accounts a ON a.id = s.account_id"
+        )
+        await pool.execute(
+            "INSERT INTO accounts (address, password_hash) VALUES ('carol@x.test', 'h')"
+        )
+        carol = await pool.fetch(
+            "SELECT s.name FROM subscriptions s JOIN accounts a ON a.id = s.account_id"
+            " WHERE a.address = 'carol@x.test'"
+        )
+        column = await pool.fetchval(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'folders'::regclass"
+            " AND attname = 'subscribed' AND NOT attisdropped"
+        )
+    finally:
+        await pool.close()
+
+    six = {"INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive"}
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        found.setdefault(row["address"], set()).add(row["name"])
+    assert found == {
+        "alice@x.test": six - {"Junk"} | {"Work/Old"},
+        "bob@x.test": six,
+    }
+    assert {row["name"] for row in carol} == six
+    assert column == 0

@@ -61,6 +61,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_post(IMAP + "/folders/rename", imap.rename_folder, name="imap_rename")
     router.add_post(IMAP + "/folders/delete", imap.delete_folder, name="imap_delete")
     router.add_post(IMAP + "/folders/subscription", imap.subscribe, name="imap_subscribe")
+    router.add_get(IMAP + "/subscriptions", imap.list_subscriptions, name="imap_subscriptions")
     router.add_get(IMAP + "/select", imap.select, name="imap_select")
     router.add_post(IMAP + "/fetch", imap.fetch, name="imap_fetch")
     router.add_get(IMAP + "/raw", imap.raw, name="imap_raw")

@@ -1,10 +1,11 @@
-"""IMAP's folders: list with STATUS, create, rename, delete, subscribe, SELECT's snapshot.
+"""IMAP's folders: list with STATUS, create, rename, delete, SELECT's snapshot.
 
 Folders are named by their full path with "/" as the delimiter (migration 0007); the
 IMAP folder API names them, never by id. Each change runs in one transaction under the
 folder rows' locks (db.folders' order), so it cannot interleave with a delivery into
 the folders concerned. A name that is not the account's raises FolderNotFound, the
-same as a name that exists nowhere.
+same as a name that exists nowhere. Subscriptions are names of their own
+(db.subscriptions): a folder shows whether its name is subscribed, a rename moves them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncpg
 from mailstore.db.changes import delete_entries
 from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.folders import EXISTS, Change, allocate, expunge, lock_folders
+from mailstore.db.subscriptions import move_subscriptions
 from mailstore.errors import (
     FolderExists,
     FolderHasChildren,
@@ -52,8 +54,9 @@ class Snapshot:
 # §6.3.10: the messages no session has claimed, migration 0011) and whether a
 # folder below it exists. Counting walks each folder's entries: O(entries) per call.
 _LIST = """
-SELECT f.id, f.name, f.special_use, f.subscribed, f.uidvalidity, f.uidnext,
-       f.highestmodseq,
+SELECT f.id, f.name, f.special_use, f.uidvalidity, f.uidnext, f.highestmodseq,
+       EXISTS (SELECT 1 FROM subscriptions u WHERE u.account_id = f.account_id
+               AND u.name = f.name) AS subscribed,
        EXISTS (SELECT 1 FROM folders c WHERE c.account_id = f.account_id
                AND starts_with(c.name, f.name || '/')) AS children,
        EXISTS (SELECT 1 FROM uid_backfill b WHERE b.account_id = f.account_id
@@ -134,12 +137,12 @@ async def _create_with_parents(
     """
     parts = name.split(DELIMITER)
     parents = [DELIMITER.join(parts[:depth]) for depth in range(1, len(parts))]
-    # Unsubscribed like the folder itself: only SUBSCRIBE adds to LSUB (RFC 9051
-    # §6.3.7); the column's default (true) is for the standard folders.
+    # Parents are not subscribed, nor is the folder: only SUBSCRIBE adds to LSUB (RFC
+    # 9051 §6.3.7); a name subscribed before it existed is subscribed now.
     await con.execute(
         """
-        INSERT INTO folders (account_id, id, name, subscribed)
-        SELECT $1, 'f' || nextval('folder_id_seq'), p.name, false
+        INSERT INTO folders (account_id, id, name)
+        SELECT $1, 'f' || nextval('folder_id_seq'), p.name
         FROM unnest($2::text[]) WITH ORDINALITY AS p (name, n) ORDER BY p.n
         ON CONFLICT (account_id, name) DO NOTHING
         """,
@@ -148,8 +151,8 @@ async def _create_with_parents(
     )
     folder_id: str | None = await con.fetchval(
         """
-        INSERT INTO folders (account_id, id, name, special_use, subscribed)
-        VALUES ($1, 'f' || nextval('folder_id_seq'), $2, $3, false)
+        INSERT INTO folders (account_id, id, name, special_use)
+        VALUES ($1, 'f' || nextval('folder_id_seq'), $2, $3)
         ON CONFLICT (account_id, name) DO NOTHING RETURNING id
         """,
         account_id,
@@ -165,8 +168,9 @@ async def rename_folder(pool: Pool, *, account_id: int, name: str, new_name: str
     """Rename a folder and its children (RFC 9051 §6.3.6); the changes to announce.
 
     Renaming INBOX creates ``new_name`` and moves INBOX's entries into it, leaving
-    INBOX empty (its children stay); every other rename rewrites names only, so UIDs
-    and UIDVALIDITY stay as they are.
+    INBOX empty (its children and its subscription stay); every other rename rewrites
+    names only, so UIDs and UIDVALIDITY stay as they are, and moves the subscriptions
+    at and below ``name`` along (db.subscriptions).
     """
     name, new_name = normalise(name), normalise(new_name)
     async with pool.acquire() as con, con.transaction():
@@ -188,6 +192,7 @@ async def rename_folder(pool: Pool, *, account_id: int, name: str, new_name: str
                     name,
                     new_name,
                 )
+                await move_subscriptions(con, account_id, name, new_name)
                 parents = new_name.split(DELIMITER)[:-1]
                 if parents:
                     parent = DELIMITER.join(parents)
@@ -243,7 +248,8 @@ async def delete_folder(
 
     Refused for the six standard folders and for a folder with children: we have no
     \\Noselect folders to leave behind. Trash entries that would be restored into the
-    folder are restored into INBOX instead.
+    folder are restored into INBOX instead. A subscription to the name stays (RFC 9051
+    §6.3.7; db.subscriptions).
     """
     async with pool.acquire() as con, con.transaction():
         folder = await find_folder(con, account_id, name)
@@ -282,17 +288,6 @@ async def delete_folder(
             "DELETE FROM folders WHERE account_id = $1 AND id = $2", account_id, folder["id"]
         )
     return changes
-
-
-async def set_subscribed(pool: Pool, *, account_id: int, name: str, subscribed: bool) -> None:
-    done = await pool.fetchval(
-        "UPDATE folders SET subscribed = $3 WHERE account_id = $1 AND name = $2 RETURNING 1",
-        account_id,
-        normalise(name),
-        subscribed,
-    )
-    if done is None:
-        raise FolderNotFound(name)
 
 
 async def snapshot(pool: Pool, *, account_id: int, name: str) -> Snapshot:

@@ -60,7 +60,7 @@ IMAP_SCHEMAS: dict[str, Any] = {
         ["name", "uidvalidity", "uidnext", "highestmodseq"],
         name={"type": "string"},
         special_use=_FLAG_LIST,
-        subscribed={"type": "boolean"},
+        subscribed={"type": "boolean", "description": "whether its name is subscribed"},
         children={"type": "boolean"},
         messages={"type": "integer"},
         unseen={"type": "integer"},
@@ -164,9 +164,22 @@ IMAP_PATHS: dict[str, Any] = {
     },
     _PREFIX + "/folders/subscription": {
         "post": _post(
-            "SUBSCRIBE / UNSUBSCRIBE",
+            "SUBSCRIBE / UNSUBSCRIBE a name, whether or not a folder has it (RFC 9051"
+            " §6.3.7); DELETE keeps a subscription, RENAME moves those at and below the name",
             _obj(["name", "subscribed"], name=_FOLDER, subscribed={"type": "boolean"}),
             _NO_CONTENT,
+        )
+    },
+    _PREFIX + "/subscriptions": {
+        "get": _get(
+            "Every subscribed name, INBOX first, also those no folder has",
+            [],
+            {
+                "200": json_content(
+                    _obj(["names"], names={"type": "array", "items": _FOLDER}),
+                    "The subscribed names",
+                )
+            },
         )
     },
     _PREFIX + "/select": {

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from mailstore import db
-from mailstore.db import imap_folders, imap_messages, imap_search
+from mailstore.db import imap_folders, imap_messages, imap_search, subscriptions
 from mailstore.errors import InvalidRequest, MessageNotFound
 from mailstore.imap_search import validate
 from mailstore.imap_sets import MAX_UID, compact, format_ranges, parse_uid_set
@@ -170,18 +170,24 @@ async def delete_folder(request: web.Request) -> web.Response:
 
 
 async def subscribe(request: web.Request) -> web.Response:
+    """SUBSCRIBE or UNSUBSCRIBE a name, whether or not a folder has it (RFC 9051 §6.3.7:
+    a server MAY validate; we do not, and DELETE leaves the subscription)."""
     account = await account_of(request)
     body = await json_object(request)
     subscribed = body.get("subscribed")
     if not isinstance(subscribed, bool):
         raise InvalidRequest({"subscribed": "is required (true or false)"})
-    await imap_folders.set_subscribed(
-        request.app[POOL],
-        account_id=account["id"],
-        name=folder_name(body.get("name")),
-        subscribed=subscribed,
-    )
+    name = imap_folders.normalise(folder_name(body.get("name")))
+    change = subscriptions.subscribe if subscribed else subscriptions.unsubscribe
+    await change(request.app[POOL], account_id=account["id"], name=name)
     return web.Response(status=204)
+
+
+async def list_subscriptions(request: web.Request) -> web.Response:
+    """Every subscribed name, also those no folder has (LSUB, LIST (SUBSCRIBED))."""
+    account = await account_of(request)
+    names = await subscriptions.list_subscriptions(request.app[POOL], account_id=account["id"])
+    return web.json_response({"names": names})
 
 
 async def select(request: web.Request) -> web.Response:

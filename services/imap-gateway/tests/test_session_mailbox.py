@@ -221,3 +221,69 @@ async def test_recursivematch_gives_no_childinfo_when_the_child_is_listed_itself
     lines = await client.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" (Work Work/Old)')
 
     assert lines[:-1] == [b'* LIST (\\HasNoChildren \\Subscribed) "/" Work/Old']
+
+
+# -- subscriptions outlive their mailboxes (RFC 9051 §6.3.7, imaptest's listext) ----------
+
+
+async def test_a_deleted_subscribed_mailbox_is_listed_nonexistent(server: Server) -> None:
+    """RFC 9051 §6.3.7: DELETE must not drop the subscription; LIST (SUBSCRIBED) shows
+    the name \\NonExistent, never \\Noselect with it (§7.3.1); plain LIST does not."""
+    client = await server.logged_in(select=None)
+    await client.ok("CREATE Old/Box")
+    await client.ok("SUBSCRIBE Old/Box")
+    await client.ok("DELETE Old/Box")
+
+    subscribed = await client.ok('LIST (SUBSCRIBED) "" Old/*')
+    returned = await client.ok('LIST "" Old/* RETURN (SUBSCRIBED)')
+    status = await client.ok('LIST (SUBSCRIBED) "" Old/Box RETURN (STATUS (MESSAGES))')
+    lsub = await client.ok('LSUB "" Old/*')
+
+    assert subscribed[:-1] == [b'* LIST (\\HasNoChildren \\NonExistent \\Subscribed) "/" Old/Box']
+    assert returned[:-1] == []
+    # RFC 5819 §2: no STATUS for a name that is not a mailbox.
+    assert status[:-1] == subscribed[:-1]
+    assert lsub[:-1] == [b'* LSUB (\\Noselect) "/" Old/Box']
+
+
+async def test_a_name_no_mailbox_has_can_be_subscribed(server: Server) -> None:
+    """RFC 9051 §6.3.7: a server MAY validate SUBSCRIBE's name; we do not. Its superior,
+    neither a mailbox nor subscribed, comes with RECURSIVEMATCH (§7.3.1)."""
+    client = await server.logged_in(select=None)
+    await client.ok("SUBSCRIBE Future/Box")
+
+    recursive = await client.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" Fut%')
+    lsub = await client.ok('LSUB "" Fut%')
+    await client.ok("CREATE Future/Box")
+    created = await client.ok('LIST (SUBSCRIBED) "" Future/*')
+
+    assert recursive[:-1] == [
+        b'* LIST (\\HasNoChildren \\NonExistent) "/" Future ("CHILDINFO" ("SUBSCRIBED"))'
+    ]
+    assert lsub[:-1] == [b'* LSUB (\\Noselect) "/" Future']
+    assert created[:-1] == [b'* LIST (\\HasNoChildren \\Subscribed) "/" Future/Box']
+
+
+async def test_rename_moves_the_subscriptions_with_the_mailbox(server: Server) -> None:
+    client = await server.logged_in(select=None)
+    await client.ok("CREATE Work/Old")
+    await client.ok("SUBSCRIBE Work")
+    await client.ok("SUBSCRIBE Work/Old")
+    await client.ok("SUBSCRIBE Workshop")
+
+    await client.ok("RENAME Work Done")
+    done = await client.ok('LSUB "" Done*')
+    work = await client.ok('LSUB "" Work*')
+
+    assert done[:-1] == [b'* LSUB () "/" Done', b'* LSUB () "/" Done/Old']
+    assert work[:-1] == [b'* LSUB (\\Noselect) "/" Workshop']
+
+
+async def test_unsubscribe_of_a_name_not_subscribed_is_ok(server: Server) -> None:
+    client = await server.logged_in(select=None)
+
+    never = await client.command("UNSUBSCRIBE Never")
+    empty_level = await client.command("SUBSCRIBE Bad//Name")
+
+    assert client.status_of(never) == b"OK"
+    assert b" NO [CANNOT] " in empty_level[-1]

@@ -195,8 +195,12 @@ class FolderInfo:
 
     name: str
     special_use: tuple[str, ...] = ()  # RFC 6154 attributes: \\Sent, \\Trash, ...
-    subscribed: bool = False
+    subscribed: bool = False  # whether its name is among UserSession.subscriptions()
     has_children: bool = False
+    # False for a name LIST shows though no folder has it: a subscription that outlived
+    # its folder, or a superior of one (RFC 9051 §7.3.1 \NonExistent). Backends list
+    # folders only; the session adds these.
+    exists: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,8 +438,19 @@ class UserSession(Protocol):
         """Moves the children along; renaming INBOX moves its messages (RFC 9051 §6.3.6)."""
         ...
 
-    async def subscribe(self, name: str) -> None: ...
-    async def unsubscribe(self, name: str) -> None: ...
+    async def subscribe(self, name: str) -> None:
+        """Subscribes a name whether or not a folder has it (RFC 9051 §6.3.7)."""
+        ...
+
+    async def unsubscribe(self, name: str) -> None:
+        """A name not subscribed is no error (as Dovecot answers)."""
+        ...
+
+    async def subscriptions(self) -> Sequence[str]:
+        """Every subscribed name, INBOX first then sorted, also those no folder has: a
+        DELETE keeps the subscription, a RENAME moves those at and below the name."""
+        ...
+
     async def status(self, name: str) -> FolderStatus: ...
 
     async def select(self, name: str, *, read_only: bool) -> SelectedFolder: ...

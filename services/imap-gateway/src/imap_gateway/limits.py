@@ -142,6 +142,9 @@ class _CountedUser:
     async def unsubscribe(self, name: str) -> None:
         await self._inner.unsubscribe(name)
 
+    async def subscriptions(self) -> Sequence[str]:
+        return await self._inner.subscriptions()
+
     async def status(self, name: str) -> bk.FolderStatus:
         return await self._inner.status(name)
 

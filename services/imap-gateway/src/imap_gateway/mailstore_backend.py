@@ -594,6 +594,10 @@ class MailstoreUser:
     async def unsubscribe(self, name: str) -> None:
         await self._subscription(name, False)
 
+    async def subscriptions(self) -> list[str]:
+        body = await self.client.call("GET", self.url("/subscriptions"), what="LSUB")
+        return list(body["names"])
+
     async def status(self, name: str) -> bk.FolderStatus:
         f = await self.client.call("GET", self.url("/status"), what=name, params={"folder": name})
         return bk.FolderStatus(

@@ -9,7 +9,11 @@ a later hypothesis state machine:
 - Every change (a flag, a new message, an expunge) takes the folder's next
   MODSEQ; expunged UIDs are logged with theirs for VANISHED (RFC 7162 §3.2.5).
 - Each user starts with the special-use folders INBOX, Sent, Drafts, Trash, Junk,
-  Archive (RFC 6154); "/" separates the hierarchy; RENAME moves the children.
+  Archive (RFC 6154), all subscribed; "/" separates the hierarchy; RENAME moves
+  the children.
+- Subscriptions are names apart from folders (as the mail store's, migration 0012):
+  SUBSCRIBE takes a name no folder has, DELETE keeps the subscription, RENAME moves
+  those at and below the folder's name (RFC 9051 §6.3.7).
 - Every selected handle has a feed; each change is pushed to every feed of its
   folder, so several sessions on one mailbox see each other's changes.
 
@@ -78,7 +82,6 @@ class Folder:
     name: str
     uidvalidity: int
     special_use: tuple[str, ...] = ()
-    subscribed: bool = False
     uidnext: int = 1
     highestmodseq: int = 1
     recent_floor: int = 1  # the lowest UID no session claimed as \\Recent
@@ -140,6 +143,7 @@ class MemoryFeed:
 class Account:
     password: str
     folders: dict[str, Folder] = field(default_factory=dict)
+    subscriptions: set[str] = field(default_factory=set)  # names, folders or not
     disabled: bool = False
     sessions: int = 0
     # The POP3 maildrop lock's holder (RFC 1939 §8); no expiry here: nothing dies.
@@ -187,8 +191,10 @@ class MemoryBackend:
         special_use: tuple[str, ...] = (),
         subscribed: bool = False,
     ) -> Folder:
-        folder = Folder(name, next(self._uidvalidity), special_use, subscribed)
+        folder = Folder(name, next(self._uidvalidity), special_use)
         account.folders[name] = folder
+        if subscribed:
+            account.subscriptions.add(name)
         return folder
 
     def deliver(
@@ -248,7 +254,7 @@ class MemoryUser:
             bk.FolderInfo(
                 name,
                 self.account.folders[name].special_use,
-                self.account.folders[name].subscribed,
+                name in self.account.subscriptions,
                 bool(self._children(name)),
             )
             for name in names
@@ -294,6 +300,9 @@ class MemoryUser:
             folder = self.account.folders.pop(old)
             folder.name = new_name + old[len(name) :]
             self.account.folders[folder.name] = folder
+        below = {s for s in self.account.subscriptions if s == name or s.startswith(name + "/")}
+        self.account.subscriptions -= below
+        self.account.subscriptions |= {new_name + s[len(name) :] for s in below}
         parents = new_name.split(DELIMITER)
         for depth in range(1, len(parents)):
             parent = DELIMITER.join(parents[:depth])
@@ -301,10 +310,15 @@ class MemoryUser:
                 self.backend.new_folder(self.account, parent)
 
     async def subscribe(self, name: str) -> None:
-        self._folder(name).subscribed = True
+        _check_name(name)
+        self.account.subscriptions.add(name)
 
     async def unsubscribe(self, name: str) -> None:
-        self._folder(name).subscribed = False
+        _check_name(name)
+        self.account.subscriptions.discard(name)
+
+    async def subscriptions(self) -> list[str]:
+        return sorted(self.account.subscriptions, key=lambda n: (n != INBOX, n))
 
     async def status(self, name: str) -> bk.FolderStatus:
         folder = self._folder(name)

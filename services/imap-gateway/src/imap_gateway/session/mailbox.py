@@ -51,7 +51,10 @@ async def list_(s: Session, c: cmd.List) -> Answer:
         s.out.write(responses.list_line(b"LIST", ["\\Noselect"], "", utf8=s.utf8))
         return ok("LIST completed")
     patterns = [pattern_regex(_full_name(c.reference, p)) for p in c.patterns]
-    folders = await s.require_user().list_folders()
+    user = s.require_user()
+    folders = list(await user.list_folders())
+    if "SUBSCRIBED" in c.selection:
+        folders = _with_subscriptions(folders, await user.subscriptions(), c.selection)
     show_subscribed = "SUBSCRIBED" in c.selection or "SUBSCRIBED" in c.return_options
     for folder in folders:
         if not _matches(folder.name, patterns):
@@ -72,9 +75,43 @@ async def list_(s: Session, c: cmd.List) -> Answer:
         s.out.write(
             responses.list_line(b"LIST", attributes, folder.name, utf8=s.utf8, childinfo=childinfo)
         )
-        if c.return_status is not None:
+        # RFC 5819 §2: no STATUS for a name that is not a mailbox (\NonExistent).
+        if c.return_status is not None and folder.exists:
             await _write_status(s, folder.name, c.return_status)
     return ok("LIST completed")
+
+
+def _with_subscriptions(
+    folders: list[bk.FolderInfo], subscribed: Sequence[str], selection: Sequence[str]
+) -> list[bk.FolderInfo]:
+    """``folders`` and the subscribed names no folder has, \\NonExistent (RFC 9051 §7.3.1:
+    a subscription outlives its mailbox, RFC 9051 §6.3.7); with RECURSIVEMATCH also
+    their superiors that neither exist nor are subscribed, which §7.3.1 lets LIST return
+    when a descendant is selected. INBOX first, then by name."""
+    names = {f.name for f in folders}
+    missing = [name for name in subscribed if name not in names]
+    wanted = dict.fromkeys(missing, True)
+    if "RECURSIVEMATCH" in selection:
+        for name in missing:
+            parts = name.split(DELIMITER)
+            for depth in range(1, len(parts)):
+                wanted.setdefault(DELIMITER.join(parts[:depth]), False)
+    for name in names:
+        wanted.pop(name, None)
+    extra = [
+        bk.FolderInfo(
+            name,
+            subscribed=is_subscribed,
+            has_children=_has_folder_below(name, names),
+            exists=False,
+        )
+        for name, is_subscribed in wanted.items()
+    ]
+    return sorted([*folders, *extra], key=lambda f: (f.name != INBOX, f.name))
+
+
+def _has_folder_below(name: str, names: set[str]) -> bool:
+    return any(other.startswith(name + DELIMITER) for other in names)
 
 
 def _selected(folder: bk.FolderInfo, selection: Sequence[str]) -> bool:
@@ -93,6 +130,9 @@ def _full_name(reference: str, pattern: str) -> str:
 def _attributes(folder: bk.FolderInfo, subscribed: bool) -> list[str]:
     # CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154 §2) attributes always: both are allowed.
     attributes = ["\\HasChildren" if folder.has_children else "\\HasNoChildren"]
+    if not folder.exists:
+        # RFC 9051 §7.3.1: \NonExistent implies \Noselect, which is not sent with it.
+        attributes.append("\\NonExistent")
     if subscribed and folder.subscribed:
         attributes.append("\\Subscribed")
     return attributes + list(folder.special_use)
@@ -100,7 +140,9 @@ def _attributes(folder: bk.FolderInfo, subscribed: bool) -> list[str]:
 
 async def lsub(s: Session, c: cmd.Lsub) -> Answer:
     patterns = [pattern_regex(_full_name(c.reference, c.pattern))]
-    subscribed = [f.name for f in await s.require_user().list_folders() if f.subscribed]
+    user = s.require_user()
+    subscribed = list(await user.subscriptions())
+    existing = {f.name for f in await user.list_folders()}
     # RFC 3501 §6.3.9: with "%", a parent of a subscribed mailbox that matches where
     # the child does not is listed too, \Noselect when it is not subscribed itself.
     parents = {
@@ -110,9 +152,11 @@ async def lsub(s: Session, c: cmd.Lsub) -> Answer:
     } - set(subscribed)
     if "%" not in c.pattern:
         parents = set()
-    answers: list[tuple[str, list[str]]] = [(name, []) for name in subscribed] + [
-        (name, ["\\Noselect"]) for name in parents
-    ]
+    # A subscribed name no folder has (DELETE keeps it: RFC 3501 §6.3.9 "MUST NOT
+    # unilaterally remove") cannot be selected: \Noselect, as LIST says \NonExistent.
+    answers: list[tuple[str, list[str]]] = [
+        (name, [] if name in existing else ["\\Noselect"]) for name in subscribed
+    ] + [(name, ["\\Noselect"]) for name in parents]
     for name, attributes in sorted(answers):
         if _matches(name, patterns):
             s.out.write(responses.list_line(b"LSUB", attributes, name, utf8=s.utf8))

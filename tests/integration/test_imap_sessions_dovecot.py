@@ -175,6 +175,11 @@ def normal_untagged(response: Status | list[Value]) -> Value:
     if isinstance(response, Status):
         return [response.word, normal_code(response.code)]
     value = normal_value(response)
+    # Mailbox attributes are a set (RFC 9051 §7.3.1): Dovecot puts \Subscribed first.
+    if isinstance(value, list) and value[:1] in (["LIST"], ["LSUB"]) and len(value) > 1:
+        attributes = value[1]
+        if isinstance(attributes, list):
+            value[1] = sorted(attributes, key=repr)
     # STATUS items (RFC 9051 §7.3.4) and FETCH items (§7.5.2) come in no set order:
     # we answer STATUS in the order asked, Dovecot puts MODSEQ first in a FETCH.
     if not (isinstance(value, list) and len(value) == 3 and isinstance(value[2], list)):
@@ -458,6 +463,34 @@ script(
     "SELECT Nope",
     "FETCH 1 UID",
 )
+# Subscriptions that outlive their mailbox (RFC 9051 §6.3.7, RFC 5258): after the
+# others, and leaving nothing behind.
+script(
+    "subscriptions",
+    "CREATE Gone/Child",
+    "SUBSCRIBE Gone/Child",
+    "DELETE Gone/Child",
+    'LIST (SUBSCRIBED) "" Gone*',
+    'LIST (SUBSCRIBED) "" Gone* RETURN (CHILDREN)',
+    'LIST (SUBSCRIBED RECURSIVEMATCH) "" Gone',
+    'LIST "" Gone* RETURN (SUBSCRIBED)',
+    'LIST (SUBSCRIBED) "" Gone/Child RETURN (STATUS (MESSAGES))',
+    'LSUB "" Gone*',
+    'LSUB "" %',
+    "CREATE Gone/Child",
+    'LIST (SUBSCRIBED) "" Gone*',
+    "RENAME Gone Moved",
+    'LSUB "" *',
+    "SUBSCRIBE Never/There",
+    'LSUB "" Never*',
+    "UNSUBSCRIBE Never/There",
+    "UNSUBSCRIBE Never/Subscribed",
+    "UNSUBSCRIBE Gone/Child",
+    "UNSUBSCRIBE Moved/Child",
+    "DELETE Moved/Child",
+    "DELETE Moved",
+    'LSUB "" *',
+)
 
 
 # --- the differences docs/imap.md explains -------------------------------------------------
@@ -481,6 +514,9 @@ EMPTY_ENABLED = "An empty ENABLED response"
 STORE_FLAGS = "Flags a client cannot store"
 BAD_DATE = "An impossible date in SEARCH"
 BAD_MUTF7 = "A name that is not modified UTF-7"
+SUBSCRIBE_ANY = "SUBSCRIBE of a name no mailbox has"
+RENAME_SUBSCRIPTIONS = "RENAME moves the subscriptions"
+LSUB_NONEXISTENT = "LSUB of a subscription without a mailbox"
 
 # (script, command as labelled) -> the headings that explain its difference.
 KNOWN: dict[tuple[str, str], tuple[str, ...]] = {
@@ -542,6 +578,20 @@ KNOWN: dict[tuple[str, str], tuple[str, ...]] = {
     ("errors", "UID EXPUNGE 1"): (READ_ONLY,),
     ("errors", "SEARCH BEFORE 32-Jan-2025"): (BAD_DATE,),
     ("errors", "SELECT Nope"): (CLOSED, CODES),
+    ("subscriptions", 'LIST (SUBSCRIBED) "" Gone*'): (LIST_ATTRIBUTES,),
+    ("subscriptions", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" Gone'): (LIST_ATTRIBUTES,),
+    ("subscriptions", 'LIST "" Gone* RETURN (SUBSCRIBED)'): (LIST_ATTRIBUTES, SUPERIORS),
+    (
+        "subscriptions",
+        'LIST (SUBSCRIBED) "" Gone/Child RETURN (STATUS (MESSAGES))',
+    ): (LIST_ATTRIBUTES,),
+    ("subscriptions", 'LSUB "" Gone*'): (LSUB_NONEXISTENT,),
+    ("subscriptions", 'LSUB "" %'): (LSUB_SPECIAL_USE,),
+    ("subscriptions", 'LIST (SUBSCRIBED) "" Gone* #2'): (LIST_ATTRIBUTES,),
+    ("subscriptions", 'LSUB "" *'): (LSUB_SPECIAL_USE, RENAME_SUBSCRIPTIONS),
+    ("subscriptions", "SUBSCRIBE Never/There"): (SUBSCRIBE_ANY,),
+    ("subscriptions", 'LSUB "" Never*'): (SUBSCRIBE_ANY, LSUB_NONEXISTENT),
+    ("subscriptions", 'LSUB "" * #2'): (LSUB_SPECIAL_USE,),
 }
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "imap.md"
 

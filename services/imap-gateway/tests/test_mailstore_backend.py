@@ -48,6 +48,7 @@ from imap_gateway.wire.sequence import SequenceSet
         (409, "haschildren", bk.FolderHasChildren),
         (409, "cannot", bk.OperationNotAllowed),
         (409, "inuse", bk.MaildropInUse),
+        (409, "limit", bk.LimitReached),
         (413, "toobig", bk.MessageTooBig),
         (413, "limit", bk.SearchTooCostly),
         (422, None, bk.OperationNotAllowed),

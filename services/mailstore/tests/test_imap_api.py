@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from mailstore.db import subscriptions as db_subscriptions
 from mailstore.settings import DEV_MAILSTORE_TOKEN
 from mailstore.views import messages as message_views
 
@@ -294,6 +295,25 @@ async def test_another_accounts_subscriptions_never_show(client: Client, alice: 
     assert "Bobs/Secret" not in await subscribed(client)
     assert "Sent" in await subscribed(client)
     assert not (await folders(client))["Shared"]["subscribed"]
+
+
+async def test_subscriptions_stop_at_the_limit_with_code_limit(
+    client: Client, alice: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SUBSCRIBE takes any name, so the rows it adds are bounded (NO [LIMIT] in IMAP);
+    a name already subscribed is still fine, and unsubscribing makes room again."""
+    monkeypatch.setattr(db_subscriptions, "MAX_SUBSCRIPTIONS", 8)  # six standard folders
+    await subscribe(client, "One")
+    await subscribe(client, "Two")
+    refused = await post(
+        client, "/folders/subscription", {"name": "Three", "subscribed": True}, 409
+    )
+    await subscribe(client, "Two")
+    await subscribe(client, "One", on=False)
+    await subscribe(client, "Three")
+
+    assert refused["code"] == "limit"
+    assert "Three" in await subscribed(client)
 
 
 @pytest.mark.parametrize("name", ["", "a//b", "/a", "a/", "a*", "b%", "x" * 501])

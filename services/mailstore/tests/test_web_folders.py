@@ -69,6 +69,17 @@ async def test_folders_list_the_standard_six_in_order_then_user_folders_by_name(
     assert all(f["id"].startswith("f") for f in listed[6:])
 
 
+async def test_a_folder_made_in_the_web_is_subscribed_with_its_parents(
+    client: Client, alice_and_bob: None
+) -> None:
+    """Mail programs that list subscribed folders only (Thunderbird's default) must show a
+    folder made in the web; IMAP's CREATE alone subscribes nothing (test_imap_api)."""
+    assert (await create(client, "Work/Clients")).status == 201
+    response = await client.get(f"{BASE}/imap/subscriptions", headers=AUTH)
+
+    assert {"Work", "Work/Clients"} <= set((await response.json())["names"])
+
+
 async def test_creating_a_taken_name_is_409_and_a_bad_name_422(
     client: Client, alice_and_bob: None
 ) -> None:

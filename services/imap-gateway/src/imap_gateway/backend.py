@@ -156,6 +156,10 @@ class SearchTooCostly(BackendError):
     """A SEARCH that would read more messages than the store reads for one request."""
 
 
+class LimitReached(BackendError):
+    """An implementation limit of the store, e.g. the number of subscriptions."""
+
+
 class MessageExpunged(BackendError):
     """A message of the selected folder was expunged elsewhere while a command read it."""
 

@@ -14,6 +14,7 @@ mail store answer                           backend error
 404 without ``nonexistent`` from ``/raw``   MessageExpunged (gone since ``/fetch``)
 409 ``alreadyexists`` / ``haschildren``     FolderExists / FolderHasChildren
 409 ``inuse`` (the POP3 maildrop lock)      MaildropInUse
+409 ``limit`` (too many subscriptions)      LimitReached
 409 ``cannot``, 422 (an invalid name)       OperationNotAllowed
 413 ``toobig``                              MessageTooBig
 413 ``limit``                               SearchTooCostly
@@ -145,6 +146,8 @@ def _error_for(status: int, body: Any, what: str) -> bk.BackendError:
             return bk.FolderHasChildren(what)
         if code == "inuse":
             return bk.MaildropInUse(what)
+        if code == "limit":
+            return bk.LimitReached(what)
         return bk.OperationNotAllowed(what)
     if status == 413:
         return bk.SearchTooCostly(what) if code == "limit" else bk.MessageTooBig(what)

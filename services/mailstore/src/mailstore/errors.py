@@ -18,6 +18,8 @@
      │    │                   its own subtree ("cannot")                         → 409
      │    ├── FolderNotEmpty  the web's delete of a folder that holds messages
      │    │                   ("inuse"; the web asks to move them first)        → 409
+     │    ├── TooManySubscriptions SUBSCRIBE past db.subscriptions'
+     │    │                   MAX_SUBSCRIPTIONS ("limit")                        → 409
      │    ├── FolderNotReady  its old entries are still being numbered
      │    │                   (uid_backfill; "unavailable")                       → 503
      │    └── ModseqForgotten changes since a MODSEQ whose expunges are forgotten
@@ -104,6 +106,10 @@ class FolderRefused(FolderError):
 
 class FolderNotEmpty(FolderError):
     code, status = "inuse", 409
+
+
+class TooManySubscriptions(FolderError):
+    code, status = "limit", 409
 
 
 class FolderNotReady(FolderError):

@@ -65,6 +65,7 @@ BACKEND_ERRORS: dict[type[bk.BackendError], Answer] = {
     bk.QuotaExceeded: Answer(codes.NO, "Over quota", codes.OVERQUOTA),
     bk.MessageTooBig: Answer(codes.NO, "Message too big", codes.TOOBIG),
     bk.SearchTooCostly: Answer(codes.NO, "Search too costly, narrow it down", codes.LIMIT),
+    bk.LimitReached: Answer(codes.NO, "Limit reached", codes.LIMIT),
     # RFC 5530; the text is the one FETCH answers when it finds a message gone.
     bk.MessageExpunged: Answer(
         codes.NO, "Some of the requested messages no longer exist", codes.EXPUNGEISSUED

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from mailstore.db import subscriptions
 from mailstore.db.changes import delete_entries
 from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.folders import EXISTS, Change, allocate, expunge, lock_folders
@@ -109,13 +110,25 @@ async def find_folder(con: Connection, account_id: int, name: str, *, lock: bool
     return row
 
 
-async def create_folder(pool: Pool, *, account_id: int, name: str, special_use: str | None) -> None:
-    """Create ``name`` and its missing parents (RFC 9051 §6.3.4); FolderExists if taken."""
+async def create_folder(
+    pool: Pool, *, account_id: int, name: str, special_use: str | None, subscribe: bool = False
+) -> None:
+    """Create ``name`` and its missing parents (RFC 9051 §6.3.4); FolderExists if taken.
+
+    ``subscribe``: subscribe ``name`` and its parents too, in the same transaction. IMAP's
+    CREATE does not (only SUBSCRIBE adds to LSUB, RFC 9051 §6.3.7), but a folder made in
+    the web must show in mail programs that list subscribed folders only (Thunderbird's
+    default), or the person who made it would not find it there.
+    """
     name = normalise(name)
     async with pool.acquire() as con, con.transaction():
         if await _exists(con, account_id, name):
             raise FolderExists(name)
         await _create_with_parents(con, account_id, name, special_use)
+        if subscribe:
+            parts = name.split(DELIMITER)
+            names = [DELIMITER.join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+            await subscriptions.subscribe_all(con, account_id=account_id, names=names)
 
 
 async def _exists(con: Connection, account_id: int, name: str) -> bool:

@@ -12,14 +12,45 @@ renamed, whichever client (IMAP or the web) renamed it.
 from __future__ import annotations
 
 from mailstore.db.connection import Connection, Pool
+from mailstore.errors import TooManySubscriptions
+
+# Since SUBSCRIBE takes any name, a client could otherwise add rows without end. Far
+# above any real folder tree; over it SUBSCRIBE is refused (IMAP NO [LIMIT]).
+MAX_SUBSCRIPTIONS = 10_000
 
 
 async def subscribe(pool: Pool, *, account_id: int, name: str) -> None:
-    """Subscribe ``name`` (already normalised: INBOX upper case); a no-op if it is."""
-    await pool.execute(
-        "INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    """Subscribe ``name`` (already normalised: INBOX upper case); a no-op if it is.
+    TooManySubscriptions when the account has :data:`MAX_SUBSCRIPTIONS` other names."""
+    done = await pool.fetchval(
+        """
+        WITH added AS (
+            INSERT INTO subscriptions (account_id, name)
+            SELECT $1, $2
+            WHERE (SELECT count(*) FROM subscriptions WHERE account_id = $1) < $3
+            ON CONFLICT DO NOTHING RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM added)
+            OR EXISTS (SELECT 1 FROM subscriptions WHERE account_id = $1 AND name = $2)
+        """,
         account_id,
         name,
+        MAX_SUBSCRIPTIONS,
+    )
+    if not done:
+        raise TooManySubscriptions(name)
+
+
+async def subscribe_all(con: Connection, *, account_id: int, names: list[str]) -> None:
+    """In the caller's transaction: subscribe every name of ``names`` (a folder the web
+    creates and its parents); those already subscribed stay so."""
+    await con.execute(
+        """
+        INSERT INTO subscriptions (account_id, name)
+        SELECT $1, n FROM unnest($2::text[]) AS n ON CONFLICT DO NOTHING
+        """,
+        account_id,
+        names,
     )
 
 

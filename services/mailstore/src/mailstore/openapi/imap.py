@@ -168,6 +168,8 @@ IMAP_PATHS: dict[str, Any] = {
             " §6.3.7); DELETE keeps a subscription, RENAME moves those at and below the name",
             _obj(["name", "subscribed"], name=_FOLDER, subscribed={"type": "boolean"}),
             _NO_CONTENT,
+            # code "limit": the account already has db.subscriptions.MAX_SUBSCRIPTIONS.
+            **{"409": _REFUSAL},
         )
     },
     _PREFIX + "/subscriptions": {

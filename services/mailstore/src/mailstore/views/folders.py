@@ -35,7 +35,9 @@ async def create(request: web.Request) -> web.Response:
     account = await account_of(request)
     name = folder_name((await json_object(request)).get("name"))
     pool = request.app[POOL]
-    await imap_folders.create_folder(pool, account_id=account["id"], name=name, special_use=None)
+    await imap_folders.create_folder(
+        pool, account_id=account["id"], name=name, special_use=None, subscribe=True
+    )
     async with pool.acquire() as con:
         row = await imap_folders.find_folder(con, account["id"], name)
     return web.json_response({"id": row["id"], "name": row["name"]}, status=201)

@@ -418,7 +418,7 @@ script(
     "STATUS Scratch (MESSAGES UIDNEXT UNSEEN SIZE)",
     "STATUS Archive (MESSAGES UIDNEXT UNSEEN)",
 )
-# Run only once our gateway offers BINARY (RFC 3516); skipped until then.
+# BINARY (RFC 3516); skipped only against a gateway that does not offer it.
 script(
     "binary",
     "EXAMINE INBOX",

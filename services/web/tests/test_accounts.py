@@ -10,10 +10,11 @@ import aiohttp
 import bcrypt
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from mailstore.settings import DEV_MAILSTORE_TOKEN
-from webmail import mailstore_client
+from webmail.main import create_app
+from webmail.settings import load_config
 
 Client = TestClient[web.Request, web.Application]
 
@@ -37,17 +38,17 @@ async def test_register_page_logs_the_new_user_in(client: Client, h: Any) -> Non
 
 
 async def test_login_and_registration_wait_for_a_slow_password_check(
-    client: Client, h: Any, monkeypatch: pytest.MonkeyPatch
+    web_environ: dict[str, str], h: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A bcrypt on a busy machine outlasts what other mail store calls may take (their
-    # TIMEOUT, shortened here so that the test need not wait 10 s); a correct password
-    # must still register and log in.
-    monkeypatch.setattr(mailstore_client, "TIMEOUT", aiohttp.ClientTimeout(total=0.3))
+    # WEB_MAILSTORE_TIMEOUT, shortened below the bcrypt here); a correct password must
+    # still register and log in.
     monkeypatch.setattr(bcrypt, "hashpw", slowed(bcrypt.hashpw))
     monkeypatch.setattr(bcrypt, "checkpw", slowed(bcrypt.checkpw))
-
-    address = await h.register(client)
-    await h.login(client, address)
+    app = create_app(load_config({**web_environ, "WEB_MAILSTORE_TIMEOUT": "0.3"}), live=False)
+    async with TestClient(TestServer(app)) as client:
+        address = await h.register(client)
+        await h.login(client, address)
 
 
 def slowed(real: Callable[..., Any]) -> Callable[..., Any]:

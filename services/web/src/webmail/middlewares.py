@@ -59,6 +59,10 @@ PAGE_CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 STRICT_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+# RFC 9110 §10.2.3: when to try again after a 503 (the mail store's own outage answer
+# says 5 s too, OUTAGE_RETRY_AFTER).
+UNAVAILABLE_RETRY_AFTER = 5
+UNAVAILABLE = "Mail is unavailable right now. Try again soon."
 
 
 def _error_reason(status: int) -> str:
@@ -77,7 +81,9 @@ async def error_page(request: web.Request, status: int, message: str = "") -> we
     if request.path.startswith(API):
         return web.json_response({"error": message or _error_reason(status).lower()}, status=status)
     context = {"status": status, "reason": _error_reason(status), "message": message}
-    return await render(request, "error.html", context, status=status)
+    # A 503 does not ask the store for the sidebar's folders: it is why the page failed,
+    # and a second wait would double the time to this answer.
+    return await render(request, "error.html", context, status=status, nav=status != 503)
 
 
 @web.middleware
@@ -118,7 +124,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await error_page(request, 422, "; ".join(exc.fields.values()))
     except (MailstoreUnavailable, SubmissionUnavailable) as exc:
         log.warning("%s %s: %s", request.method, request.path, exc)
-        return await error_page(request, 503, "Mail is unavailable right now. Try again soon.")
+        unavailable = await error_page(request, 503, UNAVAILABLE)
+        unavailable.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        return unavailable
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

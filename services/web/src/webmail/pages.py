@@ -94,11 +94,17 @@ def nonce(request: web.Request) -> str:
 
 
 async def render(
-    request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+    request: web.Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    nav: bool = True,
 ) -> web.Response:
+    """``nav=False``: the sidebar's folders only if ``context`` brings them (no call)."""
     principal = request.get(PRINCIPAL)
     folders: dict[str, Any] = (context or {}).get("folders", {})
-    if principal is not None and not folders:
+    if principal is not None and not folders and nav:
         try:
             folders = await request.app[MAILSTORE].folders(principal.address, unread_only=True)
         except MailstoreUnavailable:

@@ -21,7 +21,13 @@ Client = TestClient[web.Request, web.Application]
 
 async def _register_form(client: Client, h: Any, **fields: str) -> Any:
     token = await h.csrf_token(client, "/register")
-    data = {"name": "Ann", "password": h.password, **fields, "csrf_token": token}
+    data = {
+        "name": "Ann",
+        "password": h.password,
+        "confirm_password": fields.get("password", h.password),
+        **fields,
+        "csrf_token": token,
+    }
     return await client.post("/register", data=data, allow_redirects=False)
 
 

@@ -118,6 +118,30 @@ async def test_repeated_failed_logins_are_rate_limited_with_a_message(
     assert "Retry-After" in response.headers
 
 
+async def test_correct_logins_on_the_page_from_one_address_are_never_limited(
+    client: Client, h: Any
+) -> None:
+    # A family behind one NAT logging in all day (loopback is held to the per-client
+    # limits here, LOCALPOST_THROTTLE_TRUSTED=1): more than the 20 per client and the 10
+    # per (account, client) of 15 minutes, each from a new browser (no device cookie,
+    # so the account's ceiling applies too). Only failures count.
+    address = await h.register(client)
+    statuses = []
+    for _ in range(25):
+        client.session.cookie_jar.clear()
+        token = await h.csrf_token(client)
+        data = {"address": address, "password": h.password, "csrf_token": token}
+        response = await client.post("/login", data=data, allow_redirects=False)
+        statuses.append(response.status)
+    client.session.cookie_jar.clear()
+    token = await h.csrf_token(client)
+    wrong = {"address": address, "password": "nope nope nope", "csrf_token": token}
+    failures = [(await client.post("/login", data=wrong)).status for _ in range(11)]
+
+    assert statuses == [303] * 25
+    assert failures == [401] * 10 + [429]
+
+
 async def test_registrations_from_one_address_are_rate_limited_with_a_clear_page(
     client: Client, h: Any
 ) -> None:

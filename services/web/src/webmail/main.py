@@ -20,6 +20,7 @@ from webmail.mailstore_client import MailstoreClient
 from webmail.metrics import create_metrics
 from webmail.middlewares import (
     auth_middleware,
+    compression_middleware,
     csrf_middleware,
     error_middleware,
     security_headers,
@@ -41,7 +42,13 @@ def create_app(config: Config, *, live: bool = True) -> web.Application:
     ``live=False`` runs without the broker (no live updates; pages still poll).
     """
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, auth_middleware, csrf_middleware],
+        middlewares=[
+            metrics_middleware,
+            compression_middleware,
+            error_middleware,
+            auth_middleware,
+            csrf_middleware,
+        ],
         client_max_size=MAX_REQUEST_BYTES,
     )
     app[CONFIG] = config

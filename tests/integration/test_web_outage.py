@@ -83,6 +83,36 @@ async def test_a_paused_mail_store_gives_a_503_page_in_the_pages_budget(
     await assert_inbox(browser)
 
 
+async def test_a_login_to_a_paused_mail_store_gives_the_503_page_too(
+    stack: LocalStack | None, endpoints: Endpoints, mailstore: MailstoreAPI
+) -> None:
+    # A password check may wait 30 s for bcrypt; a store that does not answer at all
+    # must not make the login page wait that long (PAGE_BOUND fails it).
+    assert stack is not None
+    address = f"u{uuid.uuid4().hex[:12]}@{endpoints.domain}"
+    await mailstore.create_account(address, PASSWORD)
+    async with aiohttp.ClientSession(
+        base_url=endpoints.web_url, cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=PAGE_BOUND
+    ) as http:
+        page = await (await http.get("/login")).text()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        form = {"address": address, "password": PASSWORD, "csrf_token": token.group(1)}
+        store = stack.services["mailstore"]
+        await store.signal(signal.SIGSTOP)
+        try:
+            async with http.post("/login", data=form, allow_redirects=False) as response:
+                status, text = response.status, await response.text()
+                retry_after = response.headers.get("Retry-After")
+        finally:
+            await store.signal(signal.SIGCONT)
+        async with http.post("/login", data=form, allow_redirects=False) as response:
+            after = response.status
+
+    assert (status, UNAVAILABLE in text, retry_after is not None) == (503, True, True)
+    assert after == 303
+
+
 async def test_a_stopped_mail_store_gives_a_503_page_then_pages_work_again(
     stack: LocalStack | None, browser: aiohttp.ClientSession
 ) -> None:

@@ -36,9 +36,9 @@ log = logging.getLogger(__name__)
 # Except a password check (login, or hashing at registration): a bcrypt that may wait
 # its turn in the mail store's bounded queue and take seconds on a busy machine. A correct
 # password must not fail for that, so it gets the budget the gateway gives AUTH
-# (GATEWAY_AUTH_TIMEOUT's default); an overloaded store answers 503 long before it. So
-# a login sent to a store that hangs waits this long: the price of never failing a
-# correct password (a sign-up asks the throttle first, with the page's budget).
+# (GATEWAY_AUTH_TIMEOUT's default); an overloaded store answers 503 long before it. A
+# store that hangs is caught first, with the page's budget: a login asks /healthz, a
+# sign-up the throttle.
 PASSWORD_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=3)
 # A stream goes at the browser's pace: no bound on the whole, only on each wait for data.
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=3, sock_read=10)
@@ -116,7 +116,9 @@ class MailstoreClient:
                 body = await response.read()
                 status, content_type = response.status, response.content_type
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise MailstoreUnavailable(f"{method} {path.split('/')[2]}: {exc!r}") from exc
+            # The path names an address or secret: only its first segments go in the log.
+            where = "/".join(path.split("/")[:3])
+            raise MailstoreUnavailable(f"{method} {where}: {exc!r}") from exc
         if status in expect:
             return status, body, content_type
         if status == 404:
@@ -148,6 +150,9 @@ class MailstoreClient:
     ) -> Account | None:
         """The account, or None for wrong credentials; RateLimited when the mail store's
         login throttle refuses to check (too many failures for the account or client)."""
+        # A store that has stopped answering fails here, within the page's budget; only
+        # one that answers gets the password check's longer one (PASSWORD_TIMEOUT).
+        await self._call("GET", "/healthz")
         body = {
             "address": address,
             "password": password,

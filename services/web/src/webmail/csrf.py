@@ -9,7 +9,8 @@ Requests with ``Authorization`` carry no ambient authority and need no token.
 Each response carries the token masked afresh (a random pad, then the token XOR the
 pad), as Django and Rails do against BREACH: the bytes of the secret never repeat
 from one response to the next, so a compressed page's length says nothing about it,
-whatever an attacker makes the page reflect (docs/performance.md, "Compression").
+whatever an attacker makes the page reflect (docs/performance.md, "Compression and
+caching of the web's files").
 """
 
 from __future__ import annotations

@@ -45,7 +45,13 @@ class WebUser:
     async def register(self, name: str) -> None:
         token = await self._csrf("/register")
         local = self.address.partition("@")[0]
-        form = {"csrf_token": token, "name": name, "address": local, "password": self.password}
+        form = {
+            "csrf_token": token,
+            "name": name,
+            "address": local,
+            "password": self.password,
+            "confirm_password": self.password,
+        }
         await self._post_form("/register", form)
 
     async def login(self) -> None:

@@ -153,10 +153,25 @@ async def register(person: Person) -> None:
     names = await form.locator("input:not([type=hidden])").evaluate_all(
         "inputs => inputs.map(i => i.name)"
     )
-    assert names == ["name", "address", "password"]
+    assert names == ["name", "address", "password", "confirm_password"]
     await page.get_by_label("Name", exact=True).fill(person.name)
     await page.get_by_label("Address", exact=True).fill(person.local)
-    await page.get_by_label("Password").fill(PASSWORD)
+    password = page.get_by_label(re.compile(r"^Password"))
+    confirm = page.get_by_label("Confirm password", exact=True)
+    if person.local.startswith("alice"):
+        # A typo in the second copy: a field error beside it, the rest kept but the
+        # passwords, and nothing registered yet.
+        await password.fill(PASSWORD)
+        await confirm.fill(PASSWORD + "x")
+        await page.get_by_role("button", name="Create account").click()
+        await expect(page.locator("#confirm_password-error")).to_contain_text("differ")
+        await expect(confirm).to_have_attribute("aria-invalid", "true")
+        await expect(page.get_by_label("Name", exact=True)).to_have_value(person.name)
+        await expect(page.get_by_label("Address", exact=True)).to_have_value(person.local)
+        await expect(password).to_have_value("")
+        await expect(confirm).to_have_value("")
+    await password.fill(PASSWORD)
+    await confirm.fill(PASSWORD)
     if person.local.startswith("alice"):
         await screenshot(page, "register")
     await page.get_by_role("button", name="Create account").click()

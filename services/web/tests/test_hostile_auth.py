@@ -238,7 +238,13 @@ async def test_long_passwords_are_never_cut_short(
 ) -> None:
     address = h.fresh_address()
     token = await h.csrf_token(client, "/register")
-    data = {"name": "Ann", "address": address, "password": registered, "csrf_token": token}
+    data = {
+        "name": "Ann",
+        "address": address,
+        "password": registered,
+        "confirm_password": registered,
+        "csrf_token": token,
+    }
     response = await client.post("/register", data=data, allow_redirects=False)
     assert response.status == register_status
     if register_status == 422:
@@ -250,6 +256,60 @@ async def test_long_passwords_are_never_cut_short(
     response = await client.post("/login", data=data, allow_redirects=False)
 
     assert response.status == login_status
+
+
+# -- confirm password ------------------------------------------------------------------------
+
+_NFC, _NFD = "caf\u00e9 au lait!", "cafe\u0301 au lait!"
+# (id, password typed, typed again (None: the field left out), status, confirm's error).
+# Compared as typed: the password is stored unnormalised, so a copy that differs only in
+# normalisation, case, spaces or a bidi control is another password.
+CONFIRMS = [
+    ("same", "correct horse battery", "correct horse battery", 303, None),
+    ("same-with-nul", "correct horse\x00battery", "correct horse\x00battery", 303, None),
+    ("one-letter-off", "correct horse battery", "correct horse batterx", 422, "differ"),
+    ("empty", "correct horse battery", "", 422, "again"),
+    ("left-out", "correct horse battery", None, 422, "again"),
+    ("trailing-space", "correct horse battery", "correct horse battery ", 422, "differ"),
+    ("case", "correct horse battery", "Correct horse battery", 422, "differ"),
+    ("nfc-nfd", _NFC, _NFD, 422, "differ"),
+    ("bidi-control", "correct horse battery", "correct horse\u202e battery", 422, "differ"),
+]
+
+
+@pytest.mark.parametrize(
+    ("password", "confirm", "status", "error"),
+    [row[1:] for row in CONFIRMS],
+    ids=[row[0] for row in CONFIRMS],
+)
+async def test_a_password_typed_twice_must_match_and_a_mismatch_keeps_the_form(
+    client: Client, h: Any, password: str, confirm: str | None, status: int, error: str | None
+) -> None:
+    address = h.fresh_address()
+    token = await h.csrf_token(client, "/register")
+    data = {"name": "Ann <Smith>", "address": address, "password": password, "csrf_token": token}
+    if confirm is not None:
+        data["confirm_password"] = confirm
+
+    response = await client.post("/register", data=data, allow_redirects=False)
+
+    assert response.status == status
+    if error is not None:
+        text = await response.text()
+        field_error = re.search(r'id="confirm_password-error">([^<]*)<', text)
+        assert field_error is not None, text
+        assert error in field_error.group(1)
+        assert 'aria-describedby="confirm_password-error"' in text
+        # What was typed stays, escaped; neither password goes back into the page.
+        assert 'value="Ann &lt;Smith&gt;"' in text
+        assert f'value="{address}"' in text
+        assert password not in text
+        assert confirm is None or not confirm or confirm not in text
+        # Nothing was registered.
+        token = await h.csrf_token(client)
+        login = {"address": address, "password": password, "csrf_token": token}
+        refused = await client.post("/login", data=login, allow_redirects=False)
+        assert refused.status == 401
 
 
 # -- reserved and look-alike addresses --------------------------------------------------------
@@ -307,7 +367,13 @@ async def test_reserved_and_look_alike_addresses_are_field_errors(
     if status == 303:  # the allowed rows register once: give them a fresh suffix
         typed = f"{typed}{h.fresh_address().split('@')[0]}"
     token = await h.csrf_token(client, "/register")
-    data = {"name": "Ann", "address": typed, "password": h.password, "csrf_token": token}
+    data = {
+        "name": "Ann",
+        "address": typed,
+        "password": h.password,
+        "confirm_password": h.password,
+        "csrf_token": token,
+    }
 
     response = await client.post("/register", data=data, allow_redirects=False)
 
@@ -341,7 +407,13 @@ async def test_names_that_cannot_be_a_header_are_field_errors(
     address = h.fresh_address()
     if channel == "form":
         token = await h.csrf_token(client, "/register")
-        data = {"name": name, "address": address, "password": h.password, "csrf_token": token}
+        data = {
+            "name": name,
+            "address": address,
+            "password": h.password,
+            "confirm_password": h.password,
+            "csrf_token": token,
+        }
         response = await client.post("/register", data=data, allow_redirects=False)
     else:
         body = {"name": name, "address": address, "password": h.password}

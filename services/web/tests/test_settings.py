@@ -40,6 +40,7 @@ def test_defaults_are_the_documented_contract() -> None:
     assert config.mailstore_url == "http://127.0.0.1:8081"
     assert (config.submission_host, config.submission_port) == ("127.0.0.1", 2587)
     assert config.broker_reconnect_interval == 2.0
+    assert config.mailstore_timeout == 2.0
     assert config.dev is True
 
 
@@ -225,10 +226,15 @@ def test_broker_reconnect_interval_is_cast_to_seconds() -> None:
 
 
 @pytest.mark.parametrize("value", ["", "0", "-1", "2s", "1e3", " 2"])
-def test_malformed_broker_reconnect_interval_is_refused(value: str) -> None:
-    variable = "WEB_BROKER_RECONNECT_INTERVAL"
-
+@pytest.mark.parametrize("variable", ["WEB_BROKER_RECONNECT_INTERVAL", "WEB_MAILSTORE_TIMEOUT"])
+def test_malformed_seconds_are_refused(variable: str, value: str) -> None:
     assert config_error({**DEV, variable: value}).variable == variable
+
+
+def test_mailstore_timeout_is_cast_to_seconds() -> None:
+    config = load_config({**DEV, "WEB_MAILSTORE_TIMEOUT": "0.5"})
+
+    assert config.mailstore_timeout == 0.5
 
 
 @pytest.mark.parametrize("value", ["mailstore:8081", "tcp://mailstore:8081", "http://"])

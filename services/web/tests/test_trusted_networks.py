@@ -48,3 +48,23 @@ async def test_failed_logins_from_a_trusted_network_are_not_limited_per_address(
     assert guesses == [401] * 21
     assert mistakes == [401] * 11
     assert await login_status(client, h, owner, h.password) == 303
+
+
+async def test_failed_api_logins_from_a_trusted_network_are_not_limited_per_address(
+    client: Client, h: Any
+) -> None:
+    owner = await h.register(client)
+    # A script behind the proxy mistyping its password, then a guesser behind it too.
+    mistakes = [
+        (await client.post("/api/v1/tokens", headers=h.basic(owner, WRONG))).status
+        for _ in range(11)
+    ]
+    guesses = [
+        (await client.post("/api/v1/tokens", headers=h.basic(h.fresh_address(), WRONG))).status
+        for _ in range(21)
+    ]
+    right = await client.post("/api/v1/tokens", headers=h.basic(owner, h.password))
+
+    assert mistakes == [401] * 11
+    assert guesses == [401] * 21
+    assert right.status == 201

@@ -33,6 +33,10 @@ MAX_PASSWORD = 1024
 # store spares LOCALPOST_TRUSTED_NETWORKS unless LOCALPOST_THROTTLE_TRUSTED=1).
 REGISTER_PER_IP = (10, 60 * 60)
 PASSWORD = "password"  # noqa: S105 - the form field's name
+# The sign-up page's second password field: a typo in the only copy would lock the new
+# account out at once (issue 15). The JSON API takes no confirmation: scripts send what
+# they hold.
+CONFIRM = "confirm_password"
 
 
 @cache
@@ -64,9 +68,18 @@ def address_problem(address: str, domains: tuple[str, ...]) -> str | None:
 
 
 def check_registration(
-    *, name: str, address: str, password: str, domains: tuple[str, ...]
+    *,
+    name: str,
+    address: str,
+    password: str,
+    domains: tuple[str, ...],
+    confirm: str | None = None,
 ) -> tuple[str, str, str]:
-    """(name, address, password) normalised, or InvalidFields naming every problem."""
+    """(name, address, password) normalised, or InvalidFields naming every problem.
+
+    ``confirm``: the password typed again (the page's form), compared as typed: the
+    password is never normalised, so "é" composed and decomposed are two passwords.
+    """
     fields: dict[str, str] = {}
     name = name.strip()
     address = full_address(address, domains)
@@ -86,6 +99,8 @@ def check_registration(
         fields[PASSWORD] = "The password may not be your address."
     elif password.lower() in common_passwords():
         fields[PASSWORD] = "This password is too common; choose another."
+    if confirm is not None and confirm != password:
+        fields[CONFIRM] = "Type the password again." if not confirm else "The two passwords differ."
     if fields:
         raise InvalidFields(fields)
     return name, address, password
@@ -99,9 +114,10 @@ async def register(
     address: str,
     password: str,
     domains: tuple[str, ...],
+    confirm: str | None = None,
 ) -> Account:
     name, address, password = check_registration(
-        name=name, address=address, password=password, domains=domains
+        name=name, address=address, password=password, domains=domains, confirm=confirm
     )
     limit, window = REGISTER_PER_IP
     result = await mailstore.throttle("register:ip", limit=limit, window=window, client=ip)

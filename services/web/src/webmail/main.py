@@ -16,10 +16,11 @@ from webmail.consumer import EventsConsumer
 from webmail.drafts import MAX_ATTACHMENTS_BYTES
 from webmail.events import EventHub
 from webmail.keys import CONFIG, EVENTS, MAILSTORE, METRICS, SUBMITTER, TEMPLATES
-from webmail.mailstore_client import TIMEOUT, MailstoreClient
+from webmail.mailstore_client import MailstoreClient
 from webmail.metrics import create_metrics
 from webmail.middlewares import (
     auth_middleware,
+    compression_middleware,
     csrf_middleware,
     error_middleware,
     security_headers,
@@ -41,7 +42,13 @@ def create_app(config: Config, *, live: bool = True) -> web.Application:
     ``live=False`` runs without the broker (no live updates; pages still poll).
     """
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, auth_middleware, csrf_middleware],
+        middlewares=[
+            metrics_middleware,
+            compression_middleware,
+            error_middleware,
+            auth_middleware,
+            csrf_middleware,
+        ],
         client_max_size=MAX_REQUEST_BYTES,
     )
     app[CONFIG] = config
@@ -60,9 +67,13 @@ def create_app(config: Config, *, live: bool = True) -> web.Application:
 
 async def mailstore_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    async with aiohttp.ClientSession(timeout=TIMEOUT, raise_for_status=False) as session:
+    timeout = aiohttp.ClientTimeout(total=config.mailstore_timeout)
+    async with aiohttp.ClientSession(timeout=timeout, raise_for_status=False) as session:
         app[MAILSTORE] = MailstoreClient(
-            session, base_url=config.mailstore_url, token=config.mailstore_token
+            session,
+            base_url=config.mailstore_url,
+            token=config.mailstore_token,
+            timeout=config.mailstore_timeout,
         )
         yield
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.typedefs import Handler
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
-from webmail import autoconfig, autodiscover, csrf
+from webmail import assets, autoconfig, autodiscover, csrf
 from webmail.errors import (
     AddressTaken,
     BadCredentials,
@@ -59,6 +59,10 @@ PAGE_CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 STRICT_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+# RFC 9110 §10.2.3: when to try again after a 503 (the mail store's own outage answer
+# says 5 s too, OUTAGE_RETRY_AFTER).
+UNAVAILABLE_RETRY_AFTER = 5
+UNAVAILABLE = "Mail is unavailable right now. Try again soon."
 
 
 def _error_reason(status: int) -> str:
@@ -77,7 +81,9 @@ async def error_page(request: web.Request, status: int, message: str = "") -> we
     if request.path.startswith(API):
         return web.json_response({"error": message or _error_reason(status).lower()}, status=status)
     context = {"status": status, "reason": _error_reason(status), "message": message}
-    return await render(request, "error.html", context, status=status)
+    # A 503 does not ask the store for the sidebar's folders: it is why the page failed,
+    # and a second wait would double the time to this answer.
+    return await render(request, "error.html", context, status=status, nav=status != 503)
 
 
 @web.middleware
@@ -118,7 +124,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await error_page(request, 422, "; ".join(exc.fields.values()))
     except (MailstoreUnavailable, SubmissionUnavailable) as exc:
         log.warning("%s %s: %s", request.method, request.path, exc)
-        return await error_page(request, 503, "Mail is unavailable right now. Try again soon.")
+        unavailable = await error_page(request, 503, UNAVAILABLE)
+        unavailable.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        return unavailable
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -128,6 +136,42 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception("unexpected error in %s %s", request.method, request.path)
         request.app[METRICS].errors.inc()
         return await error_page(request, 500, "Something broke on our side.")
+
+
+# Bodies smaller than this gain too little from gzip to be worth the CPU.
+MIN_COMPRESSED = 1024
+_COMPRESSED_TYPES = frozenset({"text/html", "application/json"})
+
+
+@web.middleware
+async def compression_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """gzip pages and JSON, but never a response that holds a signed-in user's mail.
+
+    BREACH: a compressed body's length leaks how well attacker-chosen text (a search
+    term in the URL, the subject of a message the attacker sent) compresses against a
+    secret in the same body. The CSRF token is masked per response (csrf.py), which
+    settles it; but a signed-in page holds the person's other mail next to what an
+    attacker wrote, and a session cookie rides along with a cross-site navigation. So
+    a request that acts through the session cookie gets its page uncompressed. What
+    is compressed: static files (assets.py, precompressed), pages for nobody signed in
+    (login, sign-up, errors) and calls with a Bearer token, which no other site can
+    make a browser send (RFC 6750 §5.2).
+    """
+    response = await handler(request)
+    principal = request.get(PRINCIPAL)
+    if (
+        isinstance(response, web.Response)
+        and not response.prepared
+        and response.content_type in _COMPRESSED_TYPES
+        and (principal is None or principal.via != "session")
+        and hdrs.CONTENT_ENCODING not in response.headers
+        and isinstance(response.body, bytes)
+        and len(response.body) >= MIN_COMPRESSED
+    ):
+        response.headers.add(hdrs.VARY, hdrs.ACCEPT_ENCODING)
+        if assets.accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING, "")):
+            response.enable_compression(web.ContentCoding.gzip)
+    return response
 
 
 @web.middleware

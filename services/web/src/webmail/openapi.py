@@ -17,6 +17,12 @@ _ERRORS = {
     "401": {"description": "no valid token or session"},
     "404": {"description": "no such message in this account"},
     "422": _json(_ref("FieldErrors"), "invalid fields"),
+    "503": {
+        "description": "mail is unavailable right now (the mail store is slow or down)",
+        "headers": {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        },
+    },
 }
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _PAGE = [

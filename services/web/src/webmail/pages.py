@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from webmail import csrf
+from webmail import assets, csrf
 from webmail.errors import MailstoreUnavailable
 from webmail.keys import CONFIG, MAILSTORE, NONCE, PRINCIPAL, TEMPLATES
 
@@ -94,16 +94,21 @@ def nonce(request: web.Request) -> str:
 
 
 async def render(
-    request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+    request: web.Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    nav: bool = True,
 ) -> web.Response:
+    """``nav=False``: the sidebar's folders only if ``context`` brings them (no call)."""
     principal = request.get(PRINCIPAL)
     folders: dict[str, Any] = (context or {}).get("folders", {})
-    if principal is not None and not folders:
+    if principal is not None and not folders and nav:
         try:
             folders = await request.app[MAILSTORE].folders(principal.address, unread_only=True)
         except MailstoreUnavailable:
             folders = {}  # the page itself may still be useful (an error page)
-    static = request.app.router["static"]
     page = {
         "user": principal.account if principal is not None else None,
         "folders": folders,
@@ -112,7 +117,7 @@ async def render(
         "csrf_token": csrf.token(request),
         "nonce": nonce(request),
         "path": request.path,
-        "static": lambda name: static.url_for(filename=name),
+        "static": assets.url,
         "domains": request.app[CONFIG].domains,
         **{k: v for k, v in (context or {}).items() if k != "folders"},
     }

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
-from webmail import autoconfig, autodiscover
+from webmail import assets, autoconfig, autodiscover
 from webmail.views import (
     accounts,
     api,
@@ -25,7 +23,6 @@ API_MESSAGE = r"/api/v1/messages/{id:[0-9]{1,19}}"
 FOLDER = "/folders/{folder:" + FOLDER_ID + "}"
 API_TOKEN = r"/api/v1/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
 SETTINGS = "/settings/mail-programs"
-STATIC = Path(__file__).parent / "static"
 
 
 def setup_routes(app: web.Application) -> None:
@@ -33,7 +30,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/healthz", health.healthz, name="healthz")
     router.add_get("/readyz", health.readyz, name="readyz")
     router.add_get("/metrics", health.metrics, name="metrics")
-    router.add_static("/static/", STATIC, name="static", append_version=True)
+    router.add_get("/static/" + assets.NAME, assets.serve, name="static")
     router.add_get("/favicon.ico", health.favicon, name="favicon")
 
     # Mail programs' autoconfiguration (no login: programs ask before they have one).

@@ -91,6 +91,10 @@ class Config:
     # Seconds between attempts to reach the broker, at start-up and after an outage
     # (the gateway's GATEWAY_BROKER_RECONNECT_INTERVAL has the same default).
     broker_reconnect_interval: float = 2.0
+    # Seconds a page waits for the mail store before it answers "Mail is unavailable
+    # right now" (503): a stalled store must not hold a page for long. Password checks
+    # and streamed downloads have budgets of their own (mailstore_client.py).
+    mailstore_timeout: float = 2.0
     # Mark every cookie Secure (RFC 6265bis §4.1.2.5) even when this process only sees
     # plain HTTP from a TLS-terminating proxy in front of it.
     cookie_secure: bool = False
@@ -125,6 +129,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         amqp_url=_url(environ, "AMQP_URL", "amqp://guest:guest@localhost:5672/", ("amqp", "amqps")),
         queue_prefix=_queue_prefix(environ, "LOCALPOST_QUEUE_PREFIX", "localpost"),
         broker_reconnect_interval=_seconds(environ, "WEB_BROKER_RECONNECT_INTERVAL", 2.0),
+        mailstore_timeout=_seconds(environ, "WEB_MAILSTORE_TIMEOUT", 2.0),
         cookie_secure=_flag(environ, "WEB_COOKIE_SECURE"),
         public=_public_servers(environ, domains[0]),
     )

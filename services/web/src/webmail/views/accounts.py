@@ -33,6 +33,8 @@ async def register(request: web.Request) -> web.Response:
             address=values["address"],
             password=password,
             domains=request.app[CONFIG].domains,
+            # A form without the field (an old page, a script) is a mismatch too.
+            confirm=field(form, auth.CONFIRM),
         )
     except InvalidFields as exc:
         return await _register_again(request, values, exc.fields, 422)

@@ -170,3 +170,34 @@ async def test_forwarded_message_shows_its_headers_and_text(
     assert "Subject: plan" in page
     assert "The plan is &lt;b&gt;bold&lt;/b&gt;." in page
     assert "(This message has no text.)" not in page
+
+
+async def test_controls_stored_before_the_parser_replaced_them_are_not_shown(
+    client: Client, h: Any, pool: Any, deliver: Any
+) -> None:
+    # Messages stored by the older parser may hold raw controls in subject and names.
+    address = await h.register(client)
+    await deliver(
+        plain(address, subject="s", sender="N <n@example.com>", body="b"), rcpt_to=[address]
+    )
+    await h.login(client, address)
+    entry = await _only_message(client)
+    await pool.execute(
+        "UPDATE messages SET subject = $1, from_name = $2, preview = $3"
+        " WHERE id = (SELECT message_id FROM mailbox_entries WHERE id = $4)",
+        "bell\x07 and \x1b[2J",
+        "Ev\x85e",
+        "pre\x01view",
+        entry,
+    )
+
+    listing = await (await client.get("/mail/inbox")).text()
+    page = await (await client.get(f"/messages/{entry}")).text()
+    state = await (await client.get("/live/state")).text()
+
+    for shown in (listing, page):
+        assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", shown)
+        assert "bell\ufffd and \ufffd[2J" in shown
+        assert "Ev\ufffde" in shown
+    assert not re.search(r"\\u00(0[0-8bcef]|1[0-9a-f]|7f|8[0-9a-f]|9[0-9a-f])", state)
+    assert "pre\ufffdview" in listing

@@ -538,3 +538,175 @@ async def test_the_mail_programs_page_shows_the_servers_and_downloads_the_profil
         assert audit.violations_count == 0, audit.generate_report()
     finally:
         await erin.context.close()
+
+
+# Issue 15, "Rendering": right-to-left text, the plain-text font, inline images, phone
+# width. A 1x1 PNG for the inline image.
+PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d4944415478da63f8cfc0f01f0005000201a1f5d8b20000000049454e44ae426082"
+)
+ARABIC_SUBJECT = "مرحبا بالعالم"
+ARABIC_BODY = "هذه رسالة تجريبية.\nسطر ثان."
+# Controls big enough for a finger (WCAG 2.5.5; Apple's and Google's guides say 44/48).
+TOUCH_PX = 44
+# What a finger presses on a list or message page; links inside text are exempt.
+CONTROLS = (
+    "button:visible, a.button:visible, select:visible, summary:visible, label.pick:visible,"
+    " input[type=search]:visible, nav.folders a:visible, nav.pager a:visible,"
+    " section.attachments a:visible"
+)
+
+
+async def deliver_rendering_mail(endpoints: Endpoints, to: str) -> None:
+    rtl = EmailMessage()
+    rtl["From"], rtl["To"], rtl["Subject"] = "سارة <sara@example.org>", to, ARABIC_SUBJECT
+    rtl.set_content(ARABIC_BODY)
+    html = EmailMessage()
+    html["From"], html["To"], html["Subject"] = "news@example.org", to, "With a logo"
+    html.set_content("Logo and report")
+    html.add_alternative('<p>Our logo: <img src="cid:logo@example.org" alt="logo"></p>', "html")
+    html.get_payload()[1].add_related(
+        PIXEL, "image", "png", cid="<logo@example.org>", filename="logo.png", disposition="inline"
+    )
+    html.add_attachment(b"%PDF-1.4\n", "application", "pdf", filename="report.pdf")
+    async with SMTPClient(*endpoints.smtp) as client:
+        for msg in (html, rtl):
+            await client.send_email(msg)
+
+
+async def direction(locator: Locator) -> str:
+    return str(await locator.evaluate("e => getComputedStyle(e).direction"))
+
+
+async def font_family(locator: Locator) -> str:
+    return str(await locator.evaluate("e => getComputedStyle(e).fontFamily"))
+
+
+async def small_controls(page: Page) -> list[str]:
+    """The visible controls smaller than TOUCH_PX either way, described."""
+    found = []
+    for control in await page.locator(CONTROLS).all():
+        box = await control.bounding_box()
+        if box is not None and (box["width"] < TOUCH_PX - 0.5 or box["height"] < TOUCH_PX - 0.5):
+            html = await control.evaluate("e => e.outerHTML.slice(0, 80)")
+            found.append(f"{box['width']:.0f}x{box['height']:.0f} {html}")
+    return found
+
+
+async def axe_violations(page: Page) -> str | None:
+    """axe-core's report for ``page`` when it finds a violation; None when it finds none
+    or is not installed (the mail programs test says which)."""
+    try:
+        from axe_playwright_python.async_playwright import Axe
+    except ImportError:
+        return None
+    audit = await Axe().run(page)
+    return audit.generate_report() if audit.violations_count else None
+
+
+async def test_reading_right_to_left_mail_plain_text_font_inline_images_and_phone(
+    browser: Browser, stack: LocalStack | None, endpoints: Endpoints
+) -> None:
+    gil = await new_person(browser, endpoints, "Gil Green", local_part(stack, "gil"))
+    page = gil.page
+    try:
+        await register(gil)
+        await open_inbox_live(gil)
+        await deliver_rendering_mail(endpoints, gil.address)
+        row = list_row(page, ARABIC_SUBJECT)
+        await expect(row).to_be_visible(timeout=DELIVERY_TIMEOUT_MS)
+        await expect(list_row(page, "With a logo")).to_be_visible(timeout=DELIVERY_TIMEOUT_MS)
+
+        # dir="auto": the Arabic sender, subject and preview run right to left, in the rows
+        # app.js adds live and in those the server renders.
+        for cell in (".who a", ".subject", ".preview"):
+            assert await direction(row.locator(cell)) == "rtl", cell
+        await page.reload()
+        for cell in (".who a", ".subject", ".preview"):
+            assert await direction(row.locator(cell)) == "rtl", cell
+        # Nothing overflows the checkbox cell: it showed as an ellipsis before the sender.
+        overflow = await page.locator("#rows td.sel").evaluate_all(
+            "cells => cells.filter(c => c.scrollWidth > c.clientWidth).length"
+        )
+        assert overflow == 0
+        assert await axe_violations(page) is None
+
+        # The message page: subject, sender and body right to left, in a proportional font.
+        await row.get_by_role("link").first.click()
+        heading = page.get_by_role("heading", level=1)
+        await expect(heading).to_have_text(ARABIC_SUBJECT)
+        assert await direction(heading) == "rtl"
+        assert await direction(page.locator(".headers dd bdi").first) == "rtl"
+        text = page.locator(".body-text")
+        assert await direction(text) == "rtl"
+        assert "monospace" not in await font_family(text)
+        assert await axe_violations(page) is None
+
+        # Fixed width, switched in place and remembered across pages.
+        toggle = page.get_by_role("button", name="Fixed width")
+        await toggle.click()
+        await expect(toggle).to_have_attribute("aria-pressed", "true")
+        assert "monospace" in await font_family(text)
+        await font_cookie_set(gil.context, "fixed")
+        await page.reload()
+        await expect(page.get_by_role("button", name="Fixed width")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        assert "monospace" in await font_family(page.locator(".body-text"))
+        # Without JavaScript the same button is a form that reloads the page.
+        message_url = page.url
+        plain = await browser.new_context(
+            base_url=endpoints.web_url,
+            java_script_enabled=False,
+            storage_state=await gil.context.storage_state(),
+        )
+        try:
+            nojs = await plain.new_page()
+            await nojs.goto(message_url)
+            await nojs.get_by_role("button", name="Fixed width").click()
+            await expect(nojs).to_have_url(message_url)
+            await expect(nojs.get_by_role("button", name="Fixed width")).to_have_attribute(
+                "aria-pressed", "false"
+            )
+            assert "monospace" not in await font_family(nojs.locator(".body-text"))
+        finally:
+            await plain.close()
+
+        # An inline image shows in the body and is not listed again as an attachment.
+        await page.goto("/mail/inbox")
+        await list_row(page, "With a logo").get_by_role("link").first.click()
+        logo = page.frame_locator("iframe.body-frame").get_by_role("img", name="logo")
+        await expect(logo).to_be_visible()
+        assert await logo.evaluate("img => img.naturalWidth") == 1
+        attachments = page.get_by_role("region", name="Attachments")
+        await expect(attachments.get_by_role("link")).to_have_text(["report.pdf"])
+
+        # A phone: rows with a preview, nothing wider than the screen, big enough controls.
+        phone = await gil.context.new_page()
+        try:
+            await phone.set_viewport_size(PHONE)
+            await phone.goto("/mail/inbox")
+            await expect(list_row(phone, ARABIC_SUBJECT).locator(".preview")).to_be_visible()
+            width = await phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"the Inbox is {width} px wide on a phone"
+            assert await small_controls(phone) == []
+            await list_row(phone, "With a logo").get_by_role("link").first.click()
+            await expect(phone.get_by_role("heading", level=1)).to_have_text("With a logo")
+            assert await small_controls(phone) == []
+            assert await axe_violations(phone) is None
+        finally:
+            await phone.close()
+        assert gil.problems == []
+    finally:
+        await gil.context.close()
+
+
+async def font_cookie_set(context: BrowserContext, value: str) -> None:
+    """Wait for the font choice app.js sends in the background to be remembered."""
+    deadline = time.monotonic() + 5
+    while not any(
+        c["name"] == "lp_text_font" and c["value"] == value for c in await context.cookies()
+    ):
+        assert time.monotonic() < deadline, "the fixed-width choice was never remembered"
+        await asyncio.sleep(0.1)

@@ -182,8 +182,14 @@ def expected_fields(raw: bytes) -> tuple[str | None, str | None, str | None]:
         sender = None if found is None or undecoded(found) else found
     with contextlib.suppress(Exception):
         body = message.get_body(preferencelist=("plain",))
+        # Where the mail store differs on purpose (mailstore.parsing): a named text part
+        # without a disposition is a file, not the body; ISO-8859-1 decodes as
+        # Windows-1252, so the stdlib's C1 controls are punctuation there.
+        if body is not None and body.get_filename() and body["content-disposition"] is None:
+            body = None
         text = str(body.get_content()) if body is not None else ""
-        snippet = None if undecoded(text) else (comparable(text)[:40] or None)
+        latin1_c1 = any("\x80" <= c <= "\x9f" for c in text)
+        snippet = None if undecoded(text) or latin1_c1 else (comparable(text)[:40] or None)
     return subject, sender, snippet
 
 

@@ -23,17 +23,18 @@ import base64
 import html as html_lib
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy, quoprimime
 from email.errors import HeaderParseError
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import Compat32
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from typing import Any, TypeVar
 
 from mailstore.imap_structure import describe
+from mailstore.richtext import RICH_TYPES, as_text
 
 # Work bounds, so that one message cannot pin the consumer.
 MAX_PARTS = 10_000
@@ -54,6 +55,10 @@ MAX_HEADER_CHARS = 2_000
 MAX_ADDRESSES = 500
 MAX_DEFECTS = 100
 PREVIEW_CHARS = 200
+# A message that is only a forward shows the forwarded message; one that forwards a
+# forward, that one's; deeper, the rest stays an attachment.
+MAX_FORWARDS = 3
+FORWARDED_LINE = "---------- Forwarded message ----------"
 
 T = TypeVar("T")
 
@@ -308,7 +313,7 @@ def _decode_run(run: bytes, charset: str) -> str:
     if not run:
         return ""
     try:
-        return run.decode(charset, "surrogateescape")
+        return run.decode(_charset(charset), "surrogateescape")
     except (LookupError, UnicodeError):
         return run.decode("ascii", "surrogateescape")
 
@@ -323,7 +328,7 @@ def _text_header(headers: dict[str, str], name: str) -> str:
     except HeaderParseError:
         # Broken base64 in an encoded word: policy.default's parser salvages what it can.
         decoded = str(policy.default.header_factory(name, value))
-    return clean(decoded)[:MAX_HEADER_CHARS]
+    return visible(clean(decoded))[:MAX_HEADER_CHARS]
 
 
 def _optional(result: ParsedMessage, headers: dict[str, str], name: str) -> str | None:
@@ -344,7 +349,8 @@ def _addresses(headers: dict[str, str], name: str) -> list[Address]:
             pairs = getaddresses([value])
     found = []
     for display_name, addr_spec in pairs[:MAX_ADDRESSES]:
-        address = Address(_collapse(clean(display_name))[:500], clean(addr_spec).strip()[:500])
+        name = _collapse(visible(clean(display_name)))[:500]
+        address = Address(name, visible(clean(addr_spec)).strip()[:500])
         if address.name or address.address:
             found.append(address)
     return found
@@ -405,9 +411,22 @@ def _defect(result: ParsedMessage, defect: object) -> None:
 # -- parts -----------------------------------------------------------------------------------
 
 
-def _walk_parts(message: Message, result: ParsedMessage) -> None:
-    texts: list[str] = []
-    for count, (part, content_type, depth) in enumerate(_parts(message)):
+@dataclass(slots=True)
+class _Walk:
+    """What the walk of one message collects besides ``ParsedMessage``'s own fields."""
+
+    texts: list[str] = field(default_factory=list)
+    # Formatted text parts (richtext.RICH_TYPES), as text and as the inline part they stay
+    # when the message has plain text of its own (then they are its alternatives).
+    rich: list[tuple[str, Attachment]] = field(default_factory=list)
+    # The message/rfc822 parts: one is the content of a message that is only a forward
+    # (several, a digest, stay attachments).
+    forwarded: list[Message | None] = field(default_factory=list)
+
+
+def _walk_parts(message: Message, result: ParsedMessage, *, forwards: int = 0) -> None:
+    walk = _Walk()
+    for count, (part, content_type, depth, parent) in enumerate(_parts(message)):
         if count >= MAX_PARTS:
             result.fail("body", RuntimeError(f"more than {MAX_PARTS} parts; the rest ignored"))
             break
@@ -415,60 +434,145 @@ def _walk_parts(message: Message, result: ParsedMessage) -> None:
             if depth >= MAX_DEPTH:
                 result.fail("body", RuntimeError(f"nested deeper than {MAX_DEPTH}; not walked"))
         else:
-            _leaf(part, content_type, result, texts)
+            _leaf(part, content_type, parent, result, walk)
         # After _leaf: decoding the payload adds its defects (bad base64) to the part.
         for defect in part.defects:
             _defect(result, defect)
-    result.text = "\n\n".join(texts)
+    if not any(text.strip() for text in walk.texts) and walk.rich:
+        walk.texts = [text for text, _ in walk.rich]
+    else:
+        for _, part_itself in walk.rich:
+            _attach(result, part_itself)
+    result.text = "\n\n".join(walk.texts)
+    inner = walk.forwarded[0] if len(walk.forwarded) == 1 else None
+    if (
+        inner is not None
+        and not result.text.strip()
+        and result.html is None
+        and forwards < MAX_FORWARDS
+    ):
+        _show_forwarded(inner, result, forwards=forwards + 1)
 
 
-def _parts(message: Message) -> Iterator[tuple[Message, str, int]]:
+def _parts(message: Message) -> Iterator[tuple[Message, str, int, str]]:
+    """Each part with its content type, depth and its parent's content type."""
     # Iterative, unlike Message.walk(), so that nesting cannot exhaust the recursion limit.
     # The content type is computed once per part: each call re-parses the header.
-    stack: list[tuple[Message, int]] = [(message, 0)]
+    stack: list[tuple[Message, int, str]] = [(message, 0, "")]
     while stack:
-        part, depth = stack.pop()
+        part, depth, parent = stack.pop()
         content_type = part.get_content_type()
-        yield part, content_type, depth
+        yield part, content_type, depth, parent
         walkable = part.is_multipart() and content_type != "message/rfc822"
         if walkable and depth < MAX_DEPTH:
             children = part.get_payload()
             if isinstance(children, list):
                 stack.extend(
-                    (child, depth + 1) for child in reversed(children) if isinstance(child, Message)
+                    (child, depth + 1, content_type)
+                    for child in reversed(children)
+                    if isinstance(child, Message)
                 )
 
 
-def _leaf(part: Message, content_type: str, result: ParsedMessage, texts: list[str]) -> None:
+def _leaf(
+    part: Message, content_type: str, parent: str, result: ParsedMessage, walk: _Walk
+) -> None:
     disposition = _safe(part.get_content_disposition)
     filename = _safe(lambda: _filename(part))
     filename = safe_filename(filename) if filename else None
-    # Like EmailMessage.get_body(): a text part is body text unless it says "attachment",
-    # file name or not (clients show it inline too).
-    is_body = disposition != "attachment"
+    # A text part is body text unless it says "attachment", or names a file without
+    # saying "inline": a file sent as text/plain (a log, a CSV, "msg.txt") is a file, and
+    # its charset label is often wrong. EmailMessage.get_body() takes it for the body; mail
+    # clients list it as an attachment.
+    is_body = disposition != "attachment" and not (filename and disposition is None)
+    content_id = _content_id(part)
     if content_type.startswith("multipart/"):
         # A multipart whose boundary is missing or never appears was left unsplit: its
         # payload is all there is to read, so it is the text.
-        texts.append(_decoded_text(part, content_type))
-    elif is_body and content_type == "text/plain":
-        texts.append(_decoded_text(part, content_type))
-    elif is_body and content_type == "text/html" and result.html is None:
+        walk.texts.append(_decoded_text(part, content_type))
+        return
+    if is_body and content_type == "text/plain":
+        walk.texts.append(_decoded_text(part, content_type))
+        return
+    if is_body and content_type == "text/html" and result.html is None:
         result.html = _decoded_text(part, content_type)
+        return
+    if content_type == "message/rfc822" and len(walk.forwarded) < 2:
+        walk.forwarded.append(_inner_message(part))
+    # A part that neither says "attachment" nor has a name is part of the message's own
+    # content (a signature, a delivery report), not a file; so is a part of
+    # multipart/related that the HTML references by its Content-ID (RFC 2387), named or not.
+    attached = disposition == "attachment" or bool(filename and disposition != "inline")
+    if disposition is None and content_id and parent == "multipart/related":
+        attached = False
+    item = Attachment(
+        index=-1,  # numbered by _attach
+        filename=filename,
+        content_type=content_type,
+        content_id=content_id,
+        disposition="attachment" if attached else "inline",
+        content=_payload_bytes(part, content_type),
+    )
+    if is_body and content_type in RICH_TYPES:
+        walk.rich.append((as_text(content_type, _decoded_text(part, content_type)), item))
     else:
-        result.attachments.append(
-            Attachment(
-                index=len(result.attachments),
-                filename=filename,
-                content_type=content_type,
-                content_id=_content_id(part),
-                # A part that neither says "attachment" nor has a name is part of the
-                # message's own content (a signature, a delivery report), not a file.
-                disposition="attachment"
-                if disposition == "attachment" or (filename and disposition != "inline")
-                else "inline",
-                content=_payload_bytes(part, content_type),
-            )
+        _attach(result, item)
+
+
+def _attach(result: ParsedMessage, item: Attachment) -> None:
+    result.attachments.append(replace(item, index=len(result.attachments)))
+
+
+def _show_forwarded(inner: Message, result: ParsedMessage, *, forwards: int) -> None:
+    """The body of a message that is only a forwarded message (a ``message/rfc822`` part
+    and no text of its own): the inner message's headers and body, as mail clients show
+    an attached message inline. Its parts join the outer message's attachments, so that
+    the inner HTML's ``cid:`` images resolve."""
+    shown = ParsedMessage()
+    _headers(inner, shown)
+    _walk_parts(inner, shown, forwards=forwards)
+    lines = [("From", _person(shown.from_) if shown.from_ else "")]
+    lines.append(("Date", format_datetime(shown.date) if shown.date else ""))
+    lines.append(("Subject", shown.subject))
+    lines.append(("To", ", ".join(_person(p) for p in shown.to)))
+    if shown.cc:
+        lines.append(("Cc", ", ".join(_person(p) for p in shown.cc)))
+    header = [f"{name}: {value}" for name, value in lines if value]
+    result.text = "\n".join([FORWARDED_LINE, *header, "", shown.text])
+    if shown.html is not None:
+        block = "".join(f"{html_lib.escape(line)}<br>" for line in [FORWARDED_LINE, *header])
+        result.html = f'<div class="forwarded-headers">{block}</div><br>{shown.html}'
+    for item in shown.attachments:
+        _attach(result, item)
+    result.defects.extend(shown.defects[: MAX_DEFECTS - len(result.defects)])
+    if shown.error:
+        result.fail("forwarded message", RuntimeError(shown.error))
+
+
+def _inner_message(part: Message) -> Message | None:
+    inner = part.get_payload()
+    if not (isinstance(inner, list) and inner and isinstance(inner[0], Message)):
+        return None
+    encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if encoding not in ("base64", "quoted-printable"):
+        return inner[0]
+    # RFC 2046 §5.2.1 allows message/rfc822 no encoding but 7bit, 8bit or binary; some
+    # programs base64 it anyway, and the parser then read the encoded text as a message.
+    raw = inner[0].as_bytes()
+    decoded = (
+        base64.b64decode(raw)
+        if encoding == "base64"
+        else quoprimime.body_decode(raw.decode("ascii", "surrogateescape")).encode(
+            "latin-1", "surrogateescape"
         )
+    )
+    if _beyond_bounds(decoded) is not None:
+        return None
+    return BytesParser(policy=_RECEIVED).parsebytes(decoded)
+
+
+def _person(address: Address) -> str:
+    return f"{address.name} <{address.address}>" if address.name else address.address
 
 
 def _safe(call: Callable[[], str | None]) -> str | None:
@@ -486,6 +590,25 @@ def _filename(part: Message) -> str | None:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0 and C1 controls but the whitespace ones (tab, line feed, carriage return).
+_SHOWN_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Labels that mean Windows-1252 in practice: the WHATWG Encoding Standard decodes them so
+# (browsers do, for web pages), because Windows mail programs label its curly quotes and
+# dashes (0x80-0x9F) as ISO-8859-1, where those octets are C1 controls.
+_WINDOWS_1252_LABELS = frozenset(
+    {"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1", "cp819", "ibm819"}
+)
+
+
+def _charset(label: str) -> str:
+    return "cp1252" if label.strip().lower() in _WINDOWS_1252_LABELS else label
+
+
+def visible(value: str) -> str:
+    """``value`` with its control characters shown as U+FFFD: a subject or a name decoded
+    from a broken encoded word (bytes in a charset that maps them to C0/C1 controls, an
+    escape sequence) must not reach a screen or a terminal raw."""
+    return _SHOWN_CONTROL.sub("\ufffd", value)
 
 
 def safe_filename(name: str) -> str | None:
@@ -506,7 +629,7 @@ def _decoded_text(part: Message, content_type: str) -> str:
             if charset == "utf-16" and payload[:2] not in (b"\xff\xfe", b"\xfe\xff"):
                 label = _utf16_order(payload)
             try:
-                return payload.decode(label, errors="replace")
+                return payload.decode(_charset(label), errors="replace")
             except (LookupError, ValueError):
                 pass  # a bogus charset, or a bytes codec ("base64"): decode by hand
     # Unlabelled (or "us-ascii") 8-bit text is decoded from the bytes: the stdlib would

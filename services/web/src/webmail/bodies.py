@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -74,6 +74,8 @@ class CleanHtml:
     html: str
     # True when the message wants remote images that were left out.
     blocked_images: bool = False
+    # The attachments the HTML shows as images (``cid:``): not to be listed again.
+    shown_attachments: set[int] = field(default_factory=set)
 
 
 def _content_id(value: str | None) -> str:
@@ -101,7 +103,10 @@ def sanitize(
             lowered = value.strip().lower()
             if lowered.startswith("cid:"):
                 index = by_cid.get(_content_id(unquote(value.strip()[4:])))
-                return attachment_url(index) if index is not None else None
+                if index is None:
+                    return None
+                result.shown_attachments.add(index)
+                return attachment_url(index)
             if lowered.startswith(("http://", "https://")):
                 if remote_images:
                     return value

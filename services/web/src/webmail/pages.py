@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from webmail import assets, csrf
+from webmail.controls import visible
 from webmail.errors import MailstoreUnavailable
 from webmail.keys import CONFIG, MAILSTORE, NONCE, PRINCIPAL, TEMPLATES
 
@@ -81,6 +82,7 @@ def create_environment() -> jinja2.Environment:
     env.filters["utc"] = utc_fallback
     env.filters["person"] = person
     env.filters["sender"] = sender_label
+    env.filters["visible"] = visible
     env.globals["forgery_warning"] = forgery_warning
     return env
 
@@ -159,7 +161,7 @@ def person(value: Any) -> str:
     """A ``{"name", "address"}`` as "Name <address>" (or just the address)."""
     if not isinstance(value, dict):
         return ""
-    name, address = value.get("name") or "", value.get("address") or ""
+    name, address = visible(value.get("name") or ""), visible(value.get("address") or "")
     if name and address:
         return f"{name} <{address}>"
     return str(name or address)
@@ -173,7 +175,7 @@ def sender_label(value: Any) -> str:
     """
     if not isinstance(value, dict):
         return ""
-    name, address = value.get("name") or "", value.get("address") or ""
+    name, address = visible(value.get("name") or ""), visible(value.get("address") or "")
     if name and "@" in unicodedata.normalize("NFKC", name):
         return person(value)
     return str(name or address)

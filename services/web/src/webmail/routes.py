@@ -63,6 +63,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/mail/trash/empty", mail.empty_trash, name="empty_trash")
     router.add_get(MESSAGE, mail.message, name="message")
     router.add_get(MESSAGE + "/body", mail.message_body, name="message_body")
+    router.add_post("/preferences/text-font", mail.text_font, name="text_font")
     router.add_get(MESSAGE + "/raw", mail.raw, name="message_raw")
     router.add_get(MESSAGE + "/attachments/{n:[0-9]{1,9}}", mail.attachment, name="attachment")
     router.add_post(MESSAGE + "/{action:read|unread|star|unstar|move|trash|restore|delete}",

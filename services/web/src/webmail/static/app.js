@@ -68,7 +68,10 @@
     box.name = "ids";
     box.value = String(Number(m.id));
     box.setAttribute("aria-label", "Select message " + (body.rows.length + 1));
-    const selCell = cell("sel", box);
+    const pick = document.createElement("label");
+    pick.className = "pick";
+    pick.appendChild(box);
+    const selCell = cell("sel", pick);
     // The star toggle of templates/folder.html: a submit button of the list form.
     const star = document.createElement("button");
     star.className = "star" + (m.starred ? " on" : "");
@@ -78,9 +81,10 @@
     star.setAttribute("aria-pressed", m.starred ? "true" : "false");
     star.setAttribute("aria-label", "Star message " + (body.rows.length + 1));
     star.textContent = m.starred ? "\u2605" : "\u2606";
-    selCell.append(" ", star);
+    selCell.append(star);
     tr.appendChild(selCell);
     const who = link(m.url, m.from || "(unknown sender)");
+    who.dir = "auto";
     if (m.forged) {
       who.prepend(mark("forged", "Not sent by the account it claims to be from", "Unverified sender", "\u26A0 "));
     }
@@ -88,11 +92,13 @@
     const what = link(m.url, "");
     const subject = document.createElement("span");
     subject.className = "subject";
+    subject.dir = "auto";
     subject.textContent = m.subject || "(no subject)";
     const preview = document.createElement("span");
     preview.className = "preview";
-    preview.textContent = " " + (m.preview || "");
-    what.append(subject, preview);
+    preview.dir = "auto";
+    preview.textContent = m.preview || "";
+    what.append(subject, " ", preview);
     const whatCell = cell("what", null);
     if (m.has_attachments) {
       whatCell.appendChild(mark("clip", "Has attachments", "Has attachments", "\u{1F4CE} "));
@@ -183,6 +189,24 @@
     frame.addEventListener("load", fit);
   }
 
+  // The plain-text font toggle (templates/message.html): the same form, sent in the
+  // background so that the page switches in place; without script it reloads the page.
+  function textFont(form) {
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const button = form.querySelector("button");
+      const text = document.querySelector(".body-text");
+      const data = new FormData(form);
+      data.set("font", button.value);
+      fetch(form.action, { method: "POST", body: data, credentials: "same-origin", redirect: "manual" })
+        .catch(() => {});
+      const fixed = button.value === "fixed";
+      text.classList.toggle("fixed", fixed);
+      button.setAttribute("aria-pressed", fixed ? "true" : "false");
+      button.value = fixed ? "proportional" : "fixed";
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("time[datetime]").forEach(localTime);
     const all = document.getElementById("select-all");
@@ -193,6 +217,7 @@
     }
     document.querySelectorAll("input[data-autocomplete]").forEach(autocomplete);
     document.querySelectorAll("iframe.body-frame").forEach(fitFrame);
+    document.querySelectorAll("form.text-font").forEach(textFont);
     live();
   });
 })();

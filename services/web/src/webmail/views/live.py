@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from webmail.controls import visible
 from webmail.errors import MailstoreUnavailable, NotFound
 from webmail.events import EventHub
 from webmail.keys import EVENTS, MAILSTORE, METRICS
@@ -33,8 +34,8 @@ def row(msg: dict[str, Any]) -> dict[str, Any]:
         # As the server-rendered row shows it (templates/folder.html).
         "from": sender_label(msg.get("from")),
         "forged": msg.get("sender_check") == "fail",
-        "subject": msg.get("subject") or "",
-        "preview": msg.get("preview") or "",
+        "subject": visible(msg.get("subject") or ""),
+        "preview": visible(msg.get("preview") or ""),
         "date": msg.get("received_at") or msg.get("date"),
         "unread": not msg.get("read", False),
         "starred": bool(msg.get("flagged")),

@@ -1,4 +1,5 @@
-"""Reading mail: folder lists, search, the message page and its parts, Trash."""
+"""Reading mail: folder lists, search, the message page and its parts, Trash, the
+plain-text font."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from webmail.errors import InvalidFields, NotFound
 from webmail.keys import MAILSTORE, PRINCIPAL
 from webmail.mailstore_client import STARRED
 from webmail.pages import render
+from webmail.sessions import set_cookie
 from webmail.views.common import (
     PAGE_SIZE,
     entry_id,
@@ -134,23 +136,48 @@ async def message(request: web.Request) -> web.Response:
     if not msg.get("read"):
         # Opening marks read, as every mail client does.
         await mailstore.set_read(user.address, entry, read=True)
-    blocked = False
+    attachments = msg.get("attachments", [])
+    blocked, shown = False, set()
     if msg.get("html"):
-        blocked = sanitize(
+        clean = sanitize(
             msg["html"],
-            attachments=msg.get("attachments", []),
+            attachments=attachments,
             attachment_url=attachment_url(entry),
             remote_images=False,
-        ).blocked_images
+        )
+        blocked, shown = clean.blocked_images, clean.shown_attachments
     images = request.query.get("images") == "1"
     context = {
         "msg": msg,
         "folder": msg.get("folder", "inbox"),
         "text": linkify(msg["text"]) if msg.get("text") else None,
+        "fixed_width": request.cookies.get(TEXT_FONT_COOKIE) == "fixed",
         "body_url": f"/messages/{entry}/body" + ("?images=1" if images else ""),
         "blocked_images": blocked and not images,
+        # Images the body shows (cid:) are not files to list again below it.
+        "attachments": [a for a in attachments if a.get("index") not in shown],
     }
     return await render(request, "message.html", context)
+
+
+# The reader's choice of font for plain-text bodies, remembered by the browser: "fixed"
+# (monospace, for tables and ASCII art) or, by default, proportional (easier to read).
+TEXT_FONT_COOKIE = "lp_text_font"
+TEXT_FONTS = ("proportional", "fixed")
+PREFERENCE_MAX_AGE = 365 * 24 * 3600
+
+
+async def text_font(request: web.Request) -> web.Response:
+    """Remember the plain-text font; back to ``next``. A form, so that it works without
+    JavaScript; app.js sends the same form in the background and switches in place."""
+    require_user(request)
+    form = await request.post()
+    font = field(form, "font")
+    if font not in TEXT_FONTS:
+        raise InvalidFields({"font": "Choose proportional or fixed."})
+    response = see_other(safe_next(field(form, "next")))
+    set_cookie(request, response, TEXT_FONT_COOKIE, font, max_age=PREFERENCE_MAX_AGE)
+    return response
 
 
 async def message_body(request: web.Request) -> web.Response:
@@ -172,7 +199,7 @@ async def message_body(request: web.Request) -> web.Response:
         '<meta name="referrer" content="no-referrer">'
         "<style>body{font-family:system-ui,sans-serif;margin:0;padding:8px;"
         "overflow-wrap:anywhere}img{max-width:100%;height:auto}</style>"
-        f"</head><body>{clean.html}</body></html>"
+        f'</head><body dir="auto">{clean.html}</body></html>'
     )
     response = web.Response(text=document, content_type="text/html")
     response.headers["Content-Security-Policy"] = BODY_CSP.format(

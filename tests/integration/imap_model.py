@@ -440,7 +440,14 @@ class MailboxModel(RuleBasedStateMachine):
             assert tagged.split(b" ")[1] == b"OK", tagged
         if not view.read_only:
             for u in target.uids:
-                view.known[u] = box[u]  # what the client asked for, told or not
+                # What a client knows now: the flags it was told, changed as it asked.
+                # After .SILENT that is all it has, so a change made elsewhere that
+                # the STORE took in must have been told (RFC 9051 §6.4.6); of flags
+                # it never had, only a replacement tells it anything.
+                if u in view.known or mode == "replace":
+                    had = view.known.get(u, frozenset())
+                    changed = {"add": had | flags, "remove": had - flags, "replace": flags}
+                    view.known[u] = changed[mode]
         self.settled(i, expunges=uid)
 
     @precondition(any_selected)

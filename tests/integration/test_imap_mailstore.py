@@ -441,3 +441,47 @@ async def test_one_session_in_all_sees_a_message_recent(endpoints: Endpoints, ac
         for client in (looker, first, second):
             with contextlib.suppress(imaplib.IMAP4.error, OSError):
                 client.logout()
+
+
+# Rounds of the race below: each is won by the broker's event or by the STORE.
+RACE_ROUNDS = 20
+_FLAGS_OF_1 = re.compile(rb"^1 \(.*FLAGS \(([^)]*)\)")
+
+
+def told(data: list[object], known: frozenset[bytes]) -> frozenset[bytes]:
+    """Message 1's flags as a client knows them after these FETCH responses."""
+    for item in data:
+        if isinstance(item, bytes) and (found := _FLAGS_OF_1.match(item)) is not None:
+            known = frozenset(found[1].split()) - {b"\\Recent"}
+    return known
+
+
+async def test_a_silent_store_racing_the_webs_read_mark_leaves_no_flag_unknown(
+    endpoints: Endpoints, imap: imaplib.IMAP4, account: str, mailstore: MailstoreAPI
+) -> None:
+    """Issue 13: the web marks a message read and at once a session's STORE .SILENT
+    adds \\Answered. When the STORE runs before the web's event reaches the session,
+    its result takes \\Seen in; the client, which works out its flags from what it
+    was told plus what it asked, must then be told (RFC 9051 §6.4.6), or it keeps
+    \\Answered alone for good (docs/imap.md "The mailbox-model state machine")."""
+    await deliver(endpoints, account, "Race me")
+    (summary,) = await mailstore.wait_for(account, 1)
+    path = f"/v1/accounts/{quote(account)}/messages/{summary['id']}"
+    ok(imap.select("INBOX"))
+    wrong = []
+    for n in range(RACE_ROUNDS):
+        untagged(imap, "FETCH")
+        _, data = imap.store("1", "FLAGS", "()")
+        known = told(data, frozenset({b"?"}))
+        assert known == frozenset(), data
+        status, body = await mailstore.call("PATCH", path, json={"read": True})
+        assert status == 200, (status, body)
+        _, data = imap.store("1", "+FLAGS.SILENT", "(\\Answered)")
+        known = told(data, known) | {b"\\Answered"}
+        ok(imap.noop())
+        known = told(untagged(imap, "FETCH"), known)
+        stored = await mailstore.message(account, summary["id"])
+        flags = {b"\\Seen": stored["read"], b"\\Answered": stored["answered"]}
+        if known != {flag for flag, on in flags.items() if on}:
+            wrong.append((n, sorted(known)))
+    assert wrong == [], f"the client's flags differ from the store's in {len(wrong)} rounds"

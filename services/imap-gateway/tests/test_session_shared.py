@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from imap_gateway.backend import Credentials, StoreResult
+from imap_gateway.memory import MemorySelected
+from imap_gateway.wire.commands import StoreMode
 
 if TYPE_CHECKING:
     from conftest import Client, Server
@@ -86,6 +90,39 @@ async def test_silent_store_is_pushed_to_the_other_session(server: Server, five:
     assert len(mine) == 1
     assert len(mine_later) == 1  # its own change is not echoed
     assert theirs[:-1] == [b"* 3 FETCH (UID 3 FLAGS (\\Flagged))"]
+
+
+async def test_a_silent_store_tells_of_a_change_made_elsewhere_that_it_took_in(
+    server: Server, five: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 9051 §6.4.6: whatever .SILENT asks, a change made elsewhere that the STORE
+    observes goes out as FETCH FLAGS, "so that the status of the flags is determinate".
+    Here the web marks message 1 read after this session's last look at its changes
+    (the event still on its way, docs/imap.md "The mailbox-model state machine"):
+    the STORE's result holds \\Seen, which the client cannot work out itself."""
+    me = await server.logged_in()
+    assert (await me.ok("FETCH 1 FLAGS"))[0] == b"* 1 FETCH (FLAGS (\\Recent))"
+    web = await server.backend.authenticate(Credentials(me.USER, me.PASSWORD, "192.0.2.1"))
+    handle = await web.select("INBOX", read_only=False)
+    store = MemorySelected.store
+    first = [True]
+
+    async def web_first(self: MemorySelected, *args: Any, **kwargs: Any) -> StoreResult:
+        if first[0] and self is not handle:
+            first[0] = False
+            await handle.store([1], StoreMode.ADD, ["\\Seen"])
+        return await store(self, *args, **kwargs)
+
+    monkeypatch.setattr(MemorySelected, "store", web_first)
+
+    silent = await me.ok("STORE 1 +FLAGS.SILENT (\\Answered)")
+    later = await me.ok("NOOP")
+    again = await me.ok("STORE 1 +FLAGS.SILENT (\\Flagged)")
+    await handle.close()
+
+    assert silent[:-1] == [b"* 1 FETCH (FLAGS (\\Answered \\Recent \\Seen))"]
+    assert later[:-1] == []
+    assert again[:-1] == []  # nothing the client cannot work out: silent as asked
 
 
 async def test_new_mail_is_announced_with_exists(server: Server, five: list[int]) -> None:

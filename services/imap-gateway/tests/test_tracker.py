@@ -6,6 +6,7 @@ import pytest
 
 from imap_gateway import backend as bk
 from imap_gateway.session.tracker import SequenceOutOfRange, Tracker
+from imap_gateway.wire.commands import StoreMode
 from imap_gateway.wire.sequence import SequenceSet
 
 ME = object()
@@ -98,7 +99,7 @@ def test_a_change_older_than_what_the_client_was_shown_never_goes_out() -> None:
     """imaptest's stress mode: "MODSEQ dropped 761 -> 759" when a FETCH answer was
     newer than a change the feed brought later."""
     tracker = Tracker([10, 20], origin=ME, defined=["\\Seen"])
-    tracker.shown(10, 7)  # a FETCH FLAGS answered with MODSEQ 7
+    tracker.shown(bk.MessageFlags(10, frozenset(), 7))  # a FETCH FLAGS answered with MODSEQ 7
 
     tracker.apply([flags(10, 6, "\\Seen"), flags(20, 5, "\\Seen")])
     tracker.apply([flags(10, 8)])
@@ -109,6 +110,27 @@ def test_a_change_older_than_what_the_client_was_shown_never_goes_out() -> None:
     ]
     tracker.apply([flags(10, 8, "\\Seen")])
     assert flush(tracker) == []
+
+
+def state(uid: int, modseq: int, *names: str) -> bk.MessageFlags:
+    return bk.MessageFlags(uid, frozenset(names), modseq)
+
+
+def test_a_silent_store_is_unforeseen_only_when_it_took_in_a_change_made_elsewhere() -> None:
+    """RFC 9051 §6.4.6: .SILENT hides only what the client can work out itself."""
+    tracker = Tracker([10, 20], origin=ME)
+    tracker.shown(state(10, 5, "\\Flagged"))  # a FETCH FLAGS told the client
+    add, remove, replace = StoreMode.ADD, StoreMode.REMOVE, StoreMode.REPLACE
+
+    # As the client works it out: nothing to tell.
+    assert not tracker.unforeseen(state(10, 6, "\\Flagged", "\\Seen"), add, ["\\Seen"])
+    assert not tracker.unforeseen(state(10, 6), remove, ["\\Flagged", "\\Recent"])
+    # \Seen was set elsewhere before this STORE ran, its event still on the way.
+    seen_elsewhere = state(10, 7, "\\Answered", "\\Flagged", "\\Seen")
+    assert tracker.unforeseen(seen_elsewhere, add, ["\\Answered"])
+    # A client never shown message 20's flags can only know a replacement's outcome.
+    assert not tracker.unforeseen(state(20, 7, "\\Seen", "\\Draft"), add, ["\\Draft"])
+    assert not tracker.unforeseen(state(20, 7, "\\Draft"), replace, ["\\Draft"])
 
 
 def test_a_keyword_made_and_cleared_elsewhere_is_still_announced_in_flags() -> None:

@@ -134,7 +134,7 @@ async def _write_message(
         tracker = s.require_selected().tracker
         for line in tracker.define(message.flags):
             s.out.write(line)
-        tracker.shown(message.uid, message.modseq)
+        tracker.shown(bk.MessageFlags(message.uid, message.flags, message.modseq))
     s.out.write(b"* %d FETCH (" % seq)
     for i, part in enumerate(parts):
         if i:

@@ -82,6 +82,7 @@ async def _resync(s: Session, q: cmd.QResync) -> None:
             shown = selected.tracker.shown_flags(message.uid, message.flags)
             shown_message = bk.MessageFlags(message.uid, shown, message.modseq)
             s.out.write(responses.fetch_flags(seq, shown_message, modseq=True))
+            selected.tracker.shown(message)
 
 
 async def close(s: Session, c: cmd.Close) -> Answer:

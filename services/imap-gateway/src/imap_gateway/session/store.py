@@ -23,18 +23,20 @@ async def store(s: Session, c: cmd.Store) -> Answer:
         seq = tracker.seq_of(message.uid)
         if seq is None:
             continue
+        # .SILENT holds back only what the client can work out itself (RFC 9051 §6.4.6).
+        told = not c.silent or tracker.unforeseen(message, c.mode, c.flags)
         # What this STORE set supersedes any older change still waiting to go out.
         tracker.supersede(message)
         items = [b"UID %d" % message.uid] if c.uid or s.qresync else []
         for line in tracker.define(message.flags):
             s.out.write(line)
-        if not c.silent:
+        if told:
             flags = tracker.shown_flags(message.uid, message.flags)
             items.append(b"FLAGS " + encoder.flag_list(sorted(flags)))
         if s.condstore:
             # RFC 7162 §3.1.3: the new MODSEQ goes out even with .SILENT.
             items.append(responses.modseq_item(message.modseq))
-        if items and (not c.silent or s.condstore):
+        if items and (told or s.condstore):
             s.out.write(responses.fetch(seq, items))
     done = {m.uid for m in result.updated} | set(result.modified)
     gone = not c.uid and len(done) < len(set(uids))

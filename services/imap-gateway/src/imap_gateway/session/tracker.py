@@ -26,6 +26,7 @@ from imap_gateway import backend as bk
 from imap_gateway.session import responses
 from imap_gateway.wire import codes, encoder
 from imap_gateway.wire import flags as wire_flags
+from imap_gateway.wire.commands import StoreMode
 from imap_gateway.wire.sequence import STAR, SequenceSet
 
 
@@ -50,10 +51,12 @@ class Tracker:
         # announced with a new FLAGS before a FETCH shows it (see define()).
         self.defined: list[str] = list(defined)
         self.writable = writable
-        # Per UID, the highest MODSEQ whose flags the client was shown: a change the
-        # feed brings late (older than a FETCH or STORE answer) must not go out after
-        # it, or the client's flags go back in time (imaptest: "MODSEQ dropped").
-        self._shown: dict[int, int] = {}
+        # Per UID, the newest flags the client was shown (or worked out from its own
+        # STORE .SILENT) and their MODSEQ: a change the feed brings late (older than a
+        # FETCH or STORE answer) must not go out after it, or the client's flags go
+        # back in time (imaptest: "MODSEQ dropped"); and a STORE .SILENT compares its
+        # result with them (unforeseen()).
+        self._shown: dict[int, bk.MessageFlags] = {}
         # Keywords of changes seen: FLAGS names them even when no FETCH will show them
         # (a keyword set and cleared again before the session wrote anything).
         self._keywords: set[str] = set()
@@ -170,19 +173,40 @@ class Tracker:
 
     def flags_changed(self, message: bk.MessageFlags) -> None:
         self._keywords.update(message.flags)
-        if message.modseq <= self._shown.get(message.uid, 0):
+        shown = self._shown.get(message.uid)
+        if shown is not None and message.modseq <= shown.modseq:
             return
         known = self._flags.get(message.uid)
         if known is None or known.modseq < message.modseq:
             self._flags[message.uid] = message
 
-    def shown(self, uid: int, modseq: int) -> None:
-        """The client was just shown ``uid``'s flags as of ``modseq``."""
-        if modseq > self._shown.get(uid, 0):
-            self._shown[uid] = modseq
+    def shown(self, message: bk.MessageFlags) -> None:
+        """The client was just shown ``message``'s flags (stored ones, no \\Recent)."""
+        uid = message.uid
+        before = self._shown.get(uid)
+        if before is None or message.modseq > before.modseq:
+            self._shown[uid] = message
         known = self._flags.get(uid)
-        if known is not None and known.modseq <= modseq:
+        if known is not None and known.modseq <= message.modseq:
             del self._flags[uid]
+
+    def unforeseen(self, message: bk.MessageFlags, mode: StoreMode, flags: Iterable[str]) -> bool:
+        """Whether a STORE .SILENT's result ``message`` holds flags its client cannot
+        work out (those it was last shown, changed as it asked): a change made
+        elsewhere that it was not told of yet. Its event may still be on the way when
+        the STORE runs (a change committed after the command's sync), and once the
+        STORE's result supersedes it, neither it nor its feed would ever go out; RFC
+        9051 §6.4.6 asks for FETCH FLAGS then, .SILENT or not, "so that the status of
+        the flags is determinate". A client shown no flags of the message yet can
+        work out only a replacement (FLAGS), which is never unforeseen."""
+        asked = frozenset(flags) - {wire_flags.RECENT}
+        if mode is StoreMode.REPLACE:
+            return message.flags != asked
+        before = self._shown.get(message.uid)
+        if before is None:
+            return False
+        expected = before.flags | asked if mode is StoreMode.ADD else before.flags - asked
+        return message.flags != expected
 
     def forget_flags(self, uids: Iterable[int]) -> None:
         """The command reports these messages' flags itself."""
@@ -208,7 +232,7 @@ class Tracker:
                 lines += self.define(message.flags)
                 shown = bk.MessageFlags(uid, self.shown_flags(uid, message.flags), message.modseq)
                 lines.append(responses.fetch_flags(seq, shown, modseq=condstore))
-                self.shown(uid, message.modseq)
+                self.shown(message)
         return lines
 
     def _announce_expunges(self, qresync: bool) -> list[bytes]:
@@ -228,4 +252,4 @@ class Tracker:
 
     def supersede(self, message: bk.MessageFlags) -> None:
         """This session just set ``message``'s flags: an older pending change is moot."""
-        self.shown(message.uid, message.modseq)
+        self.shown(message)

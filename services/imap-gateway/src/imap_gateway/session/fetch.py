@@ -93,8 +93,6 @@ async def fetch(s: Session, c: cmd.Fetch) -> Answer:
             continue
         found.add(message.uid)
         await _write_message(s, seq, message, items)
-    if FetchAtt(items_.FLAGS) in items:
-        selected.tracker.forget_flags(found)  # the client has just seen them
     if not c.uid and c.changed_since is None and len(found) < len(set(uids)):
         # RFC 5530: another session expunged some; their numbers stay valid until
         # the EXPUNGE may be sent, but their data is gone.
@@ -134,7 +132,10 @@ async def _write_message(
         tracker = s.require_selected().tracker
         for line in tracker.define(message.flags):
             s.out.write(line)
-        tracker.shown(message.uid, message.modseq)
+        # Without MODSEQ in the answer, a CONDSTORE client still needs the feed's
+        # report of this change, which carries it (Tracker._untold).
+        told = not s.condstore or FetchAtt(items_.MODSEQ) in items
+        tracker.shown(message.uid, message.modseq, told=told)
     s.out.write(b"* %d FETCH (" % seq)
     for i, part in enumerate(parts):
         if i:

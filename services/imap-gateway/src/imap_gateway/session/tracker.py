@@ -54,6 +54,12 @@ class Tracker:
         # feed brings late (older than a FETCH or STORE answer) must not go out after
         # it, or the client's flags go back in time (imaptest: "MODSEQ dropped").
         self._shown: dict[int, int] = {}
+        # Per UID, a MODSEQ of ``_shown`` the client was not told: a FETCH FLAGS answer
+        # carries none unasked (Dovecot sends none either), so the feed's report of that
+        # very change must still go out with it (RFC 7162 §3.1: MODSEQ in unsolicited
+        # FETCH), or a CONDSTORE client keeps the older MODSEQ beside the newer flags
+        # (imaptest's checkpoint: "modseqs differ").
+        self._untold: dict[int, int] = {}
         # Keywords of changes seen: FLAGS names them even when no FETCH will show them
         # (a keyword set and cleared again before the session wrote anything).
         self._keywords: set[str] = set()
@@ -161,6 +167,7 @@ class Tracker:
                 for uid in change.uids:
                     self._flags.pop(uid, None)
                     self._shown.pop(uid, None)
+                    self._untold.pop(uid, None)
                     if uid in self._added:
                         self._added.discard(uid)
                     elif self.seq_of(uid) is not None:
@@ -170,24 +177,30 @@ class Tracker:
 
     def flags_changed(self, message: bk.MessageFlags) -> None:
         self._keywords.update(message.flags)
-        if message.modseq <= self._shown.get(message.uid, 0):
+        shown = self._shown.get(message.uid, 0)
+        if message.modseq < shown or (
+            message.modseq == shown and self._untold.get(message.uid) != shown
+        ):
             return
         known = self._flags.get(message.uid)
         if known is None or known.modseq < message.modseq:
             self._flags[message.uid] = message
 
-    def shown(self, uid: int, modseq: int) -> None:
-        """The client was just shown ``uid``'s flags as of ``modseq``."""
-        if modseq > self._shown.get(uid, 0):
+    def shown(self, uid: int, modseq: int, *, told: bool = True) -> None:
+        """The client was just shown ``uid``'s flags as of ``modseq``; ``told``: and
+        that MODSEQ with them (or it does not track MODSEQs)."""
+        before = self._shown.get(uid, 0)
+        if modseq > before:
             self._shown[uid] = modseq
+            if told:
+                self._untold.pop(uid, None)
+            else:
+                self._untold[uid] = modseq
+        elif modseq == before and told:
+            self._untold.pop(uid, None)
         known = self._flags.get(uid)
-        if known is not None and known.modseq <= modseq:
+        if known is not None and (known.modseq < modseq or (known.modseq == modseq and told)):
             del self._flags[uid]
-
-    def forget_flags(self, uids: Iterable[int]) -> None:
-        """The command reports these messages' flags itself."""
-        for uid in uids:
-            self._flags.pop(uid, None)
 
     def flush(self, *, expunges: bool, qresync: bool, condstore: bool) -> list[bytes]:
         """The untagged responses that may go out now, the view updated to match."""

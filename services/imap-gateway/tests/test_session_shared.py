@@ -99,6 +99,20 @@ async def test_new_mail_is_announced_with_exists(server: Server, five: list[int]
     assert fetch[0] == b"* 6 FETCH (UID 6)"
 
 
+async def test_a_keyword_new_mail_brings_is_named_in_flags(server: Server, five: list[int]) -> None:
+    """imaptest's checkpoint, "Missing keyword": another session APPENDs a message with
+    a keyword the mailbox never had; FLAGS names it with the EXISTS (RFC 9051 §7.3.5),
+    before any FETCH of the message."""
+    me, other = await server.logged_in(), await server.logged_in()
+    message = b"Subject: fresh\r\n\r\nHi\r\n"
+
+    await other.ok(b"APPEND INBOX ($Fresh) {%d+}\r\n" % len(message) + message)
+    lines = await me.ok("NOOP")
+
+    assert lines[0] == b"* 6 EXISTS"
+    assert me.untagged(lines, b"FLAGS")[0].endswith(b" $Fresh)")
+
+
 async def test_condstore_unchangedsince_reports_modified(server: Server, five: list[int]) -> None:
     me, other = await server.logged_in(select=None), await server.logged_in()
     selected = await me.ok("SELECT INBOX (CONDSTORE)")

@@ -161,6 +161,9 @@ class Tracker:
     def apply(self, changes: Iterable[bk.Change]) -> None:
         for change in changes:
             if isinstance(change, bk.MessagesAdded):
+                # imaptest's checkpoint: "Missing keyword" when a keyword came only
+                # with a message this session never FETCHed the flags of.
+                self._keywords.update(change.flags)
                 last = self.uids[-1] if self.uids else 0
                 self._added.update(uid for uid in change.uids if uid > last)
             elif isinstance(change, bk.MessagesExpunged):

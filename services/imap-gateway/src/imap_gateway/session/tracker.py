@@ -209,7 +209,8 @@ class Tracker:
         """The untagged responses that may go out now, the view updated to match."""
         lines: list[bytes] = []
         if expunges and self._expunged:
-            lines += self._announce_expunges(qresync)
+            # An EXISTS to follow carries the RECENT count anyway.
+            lines += self._announce_expunges(qresync, recent=not self._added)
         if self._added:
             self.uids.extend(sorted(self._added))
             self._added.clear()
@@ -227,15 +228,22 @@ class Tracker:
                 self.shown(uid, message.modseq)
         return lines
 
-    def _announce_expunges(self, qresync: bool) -> list[bytes]:
+    def _announce_expunges(self, qresync: bool, *, recent: bool = True) -> list[bytes]:
         gone = sorted(self._expunged)
         self._expunged.clear()
+        recent_before = self.recent_uids()
         seqs = [seq for seq in (self.seq_of(uid) for uid in gone) if seq is not None]
         for seq in sorted(seqs, reverse=True):
             del self.uids[seq - 1]
         if qresync:
-            return [responses.vanished(gone)]
-        return [responses.expunge(seq) for seq in sorted(seqs, reverse=True)]
+            lines = [responses.vanished(gone)]
+        else:
+            lines = [responses.expunge(seq) for seq in sorted(seqs, reverse=True)]
+        # RFC 3501 §7.3.2: the client keeps the RECENT count it was told, and no
+        # EXPUNGE changes it; a \Recent message gone needs a new RECENT (as Dovecot).
+        if recent and set(gone) & set(recent_before):
+            lines += self.recent_line()
+        return lines
 
     def remove_now(self, uids: Iterable[int], *, qresync: bool) -> list[bytes]:
         """Announce these expunges now (EXPUNGE, MOVE, CLOSE did them): the lines."""

@@ -223,3 +223,20 @@ async def test_idle_ended_by_anything_but_done_is_bad(server: Server) -> None:
 
     assert me.status_of(lines) == b"BAD"
     assert me.status_of(await me.command("NOOP")) == b"OK"
+
+
+async def test_fetch_that_sets_seen_tells_a_condstore_client_the_new_modseq(
+    server: Server, five: list[int]
+) -> None:
+    """RFC 7162 §3.1: the \\Seen a FETCH BODY[] sets is a change with a MODSEQ of its
+    own, which no later update reports to the session that made it; Dovecot answers
+    ``* 1 FETCH (MODSEQ (n))`` after the message's FETCH response, and so do we."""
+    me = await server.logged_in(select=None)
+    await me.ok("SELECT INBOX (CONDSTORE)")
+
+    lines = await me.ok("FETCH 1 (BODY[TEXT])")
+    asked = await me.ok("FETCH 1 (MODSEQ)")
+
+    modseq = re.search(rb"MODSEQ \(\d+\)", asked[0])
+    assert modseq is not None
+    assert lines[-2] == b"* 1 FETCH (" + modseq[0] + b")"

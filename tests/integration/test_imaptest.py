@@ -8,9 +8,9 @@ builds it (imaptest's own README), then points ``IMAPTEST`` at the binary and
 
 The scripted suite must fail no group but those listed in :data:`KNOWN_FAILING`,
 each with the docs/imap.md heading that explains it; a listed group that passes
-fails the test too, so that the list and the docs stay true. The stress run must
-report no error and reach its checkpoints; when imaptest aborts on its own
-assertion (a known bug of this imaptest with slow logins) the test xfails saying so.
+fails the test too, so that the list and the docs stay true. The stress runs, with
+imaptest's default profile and with sessions that stay logged in (``logout=0``),
+must report no error, run to their end, and (``logout=0``) pass checkpoints.
 """
 
 from __future__ import annotations
@@ -41,9 +41,13 @@ DOVECOT_LIBS = "/usr/lib/dovecot"
 PASSWORD = "a long enough imap password"
 # Generous bounds on a whole run, so that a hung imaptest fails rather than hangs.
 SCRIPTED_TIMEOUT = 900
-STRESS_SECONDS = 20
 STRESS_CLIENTS = 5
 CHECKPOINT_SECONDS = 5
+# Ends well after the last checkpoint began (at 20 s): this imaptest (924f619) aborts
+# on its own assertion (client_update_plan: plan_size == 0) when its end-of-run stop
+# finds a checkpoint still open, against Dovecot too (docs/imap.md); ours take well
+# under a second.
+STRESS_SECONDS = 24
 
 # Groups that fail for a reason docs/imap.md gives under this heading: none now
 # (listext passes since subscriptions outlive their mailboxes, migration 0012).
@@ -143,12 +147,21 @@ async def test_scripted_suite_fails_only_the_documented_groups(
     assert int(summary[2]) == len(failing)
 
 
+# imaptest's profiles: its default (each session logs in, works a little, logs out:
+# a checkpoint counts only the sessions that have a mailbox selected, often none
+# while bcrypt logins run), and sessions that stay (all at every checkpoint).
+PROFILES = {"default": ((), 0), "logout=0": (("logout=0",), 1)}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
 async def test_stress_with_state_tracking_reports_no_error(
-    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str, tmp_path: Path
+    endpoints: Endpoints, mailstore: MailstoreAPI, new_address: str, tmp_path: Path, profile: str
 ) -> None:
     """Clients on one mailbox (random commands; imaptest checks every answer
     against the state it tracks) with a checkpoint every few seconds, where all
-    clients stop and must agree on flags and messages."""
+    clients stop and must agree on flags, MODSEQs, keywords, messages and the
+    \\Recent count."""
+    extra, min_checkpoints = PROFILES[profile]
     await mailstore.create_account(new_address, PASSWORD)
     mbox = stress_mbox(tmp_path / "stress.mbox")
 
@@ -159,19 +172,15 @@ async def test_stress_with_state_tracking_reports_no_error(
         f"clients={STRESS_CLIENTS}",
         f"secs={STRESS_SECONDS}",
         f"checkpoint={CHECKPOINT_SECONDS}",
+        *extra,
         timeout=STRESS_SECONDS * 10,
     )
 
     assert errors(output) == [], output[-4000:]
-    panic = _PANIC.search(output)
-    if panic is not None:
-        # imaptest 924f619 aborts in checkpoint_neg when a checkpoint begins while a
-        # client's LOGIN is still in flight (ours take a bcrypt check); no finding about
-        # the server came before it, but the run did not finish (docs/imap.md).
-        pytest.xfail(f"imaptest aborted on its own assertion: {panic[0].decode()}")
+    assert _PANIC.search(output) is None, output[-2000:]
     totals = _TOTALS.search(output)
     assert totals is not None, output[-2000:]
     names, counts = totals[1].split(), [int(n) for n in totals[4].split()]
     done = dict(zip(names, counts, strict=True))
-    assert done[b"ChkP"] > 0, output[-2000:]
+    assert done[b"ChkP"] >= min_checkpoints, output[-2000:]
     assert done[b"Appe"] > 0

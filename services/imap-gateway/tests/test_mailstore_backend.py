@@ -238,7 +238,7 @@ async def test_with_the_broker_down_each_command_asks_for_changes(
 
     assert changes == [
         bk.MessagesExpunged((2,)),
-        bk.MessagesAdded((3,)),
+        bk.MessagesAdded((3,), frozenset({"$Work"})),  # FLAGS names what new mail brings
         bk.FlagsChanged(bk.MessageFlags(1, frozenset({"\\Seen"}), 6), origin=selected),
     ]
     assert fake.asked == ["5", "9"]  # from the snapshot's MODSEQ, then the one answered

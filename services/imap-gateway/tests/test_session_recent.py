@@ -95,3 +95,24 @@ async def test_imap4rev2_never_sees_recent_nor_claims_it(server: Server, three: 
 
     assert not any(b"RECENT" in line or b"\\Recent" in line for line in selected + fetched)
     assert b"* 3 RECENT" in later
+
+
+async def test_an_expunge_of_a_recent_message_reports_the_new_recent_count(
+    server: Server, three: list[int]
+) -> None:
+    """RFC 3501 §7.3.2: RECENT is a count the client keeps, and an expunge changes it;
+    imaptest's checkpoint sums the last RECENT of every session ("Total RECENT count
+    36 larger than current message count 34"). As Dovecot: RECENT after the EXPUNGEs,
+    when the count changed."""
+    owner, other = await server.logged_in(), await server.logged_in()
+    await owner.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+
+    mine = await owner.ok("EXPUNGE")
+    theirs = await other.ok("NOOP")
+    await other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    await other.ok("EXPUNGE")
+    after = await owner.ok("NOOP")
+
+    assert mine[:-1] == [b"* 1 EXPUNGE", b"* 2 RECENT"]
+    assert theirs[:-1] == [b"* 1 EXPUNGE"]  # nothing was \Recent there: still 0
+    assert after[:-1] == [b"* 1 EXPUNGE", b"* 1 RECENT"]

@@ -47,7 +47,7 @@ async def test_no_expunge_during_fetch_and_the_expunged_message_is_expungeissued
     assert not me.untagged(fetch + store + search, b"EXPUNGE")
     assert b"OK [EXPUNGEISSUED]" in store[-1]
     assert search[0] == b"* SEARCH 1 3 4 5"
-    assert noop[:-1] == [b"* 2 EXPUNGE"]
+    assert noop[:-1] == [b"* 2 EXPUNGE", b"* 4 RECENT"]  # it was \Recent here
     assert after[0] == b"* 2 FETCH (UID 3)"
 
 
@@ -76,8 +76,8 @@ async def test_uid_fetch_may_carry_the_pending_expunge(server: Server, five: lis
 
     lines = await me.ok("UID FETCH 1:* UID")
 
-    assert lines[:2] == [b"* 5 EXPUNGE", b"* 4 EXPUNGE"]
-    assert lines[2:-1] == [b"* 1 FETCH (UID 1)", b"* 2 FETCH (UID 2)", b"* 3 FETCH (UID 3)"]
+    assert lines[:3] == [b"* 5 EXPUNGE", b"* 4 EXPUNGE", b"* 3 RECENT"]
+    assert lines[3:-1] == [b"* 1 FETCH (UID 1)", b"* 2 FETCH (UID 2)", b"* 3 FETCH (UID 3)"]
 
 
 async def test_silent_store_is_pushed_to_the_other_session(server: Server, five: list[int]) -> None:
@@ -134,6 +134,20 @@ async def test_new_mail_is_announced_with_exists(server: Server, five: list[int]
 
     assert lines[:-1] == [b"* 6 EXISTS", b"* 6 RECENT"]
     assert fetch[0] == b"* 6 FETCH (UID 6)"
+
+
+async def test_a_keyword_new_mail_brings_is_named_in_flags(server: Server, five: list[int]) -> None:
+    """imaptest's checkpoint, "Missing keyword": another session APPENDs a message with
+    a keyword the mailbox never had; FLAGS names it with the EXISTS (RFC 9051 §7.3.5),
+    before any FETCH of the message."""
+    me, other = await server.logged_in(), await server.logged_in()
+    message = b"Subject: fresh\r\n\r\nHi\r\n"
+
+    await other.ok(b"APPEND INBOX ($Fresh) {%d+}\r\n" % len(message) + message)
+    lines = await me.ok("NOOP")
+
+    assert lines[0] == b"* 6 EXISTS"
+    assert me.untagged(lines, b"FLAGS")[0].endswith(b" $Fresh)")
 
 
 async def test_condstore_unchangedsince_reports_modified(server: Server, five: list[int]) -> None:
@@ -246,3 +260,20 @@ async def test_idle_ended_by_anything_but_done_is_bad(server: Server) -> None:
 
     assert me.status_of(lines) == b"BAD"
     assert me.status_of(await me.command("NOOP")) == b"OK"
+
+
+async def test_fetch_that_sets_seen_tells_a_condstore_client_the_new_modseq(
+    server: Server, five: list[int]
+) -> None:
+    """RFC 7162 §3.1: the \\Seen a FETCH BODY[] sets is a change with a MODSEQ of its
+    own, which no later update reports to the session that made it; Dovecot answers
+    ``* 1 FETCH (MODSEQ (n))`` after the message's FETCH response, and so do we."""
+    me = await server.logged_in(select=None)
+    await me.ok("SELECT INBOX (CONDSTORE)")
+
+    lines = await me.ok("FETCH 1 (BODY[TEXT])")
+    asked = await me.ok("FETCH 1 (MODSEQ)")
+
+    modseq = re.search(rb"MODSEQ \(\d+\)", asked[0])
+    assert modseq is not None
+    assert lines[-2] == b"* 1 FETCH (" + modseq[0] + b")"

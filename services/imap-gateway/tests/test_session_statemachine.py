@@ -167,7 +167,7 @@ async def test_numbered_move_moves_the_message_the_client_numbered(server: Serve
 
     archive = server.backend.accounts[me.USER].folders["Archive"]
     assert lines[0] == b"* OK [COPYUID %d 2 1] Moved" % archive.uidvalidity
-    assert lines[1:-1] == [b"* 2 EXPUNGE", b"* 1 EXPUNGE"]
+    assert lines[1:-1] == [b"* 2 EXPUNGE", b"* 1 EXPUNGE", b"* 1 RECENT"]
     assert [m.raw.split(b"Subject: ")[1][:9] for m in archive.messages.values()] == [b"Message 2"]
 
 
@@ -179,6 +179,7 @@ async def test_numbered_copy_reads_its_numbers_before_the_pending_expunge(server
     archive = server.backend.accounts[me.USER].folders["Archive"]
     assert lines == [
         b"* 1 EXPUNGE",
+        b"* 2 RECENT",
         b"%s OK [COPYUID %d 3 1] COPY completed" % (lines[-1].split(b" ")[0], archive.uidvalidity),
     ]
 
@@ -191,4 +192,4 @@ async def test_uid_search_reads_its_sequence_numbers_before_the_pending_expunge(
     lines = await me.ok("UID SEARCH 2")
 
     # Number 2 is UID 2 in the view the client sent it from (UID 3 after the EXPUNGE).
-    assert lines[:-1] == [b"* SEARCH 2", b"* 1 EXPUNGE"]
+    assert lines[:-1] == [b"* SEARCH 2", b"* 1 EXPUNGE", b"* 2 RECENT"]

@@ -144,3 +144,28 @@ def test_a_keyword_made_and_cleared_elsewhere_is_still_announced_in_flags() -> N
         b"* FLAGS (\\Seen $Label1)\r\n",
         b"* 1 FETCH (UID 10 FLAGS ())\r\n",
     ]
+
+
+def test_a_change_shown_without_its_modseq_still_goes_out_with_it() -> None:
+    """imaptest's checkpoint: "modseqs differ: 211 vs 235": a FETCH FLAGS answer
+    showed a CONDSTORE client the flags of MODSEQ 235 but not that MODSEQ, and the
+    feed's later report of the same change was dropped as already shown."""
+    tracker = Tracker([10], origin=ME, defined=["\\Seen"])
+    tracker.shown(state(10, 7, "\\Seen"), told=False)  # FETCH 1 (FLAGS): no MODSEQ in the answer
+
+    tracker.apply([flags(10, 6), flags(10, 7, "\\Seen")])
+
+    condstore = tracker.flush(expunges=True, qresync=False, condstore=True)
+    assert condstore == [b"* 1 FETCH (UID 10 FLAGS (\\Seen) MODSEQ (7))\r\n"]
+    tracker.apply([flags(10, 7, "\\Seen")])
+    assert tracker.flush(expunges=True, qresync=False, condstore=True) == []
+
+
+def test_a_change_shown_with_its_modseq_is_not_sent_again() -> None:
+    tracker = Tracker([10], origin=ME, defined=["\\Seen"])
+    tracker.shown(state(10, 7, "\\Seen"), told=False)
+    tracker.shown(state(10, 7, "\\Seen"))  # a later FETCH (FLAGS MODSEQ) of the same state
+
+    tracker.apply([flags(10, 7, "\\Seen")])
+
+    assert tracker.flush(expunges=True, qresync=False, condstore=True) == []

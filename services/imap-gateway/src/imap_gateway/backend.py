@@ -296,7 +296,11 @@ class Changes:
 
 @dataclass(frozen=True, slots=True)
 class MessagesAdded:
+    """``flags``: those the new messages have, so that FLAGS can name a keyword they
+    bring before any FETCH shows it (RFC 9051 §7.3.5)."""
+
     uids: tuple[int, ...]
+    flags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

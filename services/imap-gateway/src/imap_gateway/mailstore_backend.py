@@ -442,10 +442,11 @@ class MailstoreFeed:
             if gone:
                 self._known.difference_update(gone)
                 self._push(bk.MessagesExpunged(gone))
-            new = tuple(m.uid for m in found.changed if m.uid not in self._known)
+            added = [m for m in found.changed if m.uid not in self._known]
+            new = tuple(m.uid for m in added)
             if new:
                 self._known.update(new)
-                self._push(bk.MessagesAdded(new))
+                self._push(bk.MessagesAdded(new, frozenset().union(*(m.flags for m in added))))
             for message in found.changed:
                 if message.uid in new:
                     continue  # its flags come with it (the session FETCHes them)

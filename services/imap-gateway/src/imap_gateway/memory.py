@@ -97,6 +97,11 @@ class Folder:
         for feed in self.feeds:
             feed.push(change)
 
+    def added(self, uids: tuple[int, ...]) -> bk.MessagesAdded:
+        """The change that announces these new messages, with their flags."""
+        flags = frozenset().union(*(self.messages[uid].flags for uid in uids))
+        return bk.MessagesAdded(uids, flags)
+
     def add(self, raw: bytes, flags: set[str], internal_date: dt.datetime) -> int:
         uid = self.uidnext
         self.uidnext += 1
@@ -203,7 +208,7 @@ class MemoryBackend:
         """Put a message into a folder as the mail store would; its UID."""
         target = self.accounts[address.lower()].folders[folder]
         uid = target.add(raw, set(flags), self.clock())
-        target.publish(bk.MessagesAdded((uid,)))
+        target.publish(target.added((uid,)))
         return uid
 
     # --- Backend ----------------------------------------------------------------------
@@ -350,7 +355,7 @@ class MemoryUser:
             )
             for m in messages
         )
-        folder.publish(bk.MessagesAdded(uids))
+        folder.publish(folder.added(uids))
         return bk.AppendResult(folder.uidvalidity, uids)
 
     async def lock_maildrop(self, holder: str, *, seconds: int) -> None:
@@ -483,7 +488,7 @@ class MemorySelected:
         source = [self.folder.messages[u] for u in sorted(set(uids)) if u in self.folder.messages]
         new = tuple(destination.add(m.raw, set(m.flags), m.internal_date) for m in source)
         if new:
-            destination.publish(bk.MessagesAdded(new))
+            destination.publish(destination.added(new))
         return bk.CopyResult(destination.uidvalidity, tuple(m.uid for m in source), new)
 
     async def move(self, uids: Sequence[int], target: str) -> bk.CopyResult:

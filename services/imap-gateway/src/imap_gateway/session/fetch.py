@@ -77,10 +77,15 @@ async def fetch(s: Session, c: cmd.Fetch) -> Answer:
         gone = [u for u in changes.vanished if c.sequence_set.contains(u, 2**32 - 1)]
         if gone:
             s.out.write(responses.vanished(gone, earlier=True))
-    if not selected.read_only and uids and any(_sets_seen(i) for i in items):
+    stored = not selected.read_only and bool(uids) and any(_sets_seen(i) for i in items)
+    if stored:
         await selected.folder.store(uids, cmd.StoreMode.ADD, [wire_flags.SEEN])
         if FetchAtt(items_.FLAGS) not in items:
             items.append(FetchAtt(items_.FLAGS))
+    # The \Seen just set has a new MODSEQ, and no feed reports a session's own change:
+    # a CONDSTORE client hears of it here (RFC 7162 §3.1), as from Dovecot, on a line
+    # of its own after the message's.
+    tell_modseq = stored and s.condstore and FetchAtt(items_.MODSEQ) not in items
     found: set[int] = set()
     needs = frozenset(item.name for item in items if isinstance(item, FetchAtt))
     sections = (BodySection, BinarySection)
@@ -93,8 +98,9 @@ async def fetch(s: Session, c: cmd.Fetch) -> Answer:
             continue
         found.add(message.uid)
         await _write_message(s, seq, message, items)
-    if FetchAtt(items_.FLAGS) in items:
-        selected.tracker.forget_flags(found)  # the client has just seen them
+        if tell_modseq:
+            s.out.write(responses.fetch(seq, [responses.modseq_item(message.modseq)]))
+            selected.tracker.shown(bk.MessageFlags(message.uid, message.flags, message.modseq))
     if not c.uid and c.changed_since is None and len(found) < len(set(uids)):
         # RFC 5530: another session expunged some; their numbers stay valid until
         # the EXPUNGE may be sent, but their data is gone.
@@ -134,7 +140,10 @@ async def _write_message(
         tracker = s.require_selected().tracker
         for line in tracker.define(message.flags):
             s.out.write(line)
-        tracker.shown(bk.MessageFlags(message.uid, message.flags, message.modseq))
+        # Without MODSEQ in the answer, a CONDSTORE client still needs the feed's
+        # report of this change, which carries it (Tracker._untold).
+        told = not s.condstore or FetchAtt(items_.MODSEQ) in items
+        tracker.shown(bk.MessageFlags(message.uid, message.flags, message.modseq), told=told)
     s.out.write(b"* %d FETCH (" % seq)
     for i, part in enumerate(parts):
         if i:

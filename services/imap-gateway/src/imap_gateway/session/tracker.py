@@ -57,6 +57,12 @@ class Tracker:
         # back in time (imaptest: "MODSEQ dropped"); and a STORE .SILENT compares its
         # result with them (unforeseen()).
         self._shown: dict[int, bk.MessageFlags] = {}
+        # Per UID, a MODSEQ of ``_shown`` the client was not told: a FETCH FLAGS answer
+        # carries none unasked (Dovecot sends none either), so the feed's report of that
+        # very change must still go out with it (RFC 7162 §3.1: MODSEQ in unsolicited
+        # FETCH), or a CONDSTORE client keeps the older MODSEQ beside the newer flags
+        # (imaptest's checkpoint: "modseqs differ").
+        self._untold: dict[int, int] = {}
         # Keywords of changes seen: FLAGS names them even when no FETCH will show them
         # (a keyword set and cleared again before the session wrote anything).
         self._keywords: set[str] = set()
@@ -158,12 +164,16 @@ class Tracker:
     def apply(self, changes: Iterable[bk.Change]) -> None:
         for change in changes:
             if isinstance(change, bk.MessagesAdded):
+                # imaptest's checkpoint: "Missing keyword" when a keyword came only
+                # with a message this session never FETCHed the flags of.
+                self._keywords.update(change.flags)
                 last = self.uids[-1] if self.uids else 0
                 self._added.update(uid for uid in change.uids if uid > last)
             elif isinstance(change, bk.MessagesExpunged):
                 for uid in change.uids:
                     self._flags.pop(uid, None)
                     self._shown.pop(uid, None)
+                    self._untold.pop(uid, None)
                     if uid in self._added:
                         self._added.discard(uid)
                     elif self.seq_of(uid) is not None:
@@ -174,20 +184,30 @@ class Tracker:
     def flags_changed(self, message: bk.MessageFlags) -> None:
         self._keywords.update(message.flags)
         shown = self._shown.get(message.uid)
-        if shown is not None and message.modseq <= shown.modseq:
+        seen = shown.modseq if shown is not None else 0
+        if message.modseq < seen or (
+            message.modseq == seen and self._untold.get(message.uid) != seen
+        ):
             return
         known = self._flags.get(message.uid)
         if known is None or known.modseq < message.modseq:
             self._flags[message.uid] = message
 
-    def shown(self, message: bk.MessageFlags) -> None:
-        """The client was just shown ``message``'s flags (stored ones, no \\Recent)."""
-        uid = message.uid
+    def shown(self, message: bk.MessageFlags, *, told: bool = True) -> None:
+        """The client was just shown ``message``'s flags (stored ones, no \\Recent);
+        ``told``: and their MODSEQ with them (or it does not track MODSEQs)."""
+        uid, modseq = message.uid, message.modseq
         before = self._shown.get(uid)
-        if before is None or message.modseq > before.modseq:
+        if before is None or modseq > before.modseq:
             self._shown[uid] = message
+            if told:
+                self._untold.pop(uid, None)
+            else:
+                self._untold[uid] = modseq
+        elif modseq == before.modseq and told:
+            self._untold.pop(uid, None)
         known = self._flags.get(uid)
-        if known is not None and known.modseq <= message.modseq:
+        if known is not None and (known.modseq < modseq or (known.modseq == modseq and told)):
             del self._flags[uid]
 
     def unforeseen(self, message: bk.MessageFlags, mode: StoreMode, flags: Iterable[str]) -> bool:
@@ -208,16 +228,12 @@ class Tracker:
         expected = before.flags | asked if mode is StoreMode.ADD else before.flags - asked
         return message.flags != expected
 
-    def forget_flags(self, uids: Iterable[int]) -> None:
-        """The command reports these messages' flags itself."""
-        for uid in uids:
-            self._flags.pop(uid, None)
-
     def flush(self, *, expunges: bool, qresync: bool, condstore: bool) -> list[bytes]:
         """The untagged responses that may go out now, the view updated to match."""
         lines: list[bytes] = []
         if expunges and self._expunged:
-            lines += self._announce_expunges(qresync)
+            # An EXISTS to follow carries the RECENT count anyway.
+            lines += self._announce_expunges(qresync, recent=not self._added)
         if self._added:
             self.uids.extend(sorted(self._added))
             self._added.clear()
@@ -235,15 +251,22 @@ class Tracker:
                 self.shown(message)
         return lines
 
-    def _announce_expunges(self, qresync: bool) -> list[bytes]:
+    def _announce_expunges(self, qresync: bool, *, recent: bool = True) -> list[bytes]:
         gone = sorted(self._expunged)
         self._expunged.clear()
+        recent_before = self.recent_uids()
         seqs = [seq for seq in (self.seq_of(uid) for uid in gone) if seq is not None]
         for seq in sorted(seqs, reverse=True):
             del self.uids[seq - 1]
         if qresync:
-            return [responses.vanished(gone)]
-        return [responses.expunge(seq) for seq in sorted(seqs, reverse=True)]
+            lines = [responses.vanished(gone)]
+        else:
+            lines = [responses.expunge(seq) for seq in sorted(seqs, reverse=True)]
+        # RFC 3501 §7.3.2: the client keeps the RECENT count it was told, and no
+        # EXPUNGE changes it; a \Recent message gone needs a new RECENT (as Dovecot).
+        if recent and set(gone) & set(recent_before):
+            lines += self.recent_line()
+        return lines
 
     def remove_now(self, uids: Iterable[int], *, qresync: bool) -> list[bytes]:
         """Announce these expunges now (EXPUNGE, MOVE, CLOSE did them): the lines."""

@@ -136,10 +136,11 @@ def split_cjk(text: str) -> tuple[str, tuple[str, ...]]:
     holds the same document as the index: subject, names, addresses and body.
     """
     runs = tuple(dict.fromkeys(CJK_RUN.findall(text)))
-    rest = CJK_RUN.sub(" ", text) if runs else text
+    if not runs:
+        return text.strip(), runs
     # A quote or dash left alone by a removed run would only confuse websearch_to_tsquery.
-    rest = " ".join(w for w in rest.split() if w.strip('"-'))
-    return rest.strip(), runs
+    rest = " ".join(w for w in CJK_RUN.sub(" ", text).split() if w.strip('"-'))
+    return rest, runs
 
 
 # Shorter words match only themselves: "a" or "in" as prefixes would match most mail

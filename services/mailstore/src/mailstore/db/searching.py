@@ -62,12 +62,16 @@ _MESSAGE_FILTERS = (
             WHERE strpos(m.search::text, t.term) = 0)""",
         "AND cardinality($14::text[]) = 0",
     ),
+    # Attachments as the web lists them (has_attachments: disposition attachment), so an
+    # inline image's name is not one. Testing has_attachments first spares most messages
+    # the lookup (no match among 30,000 entries: 356 -> 261 ms, docs/search.md).
     (
-        """AND NOT EXISTS (
+        """AND m.has_attachments AND NOT EXISTS (
             SELECT 1 FROM unnest($15::text[]) AS t(term)
             WHERE NOT EXISTS (
                 SELECT 1 FROM attachments a
-                WHERE a.message_id = m.id AND strpos(lower(a.filename), t.term) > 0))""",
+                WHERE a.message_id = m.id AND a.disposition = 'attachment'
+                    AND strpos(lower(a.filename), t.term) > 0))""",
         "AND cardinality($15::text[]) = 0",
     ),
 )

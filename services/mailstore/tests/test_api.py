@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from email.header import Header
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -736,3 +737,25 @@ async def test_search_in_one_folder_or_all_of_them(
     assert await found(client, "invoice in:inbox") == (200, {findable["invoice"]})
     assert await found(client, "invoice in:all") == (200, {findable["invoice"], entry})
     assert (await found(client, "invoice in:nosuch"))[0] == 422
+
+
+async def test_filename_finds_attachments_not_inline_images(
+    client: Client, alice_and_bob: None, deliver: Any
+) -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "carol@example.com", ALICE, "Logo and report"
+    msg.set_content("See the logo.")
+    msg.add_alternative('<p><img src="cid:logo@example.org"></p>', subtype="html")
+    msg.get_payload()[1].add_related(
+        b"\x89PNG",
+        "image",
+        "png",
+        cid="<logo@example.org>",
+        filename="logo.png",
+        disposition="inline",
+    )
+    msg.add_attachment(b"%PDF-1.4", "application", "pdf", filename="q3-report.pdf")
+    entry = (await deliver(msg.as_bytes(), rcpt_to=[ALICE])).entries[0].id
+
+    assert await found(client, "filename:q3-report") == (200, {entry})
+    assert await found(client, "filename:logo") == (200, set())

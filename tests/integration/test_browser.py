@@ -710,3 +710,49 @@ async def font_cookie_set(context: BrowserContext, value: str) -> None:
     ):
         assert time.monotonic() < deadline, "the fixed-width choice was never remembered"
         await asyncio.sleep(0.1)
+
+
+# Issue 15, "Search": CJK text, word prefixes, marks, the help popover and the folder
+# selector, at desktop and phone width.
+async def test_search_marks_cjk_and_prefixes_with_help_and_a_folder_selector(
+    browser: Browser, stack: LocalStack | None, endpoints: Endpoints
+) -> None:
+    hana = await new_person(browser, endpoints, "Hana Hayashi", local_part(stack, "hana"))
+    page = hana.page
+    try:
+        await register(hana)
+        await open_inbox_live(hana)
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "tanaka@example.jp", hana.address, "会議の資料"
+        msg.set_content("日本語のメールです。Invoices attached.")
+        async with SMTPClient(*endpoints.smtp) as client:
+            await client.send_email(msg)
+        await expect(list_row(page, "会議の資料")).to_be_visible(timeout=DELIVERY_TIMEOUT_MS)
+
+        await page.get_by_role("searchbox", name="Search mail").fill("日本語 invoice")
+        await page.get_by_role("combobox", name="Search in").select_option("inbox")
+        await page.get_by_role("searchbox", name="Search mail").press("Enter")
+        row = list_row(page, "会議の資料")
+        await expect(row).to_be_visible()
+        await expect(row.locator(".preview mark")).to_have_text(["日本語", "Invoices"])
+        await expect(page.get_by_role("combobox", name="Search in")).to_have_value("inbox")
+        help_summary = page.get_by_text("Search help")
+        await help_summary.click()
+        await expect(page.locator(".search-help").get_by_text("filename:report")).to_be_visible()
+        assert await axe_violations(page) is None
+
+        phone = await hana.context.new_page()
+        try:
+            await phone.set_viewport_size(PHONE)
+            await phone.goto(page.url)
+            marks = list_row(phone, "会議の資料").locator(".preview mark")
+            await expect(marks.first).to_be_visible()
+            width = await phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"the search page is {width} px wide on a phone"
+            assert await small_controls(phone) == []
+            assert await axe_violations(phone) is None
+        finally:
+            await phone.close()
+        assert hana.problems == []
+    finally:
+        await hana.context.close()

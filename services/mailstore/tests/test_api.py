@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import time
+from email.header import Header
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -634,3 +636,126 @@ async def test_bad_search_operator_is_422(client: Client, alice_and_bob: None) -
 
     assert response.status == 422
     assert "q" in (await response.json())["fields"]
+
+
+# -- search: CJK, word prefixes and stems, attachment names, folders -----------------------
+
+
+def encoded(text: str) -> str:
+    return str(Header(text, "utf-8").encode())
+
+
+@pytest.fixture
+async def findable(client: Client, alice_and_bob: None, deliver: Any) -> dict[str, int]:
+    ids = {}
+    for key, raw in {
+        "japanese": mail(
+            subject=encoded("会議の資料"),
+            sender="Tanaka <tanaka@example.jp>",
+            body="日本語のメールです。請求書を送ります。",
+        ),
+        "korean": mail(subject=encoded("안녕하세요"), body="한국어 메일"),
+        "invoice": mail(subject="Your invoice", body="Payment due."),
+        "invoices": mail(subject="Invoices for March", body="Three of them."),
+        "happiness": mail(subject="Happiness report", body="Charts.", attachment=True),
+    }.items():
+        ids[key] = (await deliver(raw, rcpt_to=[ALICE])).entries[0].id
+    bob_only = await deliver(
+        mail(subject=encoded("日本語の秘密"), to=BOB, body="invoices"), rcpt_to=[BOB]
+    )
+    ids["bob"] = bob_only.entries[0].id
+    return ids
+
+
+async def found(client: Client, query: str) -> tuple[int, set[int]]:
+    response = await client.get(f"/v1/accounts/{ALICE}/search", params={"q": query}, headers=AUTH)
+    body = await response.json()
+    return response.status, {item["id"] for item in body.get("messages", [])}
+
+
+@pytest.mark.parametrize("walk", [1, 2500])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("日本語", {"japanese"}),
+        ("メール", {"japanese"}),  # inside a run the parser keeps as one lexeme
+        ("請求書", {"japanese"}),
+        ("会議", {"japanese"}),  # the subject
+        ("日本語 請求書", {"japanese"}),
+        ("中国語", set()),
+        ("日本語 invoice", set()),  # every part must match
+        ("日本語 tanaka", {"japanese"}),
+        ("한국어", {"korean"}),
+        ("안녕", {"korean"}),
+        ("秘密", set()),  # Bob's mail never shows in Alice's results
+        ("invoice", {"invoice", "invoices"}),
+        ("invoices", {"invoice", "invoices"}),  # the stem "invoic" as a prefix
+        ("INVOIC", {"invoice", "invoices"}),
+        ("happy", {"happiness"}),  # "happi", the stem, begins "happiness"
+        ("happ", {"happiness"}),
+        ("-invoice march", set()),
+        ("invoice -march", {"invoice"}),
+        ('"your invoices"', {"invoice"}),  # a phrase of prefixes
+        ("in", set()),  # too short to be a prefix: the word "in" only
+        ("filename:r.pdf", {"happiness"}),
+        ("filename:R.PDF happiness", {"happiness"}),
+        ("filename:other.pdf", set()),
+    ],
+)
+async def test_search_finds_cjk_prefixes_stems_and_file_names(
+    client: Client,
+    findable: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+    walk: int,
+    query: str,
+    expected: set[str],
+) -> None:
+    monkeypatch.setattr(searching, "WALK_ENTRIES", walk)  # 1: the GIN index answers
+
+    status, ids = await found(client, query)
+
+    assert status == 200
+    assert ids == {findable[key] for key in expected}
+
+
+async def test_search_in_one_folder_or_all_of_them(
+    client: Client, findable: dict[str, int]
+) -> None:
+    created = await client.post(
+        f"/v1/accounts/{ALICE}/folders", json={"name": "Work"}, headers=AUTH
+    )
+    work = (await created.json())["id"]
+    entry = findable["invoices"]
+    await client.post(
+        f"/v1/accounts/{ALICE}/messages/{entry}/move", json={"folder": work}, headers=AUTH
+    )
+    moved = await client.get(f"/v1/accounts/{ALICE}/messages/{entry}", headers=AUTH)
+    entry = (await moved.json())["id"]
+
+    assert await found(client, "invoice") == (200, {findable["invoice"], entry})
+    assert await found(client, f"invoice in:{work}") == (200, {entry})
+    assert await found(client, "invoice in:inbox") == (200, {findable["invoice"]})
+    assert await found(client, "invoice in:all") == (200, {findable["invoice"], entry})
+    assert (await found(client, "invoice in:nosuch"))[0] == 422
+
+
+async def test_filename_finds_attachments_not_inline_images(
+    client: Client, alice_and_bob: None, deliver: Any
+) -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "carol@example.com", ALICE, "Logo and report"
+    msg.set_content("See the logo.")
+    msg.add_alternative('<p><img src="cid:logo@example.org"></p>', subtype="html")
+    msg.get_payload()[1].add_related(
+        b"\x89PNG",
+        "image",
+        "png",
+        cid="<logo@example.org>",
+        filename="logo.png",
+        disposition="inline",
+    )
+    msg.add_attachment(b"%PDF-1.4", "application", "pdf", filename="q3-report.pdf")
+    entry = (await deliver(msg.as_bytes(), rcpt_to=[ALICE])).entries[0].id
+
+    assert await found(client, "filename:q3-report") == (200, {entry})
+    assert await found(client, "filename:logo") == (200, set())

@@ -10,6 +10,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from webmail.views import mail as mail_views
+
 Client = TestClient[web.Request, web.Application]
 
 
@@ -205,9 +207,51 @@ async def test_search_page_uses_the_mailstore_filters(client: Client, h: Any, de
     text = await (await client.get("/search?q=subject:quarterly")).text()
     bad = await client.get("/search?q=before:notadate")
 
-    assert "Quarterly report" in text
+    assert "<mark>Quarterly</mark> report" in text
     assert "Lunch" not in text
     assert bad.status == 422
+
+
+async def test_search_marks_cjk_and_prefixes_and_pages_keep_the_folder(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    address = await h.register(client)
+    for n in range(3):
+        await deliver(
+            mail(address, subject=f"Invoices {n}", body="これは日本語のメールです"),
+            rcpt_to=[address],
+        )
+    await deliver(mail(address, subject="Lunch"), rcpt_to=[address])
+    await h.login(client, address)
+
+    text = await (await client.get("/search", params={"q": "invoice 日本語"})).text()
+    inbox_only = await client.get("/search", params={"q": "invoice", "in": "inbox"})
+    trash_only = await (await client.get("/search", params={"q": "invoice", "in": "trash"})).text()
+    bad_folder = await client.get("/search", params={"q": "invoice", "in": "in:all x"})
+
+    assert text.count("<mark>Invoices</mark>") == 3
+    assert text.count("これは<mark>日本語</mark>のメール") == 3
+    assert "Lunch" not in text
+    assert '<details class="search-help">' in text
+    assert "<mark>Invoices</mark>" in await inbox_only.text()
+    assert '<option value="inbox" dir="auto" selected>' in await inbox_only.text()
+    assert "No messages." in trash_only
+    assert bad_folder.status == 422
+    assert "Pick a folder from the list." in await bad_folder.text()
+
+
+async def test_search_pager_links_carry_the_folder(
+    client: Client, h: Any, deliver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mail_views, "PAGE_SIZE", 1)
+    address = await h.register(client)
+    for n in range(2):
+        await deliver(mail(address, subject=f"Invoice {n}"), rcpt_to=[address])
+    await h.login(client, address)
+
+    text = await (await client.get("/search", params={"q": "invoice", "in": "inbox"})).text()
+
+    assert 'href="/search?q=invoice&amp;in=inbox&amp;cursor=' in text
 
 
 async def test_compose_sends_as_the_user_through_submission(

@@ -11,6 +11,7 @@ import secrets
 from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from aiohttp import web
@@ -153,6 +154,13 @@ async def test_hostile_content_never_reaches_a_page_as_markup(
 
     inbox, _ = await _check_page(client, h, "/mail/inbox")
     found, _ = await _check_page(client, h, f"/search?q={marker}")
+    # The marker, and the payload's first characters (subject:, a substring match), marked
+    # in the results: each piece escaped on its own, so no <mark> splits a tag or entity.
+    start = payload.split()[0]
+    marked, _ = await _check_page(client, h, "/search?" + urlencode({"q": f"subject:{start}"}))
+    for page in (found, marked):
+        assert "<mark>" in page
+        assert str(escape(payload)) in page.replace("<mark>", "").replace("</mark>", "")
     listing = await (await client.get("/api/v1/messages?folder=inbox")).json()
     entries = {m["subject"].split()[1]: m["id"] for m in listing["messages"]}
     assert set(entries) == set(POSITIONS)

@@ -1,12 +1,16 @@
 """The search box's little language, parsed into a filter; pure, no I/O.
 
 Operators (case-insensitive names; a value may be quoted to hold spaces):
-``from:`` ``to:`` (To or Cc) ``subject:`` substring matches; ``has:attachment``;
-``is:read`` / ``is:unread``; ``before:YYYY-MM-DD`` (received before that day, UTC) and
-``after:YYYY-MM-DD`` (received on or after that day, UTC); ``in:inbox|sent|trash|all``
-(default: everything but Trash). Everything else is free text for PostgreSQL's
-``websearch_to_tsquery``, which understands ``"phrases"``, ``or`` and ``-excluded``.
-``db.search`` turns the filter into parameters of one fixed statement.
+``from:`` ``to:`` (To or Cc) ``subject:`` ``filename:`` (an attachment's name) substring
+matches; ``has:attachment``; ``is:read`` / ``is:unread``; ``before:YYYY-MM-DD`` (received
+before that day, UTC) and ``after:YYYY-MM-DD`` (received on or after that day, UTC);
+``in:FOLDER`` (a folder's id: ``inbox``, ``sent``, ``trash``, ``f12``...) or ``in:all``
+(default: every folder but Trash). Everything else is free text for PostgreSQL's
+``websearch_to_tsquery``, which understands ``"phrases"``, ``or`` and ``-excluded``; each
+word of it matches the words it begins, and those sharing its English stem
+(:func:`prefixed_tsquery`). Runs of CJK characters are taken out of the free text and
+matched as substrings instead (:data:`CJK_RUN`). ``db.search`` turns the filter into
+parameters of fixed statements.
 """
 
 from __future__ import annotations
@@ -17,13 +21,10 @@ from datetime import UTC, datetime
 
 from mailstore.errors import InvalidSearch
 
-DEFAULT_FOLDERS = ("inbox", "sent")
-_FOLDERS = {
-    "inbox": ("inbox",),
-    "sent": ("sent",),
-    "trash": ("trash",),
-    "all": ("inbox", "sent", "trash"),
-}
+# in:all; no in: at all means every folder but Trash.
+ALL_FOLDERS = "all"
+# A folder id as migration 0007's CHECK has it.
+_FOLDER_ID = re.compile(r"[a-z][a-z0-9]{0,19}")
 MAX_QUERY_CHARS = 1000
 _TOKEN = re.compile(r'(?:([A-Za-z]+):)?(?:"([^"]*)"?|(\S+))')
 
@@ -34,11 +35,15 @@ class SearchFilter:
     from_terms: tuple[str, ...] = ()
     to_terms: tuple[str, ...] = ()
     subject_terms: tuple[str, ...] = ()
+    filename_terms: tuple[str, ...] = ()
+    # Runs of CJK characters from the free text, each to be found as a substring.
+    cjk_terms: tuple[str, ...] = ()
     has_attachment: bool | None = None
     read: bool | None = None
     before: datetime | None = None
     after: datetime | None = None
-    folders: tuple[str, ...] = DEFAULT_FOLDERS
+    # A folder id, ALL_FOLDERS, or None: every folder but Trash.
+    folder: str | None = None
 
 
 def parse_search(query: str) -> SearchFilter:
@@ -46,7 +51,7 @@ def parse_search(query: str) -> SearchFilter:
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidSearch(f"at most {MAX_QUERY_CHARS} characters")
     words: list[str] = []
-    terms: dict[str, list[str]] = {"from": [], "to": [], "subject": []}
+    terms: dict[str, list[str]] = {"from": [], "to": [], "subject": [], "filename": []}
     options: dict[str, object] = {}
     for match in _TOKEN.finditer(query):
         operator, quoted, bare = match[1], match[2], match[3]
@@ -60,12 +65,14 @@ def parse_search(query: str) -> SearchFilter:
         else:
             # Not one of ours (e.g. "re:"), so the whole token is free text.
             words.append(match[0])
-    text = " ".join(words).strip()
+    text, cjk = split_cjk(" ".join(words))
     return SearchFilter(
         text=text or None,
         from_terms=tuple(terms["from"]),
         to_terms=tuple(terms["to"]),
         subject_terms=tuple(terms["subject"]),
+        filename_terms=tuple(terms["filename"]),
+        cjk_terms=cjk,
         **options,  # type: ignore[arg-type]
     )
 
@@ -80,29 +87,14 @@ def _option(name: str, value: str) -> dict[str, object]:
             raise InvalidSearch(f"is:{value} is unknown; is:read and is:unread are")
         return {"read": value == "read"}
     if name == "in":
-        if value not in _FOLDERS:
-            raise InvalidSearch(f"in:{value} is unknown; in:inbox, sent, trash or all are")
-        return {"folders": _FOLDERS[value]}
+        if _FOLDER_ID.fullmatch(value) is None:
+            raise InvalidSearch(f"in:{value} is no folder; in:inbox, sent, trash or all are")
+        return {"folder": value}
     try:
         day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise InvalidSearch(f"{name}: wants a date as YYYY-MM-DD, got {value!r}") from None
     return {name: day}
-
-
-# Words of letters and digits only, between spaces: the text of most searches.
-_PLAIN_WORDS = re.compile(r"\s*[^\W_]+(?:\s+[^\W_]+)*\s*")
-
-
-def may_hold_a_phrase(text: str) -> bool:
-    """Whether ``websearch_to_tsquery`` could make a phrase of ``text``.
-
-    Quotes make one, and so does any word the parser splits (``e-mail``, ``o'brien``,
-    ``foo_bar``); words of letters and digits alone do not. Only whether the search asks
-    PostgreSQL for the tsquery to relax depends on this: a wrong False would only cost a
-    phrase its prefilter, never a result.
-    """
-    return _PLAIN_WORDS.fullmatch(text) is None
 
 
 # PostgreSQL's text form of a tsquery: quoted lexemes ('' for a quote inside one, then
@@ -126,3 +118,65 @@ def relaxed_tsquery(tsquery: str) -> str | None:
     if "!" in operators or not any(_PHRASE_OPERATOR.fullmatch(t) for t in operators):
         return None
     return "".join("&" if _PHRASE_OPERATOR.fullmatch(t) else t for t in tokens)
+
+
+# Han (with extensions A and B-F, compatibility ideographs), kana, Hangul, CJK
+# punctuation left out. PostgreSQL's text search parser has no word breaker for these
+# scripts: "日本語のメール" is one lexeme, so a word inside it can never match a tsquery.
+CJK_RUN = re.compile(
+    "[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+    "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]+"
+)
+
+
+def split_cjk(text: str) -> tuple[str, tuple[str, ...]]:
+    """``text`` without its runs of CJK characters, and those runs (deduplicated).
+
+    The runs are matched as substrings of the tsvector's text (db.searching), which
+    holds the same document as the index: subject, names, addresses and body.
+    """
+    runs = tuple(dict.fromkeys(CJK_RUN.findall(text)))
+    if not runs:
+        return text.strip(), runs
+    # A quote or dash left alone by a removed run would only confuse websearch_to_tsquery.
+    rest = " ".join(w for w in CJK_RUN.sub(" ", text).split() if w.strip('"-'))
+    return rest, runs
+
+
+# Shorter words match only themselves: "a" or "in" as prefixes would match most mail
+# and make the GIN index read most of its posting lists.
+MIN_PREFIX_CHARS = 3
+_LEXEME = re.compile(r"'((?:[^']|'')*)'")
+
+
+def tsquery_lexemes(tsquery: str) -> list[str]:
+    """The lexemes of a tsquery's text form, unquoted."""
+    return [m[1].replace("''", "'") for m in _LEXEME.finditer(tsquery)]
+
+
+def prefixed_tsquery(tsquery: str, stems: dict[str, str]) -> str:
+    """``tsquery`` with each lexeme of 3 characters or more made a prefix match, ORed with
+    its English stem (``stems``, from PostgreSQL's english_stem) as a prefix too.
+
+    "invoice" then finds "invoices" and "invoiced"; "invoices" (stem "invoic") finds
+    "invoice"; "happy" (stem "happi") finds "happiness". The index holds words unstemmed
+    ('simple' configuration, so that every language is searchable), which is why the stem
+    is looked up as a prefix instead of stemming the mail.
+    """
+
+    def one(match: re.Match[str]) -> str:
+        word = match[1].replace("''", "'")
+        if len(word) < MIN_PREFIX_CHARS:
+            return match[0]
+        stem = stems.get(word, word)
+        if len(stem) < MIN_PREFIX_CHARS:
+            return _quoted(word)
+        if word.startswith(stem):
+            return _quoted(stem)
+        return f"( {_quoted(word)} | {_quoted(stem)} )"
+
+    return _LEXEME.sub(one, tsquery)
+
+
+def _quoted(lexeme: str) -> str:
+    return "'" + lexeme.replace("'", "''") + "':*"

@@ -278,8 +278,8 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/v1/search": {
             "get": {
-                "summary": "Full-text search with from: to: subject: has:attachment is:unread "
-                "before: after: in:",
+                "summary": "Full-text search with from: to: subject: filename: has:attachment "
+                "is:unread before: after: in: (docs/search.md)",
                 "parameters": [
                     {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
                     *_PAGE,

@@ -14,6 +14,7 @@ from aiohttp import web
 from webmail import assets, csrf
 from webmail.controls import visible
 from webmail.errors import MailstoreUnavailable
+from webmail.highlight import highlight
 from webmail.keys import CONFIG, MAILSTORE, NONCE, PRINCIPAL, TEMPLATES
 
 # The standard folders' titles by id, in the sidebar's fixed order (migration 0007).
@@ -83,6 +84,7 @@ def create_environment() -> jinja2.Environment:
     env.filters["person"] = person
     env.filters["sender"] = sender_label
     env.filters["visible"] = visible
+    env.filters["highlight"] = highlight
     env.globals["forgery_warning"] = forgery_warning
     return env
 

@@ -313,10 +313,13 @@ MAIL_PATHS: dict[str, Any] = {
         "get": {
             "summary": "Full-text search over subject, addresses and text",
             "description": (
-                "Free text as in websearch_to_tsquery ('simple' configuration), plus the "
-                "operators from:, to:, subject:, has:attachment, is:read, is:unread, "
-                "before:YYYY-MM-DD, after:YYYY-MM-DD and in:inbox|sent|trash|all "
-                "(default: all but Trash)."
+                "Free text as in websearch_to_tsquery ('simple' configuration), each word "
+                "of 3 characters or more matching the words it begins or that share its "
+                "English stem; runs of CJK characters match as substrings. Operators: "
+                "from:, to:, subject:, filename:, has:attachment, is:read, is:unread, "
+                "before:YYYY-MM-DD, after:YYYY-MM-DD and in:FOLDER (a folder id) or in:all "
+                "(default: all folders but Trash and Junk); an in: folder the account does "
+                "not have is 422. docs/search.md has the details."
             ),
             "parameters": [
                 ADDRESS,

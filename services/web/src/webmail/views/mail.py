@@ -3,6 +3,7 @@ plain-text font."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -10,6 +11,7 @@ from aiohttp import web
 
 from webmail.bodies import linkify, sanitize
 from webmail.errors import InvalidFields, NotFound
+from webmail.highlight import search_marks
 from webmail.keys import MAILSTORE, PRINCIPAL
 from webmail.mailstore_client import STARRED
 from webmail.pages import render
@@ -71,16 +73,25 @@ async def folder(request: web.Request) -> web.Response:
     return await render(request, "folder.html", context)
 
 
+# The folder selector's values: a folder id (migration 0007's CHECK) or "all".
+_SEARCH_IN = re.compile(r"[a-z][a-z0-9]{0,19}")
+
+
 async def search(request: web.Request) -> web.Response:
     user = require_user(request)
     q = request.query.get("q", "").strip()
+    search_in = request.query.get("in", "")
     cursor = request.query.get("cursor") or None
     messages: list[dict[str, Any]] = []
     next_cursor, error = None, None
-    if q:
+    if search_in and _SEARCH_IN.fullmatch(search_in) is None:
+        error, search_in = "Pick a folder from the list.", ""
+    elif q:
+        # Last, so that the selector wins over an in: typed in the box.
+        scoped = f"{q} in:{search_in}" if search_in else q
         try:
             listing = await request.app[MAILSTORE].search(
-                user.address, q=q, limit=PAGE_SIZE, cursor=cursor
+                user.address, q=scoped, limit=PAGE_SIZE, cursor=cursor
             )
             messages, next_cursor = listing.get("messages", []), listing.get("next_cursor")
         except InvalidFields as exc:
@@ -93,6 +104,8 @@ async def search(request: web.Request) -> web.Response:
         "cursor": cursor,
         "sent": False,
         "query": q,
+        "search_in": search_in,
+        "marks": search_marks(q) if messages else None,
         "search_error": error,
     }
     return await render(request, "folder.html", context, status=422 if error else 200)

@@ -119,6 +119,9 @@ async def render(
         "csrf_token": csrf.token(request),
         "nonce": nonce(request),
         "path": request.path,
+        # Where a form on this page returns to: the same page, folder and search
+        # (views.common.safe_next checks it again when it comes back).
+        "here": request.path_qs,
         "static": assets.url,
         "domains": request.app[CONFIG].domains,
         **{k: v for k, v in (context or {}).items() if k != "folders"},

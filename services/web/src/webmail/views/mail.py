@@ -147,9 +147,13 @@ async def message(request: web.Request) -> web.Response:
         )
         blocked, shown = clean.blocked_images, clean.shown_attachments
     images = request.query.get("images") == "1"
+    folder = msg.get("folder", "inbox")
     context = {
         "msg": msg,
-        "folder": msg.get("folder", "inbox"),
+        "folder": folder,
+        # The list page the message was opened from (its folder, page and search): the
+        # forms that leave the message go back there. Only a local path is taken.
+        "back": safe_next(request.query.get("back"), f"/mail/{folder}"),
         "text": linkify(msg["text"]) if msg.get("text") else None,
         "fixed_width": request.cookies.get(TEXT_FONT_COOKIE) == "fixed",
         "body_url": f"/messages/{entry}/body" + ("?images=1" if images else ""),

@@ -64,11 +64,28 @@ async def folder(request: web.Request) -> web.Response:
         "messages": listing.get("messages", []),
         "next_cursor": listing.get("next_cursor"),
         "cursor": cursor,
+        "position": position(listing, f"/mail/{name}"),
         "sent": request.query.get("sent") == "1",
         "query": "",
         "search_error": None,
     }
     return await render(request, "folder.html", context)
+
+
+def position(listing: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """Where a folder's page stands ("1-50 of 203" in the page) and its Newer link,
+    from the mail store's ``total``, ``offset`` and ``prev_cursor``; None when it did
+    not say."""
+    total, offset = listing.get("total"), listing.get("offset")
+    if not isinstance(total, int) or not isinstance(offset, int):
+        return None
+    shown = len(listing.get("messages", []))
+    prev = listing.get("prev_cursor")
+    newer = None
+    if offset > 0:
+        newer = f"{path}?cursor={quote(prev, safe='')}" if prev else path
+    return {"first": offset + 1 if shown else offset, "last": offset + shown, "total": total,
+            "newer": newer}  # fmt: skip
 
 
 async def search(request: web.Request) -> web.Response:

@@ -108,6 +108,7 @@ async def search(request: web.Request) -> web.Response:
         "messages": messages,
         "next_cursor": next_cursor,
         "cursor": cursor,
+        "position": None,  # a search has no exact count yet
         "sent": False,
         "query": q,
         "search_error": error,

@@ -69,3 +69,23 @@ def test_newer_from_a_third_page_carries_the_mail_stores_cursor() -> None:
 
 def test_a_mail_store_that_does_not_say_gives_no_position() -> None:
     assert position({"messages": [], "next_cursor": None}, "/mail/inbox") is None
+
+
+async def test_the_tab_title_starts_with_the_inboxs_unread_count_on_every_page(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    address = await h.register(client)
+    for n in range(3):
+        await deliver(mail(address, n), rcpt_to=[address])
+    await h.login(client, address)
+    titles = []
+    for path in ("/mail/inbox", "/mail/sent", "/compose"):
+        page = await (await client.get(path)).text()
+        titles.append(re.search(r"<title>([^<]*)</title>", page).group(1))  # type: ignore[union-attr]
+    first = (await (await client.get("/api/v1/messages")).json())["messages"][0]["id"]
+    await client.get(f"/messages/{first}")  # opening marks it read
+    after = await (await client.get("/mail/inbox")).text()
+
+    assert titles == ["(3) Inbox · Localpost", "(3) Sent · Localpost", "(3) Compose · Localpost"]
+    assert "<title>(2) Inbox · Localpost</title>" in after
+    assert 'id="new-mail" class="new-mail" role="status" aria-live="polite"' in after

@@ -115,6 +115,9 @@ async def render(
         "user": principal.account if principal is not None else None,
         "folders": folders,
         "nav": folder_nav(folders),
+        # The tab title starts with it, "(3) Inbox", as every webmail's; app.js keeps it
+        # current from the live counts.
+        "inbox_unread": int((folders.get("inbox") or {}).get("unread") or 0),
         "folder_titles": FOLDER_TITLES,
         "csrf_token": csrf.token(request),
         "nonce": nonce(request),

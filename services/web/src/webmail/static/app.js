@@ -20,6 +20,11 @@
     el.title = when.toLocaleString();
   }
 
+  // The tab title without base.html's "(3) " before it; the Inbox's unread count when
+  // the page was drawn or last told.
+  const baseTitle = document.title.replace(/^\(\d+\) /, "");
+  let inboxUnread = null;
+
   function setUnread(counts) {
     for (const el of document.querySelectorAll("[data-unread]")) {
       const n = counts[el.dataset.unread] || 0;
@@ -27,6 +32,24 @@
       // As base.html: every folder's unread count but Sent's and Trash's.
       el.hidden = !(n > 0 && el.dataset.unread !== "sent" && el.dataset.unread !== "trash");
     }
+    const inbox = Number(counts.inbox || 0);
+    document.title = (inbox > 0 ? "(" + inbox + ") " : "") + baseTitle;
+    if (inboxUnread !== null && inbox > inboxUnread) newMail(inbox);
+    inboxUnread = inbox;
+  }
+
+  // Said once, politely (base.html's role="status" region), on any page but the
+  // Inbox's first, where the new rows themselves appear.
+  function newMail(unread) {
+    const region = document.getElementById("new-mail");
+    const inboxFirstPage = document.querySelector('table.messages[data-folder="inbox"]') && !location.search;
+    if (!region || inboxFirstPage) return;
+    const notice = document.createElement("p");
+    notice.className = "notice";
+    notice.append("New mail: " + unread + " unread in ");
+    notice.appendChild(link("/mail/inbox", "Inbox"));
+    notice.append(".");
+    region.replaceChildren(notice);
   }
 
   function cell(cls, child) {
@@ -208,6 +231,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    const drawn = document.querySelector('[data-unread="inbox"]');
+    if (drawn) inboxUnread = Number(drawn.textContent) || 0;
     document.querySelectorAll("time[datetime]").forEach(localTime);
     const all = document.getElementById("select-all");
     if (all) {

@@ -795,9 +795,16 @@ async def test_paging_the_unread_title_new_mail_notice_and_keyboard(
         await page.keyboard.press("Escape")
         await expect(dialog).to_be_hidden()
         subject = await first.locator(".subject").inner_text()
+        second = await page.locator("#rows tr[data-id] .subject").nth(1).inner_text()
         await page.keyboard.press("o")
-        await expect(page.get_by_role("heading", level=1)).to_have_text(subject)
+        heading = page.get_by_role("heading", level=1)
+        await expect(heading).to_have_text(subject)
         assert await axe_violations(page) is None
+        # On the message page j/k go to the older / newer message of the list.
+        await page.keyboard.press("j")
+        await expect(heading).to_have_text(second)
+        await page.keyboard.press("k")
+        await expect(heading).to_have_text(subject)
         await page.keyboard.press("#")
         await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
         await expect(list_row(page, subject)).to_have_count(0)

@@ -23,6 +23,7 @@ from webmail.views.common import (
     safe_next,
     see_other,
 )
+from webmail.views.neighbours import neighbours
 
 BULK_ACTIONS = ("read", "unread", "trash", "restore", "delete", "move", "star", "unstar")
 # The frame's own policy: nothing runs, nothing loads but our attachment routes (cid:
@@ -166,12 +167,14 @@ async def message(request: web.Request) -> web.Response:
         blocked, shown = clean.blocked_images, clean.shown_attachments
     images = request.query.get("images") == "1"
     folder = msg.get("folder", "inbox")
+    # The list page the message was opened from (its folder, page and search): the
+    # forms that leave the message go back there. Only a local path is taken.
+    back = safe_next(request.query.get("back"), f"/mail/{folder}")
     context = {
         "msg": msg,
         "folder": folder,
-        # The list page the message was opened from (its folder, page and search): the
-        # forms that leave the message go back there. Only a local path is taken.
-        "back": safe_next(request.query.get("back"), f"/mail/{folder}"),
+        "back": back,
+        "around": await neighbours(mailstore, user.address, entry, back),
         "text": linkify(msg["text"]) if msg.get("text") else None,
         "fixed_width": request.cookies.get(TEXT_FONT_COOKIE) == "fixed",
         "body_url": f"/messages/{entry}/body" + ("?images=1" if images else ""),

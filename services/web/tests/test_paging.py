@@ -6,6 +6,7 @@ import html
 import re
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -89,3 +90,61 @@ async def test_the_tab_title_starts_with_the_inboxs_unread_count_on_every_page(
     assert titles == ["(3) Inbox · Localpost", "(3) Sent · Localpost", "(3) Compose · Localpost"]
     assert "<title>(2) Inbox · Localpost</title>" in after
     assert '<div id="new-mail" class="new-mail" aria-live="polite"></div>' in after
+
+
+async def test_all_across_pages_marks_every_message_of_the_folder(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    address = await h.register(client)
+    for n in range(PAGE_SIZE + 3):
+        await deliver(mail(address, n), rcpt_to=[address])
+    await h.login(client, address)
+    page = await (await client.get("/mail/inbox")).text()
+    token = await h.csrf_token(client, "/mail/inbox")
+    data = {"csrf_token": token, "action": "read", "scope": "inbox", "next": "/mail/inbox"}
+
+    response = await client.post("/mail/actions", data=data, allow_redirects=False)
+    listing = await (await client.get("/api/v1/messages", params={"limit": "200"})).json()
+
+    assert f'name="scope" value="inbox"> All {PAGE_SIZE + 3}</label>' in page
+    assert response.status == 303
+    assert len(listing["messages"]) == PAGE_SIZE + 3
+    assert not any(m["unread"] for m in listing["messages"])
+
+
+async def test_a_row_star_ignores_all_across_pages(client: Client, h: Any, deliver: Any) -> None:
+    address = await h.register(client)
+    for n in range(3):
+        await deliver(mail(address, n), rcpt_to=[address])
+    await h.login(client, address)
+    ids = [m["id"] for m in (await (await client.get("/api/v1/messages")).json())["messages"]]
+    token = await h.csrf_token(client, "/mail/inbox")
+    data = {"csrf_token": token, "star": str(ids[1]), "scope": "inbox", "next": "/mail/inbox"}
+
+    await client.post("/mail/actions", data=data, allow_redirects=False)
+    listing = await (await client.get("/api/v1/messages")).json()
+
+    assert [m["id"] for m in listing["messages"] if m["starred"]] == [ids[1]]
+
+
+# (a hostile "All" scope, the answer): only a folder id of the user's is a scope.
+HOSTILE_SCOPES = [
+    ("f999999", 404),
+    ("../inbox", 422),
+    ("inbox\r\nX: y", 422),
+    ("INBOX", 422),
+    ("a" * 21, 422),
+]
+
+
+@pytest.mark.parametrize(("scope", "status"), HOSTILE_SCOPES)
+async def test_a_hostile_all_scope_is_refused(
+    client: Client, h: Any, scope: str, status: int
+) -> None:
+    await h.login(client, await h.register(client))
+    token = await h.csrf_token(client, "/mail/inbox")
+    data = {"csrf_token": token, "action": "trash", "scope": scope, "next": "/mail/inbox"}
+
+    response = await client.post("/mail/actions", data=data, allow_redirects=False)
+
+    assert response.status == status

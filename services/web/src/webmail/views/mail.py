@@ -11,7 +11,7 @@ from aiohttp import web
 from webmail.bodies import linkify, sanitize
 from webmail.errors import InvalidFields, NotFound
 from webmail.keys import MAILSTORE, PRINCIPAL
-from webmail.mailstore_client import STARRED
+from webmail.mailstore_client import STARRED, MailstoreClient
 from webmail.pages import render
 from webmail.sessions import set_cookie
 from webmail.views.common import (
@@ -125,16 +125,43 @@ async def bulk_action(request: web.Request) -> web.Response:
     ids = [int(v) for v in form.getall("ids", []) if isinstance(v, str) and v.isdigit()]
     # A row's star toggle is a submit button of the list form, named star or unstar with
     # the row's id as its value: one message, whatever the checkboxes say.
+    scope = field(form, "scope")
     for toggle in ("star", "unstar"):
         row = field(form, toggle)
         if row.isascii() and row.isdigit() and len(row) < 20:
-            action, ids = toggle, [int(row)]
+            action, ids, scope = toggle, [int(row)], ""
     if action not in BULK_ACTIONS:
         raise InvalidFields({"action": "Choose what to do with the selected messages."})
     folder = folder_field(field(form, "folder")) if action == "move" else None
-    if ids:
-        await request.app[MAILSTORE].bulk(user.address, ids=ids[:500], action=action, folder=folder)
+    mailstore = request.app[MAILSTORE]
+    if scope:
+        # "All 203": every message of the folder the list shows, not only this page's.
+        ids = await every_id(mailstore, user.address, folder_field(scope, "scope"))
+    for start in range(0, len(ids), BULK_CHUNK):
+        chunk = ids[start : start + BULK_CHUNK]
+        await mailstore.bulk(user.address, ids=chunk, action=action, folder=folder)
     return see_other(target)
+
+
+# The mail store's bulk call takes up to 1000 ids; a folder's "All" goes in chunks, up to
+# ALL_PAGES_MAX messages (more is a job for a mail program, not one web request).
+BULK_CHUNK = 500
+ALL_PAGES_MAX = 10_000
+LISTING_MAX = 200
+
+
+async def every_id(mailstore: MailstoreClient, address: str, folder: str) -> list[int]:
+    ids: list[int] = []
+    cursor = None
+    while len(ids) < ALL_PAGES_MAX:
+        listing = await mailstore.list_messages(
+            address, folder=folder, limit=LISTING_MAX, cursor=cursor
+        )
+        ids += [m["id"] for m in listing.get("messages", [])]
+        cursor = listing.get("next_cursor")
+        if not cursor:
+            break
+    return ids[:ALL_PAGES_MAX]
 
 
 async def empty_trash(request: web.Request) -> web.Response:

@@ -756,3 +756,114 @@ async def test_search_marks_cjk_and_prefixes_with_help_and_a_folder_selector(
         assert hana.problems == []
     finally:
         await hana.context.close()
+
+
+READING_MAIL = 52  # more than a page (views.common.PAGE_SIZE: 50)
+DASH = "\N{EN DASH}"
+
+
+async def deliver_numbered_mail(endpoints: Endpoints, to: str, numbers: range) -> None:
+    async with SMTPClient(*endpoints.smtp) as client:
+        for n in numbers:
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "ann@example.org", to, f"Number {n:02d}"
+            msg.set_content(f"Message number {n}.")
+            await client.send_email(msg)
+
+
+async def log_in(person: Person) -> None:
+    await person.page.goto("/login")
+    await person.page.get_by_label("Address", exact=True).fill(person.address)
+    await person.page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await person.page.get_by_role("button", name="Log in").click()
+    await expect(person.page).to_have_url(re.compile(r"/mail/inbox$"))
+
+
+async def test_paging_the_unread_title_new_mail_notice_and_keyboard(
+    browser: Browser, endpoints: Endpoints, mailstore: MailstoreAPI
+) -> None:
+    """Issue 15, "Reading and finding": "1-50 of 52" with Newer / Older, the Inbox's
+    unread count in the tab title and a new-mail notice on another page, updated live,
+    keyboard shortcuts with their help dialog, shift-click ranges, and a Delete that
+    returns to the list it started from."""
+    erin = await new_person(browser, endpoints, "Erin Eve", f"erin.{uuid.uuid4().hex[:6]}")
+    page = erin.page
+    pager = page.get_by_role("navigation", name="Pages")
+    try:
+        # Made through the mail store: the module's other journeys use up the sign-up
+        # limit per address (auth.REGISTER_PER_IP) on the registration page.
+        await mailstore.create_account(erin.address, PASSWORD, erin.name)
+        await log_in(erin)
+        await deliver_numbered_mail(endpoints, erin.address, range(READING_MAIL))
+        await open_inbox_live(erin)
+        await expect(page).to_have_title(
+            f"({READING_MAIL}) Inbox · Localpost", timeout=DELIVERY_TIMEOUT_MS
+        )
+        await page.reload()
+        await expect(pager.locator(".position")).to_have_text(f"1{DASH}50 of {READING_MAIL}")
+        assert await axe_violations(page) is None
+        await pager.get_by_role("link", name="Older").click()
+        await expect(pager.locator(".position")).to_have_text(f"51{DASH}52 of {READING_MAIL}")
+        await expect(page.locator("#rows tr[data-id]")).to_have_count(2)
+        await pager.get_by_role("link", name="Newer").click()
+        await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
+
+        # Live: on another page the title follows the count and a notice says so.
+        await page.goto("/mail/sent")
+        await expect(page).to_have_title(f"({READING_MAIL}) Sent · Localpost")
+        await deliver_numbered_mail(endpoints, erin.address, range(READING_MAIL, READING_MAIL + 1))
+        total = READING_MAIL + 1
+        await expect(page).to_have_title(f"({total}) Sent · Localpost", timeout=LIVE_TIMEOUT_MS * 3)
+        notice = page.locator("#new-mail")
+        await expect(notice).to_contain_text(f"{total} unread in Inbox")
+        assert await axe_violations(page) is None
+
+        # Keyboard: j/k choose rows, / goes to search (and keys typed there are text),
+        # ? opens the help dialog and Escape closes it, o opens, # deletes and returns.
+        await page.goto("/mail/inbox")
+        await page.keyboard.press("j")
+        await page.keyboard.press("j")
+        await page.keyboard.press("k")
+        first = page.locator("#rows tr[data-id]").first
+        await expect(first).to_have_class(re.compile(r"\bcurrent\b"))
+        await expect(first.locator("td.who a")).to_be_focused()
+        await page.keyboard.press("/")
+        await expect(page.locator("#q")).to_be_focused()
+        await page.keyboard.type("jk")
+        await expect(page.locator("#q")).to_have_value("jk")
+        await expect(first).to_have_class(re.compile(r"\bcurrent\b"))
+        await page.locator("#q").fill("")
+        await first.locator("td.who a").focus()
+        await page.keyboard.press("?")
+        dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+        await expect(dialog).to_be_visible()
+        assert await axe_violations(page) is None
+        await page.keyboard.press("Escape")
+        await expect(dialog).to_be_hidden()
+        subject = await first.locator(".subject").inner_text()
+        second = await page.locator("#rows tr[data-id] .subject").nth(1).inner_text()
+        await page.keyboard.press("o")
+        heading = page.get_by_role("heading", level=1)
+        await expect(heading).to_have_text(subject)
+        assert await axe_violations(page) is None
+        # On the message page j/k go to the older / newer message of the list.
+        await page.keyboard.press("j")
+        await expect(heading).to_have_text(second)
+        await page.keyboard.press("k")
+        await expect(heading).to_have_text(subject)
+        await page.keyboard.press("#")
+        await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
+        await expect(list_row(page, subject)).to_have_count(0)
+        await page.keyboard.press("c")
+        await expect(page).to_have_url(re.compile(r"/compose$"))
+
+        # Shift-click: the boxes between the last one clicked and this one follow it.
+        await page.goto("/mail/inbox")
+        boxes = page.locator('#rows input[name="ids"]')
+        await boxes.nth(1).click()
+        await boxes.nth(4).click(modifiers=["Shift"])
+        checked = await boxes.evaluate_all("bs => bs.map(b => b.checked)")
+        assert checked[:6] == [False, True, True, True, True, False]
+        assert erin.problems == []
+    finally:
+        await erin.context.close()

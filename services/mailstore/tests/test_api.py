@@ -391,6 +391,56 @@ async def test_pagination_is_complete_and_stable_across_equal_timestamps(
     assert len({item["id"] for item in seen}) == 8
 
 
+async def test_a_page_says_where_it_stands_and_leads_back_to_the_page_before(
+    client: Client, alice_and_bob: None, deliver: Any, pool: Any
+) -> None:
+    for number in range(8):
+        await deliver(mail(subject=f"m{number}"), rcpt_to=[ALICE])
+    await deliver(mail(subject="for bob"), rcpt_to=[BOB])
+    # Equal timestamps: the position must follow the same (created_at, id) order.
+    await pool.execute("UPDATE mailbox_entries SET created_at = '2025-01-01T00:00:00Z'")
+    url = f"/v1/accounts/{ALICE}/messages"
+
+    async def page(cursor: str | None) -> Any:
+        params = {"limit": "3", **({"cursor": cursor} if cursor else {})}
+        response = await client.get(url, params=params, headers=AUTH)
+        assert response.status == 200
+        return await response.json()
+
+    pages = [await page(None)]
+    while pages[-1]["next_cursor"]:
+        pages.append(await page(pages[-1]["next_cursor"]))
+    back = [await page(p["prev_cursor"]) for p in pages[1:]]
+
+    assert [(p["total"], p["offset"], len(p["messages"])) for p in pages] == [
+        (8, 0, 3),
+        (8, 3, 3),
+        (8, 6, 2),
+    ]
+    assert [p["prev_cursor"] is None for p in pages] == [True, True, False]
+    assert [b["messages"] for b in back] == [p["messages"] for p in pages[:-1]]
+
+
+async def test_the_starred_page_counts_flagged_messages_outside_trash(
+    client: Client, alice_and_bob: None, deliver: Any, pool: Any
+) -> None:
+    for number in range(4):
+        await deliver(mail(subject=f"m{number}"), rcpt_to=[ALICE])
+    await pool.execute("UPDATE mailbox_entries SET flagged = true")
+    ids = await inbox_ids(client)
+    await client.post(f"/v1/accounts/{ALICE}/messages/{ids[0]}/trash", headers=AUTH)
+    url = f"/v1/accounts/{ALICE}/starred"
+
+    first = await (await client.get(url, params={"limit": "2"}, headers=AUTH)).json()
+    cursor = first["next_cursor"]
+    second = await (
+        await client.get(url, params={"limit": "2", "cursor": cursor}, headers=AUTH)
+    ).json()
+
+    assert (first["total"], first["offset"], second["offset"]) == (3, 0, 2)
+    assert [m["id"] for m in first["messages"] + second["messages"]] == ids[1:]
+
+
 @pytest.mark.parametrize(
     "query", ["limit=0", "limit=201", "limit=x", "cursor=%%%", "cursor=bm9wZQ", "folder=..%2Finbox"]
 )

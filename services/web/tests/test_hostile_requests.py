@@ -4,6 +4,7 @@ bodies, and header injection through compose and the API."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import secrets
@@ -168,6 +169,10 @@ REDIRECTS = [
     ("encoded-slash-after-slash", "/%2Fevil.test", "/%2Fevil.test"),
     ("local", "/mail/sent", "/mail/sent"),
     ("local-with-query", "/search?q=from%3Aann", "/search?q=from%3Aann"),
+    ("local-page-of-a-search", "/search?q=a&cursor=b", "/search?q=a&cursor=b"),
+    ("percent-encoded-tab", "/%09/evil.test", "/%09/evil.test"),
+    ("ideographic-full-stop", "//evil%E3%80%82test", None),
+    ("at-after-backslash", "//evil.test\\@mail.localpost.test", None),
 ]
 
 
@@ -185,10 +190,11 @@ def _is_local(location: str) -> bool:
 @pytest.mark.parametrize(("target", "expected"), [r[1:] for r in REDIRECTS],
                          ids=[r[0] for r in REDIRECTS])  # fmt: skip
 async def test_redirect_targets_stay_on_this_site(
-    client: Client, h: Any, target: str, expected: str | None
+    client: Client, h: Any, deliver: Any, target: str, expected: str | None
 ) -> None:
     expected = expected or DEFAULT
     address = await h.register(client)
+    await deliver(_message(address), rcpt_to=[address])
     form = await client.get("/login", params={"next": target})
     hidden = re.search(r'name="next" value="([^"]*)"', await form.text())
     token = await h.csrf_token(client)
@@ -198,10 +204,18 @@ async def test_redirect_targets_stay_on_this_site(
     data = {"action": "read", "csrf_token": token, "next": target}
     bulk = await client.post("/mail/actions", data=data, allow_redirects=False)
     signed_in = await client.get("/login", params={"next": target}, allow_redirects=False)
+    # A message opened from a list carries the list as ``back``; its forms return there.
+    entry = (await (await client.get("/api/v1/messages")).json())["messages"][0]["id"]
+    page = await (await client.get(f"/messages/{entry}", params={"back": target})).text()
+    trash_form = re.search(rf'action="/messages/{entry}/trash">(.*?)</form>', page)
+    data = {"csrf_token": token, "next": target}
+    trash = await client.post(f"/messages/{entry}/trash", data=data, allow_redirects=False)
 
     assert hidden is not None
     assert hidden.group(1).replace("&amp;", "&") == expected
-    for response in (login, bulk, signed_in):
+    assert trash_form is not None
+    assert f'name="next" value="{expected.replace("&", "&amp;")}"' in trash_form.group(1)
+    for response in (login, bulk, signed_in, trash):
         assert response.status == 303
         assert response.headers["Location"] == expected
         assert _is_local(response.headers["Location"])
@@ -223,20 +237,38 @@ def _public_redirect_payloads() -> list[str]:
 @pytest.mark.skipif(
     not _public_redirect_payloads(), reason=f"no payload list at {OPEN_REDIRECT_LIST}"
 )
-async def test_public_open_redirect_payloads_stay_on_this_site(client: Client, h: Any) -> None:
-    await h.login(client, await h.register(client))
+async def test_public_open_redirect_payloads_stay_on_this_site(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    address = await h.register(client)
+    await deliver(_message(address), rcpt_to=[address])
+    await h.login(client, address)
+    entry = (await (await client.get("/api/v1/messages")).json())["messages"][0]["id"]
+    token = await h.csrf_token(client, "/mail/inbox")
     payloads = _public_redirect_payloads()
     escaped = []
     for payload in payloads:
         # As the list means them (pasted into a URL; a browser percent-encodes what is
-        # not ASCII), and as one exact value.
+        # not ASCII), and as one exact value; then as the ``next`` of the forms that
+        # return to a list (a bulk action, a message's Delete).
+        data = {"csrf_token": token, "action": "read", "next": payload}
         for response in (
             await client.get(URL(f"/login?next={payload}"), allow_redirects=False),
             await client.get("/login", params={"next": payload}, allow_redirects=False),
+            await client.post("/mail/actions", data=data, allow_redirects=False),
+            await client.post(f"/messages/{entry}/read", data=data, allow_redirects=False),
         ):
             location = response.headers.get("Location", "")
             if response.status != 303 or not _is_local(location):
                 escaped.append(f"{payload!r}: {response.status} {location!r}")
+        # The message page takes the list it came from as ``back`` into its forms.
+        for page in (
+            await client.get(URL(f"/messages/{entry}?back={payload}")),
+            await client.get(f"/messages/{entry}", params={"back": payload}),
+        ):
+            for back in re.findall(r'name="next" value="([^"]*)"', await page.text()):
+                if not _is_local(html.unescape(back)):
+                    escaped.append(f"back={payload!r}: {back!r}")
 
     assert len(payloads) > 100
     assert escaped == []

@@ -85,7 +85,7 @@ async def test_subjects_names_and_bodies_are_marked_dir_auto(
     listing = await (await client.get("/mail/inbox")).text()
     page = await (await client.get(f"/messages/{entry}")).text()
 
-    assert re.search(r'<a href="/messages/\d+" dir="auto">דנה</a>', listing)
+    assert re.search(r'<a href="/messages/\d+\?back=[^"]*" dir="auto">דנה</a>', listing)
     assert '<span class="subject" dir="auto">שלום</span>' in listing
     assert '<span class="preview" dir="auto">טקסט</span>' in listing
     assert '<h1 dir="auto">שלום</h1>' in page

@@ -117,10 +117,16 @@ async def render(
         "user": principal.account if principal is not None else None,
         "folders": folders,
         "nav": folder_nav(folders),
+        # The tab title starts with it, "(3) Inbox", as every webmail's; app.js keeps it
+        # current from the live counts.
+        "inbox_unread": int((folders.get("inbox") or {}).get("unread") or 0),
         "folder_titles": FOLDER_TITLES,
         "csrf_token": csrf.token(request),
         "nonce": nonce(request),
         "path": request.path,
+        # Where a form on this page returns to: the same page, folder and search
+        # (views.common.safe_next checks it again when it comes back).
+        "here": request.path_qs,
         "static": assets.url,
         "domains": request.app[CONFIG].domains,
         **{k: v for k, v in (context or {}).items() if k != "folders"},

@@ -180,3 +180,49 @@ async def list_starred(
             limit,
         )
     )
+
+
+# Where a listing's page stands (the web's "1-50 of 203", Newer / Older). Each counts
+# the folder's entries (an index scan of account_id, folder_id, like the folders'
+# totals); the starred listing is every flagged entry outside Trash.
+_FOLDER_SCOPE = "WHERE account_id = $1 AND folder_id = $2"
+_STARRED_SCOPE = "WHERE account_id = $1 AND flagged AND folder_id <> 'trash' AND $2::text IS NULL"
+# Entries at or after the cursor are the ones on earlier pages (the cursor is the last
+# entry shown before this page, which may since have gone).
+_COUNTS = """SELECT count(*) AS total,
+       count(*) FILTER (WHERE (created_at, id) >= ($3::timestamptz, $4::bigint)) AS before
+FROM mailbox_entries """
+# The previous page is the ``limit`` entries at or after the cursor, oldest first; the
+# entry after them, if any, is that page's own cursor.
+_PREVIOUS = (
+    "SELECT created_at, id FROM mailbox_entries {scope}"
+    " AND (created_at, id) >= ($3::timestamptz, $4::bigint)"
+    " ORDER BY created_at, id OFFSET $5 LIMIT 1"
+)
+_STATEMENTS = {
+    scope: (_COUNTS + scope, _PREVIOUS.replace("{scope}", scope))
+    for scope in (_FOLDER_SCOPE, _STARRED_SCOPE)
+}
+
+
+async def page_position(
+    pool: Pool,
+    *,
+    account_id: int,
+    folder: str | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> tuple[int, int, tuple[datetime, int] | None]:
+    """(entries in the folder, entries on earlier pages, the previous page's cursor: None
+    when that page is the first). ``folder=None``: the starred listing."""
+    counts, previous = _STATEMENTS[_STARRED_SCOPE if folder is None else _FOLDER_SCOPE]
+    at, entry = after if after else (None, None)
+    async with pool.acquire() as con, con.transaction(isolation="repeatable_read", readonly=True):
+        row = await con.fetchrow(counts, account_id, folder, at, entry)
+        assert row is not None  # an aggregate always answers one row
+        total, before = int(row["total"]), int(row["before"] or 0)
+        prev = None
+        if after is not None and before > limit:
+            found = await con.fetchrow(previous, account_id, folder, at, entry, limit)
+            prev = (found["created_at"], found["id"]) if found else None
+    return total, before, prev

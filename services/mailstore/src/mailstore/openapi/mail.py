@@ -37,6 +37,9 @@ def _message_op(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any
 
 
 _PAGE = json_content(ref("Page"), "A page of messages, newest first")
+_FOLDER_PAGE = json_content(
+    ref("FolderPage"), "A page of messages, newest first, and where it stands"
+)
 _SUMMARY = json_content(ref("MessageSummary"), "The message's summary after the change")
 
 MAIL_SCHEMAS: dict[str, Any] = {
@@ -144,6 +147,28 @@ MAIL_SCHEMAS: dict[str, Any] = {
             "messages": {"type": "array", "items": ref("MessageSummary")},
             "next_cursor": {"type": ["string", "null"]},
         },
+    },
+    "FolderPage": {
+        "allOf": [
+            ref("Page"),
+            {
+                "type": "object",
+                "required": ["total", "offset", "prev_cursor"],
+                "properties": {
+                    "total": {"type": "integer", "minimum": 0},
+                    "offset": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "messages on the pages before this one",
+                    },
+                    "prev_cursor": {
+                        "type": ["string", "null"],
+                        "description": "the cursor of the page before this one; null "
+                        "when that is the first page, or when offset is 0 (none)",
+                    },
+                },
+            },
+        ]
     },
     "Folder": {
         "type": "object",
@@ -306,7 +331,7 @@ MAIL_PATHS: dict[str, Any] = {
                 _LIMIT,
                 _CURSOR,
             ],
-            "responses": {"200": _PAGE, "404": NOT_FOUND, "422": INVALID},
+            "responses": {"200": _FOLDER_PAGE, "404": NOT_FOUND, "422": INVALID},
         }
     },
     "/v1/accounts/{address}/search": {

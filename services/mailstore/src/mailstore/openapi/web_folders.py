@@ -58,7 +58,9 @@ WEB_FOLDER_PATHS: dict[str, Any] = {
                 {"name": "cursor", "in": "query", "schema": {"type": "string"}},
             ],
             "responses": {
-                "200": json_content(ref("Page"), "A page of messages, newest first"),
+                "200": json_content(
+                    ref("FolderPage"), "A page of messages, newest first, and where it stands"
+                ),
                 "404": NOT_FOUND,
                 "422": INVALID,
             },

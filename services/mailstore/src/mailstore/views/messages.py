@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ from mailstore.views.common import (
     MAX_INT4,
     account_of,
     decode_cursor,
+    encode_cursor,
     entry_id,
     json_object,
     limit_of,
@@ -56,16 +58,32 @@ async def list_folder(request: web.Request) -> web.Response:
     rows = await db.list_folder(
         pool, account_id=account["id"], folder=folder, after=after, limit=limit + 1
     )
-    return web.json_response(page(rows, limit))
+    position = await db.page_position(
+        pool, account_id=account["id"], folder=folder, after=after, limit=limit
+    )
+    return web.json_response({**page(rows, limit), **position_json(position)})
 
 
 async def list_starred(request: web.Request) -> web.Response:
     account = await account_of(request)
     limit, after = limit_of(request), decode_cursor(request)
-    rows = await db.list_starred(
-        request.app[POOL], account_id=account["id"], after=after, limit=limit + 1
+    pool = request.app[POOL]
+    rows = await db.list_starred(pool, account_id=account["id"], after=after, limit=limit + 1)
+    position = await db.page_position(
+        pool, account_id=account["id"], folder=None, after=after, limit=limit
     )
-    return web.json_response(page(rows, limit))
+    return web.json_response({**page(rows, limit), **position_json(position)})
+
+
+def position_json(position: tuple[int, int, tuple[datetime, int] | None]) -> dict[str, Any]:
+    """Where a folder's page stands: ``offset`` entries come before it (0: the first
+    page); the page before it is ``prev_cursor``'s, or the first page when that is null."""
+    total, offset, prev = position
+    return {
+        "total": total,
+        "offset": offset,
+        "prev_cursor": encode_cursor(*prev) if prev else None,
+    }
 
 
 async def search(request: web.Request) -> web.Response:

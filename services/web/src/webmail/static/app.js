@@ -1,5 +1,6 @@
 // Localpost's page script: local times, select-all, address autocomplete, frame
-// height, and live Inbox updates (server-sent events, polling when they fail).
+// height, live Inbox updates (server-sent events, polling when they fail), the unread
+// count in the title, keyboard shortcuts and shift-click ranges of checkboxes.
 // Everything from the server is inserted as text, never as HTML.
 "use strict";
 
@@ -20,6 +21,11 @@
     el.title = when.toLocaleString();
   }
 
+  // The tab title without base.html's "(3) " before it; the Inbox's unread count when
+  // the page was drawn or last told.
+  const baseTitle = document.title.replace(/^\(\d+\) /, "");
+  let inboxUnread = null;
+
   function setUnread(counts) {
     for (const el of document.querySelectorAll("[data-unread]")) {
       const n = counts[el.dataset.unread] || 0;
@@ -27,6 +33,24 @@
       // As base.html: every folder's unread count but Sent's and Trash's.
       el.hidden = !(n > 0 && el.dataset.unread !== "sent" && el.dataset.unread !== "trash");
     }
+    const inbox = Number(counts.inbox || 0);
+    document.title = (inbox > 0 ? "(" + inbox + ") " : "") + baseTitle;
+    if (inboxUnread !== null && inbox > inboxUnread) newMail(inbox);
+    inboxUnread = inbox;
+  }
+
+  // Said once, politely (base.html's aria-live region), on any page but the
+  // Inbox's first, where the new rows themselves appear.
+  function newMail(unread) {
+    const region = document.getElementById("new-mail");
+    const inboxFirstPage = document.querySelector('table.messages[data-folder="inbox"]') && !location.search;
+    if (!region || inboxFirstPage) return;
+    const notice = document.createElement("p");
+    notice.className = "notice";
+    notice.append("New mail: " + unread + " unread in ");
+    notice.appendChild(link("/mail/inbox", "Inbox"));
+    notice.append(".");
+    region.replaceChildren(notice);
   }
 
   function cell(cls, child) {
@@ -207,7 +231,141 @@
     });
   }
 
+  // Keyboard shortcuts, as Gmail's and Fastmail's. Never while typing in a field, and
+  // never with Ctrl, Alt or Meta (the browser's and the screen reader's own keys).
+  const SHORTCUTS = [
+    ["j", "Next message (the row below, or the older message)"],
+    ["k", "Previous message (the row above, or the newer message)"],
+    ["o or Enter", "Open the chosen message"],
+    ["c", "Compose"],
+    ["r", "Reply"],
+    ["a", "Reply all"],
+    ["f", "Forward"],
+    ["#", "Delete (move to Trash)"],
+    ["/", "Search"],
+    ["?", "This help"],
+  ];
+
+  function typing(target) {
+    return target instanceof HTMLElement &&
+      (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+
+  function rows() {
+    return Array.from(document.querySelectorAll("#rows tr[data-id]"));
+  }
+
+  function currentRow() {
+    return document.querySelector("#rows tr.current");
+  }
+
+  function moveRow(step) {
+    const all = rows();
+    if (!all.length) return;
+    const at = all.indexOf(currentRow());
+    const next = all[Math.min(all.length - 1, Math.max(0, at < 0 ? 0 : at + step))];
+    all.forEach((r) => r.classList.toggle("current", r === next));
+    const a = next.querySelector("td.who a");
+    if (a) a.focus();
+  }
+
+  function follow(selector) {
+    const a = document.querySelector(selector);
+    if (a) { a.click(); return true; }
+    return false;
+  }
+
+  function deleteChosen() {
+    const single = document.querySelector('form[action$="/trash"]:not([action="/mail/trash/empty"]) button');
+    if (single) { single.click(); return; }
+    const row = currentRow();
+    const trash = document.querySelector('#list-form button[name="action"][value="trash"]');
+    if (!trash) return;
+    const picked = document.querySelectorAll('#rows input[name="ids"]:checked');
+    if (!picked.length && row) row.querySelector('input[name="ids"]').checked = true;
+    if (picked.length || row) trash.click();
+  }
+
+  function help() {
+    let dialog = document.getElementById("shortcuts");
+    if (!dialog) {
+      dialog = document.createElement("dialog");
+      dialog.id = "shortcuts";
+      dialog.setAttribute("aria-labelledby", "shortcuts-title");
+      const title = document.createElement("h2");
+      title.id = "shortcuts-title";
+      title.textContent = "Keyboard shortcuts";
+      const list = document.createElement("dl");
+      for (const [keys, what] of SHORTCUTS) {
+        const dt = document.createElement("dt");
+        const kbd = document.createElement("kbd");
+        kbd.textContent = keys;
+        dt.appendChild(kbd);
+        const dd = document.createElement("dd");
+        dd.textContent = what;
+        list.append(dt, dd);
+      }
+      const close = document.createElement("button");
+      close.type = "button";
+      close.textContent = "Close";
+      close.addEventListener("click", () => dialog.close());
+      dialog.append(title, list, close);
+      document.body.appendChild(dialog);
+    }
+    // showModal: focus moves in, the rest of the page is inert, Escape closes.
+    if (!dialog.open) dialog.showModal();
+  }
+
+  function shortcut(e) {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    if (document.querySelector("dialog[open]")) return;
+    const key = e.key;
+    let done = true;
+    if (key === "j" || key === "k") {
+      if (rows().length) moveRow(key === "j" ? 1 : -1);
+      else done = follow(key === "j" ? "a[rel=next].message-nav" : "a[rel=prev].message-nav");
+    } else if (key === "o" || (key === "Enter" && currentRow() && e.target === document.body)) {
+      const row = currentRow();
+      done = row ? follow("#rows tr.current td.who a") : false;
+    } else if (key === "c") {
+      window.location.href = "/compose";
+    } else if (key === "r") {
+      done = follow('a[href^="/compose?reply="]');
+    } else if (key === "a") {
+      done = follow('a[href^="/compose?reply_all="]');
+    } else if (key === "f") {
+      done = follow('a[href^="/compose?forward="]');
+    } else if (key === "#") {
+      deleteChosen();
+    } else if (key === "/") {
+      const q = document.getElementById("q");
+      if (q) q.focus(); else done = false;
+    } else if (key === "?") {
+      help();
+    } else {
+      done = false;
+    }
+    if (done) e.preventDefault();
+  }
+
+  // Shift-click on a row's box sets every box between it and the last one clicked.
+  function checkboxRanges() {
+    let last = null;
+    document.addEventListener("click", (e) => {
+      const box = e.target;
+      if (!(box instanceof HTMLInputElement) || box.name !== "ids" || !box.closest("#rows")) return;
+      const boxes = Array.from(document.querySelectorAll('#rows input[name="ids"]'));
+      if (e.shiftKey && last && boxes.includes(last)) {
+        const [from, to] = [boxes.indexOf(last), boxes.indexOf(box)].sort((x, y) => x - y);
+        boxes.slice(from, to + 1).forEach((b) => { b.checked = box.checked; });
+      }
+      last = box;
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    const drawn = document.querySelector('[data-unread="inbox"]');
+    if (drawn) inboxUnread = Number(drawn.textContent) || 0;
     document.querySelectorAll("time[datetime]").forEach(localTime);
     const all = document.getElementById("select-all");
     if (all) {
@@ -218,6 +376,10 @@
     document.querySelectorAll("input[data-autocomplete]").forEach(autocomplete);
     document.querySelectorAll("iframe.body-frame").forEach(fitFrame);
     document.querySelectorAll("form.text-font").forEach(textFont);
+    if (document.body.dataset.live) {
+      document.addEventListener("keydown", shortcut);
+      checkboxRanges();
+    }
     live();
   });
 })();

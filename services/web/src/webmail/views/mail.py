@@ -13,7 +13,7 @@ from webmail.bodies import linkify, sanitize
 from webmail.errors import InvalidFields, NotFound
 from webmail.highlight import search_marks
 from webmail.keys import MAILSTORE, PRINCIPAL
-from webmail.mailstore_client import STARRED
+from webmail.mailstore_client import STARRED, MailstoreClient
 from webmail.pages import render
 from webmail.sessions import set_cookie
 from webmail.views.common import (
@@ -25,6 +25,7 @@ from webmail.views.common import (
     safe_next,
     see_other,
 )
+from webmail.views.neighbours import neighbours
 
 BULK_ACTIONS = ("read", "unread", "trash", "restore", "delete", "move", "star", "unstar")
 # The frame's own policy: nothing runs, nothing loads but our attachment routes (cid:
@@ -66,6 +67,7 @@ async def folder(request: web.Request) -> web.Response:
         "messages": listing.get("messages", []),
         "next_cursor": listing.get("next_cursor"),
         "cursor": cursor,
+        "position": position(listing, f"/mail/{name}"),
         "sent": request.query.get("sent") == "1",
         "query": "",
         "search_error": None,
@@ -75,6 +77,22 @@ async def folder(request: web.Request) -> web.Response:
 
 # The folder selector's values: a folder id (migration 0007's CHECK) or "all".
 _SEARCH_IN = re.compile(r"[a-z][a-z0-9]{0,19}")
+
+
+def position(listing: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """Where a folder's page stands ("1-50 of 203" in the page) and its Newer link,
+    from the mail store's ``total``, ``offset`` and ``prev_cursor``; None when it did
+    not say."""
+    total, offset = listing.get("total"), listing.get("offset")
+    if not isinstance(total, int) or not isinstance(offset, int):
+        return None
+    shown = len(listing.get("messages", []))
+    prev = listing.get("prev_cursor")
+    newer = None
+    if offset > 0:
+        newer = f"{path}?cursor={quote(prev, safe='')}" if prev else path
+    return {"first": offset + 1 if shown else offset, "last": offset + shown, "total": total,
+            "newer": newer}  # fmt: skip
 
 
 async def search(request: web.Request) -> web.Response:
@@ -102,6 +120,7 @@ async def search(request: web.Request) -> web.Response:
         "messages": messages,
         "next_cursor": next_cursor,
         "cursor": cursor,
+        "position": None,  # a search has no exact count yet
         "sent": False,
         "query": q,
         "search_in": search_in,
@@ -119,16 +138,43 @@ async def bulk_action(request: web.Request) -> web.Response:
     ids = [int(v) for v in form.getall("ids", []) if isinstance(v, str) and v.isdigit()]
     # A row's star toggle is a submit button of the list form, named star or unstar with
     # the row's id as its value: one message, whatever the checkboxes say.
+    scope = field(form, "scope")
     for toggle in ("star", "unstar"):
         row = field(form, toggle)
         if row.isascii() and row.isdigit() and len(row) < 20:
-            action, ids = toggle, [int(row)]
+            action, ids, scope = toggle, [int(row)], ""
     if action not in BULK_ACTIONS:
         raise InvalidFields({"action": "Choose what to do with the selected messages."})
     folder = folder_field(field(form, "folder")) if action == "move" else None
-    if ids:
-        await request.app[MAILSTORE].bulk(user.address, ids=ids[:500], action=action, folder=folder)
+    mailstore = request.app[MAILSTORE]
+    if scope:
+        # "All 203": every message of the folder the list shows, not only this page's.
+        ids = await every_id(mailstore, user.address, folder_field(scope, "scope"))
+    for start in range(0, len(ids), BULK_CHUNK):
+        chunk = ids[start : start + BULK_CHUNK]
+        await mailstore.bulk(user.address, ids=chunk, action=action, folder=folder)
     return see_other(target)
+
+
+# The mail store's bulk call takes up to 1000 ids; a folder's "All" goes in chunks, up to
+# ALL_PAGES_MAX messages (more is a job for a mail program, not one web request).
+BULK_CHUNK = 500
+ALL_PAGES_MAX = 10_000
+LISTING_MAX = 200
+
+
+async def every_id(mailstore: MailstoreClient, address: str, folder: str) -> list[int]:
+    ids: list[int] = []
+    cursor = None
+    while len(ids) < ALL_PAGES_MAX:
+        listing = await mailstore.list_messages(
+            address, folder=folder, limit=LISTING_MAX, cursor=cursor
+        )
+        ids += [m["id"] for m in listing.get("messages", [])]
+        cursor = listing.get("next_cursor")
+        if not cursor:
+            break
+    return ids[:ALL_PAGES_MAX]
 
 
 async def empty_trash(request: web.Request) -> web.Response:
@@ -160,9 +206,15 @@ async def message(request: web.Request) -> web.Response:
         )
         blocked, shown = clean.blocked_images, clean.shown_attachments
     images = request.query.get("images") == "1"
+    folder = msg.get("folder", "inbox")
+    # The list page the message was opened from (its folder, page and search): the
+    # forms that leave the message go back there. Only a local path is taken.
+    back = safe_next(request.query.get("back"), f"/mail/{folder}")
     context = {
         "msg": msg,
-        "folder": msg.get("folder", "inbox"),
+        "folder": folder,
+        "back": back,
+        "around": await neighbours(mailstore, user.address, entry, back),
         "text": linkify(msg["text"]) if msg.get("text") else None,
         "fixed_width": request.cookies.get(TEXT_FONT_COOKIE) == "fixed",
         "body_url": f"/messages/{entry}/body" + ("?images=1" if images else ""),

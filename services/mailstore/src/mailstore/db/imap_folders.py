@@ -357,22 +357,33 @@ async def claim_recent(
     UIDs low..high-1, or None when there are none. The UPDATE locks the folder row, so
     concurrent claims take turns and each UID goes to one claim only (migration 0011).
     Without ``claim`` (EXAMINE) the same UIDs, left unclaimed."""
-    if claim:
-        query = """
-        UPDATE folders f SET recent_floor = f.uidnext
-        FROM (SELECT id, recent_floor FROM folders
-              WHERE account_id = $1 AND name = $2 FOR UPDATE) old
-        WHERE f.account_id = $1 AND f.id = old.id
-        RETURNING old.recent_floor AS low, f.uidnext AS high
-        """
-    else:
-        query = """
-        SELECT recent_floor AS low, uidnext AS high FROM folders
-        WHERE account_id = $1 AND name = $2
-        """
-    row = await pool.fetchrow(query, account_id, normalise(name))
+    # Read first, without a lock: most claims find nothing (every session told of a
+    # new message asks, and the first takes it), and locking the row would make each
+    # of them a write that waits its turn behind STORE and APPEND and flushes the WAL
+    # at commit. A message committed after this read is claimed by the next claim
+    # (this session's too, once it is told of it).
+    row = await pool.fetchrow(
+        "SELECT recent_floor AS low, uidnext AS high FROM folders"
+        " WHERE account_id = $1 AND name = $2",
+        account_id,
+        normalise(name),
+    )
     if row is None:
         raise FolderNotFound(name)
+    if claim and row["low"] < row["high"]:
+        row = await pool.fetchrow(
+            """
+            UPDATE folders f SET recent_floor = f.uidnext
+            FROM (SELECT id, recent_floor FROM folders
+                  WHERE account_id = $1 AND name = $2 FOR UPDATE) old
+            WHERE f.account_id = $1 AND f.id = old.id
+            RETURNING old.recent_floor AS low, f.uidnext AS high
+            """,
+            account_id,
+            normalise(name),
+        )
+        if row is None:  # deleted meanwhile
+            raise FolderNotFound(name)
     if row["low"] >= row["high"]:
         return None
     return row["low"], row["high"]

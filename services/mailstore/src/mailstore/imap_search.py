@@ -207,22 +207,27 @@ class Params:
         return f"${self._first + len(self.values) - 1}"
 
 
-def prefilter(node: dict[str, Any], params: Params, *, negated: bool = False) -> str:
+def prefilter(
+    node: dict[str, Any], params: Params, *, negated: bool = False, text: bool = False
+) -> str:
     """An SQL condition on ``e`` (mailbox_entries) and ``m`` (messages), true for every
     message the program can match: exact when :func:`needs_raw` is false; keys that
-    need the raw message count as true (false under an odd number of NOTs)."""
+    need the raw message count as true (false under an odd number of NOTs). With
+    ``text``, SUBJECT and HEADER also rule out in SQL what :func:`_surely_absent`
+    would (:func:`_header_text_sql`), so those messages are not even read; the
+    query then joins :data:`HEADER_LATERAL`."""
     key = node["key"]
     if key == "NOT":
-        return f"NOT ({prefilter(node['arg'], params, negated=not negated)})"
+        return f"NOT ({prefilter(node['arg'], params, negated=not negated, text=text)})"
     if key == "OR":
-        left = prefilter(node["left"], params, negated=negated)
-        return f"(({left}) OR ({prefilter(node['right'], params, negated=negated)}))"
+        left = prefilter(node["left"], params, negated=negated, text=text)
+        right = prefilter(node["right"], params, negated=negated, text=text)
+        return f"(({left}) OR ({right}))"
     if key == "AND":
-        return (
-            "("
-            + " AND ".join(f"({prefilter(k, params, negated=negated)})" for k in node["keys"])
-            + ")"
-        )
+        keys = (prefilter(k, params, negated=negated, text=text) for k in node["keys"])
+        return "(" + " AND ".join(f"({k})" for k in keys) + ")"
+    if text and not negated and (key == "SUBJECT" or (key == "HEADER" and node["value"])):
+        return _header_text_sql(_fold(node["value"]), params)
     if key in TEXT_KEYS or key in SENT_DATE_KEYS or key == "HEADER":
         return "false" if negated else "true"
     if key in ("ALL", "OLD"):
@@ -261,6 +266,43 @@ def prefilter(node: dict[str, Any], params: Params, *, negated: bool = False) ->
         within = "e.uid BETWEEN r.lo AND r.hi"
         return f"EXISTS (SELECT 1 FROM unnest({lows}::bigint[], {highs}::bigint[]) AS r (lo, hi) WHERE {within})"  # noqa: S608, E501
     raise _invalid(f"unknown search key {key!r}")
+
+
+# Where the top-level header ends (with its empty line), from the stored structure
+# (migration 0008); a message without one is read from a first guess and checked.
+HEADER_END = "coalesce((m.imap_structure #>> '{body,header,1}')::integer, 8192)"
+# The header's octets as text, when they are plain: PostgreSQL's "escape" encoding
+# writes NUL, octets above 127 and the backslash as backslash sequences, and leaves
+# every other octet as it is. Computed once per row by a query that reads with
+# ``text`` (HEADER_LATERAL joined as ``hx``): written out in each test, the message
+# would be read again for each.
+HEADER_LATERAL = (
+    "CROSS JOIN LATERAL (SELECT encode(substring(m.raw FROM 1 FOR "  # noqa: S608 - constants
+    f"{HEADER_END}), 'escape') AS h OFFSET 0) hx"
+)
+_HEADER_ESCAPED = "hx.h"
+_UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+
+
+def _header_text_sql(wanted: str, params: Params) -> str:
+    """SQL that is false only where :func:`_surely_absent` is true of the header:
+    the octets read (through the empty line, so the whole header) are ASCII without a
+    NUL, a backslash or ``=?``, and hold ``wanted`` (folded) in no case. Folding is
+    ``translate`` of A-Z, not ``lower()``, which follows the database's locale."""
+    if "\r" in wanted or "\n" in wanted:
+        return "true"
+    h = _HEADER_ESCAPED
+    plain = (
+        f"strpos({h}, '\\') = 0 AND strpos({h}, '=?') = 0"
+        f" AND (left({h}, 1) = chr(10) OR left({h}, 2) = chr(13) || chr(10)"
+        f" OR strpos({h}, chr(10) || chr(10)) > 0"
+        f" OR strpos({h}, chr(10) || chr(13) || chr(10)) > 0)"
+    )
+    if not wanted.isascii():
+        found = "false"  # an ASCII text folds to ASCII
+    else:
+        found = f"strpos(translate({h}, '{_UPPER}', '{_LOWER}'), {params.add(wanted)}) > 0"
+    return f"CASE WHEN {plain} THEN {found} ELSE true END"
 
 
 # --- exact evaluation ---------------------------------------------------------------------

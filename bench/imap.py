@@ -358,6 +358,10 @@ def table(result: dict[str, Any]) -> str:
         except KeyError:  # a phase left out by --only
             return "-"
 
+    def cpu_per_op(side: dict[str, Any]) -> str:
+        rounds = (r.get("cpu_ms_per_op", {}) for r in side["mixed"])
+        return "; ".join(", ".join(f"{k} {v:.1f}" for k, v in r.items()) for r in rounds)
+
     def kind_p50(kind: str) -> Any:
         return lambda s: ", ".join(f"{r['by_kind'][kind]['p50_ms']:.0f}" for r in s["mixed"])
 
@@ -411,6 +415,7 @@ def table(result: dict[str, Any]) -> str:
             f"mixed, {result['sizes']['clients']} clients, ops/s per round",
             lambda s: ", ".join(f"{r['ops_per_s']:.0f}" for r in s["mixed"]),
         ),
+        both("mixed: CPU ms per op per round", cpu_per_op),
         *(both(f"mixed: {kind} p50 ms per round", kind_p50(kind)) for kind in phases.MIX),
         "",
         "| target | measured | verdict |",

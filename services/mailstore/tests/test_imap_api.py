@@ -635,3 +635,21 @@ async def test_subject_search_reads_only_what_sql_cannot_rule_out(
         "": "1:7",
     }
     assert by_header == {"uids": "4"}
+
+
+async def test_changes_of_an_unknown_account_is_404_without_a_folder_code(
+    client: Client, alice: None
+) -> None:
+    # /changes finds the account in its own query: an unknown one is still told apart
+    # from an unknown folder (the gateway maps only the latter to NONEXISTENT).
+    url = "/v1/accounts/nobody@localpost.test/imap/changes"
+    for query in ({"folder": "INBOX", "modseq": "0"}, {"folder": "INBOX", "modseq": "x"}):
+        response = await client.get(url, params=query, headers=AUTH)
+        assert response.status == 404
+        assert "code" not in await response.json()
+    upper = await client.get(
+        f"/v1/accounts/{ALICE.upper()}/imap/changes",
+        params={"folder": "INBOX", "modseq": "0"},
+        headers=AUTH,
+    )
+    assert upper.status == 200

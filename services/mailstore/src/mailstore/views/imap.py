@@ -18,7 +18,7 @@ from aiohttp import web
 
 from mailstore import db
 from mailstore.db import imap_folders, imap_messages, imap_search
-from mailstore.errors import InvalidRequest, MessageNotFound
+from mailstore.errors import AccountNotFound, InvalidRequest, MessageNotFound
 from mailstore.imap_search import validate
 from mailstore.imap_sets import MAX_UID, compact, format_ranges, parse_uid_set
 from mailstore.keys import EVENTS, POOL
@@ -373,11 +373,19 @@ async def expunge(request: web.Request) -> web.Response:
 
 
 async def changes(request: web.Request) -> web.Response:
-    account = await account_of(request)
-    name = _query_folder(request)
-    modseq = _number(request.query.get("modseq"), "modseq")
+    # The account is found by the query itself: one round trip for the call that
+    # every session of a folder makes after each change there, and at NOOP and IDLE.
+    address = request.match_info["address"].lower()
+    try:
+        name = _query_folder(request)
+        modseq = _number(request.query.get("modseq"), "modseq")
+    except InvalidRequest:
+        await account_of(request)  # a missing account is 404 first, as on every route
+        raise
+    if not db.storable(address):
+        raise AccountNotFound(address)
     highest, vanished, changed = await imap_messages.changes_since(
-        request.app[POOL], account_id=account["id"], name=name, modseq=modseq
+        request.app[POOL], address=address, name=name, modseq=modseq
     )
     return web.json_response(
         {

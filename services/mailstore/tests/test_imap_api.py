@@ -637,19 +637,31 @@ async def test_subject_search_reads_only_what_sql_cannot_rule_out(
     assert by_header == {"uids": "4"}
 
 
-async def test_changes_of_an_unknown_account_is_404_without_a_folder_code(
-    client: Client, alice: None
-) -> None:
-    # /changes finds the account in its own query: an unknown one is still told apart
-    # from an unknown folder (the gateway maps only the latter to NONEXISTENT).
-    url = "/v1/accounts/nobody@localpost.test/imap/changes"
-    for query in ({"folder": "INBOX", "modseq": "0"}, {"folder": "INBOX", "modseq": "x"}):
-        response = await client.get(url, params=query, headers=AUTH)
-        assert response.status == 404
-        assert "code" not in await response.json()
-    upper = await client.get(
-        f"/v1/accounts/{ALICE.upper()}/imap/changes",
-        params={"folder": "INBOX", "modseq": "0"},
-        headers=AUTH,
+async def test_an_unknown_account_is_404_without_a_folder_code(client: Client, alice: None) -> None:
+    # /changes, /fetch and /raw find the account in their own query: an unknown one is
+    # still told apart from an unknown folder (the gateway maps only the latter to
+    # NONEXISTENT), and comes before any complaint about the request.
+    nobody = "/v1/accounts/nobody@localpost.test/imap"
+    for method, path, query in [
+        ("GET", "/changes", {"params": {"folder": "INBOX", "modseq": "0"}}),
+        ("GET", "/changes", {"params": {"folder": "INBOX", "modseq": "x"}}),
+        ("GET", "/raw", {"params": {"folder": "INBOX", "uid": "1"}}),
+        ("GET", "/raw", {"params": {"folder": "INBOX", "uid": "x"}}),
+        ("POST", "/fetch", {"json": {"folder": "INBOX", "uids": "1"}}),
+        ("POST", "/fetch", {"json": {"folder": "INBOX", "uids": "x"}}),
+    ]:
+        response = await client.request(method, nobody + path, headers=AUTH, **query)
+        assert response.status == 404, (path, query)
+        assert "code" not in await response.json(), (path, query)
+    await append(client, "INBOX", mail())
+    upper = f"/v1/accounts/{ALICE.upper()}/imap"
+    changes = await client.get(
+        upper + "/changes", params={"folder": "INBOX", "modseq": "0"}, headers=AUTH
     )
-    assert upper.status == 200
+    raw = await client.get(upper + "/raw", params={"folder": "INBOX", "uid": "1"}, headers=AUTH)
+    fetched = await client.post(
+        upper + "/fetch", json={"folder": "INBOX", "uids": "1"}, headers=AUTH
+    )
+    assert (changes.status, raw.status, fetched.status) == (200, 200, 200)
+    assert (await raw.read()).startswith(b"From: Carol")
+    assert b'"uid": 1' in await fetched.read()

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from mailstore.db.accounts import get_account
 from mailstore.db.changes import delete_entries
 from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.folders import EXISTS, Change, allocate, expunge, lock_folders
 from mailstore.errors import (
+    AccountNotFound,
     FolderExists,
     FolderHasChildren,
     FolderNotEmpty,
@@ -90,6 +92,24 @@ async def folder_status(pool: Pool, *, account_id: int, name: str) -> Record:
 
 _FIND = "SELECT id, name, uidvalidity, special_use FROM folders WHERE account_id = $1 AND name = $2"
 _FIND_LOCKED = _FIND + " FOR NO KEY UPDATE"
+
+
+async def find_folder_of(pool: Pool, *, address: str, name: str) -> Record:
+    """The folder ``name`` of the account at ``address`` (lower case): ``account_id`` and
+    ``id``, found with the account in one round trip (FETCH asks this for every page);
+    AccountNotFound or FolderNotFound when there is no such account or folder."""
+    row = await pool.fetchrow(
+        "SELECT f.account_id, f.id FROM folders f"
+        " WHERE f.account_id = (SELECT a.id FROM accounts a WHERE a.address = $1)"
+        " AND f.name = $2",
+        address,
+        normalise(name),
+    )
+    if row is None:
+        if await get_account(pool, address=address) is None:
+            raise AccountNotFound(address)
+        raise FolderNotFound(name)
+    return row
 
 
 async def find_folder(con: Connection, account_id: int, name: str, *, lock: bool = False) -> Record:

@@ -30,6 +30,7 @@ every per-session limit (commands per second, timeouts). Usage::
 
     .venv/bin/python bench/imap.py [--json out.json]
     .venv/bin/python bench/imap.py --smoke
+    .venv/bin/python bench/imap.py --only mixed   # one phase (or several), seeding only its data
 """
 
 from __future__ import annotations
@@ -63,10 +64,13 @@ PASSWORD = "bench-password-1"  # noqa: S105 - throwaway accounts on throwaway se
 MIX_ACCOUNTS = 4
 SESSIONS_PER_ACCOUNT = 20  # the gateway's IMAP_MAX_CONNECTIONS_PER_ACCOUNT default
 DOMAIN = "localpost.test"
+# The phases of measure(), in order; --only picks some (the default is all of them).
+PHASES = ("logins", "big", "large", "exists", "mixed", "idle")
+PHASE_OF_ROLE = {"big": "big", "large": "large"}
 
 
 def roles(args: argparse.Namespace) -> list[str]:
-    idle_accounts = math.ceil(args.idle / SESSIONS_PER_ACCOUNT)
+    idle_accounts = math.ceil(args.idle / SESSIONS_PER_ACCOUNT) if "idle" in args.only else 0
     return [
         "big",
         "large",
@@ -78,7 +82,12 @@ def roles(args: argparse.Namespace) -> list[str]:
 
 
 def contents(args: argparse.Namespace, address: str, role: str) -> Iterator[bytes] | None:
-    """The messages a role's Inbox starts with; the same bytes for both servers."""
+    """The messages a role's Inbox starts with; the same bytes for both servers.
+
+    A phase left out by ``--only`` is not seeded: 100,000 messages take minutes.
+    """
+    if role in PHASE_OF_ROLE and PHASE_OF_ROLE[role] not in args.only:
+        return None
     if role == "big":
         return imap_seed.mailbox(address, args.big, seed=1)
     if role.startswith("mix-"):
@@ -210,23 +219,27 @@ async def measure(
         if args.json is not None:
             args.json.with_suffix(".partial.json").write_text(json.dumps(out, indent=2))
 
+    only = set(args.only)
     logins = [(ours, "login"), (theirs, "login"), (theirs, "login-sha512")]
-    for target, role in logins:
+    for target, role in logins if "logins" in only else []:
         out[target.name][f"logins {role}"] = await phases.logins(
             target, role, clients=args.login_clients, seconds=args.login_seconds
         )
         keep()
-    for target in (ours, theirs):
+    for target in (ours, theirs) if "big" in only else ():
         out[target.name]["big folder"] = await phases.big_folder(
             target, repeats=args.repeats, bodies=min(args.bodies, args.big)
         )
+        keep()
+    for target in (ours, theirs) if "large" in only else ():
         out[target.name]["large"] = await phases.large_body(target, repeats=args.repeats)
         keep()
-    for target, deliver, via in (
+    deliveries = (
         (ours, by_smtp, "SMTP 250"),
         (ours, Appender(ours, "probe"), "APPEND OK"),
         (theirs, Appender(theirs, "probe"), "APPEND OK"),
-    ):
+    )
+    for target, deliver, via in deliveries if "exists" in only else ():
         try:
             out[target.name][f"exists after {via}"] = await phases.exists_latency(
                 target, deliver, messages=args.probes, via=via
@@ -235,7 +248,7 @@ async def measure(
             if isinstance(deliver, Appender):
                 await deliver.close()
         keep()
-    for round_ in range(args.rounds):
+    for round_ in range(args.rounds if "mixed" in only else 0):
         order = (ours, theirs) if round_ % 2 == 0 else (theirs, ours)
         for target in order:
             runs = out[target.name].setdefault("mixed", [])
@@ -246,7 +259,7 @@ async def measure(
             )
             keep()
     accounts = math.ceil(args.idle / SESSIONS_PER_ACCOUNT)
-    for target in (ours, theirs):
+    for target in (ours, theirs) if "idle" in only else ():
         out[target.name]["idle"] = await phases.idle_sessions(
             target, sessions=args.idle, accounts=accounts
         )
@@ -273,46 +286,54 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def headline(result: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(figure, measured, target) rows; run_all.py's combined table uses them too."""
+    """(figure, measured, target) rows; run_all.py's combined table uses them too.
+
+    A phase left out by ``--only`` has no row.
+    """
     ours, theirs = result["localpost"], result["dovecot"]
     rows: list[tuple[str, str, str]] = []
-    mixed = {
-        name: [r["ops_per_s"] for r in result[name]["mixed"]] for name in ("localpost", "dovecot")
-    }
-    ratio = median(mixed["localpost"]) / max(median(mixed["dovecot"]), 1e-9)
-    rows.append(
-        (
-            "IMAP mixed load, Localpost / Dovecot",
-            f"{median(mixed['localpost']):.0f} / {median(mixed['dovecot']):.0f} ops/s "
-            f"= {ratio:.2f}x",
-            verdict(ratio >= 0.5, ">= 0.5x"),
+    if "mixed" in ours:
+        mixed = {
+            name: [r["ops_per_s"] for r in result[name]["mixed"]]
+            for name in ("localpost", "dovecot")
+        }
+        ratio = median(mixed["localpost"]) / max(median(mixed["dovecot"]), 1e-9)
+        rows.append(
+            (
+                "IMAP mixed load, Localpost / Dovecot",
+                f"{median(mixed['localpost']):.0f} / {median(mixed['dovecot']):.0f} ops/s "
+                f"= {ratio:.2f}x",
+                verdict(ratio >= 0.5, ">= 0.5x"),
+            )
         )
-    )
-    smtp = ours["exists after SMTP 250"]
-    rows.append(
-        (
-            "IMAP SMTP 250 -> EXISTS in IDLE p50/p99",
-            f"{smtp['p50_ms']:.0f}/{smtp['p99_ms']:.0f} ms",
-            verdict(smtp["p99_ms"] <= 500 and not smtp["missed"], "p99 <= 500 ms"),
+    if "exists after SMTP 250" in ours:
+        smtp = ours["exists after SMTP 250"]
+        rows.append(
+            (
+                "IMAP SMTP 250 -> EXISTS in IDLE p50/p99",
+                f"{smtp['p50_ms']:.0f}/{smtp['p99_ms']:.0f} ms",
+                verdict(smtp["p99_ms"] <= 500 and not smtp["missed"], "p99 <= 500 ms"),
+            )
         )
-    )
-    idle = ours["idle"]
-    held = idle["held"]["imap-gateway"]["rss_mib"]
-    rows.append(
-        (
-            f"IMAP {idle['sessions']} IDLE sessions: gateway RSS",
-            f"{held:.0f} MiB",
-            verdict(held < 150, "< 150 MiB"),
+    if "idle" in ours:
+        idle = ours["idle"]
+        held = idle["held"]["imap-gateway"]["rss_mib"]
+        rows.append(
+            (
+                f"IMAP {idle['sessions']} IDLE sessions: gateway RSS",
+                f"{held:.0f} MiB",
+                verdict(held < 150, "< 150 MiB"),
+            )
         )
-    )
-    select = ours["big folder"]["select"]["p50_ms"]
-    rows.append(
-        (
-            f"IMAP SELECT of {result['sizes']['big']:,} messages p50",
-            f"{select:.0f} ms (Dovecot {theirs['big folder']['select']['p50_ms']:.0f} ms)",
-            verdict(select <= 300, "<= 300 ms"),
+    if "big folder" in ours:
+        select = ours["big folder"]["select"]["p50_ms"]
+        rows.append(
+            (
+                f"IMAP SELECT of {result['sizes']['big']:,} messages p50",
+                f"{select:.0f} ms (Dovecot {theirs['big folder']['select']['p50_ms']:.0f} ms)",
+                verdict(select <= 300, "<= 300 ms"),
+            )
         )
-    )
     return rows
 
 
@@ -329,7 +350,20 @@ def table(result: dict[str, Any]) -> str:
     big = result["sizes"]["big"]
 
     def both(label: str, pick: Any) -> str:
-        return f"| {label} | {pick(ours)} | {pick(theirs)} |"
+        return f"| {label} | {shown(pick, ours)} | {shown(pick, theirs)} |"
+
+    def shown(pick: Any, side: dict[str, Any]) -> str:
+        try:
+            return str(pick(side))
+        except KeyError:  # a phase left out by --only
+            return "-"
+
+    def cpu_per_op(side: dict[str, Any]) -> str:
+        rounds = (r.get("cpu_ms_per_op", {}) for r in side["mixed"])
+        return "; ".join(", ".join(f"{k} {v:.1f}" for k, v in r.items()) for r in rounds)
+
+    def kind_p50(kind: str) -> Any:
+        return lambda s: ", ".join(f"{r['by_kind'][kind]['p50_ms']:.0f}" for r in s["mixed"])
 
     def folder(kind: str, unit: str = "") -> Any:
         def pick(side: dict[str, Any]) -> str:
@@ -381,6 +415,8 @@ def table(result: dict[str, Any]) -> str:
             f"mixed, {result['sizes']['clients']} clients, ops/s per round",
             lambda s: ", ".join(f"{r['ops_per_s']:.0f}" for r in s["mixed"]),
         ),
+        both("mixed: CPU ms per op per round", cpu_per_op),
+        *(both(f"mixed: {kind} p50 ms per round", kind_p50(kind)) for kind in phases.MIX),
         "",
         "| target | measured | verdict |",
         "|---|---|---|",
@@ -403,6 +439,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=20, help="mixed-load sessions")
     parser.add_argument("--seconds", type=float, default=20.0, help="mixed-load duration")
     parser.add_argument("--rounds", type=int, default=2, help="mixed-load turns per server")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=PHASES,
+        default=list(PHASES),
+        help="run only these phases (default: all); e.g. --only mixed",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check it runs")
     args = parser.parse_args(argv)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import statistics
 import time
@@ -55,6 +56,20 @@ def status_kib(pid: int, field_name: str) -> int:
         if line.startswith(field_name + ":"):
             return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (proc(5) stat fields 14 and 15)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_group(target: Target) -> dict[str, float]:
+    return {name: sum(map(cpu_seconds, pids)) for name, pids in target.processes().items()}
 
 
 def pss_kib(pid: int) -> int:
@@ -257,18 +272,27 @@ async def mixed(target: Target, *, clients: int, accounts: int, seconds: float) 
             counts[kind] += 1
 
     started = time.perf_counter()
+    cpu_before = cpu_by_group(target)
     try:
         await asyncio.gather(*(client(n, c) for n, c in enumerate(sessions)))
     except BaseException:
         await asyncio.gather(*(c.close() for c in sessions))
         raise
     elapsed = time.perf_counter() - started
+    # Read before LOGOUT: Dovecot's imap processes end with their sessions.
+    cpu_after = cpu_by_group(target)
     await asyncio.gather(*(c.logout() for c in sessions))
     total = sum(counts.values())
     return {
         "ops": total,
         "seconds": round(elapsed, 1),
         "ops_per_s": round(total / elapsed, 1),
+        # CPU per operation of each metered process group (PostgreSQL not included):
+        # on a shared machine the rate follows the other load, the work per op less so.
+        "cpu_ms_per_op": {
+            name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(total, 1), 2)
+            for name in cpu_after
+        },
         # Where the time goes: each kind's count and p50 latency at the client.
         "by_kind": {
             kind: {"count": counts[kind], "p50_ms": round(percentile(took[kind], 50), 1)}

@@ -4,6 +4,7 @@ real mail store in tests/integration/test_imap_mailstore.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -289,3 +290,46 @@ async def test_a_message_gone_between_fetch_and_raw_is_expunged_not_unavailable(
     with pytest.raises(bk.MessageExpunged):
         [chunk async for chunk in body.chunks]
     await selected.close()
+
+
+async def test_sessions_of_a_folder_woken_by_one_event_ask_once(
+    store_and_backend: tuple[FakeStore, MailstoreBackend],
+) -> None:
+    fake, backend = store_and_backend
+    backend.hub.up = True
+    user = await backend.authenticate(bk.Credentials(ALICE, "right", "192.0.2.1"))
+    sessions = [await user.select("INBOX", read_only=False) for _ in range(3)]
+    await asyncio.gather(*(s.changes().catch_up() for s in sessions))  # SELECT's pokes
+    fake.asked.clear()
+    fake.changes = {
+        "highestmodseq": 6,
+        "vanished": "",
+        "changed": [{"uid": 3, "flags": [], "keywords": [], "modseq": 6}],
+    }
+
+    backend.hub.publish({"event": "stored", "entries": [{"account": ALICE, "folder_id": "inbox"}]})
+    await asyncio.gather(*(s.changes().refresh() for s in sessions))
+
+    assert fake.asked == ["5"]
+    assert [s.changes().pending() for s in sessions] == [[bk.MessagesAdded((3,))]] * 3
+    for s in sessions:
+        await s.close()
+
+
+async def test_a_session_asking_after_the_request_went_out_asks_anew(
+    store_and_backend: tuple[FakeStore, MailstoreBackend],
+) -> None:
+    # Sharing an answer read before the asker was told of a change would lose it.
+    fake, backend = store_and_backend
+    user = await backend.authenticate(bk.Credentials(ALICE, "right", "192.0.2.1"))
+    first, second = [await user.select("INBOX", read_only=False) for _ in range(2)]
+    fake.asked.clear()
+    asking = asyncio.create_task(first.read_changes(5))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the request is on its way
+    await second.read_changes(5)
+    await asking
+
+    assert fake.asked == ["5", "5"]
+    await first.close()
+    await second.close()

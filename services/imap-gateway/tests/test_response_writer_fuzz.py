@@ -36,6 +36,17 @@ class _Sink:
         pass
 
 
+class _Writes(_Sink):
+    """Each write apart, as the transport is given them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+
 def reader_state(data: bytes) -> tuple[bool, bool]:
     """(in a response, in a literal) for a client that has read ``data``."""
     at, line_start = 0, 0
@@ -85,5 +96,25 @@ async def test_writer_state_matches_a_reader_of_its_output(steps: list[tuple[Any
                 await writer.stream_literal(size, _chunks(parts))
         except encoder.EncodingError:
             break  # text inside a cut literal, or the cut itself: nothing more goes out
+        writer.flush()  # text is collected until a drain or a flush hands it over
         assert (writer.in_response, writer.in_literal) == reader_state(bytes(sink.data))
+    writer.flush()
     assert (writer.in_response, writer.in_literal) == reader_state(bytes(sink.data))
+
+
+async def test_text_goes_out_at_a_drain_in_one_write() -> None:
+    sink = _Writes()
+    writer = encoder.ResponseWriter(sink)  # type: ignore[arg-type]
+    writer.write(b"* 1 FETCH (UID 1 ")
+    writer.write(b"FLAGS ())\r\n")
+    assert sink.writes == []
+    await writer.drain()
+    assert sink.writes == [b"* 1 FETCH (UID 1 FLAGS ())\r\n"]
+
+
+async def test_a_literal_goes_out_chunk_by_chunk_after_its_head() -> None:
+    sink = _Writes()
+    writer = encoder.ResponseWriter(sink)  # type: ignore[arg-type]
+    writer.write(b"* 1 FETCH (BODY[] ")
+    await writer.stream_literal(4, _chunks([b"ab", b"cd"]))
+    assert sink.writes == [b"* 1 FETCH (BODY[] {4}\r\nab", b"cd"]

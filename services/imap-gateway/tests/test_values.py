@@ -262,4 +262,5 @@ def test_abandon_ends_an_open_line_so_a_bye_can_follow() -> None:
     writer.write(b"* 2 FETCH (UID 7 ")
     assert writer.abandon()
     assert not writer.in_response
+    writer.flush()
     assert bytes(sink.data) == b"* 2 FETCH (UID 7 \r\n"

@@ -743,3 +743,74 @@ async def test_invalid_claims_are_422(client: Client, alice: None, body: Any) ->
 async def test_a_claim_on_a_missing_folder_is_404(client: Client, alice: None) -> None:
     response = await client.post(IMAP + "/recent", json={"folder": "Nowhere"}, headers=AUTH)
     assert response.status == 404
+
+
+async def test_subject_search_reads_only_what_sql_cannot_rule_out(
+    client: Client, alice: None
+) -> None:
+    # SQL rules out plain ASCII headers without the text; every other kind of header
+    # is decided by the exact reading, whatever its octets hold.
+    subjects = [
+        b"weekly report",  # 1: found as written
+        b"WEEKLY Report",  # 2: in another case
+        b"=?utf-8?q?weekly_report?=",  # 3: inside an encoded word
+        "\u017fweekly".encode(),  # 4: UTF-8 as it is (RFC 6532)
+        b"back\\slash weekly",  # 5: a backslash, escaped by PostgreSQL
+        b"lunch",  # 6: absent
+        b"weekly\r\n report",  # 7: a folded line
+    ]
+    await append(
+        client,
+        "INBOX",
+        *(
+            mail("x", f"<{n}@x>").replace(b"Subject: x", b"Subject: " + subject)
+            for n, subject in enumerate(subjects)
+        ),
+    )
+    found = {}
+    for needle in ("weekly", "WEEKLY REPORT", "\u017fweekly", "nowhere", ""):
+        program = {"key": "AND", "keys": [{"key": "UNSEEN"}, {"key": "SUBJECT", "value": needle}]}
+        found[needle] = (await post(client, "/search", {"folder": "INBOX", "program": program}))[
+            "uids"
+        ]
+    header = {"key": "HEADER", "field": "Message-ID", "value": "3@X"}
+    by_header = await post(client, "/search", {"folder": "INBOX", "program": header})
+
+    assert found == {
+        "weekly": "1:5,7",
+        "WEEKLY REPORT": "1:3",
+        "\u017fweekly": "4",
+        "nowhere": "",
+        "": "1:7",
+    }
+    assert by_header == {"uids": "4"}
+
+
+async def test_an_unknown_account_is_404_without_a_folder_code(client: Client, alice: None) -> None:
+    # /changes, /fetch and /raw find the account in their own query: an unknown one is
+    # still told apart from an unknown folder (the gateway maps only the latter to
+    # NONEXISTENT), and comes before any complaint about the request.
+    nobody = "/v1/accounts/nobody@localpost.test/imap"
+    for method, path, query in [
+        ("GET", "/changes", {"params": {"folder": "INBOX", "modseq": "0"}}),
+        ("GET", "/changes", {"params": {"folder": "INBOX", "modseq": "x"}}),
+        ("GET", "/raw", {"params": {"folder": "INBOX", "uid": "1"}}),
+        ("GET", "/raw", {"params": {"folder": "INBOX", "uid": "x"}}),
+        ("POST", "/fetch", {"json": {"folder": "INBOX", "uids": "1"}}),
+        ("POST", "/fetch", {"json": {"folder": "INBOX", "uids": "x"}}),
+    ]:
+        response = await client.request(method, nobody + path, headers=AUTH, **query)
+        assert response.status == 404, (path, query)
+        assert "code" not in await response.json(), (path, query)
+    await append(client, "INBOX", mail())
+    upper = f"/v1/accounts/{ALICE.upper()}/imap"
+    changes = await client.get(
+        upper + "/changes", params={"folder": "INBOX", "modseq": "0"}, headers=AUTH
+    )
+    raw = await client.get(upper + "/raw", params={"folder": "INBOX", "uid": "1"}, headers=AUTH)
+    fetched = await client.post(
+        upper + "/fetch", json={"folder": "INBOX", "uids": "1"}, headers=AUTH
+    )
+    assert (changes.status, raw.status, fetched.status) == (200, 200, 200)
+    assert (await raw.read()).startswith(b"From: Carol")
+    assert b'"uid": 1' in await fetched.read()

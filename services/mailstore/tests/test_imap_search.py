@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from mailstore.imap_search import (
     Candidate,
@@ -137,3 +139,45 @@ def test_every_prefix_that_holds_the_empty_line_has_the_whole_header(raw: bytes)
 def test_a_message_without_an_empty_line_never_has_its_header_end() -> None:
     raw = b"Subject: no body\r\nFrom: a@b\r\n"
     assert not any(has_header_end(raw[:end]) for end in range(len(raw) + 1))
+
+
+def _split_line_by_line(raw: bytes) -> tuple[bytes, bytes] | None:
+    """The header as a reader walks the LF-ended lines: the first that is LF or CRLF
+    alone ends it (the reference for split_message's byte search); None without one."""
+    offset = 0
+    for piece in raw.split(b"\n")[:-1]:
+        offset += len(piece) + 1
+        if piece in (b"", b"\r"):
+            return raw[:offset], raw[offset:]
+    return None
+
+
+@given(st.lists(st.sampled_from([b"a", b":", b" ", b"\r", b"\n", b"\r\n"]), max_size=14))
+@example([b"a", b"\n", b"\n", b"\r\n", b"\r\n"])  # LF LF before LF CRLF
+@example([b"a", b"\n", b"\r\n", b"\n", b"\n"])  # LF CRLF before LF LF
+def test_split_message_agrees_with_a_line_by_line_reading(pieces: list[bytes]) -> None:
+    raw = b"".join(pieces)
+    expected = _split_line_by_line(raw)
+    assert has_header_end(raw) == (expected is not None)
+    assert split_message(raw) == (expected or (raw, b""))
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle", "found"),
+    [
+        (b"Subject: plain words\r\n\r\n", "WORDS", True),
+        (b"Subject: plain words\r\n\r\n", "absent", False),
+        # An encoded word hides the text from a byte search: read exactly.
+        (b"Subject: =?utf-8?q?hidden_word?=\r\n\r\n", "hidden word", True),
+        # U+017F LATIN SMALL LETTER LONG S casefolds to "s": non-ASCII is read exactly.
+        ("Subject: \u017ftop\r\n\r\n".encode(), "STOP", True),
+        # Folded lines are one value joined by CRLF (header_fields).
+        (b"Subject: one\r\n two\r\n\r\n", "one\r\n two", True),
+        (b"Subject: one\r\n two\r\n\r\n", "TWO", True),
+        (b"Subject: ascii\r\n\r\n", "\u00e9", False),
+    ],
+)
+def test_subject_search_skips_only_messages_that_cannot_match(
+    raw: bytes, needle: str, found: bool
+) -> None:
+    assert matches({"key": "SUBJECT", "value": needle}, candidate(raw)) is found

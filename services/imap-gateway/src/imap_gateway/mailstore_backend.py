@@ -45,7 +45,7 @@ import datetime as dt
 import json
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -497,6 +497,38 @@ class MailstoreFeed:
             self._task.cancel()
 
 
+class SharedReads:
+    """``/changes`` of one folder from one MODSEQ, asked by several sessions at once,
+    asked once: an event wakes every session of the folder (five in the benchmark's
+    mixed load), and each would ask the same question.
+
+    Only callers that arrive before the request goes out share it (it goes out on the
+    event loop's next turn), so each answer is read after its caller asked: a session
+    woken by an event always sees the change that the event announced.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[tuple[str, str, str, int], asyncio.Task[Found]] = {}
+
+    async def read(
+        self, key: tuple[str, str, str, int], ask: Callable[[], Awaitable[Found]]
+    ) -> Found:
+        task = self._waiting.get(key)
+        if task is None or task.done():
+            task = asyncio.create_task(self._ask(key, ask), name="imap-shared-changes")
+            # Retrieved even when every caller has gone (a session closed meanwhile).
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._waiting[key] = task
+        # A caller cancelled (its session closing) must not cancel the others' answer.
+        return await asyncio.shield(task)
+
+    async def _ask(
+        self, key: tuple[str, str, str, int], ask: Callable[[], Awaitable[Found]]
+    ) -> Found:
+        del self._waiting[key]  # from now on a new caller asks anew
+        return await ask()
+
+
 # --- the states --------------------------------------------------------------------------
 
 
@@ -507,6 +539,7 @@ class MailstoreBackend:
         self.client = client
         self.hub = hub
         self.broker = broker
+        self.shared_changes = SharedReads()
 
     async def authenticate(self, credentials: bk.Credentials) -> MailstoreUser:
         client = self.client
@@ -917,7 +950,12 @@ class MailstoreSelected:
         return bk.Changes(found.vanished, found.changed)
 
     async def read_changes(self, modseq: int) -> Found:
-        """``/changes`` since ``modseq``: expunged UIDs, changed messages, HIGHESTMODSEQ."""
+        """``/changes`` since ``modseq``: expunged UIDs, changed messages, HIGHESTMODSEQ
+        (one request for the sessions of this folder asking at once, SharedReads)."""
+        key = (self.user.address.lower(), self.folder_id, self.name, modseq)
+        return await self.user.backend.shared_changes.read(key, lambda: self._read_changes(modseq))
+
+    async def _read_changes(self, modseq: int) -> Found:
         params = {"folder": self.name, "modseq": str(modseq)}
         url = self.user.url("/changes")
         found = await self.user.client.call("GET", url, what=self.name, params=params)

@@ -72,7 +72,6 @@ HEADER_TEXT_KEYS = ADDRESS_KEYS | {"SUBJECT"}
 TEXT_KEYS = HEADER_TEXT_KEYS | {"BODY", "TEXT"}
 INTERNAL_DATE_KEYS = frozenset({"BEFORE", "ON", "SINCE"})
 SENT_DATE_KEYS = frozenset({"SENTBEFORE", "SENTON", "SENTSINCE"})
-_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 _NEWLINE = re.compile(rb"\r?\n")
 _FIELD_NAME = re.compile(r"[!-9;-~]{1,200}")
 
@@ -174,7 +173,23 @@ def needs_body(node: dict[str, Any]) -> bool:
 def has_header_end(raw: bytes) -> bool:
     """Whether ``raw`` holds the header's empty line: then :func:`split_message` of it
     gives the same header as of any longer message it begins."""
-    return any(m.group() in (b"\n", b"\r\n") for m in _LINE.finditer(raw))
+    return _header_end(raw) is not None
+
+
+def _header_end(raw: bytes) -> int | None:
+    """Where the header ends, after its empty line (a line of LF or CRLF alone, at
+    the start or after an LF); None without one. Searched by ``bytes.find``: SEARCH
+    asks this of every candidate, and a regex over each line costs far more."""
+    if raw.startswith(b"\n"):
+        return 1
+    if raw.startswith(b"\r\n"):
+        return 2
+    lf, crlf = raw.find(b"\n\n"), raw.find(b"\n\r\n")
+    if lf < 0 and crlf < 0:
+        return None
+    if crlf < 0 or 0 <= lf < crlf:
+        return lf + 2
+    return crlf + 3
 
 
 # --- SQL ----------------------------------------------------------------------------------
@@ -192,22 +207,27 @@ class Params:
         return f"${self._first + len(self.values) - 1}"
 
 
-def prefilter(node: dict[str, Any], params: Params, *, negated: bool = False) -> str:
+def prefilter(
+    node: dict[str, Any], params: Params, *, negated: bool = False, text: bool = False
+) -> str:
     """An SQL condition on ``e`` (mailbox_entries) and ``m`` (messages), true for every
     message the program can match: exact when :func:`needs_raw` is false; keys that
-    need the raw message count as true (false under an odd number of NOTs)."""
+    need the raw message count as true (false under an odd number of NOTs). With
+    ``text``, SUBJECT and HEADER also rule out in SQL what :func:`_surely_absent`
+    would (:func:`_header_text_sql`), so those messages are not even read; the
+    query then joins :data:`HEADER_LATERAL`."""
     key = node["key"]
     if key == "NOT":
-        return f"NOT ({prefilter(node['arg'], params, negated=not negated)})"
+        return f"NOT ({prefilter(node['arg'], params, negated=not negated, text=text)})"
     if key == "OR":
-        left = prefilter(node["left"], params, negated=negated)
-        return f"(({left}) OR ({prefilter(node['right'], params, negated=negated)}))"
+        left = prefilter(node["left"], params, negated=negated, text=text)
+        right = prefilter(node["right"], params, negated=negated, text=text)
+        return f"(({left}) OR ({right}))"
     if key == "AND":
-        return (
-            "("
-            + " AND ".join(f"({prefilter(k, params, negated=negated)})" for k in node["keys"])
-            + ")"
-        )
+        keys = (prefilter(k, params, negated=negated, text=text) for k in node["keys"])
+        return "(" + " AND ".join(f"({k})" for k in keys) + ")"
+    if text and not negated and (key == "SUBJECT" or (key == "HEADER" and node["value"])):
+        return _header_text_sql(_fold(node["value"]), params)
     if key in TEXT_KEYS or key in SENT_DATE_KEYS or key == "HEADER":
         return "false" if negated else "true"
     if key in ("ALL", "OLD"):
@@ -248,6 +268,43 @@ def prefilter(node: dict[str, Any], params: Params, *, negated: bool = False) ->
     raise _invalid(f"unknown search key {key!r}")
 
 
+# Where the top-level header ends (with its empty line), from the stored structure
+# (migration 0008); a message without one is read from a first guess and checked.
+HEADER_END = "coalesce((m.imap_structure #>> '{body,header,1}')::integer, 8192)"
+# The header's octets as text, when they are plain: PostgreSQL's "escape" encoding
+# writes NUL, octets above 127 and the backslash as backslash sequences, and leaves
+# every other octet as it is. Computed once per row by a query that reads with
+# ``text`` (HEADER_LATERAL joined as ``hx``): written out in each test, the message
+# would be read again for each.
+HEADER_LATERAL = (
+    "CROSS JOIN LATERAL (SELECT encode(substring(m.raw FROM 1 FOR "  # noqa: S608 - constants
+    f"{HEADER_END}), 'escape') AS h OFFSET 0) hx"
+)
+_HEADER_ESCAPED = "hx.h"
+_UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+
+
+def _header_text_sql(wanted: str, params: Params) -> str:
+    """SQL that is false only where :func:`_surely_absent` is true of the header:
+    the octets read (through the empty line, so the whole header) are ASCII without a
+    NUL, a backslash or ``=?``, and hold ``wanted`` (folded) in no case. Folding is
+    ``translate`` of A-Z, not ``lower()``, which follows the database's locale."""
+    if "\r" in wanted or "\n" in wanted:
+        return "true"
+    h = _HEADER_ESCAPED
+    plain = (
+        f"strpos({h}, '\\') = 0 AND strpos({h}, '=?') = 0"
+        f" AND (left({h}, 1) = chr(10) OR left({h}, 2) = chr(13) || chr(10)"
+        f" OR strpos({h}, chr(10) || chr(10)) > 0"
+        f" OR strpos({h}, chr(10) || chr(13) || chr(10)) > 0)"
+    )
+    if not wanted.isascii():
+        found = "false"  # an ASCII text folds to ASCII
+    else:
+        found = f"strpos(translate({h}, '{_UPPER}', '{_LOWER}'), {params.add(wanted)}) > 0"
+    return f"CASE WHEN {plain} THEN {found} ELSE true END"
+
+
 # --- exact evaluation ---------------------------------------------------------------------
 
 
@@ -271,10 +328,10 @@ def _fold(value: bytes | str) -> str:
 
 def split_message(raw: bytes) -> tuple[bytes, bytes]:
     """The header (through the first empty line) and the body."""
-    for match in _LINE.finditer(raw):
-        if match.group() in (b"\n", b"\r\n"):
-            return raw[: match.end()], raw[match.end() :]
-    return raw, b""
+    end = _header_end(raw)
+    if end is None:
+        return raw, b""
+    return raw[:end], raw[end:]
 
 
 def header_fields(raw: bytes) -> list[tuple[str, str]]:
@@ -362,7 +419,25 @@ def _in_addresses(raw: bytes, name: str, needle: str) -> bool:
 
 def _in_header(raw: bytes, name: str, needle: str) -> bool:
     wanted = _fold(needle)
+    if _surely_absent(raw, wanted):
+        return False
     return any(wanted in _fold(value) for value in header_values(raw, name))
+
+
+def _surely_absent(raw: bytes, wanted: str) -> bool:
+    """Whether no header value of ``raw`` can hold ``wanted`` (folded), decided without
+    parsing: SEARCH SUBJECT reads hundreds of messages a time, most of them misses.
+
+    Only where decoding changes nothing: an ASCII message without encoded words (no
+    ``=?``, RFC 2047 §2) decodes to its own characters and ASCII casefolds as
+    ``lower()`` does, so each value (its lines joined by CRLF) is a run of
+    ``raw.lower()`` per line; a needle without CR or LF found in none of them is in
+    no line of ``raw``. Anything else is left to the exact reading."""
+    if "\r" in wanted or "\n" in wanted or not raw.isascii() or b"=?" in raw:
+        return False
+    if not wanted.isascii():
+        return True  # an ASCII text folds to ASCII
+    return wanted.encode("ascii") not in raw.lower()
 
 
 def sent_date(raw: bytes) -> dt.date | None:

@@ -112,6 +112,7 @@ async def _end(s: Session) -> None:
     with contextlib.suppress(bk.BackendError):
         if s.user is not None:
             await s.user.logout()
+    s.out.flush()  # a BYE written on the way out
     s.stream_writer.close()
     with contextlib.suppress(ConnectionError, TimeoutError):
         await s.stream_writer.wait_closed()

@@ -176,8 +176,18 @@ def response_for(error: WireError) -> StatusResponse:
     return StatusResponse(error.tag, error.status, error.text, error.code)
 
 
+# Response text collected before it goes to the transport in one write: a FETCH of a
+# page of envelopes is a few short writes per message, each a send(2) of its own.
+FLUSH_AT = 64 * 1024
+
+
 class ResponseWriter:
     """Writes responses to one connection; drains after each command's answer.
+
+    Text is collected and handed to the transport at :meth:`drain` (or past
+    :data:`FLUSH_AT`, or before a literal's octets), so whoever waits for the client
+    must drain first, as every command's answer does; :meth:`flush` hands it over
+    without waiting (before the connection closes).
 
     It knows whether a response has begun and not ended (:attr:`in_response`): a
     command that fails then cannot be answered in step with the client, which is
@@ -190,6 +200,8 @@ class ResponseWriter:
         self.writer = writer
         # Told the size of everything written (the service's bytes-out metric).
         self._on_write = on_write
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._line_open = False
         # Octets of a literal announced and not yet sent.
         self._literal_left = 0
@@ -204,9 +216,20 @@ class ResponseWriter:
         return self._literal_left > 0
 
     def _send(self, data: bytes) -> None:
-        self.writer.write(data)
+        self._pending.append(data)
+        self._pending_size += len(data)
         if self._on_write is not None:
             self._on_write(len(data))
+        if self._pending_size >= FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand what is collected to the transport (which sends it as it can)."""
+        if self._pending:
+            data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+            self._pending.clear()
+            self._pending_size = 0
+            self.writer.write(data)
 
     def write(self, data: bytes) -> None:
         """Response text: whole lines, or the head of one (``* 1 FETCH (``) to go on."""
@@ -244,9 +267,10 @@ class ResponseWriter:
 
     async def continuation(self, text: str = codes.READY_FOR_LITERAL) -> None:
         self.write(continuation(text))
-        await self.writer.drain()
+        await self.drain()
 
     async def drain(self) -> None:
+        self.flush()
         await self.writer.drain()
 
     async def stream_literal(
@@ -269,6 +293,6 @@ class ResponseWriter:
                 raise EncodingError(f"literal source gave more than the {size} octets announced")
             self._send(chunk)
             self._literal_left = size - sent
-            await self.writer.drain()
+            await self.drain()
         if sent != size:
             raise EncodingError(f"literal source gave {sent} of the {size} octets announced")

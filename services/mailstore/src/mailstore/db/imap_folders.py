@@ -15,11 +15,13 @@ from dataclasses import dataclass
 import asyncpg
 
 from mailstore.db import subscriptions
+from mailstore.db.accounts import get_account
 from mailstore.db.changes import delete_entries
 from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.folders import EXISTS, Change, allocate, expunge, lock_folders
 from mailstore.db.subscriptions import move_subscriptions
 from mailstore.errors import (
+    AccountNotFound,
     FolderExists,
     FolderHasChildren,
     FolderNotEmpty,
@@ -94,6 +96,24 @@ async def folder_status(pool: Pool, *, account_id: int, name: str) -> Record:
 
 _FIND = "SELECT id, name, uidvalidity, special_use FROM folders WHERE account_id = $1 AND name = $2"
 _FIND_LOCKED = _FIND + " FOR NO KEY UPDATE"
+
+
+async def find_folder_of(pool: Pool, *, address: str, name: str) -> Record:
+    """The folder ``name`` of the account at ``address`` (lower case): ``account_id`` and
+    ``id``, found with the account in one round trip (FETCH asks this for every page);
+    AccountNotFound or FolderNotFound when there is no such account or folder."""
+    row = await pool.fetchrow(
+        "SELECT f.account_id, f.id FROM folders f"
+        " WHERE f.account_id = (SELECT a.id FROM accounts a WHERE a.address = $1)"
+        " AND f.name = $2",
+        address,
+        normalise(name),
+    )
+    if row is None:
+        if await get_account(pool, address=address) is None:
+            raise AccountNotFound(address)
+        raise FolderNotFound(name)
+    return row
 
 
 async def find_folder(con: Connection, account_id: int, name: str, *, lock: bool = False) -> Record:
@@ -365,22 +385,33 @@ async def claim_recent(
     UIDs low..high-1, or None when there are none. The UPDATE locks the folder row, so
     concurrent claims take turns and each UID goes to one claim only (migration 0011).
     Without ``claim`` (EXAMINE) the same UIDs, left unclaimed."""
-    if claim:
-        query = """
-        UPDATE folders f SET recent_floor = f.uidnext
-        FROM (SELECT id, recent_floor FROM folders
-              WHERE account_id = $1 AND name = $2 FOR UPDATE) old
-        WHERE f.account_id = $1 AND f.id = old.id
-        RETURNING old.recent_floor AS low, f.uidnext AS high
-        """
-    else:
-        query = """
-        SELECT recent_floor AS low, uidnext AS high FROM folders
-        WHERE account_id = $1 AND name = $2
-        """
-    row = await pool.fetchrow(query, account_id, normalise(name))
+    # Read first, without a lock: most claims find nothing (every session told of a
+    # new message asks, and the first takes it), and locking the row would make each
+    # of them a write that waits its turn behind STORE and APPEND and flushes the WAL
+    # at commit. A message committed after this read is claimed by the next claim
+    # (this session's too, once it is told of it).
+    row = await pool.fetchrow(
+        "SELECT recent_floor AS low, uidnext AS high FROM folders"
+        " WHERE account_id = $1 AND name = $2",
+        account_id,
+        normalise(name),
+    )
     if row is None:
         raise FolderNotFound(name)
+    if claim and row["low"] < row["high"]:
+        row = await pool.fetchrow(
+            """
+            UPDATE folders f SET recent_floor = f.uidnext
+            FROM (SELECT id, recent_floor FROM folders
+                  WHERE account_id = $1 AND name = $2 FOR UPDATE) old
+            WHERE f.account_id = $1 AND f.id = old.id
+            RETURNING old.recent_floor AS low, f.uidnext AS high
+            """,
+            account_id,
+            normalise(name),
+        )
+        if row is None:  # deleted meanwhile
+            raise FolderNotFound(name)
     if row["low"] >= row["high"]:
         return None
     return row["low"], row["high"]

@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from mailstore.db.accounts import get_account
 from mailstore.db.changes import delete_entries
 from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.folders import EXISTS, FLAGS, Change, allocate, expunge, lock_folders
-from mailstore.db.imap_folders import find_folder, normalise
-from mailstore.errors import FolderNotFound, ModseqForgotten
+from mailstore.db.imap_folders import find_folder, find_folder_of, normalise
+from mailstore.errors import AccountNotFound, FolderNotFound, ModseqForgotten
 from mailstore.imap_structure import describe
 
 Ranges = list[tuple[int, int]]
@@ -125,12 +126,13 @@ async def structure_of(pool: Pool, gateway_id: str) -> object:
 
 
 async def raw_of(
-    pool: Pool, *, account_id: int, name: str, uid: int, offset: int, length: int
+    pool: Pool, *, address: str, name: str, uid: int, offset: int, length: int
 ) -> Record | None:
     """The gateway id and octet length of one entry's raw message, and its first
-    ``length`` octets from ``offset`` (``head``): a small message in one query, a large
-    one read on in slices. None when the folder has no such UID; FolderNotFound when
-    there is no such folder."""
+    ``length`` octets from ``offset`` (``head``): a small message in one query, the
+    account (``address``, lower case) found in it too; a large one read on in slices.
+    None when the folder has no such UID; AccountNotFound or FolderNotFound when there
+    is no such account or folder."""
     found = await pool.fetchrow(
         """
         SELECT m.id AS gateway_id, octet_length(m.raw) AS size,
@@ -138,9 +140,10 @@ async def raw_of(
         FROM folders f
         JOIN mailbox_entries e ON e.account_id = f.account_id AND e.folder_id = f.id
         JOIN messages m ON m.id = e.message_id
-        WHERE f.account_id = $1 AND f.name = $2 AND e.uid = $3
+        WHERE f.account_id = (SELECT a.id FROM accounts a WHERE a.address = $1)
+          AND f.name = $2 AND e.uid = $3
         """,
-        account_id,
+        address,
         normalise(name),
         uid,
         # substring() takes integers; no message is that long, so the head is empty.
@@ -148,8 +151,7 @@ async def raw_of(
         length,
     )
     if found is None:
-        async with pool.acquire() as con:
-            await find_folder(con, account_id, name)
+        await find_folder_of(pool, address=address, name=name)
     return found
 
 
@@ -344,14 +346,18 @@ async def expunge_deleted(
 
 
 async def changes_since(
-    pool: Pool, *, account_id: int, name: str, modseq: int
+    pool: Pool, *, address: str, name: str, modseq: int
 ) -> tuple[int, list[int], list[FlagState]]:
     """The folder's HIGHESTMODSEQ, the UIDs expunged after ``modseq`` and the entries
     changed after it (RFC 7162 §3.2.5); ModseqForgotten when expunges after it may have
     been forgotten. One statement, so one snapshot: every session of a folder asks
-    this after each change there (the gateway's feeds), so it is one round trip."""
-    found = await pool.fetchrow(_CHANGES, account_id, normalise(name), modseq)
+    this after each change there (the gateway's feeds, and each NOOP and IDLE), so it
+    is one round trip, the account (``address``, lower case) found in it too;
+    AccountNotFound or FolderNotFound when there is no such account or folder."""
+    found = await pool.fetchrow(_CHANGES, address, normalise(name), modseq)
     if found is None:
+        if await get_account(pool, address=address) is None:
+            raise AccountNotFound(address)
         raise FolderNotFound(name)
     if modseq < found["forgotten_modseq"]:
         raise ModseqForgotten(name)
@@ -385,5 +391,5 @@ FROM folders f CROSS JOIN LATERAL (
     FROM mailbox_entries e
     WHERE e.account_id = f.account_id AND e.folder_id = f.id AND e.modseq > $3
 ) AS c
-WHERE f.account_id = $1 AND f.name = $2
+WHERE f.account_id = (SELECT a.id FROM accounts a WHERE a.address = $1) AND f.name = $2
 """  # noqa: S608 - only column names of FLAG_COLUMNS go into the text

@@ -16,6 +16,8 @@ from mailstore.db.connection import Pool
 from mailstore.db.imap_folders import find_folder
 from mailstore.errors import SearchTooCostly
 from mailstore.imap_search import (
+    HEADER_END,
+    HEADER_LATERAL,
     Candidate,
     Params,
     has_header_end,
@@ -29,9 +31,6 @@ MAX_SEARCH_MESSAGES = 5000
 MAX_SEARCH_BYTES = 256 * 1024 * 1024
 SEARCH_BATCH = 200
 _FLAG_COLUMNS = ("seen", "answered", "flagged", "deleted", "draft")
-# Where the top-level header ends (with its empty line), from the stored structure;
-# a message without one is read from a first guess and checked.
-_HEADER_END = "coalesce((m.imap_structure #>> '{body,header,1}')::integer, 8192)"
 
 
 def _decide(program: dict[str, Any], candidates: list[Candidate]) -> list[int]:
@@ -44,24 +43,28 @@ async def search(pool: Pool, *, account_id: int, name: str, program: dict[str, A
         folder = await find_folder(con, account_id, name)
     params = Params(3)
     where = prefilter(program, params)
-    source = (
-        "FROM mailbox_entries e JOIN messages m ON m.id = e.message_id"
-        f" WHERE e.account_id = $1 AND e.folder_id = $2 AND ({where})"
-    )
+    joined = "FROM mailbox_entries e JOIN messages m ON m.id = e.message_id"
+    source = f"{joined} WHERE e.account_id = $1 AND e.folder_id = $2 AND ({where})"
     args = [account_id, folder["id"], *params.values]
     if not needs_raw(program):
         rows = await pool.fetch(f"SELECT e.uid {source} ORDER BY e.uid", *args)
         return [row["uid"] for row in rows]
+    # The limit counts what the keys SQL decides alone would leave, as it always has;
+    # the messages read are then narrowed by the header text too.
     cost = await pool.fetchrow(
         f"SELECT count(*) AS messages, coalesce(sum(m.size), 0) AS octets {source}", *args
     )
     if cost["messages"] > MAX_SEARCH_MESSAGES or cost["octets"] > MAX_SEARCH_BYTES:
         raise SearchTooCostly(cost["messages"], cost["octets"])
+    params = Params(3)
+    where = prefilter(program, params, text=True)
+    source = f"{joined} {HEADER_LATERAL} WHERE e.account_id = $1 AND e.folder_id = $2 AND ({where})"
+    args = [account_id, folder["id"], *params.values]
     after = f"${3 + len(params.values)}"
     # Header keys need only the header: its octets through the end the stored
     # structure gives (migration 0008), checked below, instead of the whole message.
     whole_messages = needs_body(program)
-    octets = "m.raw" if whole_messages else f"substring(m.raw from 1 for {_HEADER_END})"
+    octets = "m.raw" if whole_messages else f"substring(m.raw from 1 for {HEADER_END})"
     statement = (
         "SELECT e.uid, e.seen, e.answered, e.flagged, e.deleted, e.draft, e.keywords,"
         f" e.modseq, e.created_at, m.size, m.id AS message_id, {octets} AS raw"

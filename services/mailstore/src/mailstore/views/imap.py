@@ -18,7 +18,7 @@ from aiohttp import web
 
 from mailstore import db
 from mailstore.db import imap_folders, imap_messages, imap_search, subscriptions
-from mailstore.errors import InvalidRequest, MessageNotFound
+from mailstore.errors import AccountNotFound, InvalidRequest, MessageNotFound
 from mailstore.imap_search import validate
 from mailstore.imap_sets import MAX_UID, compact, format_ranges, parse_uid_set
 from mailstore.keys import EVENTS, POOL
@@ -239,30 +239,40 @@ def _state_json(state: imap_messages.FlagState) -> dict[str, Any]:
     }
 
 
-async def _folder_id(request: web.Request, account: db.Record, name: str) -> str:
-    async with request.app[POOL].acquire() as con:
-        row = await imap_folders.find_folder(con, account["id"], name)
-    folder_id: str = row["id"]
-    return folder_id
+def _address(request: web.Request) -> str:
+    """The path's account address, lower case; AccountNotFound for one no account can
+    have (views.common.find_account)."""
+    address = request.match_info["address"].lower()
+    if not db.storable(address):
+        raise AccountNotFound(address)
+    return address
 
 
 async def fetch(request: web.Request) -> web.StreamResponse:
     """NDJSON, one line per message, streamed as it is read."""
-    account = await account_of(request)
-    body = await json_object(request)
-    name = folder_name(body.get("folder"), "folder")
-    ranges = parse_uid_set(body.get("uids"))
-    changed_since = _number(body.get("changed_since"), "changed_since", optional=True)
-    structure = body.get("structure", False)
-    if not isinstance(structure, bool):
-        raise InvalidRequest({"structure": "must be true or false"})
-    folder_id = await _folder_id(request, account, name)
+    # The account is found with the folder, in one round trip; a missing one is
+    # still 404 before any complaint about the request (as account_of first gives).
+    try:
+        body = await json_object(request)
+        name = folder_name(body.get("folder"), "folder")
+        ranges = parse_uid_set(body.get("uids"))
+        changed_since = _number(body.get("changed_since"), "changed_since", optional=True)
+        structure = body.get("structure", False)
+        if not isinstance(structure, bool):
+            raise InvalidRequest({"structure": "must be true or false"})
+    except InvalidRequest:
+        await account_of(request)
+        raise
+    folder = await imap_folders.find_folder_of(
+        request.app[POOL], address=_address(request), name=name
+    )
+    account_id, folder_id = folder["account_id"], folder["id"]
     response = web.StreamResponse()
     response.content_type = "application/x-ndjson"
     await response.prepare(request)
     rows = imap_messages.fetch(
         request.app[POOL],
-        account_id=account["id"],
+        account_id=account_id,
         folder_id=folder_id,
         ranges=ranges,
         changed_since=changed_since,
@@ -283,14 +293,17 @@ async def fetch(request: web.Request) -> web.StreamResponse:
 
 async def raw(request: web.Request) -> web.StreamResponse:
     """One message's octets, or ``offset``/``length`` of them (BODY[]<partial>)."""
-    account = await account_of(request)
-    name = _query_folder(request)
-    uid = _number(request.query.get("uid"), "uid", top=MAX_UID)
-    offset = _number(request.query.get("offset", "0"), "offset")
-    length = _number(request.query.get("length"), "length", optional=True)
+    try:
+        name = _query_folder(request)
+        uid = _number(request.query.get("uid"), "uid", top=MAX_UID)
+        offset = _number(request.query.get("offset", "0"), "offset")
+        length = _number(request.query.get("length"), "length", optional=True)
+    except InvalidRequest:
+        await account_of(request)  # a missing account is 404 first, as on every route
+        raise
     found = await imap_messages.raw_of(
         request.app[POOL],
-        account_id=account["id"],
+        address=_address(request),
         name=name,
         uid=uid,
         offset=offset,
@@ -379,11 +392,16 @@ async def expunge(request: web.Request) -> web.Response:
 
 
 async def changes(request: web.Request) -> web.Response:
-    account = await account_of(request)
-    name = _query_folder(request)
-    modseq = _number(request.query.get("modseq"), "modseq")
+    # The account is found by the query itself: one round trip for the call that
+    # every session of a folder makes after each change there, and at NOOP and IDLE.
+    try:
+        name = _query_folder(request)
+        modseq = _number(request.query.get("modseq"), "modseq")
+    except InvalidRequest:
+        await account_of(request)  # a missing account is 404 first, as on every route
+        raise
     highest, vanished, changed = await imap_messages.changes_since(
-        request.app[POOL], account_id=account["id"], name=name, modseq=modseq
+        request.app[POOL], address=_address(request), name=name, modseq=modseq
     )
     return web.json_response(
         {

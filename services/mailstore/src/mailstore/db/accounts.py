@@ -74,6 +74,29 @@ async def is_known_client(pool: Pool, *, account_id: int, client: str) -> bool:
     return known
 
 
+async def change_password(
+    pool: Pool,
+    *,
+    account_id: int,
+    password_hash: str,
+    keep_session: int | None,
+    revoke_tokens: bool,
+) -> None:
+    """The new password; every session but ``keep_session`` (an id) ends with the old one,
+    in the same transaction, so no session outlives the password it was opened with."""
+    async with pool.acquire() as con, con.transaction():
+        await con.execute(
+            "UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash
+        )
+        await con.execute(
+            "DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2",
+            account_id,
+            keep_session,
+        )
+        if revoke_tokens:
+            await con.execute("DELETE FROM api_tokens WHERE account_id = $1", account_id)
+
+
 async def directory(pool: Pool, *, prefix: str, limit: int) -> list[Record]:
     # starts_with() instead of LIKE: a prefix holding % or _ needs no escaping.
     return list(

@@ -10,6 +10,8 @@ from mailstore.openapi.common import (
     INVALID,
     NO_CONTENT,
     NOT_FOUND,
+    OVERLOADED,
+    THROTTLED,
     error,
     json_body,
     json_content,
@@ -38,11 +40,41 @@ WEB_SCHEMAS: dict[str, Any] = {
     },
     "SessionOwner": {
         "type": "object",
-        "required": ["address", "name", "expires_at"],
+        "required": ["address", "name", "expires_at", "id"],
         "properties": {
             "address": {"type": "string"},
             "name": {"type": "string", "description": "the account's name"},
             "expires_at": {**_DATE_TIME, "description": "already pushed forward by this use"},
+            "id": {"type": "integer", "description": "the session's id in the sessions list"},
+        },
+    },
+    "Session": {
+        "type": "object",
+        "required": ["id", "device", "created_at", "last_used_at"],
+        "properties": {
+            "id": {"type": "integer", "description": "names the session; not its secret"},
+            "device": {"type": "string", "description": "the web's summary of the User-Agent"},
+            "created_at": _DATE_TIME,
+            "last_used_at": _DATE_TIME,
+        },
+    },
+    "PasswordChange": {
+        "type": "object",
+        "required": ["current_password", "new_password", "client"],
+        "properties": {
+            "current_password": {"type": "string"},
+            "new_password": {"type": "string", "minLength": 8, "maxLength": 1024},
+            "client": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "the client's IP address, for the login throttle",
+            },
+            "keep_session": {
+                "type": ["integer", "null"],
+                "description": "the id of the one session that stays (the caller's)",
+            },
+            "revoke_tokens": {"type": "boolean", "default": False},
         },
     },
     "Token": {
@@ -117,7 +149,14 @@ WEB_PATHS: dict[str, Any] = {
                 {
                     "type": "object",
                     "required": ["address"],
-                    "properties": {"address": {"type": "string"}},
+                    "properties": {
+                        "address": {"type": "string"},
+                        "device": {
+                            "type": "string",
+                            "maxLength": 100,
+                            "description": "a summary of the User-Agent, for the sessions list",
+                        },
+                    },
                 }
             ),
             "responses": {
@@ -142,10 +181,58 @@ WEB_PATHS: dict[str, Any] = {
         },
     },
     "/v1/accounts/{address}/sessions": {
+        "parameters": [ADDRESS],
         "delete": {
-            "summary": "End every session of the account (log out everywhere)",
+            "summary": "End every session of the account (log out everywhere), or every other",
+            "parameters": [
+                {
+                    "name": "except",
+                    "in": "query",
+                    "description": "the id of a session that stays",
+                    "schema": {"type": "integer"},
+                }
+            ],
+            "responses": {**NO_CONTENT, "404": NOT_FOUND, "422": INVALID},
+        },
+        "get": {
+            "summary": "The account's live sessions, most recently used first (no secrets)",
+            "responses": {
+                "200": json_content(
+                    {"type": "object", "properties": {"sessions": {"items": ref("Session")}}},
+                    "The sessions",
+                ),
+                "404": NOT_FOUND,
+            },
+        },
+    },
+    "/v1/accounts/{address}/sessions/{id}": {
+        "delete": {
+            "summary": "End one session of the account",
+            "parameters": [
+                ADDRESS,
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            ],
+            "responses": {**NO_CONTENT, "404": error("No such account, or no such session in it")},
+        }
+    },
+    "/v1/accounts/{address}/password": {
+        "post": {
+            "summary": "Change the password; every session but keep_session ends",
+            "description": (
+                "The current password is checked under the login throttle (as a web login "
+                "from a known device: the per-client limits apply, not the account's "
+                "ceiling). API tokens keep working unless revoke_tokens is true."
+            ),
             "parameters": [ADDRESS],
-            "responses": {**NO_CONTENT, "404": NOT_FOUND},
+            "requestBody": json_body(ref("PasswordChange")),
+            "responses": {
+                **NO_CONTENT,
+                "401": error("The current password is wrong"),
+                "404": NOT_FOUND,
+                "422": INVALID,
+                "429": THROTTLED,
+                "503": OVERLOADED,
+            },
         }
     },
     "/v1/accounts/{address}/tokens": {

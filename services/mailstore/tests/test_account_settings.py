@@ -191,3 +191,54 @@ async def test_a_device_that_is_not_printable_is_422(client: Client, accounts: N
     body = {"address": ALICE, "device": "Firefox\non Linux"}
 
     assert (await client.post("/v1/sessions", json=body, headers=AUTH)).status == 422
+
+
+# -- profile: name, signature, time zone ---------------------------------------------------
+
+
+async def test_a_profile_starts_empty_and_changes_field_by_field(
+    client: Client, accounts: None
+) -> None:
+    path = f"/v1/accounts/{ALICE}/profile"
+    first = await (await client.get(path, headers=AUTH)).json()
+    changed = await client.patch(
+        path, json={"signature": "Alice\n-- \nsent from Localpost", "time_zone": "Asia/Tokyo"},
+        headers=AUTH,
+    )  # fmt: skip
+    renamed = await client.patch(path, json={"name": " Alice L. "}, headers=AUTH)
+
+    assert first == {"name": "ali", "signature": "", "time_zone": ""}
+    assert changed.status == 200
+    assert await renamed.json() == {
+        "name": "Alice L.",
+        "signature": "Alice\n-- \nsent from Localpost",
+        "time_zone": "Asia/Tokyo",
+    }
+
+
+PROFILE_REFUSED = [
+    ({"time_zone": "Mars/Olympus"}, "time_zone"),
+    ({"time_zone": "../../etc/passwd"}, "time_zone"),
+    ({"time_zone": 5}, "time_zone"),
+    ({"signature": "x" * 2001}, "signature"),
+    ({"signature": "a\x00b"}, "signature"),
+    ({"signature": "a\x1bb"}, "signature"),
+    ({"signature": None}, "signature"),
+    ({"name": "a\u2028b"}, "name"),
+    ({"name": "x" * 201}, "name"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), PROFILE_REFUSED)
+async def test_a_bad_profile_field_is_422_and_changes_nothing(
+    client: Client, accounts: None, body: dict[str, Any], field: str
+) -> None:
+    path = f"/v1/accounts/{ALICE}/profile"
+
+    response = await client.patch(
+        path, json={**body, "signature": "kept"} if field != "signature" else body, headers=AUTH
+    )
+
+    assert response.status == 422
+    assert field in (await response.json())["fields"]
+    assert (await (await client.get(path, headers=AUTH)).json())["signature"] == ""

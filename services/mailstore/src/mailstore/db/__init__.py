@@ -14,8 +14,10 @@ from mailstore.db.accounts import (
     create_account,
     directory,
     get_account,
+    get_profile,
     is_known_client,
     record_login,
+    update_profile,
 )
 from mailstore.db.backfill import finish_uids, number_old_entries, uids_finished
 from mailstore.db.changes import (
@@ -147,6 +149,7 @@ __all__ = [
     "get_account",
     "get_attachment",
     "get_message",
+    "get_profile",
     "get_raw",
     "get_summary",
     "hit",
@@ -188,6 +191,7 @@ __all__ = [
     "store_messages",
     "uids_finished",
     "unread_counts",
+    "update_profile",
     "use_session",
     "use_token",
 ]

@@ -97,6 +97,27 @@ async def change_password(
             await con.execute("DELETE FROM api_tokens WHERE account_id = $1", account_id)
 
 
+async def get_profile(pool: Pool, *, account_id: int) -> Record:
+    return await pool.fetchrow(
+        "SELECT name, signature, time_zone FROM accounts WHERE id = $1", account_id
+    )
+
+
+async def update_profile(
+    pool: Pool, *, account_id: int, name: str, signature: str, time_zone: str
+) -> Record:
+    return await pool.fetchrow(
+        """
+        UPDATE accounts SET name = $2, signature = $3, time_zone = $4 WHERE id = $1
+        RETURNING name, signature, time_zone
+        """,
+        account_id,
+        name,
+        signature,
+        time_zone,
+    )
+
+
 async def directory(pool: Pool, *, prefix: str, limit: int) -> list[Record]:
     # starts_with() instead of LIKE: a prefix holding % or _ needs no escaping.
     return list(

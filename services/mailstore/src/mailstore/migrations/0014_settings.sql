@@ -5,3 +5,10 @@ ALTER TABLE sessions ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY UNIQUE;
 -- "Firefox on Linux": the web's summary of the User-Agent at login, for the list only.
 ALTER TABLE sessions ADD COLUMN device text NOT NULL DEFAULT ''
     CHECK (length(device) <= 100);
+
+-- Per-account settings the web uses: a plain-text signature it puts under new mail (an
+-- editable default), and an IANA time zone for the dates it shows ('' = the browser's).
+ALTER TABLE accounts ADD COLUMN signature text NOT NULL DEFAULT ''
+    CHECK (length(signature) <= 2000);
+ALTER TABLE accounts ADD COLUMN time_zone text NOT NULL DEFAULT ''
+    CHECK (length(time_zone) <= 64);

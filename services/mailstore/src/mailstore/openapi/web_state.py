@@ -77,6 +77,22 @@ WEB_SCHEMAS: dict[str, Any] = {
             "revoke_tokens": {"type": "boolean", "default": False},
         },
     },
+    "Profile": {
+        "type": "object",
+        "required": ["name", "signature", "time_zone"],
+        "properties": {
+            "name": {"type": "string", "maxLength": 200},
+            "signature": {
+                "type": "string",
+                "maxLength": 2000,
+                "description": "plain text; line breaks and tabs, no other controls",
+            },
+            "time_zone": {
+                "type": "string",
+                "description": "an IANA name the server's zoneinfo knows; '' is the browser's",
+            },
+        },
+    },
     "Token": {
         "type": "object",
         "required": ["id", "name", "created_at", "last_used_at"],
@@ -214,6 +230,31 @@ WEB_PATHS: dict[str, Any] = {
             ],
             "responses": {**NO_CONTENT, "404": error("No such account, or no such session in it")},
         }
+    },
+    "/v1/accounts/{address}/profile": {
+        "parameters": [ADDRESS],
+        "get": {
+            "summary": "The account's name, signature and time zone",
+            "responses": {"200": json_content(ref("Profile"), "The settings"), "404": NOT_FOUND},
+        },
+        "patch": {
+            "summary": "Change any of name, signature, time_zone; the others stay",
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "signature": {"type": "string"},
+                        "time_zone": {"type": "string"},
+                    },
+                }
+            ),
+            "responses": {
+                "200": json_content(ref("Profile"), "Changed"),
+                "404": NOT_FOUND,
+                "422": INVALID,
+            },
+        },
     },
     "/v1/accounts/{address}/password": {
         "post": {

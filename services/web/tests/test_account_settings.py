@@ -267,7 +267,7 @@ async def test_hostile_token_names(client: Client, h: Any, name: str, refused: b
     nonce = h.csp_nonce(shown.headers["Content-Security-Policy"])
     assert h.markup_problems(page, nonce=nonce) == []
     if refused:
-        assert 'id="name-error"' in page
+        assert 'id="token_name-error"' in page
         assert "No tokens yet." in page
     else:
         assert "<script>alert" not in page
@@ -281,3 +281,71 @@ def test_a_user_agent_is_summarised_as_browser_and_system() -> None:
     assert devices.summary(edge) == "Edge on Windows"
     assert devices.summary("") == devices.UNKNOWN
     assert devices.summary("Python/3.12 aiohttp/3.9") == devices.UNKNOWN
+
+
+# -- name, signature, time zone ----------------------------------------------------------------
+
+
+async def test_the_profile_is_saved_and_used_by_compose(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    address = await h.register(client)
+    await deliver(
+        b"From: Ann <ann@example.com>\r\nSubject: hi\r\nDate: Mon, 01 Jul 2024 23:30:00 +0000"
+        b"\r\n\r\nhello\r\n",
+        rcpt_to=[address],
+    )
+    await browser_login(client, h, address)
+    form = {"name": "Zoë Z", "signature": "Zoë\r\nLocalpost team", "time_zone": "Asia/Tokyo"}
+
+    saved = await post(client, h, "/settings/profile", form)
+    page = await (await client.get("/settings")).text()
+    compose = await (await client.get("/compose")).text()
+    entry = (await (await client.get("/api/v1/messages")).json())["messages"][0]["id"]
+    reply = await (await client.get(f"/compose?reply={entry}")).text()
+
+    assert (saved.status, saved.headers["Location"]) == (303, "/settings?done=profile#profile")
+    assert "<option selected>Asia/Tokyo</option>" in page
+    assert "Zoë\nLocalpost team</textarea>" in page
+    assert "\n\n-- \nZoë\nLocalpost team\n</textarea>" in compose
+    assert "2024-07-02 08:30 JST" in reply  # 23:30 UTC in Tokyo
+    assert ">Zoë Z</summary>" in page
+
+
+# (id, form fields, the field whose error is shown next to it)
+PROFILE_FORMS = [
+    ("unknown-zone", {"time_zone": "Mars/Olympus"}, "time_zone"),
+    ("path-as-zone", {"time_zone": "../../../etc/passwd"}, "time_zone"),
+    ("zone-with-nul", {"time_zone": "UTC\x00"}, "time_zone"),
+    ("long-signature", {"signature": "x" * 2001}, "signature"),
+    ("signature-nul", {"signature": "a\x00b"}, "signature"),
+    ("signature-escape", {"signature": "a\x1b[31mb"}, "signature"),
+    ("signature-bidi-override", {"signature": "a\u202eb"}, "signature"),
+    ("signature-line-separator", {"signature": "a\u2028b"}, "signature"),
+    ("empty-name", {"name": "  "}, "name"),
+    ("name-line-separator", {"name": "a\u2028b"}, "name"),
+    ("long-name", {"name": "x" * 201}, "name"),
+]
+
+
+@pytest.mark.parametrize(("form", "field"), [r[1:] for r in PROFILE_FORMS],
+                         ids=[r[0] for r in PROFILE_FORMS])  # fmt: skip
+async def test_a_refused_profile_says_why_next_to_the_field_and_keeps_what_was_typed(
+    client: Client, h: Any, form: dict[str, str], field: str
+) -> None:
+    address = await h.register(client)
+    await browser_login(client, h, address)
+    full = {"name": "Kept Name", "signature": "kept signature", "time_zone": "", **form}
+
+    response = await post(client, h, "/settings/profile", full)
+    page = await response.text()
+
+    assert response.status == 422
+    assert f'id="{field}-error"' in page
+    assert f'aria-describedby="{field}-error"' in page
+    if field != "signature":
+        assert "kept signature</textarea>" in page
+    nonce = h.csp_nonce(response.headers["Content-Security-Policy"])
+    assert h.markup_problems(page, nonce=nonce) == []
+    saved = await (await client.get("/settings")).text()
+    assert "kept signature" not in saved

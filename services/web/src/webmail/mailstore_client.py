@@ -234,6 +234,13 @@ class MailstoreClient:
             raise RateLimited(max(1, int(_json_or_empty(raw).get("retry_after") or 1)))
         return status == 204
 
+    async def get_profile(self, address: str) -> Json:
+        """The account's name, signature and time zone ("" for the browser's own)."""
+        return await self._json("GET", f"{self._account(address)}/profile")
+
+    async def update_profile(self, address: str, **fields: str) -> Json:
+        return await self._json("PATCH", f"{self._account(address)}/profile", json=fields)
+
     async def list_tokens(self, address: str) -> list[Json]:
         data = await self._json("GET", f"{self._account(address)}/tokens")
         return list(data.get("tokens", []))

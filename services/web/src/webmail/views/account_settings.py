@@ -8,7 +8,9 @@ cookie limited to /settings, deleted as it is shown (docs/security.md, "Web").
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from aiohttp import web
@@ -29,6 +31,7 @@ NEW_TOKEN_COOKIE = "lp_new_token"  # noqa: S105 - a cookie name, not a secret
 NEW_TOKEN_MAX_AGE = 300
 # Query flags of the redirect after a change: what the page says happened.
 DONE = {
+    "profile": "Your name, signature and time zone are saved.",
     "password": "Your password is changed. Every other session has ended.",
     "ended": "The session has ended.",
     "others": "Every other session has ended.",
@@ -36,8 +39,51 @@ DONE = {
 }
 
 
+PROFILE = ("name", "signature", "time_zone")
+# The mail store's limit; a signature is a few lines, not a letter.
+MAX_SIGNATURE = 2000
+
+
+@cache
+def time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _when(iso: str | None) -> str:
     return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC") if iso else "never"
+
+
+def checked_profile(values: dict[str, str]) -> dict[str, str]:
+    """Name, signature and time zone as the form typed them, normalised; InvalidFields."""
+    name = values["name"].strip()
+    # Browsers send a textarea's line breaks as CR LF (HTML's form submission).
+    signature = values["signature"].replace("\r\n", "\n").replace("\r", "\n").rstrip()
+    zone = values["time_zone"]
+    fields = {}
+    if not name:
+        fields["name"] = "Tell us your name."
+    elif len(name) > auth.MAX_NAME or has_control(name, INVISIBLE):
+        fields["name"] = f"At most {auth.MAX_NAME} characters, no control characters."
+    if len(signature) > MAX_SIGNATURE:
+        fields["signature"] = f"At most {MAX_SIGNATURE} characters."
+    elif has_control(signature.replace("\n", "").replace("\t", ""), INVISIBLE):
+        fields["signature"] = "Lines of text only: no control or invisible characters."
+    if zone and zone not in time_zones():
+        fields["time_zone"] = "Choose a time zone from the list."
+    if fields:
+        raise InvalidFields(fields)
+    return {"name": name, "signature": signature, "time_zone": zone}
+
+
+async def save_profile(request: web.Request) -> web.Response:
+    user = require_user(request)
+    form = await request.post()
+    values = {name: field(form, name) for name in PROFILE}
+    try:
+        await request.app[MAILSTORE].update_profile(user.address, **checked_profile(values))
+    except InvalidFields as exc:
+        return await page(request, errors=exc.fields, values=values, status=422)
+    return see_other(f"{SETTINGS}?done=profile#profile")
 
 
 async def page(
@@ -49,6 +95,7 @@ async def page(
 ) -> web.Response:
     user = require_user(request)
     mailstore = request.app[MAILSTORE]
+    profile = await mailstore.get_profile(user.address)
     listed = await mailstore.list_sessions(user.address)
     tokens = await mailstore.list_tokens(user.address)
     new_token = request.cookies.get(NEW_TOKEN_COOKIE)
@@ -66,6 +113,9 @@ async def page(
         "errors": errors or {},
         "values": values or {},
         "max_token_name": MAX_TOKEN_NAME,
+        "profile": {**profile, **{k: v for k, v in (values or {}).items() if k in PROFILE}},
+        "time_zones": sorted(time_zones()),
+        "max_signature": MAX_SIGNATURE,
     }
     response = await render(request, "settings.html", context, status=status)
     if new_token is not None:
@@ -148,7 +198,7 @@ async def create_token(request: web.Request) -> web.Response:
     user = require_user(request)
     form = await request.post()
     name = field(form, "name").strip()
-    values = {"name": field(form, "name")}
+    values = {"token": field(form, "name")}
     try:
         if not name:
             raise InvalidFields({"name": "Give the token a name, to know it again."})
@@ -156,7 +206,7 @@ async def create_token(request: web.Request) -> web.Response:
             raise InvalidFields({"name": f"At most {MAX_TOKEN_NAME} characters, no controls."})
         created = await request.app[MAILSTORE].create_token(user.address, name=name)
     except InvalidFields as exc:
-        errors = {"name": exc.fields.get("name", "Letters, digits and punctuation only.")}
+        errors = {"token_name": exc.fields.get("name", "Letters, digits and punctuation only.")}
         return await page(request, errors=errors, values=values, status=422)
     response = see_other(f"{SETTINGS}#tokens")
     sessions.set_cookie(

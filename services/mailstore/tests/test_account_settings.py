@@ -242,3 +242,28 @@ async def test_a_bad_profile_field_is_422_and_changes_nothing(
     assert response.status == 422
     assert field in (await response.json())["fields"]
     assert (await (await client.get(path, headers=AUTH)).json())["signature"] == ""
+
+
+# -- deleting an account ---------------------------------------------------------------------
+
+
+async def test_deleting_an_account_takes_its_mail_and_keeps_what_others_hold(
+    client: Client, accounts: None, deliver: Any, pool: Any
+) -> None:
+    shared = b"From: a@example.com\r\nSubject: both\r\n\r\nx\r\n"
+    await deliver(shared, rcpt_to=[ALICE, BOB])
+    await deliver(b"From: a@example.com\r\nSubject: mine\r\n\r\ny\r\n", rcpt_to=[ALICE])
+    secret, _ = await start(client)
+    path = f"/v1/accounts/{ALICE}/delete"
+
+    wrong = await client.post(path, json={"password": "nope", "client": CLIENT}, headers=AUTH)
+    right = await client.post(path, json={"password": PASSWORD, "client": CLIENT}, headers=AUTH)
+
+    assert (wrong.status, right.status) == (401, 204)
+    assert (await client.get(f"/v1/mailboxes/{ALICE}", headers=AUTH)).status == 404
+    assert not await alive(client, secret)
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 1  # Bob's copy only
+    bobs = await (await client.get(f"/v1/accounts/{BOB}/messages", headers=AUTH)).json()
+    assert [m["subject"] for m in bobs["messages"]] == ["both"]
+    again = await client.post(path, json={"password": PASSWORD, "client": CLIENT}, headers=AUTH)
+    assert again.status == 404

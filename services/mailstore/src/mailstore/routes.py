@@ -85,6 +85,7 @@ def setup_routes(app: web.Application) -> None:
         ACCOUNT + "/sessions/{id:[0-9]{1,20}}", sessions.end_session_by_id, name="end_session_id"
     )
     router.add_post(ACCOUNT + "/password", accounts.change_password, name="change_password")
+    router.add_post(ACCOUNT + "/delete", accounts.delete_account, name="delete_account")
     router.add_get(ACCOUNT + "/profile", profile.get_profile, name="profile")
     router.add_patch(ACCOUNT + "/profile", profile.update_profile, name="update_profile")
     router.add_post(ACCOUNT + "/tokens", sessions.create_token, name="create_token")

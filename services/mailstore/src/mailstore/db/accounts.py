@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from mailstore.db.changes import delete_unreferenced
 from mailstore.db.connection import Pool, Record
 from mailstore.db.throttle import KNOWN_CLIENT_DAYS, release
 from mailstore.errors import AddressTaken
@@ -95,6 +96,20 @@ async def change_password(
         )
         if revoke_tokens:
             await con.execute("DELETE FROM api_tokens WHERE account_id = $1", account_id)
+
+
+async def delete_account(pool: Pool, *, account_id: int) -> None:
+    """The account and all it holds: entries, folders, sessions, tokens (ON DELETE
+    CASCADE), and every message no other account still has an entry of."""
+    async with pool.acquire() as con, con.transaction():
+        # The account row first: a delivery or login that comes after waits, then finds
+        # no account.
+        await con.execute("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+        deleted = await con.fetch(
+            "DELETE FROM mailbox_entries WHERE account_id = $1 RETURNING message_id", account_id
+        )
+        await delete_unreferenced(con, list({row["message_id"] for row in deleted}))
+        await con.execute("DELETE FROM accounts WHERE id = $1", account_id)
 
 
 async def get_profile(pool: Pool, *, account_id: int) -> Record:

@@ -231,6 +231,34 @@ WEB_PATHS: dict[str, Any] = {
             "responses": {**NO_CONTENT, "404": error("No such account, or no such session in it")},
         }
     },
+    "/v1/accounts/{address}/delete": {
+        "post": {
+            "summary": "Delete the account, its folders, mail, sessions and tokens",
+            "description": (
+                "The password is checked under the login throttle, as for a password "
+                "change. Messages other accounts also hold stay with them."
+            ),
+            "parameters": [ADDRESS],
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["password", "client"],
+                    "properties": {
+                        "password": {"type": "string"},
+                        "client": {"type": "string", "minLength": 1, "maxLength": 64},
+                    },
+                }
+            ),
+            "responses": {
+                **NO_CONTENT,
+                "401": error("The password is wrong"),
+                "404": NOT_FOUND,
+                "422": INVALID,
+                "429": THROTTLED,
+                "503": OVERLOADED,
+            },
+        }
+    },
     "/v1/accounts/{address}/profile": {
         "parameters": [ADDRESS],
         "get": {

@@ -151,6 +151,29 @@ async def change_password(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def delete_account(request: web.Request) -> web.Response:
+    """The account and its mail, once its password is given (checked under the login
+    throttle, as for a password change)."""
+    account = await account_of(request)
+    body = await json_object(request)
+    password, client = body.get("password"), body.get("client")
+    fields = {}
+    if not isinstance(password, str):
+        fields["password"] = "is required (a string)"  # noqa: S105 - a message
+    if not logins.client_ok(client):
+        fields["client"] = "is required: the client's IP address"
+    if fields:
+        raise InvalidRequest(fields)
+    assert isinstance(password, str)
+    assert isinstance(client, str)
+    app = request.app
+    attempt = logins.Attempt(account["address"], password, client, "web", trusted_device=True)
+    if await logins.check(app[POOL], app[HASHER], app[CONFIG], attempt) is None:
+        return web.json_response({"error": "invalid credentials"}, status=401)
+    await db.delete_account(app[POOL], account_id=account["id"])
+    return web.Response(status=204)
+
+
 async def mailbox(request: web.Request) -> web.Response:
     account = await find_account(request, request.match_info["address"])
     return web.json_response({"address": account["address"], "name": account["name"]})

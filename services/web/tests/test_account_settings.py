@@ -349,3 +349,38 @@ async def test_a_refused_profile_says_why_next_to_the_field_and_keeps_what_was_t
     assert h.markup_problems(page, nonce=nonce) == []
     saved = await (await client.get("/settings")).text()
     assert "kept signature" not in saved
+
+
+# -- deleting the account --------------------------------------------------------------------
+
+
+async def test_deleting_the_account_needs_its_password_and_signs_out(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    address = await h.register(client)
+    await deliver(b"From: a@example.com\r\nSubject: x\r\n\r\nx\r\n", rcpt_to=[address])
+    token = await h.api_token(client, address)
+    elsewhere = await browser_login(client, h, address, SAFARI_IPHONE)
+    here = await browser_login(client, h, address)
+    page = await (await client.get("/settings")).text()
+    assert "Nothing can be restored" in page
+
+    wrong = await post(client, h, "/settings/delete", {"delete_password": "not it"})
+    empty = await post(client, h, "/settings/delete", {"delete_password": ""})
+    assert (wrong.status, empty.status) == (422, 422)
+    assert 'id="delete_password-error"' in await wrong.text()
+    assert await signed_in(client, here)
+
+    deleted = await post(client, h, "/settings/delete", {"delete_password": h.password})
+
+    assert (deleted.status, deleted.headers["Location"]) == (303, "/login?deleted=1")
+    client.session.cookie_jar.clear()
+    said = await (await client.get(deleted.headers["Location"])).text()
+    assert "Your account and its mail are deleted." in said
+    assert not await signed_in(client, here)
+    assert not await signed_in(client, elsewhere)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/messages", headers=bearer)).status == 401
+    client.session.cookie_jar.clear()
+    with pytest.raises(AssertionError):
+        await h.login(client, address)

@@ -234,6 +234,19 @@ class MailstoreClient:
             raise RateLimited(max(1, int(_json_or_empty(raw).get("retry_after") or 1)))
         return status == 204
 
+    async def delete_account(self, address: str, *, password: str, client: str) -> bool:
+        """False for a wrong password; RateLimited under the login throttle."""
+        status, raw, _ = await self._call(
+            "POST",
+            f"{self._account(address)}/delete",
+            json={"password": password, "client": client},
+            expect=(204, 401, 429),
+            timeout=PASSWORD_TIMEOUT,
+        )
+        if status == 429:
+            raise RateLimited(max(1, int(_json_or_empty(raw).get("retry_after") or 1)))
+        return status == 204
+
     async def get_profile(self, address: str) -> Json:
         """The account's name, signature and time zone ("" for the browser's own)."""
         return await self._json("GET", f"{self._account(address)}/profile")

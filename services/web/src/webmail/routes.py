@@ -44,6 +44,7 @@ def setup_routes(app: web.Application) -> None:
         router.add_get(path, mail_programs.outlook, name=f"autodiscover_probe_{n}")
     router.add_get("/settings", account_settings.show, name="settings")
     router.add_post("/settings/profile", account_settings.save_profile, name="save_profile")
+    router.add_post("/settings/delete", account_settings.delete_account, name="delete_account")
     router.add_post("/settings/password", account_settings.change_password, name="password")
     router.add_post(SETTINGS_SESSION + "/end", account_settings.end_session, name="end_session")
     router.add_post("/settings/sessions/end-others", account_settings.end_other_sessions,

@@ -24,6 +24,7 @@ from webmail.views.common import field, require_user, see_other
 
 SETTINGS = "/settings"
 CURRENT, NEW, CONFIRM = "current_password", "new_password", "confirm_password"
+DELETE_PASSWORD = "delete_password"  # noqa: S105 - the form field's name
 # The mail store's limit on a token's name.
 MAX_TOKEN_NAME = 100
 NEW_TOKEN_COOKIE = "lp_new_token"  # noqa: S105 - a cookie name, not a secret
@@ -224,3 +225,30 @@ async def revoke_token(request: web.Request) -> web.Response:
     user = require_user(request)
     await request.app[MAILSTORE].revoke_token(user.address, _id(request))
     return see_other(f"{SETTINGS}?done=revoked#tokens")
+
+
+async def delete_account(request: web.Request) -> web.Response:
+    """The account and its mail, for good, once the password is typed again."""
+    user = require_user(request)
+    form = await request.post()
+    password = field(form, DELETE_PASSWORD)
+    try:
+        if not password:
+            raise InvalidFields({DELETE_PASSWORD: "Type your password to delete the account."})
+        deleted = await request.app[MAILSTORE].delete_account(
+            user.address, password=password, client=request.remote or "unknown"
+        )
+    except InvalidFields as exc:
+        return await page(request, errors=exc.fields, status=422)
+    except RateLimited as exc:
+        error = {DELETE_PASSWORD: f"Too many wrong passwords. Try again in {exc.retry_after} s."}
+        response = await page(request, errors=error, status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if not deleted:
+        return await page(
+            request, errors={DELETE_PASSWORD: "That is not your password."}, status=422
+        )
+    response = see_other("/login?deleted=1")
+    response.del_cookie(sessions.COOKIE, path="/")
+    return response

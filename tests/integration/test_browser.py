@@ -610,6 +610,20 @@ async def test_settings_change_the_password_and_sign_out_the_other_browser(
         await page.reload()
         await expect(token).to_have_count(0)
         await expect(page.get_by_role("row", name=re.compile("backup script"))).to_have_count(1)
+
+        # Name, signature, time zone: the browser is in Berlin, the account in Tokyo.
+        await page.get_by_label(re.compile(r"^Signature")).fill("Frank\nLocalpost team")
+        await page.get_by_label(re.compile(r"^Time zone")).select_option("Asia/Tokyo")
+        await page.get_by_role("button", name="Save", exact=True).click()
+        await expect(page).to_have_url(re.compile(r"/settings\?done=profile#profile$"))
+        await page.goto("/compose")
+        await expect(page.get_by_label("Message", exact=True)).to_have_value(
+            "\n\n-- \nFrank\nLocalpost team\n"
+        )
+        await deliver_background_mail(endpoints, frank.address)
+        await page.goto("/mail/inbox")
+        when = page.locator("td.when time").first
+        await expect(when).to_have_attribute("title", re.compile(r"GMT\+9"))
         assert frank.problems == []
         assert phone.problems == []
     finally:

@@ -310,6 +310,7 @@ async def test_the_profile_is_saved_and_used_by_compose(
     assert "\n\n-- \nZoë\nLocalpost team\n</textarea>" in compose
     assert "2024-07-02 08:30 JST" in reply  # 23:30 UTC in Tokyo
     assert ">Zoë Z</summary>" in page
+    assert 'data-tz="Asia/Tokyo"' in page  # app.js dates every page in it
 
 
 # (id, form fields, the field whose error is shown next to it)

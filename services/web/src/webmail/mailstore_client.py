@@ -53,6 +53,8 @@ NUL_REFUSED = "may not hold NUL characters"
 class Account:
     address: str
     name: str
+    # The IANA time zone its pages are dated in (settings); "" is the browser's own.
+    time_zone: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +192,8 @@ class MailstoreClient:
             data = await self._json("GET", f"/v1/sessions/{_segment(secret)}")
         except NotFound:
             return None
-        return Account(data["address"], data["name"]), int(data["id"])
+        account = Account(data["address"], data["name"], data.get("time_zone") or "")
+        return account, int(data["id"])
 
     async def list_sessions(self, address: str) -> list[Json]:
         data = await self._json("GET", f"{self._account(address)}/sessions")

@@ -122,6 +122,7 @@ async def render(
         "path": request.path,
         "static": assets.url,
         "domains": request.app[CONFIG].domains,
+        "time_zone": principal.account.time_zone if principal is not None else "",
         **{k: v for k, v in (context or {}).items() if k != "folders"},
     }
     html = request.app[TEMPLATES].get_template(template).render(page)

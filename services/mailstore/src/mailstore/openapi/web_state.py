@@ -40,12 +40,13 @@ WEB_SCHEMAS: dict[str, Any] = {
     },
     "SessionOwner": {
         "type": "object",
-        "required": ["address", "name", "expires_at", "id"],
+        "required": ["address", "name", "expires_at", "id", "time_zone"],
         "properties": {
             "address": {"type": "string"},
             "name": {"type": "string", "description": "the account's name"},
             "expires_at": {**_DATE_TIME, "description": "already pushed forward by this use"},
             "id": {"type": "integer", "description": "the session's id in the sessions list"},
+            "time_zone": {"type": "string", "description": "the account's; '' is the browser's"},
         },
     },
     "Session": {

@@ -68,6 +68,8 @@ async def get_session(request: web.Request) -> web.Response:
             "name": row["name"],
             "expires_at": row["expires_at"].isoformat(),
             "id": row["id"],
+            # The web dates its pages in it (settings); '' is the browser's own.
+            "time_zone": row["time_zone"],
         }
     )
 

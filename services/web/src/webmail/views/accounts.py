@@ -68,7 +68,8 @@ async def login_form(request: web.Request) -> web.Response:
         return see_other(target)
     # /settings/delete comes here: say that it worked.
     deleted = request.query.get("deleted") == "1"
-    context = {"values": {}, "error": None, "next": target, "deleted": deleted}
+    context: dict[str, object] = {"values": {}, "error": None, "next": target}
+    context["deleted"] = deleted
     return await render(request, "login.html", context)
 
 

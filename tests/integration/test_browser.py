@@ -540,6 +540,97 @@ async def test_the_mail_programs_page_shows_the_servers_and_downloads_the_profil
         await erin.context.close()
 
 
+NEW_PASSWORD = "a new and longer passphrase 43"
+
+
+async def log_in(person: Person, password: str = PASSWORD) -> None:
+    page = person.page
+    await page.goto("/login")
+    await page.get_by_label("Address", exact=True).fill(person.local)
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
+
+
+async def test_settings_change_the_password_and_sign_out_the_other_browser(
+    browser: Browser, stack: LocalStack | None, endpoints: Endpoints
+) -> None:
+    """Issue 15, "Settings": from the user menu to a password change; the other browser
+    is signed out, this one stays; a new API token is shown once."""
+    local = local_part(stack, "frank")
+    frank = await new_person(browser, endpoints, "Frank Fuller", local)
+    phone = await new_person(browser, endpoints, "Frank Fuller", local)
+    try:
+        await register(frank)
+        await log_in(phone)
+        page = frank.page
+        await page.locator("details.usermenu summary").click()
+        await page.get_by_role("link", name="Settings", exact=True).click()
+        await expect(page).to_have_url(re.compile(r"/settings$"))
+        sessions = page.get_by_role("table", name="Your sessions")
+        await expect(sessions.get_by_role("row")).to_have_count(3)  # header and 2 browsers
+        await expect(sessions).to_contain_text("(this browser)")
+        assert await axe_violations(page) is None
+
+        current = page.get_by_label("Current password", exact=True)
+        new = page.get_by_label(re.compile(r"^New password"))
+        confirm = page.get_by_label("Confirm new password", exact=True)
+        await current.fill("not my password")
+        await new.fill(NEW_PASSWORD)
+        await confirm.fill(NEW_PASSWORD)
+        await page.get_by_role("button", name="Change password").click()
+        await expect(page.locator("#current_password-error")).to_contain_text("not your")
+        await expect(current).to_have_attribute("aria-invalid", "true")
+        for field in (current, new, confirm):
+            await expect(field).to_have_value("")
+        # The refusal is a 422 page, which Chromium logs as a failed load: expected.
+        refused = [p for p in frank.problems if "/settings/password:" in p and "422" in p]
+        assert len(refused) == 1, frank.problems
+        frank.problems.remove(refused[0])
+        assert await axe_violations(page) is None
+
+        await current.fill(PASSWORD)
+        await new.fill(NEW_PASSWORD)
+        await confirm.fill(NEW_PASSWORD)
+        await page.get_by_role("button", name="Change password").click()
+        await expect(page).to_have_url(re.compile(r"/settings\?done=password#password$"))
+        await expect(page.get_by_role("status").first).to_contain_text("password is changed")
+        await expect(
+            page.get_by_role("table", name="Your sessions").get_by_role("row")
+        ).to_have_count(2)
+        await phone.page.goto("/mail/inbox")
+        await expect(phone.page).to_have_url(re.compile(r"/login"))
+        await log_in(phone, NEW_PASSWORD)
+
+        await page.get_by_label("New token's name").fill("backup script")
+        await page.get_by_role("button", name="Create token").click()
+        token = page.locator("#new-token")
+        await expect(token).to_have_text(re.compile(r"^lp_"))
+        assert await axe_violations(page) is None
+        await page.reload()
+        await expect(token).to_have_count(0)
+        await expect(page.get_by_role("row", name=re.compile("backup script"))).to_have_count(1)
+
+        # Name, signature, time zone: the browser is in Berlin, the account in Tokyo.
+        await page.get_by_label(re.compile(r"^Signature")).fill("Frank\nLocalpost team")
+        await page.get_by_label(re.compile(r"^Time zone")).select_option("Asia/Tokyo")
+        await page.get_by_role("button", name="Save", exact=True).click()
+        await expect(page).to_have_url(re.compile(r"/settings\?done=profile#profile$"))
+        await page.goto("/compose")
+        await expect(page.get_by_label("Message", exact=True)).to_have_value(
+            "\n\n-- \nFrank\nLocalpost team\n"
+        )
+        await deliver_background_mail(endpoints, frank.address)
+        await page.goto("/mail/inbox")
+        when = page.locator("td.when time").first
+        await expect(when).to_have_attribute("title", re.compile(r"GMT\+9"))
+        assert frank.problems == []
+        assert phone.problems == []
+    finally:
+        await frank.context.close()
+        await phone.context.close()
+
+
 # Issue 15, "Rendering": right-to-left text, the plain-text font, inline images, phone
 # width. A 1x1 PNG for the inline image.
 PIXEL = bytes.fromhex(

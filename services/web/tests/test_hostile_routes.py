@@ -6,6 +6,7 @@ another account's id (docs/security.md, "Web")."""
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 import pytest
@@ -175,7 +176,7 @@ def _owners_message() -> bytes:
 @pytest.mark.parametrize(("method", "path"), [r[1:] for r in ID_ROUTES],
                          ids=[r[0] for r in ID_ROUTES])  # fmt: skip
 async def test_another_accounts_id_is_404_on_every_route(
-    client: Client, h: Any, deliver: Any, principal: str, method: str, path: str
+    client: Client, h: Any, deliver: Any, pool: Any, principal: str, method: str, path: str
 ) -> None:
     owner = await h.register(client)
     await deliver(_owners_message(), rcpt_to=[owner])
@@ -190,7 +191,19 @@ async def test_another_accounts_id_is_404_on_every_route(
         headers = {"X-CSRF-Token": await h.csrf_token(client, "/mail/inbox")}
     else:
         headers = {"Authorization": f"Bearer {await h.api_token(client, intruder)}"}
-    target = owner_token["id"] if path.startswith("/api/v1/tokens/") else entry
+    target = entry
+    if path.startswith(("/api/v1/tokens/", "/settings/tokens/")):
+        target = owner_token["id"]
+    elif path.startswith("/settings/sessions/"):
+        target = await pool.fetchval(
+            """
+            INSERT INTO sessions (secret_hash, account_id, expires_at)
+            SELECT $1, id, now() + interval '1 day' FROM accounts WHERE address = $2
+            RETURNING id
+            """,
+            secrets.token_bytes(32),
+            owner,
+        )
     data = {"action": "read"} if method != "GET" else None
 
     response = await client.request(method, path.format(id=target), headers=headers, data=data)
@@ -200,5 +213,8 @@ async def test_another_accounts_id_is_404_on_every_route(
         assert await response.json() == {"error": "There is nothing here."}
     still = await (await client.get(f"/api/v1/messages/{entry}", headers=bearer)).json()
     assert (still["folder"], still["unread"]) == ("inbox", True)
-    # The owner's token still works (DELETE /api/v1/tokens/{id} named it).
+    # The owner's token still works (DELETE /api/v1/tokens/{id} named it), and so does
+    # the owner's session (/settings/sessions/{id}/end named it).
     assert (await client.get("/api/v1/messages", headers=bearer)).status == 200
+    if path.startswith("/settings/sessions/"):
+        assert await pool.fetchval("SELECT count(*) FROM sessions WHERE id = $1", target) == 1

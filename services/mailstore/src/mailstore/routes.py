@@ -13,6 +13,7 @@ from mailstore.views import (
     imap_append,
     messages,
     pop3,
+    profile,
     sessions,
     throttle,
 )
@@ -79,6 +80,14 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/v1/sessions/{secret}", sessions.get_session, name="session")
     router.add_delete("/v1/sessions/{secret}", sessions.end_session, name="end_session")
     router.add_delete(ACCOUNT + "/sessions", sessions.end_sessions_of, name="end_sessions")
+    router.add_get(ACCOUNT + "/sessions", sessions.list_sessions, name="sessions")
+    router.add_delete(
+        ACCOUNT + "/sessions/{id:[0-9]{1,20}}", sessions.end_session_by_id, name="end_session_id"
+    )
+    router.add_post(ACCOUNT + "/password", accounts.change_password, name="change_password")
+    router.add_post(ACCOUNT + "/delete", accounts.delete_account, name="delete_account")
+    router.add_get(ACCOUNT + "/profile", profile.get_profile, name="profile")
+    router.add_patch(ACCOUNT + "/profile", profile.update_profile, name="update_profile")
     router.add_post(ACCOUNT + "/tokens", sessions.create_token, name="create_token")
     router.add_get(ACCOUNT + "/tokens", sessions.list_tokens, name="tokens")
     router.add_delete(

@@ -67,6 +67,20 @@ def address_problem(address: str, domains: tuple[str, ...]) -> str | None:
     return None
 
 
+def password_problem(password: str, address: str) -> str | None:
+    """What is wrong with ``password`` for the account ``address``: at sign-up and at a
+    password change alike."""
+    if len(password) < MIN_PASSWORD:
+        return f"Use at least {MIN_PASSWORD} characters."
+    if len(password) > MAX_PASSWORD:
+        return f"Use at most {MAX_PASSWORD} characters."
+    if password.lower() in (address, address.partition("@")[0]):
+        return "The password may not be your address."
+    if password.lower() in common_passwords():
+        return "This password is too common; choose another."
+    return None
+
+
 def check_registration(
     *,
     name: str,
@@ -91,14 +105,8 @@ def check_registration(
         fields["name"] = f"At most {MAX_NAME} characters, no control characters."
     if problem := address_problem(address, domains):
         fields["address"] = problem
-    if len(password) < MIN_PASSWORD:
-        fields[PASSWORD] = f"Use at least {MIN_PASSWORD} characters."
-    elif len(password) > MAX_PASSWORD:
-        fields[PASSWORD] = f"Use at most {MAX_PASSWORD} characters."
-    elif password.lower() in (address, address.partition("@")[0]):
-        fields[PASSWORD] = "The password may not be your address."
-    elif password.lower() in common_passwords():
-        fields[PASSWORD] = "This password is too common; choose another."
+    if problem := password_problem(password, address):
+        fields[PASSWORD] = problem
     if confirm is not None and confirm != password:
         fields[CONFIRM] = "Type the password again." if not confirm else "The two passwords differ."
     if fields:

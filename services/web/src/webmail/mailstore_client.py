@@ -53,6 +53,8 @@ NUL_REFUSED = "may not hold NUL characters"
 class Account:
     address: str
     name: str
+    # The IANA time zone its pages are dated in (settings); "" is the browser's own.
+    time_zone: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,16 +181,85 @@ class MailstoreClient:
         data = await self._json("GET", "/v1/directory", params=params)
         return [Account(a["address"], a["name"]) for a in data.get("accounts", [])]
 
-    async def create_session(self, address: str) -> str:
-        data = await self._json("POST", "/v1/sessions", json={"address": address}, expect=(201,))
+    async def create_session(self, address: str, *, device: str = "") -> str:
+        body = {"address": address, "device": device}
+        data = await self._json("POST", "/v1/sessions", json=body, expect=(201,))
         return str(data["session"])
 
-    async def get_session(self, secret: str) -> Account | None:
+    async def get_session(self, secret: str) -> tuple[Account, int] | None:
+        """The session's account and the session's id (what the sessions list names)."""
         try:
             data = await self._json("GET", f"/v1/sessions/{_segment(secret)}")
         except NotFound:
             return None
-        return Account(data["address"], data["name"])
+        account = Account(data["address"], data["name"], data.get("time_zone") or "")
+        return account, int(data["id"])
+
+    async def list_sessions(self, address: str) -> list[Json]:
+        data = await self._json("GET", f"{self._account(address)}/sessions")
+        return list(data.get("sessions", []))
+
+    async def end_session_id(self, address: str, session_id: int) -> None:
+        """NotFound when ``session_id`` is not one of ``address``'s sessions."""
+        path = f"{self._account(address)}/sessions/{session_id}"
+        await self._call("DELETE", path, expect=(204,))
+
+    async def end_other_sessions(self, address: str, *, keep: int) -> None:
+        path = f"{self._account(address)}/sessions"
+        await self._call("DELETE", path, params={"except": str(keep)}, expect=(204,))
+
+    async def change_password(
+        self,
+        address: str,
+        *,
+        current: str,
+        new: str,
+        client: str,
+        keep_session: int | None,
+        revoke_tokens: bool,
+    ) -> bool:
+        """False for a wrong current password; RateLimited under the login throttle."""
+        body: Json = {
+            "current_password": current,
+            "new_password": new,
+            "client": client,
+            "keep_session": keep_session,
+            "revoke_tokens": revoke_tokens,
+        }
+        status, raw, _ = await self._call(
+            "POST",
+            f"{self._account(address)}/password",
+            json=body,
+            expect=(204, 401, 429),
+            timeout=PASSWORD_TIMEOUT,
+        )
+        if status == 429:
+            raise RateLimited(max(1, int(_json_or_empty(raw).get("retry_after") or 1)))
+        return status == 204
+
+    async def delete_account(self, address: str, *, password: str, client: str) -> bool:
+        """False for a wrong password; RateLimited under the login throttle."""
+        status, raw, _ = await self._call(
+            "POST",
+            f"{self._account(address)}/delete",
+            json={"password": password, "client": client},
+            expect=(204, 401, 429),
+            timeout=PASSWORD_TIMEOUT,
+        )
+        if status == 429:
+            raise RateLimited(max(1, int(_json_or_empty(raw).get("retry_after") or 1)))
+        return status == 204
+
+    async def get_profile(self, address: str) -> Json:
+        """The account's name, signature and time zone ("" for the browser's own)."""
+        return await self._json("GET", f"{self._account(address)}/profile")
+
+    async def update_profile(self, address: str, **fields: str) -> Json:
+        return await self._json("PATCH", f"{self._account(address)}/profile", json=fields)
+
+    async def list_tokens(self, address: str) -> list[Json]:
+        data = await self._json("GET", f"{self._account(address)}/tokens")
+        return list(data.get("tokens", []))
 
     async def delete_session(self, secret: str) -> None:
         # Already gone is fine: the goal is reached.

@@ -188,9 +188,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         request[PRINCIPAL] = Principal(account, via="token")
     elif not scheme and (secret := request.cookies.get(SESSION_COOKIE)):
         # A cookie is ignored on a request that brings Authorization of any kind.
-        account = await mailstore.get_session(secret)
-        if account is not None:
-            request[PRINCIPAL] = Principal(account, via="session", session=secret)
+        found = await mailstore.get_session(secret)
+        if found is not None:
+            account, session_id = found
+            request[PRINCIPAL] = Principal(
+                account, via="session", session=secret, session_id=session_id
+            )
     return await handler(request)
 
 

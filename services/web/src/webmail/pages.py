@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from aiohttp import web
@@ -129,6 +130,7 @@ async def render(
         "here": request.path_qs,
         "static": assets.url,
         "domains": request.app[CONFIG].domains,
+        "time_zone": principal.account.time_zone if principal is not None else "",
         **{k: v for k, v in (context or {}).items() if k != "folders"},
     }
     html = request.app[TEMPLATES].get_template(template).render(page)
@@ -150,8 +152,12 @@ def human_size(size: int | None) -> str:
     return ""
 
 
-def utc_fallback(iso: str | None, style: str = "auto") -> str:
-    """The server's rendering of a timestamp (UTC), shown until the script localises it."""
+def utc_fallback(iso: str | None, style: str = "auto", zone: str = "") -> str:
+    """The server's rendering of a timestamp (UTC), shown until the script localises it.
+
+    ``zone``: the account's time zone (settings), for text the script never sees again,
+    such as the "On ..., ... wrote:" line of a reply; "" or an unknown name is UTC.
+    """
     if not iso:
         return ""
     try:
@@ -159,7 +165,11 @@ def utc_fallback(iso: str | None, style: str = "auto") -> str:
     except ValueError:
         return ""
     if style == "full":
-        return when.strftime("%Y-%m-%d %H:%M UTC")
+        try:
+            local = when.astimezone(ZoneInfo(zone)) if zone else when
+        except (ValueError, ZoneInfoNotFoundError):
+            local = when
+        return local.strftime("%Y-%m-%d %H:%M %Z")
     if when.date() == datetime.now(UTC).date():
         return when.strftime("%H:%M")
     return when.strftime("%Y-%m-%d")

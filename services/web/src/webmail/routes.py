@@ -6,6 +6,7 @@ from aiohttp import web
 
 from webmail import assets, autoconfig, autodiscover
 from webmail.views import (
+    account_settings,
     accounts,
     api,
     api_folders,
@@ -23,6 +24,8 @@ API_MESSAGE = r"/api/v1/messages/{id:[0-9]{1,19}}"
 FOLDER = "/folders/{folder:" + FOLDER_ID + "}"
 API_TOKEN = r"/api/v1/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
 SETTINGS = "/settings/mail-programs"
+SETTINGS_SESSION = r"/settings/sessions/{id:[0-9]{1,19}}"
+SETTINGS_TOKEN = r"/settings/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
 
 
 def setup_routes(app: web.Application) -> None:
@@ -39,6 +42,15 @@ def setup_routes(app: web.Application) -> None:
     for n, path in enumerate(autodiscover.PATHS):
         router.add_post(path, mail_programs.outlook, name=f"autodiscover_{n}")
         router.add_get(path, mail_programs.outlook, name=f"autodiscover_probe_{n}")
+    router.add_get("/settings", account_settings.show, name="settings")
+    router.add_post("/settings/profile", account_settings.save_profile, name="save_profile")
+    router.add_post("/settings/delete", account_settings.delete_account, name="delete_account")
+    router.add_post("/settings/password", account_settings.change_password, name="password")
+    router.add_post(SETTINGS_SESSION + "/end", account_settings.end_session, name="end_session")
+    router.add_post("/settings/sessions/end-others", account_settings.end_other_sessions,
+                    name="end_other_sessions")  # fmt: skip
+    router.add_post("/settings/tokens", account_settings.create_token, name="create_token")
+    router.add_post(SETTINGS_TOKEN + "/revoke", account_settings.revoke_token, name="revoke_token")
     router.add_get(SETTINGS, mail_programs.page, name="mail_programs")
     router.add_get(SETTINGS + "/profile.mobileconfig", mail_programs.profile, name="profile")
     router.add_post(SETTINGS + "/profile.mobileconfig", mail_programs.profile, name="profile_pw")

@@ -13,6 +13,7 @@ import secrets
 
 from aiohttp import web
 
+from webmail import devices
 from webmail.keys import CONFIG, MAILSTORE, PRINCIPAL
 from webmail.mailstore_client import Account
 
@@ -33,6 +34,7 @@ def set_cookie(
     value: str,
     *,
     max_age: int = MAX_AGE,
+    path: str = "/",
 ) -> None:
     # HttpOnly: no script reads it; Lax: not sent on cross-site POSTs; Secure over HTTPS
     # or when WEB_COOKIE_SECURE says a proxy in front speaks HTTPS.
@@ -40,7 +42,7 @@ def set_cookie(
         name,
         value,
         max_age=max_age,
-        path="/",
+        path=path,
         httponly=True,
         samesite="Lax",
         secure=request.secure or request.app[CONFIG].cookie_secure,
@@ -53,7 +55,8 @@ async def start(request: web.Request, response: web.StreamResponse, account: Acc
     old = request.cookies.get(COOKIE)
     if old:
         await mailstore.delete_session(old)
-    secret = await mailstore.create_session(account.address)
+    device = devices.summary(request.headers.get("User-Agent", ""))
+    secret = await mailstore.create_session(account.address, device=device)
     set_cookie(request, response, COOKIE, secret)
     nonce = secrets.token_urlsafe(16)
     device = f"{nonce}.{signature(request, 'device', nonce, account.address)}"

@@ -16,6 +16,8 @@ class Principal:
     via: str
     # The session secret for "session": it is what CSRF tokens are bound to.
     session: str | None = field(default=None, repr=False)
+    # The session's id in the mail store's sessions list ("this browser").
+    session_id: int | None = None
 
     @property
     def address(self) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from mailstore.db.changes import delete_unreferenced
 from mailstore.db.connection import Pool, Record
 from mailstore.db.throttle import KNOWN_CLIENT_DAYS, release
 from mailstore.errors import AddressTaken
@@ -72,6 +73,64 @@ async def is_known_client(pool: Pool, *, account_id: int, client: str) -> bool:
         KNOWN_CLIENT_DAYS,
     )
     return known
+
+
+async def change_password(
+    pool: Pool,
+    *,
+    account_id: int,
+    password_hash: str,
+    keep_session: int | None,
+    revoke_tokens: bool,
+) -> None:
+    """The new password; every session but ``keep_session`` (an id) ends with the old one,
+    in the same transaction, so no session outlives the password it was opened with."""
+    async with pool.acquire() as con, con.transaction():
+        await con.execute(
+            "UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash
+        )
+        await con.execute(
+            "DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2",
+            account_id,
+            keep_session,
+        )
+        if revoke_tokens:
+            await con.execute("DELETE FROM api_tokens WHERE account_id = $1", account_id)
+
+
+async def delete_account(pool: Pool, *, account_id: int) -> None:
+    """The account and all it holds: entries, folders, sessions, tokens (ON DELETE
+    CASCADE), and every message no other account still has an entry of."""
+    async with pool.acquire() as con, con.transaction():
+        # The account row first: a delivery or login that comes after waits, then finds
+        # no account.
+        await con.execute("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+        deleted = await con.fetch(
+            "DELETE FROM mailbox_entries WHERE account_id = $1 RETURNING message_id", account_id
+        )
+        await delete_unreferenced(con, list({row["message_id"] for row in deleted}))
+        await con.execute("DELETE FROM accounts WHERE id = $1", account_id)
+
+
+async def get_profile(pool: Pool, *, account_id: int) -> Record:
+    return await pool.fetchrow(
+        "SELECT name, signature, time_zone FROM accounts WHERE id = $1", account_id
+    )
+
+
+async def update_profile(
+    pool: Pool, *, account_id: int, name: str, signature: str, time_zone: str
+) -> Record:
+    return await pool.fetchrow(
+        """
+        UPDATE accounts SET name = $2, signature = $3, time_zone = $4 WHERE id = $1
+        RETURNING name, signature, time_zone
+        """,
+        account_id,
+        name,
+        signature,
+        time_zone,
+    )
 
 
 async def directory(pool: Pool, *, prefix: str, limit: int) -> list[Record]:

@@ -281,11 +281,11 @@ async def delete_entries(con: Connection, account_id: int, rows: list[Record]) -
         account_id,
         [row["id"] for row in rows],
     )
-    await _delete_unreferenced(con, [row["message_id"] for row in deleted])
+    await delete_unreferenced(con, [row["message_id"] for row in deleted])
     return changes
 
 
-async def _delete_unreferenced(con: Connection, gateway_ids: list[str]) -> None:
+async def delete_unreferenced(con: Connection, gateway_ids: list[str]) -> None:
     """Delete those messages no mailbox entry refers to any more (inside the caller's transaction).
 
     Two accounts deleting their entries of one message at once would each still see the

@@ -11,16 +11,19 @@ from datetime import datetime
 from mailstore.db.connection import Pool, Record
 
 
-async def create_session(pool: Pool, *, account_id: int, secret_hash: bytes, days: int) -> datetime:
+async def create_session(
+    pool: Pool, *, account_id: int, secret_hash: bytes, days: int, device: str = ""
+) -> datetime:
     expires_at: datetime = await pool.fetchval(
         """
-        INSERT INTO sessions (secret_hash, account_id, expires_at)
-        VALUES ($1, $2, now() + $3::integer * interval '1 day')
+        INSERT INTO sessions (secret_hash, account_id, expires_at, device)
+        VALUES ($1, $2, now() + $3::integer * interval '1 day', $4)
         RETURNING expires_at
         """,
         secret_hash,
         account_id,
         days,
+        device,
     )
     return expires_at
 
@@ -33,7 +36,7 @@ async def use_session(pool: Pool, *, secret_hash: bytes, days: int) -> Record | 
         SET last_used_at = now(), expires_at = now() + $2::integer * interval '1 day'
         FROM accounts a
         WHERE s.secret_hash = $1 AND s.expires_at > now() AND a.id = s.account_id
-        RETURNING a.address, a.name, s.expires_at
+        RETURNING a.address, a.name, a.time_zone, s.expires_at, s.id
         """,
         secret_hash,
         days,
@@ -46,6 +49,35 @@ async def end_session(pool: Pool, *, secret_hash: bytes) -> None:
 
 async def end_sessions_of(pool: Pool, *, account_id: int) -> int:
     status: str = await pool.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+    return int(status.rpartition(" ")[2])
+
+
+async def list_sessions(pool: Pool, *, account_id: int) -> list[Record]:
+    """The account's live sessions, most recently used first (never their secrets)."""
+    return list(
+        await pool.fetch(
+            """
+        SELECT id, device, created_at, last_used_at FROM sessions
+        WHERE account_id = $1 AND expires_at > now() ORDER BY last_used_at DESC, id DESC
+        """,
+            account_id,
+        )
+    )
+
+
+async def end_session_by_id(pool: Pool, *, account_id: int, session_id: int) -> bool:
+    """End one session of the account; False when it is not one of the account's."""
+    status: str = await pool.execute(
+        "DELETE FROM sessions WHERE id = $1 AND account_id = $2", session_id, account_id
+    )
+    return status != "DELETE 0"
+
+
+async def end_other_sessions(pool: Pool, *, account_id: int, keep: int) -> int:
+    """End every session of the account but ``keep`` (an id): "log out everywhere else"."""
+    status: str = await pool.execute(
+        "DELETE FROM sessions WHERE account_id = $1 AND id <> $2", account_id, keep
+    )
     return int(status.rpartition(" ")[2])
 
 

@@ -10,6 +10,8 @@ from mailstore.openapi.common import (
     INVALID,
     NO_CONTENT,
     NOT_FOUND,
+    OVERLOADED,
+    THROTTLED,
     error,
     json_body,
     json_content,
@@ -38,11 +40,58 @@ WEB_SCHEMAS: dict[str, Any] = {
     },
     "SessionOwner": {
         "type": "object",
-        "required": ["address", "name", "expires_at"],
+        "required": ["address", "name", "expires_at", "id", "time_zone"],
         "properties": {
             "address": {"type": "string"},
             "name": {"type": "string", "description": "the account's name"},
             "expires_at": {**_DATE_TIME, "description": "already pushed forward by this use"},
+            "id": {"type": "integer", "description": "the session's id in the sessions list"},
+            "time_zone": {"type": "string", "description": "the account's; '' is the browser's"},
+        },
+    },
+    "Session": {
+        "type": "object",
+        "required": ["id", "device", "created_at", "last_used_at"],
+        "properties": {
+            "id": {"type": "integer", "description": "names the session; not its secret"},
+            "device": {"type": "string", "description": "the web's summary of the User-Agent"},
+            "created_at": _DATE_TIME,
+            "last_used_at": _DATE_TIME,
+        },
+    },
+    "PasswordChange": {
+        "type": "object",
+        "required": ["current_password", "new_password", "client"],
+        "properties": {
+            "current_password": {"type": "string"},
+            "new_password": {"type": "string", "minLength": 8, "maxLength": 1024},
+            "client": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "the client's IP address, for the login throttle",
+            },
+            "keep_session": {
+                "type": ["integer", "null"],
+                "description": "the id of the one session that stays (the caller's)",
+            },
+            "revoke_tokens": {"type": "boolean", "default": False},
+        },
+    },
+    "Profile": {
+        "type": "object",
+        "required": ["name", "signature", "time_zone"],
+        "properties": {
+            "name": {"type": "string", "maxLength": 200},
+            "signature": {
+                "type": "string",
+                "maxLength": 2000,
+                "description": "plain text; line breaks and tabs, no other controls",
+            },
+            "time_zone": {
+                "type": "string",
+                "description": "an IANA name the server's zoneinfo knows; '' is the browser's",
+            },
         },
     },
     "Token": {
@@ -117,7 +166,14 @@ WEB_PATHS: dict[str, Any] = {
                 {
                     "type": "object",
                     "required": ["address"],
-                    "properties": {"address": {"type": "string"}},
+                    "properties": {
+                        "address": {"type": "string"},
+                        "device": {
+                            "type": "string",
+                            "maxLength": 100,
+                            "description": "a summary of the User-Agent, for the sessions list",
+                        },
+                    },
                 }
             ),
             "responses": {
@@ -142,10 +198,111 @@ WEB_PATHS: dict[str, Any] = {
         },
     },
     "/v1/accounts/{address}/sessions": {
+        "parameters": [ADDRESS],
         "delete": {
-            "summary": "End every session of the account (log out everywhere)",
+            "summary": "End every session of the account (log out everywhere), or every other",
+            "parameters": [
+                {
+                    "name": "except",
+                    "in": "query",
+                    "description": "the id of a session that stays",
+                    "schema": {"type": "integer"},
+                }
+            ],
+            "responses": {**NO_CONTENT, "404": NOT_FOUND, "422": INVALID},
+        },
+        "get": {
+            "summary": "The account's live sessions, most recently used first (no secrets)",
+            "responses": {
+                "200": json_content(
+                    {"type": "object", "properties": {"sessions": {"items": ref("Session")}}},
+                    "The sessions",
+                ),
+                "404": NOT_FOUND,
+            },
+        },
+    },
+    "/v1/accounts/{address}/sessions/{id}": {
+        "delete": {
+            "summary": "End one session of the account",
+            "parameters": [
+                ADDRESS,
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            ],
+            "responses": {**NO_CONTENT, "404": error("No such account, or no such session in it")},
+        }
+    },
+    "/v1/accounts/{address}/delete": {
+        "post": {
+            "summary": "Delete the account, its folders, mail, sessions and tokens",
+            "description": (
+                "The password is checked under the login throttle, as for a password "
+                "change. Messages other accounts also hold stay with them."
+            ),
             "parameters": [ADDRESS],
-            "responses": {**NO_CONTENT, "404": NOT_FOUND},
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["password", "client"],
+                    "properties": {
+                        "password": {"type": "string"},
+                        "client": {"type": "string", "minLength": 1, "maxLength": 64},
+                    },
+                }
+            ),
+            "responses": {
+                **NO_CONTENT,
+                "401": error("The password is wrong"),
+                "404": NOT_FOUND,
+                "422": INVALID,
+                "429": THROTTLED,
+                "503": OVERLOADED,
+            },
+        }
+    },
+    "/v1/accounts/{address}/profile": {
+        "parameters": [ADDRESS],
+        "get": {
+            "summary": "The account's name, signature and time zone",
+            "responses": {"200": json_content(ref("Profile"), "The settings"), "404": NOT_FOUND},
+        },
+        "patch": {
+            "summary": "Change any of name, signature, time_zone; the others stay",
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "signature": {"type": "string"},
+                        "time_zone": {"type": "string"},
+                    },
+                }
+            ),
+            "responses": {
+                "200": json_content(ref("Profile"), "Changed"),
+                "404": NOT_FOUND,
+                "422": INVALID,
+            },
+        },
+    },
+    "/v1/accounts/{address}/password": {
+        "post": {
+            "summary": "Change the password; every session but keep_session ends",
+            "description": (
+                "The current password is checked under the login throttle (as a web login "
+                "from a known device: the per-client limits apply, not the account's "
+                "ceiling). API tokens keep working unless revoke_tokens is true."
+            ),
+            "parameters": [ADDRESS],
+            "requestBody": json_body(ref("PasswordChange")),
+            "responses": {
+                **NO_CONTENT,
+                "401": error("The current password is wrong"),
+                "404": NOT_FOUND,
+                "422": INVALID,
+                "429": THROTTLED,
+                "503": OVERLOADED,
+            },
         }
     },
     "/v1/accounts/{address}/tokens": {

@@ -12,7 +12,7 @@ from mailstore import db, logins
 from mailstore.errors import InvalidRequest, LoginThrottled
 from mailstore.keys import CONFIG, HASHER, METRICS, POOL
 from mailstore.passwords import MAX_PASSWORD
-from mailstore.views.common import account_of, find_account, json_object, limit_of
+from mailstore.views.common import MAX_ID, account_of, find_account, json_object, limit_of
 
 # RFC 5321 §4.1.2 Dot-string; quoted local parts are legal but not offered for new accounts.
 _LOCAL_PART = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
@@ -103,6 +103,75 @@ async def verify(request: web.Request) -> web.Response:
         return web.json_response({"error": "invalid credentials"}, status=401)
     outcomes.labels(channel=attempt.channel, outcome="ok").inc()
     return web.json_response({"address": account["address"], "name": account["name"]})
+
+
+def _password_change(body: dict[str, Any]) -> tuple[str, str, int | None, bool]:
+    current, new = body.get("current_password"), body.get("new_password")
+    keep, revoke = body.get("keep_session"), body.get("revoke_tokens", False)
+    fields = {}
+    if not isinstance(current, str):
+        fields["current_password"] = "is required (a string)"  # noqa: S105 - a message
+    if not isinstance(new, str) or not MIN_PASSWORD <= len(new) <= MAX_PASSWORD:
+        fields["new_password"] = f"must be a string of {MIN_PASSWORD}-{MAX_PASSWORD} characters"
+    if keep is not None and (type(keep) is not int or not 1 <= keep <= MAX_ID):
+        fields["keep_session"] = "must be a session id or null"
+    if not isinstance(revoke, bool):
+        fields["revoke_tokens"] = "must be true or false"
+    if fields:
+        raise InvalidRequest(fields)
+    assert isinstance(current, str)
+    assert isinstance(new, str)
+    return current, new, keep, revoke
+
+
+async def change_password(request: web.Request) -> web.Response:
+    """The current password, checked under the login throttle (a stolen session must not
+    become a free password-guessing oracle), then the new one; every other session ends."""
+    account = await account_of(request)
+    body = await json_object(request)
+    current, new, keep, revoke = _password_change(body)
+    client = body.get("client")
+    if not logins.client_ok(client):
+        raise InvalidRequest({"client": "is required: the client's IP address"})
+    assert isinstance(client, str)
+    app = request.app
+    # Signed in already: the account's ceiling is for strangers (logins.py); the
+    # per-client limits still apply.
+    attempt = logins.Attempt(account["address"], current, client, "web", trusted_device=True)
+    if await logins.check(app[POOL], app[HASHER], app[CONFIG], attempt) is None:
+        return web.json_response({"error": "invalid credentials"}, status=401)
+    password_hash = await app[HASHER].hash(new)
+    await db.change_password(
+        app[POOL],
+        account_id=account["id"],
+        password_hash=password_hash,
+        keep_session=keep,
+        revoke_tokens=revoke,
+    )
+    return web.Response(status=204)
+
+
+async def delete_account(request: web.Request) -> web.Response:
+    """The account and its mail, once its password is given (checked under the login
+    throttle, as for a password change)."""
+    account = await account_of(request)
+    body = await json_object(request)
+    password, client = body.get("password"), body.get("client")
+    fields = {}
+    if not isinstance(password, str):
+        fields["password"] = "is required (a string)"  # noqa: S105 - a message
+    if not logins.client_ok(client):
+        fields["client"] = "is required: the client's IP address"
+    if fields:
+        raise InvalidRequest(fields)
+    assert isinstance(password, str)
+    assert isinstance(client, str)
+    app = request.app
+    attempt = logins.Attempt(account["address"], password, client, "web", trusted_device=True)
+    if await logins.check(app[POOL], app[HASHER], app[CONFIG], attempt) is None:
+        return web.json_response({"error": "invalid credentials"}, status=401)
+    await db.delete_account(app[POOL], account_id=account["id"])
+    return web.Response(status=204)
 
 
 async def mailbox(request: web.Request) -> web.Response:

@@ -23,6 +23,8 @@ TOKEN_PREFIX = "lp_"  # noqa: S105 - a prefix, not a secret
 MAX_TOKEN_NAME = 100
 # token_urlsafe(32) is 43 characters; anything much longer is not ours and is not hashed.
 MAX_SECRET_LENGTH = 100
+# The web's summary of a User-Agent ("Firefox on Linux"), shown in the sessions list.
+MAX_DEVICE = 100
 
 
 def secret_hash(secret: str) -> bytes:
@@ -31,9 +33,11 @@ def secret_hash(secret: str) -> bytes:
 
 async def create_session(request: web.Request) -> web.Response:
     body = await json_object(request)
-    address = body.get("address")
+    address, device = body.get("address"), body.get("device", "")
     if not isinstance(address, str):
         raise InvalidRequest({"address": "is required (a string)"})
+    if not isinstance(device, str) or len(device) > MAX_DEVICE or not device.isprintable():
+        raise InvalidRequest({"device": f"must be printable, at most {MAX_DEVICE} characters"})
     pool = request.app[POOL]
     account = await find_account(request, address)
     secret = secrets.token_urlsafe(SECRET_BYTES)
@@ -42,6 +46,7 @@ async def create_session(request: web.Request) -> web.Response:
         account_id=account["id"],
         secret_hash=secret_hash(secret),
         days=request.app[CONFIG].session_days,
+        device=device,
     )
     return web.json_response({"session": secret, "expires_at": expires_at.isoformat()}, status=201)
 
@@ -62,6 +67,9 @@ async def get_session(request: web.Request) -> web.Response:
             "address": row["address"],
             "name": row["name"],
             "expires_at": row["expires_at"].isoformat(),
+            "id": row["id"],
+            # The web dates its pages in it (settings); '' is the browser's own.
+            "time_zone": row["time_zone"],
         }
     )
 
@@ -75,8 +83,41 @@ async def end_session(request: web.Request) -> web.Response:
 
 
 async def end_sessions_of(request: web.Request) -> web.Response:
+    """Every session of the account ends, or with ``?except=<id>`` every other one."""
     account = await account_of(request)
-    await db.end_sessions_of(request.app[POOL], account_id=account["id"])
+    pool = request.app[POOL]
+    keep = request.query.get("except")
+    if keep is None:
+        await db.end_sessions_of(pool, account_id=account["id"])
+    elif keep.isascii() and keep.isdigit() and int(keep) <= MAX_ID:
+        await db.end_other_sessions(pool, account_id=account["id"], keep=int(keep))
+    else:
+        raise InvalidRequest({"except": "must be a session id"})
+    return web.Response(status=204)
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    account = await account_of(request)
+    rows = await db.list_sessions(request.app[POOL], account_id=account["id"])
+    sessions = [
+        {
+            "id": row["id"],
+            "device": row["device"],
+            "created_at": row["created_at"].isoformat(),
+            "last_used_at": row["last_used_at"].isoformat(),
+        }
+        for row in rows
+    ]
+    return web.json_response({"sessions": sessions})
+
+
+async def end_session_by_id(request: web.Request) -> web.Response:
+    account = await account_of(request)
+    session_id = int(request.match_info["id"])  # the route admits digits only
+    if session_id > MAX_ID or not await db.end_session_by_id(
+        request.app[POOL], account_id=account["id"], session_id=session_id
+    ):
+        raise SessionNotFound()
     return web.Response(status=204)
 
 

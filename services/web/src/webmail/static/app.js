@@ -7,18 +7,32 @@
 (function () {
   const POLL_MS = 30000;
 
+  // The account's time zone (settings), else the browser's. A name the server's zoneinfo
+  // knows but this browser's Intl does not would throw: the browser's own then.
+  const TIME_ZONE = (function () {
+    const zone = document.body.dataset.tz;
+    if (!zone) return undefined;
+    try {
+      new Intl.DateTimeFormat([], { timeZone: zone });
+      return zone;
+    } catch (e) {
+      return undefined;
+    }
+  })();
+
   function localTime(el) {
     const when = new Date(el.getAttribute("datetime"));
     if (isNaN(when)) return;
-    const now = new Date();
+    const zone = { timeZone: TIME_ZONE };
+    const day = (d) => d.toLocaleDateString("en-CA", zone);
     if (el.dataset.style === "full") {
-      el.textContent = when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
-    } else if (when.toDateString() === now.toDateString()) {
-      el.textContent = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      el.textContent = when.toLocaleString([], { ...zone, dateStyle: "medium", timeStyle: "short" });
+    } else if (day(when) === day(new Date())) {
+      el.textContent = when.toLocaleTimeString([], { ...zone, hour: "2-digit", minute: "2-digit" });
     } else {
-      el.textContent = when.toLocaleDateString();
+      el.textContent = when.toLocaleDateString([], zone);
     }
-    el.title = when.toLocaleString();
+    el.title = when.toLocaleString([], { ...zone, timeZoneName: "short" });
   }
 
   // The tab title without base.html's "(3) " before it; the Inbox's unread count when

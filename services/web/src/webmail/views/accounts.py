@@ -66,7 +66,11 @@ async def login_form(request: web.Request) -> web.Response:
     target = safe_next(request.query.get("next"))
     if request.get(PRINCIPAL) is not None:
         return see_other(target)
-    return await render(request, "login.html", {"values": {}, "error": None, "next": target})
+    # /settings/delete comes here: say that it worked.
+    deleted = request.query.get("deleted") == "1"
+    context: dict[str, object] = {"values": {}, "error": None, "next": target}
+    context["deleted"] = deleted
+    return await render(request, "login.html", context)
 
 
 async def login(request: web.Request) -> web.Response:

@@ -26,10 +26,10 @@ def _subject(prefix: str, subject: str) -> str:
     return subject if subject.lower().startswith(prefix.lower()) else f"{prefix} {subject}"
 
 
-def prefill(msg: dict[str, Any], mode: str, user: Principal) -> dict[str, str]:
-    """The compose fields for replying to or forwarding ``msg``."""
+def prefill(msg: dict[str, Any], mode: str, user: Principal, zone: str = "") -> dict[str, str]:
+    """The compose fields for replying to or forwarding ``msg``; dates in ``zone``."""
     author = person(msg.get("from")) or "someone"
-    when = utc_fallback(msg.get("date") or msg.get("received_at"), "full")
+    when = utc_fallback(msg.get("date") or msg.get("received_at"), "full", zone)
     text = msg.get("text") or ""
     subject = msg.get("subject") or ""
     if mode == "forward":
@@ -69,17 +69,28 @@ async def compose_form(request: web.Request) -> web.Response:
         "subject": "",
         "body": "",
     }
+    profile = await request.app[MAILSTORE].get_profile(user.address)
     for mode in ("reply", "reply_all", "forward"):
         source = request.query.get(mode, "")
         if source.isdigit():
             msg = await request.app[MAILSTORE].get_message(user.address, int(source))
-            values = prefill(msg, mode, user)
+            values = prefill(msg, mode, user, profile.get("time_zone") or "")
             # Sent, the original gets \\Answered or $Forwarded (issue 13: the web's
             # Reply and Forward are IMAP's flags, so every client shows them).
             values["source"] = str(msg.get("id", ""))
             values["source_flag"] = "forwarded" if mode == "forward" else "answered"
             break
+    values["body"] = with_signature(values["body"], profile.get("signature") or "")
     return await render(request, "compose.html", {"values": values, "errors": {}})
+
+
+def with_signature(body: str, signature: str) -> str:
+    """``body`` with the account's signature above it (above a quote or a forwarded
+    message, where the person writes): an editable default, in the box like the rest.
+    "-- " is the signature separator mail programs know (RFC 3676 §4.3)."""
+    if not signature.strip():
+        return body
+    return f"\n\n-- \n{signature}\n{body}"
 
 
 async def send(request: web.Request) -> web.Response:

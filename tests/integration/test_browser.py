@@ -862,14 +862,6 @@ async def deliver_numbered_mail(endpoints: Endpoints, to: str, numbers: range) -
             await client.send_email(msg)
 
 
-async def log_in(person: Person) -> None:
-    await person.page.goto("/login")
-    await person.page.get_by_label("Address", exact=True).fill(person.address)
-    await person.page.get_by_label("Password", exact=True).fill(PASSWORD)
-    await person.page.get_by_role("button", name="Log in").click()
-    await expect(person.page).to_have_url(re.compile(r"/mail/inbox$"))
-
-
 async def test_paging_the_unread_title_new_mail_notice_and_keyboard(
     browser: Browser, endpoints: Endpoints, mailstore: MailstoreAPI
 ) -> None:

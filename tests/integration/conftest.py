@@ -20,6 +20,8 @@ import pytest_asyncio
 
 from deploy.check_services import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL
 from tests.integration.mailapi import MailstoreAPI
+from tests.integration.private_postgres import PrivatePostgres
+from tests.integration.private_postgres import available as postgres_available
 from tests.integration.stack import Endpoints, LocalStack
 
 
@@ -60,6 +62,20 @@ async def stack(database_url: str, amqp_url: str) -> AsyncIterator[LocalStack | 
         return
     async with LocalStack(admin_database_url=database_url, amqp_url=amqp_url) as local:
         yield local
+
+
+@pytest_asyncio.fixture
+async def private_database() -> AsyncIterator[PrivatePostgres]:
+    """A PostgreSQL of the test's own, for tests that stop and start it (faults, outages)."""
+    reason = postgres_available()
+    if reason is not None:
+        pytest.skip(reason)
+    postgres = PrivatePostgres()
+    try:
+        await postgres.start()
+        yield postgres
+    finally:
+        await postgres.remove()
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,6 @@ from tests.integration.harness import (
 from tests.integration.harness import stored_tokens as read_tokens
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.private_postgres import PrivatePostgres, StopMode
-from tests.integration.private_postgres import available as postgres_available
 from tests.integration.private_rabbitmq import PrivateRabbitMQ, available
 from tests.integration.stack import LocalStack
 
@@ -378,19 +377,6 @@ async def test_broker_that_stops_answering_gets_451_never_a_lie(
         assert_safe(verdict)
         assert verdict.refused + verdict.unknown > 0, verdict
         assert figures.get("recovery_s", 0.0) < 30.0, figures
-
-
-@pytest_asyncio.fixture
-async def private_database() -> AsyncIterator[PrivatePostgres]:
-    reason = postgres_available()
-    if reason is not None:
-        pytest.skip(reason)
-    postgres = PrivatePostgres()
-    try:
-        await postgres.start()
-        yield postgres
-    finally:
-        await postgres.remove()
 
 
 @pytest_asyncio.fixture

@@ -22,7 +22,6 @@ import pytest_asyncio
 
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.private_postgres import PrivatePostgres
-from tests.integration.private_postgres import available as postgres_available
 from tests.integration.stack import LocalStack
 
 pytestmark = [pytest.mark.faults, pytest.mark.asyncio(loop_scope="function")]
@@ -31,19 +30,6 @@ PASSWORD = "outage test password"
 # Generous: how long the pool may take to reconnect once PostgreSQL is back. A wait
 # for recovery, not a measurement.
 RECOVERY_DEADLINE = 60.0
-
-
-@pytest_asyncio.fixture
-async def private_database() -> AsyncIterator[PrivatePostgres]:
-    reason = postgres_available()
-    if reason is not None:
-        pytest.skip(reason)
-    postgres = PrivatePostgres()
-    try:
-        await postgres.start()
-        yield postgres
-    finally:
-        await postgres.remove()
 
 
 @pytest_asyncio.fixture

@@ -51,6 +51,16 @@ def test_commas_split_entries_only_outside_quotes_comments_and_brackets(
     assert split_entries(value) == entries
 
 
+def test_more_separators_split_only_outside_quotes() -> None:
+    value = '"Doe; Jane" <j@x.test>; b@x.test, c@x.test'
+    assert split_entries(value, separators=",;") == [
+        '"Doe; Jane" <j@x.test>',
+        "b@x.test",
+        "c@x.test",
+    ]
+    assert split_entries(value) == ['"Doe; Jane" <j@x.test>; b@x.test', "c@x.test"]
+
+
 @pytest.mark.parametrize(
     ("entry", "parsed"),
     [

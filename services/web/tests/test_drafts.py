@@ -42,3 +42,41 @@ def test_a_bad_cc_is_shown_next_to_the_cc_field() -> None:
     with pytest.raises(InvalidFields) as excinfo:
         make_draft(to="b@localpost.test", cc="bob", subject="", body="")
     assert excinfo.value.fields == {"cc": "Not an address: bob"}
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "a@x.test; b@x.test",  # Outlook's separator
+        "a@x.test\nb@x.test\n",  # a column copied from a spreadsheet
+        "a@x.test\r\nb@x.test",
+        "Ann\ta@x.test\r\nBob\tb@x.test",  # rows: name, address
+        "a@x.test\tb@x.test",
+        "Ann <a@x.test>\nBob <b@x.test>",
+        "a@x.test b@x.test",  # a pasted column, its line breaks made spaces by the browser
+    ],
+)
+def test_a_pasted_list_is_several_recipients(pasted: str) -> None:
+    draft = make_draft(to=pasted, cc="", subject="", body="")
+    assert draft.to == ("a@x.test", "b@x.test")
+
+
+@pytest.mark.parametrize(
+    ("value", "addresses"),
+    [
+        ('"Doe, Jane" <j@x.test>, b@x.test', ["j@x.test", "b@x.test"]),
+        ('"Doe; Jane" <j@x.test>; b@x.test', ["j@x.test", "b@x.test"]),
+    ],
+)
+def test_a_quoted_display_name_stays_one_address(value: str, addresses: list[str]) -> None:
+    assert parse_addresses(value) == (addresses, [])
+
+
+def test_a_bad_line_of_a_pasted_list_is_named_whole() -> None:
+    with pytest.raises(InvalidFields) as excinfo:
+        make_draft(to="a@x.test\nnot an address\n", cc="", subject="", body="")
+    assert excinfo.value.fields == {"to": "Not an address: not an address"}
+
+
+def test_words_beside_an_address_are_one_bad_entry() -> None:
+    assert parse_addresses("a@x.test bob") == ([], ["a@x.test bob"])

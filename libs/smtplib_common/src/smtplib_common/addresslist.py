@@ -22,11 +22,13 @@ from email.errors import HeaderParseError
 MAX_ENTRY_CHARS = 2000
 
 
-def split_entries(value: str) -> list[str]:
+def split_entries(value: str, *, separators: str = ",") -> list[str]:
     """The non-blank entries of an address list, each stripped, in order.
 
     Commas separate entries only outside quoted strings (RFC 5322 §3.2.4, with
-    quoted-pairs), comments (§3.2.2, which nest) and ``<...>`` (§3.4).
+    quoted-pairs), comments (§3.2.2, which nest) and ``<...>`` (§3.4). A form field
+    may pass more ``separators`` (";" as some mail programs write lists), under the
+    same rule.
     """
     entries: list[str] = []
     start = 0
@@ -51,7 +53,7 @@ def split_entries(value: str) -> list[str]:
             angle_depth += 1
         elif char == ">" and angle_depth:
             angle_depth -= 1
-        elif char == "," and not angle_depth:
+        elif char in separators and not angle_depth:
             entries.append(value[start:index])
             start = index + 1
     entries.append(value[start:])

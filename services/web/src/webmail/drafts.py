@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +42,7 @@ class Draft:
 
 
 def parse_addresses(value: str | list[str]) -> tuple[list[str], list[str]]:
-    """(addresses, bad entries) from "a@x, Bob <b@y>" or a JSON list.
+    """(addresses, bad entries) from "a@x, Bob <b@y>", a pasted list, or a JSON list.
 
     Blank entries (an empty Cc, a trailing comma) are nothing, not errors; a bad entry is
     named whole. Not email.utils.getaddresses: with the CVE-2023-27043 fix it turns an
@@ -50,22 +51,64 @@ def parse_addresses(value: str | list[str]) -> tuple[list[str], list[str]]:
     items = value if isinstance(value, list) else [value]
     good: list[str] = []
     bad: list[str] = []
-    for entry in (e for item in items for e in split_entries(str(item))):
-        parsed = parse_mailbox(entry)
-        address = parsed[1] if parsed else ""
-        domain = address.rpartition("@")[2]
-        # The display name as decoded: encoded words may hide a CR LF (=?q?a=0D=0Ab?=).
-        name = parsed[0] if parsed else ""
-        if (
-            not parsed
-            or ("." not in domain and domain != "localhost")
-            or " " in address
-            or has_control(name + address)
-        ):
+    for entry in (e for item in items for e in pasted_entries(str(item))):
+        addresses = _entry_addresses(entry)
+        if not addresses:
             bad.append(entry)
-        elif address.lower() not in (a.lower() for a in good):
-            good.append(address)
+        for address in addresses:
+            if address.lower() not in (a.lower() for a in good):
+                good.append(address)
     return good, bad
+
+
+# What people paste into a recipient field besides RFC 5322's commas: semicolons
+# (Outlook's lists), line breaks and tabs (a column or rows copied from a spreadsheet).
+# A ";" also ends an RFC 5322 group (§3.4); nobody types a group into a form.
+PASTE_SEPARATORS = ",;"
+_LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
+def pasted_entries(text: str) -> list[str]:
+    """The entries of one recipient field as typed or pasted, in order."""
+    entries: list[str] = []
+    for line in _LINE_BREAKS.split(text):
+        cells = [cell for cell in line.split("\t") if cell.strip()]
+        if len(cells) > 1 and any("@" in cell for cell in cells):
+            # A spreadsheet row: the name and other columns beside the address.
+            cells = [cell for cell in cells if "@" in cell]
+        for cell in cells:
+            entries.extend(split_entries(cell, separators=PASTE_SEPARATORS))
+    return entries
+
+
+def _entry_addresses(entry: str) -> list[str]:
+    """The addresses of one entry: one mailbox, or several bare addresses separated by
+    spaces (browsers turn the line breaks of a list pasted into a one-line field into
+    spaces); [] when it is neither."""
+    single = _address(entry)
+    if single:
+        return [single]
+    words = entry.split()
+    if len(words) < 2 or any(c in entry for c in '"<>()'):
+        return []
+    found = [_address(word) for word in words]
+    return [a for a in found if a] if all(found) else []
+
+
+def _address(entry: str) -> str | None:
+    parsed = parse_mailbox(entry)
+    if not parsed:
+        return None
+    name, address = parsed
+    domain = address.rpartition("@")[2]
+    # The display name as decoded: encoded words may hide a CR LF (=?q?a=0D=0Ab?=).
+    if (
+        ("." not in domain and domain != "localhost")
+        or " " in address
+        or has_control(name + address)
+    ):
+        return None
+    return address
 
 
 CONTROL_IN_ADDRESSES = "Line breaks and control characters are not allowed here."
@@ -78,8 +121,11 @@ def _has_control(value: str | list[str]) -> bool:
     # A line break inside an address field would start a new header or, parsed, a new
     # recipient (RFC 5322 §2.2); other controls have no business there either, nor do
     # Unicode's line and paragraph separators (U+2028/9), NEL (U+0085) or surrogates.
-    items = value if isinstance(value, list) else [value]
-    return any(has_control(str(item)) for item in items)
+    # Line breaks and tabs separate the entries of a pasted list (pasted_entries); a
+    # form's field may hold them, a JSON list's item (one address each) may not.
+    if isinstance(value, list):
+        return any(has_control(str(item)) for item in value)
+    return has_control(value.replace("\r", " ").replace("\n", " ").replace("\t", " "))
 
 
 def _clean_header(value: str) -> str:

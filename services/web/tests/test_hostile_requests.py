@@ -354,6 +354,8 @@ INJECTION = [
     ("to-nul", "form", {"to": "{rcpt}\x00{other}"}, 422, "to"),
     ("to-in-display-name", "form", {"to": '"Ann\r\nBcc: {other}" <{rcpt}>'}, 422, "to"),
     ("cc-crlf", "form", {"to": "{rcpt}", "cc": "{other}\r\n{third}"}, 303, None),
+    ("bcc-two-lines", "form", {"to": "{rcpt}", "bcc": "{other}\n{third}"}, 303, None),
+    ("bcc-crlf-header", "form", {"to": "{rcpt}", "bcc": "{other}\r\nX-Evil: 1"}, 422, "bcc"),
     ("cc-crlf-bcc-header", "form", {"to": "{rcpt}", "cc": "{other}\r\nBcc: {third}"}, 422, "cc"),
     ("to-comma-list", "form", {"to": "{rcpt}, {other}"}, 303, None),
     ("subject-crlf-bcc", "form", {"to": "{rcpt}", "subject": "Hi\r\nBcc: {other}"}, 303, None),
@@ -432,7 +434,7 @@ async def test_line_breaks_never_inject_headers_or_recipients(
             assert named in (await response.json())["fields"]
         return
     envelope, raw = handler.messages[-1]
-    named_fields = str(fields.get("to", "")) + str(fields.get("cc", ""))
+    named_fields = "".join(str(fields.get(name, "")) for name in ("to", "cc", "bcc"))
     expected = {address for key, address in people.items() if f"{{{key}}}" in named_fields}
     assert set(envelope.rcpt_tos) == expected
     msg = message_from_bytes(raw, policy=SMTP)

@@ -279,6 +279,49 @@ async def test_compose_sends_as_the_user_through_submission(
     assert sent["messages"][0]["subject"] == "Hi"
 
 
+async def test_bcc_recipients_get_the_message_and_nobody_sees_a_bcc_header(
+    client: Client, h: Any, submission: Any
+) -> None:
+    handler, _ = submission
+    sender, rcpt, blind = [await h.register(client) for _ in range(3)]
+    await h.login(client, sender)
+    token = await h.csrf_token(client, "/compose")
+
+    response = await client.post(
+        "/compose",
+        data={"csrf_token": token, "to": rcpt, "cc": "", "bcc": blind, "subject": "Hi",
+              "body": "Hello"},
+        allow_redirects=False,
+    )  # fmt: skip
+
+    assert response.status == 303, await response.text()
+    envelope, raw = handler.messages[-1]
+    assert envelope.rcpt_tos == [rcpt, blind]
+    # RFC 5322 §3.6.3: what is transmitted (and so every copy, the Sent one included)
+    # carries no Bcc header.
+    assert b"\nBcc:" not in raw
+    assert blind.encode() not in raw
+
+
+async def test_a_bad_bcc_entry_is_named_next_to_the_bcc_field_with_input_kept(
+    client: Client, h: Any
+) -> None:
+    sender = await h.register(client)
+    await h.login(client, sender)
+    token = await h.csrf_token(client, "/compose")
+
+    response = await client.post(
+        "/compose",
+        data={"csrf_token": token, "to": sender, "bcc": "not an address", "body": "x"},
+    )
+
+    assert response.status == 422
+    text = await response.text()
+    assert 'id="bcc-error">Not an address: not an address<' in text
+    assert 'name="bcc" type="text"' in text
+    assert 'value="not an address"' in text
+
+
 async def test_unknown_recipient_is_shown_next_to_the_field_with_input_kept(
     client: Client, h: Any
 ) -> None:

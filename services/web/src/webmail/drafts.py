@@ -39,6 +39,7 @@ class Draft:
     attachments: tuple[Attachment, ...] = ()
     in_reply_to: str | None = None
     references: str | None = None
+    bcc: tuple[str, ...] = ()
 
 
 def parse_addresses(value: str | list[str]) -> tuple[list[str], list[str]]:
@@ -148,21 +149,24 @@ def make_draft(
     attachments: tuple[Attachment, ...] = (),
     in_reply_to: str | None = None,
     references: str | None = None,
+    bcc: str | list[str] = "",
 ) -> Draft:
     fields: dict[str, str] = {}
     to_list, bad_to = parse_addresses(to)
     cc_list, bad_cc = parse_addresses(cc)
+    bcc_list, bad_bcc = parse_addresses(bcc)
     if _has_control(to):
         fields["to"] = CONTROL_IN_ADDRESSES
     elif bad_to:
         fields["to"] = f"Not an address: {', '.join(bad_to)}"
     elif not to_list:
         fields["to"] = "Add at least one recipient."
-    if _has_control(cc):
-        fields["cc"] = CONTROL_IN_ADDRESSES
-    elif bad_cc:
-        fields["cc"] = f"Not an address: {', '.join(bad_cc)}"
-    if len(to_list) + len(cc_list) > MAX_RECIPIENTS:
+    for name, value, bad in (("cc", cc, bad_cc), ("bcc", bcc, bad_bcc)):
+        if _has_control(value):
+            fields[name] = CONTROL_IN_ADDRESSES
+        elif bad:
+            fields[name] = f"Not an address: {', '.join(bad)}"
+    if len(to_list) + len(cc_list) + len(bcc_list) > MAX_RECIPIENTS:
         fields["to"] = f"At most {MAX_RECIPIENTS} recipients per message."
     texts = {"subject": subject, "body": body, "in_reply_to": in_reply_to or "",
              "references": references or ""}  # fmt: skip
@@ -178,6 +182,7 @@ def make_draft(
     return Draft(
         to=tuple(to_list),
         cc=tuple(cc_list),
+        bcc=tuple(bcc_list),
         subject=subject,
         body=body.replace("\r\n", "\n"),
         attachments=attachments,
@@ -204,6 +209,11 @@ def build_message(draft: Draft, *, sender: Account) -> EmailMessage:
     msg["To"] = ", ".join(draft.to)
     if draft.cc:
         msg["Cc"] = ", ".join(draft.cc)
+    if draft.bcc:
+        # Envelope only: the submission client takes Bcc into RCPT TO and deletes the
+        # header from what it transmits (RFC 5322 §3.6.3), so no recipient sees it and
+        # the Sent copy (the gateway's, of what it received) does not list them either.
+        msg["Bcc"] = ", ".join(draft.bcc)
     msg["Subject"] = draft.subject
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=Address(addr_spec=sender.address).domain)

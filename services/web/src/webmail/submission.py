@@ -71,11 +71,18 @@ class Submitter:
     async def close(self) -> None:
         await self._pool.close()
 
-    async def send(self, msg: EmailMessage, *, sender: str, cc: tuple[str, ...] = ()) -> Sent:
+    async def send(
+        self,
+        msg: EmailMessage,
+        *,
+        sender: str,
+        cc: tuple[str, ...] = (),
+        bcc: tuple[str, ...] = (),
+    ) -> Sent:
         try:
             result = await self._pool.send_email(msg, sender=sender, auth_address=sender)
         except SMTPRecipientsRefused as exc:
-            raise SendRejected(_refused_fields(exc.refused, cc)) from exc
+            raise SendRejected(_refused_fields(exc.refused, cc, bcc)) from exc
         except SMTPResponseError as exc:
             if exc.code == 552 or _TOO_LARGE.search(exc.response.status or ""):
                 raise SendRejected({"attachments": "The message is too large."}) from exc
@@ -96,9 +103,14 @@ class Submitter:
         )
 
 
-def _refused_fields(refused: Mapping[str, object], cc: tuple[str, ...]) -> dict[str, str]:
+def _refused_fields(
+    refused: Mapping[str, object], cc: tuple[str, ...], bcc: tuple[str, ...] = ()
+) -> dict[str, str]:
     lowered_cc = {a.lower() for a in cc}
+    lowered_bcc = {a.lower() for a in bcc}
     fields: dict[str, list[str]] = {}
     for address in refused:
-        fields.setdefault("cc" if address.lower() in lowered_cc else "to", []).append(address)
+        lowered = address.lower()
+        name = "cc" if lowered in lowered_cc else "bcc" if lowered in lowered_bcc else "to"
+        fields.setdefault(name, []).append(address)
     return {name: f"Unknown recipient: {', '.join(items)}" for name, items in fields.items()}

@@ -99,7 +99,8 @@ async def send(request: web.Request) -> web.Response:
     values = {
         name: field(form, name)
         for name in (
-            "to", "cc", "subject", "body", "in_reply_to", "references", "source", "source_flag",
+            "to", "cc", "bcc", "subject", "body", "in_reply_to", "references", "source",
+            "source_flag",
         )
     }  # fmt: skip
     files = [
@@ -111,6 +112,7 @@ async def send(request: web.Request) -> web.Response:
         draft = drafts.make_draft(
             to=values["to"],
             cc=values["cc"],
+            bcc=values["bcc"],
             subject=values["subject"],
             body=values["body"],
             attachments=tuple(files),
@@ -118,7 +120,9 @@ async def send(request: web.Request) -> web.Response:
             references=values["references"] or None,
         )
         msg = drafts.build_message(draft, sender=user.account)
-        sent = await request.app[SUBMITTER].send(msg, sender=user.address, cc=draft.cc)
+        sent = await request.app[SUBMITTER].send(
+            msg, sender=user.address, cc=draft.cc, bcc=draft.bcc
+        )
     except InvalidFields as exc:
         request.app[METRICS].sent.labels(outcome="refused").inc()
         # The user's input comes back (attachments must be chosen again: browsers

@@ -80,3 +80,24 @@ def test_a_bad_line_of_a_pasted_list_is_named_whole() -> None:
 
 def test_words_beside_an_address_are_one_bad_entry() -> None:
     assert parse_addresses("a@x.test bob") == ([], ["a@x.test bob"])
+
+
+def test_recipients_outside_the_domains_are_named_with_why() -> None:
+    with pytest.raises(InvalidFields) as excinfo:
+        make_draft(
+            to="a@x.test, b@far.example",
+            cc="c@FAR.example",
+            bcc="d@x.test",
+            subject="",
+            body="",
+            domains=("x.test", "y.test"),
+        )
+    assert excinfo.value.fields == {
+        "to": "Localpost delivers only to addresses @x.test or @y.test, not: b@far.example",
+        "cc": "Localpost delivers only to addresses @x.test or @y.test, not: c@FAR.example",
+    }
+
+
+def test_recipients_in_the_domains_whatever_their_case_are_sent() -> None:
+    draft = make_draft(to="a@X.Test", cc="", subject="", body="", domains=("x.test",))
+    assert draft.to == ("a@X.Test",)

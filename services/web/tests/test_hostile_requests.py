@@ -356,6 +356,7 @@ INJECTION = [
     ("cc-crlf", "form", {"to": "{rcpt}", "cc": "{other}\r\n{third}"}, 303, None),
     ("bcc-two-lines", "form", {"to": "{rcpt}", "bcc": "{other}\n{third}"}, 303, None),
     ("bcc-crlf-header", "form", {"to": "{rcpt}", "bcc": "{other}\r\nX-Evil: 1"}, 422, "bcc"),
+    ("bcc-outside-the-domains", "form", {"to": "{rcpt}", "bcc": "x@example.com"}, 422, "bcc"),
     ("cc-crlf-bcc-header", "form", {"to": "{rcpt}", "cc": "{other}\r\nBcc: {third}"}, 422, "cc"),
     ("to-comma-list", "form", {"to": "{rcpt}, {other}"}, 303, None),
     ("subject-crlf-bcc", "form", {"to": "{rcpt}", "subject": "Hi\r\nBcc: {other}"}, 303, None),

@@ -322,6 +322,30 @@ async def test_a_bad_bcc_entry_is_named_next_to_the_bcc_field_with_input_kept(
     assert 'value="not an address"' in text
 
 
+async def test_a_recipient_outside_the_domains_is_refused_saying_why(
+    client: Client, h: Any, submission: Any
+) -> None:
+    handler, _ = submission
+    sender = await h.register(client)
+    await h.login(client, sender)
+    token = await h.csrf_token(client, "/compose")
+
+    response = await client.post(
+        "/compose",
+        data={"csrf_token": token, "to": f"{sender}, friend@example.com", "subject": "Keep me",
+              "body": "my text"},
+    )  # fmt: skip
+
+    assert response.status == 422
+    text = await response.text()
+    assert (
+        'id="to-error">Localpost delivers only to addresses @localpost.test or @other.test,'
+        " not: friend@example.com<"
+    ) in text
+    assert 'value="Keep me"' in text
+    assert handler.messages == []
+
+
 async def test_unknown_recipient_is_shown_next_to_the_field_with_input_kept(
     client: Client, h: Any
 ) -> None:

@@ -112,6 +112,15 @@ def _address(entry: str) -> str | None:
     return address
 
 
+def delivers_only_to(domains: tuple[str, ...]) -> str:
+    return "Localpost delivers only to addresses " + " or ".join(f"@{d}" for d in domains)
+
+
+def _outside(addresses: list[str], domains: tuple[str, ...]) -> list[str]:
+    local = {d.lower() for d in domains}
+    return [a for a in addresses if a.rpartition("@")[2].lower() not in local]
+
+
 CONTROL_IN_ADDRESSES = "Line breaks and control characters are not allowed here."
 
 
@@ -150,7 +159,11 @@ def make_draft(
     in_reply_to: str | None = None,
     references: str | None = None,
     bcc: str | list[str] = "",
+    domains: tuple[str, ...] = (),
 ) -> Draft:
+    """The draft, or InvalidFields naming each bad field. With ``domains``, recipients
+    outside them are refused: Localpost has no outbound mail yet, and the gateway's
+    "Relaying denied" would otherwise come back as "Unknown recipient"."""
     fields: dict[str, str] = {}
     to_list, bad_to = parse_addresses(to)
     cc_list, bad_cc = parse_addresses(cc)
@@ -166,6 +179,10 @@ def make_draft(
             fields[name] = CONTROL_IN_ADDRESSES
         elif bad:
             fields[name] = f"Not an address: {', '.join(bad)}"
+    lists = {"to": to_list, "cc": cc_list, "bcc": bcc_list}
+    for name, addresses in lists.items():
+        if domains and name not in fields and (outside := _outside(addresses, domains)):
+            fields[name] = f"{delivers_only_to(domains)}, not: {', '.join(outside)}"
     if len(to_list) + len(cc_list) + len(bcc_list) > MAX_RECIPIENTS:
         fields["to"] = f"At most {MAX_RECIPIENTS} recipients per message."
     texts = {"subject": subject, "body": body, "in_reply_to": in_reply_to or "",

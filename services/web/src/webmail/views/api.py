@@ -222,6 +222,7 @@ async def send_message(request: web.Request) -> web.Response:
             cc=[str(a) for a in cc],
             subject=_text(body, "subject"),
             body=_text(body, "text"),
+            domains=request.app[CONFIG].domains,
         )
     except InvalidFields as exc:
         # The API calls the body "text": name the field the client sent.

@@ -12,7 +12,7 @@ from webmail import drafts
 from webmail.bodies import quote_for_reply
 from webmail.controls import INVISIBLE, has_control
 from webmail.errors import InvalidFields, NotFound, RateLimited
-from webmail.keys import MAILSTORE, METRICS, SUBMITTER
+from webmail.keys import CONFIG, MAILSTORE, METRICS, SUBMITTER
 from webmail.pages import person, render, utc_fallback
 from webmail.typedefs import Principal
 from webmail.views.common import field, require_user, see_other
@@ -113,6 +113,7 @@ async def send(request: web.Request) -> web.Response:
             to=values["to"],
             cc=values["cc"],
             bcc=values["bcc"],
+            domains=request.app[CONFIG].domains,
             subject=values["subject"],
             body=values["body"],
             attachments=tuple(files),

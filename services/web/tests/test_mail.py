@@ -381,6 +381,24 @@ async def test_reply_quotes_and_keeps_threading_headers(
     assert 'value="Re: Hello"' in text
 
 
+async def test_a_reply_to_a_sender_outside_the_domains_says_so_before_writing(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    address = await h.register(client)
+    await deliver(mail(address), rcpt_to=[address])
+    local = await h.register(client)
+    await deliver(mail(address, sender=local), rcpt_to=[address])
+    await h.login(client, address)
+    outside_one, local_one = sorted(await _inbox_ids(client))
+
+    outside = await (await client.get(f"/compose?reply={outside_one}")).text()
+    inside = await (await client.get(f"/compose?reply={local_one}")).text()
+
+    assert 'id="to-error">Localpost delivers only to addresses @localpost.test' in outside
+    assert "not: ann@example.com<" in outside
+    assert 'id="to-error"' not in inside
+
+
 async def test_folder_pages_render(client: Client, h: Any) -> None:
     address = await h.register(client)
     await h.login(client, address)

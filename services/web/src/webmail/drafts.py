@@ -116,6 +116,17 @@ def delivers_only_to(domains: tuple[str, ...]) -> str:
     return "Localpost delivers only to addresses " + " or ".join(f"@{d}" for d in domains)
 
 
+def outside_fields(values: dict[str, str], domains: tuple[str, ...]) -> dict[str, str]:
+    """Field errors for the recipients of a pre-filled form (a reply to mail from
+    outside) that Send would refuse: said before the person writes, not after."""
+    fields: dict[str, str] = {}
+    for name in ("to", "cc"):
+        outside = _outside(parse_addresses(values.get(name, ""))[0], domains)
+        if outside:
+            fields[name] = f"{delivers_only_to(domains)}, not: {', '.join(outside)}"
+    return fields
+
+
 def _outside(addresses: list[str], domains: tuple[str, ...]) -> list[str]:
     local = {d.lower() for d in domains}
     return [a for a in addresses if a.rpartition("@")[2].lower() not in local]

@@ -81,7 +81,8 @@ async def compose_form(request: web.Request) -> web.Response:
             values["source_flag"] = "forwarded" if mode == "forward" else "answered"
             break
     values["body"] = with_signature(values["body"], profile.get("signature") or "")
-    return await render(request, "compose.html", {"values": values, "errors": {}})
+    errors = drafts.outside_fields(values, request.app[CONFIG].domains)
+    return await render(request, "compose.html", {"values": values, "errors": errors})
 
 
 def with_signature(body: str, signature: str) -> str:

@@ -477,6 +477,49 @@ async def test_main_pages_log_no_errors_or_csp_violations(
         await carol.context.close()
 
 
+async def test_recipients_pasted_refused_with_reasons_kept_then_sent_with_bcc(
+    browser: Browser, stack: LocalStack | None, endpoints: Endpoints, mailstore: MailstoreAPI
+) -> None:
+    carol = await new_person(browser, endpoints, "Carol Clark", local_part(stack, "carol"))
+    dan = await new_person(browser, endpoints, "Dan Dale", local_part(stack, "dan"))
+    erin = await new_person(browser, endpoints, "Erin Eades", local_part(stack, "erin"))
+    try:
+        for person in (carol, dan, erin):
+            await register(person)
+        page = carol.page
+        await page.goto("/compose")
+        to = page.get_by_label("To", exact=True)
+        # A pasted list with one bad entry: that entry is named whole, the text kept.
+        await to.fill(f"Dan <{dan.address}>; not an address")
+        await page.get_by_label("Subject", exact=True).fill("Blind copy")
+        await page.get_by_role("button", name="Send").click()
+        await expect(page.locator("#to-error")).to_have_text("Not an address: not an address")
+        await expect(to).to_have_attribute("aria-invalid", "true")
+        await expect(to).to_have_value(f"Dan <{dan.address}>; not an address")
+        # Outside the local domains: refused, saying why.
+        await to.fill(f"{dan.address}; friend@example.com")
+        await page.get_by_role("button", name="Send").click()
+        await expect(page.locator("#to-error")).to_contain_text(
+            f"Localpost delivers only to addresses @{endpoints.domain}"
+        )
+        await to.fill(dan.address)
+        await page.get_by_label("Bcc", exact=True).fill(erin.address)
+        await page.get_by_label("Message", exact=True).fill("Hello Dan")
+        await page.get_by_role("button", name="Send").click()
+        await expect(page).to_have_url(re.compile(r"/mail/sent\?sent=1$"))
+
+        (blind,) = await mailstore.wait_for(erin.address, 1)
+        (seen,) = await mailstore.wait_for(dan.address, 1)
+        assert blind["subject"] == seen["subject"] == "Blind copy"
+        # Each refusal is a 422 page, which Chromium logs as a failed load.
+        refused = [p for p in carol.problems if "/compose:" in p and "status of 422" in p]
+        assert len(refused) == 2, carol.problems
+        assert [p for p in carol.problems if p not in refused] + dan.problems + erin.problems == []
+    finally:
+        for person in (carol, dan, erin):
+            await person.context.close()
+
+
 async def test_the_favicon_is_served(browser: Browser, endpoints: Endpoints) -> None:
     context = await browser.new_context(base_url=endpoints.web_url)
     try:

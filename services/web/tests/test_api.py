@@ -325,6 +325,7 @@ async def test_send_is_202_with_an_id_and_needs_no_csrf_with_a_bearer(
     [
         ({"to": ["nobody@localpost.test"], "text": "x"}, "to", "Unknown recipient"),
         ({"to": ["not an address"], "text": "x"}, "to", "Not an address"),
+        ({"to": ["x@example.com"], "text": "x"}, "to", "delivers only to addresses @"),
         ({"to": ["ok@localpost.test"], "cc": ["@@"], "text": "x"}, "cc", "Not an address"),
         ({"subject": "no recipient"}, "to", "at least one recipient"),
         ({"to": "ok@localpost.test"}, "to", "list"),

@@ -215,6 +215,8 @@ OPENAPI: dict[str, Any] = {
             },
             "post": {
                 "summary": "Send a message as the caller",
+                "description": "Recipients must be in the local domains (no outbound mail"
+                " yet): any other is a 422 naming its field.",
                 "requestBody": _json(
                     {
                         "type": "object",

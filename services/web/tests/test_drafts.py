@@ -51,6 +51,8 @@ def test_a_bad_cc_is_shown_next_to_the_cc_field() -> None:
         "a@x.test\nb@x.test\n",  # a column copied from a spreadsheet
         "a@x.test\r\nb@x.test",
         "Ann\ta@x.test\r\nBob\tb@x.test",  # rows: name, address
+        "Ann Lee\ta@x.test Bob\tb@x.test",  # those rows pasted into a one-line input
+        "Ann\t<a@x.test>\tnote\nBob\tb@x.test\t",
         "a@x.test\tb@x.test",
         "Ann <a@x.test>\nBob <b@x.test>",
         "a@x.test b@x.test",  # a pasted column, its line breaks made spaces by the browser

@@ -75,8 +75,10 @@ def pasted_entries(text: str) -> list[str]:
     for line in _LINE_BREAKS.split(text):
         cells = [cell for cell in line.split("\t") if cell.strip()]
         if len(cells) > 1 and any("@" in cell for cell in cells):
-            # A spreadsheet row: the name and other columns beside the address.
-            cells = [cell for cell in cells if "@" in cell]
+            # Spreadsheet rows: the name and other columns beside the address. The words
+            # with an "@", as browsers join the rows of a paste into a one-line field
+            # with spaces ("Ann<TAB>a@x Bob<TAB>b@x").
+            cells = [word for cell in cells for word in cell.split() if "@" in word]
         for cell in cells:
             entries.extend(split_entries(cell, separators=PASTE_SEPARATORS))
     return entries

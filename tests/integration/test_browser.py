@@ -480,12 +480,17 @@ async def test_main_pages_log_no_errors_or_csp_violations(
 async def test_recipients_pasted_refused_with_reasons_kept_then_sent_with_bcc(
     browser: Browser, stack: LocalStack | None, endpoints: Endpoints, mailstore: MailstoreAPI
 ) -> None:
-    carol = await new_person(browser, endpoints, "Carol Clark", local_part(stack, "carol"))
-    dan = await new_person(browser, endpoints, "Dan Dale", local_part(stack, "dan"))
-    erin = await new_person(browser, endpoints, "Erin Eades", local_part(stack, "erin"))
+    # Names of their own (the module's other journeys use carol and erin), made through
+    # the mail store: the sign-up page's limit per address (auth.REGISTER_PER_IP) is
+    # used up by the journeys that register on it.
+    unique = uuid.uuid4().hex[:6]
+    carol = await new_person(browser, endpoints, "Carol Clark", f"carol.bcc.{unique}")
+    dan = await new_person(browser, endpoints, "Dan Dale", f"dan.bcc.{unique}")
+    erin = await new_person(browser, endpoints, "Erin Eades", f"erin.bcc.{unique}")
     try:
         for person in (carol, dan, erin):
-            await register(person)
+            await mailstore.create_account(person.address, PASSWORD, person.name)
+        await log_in(carol)
         page = carol.page
         await page.goto("/compose")
         to = page.get_by_label("To", exact=True)

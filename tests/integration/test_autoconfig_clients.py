@@ -38,6 +38,7 @@ from tests.integration.mailapi import MailstoreAPI
 from tests.integration.mailprograms import require
 from tests.integration.ports import free_port
 from tests.integration.stack import Endpoints, LocalStack
+from tests.integration.webform import log_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -343,12 +344,7 @@ async def signed_in(endpoints: Endpoints, address: str) -> aiohttp.ClientSession
     http = aiohttp.ClientSession(
         base_url=endpoints.web_url, cookie_jar=aiohttp.CookieJar(unsafe=True)
     )
-    page = await (await http.get("/login")).text()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token is not None
-    form = {"address": address, "password": PASSWORD, "csrf_token": token.group(1)}
-    async with http.post("/login", data=form, allow_redirects=False) as response:
-        assert response.status == 303, await response.text()
+    await log_in(http, address, PASSWORD)
     return http
 
 

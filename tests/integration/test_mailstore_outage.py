@@ -10,7 +10,6 @@ services/mailstore/tests/test_middlewares.py checks that mapping on its own.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ import pytest_asyncio
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.private_postgres import PrivatePostgres
 from tests.integration.stack import LocalStack
+from tests.integration.webform import log_in
 
 pytestmark = [pytest.mark.faults, pytest.mark.asyncio(loop_scope="function")]
 
@@ -62,12 +62,7 @@ async def signed_in(stack: LocalStack, address: str) -> aiohttp.ClientSession:
     http = aiohttp.ClientSession(
         base_url=stack.endpoints.web_url, cookie_jar=aiohttp.CookieJar(unsafe=True)
     )
-    page = await (await http.get("/login")).text()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token is not None
-    form = {"address": address, "password": PASSWORD, "csrf_token": token.group(1)}
-    async with http.post("/login", data=form, allow_redirects=False) as response:
-        assert response.status == 303, await response.text()
+    await log_in(http, address, PASSWORD)
     return http
 
 

@@ -17,6 +17,7 @@ import pytest_asyncio
 
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.stack import Endpoints, LocalStack
+from tests.integration.webform import csrf_token
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -25,12 +26,6 @@ PASSWORD = "bcc test password"
 
 def fresh(endpoints: Endpoints, who: str) -> str:
     return f"{who}{uuid.uuid4().hex[:10]}@{endpoints.domain}"
-
-
-async def csrf(http: aiohttp.ClientSession, path: str) -> str:
-    token = re.search(r'name="csrf_token" value="([^"]+)"', await (await http.get(path)).text())
-    assert token is not None
-    return token.group(1)
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -61,11 +56,11 @@ async def test_bcc_reaches_its_recipient_and_no_copy_names_it(
     sender, rcpt, blind = (fresh(endpoints, who) for who in ("ann", "bob", "eve"))
     for address in (sender, rcpt, blind):
         await mailstore.create_account(address, PASSWORD)
-    form = {"address": sender, "password": PASSWORD, "csrf_token": await csrf(web, "/login")}
+    form = {"address": sender, "password": PASSWORD, "csrf_token": await csrf_token(web, "/login")}
     async with web.post("/login", data=form, allow_redirects=False) as response:
         assert response.status == 303, await response.text()
 
-    form = {"csrf_token": await csrf(web, "/compose"), "to": rcpt, "cc": "", "bcc": blind,
+    form = {"csrf_token": await csrf_token(web, "/compose"), "to": rcpt, "cc": "", "bcc": blind,
             "subject": "Blind", "body": "Hello"}  # fmt: skip
     async with web.post("/compose", data=form, allow_redirects=False) as response:
         assert response.status == 303, await response.text()

@@ -9,7 +9,6 @@ timeout, while the web's WEB_MAILSTORE_TIMEOUT (2 s by default) stays well insid
 
 from __future__ import annotations
 
-import re
 import signal
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ import pytest_asyncio
 
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.stack import Endpoints, LocalStack
+from tests.integration.webform import csrf_token, log_in
 
 pytestmark = [pytest.mark.faults, pytest.mark.asyncio(loop_scope="module")]
 
@@ -39,12 +39,7 @@ async def browser(
         base_url=endpoints.web_url, cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=PAGE_BOUND
     )
     try:
-        page = await (await http.get("/login")).text()
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert token is not None
-        form = {"address": address, "password": PASSWORD, "csrf_token": token.group(1)}
-        async with http.post("/login", data=form, allow_redirects=False) as response:
-            assert response.status == 303, await response.text()
+        await log_in(http, address, PASSWORD)
         yield http
     finally:
         await http.close()
@@ -94,10 +89,11 @@ async def test_a_login_to_a_paused_mail_store_gives_the_503_page_too(
     async with aiohttp.ClientSession(
         base_url=endpoints.web_url, cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=PAGE_BOUND
     ) as http:
-        page = await (await http.get("/login")).text()
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert token is not None
-        form = {"address": address, "password": PASSWORD, "csrf_token": token.group(1)}
+        form = {
+            "address": address,
+            "password": PASSWORD,
+            "csrf_token": await csrf_token(http, "/login"),
+        }
         store = stack.services["mailstore"]
         await store.signal(signal.SIGSTOP)
         try:

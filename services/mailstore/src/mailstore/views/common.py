@@ -112,6 +112,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def records_json(rows: list[db.Record]) -> list[dict[str, Any]]:
+    """Rows as JSON objects named by their columns, times in ISO 8601 (None stays null)."""
+    return [
+        {key: _iso(value) if isinstance(value, datetime) else value for key, value in row.items()}
+        for row in rows
+    ]
+
+
 async def json_object(request: web.Request) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise InvalidRequest({"body": f"larger than {MAX_BODY_BYTES} bytes"})

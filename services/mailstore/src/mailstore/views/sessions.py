@@ -15,7 +15,7 @@ from aiohttp import web
 from mailstore import db
 from mailstore.errors import InvalidRequest, SessionNotFound, TokenNotFound
 from mailstore.keys import CONFIG, POOL
-from mailstore.views.common import MAX_ID, account_of, find_account, json_object
+from mailstore.views.common import MAX_ID, account_of, find_account, json_object, records_json
 
 SECRET_BYTES = 32
 # Marks a Localpost token, so that secret scanners and people can tell what leaked.
@@ -99,16 +99,8 @@ async def end_sessions_of(request: web.Request) -> web.Response:
 async def list_sessions(request: web.Request) -> web.Response:
     account = await account_of(request)
     rows = await db.list_sessions(request.app[POOL], account_id=account["id"])
-    sessions = [
-        {
-            "id": row["id"],
-            "device": row["device"],
-            "created_at": row["created_at"].isoformat(),
-            "last_used_at": row["last_used_at"].isoformat(),
-        }
-        for row in rows
-    ]
-    return web.json_response({"sessions": sessions})
+    # The columns db.list_sessions selects: id, device, created_at, last_used_at.
+    return web.json_response({"sessions": records_json(rows)})
 
 
 async def end_session_by_id(request: web.Request) -> web.Response:
@@ -147,16 +139,8 @@ async def create_token(request: web.Request) -> web.Response:
 async def list_tokens(request: web.Request) -> web.Response:
     account = await account_of(request)
     rows = await db.list_tokens(request.app[POOL], account_id=account["id"])
-    tokens = [
-        {
-            "id": row["id"],
-            "name": row["name"],
-            "created_at": row["created_at"].isoformat(),
-            "last_used_at": row["last_used_at"].isoformat() if row["last_used_at"] else None,
-        }
-        for row in rows
-    ]
-    return web.json_response({"tokens": tokens})
+    # The columns db.list_tokens selects: id, name, created_at, last_used_at (or null).
+    return web.json_response({"tokens": records_json(rows)})
 
 
 async def revoke_token(request: web.Request) -> web.Response:

@@ -180,6 +180,16 @@ async def test_sessions_are_listed_with_device_and_this_browser_marked(
     ]
 
 
+async def test_the_settings_page_title_is_its_name(client: Client, h: Any) -> None:
+    """The tab title is text: the page once put its whole Delete section in it."""
+    address = await h.register(client)
+    await h.login(client, address)
+
+    page = await (await client.get("/settings")).text()
+
+    assert re.search(r"<title>(\(\d+\) )?Settings · Localpost</title>", page), page[:600]
+
+
 async def session_ids(client: Client) -> dict[str, int]:
     page = await (await client.get("/settings")).text()
     rows = re.findall(r'<tr data-session="(\d+)">\s*<td>([^<]*?)\s*(?:<|\n)', page)

@@ -267,3 +267,17 @@ async def test_deleting_an_account_takes_its_mail_and_keeps_what_others_hold(
     assert [m["subject"] for m in bobs["messages"]] == ["both"]
     again = await client.post(path, json={"password": PASSWORD, "client": CLIENT}, headers=AUTH)
     assert again.status == 404
+
+
+async def test_a_deleted_accounts_address_cannot_be_registered_again(
+    client: Client, accounts: None
+) -> None:
+    path = f"/v1/accounts/{ALICE}/delete"
+    deleted = await client.post(path, json={"password": PASSWORD, "client": CLIENT}, headers=AUTH)
+    assert deleted.status == 204
+
+    body = {"address": ALICE, "name": "Someone else", "password": "another password 123"}
+    again = await client.post("/v1/accounts", json=body, headers=AUTH)
+
+    assert again.status == 409
+    assert (await client.get(f"/v1/mailboxes/{ALICE}", headers=AUTH)).status == 404

@@ -14,9 +14,11 @@ from mailstore.errors import AddressTaken
 
 async def create_account(pool: Pool, *, address: str, name: str, password_hash: str) -> Record:
     try:
-        return await pool.fetchrow(
+        row = await pool.fetchrow(
             """
-            INSERT INTO accounts (address, name, password_hash) VALUES ($1, $2, $3)
+            INSERT INTO accounts (address, name, password_hash)
+            SELECT $1, $2, $3
+            WHERE NOT EXISTS (SELECT 1 FROM retired_addresses WHERE address = $1)
             RETURNING id, address, name, created_at
             """,
             address,
@@ -25,6 +27,11 @@ async def create_account(pool: Pool, *, address: str, name: str, password_hash: 
         )
     except asyncpg.UniqueViolationError:
         raise AddressTaken(address) from None
+    if row is None:
+        # A deleted account's address: taken for good (migration 0019 says why). The
+        # same answer as a live account's, so sign-up reveals nothing more.
+        raise AddressTaken(address)
+    return row
 
 
 async def get_account(pool: Pool, *, address: str) -> Record | None:
@@ -100,7 +107,8 @@ async def change_password(
 
 async def delete_account(pool: Pool, *, account_id: int) -> None:
     """The account and all it holds: entries, folders, sessions, tokens (ON DELETE
-    CASCADE), and every message no other account still has an entry of."""
+    CASCADE), and every message no other account still has an entry of. Its address
+    is retired, never to be registered again."""
     async with pool.acquire() as con, con.transaction():
         # The account row first: a delivery or login that comes after waits, then finds
         # no account.
@@ -109,6 +117,14 @@ async def delete_account(pool: Pool, *, account_id: int) -> None:
             "DELETE FROM mailbox_entries WHERE account_id = $1 RETURNING message_id", account_id
         )
         await delete_unreferenced(con, list({row["message_id"] for row in deleted}))
+        await con.execute(
+            """
+            INSERT INTO retired_addresses (address)
+            SELECT address FROM accounts WHERE id = $1
+            ON CONFLICT (address) DO NOTHING
+            """,
+            account_id,
+        )
         await con.execute("DELETE FROM accounts WHERE id = $1", account_id)
 
 

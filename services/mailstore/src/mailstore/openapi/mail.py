@@ -223,7 +223,7 @@ MAIL_PATHS: dict[str, Any] = {
             "requestBody": {"required": True, "content": {JSON: {"schema": ref("NewAccount")}}},
             "responses": {
                 "201": json_content(ref("Account"), "Created"),
-                "409": error("The address is taken"),
+                "409": error("The address is taken, or was a deleted account's (retired for good)"),
                 "422": INVALID,
                 "503": OVERLOADED,
             },

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 from aiohttp import web
 
-from webmail import assets, csrf
+from webmail import assets, csrf, notices
 from webmail.controls import visible
 from webmail.errors import MailstoreUnavailable
 from webmail.highlight import highlight
@@ -131,6 +131,8 @@ async def render(
         "static": assets.url,
         "domains": request.app[CONFIG].domains,
         "time_zone": principal.account.time_zone if principal is not None else "",
+        # What the action before the redirect to this page did (webmail.notices).
+        "notice": notices.read(request.cookies.get(notices.COOKIE)) if principal else None,
         **{k: v for k, v in (context or {}).items() if k != "folders"},
     }
     html = request.app[TEMPLATES].get_template(template).render(page)
@@ -139,6 +141,8 @@ async def render(
     response.headers["Cache-Control"] = "no-store"
     # Here, not in on_response_prepare: aiohttp has serialised cookies by then.
     csrf.set_cookie_if_new(request, response)
+    if notices.COOKIE in request.cookies:  # shown once
+        response.del_cookie(notices.COOKIE, path="/")
     return response
 
 

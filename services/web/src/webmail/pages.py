@@ -13,6 +13,7 @@ import jinja2
 from aiohttp import web
 
 from webmail import assets, csrf, notices
+from webmail.compose_page import compose_focus, compose_title
 from webmail.controls import visible
 from webmail.errors import MailstoreUnavailable
 from webmail.highlight import highlight
@@ -87,6 +88,8 @@ def create_environment() -> jinja2.Environment:
     env.filters["visible"] = visible
     env.filters["highlight"] = highlight
     env.globals["forgery_warning"] = forgery_warning
+    env.globals["compose_title"] = compose_title
+    env.globals["compose_focus"] = compose_focus
     return env
 
 

@@ -281,6 +281,25 @@ async def test_a_bulk_delete_forever_asks_with_the_chosen_messages(
         None, None, "inbox"]  # fmt: skip
 
 
+async def test_deleting_all_of_trash_forever_asks_with_the_scope_not_the_ids(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    ids = await signed_in(client, h, deliver, "one", "two", "three")
+    await post(client, h, "/mail/actions", [("action", "trash"), ("scope", "inbox")])
+    every = {"action": "delete", "scope": "trash", "next": "/mail/trash"}
+
+    asked = await post(client, h, "/mail/actions", every)
+    question = await asked.text()
+    still = [await folder_of(client, i) for i in ids.values()]
+    await post(client, h, "/mail/actions", {**every, "confirmed": "1"})
+
+    assert "Delete 3 messages forever?" in question
+    assert '<input type="hidden" name="scope" value="trash">' in question
+    assert 'name="ids"' not in question
+    assert still == ["trash"] * 3
+    assert [await folder_of(client, i) for i in ids.values()] == [None] * 3
+
+
 async def test_delete_forever_of_another_accounts_message_is_404(
     client: Client, h: Any, deliver: Any, pool: Any
 ) -> None:

@@ -11,7 +11,6 @@ from aiohttp import web
 
 from webmail import notices
 from webmail.bodies import linkify, sanitize
-from webmail.controls import visible
 from webmail.errors import InvalidFields, NotFound
 from webmail.highlight import search_marks
 from webmail.keys import MAILSTORE, PRINCIPAL
@@ -155,7 +154,7 @@ async def bulk_action(request: web.Request) -> web.Response:
         # "All 203": every message of the folder the list shows, not only this page's.
         ids = await every_id(mailstore, user.address, folder_field(scope, "scope"))
     if action == "delete" and ids and not trash.confirmed(form):
-        return await _confirm_bulk_delete(request, ids, scope, target)
+        return await trash.confirm_bulk_delete(request, ids=ids, scope=scope, target=target)
     changed: list[int] = []
     for chunk in trash.chunks(ids):
         changed += await mailstore.bulk(user.address, ids=chunk, action=action, folder=folder)
@@ -164,23 +163,6 @@ async def bulk_action(request: web.Request) -> web.Response:
     if action == "delete":
         return trash.with_notice(request, target, notices.deleted(len(changed)))
     return see_other(target)
-
-
-async def _confirm_bulk_delete(
-    request: web.Request, ids: list[int], scope: str, target: str
-) -> web.Response:
-    fields = [("action", "delete"), ("next", target)]
-    # "All N" is asked again as the scope (the folder may have changed meanwhile).
-    fields += [("scope", scope)] if scope else [("ids", str(i)) for i in ids]
-    many = notices.messages(len(ids))
-    return await trash.confirm_page(
-        request,
-        question=f"Delete {many} forever?",
-        detail="They will be gone for good: this cannot be undone.",
-        action="/mail/actions",
-        fields=fields,
-        cancel=target,
-    )
 
 
 # A folder's "All" goes to the mail store in chunks, up to ALL_PAGES_MAX messages (more
@@ -374,15 +356,7 @@ async def action(request: web.Request) -> web.Response:
     elif verb == "restore":
         await mailstore.restore(user.address, entry)
     elif not trash.confirmed(form):
-        subject = msg.get("subject") or "(no subject)"
-        return await trash.confirm_page(
-            request,
-            question="Delete this message forever?",
-            detail=f"“{visible(subject)}” will be gone for good: this cannot be undone.",
-            action=f"/messages/{entry}/delete",
-            fields=[("next", back)],
-            cancel=f"/messages/{entry}?back={quote(back, safe='')}",
-        )
+        return await trash.confirm_delete(request, msg, back=back)
     else:
         await mailstore.delete_forever(user.address, entry)
         return trash.with_notice(request, back, notices.deleted(1))

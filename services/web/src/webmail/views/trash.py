@@ -4,10 +4,13 @@ Undo, the question before deleting forever, Empty Trash."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
 from webmail import notices
+from webmail.controls import visible
 from webmail.errors import InvalidFields
 from webmail.keys import MAILSTORE
 from webmail.pages import render
@@ -54,6 +57,36 @@ async def confirm_page(
         "cancel": cancel,
     }
     return await render(request, "confirm.html", context)
+
+
+async def confirm_delete(request: web.Request, msg: dict[str, Any], *, back: str) -> web.Response:
+    """The question before one message is deleted forever; Cancel goes back to it."""
+    entry, subject = msg["id"], visible(msg.get("subject") or "(no subject)")
+    return await confirm_page(
+        request,
+        question="Delete this message forever?",
+        detail=f"“{subject}” will be gone for good: this cannot be undone.",
+        action=f"/messages/{entry}/delete",
+        fields=[("next", back)],
+        cancel=f"/messages/{entry}?back={quote(back, safe='')}",
+    )
+
+
+async def confirm_bulk_delete(
+    request: web.Request, *, ids: list[int], scope: str, target: str
+) -> web.Response:
+    """The question before the chosen messages (or a folder's "All") go forever."""
+    fields = [("action", "delete"), ("next", target)]
+    # "All N" is posted again as the scope, not as its ids: it may be thousands.
+    fields += [("scope", scope)] if scope else [("ids", str(i)) for i in ids]
+    return await confirm_page(
+        request,
+        question=f"Delete {notices.messages(len(ids))} forever?",
+        detail="They will be gone for good: this cannot be undone.",
+        action="/mail/actions",
+        fields=fields,
+        cancel=target,
+    )
 
 
 async def undo(request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ from webmail.controls import visible
 from webmail.errors import MailstoreUnavailable
 from webmail.highlight import highlight
 from webmail.keys import CONFIG, MAILSTORE, NONCE, PRINCIPAL, TEMPLATES
+from webmail.sessions import set_cookie
 
 # The standard folders' titles by id, in the sidebar's fixed order (migration 0007).
 FOLDER_TITLES = {
@@ -144,8 +145,8 @@ async def render(
     response.headers["Cache-Control"] = "no-store"
     # Here, not in on_response_prepare: aiohttp has serialised cookies by then.
     csrf.set_cookie_if_new(request, response)
-    if notices.COOKIE in request.cookies:  # shown once
-        response.del_cookie(notices.COOKIE, path="/")
+    if notices.COOKIE in request.cookies:  # shown once; the attributes it was set with
+        set_cookie(request, response, notices.COOKIE, "", max_age=0)
     return response
 
 

@@ -89,6 +89,21 @@ async def test_delete_on_the_message_page_offers_an_undo_that_brings_it_back_wit
     assert (restored["folder"], restored["unread"], restored["starred"]) == ("inbox", False, True)
 
 
+async def test_the_notice_cookie_is_httponly_lax_short_lived_and_cleared_once_shown(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    entry = (await signed_in(client, h, deliver, "one"))["one"]
+
+    deleted = await post(client, h, f"/messages/{entry}/trash", {})
+    shown = await client.get("/mail/inbox")
+    cookie, cleared = deleted.cookies[notices.COOKIE], shown.cookies[notices.COOKIE]
+
+    assert cookie.value == f"moved:1:{entry}"
+    assert (cookie["httponly"], cookie["samesite"], cookie["path"]) == (True, "Lax", "/")
+    assert cookie["max-age"] == str(notices.MAX_AGE)
+    assert (cleared.value, cleared["max-age"]) == ("", "0")
+
+
 async def test_an_undo_of_messages_no_longer_in_trash_says_so(
     client: Client, h: Any, deliver: Any
 ) -> None:

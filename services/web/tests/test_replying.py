@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from webmail.compose_page import compose_focus, compose_title
-from webmail.htmltext import html_to_text
+from webmail.htmltext import MAX_DEPTH, MAX_HTML, html_to_text
 
 Client = TestClient[web.Request, web.Application]
 
@@ -53,6 +53,16 @@ def test_html_becomes_paragraphs_lines_lists_quotes_and_links() -> None:
 )  # fmt: skip
 def test_html_to_text_cases(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+def test_a_huge_or_deeply_nested_body_is_quoted_in_part() -> None:
+    paragraphs = html_to_text("<p>word</p>" * 100_000)
+    lists = html_to_text("<ul><li>x" * 500)
+
+    assert paragraphs.endswith("word\n[…]")
+    assert len(paragraphs) < MAX_HTML
+    # The indent stops at MAX_DEPTH levels: the text grows with the depth, not its square.
+    assert max(len(line) for line in lists.split("\n")) == 2 * (MAX_DEPTH - 1) + len("- x")
 
 
 @pytest.mark.parametrize(

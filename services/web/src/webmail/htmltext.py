@@ -22,15 +22,25 @@ BLOCKS = frozenset({
 LINES = frozenset({"br", "tr", "caption"})
 _SPACES = re.compile(r"[ \t\r\n\f]+")
 _LINK_SCHEMES = ("http://", "https://", "mailto:")
+# Hostile mail nests lists or quotes thousands deep: the prefix of each line stops
+# growing here, or the text would grow with the square of the depth.
+MAX_DEPTH = 10
+
+
+# The sanitised HTML quoted at most: html.parser reads about 1 MB a second, and a quote
+# of more than this is no reply anyone writes under.
+MAX_HTML = 256 * 1024
+CUT = "[…]"
 
 
 def html_to_text(html: str) -> str:
     """``html`` (a message's HTML body) as plain text; "" when it shows no text."""
     clean = sanitize(html, attachments=(), attachment_url=str, remote_images=False).html
     parser = _Text()
-    parser.feed(clean)
+    parser.feed(clean[:MAX_HTML])
     parser.close()
-    return parser.result()
+    text = parser.result()
+    return f"{text}\n{CUT}" if len(clean) > MAX_HTML else text
 
 
 class _Text(HTMLParser):
@@ -101,7 +111,7 @@ class _Text(HTMLParser):
             self._line.append(text)
 
     def _item(self) -> None:
-        depth = max(len(self._lists), 1)
+        depth = min(max(len(self._lists), 1), MAX_DEPTH)
         numbers = self._lists[-1] if self._lists else []
         marker = f"{numbers[0]}. " if numbers else "- "
         if numbers:
@@ -125,9 +135,10 @@ class _Text(HTMLParser):
             return
         if self._gap and self._lines:
             # The blank line between paragraphs, quoted as deep as both sides are.
-            self._lines.append(">" * min(self._quotes, self._last_quotes))
+            self._lines.append(">" * min(self._quotes, self._last_quotes, MAX_DEPTH))
         self._gap = False
-        quote = ">" * self._quotes + " " if self._quotes else ""  # ">> " (RFC 3676 §4.5)
+        # ">> text", as mail programs quote (RFC 3676 §4.5).
+        quote = ">" * min(self._quotes, MAX_DEPTH) + " " if self._quotes else ""
         self._lines.append((quote + text).rstrip())
         self._last_quotes = self._quotes
 

@@ -294,9 +294,10 @@ async def trash_restore_and_delete_forever(person: Person) -> None:
     )
     await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
     await expect(row).to_have_count(0)
-    # And delete it forever from Trash.
+    # And delete it forever from Trash (a question first).
     await page.goto("/mail/trash")
     await row.get_by_role("link").first.click()
+    await page.get_by_role("button", name="Delete forever").click()
     await page.get_by_role("button", name="Delete forever").click()
     await expect(page).to_have_url(re.compile(r"/mail/trash$"))
     await expect(row).to_have_count(0)
@@ -998,3 +999,122 @@ async def test_paging_the_unread_title_new_mail_notice_and_keyboard(
         assert erin.problems == []
     finally:
         await erin.context.close()
+
+
+HTML_SUBJECT = "Minutes, in HTML only"
+HTML_ONLY = (
+    "<p>Dear Fay,</p><p>The <b>minutes</b>:</p><ul><li>budget agreed</li>"
+    '<li>next meeting <a href="https://minutes.example.org/7">online</a></li></ul>'
+)
+
+
+async def deliver_html_only(endpoints: Endpoints, to: str) -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Hal <hal@example.org>", to, HTML_SUBJECT
+    msg.set_content(HTML_ONLY, subtype="html")
+    async with SMTPClient(*endpoints.smtp) as client:
+        await client.send_email(msg)
+
+
+async def test_undo_a_delete_reply_to_html_mail_and_confirm_deleting_forever(
+    browser: Browser, endpoints: Endpoints, mailstore: MailstoreAPI
+) -> None:
+    """Issue 15, destructive actions and writing: Delete says "Moved to Trash" with an
+    Undo that brings the message back with its flags; a reply to an HTML-only message
+    quotes its text and opens in the message box; Delete forever and Empty Trash ask
+    first; Trash says when it purges."""
+    fay = await new_person(browser, endpoints, "Fay Field", f"fay.{uuid.uuid4().hex[:6]}")
+    page = fay.page
+    notice = page.locator(".action-notice")
+    selected = page.get_by_role("group", name="Selected messages")
+    try:
+        await mailstore.create_account(fay.address, PASSWORD, fay.name)
+        await log_in(fay)
+        await deliver_numbered_mail(endpoints, fay.address, range(2))
+        await deliver_html_only(endpoints, fay.address)
+        await mailstore.wait_for(fay.address, 3)
+        await page.goto("/mail/inbox")
+        row = list_row(page, HTML_SUBJECT)
+
+        # Starred and read, then deleted from its page: back in the list with an Undo.
+        await row.locator("button.star").click()
+        await row.get_by_role("link").first.click()
+        await page.get_by_role("button", name="Delete", exact=True).click()
+        await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
+        await expect(row).to_have_count(0)
+        await expect(notice).to_contain_text("Moved 1 message to Trash.")
+        assert await axe_violations(page) is None
+        await notice.get_by_role("button", name="Undo").click()
+        await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
+        await expect(notice).to_have_text("Restored 1 message to where it was.")
+        await expect(row).to_have_count(1)
+        await expect(row).not_to_have_class(re.compile(r"\bunread\b"))
+        await expect(row.locator("button.star")).to_have_attribute("aria-pressed", "true")
+        (back,) = [m for m in await mailstore.folder(fay.address) if m["subject"] == HTML_SUBJECT]
+        assert (back["read"], back["flagged"]) == (True, True)
+
+        # Two chosen in the list, deleted and undone: the same page, both back.
+        numbered = page.locator("#rows tr", has=page.locator(".subject", has_text="Number"))
+        for n in range(2):
+            await numbered.nth(n).get_by_role("checkbox").check()
+        await selected.get_by_role("button", name="Delete", exact=True).click()
+        await expect(notice).to_contain_text("Moved 2 messages to Trash.")
+        await expect(numbered).to_have_count(0)
+        await notice.get_by_role("button", name="Undo").click()
+        await expect(notice).to_have_text("Restored 2 messages to where they were.")
+        await expect(numbered).to_have_count(2)
+
+        # A reply to the HTML-only message quotes its text; it opens in To, beside the
+        # error saying Localpost cannot deliver outside (a local sender's: the message box).
+        await row.get_by_role("link").first.click()
+        await page.get_by_role("link", name="Reply", exact=True).click()
+        await expect(page).to_have_title(re.compile(r"Reply · Localpost$"))
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Reply")
+        message_box = page.get_by_label("Message", exact=True)
+        await expect(page.get_by_label("To", exact=True)).to_be_focused()
+        quoted = await message_box.input_value()
+        assert "wrote:\n> Dear Fay,\n>\n> The minutes:\n>\n> - budget agreed\n" in quoted
+        assert "> - next meeting online <https://minutes.example.org/7>" in quoted
+        assert await axe_violations(page) is None
+        await page.get_by_role("link", name="Compose").click()
+        await expect(page.get_by_label("To", exact=True)).to_be_focused()
+
+        # Delete forever asks first; Cancel keeps the message.
+        await page.goto("/mail/inbox")
+        await row.get_by_role("checkbox").check()
+        await selected.get_by_role("button", name="Delete", exact=True).click()
+        await (
+            page.get_by_role("navigation", name="Folders").get_by_role("link", name="Trash").click()
+        )
+        await expect(
+            page.get_by_text("Messages in Trash are deleted forever after 30 days.")
+        ).to_be_visible()
+        assert await axe_violations(page) is None
+        await row.get_by_role("link").first.click()
+        await page.get_by_role("button", name="Delete forever").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Delete this message forever?"
+        )
+        assert await axe_violations(page) is None
+        await page.get_by_role("link", name="Cancel").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(HTML_SUBJECT)
+        await page.get_by_role("button", name="Delete forever").click()
+        await page.get_by_role("button", name="Delete forever").click()
+        await expect(page).to_have_url(re.compile(r"/mail/trash$"))
+        await expect(notice).to_have_text("Deleted 1 message forever.")
+
+        # Empty Trash asks first too.
+        await page.goto("/mail/inbox")
+        await selected.get_by_role("checkbox", name="Select all").check()
+        await selected.get_by_role("button", name="Delete", exact=True).click()
+        await page.goto("/mail/trash")
+        await page.get_by_role("button", name="Empty Trash").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Empty Trash?")
+        assert await axe_violations(page) is None
+        await page.get_by_role("button", name="Delete forever").click()
+        await expect(page).to_have_url(re.compile(r"/mail/trash$"))
+        await expect(notice).to_have_text("Deleted 2 messages forever.")
+        assert await mailstore.folder(fay.address, "trash") == []
+        assert fay.problems == []
+    finally:
+        await fay.context.close()

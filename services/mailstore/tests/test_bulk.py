@@ -81,6 +81,36 @@ async def test_bulk_trash_and_restore_return_each_to_its_folder(
     assert trashed_at is not None
 
 
+async def test_bulk_trash_names_only_the_entries_it_moved(
+    client: Client, mailboxes: dict[str, int]
+) -> None:
+    one, two = mailboxes["one"], mailboxes["two"]
+    await bulk(client, "trash", [one])
+
+    response = await client.post(
+        f"/v1/accounts/{ALICE}/messages/bulk",
+        json={"action": "trash", "ids": [two, one, mailboxes["bob"]]},
+        headers=AUTH,
+    )
+
+    # "one" was in Trash already and Bob's is not Alice's: an undo must restore only "two".
+    assert await response.json() == {"changed": 1, "ids": [two]}
+
+
+async def test_trash_listing_says_after_how_many_days_it_purges(
+    client: Client, mailboxes: dict[str, int]
+) -> None:
+    pages = {}
+    for folder in ("trash", "inbox"):
+        response = await client.get(
+            f"/v1/accounts/{ALICE}/messages", params={"folder": folder}, headers=AUTH
+        )
+        pages[folder] = await response.json()
+
+    assert pages["trash"]["purge_days"] == 30  # MAILSTORE_TRASH_DAYS' default
+    assert pages["inbox"]["purge_days"] is None
+
+
 async def test_bulk_delete_deletes_forever_and_keeps_messages_others_hold(
     client: Client, mailboxes: dict[str, int], pool: Any
 ) -> None:

@@ -176,8 +176,15 @@ async def test_delete_restore_delete_forever_and_empty_trash(
     )
     trash = await (await client.get("/api/v1/messages?folder=trash")).json()
     assert len(trash["messages"]) == 2
-    await client.post(f"/messages/{first}/delete", data={"csrf_token": token})
+    # Deleting forever asks first (webmail.views.trash): the first post changes nothing.
+    asked = await client.post(f"/messages/{first}/delete", data={"csrf_token": token})
     await client.post("/mail/trash/empty", data={"csrf_token": token})
+    trash = await (await client.get("/api/v1/messages?folder=trash")).json()
+    assert "Delete this message forever?" in await asked.text()
+    assert len(trash["messages"]) == 2
+    confirmed = {"csrf_token": token, "confirmed": "1"}
+    await client.post(f"/messages/{first}/delete", data=confirmed)
+    await client.post("/mail/trash/empty", data=confirmed)
     trash = await (await client.get("/api/v1/messages?folder=trash")).json()
     assert trash["messages"] == []
 

@@ -87,7 +87,11 @@ async def test_the_tab_title_starts_with_the_inboxs_unread_count_on_every_page(
     await client.get(f"/messages/{first}")  # opening marks it read
     after = await (await client.get("/mail/inbox")).text()
 
-    assert titles == ["(3) Inbox · Localpost", "(3) Sent · Localpost", "(3) Compose · Localpost"]
+    assert titles == [
+        "(3) Inbox · Localpost",
+        "(3) Sent · Localpost",
+        "(3) New message · Localpost",
+    ]
     assert "<title>(2) Inbox · Localpost</title>" in after
     assert '<div id="new-mail" class="new-mail" aria-live="polite"></div>' in after
 

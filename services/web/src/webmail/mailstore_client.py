@@ -405,12 +405,13 @@ class MailstoreClient:
 
     async def bulk(
         self, address: str, *, ids: list[int], action: str, folder: str | None = None
-    ) -> int:
+    ) -> list[int]:
+        """The ids of the messages the action changed (those already so are not)."""
         body: Json = {"ids": ids, "action": action}
         if folder is not None:
             body["folder"] = folder
         data = await self._json("POST", self._account(address) + "/messages/bulk", json=body)
-        return int(data.get("changed", 0))
+        return [i for i in data.get("ids", []) if isinstance(i, int)]
 
     async def empty_trash(self, address: str) -> int:
         data = await self._json("POST", self._account(address) + "/trash/empty")

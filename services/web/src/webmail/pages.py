@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 from aiohttp import web
 
-from webmail import assets, csrf
+from webmail import assets, csrf, notices
+from webmail.compose_page import compose_focus, compose_title
 from webmail.controls import visible
 from webmail.errors import MailstoreUnavailable
 from webmail.highlight import highlight
 from webmail.keys import CONFIG, MAILSTORE, NONCE, PRINCIPAL, TEMPLATES
+from webmail.sessions import set_cookie
 
 # The standard folders' titles by id, in the sidebar's fixed order (migration 0007).
 FOLDER_TITLES = {
@@ -87,6 +89,8 @@ def create_environment() -> jinja2.Environment:
     env.filters["visible"] = visible
     env.filters["highlight"] = highlight
     env.globals["forgery_warning"] = forgery_warning
+    env.globals["compose_title"] = compose_title
+    env.globals["compose_focus"] = compose_focus
     return env
 
 
@@ -131,6 +135,8 @@ async def render(
         "static": assets.url,
         "domains": request.app[CONFIG].domains,
         "time_zone": principal.account.time_zone if principal is not None else "",
+        # What the action before the redirect to this page did (webmail.notices).
+        "notice": notices.read(request.cookies.get(notices.COOKIE)) if principal else None,
         **{k: v for k, v in (context or {}).items() if k != "folders"},
     }
     html = request.app[TEMPLATES].get_template(template).render(page)
@@ -139,6 +145,8 @@ async def render(
     response.headers["Cache-Control"] = "no-store"
     # Here, not in on_response_prepare: aiohttp has serialised cookies by then.
     csrf.set_cookie_if_new(request, response)
+    if notices.COOKIE in request.cookies:  # shown once; the attributes it was set with
+        set_cookie(request, response, notices.COOKIE, "", max_age=0)
     return response
 
 

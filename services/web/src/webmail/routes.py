@@ -16,6 +16,7 @@ from webmail.views import (
     live,
     mail,
     mail_programs,
+    trash,
 )
 from webmail.views.common import FOLDER_ID
 
@@ -72,7 +73,8 @@ def setup_routes(app: web.Application) -> None:
     router.add_post(FOLDER + "/delete", folders.delete, name="delete_folder")
     router.add_get("/search", mail.search, name="search")
     router.add_post("/mail/actions", mail.bulk_action, name="bulk_action")
-    router.add_post("/mail/trash/empty", mail.empty_trash, name="empty_trash")
+    router.add_post("/mail/trash/empty", trash.empty_trash, name="empty_trash")
+    router.add_post("/mail/undo", trash.undo, name="undo")
     router.add_get(MESSAGE, mail.message, name="message")
     router.add_get(MESSAGE + "/body", mail.message_body, name="message_body")
     router.add_post("/preferences/text-font", mail.text_font, name="text_font")

@@ -45,7 +45,12 @@ class Outcome:
     @property
     def changed(self) -> int:
         """Entries changed (a move is two changes of one entry)."""
-        return len({change.entry_id for change in self.changes})
+        return len(self.changed_ids)
+
+    @property
+    def changed_ids(self) -> list[int]:
+        """The ids of the entries changed, in order: what an undo may take back."""
+        return sorted({change.entry_id for change in self.changes})
 
 
 async def lock_folders(con: Connection, *, account_id: int, folder_ids: Iterable[str]) -> None:

@@ -166,6 +166,12 @@ MAIL_SCHEMAS: dict[str, Any] = {
                         "description": "the cursor of the page before this one; null "
                         "when that is the first page, or when offset is 0 (none)",
                     },
+                    "purge_days": {
+                        "type": ["integer", "null"],
+                        "minimum": 1,
+                        "description": "Trash only: days after which its messages are "
+                        "deleted for ever (MAILSTORE_TRASH_DAYS); null for other folders",
+                    },
                 },
             },
         ]

@@ -381,8 +381,14 @@ WEB_PATHS: dict[str, Any] = {
             "requestBody": json_body(ref("BulkAction")),
             "responses": {
                 "200": json_content(
-                    {"type": "object", "properties": {"changed": {"type": "integer"}}},
-                    "How many messages the action changed",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "changed": {"type": "integer"},
+                            "ids": {"type": "array", "items": {"type": "integer"}},
+                        },
+                    },
+                    "How many messages the action changed, and their ids (ascending)",
                 ),
                 "404": NOT_FOUND,
                 "422": INVALID,

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from mailstore import db
 from mailstore.errors import FolderNotFound, InvalidRequest, MessageNotFound
-from mailstore.keys import EVENTS, POOL
+from mailstore.keys import CONFIG, EVENTS, POOL
 from mailstore.search import parse_search
 from mailstore.views.common import (
     MAX_ID,
@@ -61,7 +61,11 @@ async def list_folder(request: web.Request) -> web.Response:
     position = await db.page_position(
         pool, account_id=account["id"], folder=folder, after=after, limit=limit
     )
-    return web.json_response({**page(rows, limit), **position_json(position)})
+    # Trash says when its entries go for ever (the maintenance task's purge).
+    purge_days = request.app[CONFIG].trash_days if folder == "trash" else None
+    return web.json_response(
+        {**page(rows, limit), **position_json(position), "purge_days": purge_days}
+    )
 
 
 async def list_starred(request: web.Request) -> web.Response:
@@ -292,7 +296,9 @@ async def bulk(request: web.Request) -> web.Response:
     else:
         outcome = await db.delete_many_forever(pool, account_id=account_id, entry_ids=ids)
     await _announce(request, account, outcome)
-    return web.json_response({"changed": outcome.changed})
+    # The ids, not only their count: the web's Undo of a Delete restores those moved,
+    # never those that were in Trash already.
+    return web.json_response({"changed": outcome.changed, "ids": outcome.changed_ids})
 
 
 def _bulk_request(body: dict[str, Any]) -> tuple[str, list[int]]:

@@ -12,6 +12,7 @@ from webmail import drafts
 from webmail.bodies import quote_for_reply
 from webmail.controls import INVISIBLE, has_control
 from webmail.errors import InvalidFields, NotFound, RateLimited
+from webmail.htmltext import html_to_text
 from webmail.keys import CONFIG, MAILSTORE, METRICS, SUBMITTER
 from webmail.pages import person, render, utc_fallback
 from webmail.typedefs import Principal
@@ -30,7 +31,8 @@ def prefill(msg: dict[str, Any], mode: str, user: Principal, zone: str = "") -> 
     """The compose fields for replying to or forwarding ``msg``; dates in ``zone``."""
     author = person(msg.get("from")) or "someone"
     when = utc_fallback(msg.get("date") or msg.get("received_at"), "full", zone)
-    text = msg.get("text") or ""
+    # An HTML-only message is quoted as the text it shows, never as an empty quote.
+    text = msg.get("text") or html_to_text(msg.get("html") or "")
     subject = msg.get("subject") or ""
     if mode == "forward":
         header = (

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from webmail import notices
 from webmail.bodies import linkify, sanitize
 from webmail.errors import InvalidFields, NotFound
 from webmail.highlight import search_marks
@@ -16,6 +17,7 @@ from webmail.keys import MAILSTORE, PRINCIPAL
 from webmail.mailstore_client import STARRED, MailstoreClient
 from webmail.pages import render
 from webmail.sessions import set_cookie
+from webmail.views import trash
 from webmail.views.common import (
     PAGE_SIZE,
     entry_id,
@@ -68,6 +70,7 @@ async def folder(request: web.Request) -> web.Response:
         "next_cursor": listing.get("next_cursor"),
         "cursor": cursor,
         "position": position(listing, f"/mail/{name}"),
+        "purge_days": listing.get("purge_days"),
         "sent": request.query.get("sent") == "1",
         "query": "",
         "search_error": None,
@@ -150,15 +153,20 @@ async def bulk_action(request: web.Request) -> web.Response:
     if scope:
         # "All 203": every message of the folder the list shows, not only this page's.
         ids = await every_id(mailstore, user.address, folder_field(scope, "scope"))
-    for start in range(0, len(ids), BULK_CHUNK):
-        chunk = ids[start : start + BULK_CHUNK]
-        await mailstore.bulk(user.address, ids=chunk, action=action, folder=folder)
+    if action == "delete" and ids and not trash.confirmed(form):
+        return await trash.confirm_bulk_delete(request, ids=ids, scope=scope, target=target)
+    changed: list[int] = []
+    for chunk in trash.chunks(ids):
+        changed += await mailstore.bulk(user.address, ids=chunk, action=action, folder=folder)
+    if action == "trash":
+        return trash.with_notice(request, target, notices.moved(changed))
+    if action == "delete":
+        return trash.with_notice(request, target, notices.deleted(len(changed)))
     return see_other(target)
 
 
-# The mail store's bulk call takes up to 1000 ids; a folder's "All" goes in chunks, up to
-# ALL_PAGES_MAX messages (more is a job for a mail program, not one web request).
-BULK_CHUNK = 500
+# A folder's "All" goes to the mail store in chunks, up to ALL_PAGES_MAX messages (more
+# is a job for a mail program, not one web request).
 ALL_PAGES_MAX = 10_000
 LISTING_MAX = 200
 
@@ -175,12 +183,6 @@ async def every_id(mailstore: MailstoreClient, address: str, folder: str) -> lis
         if not cursor:
             break
     return ids[:ALL_PAGES_MAX]
-
-
-async def empty_trash(request: web.Request) -> web.Response:
-    user = require_user(request)
-    await request.app[MAILSTORE].empty_trash(user.address)
-    return see_other("/mail/trash")
 
 
 def attachment_url(entry: int) -> Any:
@@ -348,8 +350,14 @@ async def action(request: web.Request) -> web.Response:
         await mailstore.move(user.address, entry, folder=folder_field(field(form, "folder")))
     elif verb == "trash":
         await mailstore.trash(user.address, entry)
+        # One already in Trash (a page left open) is no move to undo.
+        moved = [entry] if msg.get("folder") != "trash" else []
+        return trash.with_notice(request, back, notices.moved(moved))
     elif verb == "restore":
         await mailstore.restore(user.address, entry)
+    elif not trash.confirmed(form):
+        return await trash.confirm_delete(request, msg, back=back)
     else:
         await mailstore.delete_forever(user.address, entry)
+        return trash.with_notice(request, back, notices.deleted(1))
     return see_other(back)

@@ -17,6 +17,8 @@ from urllib.parse import unquote
 import nh3
 from markupsafe import Markup, escape
 
+from webmail.nesting import limit_nesting
+
 _URL = re.compile(r"\b(?:https?://|mailto:|www\.)[^\s<>\"']+", re.IGNORECASE)
 # Punctuation that ends a sentence rather than the link: "see https://x.test/a."
 _TRAILING = ".,;:!?)]}'\""
@@ -124,7 +126,7 @@ def sanitize(
         return value
 
     result.html = nh3.clean(
-        html,
+        limit_nesting(html),
         tags=TAGS,
         clean_content_tags={"script", "style", "title", "head", "template", "noscript"},
         attributes=ATTRIBUTES,

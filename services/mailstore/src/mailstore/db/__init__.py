@@ -20,6 +20,14 @@ from mailstore.db.accounts import (
     record_login,
     update_profile,
 )
+from mailstore.db.admin import (
+    create_reset,
+    grant_admins,
+    list_admins,
+    reset_owner,
+    set_admin,
+    use_reset,
+)
 from mailstore.db.backfill import finish_uids, number_old_entries, uids_finished
 from mailstore.db.changes import (
     delete_forever,
@@ -133,6 +141,7 @@ __all__ = [
     "change_password",
     "create_account",
     "create_database",
+    "create_reset",
     "create_session",
     "create_token",
     "delete_account",
@@ -155,11 +164,13 @@ __all__ = [
     "get_profile",
     "get_raw",
     "get_summary",
+    "grant_admins",
     "hit",
     "init_connection",
     "is_known_client",
     "is_outage",
     "keep_session",
+    "list_admins",
     "list_attachments",
     "list_folder",
     "list_sessions",
@@ -183,10 +194,12 @@ __all__ = [
     "record_migration",
     "release",
     "reserve",
+    "reset_owner",
     "restore",
     "restore_many",
     "revoke_token",
     "search",
+    "set_admin",
     "set_flag_many",
     "set_read",
     "set_read_many",
@@ -196,6 +209,7 @@ __all__ = [
     "uids_finished",
     "unread_counts",
     "update_profile",
+    "use_reset",
     "use_session",
     "use_token",
 ]

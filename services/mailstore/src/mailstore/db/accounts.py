@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from mailstore.db.changes import delete_unreferenced
-from mailstore.db.connection import Pool, Record
+from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.throttle import KNOWN_CLIENT_DAYS, release
 from mailstore.errors import AddressTaken
 
@@ -86,16 +86,34 @@ async def change_password(
     """The new password; every session but ``keep_session`` (an id) ends with the old one,
     in the same transaction, so no session outlives the password it was opened with."""
     async with pool.acquire() as con, con.transaction():
-        await con.execute(
-            "UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash
+        await set_password(
+            con,
+            account_id=account_id,
+            password_hash=password_hash,
+            keep_session=keep_session,
+            revoke_tokens=revoke_tokens,
         )
-        await con.execute(
-            "DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2",
-            account_id,
-            keep_session,
-        )
-        if revoke_tokens:
-            await con.execute("DELETE FROM api_tokens WHERE account_id = $1", account_id)
+
+
+async def set_password(
+    con: Connection,
+    *,
+    account_id: int,
+    password_hash: str,
+    keep_session: int | None,
+    revoke_tokens: bool,
+) -> None:
+    """change_password's statements, inside the caller's transaction (a reset's too)."""
+    await con.execute(
+        "UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash
+    )
+    await con.execute(
+        "DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2",
+        account_id,
+        keep_session,
+    )
+    if revoke_tokens:
+        await con.execute("DELETE FROM api_tokens WHERE account_id = $1", account_id)
 
 
 async def delete_account(pool: Pool, *, account_id: int) -> None:

@@ -19,6 +19,31 @@ Client = TestClient[web.Request, web.Application]
 NEW_PASSWORD = "a brand new passphrase"
 GONE = "This password-reset link does not work"
 
+# What lands on /reset/<token> besides a live link: none may reach one, none is a 5xx.
+JUNK_TOKENS = [
+    "junk",
+    "x" * 43,  # the length of a real one
+    "x" * 5000,
+    "%00",
+    "%ED%A0%80",  # a lone surrogate, encoded
+    "%F0%9F%94%91",
+    "..%2f..%2fv1%2faccounts",  # a path into the mail store's API
+    "a%3Bb%3Fc%23d",
+    "%0d%0aSet-Cookie:%20x=1",
+]
+# (form fields, the field whose error shows, what it says): the sign-up's rules.
+PASSWORD_FORMS = [
+    ({"new_password": "short", "confirm_password": "short"}, "new_password", "at least 10"),
+    ({"new_password": "password123", "confirm_password": "password123"}, "new_password",
+     "too common"),
+    ({"confirm_password": "not the same thing"}, "confirm_password", "The two differ"),
+    ({"confirm_password": ""}, "confirm_password", "Type the new password again"),
+    ({"new_password": "", "confirm_password": ""}, "new_password", "at least 10"),
+    ({"new_password": "x" * 1025, "confirm_password": "x" * 1025}, "new_password", "at most"),
+]  # fmt: skip
+# The form's csrf_token: absent, empty, forged, the right length but not signed.
+CSRF_TOKENS = [None, "", "forged", "A" * 86]
+
 
 async def issue(pool: Any, address: str) -> str:
     """The path of a fresh link for ``address``, as the command prints it."""
@@ -98,20 +123,7 @@ async def test_an_expired_link_is_a_clear_404_page(client: Client, h: Any, pool:
     assert GONE in await response.text()
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        "junk",
-        "x" * 43,
-        "x" * 5000,
-        "%00",
-        "%ED%A0%80",
-        "%F0%9F%94%91",
-        "..%2f..%2fv1%2faccounts",
-        "a%3Bb%3Fc%23d",
-        "%0d%0aSet-Cookie:%20x=1",
-    ],
-)
+@pytest.mark.parametrize("token", JUNK_TOKENS)
 async def test_a_junk_token_is_a_404_page_never_5xx(
     client: Client, h: Any, pool: Any, token: str
 ) -> None:
@@ -124,7 +136,7 @@ async def test_a_junk_token_is_a_404_page_never_5xx(
     assert posted.status == 404
 
 
-@pytest.mark.parametrize("csrf", [None, "", "forged", "A" * 86])
+@pytest.mark.parametrize("csrf", CSRF_TOKENS)
 async def test_a_post_without_a_valid_csrf_token_is_403_and_the_link_still_works(
     client: Client, h: Any, pool: Any, csrf: str | None
 ) -> None:
@@ -140,18 +152,7 @@ async def test_a_post_without_a_valid_csrf_token_is_403_and_the_link_still_works
     assert (await client.get(path)).status == 200
 
 
-@pytest.mark.parametrize(
-    ("fields", "field", "problem"),
-    [
-        ({"new_password": "short", "confirm_password": "short"}, "new_password", "at least 10"),
-        ({"new_password": "password123", "confirm_password": "password123"}, "new_password",
-         "too common"),
-        ({"confirm_password": "not the same thing"}, "confirm_password", "The two differ"),
-        ({"confirm_password": ""}, "confirm_password", "Type the new password again"),
-        ({"new_password": "", "confirm_password": ""}, "new_password", "at least 10"),
-        ({"new_password": "x" * 1025, "confirm_password": "x" * 1025}, "new_password", "at most"),
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize(("fields", "field", "problem"), PASSWORD_FORMS)
 async def test_a_bad_password_is_an_error_next_to_its_field_and_keeps_the_link(
     client: Client, h: Any, pool: Any, fields: dict[str, str], field: str, problem: str
 ) -> None:

@@ -105,7 +105,7 @@ class Config:
     # throttle_trusted (LOCALPOST_THROTTLE_TRUSTED=1) says they do.
     trusted_networks: tuple[IPNetwork, ...] = DEFAULT_TRUSTED_NETWORKS
     throttle_trusted: bool = False
-    # LOCALPOST_ADMINS: accounts made administrators at start (docs/administration.md).
+    # LOCALPOST_ADMINS: accounts made administrators at every start (admin.py; README).
     admins: tuple[str, ...] = ()
     # LOCALPOST_WEB_URL: the webmail's address as people reach it, which the one-time
     # links of `python -m mailstore reset-password` start with.

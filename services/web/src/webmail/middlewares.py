@@ -24,6 +24,7 @@ from webmail.errors import (
     NotAuthenticated,
     NotFound,
     RateLimited,
+    RegistrationClosed,
     SubmissionUnavailable,
 )
 from webmail.keys import MAILSTORE, METRICS, NONCE, PRINCIPAL
@@ -117,6 +118,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return limited
     except AddressTaken:
         return await error_page(request, 409, "That address is taken.")
+    except RegistrationClosed as exc:
+        return await error_page(request, 403, str(exc))
     except MalformedBody as exc:
         return await error_page(request, 400, str(exc))
     except InvalidFields as exc:

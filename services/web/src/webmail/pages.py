@@ -130,6 +130,8 @@ async def render(
         "here": request.path_qs,
         "static": assets.url,
         "domains": request.app[CONFIG].domains,
+        # Whether to offer "Create an account" (LOCALPOST_REGISTRATION).
+        "registration_open": request.app[CONFIG].registration == "open",
         "time_zone": principal.account.time_zone if principal is not None else "",
         **{k: v for k, v in (context or {}).items() if k != "folders"},
     }

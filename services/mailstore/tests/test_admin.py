@@ -48,3 +48,44 @@ async def test_nobody_is_an_administrator_by_registering_first(
     body = {"address": ALICE, "name": "Alice", "password": "a long password"}
     assert (await client.post("/v1/accounts", json=body, headers=AUTH)).status == 201
     assert await admins(pool) == []
+
+
+PASSWORD = "a long password"
+
+
+async def test_a_disabled_account_logs_in_nowhere_and_its_sessions_end_at_once(
+    client: TestClient[Any, Any], pool: Any
+) -> None:
+    from mailstore import admin
+
+    body = {"address": ALICE, "name": "Alice", "password": PASSWORD}
+    assert (await client.post("/v1/accounts", json=body, headers=AUTH)).status == 201
+    made = await client.post("/v1/sessions", json={"address": ALICE}, headers=AUTH)
+    session = (await made.json())["session"]
+    made = await client.post(f"/v1/accounts/{ALICE}/tokens", json={"name": "s"}, headers=AUTH)
+    token = (await made.json())["token"]
+    link, _ = await admin.issue_reset(pool, ALICE, base_url="http://x")
+
+    await admin.set_disabled(pool, ALICE, disabled=True)
+
+    for channel in ("web", "api", "smtp", "imap", "pop3"):
+        attempt = {"address": ALICE, "password": PASSWORD, "client": "127.0.0.1"}
+        verify = await client.post(
+            "/v1/auth/verify", json={**attempt, "channel": channel}, headers=AUTH
+        )
+        assert verify.status == 401, channel
+    assert (await client.get(f"/v1/sessions/{session}", headers=AUTH)).status == 404
+    assert (await client.get(f"/v1/tokens/{token}", headers=AUTH)).status == 404
+    reset = link.rpartition("/")[2]
+    assert (await client.get(f"/v1/password-resets/{reset}", headers=AUTH)).status == 404
+    mailbox = await client.get(f"/v1/mailboxes/{ALICE}", headers=AUTH)
+    assert (await mailbox.json())["disabled"] is True
+
+    await admin.set_disabled(pool, ALICE, disabled=False)
+    attempt = {"address": ALICE, "password": PASSWORD, "client": "127.0.0.1", "channel": "imap"}
+    assert (await client.post("/v1/auth/verify", json=attempt, headers=AUTH)).status == 200
+    # Its API tokens were kept for this; its sessions were not.
+    assert (await client.get(f"/v1/tokens/{token}", headers=AUTH)).status == 200
+    assert (await client.get(f"/v1/sessions/{session}", headers=AUTH)).status == 404
+    mailbox = await client.get(f"/v1/mailboxes/{ALICE}", headers=AUTH)
+    assert (await mailbox.json())["disabled"] is False

@@ -75,13 +75,34 @@ async def test_grant_list_and_revoke_the_admin_role(
     assert (await mailstore(environ, "admin", "list")).out == f"{BOB}\n"
 
 
+async def test_disable_and_enable_an_account(
+    environ: dict[str, str], accounts: None, pool: Any
+) -> None:
+    disabled = await mailstore(environ, "admin", "disable", ALICE)
+    assert disabled.code == 0, disabled.err
+    assert f"{ALICE} is disabled" in disabled.err
+    assert await pool.fetchval(
+        "SELECT disabled_at IS NOT NULL FROM accounts WHERE address = $1", ALICE
+    )
+    assert not await pool.fetchval(
+        "SELECT disabled_at IS NOT NULL FROM accounts WHERE address = $1", BOB
+    )
+
+    enabled = await mailstore(environ, "admin", "enable", ALICE)
+    assert enabled.code == 0, enabled.err
+    assert not await pool.fetchval(
+        "SELECT disabled_at IS NOT NULL FROM accounts WHERE address = $1", ALICE
+    )
+
+
 @pytest.mark.parametrize(
     "address", ["nobody@localpost.test", "", "alice", "a\x7fb@localpost.test", "x" * 5000]
 )
 async def test_an_address_with_no_account_is_a_clear_error(
     environ: dict[str, str], accounts: None, address: str
 ) -> None:
-    for command in (("admin", "grant", address), ("reset-password", address)):
+    commands = [("admin", action, address) for action in ("grant", "revoke", "disable", "enable")]
+    for command in (*commands, ("reset-password", address)):
         outcome = await mailstore(environ, *command)
         assert outcome.code == 1
         assert "no account has the address" in outcome.err

@@ -52,6 +52,14 @@ async def set_admin(pool: db.Pool, address: str, *, admin: bool) -> None:
         raise AccountNotFound(address)
 
 
+async def set_disabled(pool: db.Pool, address: str, *, disabled: bool) -> None:
+    """Disable (every session ends at once) or enable; AccountNotFound for no account."""
+    if not db.storable(address) or not await db.set_disabled(
+        pool, address=address, disabled=disabled
+    ):
+        raise AccountNotFound(address)
+
+
 async def issue_reset(
     pool: db.Pool, address: str, *, base_url: str, hours: int = RESET_HOURS
 ) -> tuple[str, datetime]:

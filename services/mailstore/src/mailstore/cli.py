@@ -5,6 +5,7 @@
     python -m mailstore                            run the service (compose, make up)
     python -m mailstore admin grant|revoke ADDRESS give or take the admin role
     python -m mailstore admin list                 the administrators, one per line
+    python -m mailstore admin disable|enable ADDRESS  no logins and no new mail, or again
     python -m mailstore reset-password ADDRESS [--hours N] [--base-url URL]
                                                    print a one-time password-reset link
 
@@ -45,11 +46,18 @@ def parser() -> argparse.ArgumentParser:
         description="Without a command: run the mail store service.",
     )
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
-    admins = commands.add_parser("admin", help="grant, revoke or list the admin role")
+    admins = commands.add_parser(
+        "admin", help="grant, revoke or list the admin role; disable or enable an account"
+    )
     actions = admins.add_subparsers(dest="action", metavar="ACTION", required=True)
     for action, text in (("grant", "make ADDRESS an administrator"), ("revoke", "take it back")):
         actions.add_parser(action, help=text).add_argument("address", metavar="ADDRESS")
     actions.add_parser("list", help="the administrators, one per line")
+    for action, text in (
+        ("disable", "ADDRESS logs in nowhere (its sessions end now) and receives no mail"),
+        ("enable", "undo disable"),
+    ):
+        actions.add_parser(action, help=text).add_argument("address", metavar="ADDRESS")
     reset = commands.add_parser(
         "reset-password", help="print a one-time link that sets a new password for ADDRESS"
     )
@@ -110,6 +118,9 @@ async def _command(config: Config, args: argparse.Namespace) -> None:
         elif args.action == "list":
             for row in await db.list_admins(pool):
                 print(row["address"])
+        elif args.action in ("disable", "enable"):
+            await admin.set_disabled(pool, address, disabled=args.action == "disable")
+            print(f"{address} is {args.action}d", file=sys.stderr)
         else:
             await admin.set_admin(pool, address, admin=args.action == "grant")
             role = "now an administrator" if args.action == "grant" else "not an administrator"

@@ -26,6 +26,7 @@ from mailstore.db.admin import (
     list_admins,
     reset_owner,
     set_admin,
+    set_disabled,
     use_reset,
 )
 from mailstore.db.backfill import finish_uids, number_old_entries, uids_finished
@@ -200,6 +201,7 @@ __all__ = [
     "revoke_token",
     "search",
     "set_admin",
+    "set_disabled",
     "set_flag_many",
     "set_read",
     "set_read_many",

@@ -29,7 +29,11 @@ async def create_account(pool: Pool, *, address: str, name: str, password_hash: 
 
 async def get_account(pool: Pool, *, address: str) -> Record | None:
     return await pool.fetchrow(
-        "SELECT id, address, name, password_hash FROM accounts WHERE address = $1", address
+        """
+        SELECT id, address, name, password_hash, disabled_at IS NOT NULL AS disabled
+        FROM accounts WHERE address = $1
+        """,
+        address,
     )
 
 

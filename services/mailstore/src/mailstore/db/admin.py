@@ -20,6 +20,27 @@ async def set_admin(pool: Pool, *, address: str, admin: bool) -> bool:
     return status != "UPDATE 0"
 
 
+async def set_disabled(pool: Pool, *, address: str, disabled: bool) -> bool:
+    """Disable or enable the account; False when there is none at ``address``. Disabling
+    ends its sessions and drops its reset link in the same transaction; its API tokens
+    stay (refused while it is disabled: db.use_token), as do its mail and folders."""
+    async with pool.acquire() as con, con.transaction():
+        account_id = await con.fetchval(
+            """
+            UPDATE accounts SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
+            WHERE address = $1 RETURNING id
+            """,
+            address,
+            disabled,
+        )
+        if account_id is None:
+            return False
+        if disabled:
+            await con.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+            await con.execute("DELETE FROM password_resets WHERE account_id = $1", account_id)
+        return True
+
+
 async def grant_admins(pool: Pool, *, addresses: list[str]) -> list[str]:
     """Make the accounts at ``addresses`` administrators; the addresses that have one."""
     rows = await pool.fetch(
@@ -58,7 +79,7 @@ async def reset_owner(pool: Pool, *, token_hash: bytes) -> Record | None:
         """
         SELECT a.address, a.name, r.expires_at FROM password_resets r
         JOIN accounts a ON a.id = r.account_id
-        WHERE r.token_hash = $1 AND r.expires_at > now()
+        WHERE r.token_hash = $1 AND r.expires_at > now() AND a.disabled_at IS NULL
         """,
         token_hash,
     )

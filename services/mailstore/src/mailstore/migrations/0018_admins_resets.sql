@@ -3,6 +3,9 @@
 -- account to sign up is no more trusted than the last.
 ALTER TABLE accounts ADD COLUMN is_admin boolean NOT NULL DEFAULT false;
 CREATE INDEX accounts_admins_idx ON accounts (address) WHERE is_admin;
+-- A disabled account (`python -m mailstore admin disable`) logs in nowhere and receives
+-- no new mail; its mail, folders and API tokens stay for when it is enabled again.
+ALTER TABLE accounts ADD COLUMN disabled_at timestamptz;
 
 -- One-time password-reset links (issue 15), issued by `python -m mailstore reset-password`.
 -- Only the SHA-256 of the link's secret is stored, as for sessions and API tokens. One

@@ -18,7 +18,6 @@ import asyncio
 import os
 import plistlib
 import re
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -1001,26 +1000,6 @@ async def test_paging_the_unread_title_new_mail_notice_and_keyboard(
         await erin.context.close()
 
 
-async def reset_link(stack: LocalStack, endpoints: Endpoints, address: str) -> str:
-    """What `python -m mailstore reset-password` prints, run with the stack mail store's
-    own environment (docker-compose.yml's, as the README's admin runs it)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mailstore",
-        "reset-password",
-        address,
-        "--base-url",
-        endpoints.web_url,
-        env=stack.services["mailstore"].env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode().strip()
-
-
 async def test_a_reset_link_sets_a_new_password_and_signs_in_once(
     browser: Browser, stack: LocalStack | None, endpoints: Endpoints, mailstore: MailstoreAPI
 ) -> None:
@@ -1032,7 +1011,8 @@ async def test_a_reset_link_sets_a_new_password_and_signs_in_once(
     gina = await new_person(browser, endpoints, "Gina Gray", f"gina.reset.{uuid.uuid4().hex[:6]}")
     try:
         await mailstore.create_account(gina.address, PASSWORD, gina.name)
-        link = await reset_link(stack, endpoints, gina.address)
+        args = ("reset-password", gina.address, "--base-url", endpoints.web_url)
+        link = (await stack.mailstore_command(*args)).strip()
         assert link.startswith(f"{endpoints.web_url}/reset/")
         page = gina.page
         await page.goto(link)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import secrets
 import sys
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import pytest
 
 from mailstore import db
+from mailstore.migrations import apply_migrations
 from mailstore.testing import with_database
 
 ALICE, BOB = "alice@localpost.test", "bob@localpost.test"
@@ -115,6 +118,31 @@ async def test_a_missing_database_is_a_clear_error(environ: dict[str, str]) -> N
     outcome = await mailstore({**environ, "DATABASE_URL": missing}, "admin", "list")
     assert outcome.code == 1
     assert "the database DATABASE_URL names does not exist" in outcome.err
+    assert "Traceback" not in outcome.err
+
+
+async def test_a_database_older_than_the_command_is_a_clear_error(
+    environ: dict[str, str],
+) -> None:
+    # Migrated up to 0013 only: the schema of a mail store from before migration 0018.
+    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"mailstore_cli_old_{secrets.token_hex(6)}"
+    con = await asyncpg.connect(server)
+    await db.create_database(con, name=name)
+    try:
+        pool = await asyncpg.create_pool(with_database(server, name), min_size=1, max_size=1)
+        try:
+            await apply_migrations(pool, upto=13)
+        finally:
+            await pool.close()
+        outcome = await mailstore(
+            {**environ, "DATABASE_URL": with_database(server, name)}, "admin", "list"
+        )
+    finally:
+        await db.drop_database(con, name=name)
+        await con.close()
+    assert outcome.code == 1
+    assert "schema is older than this command" in outcome.err
     assert "Traceback" not in outcome.err
 
 

@@ -324,6 +324,22 @@ class LocalStack:
         await self.services[name].start()
         await self.wait_ready(name)
 
+    async def mailstore_command(self, *args: str) -> str:
+        """Run ``python -m mailstore ARGS`` with this mail store's environment, as an
+        administrator does where compose runs it; its stdout (the exit must be 0)."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "mailstore",
+            *args,
+            env=self.services["mailstore"].env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        assert process.returncode == 0, err.decode()
+        return out.decode()
+
     async def __aenter__(self) -> LocalStack:
         """Started; a start that fails half-way is stopped before the error goes on."""
         try:

@@ -8,6 +8,7 @@ tests that need empty tables ask for ``pool``, which truncates them first.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from mailstore import db
 from mailstore.main import create_app
+from mailstore.middlewares import AccessLogger
 from mailstore.settings import DEV_MAILSTORE_TOKEN, Config, load_config
 from mailstore.testing import scratch_database
 from mailstore.topology import Topology
@@ -46,7 +48,7 @@ async def pool(database_url: str) -> AsyncIterator[Any]:
         await pool.execute(
             "TRUNCATE accounts, folders, subscriptions, expunged, uid_backfill, messages,"
             " attachments, mailbox_entries, sessions, api_tokens,"
-            " throttle_events, login_clients, pop3_locks, retired_addresses"
+            " throttle_events, login_clients, pop3_locks, retired_addresses, password_resets"
         )
         yield pool
     finally:
@@ -94,6 +96,18 @@ async def client(config: Config, pool: Any) -> AsyncIterator[Client]:
     async with TestClient(
         TestServer(create_app(config, consume=False, maintenance=False))
     ) as client:
+        yield client
+
+
+@pytest.fixture
+async def logged_client(
+    config: Config, pool: Any, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[Client]:
+    """``client`` with the service's access log (AccessLogger) recorded by caplog."""
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    server = TestServer(create_app(config, consume=False, maintenance=False))
+    await server.start_server(access_log_class=AccessLogger)
+    async with TestClient(server) as client:
         yield client
 
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +12,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from mailstore import db
 from mailstore.main import create_app
-from mailstore.middlewares import AccessLogger
 from mailstore.settings import DEV_MAILSTORE_TOKEN, Config
 
 Client = TestClient[web.Request, web.Application]
@@ -308,19 +306,15 @@ async def test_token_routes_of_a_missing_account_are_404(client: Client) -> None
 
 
 async def test_access_log_shows_the_route_instead_of_a_secret(
-    config: Config, alice_and_bob: None, caplog: pytest.LogCaptureFixture
+    logged_client: Client, alice_and_bob: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = create_app(config, consume=False, maintenance=False)
-    caplog.set_level(logging.INFO, logger="aiohttp.access")
-    server = TestServer(app)
-    await server.start_server(access_log_class=AccessLogger)
-    async with TestClient(server) as client:
-        secret = await start_session(client)
-        token = (await create_token(client))["token"]
-        await client.get(f"/v1/sessions/{secret}", headers=AUTH)
-        await client.delete(f"/v1/sessions/{secret}", headers=AUTH)
-        await client.get(f"/v1/tokens/{token}", headers=AUTH)
-        await client.get(f"/v1/accounts/{ALICE}/messages?folder=inbox", headers=AUTH)
+    client = logged_client
+    secret = await start_session(client)
+    token = (await create_token(client))["token"]
+    await client.get(f"/v1/sessions/{secret}", headers=AUTH)
+    await client.delete(f"/v1/sessions/{secret}", headers=AUTH)
+    await client.get(f"/v1/tokens/{token}", headers=AUTH)
+    await client.get(f"/v1/accounts/{ALICE}/messages?folder=inbox", headers=AUTH)
 
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert secret not in logged

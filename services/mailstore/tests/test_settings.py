@@ -306,3 +306,30 @@ def test_login_limits_are_the_documented_numbers() -> None:
     assert limits.per_client == (20, 900)
     assert limits.per_account_client == (10, 900)
     assert limits.per_account == (100, 3600)
+
+
+def test_admins_are_addresses_in_the_local_domains() -> None:
+    assert load_config(DEV).admins == ()
+    assert load_config({**DEV, "LOCALPOST_ADMINS": ""}).admins == ()
+    environ = {
+        **DEV,
+        "LOCALPOST_ADMINS": "Alice@localpost.test, bob@localpost.test,alice@localpost.test",
+    }
+    assert load_config(environ).admins == ("alice@localpost.test", "bob@localpost.test")
+
+
+@pytest.mark.parametrize(
+    "value", ["alice", "alice@example.com", "@localpost.test", "a@localpost.test,,b@localpost.test"]
+)
+def test_an_admin_outside_the_local_domains_is_refused_by_name(value: str) -> None:
+    assert config_error({**DEV, "LOCALPOST_ADMINS": value}).variable == "LOCALPOST_ADMINS"
+
+
+def test_the_web_url_is_an_http_url() -> None:
+    assert load_config(DEV).web_url == "http://localhost:8080"
+    assert load_config({**DEV, "LOCALPOST_WEB_URL": "https://mail.example.org"}).web_url == (
+        "https://mail.example.org"
+    )
+    assert config_error({**DEV, "LOCALPOST_WEB_URL": "mail.example.org"}).variable == (
+        "LOCALPOST_WEB_URL"
+    )

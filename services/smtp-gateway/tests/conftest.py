@@ -197,6 +197,8 @@ class FakeMailstore:
     verify_delay: float = 0.0
     token: str = DEV_MAILSTORE_TOKEN
     lookups: list[str] = field(default_factory=list)
+    # Accounts an administrator disabled: their lookup says so.
+    disabled: set[str] = field(default_factory=set)
     server: TestServer | None = None
 
     @property
@@ -228,7 +230,8 @@ class FakeMailstore:
         if refusal is not None:
             return refusal
         status = 200 if address.lower() in self.accounts else 404
-        return web.json_response({"address": address}, status=status)
+        body = {"address": address, "disabled": address.lower() in self.disabled}
+        return web.json_response(body, status=status)
 
     async def _verify(self, request: web.Request) -> web.Response:
         await asyncio.sleep(self.verify_delay)

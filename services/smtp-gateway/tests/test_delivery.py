@@ -72,6 +72,17 @@ async def test_rcpt_for_an_unknown_mailbox_is_550_5_1_1(gateway: Gateway, connec
     assert await client.command("RCPT TO:<nobody@localpost.test>") == replies.MAILBOX_UNAVAILABLE
 
 
+async def test_rcpt_for_a_disabled_mailbox_is_550_5_2_1(
+    gateway: Gateway, connect: Connect, mailstore: FakeMailstore
+) -> None:
+    mailstore.disabled.add(BOB)
+    client = await connect(gateway.delivery_port)
+    await client.ehlo()
+    await client.command("MAIL FROM:<sender@example.org>")
+
+    assert await client.command(f"RCPT TO:<{BOB}>") == replies.MAILBOX_DISABLED
+
+
 async def test_rcpt_for_another_domain_is_relay_denied(gateway: Gateway, connect: Connect) -> None:
     client = await connect(gateway.delivery_port)
     await client.ehlo()

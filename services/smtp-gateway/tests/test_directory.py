@@ -134,3 +134,16 @@ async def test_login_check_past_its_budget_is_a_timeout(
 
 def test_repr_holds_no_token(session: aiohttp.ClientSession, mailstore: FakeMailstore) -> None:
     assert DEV_MAILSTORE_TOKEN not in repr(directory(session, mailstore))
+
+
+async def test_a_disabled_mailbox_is_known_as_such_and_cached(
+    session: aiohttp.ClientSession, mailstore: FakeMailstore
+) -> None:
+    from smtp_gateway.directory import DISABLED
+
+    mailstore.disabled.add(ALICE)
+    client = directory(session, mailstore)
+
+    assert await client.mailbox_state(ALICE) == DISABLED
+    assert await client.mailbox_exists(ALICE) is False
+    assert mailstore.lookups == [ALICE]  # the second answer came from the cache

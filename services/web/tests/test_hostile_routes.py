@@ -102,7 +102,10 @@ async def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(
     await deliver(b"From: a@example.com\r\nSubject: keep\r\n\r\nx\r\n", rcpt_to=[address])
     await h.login(client, address)
     entry = (await (await client.get("/api/v1/messages")).json())["messages"][0]["id"]
-    path = _fill(canonical, {"id": str(entry), "action": "delete", "n": "0", "folder": "inbox"})
+    path = _fill(
+        canonical,
+        {"id": str(entry), "action": "delete", "n": "0", "folder": "inbox", "token": "t" * 43},
+    )
     token = anonymous if value == "anonymous" else value
     data: dict[str, str] = {"action": "delete", "ids": str(entry), "to": address, "body": "x"}
     headers: dict[str, str] = {}

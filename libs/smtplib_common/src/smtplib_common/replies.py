@@ -165,6 +165,9 @@ AUTH_REQUIRED = Reply(530, "5.7.0", "Authentication required")  # RFC 4954 §6
 AUTH_FAILED = Reply(535, "5.7.8", "Authentication credentials invalid")  # RFC 4954 §6
 AUTH_NEEDS_TLS = Reply(538, "5.7.11", "Encryption required for requested authentication mechanism")
 MAILBOX_UNAVAILABLE = Reply(550, "5.1.1", "Mailbox unavailable")
+# RFC 3463 §3.3 X.2.1: the mailbox exists but accepts no messages (an administrator
+# disabled the account).
+MAILBOX_DISABLED = Reply(550, "5.2.1", "Mailbox disabled")
 RELAY_DENIED = Reply(550, "5.7.1", "Relaying denied")
 # RFC 3463 §3.8 X.7.1: delivery not authorized. Our own domains' mail comes through
 # submission (RFC 6409), where the sender logs in, not from strangers on port 25.

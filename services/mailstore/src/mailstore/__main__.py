@@ -1,3 +1,3 @@
-from mailstore.main import run
+from mailstore.cli import main
 
-run()
+raise SystemExit(main())

@@ -8,6 +8,7 @@
      ├── SessionNotFound      a session secret that is unknown or expired          → 404
      ├── TokenNotFound        an API token that is unknown or revoked, or a token
      │                        id that is missing or not that account's            → 404
+     ├── ResetNotFound        a password-reset link that is unknown, used or expired → 404
      ├── AddressTaken         creating an account whose address exists            → 409
      ├── FolderError          the IMAP folder API's refusals; ``code`` names the
      │    │                   case for the gateway (its RFC 5530 response code)
@@ -69,6 +70,12 @@ class TokenNotFound(MailstoreError):
     def __init__(self, token_id: int | None = None) -> None:
         super().__init__("no such token" if token_id is None else f"no token {token_id}")
         self.token_id = token_id
+
+
+class ResetNotFound(MailstoreError):
+    # Carries no secret: the message may end up in a log.
+    def __init__(self) -> None:
+        super().__init__("no such password reset")
 
 
 class AddressTaken(MailstoreError):

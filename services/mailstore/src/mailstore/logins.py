@@ -147,6 +147,11 @@ async def check(
     if not right:
         return None
     assert account is not None
+    if account["disabled"]:
+        # Checked after the bcrypt, and answered as a wrong password: the answer and its
+        # timing say nothing to someone without the password. The attempt counts.
+        log.info("login to disabled account %s refused (%s)", account["address"], attempt.channel)
+        return None
     await db.record_login(
         pool, account_id=account["id"], client=client, reservation=reservation.ids
     )

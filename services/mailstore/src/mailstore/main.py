@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 from aiohttp import web
 
-from mailstore import db
+from mailstore import admin, db
 from mailstore.consumer import Consumer
 from mailstore.events import EventPublisher
 from mailstore.keys import CONFIG, CONSUMER, EVENTS, HASHER, MAINTENANCE, METRICS, POOL
@@ -93,6 +93,8 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         applied = await apply_migrations(pool)
         log.info("schema up to date (applied now: %s)", applied or "none")
+        if config.admins:
+            await admin.grant_configured(pool, config.admins)
         app[POOL] = pool
         yield
     finally:

@@ -23,6 +23,7 @@ from mailstore.errors import (
     MessageNotFound,
     MessageTooBig,
     Overloaded,
+    ResetNotFound,
     SearchTooCostly,
     SessionNotFound,
     TokenNotFound,
@@ -52,7 +53,7 @@ def error_json(status: int, message: str, **extra: object) -> web.Response:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except (AccountNotFound, MessageNotFound, SessionNotFound, TokenNotFound):
+    except (AccountNotFound, MessageNotFound, ResetNotFound, SessionNotFound, TokenNotFound):
         # The same answer for "missing" and "someone else's": ids reveal nothing.
         return error_json(404, "not found")
     except AddressTaken:

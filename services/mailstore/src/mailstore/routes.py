@@ -14,6 +14,7 @@ from mailstore.views import (
     messages,
     pop3,
     profile,
+    resets,
     sessions,
     throttle,
 )
@@ -24,7 +25,9 @@ FOLDER = ACCOUNT + "/folders/{folder:" + db.FOLDER_ID + "}"
 # The IMAP gateway's calls (views.imap): folders by name, messages by UID.
 IMAP = ACCOUNT + "/imap"
 # Routes whose path holds a secret: logs show their pattern, never the path (middlewares.py).
-SECRET_ROUTES = frozenset({"session", "end_session", "token_owner"})
+SECRET_ROUTES = frozenset(
+    {"session", "end_session", "token_owner", "password_reset", "use_password_reset"}
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -94,5 +97,7 @@ def setup_routes(app: web.Application) -> None:
         ACCOUNT + "/tokens/{id:[0-9]{1,20}}", sessions.revoke_token, name="revoke_token"
     )
     router.add_get("/v1/tokens/{token}", sessions.token_owner, name="token_owner")
+    router.add_get("/v1/password-resets/{token}", resets.get_reset, name="password_reset")
+    router.add_post("/v1/password-resets/{token}", resets.use_reset, name="use_password_reset")
     router.add_post("/v1/throttle", throttle.hit, name="throttle")
     router.add_delete("/v1/throttle/{key}", throttle.forget, name="forget_throttle")

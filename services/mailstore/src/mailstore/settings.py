@@ -105,6 +105,11 @@ class Config:
     # throttle_trusted (LOCALPOST_THROTTLE_TRUSTED=1) says they do.
     trusted_networks: tuple[IPNetwork, ...] = DEFAULT_TRUSTED_NETWORKS
     throttle_trusted: bool = False
+    # LOCALPOST_ADMINS: accounts made administrators at every start (admin.py; README).
+    admins: tuple[str, ...] = ()
+    # LOCALPOST_WEB_URL: the webmail's address as people reach it, which the one-time
+    # links of `python -m mailstore reset-password` start with.
+    web_url: str = "http://localhost:8080"
     # Not environment variables: tests lower them to reach a limit with a few tries.
     login_limits: LoginLimits = LoginLimits()
     # Seconds between runs of the maintenance task (Trash purge, pruning of expired sessions
@@ -124,6 +129,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
     # bcrypt releases the GIL: one thread per CPU this process may use keeps every CPU
     # busy, and more threads would only make each check slower.
     cpus = min(available_cpus(), MAX_PASSWORD_WORKERS)
+    domains = _domains(environ, "LOCALPOST_DOMAIN", "localpost.test")
     workers = _count(environ, "MAILSTORE_PASSWORD_WORKERS", cpus, maximum=MAX_PASSWORD_WORKERS)
     config = Config(
         host=_text(environ, "MAILSTORE_HOST", "127.0.0.1"),
@@ -133,7 +139,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         ),
         amqp_url=_url(environ, "AMQP_URL", "amqp://guest:guest@localhost:5672/", ("amqp", "amqps")),
         queue_prefix=_queue_prefix(environ, "LOCALPOST_QUEUE_PREFIX", "localpost"),
-        domains=_domains(environ, "LOCALPOST_DOMAIN", "localpost.test"),
+        domains=domains,
         token=_secret(environ, "MAILSTORE_TOKEN", DEV_MAILSTORE_TOKEN, dev=dev),
         dev=dev,
         prefetch=_count(environ, "MAILSTORE_PREFETCH", 128, maximum=10_000),
@@ -146,6 +152,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
         ),
         trusted_networks=_networks(environ, "LOCALPOST_TRUSTED_NETWORKS", "127.0.0.0/8,::1"),
         throttle_trusted=_flag(environ, "LOCALPOST_THROTTLE_TRUSTED"),
+        admins=_admins(environ, "LOCALPOST_ADMINS", domains),
+        web_url=_url(environ, "LOCALPOST_WEB_URL", "http://localhost:8080", ("http", "https")),
         fault_exit_after_commits=(
             _count(environ, "MAILSTORE_FAULT_EXIT_AFTER_COMMITS", 1, maximum=1_000_000)
             if "MAILSTORE_FAULT_EXIT_AFTER_COMMITS" in environ
@@ -238,6 +246,20 @@ def _queue_prefix(environ: Mapping[str, str], name: str, default: str) -> str:
     if value == "amq" or value.startswith("amq."):
         raise ConfigError(name, "may not start with 'amq.', which the broker reserves")
     return value
+
+
+def _admins(environ: Mapping[str, str], name: str, domains: tuple[str, ...]) -> tuple[str, ...]:
+    """Addresses in the local domains, comma-separated; unset or empty: none."""
+    if not environ.get(name, "").strip():
+        return ()
+    addresses = [item.lower() for item in _items(environ, name, "")]
+    for address in addresses:
+        local, at, domain = address.rpartition("@")
+        if not at or not local or domain not in domains or not address.isprintable():
+            raise ConfigError(
+                name, f"holds {address!r}, not an address in a local domain ({', '.join(domains)})"
+            )
+    return tuple(dict.fromkeys(addresses))
 
 
 def _networks(environ: Mapping[str, str], name: str, default: str) -> tuple[IPNetwork, ...]:

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # Bounds the memory a flood of RCPTs to random addresses can take.
 CACHE_MAX_ENTRIES = 10_000
+# What the mail store says of a mailbox (``GET /v1/mailboxes/{address}``).
+EXISTS, MISSING, DISABLED = "exists", "missing", "disabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +40,10 @@ class _TTLCache:
     """A small LRU of mailbox answers, each with its own expiry."""
 
     def __init__(self, *, max_entries: int) -> None:
-        self._entries: OrderedDict[str, tuple[float, bool]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._max = max_entries
 
-    def get(self, key: str) -> bool | None:
+    def get(self, key: str) -> str | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -52,7 +54,7 @@ class _TTLCache:
         self._entries.move_to_end(key)
         return value
 
-    def put(self, key: str, value: bool, ttl: float) -> None:
+    def put(self, key: str, value: str, ttl: float) -> None:
         self._entries[key] = (time.monotonic() + ttl, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
@@ -87,15 +89,20 @@ class Directory:
         return f"<Directory {self._base}>"  # not the token
 
     async def mailbox_exists(self, address: str) -> bool:
-        """``GET /v1/mailboxes/{address}``: 200 yes, 404 no, anything else unavailable."""
+        """Whether ``address`` is a mailbox that takes mail (not missing nor disabled)."""
+        return await self.mailbox_state(address) == EXISTS
+
+    async def mailbox_state(self, address: str) -> str:
+        """``GET /v1/mailboxes/{address}``: EXISTS or DISABLED (200, by its ``disabled``),
+        MISSING (404); DirectoryUnavailable for anything else."""
         cached = self._cache.get(address)
         if cached is not None:
             return cached
-        exists = await self._lookup(address)
+        state = await self._lookup(address)
         # A new account should become deliverable soon, so "no" is kept for less long.
-        ttl = self._positive_ttl if exists else self._negative_ttl
-        self._cache.put(address, exists, ttl)
-        return exists
+        ttl = self._negative_ttl if state == MISSING else self._positive_ttl
+        self._cache.put(address, state, ttl)
+        return state
 
     async def probe(self, address: str) -> None:
         """Ask about ``address`` past the cache, for /readyz; raises DirectoryUnavailable."""
@@ -132,7 +139,7 @@ class Directory:
             raise DirectoryUnavailable("auth/verify answered 200 without an address")
         return Account(address=body["address"], name=str(body.get("name") or ""))
 
-    async def _lookup(self, address: str) -> bool:
+    async def _lookup(self, address: str) -> str:
         # RFC 5321 §4.1.2 lets a local part hold "/", "?" or "%" (and quoted ones
         # anything): encode all of it so the address stays one path segment.
         url = URL(f"{self._base}/v1/mailboxes/{quote(address, safe='@')}", encoded=True)
@@ -141,12 +148,16 @@ class Directory:
                 url, headers=self._headers, timeout=self._timeout
             ) as response:
                 status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
+                body = await response.json() if status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            # ValueError: a 200 whose body is not JSON.
             raise DirectoryUnavailable(f"mailbox lookup failed: {exc!r}") from None
         if status == 200:
-            return True
+            # A mail store from before disabled accounts says nothing: it exists.
+            disabled = isinstance(body, dict) and body.get("disabled") is True
+            return DISABLED if disabled else EXISTS
         if status == 404:
-            return False
+            return MISSING
         # 401/403 is our token missing/wrong (a misconfiguration, not "no such mailbox");
         # 5xx is the mail store's own trouble.
         raise DirectoryUnavailable(f"mailbox lookup answered {status}")

@@ -25,7 +25,7 @@ import logging
 import time
 
 from smtp_gateway import identity
-from smtp_gateway.directory import Account, Directory
+from smtp_gateway.directory import DISABLED, EXISTS, Account, Directory
 from smtp_gateway.errors import DirectoryUnavailable, LoginThrottled, PublishFailed
 from smtp_gateway.metrics import Metrics
 from smtp_gateway.publisher import Publisher
@@ -99,7 +99,12 @@ class DeliveryHandler:
         if local.lower() == "postmaster":
             return None
         return await self._require_mailbox(
-            address, envelope, address, replies.MAILBOX_UNAVAILABLE, "unknown_mailbox"
+            address,
+            envelope,
+            address,
+            replies.MAILBOX_UNAVAILABLE,
+            "unknown_mailbox",
+            disabled=replies.MAILBOX_DISABLED,
         )
 
     async def handle_message(
@@ -158,18 +163,30 @@ class DeliveryHandler:
         return rcpt if "@" in rcpt else self._postmaster
 
     async def _require_mailbox(
-        self, mailbox: str, envelope: Envelope, address: str, missing: Reply, reason: str
+        self,
+        mailbox: str,
+        envelope: Envelope,
+        address: str,
+        missing: Reply,
+        reason: str,
+        *,
+        disabled: Reply | None = None,
     ) -> Reply | None:
-        """None when ``mailbox`` exists; ``missing`` when it does not; 451 4.4.3 when
+        """None when ``mailbox`` takes mail; ``disabled`` (else ``missing``) when an
+        administrator disabled it; ``missing`` when it does not exist; 451 4.4.3 when
         the directory cannot say (a temporary failure, never a guess)."""
         try:
-            exists = await self._directory.mailbox_exists(mailbox)
+            state = await self._directory.mailbox_state(mailbox)
         except DirectoryUnavailable as exc:
             log.warning("%s <%s>: %s", envelope.id, address, exc)
             return self._refuse(
                 replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, address
             )
-        return None if exists else self._refuse(missing, reason, envelope, address)
+        if state == EXISTS:
+            return None
+        if state == DISABLED and disabled is not None:
+            return self._refuse(disabled, "disabled_mailbox", envelope, address)
+        return self._refuse(missing, reason, envelope, address)
 
     def _refuse(self, reply: Reply, reason: str, envelope: Envelope, address: str) -> Reply:
         log.info("%s refused <%s>: %s", envelope.id, address, reason)

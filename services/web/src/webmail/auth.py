@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 
 from webmail.controls import INVISIBLE, has_control
-from webmail.errors import BadCredentials, InvalidFields, RateLimited
+from webmail.errors import BadCredentials, InvalidFields, RateLimited, RegistrationClosed
 from webmail.mailstore_client import Account, MailstoreClient
 from webmail.reserved import is_reserved, normalise
 
@@ -112,6 +112,18 @@ def check_registration(
     if fields:
         raise InvalidFields(fields)
     return name, address, password
+
+
+REGISTRATION_REFUSED = {
+    "invite": "Sign-up here needs an invitation from an administrator.",
+    "closed": "Sign-up is closed here. Ask an administrator of this Localpost for an account.",
+}
+
+
+def check_registration_open(mode: str) -> None:
+    """RegistrationClosed unless LOCALPOST_REGISTRATION is "open"."""
+    if mode != "open":
+        raise RegistrationClosed(REGISTRATION_REFUSED[mode])
 
 
 async def register(

@@ -19,6 +19,7 @@
      ├── NotAuthenticated      no valid session or token                             → login / 401
      ├── BadCredentials        a login with a wrong address or password              → form / 401
      ├── CsrfRejected          a state-changing request without a valid CSRF token   → 403
+     ├── RegistrationClosed    sign-up under LOCALPOST_REGISTRATION=invite or closed → 403
      └── RateLimited           too many attempts; ``retry_after`` seconds             → 429
 """
 
@@ -80,6 +81,10 @@ class NotAuthenticated(WebmailError):
 
 class CsrfRejected(WebmailError):
     pass
+
+
+class RegistrationClosed(WebmailError):
+    """Sign-up is not open; the message says what to do instead."""
 
 
 class RateLimited(WebmailError):

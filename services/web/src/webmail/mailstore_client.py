@@ -282,6 +282,27 @@ class MailstoreClient:
             return None
         return Account(data["address"], data["name"])
 
+    async def password_reset(self, token: str) -> Account | None:
+        """The account a live reset link is for; None when unknown, used or expired."""
+        try:
+            data = await self._json("GET", f"/v1/password-resets/{_segment(token)}")
+        except NotFound:
+            return None
+        return Account(data["address"], data["name"])
+
+    async def use_password_reset(
+        self, token: str, *, new_password: str, revoke_tokens: bool
+    ) -> Account | None:
+        """Set the password through the link, which is then used up (every session of
+        the account ends); None when the link is unknown, used or expired."""
+        body = {"new_password": new_password, "revoke_tokens": revoke_tokens}
+        path = f"/v1/password-resets/{_segment(token)}"
+        try:
+            data = await self._json("POST", path, json=body, timeout=PASSWORD_TIMEOUT)
+        except NotFound:
+            return None
+        return Account(data["address"], data["name"])
+
     async def throttle(
         self, key: str, *, limit: int, window: int, client: str | None = None
     ) -> Throttle:

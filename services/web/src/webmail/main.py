@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from smtplib_common.eventloop import freeze_startup_objects, new_event_loop
+from webmail.access_log import AccessLogger
 from webmail.consumer import EventsConsumer
 from webmail.drafts import MAX_ATTACHMENTS_BYTES
 from webmail.events import EventHub
@@ -135,4 +136,11 @@ def run() -> None:
     log.info("HTTP on %s:%d", config.host, config.port)
     app = create_app(config)
     app.on_startup.append(freeze_startup_objects)
-    web.run_app(app, host=config.host, port=config.port, print=None, loop=new_event_loop())
+    web.run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        print=None,
+        access_log_class=AccessLogger,
+        loop=new_event_loop(),
+    )

@@ -13,6 +13,7 @@ from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
 from webmail import assets, autoconfig, autodiscover, csrf
+from webmail.access_log import loggable_path
 from webmail.errors import (
     AddressTaken,
     BadCredentials,
@@ -23,6 +24,7 @@ from webmail.errors import (
     NotAuthenticated,
     NotFound,
     RateLimited,
+    RegistrationClosed,
     SubmissionUnavailable,
 )
 from webmail.keys import MAILSTORE, METRICS, NONCE, PRINCIPAL
@@ -116,6 +118,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return limited
     except AddressTaken:
         return await error_page(request, 409, "That address is taken.")
+    except RegistrationClosed as exc:
+        return await error_page(request, 403, str(exc))
     except MalformedBody as exc:
         return await error_page(request, 400, str(exc))
     except InvalidFields as exc:
@@ -123,7 +127,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return web.json_response({"error": "invalid", "fields": exc.fields}, status=422)
         return await error_page(request, 422, "; ".join(exc.fields.values()))
     except (MailstoreUnavailable, SubmissionUnavailable) as exc:
-        log.warning("%s %s: %s", request.method, request.path, exc)
+        log.warning("%s %s: %s", request.method, loggable_path(request), exc)
         unavailable = await error_page(request, 503, UNAVAILABLE)
         unavailable.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
         return unavailable
@@ -133,7 +137,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await error_page(request, exc.status)
     except Exception:
         # The edge of the service: log the bug with its traceback, show a real page.
-        log.exception("unexpected error in %s %s", request.method, request.path)
+        log.exception("unexpected error in %s %s", request.method, loggable_path(request))
         request.app[METRICS].errors.inc()
         return await error_page(request, 500, "Something broke on our side.")
 

@@ -161,6 +161,7 @@ OPENAPI: dict[str, Any] = {
                 ),
                 "responses": {
                     "201": {"description": "registered"},
+                    "403": {"description": "sign-up is not open (LOCALPOST_REGISTRATION)"},
                     "409": {"description": "address taken"},
                     "422": _ERRORS["422"],
                     "429": {"description": "too many registrations from this client"},

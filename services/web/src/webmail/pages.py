@@ -134,6 +134,8 @@ async def render(
         "here": request.path_qs,
         "static": assets.url,
         "domains": request.app[CONFIG].domains,
+        # Whether to offer "Create an account" (LOCALPOST_REGISTRATION).
+        "registration_open": request.app[CONFIG].registration == "open",
         "time_zone": principal.account.time_zone if principal is not None else "",
         # What the action before the redirect to this page did (webmail.notices).
         "notice": notices.read(request.cookies.get(notices.COOKIE)) if principal else None,

@@ -16,6 +16,7 @@ from webmail.views import (
     live,
     mail,
     mail_programs,
+    reset,
     trash,
 )
 from webmail.views.common import FOLDER_ID
@@ -25,6 +26,8 @@ API_MESSAGE = r"/api/v1/messages/{id:[0-9]{1,19}}"
 FOLDER = "/folders/{folder:" + FOLDER_ID + "}"
 API_TOKEN = r"/api/v1/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
 SETTINGS = "/settings/mail-programs"
+# A one-time password-reset link; its token is a secret (access_log.py keeps it out of logs).
+RESET = "/reset/{token}"
 SETTINGS_SESSION = r"/settings/sessions/{id:[0-9]{1,19}}"
 SETTINGS_TOKEN = r"/settings/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
 
@@ -63,6 +66,8 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/login", accounts.login_form, name="login_form")
     router.add_post("/login", accounts.login, name="login")
     router.add_post("/logout", accounts.logout, name="logout")
+    router.add_get(RESET, reset.reset_form, name="reset_form")
+    router.add_post(RESET, reset.reset, name="reset")
 
     # Before the folder pattern: "starred" is no folder id, but would match it.
     router.add_get("/mail/starred", mail.folder, name="starred")

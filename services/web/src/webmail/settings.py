@@ -34,6 +34,9 @@ _QUEUE_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,3})?")
 # How the web service protects its submission login on the way to the gateway.
 SUBMISSION_TLS_MODES = ("starttls", "none")
+# Who may create an account (issue 16): anyone; only with an invitation (which the admin
+# pages will make; until then nobody); nobody.
+REGISTRATION_MODES = ("open", "invite", "closed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,9 @@ class Config:
     # Mark every cookie Secure (RFC 6265bis §4.1.2.5) even when this process only sees
     # plain HTTP from a TLS-terminating proxy in front of it.
     cookie_secure: bool = False
+    # LOCALPOST_REGISTRATION: whether the sign-up page and POST /api/v1/accounts create
+    # accounts ("open") or refuse with 403 ("invite", "closed"; auth.check_registration_open).
+    registration: str = "open"
     # What mail programs are told (autoconfiguration, the Mail programs page).
     public: PublicServers = field(default_factory=lambda: PublicServers("localpost.test"))
 
@@ -131,6 +137,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         broker_reconnect_interval=_seconds(environ, "WEB_BROKER_RECONNECT_INTERVAL", 2.0),
         mailstore_timeout=_seconds(environ, "WEB_MAILSTORE_TIMEOUT", 2.0),
         cookie_secure=_flag(environ, "WEB_COOKIE_SECURE"),
+        registration=_choice(environ, "LOCALPOST_REGISTRATION", "open", REGISTRATION_MODES),
         public=_public_servers(environ, domains[0]),
     )
     if dev:

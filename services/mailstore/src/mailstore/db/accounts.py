@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from mailstore.db.changes import delete_unreferenced
-from mailstore.db.connection import Pool, Record
+from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.throttle import KNOWN_CLIENT_DAYS, release
 from mailstore.errors import AddressTaken
 
@@ -28,7 +28,7 @@ async def create_account(pool: Pool, *, address: str, name: str, password_hash: 
     except asyncpg.UniqueViolationError:
         raise AddressTaken(address) from None
     if row is None:
-        # A deleted account's address: taken for good (migration 0019 says why). The
+        # A deleted account's address: taken for good (migration 0014 says why). The
         # same answer as a live account's, so sign-up reveals nothing more.
         raise AddressTaken(address)
     return row
@@ -36,7 +36,11 @@ async def create_account(pool: Pool, *, address: str, name: str, password_hash: 
 
 async def get_account(pool: Pool, *, address: str) -> Record | None:
     return await pool.fetchrow(
-        "SELECT id, address, name, password_hash FROM accounts WHERE address = $1", address
+        """
+        SELECT id, address, name, password_hash, disabled_at IS NOT NULL AS disabled
+        FROM accounts WHERE address = $1
+        """,
+        address,
     )
 
 
@@ -93,16 +97,34 @@ async def change_password(
     """The new password; every session but ``keep_session`` (an id) ends with the old one,
     in the same transaction, so no session outlives the password it was opened with."""
     async with pool.acquire() as con, con.transaction():
-        await con.execute(
-            "UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash
+        await set_password(
+            con,
+            account_id=account_id,
+            password_hash=password_hash,
+            keep_session=keep_session,
+            revoke_tokens=revoke_tokens,
         )
-        await con.execute(
-            "DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2",
-            account_id,
-            keep_session,
-        )
-        if revoke_tokens:
-            await con.execute("DELETE FROM api_tokens WHERE account_id = $1", account_id)
+
+
+async def set_password(
+    con: Connection,
+    *,
+    account_id: int,
+    password_hash: str,
+    keep_session: int | None,
+    revoke_tokens: bool,
+) -> None:
+    """change_password's statements, inside the caller's transaction (a reset's too)."""
+    await con.execute(
+        "UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash
+    )
+    await con.execute(
+        "DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2",
+        account_id,
+        keep_session,
+    )
+    if revoke_tokens:
+        await con.execute("DELETE FROM api_tokens WHERE account_id = $1", account_id)
 
 
 async def delete_account(pool: Pool, *, account_id: int) -> None:

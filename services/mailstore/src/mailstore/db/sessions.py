@@ -36,6 +36,7 @@ async def use_session(pool: Pool, *, secret_hash: bytes, days: int) -> Record | 
         SET last_used_at = now(), expires_at = now() + $2::integer * interval '1 day'
         FROM accounts a
         WHERE s.secret_hash = $1 AND s.expires_at > now() AND a.id = s.account_id
+        AND a.disabled_at IS NULL
         RETURNING a.address, a.name, a.time_zone, s.expires_at, s.id
         """,
         secret_hash,
@@ -126,7 +127,7 @@ async def use_token(pool: Pool, *, token_hash: bytes) -> Record | None:
         """
         UPDATE api_tokens t SET last_used_at = now()
         FROM accounts a
-        WHERE t.token_hash = $1 AND a.id = t.account_id
+        WHERE t.token_hash = $1 AND a.id = t.account_id AND a.disabled_at IS NULL
         RETURNING a.address, a.name
         """,
         token_hash,

@@ -13,10 +13,18 @@ from mailstore.openapi.common import COMMON_SCHEMAS, error
 from mailstore.openapi.imap import IMAP_PATHS, IMAP_SCHEMAS
 from mailstore.openapi.mail import MAIL_PATHS, MAIL_SCHEMAS
 from mailstore.openapi.pop3 import POP3_PATHS, POP3_SCHEMAS
+from mailstore.openapi.resets import RESET_PATHS, RESET_SCHEMAS
 from mailstore.openapi.web_folders import WEB_FOLDER_PATHS, WEB_FOLDER_SCHEMAS
 from mailstore.openapi.web_state import WEB_PATHS, WEB_SCHEMAS
 
-_PATHS: dict[str, Any] = {**MAIL_PATHS, **WEB_PATHS, **WEB_FOLDER_PATHS, **IMAP_PATHS, **POP3_PATHS}
+_PATHS: dict[str, Any] = {
+    **MAIL_PATHS,
+    **WEB_PATHS,
+    **WEB_FOLDER_PATHS,
+    **IMAP_PATHS,
+    **POP3_PATHS,
+    **RESET_PATHS,
+}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -39,6 +47,7 @@ OPENAPI: dict[str, Any] = {
             **WEB_FOLDER_SCHEMAS,
             **IMAP_SCHEMAS,
             **POP3_SCHEMAS,
+            **RESET_SCHEMAS,
         },
     },
 }

@@ -261,7 +261,24 @@ MAIL_PATHS: dict[str, Any] = {
         "get": {
             "summary": "Does this mailbox exist? (the gateway's RCPT check)",
             "parameters": [ADDRESS],
-            "responses": {"200": json_content(ref("Account"), "It exists"), "404": NOT_FOUND},
+            "responses": {
+                "200": json_content(
+                    {
+                        "type": "object",
+                        "required": ["address", "name", "disabled"],
+                        "properties": {
+                            "address": {"type": "string"},
+                            "name": {"type": "string"},
+                            "disabled": {
+                                "type": "boolean",
+                                "description": "an administrator disabled it: refuse mail",
+                            },
+                        },
+                    },
+                    "It exists",
+                ),
+                "404": NOT_FOUND,
+            },
         }
     },
     "/v1/directory": {

@@ -176,7 +176,9 @@ async def delete_account(request: web.Request) -> web.Response:
 
 async def mailbox(request: web.Request) -> web.Response:
     account = await find_account(request, request.match_info["address"])
-    return web.json_response({"address": account["address"], "name": account["name"]})
+    # disabled: the gateway refuses mail to it (550 5.2.1, RFC 3463 "mailbox disabled").
+    body = {"address": account["address"], "name": account["name"], "disabled": account["disabled"]}
+    return web.json_response(body)
 
 
 async def directory(request: web.Request) -> web.Response:

@@ -18,10 +18,12 @@ def _ip(request: web.Request) -> str:
 async def register_form(request: web.Request) -> web.Response:
     if request.get(PRINCIPAL) is not None:
         return see_other("/mail/inbox")
+    auth.check_registration_open(request.app[CONFIG].registration)
     return await render(request, "register.html", {"values": {}, "errors": {}})
 
 
 async def register(request: web.Request) -> web.Response:
+    auth.check_registration_open(request.app[CONFIG].registration)
     form = await request.post()
     values = {name: field(form, name) for name in ("name", "address")}
     password = field(form, "password")

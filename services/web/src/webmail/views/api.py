@@ -96,6 +96,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def create_account(request: web.Request) -> web.Response:
+    auth.check_registration_open(request.app[CONFIG].registration)
     body = await _json_body(request)
     account = await auth.register(
         request.app[MAILSTORE],

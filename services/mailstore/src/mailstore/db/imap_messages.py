@@ -207,30 +207,35 @@ async def store(
         states = {row["uid"]: state_of(row) for row, _, _ in plans}
         changes: list[Change] = []
         if changing:
-            modseq = (await allocate(con, account_id=account_id, folder_id=folder["id"], uids=0))[
-                "modseq"
-            ]
+            # The folder's next MODSEQ (db.folders.allocate, on the row locked above) and
+            # the entries' update in one statement: one round trip fewer per STORE.
             updated = await con.fetch(
                 """
+                WITH m AS (
+                    UPDATE folders SET highestmodseq = highestmodseq + 1
+                    WHERE account_id = $1 AND id = $2 RETURNING highestmodseq
+                )
                 UPDATE mailbox_entries e SET seen = u.seen, answered = u.answered,
                     flagged = u.flagged, deleted = u.deleted, draft = u.draft,
-                    keywords = string_to_array(u.keywords, ' '), modseq = $2
-                FROM unnest($3::bigint[], $4::bool[], $5::bool[], $6::bool[], $7::bool[],
-                            $8::bool[], $9::text[])
+                    keywords = string_to_array(u.keywords, ' '), modseq = m.highestmodseq
+                FROM m, unnest($3::bigint[], $4::bool[], $5::bool[], $6::bool[], $7::bool[],
+                               $8::bool[], $9::text[])
                     AS u (id, seen, answered, flagged, deleted, draft, keywords)
                 WHERE e.account_id = $1 AND e.id = u.id
                 RETURNING e.id, e.uid, e.modseq, e.seen, e.answered, e.flagged, e.deleted,
                           e.draft, e.keywords
                 """,
                 account_id,
-                modseq,
+                folder["id"],
                 [row["id"] for row, _, _ in changing],
                 *([flag in new for _, new, _ in changing] for flag in FLAG_COLUMNS),
                 [" ".join(sorted(words)) for _, _, words in changing],
             )
             for row in updated:
                 states[row["uid"]] = state_of(row)
-                change = Change(account_id, row["id"], folder["id"], row["uid"], modseq, FLAGS)
+                change = Change(
+                    account_id, row["id"], folder["id"], row["uid"], row["modseq"], FLAGS
+                )
                 changes.append(change)
     return StoreOutcome(sorted(states.values(), key=lambda s: s.uid), modified, changes)
 

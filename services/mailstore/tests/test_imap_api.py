@@ -4,6 +4,7 @@ COPY/MOVE, EXPUNGE, changes since a MODSEQ, APPEND and \\Recent claims (views.im
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -391,6 +392,27 @@ async def test_fetch_streams_the_set_with_structure_and_changedsince(
     assert [line["uid"] for line in since] == [2]
     assert since[0]["modseq"] == stored["updated"][0]["modseq"]
     assert since[0]["flags"] == ["\\Flagged"]
+
+
+async def test_fetch_with_octets_sends_a_small_message_with_its_line(
+    client: Client, alice: None
+) -> None:
+    from mailstore.db.imap_messages import INLINE_OCTETS
+
+    small = mail("small")
+    large = mail("large") + b"x" * INLINE_OCTETS
+    await append(client, "INBOX", small, large)
+    lines = await fetch(client, "INBOX", "1:2", octets=True)
+    without = await fetch(client, "INBOX", "1:2")
+    response = await client.post(
+        IMAP + "/fetch", json={"folder": "INBOX", "uids": "1", "octets": 1}, headers=AUTH
+    )
+
+    assert base64.b64decode(lines[0]["octets"]) == small
+    assert "octets" not in lines[1]  # read through /raw, in chunks
+    assert all("octets" not in line for line in without)
+    assert response.status == 422
+    assert "octets" in (await response.json())["fields"]
 
 
 async def test_structure_of_an_older_message_is_computed_and_saved(

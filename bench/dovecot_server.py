@@ -85,6 +85,25 @@ def password_hash(scheme: str, password: str, rounds: int | None = None) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()  # noqa: S603
 
 
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process under it, now."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rpartition(")")[2].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
 class PrivateDovecot:
     def __init__(self, *, port: int, connections: int) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="lp-bench-dovecot-"))
@@ -140,21 +159,7 @@ class PrivateDovecot:
         """The master and every process under it."""
         if self.master_pid is None:
             return []
-        children: dict[int, list[int]] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                parent = int(stat.rpartition(")")[2].split()[1])
-                children.setdefault(parent, []).append(int(entry.name))
-        found, todo = [], [self.master_pid]
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            todo += children.get(pid, [])
-        return found
+        return process_tree(self.master_pid)
 
     def log(self) -> str:
         path = self.base / "dovecot.log"

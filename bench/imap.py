@@ -51,7 +51,7 @@ import dovecot_server
 import imap_phases as phases
 import imap_seed
 from imap_client import IMAPConnection
-from stackbench import AMQP_URL, SENDER, database_server, machine, run_script
+from stackbench import AMQP_URL, DATABASE, SENDER, database_server, machine, run_script
 
 from mailstore.passwords import DEFAULT_ROUNDS
 from smtplib_common.client import SMTPClient
@@ -145,13 +145,22 @@ async def localpost(args: argparse.Namespace, overrides: dict[str, str]) -> Asyn
             await smtp.send_raw(SENDER, [user], raw)
 
         pids = {n: stack.services[n].process.pid for n in ("imap-gateway", "mailstore")}  # type: ignore[union-attr]
+        postmaster = _postmaster()
+
+        def processes() -> dict[str, list[int]]:
+            groups = {name: [pid] for name, pid in pids.items()}
+            if postmaster is not None:  # the bench's own cluster: no other work in it
+                groups["postgresql"] = dovecot_server.process_tree(postmaster)
+            return groups
+
         target = phases.Target(
             "localpost",
             ep.imap,
             PASSWORD,
             users,
-            lambda: {name: [pid] for name, pid in pids.items()},
+            processes,
             notes={"login hash": f"bcrypt cost {DEFAULT_ROUNDS} over base64(sha256(password))"},
+            reaping=frozenset({postmaster} if postmaster is not None else ()),
         )
         try:
             yield target, by_smtp
@@ -200,6 +209,14 @@ async def dovecot(args: argparse.Namespace) -> AsyncIterator[phases.Target]:
         )
     finally:
         server.stop()
+
+
+def _postmaster() -> int | None:
+    """The private PostgreSQL cluster's postmaster; None on a shared server, whose CPU
+    other work shares."""
+    if (pid_file := DATABASE.get("pid_file")) is None:
+        return None
+    return int(Path(pid_file).read_text().split()[0])
 
 
 def _comm(pid: int) -> str:

@@ -38,6 +38,9 @@ class Target:
     # Process groups to meter: name -> pids (read when metered: Dovecot forks).
     processes: Callable[[], dict[str, list[int]]]
     notes: dict[str, str] = field(default_factory=dict)
+    # Pids whose reaped children's CPU counts too (proc(5) cutime, cstime): PostgreSQL's
+    # postmaster, whose backends and workers may end between two readings.
+    reaping: frozenset[int] = frozenset()
 
     async def session(self, role: str, *, select: bool = True) -> IMAPConnection:
         connection = await IMAPConnection.open(*self.address)
@@ -58,18 +61,25 @@ def status_kib(pid: int, field_name: str) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (proc(5) stat fields 14 and 15)."""
+def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """User + system CPU time of a process so far (proc(5) stat fields 14 and 15), and
+    with ``reaped`` that of its children it has waited for (16 and 17)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0.0
     fields = stat.rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_by_group(target: Target) -> dict[str, float]:
-    return {name: sum(map(cpu_seconds, pids)) for name, pids in target.processes().items()}
+    return {
+        name: sum(cpu_seconds(pid, reaped=pid in target.reaping) for pid in pids)
+        for name, pids in target.processes().items()
+    }
 
 
 def pss_kib(pid: int) -> int:
@@ -287,8 +297,9 @@ async def mixed(target: Target, *, clients: int, accounts: int, seconds: float) 
         "ops": total,
         "seconds": round(elapsed, 1),
         "ops_per_s": round(total / elapsed, 1),
-        # CPU per operation of each metered process group (PostgreSQL not included):
-        # on a shared machine the rate follows the other load, the work per op less so.
+        # CPU per operation of each metered process group (PostgreSQL's private cluster
+        # for Localpost, when the bench runs one): on a shared machine the rate follows
+        # the other load, the work per op less so.
         "cpu_ms_per_op": {
             name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(total, 1), 2)
             for name in cpu_after

@@ -5,6 +5,7 @@ real mail store in tests/integration/test_imap_mailstore.py)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -135,6 +136,8 @@ class FakeStore:
         self.changes: dict[str, Any] = {"highestmodseq": 5, "vanished": "", "changed": []}
         self.asked: list[str] = []
         self.down = False
+        self.inline = False  # /fetch sends the octets when asked
+        self.raw_asked = 0
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -150,9 +153,12 @@ class FakeStore:
     async def fetch(self, request: web.Request) -> web.Response:
         line = {"uid": 1, "flags": [], "keywords": [], "modseq": 5, "size": 10}
         line["internaldate"] = "2026-12-05T10:00:00+00:00"
+        if self.inline and (await request.json()).get("octets"):
+            line["octets"] = base64.b64encode(b"Subject: x").decode()
         return web.Response(body=json.dumps(line).encode() + b"\n")
 
     async def raw(self, request: web.Request) -> web.Response:
+        self.raw_asked += 1
         # The message was expunged between /fetch and /raw (the store's MessageNotFound).
         return web.json_response({"error": "not found"}, status=404)
 
@@ -290,6 +296,25 @@ async def test_a_message_gone_between_fetch_and_raw_is_expunged_not_unavailable(
     with pytest.raises(bk.MessageExpunged):
         [chunk async for chunk in body.chunks]
     await selected.close()
+
+
+async def test_a_small_body_comes_with_the_fetch_line_and_needs_no_raw_request(
+    store_and_backend: tuple[FakeStore, MailstoreBackend],
+) -> None:
+    fake, backend = store_and_backend
+    fake.inline = True
+    user = await backend.authenticate(bk.Credentials(ALICE, "right", "192.0.2.1"))
+    selected = await user.select("INBOX", read_only=False)
+    [message] = [m async for m in selected.fetch([1], needs=frozenset({bk.SECTIONS}))]
+
+    whole = await message.section(Section(), None)
+    part = await message.section(Section(), (2, 5))
+    octets = (b"".join([c async for c in whole.chunks]), b"".join([c async for c in part.chunks]))
+    await selected.close()
+
+    assert (whole.size, part.size) == (10, 5)
+    assert octets == (b"Subject: x", b"bject")
+    assert fake.raw_asked == 0
 
 
 async def test_sessions_of_a_folder_woken_by_one_event_ask_once(

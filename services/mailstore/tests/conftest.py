@@ -48,7 +48,8 @@ async def pool(database_url: str) -> AsyncIterator[Any]:
         await pool.execute(
             "TRUNCATE accounts, folders, subscriptions, expunged, uid_backfill, messages,"
             " attachments, mailbox_entries, sessions, api_tokens,"
-            " throttle_events, login_clients, pop3_locks, retired_addresses, password_resets"
+            " throttle_events, login_clients, pop3_locks, retired_addresses, password_resets,"
+            " imap_search_backfill"
         )
         yield pool
     finally:

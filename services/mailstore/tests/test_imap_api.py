@@ -4,7 +4,9 @@ COPY/MOVE, EXPUNGE, changes since a MODSEQ, APPEND and \\Recent claims (views.im
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,6 +19,8 @@ from mailstore.settings import DEV_MAILSTORE_TOKEN
 from mailstore.views import messages as message_views
 
 Client = TestClient[web.Request, web.Application]
+# The shared corpus sits beside the repository (only a developer checkout has it).
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "emails"
 AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
 ALICE, BOB = "alice@localpost.test", "bob@localpost.test"
 IMAP = f"/v1/accounts/{ALICE}/imap"
@@ -390,6 +394,27 @@ async def test_fetch_streams_the_set_with_structure_and_changedsince(
     assert since[0]["flags"] == ["\\Flagged"]
 
 
+async def test_fetch_with_octets_sends_a_small_message_with_its_line(
+    client: Client, alice: None
+) -> None:
+    from mailstore.db.imap_messages import INLINE_OCTETS
+
+    small = mail("small")
+    large = mail("large") + b"x" * INLINE_OCTETS
+    await append(client, "INBOX", small, large)
+    lines = await fetch(client, "INBOX", "1:2", octets=True)
+    without = await fetch(client, "INBOX", "1:2")
+    response = await client.post(
+        IMAP + "/fetch", json={"folder": "INBOX", "uids": "1", "octets": 1}, headers=AUTH
+    )
+
+    assert base64.b64decode(lines[0]["octets"]) == small
+    assert "octets" not in lines[1]  # read through /raw, in chunks
+    assert all("octets" not in line for line in without)
+    assert response.status == 422
+    assert "octets" in (await response.json())["fields"]
+
+
 async def test_structure_of_an_older_message_is_computed_and_saved(
     client: Client, alice: None, pool: Any
 ) -> None:
@@ -669,13 +694,99 @@ async def test_search_over_the_work_limit_is_413_limit(
 
     monkeypatch.setattr(imap_search, "MAX_SEARCH_MESSAGES", 1)
     await append(client, "INBOX", mail("one", "<1@x>"), mail("two", "<2@x>"))
-    text = {"folder": "INBOX", "program": {"key": "SUBJECT", "value": "one"}}
-    refused = await post(client, "/search", text, 413)
-    narrowed = {"key": "AND", "keys": [{"key": "UID", "uids": "1"}, text["program"]]}
+    key = {"key": "HEADER", "field": "Subject", "value": "one"}
+    refused = await post(client, "/search", {"folder": "INBOX", "program": key}, 413)
+    narrowed = {"key": "AND", "keys": [{"key": "UID", "uids": "1"}, key]}
     found = await post(client, "/search", {"folder": "INBOX", "program": narrowed})
 
     assert refused["code"] == "limit"
     assert found == {"uids": "1"}
+
+
+async def test_subject_and_address_keys_read_no_message_that_holds_its_texts(
+    client: Client, alice: None, pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailstore.db import imap_search
+
+    # The limit counts the messages whose octets are read: none, while the stored
+    # texts (migration 0016) answer; both once they are gone (stored before 0016).
+    monkeypatch.setattr(imap_search, "MAX_SEARCH_MESSAGES", 1)
+    await append(client, "INBOX", mail("one", "<1@x>"), mail("two", "<2@x>"))
+    program = {
+        "key": "OR",
+        "left": {"key": "SUBJECT", "value": "ONE"},
+        "right": {"key": "FROM", "value": "nobody"},
+    }
+    body = {"folder": "INBOX", "program": program}
+    found = await post(client, "/search", body)
+    await pool.execute("UPDATE messages SET imap_search = NULL")
+    refused = await post(client, "/search", body, 413)
+
+    assert found == {"uids": "1"}
+    assert refused["code"] == "limit"
+
+
+def corpus_raws() -> list[bytes]:
+    """Crafted headers, and the shared corpus when the checkout has it."""
+    crafted = [
+        b'Subject: =?utf-8?q?Stra=C3=9Fe?=\r\nFrom: "Doe, J" <j@x.example> (work)\r\n\r\n',
+        b"Subject: one\r\nSubject: two\r\nTo: g: a@b.example, c@d.example;\r\n\r\n",
+        b"Subject: a\x00b\r\nCc: <u (c)@ (c) h.example>\r\n\r\n",
+        b"Subject: folded\r\n line\r\nBcc: =?iso-8859-1?q?J=F6rg?= <jorg@x.example>\r\n\r\n",
+        b"From: no subject <s@x.example>\r\n\r\nbody\r\n",
+    ]
+    corpus = CORPUS.rglob("*.eml") if CORPUS.is_dir() else []
+    raws = (path.read_bytes() for path in sorted(corpus)[::4])
+    return crafted + [raw for raw in raws if len(raw) < 100_000]
+
+
+async def test_search_by_stored_texts_answers_as_the_octets_do(
+    client: Client, alice: None, pool: Any
+) -> None:
+    from mailstore.imap_search import STORED_KEYS, stored_texts
+
+    raws = corpus_raws()
+    for first in range(0, len(raws), 20):
+        await append(client, "INBOX", *raws[first : first + 20])
+    await post(
+        client,
+        "/store",
+        {
+            "folder": "INBOX",
+            "uids": ",".join(map(str, range(1, len(raws) + 1, 3))),
+            "mode": "add",
+            "flags": ["\\Seen"],
+        },
+    )
+    programs = []
+    for n, raw in enumerate(raws[::3]):
+        for key, member in STORED_KEYS.items():
+            for text in stored_texts(raw).get(member, [])[:2]:
+                middle = len(text) // 2
+                needle = text[middle : middle + 4 + n % 5].upper()
+                programs.append({"key": key, "value": needle})
+                programs.append({"key": "NOT", "arg": {"key": key, "value": needle}})
+                programs.append(
+                    {"key": "AND", "keys": [{"key": "UNSEEN"}, {"key": key, "value": needle}]}
+                )
+    # What the crafted headers hold only after decoding, parsing or in a second field.
+    fixed = ["", "\u00e9", "TWO", "u@h.example", "doe, j <j@x", "g: a@b.example, c@d.example;"]
+    fixed += ["J\u00d6RG <jorg@", "STRASSE", "folded\r\n line"]
+    programs += [{"key": key, "value": value} for key in STORED_KEYS for value in fixed]
+
+    async def answers() -> list[str]:
+        return [
+            (await post(client, "/search", {"folder": "INBOX", "program": program}))["uids"]
+            for program in programs
+        ]
+
+    stored = await answers()
+    await pool.execute("UPDATE messages SET imap_search = NULL")
+    read = await answers()
+
+    assert len(programs) > 50
+    assert stored == read
+    assert len(set(stored)) > 10  # the needles tell messages apart
 
 
 # -- \\Recent (views.imap.claim_recent, migration 0011; RFC 3501 §2.3.2) ---------------------

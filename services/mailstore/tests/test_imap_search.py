@@ -7,19 +7,26 @@ Each case is one that the differential sessions against Dovecot
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mailstore.imap_search import (
+    STORED_KEYS,
     Candidate,
     has_header_end,
     header_values,
     matches,
     needs_body,
     split_message,
+    stored_keys,
+    stored_texts,
 )
+
+# The shared corpus sits beside the repository (only a developer checkout has it).
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "emails"
 
 RAW = (
     'From: "Jöhn Doe" <jdöe@mächine.example>\r\n'
@@ -181,3 +188,153 @@ def test_subject_search_skips_only_messages_that_cannot_match(
     raw: bytes, needle: str, found: bool
 ) -> None:
     assert matches({"key": "SUBJECT", "value": needle}, candidate(raw)) is found
+
+
+# -- stored texts (migration 0016): SQL's exact answer must be the octets' answer ------------
+
+
+def stored_answer(texts: dict[str, list[str]], key: str, needle: str) -> bool | None:
+    """What the SQL of imap_search._stored_text_sql answers from the stored texts
+    (``strpos`` of the folded needle); None where it defers to the octets."""
+    member = STORED_KEYS[key]
+    if member not in texts:
+        return None
+    return any(needle.casefold() in text for text in texts[member])
+
+
+def needles(texts: list[str]) -> list[str]:
+    """Texts a client could look for: pieces of what is there, in other cases, and misses."""
+    found = ["", "zq-not-there", "\u00e9", "\r\n"]
+    for text in texts:
+        middle = len(text) // 2
+        found += [text, text.upper(), text[middle : middle + 5], text[:3].title()]
+    return found
+
+
+def corpus_messages() -> list[Path]:
+    return sorted(CORPUS.rglob("*.eml")) if CORPUS.is_dir() else []
+
+
+@pytest.mark.skipif(not corpus_messages(), reason=f"no shared corpus at {CORPUS}")
+def test_stored_texts_answer_every_corpus_message_as_its_octets_do() -> None:
+    compared = 0
+    for path in corpus_messages():
+        raw = path.read_bytes()
+        texts = stored_texts(raw)
+        for key, member in STORED_KEYS.items():
+            for needle in needles(texts.get(member, [])):
+                program = {"key": key, "value": needle}
+                answer = stored_answer(texts, key, needle)
+                if answer is not None:
+                    assert answer is matches(program, candidate(raw)), (path.name, key, needle)
+                    compared += 1
+    assert compared > 10_000
+
+
+_HEADER_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "a",
+            "B",
+            "\u00df",
+            "\u017f",
+            "=?utf-8?q?",
+            "?=",
+            "_",
+            "=C3=A9",
+            "<",
+            ">",
+            "@",
+            ",",
+            ";",
+            ":",
+            "(",
+            ")",
+            '"',
+            " ",
+            "\r\n ",
+            "\x00",
+            "\udcff",  # the octet 0xff, not UTF-8
+        ]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@given(
+    subject=_HEADER_TEXT,
+    sender=_HEADER_TEXT,
+    needle=st.lists(
+        st.sampled_from(["a", "b", "ss", "\u00e9", "s", "@", " ", "<"]), max_size=3
+    ).map("".join),
+)
+@example(subject="=?utf-8?q?=C3=A9?=", sender="", needle="\u00c9")
+@example(subject="Stra\u00dfe", sender="", needle="STRASSE")
+def test_stored_texts_answer_generated_headers_as_the_octets_do(
+    subject: str, sender: str, needle: str
+) -> None:
+    raw = f"Subject: {subject}\r\nFrom: {sender}\r\nCc: {subject}\r\n\r\nbody\r\n".encode(
+        "utf-8", "surrogateescape"
+    )
+    texts = stored_texts(raw)
+    for key in STORED_KEYS:
+        answer = stored_answer(texts, key, needle)
+        if answer is not None:
+            assert answer is matches({"key": key, "value": needle}, candidate(raw))
+
+
+def test_a_text_postgresql_cannot_hold_is_left_to_the_octets() -> None:
+    texts = stored_texts(b"Subject: a\x00b\r\nTo: x@y.example\r\n\r\n")
+
+    assert "subject" not in texts
+    assert texts["to"] == ["x@y.example", "x@y.example"]
+    assert texts["from"] == []
+
+
+def test_a_repeated_subject_keeps_each_value() -> None:
+    texts = stored_texts(b"Subject: One\r\nSubject: =?utf-8?q?T=C3=A9st?=\r\n\r\n")
+
+    assert texts["subject"] == ["one", "t\u00e9st"]
+
+
+@pytest.mark.parametrize(
+    ("program", "keys"),
+    [
+        ({"key": "SUBJECT", "value": "x"}, ["subject"]),
+        (
+            {
+                "key": "AND",
+                "keys": [{"key": "UNSEEN"}, {"key": "NOT", "arg": {"key": "TO", "value": "x"}}],
+            },
+            ["to"],
+        ),
+        (
+            {
+                "key": "OR",
+                "left": {"key": "FROM", "value": "x"},
+                "right": {"key": "BCC", "value": ""},
+            },
+            ["bcc", "from"],
+        ),
+        (
+            {
+                "key": "AND",
+                "keys": [{"key": "SUBJECT", "value": "x"}, {"key": "BODY", "value": "y"}],
+            },
+            None,
+        ),
+        (
+            {
+                "key": "OR",
+                "left": {"key": "CC", "value": "x"},
+                "right": {"key": "HEADER", "field": "a", "value": ""},
+            },
+            None,
+        ),
+        ({"key": "SENTON", "date": "2025-01-01"}, None),
+    ],
+)
+def test_only_subject_and_address_keys_are_decided_by_the_stored_texts(
+    program: dict[str, object], keys: list[str] | None
+) -> None:
+    assert stored_keys(program) == keys

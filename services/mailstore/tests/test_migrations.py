@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from mailstore import db
+from mailstore.imap_search import stored_texts
 from mailstore.main import ensure_database
 from mailstore.migrations import apply_migrations, load_migrations
 from mailstore.parsing import parse_message as parse
@@ -142,9 +143,10 @@ async def numbering(pool: Any) -> dict[tuple[str, str], list[int | None]]:
     return found
 
 
-async def run_backfill(pool: Any, *, batch: int) -> int:
+async def run_backfill(pool: Any, *, batch: int, step: Any = db.number_old_entries) -> int:
+    """Run a backfill's batches (``step``) until it answers None; how many rows it did."""
     numbered = 0
-    while (done := await db.number_old_entries(pool, batch=batch)) is not None:
+    while (done := await step(pool, batch=batch)) is not None:
         numbered += done
     return numbered
 
@@ -328,3 +330,43 @@ async def test_0012_keeps_every_subscription_and_new_accounts_get_the_six(
     }
     assert {row["name"] for row in carol} == six
     assert column == 0
+
+
+async def test_0016_backfill_stores_the_search_texts_of_older_messages(
+    empty_database: str,
+) -> None:
+    pool = await old_store(empty_database)
+    try:
+        header = "Subject: =?utf-8?q?N=C2=B0_{0}?=\r\nTo: <u{0}@x.test>\r\n\r\nhi\r\n"
+        raws = {f"M{n:02d}": header.format(n).encode() for n in range(len(OLD_ENTRIES))}
+        for message_id, raw in raws.items():
+            await pool.execute("UPDATE messages SET raw = $2 WHERE id = $1", message_id, raw)
+        await apply_migrations(pool)
+        waiting = await pool.fetchval("SELECT count(*) FROM imap_search_backfill")
+        # One described since (as delivery and APPEND do) is left as it is.
+        await pool.execute(
+            """UPDATE messages SET imap_search = '{"subject": ["kept"]}' WHERE id = 'M03'"""
+        )
+        described = await run_backfill(pool, batch=4, step=db.describe_old_messages)
+        again = await db.describe_old_messages(pool)
+        stored = dict(await pool.fetch("SELECT id, imap_search FROM messages"))
+        left = await pool.fetchval("SELECT count(*) FROM imap_search_backfill")
+    finally:
+        await pool.close()
+
+    assert (waiting, described, again, left) == (1, len(raws) - 1, None, 0)
+    assert stored.pop("M03") == {"subject": ["kept"]}
+    assert stored == {i: stored_texts(raw) for i, raw in raws.items() if i != "M03"}
+    assert stored["M00"]["subject"] == ["n\u00b0 0"]
+
+
+async def test_0016_a_new_store_has_nothing_to_backfill(empty_database: str) -> None:
+    await ensure_database(empty_database)
+    pool = await _pool(empty_database)
+    try:
+        await apply_migrations(pool)
+        nothing = await db.describe_old_messages(pool)
+    finally:
+        await pool.close()
+
+    assert nothing is None

@@ -25,7 +25,9 @@ FETCH streams: ``/fetch`` answers NDJSON, read line by line while the session
 writes; ENVELOPE and BODYSTRUCTURE are written by :mod:`imap_gateway.structure`
 from the stored description; ``BODY[section]<partial>`` is a byte range of the
 raw message (:func:`imap_gateway.structure.section_range`) read from ``/raw`` in
-chunks, so a large message passes through, never held whole.
+chunks, so a large message passes through, never held whole; a message of at most
+32 KiB comes with its ``/fetch`` line instead (``octets``), one request for the whole
+FETCH.
 
 Live changes: one AMQP consumer per process (:class:`LiveChannel`) binds an
 exclusive auto-delete queue to ``<prefix>.events`` and hands each ``stored`` or
@@ -40,6 +42,7 @@ before each command (:meth:`MailstoreFeed.refresh`) and every
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -713,6 +716,10 @@ class MailstoreMessage:
         self.internal_date = dt.datetime.fromisoformat(line["internaldate"])
         self.size: int = int(line["size"])
         self._structure: dict[str, Any] | None = line.get("structure")
+        # A small message's octets, sent with its line when the FETCH reads sections:
+        # no /raw request for it.
+        inline = line.get("octets")
+        self._octets: bytes | None = None if inline is None else base64.b64decode(inline)
 
     def _description(self) -> dict[str, Any]:
         if self._structure is None:
@@ -775,6 +782,9 @@ class MailstoreMessage:
         """``length`` octets from ``offset``, chunk by chunk, as stored: NUL too, which
         BINARY sends as it is (RFC 3516 §4.2) and BODY as 0x80 (BodyData.without_nul)."""
         if length <= 0:
+            return
+        if self._octets is not None:
+            yield self._octets[offset : offset + length]
             return
         selected = self._selected
         params = {
@@ -851,6 +861,7 @@ class MailstoreSelected:
             "folder": self.name,
             "uids": _uid_set(uids),
             "structure": bool(needs & _STRUCTURE_ITEMS),
+            "octets": bk.SECTIONS in needs,
         }
         if changed_since is not None:
             body["changed_since"] = changed_since

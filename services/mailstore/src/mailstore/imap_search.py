@@ -34,6 +34,12 @@ SQL evaluates flags, keywords, UIDs, internal dates, sizes, ages and MODSEQ;
 text and SENT* keys need the raw message. :func:`prefilter` writes a condition
 that is true for every message the program may match (those keys taken as
 "maybe"), and :func:`matches` then decides exactly.
+
+SUBJECT, FROM, TO, CC and BCC are exact in SQL too where the message holds
+:func:`stored_texts` (``messages.imap_search``, migration 0016): the very strings
+:func:`matches` compares the needle with, folded, written at ingest. A message
+without them (stored before 0016 and not yet backfilled, or with a value that
+PostgreSQL cannot hold) is decided on its octets as before.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ SIMPLE_KEYS = frozenset({"ALL", "NEW", "OLD", "RECENT", *FLAG_KEYS}) | {
 ADDRESS_KEYS = frozenset({"BCC", "CC", "FROM", "TO"})
 HEADER_TEXT_KEYS = ADDRESS_KEYS | {"SUBJECT"}
 TEXT_KEYS = HEADER_TEXT_KEYS | {"BODY", "TEXT"}
+# The keys that messages.imap_search answers (migration 0016), and its member for each.
+STORED_KEYS = {"SUBJECT": "subject", "FROM": "from", "TO": "to", "CC": "cc", "BCC": "bcc"}
 INTERNAL_DATE_KEYS = frozenset({"BEFORE", "ON", "SINCE"})
 SENT_DATE_KEYS = frozenset({"SENTBEFORE", "SENTON", "SENTSINCE"})
 _NEWLINE = re.compile(rb"\r?\n")
@@ -226,7 +234,9 @@ def prefilter(
     if key == "AND":
         keys = (prefilter(k, params, negated=negated, text=text) for k in node["keys"])
         return "(" + " AND ".join(f"({k})" for k in keys) + ")"
-    if text and not negated and (key == "SUBJECT" or (key == "HEADER" and node["value"])):
+    if key in STORED_KEYS:
+        return _stored_text_sql(node, params, negated=negated, text=text)
+    if text and not negated and key == "HEADER" and node["value"]:
         return _header_text_sql(_fold(node["value"]), params)
     if key in TEXT_KEYS or key in SENT_DATE_KEYS or key == "HEADER":
         return "false" if negated else "true"
@@ -266,6 +276,39 @@ def prefilter(
         within = "e.uid BETWEEN r.lo AND r.hi"
         return f"EXISTS (SELECT 1 FROM unnest({lows}::bigint[], {highs}::bigint[]) AS r (lo, hi) WHERE {within})"  # noqa: S608, E501
     raise _invalid(f"unknown search key {key!r}")
+
+
+def _stored_text_sql(node: dict[str, Any], params: Params, *, negated: bool, text: bool) -> str:
+    """Exact where the message holds the key's stored texts (:func:`stored_texts`): one
+    of them holds the folded needle (``strpos`` compares code points, as ``in`` does; an
+    empty needle is in every text, and a message without the field has none). Else what
+    :func:`prefilter` gives a key that needs the octets."""
+    column = STORED_KEYS[node["key"]]
+    if text and not negated and column == "subject":
+        unknown = _header_text_sql(_fold(node["value"]), params)
+    else:
+        unknown = "false" if negated else "true"
+    # The column name comes from STORED_KEYS, never from the request.
+    texts = f"jsonb_array_elements_text(m.imap_search -> '{column}')"
+    found = f"EXISTS (SELECT 1 FROM {texts} AS t (s) WHERE strpos(t.s, {params.add(_fold(node['value']))}) > 0)"  # noqa: S608, E501
+    return f"CASE WHEN m.imap_search ? '{column}' THEN {found} ELSE {unknown} END"
+
+
+def stored_keys(node: dict[str, Any]) -> list[str] | None:
+    """The ``imap_search`` members that decide every key of the program that needs the
+    octets, when all of them are SUBJECT, FROM, TO, CC or BCC; None when some other key
+    (BODY, TEXT, HEADER, SENT*) needs the octets anyway."""
+    wanted: set[str] = set()
+
+    def collect(key: str) -> bool:
+        if key in STORED_KEYS:
+            wanted.add(STORED_KEYS[key])
+            return False
+        return key in TEXT_KEYS or key in SENT_DATE_KEYS or key == "HEADER"
+
+    if _has_key(node, collect):
+        return None
+    return sorted(wanted)
 
 
 # Where the top-level header ends (with its empty line), from the stored structure
@@ -415,6 +458,32 @@ def _in_addresses(raw: bytes, name: str, needle: str) -> bool:
         wanted in _fold(_decode_words(value)) or wanted in _fold(written_addresses(value))
         for value in values
     )
+
+
+def stored_texts(raw: bytes) -> dict[str, list[str]]:
+    """What SUBJECT, FROM, TO, CC and BCC compare the folded needle with, folded: each
+    Subject field's decoded value; each address field's decoded value and its written
+    addresses (:func:`_in_addresses`). Stored at ingest as ``messages.imap_search``, so
+    that SEARCH decides these keys in SQL without reading the message. A member whose
+    texts PostgreSQL cannot hold (NUL, a lone surrogate) is left out: the key is then
+    decided on the octets."""
+    from mailstore.db.connection import storable  # mailstore.db imports this module
+
+    fields = header_fields(raw)
+    stored: dict[str, list[str]] = {}
+    for key, member in STORED_KEYS.items():
+        values = [value for field, value in fields if field == member]
+        if key == "SUBJECT":
+            texts = [_fold(_decode_words(value)) for value in values]
+        else:
+            texts = [
+                _fold(text)
+                for value in values
+                for text in (_decode_words(value), written_addresses(value))
+            ]
+        if all(storable(text) for text in texts):
+            stored[member] = texts
+    return stored
 
 
 def _in_header(raw: bytes, name: str, needle: str) -> bool:

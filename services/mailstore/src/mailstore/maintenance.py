@@ -1,7 +1,8 @@
 """The mail store's maintenance: a background task that runs at start and then periodically.
 
 Each run numbers the entries from before UIDs (db.backfill: batch after batch until none
-is left, then the unique UID index), deletes forever the Trash entries older than
+is left, then the unique UID index), stores the SEARCH texts of the messages from before
+them (migration 0016, batch after batch), deletes forever the Trash entries older than
 ``MAILSTORE_TRASH_DAYS`` (and their messages once no entry refers to them), forgets expunge
 records older than ``MAILSTORE_VANISHED_DAYS``, expired sessions, and throttle events older
 than any window. Every replica runs it; the statements are idempotent (the backfill's
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 class MaintenanceRun:
     numbered_entries: int
     uids_finished: bool
+    described_messages: int
     trash_entries: int
     expunge_records: int
     sessions: int
@@ -46,17 +49,20 @@ async def run_once(
     done = MaintenanceRun(
         numbered_entries=numbered,
         uids_finished=finished,
+        described_messages=await describe_old_messages(pool),
         trash_entries=len({change.entry_id for change in purged}),
         expunge_records=await db.prune_expunged(pool, days=vanished_days),
         sessions=await db.prune_sessions(pool),
         throttle_events=await db.prune_throttle(pool),
     )
     log.info(
-        "maintenance: numbered %d entries from before UIDs (schema finished: %s), purged %d "
+        "maintenance: numbered %d entries from before UIDs (schema finished: %s), described "
+        "%d messages from before their SEARCH texts, purged %d "
         "Trash entries older than %d days, %d expunge records older than %d days, %d expired "
         "sessions, %d old throttle events",
         done.numbered_entries,
         done.uids_finished,
+        done.described_messages,
         done.trash_entries,
         trash_days,
         done.expunge_records,
@@ -69,12 +75,26 @@ async def run_once(
 
 async def number_old_entries(pool: db.Pool) -> int:
     """Run backfill batches until no folder is left for this replica; how many entries."""
-    numbered = 0
-    while (batch := await db.number_old_entries(pool)) is not None:
-        numbered += batch
+    numbered = await _until_done(db.number_old_entries, pool)
     if numbered:
         log.info("numbered %d entries from before UIDs", numbered)
     return numbered
+
+
+async def describe_old_messages(pool: db.Pool) -> int:
+    """Run SEARCH-text backfill batches until none is left for this replica; how many."""
+    described = await _until_done(db.describe_old_messages, pool)
+    if described:
+        log.info("stored the SEARCH texts of %d messages from before them", described)
+    return described
+
+
+async def _until_done(batch: Callable[[db.Pool], Awaitable[int | None]], pool: db.Pool) -> int:
+    """Run ``batch`` until it answers None (nothing left for this replica); the sum."""
+    total = 0
+    while (done := await batch(pool)) is not None:
+        total += done
+    return total
 
 
 async def maintain(

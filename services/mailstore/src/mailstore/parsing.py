@@ -33,6 +33,7 @@ from email.policy import Compat32
 from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from typing import Any, TypeVar
 
+from mailstore.imap_search import stored_texts
 from mailstore.imap_structure import describe
 from mailstore.richtext import RICH_TYPES, as_text
 
@@ -105,6 +106,9 @@ class ParsedMessage:
     error: str | None = None
     # mailstore.imap_structure.describe(raw): what IMAP's FETCH shows of the structure.
     imap_structure: dict[str, Any] | None = None
+    # mailstore.imap_search.stored_texts(raw): what IMAP's SEARCH SUBJECT, FROM, TO, CC
+    # and BCC compare with, so that SEARCH need not read the message.
+    imap_search: dict[str, list[str]] | None = None
 
     @property
     def has_attachments(self) -> bool:
@@ -141,6 +145,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     # Computed with the rest so that the consumer's thread for large messages does it
     # too, and stored with the message (IMAP's ENVELOPE and BODYSTRUCTURE).
     result.imap_structure = describe(raw)
+    result.imap_search = stored_texts(raw)
     return result
 
 

@@ -29,7 +29,12 @@ from mailstore.db.admin import (
     set_disabled,
     use_reset,
 )
-from mailstore.db.backfill import finish_uids, number_old_entries, uids_finished
+from mailstore.db.backfill import (
+    describe_old_messages,
+    finish_uids,
+    number_old_entries,
+    uids_finished,
+)
 from mailstore.db.changes import (
     delete_forever,
     delete_many_forever,
@@ -148,6 +153,7 @@ __all__ = [
     "delete_account",
     "delete_forever",
     "delete_many_forever",
+    "describe_old_messages",
     "directory",
     "drop_database",
     "empty_trash",

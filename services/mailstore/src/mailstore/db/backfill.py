@@ -14,16 +14,28 @@ Once no folder is left, :func:`finish_uids` builds the unique (account, folder, 
 index CONCURRENTLY (impossible inside the migration runner's transaction) and makes uid
 NOT NULL using the CHECK the migration added, so that the ALTER scans nothing under its
 short exclusive lock.
+
+:func:`describe_old_messages` fills ``messages.imap_search`` (migration 0016) of the
+messages stored before it, in the same way: one short transaction per batch walks the
+message ids on from ``imap_search_backfill.after_id`` (taken with SKIP LOCKED, so one
+replica walks while another skips), locks the batch's rows in id order and describes
+those still without texts, reading only their headers; the row is deleted at the end.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 from mailstore.db.connection import Connection, Pool
+from mailstore.db.imap_search import whole_headers
+from mailstore.imap_search import HEADER_END, stored_texts
 
 # Old entries numbered per transaction: a short transaction holds few row locks.
 BACKFILL_BATCH = 1000
+# Messages described per transaction: each is a header read and parsed in Python.
+DESCRIBE_BATCH = 500
 # pg_advisory_lock key of finish_uids ("uidx" in ASCII): one replica builds the index.
 FINISH_LOCK_KEY = 0x75696478
 # The exclusive lock of SET NOT NULL waits at most this long behind readers (and makes
@@ -162,3 +174,41 @@ async def _finish(con: Connection) -> bool:
     except asyncpg.LockNotAvailableError:
         return False
     return True
+
+
+async def describe_old_messages(pool: Pool, *, batch: int = DESCRIBE_BATCH) -> int | None:
+    """Store the SEARCH texts of one batch of messages from before migration 0016: how
+    many, or None when none is left or another runner holds the walk."""
+    async with pool.acquire() as con, con.transaction():
+        after = await con.fetchval(
+            "SELECT after_id FROM imap_search_backfill FOR UPDATE SKIP LOCKED"
+        )
+        if after is None:
+            return None
+        rows = await con.fetch(
+            f"""
+            SELECT m.id, m.imap_search IS NULL AS old,
+                   CASE WHEN m.imap_search IS NULL
+                        THEN substring(m.raw from 1 for {HEADER_END}) END AS head
+            FROM messages m WHERE m.id > $1 ORDER BY m.id LIMIT $2 FOR NO KEY UPDATE
+            """,  # noqa: S608 - HEADER_END is a constant
+            after,
+            batch,
+        )
+        old = [row for row in rows if row["old"]]
+        ids = [row["id"] for row in old]
+        heads = await whole_headers(con, ids, [row["head"] for row in old])
+        texts = await asyncio.to_thread(lambda: [stored_texts(head) for head in heads])
+        await con.execute(
+            """
+            UPDATE messages m SET imap_search = u.texts
+            FROM unnest($1::text[], $2::jsonb[]) AS u (id, texts) WHERE m.id = u.id
+            """,
+            ids,
+            texts,
+        )
+        if len(rows) < batch:
+            await con.execute("DELETE FROM imap_search_backfill")
+        else:
+            await con.execute("UPDATE imap_search_backfill SET after_id = $1", rows[-1]["id"])
+    return len(old)

@@ -108,10 +108,10 @@ async def insert_messages(con: Connection, messages: list[NewMessage]) -> set[st
             id, mail_from, rcpt_to, submitted_by, raw, size, subject, from_name, from_address,
             to_addrs, cc_addrs, date, message_id_header, in_reply_to, references_header,
             text_body, html_body, preview, has_attachments, parse_defects, parse_error,
-            sender_check, sender_claimed, search, imap_structure
+            sender_check, sender_claimed, search, imap_structure, imap_search
         ) VALUES (
             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22, $23, to_tsvector('simple', $24), $25
+            $19, $20, $21, $22, $23, to_tsvector('simple', $24), $25, $26
         )
         ON CONFLICT (id) DO NOTHING
         RETURNING id
@@ -176,6 +176,7 @@ def _message_row(message: NewMessage) -> tuple[object, ...]:
         parsed.sender_claimed,
         parsed.search_text,
         parsed.imap_structure,
+        parsed.imap_search,
     )
 
 

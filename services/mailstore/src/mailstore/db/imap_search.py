@@ -1,10 +1,13 @@
 """IMAP SEARCH in a folder (mailstore.imap_search has the program and its semantics).
 
-A program without text or SENT* keys is one SQL query. Otherwise SQL narrows the
-folder to the messages that may match and Python decides on their octets, read in
-batches of SEARCH_BATCH; that reading is bounded per request: at most
-MAX_SEARCH_MESSAGES messages or MAX_SEARCH_BYTES octets, else SearchTooCostly (413
-``limit``, the gateway's NO [LIMIT]) before any is read.
+A program without text or SENT* keys is one SQL query. So is one whose only such keys
+are SUBJECT, FROM, TO, CC and BCC, for the messages that hold their stored texts
+(``messages.imap_search``, migration 0016); the others, stored before it and not yet
+backfilled, are decided on their octets. Otherwise SQL narrows the folder to the
+messages that may match and Python decides on their octets, read in batches of
+SEARCH_BATCH; that reading is bounded per request: at most MAX_SEARCH_MESSAGES
+messages or MAX_SEARCH_BYTES octets, else SearchTooCostly (413 ``limit``, the
+gateway's NO [LIMIT]) before any is read.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from mailstore.imap_search import (
     needs_body,
     needs_raw,
     prefilter,
+    stored_keys,
 )
 
 MAX_SEARCH_MESSAGES = 5000
@@ -49,6 +53,9 @@ async def search(pool: Pool, *, account_id: int, name: str, program: dict[str, A
     if not needs_raw(program):
         rows = await pool.fetch(f"SELECT e.uid {source} ORDER BY e.uid", *args)
         return [row["uid"] for row in rows]
+    stored = stored_keys(program)
+    if stored is not None:
+        return await _search_stored(pool, program, source, args, stored)
     # The limit counts what the keys SQL decides alone would leave, as it always has;
     # the messages read are then narrowed by the header text too.
     cost = await pool.fetchrow(
@@ -75,34 +82,74 @@ async def search(pool: Pool, *, account_id: int, name: str, program: dict[str, A
     while True:
         rows = await pool.fetch(statement, *args, last)
         raws = [row["raw"] for row in rows]
-        # A prefix without the header's empty line (no structure, or one that reads the
-        # header differently) may not hold the whole header: that message is read whole.
-        short = (
-            []
-            if whole_messages
-            else [
-                row["message_id"]
-                for row, raw in zip(rows, raws, strict=True)
-                if not has_header_end(raw)
-            ]
-        )
-        if short:
-            whole = dict(await pool.fetch("SELECT id, raw FROM messages WHERE id = ANY($1)", short))
-            raws = [whole.get(row["message_id"], raw) for row, raw in zip(rows, raws, strict=True)]
-        candidates = [
-            Candidate(
-                uid=row["uid"],
-                flags=frozenset(column for column in _FLAG_COLUMNS if row[column]),
-                keywords=frozenset(row["keywords"]),
-                modseq=row["modseq"],
-                internal_date=row["created_at"],
-                size=row["size"],
-                raw=raw,
-            )
-            for row, raw in zip(rows, raws, strict=True)
-        ]
+        if not whole_messages:
+            raws = await whole_headers(pool, [row["message_id"] for row in rows], raws)
         # Header parsing and case folding are CPU work: off the event loop.
-        found += await asyncio.to_thread(_decide, program, candidates)
+        found += await asyncio.to_thread(_decide, program, _candidates(rows, raws))
         if len(rows) < SEARCH_BATCH:
             return found
         last = rows[-1]["uid"]
+
+
+async def _search_stored(
+    pool: Pool, program: dict[str, Any], source: str, args: list[object], stored: list[str]
+) -> list[int]:
+    """A program whose keys SQL decides exactly for a message that holds the ``stored``
+    members of ``imap_search``: one query, which reads no octets; a message without them
+    (``unsure``) is read and decided like any other, within the same limit."""
+    keys = f"${len(args) + 1}"
+    rows = await pool.fetch(
+        "SELECT e.uid, e.seen, e.answered, e.flagged, e.deleted, e.draft, e.keywords,"
+        " e.modseq, e.created_at, m.size, m.id AS message_id,"
+        f" NOT coalesce(m.imap_search ?& {keys}::text[], false) AS unsure"
+        f" {source} ORDER BY e.uid",
+        *args,
+        stored,
+    )
+    unsure = [row for row in rows if row["unsure"]]
+    if not unsure:
+        return [row["uid"] for row in rows]
+    octets = sum(row["size"] for row in unsure)
+    if len(unsure) > MAX_SEARCH_MESSAGES or octets > MAX_SEARCH_BYTES:
+        raise SearchTooCostly(len(unsure), octets)
+    decided: set[int] = set()
+    for first in range(0, len(unsure), SEARCH_BATCH):
+        batch = unsure[first : first + SEARCH_BATCH]
+        ids = [row["message_id"] for row in batch]
+        heads = dict(
+            await pool.fetch(
+                f"SELECT m.id, substring(m.raw from 1 for {HEADER_END})"  # noqa: S608 - constant
+                " FROM messages m WHERE m.id = ANY($1::text[])",
+                ids,
+            )
+        )
+        raws = await whole_headers(pool, ids, [heads.get(i, b"") for i in ids])
+        decided |= set(await asyncio.to_thread(_decide, program, _candidates(batch, raws)))
+    return [row["uid"] for row in rows if not row["unsure"] or row["uid"] in decided]
+
+
+async def whole_headers(pool: Pool, ids: list[str], raws: list[bytes]) -> list[bytes]:
+    """``raws`` (prefixes of the messages ``ids`` through the header end their stored
+    structure gives), with each prefix that lacks the header's empty line (no structure,
+    or one that reads the header differently) replaced by the whole message: it may not
+    hold the whole header."""
+    short = [i for i, raw in zip(ids, raws, strict=True) if not has_header_end(raw)]
+    if not short:
+        return raws
+    whole = dict(await pool.fetch("SELECT id, raw FROM messages WHERE id = ANY($1)", short))
+    return [whole.get(i, raw) for i, raw in zip(ids, raws, strict=True)]
+
+
+def _candidates(rows: list[Any], raws: list[bytes]) -> list[Candidate]:
+    return [
+        Candidate(
+            uid=row["uid"],
+            flags=frozenset(column for column in _FLAG_COLUMNS if row[column]),
+            keywords=frozenset(row["keywords"]),
+            modseq=row["modseq"],
+            internal_date=row["created_at"],
+            size=row["size"],
+            raw=raw,
+        )
+        for row, raw in zip(rows, raws, strict=True)
+    ]

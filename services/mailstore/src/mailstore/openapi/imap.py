@@ -225,11 +225,13 @@ IMAP_PATHS: dict[str, Any] = {
                     uids=_UIDS,
                     changed_since={"type": "integer", "minimum": 0},
                     structure={"type": "boolean"},
+                    octets={"type": "boolean"},
                 ),
                 {
                     "200": {
                         "description": "uid, flags, keywords, modseq, internaldate, size"
-                        " (and structure: mailstore.imap_structure) per line",
+                        " (and structure: mailstore.imap_structure) per line; with octets,"
+                        " a message of at most 32 KiB also has its octets, base64, in octets",
                         "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
                     }
                 },

@@ -8,6 +8,7 @@ is a status with a ``code`` the gateway turns into an RFC 5530 response code
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -260,6 +261,9 @@ async def fetch(request: web.Request) -> web.StreamResponse:
         structure = body.get("structure", False)
         if not isinstance(structure, bool):
             raise InvalidRequest({"structure": "must be true or false"})
+        octets = body.get("octets", False)
+        if not isinstance(octets, bool):
+            raise InvalidRequest({"octets": "must be true or false"})
     except InvalidRequest:
         await account_of(request)
         raise
@@ -277,6 +281,7 @@ async def fetch(request: web.Request) -> web.StreamResponse:
         ranges=ranges,
         changed_since=changed_since,
         structure=structure,
+        octets=octets,
     )
     async for row in rows:
         line: dict[str, Any] = {
@@ -286,6 +291,8 @@ async def fetch(request: web.Request) -> web.StreamResponse:
         }
         if structure:
             line["structure"] = row["imap_structure"]
+        if row["raw"] is not None:
+            line["octets"] = base64.b64encode(row["raw"]).decode("ascii")
         await response.write(json.dumps(line).encode() + b"\n")
     await response.write_eof()
     return response

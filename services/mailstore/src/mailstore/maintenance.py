@@ -1,7 +1,8 @@
 """The mail store's maintenance: a background task that runs at start and then periodically.
 
 Each run numbers the entries from before UIDs (db.backfill: batch after batch until none
-is left, then the unique UID index), deletes forever the Trash entries older than
+is left, then the unique UID index), labels the entries from before conversations with
+theirs (db.conversations: its indexes, then batches), deletes forever the Trash entries older than
 ``MAILSTORE_TRASH_DAYS`` (and their messages once no entry refers to them), forgets expunge
 records older than ``MAILSTORE_VANISHED_DAYS``, expired sessions, and throttle events older
 than any window. Every replica runs it; the statements are idempotent (the backfill's
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 class MaintenanceRun:
     numbered_entries: int
     uids_finished: bool
+    labelled_entries: int
     trash_entries: int
     expunge_records: int
     sessions: int
@@ -39,6 +41,7 @@ async def run_once(
 ) -> MaintenanceRun:
     numbered = await number_old_entries(pool)
     finished = await db.finish_uids(pool)
+    labelled = await label_old_entries(pool)
     purged = await db.purge_trash(pool, days=trash_days)
     if events is not None and purged:
         addresses = await db.addresses(pool, account_ids={c.account_id for c in purged})
@@ -46,6 +49,7 @@ async def run_once(
     done = MaintenanceRun(
         numbered_entries=numbered,
         uids_finished=finished,
+        labelled_entries=labelled,
         trash_entries=len({change.entry_id for change in purged}),
         expunge_records=await db.prune_expunged(pool, days=vanished_days),
         sessions=await db.prune_sessions(pool),
@@ -75,6 +79,19 @@ async def number_old_entries(pool: db.Pool) -> int:
     if numbered:
         log.info("numbered %d entries from before UIDs", numbered)
     return numbered
+
+
+async def label_old_entries(pool: db.Pool) -> int:
+    """Give the entries from before conversations theirs (migration 0016): the indexes
+    first, then batches until none is left; how many entries."""
+    if not await db.build_conversation_indexes(pool):
+        return 0
+    labelled = 0
+    while (batch := await db.label_old_entries(pool)) is not None:
+        labelled += batch
+    if labelled:
+        log.info("labelled %d entries from before conversations", labelled)
+    return labelled
 
 
 async def maintain(

@@ -36,7 +36,7 @@ async def use_session(pool: Pool, *, secret_hash: bytes, days: int) -> Record | 
         SET last_used_at = now(), expires_at = now() + $2::integer * interval '1 day'
         FROM accounts a
         WHERE s.secret_hash = $1 AND s.expires_at > now() AND a.id = s.account_id
-        RETURNING a.address, a.name, a.time_zone, s.expires_at, s.id
+        RETURNING a.address, a.name, a.time_zone, a.conversations, s.expires_at, s.id
         """,
         secret_hash,
         days,

@@ -18,6 +18,7 @@ from webmail.pages import render
 from webmail.sessions import set_cookie
 from webmail.views.common import (
     PAGE_SIZE,
+    TEXT_FONT_COOKIE,
     entry_id,
     field,
     folder_field,
@@ -25,6 +26,7 @@ from webmail.views.common import (
     safe_next,
     see_other,
 )
+from webmail.views.conversations import conversation_row
 from webmail.views.neighbours import neighbours
 
 BULK_ACTIONS = ("read", "unread", "trash", "restore", "delete", "move", "star", "unstar")
@@ -53,18 +55,23 @@ async def folder(request: web.Request) -> web.Response:
     name = request.match_info.get("folder", STARRED)
     cursor = request.query.get("cursor") or None
     mailstore = request.app[MAILSTORE]
+    # Folders by conversation unless turned off in the settings; starred mail is a list
+    # of messages picked one by one, never grouped.
+    grouped = user.account.conversations and name != STARRED
     try:
         listing = await mailstore.list_messages(
-            user.address, folder=name, limit=PAGE_SIZE, cursor=cursor
+            user.address, folder=name, limit=PAGE_SIZE, cursor=cursor, conversations=grouped
         )
     except InvalidFields:  # a cursor someone typed: start from the newest
         return see_other(f"/mail/{name}")
     folders = await mailstore.folders(user.address, unread_only=True)
+    messages = listing.get("messages", [])
     context = {
         "folders": folders,
         "folder": name,
         "folder_info": folders.get(name),
-        "messages": listing.get("messages", []),
+        "grouped": grouped,
+        "messages": [conversation_row(m) for m in messages] if grouped else messages,
         "next_cursor": listing.get("next_cursor"),
         "cursor": cursor,
         "position": position(listing, f"/mail/{name}"),
@@ -122,6 +129,7 @@ async def search(request: web.Request) -> web.Response:
         "cursor": cursor,
         "position": None,  # a search has no exact count yet
         "sent": False,
+        "grouped": False,  # search results are messages, each on its own row
         "query": q,
         "search_in": search_in,
         "marks": search_marks(q) if messages else None,
@@ -146,13 +154,18 @@ async def bulk_action(request: web.Request) -> web.Response:
     if action not in BULK_ACTIONS:
         raise InvalidFields({"action": "Choose what to do with the selected messages."})
     folder = folder_field(field(form, "folder")) if action == "move" else None
+    # The rows were conversations: each id stands for its conversation in the folder.
+    grouped = field(form, "conversations") == "1"
     mailstore = request.app[MAILSTORE]
     if scope:
         # "All 203": every message of the folder the list shows, not only this page's.
         ids = await every_id(mailstore, user.address, folder_field(scope, "scope"))
+        grouped = False
     for start in range(0, len(ids), BULK_CHUNK):
         chunk = ids[start : start + BULK_CHUNK]
-        await mailstore.bulk(user.address, ids=chunk, action=action, folder=folder)
+        await mailstore.bulk(
+            user.address, ids=chunk, action=action, folder=folder, conversations=grouped
+        )
     return see_other(target)
 
 
@@ -225,9 +238,6 @@ async def message(request: web.Request) -> web.Response:
     return await render(request, "message.html", context)
 
 
-# The reader's choice of font for plain-text bodies, remembered by the browser: "fixed"
-# (monospace, for tables and ASCII art) or, by default, proportional (easier to read).
-TEXT_FONT_COOKIE = "lp_text_font"
 TEXT_FONTS = ("proportional", "fixed")
 PREFERENCE_MAX_AGE = 365 * 24 * 3600
 

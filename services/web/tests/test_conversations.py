@@ -142,3 +142,18 @@ async def test_search_results_are_not_grouped(client: Client, h: Any, deliver: A
 
     assert len(rows(page)) == 3
     assert 'name="conversations"' not in page
+
+
+async def test_newer_and_older_on_a_message_page_follow_the_conversation_rows(
+    client: Client, h: Any, deliver: Any
+) -> None:
+    await three_in_one(client, h, deliver)
+    inbox = await (await client.get("/mail/inbox")).text()
+    head, lunch = re.findall(r'<tr class="[^"]*" data-id="(\d+)"', inbox)
+
+    page = await (await client.get(f"/messages/{lunch}", params={"back": "/mail/inbox"})).text()
+
+    newer = re.search(r'class="message-nav" rel="prev" href="([^"]+)"', page)
+    assert newer is not None
+    assert newer.group(1).startswith(f"/conversations/{head}?back=")
+    assert 'rel="next"' not in page

@@ -227,7 +227,9 @@ async def message(request: web.Request) -> web.Response:
         "msg": msg,
         "folder": folder,
         "back": back,
-        "around": await neighbours(mailstore, user.address, entry, back),
+        "around": await neighbours(
+            mailstore, user.address, entry, back, grouped=user.account.conversations
+        ),
         "text": linkify(msg["text"]) if msg.get("text") else None,
         "fixed_width": request.cookies.get(TEXT_FONT_COOKIE) == "fixed",
         "body_url": f"/messages/{entry}/body" + ("?images=1" if images else ""),

@@ -287,3 +287,19 @@ async def test_the_setting_is_on_by_default_and_can_be_turned_off(
     assert (await changed.json())["conversations"] is False
     assert bad.status == 422
     assert (await (await client.get(path, headers=AUTH)).json())["conversations"] is False
+
+
+async def test_messages_without_a_message_id_are_a_conversation_each(
+    accounts: None, arrive: Any, client: Client
+) -> None:
+    await arrive(mail("<a@x>"))
+    await arrive(mail(None))
+    await arrive(mail("<b@x>", refs="<a@x>"))
+    await arrive(mail(None))
+
+    first = await list_conversations(client, limit="2")
+    second = await list_conversations(client, limit="2", cursor=first["next_cursor"])
+
+    assert [row["conversation"]["messages"] for row in first["messages"]] == [1, 2]
+    assert [row["conversation"]["messages"] for row in second["messages"]] == [1]
+    assert (first["total"], second["offset"]) == (3, 2)

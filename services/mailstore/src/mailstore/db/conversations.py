@@ -70,14 +70,25 @@ async def list_conversations(
 
 
 # "1-50 of N": conversations with an entry at or after the cursor are on earlier pages
-# (their heads are newer still). count(DISTINCT) reads the folder's part of the
-# folder-conversation index once: about 10 ms at 30,000 entries (docs/performance.md).
+# (their heads are newer still). Unlabelled entries count one each: all entries, less the
+# labelled ones. Two index-only scans of the folder: count(DISTINCT) over the partial
+# folder-conversation index, count(*) over the listing index.
 _COUNTS = """
-SELECT count(DISTINCT conversation) + count(*) FILTER (WHERE conversation IS NULL) AS total,
-       count(DISTINCT conversation) FILTER (WHERE (created_at, id) >= ($3, $4::bigint))
-       + count(*) FILTER (WHERE conversation IS NULL AND (created_at, id) >= ($3, $4::bigint))
-       AS before
-FROM mailbox_entries WHERE account_id = $1 AND folder_id = $2
+WITH labelled AS (
+    SELECT count(DISTINCT conversation) AS conversations, count(*) AS entries,
+           count(DISTINCT conversation) FILTER (WHERE (created_at, id) >= ($3, $4::bigint))
+               AS conversations_before,
+           count(*) FILTER (WHERE (created_at, id) >= ($3, $4::bigint)) AS entries_before
+    FROM mailbox_entries
+    WHERE account_id = $1 AND folder_id = $2 AND conversation IS NOT NULL
+), every AS (
+    SELECT count(*) AS entries,
+           count(*) FILTER (WHERE (created_at, id) >= ($3, $4::bigint)) AS entries_before
+    FROM mailbox_entries WHERE account_id = $1 AND folder_id = $2
+)
+SELECT l.conversations + e.entries - l.entries AS total,
+       l.conversations_before + e.entries_before - l.entries_before AS before
+FROM labelled l, every e
 """
 _PREVIOUS = """
 SELECT e.created_at, e.id FROM mailbox_entries e
@@ -149,12 +160,13 @@ CONVERSATION_INDEXES = {
     ),
     "mailbox_entries_conversation_idx": (
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS mailbox_entries_conversation_idx"
-        " ON mailbox_entries (account_id, conversation)",
+        " ON mailbox_entries (account_id, conversation) WHERE conversation IS NOT NULL",
         "DROP INDEX CONCURRENTLY mailbox_entries_conversation_idx",
     ),
     "mailbox_entries_folder_conversation_idx": (
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS mailbox_entries_folder_conversation_idx"
-        " ON mailbox_entries (account_id, folder_id, conversation, created_at DESC, id DESC)",
+        " ON mailbox_entries (account_id, folder_id, conversation, created_at DESC, id DESC)"
+        " WHERE conversation IS NOT NULL",
         "DROP INDEX CONCURRENTLY mailbox_entries_folder_conversation_idx",
     ),
 }

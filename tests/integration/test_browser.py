@@ -1050,7 +1050,7 @@ async def test_a_conversation_is_one_row_opens_whole_and_can_be_turned_off(
         grouping = page.get_by_label("Group messages into conversations")
         await expect(grouping).to_be_checked()
         await grouping.uncheck()
-        await page.locator("#reading").get_by_role("button", name="Save").click()
+        await page.get_by_role("button", name="Save reading settings").click()
         await expect(page.get_by_role("status")).to_contain_text("reading settings are saved")
         await expect(grouping).not_to_be_checked()
         assert await axe_violations(page) is None

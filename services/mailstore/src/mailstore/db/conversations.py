@@ -72,8 +72,9 @@ async def list_conversations(
 # "1-50 of N": conversations with an entry at or after the cursor are on earlier pages
 # (their heads are newer still). Unlabelled entries count one each: all entries less the
 # labelled ones. DISTINCT in a subquery reads the partial folder-conversation index in
-# its order (count(DISTINCT) would sort); the counts are index-only scans too: about
-# 10 ms for 30,000 entries (docs/performance.md, "Conversations").
+# its order (count(DISTINCT) would sort); the counts are index-only scans too. Each
+# scan grows with the folder: 30-50 ms in all at 30,000 entries on a loaded machine
+# (docs/performance.md, "Conversations").
 _COUNTS = """
 SELECT (SELECT count(*) FROM (
             SELECT DISTINCT conversation FROM mailbox_entries

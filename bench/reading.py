@@ -212,6 +212,21 @@ async def explain(
                 pool, account_id=a, folder="inbox", after=tuple(position), limit=51
             ),
         ),
+        # What the web asks for by default (the conversations setting is on).
+        (
+            "inbox conversations first page",
+            "reader",
+            lambda a: mailstore_db.list_conversations(
+                pool, account_id=a, folder="inbox", after=None, limit=51
+            ),
+        ),
+        (
+            "inbox conversations deep page",
+            "reader",
+            lambda a: mailstore_db.list_conversations(
+                pool, account_id=a, folder="inbox", after=tuple(position), limit=51
+            ),
+        ),
     ]
     for name, q in (
         ("common", terms.common_word),

@@ -1175,3 +1175,65 @@ async def test_a_reset_link_sets_a_new_password_and_signs_in_once(
         assert [p for p in gina.problems if p not in expected] == []
     finally:
         await gina.context.close()
+
+
+async def deliver_conversation(endpoints: Endpoints, to: str, subject: str) -> None:
+    """Three messages of one conversation, the third answering the second (References
+    root first, RFC 5322 §3.6.4), from two people outside."""
+    parts = [("ann@example.org", None), ("bob@example.net", 0), ("ann@example.org", 1)]
+    ids = [f"<{uuid.uuid4().hex}@example.org>" for _ in parts]
+    async with SMTPClient(*endpoints.smtp) as client:
+        for n, (sender, parent) in enumerate(parts):
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Message-ID"] = sender, to, ids[n]
+            msg["Subject"] = subject if parent is None else f"Re: {subject}"
+            if parent is not None:
+                msg["In-Reply-To"] = ids[parent]
+                msg["References"] = " ".join(ids[: parent + 1])
+            msg.set_content(f"Part {n + 1} of the conversation.")
+            await client.send_email(msg)
+
+
+async def test_a_conversation_is_one_row_opens_whole_and_can_be_turned_off(
+    browser: Browser, endpoints: Endpoints, mailstore: MailstoreAPI
+) -> None:
+    """Issue 15: a folder lists a conversation (References / In-Reply-To) as one row
+    with its count; the row opens the whole conversation in order; the settings turn
+    the grouping off."""
+    fay = await new_person(browser, endpoints, "Fay Field", f"fay.{uuid.uuid4().hex[:6]}")
+    page = fay.page
+    rows = page.locator("#rows tr[data-id]")
+    try:
+        # Made through the mail store: the sign-up page's limit is the other journeys'.
+        await mailstore.create_account(fay.address, PASSWORD, fay.name)
+        await log_in(fay)
+        await deliver_conversation(endpoints, fay.address, "Trip to Lisbon")
+        await mailstore.wait_for(fay.address, 3)
+        await page.goto("/mail/inbox")
+        await expect(rows).to_have_count(1)
+        await expect(rows.first.locator(".count")).to_have_text("(3)")
+        await expect(rows.first.locator("td.who a")).to_contain_text("bob@example.net, ann")
+        assert await axe_violations(page) is None
+
+        # o opens the chosen row: the conversation, oldest first.
+        await page.keyboard.press("j")
+        await page.keyboard.press("o")
+        await expect(page.get_by_role("heading", level=1)).to_contain_text("Trip to Lisbon")
+        parts = page.locator("ol.conversation > li .body-text")
+        await expect(parts).to_have_text([f"Part {n} of the conversation." for n in (1, 2, 3)])
+        assert await axe_violations(page) is None
+
+        await page.goto("/settings")
+        grouping = page.get_by_label("Group messages into conversations")
+        await expect(grouping).to_be_checked()
+        await grouping.uncheck()
+        await page.get_by_role("button", name="Save reading settings").click()
+        await expect(page.get_by_role("status")).to_contain_text("reading settings are saved")
+        await expect(grouping).not_to_be_checked()
+        assert await axe_violations(page) is None
+        await page.goto("/mail/inbox")
+        await expect(rows).to_have_count(3)
+        await expect(page.locator("#rows .count")).to_have_count(0)
+        assert fay.problems == []
+    finally:
+        await fay.context.close()

@@ -207,12 +207,13 @@ async def test_a_profile_starts_empty_and_changes_field_by_field(
     )  # fmt: skip
     renamed = await client.patch(path, json={"name": " Alice L. "}, headers=AUTH)
 
-    assert first == {"name": "ali", "signature": "", "time_zone": ""}
+    assert first == {"name": "ali", "signature": "", "time_zone": "", "conversations": True}
     assert changed.status == 200
     assert await renamed.json() == {
         "name": "Alice L.",
         "signature": "Alice\n-- \nsent from Localpost",
         "time_zone": "Asia/Tokyo",
+        "conversations": True,
     }
 
 

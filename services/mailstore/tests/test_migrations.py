@@ -9,7 +9,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from mailstore import db
+from mailstore import db, maintenance
+from mailstore.db.conversations import CONVERSATION_INDEXES
 from mailstore.imap_search import stored_texts
 from mailstore.main import ensure_database
 from mailstore.migrations import apply_migrations, load_migrations
@@ -370,3 +371,45 @@ async def test_0016_a_new_store_has_nothing_to_backfill(empty_database: str) -> 
         await pool.close()
 
     assert nothing is None
+
+
+def threaded(n: int, refs: str = "") -> db.NewMessage:
+    references = f"References: {refs}\r\n" if refs else ""
+    raw = (
+        f"From: carol@example.com\r\nTo: alice@x.test\r\nSubject: s\r\n"
+        f"Message-ID: <{n}@x>\r\n{references}\r\nHi\r\n"
+    ).encode()
+    return db.NewMessage(f"G{n:02d}", "carol@example.com", ["alice@x.test"], None, raw, parse(raw))
+
+
+async def test_0017_labels_old_entries_after_building_its_indexes_concurrently(
+    empty_database: str,
+) -> None:
+    await ensure_database(empty_database)
+    pool = await _pool(empty_database)
+    try:
+        await apply_migrations(pool, upto=16)
+        await pool.execute(
+            "INSERT INTO accounts (address, password_hash) VALUES ('alice@x.test', 'h')"
+        )
+        # A reply stored before its parent, then the parent: old mail, no labels yet.
+        await db.store_messages(pool, [threaded(2, "<1@x>"), threaded(1)])
+        await apply_migrations(pool)
+        indexes = "SELECT count(*) FROM pg_indexes WHERE indexname = any($1::text[])"
+        names = list(CONVERSATION_INDEXES)
+        assert await pool.fetchval(indexes, names) == 0
+        # Until the indexes exist, new entries wait for the backfill too.
+        await db.store_messages(pool, [threaded(3, "<1@x> <2@x>")])
+        labels = "SELECT conversation FROM mailbox_entries ORDER BY id"
+        assert [r["conversation"] for r in await pool.fetch(labels)] == [None, None, None]
+
+        assert await maintenance.label_old_entries(pool) == 3
+
+        assert await pool.fetchval(indexes, names) == 3
+        assert [r["conversation"] for r in await pool.fetch(labels)] == ["<1@x>"] * 3
+        assert await pool.fetchval("SELECT count(*) FROM conversation_backfill") == 0
+        await db.store_messages(pool, [threaded(4, "<1@x>")])
+        assert (await pool.fetch(labels))[-1]["conversation"] == "<1@x>"
+        assert await maintenance.label_old_entries(pool) == 0
+    finally:
+        await pool.close()

@@ -16,7 +16,8 @@ Client = TestClient[web.Request, web.Application]
 def mail(to: str, subject: str = "Hello") -> bytes:
     return (
         f"From: Ann <ann@example.com>\r\nTo: {to}\r\nSubject: {subject}\r\n"
-        "Message-ID: <f1@example.com>\r\n\r\nHi there\r\n"
+        # One Message-ID each: messages sharing one are one conversation in the list.
+        f"Message-ID: <{subject}@example.com>\r\n\r\nHi there\r\n"
     ).encode()
 
 

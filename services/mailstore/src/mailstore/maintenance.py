@@ -2,7 +2,9 @@
 
 Each run numbers the entries from before UIDs (db.backfill: batch after batch until none
 is left, then the unique UID index), stores the SEARCH texts of the messages from before
-them (migration 0016, batch after batch), deletes forever the Trash entries older than
+them (migration 0016, batch after batch), labels the entries from before conversations
+with theirs (db.conversations: its indexes, then batches), deletes forever the Trash
+entries older than
 ``MAILSTORE_TRASH_DAYS`` (and their messages once no entry refers to them), forgets expunge
 records older than ``MAILSTORE_VANISHED_DAYS``, expired sessions, and throttle events older
 than any window. Every replica runs it; the statements are idempotent (the backfill's
@@ -31,6 +33,7 @@ class MaintenanceRun:
     numbered_entries: int
     uids_finished: bool
     described_messages: int
+    labelled_entries: int
     trash_entries: int
     expunge_records: int
     sessions: int
@@ -42,6 +45,7 @@ async def run_once(
 ) -> MaintenanceRun:
     numbered = await number_old_entries(pool)
     finished = await db.finish_uids(pool)
+    labelled = await label_old_entries(pool)
     purged = await db.purge_trash(pool, days=trash_days)
     if events is not None and purged:
         addresses = await db.addresses(pool, account_ids={c.account_id for c in purged})
@@ -50,6 +54,7 @@ async def run_once(
         numbered_entries=numbered,
         uids_finished=finished,
         described_messages=await describe_old_messages(pool),
+        labelled_entries=labelled,
         trash_entries=len({change.entry_id for change in purged}),
         expunge_records=await db.prune_expunged(pool, days=vanished_days),
         sessions=await db.prune_sessions(pool),
@@ -57,12 +62,14 @@ async def run_once(
     )
     log.info(
         "maintenance: numbered %d entries from before UIDs (schema finished: %s), described "
-        "%d messages from before their SEARCH texts, purged %d "
+        "%d messages from before their SEARCH texts, labelled %d entries from before "
+        "conversations, purged %d "
         "Trash entries older than %d days, %d expunge records older than %d days, %d expired "
         "sessions, %d old throttle events",
         done.numbered_entries,
         done.uids_finished,
         done.described_messages,
+        done.labelled_entries,
         done.trash_entries,
         trash_days,
         done.expunge_records,
@@ -95,6 +102,17 @@ async def _until_done(batch: Callable[[db.Pool], Awaitable[int | None]], pool: d
     while (done := await batch(pool)) is not None:
         total += done
     return total
+
+
+async def label_old_entries(pool: db.Pool) -> int:
+    """Give the entries from before conversations theirs (migration 0017): the indexes
+    first, then batches until none is left; how many entries."""
+    if not await db.build_conversation_indexes(pool):
+        return 0
+    labelled = await _until_done(db.label_old_entries, pool)
+    if labelled:
+        log.info("labelled %d entries from before conversations", labelled)
+    return labelled
 
 
 async def maintain(

@@ -50,6 +50,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_post(ACCOUNT + "/trash/empty", messages.empty_trash, name="empty_trash")
     router.add_get(ACCOUNT + "/search", messages.search, name="search")
     router.add_get(MESSAGE, messages.get_message, name="message")
+    router.add_get(MESSAGE + "/conversation", messages.get_conversation, name="conversation")
     router.add_patch(MESSAGE, messages.update, name="update_message")
     router.add_delete(MESSAGE, messages.delete, name="delete_message")
     router.add_get(MESSAGE + "/raw", messages.get_raw, name="raw_message")

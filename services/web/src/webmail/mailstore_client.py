@@ -55,6 +55,8 @@ class Account:
     name: str
     # The IANA time zone its pages are dated in (settings); "" is the browser's own.
     time_zone: str = ""
+    # Folders listed one row per conversation (settings); off: one row per message.
+    conversations: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +194,12 @@ class MailstoreClient:
             data = await self._json("GET", f"/v1/sessions/{_segment(secret)}")
         except NotFound:
             return None
-        account = Account(data["address"], data["name"], data.get("time_zone") or "")
+        account = Account(
+            data["address"],
+            data["name"],
+            data.get("time_zone") or "",
+            data.get("conversations") is not False,
+        )
         return account, int(data["id"])
 
     async def list_sessions(self, address: str) -> list[Json]:
@@ -251,10 +258,11 @@ class MailstoreClient:
         return status == 204
 
     async def get_profile(self, address: str) -> Json:
-        """The account's name, signature and time zone ("" for the browser's own)."""
+        """The account's name, signature, time zone ("" for the browser's own) and
+        whether its folders list conversations."""
         return await self._json("GET", f"{self._account(address)}/profile")
 
-    async def update_profile(self, address: str, **fields: str) -> Json:
+    async def update_profile(self, address: str, **fields: str | bool) -> Json:
         return await self._json("PATCH", f"{self._account(address)}/profile", json=fields)
 
     async def list_tokens(self, address: str) -> list[Json]:
@@ -349,13 +357,22 @@ class MailstoreClient:
         await self._folder_call("DELETE", f"{self._account(address)}/folders/{_segment(folder)}")
 
     async def list_messages(
-        self, address: str, *, folder: str, limit: int, cursor: str | None = None
+        self,
+        address: str,
+        *,
+        folder: str,
+        limit: int,
+        cursor: str | None = None,
+        conversations: bool = False,
     ) -> Json:
         """A page of a folder (by id), or of the starred messages for ``folder="starred"``
-        (no folder id is: they are standard names or ``f<n>``)."""
+        (no folder id is: they are standard names or ``f<n>``). ``conversations``: a
+        folder's rows are conversations (the starred listing is never grouped)."""
         params = {"limit": str(limit)}
         if folder != STARRED:
             params["folder"] = folder
+            if conversations:
+                params["conversations"] = "true"
         if cursor:
             params["cursor"] = cursor
         path = self._account(address) + ("/starred" if folder == STARRED else "/messages")
@@ -372,6 +389,11 @@ class MailstoreClient:
 
     async def get_message(self, address: str, entry: int) -> Json:
         return await self._json("GET", self._message(address, entry))
+
+    async def conversation(self, address: str, entry: int) -> list[Json]:
+        """The summaries of the entry's conversation, oldest first."""
+        data = await self._json("GET", self._message(address, entry) + "/conversation")
+        return list(data.get("messages", []))
 
     @contextlib.asynccontextmanager
     async def open_raw(self, address: str, entry: int) -> AsyncIterator[aiohttp.StreamReader]:
@@ -425,12 +447,22 @@ class MailstoreClient:
         await self._call("DELETE", self._message(address, entry), expect=(204,))
 
     async def bulk(
-        self, address: str, *, ids: list[int], action: str, folder: str | None = None
+        self,
+        address: str,
+        *,
+        ids: list[int],
+        action: str,
+        folder: str | None = None,
+        conversations: bool = False,
     ) -> list[int]:
-        """The ids of the messages the action changed (those already so are not)."""
+        """The ids of the messages the action changed (those already so are not).
+        ``conversations``: the ids are conversation rows, and the action takes every
+        message of their conversations in their folders."""
         body: Json = {"ids": ids, "action": action}
         if folder is not None:
             body["folder"] = folder
+        if conversations:
+            body["conversations"] = True
         data = await self._json("POST", self._account(address) + "/messages/bulk", json=body)
         return [i for i in data.get("ids", []) if isinstance(i, int)]
 

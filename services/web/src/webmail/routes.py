@@ -11,6 +11,7 @@ from webmail.views import (
     api,
     api_folders,
     compose,
+    conversations,
     folders,
     health,
     live,
@@ -48,6 +49,7 @@ def setup_routes(app: web.Application) -> None:
         router.add_get(path, mail_programs.outlook, name=f"autodiscover_probe_{n}")
     router.add_get("/settings", account_settings.show, name="settings")
     router.add_post("/settings/profile", account_settings.save_profile, name="save_profile")
+    router.add_post("/settings/reading", account_settings.save_reading, name="save_reading")
     router.add_post("/settings/delete", account_settings.delete_account, name="delete_account")
     router.add_post("/settings/password", account_settings.change_password, name="password")
     router.add_post(SETTINGS_SESSION + "/end", account_settings.end_session, name="end_session")
@@ -81,6 +83,8 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/mail/trash/empty", trash.empty_trash, name="empty_trash")
     router.add_post("/mail/undo", trash.undo, name="undo")
     router.add_get(MESSAGE, mail.message, name="message")
+    router.add_get(r"/conversations/{id:[0-9]{1,19}}", conversations.conversation,
+                   name="conversation")  # fmt: skip
     router.add_get(MESSAGE + "/body", mail.message_body, name="message_body")
     router.add_post("/preferences/text-font", mail.text_font, name="text_font")
     router.add_get(MESSAGE + "/raw", mail.raw, name="message_raw")

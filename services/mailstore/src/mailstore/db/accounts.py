@@ -152,22 +152,31 @@ async def delete_account(pool: Pool, *, account_id: int) -> None:
 
 async def get_profile(pool: Pool, *, account_id: int) -> Record:
     return await pool.fetchrow(
-        "SELECT name, signature, time_zone FROM accounts WHERE id = $1", account_id
+        "SELECT name, signature, time_zone, conversations FROM accounts WHERE id = $1",
+        account_id,
     )
 
 
 async def update_profile(
-    pool: Pool, *, account_id: int, name: str, signature: str, time_zone: str
+    pool: Pool,
+    *,
+    account_id: int,
+    name: str,
+    signature: str,
+    time_zone: str,
+    conversations: bool,
 ) -> Record:
     return await pool.fetchrow(
         """
-        UPDATE accounts SET name = $2, signature = $3, time_zone = $4 WHERE id = $1
-        RETURNING name, signature, time_zone
+        UPDATE accounts SET name = $2, signature = $3, time_zone = $4, conversations = $5
+        WHERE id = $1
+        RETURNING name, signature, time_zone, conversations
         """,
         account_id,
         name,
         signature,
         time_zone,
+        conversations,
     )
 
 

@@ -216,6 +216,24 @@ async def page_position(
     """(entries in the folder, entries on earlier pages, the previous page's cursor: None
     when that page is the first). ``folder=None``: the starred listing."""
     counts, previous = _STATEMENTS[_STARRED_SCOPE if folder is None else _FOLDER_SCOPE]
+    return await position_of(
+        pool, counts, previous, account_id=account_id, folder=folder, after=after, limit=limit
+    )
+
+
+async def position_of(
+    pool: Pool,
+    counts: str,
+    previous: str,
+    *,
+    account_id: int,
+    folder: str | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> tuple[int, int, tuple[datetime, int] | None]:
+    """page_position's answer from two statements over ($1 account, $2 folder, $3 $4
+    cursor): ``counts`` answers total and before, ``previous`` the row ``$5`` on from the
+    cursor, oldest first."""
     at, entry = after if after else (None, None)
     async with pool.acquire() as con, con.transaction(isolation="repeatable_read", readonly=True):
         row = await con.fetchrow(counts, account_id, folder, at, entry)

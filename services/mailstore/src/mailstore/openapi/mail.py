@@ -106,6 +106,21 @@ MAIL_SCHEMAS: dict[str, Any] = {
                 "type": ["string", "null"],
                 "description": "the mailbox that result is about (header.from)",
             },
+            "conversation": {
+                "type": "object",
+                "description": "only in a listing with conversations=true: the row's"
+                " conversation in the folder",
+                "properties": {
+                    "messages": {"type": "integer", "minimum": 1},
+                    "unread": {"type": "boolean", "description": "any of them unread"},
+                    "flagged": {"type": "boolean", "description": "any of them starred"},
+                    "senders": {
+                        "type": "array",
+                        "items": ref("Person"),
+                        "description": "the From of its last ten messages, oldest first",
+                    },
+                },
+            },
         },
     },
     "Attachment": {
@@ -343,6 +358,11 @@ MAIL_PATHS: dict[str, Any] = {
     "/v1/accounts/{address}/messages": {
         "get": {
             "summary": "A folder, newest first, keyset pagination",
+            "description": (
+                "With conversations=true, one row per conversation (References / "
+                "In-Reply-To): its newest message in the folder, with a conversation "
+                "object; total, offset and the cursors count conversations."
+            ),
             "parameters": [
                 ADDRESS,
                 {
@@ -350,6 +370,11 @@ MAIL_PATHS: dict[str, Any] = {
                     "in": "query",
                     "description": "a folder id of the account; another is 404",
                     "schema": {**ref("FolderId"), "default": "inbox"},
+                },
+                {
+                    "name": "conversations",
+                    "in": "query",
+                    "schema": {"enum": ["true", "false"], "default": "false"},
                 },
                 _LIMIT,
                 _CURSOR,
@@ -401,6 +426,24 @@ MAIL_PATHS: dict[str, Any] = {
             },
         ),
         "delete": _message_op("Delete forever", {"204": {"description": "Deleted"}}),
+    },
+    "/v1/accounts/{address}/messages/{id}/conversation": {
+        "parameters": _MESSAGE_PARAMS,
+        "get": _message_op(
+            "The message's conversation, oldest first: its messages in the message's folder"
+            " and in every folder but Trash and Junk (the newest 200)",
+            {
+                "200": json_content(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "messages": {"type": "array", "items": ref("MessageSummary")}
+                        },
+                    },
+                    "The conversation",
+                )
+            },
+        ),
     },
     "/v1/accounts/{address}/messages/{id}/raw": {
         "parameters": _MESSAGE_PARAMS,

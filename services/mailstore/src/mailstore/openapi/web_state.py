@@ -47,6 +47,10 @@ WEB_SCHEMAS: dict[str, Any] = {
             "expires_at": {**_DATE_TIME, "description": "already pushed forward by this use"},
             "id": {"type": "integer", "description": "the session's id in the sessions list"},
             "time_zone": {"type": "string", "description": "the account's; '' is the browser's"},
+            "conversations": {
+                "type": "boolean",
+                "description": "the account's setting: list folders by conversation",
+            },
         },
     },
     "Session": {
@@ -80,7 +84,7 @@ WEB_SCHEMAS: dict[str, Any] = {
     },
     "Profile": {
         "type": "object",
-        "required": ["name", "signature", "time_zone"],
+        "required": ["name", "signature", "time_zone", "conversations"],
         "properties": {
             "name": {"type": "string", "maxLength": 200},
             "signature": {
@@ -91,6 +95,10 @@ WEB_SCHEMAS: dict[str, Any] = {
             "time_zone": {
                 "type": "string",
                 "description": "an IANA name the server's zoneinfo knows; '' is the browser's",
+            },
+            "conversations": {
+                "type": "boolean",
+                "description": "the web lists folders one row per conversation (default true)",
             },
         },
     },
@@ -154,6 +162,12 @@ WEB_SCHEMAS: dict[str, Any] = {
                 "enum": ["read", "unread", "trash", "restore", "delete", "move", "star", "unstar"]
             },
             "folder": {"type": "string", "description": "the target of move (a folder id)"},
+            "conversations": {
+                "type": "boolean",
+                "default": False,
+                "description": "the ids are conversation rows: act on every message of their"
+                " conversations in their folders",
+            },
         },
     },
 }
@@ -263,11 +277,11 @@ WEB_PATHS: dict[str, Any] = {
     "/v1/accounts/{address}/profile": {
         "parameters": [ADDRESS],
         "get": {
-            "summary": "The account's name, signature and time zone",
+            "summary": "The account's name, signature, time zone and conversations setting",
             "responses": {"200": json_content(ref("Profile"), "The settings"), "404": NOT_FOUND},
         },
         "patch": {
-            "summary": "Change any of name, signature, time_zone; the others stay",
+            "summary": "Change any of name, signature, time_zone, conversations; the others stay",
             "requestBody": json_body(
                 {
                     "type": "object",
@@ -275,6 +289,7 @@ WEB_PATHS: dict[str, Any] = {
                         "name": {"type": "string"},
                         "signature": {"type": "string"},
                         "time_zone": {"type": "string"},
+                        "conversations": {"type": "boolean"},
                     },
                 }
             ),

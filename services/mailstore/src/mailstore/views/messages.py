@@ -55,6 +55,8 @@ async def list_folder(request: web.Request) -> web.Response:
     # An unknown id, or another account's, is 404 rather than an empty page.
     if not await db.folder_exists(pool, account_id=account["id"], folder_id=folder):
         raise FolderNotFound(folder)
+    if _flag(request, "conversations"):
+        return await _conversations(pool, account["id"], folder, after, limit)
     rows = await db.list_folder(
         pool, account_id=account["id"], folder=folder, after=after, limit=limit + 1
     )
@@ -66,6 +68,45 @@ async def list_folder(request: web.Request) -> web.Response:
     return web.json_response(
         {**page(rows, limit), **position_json(position), "purge_days": purge_days}
     )
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "false")
+    if value not in ("true", "false"):
+        raise InvalidRequest({name: "must be true or false"})
+    return value == "true"
+
+
+async def _conversations(
+    pool: db.Pool, account_id: int, folder: str, after: tuple[datetime, int] | None, limit: int
+) -> web.Response:
+    """The folder one row per conversation: each its newest message's summary and
+    ``conversation`` (messages, unread, flagged, senders in the folder)."""
+    rows = await db.list_conversations(
+        pool, account_id=account_id, folder=folder, after=after, limit=limit + 1
+    )
+    position = await db.conversation_position(
+        pool, account_id=account_id, folder=folder, after=after, limit=limit
+    )
+    listing = page(rows, limit)
+    for item, row in zip(listing["messages"], rows, strict=False):
+        item["conversation"] = {
+            "messages": row["conversation_messages"],
+            "unread": bool(row["conversation_unread"]),
+            "flagged": bool(row["conversation_flagged"]),
+            "senders": row["senders"] or [item["from"]],
+        }
+    return web.json_response({**listing, **position_json(position)})
+
+
+async def get_conversation(request: web.Request) -> web.Response:
+    """The conversation of a message, oldest first: its messages in the message's folder
+    and in every other folder but Trash and Junk (at most the newest 200)."""
+    account, entry = await account_of(request), entry_id(request)
+    rows = await db.open_conversation(request.app[POOL], account_id=account["id"], entry_id=entry)
+    if not rows:
+        raise MessageNotFound(entry)
+    return web.json_response({"messages": [summary_json(row) for row in rows]})
 
 
 async def list_starred(request: web.Request) -> web.Response:
@@ -276,6 +317,12 @@ async def bulk(request: web.Request) -> web.Response:
     body = await json_object(request)
     action, ids = _bulk_request(body)
     pool, account_id = request.app[POOL], account["id"]
+    conversations = body.get("conversations", False)
+    if not isinstance(conversations, bool):
+        raise InvalidRequest({"conversations": "must be true or false"})
+    if conversations:
+        # Conversation rows: every message of their conversations in their folders.
+        ids = await db.expand_conversations(pool, account_id=account_id, entry_ids=ids)
     # An id of another account, or of nothing, is skipped without a word: the answer must
     # not tell which ids exist.
     if action in ("read", "unread"):

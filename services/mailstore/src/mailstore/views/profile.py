@@ -1,4 +1,5 @@
-"""An account's settings that the web uses: name, signature, time zone (issue 15)."""
+"""An account's settings that the web uses: name, signature, time zone, conversations
+(issue 15)."""
 
 from __future__ import annotations
 
@@ -26,11 +27,16 @@ def time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def _profile(row: db.Record) -> dict[str, str]:
-    return {"name": row["name"], "signature": row["signature"], "time_zone": row["time_zone"]}
+def _profile(row: db.Record) -> dict[str, Any]:
+    return {
+        "name": row["name"],
+        "signature": row["signature"],
+        "time_zone": row["time_zone"],
+        "conversations": row["conversations"],
+    }
 
 
-def _checked(body: dict[str, Any], current: dict[str, str]) -> dict[str, str]:
+def _checked(body: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     """``current`` with the body's fields applied; InvalidRequest naming each bad one."""
     fields: dict[str, str] = {}
     new = {**current, **{k: body[k] for k in current if k in body}}
@@ -48,9 +54,16 @@ def _checked(body: dict[str, Any], current: dict[str, str]) -> dict[str, str]:
         fields["signature"] = "may hold line breaks and tabs, no other control characters"
     if not isinstance(zone, str) or (zone and zone not in time_zones()):
         fields["time_zone"] = "must be an IANA time zone name, or empty"
+    if not isinstance(new["conversations"], bool):
+        fields["conversations"] = "must be true or false"
     if fields:
         raise InvalidRequest(fields)
-    return {"name": name.strip(), "signature": signature, "time_zone": zone}
+    return {
+        "name": name.strip(),
+        "signature": signature,
+        "time_zone": zone,
+        "conversations": new["conversations"],
+    }
 
 
 async def get_profile(request: web.Request) -> web.Response:
@@ -60,7 +73,7 @@ async def get_profile(request: web.Request) -> web.Response:
 
 
 async def update_profile(request: web.Request) -> web.Response:
-    """Change any of name, signature, time_zone; the others stay."""
+    """Change any of name, signature, time_zone, conversations; the others stay."""
     account = await account_of(request)
     body = await json_object(request)
     pool = request.app[POOL]

@@ -70,6 +70,8 @@ async def get_session(request: web.Request) -> web.Response:
             "id": row["id"],
             # The web dates its pages in it (settings); '' is the browser's own.
             "time_zone": row["time_zone"],
+            # The web lists folders by conversation unless this is false (settings).
+            "conversations": row["conversations"],
         }
     )
 

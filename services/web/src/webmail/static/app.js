@@ -96,6 +96,11 @@
     if (!table || m.folder !== "inbox" || new URLSearchParams(location.search).has("cursor")) return;
     const body = table.tBodies[0];
     if (body.querySelector('tr[data-id="' + Number(m.id) + '"]')) return;
+    // A list of conversations shows older messages inside their conversation's row, so
+    // only mail newer than every row is added (ids rise with arrival): as a row of its
+    // own until the next reload puts it in its conversation.
+    if (table.dataset.conversations &&
+        Array.from(body.rows).some((r) => Number(r.dataset.id) >= Number(m.id))) return;
     const empty = body.querySelector("tr.empty");
     if (empty) empty.remove();
     const tr = document.createElement("tr");

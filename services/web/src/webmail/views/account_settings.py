@@ -33,6 +33,7 @@ NEW_TOKEN_MAX_AGE = 300
 # Query flags of the redirect after a change: what the page says happened.
 DONE = {
     "profile": "Your name, signature and time zone are saved.",
+    "reading": "Your reading settings are saved.",
     "password": "Your password is changed. Every other session has ended.",
     "ended": "The session has ended.",
     "others": "Every other session has ended.",
@@ -85,6 +86,15 @@ async def save_profile(request: web.Request) -> web.Response:
     except InvalidFields as exc:
         return await page(request, errors=exc.fields, values=values, status=422)
     return see_other(f"{SETTINGS}?done=profile#profile")
+
+
+async def save_reading(request: web.Request) -> web.Response:
+    """Conversations on or off: a checkbox, so an unchecked box sends nothing (off)."""
+    user = require_user(request)
+    form = await request.post()
+    grouped = field(form, "conversations") == "1"
+    await request.app[MAILSTORE].update_profile(user.address, conversations=grouped)
+    return see_other(f"{SETTINGS}?done=reading#reading")
 
 
 async def page(

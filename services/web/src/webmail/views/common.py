@@ -17,6 +17,10 @@ from webmail.typedefs import Principal
 FOLDER_ID = r"[a-z][a-z0-9]{0,19}"
 PAGE_SIZE = 50
 
+# The reader's choice of font for plain-text bodies, remembered by the browser: "fixed"
+# (monospace, for tables and ASCII art) or, by default, proportional (easier to read).
+TEXT_FONT_COOKIE = "lp_text_font"
+
 
 def require_user(request: web.Request) -> Principal:
     if PRINCIPAL not in request:

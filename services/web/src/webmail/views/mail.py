@@ -20,6 +20,7 @@ from webmail.sessions import set_cookie
 from webmail.views import trash
 from webmail.views.common import (
     PAGE_SIZE,
+    TEXT_FONT_COOKIE,
     entry_id,
     field,
     folder_field,
@@ -27,6 +28,7 @@ from webmail.views.common import (
     safe_next,
     see_other,
 )
+from webmail.views.conversations import conversation_row
 from webmail.views.neighbours import neighbours
 
 BULK_ACTIONS = ("read", "unread", "trash", "restore", "delete", "move", "star", "unstar")
@@ -55,18 +57,23 @@ async def folder(request: web.Request) -> web.Response:
     name = request.match_info.get("folder", STARRED)
     cursor = request.query.get("cursor") or None
     mailstore = request.app[MAILSTORE]
+    # Folders by conversation unless turned off in the settings; starred mail is a list
+    # of messages picked one by one, never grouped.
+    grouped = user.account.conversations and name != STARRED
     try:
         listing = await mailstore.list_messages(
-            user.address, folder=name, limit=PAGE_SIZE, cursor=cursor
+            user.address, folder=name, limit=PAGE_SIZE, cursor=cursor, conversations=grouped
         )
     except InvalidFields:  # a cursor someone typed: start from the newest
         return see_other(f"/mail/{name}")
     folders = await mailstore.folders(user.address, unread_only=True)
+    messages = listing.get("messages", [])
     context = {
         "folders": folders,
         "folder": name,
         "folder_info": folders.get(name),
-        "messages": listing.get("messages", []),
+        "grouped": grouped,
+        "messages": [conversation_row(m) for m in messages] if grouped else messages,
         "next_cursor": listing.get("next_cursor"),
         "cursor": cursor,
         "position": position(listing, f"/mail/{name}"),
@@ -125,6 +132,7 @@ async def search(request: web.Request) -> web.Response:
         "cursor": cursor,
         "position": None,  # a search has no exact count yet
         "sent": False,
+        "grouped": False,  # search results are messages, each on its own row
         "query": q,
         "search_in": search_in,
         "marks": search_marks(q) if messages else None,
@@ -149,15 +157,22 @@ async def bulk_action(request: web.Request) -> web.Response:
     if action not in BULK_ACTIONS:
         raise InvalidFields({"action": "Choose what to do with the selected messages."})
     folder = folder_field(field(form, "folder")) if action == "move" else None
+    # The rows were conversations: each id stands for its conversation in the folder.
+    grouped = field(form, "conversations") == "1"
     mailstore = request.app[MAILSTORE]
     if scope:
         # "All 203": every message of the folder the list shows, not only this page's.
         ids = await every_id(mailstore, user.address, folder_field(scope, "scope"))
+        grouped = False
     if action == "delete" and ids and not trash.confirmed(form):
-        return await trash.confirm_bulk_delete(request, ids=ids, scope=scope, target=target)
+        return await trash.confirm_bulk_delete(
+            request, ids=ids, scope=scope, target=target, grouped=grouped
+        )
     changed: list[int] = []
     for chunk in trash.chunks(ids):
-        changed += await mailstore.bulk(user.address, ids=chunk, action=action, folder=folder)
+        changed += await mailstore.bulk(
+            user.address, ids=chunk, action=action, folder=folder, conversations=grouped
+        )
     if action == "trash":
         return trash.with_notice(request, target, notices.moved(changed))
     if action == "delete":
@@ -216,7 +231,9 @@ async def message(request: web.Request) -> web.Response:
         "msg": msg,
         "folder": folder,
         "back": back,
-        "around": await neighbours(mailstore, user.address, entry, back),
+        "around": await neighbours(
+            mailstore, user.address, entry, back, grouped=user.account.conversations
+        ),
         "text": linkify(msg["text"]) if msg.get("text") else None,
         "fixed_width": request.cookies.get(TEXT_FONT_COOKIE) == "fixed",
         "body_url": f"/messages/{entry}/body" + ("?images=1" if images else ""),
@@ -227,9 +244,6 @@ async def message(request: web.Request) -> web.Response:
     return await render(request, "message.html", context)
 
 
-# The reader's choice of font for plain-text bodies, remembered by the browser: "fixed"
-# (monospace, for tables and ASCII art) or, by default, proportional (easier to read).
-TEXT_FONT_COOKIE = "lp_text_font"
 TEXT_FONTS = ("proportional", "fixed")
 PREFERENCE_MAX_AGE = 365 * 24 * 3600
 

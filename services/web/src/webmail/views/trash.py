@@ -73,15 +73,23 @@ async def confirm_delete(request: web.Request, msg: dict[str, Any], *, back: str
 
 
 async def confirm_bulk_delete(
-    request: web.Request, *, ids: list[int], scope: str, target: str
+    request: web.Request, *, ids: list[int], scope: str, target: str, grouped: bool = False
 ) -> web.Response:
-    """The question before the chosen messages (or a folder's "All") go forever."""
+    """The question before the chosen messages (or a folder's "All") go forever;
+    ``grouped``: the ids are conversation rows, each standing for its conversation."""
     fields = [("action", "delete"), ("next", target)]
     # "All N" is posted again as the scope, not as its ids: it may be thousands.
     fields += [("scope", scope)] if scope else [("ids", str(i)) for i in ids]
+    if grouped:
+        fields.append(("conversations", "1"))
+    what = (
+        f"{len(ids)} conversation{'' if len(ids) == 1 else 's'}"
+        if grouped
+        else notices.messages(len(ids))
+    )
     return await confirm_page(
         request,
-        question=f"Delete {notices.messages(len(ids))} forever?",
+        question=f"Delete {what} forever?",
         detail="They will be gone for good: this cannot be undone.",
         action="/mail/actions",
         fields=fields,

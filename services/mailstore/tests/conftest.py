@@ -46,7 +46,7 @@ async def pool(database_url: str) -> AsyncIterator[Any]:
         await pool.execute(
             "TRUNCATE accounts, folders, subscriptions, expunged, uid_backfill, messages,"
             " attachments, mailbox_entries, sessions, api_tokens,"
-            " throttle_events, login_clients, pop3_locks, retired_addresses"
+            " throttle_events, login_clients, pop3_locks, retired_addresses, aliases"
         )
         yield pool
     finally:

@@ -2,8 +2,9 @@
 
 This is the edge where domain errors become SMTP replies:
 
-- delivery (SMTP_PORT): mail for existing local mailboxes only. Never an open relay:
-  a domain that is not ours is 550 5.7.1 whoever asks. No AUTH is offered, so a
+- delivery (SMTP_PORT): mail for local recipients that reach an account only (its
+  address, a subaddress, an alias, a role address; the mail store expands them).
+  Never an open relay: a domain that is not ours is 550 5.7.1 whoever asks. No AUTH is offered, so a
   sender in our own domains (MAIL FROM) is 550 5.7.1 unless the client is in a
   trusted network; the null sender of bounces stays welcome. A From:/Sender: in our
   domains is delivered, marked ``localpost-sender=fail`` (identity.py) for the web.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from smtp_gateway import identity
 from smtp_gateway.directory import Account, Directory
@@ -98,8 +100,15 @@ class DeliveryHandler:
         # RFC 5321 §4.5.1: postmaster@ every domain we serve must be accepted.
         if local.lower() == "postmaster":
             return None
-        return await self._require_mailbox(
-            address, envelope, address, replies.MAILBOX_UNAVAILABLE, "unknown_mailbox"
+        # Every kind of address the mail store expands (an account, a subaddress, an
+        # alias, a role address) is one yes; the rest one 550 5.1.1 that names no kind.
+        return await self._require(
+            self._directory.recipient_exists,
+            address,
+            envelope,
+            address,
+            replies.MAILBOX_UNAVAILABLE,
+            "unknown_mailbox",
         )
 
     async def handle_message(
@@ -157,13 +166,19 @@ class DeliveryHandler:
         # RFC 5321 §4.1.1.3: a bare <postmaster> is the postmaster of this server.
         return rcpt if "@" in rcpt else self._postmaster
 
-    async def _require_mailbox(
-        self, mailbox: str, envelope: Envelope, address: str, missing: Reply, reason: str
+    async def _require(
+        self,
+        exists_in: Callable[[str], Awaitable[bool]],
+        mailbox: str,
+        envelope: Envelope,
+        address: str,
+        missing: Reply,
+        reason: str,
     ) -> Reply | None:
-        """None when ``mailbox`` exists; ``missing`` when it does not; 451 4.4.3 when
-        the directory cannot say (a temporary failure, never a guess)."""
+        """None when the directory's ``exists_in`` says yes to ``mailbox``; ``missing``
+        when no; 451 4.4.3 when it cannot say (a temporary failure, never a guess)."""
         try:
-            exists = await self._directory.mailbox_exists(mailbox)
+            exists = await exists_in(mailbox)
         except DirectoryUnavailable as exc:
             log.warning("%s <%s>: %s", envelope.id, address, exc)
             return self._refuse(
@@ -275,8 +290,13 @@ class SubmissionHandler(DeliveryHandler):
         _, _, domain = user.rpartition("@")
         if domain.lower() not in self._domains:
             return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
-        return await self._require_mailbox(
-            user, envelope, address, replies.SENDER_NOT_OWNED, "sender_not_owned"
+        return await self._require(
+            self._directory.mailbox_exists,
+            user,
+            envelope,
+            address,
+            replies.SENDER_NOT_OWNED,
+            "sender_not_owned",
         )
 
     def submitted_by(self, session: Session, envelope: Envelope) -> str | None:

@@ -114,7 +114,7 @@ class DeliveryHandler:
     async def handle_message(
         self, session: Session, envelope: Envelope, message: bytes
     ) -> Reply | None:
-        checked = self.check_message(session, envelope, message)
+        checked = await self.check_message(session, envelope, message)
         if isinstance(checked, Reply):
             return checked
         message = checked
@@ -140,7 +140,9 @@ class DeliveryHandler:
         """The account whose Sent folder gets the message; None for delivered mail."""
         return None
 
-    def check_message(self, session: Session, envelope: Envelope, message: bytes) -> bytes | Reply:
+    async def check_message(
+        self, session: Session, envelope: Envelope, message: bytes
+    ) -> bytes | Reply:
         """The message to publish, with our Authentication-Results, or the refusal.
 
         Delivery refuses nothing here: a From: in our domains without a trusted network
@@ -274,22 +276,38 @@ class SubmissionHandler(DeliveryHandler):
             return replies.AUTH_REQUIRED
         if identity == WEB_PRINCIPAL:
             return await self._check_on_behalf(envelope, address)
-        # RFC 6409 §6.1: the sender must be the authenticated account; an ordinary
-        # user's AUTH= may only name themself (RFC 4954 §5 leaves trust to us).
-        if address.lower() != identity.lower() or (
-            envelope.auth_mailbox is not None and envelope.auth_mailbox.lower() != identity.lower()
-        ):
+        # An ordinary user's AUTH= may only name themself (RFC 4954 §5 leaves trust to us).
+        if envelope.auth_mailbox is not None and envelope.auth_mailbox.lower() != identity.lower():
             return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
-        return None
+        return await self._check_sender(identity, envelope, address)
+
+    async def _check_sender(self, user: str, envelope: Envelope, address: str) -> Reply | None:
+        """RFC 6409 §6.1: the envelope sender is the user's address or an alias that
+        delivers to the user; 451 4.4.3 when the directory cannot say which aliases."""
+        if address.lower() == user.lower():
+            return None
+        try:
+            aliases = await self._directory.aliases(user)
+        except DirectoryUnavailable as exc:
+            log.warning("%s <%s>: %s", envelope.id, address, exc)
+            return self._refuse(
+                replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, address
+            )
+        if address.lower() in aliases:
+            return None
+        return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
 
     async def _check_on_behalf(self, envelope: Envelope, address: str) -> Reply | None:
-        """The web principal sends as the user it names with AUTH=, who must exist."""
+        """The web principal sends as the user it names with AUTH=, who must exist (and
+        from the user's address or one of its aliases)."""
         user = envelope.auth_mailbox
-        if user is None or address.lower() != user.lower():
+        if user is None:
             return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
         _, _, domain = user.rpartition("@")
         if domain.lower() not in self._domains:
             return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
+        if refused := await self._check_sender(user, envelope, address):
+            return refused
         return await self._require(
             self._directory.mailbox_exists,
             user,
@@ -305,15 +323,27 @@ class SubmissionHandler(DeliveryHandler):
             return envelope.auth_mailbox
         return session.authenticated_as
 
-    def check_message(self, session: Session, envelope: Envelope, message: bytes) -> bytes | Reply:
+    async def check_message(
+        self, session: Session, envelope: Envelope, message: bytes
+    ) -> bytes | Reply:
         """RFC 6409 §8.1: the headers must not say the message is from someone other than
         the sender, whom handle_mail established: the account logged in, or the user the
-        web principal vouches for with AUTH=."""
+        web principal vouches for with AUTH=, or an alias that delivers to them."""
         sender = self.submitted_by(session, envelope)
         if sender is None:  # handle_mail refused MAIL without one; kept as a guard
             return replies.AUTH_REQUIRED
         fields = identity.sender_fields(message)
         verdict = identity.submission_verdict(fields, sender)
+        if verdict is None and fields.readable:
+            # Only a message from someone else costs the question about aliases.
+            try:
+                aliases = await self._directory.aliases(sender)
+            except DirectoryUnavailable as exc:
+                log.warning("%s <%s>: %s", envelope.id, sender, exc)
+                return self._refuse(
+                    replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, sender
+                )
+            verdict = identity.submission_verdict(fields, sender, aliases)
         if verdict is None:
             if not fields.readable:
                 reply, reason = replies.FROM_HEADER_UNREADABLE, "from_header_unreadable"

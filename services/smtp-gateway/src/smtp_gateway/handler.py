@@ -286,16 +286,22 @@ class SubmissionHandler(DeliveryHandler):
         delivers to the user; 451 4.4.3 when the directory cannot say which aliases."""
         if address.lower() == user.lower():
             return None
-        try:
-            aliases = await self._directory.aliases(user)
-        except DirectoryUnavailable as exc:
-            log.warning("%s <%s>: %s", envelope.id, address, exc)
-            return self._refuse(
-                replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, address
-            )
+        aliases = await self._aliases(user, envelope)
+        if isinstance(aliases, Reply):
+            return aliases
         if address.lower() in aliases:
             return None
         return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
+
+    async def _aliases(self, user: str, envelope: Envelope) -> frozenset[str] | Reply:
+        """The aliases ``user`` may send as, or 451 4.4.3 when the directory cannot say."""
+        try:
+            return await self._directory.aliases(user)
+        except DirectoryUnavailable as exc:
+            log.warning("%s <%s>: %s", envelope.id, user, exc)
+            return self._refuse(
+                replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, user
+            )
 
     async def _check_on_behalf(self, envelope: Envelope, address: str) -> Reply | None:
         """The web principal sends as the user it names with AUTH=, who must exist (and
@@ -336,13 +342,9 @@ class SubmissionHandler(DeliveryHandler):
         verdict = identity.submission_verdict(fields, sender)
         if verdict is None and fields.readable:
             # Only a message from someone else costs the question about aliases.
-            try:
-                aliases = await self._directory.aliases(sender)
-            except DirectoryUnavailable as exc:
-                log.warning("%s <%s>: %s", envelope.id, sender, exc)
-                return self._refuse(
-                    replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, sender
-                )
+            aliases = await self._aliases(sender, envelope)
+            if isinstance(aliases, Reply):
+                return aliases
             verdict = identity.submission_verdict(fields, sender, aliases)
         if verdict is None:
             if not fields.readable:

@@ -45,6 +45,15 @@ async def add_alias(stack: LocalStack | None, alias: str, *targets: str) -> None
     assert out.decode() == f"{alias} -> {', '.join(sorted(targets))}\n"
 
 
+async def alice_and_bob(mailstore: MailstoreAPI, domain: str) -> tuple[str, str, str]:
+    """A fresh tag and two new accounts named with it."""
+    tag = uuid.uuid4().hex[:10]
+    alice, bob = f"alice{tag}@{domain}", f"bob{tag}@{domain}"
+    await mailstore.create_account(alice, PASSWORD)
+    await mailstore.create_account(bob, PASSWORD)
+    return tag, alice, bob
+
+
 async def inbox_raws(mailstore: MailstoreAPI, address: str, count: int) -> list[bytes]:
     """The raw messages of ``address``'s Inbox once it holds ``count``, oldest first."""
     found = await mailstore.wait_for(address, count)
@@ -61,11 +70,8 @@ async def inbox_raws(mailstore: MailstoreAPI, address: str, count: int) -> list[
 async def test_a_subaddress_and_an_alias_of_two_accounts_make_one_entry_each(
     stack: LocalStack | None, endpoints: Endpoints, mailstore: MailstoreAPI
 ) -> None:
-    tag = uuid.uuid4().hex[:10]
-    alice, bob = f"alice{tag}@{endpoints.domain}", f"bob{tag}@{endpoints.domain}"
+    tag, alice, bob = await alice_and_bob(mailstore, endpoints.domain)
     team = f"team{tag}@{endpoints.domain}"
-    await mailstore.create_account(alice, PASSWORD)
-    await mailstore.create_account(bob, PASSWORD)
     await add_alias(stack, team, alice, bob)
     alice_tagged = f"alice{tag}+news@{endpoints.domain}"
 
@@ -116,11 +122,8 @@ async def test_unknown_addresses_are_still_550_5_1_1(
 async def test_an_account_submits_from_an_alias_it_belongs_to(
     stack: LocalStack | None, endpoints: Endpoints, mailstore: MailstoreAPI
 ) -> None:
-    tag = uuid.uuid4().hex[:10]
-    alice, bob = f"alice{tag}@{endpoints.domain}", f"bob{tag}@{endpoints.domain}"
+    tag, alice, bob = await alice_and_bob(mailstore, endpoints.domain)
     info = f"info{tag}@{endpoints.domain}"
-    await mailstore.create_account(alice, PASSWORD)
-    await mailstore.create_account(bob, PASSWORD)
     await add_alias(stack, info, alice)
     message = f"From: Info <{info}>\r\nTo: {bob}\r\nSubject: From info\r\n\r\nhi\r\n".encode()
 

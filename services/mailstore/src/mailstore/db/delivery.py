@@ -21,7 +21,7 @@ from mailstore.db.connection import Connection, Pool
 from mailstore.db.recipients import Lookup, lookup
 from mailstore.imap_structure import describe
 from mailstore.parsing import ParsedMessage
-from mailstore.recipients import Expansion, delivered_to_field, expand
+from mailstore.recipients import Directory, Expansion, delivered_to_field, expand
 
 # A copy's IMAP structure is described in a worker thread beyond this size, as the
 # consumer parses (consumer.PARSE_IN_THREAD_BYTES).
@@ -92,17 +92,25 @@ async def store_messages(pool: Pool, messages: Sequence[NewMessage]) -> list[Sto
         for message in messages:
             if message.gateway_id not in existing:
                 new.setdefault(message.gateway_id, message)
-        # Another replica may have committed some of them since the SELECT: only the
-        # messages this transaction inserted get entries.
-        inserted = await insert_messages(con, list(new.values())) if new else set()
-        new = {gateway_id: m for gateway_id, m in new.items() if gateway_id in inserted}
         expansions: dict[str, Expansion] = {}
-        entries: dict[str, list[NewEntry]] = {}
+        owners: dict[str, int | None] = {}
+        rows: list[NewMessage] = []
+        found = Lookup(Directory(), {})
         if new:
             found = await lookup(con, addresses=_named(new.values()))
-            for gateway_id, message in new.items():
-                expansions[gateway_id] = expand(message.rcpt_to, found.directory)
-            entries = await _insert_entries(con, list(new.values()), expansions, found)
+        for gateway_id, message in new.items():
+            expansions[gateway_id] = expansion = expand(message.rcpt_to, found.directory)
+            owner = _sole_owner(message, expansion, found)
+            owners[gateway_id] = None if owner is None else owner[0]
+            if owner is None:
+                rows.append(message)
+            else:
+                rows.append(await _copy_for(message, *owner, gateway_id=gateway_id))
+        # Another replica may have committed some of them since the SELECT: only the
+        # messages this transaction inserted get entries.
+        inserted = await insert_messages(con, rows) if rows else set()
+        new = {gateway_id: m for gateway_id, m in new.items() if gateway_id in inserted}
+        entries = await _insert_entries(con, list(new.values()), expansions, found, owners)
     outcomes = []
     for message in messages:
         if new.get(message.gateway_id) is not message:
@@ -122,12 +130,33 @@ def _named(messages: Iterable[NewMessage]) -> list[str]:
     return named
 
 
+def _sole_owner(message: NewMessage, expansion: Expansion, found: Lookup) -> tuple[int, str] | None:
+    """The account whose copy the message's own row is, when nobody gets it as received.
+
+    Mail only to an alias or a subaddress would otherwise keep the row as received with
+    no entry showing it, for ever; it then is the first account's copy instead (its
+    id stays the gateway id, the idempotency key). None when an account was named by
+    its own address, the sender has a Sent entry, or a recipient reached nobody (that
+    mail is kept as received).
+    """
+    if expansion.nobody or None in expansion.accounts.values():
+        return None
+    if found.directory.accounts.get(message.submitted_by or "") is not None:
+        return None
+    for account_id, recipient in expansion.accounts.items():
+        if recipient is not None:
+            return account_id, recipient
+    return None
+
+
 def copy_id(gateway_id: str, account_id: int) -> str:
     """The id of the copy of a message made for one account (it has a Delivered-To)."""
     return f"{gateway_id}.{account_id}"
 
 
-async def _copy_for(message: NewMessage, account_id: int, recipient: str) -> NewMessage:
+async def _copy_for(
+    message: NewMessage, account_id: int, recipient: str, *, gateway_id: str | None = None
+) -> NewMessage:
     """The message as one account receives it: RFC 9228's Delivered-To on top.
 
     The stored message is shared by its recipients, so a field of one account's is a
@@ -141,7 +170,7 @@ async def _copy_for(message: NewMessage, account_id: int, recipient: str) -> New
     else:
         structure = describe(raw)
     parsed = dataclasses.replace(message.parsed, imap_structure=structure)
-    gateway_id = copy_id(message.gateway_id, account_id)
+    gateway_id = gateway_id or copy_id(message.gateway_id, account_id)
     return dataclasses.replace(message, gateway_id=gateway_id, raw=raw, parsed=parsed)
 
 
@@ -233,6 +262,7 @@ async def _insert_entries(
     messages: list[NewMessage],
     expansions: dict[str, Expansion],
     found: Lookup,
+    owners: dict[str, int | None],
 ) -> dict[str, list[NewEntry]]:
     """Every reached account's Inbox entry and the submitter's Sent entry, each with its UID.
 
@@ -248,7 +278,8 @@ async def _insert_entries(
     for message in messages:
         for account_id, recipient in expansions[message.gateway_id].accounts.items():
             entry_message = message.gateway_id
-            if recipient is not None:
+            # The message's own row is the sole owner's copy already (_sole_owner).
+            if recipient is not None and account_id != owners[message.gateway_id]:
                 entry_message = copy_id(message.gateway_id, account_id)
                 copies[entry_message] = (message, account_id, recipient)
             ids.append(entry_message)

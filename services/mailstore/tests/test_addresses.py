@@ -389,3 +389,18 @@ async def test_new_accounts_may_not_hold_the_subaddress_delimiter(client: Client
     response = await client.post("/v1/accounts", json=body, headers=AUTH)
     assert response.status == 422
     assert "subaddress delimiter" in (await response.json())["fields"]["address"]
+
+
+async def test_imap_serves_each_accounts_copy_with_its_delivered_to(
+    client: Client, pool: Any, people: dict[str, int], deliver: Any
+) -> None:
+    await db.add_alias(pool, address=INFO, targets=[ALICE, BOB])
+    await deliver(RAW, rcpt_to=[INFO])
+
+    for address in (ALICE, BOB):
+        response = await client.get(
+            f"/v1/accounts/{address}/imap/raw", params={"folder": "INBOX", "uid": "1"}, headers=AUTH
+        )
+        served = await response.read()
+        assert served == b"Delivered-To: info@localpost.test\r\n" + RAW
+        assert response.headers["X-Message-Size"] == str(len(served))

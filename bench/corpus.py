@@ -290,7 +290,7 @@ FROM (
 """
 # The reader's share is all Inbox; of the bulk account's, 2 % Sent and 2 % Trash. Unread:
 # every 7th of the newest fifth ($6 = all messages), as in a mailbox read now and then.
-# Conversations (migration 0017) of about three messages each, given here: the trigger
+# Conversations (migration 0018) of about three messages each, given here: the trigger
 # labels only entries that come without one, and its lookups would scan the messages
 # while the load has dropped the indexes.
 INSERT_ENTRIES = """

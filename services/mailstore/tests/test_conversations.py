@@ -1,4 +1,4 @@
-"""Conversations (migration 0017): labels set at delivery, merged when a parent arrives
+"""Conversations (migration 0018): labels set at delivery, merged when a parent arrives
 after its children, a folder listed one row per conversation, a conversation opened,
 bulk actions on conversation rows, the old entries labelled by the maintenance task."""
 

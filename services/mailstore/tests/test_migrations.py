@@ -382,13 +382,13 @@ def threaded(n: int, refs: str = "") -> db.NewMessage:
     return db.NewMessage(f"G{n:02d}", "carol@example.com", ["alice@x.test"], None, raw, parse(raw))
 
 
-async def test_0017_labels_old_entries_after_building_its_indexes_concurrently(
+async def test_0018_labels_old_entries_after_building_its_indexes_concurrently(
     empty_database: str,
 ) -> None:
     await ensure_database(empty_database)
     pool = await _pool(empty_database)
     try:
-        await apply_migrations(pool, upto=16)
+        await apply_migrations(pool, upto=17)
         await pool.execute(
             "INSERT INTO accounts (address, password_hash) VALUES ('alice@x.test', 'h')"
         )

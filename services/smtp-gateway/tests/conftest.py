@@ -186,9 +186,12 @@ class LineClient:
 
 @dataclass
 class FakeMailstore:
-    """``GET /v1/mailboxes/{address}`` and ``POST /v1/auth/verify``, as documented."""
+    """``GET /v1/mailboxes/{address}``, ``/v1/recipients/{address}``,
+    ``/v1/accounts/{address}/aliases`` and ``POST /v1/auth/verify``, as documented."""
 
     accounts: dict[str, str] = field(default_factory=lambda: dict(PASSWORDS))
+    # alias address -> the accounts it delivers to
+    aliases: dict[str, list[str]] = field(default_factory=dict)
     # True: every call answers 503, as a mail store without its database would.
     failing: bool = False
     # Seconds every call waits before answering, to show the client's timeout.
@@ -209,6 +212,8 @@ class FakeMailstore:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/v1/mailboxes/{address}", self._mailbox)
+        app.router.add_get("/v1/recipients/{address}", self._recipient)
+        app.router.add_get("/v1/accounts/{address}/aliases", self._aliases)
         app.router.add_post("/v1/auth/verify", self._verify)
         return app
 
@@ -232,6 +237,33 @@ class FakeMailstore:
         status = 200 if address.lower() in self.accounts else 404
         body = {"address": address, "disabled": address.lower() in self.disabled}
         return web.json_response(body, status=status)
+
+    async def _recipient(self, request: web.Request) -> web.Response:
+        """As the mail store: an account, its subaddress (local+detail@), an alias;
+        ``disabled`` when only disabled accounts are behind it."""
+        address = request.match_info["address"]
+        self.lookups.append(address)
+        refusal = await self._refusal(request)
+        if refusal is not None:
+            return refusal
+        local, _, domain = address.lower().rpartition("@")
+        base = f"{local.partition('+')[0]}@{domain}"
+        known = {*self.accounts, *self.aliases}
+        found = address.lower() if address.lower() in known else base
+        status = 200 if found in known else 404
+        behind = self.aliases.get(found, [found])
+        disabled = all(account in self.disabled for account in behind)
+        return web.json_response({"address": address, "disabled": disabled}, status=status)
+
+    async def _aliases(self, request: web.Request) -> web.Response:
+        refusal = await self._refusal(request)
+        if refusal is not None:
+            return refusal
+        account = request.match_info["address"].lower()
+        if account not in self.accounts:
+            return web.json_response({"error": "no account"}, status=404)
+        owned = sorted(alias for alias, targets in self.aliases.items() if account in targets)
+        return web.json_response({"aliases": owned})
 
     async def _verify(self, request: web.Request) -> web.Response:
         await asyncio.sleep(self.verify_delay)

@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import aio_pika
+import pytest
 
 from smtplib_common import replies
+from smtplib_common.replies import Reply
 
 if TYPE_CHECKING:
     from conftest import Broker, FakeMailstore, Gateway, LineClient
@@ -142,6 +144,42 @@ async def test_only_accepted_recipients_are_in_the_message(
     client.queued_id(answers[5])
     (queued,) = await broker.drain()
     assert queued.headers["x-localpost-rcpt-to"] == [ALICE, BOB]
+
+
+# (RCPT address, the reply): every kind of address the mail store expands, and unknown
+# ones, which get one answer whatever they resemble (it names no kind of address).
+RECIPIENT_KINDS = [
+    ("alice@localpost.test", replies.RECIPIENT_OK),
+    ("Alice@LocalPost.test", replies.RECIPIENT_OK),
+    ("alice+shopping@localpost.test", replies.RECIPIENT_OK),
+    ("alice+@localpost.test", replies.RECIPIENT_OK),
+    ("info@localpost.test", replies.RECIPIENT_OK),
+    ("info+sales@localpost.test", replies.RECIPIENT_OK),
+    ("abuse@localpost.test", replies.RECIPIENT_OK),  # an alias says who reads it
+    ("nobody@localpost.test", replies.MAILBOX_UNAVAILABLE),
+    ("nobody+alice@localpost.test", replies.MAILBOX_UNAVAILABLE),
+    ("+alice@localpost.test", replies.MAILBOX_UNAVAILABLE),
+    ("hostmaster@localpost.test", replies.MAILBOX_UNAVAILABLE),  # no alias, no admin
+    ("info.old@localpost.test", replies.MAILBOX_UNAVAILABLE),
+]
+
+
+@pytest.mark.parametrize(("address", "reply"), RECIPIENT_KINDS)
+async def test_rcpt_answers_for_every_kind_of_address(
+    gateway: Gateway, connect: Connect, mailstore: FakeMailstore, address: str, reply: Reply
+) -> None:
+    mailstore.aliases = {
+        "info@localpost.test": [ALICE, BOB],
+        "abuse@localpost.test": [BOB],
+    }
+    client = await connect(gateway.delivery_port)
+    await client.ehlo()
+    await client.command("MAIL FROM:<sender@example.org>")
+
+    answer = await client.command(f"RCPT TO:<{address}>")
+
+    assert answer == reply
+    assert answer.text == reply.text  # the same words for every unknown address
 
 
 async def test_rcpt_while_the_directory_fails_is_451_4_4_3(

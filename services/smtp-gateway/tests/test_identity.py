@@ -27,6 +27,22 @@ def test_owns_compares_the_domain_without_case_and_the_local_part_exactly(
     assert identity.owns("alice@localpost.test", address) is owned
 
 
+@pytest.mark.parametrize(
+    ("address", "owned"),
+    [
+        ("info@localpost.test", True),
+        ("info@LOCALPOST.test", True),
+        ("Info@localpost.test", False),
+        ("sales@localpost.test", False),
+        ("alice+info@localpost.test", False),
+        ("info@example.org", False),
+    ],
+)
+def test_owns_an_alias_that_delivers_to_the_account(address: str, owned: bool) -> None:
+    aliases = ["info@localpost.test", "team@localpost.test"]
+    assert identity.owns("alice@localpost.test", address, aliases) is owned
+
+
 def test_sender_fields_reads_every_from_and_sender_and_stops_at_the_body() -> None:
     message = (
         b"Received: from x\r\n\tby y\r\nFrom: a@localpost.test,\r\n b@example.org\r\n"

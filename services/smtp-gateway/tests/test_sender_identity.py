@@ -23,7 +23,7 @@ from smtplib_common import replies
 from smtplib_common.replies import Reply
 
 if TYPE_CHECKING:
-    from conftest import Broker, Gateway, LineClient, StartGateway
+    from conftest import Broker, FakeMailstore, Gateway, LineClient, StartGateway
 
     Connect = Callable[[int], Awaitable[LineClient]]
 
@@ -154,6 +154,80 @@ async def test_web_principal_cannot_put_another_user_in_the_headers(
 
     assert answers[-1] == replies.FROM_HEADER_NOT_OWNED
     assert await broker.drain() == []
+
+
+# --- submission from an alias (issue 16) --------------------------------------------------
+
+INFO = "info@localpost.test"
+PASS_INFO = (
+    "localpost.test; auth=pass smtp.auth=alice@localpost.test; "
+    "localpost-sender=pass header.from=info@localpost.test"
+)
+
+
+@pytest.fixture
+def info_is_alices(mailstore: FakeMailstore) -> None:
+    mailstore.aliases = {INFO: [ALICE, BOB], "sales@localpost.test": [BOB]}
+
+
+@pytest.mark.parametrize(
+    "headers", [f"From: Info <{INFO}>", f"From: {INFO}\r\nSender: Alice <{ALICE}>"]
+)
+async def test_an_alias_the_account_is_a_target_of_may_be_the_sender(
+    alice: LineClient, broker: Broker, info_is_alices: None, headers: str
+) -> None:
+    answers = await alice.transaction(INFO, [BOB], message(headers))
+
+    alice.queued_id(answers[-1])
+    (queued,) = await broker.drain_mail()
+    assert queued.mail_from == INFO
+    assert queued.submitted_by == ALICE  # her Sent folder gets it
+    assert alice.results(queued.body)[0] == PASS_INFO
+
+
+async def test_an_alias_of_someone_else_is_553_on_mail_and_in_the_headers(
+    alice: LineClient, broker: Broker, info_is_alices: None
+) -> None:
+    envelope = await alice.transaction("sales@localpost.test", [BOB], message(f"From: {ALICE}"))
+    header = await alice.transaction(ALICE, [BOB], message("From: <sales@localpost.test>"))
+    case = await alice.transaction(ALICE, [BOB], message("From: <Info@localpost.test>"))
+
+    assert envelope[0] == replies.SENDER_NOT_OWNED
+    assert header[-1] == replies.FROM_HEADER_NOT_OWNED
+    assert case[-1] == replies.FROM_HEADER_NOT_OWNED  # exactly as the alias is spelt
+    assert await broker.drain() == []
+
+
+async def test_a_subaddress_is_no_sender_identity(
+    alice: LineClient, broker: Broker, info_is_alices: None
+) -> None:
+    answers = await alice.transaction("alice+x@localpost.test", [BOB], message(f"From: {ALICE}"))
+
+    assert answers[0] == replies.SENDER_NOT_OWNED
+
+
+async def test_web_principal_may_send_from_the_users_alias(
+    web: LineClient, broker: Broker, info_is_alices: None
+) -> None:
+    answers = await web.transaction(
+        INFO, [BOB], message(f"From: Info <{INFO}>"), mail_params=f" AUTH={ALICE}"
+    )
+    refused = await web.transaction(
+        "sales@localpost.test", [BOB], message(f"From: {ALICE}"), mail_params=f" AUTH={ALICE}"
+    )
+
+    web.queued_id(answers[-1])
+    assert refused[0] == replies.SENDER_NOT_OWNED
+
+
+async def test_aliases_while_the_directory_fails_are_451_4_4_3(
+    alice: LineClient, broker: Broker, mailstore: FakeMailstore, info_is_alices: None
+) -> None:
+    mailstore.failing = True
+
+    answers = await alice.transaction(INFO, [BOB], message(f"From: {INFO}"))
+
+    assert answers[0] == replies.DIRECTORY_UNAVAILABLE
 
 
 async def test_forged_results_naming_us_are_stripped_on_submission(

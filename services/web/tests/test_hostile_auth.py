@@ -354,6 +354,7 @@ ADDRESSES = [
     ("\u0440\u0430\u0443\u0440\u0430l", 422, LOOK_ALIKE),  # mixed Cyrillic and Latin
     ("admin\u202e", 422, LOOK_ALIKE),  # right-to-left override
     ("jos\u00e9", 422, LOOK_ALIKE),  # any non-ASCII letter
+    ("ann+shop", 422, "ann+anything reaches ann"),  # RFC 5233: another's subaddress
     ("adminton", 303, None),
     ("rootbeer", 303, None),
     ("c1ara", 303, None),

@@ -8,6 +8,8 @@
     python -m mailstore admin disable|enable ADDRESS  no logins and no new mail, or again
     python -m mailstore reset-password ADDRESS [--hours N] [--base-url URL]
                                                    print a one-time password-reset link
+    python -m mailstore alias add ADDRESS TARGET... | remove ADDRESS | list
+                                                   aliases (mailstore.cli_aliases)
 
 The commands read the service's environment (settings.load_config: DATABASE_URL,
 LOCALPOST_DOMAIN, LOCALPOST_WEB_URL...), so they run where the service runs: ``docker
@@ -27,7 +29,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from mailstore import admin, db
+from mailstore import admin, cli_aliases, db
 from mailstore.errors import AccountNotFound
 from mailstore.main import run
 from mailstore.settings import Config, ConfigError, load_config
@@ -73,6 +75,7 @@ def parser() -> argparse.ArgumentParser:
         type=_base_url,
         help="the webmail's address as people reach it (default: LOCALPOST_WEB_URL)",
     )
+    cli_aliases.add_parser(commands)
     return top
 
 
@@ -96,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         run()
         return 0
+    if args.command == "alias":
+        return int(args.handler(args))
     try:
         config = load_config(os.environ)
     except ConfigError as exc:

@@ -10,6 +10,8 @@
      │                        id that is missing or not that account's            → 404
      ├── ResetNotFound        a password-reset link that is unknown, used or expired → 404
      ├── AddressTaken         creating an account whose address exists            → 409
+     ├── AliasRefused         an alias that would shadow an account, or names an
+     │                        address with no account (``python -m mailstore alias``)
      ├── FolderError          the IMAP folder API's refusals; ``code`` names the
      │    │                   case for the gateway (its RFC 5530 response code)
      │    ├── FolderNotFound  no folder of that name in the account ("nonexistent") → 404
@@ -52,6 +54,13 @@ class AccountNotFound(MailstoreError):
     def __init__(self, address: str) -> None:
         super().__init__(f"no account {address!r}")
         self.address = address
+
+
+class AliasRefused(MailstoreError):
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"alias {address!r}: {reason}")
+        self.address = address
+        self.reason = reason
 
 
 class MessageNotFound(MailstoreError):

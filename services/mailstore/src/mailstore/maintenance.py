@@ -105,7 +105,7 @@ async def _until_done(batch: Callable[[db.Pool], Awaitable[int | None]], pool: d
 
 
 async def label_old_entries(pool: db.Pool) -> int:
-    """Give the entries from before conversations theirs (migration 0017): the indexes
+    """Give the entries from before conversations theirs (migration 0018): the indexes
     first, then batches until none is left; how many entries."""
     if not await db.build_conversation_indexes(pool):
         return 0

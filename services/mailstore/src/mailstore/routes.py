@@ -14,6 +14,7 @@ from mailstore.views import (
     messages,
     pop3,
     profile,
+    recipients,
     resets,
     sessions,
     throttle,
@@ -39,6 +40,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/v1/accounts", accounts.create_account, name="create_account")
     router.add_post("/v1/auth/verify", accounts.verify, name="verify")
     router.add_get("/v1/mailboxes/{address}", accounts.mailbox, name="mailbox")
+    router.add_get("/v1/recipients/{address}", recipients.recipient, name="recipient")
     router.add_get("/v1/directory", accounts.directory, name="directory")
     router.add_get(ACCOUNT + "/folders", accounts.folders, name="folders")
     router.add_post(ACCOUNT + "/folders", folders.create, name="create_folder")
@@ -90,6 +92,7 @@ def setup_routes(app: web.Application) -> None:
     )
     router.add_post(ACCOUNT + "/password", accounts.change_password, name="change_password")
     router.add_post(ACCOUNT + "/delete", accounts.delete_account, name="delete_account")
+    router.add_get(ACCOUNT + "/aliases", recipients.aliases, name="aliases")
     router.add_get(ACCOUNT + "/profile", profile.get_profile, name="profile")
     router.add_patch(ACCOUNT + "/profile", profile.update_profile, name="update_profile")
     router.add_post(ACCOUNT + "/tokens", sessions.create_token, name="create_token")

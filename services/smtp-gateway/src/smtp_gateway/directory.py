@@ -1,5 +1,6 @@
-"""The mail store's directory, as the gateway asks it: does a mailbox exist, is a login
-valid. The HTTP contract is in docs/architecture.md ("mailstore's internal HTTP API").
+"""The mail store's directory, as the gateway asks it: does a recipient reach anyone,
+does an account exist, which aliases may it send as, is a login valid. The HTTP
+contract is in docs/architecture.md ("mailstore's internal HTTP API").
 
 Every failure to get an answer is :class:`~smtp_gateway.errors.DirectoryUnavailable`,
 never "no": RCPT then gets a temporary 451 4.4.3 and the sender retries, where a
@@ -24,7 +25,11 @@ log = logging.getLogger(__name__)
 
 # Bounds the memory a flood of RCPTs to random addresses can take.
 CACHE_MAX_ENTRIES = 10_000
-# What the mail store says of a mailbox (``GET /v1/mailboxes/{address}``).
+# The mail store's two existence questions (docs/architecture.md), and its answers:
+# ``GET /v1/mailboxes/{address}`` (an account) and ``GET /v1/recipients/{address}``
+# (anyone reached: an account, a subaddress, an alias, a role address).
+MAILBOXES = "mailboxes"
+RECIPIENTS = "recipients"
 EXISTS, MISSING, DISABLED = "exists", "missing", "disabled"
 
 
@@ -89,24 +94,56 @@ class Directory:
         return f"<Directory {self._base}>"  # not the token
 
     async def mailbox_exists(self, address: str) -> bool:
-        """Whether ``address`` is a mailbox that takes mail (not missing nor disabled)."""
+        """Whether ``address`` is an account that takes mail (not missing nor disabled)."""
         return await self.mailbox_state(address) == EXISTS
 
     async def mailbox_state(self, address: str) -> str:
         """``GET /v1/mailboxes/{address}``: EXISTS or DISABLED (200, by its ``disabled``),
         MISSING (404); DirectoryUnavailable for anything else."""
-        cached = self._cache.get(address)
-        if cached is not None:
-            return cached
-        state = await self._lookup(address)
-        # A new account should become deliverable soon, so "no" is kept for less long.
-        ttl = self._negative_ttl if state == MISSING else self._positive_ttl
-        self._cache.put(address, state, ttl)
-        return state
+        return await self._cached(MAILBOXES, address)
+
+    async def recipient_exists(self, address: str) -> bool:
+        """Whether mail to ``address`` reaches anyone who takes mail."""
+        return await self.recipient_state(address) == EXISTS
+
+    async def recipient_state(self, address: str) -> str:
+        """``GET /v1/recipients/{address}``: does mail to it reach anyone (an account, a
+        subaddress, an alias, a role address)? The RCPT check: EXISTS, DISABLED (only
+        disabled accounts behind it) or MISSING."""
+        return await self._cached(RECIPIENTS, address)
+
+    async def aliases(self, account: str) -> frozenset[str]:
+        """``GET /v1/accounts/{account}/aliases``: the aliases it may send as. Not cached:
+        asked only when a message names a sender other than the account itself."""
+        url = URL(f"{self._base}/v1/accounts/{_segment(account)}/aliases", encoded=True)
+        try:
+            async with self._session.get(
+                url, headers=self._headers, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise DirectoryUnavailable(f"aliases answered {response.status}")
+                body = await response.json()
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise DirectoryUnavailable(f"aliases lookup failed: {exc!r}") from None
+        found = body.get("aliases") if isinstance(body, dict) else None
+        if not isinstance(found, list) or not all(isinstance(a, str) for a in found):
+            raise DirectoryUnavailable("aliases answered 200 without a list")
+        return frozenset(found)
 
     async def probe(self, address: str) -> None:
         """Ask about ``address`` past the cache, for /readyz; raises DirectoryUnavailable."""
-        await self._lookup(address)
+        await self._lookup(RECIPIENTS, address)
+
+    async def _cached(self, kind: str, address: str) -> str:
+        key = f"{kind}/{address}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        state = await self._lookup(kind, address)
+        # A new account should become deliverable soon, so "no" is kept for less long.
+        ttl = self._negative_ttl if state == MISSING else self._positive_ttl
+        self._cache.put(key, state, ttl)
+        return state
 
     async def verify(self, address: str, password: str, *, client: str) -> Account | None:
         """``POST /v1/auth/verify``: the account on 200, None on 401. Never cached.
@@ -139,10 +176,8 @@ class Directory:
             raise DirectoryUnavailable("auth/verify answered 200 without an address")
         return Account(address=body["address"], name=str(body.get("name") or ""))
 
-    async def _lookup(self, address: str) -> str:
-        # RFC 5321 §4.1.2 lets a local part hold "/", "?" or "%" (and quoted ones
-        # anything): encode all of it so the address stays one path segment.
-        url = URL(f"{self._base}/v1/mailboxes/{quote(address, safe='@')}", encoded=True)
+    async def _lookup(self, kind: str, address: str) -> str:
+        url = URL(f"{self._base}/v1/{kind}/{_segment(address)}", encoded=True)
         try:
             async with self._session.get(
                 url, headers=self._headers, timeout=self._timeout
@@ -151,7 +186,7 @@ class Directory:
                 body = await response.json() if status == 200 else None
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             # ValueError: a 200 whose body is not JSON.
-            raise DirectoryUnavailable(f"mailbox lookup failed: {exc!r}") from None
+            raise DirectoryUnavailable(f"{kind} lookup failed: {exc!r}") from None
         if status == 200:
             # A mail store from before disabled accounts says nothing: it exists.
             disabled = isinstance(body, dict) and body.get("disabled") is True
@@ -160,7 +195,13 @@ class Directory:
             return MISSING
         # 401/403 is our token missing/wrong (a misconfiguration, not "no such mailbox");
         # 5xx is the mail store's own trouble.
-        raise DirectoryUnavailable(f"mailbox lookup answered {status}")
+        raise DirectoryUnavailable(f"{kind} lookup answered {status}")
+
+
+def _segment(address: str) -> str:
+    # RFC 5321 §4.1.2 lets a local part hold "/", "?" or "%" (and quoted ones
+    # anything): encode all of it so the address stays one path segment.
+    return quote(address, safe="@")
 
 
 def _retry_after(headers: Mapping[str, str]) -> int:

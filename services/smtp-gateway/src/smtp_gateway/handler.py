@@ -2,8 +2,9 @@
 
 This is the edge where domain errors become SMTP replies:
 
-- delivery (SMTP_PORT): mail for existing local mailboxes only. Never an open relay:
-  a domain that is not ours is 550 5.7.1 whoever asks. No AUTH is offered, so a
+- delivery (SMTP_PORT): mail for local recipients that reach an account only (its
+  address, a subaddress, an alias, a role address; the mail store expands them).
+  Never an open relay: a domain that is not ours is 550 5.7.1 whoever asks. No AUTH is offered, so a
   sender in our own domains (MAIL FROM) is 550 5.7.1 unless the client is in a
   trusted network; the null sender of bounces stays welcome. A From:/Sender: in our
   domains is delivered, marked ``localpost-sender=fail`` (identity.py) for the web.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from smtp_gateway import identity
 from smtp_gateway.directory import DISABLED, EXISTS, Account, Directory
@@ -98,7 +100,10 @@ class DeliveryHandler:
         # RFC 5321 §4.5.1: postmaster@ every domain we serve must be accepted.
         if local.lower() == "postmaster":
             return None
-        return await self._require_mailbox(
+        # Every kind of address the mail store expands (an account, a subaddress, an
+        # alias, a role address) is one yes; the rest one 550 5.1.1 that names no kind.
+        return await self._require(
+            self._directory.recipient_state,
             address,
             envelope,
             address,
@@ -110,7 +115,7 @@ class DeliveryHandler:
     async def handle_message(
         self, session: Session, envelope: Envelope, message: bytes
     ) -> Reply | None:
-        checked = self.check_message(session, envelope, message)
+        checked = await self.check_message(session, envelope, message)
         if isinstance(checked, Reply):
             return checked
         message = checked
@@ -136,7 +141,9 @@ class DeliveryHandler:
         """The account whose Sent folder gets the message; None for delivered mail."""
         return None
 
-    def check_message(self, session: Session, envelope: Envelope, message: bytes) -> bytes | Reply:
+    async def check_message(
+        self, session: Session, envelope: Envelope, message: bytes
+    ) -> bytes | Reply:
         """The message to publish, with our Authentication-Results, or the refusal.
 
         Delivery refuses nothing here: a From: in our domains without a trusted network
@@ -162,8 +169,9 @@ class DeliveryHandler:
         # RFC 5321 §4.1.1.3: a bare <postmaster> is the postmaster of this server.
         return rcpt if "@" in rcpt else self._postmaster
 
-    async def _require_mailbox(
+    async def _require(
         self,
+        state_of: Callable[[str], Awaitable[str]],
         mailbox: str,
         envelope: Envelope,
         address: str,
@@ -172,11 +180,12 @@ class DeliveryHandler:
         *,
         disabled: Reply | None = None,
     ) -> Reply | None:
-        """None when ``mailbox`` takes mail; ``disabled`` (else ``missing``) when an
-        administrator disabled it; ``missing`` when it does not exist; 451 4.4.3 when
-        the directory cannot say (a temporary failure, never a guess)."""
+        """None when the directory's ``state_of`` says ``mailbox`` takes mail;
+        ``disabled`` (else ``missing``) when an administrator disabled it; ``missing``
+        when it reaches nobody; 451 4.4.3 when the directory cannot say (a temporary
+        failure, never a guess)."""
         try:
-            state = await self._directory.mailbox_state(mailbox)
+            state = await state_of(mailbox)
         except DirectoryUnavailable as exc:
             log.warning("%s <%s>: %s", envelope.id, address, exc)
             return self._refuse(
@@ -276,24 +285,51 @@ class SubmissionHandler(DeliveryHandler):
             return replies.AUTH_REQUIRED
         if identity == WEB_PRINCIPAL:
             return await self._check_on_behalf(envelope, address)
-        # RFC 6409 §6.1: the sender must be the authenticated account; an ordinary
-        # user's AUTH= may only name themself (RFC 4954 §5 leaves trust to us).
-        if address.lower() != identity.lower() or (
-            envelope.auth_mailbox is not None and envelope.auth_mailbox.lower() != identity.lower()
-        ):
+        # An ordinary user's AUTH= may only name themself (RFC 4954 §5 leaves trust to us).
+        if envelope.auth_mailbox is not None and envelope.auth_mailbox.lower() != identity.lower():
             return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
-        return None
+        return await self._check_sender(identity, envelope, address)
+
+    async def _check_sender(self, user: str, envelope: Envelope, address: str) -> Reply | None:
+        """RFC 6409 §6.1: the envelope sender is the user's address or an alias that
+        delivers to the user; 451 4.4.3 when the directory cannot say which aliases."""
+        if address.lower() == user.lower():
+            return None
+        aliases = await self._aliases(user, envelope)
+        if isinstance(aliases, Reply):
+            return aliases
+        if address.lower() in aliases:
+            return None
+        return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
+
+    async def _aliases(self, user: str, envelope: Envelope) -> frozenset[str] | Reply:
+        """The aliases ``user`` may send as, or 451 4.4.3 when the directory cannot say."""
+        try:
+            return await self._directory.aliases(user)
+        except DirectoryUnavailable as exc:
+            log.warning("%s <%s>: %s", envelope.id, user, exc)
+            return self._refuse(
+                replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, user
+            )
 
     async def _check_on_behalf(self, envelope: Envelope, address: str) -> Reply | None:
-        """The web principal sends as the user it names with AUTH=, who must exist."""
+        """The web principal sends as the user it names with AUTH=, who must exist (and
+        from the user's address or one of its aliases)."""
         user = envelope.auth_mailbox
-        if user is None or address.lower() != user.lower():
+        if user is None:
             return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
         _, _, domain = user.rpartition("@")
         if domain.lower() not in self._domains:
             return self._refuse(replies.SENDER_NOT_OWNED, "sender_not_owned", envelope, address)
-        return await self._require_mailbox(
-            user, envelope, address, replies.SENDER_NOT_OWNED, "sender_not_owned"
+        if refused := await self._check_sender(user, envelope, address):
+            return refused
+        return await self._require(
+            self._directory.mailbox_state,
+            user,
+            envelope,
+            address,
+            replies.SENDER_NOT_OWNED,
+            "sender_not_owned",
         )
 
     def submitted_by(self, session: Session, envelope: Envelope) -> str | None:
@@ -302,15 +338,23 @@ class SubmissionHandler(DeliveryHandler):
             return envelope.auth_mailbox
         return session.authenticated_as
 
-    def check_message(self, session: Session, envelope: Envelope, message: bytes) -> bytes | Reply:
+    async def check_message(
+        self, session: Session, envelope: Envelope, message: bytes
+    ) -> bytes | Reply:
         """RFC 6409 §8.1: the headers must not say the message is from someone other than
         the sender, whom handle_mail established: the account logged in, or the user the
-        web principal vouches for with AUTH=."""
+        web principal vouches for with AUTH=, or an alias that delivers to them."""
         sender = self.submitted_by(session, envelope)
         if sender is None:  # handle_mail refused MAIL without one; kept as a guard
             return replies.AUTH_REQUIRED
         fields = identity.sender_fields(message)
         verdict = identity.submission_verdict(fields, sender)
+        if verdict is None and fields.readable:
+            # Only a message from someone else costs the question about aliases.
+            aliases = await self._aliases(sender, envelope)
+            if isinstance(aliases, Reply):
+                return aliases
+            verdict = identity.submission_verdict(fields, sender, aliases)
         if verdict is None:
             if not fields.readable:
                 reply, reason = replies.FROM_HEADER_UNREADABLE, "from_header_unreadable"

@@ -1,7 +1,8 @@
 """Who a message says it is from, whether the gateway can vouch for that, and the
 ``Authentication-Results:`` field (RFC 8601) that records the answer.
 
-- :func:`owns` is the one place that says whether an identity may use an address.
+- :func:`owns` is the one place that says whether an identity may use an address: its
+  own, or an alias that delivers to it (the mail store's answer, issue 16).
 - :func:`sender_fields` reads the ``From:`` and ``Sender:`` fields of a message's header
   section, every mailbox of every such field (groups flattened, comments and encoded
   words understood) with ``policy.default``'s parser, never ``email.utils`` (its results
@@ -80,16 +81,20 @@ class Verdict:
     comment: str | None = None
 
 
-def owns(identity: str, address: str) -> bool:
-    """Whether ``identity`` (an account's canonical address) may send as ``address``.
+def owns(identity: str, address: str, aliases: Iterable[str] = ()) -> bool:
+    """Whether ``identity`` (an account's canonical address) may send as ``address``:
+    its own address, or one of ``aliases``, the aliases that deliver to it (the mail
+    store's answer; an alias of several accounts is each one's).
 
-    The local part exactly as the account spells it (RFC 5321 §2.4: it is the mailbox's
-    own name); the domain without case (RFC 5321 §2.4). Aliases, when accounts have
-    them, are to be answered here.
+    The local part exactly as the mail store spells it (RFC 5321 §2.4: it is the
+    mailbox's own name); the domain without case (RFC 5321 §2.4).
     """
-    own_local, _, own_domain = identity.rpartition("@")
     local, _, domain = address.rpartition("@")
-    return local == own_local and domain.lower() == own_domain.lower()
+    for mine in (identity, *aliases):
+        own_local, _, own_domain = mine.rpartition("@")
+        if local == own_local and domain.lower() == own_domain.lower():
+            return True
+    return False
 
 
 def in_domains(address: str, domains: Iterable[str]) -> bool:
@@ -194,10 +199,13 @@ def delivery_verdict(fields: SenderFields, *, domains: frozenset[str], trusted: 
     return Verdict(FAIL, claimed, "not authenticated")
 
 
-def submission_verdict(fields: SenderFields, identity: str) -> Verdict | None:
-    """Authenticated mail: None when a From:/Sender: mailbox is not ``identity``'s (or the
-    fields cannot be read); otherwise a pass."""
-    if not fields.readable or not all(owns(identity, box) for box in fields.mailboxes):
+def submission_verdict(
+    fields: SenderFields, identity: str, aliases: Iterable[str] = ()
+) -> Verdict | None:
+    """Authenticated mail: None when a From:/Sender: mailbox is neither ``identity``'s
+    nor one of its ``aliases`` (or the fields cannot be read); otherwise a pass."""
+    aliases = tuple(aliases)
+    if not fields.readable or not all(owns(identity, box, aliases) for box in fields.mailboxes):
         return None
     return Verdict(PASS, fields.from_[0] if fields.from_ else None)
 

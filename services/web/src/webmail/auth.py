@@ -57,13 +57,17 @@ def address_problem(address: str, domains: tuple[str, ...]) -> str | None:
     local, _, domain = address.rpartition("@")
     if not local.isascii():
         # Cyrillic a (U+0430), Greek o (U+03BF), zero-width spaces: look-alikes of others.
-        return "Use only the letters a-z, digits and . - _ + (no look-alike letters)."
+        return "Use only the letters a-z, digits and . - _ (no look-alike letters)."
     if not local or not _LOCAL_PART.fullmatch(local) or len(local) > MAX_LOCAL_PART:
-        return "Use letters, digits and . - _ + (no spaces), up to 64 characters."
+        return "Use letters, digits and . - _ (no spaces), up to 64 characters."
     if domain not in domains:
         return f"The address must end in @{' or @'.join(domains)}."
     if is_reserved(local):
         return "This address is reserved for the service; choose another."
+    if "+" in local:
+        # RFC 5233 subaddressing: alice+shop@ is alice's, and must not become someone else's.
+        base = local.partition("+")[0]
+        return f"A + makes a variant of an address ({base}+anything reaches {base}); leave it out."
     return None
 
 

@@ -14,22 +14,26 @@ from mailstore.errors import AddressTaken
 
 async def create_account(pool: Pool, *, address: str, name: str, password_hash: str) -> Record:
     try:
-        row = await pool.fetchrow(
-            """
-            INSERT INTO accounts (address, name, password_hash)
-            SELECT $1, $2, $3
-            WHERE NOT EXISTS (SELECT 1 FROM retired_addresses WHERE address = $1)
-            RETURNING id, address, name, created_at
-            """,
-            address,
-            name,
-            password_hash,
-        )
+        async with pool.acquire() as con, con.transaction():
+            # The lock db.recipients.add_alias takes: no alias appears meanwhile.
+            await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", address)
+            row = await con.fetchrow(
+                """
+                INSERT INTO accounts (address, name, password_hash)
+                SELECT $1, $2, $3
+                WHERE NOT EXISTS (SELECT 1 FROM retired_addresses WHERE address = $1)
+                  AND NOT EXISTS (SELECT 1 FROM aliases WHERE address = $1)
+                RETURNING id, address, name, created_at
+                """,
+                address,
+                name,
+                password_hash,
+            )
     except asyncpg.UniqueViolationError:
         raise AddressTaken(address) from None
     if row is None:
-        # A deleted account's address: taken for good (migration 0014 says why). The
-        # same answer as a live account's, so sign-up reveals nothing more.
+        # A deleted account's address (taken for good, migration 0014 says why) or an
+        # alias's. The same answer as a live account's, so sign-up reveals nothing more.
         raise AddressTaken(address)
     return row
 

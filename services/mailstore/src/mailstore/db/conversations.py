@@ -1,5 +1,5 @@
 """Conversations: a folder listed one row per conversation, a conversation opened, and
-the labelling of the entries from before them (migration 0017).
+the labelling of the entries from before them (migration 0018).
 
 An entry's ``conversation`` is set by the migration's trigger as it is inserted (the
 merging of conversations when a parent arrives after its children is there too). A
@@ -148,7 +148,7 @@ async def expand_conversations(pool: Pool, *, account_id: int, entry_ids: list[i
     return [row["id"] for row in rows]
 
 
-# The labelling of old entries (migration 0017), as db.backfill numbers old UIDs: first
+# The labelling of old entries (migration 0018), as db.backfill numbers old UIDs: first
 # the indexes, CONCURRENTLY, then the entries in batches by id, each batch one short
 # transaction; conversation_of does the merging, so the order is only the arrival order.
 # Each index by name: its build, and the drop of a failed build's invalid leftover.
@@ -199,7 +199,7 @@ async def build_conversation_indexes(pool: Pool) -> bool:
 
 
 async def label_old_entries(pool: Pool, *, batch: int = LABEL_BATCH) -> int | None:
-    """Label one batch of entries from before migration 0017: how many entries the batch
+    """Label one batch of entries from before migration 0018: how many entries the batch
     walked, or None when nothing is left to do (or the indexes are not built yet, or
     another replica holds the batch)."""
     async with pool.acquire() as con, con.transaction():

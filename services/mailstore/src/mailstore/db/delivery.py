@@ -1,18 +1,31 @@
 """Storing delivered messages: the message, its attachments, its mailbox entries.
 
-The consumer stores a whole prefetch batch in one transaction: four statements for the
-batch instead of three round trips per message, which is what lets one consumer keep up
+The consumer stores a whole prefetch batch in one transaction: a handful of statements
+for the batch instead of three round trips per message, which is what lets one consumer keep up
 with the gateway (docs/performance.md). Every statement is idempotent on the gateway id,
 so a redelivered batch, or a message another replica stored first, inserts nothing twice.
+
+Recipients are expanded here (mailstore.recipients: subaddresses, aliases, role
+addresses), so each account reached gets one entry per message, whichever of its
+addresses the envelope named and however many of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mailstore.db.connection import Connection, Pool
+from mailstore.db.recipients import Lookup, lookup
+from mailstore.imap_structure import describe
 from mailstore.parsing import ParsedMessage
+from mailstore.recipients import Directory, Expansion, delivered_to_field, expand
+
+# A copy's IMAP structure is described in a worker thread beyond this size, as the
+# consumer parses (consumer.PARSE_IN_THREAD_BYTES).
+DESCRIBE_IN_THREAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,21 +92,86 @@ async def store_messages(pool: Pool, messages: Sequence[NewMessage]) -> list[Sto
         for message in messages:
             if message.gateway_id not in existing:
                 new.setdefault(message.gateway_id, message)
+        expansions: dict[str, Expansion] = {}
+        owners: dict[str, int | None] = {}
+        rows: list[NewMessage] = []
+        found = Lookup(Directory(), {})
+        if new:
+            found = await lookup(con, addresses=_named(new.values()))
+        for gateway_id, message in new.items():
+            expansions[gateway_id] = expansion = expand(message.rcpt_to, found.directory)
+            owner = _sole_owner(message, expansion, found)
+            owners[gateway_id] = None if owner is None else owner[0]
+            if owner is None:
+                rows.append(message)
+            else:
+                rows.append(await _copy_for(message, *owner, gateway_id=gateway_id))
         # Another replica may have committed some of them since the SELECT: only the
         # messages this transaction inserted get entries.
-        inserted = await insert_messages(con, list(new.values())) if new else set()
+        inserted = await insert_messages(con, rows) if rows else set()
         new = {gateway_id: m for gateway_id, m in new.items() if gateway_id in inserted}
-        entries = await _insert_entries(con, list(new.values())) if new else {}
+        entries = await _insert_entries(con, list(new.values()), expansions, found, owners)
     outcomes = []
     for message in messages:
         if new.get(message.gateway_id) is not message:
             outcomes.append(StoreOutcome(stored=False, entries=[], without_account=[]))
             continue
         mine = entries.get(message.gateway_id, [])
-        found = {entry.address for entry in mine if entry.folder == "inbox"}
-        missing = [a for a in message.rcpt_to if a not in found]
-        outcomes.append(StoreOutcome(True, mine, missing))
+        outcomes.append(StoreOutcome(True, mine, expansions[message.gateway_id].nobody))
     return outcomes
+
+
+def _named(messages: Iterable[NewMessage]) -> list[str]:
+    named = []
+    for message in messages:
+        named.extend(message.rcpt_to)
+        if message.submitted_by is not None:
+            named.append(message.submitted_by)
+    return named
+
+
+def _sole_owner(message: NewMessage, expansion: Expansion, found: Lookup) -> tuple[int, str] | None:
+    """The account whose copy the message's own row is, when nobody gets it as received.
+
+    Mail only to an alias or a subaddress would otherwise keep the row as received with
+    no entry showing it, for ever; it then is the first account's copy instead (its
+    id stays the gateway id, the idempotency key). None when an account was named by
+    its own address, the sender has a Sent entry, or a recipient reached nobody (that
+    mail is kept as received).
+    """
+    if expansion.nobody or None in expansion.accounts.values():
+        return None
+    if found.directory.accounts.get(message.submitted_by or "") is not None:
+        return None
+    for account_id, recipient in expansion.accounts.items():
+        if recipient is not None:
+            return account_id, recipient
+    return None
+
+
+def copy_id(gateway_id: str, account_id: int) -> str:
+    """The id of the copy of a message made for one account (it has a Delivered-To)."""
+    return f"{gateway_id}.{account_id}"
+
+
+async def _copy_for(
+    message: NewMessage, account_id: int, recipient: str, *, gateway_id: str | None = None
+) -> NewMessage:
+    """The message as one account receives it: RFC 9228's Delivered-To on top.
+
+    The stored message is shared by its recipients, so a field of one account's is a
+    copy of its own, made only when the envelope did not name the account's address
+    (a subaddress, an alias, a role). Its IMAP structure is described again: every
+    part's offset moved.
+    """
+    raw = delivered_to_field(recipient) + message.raw
+    if len(raw) > DESCRIBE_IN_THREAD_BYTES:
+        structure = await asyncio.to_thread(describe, raw)
+    else:
+        structure = describe(raw)
+    parsed = dataclasses.replace(message.parsed, imap_structure=structure)
+    gateway_id = gateway_id or copy_id(message.gateway_id, account_id)
+    return dataclasses.replace(message, gateway_id=gateway_id, raw=raw, parsed=parsed)
 
 
 async def insert_messages(con: Connection, messages: list[NewMessage]) -> set[str]:
@@ -180,49 +258,65 @@ def _message_row(message: NewMessage) -> tuple[object, ...]:
     )
 
 
-async def _insert_entries(con: Connection, messages: list[NewMessage]) -> dict[str, list[NewEntry]]:
-    """Every recipient's Inbox entry and the submitter's Sent entry, each with its UID.
+async def _insert_entries(
+    con: Connection,
+    messages: list[NewMessage],
+    expansions: dict[str, Expansion],
+    found: Lookup,
+    owners: dict[str, int | None],
+) -> dict[str, list[NewEntry]]:
+    """Every reached account's Inbox entry and the submitter's Sent entry, each with its UID.
 
-    Two statements: the first finds the accounts and locks their folders in order (two
-    replicas' batches then wait for each other instead of deadlocking); the second takes
-    each folder's UIDs and MODSEQ and inserts the entries.
+    Two statements: the first locks the accounts' folders in order (two replicas'
+    batches then wait for each other instead of deadlocking); the second takes each
+    folder's UIDs and MODSEQ and inserts the entries. Between them, the copies with a
+    Delivered-To of the accounts that are still there.
     """
     ids: list[str] = []
-    addresses: list[str] = []
+    account_ids: list[int] = []
     roles: list[str] = []
+    copies: dict[str, tuple[NewMessage, int, str]] = {}
     for message in messages:
-        for address in message.rcpt_to:
-            ids.append(message.gateway_id)
-            addresses.append(address)
+        for account_id, recipient in expansions[message.gateway_id].accounts.items():
+            entry_message = message.gateway_id
+            # The message's own row is the sole owner's copy already (_sole_owner).
+            if recipient is not None and account_id != owners[message.gateway_id]:
+                entry_message = copy_id(message.gateway_id, account_id)
+                copies[entry_message] = (message, account_id, recipient)
+            ids.append(entry_message)
+            account_ids.append(account_id)
             roles.append("received")
-        if message.submitted_by is not None:
+        sender = found.directory.accounts.get(message.submitted_by or "")
+        if sender is not None:
             ids.append(message.gateway_id)
-            addresses.append(message.submitted_by)
+            account_ids.append(sender)
             roles.append("sent")
+    if not ids:
+        return {}
+    made = [await _copy_for(*copy) for copy in copies.values()]
     # WITH ORDINALITY keeps the batch's order, so UIDs and entry ids rise in delivery
-    # order. A recipient named twice in one envelope gets one entry (DISTINCT ON).
-    wanted = await con.fetch(
+    # order; an account whose folders are gone (deleted meanwhile) drops out here.
+    rows = await con.fetch(
         """
-        WITH wanted AS (
-            SELECT DISTINCT ON (w.message_id, a.id, w.role)
-                   w.message_id, w.role, w.n, a.id AS account_id, a.address,
-                   CASE w.role WHEN 'sent' THEN 'sent' ELSE 'inbox' END AS folder_id
-            FROM unnest($1::text[], $2::text[], $3::text[])
-                WITH ORDINALITY AS w (message_id, address, role, n)
-            JOIN accounts a ON a.address = w.address
-            ORDER BY w.message_id, a.id, w.role, w.n
-        )
-        SELECT wanted.* FROM folders f
-        JOIN wanted ON wanted.account_id = f.account_id AND wanted.folder_id = f.id
+        SELECT w.message_id, w.role, w.n, w.account_id,
+               CASE w.role WHEN 'sent' THEN 'sent' ELSE 'inbox' END AS folder_id
+        FROM folders f
+        JOIN unnest($1::text[], $2::bigint[], $3::text[])
+            WITH ORDINALITY AS w (message_id, account_id, role, n)
+          ON w.account_id = f.account_id
+         AND f.id = CASE w.role WHEN 'sent' THEN 'sent' ELSE 'inbox' END
         ORDER BY f.account_id, f.id FOR NO KEY UPDATE OF f
         """,
         ids,
-        addresses,
+        account_ids,
         roles,
     )
-    if not wanted:
+    if not rows:
         return {}
-    rows = sorted(wanted, key=lambda row: row["n"])
+    kept = {row["message_id"] for row in rows}
+    if wanted_copies := [copy for copy in made if copy.gateway_id in kept]:
+        await insert_messages(con, wanted_copies)
+    rows = sorted(rows, key=lambda row: row["n"])
     counts: dict[tuple[int, str], int] = {}
     offsets = []
     for row in rows:
@@ -255,11 +349,13 @@ async def _insert_entries(con: Connection, messages: list[NewMessage]) -> dict[s
         [row["folder_id"] for row in rows],
         offsets,
     )
-    address_of = {row["account_id"]: row["address"] for row in rows}
+    address_of = found.address_of
     entries: dict[str, list[NewEntry]] = {}
     for row in sorted(inserted, key=lambda row: row["id"]):
         entry = NewEntry(
             row["id"], address_of[row["account_id"]], row["folder_id"], row["uid"], row["modseq"]
         )
-        entries.setdefault(row["message_id"], []).append(entry)
+        # A copy's entry counts as its message's (the gateway id the events name).
+        gateway_id = row["message_id"].partition(".")[0]
+        entries.setdefault(gateway_id, []).append(entry)
     return entries

@@ -296,6 +296,55 @@ MAIL_PATHS: dict[str, Any] = {
             },
         }
     },
+    "/v1/recipients/{address}": {
+        "get": {
+            "summary": "Does mail to this address reach anyone? (the gateway's RCPT check)",
+            "description": (
+                "Yes for an account's address, a subaddress of one (local+detail@, RFC "
+                "5233), an alias, and a role address (RFC 2142) with an alias or "
+                "administrators behind it. The 404 is the one for an unknown account: "
+                "it does not tell which kinds of address exist."
+            ),
+            "parameters": [ADDRESS],
+            "responses": {
+                "200": json_content(
+                    {
+                        "type": "object",
+                        "required": ["address", "disabled"],
+                        "properties": {
+                            "address": {"type": "string"},
+                            "disabled": {
+                                "type": "boolean",
+                                "description": (
+                                    "only accounts an administrator disabled are behind it "
+                                    "(an alias skips them): refuse mail, 550 5.2.1"
+                                ),
+                            },
+                        },
+                    },
+                    "It reaches at least one account",
+                ),
+                "404": NOT_FOUND,
+            },
+        }
+    },
+    "/v1/accounts/{address}/aliases": {
+        "get": {
+            "summary": "The aliases that deliver to this account (it may send as them)",
+            "parameters": [ADDRESS],
+            "responses": {
+                "200": json_content(
+                    {
+                        "type": "object",
+                        "required": ["aliases"],
+                        "properties": {"aliases": {"type": "array", "items": {"type": "string"}}},
+                    },
+                    "Alias addresses, sorted",
+                ),
+                "404": NOT_FOUND,
+            },
+        }
+    },
     "/v1/directory": {
         "get": {
             "summary": "Accounts whose address or name starts with prefix (autocomplete)",

@@ -12,6 +12,7 @@ from mailstore import db, logins
 from mailstore.errors import InvalidRequest, LoginThrottled
 from mailstore.keys import CONFIG, HASHER, METRICS, POOL
 from mailstore.passwords import MAX_PASSWORD
+from mailstore.recipients import DELIMITER
 from mailstore.views.common import MAX_ID, account_of, find_account, json_object, limit_of
 
 # RFC 5321 §4.1.2 Dot-string; quoted local parts are legal but not offered for new accounts.
@@ -22,12 +23,16 @@ MIN_PASSWORD = 8
 DIRECTORY_LIMIT = 10
 
 
-def _address_problem(address: str, domains: tuple[str, ...]) -> str | None:
+def address_problem(address: str, domains: tuple[str, ...]) -> str | None:
     local, at, domain = address.rpartition("@")
     if not at or not _LOCAL_PART.fullmatch(local) or len(local) > MAX_LOCAL_PART:
         return "must be local-part@domain with a plain (dot-atom) local part"
     if domain not in domains:
         return f"must be in a local domain ({', '.join(domains)})"
+    if DELIMITER in local:
+        # RFC 5233: local+detail@ is local@'s subaddress (mailstore.recipients); an
+        # account of that name would take mail meant for another.
+        return f"may not hold {DELIMITER!r}, the subaddress delimiter"
     return None
 
 
@@ -36,7 +41,7 @@ def _validated_account(body: dict[str, Any], domains: tuple[str, ...]) -> tuple[
     address, name, password = body.get("address"), body.get("name", ""), body.get("password")
     if not isinstance(address, str):
         fields["address"] = "is required (a string)"
-    elif problem := _address_problem(address.lower(), domains):
+    elif problem := address_problem(address.lower(), domains):
         fields["address"] = problem
     if not isinstance(name, str) or len(name) > MAX_NAME:
         fields["name"] = f"must be a string of at most {MAX_NAME} characters"

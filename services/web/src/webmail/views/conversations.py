@@ -1,7 +1,7 @@
 """Conversations in the webmail (issue 15): a folder's rows grouped by References /
 In-Reply-To when the person's setting says so, and a conversation opened on one page.
 
-The grouping is the mail store's (migration 0017); the web shapes its rows so that the
+The grouping is the mail store's (migration 0018); the web shapes its rows so that the
 folder template treats a conversation row as a message row: unread if any of its
 messages is, starred if any is, and linked to the conversation when it holds more than
 one message.

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from webmail import assets, csrf
 from webmail.controls import visible
+from webmail.drafts import MAX_ATTACHMENTS_BYTES
 from webmail.errors import MailstoreUnavailable
 from webmail.highlight import highlight
 from webmail.keys import CONFIG, MAILSTORE, NONCE, PRINCIPAL, TEMPLATES
@@ -87,6 +88,9 @@ def create_environment() -> jinja2.Environment:
     env.filters["visible"] = visible
     env.filters["highlight"] = highlight
     env.globals["forgery_warning"] = forgery_warning
+    # The compose form states the attachments' limit next to the file input.
+    env.globals["max_attachments_bytes"] = MAX_ATTACHMENTS_BYTES
+    env.globals["max_attachments_mb"] = MAX_ATTACHMENTS_BYTES // (1024 * 1024)
     return env
 
 

@@ -11,6 +11,7 @@ from webmail.views import (
     api,
     api_folders,
     compose,
+    drafts,
     folders,
     health,
     live,
@@ -83,6 +84,7 @@ def setup_routes(app: web.Application) -> None:
 
     router.add_get("/compose", compose.compose_form, name="compose_form")
     router.add_post("/compose", compose.send, name="send")
+    router.add_post("/compose/draft", drafts.save_draft, name="save_draft")
     router.add_get("/directory", compose.directory, name="directory")
 
     router.add_get("/live/events", live.events, name="live_events")

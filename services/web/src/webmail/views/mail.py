@@ -69,6 +69,8 @@ async def folder(request: web.Request) -> web.Response:
         "cursor": cursor,
         "position": position(listing, f"/mail/{name}"),
         "sent": request.query.get("sent") == "1",
+        # A partial delivery (views.compose.send): who did not get the message.
+        "undelivered": request.query.get("undelivered", "")[:2000],
         "query": "",
         "search_error": None,
     }

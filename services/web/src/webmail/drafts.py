@@ -267,6 +267,7 @@ def build_message(draft: Draft, *, sender: Account) -> EmailMessage:
 # forwarded, flagged once sent) travel in a header of our own.
 DRAFT_FIELDS = ("to", "cc", "bcc", "subject", "body", "in_reply_to", "references")
 SOURCE_HEADER = "X-Localpost-Source"
+TYPED_HEADER = "X-Localpost-Typed-"
 _ADDRESS_HEADERS = (("to", "To"), ("cc", "Cc"), ("bcc", "Bcc"))
 
 
@@ -290,13 +291,13 @@ def unsent_message(
     del msg["To"]
     for name, header in _ADDRESS_HEADERS:
         typed = _clean_header(text[name])
-        if not typed:
-            continue
-        try:
-            msg[header] = typed
-        except ValueError:  # an encoded word hiding a line break: the addresses alone
-            if good := parse_addresses(typed)[0]:
-                msg[header] = ", ".join(good)
+        good = parse_addresses(typed)[0]
+        if good:
+            msg[header] = ", ".join(good)
+        if typed != ", ".join(good):
+            # What the person typed, mistakes included, beside the addresses a mail
+            # program can use: the header parser fails on much of it ("bob@").
+            msg[TYPED_HEADER + header] = typed
     source, flag = text["source"], values.get("source_flag", "")
     if source.isascii() and source.isdigit() and len(source) < 20 and flag.isalpha():
         msg[SOURCE_HEADER] = f"{flag[:20]} {source}"
@@ -308,7 +309,10 @@ def unsent_fields(raw: bytes) -> dict[str, str]:
     saved): each address field as written, the first text/plain part as the body."""
     # The address fields as written: the default policy would quote a bad entry.
     written = email.message_from_bytes(raw, policy=email.policy.compat32)
-    values = {name: _decoded(written.get(header)) for name, header in _ADDRESS_HEADERS}
+    values = {
+        name: _decoded(written.get(TYPED_HEADER + header) or written.get(header))
+        for name, header in _ADDRESS_HEADERS
+    }
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     values["subject"] = str(msg.get("Subject", ""))
     values["in_reply_to"] = str(msg.get("In-Reply-To", ""))
@@ -322,6 +326,7 @@ def unsent_fields(raw: bytes) -> dict[str, str]:
             body = str(part.get_content())
         except (LookupError, ValueError):  # an unknown charset, a broken encoding
             body = ""
+    body = body.replace("\r\n", "\n")  # stored with CRLF (RFC 5322 §2.1)
     # set_content ends a body with a line break; the one typed did not need to.
     values["body"] = body[:-1] if body.endswith("\n") else body
     return values

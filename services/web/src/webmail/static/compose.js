@@ -154,7 +154,18 @@
 
   setInterval(() => { if (dirty() && !saving) save(false); }, AUTOSAVE_MS);
 
-  form.addEventListener("submit", () => { leaving = true; });
+  // A submit waits for a save under way (an upload): it then carries the draft's id and
+  // the uploaded files as kept ones, and Send deletes that draft.
+  form.addEventListener("submit", (e) => {
+    if (saving) {
+      e.preventDefault();
+      const button = e.submitter;
+      const again = () => (button ? form.requestSubmit(button) : form.requestSubmit());
+      saving.finally(() => setTimeout(again, 0));
+      return;
+    }
+    leaving = true;
+  });
 
   // Leaving the page (closing the tab, following a link, switching away): one last save.
   function lastSave() {

@@ -19,11 +19,12 @@ from typing import Any
 from aiohttp import web
 
 from webmail import compose_form, drafts
-from webmail.errors import NotFound
+from webmail.errors import InvalidFields, NotFound
 from webmail.keys import COMPOSE_FORM, MAILSTORE, PRINCIPAL
 from webmail.mailstore_client import Account
 from webmail.pages import render
 from webmail.typedefs import ComposeForm
+from webmail.views import api
 from webmail.views.common import require_user, see_other
 
 DRAFTS = "drafts"
@@ -199,6 +200,23 @@ async def save_draft(request: web.Request) -> web.Response:
 
 def _wants_json(request: web.Request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
+
+
+async def api_save(request: web.Request) -> web.Response:
+    """POST /api/v1/drafts: save a draft (text only) into Drafts, replacing ``replaces``
+    (one of the account's drafts; any other id saves a new one)."""
+    user = require_user(request)
+    body = await api._json_body(request)
+    replaces = body.get("replaces")
+    if replaces is not None and (not isinstance(replaces, int) or isinstance(replaces, bool)):
+        raise InvalidFields({"replaces": "must be a draft's id or null"})
+    form = ComposeForm()
+    form.values = {name: ", ".join(api.address_list(body, name)) for name in ("to", "cc", "bcc")}
+    for name, field_name in (("subject", "subject"), ("body", "text")):
+        form.values[name] = api._text(body, field_name)
+    form.values["draft"] = "" if replaces is None else str(replaces)
+    saved = await save(request, user.account, form)
+    return web.json_response({"id": saved.id}, status=201)
 
 
 async def form_expired(request: web.Request, form: ComposeForm) -> web.Response:

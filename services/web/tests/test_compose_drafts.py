@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 import io
 import re
+import socket
+from collections.abc import AsyncIterator
 from email import message_from_bytes
 from email.policy import SMTP
 from typing import Any
@@ -15,9 +17,11 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from webmail.drafts import MAX_ATTACHMENTS_BYTES
+from webmail.main import create_app
+from webmail.settings import load_config
 from webmail.views.drafts import SESSION_ENDED
 
 Client = TestClient[web.Request, web.Application]
@@ -349,3 +353,29 @@ async def test_a_hostile_kept_reference_is_no_attachment(client: Client, h: Any,
     )
     assert response.status in (200, 422)
     assert (await response.json())["attachments"] == []
+
+
+@pytest.fixture
+async def no_submission(web_environ: dict[str, str]) -> AsyncIterator[Client]:
+    """The web service with nothing listening where the submission service should be."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    app = create_app(load_config({**web_environ, "SUBMISSION_PORT": str(closed)}), live=False)
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+async def test_a_message_that_cannot_be_sent_now_waits_in_drafts(
+    no_submission: Client, h: Any
+) -> None:
+    _, token = await signed_in(no_submission, h)
+    fields = {"to": "bob@localpost.test", "subject": "Later", "body": "Still mine"}
+
+    response = await no_submission.post("/compose", data=form(token, **fields))
+
+    assert response.status == 503
+    page = await response.text()
+    assert "nothing was sent" in page
+    assert body_of(page) == "Still mine"
+    assert [m["subject"] for m in await drafts(no_submission)] == ["Later"]

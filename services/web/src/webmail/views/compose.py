@@ -11,10 +11,10 @@ from aiohttp import web
 from webmail import drafts
 from webmail.bodies import quote_for_reply
 from webmail.controls import INVISIBLE, has_control
-from webmail.errors import InvalidFields, NotFound, RateLimited
+from webmail.errors import InvalidFields, NotFound, RateLimited, SubmissionUnavailable
 from webmail.keys import CONFIG, MAILSTORE, METRICS, SUBMITTER
 from webmail.pages import person, render, utc_fallback
-from webmail.typedefs import Principal
+from webmail.typedefs import ComposeForm, Principal
 from webmail.views import drafts as draft_views
 from webmail.views.common import require_user, see_other
 
@@ -145,14 +145,11 @@ async def send(request: web.Request) -> web.Response:
         )
     except InvalidFields as exc:
         request.app[METRICS].sent.labels(outcome="refused").inc()
-        # What was typed comes back, and what was attached: saved into the draft, since
-        # browsers never let a page pre-fill a file input.
-        saved = None
-        if draft_views.worth_saving(form):
-            saved = await draft_views.save(request, user.account, form)
-        attachments = [] if saved else await draft_views.describe(request, user.address, form.keep)
-        context = draft_views.compose_context(values, saved, attachments, exc.fields)
-        return await render(request, "compose.html", context, status=422)
+        return await _form_again(request, user, form, values, exc.fields, status=422)
+    except SubmissionUnavailable:
+        # Not sent: the message waits in Drafts rather than being lost with the page.
+        errors = {"form": NOT_SENT}
+        return await _form_again(request, user, form, values, errors, status=503)
     request.app[METRICS].sent.labels(outcome="sent").inc()
     await _forget_draft(request, user.address, form.values.get("draft", ""))
     await _mark_source(request, user.address, values["source"], values["source_flag"])
@@ -166,6 +163,26 @@ async def send(request: web.Request) -> web.Response:
 
 
 FORM_FIELDS = (*drafts.DRAFT_FIELDS, "source", "source_flag", "draft")
+NOT_SENT = "Sending is unavailable right now: nothing was sent. Your message is saved as a draft."
+
+
+async def _form_again(
+    request: web.Request,
+    user: Principal,
+    form: ComposeForm,
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    status: int,
+) -> web.Response:
+    """The form again with ``errors``: what was typed, and what was attached, saved into
+    the draft first (browsers never let a page pre-fill a file input)."""
+    saved = None
+    if draft_views.worth_saving(form):
+        saved = await draft_views.save(request, user.account, form)
+    attachments = [] if saved else await draft_views.describe(request, user.address, form.keep)
+    context = draft_views.compose_context(values, saved, attachments, errors)
+    return await render(request, "compose.html", context, status=status)
 
 
 async def _forget_draft(request: web.Request, address: str, draft: str) -> None:

@@ -339,6 +339,15 @@ async def test_a_partial_delivery_leaves_the_form_and_says_who_did_not_get_it(
     page = await (await client.get(sent.headers["Location"])).text()
     assert "Sent, but not delivered to: nobody@localpost.test" in page
     assert len(handler.messages) == 1
+    # The sent message says so too; the copy received says nothing of the envelope.
+    (copy,) = (await (await client.get("/api/v1/messages?folder=sent")).json())["messages"]
+    sent_page = await (await client.get(f"/messages/{copy['id']}")).text()
+    assert re.search(
+        r'id="undelivered">Sent, but not delivered to: nobody@localpost\.test\.', sent_page
+    )
+    await h.login(client, bob)
+    (received,) = (await (await client.get("/api/v1/messages")).json())["messages"]
+    assert 'id="undelivered"' not in await (await client.get(f"/messages/{received['id']}")).text()
 
 
 @pytest.mark.parametrize(

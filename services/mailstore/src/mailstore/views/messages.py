@@ -124,6 +124,7 @@ async def get_message(request: web.Request) -> web.Response:
             ],
             "parse_error": row["parse_error"],
             "parse_defects": row["parse_defects"],
+            "delivered_to": row["delivered_to"],
         }
     )
 

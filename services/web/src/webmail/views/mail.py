@@ -223,8 +223,20 @@ async def message(request: web.Request) -> web.Response:
         "blocked_images": blocked and not images,
         # Images the body shows (cid:) are not files to list again below it.
         "attachments": [a for a in attachments if a.get("index") not in shown],
+        "undelivered": undelivered(msg),
     }
     return await render(request, "message.html", context)
+
+
+def undelivered(msg: dict[str, Any]) -> list[str]:
+    """Who in To and Cc of one's own sent message the gateway did not accept (a partial
+    delivery, views.compose.send): said on the message, so nobody sends it again to all."""
+    accepted = msg.get("delivered_to")
+    if not isinstance(accepted, list):
+        return []
+    got = {str(a).lower() for a in accepted}
+    named = [str(p.get("address") or "") for p in (*msg.get("to", []), *msg.get("cc", []))]
+    return [a for a in dict.fromkeys(named) if a and a.lower() not in got]
 
 
 # The reader's choice of font for plain-text bodies, remembered by the browser: "fixed"

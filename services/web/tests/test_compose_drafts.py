@@ -350,20 +350,6 @@ async def test_a_partial_delivery_leaves_the_form_and_says_who_did_not_get_it(
     assert 'id="undelivered"' not in await (await client.get(f"/messages/{received['id']}")).text()
 
 
-@pytest.mark.parametrize(
-    "keep", ["1:2:3", "x:1", "99999999999999999999:1", "1:9999999999", "\x00", "-1:0", ""]
-)
-async def test_a_hostile_kept_reference_is_no_attachment(client: Client, h: Any, keep: str) -> None:
-    _, token = await signed_in(client, h)
-    response = await client.post(
-        "/compose/draft",
-        data=form(token, subject="s", keep=[keep]),
-        headers={"Accept": "application/json"},
-    )
-    assert response.status in (200, 422)
-    assert (await response.json())["attachments"] == []
-
-
 @pytest.fixture
 async def no_submission(web_environ: dict[str, str]) -> AsyncIterator[Client]:
     """The web service with nothing listening where the submission service should be."""

@@ -106,7 +106,7 @@
       }
       if (response.status === 401 || response.status === 403) {
         ended = true;
-        say("Your session ended. Press Save draft to log in again; what you wrote is kept.");
+        say("Not saved: your session or this form expired. Press Save draft to keep what you wrote.");
         return;
       }
       let answer = null;

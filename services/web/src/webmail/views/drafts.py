@@ -224,9 +224,11 @@ async def form_expired(request: web.Request, form: ComposeForm) -> web.Response:
     new login): the form again, nothing done, since a forged request looks the same.
     Signed out (the session ended while writing): the login form, carrying what was
     typed in hidden fields; logging in saves it as a draft and opens it (restore)."""
-    if _wants_json(request):
-        return web.json_response({"error": "session ended"}, status=401)
     principal = request.get(PRINCIPAL)
+    if _wants_json(request):  # the script's autosave: Save draft takes it from here
+        if principal is None:
+            return web.json_response({"error": "session ended"}, status=401)
+        return web.json_response({"error": "form expired"}, status=403)
     if principal is not None:
         attachments = await describe(request, principal.address, form.keep)
         context = compose_context(form.values, None, attachments, {"form": FORM_EXPIRED})

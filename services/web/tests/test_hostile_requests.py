@@ -562,6 +562,7 @@ DRAFT_REFERENCES = [
     ("draft-not-a-number", "draft", "abc"),
     ("draft-negative", "draft", "-1"),
     ("draft-past-bigint", "draft", "99999999999999999999"),
+    ("draft-19-digits-past-bigint", "draft", "9999999999999999999"),
     ("draft-arabic-digits", "draft", "\u0661\u0662"),
     ("draft-nul", "draft", "1\x00"),
 ]

@@ -64,9 +64,8 @@ def prefill(msg: dict[str, Any], mode: str, user: Principal, zone: str = "") -> 
 
 async def compose_form(request: web.Request) -> web.Response:
     user = require_user(request)
-    draft = request.query.get("draft", "")
-    if draft.isascii() and draft.isdigit() and len(draft) < 20:
-        return await _open_draft(request, user, int(draft))
+    if (draft := draft_views.draft_id(request.query.get("draft", ""))) is not None:
+        return await _open_draft(request, user, draft)
     values: dict[str, str] = {
         "to": request.query.get("to", ""),
         "cc": "",
@@ -188,9 +187,9 @@ async def _form_again(
 async def _forget_draft(request: web.Request, address: str, draft: str) -> None:
     """The sent draft leaves Drafts; one deleted meanwhile, or an id someone edited, is
     left alone (the message is sent either way)."""
-    if draft.isascii() and draft.isdigit() and len(draft) < 20:
+    if (entry := draft_views.draft_id(draft)) is not None:
         with contextlib.suppress(NotFound):
-            await request.app[MAILSTORE].delete_draft(address, int(draft))
+            await request.app[MAILSTORE].delete_draft(address, entry)
 
 
 SOURCE_FLAGS = ("answered", "forwarded")

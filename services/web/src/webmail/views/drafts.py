@@ -31,6 +31,7 @@ DRAFTS = "drafts"
 _REF = re.compile(r"([0-9]{1,19}):([0-9]{1,9})")
 # References one form may keep: far more files than 18 MB would take in practice.
 MAX_KEPT = 100
+MAX_ID = 2**63 - 1  # the mail store's ids are bigint
 TOO_LARGE = (
     f"Attachments are too large (at most {drafts.MAX_ATTACHMENTS_BYTES // (1024 * 1024)} MB"
     " in all): the files just chosen were not attached."
@@ -141,10 +142,7 @@ async def save(request: web.Request, account: Account, form: ComposeForm) -> Sav
     msg = drafts.unsent_message(form.values, (*kept, *files), sender=account)
     raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
     mailstore = request.app[MAILSTORE]
-    previous = form.values.get("draft", "")
-    replaces = (
-        int(previous) if previous.isascii() and previous.isdigit() and len(previous) < 20 else None
-    )
+    replaces = draft_id(form.values.get("draft", ""))
     try:
         entry = await mailstore.save_draft(account.address, raw, replaces=replaces)
     except NotFound:
@@ -153,6 +151,13 @@ async def save(request: web.Request, account: Account, form: ComposeForm) -> Sav
         entry = await mailstore.save_draft(account.address, raw, replaces=None)
     stored = await mailstore.get_message(account.address, entry)
     return Saved(entry, attachment_refs(entry, stored.get("attachments", [])), errors)
+
+
+def draft_id(value: str) -> int | None:
+    """A form's draft id, or None: what is not a message id names no draft."""
+    if value.isascii() and value.isdigit() and len(value) < 20 and int(value) <= MAX_ID:
+        return int(value)
+    return None
 
 
 async def load(

@@ -130,10 +130,7 @@ async def kept_attachments(
 
 async def save(request: web.Request, account: Account, form: ComposeForm) -> Saved:
     """Save ``form`` as the account's draft (replacing the draft it came from)."""
-    remove = form.values.get("remove", "")
-    kept, missing = await kept_attachments(
-        request, account.address, [r for r in form.keep if r != remove]
-    )
+    kept, missing = await kept_attachments(request, account.address, form.keep)
     errors: dict[str, str] = {"attachments": GONE} if missing else {}
     files = form.files
     total = sum(len(a.data) for a in (*kept, *files))
@@ -188,8 +185,8 @@ def compose_context(
 
 
 async def save_draft(request: web.Request) -> web.Response:
-    """POST /compose/draft: "Save draft", autosave (JSON for the page's script), and the
-    removal of one attachment without a script."""
+    """POST /compose/draft: "Save draft", and the page script's autosave and uploads
+    (JSON answers); an attachment whose box is unticked is left out."""
     user = require_user(request)
     form = await form_of(request)
     saved = await save(request, user.account, form)

@@ -9,6 +9,7 @@ anything unexpected or no answer in time → MailstoreUnavailable.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -397,7 +398,10 @@ class MailstoreClient:
         transaction (NotFound: no such draft, and nothing stored); the new draft's id."""
         form = aiohttp.FormData()
         form.add_field("meta", json.dumps({"replaces": replaces}), content_type=JSON_TYPE)
-        form.add_field("message", raw, content_type="message/rfc822", filename="draft.eml")
+        # A stream, not bytes: aiohttp warns that large bytes block the event loop.
+        form.add_field(
+            "message", io.BytesIO(raw), content_type="message/rfc822", filename="draft.eml"
+        )
         _, body, _ = await self._call(
             "POST",
             self._account(address) + "/drafts",

@@ -1122,6 +1122,14 @@ async def test_leaving_a_compose_page_with_unsaved_text_asks_first(
         await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
         assert dialogs == []
         await page.goto("/compose")
+        # A file over the limit is refused in the browser, before any upload.
+        files = page.get_by_label("Add files")
+        big = {"name": "film.bin", "mimeType": "application/octet-stream",
+               "buffer": b"x" * (18 * 1024 * 1024 + 1)}  # fmt: skip
+        await files.set_input_files(big)
+        await expect(page.locator("#attachments-error")).to_contain_text("Too large")
+        await expect(files).to_have_attribute("aria-invalid", "true")
+        assert await mailstore.folder(hal.address, "drafts") == []
         await page.get_by_label("Message", exact=True).fill("Unsaved words")
         await page.close(run_before_unload=True)
         await asyncio.wait_for(asked.wait(), timeout=5)

@@ -76,7 +76,10 @@ async def test_save_draft_stores_it_in_drafts_and_opens_it_again(client: Client,
     fields = {"to": "bob@localpost.test, not an address", "bcc": "carol@localpost.test",
               "subject": "Plans", "body": "\n\nHalf a thought\nand more"}  # fmt: skip
 
-    saved = await client.post("/compose/draft", data=form(token, **fields), allow_redirects=False)
+    # The form's Save draft button: Send's form with save=1.
+    saved = await client.post(
+        "/compose", data=form(token, save="1", **fields), allow_redirects=False
+    )
 
     assert saved.status == 303
     location = saved.headers["Location"]

@@ -29,7 +29,7 @@ MAX_UPLOAD_BYTES = 4 * drafts.MAX_ATTACHMENTS_BYTES
 # Parts one form may have, as aiohttp's client_max_fields for other forms.
 MAX_PARTS = 1000
 TEXT_FIELDS = (
-    *drafts.DRAFT_FIELDS, "source", "source_flag", "draft", csrf.FIELD,
+    *drafts.DRAFT_FIELDS, "source", "source_flag", "draft", "save", csrf.FIELD,
 )  # fmt: skip
 
 

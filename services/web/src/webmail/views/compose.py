@@ -120,6 +120,8 @@ def with_signature(body: str, signature: str) -> str:
 async def send(request: web.Request) -> web.Response:
     user = require_user(request)
     form = await draft_views.form_of(request)
+    if form.values.get("save"):  # the form's "Save draft" button, not Send
+        return await draft_views.save_and_answer(request, user.account, form)
     values = {name: form.values.get(name, "") for name in FORM_FIELDS}
     try:
         if form.too_large:

@@ -188,8 +188,15 @@ async def save_draft(request: web.Request) -> web.Response:
     """POST /compose/draft: "Save draft", and the page script's autosave and uploads
     (JSON answers); an attachment whose box is unticked is left out."""
     user = require_user(request)
-    form = await form_of(request)
-    saved = await save(request, user.account, form)
+    return await save_and_answer(request, user.account, await form_of(request))
+
+
+async def save_and_answer(
+    request: web.Request, account: Account, form: ComposeForm
+) -> web.Response:
+    """Save ``form`` and answer: JSON for the script, else the draft's page (or the form
+    with its field errors)."""
+    saved = await save(request, account, form)
     if _wants_json(request):
         status = 422 if saved.errors else 200
         body = {"draft": saved.id, "attachments": saved.attachments, "errors": saved.errors}

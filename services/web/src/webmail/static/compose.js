@@ -12,7 +12,7 @@
   const status = document.getElementById("draft-status");
   const files = document.getElementById("attachments");
   const kept = document.getElementById("kept");
-  const maxBytes = Number(form.dataset.maxBytes) || Infinity;
+  const maxBytes = () => Number(form.dataset.maxBytes) || Infinity;
 
   let changes = 0; // edits since the page loaded; saved up to ``savedAt``
   let savedAt = 0;
@@ -137,9 +137,9 @@
   files.addEventListener("change", () => {
     let chosen = 0;
     for (const f of files.files) chosen += f.size;
-    if (chosen + keptBytes() > maxBytes) {
+    if (chosen + keptBytes() > maxBytes()) {
       fieldError(
-        "Too large: at most " + sizeText(maxBytes) + " in all, and these files come to " +
+        "Too large: at most " + sizeText(maxBytes()) + " in all, and these files come to " +
         sizeText(chosen + keptBytes()) + ". Choose fewer or smaller files."
       );
       files.value = "";

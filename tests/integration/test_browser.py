@@ -42,6 +42,7 @@ from playwright.async_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    Dialog,
     Locator,
     Page,
     ViewportSize,
@@ -220,7 +221,7 @@ async def compose_and_send(person: Person, to: str) -> None:
     await page.get_by_label("Subject", exact=True).fill(SUBJECT)
     await page.get_by_label("Message", exact=True).fill(BODY)
     name, data = ATTACHMENT
-    await page.get_by_label("Attachments").set_input_files(
+    await page.get_by_label("Add files").set_input_files(
         {"name": name, "mimeType": "text/plain", "buffer": data}
     )
     await screenshot(page, "compose", full_page=True)
@@ -1237,3 +1238,145 @@ async def test_a_conversation_is_one_row_opens_whole_and_can_be_turned_off(
         assert fay.problems == []
     finally:
         await fay.context.close()
+
+
+async def draft_status(page: Page) -> None:
+    """Wait for the compose page's script to report a save (autosave: 5 s after a change
+    at the soonest)."""
+    status = page.locator("#draft-status")
+    await expect(status).to_contain_text("Draft saved at", timeout=DELIVERY_TIMEOUT_MS)
+
+
+async def test_a_draft_survives_a_form_error_and_a_logout_then_forwards_its_attachments(
+    browser: Browser, stack: LocalStack | None, endpoints: Endpoints, mailstore: MailstoreAPI
+) -> None:
+    unique = uuid.uuid4().hex[:6]
+    frank = await new_person(browser, endpoints, "Frank Fell", f"frank.draft.{unique}")
+    gina = await new_person(browser, endpoints, "Gina Gale", f"gina.draft.{unique}")
+    try:
+        for person in (frank, gina):
+            await mailstore.create_account(person.address, PASSWORD, person.name)
+        await log_in(frank)
+        page = frank.page
+        await page.goto("/compose")
+        # The limit is said before choosing, and checked in the browser.
+        await expect(page.locator("#attachments-limit")).to_have_text("At most 18 MB in all.")
+        to = page.get_by_label("To", exact=True)
+        await to.fill("not an address")
+        await page.get_by_label("Subject", exact=True).fill("Minutes")
+        body = page.get_by_label("Message", exact=True)
+        await body.fill("Draft of the minutes")
+        # Chosen files go into the draft at once, listed with a box each.
+        await page.get_by_label("Add files").set_input_files(
+            [
+                {"name": "minutes.txt", "mimeType": "text/plain", "buffer": b"minutes"},
+                {"name": "budget.txt", "mimeType": "text/plain", "buffer": b"budget"},
+            ]
+        )
+        await draft_status(page)
+        await expect(page.get_by_label("minutes.txt")).to_be_checked()
+        await expect(page.get_by_label("budget.txt")).to_be_checked()
+
+        # A form error: the text and both attachments are still there.
+        await page.get_by_role("button", name="Send").click()
+        await expect(page.locator("#to-error")).to_have_text("Not an address: not an address")
+        await expect(body).to_have_value("Draft of the minutes")
+        await expect(page.get_by_label("minutes.txt")).to_be_checked()
+        await expect(page.get_by_label("budget.txt")).to_be_checked()
+        assert await axe_violations(page) is None
+
+        # Autosave: more text is saved without a click; Drafts holds one draft.
+        await body.fill("Draft of the minutes, with the budget")
+        await draft_status(page)
+        (draft,) = await mailstore.folder(frank.address, "drafts")
+        assert draft["subject"] == "Minutes"
+        assert "with the budget" in draft["preview"]
+
+        # The session ends elsewhere; Save draft asks to log in and comes back to it.
+        other = await frank.context.new_page()
+        await other.goto("/mail/inbox")
+        # The sidebar's menu holds the button; its form is what matters here.
+        await other.locator('form[action="/logout"]').evaluate("form => form.submit()")
+        await expect(other).to_have_url(re.compile(r"/login$"))
+        await other.close()
+        await body.fill("Draft of the minutes, with the budget and the dates")
+        await page.get_by_role("button", name="Save draft").click()
+        await expect(page.get_by_role("alert")).to_contain_text("Your session ended")
+        assert await axe_violations(page) is None
+        await page.get_by_label("Address", exact=True).fill(frank.local)
+        await page.get_by_label("Password", exact=True).fill(PASSWORD)
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page).to_have_url(re.compile(r"/compose\?draft=[0-9]+&restored=1$"))
+        await expect(body).to_have_value("Draft of the minutes, with the budget and the dates")
+        await expect(page.get_by_label("budget.txt")).to_be_checked()
+
+        await to.fill(gina.address)
+        await page.get_by_role("button", name="Send").click()
+        await expect(page).to_have_url(re.compile(r"/mail/sent\?sent=1$"))
+        assert await mailstore.folder(frank.address, "drafts") == []
+
+        # Gina forwards it back without the budget: unticked, it is gone from the draft.
+        await log_in(gina)
+        (received,) = await mailstore.wait_for(gina.address, 1)
+        page = gina.page
+        await page.goto(f"/compose?forward={received['id']}")
+        await expect(page.get_by_label("minutes.txt")).to_be_checked()
+        await page.get_by_label("budget.txt").uncheck()
+        await draft_status(page)
+        await expect(page.get_by_label("budget.txt")).to_have_count(0)
+        assert await axe_violations(page) is None
+        await page.get_by_label("To", exact=True).fill(frank.address)
+        await page.get_by_role("button", name="Send").click()
+        await expect(page).to_have_url(re.compile(r"/mail/sent\?sent=1$"))
+        (forwarded,) = await mailstore.wait_for(frank.address, 1)
+        full = await mailstore.message(frank.address, forwarded["id"])
+        assert [a["filename"] for a in full["attachments"]] == ["minutes.txt"]
+
+        # The refusal is a 422 page, which Chromium logs as a failed load; the login
+        # page after the ended session is a 401.
+        expected = [p for p in frank.problems if "status of 422" in p or "status of 401" in p]
+        assert [p for p in frank.problems if p not in expected] + gina.problems == []
+    finally:
+        for person in (frank, gina):
+            await person.context.close()
+
+
+async def test_leaving_a_compose_page_with_unsaved_text_asks_first(
+    browser: Browser, stack: LocalStack | None, endpoints: Endpoints, mailstore: MailstoreAPI
+) -> None:
+    hal = await new_person(browser, endpoints, "Hal Hart", f"hal.leave.{uuid.uuid4().hex[:6]}")
+    try:
+        await mailstore.create_account(hal.address, PASSWORD, hal.name)
+        await log_in(hal)
+        page = hal.page
+        await page.goto("/compose")
+        dialogs: list[str] = []
+        asked = asyncio.Event()
+
+        async def answer(dialog: Dialog) -> None:
+            dialogs.append(dialog.type)
+            asked.set()
+            await dialog.accept()  # leave after all: the page closes
+
+        page.on("dialog", answer)
+        # Nothing typed: no question.
+        await page.get_by_role("link", name="Cancel").click()
+        await expect(page).to_have_url(re.compile(r"/mail/inbox$"))
+        assert dialogs == []
+        await page.goto("/compose")
+        # A file over the limit is refused in the browser, before any upload. The limit
+        # the page states (data-max-bytes, 18 MB) made small: an 18 MB buffer sent to
+        # the browser twice over its pipe is what a crowded test machine cannot spare.
+        await page.locator("form.compose").evaluate("form => { form.dataset.maxBytes = 1000; }")
+        files = page.get_by_label("Add files")
+        big = {"name": "film.bin", "mimeType": "application/octet-stream", "buffer": b"x" * 1001}
+        await files.set_input_files(big)
+        await expect(page.locator("#attachments-error")).to_contain_text("Too large")
+        await expect(files).to_have_attribute("aria-invalid", "true")
+        assert await mailstore.folder(hal.address, "drafts") == []
+        await page.get_by_label("Message", exact=True).fill("Unsaved words")
+        await page.close(run_before_unload=True)
+        await asyncio.wait_for(asked.wait(), timeout=5)
+        assert dialogs == ["beforeunload"]
+    finally:
+        await hal.context.close()

@@ -809,3 +809,20 @@ async def test_filename_finds_attachments_not_inline_images(
 
     assert await found(client, "filename:q3-report") == (200, {entry})
     assert await found(client, "filename:logo") == (200, set())
+
+
+async def test_only_the_senders_sent_copy_names_the_envelope_recipients(
+    client: Client, alice_and_bob: None, deliver: Any
+) -> None:
+    raw = mail("Partly", sender=ALICE, to=f"{BOB}, gone@localpost.test")
+    await deliver(raw, rcpt_to=[BOB], mail_from=ALICE, submitted_by=ALICE)
+    (sent,) = await inbox_ids(client, ALICE, "sent")
+    (received,) = await inbox_ids(client, BOB)
+
+    mine = await (await client.get(f"/v1/accounts/{ALICE}/messages/{sent}", headers=AUTH)).json()
+    theirs = await (
+        await client.get(f"/v1/accounts/{BOB}/messages/{received}", headers=AUTH)
+    ).json()
+
+    assert mine["delivered_to"] == [BOB]
+    assert theirs["delivered_to"] is None

@@ -409,3 +409,40 @@ async def test_openapi_lists_every_api_route_with_its_methods(client: Client) ->
             served.add((re.sub(r"\{(\w+):[^/]*\}", r"{\1}", path), route.method))
     served -= {(path, "HEAD") for path, _ in served}
     assert served == documented
+
+
+async def test_send_takes_bcc_into_the_envelope_only(
+    client: Client, h: Any, submission: Any, owner: tuple[str, str]
+) -> None:
+    handler, _ = submission
+    rcpt, hidden = await h.register(client), await h.register(client)
+    body = {"to": [rcpt], "bcc": [hidden], "subject": "Blind", "text": "Hi"}
+
+    response = await client.post("/api/v1/messages", json=body, headers=bearer(owner[1]))
+
+    assert response.status == 202, await response.text()
+    envelope, raw = handler.messages[-1]
+    assert sorted(envelope.rcpt_tos) == sorted([rcpt, hidden])
+    assert hidden.encode() not in raw
+
+
+async def test_drafts_are_saved_replaced_and_listed(
+    client: Client, h: Any, owner: tuple[str, str]
+) -> None:
+    headers = bearer(owner[1])
+    first = await client.post(
+        "/api/v1/drafts", json={"to": ["bob@"], "subject": "one", "text": "a"}, headers=headers
+    )
+    assert first.status == 201, await first.text()
+    draft = (await first.json())["id"]
+    second = await client.post(
+        "/api/v1/drafts", json={"subject": "two", "replaces": draft}, headers=headers
+    )
+    listed = await (await client.get("/api/v1/messages?folder=drafts", headers=headers)).json()
+
+    assert second.status == 201
+    assert [(m["id"], m["subject"]) for m in listed["messages"]] == [
+        ((await second.json())["id"], "two")
+    ]
+    bad = await client.post("/api/v1/drafts", json={"replaces": "1"}, headers=headers)
+    assert bad.status == 422

@@ -1,4 +1,5 @@
-"""The compose form's recipient fields (drafts.parse_addresses, make_draft).
+"""The compose form's recipient fields (drafts.parse_addresses, make_draft), and a draft
+as stored in Drafts (drafts.unsent_message, unsent_fields).
 
 `make test` runs this on the newest CPython installed too: there an empty field is where
 ``email.utils.getaddresses`` (CVE-2023-27043 fix) used to make Send answer
@@ -7,10 +8,15 @@
 
 from __future__ import annotations
 
+from email import message_from_bytes
+from email.policy import default
+
 import pytest
 
+from webmail import drafts
 from webmail.drafts import make_draft, parse_addresses
 from webmail.errors import InvalidFields
+from webmail.mailstore_client import Account
 
 
 @pytest.mark.parametrize("value", ["", "   ", ",", [], [""], ["", " "]])
@@ -103,3 +109,46 @@ def test_recipients_outside_the_domains_are_named_with_why() -> None:
 def test_recipients_in_the_domains_whatever_their_case_are_sent() -> None:
     draft = make_draft(to="a@X.Test", cc="", subject="", body="", domains=("x.test",))
     assert draft.to == ("a@X.Test",)
+
+
+# -- a draft as stored in Drafts (unsent_message, unsent_fields) ----------------------------
+
+SENDER = Account("me@localpost.test", "Me")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["bob@", '"', "a<", "bob@localpost.test, not an address", "Jöhn <j@localpost.test>", ""],
+)
+def test_a_draft_keeps_the_address_fields_as_typed(typed: str) -> None:
+    msg = drafts.unsent_message({"to": typed, "cc": typed, "bcc": typed}, (), sender=SENDER)
+    values = drafts.unsent_fields(msg.as_bytes())
+    assert (values["to"], values["cc"], values["bcc"]) == (typed, typed, typed)
+
+
+def test_a_draft_gives_mail_programs_the_usable_addresses() -> None:
+    msg = drafts.unsent_message({"to": "bob@localpost.test, bob@"}, (), sender=SENDER)
+    parsed = message_from_bytes(msg.as_bytes(), policy=default)
+    assert str(parsed["To"]) == "bob@localpost.test"
+
+
+def test_a_draft_round_trips_its_fields_and_attachments() -> None:
+    values = {
+        "subject": "Plans\nfor Monday", "body": "\n\nFirst line\r\nsecond\n",
+        "in_reply_to": "<a@x>", "references": "<z@x> <a@x>", "source": "12",
+        "source_flag": "answered",
+    }  # fmt: skip
+    notes = drafts.attachment("notes.txt", "text/plain", b"notes")
+    raw = drafts.unsent_message(values, (notes,), sender=SENDER).as_bytes()
+    back = drafts.unsent_fields(raw)
+    assert back["subject"] == "Plans for Monday"
+    assert back["body"] == "\n\nFirst line\nsecond"
+    assert (back["in_reply_to"], back["references"]) == ("<a@x>", "<z@x> <a@x>")
+    assert (back["source"], back["source_flag"]) == ("12", "answered")
+    (part,) = message_from_bytes(raw, policy=default).iter_attachments()
+    assert part.get_filename() == "notes.txt"
+
+
+def test_a_lone_surrogate_does_not_stop_a_draft_being_saved() -> None:
+    raw = drafts.unsent_message({"subject": "a\ud800", "body": "b\udfff"}, (), sender=SENDER)
+    assert drafts.unsent_fields(raw.as_bytes())["body"] == "b?"

@@ -543,3 +543,44 @@ async def test_the_directory_is_rate_limited_per_account(client: Client, h: Any)
     ]
 
     assert statuses == [200] * limit + [429]
+
+
+# -- a draft's references ---------------------------------------------------------------------
+
+# (id, field of the compose form, value): the draft it replaces and the attachments it
+# keeps are named by the form (views.drafts); whatever they say, the draft is saved as
+# the signed-in account's and no attachment of anyone's comes with it.
+DRAFT_REFERENCES = [
+    ("keep-three-parts", "keep", "1:2:3"),
+    ("keep-not-a-number", "keep", "x:1"),
+    ("keep-past-bigint", "keep", "99999999999999999999:1"),
+    ("keep-index-huge", "keep", "1:9999999999"),
+    ("keep-nul", "keep", "\x00"),
+    ("keep-negative", "keep", "-1:0"),
+    ("keep-arabic-digits", "keep", "\u0661:\u0660"),
+    ("keep-empty", "keep", ""),
+    ("draft-not-a-number", "draft", "abc"),
+    ("draft-negative", "draft", "-1"),
+    ("draft-past-bigint", "draft", "99999999999999999999"),
+    ("draft-19-digits-past-bigint", "draft", "9999999999999999999"),
+    ("draft-arabic-digits", "draft", "\u0661\u0662"),
+    ("draft-nul", "draft", "1\x00"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), [r[1:] for r in DRAFT_REFERENCES],
+                         ids=[r[0] for r in DRAFT_REFERENCES])  # fmt: skip
+async def test_a_hostile_draft_reference_saves_a_new_draft_without_attachments(
+    client: Client, h: Any, name: str, value: str
+) -> None:
+    await h.login(client, await h.register(client))
+    token = await h.csrf_token(client, "/compose")
+
+    response = await client.post(
+        "/compose/draft",
+        data={"csrf_token": token, "subject": "s", name: value},
+        headers={"Accept": "application/json"},
+    )
+
+    assert response.status == 200, await response.text()
+    assert (await response.json())["attachments"] == []

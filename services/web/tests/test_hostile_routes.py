@@ -155,14 +155,14 @@ ID_ROUTES = [
     for path in [_fill(canonical, {"id": "{id}", "action": action, "n": "0"})]
 ] + [
     (f"GET /compose?{mode}={{id}}", "GET", f"/compose?{mode}={{id}}")
-    for mode in ("reply", "reply_all", "forward")
+    for mode in ("reply", "reply_all", "forward", "draft")
 ]
 
 
 def test_the_id_table_covers_every_route_with_an_id() -> None:
     with_ids = {(m, c) for _, m, c in _routes() if "{id" in c and m != "HEAD"}
     assert len(with_ids) >= 8
-    assert len(ID_ROUTES) >= len(with_ids) + 3
+    assert len(ID_ROUTES) >= len(with_ids) + 4
 
 
 def _owners_message() -> bytes:

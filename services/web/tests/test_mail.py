@@ -432,7 +432,7 @@ async def test_a_message_too_large_for_submission_is_shown_next_to_the_field_wit
     assert response.status == 422
     text = await response.text()
     assert 'id="attachments-error">The message is too large.' in text
-    assert 'aria-describedby="attachments-error"' in text
+    assert 'aria-describedby="attachments-limit attachments-error"' in text
     assert f'value="{rcpt}"' in text
     assert 'value="Big &lt;one&gt;"' in text
     assert "keep these words" in text

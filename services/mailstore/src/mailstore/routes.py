@@ -7,6 +7,7 @@ from aiohttp import web
 from mailstore import db
 from mailstore.views import (
     accounts,
+    drafts,
     folders,
     health,
     imap,
@@ -62,6 +63,8 @@ def setup_routes(app: web.Application) -> None:
     router.add_post(MESSAGE + "/trash", messages.trash, name="trash_message")
     router.add_post(MESSAGE + "/restore", messages.restore, name="restore_message")
     router.add_post(MESSAGE + "/move", messages.move, name="move_message")
+    router.add_post(ACCOUNT + "/drafts", drafts.save, name="save_draft")
+    router.add_delete(ACCOUNT + "/drafts/{id:[0-9]{1,20}}", drafts.delete, name="delete_draft")
     router.add_get(IMAP + "/folders", imap.list_folders, name="imap_folders")
     router.add_get(IMAP + "/status", imap.folder_status, name="imap_status")
     router.add_post(IMAP + "/folders", imap.create_folder, name="imap_create")

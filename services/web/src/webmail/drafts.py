@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import mimetypes
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
@@ -256,3 +259,87 @@ def build_message(draft: Draft, *, sender: Account) -> EmailMessage:
         maintype, _, subtype = item.content_type.partition("/")
         msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename)
     return msg
+
+
+# -- drafts kept in the Drafts folder -----------------------------------------------------
+
+# The form fields a draft keeps. ``source`` and ``source_flag`` (the message replied to or
+# forwarded, flagged once sent) travel in a header of our own.
+DRAFT_FIELDS = ("to", "cc", "bcc", "subject", "body", "in_reply_to", "references")
+SOURCE_HEADER = "X-Localpost-Source"
+TYPED_HEADER = "X-Localpost-Typed-"
+_ADDRESS_HEADERS = (("to", "To"), ("cc", "Cc"), ("bcc", "Bcc"))
+
+
+def unsent_message(
+    values: dict[str, str], attachments: tuple[Attachment, ...], *, sender: Account
+) -> EmailMessage:
+    """A draft as it stands, for the Drafts folder: what was typed, mistakes included (a
+    bad address is what a form error gives back), minus what MIME cannot carry (lone
+    surrogates become "?", line breaks in headers spaces)."""
+    text = {name: _storable(values.get(name, "")) for name in (*DRAFT_FIELDS, "source")}
+    draft = Draft(
+        to=(),
+        cc=(),
+        subject=_clean_header(text["subject"]),
+        body=text["body"].replace("\r\n", "\n"),
+        attachments=attachments,
+        in_reply_to=_clean_header(text["in_reply_to"]) or None,
+        references=_clean_header(text["references"]) or None,
+    )
+    msg = build_message(draft, sender=sender)
+    del msg["To"]
+    for name, header in _ADDRESS_HEADERS:
+        typed = _clean_header(text[name])
+        good = parse_addresses(typed)[0]
+        if good:
+            msg[header] = ", ".join(good)
+        if typed != ", ".join(good):
+            # What the person typed, mistakes included, beside the addresses a mail
+            # program can use: the header parser fails on much of it ("bob@").
+            msg[TYPED_HEADER + header] = typed
+    source, flag = text["source"], values.get("source_flag", "")
+    if source.isascii() and source.isdigit() and len(source) < 20 and flag.isalpha():
+        msg[SOURCE_HEADER] = f"{flag[:20]} {source}"
+    return msg
+
+
+def unsent_fields(raw: bytes) -> dict[str, str]:
+    """The compose form's fields of a draft ``unsent_message`` built (or a mail program
+    saved): each address field as written, the first text/plain part as the body."""
+    # The address fields as written: the default policy would quote a bad entry.
+    written = email.message_from_bytes(raw, policy=email.policy.compat32)
+    values = {
+        name: _decoded(written.get(TYPED_HEADER + header) or written.get(header))
+        for name, header in _ADDRESS_HEADERS
+    }
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    values["subject"] = str(msg.get("Subject", ""))
+    values["in_reply_to"] = str(msg.get("In-Reply-To", ""))
+    values["references"] = str(msg.get("References", ""))
+    flag, _, source = str(msg.get(SOURCE_HEADER, "")).partition(" ")
+    values["source"], values["source_flag"] = source, flag
+    part = msg.get_body(preferencelist=("plain",))
+    body = ""
+    if isinstance(part, EmailMessage):
+        try:
+            body = str(part.get_content())
+        except (LookupError, ValueError):  # an unknown charset, a broken encoding
+            body = ""
+    body = body.replace("\r\n", "\n")  # stored with CRLF (RFC 5322 §2.1)
+    # set_content ends a body with a line break; the one typed did not need to.
+    values["body"] = body[:-1] if body.endswith("\n") else body
+    return values
+
+
+def _decoded(value: object) -> str:
+    if not isinstance(value, str):
+        return ""
+    try:
+        return _clean_header(str(make_header(decode_header(value))))
+    except (LookupError, ValueError):  # an unknown charset, a broken encoded word
+        return _clean_header(value)
+
+
+def _storable(value: str) -> str:
+    return value.encode("utf-8", "replace").decode("utf-8") if has_surrogate(value) else value

@@ -10,7 +10,7 @@ from webmail.mailstore_client import MailstoreClient
 from webmail.metrics import Metrics
 from webmail.settings import Config
 from webmail.submission import Submitter
-from webmail.typedefs import Principal
+from webmail.typedefs import ComposeForm, Principal
 
 CONFIG = web.AppKey("config", Config)
 MAILSTORE = web.AppKey("mailstore", MailstoreClient)
@@ -25,3 +25,5 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 NONCE = web.RequestKey("nonce", str)
 # A CSRF cookie value created for this response (first visit).
 NEW_CSRF_NONCE = web.RequestKey("new_csrf_nonce", str)
+# The compose form, read as it streamed in by csrf_middleware (compose_form.py).
+COMPOSE_FORM = web.RequestKey("compose_form", ComposeForm)

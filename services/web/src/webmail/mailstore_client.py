@@ -9,6 +9,7 @@ anything unexpected or no answer in time → MailstoreUnavailable.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -28,6 +29,8 @@ from webmail.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+JSON_TYPE = "application/json"
 
 # How long an ordinary call may take is the caller's (WEB_MAILSTORE_TIMEOUT, a page's
 # budget): the mail store answers from one PostgreSQL query, so a slow answer means it
@@ -99,6 +102,7 @@ class MailstoreClient:
         path: str,
         *,
         json: Json | None = None,
+        data: aiohttp.FormData | None = None,
         params: dict[str, str] | None = None,
         expect: tuple[int, ...] = (200,),
         timeout: aiohttp.ClientTimeout | None = None,
@@ -113,6 +117,7 @@ class MailstoreClient:
                 method,
                 self._base + path,
                 json=json,
+                data=data,
                 params=params,
                 headers=self._headers,
                 timeout=timeout or self._timeout,
@@ -425,6 +430,33 @@ class MailstoreClient:
             timeout=self._transfer_timeout,
         )
         return body, content_type
+
+    async def get_raw(self, address: str, entry: int) -> bytes:
+        """The raw message whole: for a draft, which the web reads back into its form."""
+        async with self.open_raw(address, entry) as stream:
+            return await stream.read()
+
+    async def save_draft(self, address: str, raw: bytes, *, replaces: int | None) -> int:
+        """Store ``raw`` in Drafts, replacing the draft ``replaces`` in the same
+        transaction (NotFound: no such draft, and nothing stored); the new draft's id."""
+        form = aiohttp.FormData()
+        form.add_field("meta", json.dumps({"replaces": replaces}), content_type=JSON_TYPE)
+        # A stream, not bytes: aiohttp warns that large bytes block the event loop.
+        form.add_field(
+            "message", io.BytesIO(raw), content_type="message/rfc822", filename="draft.eml"
+        )
+        _, body, _ = await self._call(
+            "POST",
+            self._account(address) + "/drafts",
+            data=form,
+            expect=(201,),
+            timeout=self._transfer_timeout,
+        )
+        return int(_json_or_empty(body)["id"])
+
+    async def delete_draft(self, address: str, entry: int) -> None:
+        """Delete a sent draft; NotFound when ``entry`` is no draft of the account."""
+        await self._call("DELETE", f"{self._account(address)}/drafts/{entry}", expect=(204,))
 
     async def set_read(self, address: str, entry: int, *, read: bool) -> None:
         await self.set_flags(address, entry, read=read)

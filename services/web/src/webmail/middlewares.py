@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
-from webmail import assets, autoconfig, autodiscover, csrf
+from webmail import assets, autoconfig, autodiscover, compose_form, csrf
 from webmail.access_log import loggable_path
 from webmail.errors import (
     AddressTaken,
@@ -27,10 +27,11 @@ from webmail.errors import (
     RegistrationClosed,
     SubmissionUnavailable,
 )
-from webmail.keys import MAILSTORE, METRICS, NONCE, PRINCIPAL
+from webmail.keys import COMPOSE_FORM, MAILSTORE, METRICS, NONCE, PRINCIPAL
 from webmail.pages import render
 from webmail.sessions import COOKIE as SESSION_COOKIE
 from webmail.typedefs import Principal
+from webmail.views import drafts
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,15 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if "Authorization" in request.headers and not _via_cookie(request):
         return await handler(request)
     presented = request.headers.get(csrf.HEADER)
-    if request.content_type in _FORM_TYPES:
+    if request.content_type in _FORM_TYPES and request.path in compose_form.PATHS:
+        # Read as it streams, so that too much attached is a field error (compose_form).
+        compose = request[COMPOSE_FORM] = await compose_form.read(request)
+        if presented is None:
+            presented = compose.csrf_token
+        if not csrf.is_valid(request, presented):
+            # The typed text is not lost with the session or the form (views.drafts).
+            return await drafts.form_expired(request, compose)
+    elif request.content_type in _FORM_TYPES:
         # Parsed here, once, for the view too: a body that cannot be parsed is the
         # client's 400 wherever it was sent, never a 500 in some view.
         form = await read_form(request)

@@ -2,13 +2,17 @@
 an Undo button), carried across the redirect in a short-lived cookie.
 
 The cookie holds what happened, never text: ``moved:<count>[:<id>.<id>...]``,
-``restored:<done>:<asked>`` or ``deleted:<count>``. It is the browser's own, so it
+``restored:<done>:<asked>``, ``deleted:<count>`` or ``undelivered:<addresses>`` (a
+partial delivery: the refused addresses, base64url). It is the browser's own, so it
 may hold anything: what does not parse is no notice, and the ids an Undo sends back
-are restored only where the mail store finds them in that account's Trash.
+are restored only where the mail store finds them in that account's Trash. A link
+cannot set it, so no crafted URL makes a page claim what did not happen.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ _COUNT = r"(0|[1-9][0-9]{0,6})"
 _MOVED = re.compile(rf"moved:{_COUNT}(?::({IDS.pattern}))?")
 _RESTORED = re.compile(rf"restored:{_COUNT}:{_COUNT}")
 _DELETED = re.compile(rf"deleted:{_COUNT}")
+_UNDELIVERED = re.compile(r"undelivered:([A-Za-z0-9_-]{1,3000}={0,2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,13 @@ def restored(done: int, asked: int) -> str:
 
 def deleted(count: int) -> str:
     return f"deleted:{count}"
+
+
+def undelivered(addresses: Iterable[str]) -> str:
+    """The cookie after a partial delivery: who did not get the message (those that fit
+    in a cookie; the sent message's page names them all)."""
+    encoded = base64.urlsafe_b64encode(", ".join(addresses).encode()).decode()
+    return f"undelivered:{encoded[: UNDO_MAX_CHARS - UNDO_MAX_CHARS % 4]}"
 
 
 def undo_ids(value: str) -> list[int] | None:
@@ -83,6 +95,14 @@ def read(value: str | None) -> Notice | None:
         return Notice(f"Restored {messages(done)} to {_where(done)}.")
     if found := _DELETED.fullmatch(value):
         return Notice(f"Deleted {messages(int(found.group(1)))} forever.")
+    if found := _UNDELIVERED.fullmatch(value):
+        try:
+            who = base64.urlsafe_b64decode(found.group(1)).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return Notice(
+            f"Sent, but not delivered to: {who}. The others have it: do not send it again to them."
+        )
     return None
 
 

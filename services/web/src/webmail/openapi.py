@@ -225,6 +225,11 @@ OPENAPI: dict[str, Any] = {
                         "properties": {
                             "to": {"type": "array", "items": {"type": "string"}},
                             "cc": {"type": "array", "items": {"type": "string"}},
+                            "bcc": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "description": "envelope only: in no copy's headers",
+                            },
                             "subject": {"type": "string"},
                             "text": {"type": "string"},
                         },
@@ -246,6 +251,37 @@ OPENAPI: dict[str, Any] = {
                     "401": _ERRORS["401"],
                     "422": _ERRORS["422"],
                     "503": {"description": "the submission service is unavailable"},
+                },
+            },
+        },
+        "/api/v1/drafts": {
+            "post": {
+                "summary": "Save a draft into Drafts (a message mail programs see there)",
+                "description": "Each save replaces the draft named by replaces in one"
+                " transaction; an id that is no draft of the caller's saves a new one."
+                " Recipients are kept as given, unchecked. List drafts with"
+                " GET /api/v1/messages?folder=drafts.",
+                "requestBody": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "to": {"type": "array", "items": {"type": "string"}},
+                            "cc": {"type": "array", "items": {"type": "string"}},
+                            "bcc": {"type": "array", "items": {"type": "string"}},
+                            "subject": {"type": "string"},
+                            "text": {"type": "string"},
+                            "replaces": {"type": ["integer", "null"]},
+                        },
+                    },
+                    "the draft",
+                ),
+                "responses": {
+                    "201": _json(
+                        {"type": "object", "properties": {"id": {"type": "integer"}}},
+                        "the draft's message id",
+                    ),
+                    "401": _ERRORS["401"],
+                    "422": _ERRORS["422"],
                 },
             },
         },

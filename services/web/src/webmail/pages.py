@@ -15,6 +15,7 @@ from aiohttp import web
 from webmail import assets, csrf, notices
 from webmail.compose_page import compose_focus, compose_title
 from webmail.controls import visible
+from webmail.drafts import MAX_ATTACHMENTS_BYTES
 from webmail.errors import MailstoreUnavailable
 from webmail.highlight import highlight
 from webmail.keys import CONFIG, MAILSTORE, NONCE, PRINCIPAL, TEMPLATES
@@ -91,6 +92,9 @@ def create_environment() -> jinja2.Environment:
     env.globals["forgery_warning"] = forgery_warning
     env.globals["compose_title"] = compose_title
     env.globals["compose_focus"] = compose_focus
+    # The compose form states the attachments' limit next to the file input.
+    env.globals["max_attachments_bytes"] = MAX_ATTACHMENTS_BYTES
+    env.globals["max_attachments_mb"] = MAX_ATTACHMENTS_BYTES // (1024 * 1024)
     return env
 
 

@@ -12,6 +12,7 @@ from webmail.views import (
     api_folders,
     compose,
     conversations,
+    drafts,
     folders,
     health,
     live,
@@ -94,6 +95,7 @@ def setup_routes(app: web.Application) -> None:
 
     router.add_get("/compose", compose.compose_form, name="compose_form")
     router.add_post("/compose", compose.send, name="send")
+    router.add_post("/compose/draft", drafts.save_draft, name="save_draft")
     router.add_get("/directory", compose.directory, name="directory")
 
     router.add_get("/live/events", live.events, name="live_events")
@@ -105,6 +107,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_delete(API_TOKEN, api.revoke_token, name="api_revoke_token")
     router.add_get("/api/v1/messages", api.list_messages, name="api_messages")
     router.add_post("/api/v1/messages", api.send_message, name="api_send")
+    router.add_post("/api/v1/drafts", drafts.api_save, name="api_save_draft")
     router.add_get(API_MESSAGE, api.get_message, name="api_message")
     router.add_delete(API_MESSAGE, api.delete_message, name="api_delete")
     router.add_get(API_MESSAGE + "/raw", api.get_raw, name="api_raw")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from webmail.drafts import Attachment
 from webmail.mailstore_client import Account
 
 
@@ -22,3 +23,19 @@ class Principal:
     @property
     def address(self) -> str:
         return self.account.address
+
+
+@dataclass(slots=True)
+class ComposeForm:
+    """A compose form: its text fields, the attachments it keeps (``keep``: references
+    "<message id>:<attachment index>" to attachments already stored in the account's
+    messages) and the files chosen now."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    keep: list[str] = field(default_factory=list)
+    files: list[Attachment] = field(default_factory=list)
+    too_large: bool = False
+
+    @property
+    def csrf_token(self) -> str | None:
+        return self.values.get("csrf_token")  # csrf.FIELD, which imports the app's keys

@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from mailstore.db.connection import Connection, Pool
+from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.delivery import NewMessage, insert_messages
 from mailstore.db.folders import EXISTS, Change, allocate
 from mailstore.db.imap_folders import find_folder
@@ -59,51 +59,12 @@ async def append(
         new = [(n, m) for n, m in enumerate(messages) if n not in known]
         changes: list[Change] = []
         if new:
-            stored = [
-                NewMessage(
-                    gateway_id="A" + secrets.token_hex(16).upper(),
-                    mail_from=(m.parsed.from_.address if m.parsed.from_ else ""),
-                    rcpt_to=[],
-                    submitted_by=None,
-                    raw=m.raw,
-                    parsed=m.parsed,
-                )
-                for _, m in new
-            ]
-            await insert_messages(con, stored)
-            allocated = await allocate(
-                con, account_id=account_id, folder_id=folder["id"], uids=len(new)
+            stored = await insert_entries(
+                con, account_id=account_id, folder=folder, messages=[m for _, m in new]
             )
-            first, modseq = allocated["first_uid"], allocated["modseq"]
-            role = "sent" if folder["special_use"] == "\\Sent" else "received"
-            rows = await con.fetch(
-                """
-                INSERT INTO mailbox_entries (account_id, message_id, role, folder_id, seen,
-                    answered, flagged, deleted, draft, keywords, created_at, uid, modseq,
-                    restore_folder_id, trashed_at)
-                SELECT $1, u.message_id, $3, $2, u.seen, u.answered, u.flagged, u.deleted,
-                       u.draft, string_to_array(u.keywords, ' '), coalesce(u.at, now()),
-                       u.uid, $4, CASE WHEN $2 = 'trash' THEN 'inbox' END,
-                       CASE WHEN $2 = 'trash' THEN now() END
-                FROM unnest($5::text[], $6::bool[], $7::bool[], $8::bool[], $9::bool[],
-                            $10::bool[], $11::text[], $12::timestamptz[], $13::bigint[])
-                    AS u (message_id, seen, answered, flagged, deleted, draft, keywords, at, uid)
-                ORDER BY u.uid
-                RETURNING id, uid
-                """,
-                account_id,
-                folder["id"],
-                role,
-                modseq,
-                [m.gateway_id for m in stored],
-                *([flag in m.flags for _, m in new] for flag in FLAG_COLUMNS),
-                [" ".join(sorted(m.keywords)) for _, m in new],
-                [m.internal_date for _, m in new],
-                list(range(first, first + len(new))),
-            )
-            for (n, _), row in zip(new, rows, strict=True):
-                known[n] = row["uid"]
-                change = Change(account_id, row["id"], folder["id"], row["uid"], modseq, EXISTS)
+            for (n, _), change in zip(new, stored, strict=True):
+                assert change.uid is not None  # a new entry always has its UID
+                known[n] = change.uid
                 changes.append(change)
     return AppendOutcome(folder["uidvalidity"], [known[n] for n in range(len(messages))], changes)
 
@@ -128,3 +89,53 @@ async def _sent_copy(
         SENT_COPY_WINDOW_MINUTES,
     )
     return uid
+
+
+async def insert_entries(
+    con: Connection, *, account_id: int, folder: Record, messages: list[Appended]
+) -> list[Change]:
+    """Store ``messages`` as new entries of ``folder`` (a locked row: id, special_use),
+    inside the caller's transaction: each one's EXISTS change (entry id, UID), in order."""
+    stored = [
+        NewMessage(
+            gateway_id="A" + secrets.token_hex(16).upper(),
+            mail_from=(m.parsed.from_.address if m.parsed.from_ else ""),
+            rcpt_to=[],
+            submitted_by=None,
+            raw=m.raw,
+            parsed=m.parsed,
+        )
+        for m in messages
+    ]
+    await insert_messages(con, stored)
+    allocated = await allocate(
+        con, account_id=account_id, folder_id=folder["id"], uids=len(messages)
+    )
+    first, modseq = allocated["first_uid"], allocated["modseq"]
+    role = "sent" if folder["special_use"] == "\\Sent" else "received"
+    rows = await con.fetch(
+        """
+        INSERT INTO mailbox_entries (account_id, message_id, role, folder_id, seen,
+            answered, flagged, deleted, draft, keywords, created_at, uid, modseq,
+            restore_folder_id, trashed_at)
+        SELECT $1, u.message_id, $3, $2, u.seen, u.answered, u.flagged, u.deleted,
+               u.draft, string_to_array(u.keywords, ' '), coalesce(u.at, now()),
+               u.uid, $4, CASE WHEN $2 = 'trash' THEN 'inbox' END,
+               CASE WHEN $2 = 'trash' THEN now() END
+        FROM unnest($5::text[], $6::bool[], $7::bool[], $8::bool[], $9::bool[],
+                    $10::bool[], $11::text[], $12::timestamptz[], $13::bigint[])
+            AS u (message_id, seen, answered, flagged, deleted, draft, keywords, at, uid)
+        ORDER BY u.uid
+        RETURNING id, uid
+        """,
+        account_id,
+        folder["id"],
+        role,
+        modseq,
+        [m.gateway_id for m in stored],
+        *([flag in m.flags for m in messages] for flag in FLAG_COLUMNS),
+        [" ".join(sorted(m.keywords)) for m in messages],
+        [m.internal_date for m in messages],
+        list(range(first, first + len(messages))),
+    )
+    return [Change(account_id, row["id"], folder["id"], row["uid"], modseq, EXISTS) for row in rows]

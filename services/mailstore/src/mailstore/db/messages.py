@@ -52,7 +52,11 @@ async def get_message(pool: Pool, *, account_id: int, entry_id: int) -> Record |
     return await pool.fetchrow(
         """
         SELECT s.*, m.message_id_header, m.in_reply_to, m.references_header, m.text_body,
-               m.html_body, m.parse_error, m.parse_defects
+               m.html_body, m.parse_error, m.parse_defects,
+               -- The envelope's recipients, for the sender's own Sent copy only: on a
+               -- received copy they would name the other recipients, Bcc included.
+               CASE WHEN s.role = 'sent' AND m.submitted_by IS NOT NULL
+                    THEN m.rcpt_to END AS delivered_to
         FROM message_summaries s JOIN messages m ON m.id = s.gateway_id
         WHERE s.id = $1 AND s.account_id = $2
         """,

@@ -151,6 +151,13 @@ MAIL_SCHEMAS: dict[str, Any] = {
                     "attachments": {"type": "array", "items": ref("Attachment")},
                     "parse_error": {"type": ["string", "null"]},
                     "parse_defects": {"type": "array", "items": {"type": "string"}},
+                    "delivered_to": {
+                        "type": ["array", "null"],
+                        "items": {"type": "string"},
+                        "description": "the sender's Sent copy of a message submitted"
+                        " through the gateway: the recipients it accepted (a partial"
+                        " delivery lacks some of To and Cc); null otherwise",
+                    },
                 },
             },
         ]

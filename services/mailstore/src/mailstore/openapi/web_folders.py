@@ -83,4 +83,54 @@ WEB_FOLDER_PATHS: dict[str, Any] = {
             },
         },
     },
+    "/v1/accounts/{address}/drafts": {
+        "parameters": [ADDRESS],
+        "post": {
+            "summary": (
+                "Save a draft into Drafts (flagged \\Draft \\Seen), deleting the draft it"
+                " replaces in the same transaction"
+            ),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["meta", "message"],
+                            "properties": {
+                                "meta": {
+                                    "type": "string",
+                                    "description": 'JSON {"replaces": <draft id> or null}',
+                                },
+                                "message": {"type": "string", "format": "binary"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": json_content(
+                    {
+                        "type": "object",
+                        "required": ["id"],
+                        "properties": {"id": {"type": "integer"}},
+                    },
+                    "The new draft's message id",
+                ),
+                "404": error("No such account, or ``replaces`` is no draft of the account"),
+                "413": json_content(ref("FolderError"), "A message over APPENDLIMIT"),
+                "422": INVALID,
+            },
+        },
+    },
+    "/v1/accounts/{address}/drafts/{id}": {
+        "parameters": [
+            ADDRESS,
+            {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+        ],
+        "delete": {
+            "summary": "Delete a draft forever (it was sent); a message outside Drafts is 404",
+            "responses": {**NO_CONTENT, "404": NOT_FOUND},
+        },
+    },
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
 
 from mailstore.db import imap_append
 from mailstore.errors import InvalidRequest, MessageTooBig
@@ -30,12 +30,7 @@ PARSE_IN_THREAD_BYTES = 256 * 1024
 
 async def append(request: web.Request) -> web.Response:
     account = await account_of(request)
-    if not request.content_type.startswith("multipart/"):
-        raise InvalidRequest({"body": "must be multipart/form-data: meta, then message parts"})
-    try:
-        reader = await request.multipart()
-    except (AssertionError, ValueError, KeyError):
-        raise InvalidRequest({"body": "is not multipart"}) from None
+    reader = await multipart(request)
     meta = await _part(reader, "meta", MAX_META_BYTES)
     try:
         described = json.loads(meta)
@@ -70,6 +65,16 @@ async def append(request: web.Request) -> web.Response:
     )
     await _announce(request, account, outcome.changes)
     return web.json_response({"uidvalidity": outcome.uidvalidity, "uids": outcome.uids})
+
+
+async def multipart(request: web.Request) -> MultipartReader:
+    """The reader of a multipart body: a meta part, then message parts."""
+    if not request.content_type.startswith("multipart/"):
+        raise InvalidRequest({"body": "must be multipart/form-data: meta, then message parts"})
+    try:
+        return await request.multipart()
+    except (AssertionError, ValueError, KeyError):
+        raise InvalidRequest({"body": "is not multipart"}) from None
 
 
 async def _part(reader: object, name: str, limit: int, *, too_big: bool = False) -> bytes:

@@ -55,16 +55,17 @@ async def list_folder(request: web.Request) -> web.Response:
     # An unknown id, or another account's, is 404 rather than an empty page.
     if not await db.folder_exists(pool, account_id=account["id"], folder_id=folder):
         raise FolderNotFound(folder)
+    # Trash says when its entries go for ever (the maintenance task's purge).
+    purge_days = request.app[CONFIG].trash_days if folder == "trash" else None
     if _flag(request, "conversations"):
-        return await _conversations(pool, account["id"], folder, after, limit)
+        listing = await _conversations(pool, account["id"], folder, after, limit)
+        return web.json_response({**listing, "purge_days": purge_days})
     rows = await db.list_folder(
         pool, account_id=account["id"], folder=folder, after=after, limit=limit + 1
     )
     position = await db.page_position(
         pool, account_id=account["id"], folder=folder, after=after, limit=limit
     )
-    # Trash says when its entries go for ever (the maintenance task's purge).
-    purge_days = request.app[CONFIG].trash_days if folder == "trash" else None
     return web.json_response(
         {**page(rows, limit), **position_json(position), "purge_days": purge_days}
     )
@@ -79,7 +80,7 @@ def _flag(request: web.Request, name: str) -> bool:
 
 async def _conversations(
     pool: db.Pool, account_id: int, folder: str, after: tuple[datetime, int] | None, limit: int
-) -> web.Response:
+) -> dict[str, Any]:
     """The folder one row per conversation: each its newest message's summary and
     ``conversation`` (messages, unread, flagged, senders in the folder)."""
     rows = await db.list_conversations(
@@ -96,7 +97,7 @@ async def _conversations(
             "flagged": bool(row["conversation_flagged"]),
             "senders": row["senders"] or [item["from"]],
         }
-    return web.json_response({**listing, **position_json(position)})
+    return {**listing, **position_json(position)}
 
 
 async def get_conversation(request: web.Request) -> web.Response:
@@ -169,6 +170,7 @@ async def get_message(request: web.Request) -> web.Response:
             ],
             "parse_error": row["parse_error"],
             "parse_defects": row["parse_defects"],
+            "delivered_to": row["delivered_to"],
         }
     )
 

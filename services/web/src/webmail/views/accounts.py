@@ -8,6 +8,7 @@ from webmail import auth, sessions
 from webmail.errors import AddressTaken, BadCredentials, InvalidFields, RateLimited
 from webmail.keys import CONFIG, MAILSTORE, PRINCIPAL
 from webmail.pages import render
+from webmail.views import drafts
 from webmail.views.common import field, safe_next, see_other
 
 
@@ -78,7 +79,10 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     address, target = field(form, "address"), safe_next(field(form, "next"))
-    context = {"values": {"address": address}, "next": target}
+    stashed = drafts.stashed_form(form)
+    context: dict[str, object] = {"values": {"address": address}, "next": target}
+    if stashed is not None:  # a mistyped password must not lose it either
+        context["stash"] = drafts.stash(stashed)
     domains = request.app[CONFIG].domains
     try:
         account = await auth.login(
@@ -99,6 +103,10 @@ async def login(request: web.Request) -> web.Response:
         response = await render(request, "login.html", {**context, "error": error}, status=429)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    if stashed is not None:
+        # The session had ended while writing: what was typed becomes a draft of the
+        # account that logged in, and the person goes on writing it.
+        target = await drafts.restore(request, account, stashed)
     response = see_other(target)
     await sessions.start(request, response, account)
     return response

@@ -211,16 +211,22 @@ async def get_raw(request: web.Request) -> web.StreamResponse:
     return await stream_raw(request, user.address, content_type="message/rfc822")
 
 
+def address_list(body: dict[str, Any], name: str) -> list[str]:
+    value = body.get(name, [])
+    if not isinstance(value, list):
+        raise InvalidFields({name: "must be a list of addresses"})
+    return [str(a) for a in value]
+
+
 async def send_message(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await _json_body(request)
-    to, cc = body.get("to", []), body.get("cc", [])
-    if not isinstance(to, list) or not isinstance(cc, list):
-        raise InvalidFields({"to": "must be a list of addresses"})
+    to, cc, bcc = (address_list(body, name) for name in ("to", "cc", "bcc"))
     try:
         draft = drafts.make_draft(
-            to=[str(a) for a in to],
-            cc=[str(a) for a in cc],
+            to=to,
+            cc=cc,
+            bcc=bcc,
             subject=_text(body, "subject"),
             body=_text(body, "text"),
             domains=request.app[CONFIG].domains,
@@ -230,7 +236,7 @@ async def send_message(request: web.Request) -> web.Response:
         fields = {"text" if name == "body" else name: why for name, why in exc.fields.items()}
         raise InvalidFields(fields) from None
     msg = drafts.build_message(draft, sender=user.account)
-    sent = await request.app[SUBMITTER].send(msg, sender=user.address, cc=draft.cc)
+    sent = await request.app[SUBMITTER].send(msg, sender=user.address, cc=draft.cc, bcc=draft.bcc)
     request.app[METRICS].sent.labels(outcome="sent").inc()
     return web.json_response(
         {"id": sent.queue_id, "message_id": sent.message_id, "refused": list(sent.refused)},

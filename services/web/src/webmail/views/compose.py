@@ -6,17 +6,18 @@ import contextlib
 from typing import Any
 
 from aiohttp import web
-from aiohttp.web_request import FileField
 
-from webmail import drafts
+from webmail import drafts, notices
 from webmail.bodies import quote_for_reply
 from webmail.controls import INVISIBLE, has_control
-from webmail.errors import InvalidFields, NotFound, RateLimited
+from webmail.errors import InvalidFields, NotFound, RateLimited, SubmissionUnavailable
 from webmail.htmltext import html_to_text
 from webmail.keys import CONFIG, MAILSTORE, METRICS, SUBMITTER
 from webmail.pages import person, render, utc_fallback
-from webmail.typedefs import Principal
-from webmail.views.common import field, require_user, see_other
+from webmail.typedefs import ComposeForm, Principal
+from webmail.views import drafts as draft_views
+from webmail.views.common import require_user, see_other
+from webmail.views.trash import with_notice
 
 
 def _addresses(people: list[dict[str, Any]]) -> list[str]:
@@ -65,12 +66,15 @@ def prefill(msg: dict[str, Any], mode: str, user: Principal, zone: str = "") -> 
 
 async def compose_form(request: web.Request) -> web.Response:
     user = require_user(request)
+    if (draft := draft_views.draft_id(request.query.get("draft", ""))) is not None:
+        return await _open_draft(request, user, draft)
     values: dict[str, str] = {
         "to": request.query.get("to", ""),
         "cc": "",
         "subject": "",
         "body": "",
     }
+    attachments: list[dict[str, Any]] = []
     profile = await request.app[MAILSTORE].get_profile(user.address)
     for mode in ("reply", "reply_all", "forward"):
         source = request.query.get(mode, "")
@@ -81,10 +85,29 @@ async def compose_form(request: web.Request) -> web.Response:
             # Reply and Forward are IMAP's flags, so every client shows them).
             values["source"] = str(msg.get("id", ""))
             values["source_flag"] = "forwarded" if mode == "forward" else "answered"
+            if mode == "forward":
+                attachments = draft_views.attachment_refs(
+                    int(msg["id"]), msg.get("attachments", []), forward=True
+                )
             break
     values["body"] = with_signature(values["body"], profile.get("signature") or "")
     errors = drafts.outside_fields(values, request.app[CONFIG].domains)
-    return await render(request, "compose.html", {"values": values, "errors": errors})
+    context = {"values": values, "errors": errors, "attachments": attachments}
+    return await render(request, "compose.html", context)
+
+
+async def _open_draft(request: web.Request, user: Principal, draft: int) -> web.Response:
+    """The compose form as the draft was saved; another account's draft is 404."""
+    values, attachments = await draft_views.load(request, user.address, draft)
+    notice = next((text for key, text in _DRAFT_NOTICES.items() if key in request.query), "")
+    context = {"values": values, "attachments": attachments, "draft_notice": notice, "errors": {}}
+    return await render(request, "compose.html", context)
+
+
+_DRAFT_NOTICES = {
+    "saved": "Draft saved.",
+    "restored": "You are logged in again; what you wrote is here, saved as a draft.",
+}
 
 
 def with_signature(body: str, signature: str) -> str:
@@ -98,20 +121,16 @@ def with_signature(body: str, signature: str) -> str:
 
 async def send(request: web.Request) -> web.Response:
     user = require_user(request)
-    form = await request.post()
-    values = {
-        name: field(form, name)
-        for name in (
-            "to", "cc", "bcc", "subject", "body", "in_reply_to", "references", "source",
-            "source_flag",
-        )
-    }  # fmt: skip
-    files = [
-        drafts.attachment(f.filename, f.content_type, f.file.read())
-        for f in form.getall("attachments", [])
-        if isinstance(f, FileField) and f.filename
-    ]
+    form = await draft_views.form_of(request)
+    if form.values.get("save"):  # the form's "Save draft" button, not Send
+        return await draft_views.save_and_answer(request, user.account, form)
+    values = {name: form.values.get(name, "") for name in FORM_FIELDS}
     try:
+        if form.too_large:
+            raise InvalidFields({"attachments": draft_views.TOO_LARGE})
+        kept, missing = await draft_views.kept_attachments(request, user.address, form.keep)
+        if missing:
+            raise InvalidFields({"attachments": draft_views.GONE})
         draft = drafts.make_draft(
             to=values["to"],
             cc=values["cc"],
@@ -119,7 +138,7 @@ async def send(request: web.Request) -> web.Response:
             domains=request.app[CONFIG].domains,
             subject=values["subject"],
             body=values["body"],
-            attachments=tuple(files),
+            attachments=(*kept, *form.files),
             in_reply_to=values["in_reply_to"] or None,
             references=values["references"] or None,
         )
@@ -129,19 +148,51 @@ async def send(request: web.Request) -> web.Response:
         )
     except InvalidFields as exc:
         request.app[METRICS].sent.labels(outcome="refused").inc()
-        # The user's input comes back (attachments must be chosen again: browsers
-        # never let a page pre-fill a file input).
-        context = {"values": values, "errors": exc.fields}
-        return await render(request, "compose.html", context, status=422)
+        return await _form_again(request, user, form, values, exc.fields, status=422)
+    except SubmissionUnavailable:
+        # Not sent: the message waits in Drafts rather than being lost with the page.
+        errors = {"form": NOT_SENT}
+        return await _form_again(request, user, form, values, errors, status=503)
     request.app[METRICS].sent.labels(outcome="sent").inc()
+    await _forget_draft(request, user.address, form.values.get("draft", ""))
     await _mark_source(request, user.address, values["source"], values["source_flag"])
     if sent.refused:
-        context = {
-            "values": values,
-            "errors": {"to": f"Sent, but not delivered to: {', '.join(sent.refused)}"},
-        }
-        return await render(request, "compose.html", context, status=200)
+        # Sent to the others: the page leaves the form, so that sending again cannot
+        # give them a second copy, and says who did not get it (in the notice cookie, not
+        # the URL: a link must not be able to make the page say so).
+        return with_notice(request, "/mail/sent", notices.undelivered(sent.refused))
     return see_other("/mail/sent?sent=1")
+
+
+FORM_FIELDS = (*drafts.DRAFT_FIELDS, "source", "source_flag", "draft")
+NOT_SENT = "Sending is unavailable right now: nothing was sent. Your message is saved as a draft."
+
+
+async def _form_again(
+    request: web.Request,
+    user: Principal,
+    form: ComposeForm,
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    status: int,
+) -> web.Response:
+    """The form again with ``errors``: what was typed, and what was attached, saved into
+    the draft first (browsers never let a page pre-fill a file input)."""
+    saved = None
+    if draft_views.worth_saving(form):
+        saved = await draft_views.save(request, user.account, form)
+    attachments = [] if saved else await draft_views.describe(request, user.address, form.keep)
+    context = draft_views.compose_context(values, saved, attachments, errors)
+    return await render(request, "compose.html", context, status=status)
+
+
+async def _forget_draft(request: web.Request, address: str, draft: str) -> None:
+    """The sent draft leaves Drafts; one deleted meanwhile, or an id someone edited, is
+    left alone (the message is sent either way)."""
+    if (entry := draft_views.draft_id(draft)) is not None:
+        with contextlib.suppress(NotFound):
+            await request.app[MAILSTORE].delete_draft(address, entry)
 
 
 SOURCE_FLAGS = ("answered", "forwarded")

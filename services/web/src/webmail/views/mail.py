@@ -58,8 +58,9 @@ async def folder(request: web.Request) -> web.Response:
     cursor = request.query.get("cursor") or None
     mailstore = request.app[MAILSTORE]
     # Folders by conversation unless turned off in the settings; starred mail is a list
-    # of messages picked one by one, never grouped.
-    grouped = user.account.conversations and name != STARRED
+    # of messages picked one by one, and each draft is opened to go on writing it: never
+    # grouped.
+    grouped = user.account.conversations and name not in (STARRED, "drafts")
     try:
         listing = await mailstore.list_messages(
             user.address, folder=name, limit=PAGE_SIZE, cursor=cursor, conversations=grouped
@@ -240,8 +241,20 @@ async def message(request: web.Request) -> web.Response:
         "blocked_images": blocked and not images,
         # Images the body shows (cid:) are not files to list again below it.
         "attachments": [a for a in attachments if a.get("index") not in shown],
+        "undelivered": undelivered(msg),
     }
     return await render(request, "message.html", context)
+
+
+def undelivered(msg: dict[str, Any]) -> list[str]:
+    """Who in To and Cc of one's own sent message the gateway did not accept (a partial
+    delivery, views.compose.send): said on the message, so nobody sends it again to all."""
+    accepted = msg.get("delivered_to")
+    if not isinstance(accepted, list):
+        return []
+    got = {str(a).lower() for a in accepted}
+    named = [str(p.get("address") or "") for p in (*msg.get("to", []), *msg.get("cc", []))]
+    return [a for a in dict.fromkeys(named) if a and a.lower() not in got]
 
 
 TEXT_FONTS = ("proportional", "fixed")

@@ -1,4 +1,5 @@
-"""What the handlers share: the signed-in user, path ids, form fields, redirects."""
+"""What the handlers share: the signed-in user, path ids, form fields, redirects (with
+the notice the next page shows)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from webmail import notices
 from webmail.controls import INVISIBLE, has_control
 from webmail.errors import InvalidFields, NotAuthenticated
 from webmail.keys import PRINCIPAL
+from webmail.sessions import set_cookie
 from webmail.typedefs import Principal
 
 # A folder id as the mail store makes them (migration 0007): the standard folders'
@@ -65,3 +68,11 @@ def folder_field(value: str, field_name: str = "folder") -> str:
 def see_other(location: str) -> web.Response:
     # 303: after a POST, the browser follows with a GET (RFC 9110 §15.4.4).
     return web.Response(status=303, headers={"Location": location})
+
+
+def with_notice(request: web.Request, location: str, value: str | None) -> web.Response:
+    """The redirect to ``location``, carrying the notice its page shows once."""
+    response = see_other(location)
+    if value is not None:
+        set_cookie(request, response, notices.COOKIE, value, max_age=notices.MAX_AGE)
+    return response

@@ -16,8 +16,7 @@ from webmail.keys import CONFIG, MAILSTORE, METRICS, SUBMITTER
 from webmail.pages import person, render, utc_fallback
 from webmail.typedefs import ComposeForm, Principal
 from webmail.views import drafts as draft_views
-from webmail.views.common import require_user, see_other
-from webmail.views.trash import with_notice
+from webmail.views.common import require_user, see_other, with_notice
 
 
 def _addresses(people: list[dict[str, Any]]) -> list[str]:

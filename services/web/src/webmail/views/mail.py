@@ -27,6 +27,7 @@ from webmail.views.common import (
     require_user,
     safe_next,
     see_other,
+    with_notice,
 )
 from webmail.views.conversations import conversation_row
 from webmail.views.neighbours import neighbours
@@ -175,9 +176,9 @@ async def bulk_action(request: web.Request) -> web.Response:
             user.address, ids=chunk, action=action, folder=folder, conversations=grouped
         )
     if action == "trash":
-        return trash.with_notice(request, target, notices.moved(changed))
+        return with_notice(request, target, notices.moved(changed))
     if action == "delete":
-        return trash.with_notice(request, target, notices.deleted(len(changed)))
+        return with_notice(request, target, notices.deleted(len(changed)))
     return see_other(target)
 
 
@@ -379,12 +380,12 @@ async def action(request: web.Request) -> web.Response:
         await mailstore.trash(user.address, entry)
         # One already in Trash (a page left open) is no move to undo.
         moved = [entry] if msg.get("folder") != "trash" else []
-        return trash.with_notice(request, back, notices.moved(moved))
+        return with_notice(request, back, notices.moved(moved))
     elif verb == "restore":
         await mailstore.restore(user.address, entry)
     elif not trash.confirmed(form):
         return await trash.confirm_delete(request, msg, back=back)
     else:
         await mailstore.delete_forever(user.address, entry)
-        return trash.with_notice(request, back, notices.deleted(1))
+        return with_notice(request, back, notices.deleted(1))
     return see_other(back)

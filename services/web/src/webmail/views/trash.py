@@ -14,8 +14,7 @@ from webmail.controls import visible
 from webmail.errors import InvalidFields
 from webmail.keys import MAILSTORE
 from webmail.pages import render
-from webmail.sessions import set_cookie
-from webmail.views.common import field, require_user, safe_next, see_other
+from webmail.views.common import field, require_user, safe_next, with_notice
 
 # The mail store's bulk call takes up to 1000 ids; more go in chunks of this many.
 BULK_CHUNK = 500
@@ -24,14 +23,6 @@ BULK_CHUNK = 500
 def chunks(ids: list[int]) -> Iterable[list[int]]:
     for start in range(0, len(ids), BULK_CHUNK):
         yield ids[start : start + BULK_CHUNK]
-
-
-def with_notice(request: web.Request, location: str, value: str | None) -> web.Response:
-    """The redirect to ``location``, carrying the notice its page shows once."""
-    response = see_other(location)
-    if value is not None:
-        set_cookie(request, response, notices.COOKIE, value, max_age=notices.MAX_AGE)
-    return response
 
 
 def confirmed(form: object) -> bool:

@@ -11,6 +11,7 @@ import pytest
 
 from mailstore import db, maintenance
 from mailstore.db.conversations import CONVERSATION_INDEXES
+from mailstore.db.delivery import insert_messages
 from mailstore.imap_search import stored_texts
 from mailstore.main import ensure_database
 from mailstore.migrations import apply_migrations, load_migrations
@@ -392,8 +393,18 @@ async def test_0018_labels_old_entries_after_building_its_indexes_concurrently(
         await pool.execute(
             "INSERT INTO accounts (address, password_hash) VALUES ('alice@x.test', 'h')"
         )
-        # A reply stored before its parent, then the parent: old mail, no labels yet.
-        await db.store_messages(pool, [threaded(2, "<1@x>"), threaded(1)])
+        # A reply stored before its parent, then the parent: old mail, no labels yet,
+        # stored as the code of schema 17 did (today's names a conversation column).
+        async with pool.acquire() as con:
+            await insert_messages(con, [threaded(2, "<1@x>"), threaded(1)])
+            for uid, message_id in enumerate(["G02", "G01"], start=1):
+                await con.execute(
+                    "INSERT INTO mailbox_entries (account_id, message_id, role, folder_id, uid)"
+                    " SELECT id, $1, 'received', 'inbox', $2 FROM accounts",
+                    message_id,
+                    uid,
+                )
+            await con.execute("UPDATE folders SET uidnext = 3 WHERE id = 'inbox'")
         await apply_migrations(pool)
         indexes = "SELECT count(*) FROM pg_indexes WHERE indexname = any($1::text[])"
         names = list(CONVERSATION_INDEXES)

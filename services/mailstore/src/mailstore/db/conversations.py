@@ -2,7 +2,8 @@
 the labelling of the entries from before them (migration 0018).
 
 An entry's ``conversation`` is set by the migration's trigger as it is inserted (the
-merging of conversations when a parent arrives after its children is there too). A
+merging of conversations when a parent arrives after its children is there too); a
+delivered batch labels most of its entries itself first (``label_batch``). A
 conversation's row in a folder is its newest entry there, its *head*: an entry with no
 newer entry of the same conversation in the folder. The listing walks the folder's
 listing index newest first and keeps the heads, one probe of the (account, folder,
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mailstore.db.connection import Pool, Record
+from mailstore.conversation_keys import Keys, labels
+from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.messages import position_of
 
 # A head: no newer entry of its conversation in its folder (NULL: a conversation alone).
@@ -146,6 +148,56 @@ async def expand_conversations(pool: Pool, *, account_id: int, entry_ids: list[i
         entry_ids,
     )
     return [row["id"] for row in rows]
+
+
+# What each (entry, key) of a delivered batch reaches among the account's entries: the
+# same two probes as 0019's conversation_of, for the whole batch in one statement. The
+# row with n = 0 says the old entries are still unlabelled and the indexes unbuilt:
+# then the trigger labels nothing, and neither may the batch.
+_FOUND = """
+SELECT 0 AS n, NULL AS conversation
+WHERE EXISTS (SELECT 1 FROM conversation_backfill WHERE NOT indexed)
+UNION ALL
+SELECT q.n, held.conversation
+FROM unnest($1::int[], $2::bigint[], $3::text[]) AS q (n, account_id, k)
+CROSS JOIN LATERAL (
+    SELECT e.conversation
+    FROM (
+        SELECT m.id FROM messages m
+        WHERE m.message_id_header = q.k AND length(m.message_id_header) <= 252
+        LIMIT 200
+    ) named
+    CROSS JOIN LATERAL (
+        SELECT account_id, conversation FROM mailbox_entries
+        WHERE message_id = named.id OFFSET 0
+    ) e
+    WHERE e.account_id = q.account_id AND e.conversation IS NOT NULL
+    LIMIT 1
+) held
+UNION ALL
+SELECT q.n, q.k
+FROM unnest($1::int[], $2::bigint[], $3::text[]) AS q (n, account_id, k)
+WHERE (SELECT true FROM mailbox_entries e
+       WHERE e.account_id = q.account_id AND e.conversation = q.k LIMIT 1)
+"""
+
+
+async def label_batch(con: Connection, entries: list[tuple[int, Keys]]) -> list[str | None]:
+    """The conversation of each entry (account id, keys) about to be inserted, in order,
+    where the batch can set it; None leaves it to the insert trigger (conversation_keys).
+    """
+    ns, accounts, keys = [], [], []
+    for n, (account_id, entry_keys) in enumerate(entries, start=1):
+        for key in entry_keys.keys:
+            ns.append(n)
+            accounts.append(account_id)
+            keys.append(key)
+    found: list[set[str]] = [set() for _ in entries]
+    for row in await con.fetch(_FOUND, ns, accounts, keys):
+        if row["n"] == 0:
+            return [None] * len(entries)
+        found[row["n"] - 1].add(row["conversation"])
+    return labels(entries, [frozenset(f) for f in found])
 
 
 # The labelling of old entries (migration 0018), as db.backfill numbers old UIDs: first

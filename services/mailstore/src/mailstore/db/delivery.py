@@ -17,7 +17,9 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from mailstore.conversation_keys import Keys, keys_of
 from mailstore.db.connection import Connection, Pool
+from mailstore.db.conversations import label_batch
 from mailstore.db.recipients import Lookup, lookup
 from mailstore.imap_structure import describe
 from mailstore.parsing import ParsedMessage
@@ -270,7 +272,9 @@ async def _insert_entries(
     Two statements: the first locks the accounts' folders in order (two replicas'
     batches then wait for each other instead of deadlocking); the second takes each
     folder's UIDs and MODSEQ and inserts the entries. Between them, the copies with a
-    Delivered-To of the accounts that are still there.
+    Delivered-To of the accounts that are still there, and the entries' conversations
+    (one statement, after the lock: it then sees what another replica committed for
+    the same accounts).
     """
     ids: list[str] = []
     account_ids: list[int] = []
@@ -317,6 +321,13 @@ async def _insert_entries(
     if wanted_copies := [copy for copy in made if copy.gateway_id in kept]:
         await insert_messages(con, wanted_copies)
     rows = sorted(rows, key=lambda row: row["n"])
+    keys: dict[str, Keys] = {}
+    for message in messages:
+        parsed = message.parsed
+        keys[message.gateway_id] = keys_of(parsed.message_id, parsed.references, parsed.in_reply_to)
+    conversations = await label_batch(
+        con, [(row["account_id"], keys[row["message_id"].partition(".")[0]]) for row in rows]
+    )
     counts: dict[tuple[int, str], int] = {}
     offsets = []
     for row in rows:
@@ -331,11 +342,12 @@ async def _insert_entries(
             WHERE f.account_id = c.account_id AND f.id = c.folder_id
             RETURNING f.account_id, f.id, f.uidnext - c.n AS first_uid, f.highestmodseq AS modseq
         )
-        INSERT INTO mailbox_entries (account_id, message_id, role, folder_id, seen, uid, modseq)
+        INSERT INTO mailbox_entries
+            (account_id, message_id, role, folder_id, seen, uid, modseq, conversation)
         SELECT e.account_id, e.message_id, e.role, e.folder_id, e.role = 'sent',
-               a.first_uid + e.k, a.modseq
-        FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[])
-            WITH ORDINALITY AS e (account_id, message_id, role, folder_id, k, n)
+               a.first_uid + e.k, a.modseq, e.conversation
+        FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[])
+            WITH ORDINALITY AS e (account_id, message_id, role, folder_id, k, conversation, n)
         JOIN allocated a ON a.account_id = e.account_id AND a.id = e.folder_id
         ORDER BY e.n
         RETURNING id, account_id, message_id, folder_id, uid, modseq
@@ -348,6 +360,7 @@ async def _insert_entries(
         [row["role"] for row in rows],
         [row["folder_id"] for row in rows],
         offsets,
+        conversations,
     )
     address_of = found.address_of
     entries: dict[str, list[NewEntry]] = {}

@@ -12,6 +12,7 @@ import pytest
 
 from mailstore import db
 from mailstore.conversation_keys import Keys, keys_of, labels, msg_ids
+from mailstore.db import imap_append
 from mailstore.parsing import parse_message
 
 ALICE, BOB = "alice@localpost.test", "bob@localpost.test"
@@ -117,17 +118,20 @@ def thread_messages(seed: int, count: int = 240) -> list[bytes]:
     return raws
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_batches_label_as_the_trigger_does_one_by_one(pool: Any, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "way"), [(1, "delivery"), (2, "delivery"), (3, "append")])
+async def test_batches_label_as_the_trigger_does_one_by_one(pool: Any, seed: int, way: str) -> None:
     for address in (ALICE, BOB):
         await db.create_account(pool, address=address, name="", password_hash="x")
     chance = random.Random(seed)
     raws = thread_messages(seed)
-    ids = []
+    ids: list[str] = []
     start = 0
     while start < len(raws):
         batch = raws[start : start + chance.randint(1, 40)]
         start += len(batch)
+        if way == "append":  # MULTIAPPEND (RFC 3502): one transaction for the batch
+            ids.extend(await multiappend(pool, batch))
+            continue
         news = [
             db.NewMessage(
                 secrets.token_hex(13).upper(),
@@ -160,6 +164,25 @@ async def test_batches_label_as_the_trigger_does_one_by_one(pool: Any, seed: int
     bob_labels = [row[0] for row in await pool.fetch(query, BOB)]
     assert alice_labels == bob_labels
     assert len(set(alice_labels)) > 5
+
+
+async def multiappend(pool: Any, raws: list[bytes]) -> list[str]:
+    """APPEND ``raws`` to Alice's INBOX at once; their messages' ids."""
+    alice = await pool.fetchval("SELECT id FROM accounts WHERE address = $1", ALICE)
+    appended = [
+        imap_append.Appended(raw, parse_message(raw), frozenset(), frozenset(), None)
+        for raw in raws
+    ]
+    outcome = await imap_append.append(
+        pool, account_id=alice, address=ALICE, name="INBOX", messages=appended
+    )
+    rows = await pool.fetch(
+        "SELECT message_id FROM mailbox_entries WHERE account_id = $1 AND uid = any($2::bigint[])"
+        " ORDER BY uid",
+        alice,
+        outcome.uids,
+    )
+    return [row[0] for row in rows]
 
 
 async def test_a_batch_labels_without_the_trigger(pool: Any, deliver: Any) -> None:

@@ -23,6 +23,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mailstore.parsing import ParsedMessage
+
 # RFC 5322 §3.6.4 msg-id, as loosely as 0018's msg_ids() reads it: "<...>" without
 # white space or angle brackets inside, at most 250 characters between them.
 MSG_ID = re.compile(r"<[^<>\t\n\v\f\r ]{1,250}>")
@@ -61,6 +63,11 @@ def keys_of(message_id: str | None, references: str | None, in_reply_to: str | N
     keys = frozenset(k for k in (root, own, *parents) if k is not None)
     target = root or next(iter(parents), None) or own
     return Keys(keys, target)
+
+
+def keys_of_message(parsed: ParsedMessage) -> Keys:
+    """``keys_of`` the header fields as parsed (and stored: db.delivery)."""
+    return keys_of(parsed.message_id, parsed.references, parsed.in_reply_to)
 
 
 def labels(

@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from mailstore.conversation_keys import Keys, keys_of
+from mailstore.conversation_keys import keys_of_message
 from mailstore.db.connection import Connection, Pool
 from mailstore.db.conversations import label_batch
 from mailstore.db.recipients import Lookup, lookup
@@ -321,10 +321,7 @@ async def _insert_entries(
     if wanted_copies := [copy for copy in made if copy.gateway_id in kept]:
         await insert_messages(con, wanted_copies)
     rows = sorted(rows, key=lambda row: row["n"])
-    keys: dict[str, Keys] = {}
-    for message in messages:
-        parsed = message.parsed
-        keys[message.gateway_id] = keys_of(parsed.message_id, parsed.references, parsed.in_reply_to)
+    keys = {message.gateway_id: keys_of_message(message.parsed) for message in messages}
     conversations = await label_batch(
         con, [(row["account_id"], keys[row["message_id"].partition(".")[0]]) for row in rows]
     )

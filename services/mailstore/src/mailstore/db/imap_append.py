@@ -18,7 +18,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from mailstore.conversation_keys import keys_of_message
 from mailstore.db.connection import Connection, Pool, Record
+from mailstore.db.conversations import label_batch
 from mailstore.db.delivery import NewMessage, insert_messages
 from mailstore.db.folders import EXISTS, Change, allocate
 from mailstore.db.imap_folders import find_folder
@@ -113,18 +115,23 @@ async def insert_entries(
     )
     first, modseq = allocated["first_uid"], allocated["modseq"]
     role = "sent" if folder["special_use"] == "\\Sent" else "received"
+    # As a delivered batch is labelled (db.delivery), the folder locked.
+    conversations = await label_batch(
+        con, [(account_id, keys_of_message(m.parsed)) for m in messages]
+    )
     rows = await con.fetch(
         """
         INSERT INTO mailbox_entries (account_id, message_id, role, folder_id, seen,
             answered, flagged, deleted, draft, keywords, created_at, uid, modseq,
-            restore_folder_id, trashed_at)
+            restore_folder_id, trashed_at, conversation)
         SELECT $1, u.message_id, $3, $2, u.seen, u.answered, u.flagged, u.deleted,
                u.draft, string_to_array(u.keywords, ' '), coalesce(u.at, now()),
                u.uid, $4, CASE WHEN $2 = 'trash' THEN 'inbox' END,
-               CASE WHEN $2 = 'trash' THEN now() END
+               CASE WHEN $2 = 'trash' THEN now() END, u.conversation
         FROM unnest($5::text[], $6::bool[], $7::bool[], $8::bool[], $9::bool[],
-                    $10::bool[], $11::text[], $12::timestamptz[], $13::bigint[])
-            AS u (message_id, seen, answered, flagged, deleted, draft, keywords, at, uid)
+                    $10::bool[], $11::text[], $12::timestamptz[], $13::bigint[], $14::text[])
+            AS u (message_id, seen, answered, flagged, deleted, draft, keywords, at, uid,
+                  conversation)
         ORDER BY u.uid
         RETURNING id, uid
         """,
@@ -137,5 +144,6 @@ async def insert_entries(
         [" ".join(sorted(m.keywords)) for m in messages],
         [m.internal_date for m in messages],
         list(range(first, first + len(messages))),
+        conversations,
     )
     return [Change(account_id, row["id"], folder["id"], row["uid"], modseq, EXISTS) for row in rows]

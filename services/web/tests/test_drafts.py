@@ -149,6 +149,22 @@ def test_a_draft_round_trips_its_fields_and_attachments() -> None:
     assert part.get_filename() == "notes.txt"
 
 
+def test_a_mail_programs_html_only_draft_opens_with_its_text() -> None:
+    raw = (
+        b"From: me@localpost.test\r\nSubject: Plans\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<p>First <b>bold</b> line</p><p>Second</p><script>alert(1)</script>\r\n"
+    )
+    values = drafts.unsent_fields(raw)
+    assert values["body"] == "First bold line\n\nSecond"
+
+
+def test_a_draft_with_both_bodies_opens_with_its_plain_text() -> None:
+    msg = drafts.unsent_message({"body": "plain words"}, (), sender=SENDER)
+    msg.add_alternative("<p>html words</p>", subtype="html")
+    assert drafts.unsent_fields(msg.as_bytes())["body"] == "plain words"
+
+
 def test_a_lone_surrogate_does_not_stop_a_draft_being_saved() -> None:
     raw = drafts.unsent_message({"subject": "a\ud800", "body": "b\udfff"}, (), sender=SENDER)
     assert drafts.unsent_fields(raw.as_bytes())["body"] == "b?"

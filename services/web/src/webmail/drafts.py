@@ -17,6 +17,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from smtplib_common.addresslist import parse_mailbox, split_entries
 from webmail.controls import BREAKING, has_control, has_surrogate
 from webmail.errors import InvalidFields
+from webmail.htmltext import html_to_text
 from webmail.mailstore_client import Account
 
 MAX_RECIPIENTS = 100  # the gateway's per-transaction limit (RFC 5321 §4.5.3.1.8)
@@ -306,7 +307,9 @@ def unsent_message(
 
 def unsent_fields(raw: bytes) -> dict[str, str]:
     """The compose form's fields of a draft ``unsent_message`` built (or a mail program
-    saved): each address field as written, the first text/plain part as the body."""
+    saved): each address field as written, the first text/plain part as the body, or
+    the text of its HTML when it has none (a mail program's HTML-only draft would
+    otherwise open empty, and Send would replace it with nothing)."""
     # The address fields as written: the default policy would quote a bad entry.
     written = email.message_from_bytes(raw, policy=email.policy.compat32)
     values = {
@@ -319,13 +322,15 @@ def unsent_fields(raw: bytes) -> dict[str, str]:
     values["references"] = str(msg.get("References", ""))
     flag, _, source = str(msg.get(SOURCE_HEADER, "")).partition(" ")
     values["source"], values["source_flag"] = source, flag
-    part = msg.get_body(preferencelist=("plain",))
+    part = msg.get_body(preferencelist=("plain", "html"))
     body = ""
     if isinstance(part, EmailMessage):
         try:
             body = str(part.get_content())
         except (LookupError, ValueError):  # an unknown charset, a broken encoding
             body = ""
+        if part.get_content_subtype() == "html":
+            body = html_to_text(body)
     body = body.replace("\r\n", "\n")  # stored with CRLF (RFC 5322 §2.1)
     # set_content ends a body with a line break; the one typed did not need to.
     values["body"] = body[:-1] if body.endswith("\n") else body

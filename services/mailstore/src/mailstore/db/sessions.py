@@ -37,7 +37,8 @@ async def use_session(pool: Pool, *, secret_hash: bytes, days: int) -> Record | 
         FROM accounts a
         WHERE s.secret_hash = $1 AND s.expires_at > now() AND a.id = s.account_id
         AND a.disabled_at IS NULL
-        RETURNING a.address, a.name, a.time_zone, a.conversations, s.expires_at, s.id
+        RETURNING a.address, a.name, a.time_zone, a.conversations, a.is_admin, s.expires_at,
+                  s.id
         """,
         secret_hash,
         days,

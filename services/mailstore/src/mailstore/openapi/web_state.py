@@ -51,6 +51,10 @@ WEB_SCHEMAS: dict[str, Any] = {
                 "type": "boolean",
                 "description": "the account's setting: list folders by conversation",
             },
+            "is_admin": {
+                "type": "boolean",
+                "description": "the account is an administrator, as of this request",
+            },
         },
     },
     "Session": {

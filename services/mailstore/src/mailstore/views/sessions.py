@@ -72,6 +72,9 @@ async def get_session(request: web.Request) -> web.Response:
             "time_zone": row["time_zone"],
             # The web lists folders by conversation unless this is false (settings).
             "conversations": row["conversations"],
+            # Read from the account at every request, never kept in the web's cookie: a
+            # revoked administrator's next page is an ordinary user's (issue 16).
+            "is_admin": row["is_admin"],
         }
     )
 

@@ -171,6 +171,18 @@ async def test_the_sidebar_links_to_admin_for_administrators_only(
     assert 'href="/admin"' in await (await client.get("/settings")).text()
 
 
+# What an account's life through /admin (or the API) records, in order.
+ACCOUNT_LIFE = [
+    "create_account",
+    "disable",
+    "enable",
+    "grant_admin",
+    "revoke_admin",
+    "reset_link",
+    "delete_account",
+]
+
+
 async def test_an_administrator_manages_accounts_and_each_action_is_audited(
     client: Client, h: Any, pool: Any
 ) -> None:
@@ -207,15 +219,7 @@ async def test_an_administrator_manages_accounts_and_each_action_is_audited(
     rows = await pool.fetch(
         "SELECT actor, action FROM admin_audit WHERE target = $1 ORDER BY id", new
     )
-    assert [(r["actor"], r["action"]) for r in rows] == [
-        (me, "create_account"),
-        (me, "disable"),
-        (me, "enable"),
-        (me, "grant_admin"),
-        (me, "revoke_admin"),
-        (me, "reset_link"),
-        (me, "delete_account"),
-    ]
+    assert [(r["actor"], r["action"]) for r in rows] == [(me, a) for a in ACCOUNT_LIFE]
     audit = await (await client.get("/admin/audit")).text()
     assert "delete account" in audit
     assert new in audit
@@ -448,3 +452,82 @@ async def test_mail_that_reached_nobody_is_shown_as_text_and_deleted(
     assert b"<script>x</script>" in await raw.read()
     assert (await _form(client, f"/admin/unclaimed/{message_id}/delete", {})).status == 303
     assert await pool.fetchval("SELECT count(*) FROM messages WHERE id = $1", message_id) == 0
+
+
+# -- the admin JSON API -------------------------------------------------------------------
+
+API_ROUTES = [
+    ("GET", "/api/v1/admin/accounts"),
+    ("POST", "/api/v1/admin/accounts"),
+    ("POST", "/api/v1/admin/accounts/{address}/disable"),
+    ("POST", "/api/v1/admin/accounts/{address}/grant"),
+    ("POST", "/api/v1/admin/accounts/{address}/reset-link"),
+    ("DELETE", "/api/v1/admin/accounts/{address}"),
+    ("PUT", "/api/v1/admin/registration"),
+    ("GET", "/api/v1/admin/audit"),
+]
+
+
+@pytest.mark.parametrize("who", ["nobody", "user-token", "admin-session"])
+@pytest.mark.parametrize(("method", "path"), API_ROUTES, ids=[f"{m} {p}" for m, p in API_ROUTES])
+async def test_the_admin_api_is_404_but_for_an_administrators_token(
+    client: Client, h: Any, pool: Any, who: str, method: str, path: str
+) -> None:
+    victim = await h.register(client)
+    headers: dict[str, str] = {}
+    if who == "user-token":
+        headers["Authorization"] = f"Bearer {await h.api_token(client, await h.register(client))}"
+    elif who == "admin-session":
+        await _admin(client, h, pool)
+        headers["X-CSRF-Token"] = await h.csrf_token(client, "/settings")
+    body = {"mode": "closed", "name": "X", "address": h.fresh_address(), "password": h.password}
+
+    response = await client.request(method, path.format(address=victim), json=body, headers=headers)
+
+    # Logged out, a POST without a CSRF token is 403 on any path, unknown ones too.
+    unknown = await client.request(method, "/api/v1/no-such-call", json=body, headers=headers)
+    assert (
+        response.status == unknown.status == (403 if who == "nobody" and method != "GET" else 404)
+    )
+    assert await response.json() == await unknown.json()
+    row = await pool.fetchrow(
+        "SELECT disabled_at, is_admin FROM accounts WHERE address = $1", victim
+    )
+    assert (row["disabled_at"], row["is_admin"]) == (None, False)
+    assert await pool.fetchval("SELECT count(*) FROM service_settings") == 0
+
+
+async def test_an_administrators_token_does_what_the_pages_do(
+    client: Client, h: Any, pool: Any
+) -> None:
+    me = await h.register(client)
+    await pool.execute("UPDATE accounts SET is_admin = true WHERE address = $1", me)
+    bearer = {"Authorization": f"Bearer {await h.api_token(client, me)}"}
+    new = h.fresh_address()
+
+    created = await client.post(
+        "/api/v1/admin/accounts",
+        json={"name": "New", "address": new, "password": h.password},
+        headers=bearer,
+    )
+    assert created.status == 201
+    found = await client.get(f"/api/v1/admin/accounts?q={new}", headers=bearer)
+    assert [a["address"] for a in (await found.json())["accounts"]] == [new]
+    for action in ("disable", "enable", "grant", "revoke"):
+        done = await client.post(f"/api/v1/admin/accounts/{new}/{action}", headers=bearer)
+        assert done.status == 200, action
+    link = await client.post(f"/api/v1/admin/accounts/{new}/reset-link", headers=bearer)
+    assert "/reset/" in (await link.json())["link"]
+    assert (await client.delete(f"/api/v1/admin/accounts/{new}", headers=bearer)).status == 204
+    assert (await client.delete(f"/api/v1/admin/accounts/{new}", headers=bearer)).status == 404
+    mode = await client.put("/api/v1/admin/registration", json={"mode": "x"}, headers=bearer)
+    assert mode.status == 422
+    bad = await client.post(
+        "/api/v1/admin/accounts", json={"name": "\x00", "address": "a\x00"}, headers=bearer
+    )
+    assert set((await bad.json())["fields"]) >= {"name", "address"}
+    audit = await (await client.get("/api/v1/admin/audit?limit=7", headers=bearer)).json()
+    assert [(e["actor"], e["action"]) for e in reversed(audit["entries"])] == [
+        (me, a) for a in ACCOUNT_LIFE
+    ]
+    assert (await client.get("/api/v1/admin/audit?before=x", headers=bearer)).status == 422

@@ -303,7 +303,7 @@ class MailstoreClient:
             data = await self._json("GET", f"/v1/tokens/{_segment(token)}")
         except NotFound:
             return None
-        return Account(data["address"], data["name"])
+        return Account(data["address"], data["name"], is_admin=data.get("is_admin") is True)
 
     async def password_reset(self, token: str) -> Account | None:
         """The account a live reset link is for; None when unknown, used or expired."""

@@ -10,6 +10,7 @@ from webmail.views import (
     accounts,
     admin,
     api,
+    api_admin,
     api_folders,
     compose,
     conversations,
@@ -34,6 +35,8 @@ RESET = "/reset/{token}"
 # A one-time sign-up invitation (registration "invite"); a secret like RESET's.
 INVITE = "/invite/{token}"
 ADMIN_ACCOUNT = "/admin/accounts/{address}"
+API_ADMIN = "/api/v1/admin"
+ADMIN_ACTION = "{action:disable|enable|grant|revoke|reset-link}"
 SETTINGS_SESSION = r"/settings/sessions/{id:[0-9]{1,19}}"
 SETTINGS_TOKEN = r"/settings/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
 
@@ -83,7 +86,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/admin/registration", admin.set_registration, name="admin_registration")
     router.add_get("/admin/accounts", admin.accounts, name="admin_accounts")
     router.add_post("/admin/accounts", admin.create_account, name="admin_create_account")
-    router.add_post(ADMIN_ACCOUNT + "/{action:disable|enable|grant|revoke|reset-link}",
+    router.add_post(ADMIN_ACCOUNT + "/" + ADMIN_ACTION,
                     admin.account_action, name="admin_account_action")  # fmt: skip
     router.add_get(ADMIN_ACCOUNT + "/delete", admin.delete_form, name="admin_delete_form")
     router.add_post(ADMIN_ACCOUNT + "/delete", admin.delete_account, name="admin_delete")
@@ -147,3 +150,14 @@ def setup_routes(app: web.Application) -> None:
     router.add_delete("/api/v1" + FOLDER, api_folders.delete_folder, name="api_delete_folder")
     router.add_patch(API_MESSAGE, api_folders.update_message, name="api_update")
     router.add_post(API_MESSAGE + "/move", api_folders.move_message, name="api_move")
+    # Administrators' tokens only (views/api_admin.py); a 404 for everyone else.
+    router.add_get(API_ADMIN + "/accounts", api_admin.list_accounts, name="api_admin_accounts")
+    router.add_post(API_ADMIN + "/accounts", api_admin.create_account,
+                    name="api_admin_create_account")  # fmt: skip
+    router.add_post(API_ADMIN + "/accounts/{address}/" + ADMIN_ACTION, api_admin.account_action,
+                    name="api_admin_account_action")  # fmt: skip
+    router.add_delete(API_ADMIN + "/accounts/{address}", api_admin.delete_account,
+                      name="api_admin_delete")  # fmt: skip
+    router.add_put(API_ADMIN + "/registration", api_admin.set_registration,
+                   name="api_admin_registration")  # fmt: skip
+    router.add_get(API_ADMIN + "/audit", api_admin.audit, name="api_admin_audit")

@@ -129,7 +129,7 @@ async def use_token(pool: Pool, *, token_hash: bytes) -> Record | None:
         UPDATE api_tokens t SET last_used_at = now()
         FROM accounts a
         WHERE t.token_hash = $1 AND a.id = t.account_id AND a.disabled_at IS NULL
-        RETURNING a.address, a.name
+        RETURNING a.address, a.name, a.is_admin
         """,
         token_hash,
     )

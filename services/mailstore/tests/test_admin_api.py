@@ -240,3 +240,22 @@ async def test_the_cli_records_its_actions_as_the_os_user(
         ("cli:operator", "reset_link", ALICE),
         ("cli:operator", "add_alias", "info@localpost.test"),
     ]
+
+
+async def test_mail_that_reached_nobody_is_delivered_to_an_account(
+    client: Client, pool: Any, deliver: Any
+) -> None:
+    await _accounts(client, ALICE)
+    lost = "01BBBBBBBBBBBBBBBBBBBBBBBB"
+    await deliver(b"Subject: for the admin\r\n\r\nhello\r\n", rcpt_to=["x@localpost.test"],
+                  gateway_id=lost)  # fmt: skip
+    path = f"/v1/admin/unclaimed/{lost}/deliver"
+    assert (await _post(client, path, {"address": "ghost@localpost.test"})).status == 404
+    assert (await _post(client, path, {})).status == 422
+    assert (await _post(client, path, {"address": ALICE})).status == 204
+    inbox = await client.get(f"/v1/accounts/{ALICE}/messages?folder=inbox", headers=AUTH)
+    assert [m["subject"] for m in (await inbox.json())["messages"]] == ["for the admin"]
+    assert (await client.get("/v1/admin/unclaimed", headers=AUTH)).status == 200
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE id = $1", lost) == 0
+    assert (await _post(client, path, {"address": ALICE})).status == 404
+    assert (ADMIN, "deliver_unclaimed", lost) in await _audit(pool)

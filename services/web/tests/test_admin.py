@@ -41,6 +41,7 @@ ADMIN_ROUTES = [
     ("GET", "/admin/unclaimed"),
     ("GET", "/admin/unclaimed/01AAAAAAAAAAAAAAAAAAAAAAAA/raw"),
     ("POST", "/admin/unclaimed/01AAAAAAAAAAAAAAAAAAAAAAAA/delete"),
+    ("POST", "/admin/unclaimed/01AAAAAAAAAAAAAAAAAAAAAAAA/deliver"),
 ]
 
 
@@ -451,6 +452,25 @@ async def test_mail_that_reached_nobody_is_shown_as_text_and_deleted(
     assert raw.content_type == "text/plain"
     assert b"<script>x</script>" in await raw.read()
     assert (await _form(client, f"/admin/unclaimed/{message_id}/delete", {})).status == 303
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE id = $1", message_id) == 0
+
+
+async def test_mail_that_reached_nobody_is_delivered_to_an_account(
+    client: Client, h: Any, pool: Any, deliver: Any
+) -> None:
+    me = await _admin(client, h, pool)
+    nobody = h.fresh_address()
+    await deliver(b"Subject: misaddressed\r\n\r\nfor me\r\n", rcpt_to=[nobody])
+    message_id = await pool.fetchval("SELECT id FROM messages WHERE $1 = any(rcpt_to)", nobody)
+    path = f"/admin/unclaimed/{message_id}/deliver"
+    for typed in ("", "ghost-" + nobody, "a\x00b", "x" * 400):
+        refused = await _form(client, path, {"address": typed})
+        assert refused.status == 422, typed
+        page = await refused.text()
+        assert f'id="deliver-{message_id}-error"' in page
+    assert (await _form(client, path, {"address": me})).status == 303
+    inbox = await (await client.get("/api/v1/messages?folder=inbox")).json()
+    assert "misaddressed" in [m["subject"] for m in inbox["messages"]]
     assert await pool.fetchval("SELECT count(*) FROM messages WHERE id = $1", message_id) == 0
 
 

@@ -14,6 +14,7 @@ reset page consumes it through ``/v1/password-resets/{token}`` (views/resets.py)
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import logging
 import secrets
@@ -21,7 +22,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from mailstore import db
-from mailstore.errors import AccountNotFound, LastAdministrator
+from mailstore.db.imap_append import Appended, append
+from mailstore.errors import AccountNotFound, LastAdministrator, MessageNotFound
+from mailstore.parsing import parse_message
 from mailstore.views.sessions import SECRET_BYTES, secret_hash
 
 log = logging.getLogger(__name__)
@@ -215,6 +218,31 @@ async def delete_unclaimed(pool: db.Pool, message_id: str, *, actor: str) -> boo
     except _NothingDone:
         return False
     return True
+
+
+async def deliver_unclaimed(pool: db.Pool, message_id: str, address: str, *, actor: str) -> None:
+    """Put a message that reached nobody into the account's Inbox (unread, as an IMAP
+    APPEND stores it: a new copy with its own id) and delete it from the unclaimed, in
+    one transaction. MessageNotFound, or AccountNotFound for no account at ``address``."""
+    if not db.storable(address):
+        raise AccountNotFound(address)
+    detail: dict[str, object] = {"to": address}
+    async with db.audited(
+        pool, actor=actor, action="deliver_unclaimed", target=message_id, detail=detail
+    ) as tx:
+        raw = await db.unclaimed_raw(tx, message_id=message_id)
+        if raw is None:
+            raise MessageNotFound(0)
+        account = await db.get_account(tx, address=address)
+        if account is None:
+            raise AccountNotFound(address)
+        # Off the event loop: a message may be large (views/imap_append.py does the same).
+        parsed = await asyncio.to_thread(parse_message, raw)
+        message = Appended(raw, parsed, frozenset(), frozenset(), None)
+        await append(
+            tx, account_id=account["id"], address=address, name="INBOX", messages=[message]
+        )
+        await db.delete_unclaimed(tx, message_id=message_id)
 
 
 class _NothingDone(Exception):

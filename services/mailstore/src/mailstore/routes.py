@@ -136,3 +136,5 @@ def setup_routes(app: web.Application) -> None:
     router.add_get(ADMIN + "/unclaimed/{id}/raw", admin.unclaimed_raw, name="admin_unclaimed_raw")
     router.add_post(ADMIN + "/unclaimed/{id}/delete", admin.delete_unclaimed,
                     name="admin_delete_unclaimed")  # fmt: skip
+    router.add_post(ADMIN + "/unclaimed/{id}/deliver", admin.deliver_unclaimed,
+                    name="admin_deliver_unclaimed")  # fmt: skip

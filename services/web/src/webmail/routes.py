@@ -103,6 +103,8 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/admin/unclaimed/{id}/raw", admin.unclaimed_raw, name="admin_unclaimed_raw")
     router.add_post("/admin/unclaimed/{id}/delete", admin.delete_unclaimed,
                     name="admin_delete_unclaimed")  # fmt: skip
+    router.add_post("/admin/unclaimed/{id}/deliver", admin.deliver_unclaimed,
+                    name="admin_deliver_unclaimed")  # fmt: skip
 
     # Before the folder pattern: "starred" is no folder id, but would match it.
     router.add_get("/mail/starred", mail.folder, name="starred")

@@ -203,4 +203,18 @@ ADMIN_PATHS: dict[str, Any] = {
         "parameters": [_ID],
         "post": _action("Delete such a message", NO_CONTENT),
     },
+    "/v1/admin/unclaimed/{id}/deliver": {
+        "parameters": [_ID],
+        "post": {
+            "summary": "Put such a message into an account's Inbox; it leaves the unclaimed",
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["actor", "address"],
+                    "properties": {"actor": _ACTOR, "address": {"type": "string"}},
+                }
+            ),
+            "responses": {**NO_CONTENT, "404": NOT_FOUND, "422": INVALID},
+        },
+    },
 }

@@ -315,3 +315,14 @@ async def delete_unclaimed(request: web.Request) -> web.Response:
     if not await admin.delete_unclaimed(request.app[POOL], _message_id(request), actor=actor):
         raise web.HTTPNotFound()
     return web.Response(status=204)
+
+
+async def deliver_unclaimed(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    actor, address = _actor(body), body.get("address")
+    if not isinstance(address, str) or not 0 < len(address) <= MAX_ACTOR:
+        raise InvalidRequest({"address": "is required: the account to deliver to"})
+    await admin.deliver_unclaimed(
+        request.app[POOL], _message_id(request), address.lower(), actor=actor
+    )
+    return web.Response(status=204)

@@ -398,6 +398,37 @@ async def unclaimed_raw(request: web.Request) -> web.Response:
     return response
 
 
+async def deliver_unclaimed(request: web.Request) -> web.Response:
+    """Into an account's Inbox (a field error, next to that message's field, for no
+    such account)."""
+    actor = admin_of(request)
+    message = _message(request)
+    typed = field(await request.post(), "address").strip()
+    domains = request.app[CONFIG].domains
+    address = auth.full_address(typed, domains) if typed else ""
+    error = None
+    if not address or len(address) > MAX_QUERY or has_control(address, INVISIBLE):
+        error = "Enter the address of an account."
+    else:
+        try:
+            await request.app[MAILSTORE].admin_post(
+                f"/unclaimed/{message}/deliver", actor, {"address": address}
+            )
+        except NotFound:
+            error = f"No account {address}, or the message is gone."
+    if error is None:
+        return see_other("/admin/unclaimed")
+    params = {"limit": str(PAGE)}
+    data = await request.app[MAILSTORE].admin_get("/unclaimed", params)
+    context = {
+        "messages": data.get("messages", []),
+        "next": data.get("next"),
+        "errors": {f"deliver-{message}": error},
+        "values": {f"deliver-{message}": typed},
+    }
+    return await _page(request, "admin/unclaimed.html", context, 422)
+
+
 async def delete_unclaimed(request: web.Request) -> web.Response:
     actor = admin_of(request)
     try:

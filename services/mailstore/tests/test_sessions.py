@@ -225,7 +225,7 @@ async def test_token_lookup_names_the_owner_and_records_the_use(
     listed = await tokens_of(client)
 
     assert response.status == 200
-    assert await response.json() == {"address": ALICE, "name": "Alice Liddell"}
+    assert await response.json() == {"address": ALICE, "name": "Alice Liddell", "is_admin": False}
     assert [token["id"] for token in listed] == [first["id"], second["id"]]
     assert listed[0]["last_used_at"] is None
     assert listed[1]["last_used_at"] is not None

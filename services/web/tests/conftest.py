@@ -62,7 +62,7 @@ async def pool(database_url: str) -> AsyncIterator[Any]:
     try:
         # Every request of these tests comes from 127.0.0.1: rate-limit counters from
         # earlier tests must not spill over. Accounts use fresh addresses instead.
-        await pool.execute("TRUNCATE throttle_events, login_clients")
+        await pool.execute("TRUNCATE throttle_events, login_clients, service_settings")
         yield pool
     finally:
         await pool.close()

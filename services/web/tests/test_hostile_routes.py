@@ -104,7 +104,14 @@ async def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(
     entry = (await (await client.get("/api/v1/messages")).json())["messages"][0]["id"]
     path = _fill(
         canonical,
-        {"id": str(entry), "action": "delete", "n": "0", "folder": "inbox", "token": "t" * 43},
+        {
+            "id": str(entry),
+            "action": "delete",
+            "n": "0",
+            "folder": "inbox",
+            "token": "t" * 43,
+            "address": address,
+        },
     )
     token = anonymous if value == "anonymous" else value
     data: dict[str, str] = {"action": "delete", "ids": str(entry), "to": address, "body": "x"}

@@ -15,7 +15,8 @@ The commands read the service's environment (settings.load_config: DATABASE_URL,
 LOCALPOST_DOMAIN, LOCALPOST_WEB_URL...), so they run where the service runs: ``docker
 compose exec mailstore python -m mailstore ...``. Exit status 0 when done, 1 when the
 address has no account or the database cannot be used, 2 for a usage or configuration
-error. Results go to stdout, explanations to stderr.
+error. Results go to stdout, explanations to stderr. Every command that changes
+something is recorded in the administrators' audit log, as ``cli:<os user>`` (admin.py).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Run where the mail store runs (``docker compose exec mailstore python -m mailstore alias
 list``): it reads DATABASE_URL and LOCALPOST_DOMAIN as the service does, applies any
 pending migration (the runner's lock makes that safe beside a running service), and
-changes the aliases table directly. Aliases take effect for the next message stored;
-the gateway may answer from its cache for a few seconds (docs/smtp.md).
+changes the aliases table directly, each change recorded in the audit log (admin.py).
+Aliases take effect for the next message stored; the gateway may answer from its cache
+for a few seconds (docs/smtp.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 
 import asyncpg
 
-from mailstore import db
+from mailstore import admin, db
 from mailstore.errors import AliasRefused
 from mailstore.migrations import apply_migrations
 from mailstore.settings import ConfigError, load_config
@@ -54,18 +55,20 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def _run(database_url: str, args: argparse.Namespace) -> int:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=db.init_connection)
     try:
         await apply_migrations(pool)
         if args.action == "add":
             try:
-                targets = await db.add_alias(pool, address=args.address, targets=args.targets)
+                targets = await admin.add_alias(
+                    pool, args.address, args.targets, actor=admin.cli_actor()
+                )
             except AliasRefused as exc:
                 print(f"mailstore alias: {exc.address}: {exc.reason}", file=sys.stderr)
                 return 1
             print(f"{args.address} -> {', '.join(targets)}")
         elif args.action == "remove":
-            if not await db.remove_alias(pool, address=args.address):
+            if not await admin.remove_alias(pool, args.address, actor=admin.cli_actor()):
                 print(f"mailstore alias: {args.address}: no such alias", file=sys.stderr)
                 return 1
             print(f"{args.address} removed")

@@ -9,6 +9,10 @@
      ├── TokenNotFound        an API token that is unknown or revoked, or a token
      │                        id that is missing or not that account's            → 404
      ├── ResetNotFound        a password-reset link that is unknown, used or expired → 404
+     ├── InvitationNotFound   a sign-up invitation that is unknown, used, revoked,
+     │                        expired or for another address                     → 404
+     ├── LastAdministrator    /admin revoking, disabling or deleting the only
+     │                        enabled administrator                              → 409
      ├── AddressTaken         creating an account whose address exists            → 409
      ├── AliasRefused         an alias that would shadow an account, or names an
      │                        address with no account (``python -m mailstore alias``)
@@ -85,6 +89,21 @@ class ResetNotFound(MailstoreError):
     # Carries no secret: the message may end up in a log.
     def __init__(self) -> None:
         super().__init__("no such password reset")
+
+
+class InvitationNotFound(MailstoreError):
+    # Unknown, used, revoked, expired or for another address: one answer for all.
+    def __init__(self) -> None:
+        super().__init__("no such invitation")
+
+
+class LastAdministrator(MailstoreError):
+    """Revoking, disabling or deleting the only enabled administrator from /admin: nobody
+    would be left to undo it there (the CLI still can: it has the server)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(f"{address!r} is the last administrator")
+        self.address = address
 
 
 class AddressTaken(MailstoreError):

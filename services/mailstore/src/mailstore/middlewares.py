@@ -18,6 +18,8 @@ from mailstore.errors import (
     FolderError,
     FolderNotReady,
     InvalidRequest,
+    InvitationNotFound,
+    LastAdministrator,
     LoginThrottled,
     MaildropInUse,
     MessageNotFound,
@@ -53,11 +55,20 @@ def error_json(status: int, message: str, **extra: object) -> web.Response:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except (AccountNotFound, MessageNotFound, ResetNotFound, SessionNotFound, TokenNotFound):
+    except (
+        AccountNotFound,
+        InvitationNotFound,
+        MessageNotFound,
+        ResetNotFound,
+        SessionNotFound,
+        TokenNotFound,
+    ):
         # The same answer for "missing" and "someone else's": ids reveal nothing.
         return error_json(404, "not found")
     except AddressTaken:
         return error_json(409, "address taken")
+    except LastAdministrator:
+        return error_json(409, "the last administrator", code="lastadmin")
     except FolderError as exc:
         response = error_json(exc.status, str(exc), code=exc.code)
         if isinstance(exc, FolderNotReady):

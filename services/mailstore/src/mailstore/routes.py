@@ -7,6 +7,7 @@ from aiohttp import web
 from mailstore import db
 from mailstore.views import (
     accounts,
+    admin,
     drafts,
     folders,
     health,
@@ -28,8 +29,11 @@ FOLDER = ACCOUNT + "/folders/{folder:" + db.FOLDER_ID + "}"
 IMAP = ACCOUNT + "/imap"
 # Routes whose path holds a secret: logs show their pattern, never the path (middlewares.py).
 SECRET_ROUTES = frozenset(
-    {"session", "end_session", "token_owner", "password_reset", "use_password_reset"}
+    {"session", "end_session", "token_owner", "password_reset", "use_password_reset", "invitation"}
 )
+# The web's /admin pages (views/admin.py): the web checks that its user is an administrator.
+ADMIN = "/v1/admin"
+ADMIN_ACCOUNT = ADMIN + "/accounts/{address}"
 
 
 def setup_routes(app: web.Application) -> None:
@@ -108,3 +112,29 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/v1/password-resets/{token}", resets.use_reset, name="use_password_reset")
     router.add_post("/v1/throttle", throttle.hit, name="throttle")
     router.add_delete("/v1/throttle/{key}", throttle.forget, name="forget_throttle")
+    router.add_get("/v1/registration", admin.registration, name="registration")
+    router.add_get("/v1/invitations/{token}", admin.invitation, name="invitation")
+    router.add_get(ADMIN, admin.overview, name="admin_overview")
+    router.add_put(ADMIN + "/registration", admin.set_registration, name="admin_registration")
+    router.add_get(ADMIN + "/accounts", admin.list_accounts, name="admin_accounts")
+    router.add_post(ADMIN + "/accounts", admin.create_account, name="admin_create_account")
+    router.add_post(ADMIN_ACCOUNT + "/disable", admin.disable, name="admin_disable")
+    router.add_post(ADMIN_ACCOUNT + "/enable", admin.enable, name="admin_enable")
+    router.add_post(ADMIN_ACCOUNT + "/admin", admin.set_admin, name="admin_set_admin")
+    router.add_post(ADMIN_ACCOUNT + "/delete", admin.delete_account, name="admin_delete")
+    router.add_post(ADMIN_ACCOUNT + "/reset-link", admin.reset_link, name="admin_reset_link")
+    router.add_get(ADMIN + "/aliases", admin.list_aliases, name="admin_aliases")
+    router.add_post(ADMIN + "/aliases", admin.add_alias, name="admin_add_alias")
+    router.add_post(ADMIN + "/aliases/{address}/delete", admin.remove_alias,
+                    name="admin_remove_alias")  # fmt: skip
+    router.add_get(ADMIN + "/invitations", admin.list_invitations, name="admin_invitations")
+    router.add_post(ADMIN + "/invitations", admin.create_invitation, name="admin_invite")
+    router.add_post(ADMIN + "/invitations/{id:[0-9]{1,20}}/revoke", admin.revoke_invitation,
+                    name="admin_revoke_invitation")  # fmt: skip
+    router.add_get(ADMIN + "/audit", admin.audit, name="admin_audit")
+    router.add_get(ADMIN + "/unclaimed", admin.list_unclaimed, name="admin_unclaimed")
+    router.add_get(ADMIN + "/unclaimed/{id}/raw", admin.unclaimed_raw, name="admin_unclaimed_raw")
+    router.add_post(ADMIN + "/unclaimed/{id}/delete", admin.delete_unclaimed,
+                    name="admin_delete_unclaimed")  # fmt: skip
+    router.add_post(ADMIN + "/unclaimed/{id}/deliver", admin.deliver_unclaimed,
+                    name="admin_deliver_unclaimed")  # fmt: skip

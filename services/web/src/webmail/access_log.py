@@ -1,7 +1,8 @@
 """aiohttp's access log without the secrets that travel in paths.
 
 A password-reset link's token is its path (``/reset/<token>``): whoever reads a log line
-with it could set the account's password until the link is used. Such paths are logged as
+with it could set the account's password until the link is used. A sign-up invitation's
+(``/invite/<token>``) would let them create an account. Such paths are logged as
 their route's pattern. The same as the mail store's (mailstore.middlewares), which this
 service does not import: the services share only smtplib_common, which the mail store
 does not depend on.
@@ -14,7 +15,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 # Route names whose path holds a secret (routes.py).
-SECRET_ROUTES = frozenset({"reset_form", "reset"})
+SECRET_ROUTES = frozenset({"reset_form", "reset", "invite_form", "invite"})
 
 
 def loggable_path(request: BaseRequest) -> str:

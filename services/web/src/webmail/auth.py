@@ -125,7 +125,7 @@ REGISTRATION_REFUSED = {
 
 
 def check_registration_open(mode: str) -> None:
-    """RegistrationClosed unless LOCALPOST_REGISTRATION is "open"."""
+    """RegistrationClosed unless the mode in force (registration.py) is "open"."""
     if mode != "open":
         raise RegistrationClosed(REGISTRATION_REFUSED[mode])
 
@@ -139,7 +139,10 @@ async def register(
     password: str,
     domains: tuple[str, ...],
     confirm: str | None = None,
+    invitation: str | None = None,
 ) -> Account:
+    """``invitation``: the secret of the sign-up link (registration "invite"); used up
+    with the account, NotFound when it is not live or is for another address."""
     name, address, password = check_registration(
         name=name, address=address, password=password, domains=domains, confirm=confirm
     )
@@ -147,7 +150,9 @@ async def register(
     result = await mailstore.throttle("register:ip", limit=limit, window=window, client=ip)
     if not result.allowed:
         raise RateLimited(max(1, result.retry_after))
-    return await mailstore.create_account(address=address, name=name, password=password)
+    return await mailstore.create_account(
+        address=address, name=name, password=password, invitation=invitation
+    )
 
 
 async def login(

@@ -60,6 +60,9 @@ class Account:
     time_zone: str = ""
     # Folders listed one row per conversation (settings); off: one row per message.
     conversations: bool = True
+    # An administrator (issue 16): from the session look-up, which reads the account at
+    # every request; False wherever else an Account is made.
+    is_admin: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +150,14 @@ class MailstoreClient:
 
     # -- accounts and credentials -------------------------------------------------------
 
-    async def create_account(self, *, address: str, name: str, password: str) -> Account:
+    async def create_account(
+        self, *, address: str, name: str, password: str, invitation: str | None = None
+    ) -> Account:
+        """``invitation``: a sign-up invitation's secret, used up with the account
+        (NotFound when it is not live or is for another address)."""
         body = {"address": address, "name": name, "password": password}
+        if invitation is not None:
+            body["invitation"] = invitation
         data = await self._json(
             "POST", "/v1/accounts", json=body, expect=(201,), timeout=PASSWORD_TIMEOUT
         )
@@ -204,6 +213,7 @@ class MailstoreClient:
             data["name"],
             data.get("time_zone") or "",
             data.get("conversations") is not False,
+            data.get("is_admin") is True,
         )
         return account, int(data["id"])
 
@@ -293,7 +303,7 @@ class MailstoreClient:
             data = await self._json("GET", f"/v1/tokens/{_segment(token)}")
         except NotFound:
             return None
-        return Account(data["address"], data["name"])
+        return Account(data["address"], data["name"], is_admin=data.get("is_admin") is True)
 
     async def password_reset(self, token: str) -> Account | None:
         """The account a live reset link is for; None when unknown, used or expired."""
@@ -502,6 +512,49 @@ class MailstoreClient:
         data = await self._json("POST", self._account(address) + "/trash/empty")
         return int(data.get("deleted", 0))
 
+    # -- administrators (the /admin pages, views/admin.py) ------------------------------
+    # Each change names ``actor``, the administrator, for the audit log. 404: no such
+    # account / alias / invitation / message; 409 (AddressTaken): the address is taken,
+    # or the action would leave no enabled administrator.
+
+    async def admin_get(self, path: str, params: dict[str, str] | None = None) -> Json:
+        """GET /v1/admin``path`` (an overview or a listing)."""
+        return await self._json("GET", "/v1/admin" + path, params=params)
+
+    async def admin_post(
+        self, path: str, actor: str, body: Json | None = None, *, expect: tuple[int, ...] = (200,)
+    ) -> Json:
+        """POST /v1/admin``path`` for ``actor``; addresses in it go through admin_path."""
+        timeout = PASSWORD_TIMEOUT if path == "/accounts" else None
+        return await self._json(
+            "POST",
+            "/v1/admin" + path,
+            json={**(body or {}), "actor": actor},
+            expect=(*expect, 201, 204),
+            timeout=timeout,
+        )
+
+    async def admin_raw(self, path: str) -> bytes:
+        _, body, _ = await self._call("GET", "/v1/admin" + path)
+        return body
+
+    async def set_registration(self, mode: str, actor: str) -> None:
+        body = {"mode": mode, "actor": actor}
+        await self._call("PUT", "/v1/admin/registration", json=body)
+
+    async def registration(self) -> str | None:
+        """The mode an administrator chose, or None: LOCALPOST_REGISTRATION applies."""
+        data = await self._json("GET", "/v1/registration")
+        mode = data.get("mode")
+        return mode if isinstance(mode, str) else None
+
+    async def invitation(self, token: str) -> Json | None:
+        """A live invitation ({"address": str | None, ...}); None when not."""
+        try:
+            return await self._json("GET", f"/v1/invitations/{_segment(token)}")
+        except NotFound:
+            return None
+
     async def ready(self) -> bool:
         """Whether the mail store answers a token-protected call (token and database)."""
         try:
@@ -509,6 +562,12 @@ class MailstoreClient:
         except (MailstoreUnavailable, NotFound, InvalidFields):
             return False
         return True
+
+
+def admin_path(*parts: str) -> str:
+    """A /v1/admin path from segments such as an address, each quoted (a "/" or "?" in
+    what was typed must not reach another route)."""
+    return "".join("/" + _segment(part) for part in parts)
 
 
 def _json_or_empty(body: bytes) -> Json:

@@ -329,3 +329,101 @@ OPENAPI: dict[str, Any] = {
     },
 }
 OPENAPI["paths"].update(_FOLDER_PATHS)
+
+# The admin API (issue 16; views/api_admin.py): an administrator's personal API token
+# only; for anyone else, a session cookie included, these paths are 404.
+_ADMIN_ONLY = {
+    "security": [{"bearer": []}],
+    "description": "An administrator's token only; anyone else gets 404, as for no path.",
+}
+_ADDRESS = {"name": "address", "in": "path", "required": True, "schema": {"type": "string"}}
+_ADMIN_ERRORS = {
+    "404": {"description": "not an administrator's token, or no such account"},
+    "422": _ERRORS["422"],
+    "503": _ERRORS["503"],
+}
+_ANY = {"type": "object"}
+_ADMIN_PATHS: dict[str, Any] = {
+    "/api/v1/admin/accounts": {
+        "get": {
+            **_ADMIN_ONLY,
+            "summary": "Accounts whose address holds q, by address; next: pass as after",
+            "parameters": [
+                {"name": "q", "in": "query", "schema": {"type": "string"}},
+                {"name": "after", "in": "query", "schema": {"type": "string"}},
+                _PAGE[0],
+            ],
+            "responses": {"200": _json(_ANY, "a page"), **_ADMIN_ERRORS},
+        },
+        "post": {
+            **_ADMIN_ONLY,
+            "summary": "Create an account (the sign-up's rules)",
+            "requestBody": _body(
+                {
+                    "name": {"type": "string"},
+                    "address": {"type": "string"},
+                    "password": {"type": "string"},
+                },
+                ["name", "address", "password"],
+            ),
+            "responses": {
+                "201": _json(_ANY, "created"),
+                "409": {"description": "address taken"},
+                **_ADMIN_ERRORS,
+            },
+        },
+    },
+    "/api/v1/admin/accounts/{address}/{action}": {
+        "post": {
+            **_ADMIN_ONLY,
+            "summary": "disable, enable, grant or revoke the admin role, or a one-time"
+            " password-reset link (returned once)",
+            "parameters": [
+                _ADDRESS,
+                {
+                    "name": "action",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"enum": ["disable", "enable", "grant", "revoke", "reset-link"]},
+                },
+            ],
+            "responses": {
+                "200": _json(_ANY, "done"),
+                "409": {"description": "the only administrator"},
+                **_ADMIN_ERRORS,
+            },
+        }
+    },
+    "/api/v1/admin/accounts/{address}": {
+        "delete": {
+            **_ADMIN_ONLY,
+            "summary": "Delete the account with all its mail (its address is retired)",
+            "parameters": [_ADDRESS],
+            "responses": {
+                "204": {"description": "deleted"},
+                "409": {"description": "the only administrator"},
+                **_ADMIN_ERRORS,
+            },
+        }
+    },
+    "/api/v1/admin/registration": {
+        "put": {
+            **_ADMIN_ONLY,
+            "summary": "Choose the registration mode (overrides LOCALPOST_REGISTRATION)",
+            "requestBody": _body({"mode": {"enum": ["open", "invite", "closed"]}}, ["mode"]),
+            "responses": {"200": _json(_ANY, "chosen"), **_ADMIN_ERRORS},
+        }
+    },
+    "/api/v1/admin/audit": {
+        "get": {
+            **_ADMIN_ONLY,
+            "summary": "The audit log, newest first; next: pass as before",
+            "parameters": [
+                {"name": "before", "in": "query", "schema": {"type": "string"}},
+                _PAGE[0],
+            ],
+            "responses": {"200": _json(_ANY, "a page"), **_ADMIN_ERRORS},
+        }
+    },
+}
+OPENAPI["paths"].update(_ADMIN_PATHS)

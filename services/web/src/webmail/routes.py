@@ -8,7 +8,9 @@ from webmail import assets, autoconfig, autodiscover
 from webmail.views import (
     account_settings,
     accounts,
+    admin,
     api,
+    api_admin,
     api_folders,
     compose,
     conversations,
@@ -30,6 +32,11 @@ API_TOKEN = r"/api/v1/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a sec
 SETTINGS = "/settings/mail-programs"
 # A one-time password-reset link; its token is a secret (access_log.py keeps it out of logs).
 RESET = "/reset/{token}"
+# A one-time sign-up invitation (registration "invite"); a secret like RESET's.
+INVITE = "/invite/{token}"
+ADMIN_ACCOUNT = "/admin/accounts/{address}"
+API_ADMIN = "/api/v1/admin"
+ADMIN_ACTION = "{action:disable|enable|grant|revoke|reset-link}"
 SETTINGS_SESSION = r"/settings/sessions/{id:[0-9]{1,19}}"
 SETTINGS_TOKEN = r"/settings/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
 
@@ -71,6 +78,33 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/logout", accounts.logout, name="logout")
     router.add_get(RESET, reset.reset_form, name="reset_form")
     router.add_post(RESET, reset.reset, name="reset")
+    router.add_get(INVITE, accounts.register_form, name="invite_form")
+    router.add_post(INVITE, accounts.register, name="invite")
+
+    # Administrators only (views/admin.py); a 404 for everyone else.
+    router.add_get("/admin", admin.overview, name="admin")
+    router.add_post("/admin/registration", admin.set_registration, name="admin_registration")
+    router.add_get("/admin/accounts", admin.accounts, name="admin_accounts")
+    router.add_post("/admin/accounts", admin.create_account, name="admin_create_account")
+    router.add_post(ADMIN_ACCOUNT + "/" + ADMIN_ACTION,
+                    admin.account_action, name="admin_account_action")  # fmt: skip
+    router.add_get(ADMIN_ACCOUNT + "/delete", admin.delete_form, name="admin_delete_form")
+    router.add_post(ADMIN_ACCOUNT + "/delete", admin.delete_account, name="admin_delete")
+    router.add_get("/admin/aliases", admin.aliases, name="admin_aliases")
+    router.add_post("/admin/aliases", admin.add_alias, name="admin_add_alias")
+    router.add_post("/admin/aliases/{address}/delete", admin.remove_alias,
+                    name="admin_remove_alias")  # fmt: skip
+    router.add_get("/admin/invitations", admin.invitations, name="admin_invitations")
+    router.add_post("/admin/invitations", admin.create_invitation, name="admin_invite")
+    router.add_post(r"/admin/invitations/{id:[0-9]{1,18}}/revoke", admin.revoke_invitation,
+                    name="admin_revoke_invitation")  # fmt: skip
+    router.add_get("/admin/audit", admin.audit, name="admin_audit")
+    router.add_get("/admin/unclaimed", admin.unclaimed, name="admin_unclaimed")
+    router.add_get("/admin/unclaimed/{id}/raw", admin.unclaimed_raw, name="admin_unclaimed_raw")
+    router.add_post("/admin/unclaimed/{id}/delete", admin.delete_unclaimed,
+                    name="admin_delete_unclaimed")  # fmt: skip
+    router.add_post("/admin/unclaimed/{id}/deliver", admin.deliver_unclaimed,
+                    name="admin_deliver_unclaimed")  # fmt: skip
 
     # Before the folder pattern: "starred" is no folder id, but would match it.
     router.add_get("/mail/starred", mail.folder, name="starred")
@@ -118,3 +152,14 @@ def setup_routes(app: web.Application) -> None:
     router.add_delete("/api/v1" + FOLDER, api_folders.delete_folder, name="api_delete_folder")
     router.add_patch(API_MESSAGE, api_folders.update_message, name="api_update")
     router.add_post(API_MESSAGE + "/move", api_folders.move_message, name="api_move")
+    # Administrators' tokens only (views/api_admin.py); a 404 for everyone else.
+    router.add_get(API_ADMIN + "/accounts", api_admin.list_accounts, name="api_admin_accounts")
+    router.add_post(API_ADMIN + "/accounts", api_admin.create_account,
+                    name="api_admin_create_account")  # fmt: skip
+    router.add_post(API_ADMIN + "/accounts/{address}/" + ADMIN_ACTION, api_admin.account_action,
+                    name="api_admin_account_action")  # fmt: skip
+    router.add_delete(API_ADMIN + "/accounts/{address}", api_admin.delete_account,
+                      name="api_admin_delete")  # fmt: skip
+    router.add_put(API_ADMIN + "/registration", api_admin.set_registration,
+                   name="api_admin_registration")  # fmt: skip
+    router.add_get(API_ADMIN + "/audit", api_admin.audit, name="api_admin_audit")

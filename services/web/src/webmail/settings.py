@@ -34,8 +34,8 @@ _QUEUE_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,3})?")
 # How the web service protects its submission login on the way to the gateway.
 SUBMISSION_TLS_MODES = ("starttls", "none")
-# Who may create an account (issue 16): anyone; only with an invitation (which the admin
-# pages will make; until then nobody); nobody.
+# Who may create an account (issue 16): anyone; only with an invitation an administrator
+# made on /admin; nobody. The default only: a choice made on /admin wins (registration.py).
 REGISTRATION_MODES = ("open", "invite", "closed")
 
 

@@ -9,12 +9,20 @@ import asyncpg
 from mailstore.db.changes import delete_unreferenced
 from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.throttle import KNOWN_CLIENT_DAYS, release
-from mailstore.errors import AddressTaken
+from mailstore.errors import AddressTaken, InvitationNotFound
 
 
-async def create_account(pool: Pool, *, address: str, name: str, password_hash: str) -> Record:
+async def create_account(
+    pool: Pool, *, address: str, name: str, password_hash: str, invitation: bytes | None = None
+) -> Record:
+    """``invitation``: the SHA-256 of a sign-up invitation's secret (LOCALPOST_REGISTRATION
+    =invite), used up in the same transaction: InvitationNotFound when it is not live or
+    is for another address. Its row lock makes a second sign-up with the same link wait
+    for this one, then find it used; a refused account leaves the invitation live."""
     try:
         async with pool.acquire() as con, con.transaction():
+            if invitation is not None:
+                await _use_invitation(con, invitation, address)
             # The lock db.recipients.add_alias takes: no alias appears meanwhile.
             await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", address)
             row = await con.fetchrow(
@@ -29,13 +37,29 @@ async def create_account(pool: Pool, *, address: str, name: str, password_hash: 
                 name,
                 password_hash,
             )
+            if row is None:
+                # A deleted account's address (taken for good, migration 0014 says why)
+                # or an alias's. The same answer as a live account's, so sign-up reveals
+                # nothing more. Raised inside: an invitation used above is not used up.
+                raise AddressTaken(address)
     except asyncpg.UniqueViolationError:
         raise AddressTaken(address) from None
-    if row is None:
-        # A deleted account's address (taken for good, migration 0014 says why) or an
-        # alias's. The same answer as a live account's, so sign-up reveals nothing more.
-        raise AddressTaken(address)
     return row
+
+
+async def _use_invitation(con: Connection, token_hash: bytes, address: str) -> None:
+    used = await con.fetchval(
+        """
+        UPDATE invitations SET used_at = now(), used_by = $2
+        WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL
+          AND expires_at > now() AND (address IS NULL OR address = $2)
+        RETURNING id
+        """,
+        token_hash,
+        address,
+    )
+    if used is None:
+        raise InvitationNotFound()
 
 
 async def get_account(pool: Pool, *, address: str) -> Record | None:

@@ -37,7 +37,8 @@ async def use_session(pool: Pool, *, secret_hash: bytes, days: int) -> Record | 
         FROM accounts a
         WHERE s.secret_hash = $1 AND s.expires_at > now() AND a.id = s.account_id
         AND a.disabled_at IS NULL
-        RETURNING a.address, a.name, a.time_zone, a.conversations, s.expires_at, s.id
+        RETURNING a.address, a.name, a.time_zone, a.conversations, a.is_admin, s.expires_at,
+                  s.id
         """,
         secret_hash,
         days,
@@ -128,7 +129,7 @@ async def use_token(pool: Pool, *, token_hash: bytes) -> Record | None:
         UPDATE api_tokens t SET last_used_at = now()
         FROM accounts a
         WHERE t.token_hash = $1 AND a.id = t.account_id AND a.disabled_at IS NULL
-        RETURNING a.address, a.name
+        RETURNING a.address, a.name, a.is_admin
         """,
         token_hash,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailstore.openapi.admin import ADMIN_PATHS, ADMIN_SCHEMAS
 from mailstore.openapi.common import COMMON_SCHEMAS, error
 from mailstore.openapi.imap import IMAP_PATHS, IMAP_SCHEMAS
 from mailstore.openapi.mail import MAIL_PATHS, MAIL_SCHEMAS
@@ -24,6 +25,7 @@ _PATHS: dict[str, Any] = {
     **IMAP_PATHS,
     **POP3_PATHS,
     **RESET_PATHS,
+    **ADMIN_PATHS,
 }
 
 OPENAPI: dict[str, Any] = {
@@ -48,6 +50,7 @@ OPENAPI: dict[str, Any] = {
             **IMAP_SCHEMAS,
             **POP3_SCHEMAS,
             **RESET_SCHEMAS,
+            **ADMIN_SCHEMAS,
         },
     },
 }

@@ -38,6 +38,15 @@ WEB_SCHEMAS: dict[str, Any] = {
             "expires_at": _DATE_TIME,
         },
     },
+    "TokenOwner": {
+        "type": "object",
+        "required": ["address", "name", "is_admin"],
+        "properties": {
+            "address": {"type": "string"},
+            "name": {"type": "string"},
+            "is_admin": {"type": "boolean", "description": "as of this request"},
+        },
+    },
     "SessionOwner": {
         "type": "object",
         "required": ["address", "name", "expires_at", "id", "time_zone"],
@@ -50,6 +59,10 @@ WEB_SCHEMAS: dict[str, Any] = {
             "conversations": {
                 "type": "boolean",
                 "description": "the account's setting: list folders by conversation",
+            },
+            "is_admin": {
+                "type": "boolean",
+                "description": "the account is an administrator, as of this request",
             },
         },
     },
@@ -364,7 +377,10 @@ WEB_PATHS: dict[str, Any] = {
             "parameters": [
                 {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
             ],
-            "responses": {"200": json_content(ref("Account"), "A valid token"), "404": _NO_TOKEN},
+            "responses": {
+                "200": json_content(ref("TokenOwner"), "A valid token"),
+                "404": _NO_TOKEN,
+            },
         }
     },
     "/v1/throttle": {

@@ -14,6 +14,7 @@ from mailstore.keys import CONFIG, HASHER, METRICS, POOL
 from mailstore.passwords import MAX_PASSWORD
 from mailstore.recipients import DELIMITER
 from mailstore.views.common import MAX_ID, account_of, find_account, json_object, limit_of
+from mailstore.views.sessions import MAX_SECRET_LENGTH, secret_hash
 
 # RFC 5321 §4.1.2 Dot-string; quoted local parts are legal but not offered for new accounts.
 _LOCAL_PART = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
@@ -60,9 +61,20 @@ def _validated_account(body: dict[str, Any], domains: tuple[str, ...]) -> tuple[
 async def create_account(request: web.Request) -> web.Response:
     body = await json_object(request)
     address, name, password = _validated_account(body, request.app[CONFIG].domains)
+    invitation = body.get("invitation")
+    if invitation is not None and (
+        not isinstance(invitation, str) or not 0 < len(invitation) <= MAX_SECRET_LENGTH
+    ):
+        raise InvalidRequest({"invitation": "must be an invitation's secret or absent"})
     password_hash = await request.app[HASHER].hash(password)
     row = await db.create_account(
-        request.app[POOL], address=address, name=name, password_hash=password_hash
+        request.app[POOL],
+        address=address,
+        name=name,
+        password_hash=password_hash,
+        # LOCALPOST_REGISTRATION=invite: the web passes the link's secret; it is used
+        # up with the account's creation or not at all (db.create_account).
+        invitation=secret_hash(invitation) if invitation is not None else None,
     )
     account = {"address": row["address"], "name": row["name"]}
     return web.json_response({**account, "created_at": row["created_at"].isoformat()}, status=201)

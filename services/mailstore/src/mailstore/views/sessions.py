@@ -72,6 +72,9 @@ async def get_session(request: web.Request) -> web.Response:
             "time_zone": row["time_zone"],
             # The web lists folders by conversation unless this is false (settings).
             "conversations": row["conversations"],
+            # Read from the account at every request, never kept in the web's cookie: a
+            # revoked administrator's next page is an ordinary user's (issue 16).
+            "is_admin": row["is_admin"],
         }
     )
 
@@ -162,4 +165,6 @@ async def token_owner(request: web.Request) -> web.Response:
         row = await db.use_token(request.app[POOL], token_hash=secret_hash(token))
     if row is None:
         raise TokenNotFound()
-    return web.json_response({"address": row["address"], "name": row["name"]})
+    # is_admin as of this request: an administrator's token reaches /api/v1/admin/.
+    owner = {"address": row["address"], "name": row["name"], "is_admin": row["is_admin"]}
+    return web.json_response(owner)

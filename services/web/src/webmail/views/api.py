@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from webmail import auth, drafts
+from webmail import auth, drafts, registration
 from webmail.bodies import sanitize
 from webmail.errors import BadCredentials, InvalidFields, MalformedBody, NotAuthenticated
 from webmail.keys import CONFIG, MAILSTORE, METRICS, SUBMITTER
@@ -96,7 +96,8 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def create_account(request: web.Request) -> web.Response:
-    auth.check_registration_open(request.app[CONFIG].registration)
+    # An invitation is a link for a person's browser: the API signs up only when open.
+    auth.check_registration_open((await registration.in_force(request)).mode)
     body = await _json_body(request)
     account = await auth.register(
         request.app[MAILSTORE],

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from mailstore import db
 from mailstore.errors import AccountNotFound
+from mailstore.quotas import usage_of
 from mailstore.views.sessions import SECRET_BYTES, secret_hash
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,21 @@ async def set_disabled(pool: db.Pool, address: str, *, disabled: bool) -> None:
         pool, address=address, disabled=disabled
     ):
         raise AccountNotFound(address)
+
+
+async def set_quota(pool: db.Pool, address: str, quota: int | None, *, default: int) -> str:
+    """Set the account's own storage limit (None: LOCALPOST_DEFAULT_QUOTA, ``default``);
+    a line saying what it is now. AccountNotFound for an address with no account."""
+    if not db.storable(address) or not await db.set_quota(pool, address=address, quota=quota):
+        raise AccountNotFound(address)
+    account = await db.get_account(pool, address=address)
+    assert account is not None  # it was just updated
+    row = await db.get_quota(pool, account_id=account["id"])
+    usage = usage_of(used=row["quota_used"], own=quota, default=default)
+    limit = "no limit" if usage.limit is None else f"a limit of {usage.limit} bytes"
+    source = " (LOCALPOST_DEFAULT_QUOTA)" if quota is None else ""
+    log.info("quota of %s set to %s", address, "default" if quota is None else quota)
+    return f"{address} holds {usage.used} bytes, {limit}{source}"
 
 
 async def issue_reset(

@@ -92,6 +92,7 @@ from mailstore.db.messages import (
     raw_slice,
     unread_counts,
 )
+from mailstore.db.quotas import get_quota, recipient_quotas, set_quota
 from mailstore.db.recipients import (
     Lookup,
     add_alias,
@@ -194,6 +195,7 @@ __all__ = [
     "get_attachment",
     "get_message",
     "get_profile",
+    "get_quota",
     "get_raw",
     "get_summary",
     "grant_admins",
@@ -228,6 +230,7 @@ __all__ = [
     "raw_size",
     "raw_slice",
     "reaches_anyone",
+    "recipient_quotas",
     "record_login",
     "record_migration",
     "release",
@@ -241,6 +244,7 @@ __all__ = [
     "set_admin",
     "set_disabled",
     "set_flag_many",
+    "set_quota",
     "set_read",
     "set_read_many",
     "storable",

@@ -21,6 +21,7 @@ from mailstore.db.changes import delete_entries
 from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.folders import EXISTS, FLAGS, Change, allocate, expunge, lock_folders
 from mailstore.db.imap_folders import find_folder, find_folder_of, normalise
+from mailstore.db.quotas import require_room
 from mailstore.errors import AccountNotFound, FolderNotFound, ModseqForgotten
 from mailstore.imap_structure import describe
 
@@ -283,11 +284,20 @@ class CopyOutcome:
 
 
 async def copy(
-    pool: Pool, *, account_id: int, name: str, ranges: Ranges, target: str, move: bool
+    pool: Pool,
+    *,
+    account_id: int,
+    name: str,
+    ranges: Ranges,
+    target: str,
+    move: bool,
+    default_quota: int = 0,
 ) -> CopyOutcome:
     """COPY (new entries of the same stored messages) or MOVE (the entries themselves,
     expunged from the source, RFC 6851 §3.3) into ``target``, new UIDs ascending in
-    source UID order (RFC 4315 §3's COPYUID pairs)."""
+    source UID order (RFC 4315 §3's COPYUID pairs). A COPY that would take the account
+    past its quota is OverQuota and copies nothing (RFC 9208 §4.3); a MOVE adds nothing
+    to it (one message counts once however many folders hold it)."""
     async with pool.acquire() as con, con.transaction():
         source = await find_folder(con, account_id, name)
         destination = await find_folder(con, account_id, target)
@@ -310,6 +320,8 @@ async def copy(
             uids,
             modseq,
         )
+        if not move:
+            await require_room(con, account_id=account_id, default_quota=default_quota)
     changes += [
         Change(account_id, row["id"], destination["id"], row["uid"], modseq, EXISTS)
         for row in sorted(ids, key=lambda row: row["uid"])

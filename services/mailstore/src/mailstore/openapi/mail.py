@@ -317,9 +317,19 @@ MAIL_PATHS: dict[str, Any] = {
                 "200": json_content(
                     {
                         "type": "object",
-                        "required": ["address", "disabled"],
+                        "required": ["address", "disabled", "full", "room"],
                         "properties": {
                             "address": {"type": "string"},
+                            "full": {
+                                "type": "boolean",
+                                "description": "every account behind it is at its storage "
+                                "quota: refuse for now, 452 4.2.2",
+                            },
+                            "room": {
+                                "type": ["integer", "null"],
+                                "description": "the most bytes one account behind it may "
+                                "still take (null: no limit); larger mail gets 552 5.2.2",
+                            },
                             "disabled": {
                                 "type": "boolean",
                                 "description": (

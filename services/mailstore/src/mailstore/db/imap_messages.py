@@ -21,7 +21,6 @@ from mailstore.db.changes import delete_entries
 from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.folders import EXISTS, FLAGS, Change, allocate, expunge, lock_folders
 from mailstore.db.imap_folders import find_folder, find_folder_of, normalise
-from mailstore.db.quotas import require_room
 from mailstore.errors import AccountNotFound, FolderNotFound, ModseqForgotten
 from mailstore.imap_structure import describe
 
@@ -291,13 +290,12 @@ async def copy(
     ranges: Ranges,
     target: str,
     move: bool,
-    default_quota: int = 0,
 ) -> CopyOutcome:
     """COPY (new entries of the same stored messages) or MOVE (the entries themselves,
     expunged from the source, RFC 6851 §3.3) into ``target``, new UIDs ascending in
-    source UID order (RFC 4315 §3's COPYUID pairs). A COPY that would take the account
-    past its quota is OverQuota and copies nothing (RFC 9208 §4.3); a MOVE adds nothing
-    to it (one message counts once however many folders hold it)."""
+    source UID order (RFC 4315 §3's COPYUID pairs). Neither adds to the account's quota
+    usage, which counts a message once however many of its folders hold it: both are
+    allowed even over the quota (RFC 9208 §4.3's OVERQUOTA never applies)."""
     async with pool.acquire() as con, con.transaction():
         source = await find_folder(con, account_id, name)
         destination = await find_folder(con, account_id, target)
@@ -320,8 +318,6 @@ async def copy(
             uids,
             modseq,
         )
-        if not move:
-            await require_room(con, account_id=account_id, default_quota=default_quota)
     changes += [
         Change(account_id, row["id"], destination["id"], row["uid"], modseq, EXISTS)
         for row in sorted(ids, key=lambda row: row["uid"])

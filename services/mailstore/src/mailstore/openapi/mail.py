@@ -397,8 +397,12 @@ MAIL_PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": json_content(
-                    {"type": "object", "properties": {"folders": {"items": ref("Folder")}}},
-                    "Every folder: the six standard ones in a fixed order, then the others by name",
+                    {
+                        "type": "object",
+                        "properties": {"folders": {"items": ref("Folder")}, "quota": ref("Quota")},
+                    },
+                    "Every folder: the six standard ones in a fixed order, then the others by "
+                    "name; and the account's storage quota, which the web's sidebar shows",
                 ),
                 "404": NOT_FOUND,
                 "422": INVALID,

@@ -22,7 +22,7 @@ from mailstore.db import imap_folders, imap_messages, imap_search, subscriptions
 from mailstore.errors import AccountNotFound, InvalidRequest, MessageNotFound
 from mailstore.imap_search import validate
 from mailstore.imap_sets import MAX_UID, compact, format_ranges, parse_uid_set
-from mailstore.keys import CONFIG, EVENTS, POOL
+from mailstore.keys import EVENTS, POOL
 from mailstore.views import messages as message_views
 from mailstore.views.common import MAX_ID, account_of, json_object
 
@@ -371,7 +371,6 @@ async def _copy(request: web.Request, *, move: bool) -> web.Response:
         ranges=ranges,
         target=target,
         move=move,
-        default_quota=request.app[CONFIG].default_quota,
     )
     await _announce(request, account, outcome.changes)
     return web.json_response(

@@ -193,6 +193,35 @@ async def test_concurrent_copies_and_deletions_count_a_message_once(
     assert await used(pool, alice) == 0
 
 
+async def test_the_last_two_entries_deleted_at_once_free_the_message(
+    pool: Any, deliver: Any, accounts: dict[str, int]
+) -> None:
+    """Two transactions each delete one of the message's last two entries: without the
+    account lock each would still see the other's entry and neither would free it."""
+    alice = accounts[ALICE]
+    await held_in_inbox_and_archive(pool, deliver, alice)
+    inbox, archived = (
+        row["id"] for row in await pool.fetch("SELECT id FROM mailbox_entries ORDER BY id")
+    )
+    delete = "DELETE FROM mailbox_entries WHERE id = $1"
+    async with pool.acquire() as first, pool.acquire() as second:
+        outer = first.transaction()
+        await outer.start()
+        await first.execute(delete, inbox)
+
+        async def other() -> None:
+            async with second.transaction():
+                await second.execute(delete, archived)
+
+        racing = asyncio.create_task(other())
+        await asyncio.sleep(0.3)
+        # It waits for the first transaction's lock on the account's row.
+        assert not racing.done()
+        await outer.commit()
+        await racing
+    assert await used(pool, alice) == 0
+
+
 # -- the API ---------------------------------------------------------------------------------
 
 

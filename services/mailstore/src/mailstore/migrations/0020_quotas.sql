@@ -32,16 +32,27 @@ CREATE FUNCTION quota_entries_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM accounts
     WHERE id IN (SELECT DISTINCT account_id FROM new_entries) ORDER BY id FOR NO KEY UPDATE;
-    -- A (account, message) pair is new when every entry it has now is one of this
-    -- statement's.
+    -- A pair (account, message) is new when every entry it has now is one of this
+    -- statement's. Asked per message first (one probe of the message_id index each):
+    -- when all the message's entries are new, as in every delivery, so are all its
+    -- pairs, and a message to many accounts costs no probe per account.
+    WITH messages_new AS MATERIALIZED (
+        SELECT g.message_id,
+               g.k = (SELECT count(*) FROM mailbox_entries e
+                      WHERE e.message_id = g.message_id) AS all_new
+        FROM (SELECT message_id, count(*) AS k FROM new_entries GROUP BY message_id) g
+    )
     UPDATE accounts a SET quota_used = a.quota_used + d.bytes
     FROM (
         SELECT n.account_id, sum(m.size) AS bytes
         FROM (SELECT account_id, message_id, count(*) AS k
               FROM new_entries GROUP BY account_id, message_id) n
+        JOIN messages_new t ON t.message_id = n.message_id
         JOIN messages m ON m.id = n.message_id
-        WHERE (SELECT count(*) FROM mailbox_entries e
-               WHERE e.message_id = n.message_id AND e.account_id = n.account_id) = n.k
+        WHERE CASE WHEN t.all_new THEN true
+                   ELSE (SELECT count(*) FROM mailbox_entries e
+                         WHERE e.message_id = n.message_id
+                           AND e.account_id = n.account_id) = n.k END
         GROUP BY n.account_id
     ) d
     WHERE a.id = d.account_id;
@@ -54,13 +65,24 @@ BEGIN
     PERFORM 1 FROM accounts
     WHERE id IN (SELECT DISTINCT account_id FROM old_entries) ORDER BY id FOR NO KEY UPDATE;
     -- The message row is still there: delete_unreferenced deletes it after its entries.
+    -- As above, asked per message first: a message with no entry left is gone from
+    -- every account the statement deleted it from.
+    WITH messages_gone AS MATERIALIZED (
+        SELECT g.message_id,
+               NOT EXISTS (SELECT 1 FROM mailbox_entries e
+                           WHERE e.message_id = g.message_id) AS all_gone
+        FROM (SELECT DISTINCT message_id FROM old_entries) g
+    )
     UPDATE accounts a SET quota_used = greatest(a.quota_used - d.bytes, 0)
     FROM (
         SELECT o.account_id, sum(m.size) AS bytes
         FROM (SELECT DISTINCT account_id, message_id FROM old_entries) o
+        JOIN messages_gone t ON t.message_id = o.message_id
         JOIN messages m ON m.id = o.message_id
-        WHERE NOT EXISTS (SELECT 1 FROM mailbox_entries e
-                          WHERE e.message_id = o.message_id AND e.account_id = o.account_id)
+        WHERE CASE WHEN t.all_gone THEN true
+                   ELSE NOT EXISTS (SELECT 1 FROM mailbox_entries e
+                                    WHERE e.message_id = o.message_id
+                                      AND e.account_id = o.account_id) END
         GROUP BY o.account_id
     ) d
     WHERE a.id = d.account_id;

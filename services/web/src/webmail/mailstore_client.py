@@ -348,10 +348,9 @@ class MailstoreClient:
         ``full``; ``{}`` from a mail store from before quotas), from the same call."""
         params = {"counts": "unread"} if unread_only else None
         data = await self._json("GET", self._account(address) + "/folders", params=params)
+        folders = {f["id"]: f for f in data.get("folders", [])}
         quota = data.get("quota")
-        return {f["id"]: f for f in data.get("folders", [])}, quota if isinstance(
-            quota, dict
-        ) else {}
+        return folders, quota if isinstance(quota, dict) else {}
 
     async def quota(self, address: str) -> Json:
         """The account's storage: ``used``, ``limit`` (None: no limit), ``room``, ``full``."""

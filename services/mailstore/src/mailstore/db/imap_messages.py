@@ -283,13 +283,7 @@ class CopyOutcome:
 
 
 async def copy(
-    pool: Pool,
-    *,
-    account_id: int,
-    name: str,
-    ranges: Ranges,
-    target: str,
-    move: bool,
+    pool: Pool, *, account_id: int, name: str, ranges: Ranges, target: str, move: bool
 ) -> CopyOutcome:
     """COPY (new entries of the same stored messages) or MOVE (the entries themselves,
     expunged from the source, RFC 6851 §3.3) into ``target``, new UIDs ascending in

@@ -527,6 +527,44 @@ async def test_recipients_pasted_refused_with_reasons_kept_then_sent_with_bcc(
             await person.context.close()
 
 
+async def test_a_nearly_full_mailbox_is_said_in_words_and_a_full_one_refuses_send(
+    browser: Browser, endpoints: Endpoints, mailstore: MailstoreAPI
+) -> None:
+    """Issue 16, "Quotas": usage in the sidebar, a worded warning at 90%, and Send refused
+    on the compose form with what was typed kept."""
+    unique = uuid.uuid4().hex[:6]
+    gail = await new_person(browser, endpoints, "Gail Grant", f"gail.quota.{unique}")
+    try:
+        await mailstore.create_account(gail.address, PASSWORD, gail.name)
+        await deliver_background_mail(endpoints, gail.address)
+        await mailstore.wait_for(gail.address, len(BACKGROUND_MAIL))
+        quota = f"/v1/accounts/{gail.address}/quota"
+        used = (await mailstore.call("GET", quota))[1]["used"]
+        assert (await mailstore.call("PUT", quota, json={"quota": used * 100 // 95}))[0] == 200
+        await log_in(gail)
+        page = gail.page
+        sidebar = page.get_by_role("navigation", name="Folders")
+        await expect(sidebar.locator("#sidebar-quota-text")).to_contain_text("used (95%)")
+        await expect(sidebar.get_by_role("status")).to_contain_text("Your mailbox is nearly full.")
+
+        assert (await mailstore.call("PUT", quota, json={"quota": used}))[0] == 200
+        await page.goto("/compose")
+        await page.get_by_label("To", exact=True).fill(gail.address)
+        await page.get_by_label("Subject", exact=True).fill("Still here")
+        await page.get_by_label("Message", exact=True).fill("Typed before the refusal")
+        await page.get_by_role("button", name="Send").click()
+        await expect(page.get_by_role("alert")).to_contain_text("Your mailbox is full")
+        await expect(page.get_by_label("Subject", exact=True)).to_have_value("Still here")
+        await expect(page.get_by_label("Message", exact=True)).to_have_value(
+            "Typed before the refusal"
+        )
+        refused = [p for p in gail.problems if "/compose:" in p and "status of 422" in p]
+        assert len(refused) == 1, gail.problems
+        assert [p for p in gail.problems if p not in refused] == []
+    finally:
+        await gail.context.close()
+
+
 async def test_the_favicon_is_served(browser: Browser, endpoints: Endpoints) -> None:
     context = await browser.new_context(base_url=endpoints.web_url)
     try:

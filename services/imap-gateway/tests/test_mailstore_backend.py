@@ -51,6 +51,7 @@ from imap_gateway.wire.sequence import SequenceSet
         (409, "cannot", bk.OperationNotAllowed),
         (409, "inuse", bk.MaildropInUse),
         (409, "limit", bk.LimitReached),
+        (409, "overquota", bk.QuotaExceeded),
         (413, "toobig", bk.MessageTooBig),
         (413, "limit", bk.SearchTooCostly),
         (422, None, bk.OperationNotAllowed),

@@ -82,6 +82,8 @@ V1_CALLS = [
     ("POST", f"/v1/accounts/{ALICE}/messages/1/restore"),
     ("POST", f"/v1/accounts/{ALICE}/messages/bulk"),
     ("POST", f"/v1/accounts/{ALICE}/trash/empty"),
+    ("GET", f"/v1/accounts/{ALICE}/quota"),
+    ("PUT", f"/v1/accounts/{ALICE}/quota"),
     ("POST", "/v1/sessions"),
     ("GET", "/v1/sessions/some-secret"),
     ("DELETE", "/v1/sessions/some-secret"),

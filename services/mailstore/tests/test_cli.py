@@ -98,6 +98,36 @@ async def test_disable_and_enable_an_account(
     )
 
 
+async def test_quota_sets_an_accounts_own_limit_and_returns_it_to_the_default(
+    environ: dict[str, str], accounts: None, pool: Any
+) -> None:
+    async def own() -> int | None:
+        value: int | None = await pool.fetchval(
+            "SELECT quota FROM accounts WHERE address = $1", ALICE
+        )
+        return value
+
+    environ = {**environ, "LOCALPOST_DEFAULT_QUOTA": "1GiB"}
+    outcome = await mailstore(environ, "admin", "quota", ALICE, "2GiB")
+    assert outcome.code == 0, outcome.err
+    assert outcome.out == f"{ALICE} holds 0 bytes, a limit of {2 * 1024**3} bytes\n"
+    assert await own() == 2 * 1024**3
+
+    outcome = await mailstore(environ, "admin", "quota", ALICE, "default")
+    assert (
+        outcome.out
+        == f"{ALICE} holds 0 bytes, a limit of {1024**3} bytes (LOCALPOST_DEFAULT_QUOTA)\n"
+    )
+    assert await own() is None
+
+    bad = await mailstore(environ, "admin", "quota", ALICE, "lots")
+    assert bad.code == 2
+    assert "not a size" in bad.err
+    missing = await mailstore(environ, "admin", "quota", "nobody@localpost.test", "1MB")
+    assert (missing.code, missing.out) == (1, "")
+    assert "no account has the address" in missing.err
+
+
 @pytest.mark.parametrize(
     "address", ["nobody@localpost.test", "", "alice", "a\x7fb@localpost.test", "x" * 5000]
 )

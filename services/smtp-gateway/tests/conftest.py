@@ -202,6 +202,8 @@ class FakeMailstore:
     lookups: list[str] = field(default_factory=list)
     # Accounts an administrator disabled: their lookup says so.
     disabled: set[str] = field(default_factory=set)
+    # Bytes an account may still take under its quota (absent: no limit; 0: full).
+    rooms: dict[str, int] = field(default_factory=dict)
     server: TestServer | None = None
 
     @property
@@ -253,7 +255,10 @@ class FakeMailstore:
         status = 200 if found in known else 404
         behind = self.aliases.get(found, [found])
         disabled = all(account in self.disabled for account in behind)
-        return web.json_response({"address": address, "disabled": disabled}, status=status)
+        limited = [self.rooms[account] for account in behind if account in self.rooms]
+        room = max(limited) if len(limited) == len(behind) else None
+        body = {"address": address, "disabled": disabled, "full": room == 0, "room": room}
+        return web.json_response(body, status=status)
 
     async def _aliases(self, request: web.Request) -> web.Response:
         refusal = await self._refusal(request)

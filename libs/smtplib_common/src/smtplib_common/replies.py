@@ -122,6 +122,9 @@ LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing, try again later")
 # RFC 3463 §3.5 X.4.3: the directory (here: the mailbox lookup) could not be asked.
 DIRECTORY_UNAVAILABLE = Reply(451, "4.4.3", "Directory server failure, try again later")
 TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")  # RFC 5321 §4.5.3.1.10
+# RFC 3463 §3.3 X.2.2 "mailbox full": a persistent transient failure, so RCPT gets a 4xx
+# and the sender retries until the owner makes room (RFC 5321 §4.2.5's 452).
+MAILBOX_FULL = Reply(452, "4.2.2", "Mailbox full, try again later")
 TEMP_AUTH_FAILURE = Reply(454, "4.7.0", "Temporary authentication failure")
 # RFC 4954 §6: 454 4.7.0 is the temporary failure; the peer may retry later.
 AUTH_THROTTLED = Reply(
@@ -168,6 +171,9 @@ MAILBOX_UNAVAILABLE = Reply(550, "5.1.1", "Mailbox unavailable")
 # RFC 3463 §3.3 X.2.1: the mailbox exists but accepts no messages (an administrator
 # disabled the account).
 MAILBOX_DISABLED = Reply(550, "5.2.1", "Mailbox disabled")
+# RFC 5321 §4.2.3's 552 "exceeded storage allocation" with RFC 3463 X.2.2: the message
+# is larger than the room its recipients' mailboxes have left (end of DATA).
+MESSAGE_OVER_QUOTA = Reply(552, "5.2.2", "Mailbox full: the message is larger than the room left")
 RELAY_DENIED = Reply(550, "5.7.1", "Relaying denied")
 # RFC 3463 §3.8 X.7.1: delivery not authorized. Our own domains' mail comes through
 # submission (RFC 6409), where the sender logs in, not from strangers on port 25.

@@ -88,7 +88,9 @@ __all__ = [
     "MessagesExpunged",
     "NewMessage",
     "OperationNotAllowed",
+    "Quota",
     "QuotaExceeded",
+    "QuotaReporting",
     "ReadOnly",
     "RefreshingFeed",
     "Rendered",
@@ -146,6 +148,14 @@ class ReadOnly(BackendError):
 
 class QuotaExceeded(BackendError):
     """The change would take the user over quota."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """The user's storage (RFC 9208 QUOTA): bytes held and the limit (None: no limit)."""
+
+    used: int
+    limit: int | None
 
 
 class MessageTooBig(BackendError):
@@ -532,6 +542,15 @@ class SelectedFolder(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class QuotaReporting(Protocol):
+    """A user session that knows its storage quota (RFC 9208; the QUOTA capability)."""
+
+    async def quota(self) -> Quota:
+        """The user's usage and limit, all folders together (one quota root)."""
+        ...
 
 
 @runtime_checkable

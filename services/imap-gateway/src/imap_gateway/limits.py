@@ -154,6 +154,11 @@ class _CountedUser:
     async def append(self, name: str, messages: Sequence[bk.NewMessage]) -> bk.AppendResult:
         return await self._inner.append(name, messages)
 
+    async def quota(self) -> bk.Quota:
+        if not isinstance(self._inner, bk.QuotaReporting):
+            raise bk.BackendUnavailable("this backend knows no quota")
+        return await self._inner.quota()
+
     # --- POP3's maildrop lock (bk.MaildropLocking), when the inner session has it -------
 
     def _locking(self) -> bk.MaildropLocking:

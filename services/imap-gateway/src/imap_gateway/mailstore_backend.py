@@ -15,6 +15,7 @@ mail store answer                           backend error
 409 ``alreadyexists`` / ``haschildren``     FolderExists / FolderHasChildren
 409 ``inuse`` (the POP3 maildrop lock)      MaildropInUse
 409 ``limit`` (too many subscriptions)      LimitReached
+409 ``overquota`` (APPEND, COPY)            QuotaExceeded
 409 ``cannot``, 422 (an invalid name)       OperationNotAllowed
 413 ``toobig``                              MessageTooBig
 413 ``limit``                               SearchTooCostly
@@ -151,6 +152,8 @@ def _error_for(status: int, body: Any, what: str) -> bk.BackendError:
             return bk.MaildropInUse(what)
         if code == "limit":
             return bk.LimitReached(what)
+        if code == "overquota":
+            return bk.QuotaExceeded(what)
         return bk.OperationNotAllowed(what)
     if status == 413:
         return bk.SearchTooCostly(what) if code == "limit" else bk.MessageTooBig(what)
@@ -638,6 +641,12 @@ class MailstoreUser:
         body = await self.client.call("GET", self.url("/subscriptions"), what="LSUB")
         return list(body["names"])
 
+    async def quota(self) -> bk.Quota:
+        # The account's route, not an /imap one: the web reads the same answer.
+        url = self.client.base.with_path(f"/v1/accounts/{quote(self.address, safe='@')}/quota")
+        body = await self.client.call("GET", url, what="GETQUOTA")
+        return bk.Quota(used=body["used"], limit=body["limit"])
+
     async def status(self, name: str) -> bk.FolderStatus:
         f = await self.client.call("GET", self.url("/status"), what=name, params={"folder": name})
         return bk.FolderStatus(
@@ -1058,5 +1067,6 @@ def _conforms(backend: MailstoreBackend, user: MailstoreUser, selected: Mailstor
     _backend: ServiceBackend = backend
     _user: bk.UserSession = user
     _locking: bk.MaildropLocking = user
+    _quota: bk.QuotaReporting = user
     _selected: bk.SelectedFolder = selected
     _feed: bk.RefreshingFeed = selected.changes()

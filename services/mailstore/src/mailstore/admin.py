@@ -25,6 +25,7 @@ from mailstore import db
 from mailstore.db.imap_append import Appended, append
 from mailstore.errors import AccountNotFound, LastAdministrator, MessageNotFound
 from mailstore.parsing import parse_message
+from mailstore.quotas import usage_of
 from mailstore.views.sessions import SECRET_BYTES, secret_hash
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,21 @@ async def delete_account(pool: db.Pool, address: str, *, actor: str) -> None:
         if await db.is_last_admin(tx, address=address):
             raise LastAdministrator(address)
         await db.delete_account(tx, account_id=account["id"])
+
+
+async def set_quota(pool: db.Pool, address: str, quota: int | None, *, default: int) -> str:
+    """Set the account's own storage limit (None: LOCALPOST_DEFAULT_QUOTA, ``default``);
+    a line saying what it is now. AccountNotFound for an address with no account."""
+    if not db.storable(address) or not await db.set_quota(pool, address=address, quota=quota):
+        raise AccountNotFound(address)
+    account = await db.get_account(pool, address=address)
+    assert account is not None  # it was just updated
+    row = await db.get_quota(pool, account_id=account["id"])
+    usage = usage_of(used=row["quota_used"], own=quota, default=default)
+    limit = "no limit" if usage.limit is None else f"a limit of {usage.limit} bytes"
+    source = " (LOCALPOST_DEFAULT_QUOTA)" if quota is None else ""
+    log.info("quota of %s set to %s", address, "default" if quota is None else quota)
+    return f"{address} holds {usage.used} bytes, {limit}{source}"
 
 
 async def issue_reset(

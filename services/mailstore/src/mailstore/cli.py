@@ -6,6 +6,9 @@
     python -m mailstore admin grant|revoke ADDRESS give or take the admin role
     python -m mailstore admin list                 the administrators, one per line
     python -m mailstore admin disable|enable ADDRESS  no logins and no new mail, or again
+    python -m mailstore admin quota ADDRESS SIZE|default
+                                                   the account's storage limit (0: none;
+                                                   default: LOCALPOST_DEFAULT_QUOTA)
     python -m mailstore reset-password ADDRESS [--hours N] [--base-url URL]
                                                    print a one-time password-reset link
     python -m mailstore alias add ADDRESS TARGET... | remove ADDRESS | list
@@ -33,6 +36,7 @@ import asyncpg
 from mailstore import admin, cli_aliases, db
 from mailstore.errors import AccountNotFound
 from mailstore.main import run
+from mailstore.quotas import parse_size
 from mailstore.settings import Config, ConfigError, load_config
 
 # Connect timeout: a database that does not answer is an error, not a hang.
@@ -61,6 +65,13 @@ def parser() -> argparse.ArgumentParser:
         ("enable", "undo disable"),
     ):
         actions.add_parser(action, help=text).add_argument("address", metavar="ADDRESS")
+    quota = actions.add_parser(
+        "quota",
+        help="set how much ADDRESS may store: a size such as 2GiB, 0 for no limit,"
+        " or default (LOCALPOST_DEFAULT_QUOTA)",
+    )
+    quota.add_argument("address", metavar="ADDRESS")
+    quota.add_argument("size", metavar="SIZE|default", type=_quota)
     reset = commands.add_parser(
         "reset-password", help="print a one-time link that sets a new password for ADDRESS"
     )
@@ -84,6 +95,15 @@ def _hours(text: str) -> int:
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= admin.MAX_RESET_HOURS:
         raise argparse.ArgumentTypeError(f"must be a whole number 1-{admin.MAX_RESET_HOURS}")
     return int(text)
+
+
+def _quota(text: str) -> int | None:
+    if text.lower() == "default":
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _base_url(text: str) -> str:
@@ -124,6 +144,8 @@ async def _command(config: Config, args: argparse.Namespace) -> None:
         elif args.action == "list":
             for row in await db.list_admins(pool):
                 print(row["address"])
+        elif args.action == "quota":
+            print(await admin.set_quota(pool, address, args.size, default=config.default_quota))
         elif args.action in ("disable", "enable"):
             await admin.set_disabled(pool, address, disabled=args.action == "disable")
             print(f"{address} is {args.action}d", file=sys.stderr)

@@ -34,6 +34,8 @@
      ├── MaildropInUse        another POP3 session holds the account's maildrop
      │                        lock (RFC 1939 §8; "inuse")                         → 409
      ├── MessageTooBig        an APPEND larger than the store takes ("toobig")   → 413
+ ├── OverQuota            an APPEND, COPY or draft that would take the account
+ │                        past its storage quota (mailstore.quotas; "overquota") → 409
      ├── SearchTooCostly      an IMAP SEARCH that would read more messages than one
      │                        request may (db/imap_search.py; "limit")           → 413
      ├── InvalidRequest       a request's fields fail validation                  → 422
@@ -166,6 +168,16 @@ class MaildropInUse(MailstoreError):
 class MessageTooBig(MailstoreError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"larger than {limit} octets")
+        self.limit = limit
+
+
+class OverQuota(MailstoreError):
+    """The change would leave the account holding more than its limit (RFC 9208 §4.3's
+    OVERQUOTA for IMAP); nothing of it was stored."""
+
+    def __init__(self, *, used: int, limit: int) -> None:
+        super().__init__(f"the mailbox would hold {used} of its {limit} bytes")
+        self.used = used
         self.limit = limit
 
 

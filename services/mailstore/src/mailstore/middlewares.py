@@ -25,6 +25,7 @@ from mailstore.errors import (
     MessageNotFound,
     MessageTooBig,
     Overloaded,
+    OverQuota,
     ResetNotFound,
     SearchTooCostly,
     SessionNotFound,
@@ -78,6 +79,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_json(409, str(exc), code="inuse")
     except MessageTooBig as exc:
         return error_json(413, str(exc), code="toobig")
+    except OverQuota as exc:
+        return error_json(409, str(exc), code="overquota")
     except SearchTooCostly as exc:
         return error_json(413, str(exc), code="limit")
     except InvalidRequest as exc:

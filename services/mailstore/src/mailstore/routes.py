@@ -16,6 +16,7 @@ from mailstore.views import (
     messages,
     pop3,
     profile,
+    quotas,
     recipients,
     resets,
     sessions,
@@ -101,6 +102,8 @@ def setup_routes(app: web.Application) -> None:
     router.add_post(ACCOUNT + "/delete", accounts.delete_account, name="delete_account")
     router.add_get(ACCOUNT + "/aliases", recipients.aliases, name="aliases")
     router.add_get(ACCOUNT + "/profile", profile.get_profile, name="profile")
+    router.add_get(ACCOUNT + "/quota", quotas.get_quota, name="quota")
+    router.add_put(ACCOUNT + "/quota", quotas.set_quota, name="set_quota")
     router.add_patch(ACCOUNT + "/profile", profile.update_profile, name="update_profile")
     router.add_post(ACCOUNT + "/tokens", sessions.create_token, name="create_token")
     router.add_get(ACCOUNT + "/tokens", sessions.list_tokens, name="tokens")

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from mailstore.quotas import parse_size
+
 # Development secret, refused unless LOCALPOST_DEV=1, which is itself refused unless the
 # service listens on loopback only (_require_loopback). The gateway and the web service
 # hold the same value, so a development stack agrees on it with no configuration
@@ -110,6 +112,9 @@ class Config:
     # LOCALPOST_WEB_URL: the webmail's address as people reach it, which the one-time
     # links of `python -m mailstore reset-password` start with.
     web_url: str = "http://localhost:8080"
+    # LOCALPOST_DEFAULT_QUOTA: bytes an account may hold unless an administrator set its
+    # own limit (mailstore.quotas); 0 is no limit.
+    default_quota: int = 0
     # Not environment variables: tests lower them to reach a limit with a few tries.
     login_limits: LoginLimits = LoginLimits()
     # Seconds between runs of the maintenance task (Trash purge, pruning of expired sessions
@@ -154,6 +159,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         throttle_trusted=_flag(environ, "LOCALPOST_THROTTLE_TRUSTED"),
         admins=_admins(environ, "LOCALPOST_ADMINS", domains),
         web_url=_url(environ, "LOCALPOST_WEB_URL", "http://localhost:8080", ("http", "https")),
+        default_quota=_size(environ, "LOCALPOST_DEFAULT_QUOTA", "0"),
         fault_exit_after_commits=(
             _count(environ, "MAILSTORE_FAULT_EXIT_AFTER_COMMITS", 1, maximum=1_000_000)
             if "MAILSTORE_FAULT_EXIT_AFTER_COMMITS" in environ
@@ -211,6 +217,13 @@ def _count(environ: Mapping[str, str], name: str, default: int, *, maximum: int)
     if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= maximum:
         raise ConfigError(name, f"must be a whole number 1-{maximum}, got {value!r}")
     return int(value)
+
+
+def _size(environ: Mapping[str, str], name: str, default: str) -> int:
+    try:
+        return parse_size(_text(environ, name, default))
+    except ValueError as exc:
+        raise ConfigError(name, f"must be 0 (no limit) or a size: {exc}") from None
 
 
 def _domains(environ: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:

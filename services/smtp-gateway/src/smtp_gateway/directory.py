@@ -31,6 +31,11 @@ CACHE_MAX_ENTRIES = 10_000
 MAILBOXES = "mailboxes"
 RECIPIENTS = "recipients"
 EXISTS, MISSING, DISABLED = "exists", "missing", "disabled"
+# A recipient whose every account is at its storage quota (issue 16): 452 4.2.2 at RCPT.
+FULL = "full"
+# A state and, for a recipient, the most bytes one account behind it may still take
+# (None: no limit, or a mail store from before quotas).
+Answer = tuple[str, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +50,10 @@ class _TTLCache:
     """A small LRU of mailbox answers, each with its own expiry."""
 
     def __init__(self, *, max_entries: int) -> None:
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, Answer]] = OrderedDict()
         self._max = max_entries
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> Answer | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -59,7 +64,7 @@ class _TTLCache:
         self._entries.move_to_end(key)
         return value
 
-    def put(self, key: str, value: str, ttl: float) -> None:
+    def put(self, key: str, value: Answer, ttl: float) -> None:
         self._entries[key] = (time.monotonic() + ttl, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
@@ -100,7 +105,7 @@ class Directory:
     async def mailbox_state(self, address: str) -> str:
         """``GET /v1/mailboxes/{address}``: EXISTS or DISABLED (200, by its ``disabled``),
         MISSING (404); DirectoryUnavailable for anything else."""
-        return await self._cached(MAILBOXES, address)
+        return (await self._cached(MAILBOXES, address))[0]
 
     async def recipient_exists(self, address: str) -> bool:
         """Whether mail to ``address`` reaches anyone who takes mail."""
@@ -109,8 +114,14 @@ class Directory:
     async def recipient_state(self, address: str) -> str:
         """``GET /v1/recipients/{address}``: does mail to it reach anyone (an account, a
         subaddress, an alias, a role address)? The RCPT check: EXISTS, DISABLED (only
-        disabled accounts behind it) or MISSING."""
-        return await self._cached(RECIPIENTS, address)
+        disabled accounts behind it), FULL (every account behind it at its quota) or
+        MISSING."""
+        return (await self._cached(RECIPIENTS, address))[0]
+
+    async def recipient_room(self, address: str) -> int | None:
+        """The most bytes one account behind ``address`` may still take (None: no limit),
+        from the same cached answer as recipient_state: the end-of-DATA quota check."""
+        return (await self._cached(RECIPIENTS, address))[1]
 
     async def aliases(self, account: str) -> frozenset[str]:
         """``GET /v1/accounts/{account}/aliases``: the aliases it may send as. Not cached:
@@ -134,14 +145,14 @@ class Directory:
         """Ask about ``address`` past the cache, for /readyz; raises DirectoryUnavailable."""
         await self._lookup(RECIPIENTS, address)
 
-    async def _cached(self, kind: str, address: str) -> str:
+    async def _cached(self, kind: str, address: str) -> Answer:
         key = f"{kind}/{address}"
         cached = self._cache.get(key)
         if cached is not None:
             return cached
         state = await self._lookup(kind, address)
         # A new account should become deliverable soon, so "no" is kept for less long.
-        ttl = self._negative_ttl if state == MISSING else self._positive_ttl
+        ttl = self._negative_ttl if state[0] == MISSING else self._positive_ttl
         self._cache.put(key, state, ttl)
         return state
 
@@ -176,7 +187,7 @@ class Directory:
             raise DirectoryUnavailable("auth/verify answered 200 without an address")
         return Account(address=body["address"], name=str(body.get("name") or ""))
 
-    async def _lookup(self, kind: str, address: str) -> str:
+    async def _lookup(self, kind: str, address: str) -> Answer:
         url = URL(f"{self._base}/v1/{kind}/{_segment(address)}", encoded=True)
         try:
             async with self._session.get(
@@ -188,11 +199,16 @@ class Directory:
             # ValueError: a 200 whose body is not JSON.
             raise DirectoryUnavailable(f"{kind} lookup failed: {exc!r}") from None
         if status == 200:
-            # A mail store from before disabled accounts says nothing: it exists.
-            disabled = isinstance(body, dict) and body.get("disabled") is True
-            return DISABLED if disabled else EXISTS
+            # A mail store from before disabled accounts (or quotas) says nothing: it
+            # exists (and has room).
+            found = body if isinstance(body, dict) else {}
+            room = found.get("room")
+            room = room if type(room) is int and room >= 0 else None
+            if found.get("disabled") is True:
+                return DISABLED, room
+            return (FULL if found.get("full") is True else EXISTS), room
         if status == 404:
-            return MISSING
+            return MISSING, None
         # 401/403 is our token missing/wrong (a misconfiguration, not "no such mailbox");
         # 5xx is the mail store's own trouble.
         raise DirectoryUnavailable(f"{kind} lookup answered {status}")

@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from smtp_gateway import identity
-from smtp_gateway.directory import DISABLED, EXISTS, Account, Directory
+from smtp_gateway.directory import DISABLED, EXISTS, FULL, Account, Directory
 from smtp_gateway.errors import DirectoryUnavailable, LoginThrottled, PublishFailed
 from smtp_gateway.metrics import Metrics
 from smtp_gateway.publisher import Publisher
@@ -110,6 +110,7 @@ class DeliveryHandler:
             replies.MAILBOX_UNAVAILABLE,
             "unknown_mailbox",
             disabled=replies.MAILBOX_DISABLED,
+            full=replies.MAILBOX_FULL,
         )
 
     async def handle_message(
@@ -119,6 +120,8 @@ class DeliveryHandler:
         if isinstance(checked, Reply):
             return checked
         message = checked
+        if await self._over_quota(envelope, len(message)):
+            return self._refuse(replies.MESSAGE_OVER_QUOTA, "over_quota", envelope, "*")
         try:
             latency = await self._publisher.publish(
                 message_id=envelope.id,
@@ -140,6 +143,27 @@ class DeliveryHandler:
     def submitted_by(self, session: Session, envelope: Envelope) -> str | None:
         """The account whose Sent folder gets the message; None for delivered mail."""
         return None
+
+    async def _over_quota(self, envelope: Envelope, size: int) -> bool:
+        """Whether the message fits no recipient's mailbox (issue 16; docs/smtp.md).
+
+        SMTP has one reply to DATA for all recipients (RFC 5321 §4.1.1.4), so the
+        message is refused with 552 5.2.2 only when it is larger than the room of every
+        one; when it fits some, all accept it and the mail store stores it for all, the
+        full ones going over their quota: mail answered with 250 is never dropped. The
+        room comes from the RCPT check's cached answer; when the directory cannot say,
+        the message is accepted (quota is not worth a retry).
+        """
+        rooms = []
+        for rcpt in envelope.rcpt_tos:
+            if "@" not in rcpt or rcpt.partition("@")[0].lower() == "postmaster":
+                return False  # RFC 5321 §4.5.1: postmaster takes mail whatever its quota
+            try:
+                rooms.append(await self._directory.recipient_room(rcpt))
+            except DirectoryUnavailable as exc:
+                log.warning("%s <%s>: quota unknown, accepted: %s", envelope.id, rcpt, exc)
+                return False
+        return all(room is not None and size > room for room in rooms)
 
     async def check_message(
         self, session: Session, envelope: Envelope, message: bytes
@@ -179,11 +203,13 @@ class DeliveryHandler:
         reason: str,
         *,
         disabled: Reply | None = None,
+        full: Reply | None = None,
     ) -> Reply | None:
         """None when the directory's ``state_of`` says ``mailbox`` takes mail;
-        ``disabled`` (else ``missing``) when an administrator disabled it; ``missing``
-        when it reaches nobody; 451 4.4.3 when the directory cannot say (a temporary
-        failure, never a guess)."""
+        ``disabled`` (else ``missing``) when an administrator disabled it; ``full``
+        when it is at its storage quota (else it takes mail); ``missing`` when it
+        reaches nobody; 451 4.4.3 when the directory cannot say (a temporary failure,
+        never a guess)."""
         try:
             state = await state_of(mailbox)
         except DirectoryUnavailable as exc:
@@ -191,8 +217,10 @@ class DeliveryHandler:
             return self._refuse(
                 replies.DIRECTORY_UNAVAILABLE, "directory_unavailable", envelope, address
             )
-        if state == EXISTS:
+        if state == EXISTS or (state == FULL and full is None):
             return None
+        if state == FULL and full is not None:
+            return self._refuse(full, "mailbox_full", envelope, address)
         if state == DISABLED and disabled is not None:
             return self._refuse(disabled, "disabled_mailbox", envelope, address)
         return self._refuse(missing, reason, envelope, address)

@@ -9,8 +9,10 @@
      ├── AddressTaken          registering an address that has an account            → 409
      ├── InvalidFields         a form or JSON body fails validation; ``fields`` maps
      │    │                    each field to what is wrong                           → 422
-     │    └── FolderRefused    the mail store refused a folder change; ``code`` says
-     │                         why (alreadyexists, inuse, haschildren, cannot)       → 422
+     │    ├── FolderRefused    the mail store refused a folder change; ``code`` says
+     │    │                    why (alreadyexists, inuse, haschildren, cannot)       → 422
+     │    └── OverQuota        the account's mailbox is full: a draft or the Sent
+     │                         copy of a message would not fit (issue 16)            → 422
      ├── MalformedBody         a body that cannot be parsed at all: a broken multipart,
      │                         bytes that are not UTF-8, JSON nested past parsing    → 400
      ├── SendRejected          the submission listener refused the message, with
@@ -61,6 +63,19 @@ class FolderRefused(InvalidFields):
     def __init__(self, code: str) -> None:
         super().__init__({"name": self.MESSAGES.get(code, self.MESSAGES["cannot"])})
         self.code = code
+
+
+class OverQuota(InvalidFields):
+    """The mail store's 409 ``overquota``, or Send refused before submitting: the message
+    is for the user, shown above the compose form (``form``)."""
+
+    MESSAGE = (
+        "Your mailbox is full: nothing was sent or saved. Empty the Trash or delete"
+        " messages you no longer need to make room."
+    )
+
+    def __init__(self) -> None:
+        super().__init__({"form": self.MESSAGE})
 
 
 class MalformedBody(WebmailError):

@@ -25,6 +25,7 @@ from webmail.errors import (
     InvalidFields,
     MailstoreUnavailable,
     NotFound,
+    OverQuota,
     RateLimited,
 )
 
@@ -135,6 +136,8 @@ class MailstoreClient:
             return status, body, content_type
         if status == 404:
             raise NotFound(path)
+        if status == 409 and _json_or_empty(body).get("code") == "overquota":
+            raise OverQuota()
         if status == 409:
             raise AddressTaken(path)
         if status == 422:
@@ -346,9 +349,30 @@ class MailstoreClient:
         """Per folder id, in the mail store's order, its name and counts; ``unread_only``
         leaves out the totals, which take the mail store time in proportion to the folder
         (every page needs only unread)."""
+        return (await self.folders_and_quota(address, unread_only=unread_only))[0]
+
+    async def folders_and_quota(
+        self, address: str, *, unread_only: bool = False
+    ) -> tuple[dict[str, Json], Json]:
+        """:meth:`folders`, and the account's storage quota (``used``, ``limit``, ``room``,
+        ``full``; ``{}`` from a mail store from before quotas), from the same call."""
         params = {"counts": "unread"} if unread_only else None
         data = await self._json("GET", self._account(address) + "/folders", params=params)
-        return {f["id"]: f for f in data.get("folders", [])}
+        folders = {f["id"]: f for f in data.get("folders", [])}
+        quota = data.get("quota")
+        return folders, quota if isinstance(quota, dict) else {}
+
+    async def quota(self, address: str) -> Json:
+        """The account's storage: ``used``, ``limit`` (None: no limit), ``room``, ``full``."""
+        return await self._json("GET", self._account(address) + "/quota")
+
+    async def require_room(self, address: str, size: int) -> None:
+        """OverQuota unless the account has room for ``size`` more bytes: the Sent copy
+        of a message about to be submitted (the mail store stores what the gateway
+        accepted whatever the quota, so the web refuses before, issue 16)."""
+        room = (await self.quota(address)).get("room")
+        if isinstance(room, int) and size > room:
+            raise OverQuota()
 
     async def _folder_call(self, method: str, path: str, **kwargs: Any) -> Json:
         """A folder change; a refusal (409) is FolderRefused with the store's code."""

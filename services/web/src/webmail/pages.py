@@ -117,9 +117,13 @@ async def render(
     """``nav=False``: the sidebar's folders only if ``context`` brings them (no call)."""
     principal = request.get(PRINCIPAL)
     folders: dict[str, Any] = (context or {}).get("folders", {})
+    # A page that asked for the folders itself brings the quota of the same answer.
+    quota: dict[str, Any] = (context or {}).get("quota") or {}
     if principal is not None and not folders and nav:
         try:
-            folders = await request.app[MAILSTORE].folders(principal.address, unread_only=True)
+            folders, quota = await request.app[MAILSTORE].folders_and_quota(
+                principal.address, unread_only=True
+            )
         except MailstoreUnavailable:
             folders = {}  # the page itself may still be useful (an error page)
     page = {
@@ -129,6 +133,7 @@ async def render(
         # The tab title starts with it, "(3) Inbox", as every webmail's; app.js keeps it
         # current from the live counts.
         "inbox_unread": int((folders.get("inbox") or {}).get("unread") or 0),
+        "quota": storage(quota),
         "folder_titles": FOLDER_TITLES,
         "csrf_token": csrf.token(request),
         "nonce": nonce(request),
@@ -143,7 +148,7 @@ async def render(
         "time_zone": principal.account.time_zone if principal is not None else "",
         # What the action before the redirect to this page did (webmail.notices).
         "notice": notices.read(request.cookies.get(notices.COOKIE)) if principal else None,
-        **{k: v for k, v in (context or {}).items() if k != "folders"},
+        **{k: v for k, v in (context or {}).items() if k not in ("folders", "quota")},
     }
     html = request.app[TEMPLATES].get_template(template).render(page)
     response = web.Response(text=html, content_type="text/html", status=status)
@@ -156,11 +161,34 @@ async def render(
     return response
 
 
+# At or above this share of its limit a mailbox is "nearly full": the sidebar and Settings
+# say so in words (issue 16), before mail starts to be refused.
+QUOTA_WARNING = 0.9
+
+
+def storage(quota: dict[str, Any]) -> dict[str, Any] | None:
+    """What the sidebar and Settings show of the quota: used, limit, percent and whether
+    to warn; None when the mail store said nothing (a page without the sidebar call)."""
+    used, limit = quota.get("used"), quota.get("limit")
+    if not isinstance(used, int):
+        return None
+    if not isinstance(limit, int) or limit <= 0:
+        return {"used": used, "limit": None, "percent": None, "warn": False, "full": False}
+    percent = min(100, used * 100 // limit)
+    return {
+        "used": used,
+        "limit": limit,
+        "percent": percent,
+        "warn": used >= limit * QUOTA_WARNING,
+        "full": used >= limit,
+    }
+
+
 def human_size(size: int | None) -> str:
     if size is None:
         return ""
-    for unit in ("bytes", "KB", "MB"):
-        if size < 1024 or unit == "MB":
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
             return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
         size = size / 1024  # type: ignore[assignment]
     return ""

@@ -41,6 +41,8 @@ def capabilities(s: Session) -> list[str]:
         codes.CAP_ESEARCH,
         codes.CAP_SEARCHRES,
         codes.CAP_STATUS_SIZE,
+        codes.CAP_QUOTA,
+        codes.CAP_QUOTA_STORAGE,
         codes.CAP_CONDSTORE,
         codes.CAP_QRESYNC,
         codes.CAP_MULTIAPPEND,

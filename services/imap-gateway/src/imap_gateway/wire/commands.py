@@ -289,3 +289,25 @@ class Move(Command):
     sequence_set: SequenceSet
     mailbox: str
     uid: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GetQuota(Command):
+    """RFC 9208 §4.2: the usage and limits of one quota root."""
+
+    root: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetQuotaRoot(Command):
+    """RFC 9208 §4.3: the quota roots of a mailbox, and each one's usage and limits."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetQuota(Command):
+    """RFC 9208 §4.1: set a root's limits; resource names upper-cased."""
+
+    root: str
+    limits: tuple[tuple[str, int], ...]

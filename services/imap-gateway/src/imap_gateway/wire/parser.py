@@ -295,6 +295,29 @@ def _status(c: Cursor, tag: str) -> cmd.Status:
     return cmd.Status(tag, name, tuple(parenthesised(c, _status_item, empty=False)))
 
 
+def _getquota(c: Cursor, tag: str) -> cmd.GetQuota:
+    c.sp()
+    return cmd.GetQuota(tag, _text(astring(c)))
+
+
+def _setquota(c: Cursor, tag: str) -> cmd.SetQuota:
+    """RFC 9208 §4.1: ``SETQUOTA root (resource limit ...)``."""
+    c.sp()
+    root = _text(astring(c))
+    c.sp()
+    return cmd.SetQuota(tag, root, tuple(parenthesised(c, _quota_limit)))
+
+
+def _quota_limit(c: Cursor) -> tuple[str, int]:
+    name = _upper_atom(c, "resource name")
+    c.sp()
+    return name, number64(c)
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", errors="replace")
+
+
 def _append(c: Cursor, tag: str) -> cmd.Append:
     """RFC 9051 §6.3.12, RFC 3502 (MULTIAPPEND), RFC 3516 §4.4, RFC 6855 §4 (UTF8)."""
     c.sp()
@@ -347,6 +370,9 @@ COMMANDS: dict[bytes, Grammar] = {
     b"NAMESPACE": no_arguments(cmd.Namespace),
     b"STATUS": _status,
     b"APPEND": _append,
+    b"GETQUOTA": _getquota,
+    b"GETQUOTAROOT": _one_mailbox(cmd.GetQuotaRoot),
+    b"SETQUOTA": _setquota,
     b"IDLE": no_arguments(cmd.Idle),
     **SELECTED_COMMANDS,
 }

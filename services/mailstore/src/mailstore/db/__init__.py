@@ -105,6 +105,7 @@ from mailstore.db.messages import (
     raw_slice,
     unread_counts,
 )
+from mailstore.db.quotas import get_quota, recipient_quotas, set_quota
 from mailstore.db.recipients import (
     Lookup,
     add_alias,
@@ -212,6 +213,7 @@ __all__ = [
     "get_attachment",
     "get_message",
     "get_profile",
+    "get_quota",
     "get_raw",
     "get_setting",
     "get_summary",
@@ -253,6 +255,7 @@ __all__ = [
     "raw_size",
     "raw_slice",
     "reaches_anyone",
+    "recipient_quotas",
     "record_login",
     "record_migration",
     "release",
@@ -267,6 +270,7 @@ __all__ = [
     "set_admin",
     "set_disabled",
     "set_flag_many",
+    "set_quota",
     "set_read",
     "set_read_many",
     "set_setting",

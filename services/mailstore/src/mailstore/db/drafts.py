@@ -12,24 +12,33 @@ from mailstore.db.changes import delete_entries
 from mailstore.db.connection import Connection, Pool, Record
 from mailstore.db.folders import Change, Outcome
 from mailstore.db.imap_append import Appended, insert_entries
+from mailstore.db.quotas import require_room
 from mailstore.errors import FolderNotFound, MessageNotFound
 
 DRAFTS = "drafts"  # the standard folder's id (migration 0007)
 
 
 async def save_draft(
-    pool: Pool, *, account_id: int, message: Appended, replaces: int | None
+    pool: Pool,
+    *,
+    account_id: int,
+    message: Appended,
+    replaces: int | None,
+    default_quota: int = 0,
 ) -> list[Change]:
     """Store ``message`` in Drafts, deleting the draft ``replaces`` (an entry of this
     account's Drafts, else MessageNotFound and nothing is stored). The changes: the new
-    entry's EXISTS first, then the expunge of the old one."""
+    entry's EXISTS first, then the expunge of the old one. OverQuota, storing nothing,
+    when the account would then hold more than its quota."""
     async with pool.acquire() as con, con.transaction():
         folder = await _drafts_folder(con, account_id)
         old: list[Record] = []
         if replaces is not None:
             old = await _lock_draft(con, account_id, replaces)
         stored = await insert_entries(con, account_id=account_id, folder=folder, messages=[message])
-        return stored + await delete_entries(con, account_id, old)
+        changes = stored + await delete_entries(con, account_id, old)
+        await require_room(con, account_id=account_id, default_quota=default_quota)
+        return changes
 
 
 async def delete_draft(pool: Pool, *, account_id: int, entry_id: int) -> Outcome:

@@ -25,6 +25,7 @@ from mailstore.db.delivery import NewMessage, insert_messages
 from mailstore.db.folders import EXISTS, Change, allocate
 from mailstore.db.imap_folders import find_folder
 from mailstore.db.imap_messages import FLAG_COLUMNS
+from mailstore.db.quotas import require_room
 from mailstore.parsing import ParsedMessage
 
 # How long after submission an APPEND to Sent counts as the mail program's copy.
@@ -48,8 +49,16 @@ class AppendOutcome:
 
 
 async def append(
-    pool: Pool, *, account_id: int, address: str, name: str, messages: list[Appended]
+    pool: Pool,
+    *,
+    account_id: int,
+    address: str,
+    name: str,
+    messages: list[Appended],
+    default_quota: int = 0,
 ) -> AppendOutcome:
+    """Store ``messages`` in the folder ``name``; OverQuota, storing none, when they would
+    take the account past its quota (RFC 9208 §4.3)."""
     async with pool.acquire() as con, con.transaction():
         folder = await find_folder(con, account_id, name, lock=True)
         known: dict[int, int] = {}
@@ -68,6 +77,7 @@ async def append(
                 assert change.uid is not None  # a new entry always has its UID
                 known[n] = change.uid
                 changes.append(change)
+            await require_room(con, account_id=account_id, default_quota=default_quota)
     return AppendOutcome(folder["uidvalidity"], [known[n] for n in range(len(messages))], changes)
 
 

@@ -302,7 +302,9 @@ async def copy(
 ) -> CopyOutcome:
     """COPY (new entries of the same stored messages) or MOVE (the entries themselves,
     expunged from the source, RFC 6851 §3.3) into ``target``, new UIDs ascending in
-    source UID order (RFC 4315 §3's COPYUID pairs)."""
+    source UID order (RFC 4315 §3's COPYUID pairs). Neither adds to the account's quota
+    usage, which counts a message once however many of its folders hold it: both are
+    allowed even over the quota (RFC 9208 §4.3's OVERQUOTA never applies)."""
     async with pool.acquire() as con, con.transaction():
         source = await find_folder(con, account_id, name)
         destination = await find_folder(con, account_id, target)

@@ -14,6 +14,7 @@ from mailstore.openapi.common import COMMON_SCHEMAS, error
 from mailstore.openapi.imap import IMAP_PATHS, IMAP_SCHEMAS
 from mailstore.openapi.mail import MAIL_PATHS, MAIL_SCHEMAS
 from mailstore.openapi.pop3 import POP3_PATHS, POP3_SCHEMAS
+from mailstore.openapi.quotas import QUOTA_PATHS, QUOTA_SCHEMAS
 from mailstore.openapi.resets import RESET_PATHS, RESET_SCHEMAS
 from mailstore.openapi.web_folders import WEB_FOLDER_PATHS, WEB_FOLDER_SCHEMAS
 from mailstore.openapi.web_state import WEB_PATHS, WEB_SCHEMAS
@@ -26,6 +27,7 @@ _PATHS: dict[str, Any] = {
     **POP3_PATHS,
     **RESET_PATHS,
     **ADMIN_PATHS,
+    **QUOTA_PATHS,
 }
 
 OPENAPI: dict[str, Any] = {
@@ -51,6 +53,7 @@ OPENAPI: dict[str, Any] = {
             **POP3_SCHEMAS,
             **RESET_SCHEMAS,
             **ADMIN_SCHEMAS,
+            **QUOTA_SCHEMAS,
         },
     },
 }

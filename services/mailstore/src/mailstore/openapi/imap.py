@@ -359,7 +359,12 @@ IMAP_PATHS: dict[str, Any] = {
                         "The UIDs, in order",
                     )
                 },
-                **{"413": json_content(ref("FolderError"), "A message over APPENDLIMIT")},
+                **{
+                    "413": json_content(ref("FolderError"), "A message over APPENDLIMIT"),
+                    "409": json_content(
+                        ref("FolderError"), "overquota: past the account's quota; none stored"
+                    ),
+                },
             ),
             "requestBody": {
                 "required": True,

@@ -317,9 +317,19 @@ MAIL_PATHS: dict[str, Any] = {
                 "200": json_content(
                     {
                         "type": "object",
-                        "required": ["address", "disabled"],
+                        "required": ["address", "disabled", "full", "room"],
                         "properties": {
                             "address": {"type": "string"},
+                            "full": {
+                                "type": "boolean",
+                                "description": "every account behind it is at its storage "
+                                "quota: refuse for now, 452 4.2.2",
+                            },
+                            "room": {
+                                "type": ["integer", "null"],
+                                "description": "the most bytes one account behind it may "
+                                "still take (null: no limit); larger mail gets 552 5.2.2",
+                            },
                             "disabled": {
                                 "type": "boolean",
                                 "description": (
@@ -387,8 +397,12 @@ MAIL_PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": json_content(
-                    {"type": "object", "properties": {"folders": {"items": ref("Folder")}}},
-                    "Every folder: the six standard ones in a fixed order, then the others by name",
+                    {
+                        "type": "object",
+                        "properties": {"folders": {"items": ref("Folder")}, "quota": ref("Quota")},
+                    },
+                    "Every folder: the six standard ones in a fixed order, then the others by "
+                    "name; and the account's storage quota, which the web's sidebar shows",
                 ),
                 "404": NOT_FOUND,
                 "422": INVALID,

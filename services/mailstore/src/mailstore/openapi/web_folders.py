@@ -119,6 +119,9 @@ WEB_FOLDER_PATHS: dict[str, Any] = {
                 ),
                 "404": error("No such account, or ``replaces`` is no draft of the account"),
                 "413": json_content(ref("FolderError"), "A message over APPENDLIMIT"),
+                "409": json_content(
+                    ref("FolderError"), "overquota: the mailbox is full; nothing stored"
+                ),
                 "422": INVALID,
             },
         },

@@ -13,6 +13,7 @@ from mailstore.errors import InvalidRequest, LoginThrottled
 from mailstore.keys import CONFIG, HASHER, METRICS, POOL
 from mailstore.passwords import MAX_PASSWORD
 from mailstore.recipients import DELIMITER
+from mailstore.views import quotas
 from mailstore.views.common import MAX_ID, account_of, find_account, json_object, limit_of
 from mailstore.views.sessions import MAX_SECRET_LENGTH, secret_hash
 
@@ -213,11 +214,15 @@ async def folders(request: web.Request) -> web.Response:
     if counts == "unread":
         # The web shows unread counts on every page; totals cost a scan of the folder.
         rows = await db.unread_counts(pool, account_id=account["id"])
-        return web.json_response({"folders": [_folder(r) for r in rows]})
-    if counts != "all":
+        found = [_folder(r) for r in rows]
+    elif counts == "all":
+        rows = await db.folder_counts(pool, account_id=account["id"])
+        found = [{**_folder(r), "total": r["total"]} for r in rows]
+    else:
         raise InvalidRequest({"counts": "must be all or unread"})
-    rows = await db.folder_counts(pool, account_id=account["id"])
-    return web.json_response({"folders": [{**_folder(r), "total": r["total"]} for r in rows]})
+    # The sidebar shows the quota on every page: no second call for it (issue 16).
+    used = (await quotas.usage(request, account["id"])).as_json()
+    return web.json_response({"folders": found, "quota": used})
 
 
 def _folder(row: db.Record) -> dict[str, object]:

@@ -16,7 +16,7 @@ from aiohttp import web
 from mailstore.db import drafts
 from mailstore.db.imap_append import Appended
 from mailstore.errors import InvalidRequest
-from mailstore.keys import POOL
+from mailstore.keys import CONFIG, POOL
 from mailstore.parsing import parse_message
 from mailstore.views.common import MAX_ID, account_of, entry_id
 from mailstore.views.imap import _announce
@@ -43,7 +43,11 @@ async def save(request: web.Request) -> web.Response:
         parsed = parse_message(raw)
     message = Appended(raw, parsed, DRAFT_FLAGS, frozenset(), None)
     changes = await drafts.save_draft(
-        request.app[POOL], account_id=account["id"], message=message, replaces=replaces
+        request.app[POOL],
+        account_id=account["id"],
+        message=message,
+        replaces=replaces,
+        default_quota=request.app[CONFIG].default_quota,
     )
     await _announce(request, account, changes)
     return web.json_response({"id": changes[0].entry_id}, status=201)

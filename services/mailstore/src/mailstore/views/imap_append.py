@@ -14,7 +14,7 @@ from aiohttp import BodyPartReader, MultipartReader, web
 
 from mailstore.db import imap_append
 from mailstore.errors import InvalidRequest, MessageTooBig
-from mailstore.keys import POOL
+from mailstore.keys import CONFIG, POOL
 from mailstore.parsing import parse_message
 from mailstore.views.common import account_of
 from mailstore.views.imap import _announce, folder_name, internal_date, split_flags
@@ -62,6 +62,7 @@ async def append(request: web.Request) -> web.Response:
         address=account["address"],
         name=name,
         messages=messages,
+        default_quota=request.app[CONFIG].default_quota,
     )
     await _announce(request, account, outcome.changes)
     return web.json_response({"uidvalidity": outcome.uidvalidity, "uids": outcome.uids})

@@ -6,7 +6,8 @@ from aiohttp import web
 
 from mailstore import db
 from mailstore.errors import AccountNotFound
-from mailstore.keys import POOL
+from mailstore.keys import CONFIG, POOL
+from mailstore.quotas import usage_of
 from mailstore.views.common import account_of
 
 
@@ -24,12 +25,26 @@ async def recipient(request: web.Request) -> web.Response:
     )
     if reaches is False:
         raise AccountNotFound(address)
+    room = await _room(request, address)
     # disabled: only disabled accounts behind it; the gateway refuses it with 550 5.2.1
     # (RFC 3463 "mailbox disabled"), as GET /v1/mailboxes says of an account.
-    return web.json_response({"address": address, "disabled": reaches is None})
+    return web.json_response({"address": address, "disabled": reaches is None, **room})
 
 
 async def aliases(request: web.Request) -> web.Response:
     account = await account_of(request)
     found = await db.aliases_of(request.app[POOL], account_id=account["id"])
     return web.json_response({"aliases": found})
+
+
+async def _room(request: web.Request, address: str) -> dict[str, object]:
+    """Quota (issue 16): ``full`` when every account behind the address is full (the
+    gateway's 452 4.2.2 at RCPT), ``room`` the most bytes one of them may still take
+    (null: one has no limit; a larger message gets 552 5.2.2 at DATA). A message that
+    fits one of them is accepted and stored for all: mail acknowledged is never lost."""
+    rows = await db.recipient_quotas(request.app[POOL], address=address)
+    default = request.app[CONFIG].default_quota
+    usages = [usage_of(used=r["quota_used"], own=r["quota"], default=default) for r in rows]
+    rooms = [usage.room for usage in usages]
+    room = None if not rooms or None in rooms else max(r for r in rooms if r is not None)
+    return {"full": room == 0, "room": room}

@@ -237,6 +237,8 @@ async def send_message(request: web.Request) -> web.Response:
         fields = {"text" if name == "body" else name: why for name, why in exc.fields.items()}
         raise InvalidFields(fields) from None
     msg = drafts.build_message(draft, sender=user.account)
+    # Its Sent copy must fit the sender's quota (issue 16): 422 with "form" otherwise.
+    await request.app[MAILSTORE].require_room(user.address, len(bytes(msg)))
     sent = await request.app[SUBMITTER].send(msg, sender=user.address, cc=draft.cc, bcc=draft.bcc)
     request.app[METRICS].sent.labels(outcome="sent").inc()
     return web.json_response(

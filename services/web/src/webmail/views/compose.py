@@ -10,7 +10,13 @@ from aiohttp import web
 from webmail import drafts, notices
 from webmail.bodies import quote_for_reply
 from webmail.controls import INVISIBLE, has_control
-from webmail.errors import InvalidFields, NotFound, RateLimited, SubmissionUnavailable
+from webmail.errors import (
+    InvalidFields,
+    NotFound,
+    OverQuota,
+    RateLimited,
+    SubmissionUnavailable,
+)
 from webmail.htmltext import html_to_text
 from webmail.keys import CONFIG, MAILSTORE, METRICS, SUBMITTER
 from webmail.pages import person, render, utc_fallback
@@ -142,6 +148,7 @@ async def send(request: web.Request) -> web.Response:
             references=values["references"] or None,
         )
         msg = drafts.build_message(draft, sender=user.account)
+        await request.app[MAILSTORE].require_room(user.address, len(bytes(msg)))
         sent = await request.app[SUBMITTER].send(
             msg, sender=user.address, cc=draft.cc, bcc=draft.bcc
         )
@@ -180,7 +187,11 @@ async def _form_again(
     the draft first (browsers never let a page pre-fill a file input)."""
     saved = None
     if draft_views.worth_saving(form):
-        saved = await draft_views.save(request, user.account, form)
+        try:
+            saved = await draft_views.save(request, user.account, form)
+        except OverQuota as exc:
+            # No room for the draft either: what was typed is still in the form.
+            errors = {**errors, "form": errors.get("form") or exc.fields["form"]}
     attachments = [] if saved else await draft_views.describe(request, user.address, form.keep)
     context = draft_views.compose_context(values, saved, attachments, errors)
     return await render(request, "compose.html", context, status=status)

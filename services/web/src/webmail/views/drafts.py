@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from webmail import compose_form, drafts
-from webmail.errors import InvalidFields, NotFound
+from webmail.errors import InvalidFields, NotFound, OverQuota
 from webmail.keys import COMPOSE_FORM, MAILSTORE, PRINCIPAL
 from webmail.mailstore_client import Account
 from webmail.pages import render
@@ -196,7 +196,15 @@ async def save_and_answer(
 ) -> web.Response:
     """Save ``form`` and answer: JSON for the script, else the draft's page (or the form
     with its field errors)."""
-    saved = await save(request, account, form)
+    try:
+        saved = await save(request, account, form)
+    except OverQuota as exc:
+        # The mailbox is full: nothing saved, the form again with what was typed.
+        if _wants_json(request):
+            refused: dict[str, Any] = {"draft": None, "attachments": [], "errors": exc.fields}
+            return web.json_response(refused, status=422)
+        context = compose_context(form.values, None, [], exc.fields)
+        return await render(request, "compose.html", context, status=422)
     if _wants_json(request):
         status = 422 if saved.errors else 200
         body = {"draft": saved.id, "attachments": saved.attachments, "errors": saved.errors}

@@ -88,10 +88,12 @@ async def _page(
     status: int = 200,
 ) -> web.Response:
     user = require_user(request)
+    quota: dict[str, object] = {}
     if folders is None:
-        folders = await request.app[MAILSTORE].folders(user.address)
+        folders, quota = await request.app[MAILSTORE].folders_and_quota(user.address)
     context = {
         "folders": folders,
+        "quota": quota,
         "errors": errors or {},
         "values": values or {},
         "standard_ids": tuple(FOLDER_TITLES),

@@ -68,10 +68,11 @@ async def folder(request: web.Request) -> web.Response:
         )
     except InvalidFields:  # a cursor someone typed: start from the newest
         return see_other(f"/mail/{name}")
-    folders = await mailstore.folders(user.address, unread_only=True)
+    folders, quota = await mailstore.folders_and_quota(user.address, unread_only=True)
     messages = listing.get("messages", [])
     context = {
         "folders": folders,
+        "quota": quota,
         "folder": name,
         "folder_info": folders.get(name),
         "grouped": grouped,

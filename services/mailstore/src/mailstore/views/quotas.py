@@ -1,0 +1,37 @@
+"""An account's storage quota: what the web and the IMAP gateway show, and the
+administrators' setting (issue 16; mailstore.quotas)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mailstore import db
+from mailstore.errors import InvalidRequest
+from mailstore.keys import CONFIG, POOL
+from mailstore.quotas import MAX_QUOTA, Usage, usage_of
+from mailstore.views.common import account_of, json_object
+
+
+async def usage(request: web.Request, account_id: int) -> Usage:
+    row = await db.get_quota(request.app[POOL], account_id=account_id)
+    default = request.app[CONFIG].default_quota
+    return usage_of(used=row["quota_used"], own=row["quota"], default=default)
+
+
+async def get_quota(request: web.Request) -> web.Response:
+    """{"used", "limit" (null: none), "room" (null: no limit), "full"} in bytes."""
+    account = await account_of(request)
+    return web.json_response((await usage(request, account["id"])).as_json())
+
+
+async def set_quota(request: web.Request) -> web.Response:
+    """{"quota": bytes} sets the account's own limit (0: none), {"quota": null} returns it
+    to LOCALPOST_DEFAULT_QUOTA. The web's admin pages call it; they check the role."""
+    account = await account_of(request)
+    body = await json_object(request)
+    quota = body.get("quota", False)
+    # bool is an int in Python: true must not set a one-byte quota.
+    if quota is not None and (type(quota) is not int or not 0 <= quota <= MAX_QUOTA):
+        raise InvalidRequest({"quota": f"must be null or a whole number of bytes 0-{MAX_QUOTA}"})
+    await db.set_quota(request.app[POOL], address=account["address"], quota=quota)
+    return web.json_response((await usage(request, account["id"])).as_json())

@@ -49,7 +49,7 @@ async def pool(database_url: str) -> AsyncIterator[Any]:
             "TRUNCATE accounts, folders, subscriptions, expunged, uid_backfill, messages,"
             " attachments, mailbox_entries, sessions, api_tokens,"
             " throttle_events, login_clients, pop3_locks, retired_addresses, password_resets,"
-            " imap_search_backfill, aliases"
+            " imap_search_backfill, aliases, lists, list_members, catchalls"
         )
         yield pool
     finally:

@@ -10,6 +10,9 @@
                                                    print a one-time password-reset link
     python -m mailstore alias add ADDRESS TARGET... | remove ADDRESS | list
                                                    aliases (mailstore.cli_aliases)
+    python -m mailstore list create|delete|add|remove|policy|show|list ...
+    python -m mailstore catchall set DOMAIN TARGET | unset DOMAIN | show
+                                                   lists, catch-alls (mailstore.cli_lists)
 
 The commands read the service's environment (settings.load_config: DATABASE_URL,
 LOCALPOST_DOMAIN, LOCALPOST_WEB_URL...), so they run where the service runs: ``docker
@@ -29,7 +32,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from mailstore import admin, cli_aliases, db
+from mailstore import admin, cli_aliases, cli_lists, db
 from mailstore.errors import AccountNotFound
 from mailstore.main import run
 from mailstore.settings import Config, ConfigError, load_config
@@ -76,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
         help="the webmail's address as people reach it (default: LOCALPOST_WEB_URL)",
     )
     cli_aliases.add_parser(commands)
+    cli_lists.add_parsers(commands)
     return top
 
 
@@ -99,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         run()
         return 0
-    if args.command == "alias":
+    if args.command in ("alias", "list", "catchall"):
         return int(args.handler(args))
     try:
         config = load_config(os.environ)

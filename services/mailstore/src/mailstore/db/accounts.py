@@ -15,7 +15,8 @@ from mailstore.errors import AddressTaken
 async def create_account(pool: Pool, *, address: str, name: str, password_hash: str) -> Record:
     try:
         async with pool.acquire() as con, con.transaction():
-            # The lock db.recipients.add_alias takes: no alias appears meanwhile.
+            # The lock db.recipients.add_alias and db.lists.create_list take: no alias
+            # or list appears meanwhile.
             await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", address)
             row = await con.fetchrow(
                 """
@@ -23,6 +24,7 @@ async def create_account(pool: Pool, *, address: str, name: str, password_hash: 
                 SELECT $1, $2, $3
                 WHERE NOT EXISTS (SELECT 1 FROM retired_addresses WHERE address = $1)
                   AND NOT EXISTS (SELECT 1 FROM aliases WHERE address = $1)
+                  AND NOT EXISTS (SELECT 1 FROM lists WHERE address = $1)
                 RETURNING id, address, name, created_at
                 """,
                 address,
@@ -32,8 +34,9 @@ async def create_account(pool: Pool, *, address: str, name: str, password_hash: 
     except asyncpg.UniqueViolationError:
         raise AddressTaken(address) from None
     if row is None:
-        # A deleted account's address (taken for good, migration 0014 says why) or an
-        # alias's. The same answer as a live account's, so sign-up reveals nothing more.
+        # A deleted account's address (taken for good, migration 0014 says why), an
+        # alias's or a list's. The same answer as a live account's, so sign-up reveals
+        # nothing more.
         raise AddressTaken(address)
     return row
 

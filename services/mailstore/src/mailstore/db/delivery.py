@@ -5,9 +5,10 @@ for the batch instead of three round trips per message, which is what lets one c
 with the gateway (docs/performance.md). Every statement is idempotent on the gateway id,
 so a redelivered batch, or a message another replica stored first, inserts nothing twice.
 
-Recipients are expanded here (mailstore.recipients: subaddresses, aliases, role
-addresses), so each account reached gets one entry per message, whichever of its
-addresses the envelope named and however many of them.
+Recipients are expanded here (mailstore.recipients: subaddresses, aliases, lists, role
+addresses, catch-alls), so each account reached gets one entry per message, whichever
+of its addresses the envelope named and however many of them; a list leaves out the
+authenticated submitter (never a MAIL FROM, which anyone could forge).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mailstore.db.connection import Connection, Pool
 from mailstore.db.recipients import Lookup, lookup
 from mailstore.imap_structure import describe
 from mailstore.parsing import ParsedMessage
-from mailstore.recipients import Directory, Expansion, delivered_to_field, expand
+from mailstore.recipients import Directory, Expansion, copy_fields, expand
 
 # A copy's IMAP structure is described in a worker thread beyond this size, as the
 # consumer parses (consumer.PARSE_IN_THREAD_BYTES).
@@ -99,7 +100,9 @@ async def store_messages(pool: Pool, messages: Sequence[NewMessage]) -> list[Sto
         if new:
             found = await lookup(con, addresses=_named(new.values()))
         for gateway_id, message in new.items():
-            expansions[gateway_id] = expansion = expand(message.rcpt_to, found.directory)
+            expansions[gateway_id] = expansion = expand(
+                message.rcpt_to, found.directory, message.submitted_by
+            )
             owner = _sole_owner(message, expansion, found)
             owners[gateway_id] = None if owner is None else owner[0]
             if owner is None:
@@ -130,7 +133,9 @@ def _named(messages: Iterable[NewMessage]) -> list[str]:
     return named
 
 
-def _sole_owner(message: NewMessage, expansion: Expansion, found: Lookup) -> tuple[int, str] | None:
+def _sole_owner(
+    message: NewMessage, expansion: Expansion, found: Lookup
+) -> tuple[int, str, str | None] | None:
     """The account whose copy the message's own row is, when nobody gets it as received.
 
     Mail only to an alias or a subaddress would otherwise keep the row as received with
@@ -145,7 +150,7 @@ def _sole_owner(message: NewMessage, expansion: Expansion, found: Lookup) -> tup
         return None
     for account_id, recipient in expansion.accounts.items():
         if recipient is not None:
-            return account_id, recipient
+            return account_id, recipient, expansion.lists.get(account_id)
     return None
 
 
@@ -155,16 +160,22 @@ def copy_id(gateway_id: str, account_id: int) -> str:
 
 
 async def _copy_for(
-    message: NewMessage, account_id: int, recipient: str, *, gateway_id: str | None = None
+    message: NewMessage,
+    account_id: int,
+    recipient: str,
+    list_address: str | None = None,
+    *,
+    gateway_id: str | None = None,
 ) -> NewMessage:
-    """The message as one account receives it: RFC 9228's Delivered-To on top.
+    """The message as one account receives it: RFC 9228's Delivered-To on top, and a
+    list's List-Id and List-Post (RFC 2919, RFC 2369) when a list reached it.
 
     The stored message is shared by its recipients, so a field of one account's is a
     copy of its own, made only when the envelope did not name the account's address
-    (a subaddress, an alias, a role). Its IMAP structure is described again: every
-    part's offset moved.
+    (a subaddress, an alias, a list, a role, a catch-all). Its IMAP structure is
+    described again: every part's offset moved.
     """
-    raw = delivered_to_field(recipient) + message.raw
+    raw = copy_fields(recipient, list_address) + message.raw
     if len(raw) > DESCRIBE_IN_THREAD_BYTES:
         structure = await asyncio.to_thread(describe, raw)
     else:
@@ -275,14 +286,20 @@ async def _insert_entries(
     ids: list[str] = []
     account_ids: list[int] = []
     roles: list[str] = []
-    copies: dict[str, tuple[NewMessage, int, str]] = {}
+    copies: dict[str, tuple[NewMessage, int, str, str | None]] = {}
     for message in messages:
-        for account_id, recipient in expansions[message.gateway_id].accounts.items():
+        expansion = expansions[message.gateway_id]
+        for account_id, recipient in expansion.accounts.items():
             entry_message = message.gateway_id
             # The message's own row is the sole owner's copy already (_sole_owner).
             if recipient is not None and account_id != owners[message.gateway_id]:
                 entry_message = copy_id(message.gateway_id, account_id)
-                copies[entry_message] = (message, account_id, recipient)
+                copies[entry_message] = (
+                    message,
+                    account_id,
+                    recipient,
+                    expansion.lists.get(account_id),
+                )
             ids.append(entry_message)
             account_ids.append(account_id)
             roles.append("received")

@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 CACHE_MAX_ENTRIES = 10_000
 # The mail store's two existence questions (docs/architecture.md), and its answers:
 # ``GET /v1/mailboxes/{address}`` (an account) and ``GET /v1/recipients/{address}``
-# (anyone reached: an account, a subaddress, an alias, a role address).
+# (anyone reached: an account, a subaddress, an alias, a list, a role address, a
+# catch-all). REFUSED: a list whose posting policy refuses the sender asked about.
 MAILBOXES = "mailboxes"
 RECIPIENTS = "recipients"
-EXISTS, MISSING, DISABLED = "exists", "missing", "disabled"
+EXISTS, MISSING, DISABLED, REFUSED = "exists", "missing", "disabled", "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +107,16 @@ class Directory:
         """Whether mail to ``address`` reaches anyone who takes mail."""
         return await self.recipient_state(address) == EXISTS
 
-    async def recipient_state(self, address: str) -> str:
-        """``GET /v1/recipients/{address}``: does mail to it reach anyone (an account, a
-        subaddress, an alias, a role address)? The RCPT check: EXISTS, DISABLED (only
-        disabled accounts behind it) or MISSING."""
-        return await self._cached(RECIPIENTS, address)
+    async def recipient_state(self, address: str, sender: str | None = None) -> str:
+        """``GET /v1/recipients/{address}?sender=``: does mail to it from ``sender``
+        reach anyone (an account, a subaddress, an alias, a list, a role address, a
+        catch-all)? The RCPT check: EXISTS, DISABLED (only disabled accounts behind it),
+        REFUSED (a list whose posting policy refuses ``sender``) or MISSING.
+
+        ``sender`` is the one the gateway vouches for (handler.DeliveryHandler.handle_rcpt):
+        the authenticated submitter, else MAIL FROM; None or "" for the null sender. The
+        answer is cached per recipient and sender, since a list's depends on both."""
+        return await self._cached(RECIPIENTS, address, sender or None)
 
     async def aliases(self, account: str) -> frozenset[str]:
         """``GET /v1/accounts/{account}/aliases``: the aliases it may send as. Not cached:
@@ -134,12 +140,14 @@ class Directory:
         """Ask about ``address`` past the cache, for /readyz; raises DirectoryUnavailable."""
         await self._lookup(RECIPIENTS, address)
 
-    async def _cached(self, kind: str, address: str) -> str:
-        key = f"{kind}/{address}"
+    async def _cached(self, kind: str, address: str, sender: str | None = None) -> str:
+        # No address holds a line break (it came on one SMTP command line): the
+        # sender's keys never meet another recipient's.
+        key = f"{kind}/{address}" if sender is None else f"{kind}/{address}\n{sender}"
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        state = await self._lookup(kind, address)
+        state = await self._lookup(kind, address, sender)
         # A new account should become deliverable soon, so "no" is kept for less long.
         ttl = self._negative_ttl if state == MISSING else self._positive_ttl
         self._cache.put(key, state, ttl)
@@ -176,8 +184,10 @@ class Directory:
             raise DirectoryUnavailable("auth/verify answered 200 without an address")
         return Account(address=body["address"], name=str(body.get("name") or ""))
 
-    async def _lookup(self, kind: str, address: str) -> str:
+    async def _lookup(self, kind: str, address: str, sender: str | None = None) -> str:
         url = URL(f"{self._base}/v1/{kind}/{_segment(address)}", encoded=True)
+        if sender is not None:
+            url = url.with_query(sender=sender)
         try:
             async with self._session.get(
                 url, headers=self._headers, timeout=self._timeout
@@ -188,9 +198,11 @@ class Directory:
             # ValueError: a 200 whose body is not JSON.
             raise DirectoryUnavailable(f"{kind} lookup failed: {exc!r}") from None
         if status == 200:
-            # A mail store from before disabled accounts says nothing: it exists.
-            disabled = isinstance(body, dict) and body.get("disabled") is True
-            return DISABLED if disabled else EXISTS
+            # A mail store from before disabled accounts (or lists) says nothing: it exists.
+            answer = body if isinstance(body, dict) else {}
+            if answer.get("disabled") is True:
+                return DISABLED
+            return REFUSED if answer.get("sender_refused") is True else EXISTS
         if status == 404:
             return MISSING
         # 401/403 is our token missing/wrong (a misconfiguration, not "no such mailbox");

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import sys
 import uuid
 from urllib.parse import quote
 
@@ -29,21 +28,10 @@ PASSWORD = "a long enough test password"
 
 
 async def mailstore_command(stack: LocalStack | None, *args: str) -> str:
-    """Run ``python -m mailstore ARGS`` in the mail store's environment; its stdout."""
+    """``python -m mailstore ARGS`` in the mail store's environment; its stdout."""
     if stack is None:
         pytest.skip(f"the {args[0]} command needs the mail store's environment (a local stack)")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mailstore",
-        *args,
-        env=stack.services["mailstore"].env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
+    return await stack.mailstore_command(*args)
 
 
 async def add_alias(stack: LocalStack | None, alias: str, *targets: str) -> None:

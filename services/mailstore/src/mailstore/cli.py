@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from mailstore import admin, cli_aliases, cli_lists, db
+from mailstore import admin, cli_aliases, cli_lists, db, events
 from mailstore.errors import AccountNotFound
 from mailstore.main import run
 from mailstore.settings import Config, ConfigError, load_config
@@ -130,6 +130,16 @@ async def _command(config: Config, args: argparse.Namespace) -> None:
         elif args.action in ("disable", "enable"):
             await admin.set_disabled(pool, address, disabled=args.action == "disable")
             print(f"{address} is {args.action}d", file=sys.stderr)
+            # The IMAP gateway ends the account's open IMAP and POP3 sessions on hearing it.
+            event = {"event": "disabled", "account": address}
+            if args.action == "disable" and not await events.announce(
+                config.amqp_url, config.queue_prefix, event
+            ):
+                print(
+                    f"{address}: the broker did not take the news; its open IMAP and POP3"
+                    " sessions go on until they end (new logins are refused)",
+                    file=sys.stderr,
+                )
         else:
             await admin.set_admin(pool, address, admin=args.action == "grant")
             role = "now an administrator" if args.action == "grant" else "not an administrator"

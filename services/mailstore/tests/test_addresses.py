@@ -539,6 +539,26 @@ async def test_list_management_keeps_addresses_apart_and_members_known(
     assert await pool.fetchval("SELECT count(*) FROM list_members") == 0
 
 
+async def test_a_removed_alias_or_list_leaves_no_membership_or_catch_all_behind(
+    pool: Any, people: dict[str, int], deliver: Any
+) -> None:
+    await db.add_alias(pool, address=INFO, targets=[BOB])
+    await db.create_list(pool, address=TEAM, policy="anyone")
+    await db.create_list(pool, address=DEVS, policy="anyone")
+    await db.add_members(pool, address=TEAM, members=[ALICE, INFO, DEVS])
+    await db.set_catchall(pool, domain="localpost.test", target=INFO)
+
+    assert await db.remove_alias(pool, address=INFO)
+    assert await db.delete_list(pool, address=DEVS)
+    assert await db.list_catchalls(pool) == {}
+    # The freed alias address becomes an account's: it is no member of team.
+    await make_account(pool, INFO)
+    outcome = await deliver(RAW, rcpt_to=[TEAM])
+
+    assert await db.get_list(pool, address=TEAM) == db.ListInfo(TEAM, "anyone", [ALICE])
+    assert [e.address for e in outcome.entries] == [ALICE]
+
+
 # -- catch-all --------------------------------------------------------------------------------
 
 

@@ -101,10 +101,23 @@ async def holder(con: Connection, address: str) -> str | None:
 
 
 async def delete_list(pool: Pool, *, address: str) -> bool:
-    """Delete the list and its members; False when there was none. A list that had it as
-    a member keeps the row, which then reaches nobody."""
-    status: str = await pool.execute("DELETE FROM lists WHERE address = $1", address)
-    return status != "DELETE 0"
+    """Delete the list, its members, its place in other lists and the catch-all naming
+    it; False when there was none."""
+    return await delete_forgetting(pool, "DELETE FROM lists WHERE address = $1", address)
+
+
+async def delete_forgetting(pool: Pool, statement: str, address: str) -> bool:
+    """Delete an alias or a list by ``statement`` and, with it, every list membership
+    and catch-all naming its address; whether there was one. An account made later with
+    that address must not inherit them (an alias's address is free again; a deleted
+    account's is retired, so its rows are left and reach nobody)."""
+    async with pool.acquire() as con, con.transaction():
+        status: str = await con.execute(statement, address)
+        if status == "DELETE 0":
+            return False
+        await con.execute("DELETE FROM list_members WHERE member = $1", address)
+        await con.execute("DELETE FROM catchalls WHERE target = $1", address)
+    return True
 
 
 async def add_members(pool: Pool, *, address: str, members: list[str]) -> list[str]:

@@ -6,7 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mailstore.db.connection import Connection, Pool
-from mailstore.db.lists import TAKEN, catchalls_of, holder, lists_reached
+from mailstore.db.lists import (
+    TAKEN,
+    catchalls_of,
+    delete_forgetting,
+    holder,
+    lists_reached,
+)
 from mailstore.errors import AliasRefused
 from mailstore.recipients import Directory, candidates
 
@@ -125,9 +131,9 @@ async def add_alias(pool: Pool, *, address: str, targets: list[str]) -> list[str
 
 
 async def remove_alias(pool: Pool, *, address: str) -> bool:
-    """Delete the alias; False when there was none."""
-    status: str = await pool.execute("DELETE FROM aliases WHERE address = $1", address)
-    return status != "DELETE 0"
+    """Delete the alias, and the list memberships and catch-all naming it; False when
+    there was none."""
+    return await delete_forgetting(pool, "DELETE FROM aliases WHERE address = $1", address)
 
 
 async def list_aliases(pool: Pool) -> dict[str, list[str]]:

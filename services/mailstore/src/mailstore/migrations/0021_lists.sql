@@ -13,8 +13,10 @@ CREATE TABLE lists (
 );
 
 -- A member is an address, not an account id: it may be an account's, an alias's or
--- another list's (expanded recursively, each list once, so a loop ends). A member
--- deleted later reaches nobody; the row stays until removed.
+-- another list's (expanded recursively, each list once, so a loop ends). Removing an
+-- alias or a list removes its rows here (db.lists.delete_forgetting), so an account made
+-- later with a freed alias address inherits no membership; a deleted account's row
+-- stays and reaches nobody (its address is retired, migration 0014).
 CREATE TABLE list_members (
     list_address text NOT NULL REFERENCES lists (address) ON DELETE CASCADE,
     member text NOT NULL CHECK (member = lower(member)),
@@ -24,7 +26,8 @@ CREATE TABLE list_members (
 CREATE INDEX list_members_member_idx ON list_members (member);
 
 -- Catch-all (off by default: no row): mail to an address of the domain that nothing
--- else reaches goes to the target, an account's, an alias's or a list's address.
+-- else reaches goes to the target, an account's, an alias's or a list's address
+-- (removing that alias or list turns the catch-all off).
 CREATE TABLE catchalls (
     domain text PRIMARY KEY CHECK (domain = lower(domain)),
     target text NOT NULL CHECK (target = lower(target))

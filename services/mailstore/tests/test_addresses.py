@@ -194,8 +194,9 @@ async def test_a_redelivered_aliased_message_stores_nothing_twice(
     assert len(first.entries) == 2
     assert (again.stored, again.entries) == (False, [])
     assert await entry_counts(pool) == {ALICE: 1, BOB: 1}
-    # Nobody got it as received: its own row is Alice's copy, and Bob has one of his.
-    assert await pool.fetchval("SELECT count(*) FROM messages") == 2
+    # Nobody got it as received: its own row is the copy (Delivered-To: info@) that
+    # Alice and Bob are both shown.
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 1
 
 
 async def test_two_replicas_storing_one_aliased_message_at_once_store_it_once(
@@ -452,6 +453,36 @@ async def test_a_list_makes_one_entry_per_member_with_list_fields(
         assert await raw_of(pool, entry) == b"Delivered-To: " + TEAM.encode() + b"\r\n" + (
             LIST_FIELDS + RAW
         )
+    # The three are shown the same bytes: one stored row, the message's own.
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 1
+
+
+async def test_one_copy_per_recipient_and_list_is_shared_by_the_accounts_it_reached(
+    pool: Any, team: None, deliver: Any
+) -> None:
+    await db.add_alias(pool, address=INFO, targets=[BOB, CAROL])
+
+    outcome = await deliver(RAW, rcpt_to=[ALICE, TEAM, INFO], submitted_by=ALICE)
+
+    # Alice by her own address (and Sent): the row as received; Bob and Carol through
+    # team (Alice left out as the sender): one copy for both.
+    by_address = {(e.address, e.folder): e for e in outcome.entries}
+    assert sorted(by_address) == [
+        (ALICE, "inbox"),
+        (ALICE, "sent"),
+        (BOB, "inbox"),
+        (CAROL, "inbox"),
+    ]
+    rows = await pool.fetch(
+        "SELECT message_id, count(*) AS n FROM mailbox_entries GROUP BY 1 ORDER BY 2"
+    )
+    assert [row["n"] for row in rows] == [2, 2]
+    assert await raw_of(pool, by_address[(BOB, "inbox")]) == (
+        b"Delivered-To: " + TEAM.encode() + b"\r\n" + LIST_FIELDS + RAW
+    )
+    assert await raw_of(pool, by_address[(CAROL, "inbox")]) == await raw_of(
+        pool, by_address[(BOB, "inbox")]
+    )
 
 
 async def test_the_authenticated_sender_gets_no_list_copy_a_forged_mail_from_changes_nothing(

@@ -155,7 +155,8 @@ def _sole_owner(
 
 
 def copy_id(gateway_id: str, account_id: int) -> str:
-    """The id of the copy of a message made for one account (it has a Delivered-To)."""
+    """The id of the copy of a message made for the accounts one recipient reached (it
+    has a Delivered-To), named after the first of them."""
     return f"{gateway_id}.{account_id}"
 
 
@@ -289,17 +290,24 @@ async def _insert_entries(
     copies: dict[str, tuple[NewMessage, int, str, str | None]] = {}
     for message in messages:
         expansion = expansions[message.gateway_id]
+        # The accounts one recipient reached through one list (or none) are shown the
+        # same bytes: one copy serves them all, named after the first of them (a
+        # 50-member list stores one copy, not 50). The message's own row is the sole
+        # owner's copy already (_sole_owner), so it serves the owner's group.
+        shared: dict[tuple[str, str | None], str] = {}
+        owner = owners[message.gateway_id]
+        if owner is not None:
+            recipient = expansion.accounts[owner]
+            assert recipient is not None  # _sole_owner picks an account with a recipient
+            shared[(recipient, expansion.lists.get(owner))] = message.gateway_id
         for account_id, recipient in expansion.accounts.items():
             entry_message = message.gateway_id
-            # The message's own row is the sole owner's copy already (_sole_owner).
-            if recipient is not None and account_id != owners[message.gateway_id]:
-                entry_message = copy_id(message.gateway_id, account_id)
-                copies[entry_message] = (
-                    message,
-                    account_id,
-                    recipient,
-                    expansion.lists.get(account_id),
-                )
+            if recipient is not None:
+                key = (recipient, expansion.lists.get(account_id))
+                if key not in shared:
+                    shared[key] = copy_id(message.gateway_id, account_id)
+                    copies[shared[key]] = (message, account_id, recipient, key[1])
+                entry_message = shared[key]
             ids.append(entry_message)
             account_ids.append(account_id)
             roles.append("received")

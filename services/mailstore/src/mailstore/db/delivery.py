@@ -303,11 +303,11 @@ async def _insert_entries(
         for account_id, recipient in expansion.accounts.items():
             entry_message = message.gateway_id
             if recipient is not None:
-                key = (recipient, expansion.lists.get(account_id))
-                if key not in shared:
-                    shared[key] = copy_id(message.gateway_id, account_id)
-                    copies[shared[key]] = (message, account_id, recipient, key[1])
-                entry_message = shared[key]
+                group = (recipient, expansion.lists.get(account_id))
+                if group not in shared:
+                    shared[group] = copy_id(message.gateway_id, account_id)
+                    copies[shared[group]] = (message, account_id, recipient, group[1])
+                entry_message = shared[group]
             ids.append(entry_message)
             account_ids.append(account_id)
             roles.append("received")

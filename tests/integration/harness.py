@@ -83,13 +83,18 @@ async def send_stream(
     timeout: float = 15.0,
     pause_after_refusal: float = 0.5,
     subject: Callable[[str], str] = lambda token: f"token {token}",
+    mail_from: str = "harness@example.org",
+    login: tuple[str, str] | None = None,
 ) -> Attempts:
     """Send ``total`` messages over ``senders`` connections; record every outcome.
 
     A sender whose connection breaks opens a new one and goes on with the next
     token; it never retries a token (a retry would hide what happened to it).
     Outcomes are recorded in ``attempts`` as they happen, so a nemesis can watch.
+    ``login`` (address, password) sends through submission as that account, from
+    ``mail_from``.
     """
+    username, password = login if login is not None else (None, None)
     tokens = iter(range(total))
 
     async def sender() -> None:
@@ -100,11 +105,19 @@ async def send_stream(
                 if client is None or not client.is_reusable:
                     if client is not None:
                         await client.close()
-                    client = SMTPClient(*smtp, connect_timeout=timeout, timeout=timeout)
+                    client = SMTPClient(
+                        *smtp,
+                        connect_timeout=timeout,
+                        timeout=timeout,
+                        username=username,
+                        password=password,
+                    )
+                    # With a login, connect() has said EHLO and logged in already.
                     await client.connect()
-                    await client.ehlo_or_helo()
+                    if login is None:
+                        await client.ehlo_or_helo()
                 result = await client.send_message(
-                    "harness@example.org", [recipient], subject(token), f"body of {token}\n"
+                    mail_from, [recipient], subject(token), f"body of {token}\n"
                 )
                 queued = result.data_response.text.rsplit(" ", 1)[-1]
                 attempts.acknowledged[token] = queued

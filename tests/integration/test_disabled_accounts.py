@@ -1,9 +1,13 @@
 """A disabled account on the whole stack (issue 16): `python -m mailstore admin disable`
 refuses mail to it at the gateway's RCPT with 550 5.2.1 and its logins on SMTP AUTH and
-IMAP; `enable` lets it log in again."""
+IMAP, and ends its open IMAP and POP3 sessions at once; `enable` lets it log in again."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import imaplib
+import poplib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -28,6 +32,15 @@ async def stack(database_url: str, amqp_url: str) -> AsyncIterator[LocalStack]:
         yield s
 
 
+async def two_accounts(endpoints: Endpoints, mailstore: MailstoreAPI) -> tuple[str, str]:
+    """Two new accounts: the one to disable, and another that must not notice."""
+    unique = uuid.uuid4().hex[:8]
+    gone, other = (f"{who}.{unique}@{endpoints.domain}" for who in ("gone", "other"))
+    for address in (gone, other):
+        await mailstore.create_account(address, PASSWORD)
+    return gone, other
+
+
 async def imap_login(endpoints: Endpoints, address: str) -> bool:
     assert endpoints.imap is not None
     client = await imap_client.Client.connect(*endpoints.imap)
@@ -40,10 +53,7 @@ async def imap_login(endpoints: Endpoints, address: str) -> bool:
 async def test_a_disabled_account_gets_no_mail_and_logs_in_nowhere(
     stack: LocalStack, endpoints: Endpoints, mailstore: MailstoreAPI
 ) -> None:
-    unique = uuid.uuid4().hex[:8]
-    gone, other = (f"{who}.{unique}@{endpoints.domain}" for who in ("gone", "other"))
-    for address in (gone, other):
-        await mailstore.create_account(address, PASSWORD)
+    gone, other = await two_accounts(endpoints, mailstore)
     assert await imap_login(endpoints, gone)
 
     await stack.mailstore_command("admin", "disable", gone)
@@ -67,3 +77,56 @@ async def test_a_disabled_account_gets_no_mail_and_logs_in_nowhere(
     assert await imap_login(endpoints, gone)
     async with SMTPClient(*endpoints.submission, username=gone, password=PASSWORD) as client:
         assert client.is_authenticated
+
+
+def open_sessions(stack: LocalStack, address: str) -> tuple[imaplib.IMAP4, poplib.POP3]:
+    """A logged-in IMAP session with INBOX selected and a logged-in POP3 session, both
+    with Python's own clients over real sockets."""
+    endpoints = stack.endpoints
+    assert endpoints is not None
+    assert endpoints.imap is not None
+    imap = imaplib.IMAP4(*endpoints.imap, timeout=20)
+    imap.login(address, PASSWORD)
+    imap.select("INBOX")
+    pop3 = poplib.POP3("127.0.0.1", int(stack.services["imap-gateway"].env["POP3_PORT"]), 20)
+    pop3.user(address)
+    pop3.pass_(PASSWORD)
+    return imap, pop3
+
+
+def unsolicited(imap: imaplib.IMAP4, pop3: poplib.POP3) -> tuple[list[bytes], bytes]:
+    """What each server sends next without being asked, until it closes (10 s at most)."""
+    imap.sock.settimeout(10)
+    pop3.sock.settimeout(10)
+    lines = []
+    while line := imap.readline():
+        lines.append(line)
+    return lines, pop3.file.readline()
+
+
+async def test_disabling_an_account_ends_its_open_imap_and_pop3_sessions_at_once(
+    stack: LocalStack, endpoints: Endpoints, mailstore: MailstoreAPI
+) -> None:
+    gone, other = await two_accounts(endpoints, mailstore)
+    gone_imap, gone_pop3 = await asyncio.to_thread(open_sessions, stack, gone)
+    other_imap, other_pop3 = await asyncio.to_thread(open_sessions, stack, other)
+
+    await stack.mailstore_command("admin", "disable", gone)
+    try:
+        # Without a command from the client: RFC 9051 §7.1.5's BYE, then the close; POP3
+        # (RFC 1939 has no unsolicited reply) just closes.
+        imap_lines, pop3_line = await asyncio.to_thread(unsolicited, gone_imap, gone_pop3)
+        # The other account's sessions go on.
+        assert (await asyncio.to_thread(other_imap.noop))[0] == "OK"
+        assert (await asyncio.to_thread(other_pop3.stat))[0] == 0
+    finally:
+        await stack.mailstore_command("admin", "enable", gone)
+        for client in (other_imap, gone_imap):
+            with contextlib.suppress(imaplib.IMAP4.error, OSError):
+                client.shutdown()
+        for pop3 in (other_pop3, gone_pop3):
+            with contextlib.suppress(poplib.error_proto, OSError):
+                pop3.close()
+
+    assert imap_lines == [b"* BYE Account disabled by an administrator\r\n"]
+    assert pop3_line == b""

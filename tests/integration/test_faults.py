@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email import policy
 from email.parser import BytesParser
 
@@ -498,6 +500,132 @@ async def test_poison_messages_are_dead_lettered_and_the_stream_goes_on(
 
     verdict = await run_scenario(local_stack, nemesis, "poison messages", poison=poison)
     assert_safe(verdict, attempted=MESSAGES - MESSAGES // 200)
+
+
+# A list of 50 accounts: each message makes 50 entries (49 when a member sends it), so
+# the stream is shorter; `make test-faults` still raises it.
+LIST_MEMBERS = 50
+LIST_MESSAGES = max(MESSAGES // 20, 40)
+
+
+async def test_kill_9_mailstore_while_a_50_member_list_expands_loses_and_doubles_nothing(
+    local_stack: LocalStack,
+) -> None:
+    async def strike(stack: LocalStack, api: MailstoreAPI, member: str) -> None:
+        # Once the mail store has stored some list mail: mid-expansion.
+        await api.wait_for(member, 1, timeout=60)
+        await stack.services["mailstore"].kill9()
+        await asyncio.sleep(3.0)
+        await stack.restart("mailstore")
+
+    await list_scenario(local_stack, strike, "kill -9 mailstore")
+
+
+async def test_mailstore_exiting_between_commit_and_ack_of_list_mail_doubles_nothing(
+    database_url: str, amqp_url: str
+) -> None:
+    # The test-only hook: the mail store exits (70) right after its 3rd COMMIT, before
+    # acknowledging it: the broker redelivers a batch whose 50 copies are all stored.
+    async def strike(stack: LocalStack, api: MailstoreAPI, member: str) -> None:
+        service = stack.services["mailstore"]
+        assert await service.wait(timeout=60) == 70, service.log_tail()
+        del service.env["MAILSTORE_FAULT_EXIT_AFTER_COMMITS"]
+        await stack.restart("mailstore")
+
+    async with LocalStack(
+        admin_database_url=database_url,
+        amqp_url=amqp_url,
+        service_overrides={"mailstore": {"MAILSTORE_FAULT_EXIT_AFTER_COMMITS": "3"}},
+    ) as stack:
+        await list_scenario(stack, strike, "mailstore exits between COMMIT and ack")
+        assert await redelivered_already_stored(stack) >= 1
+
+
+async def list_scenario(
+    stack: LocalStack,
+    strike: Callable[[LocalStack, MailstoreAPI, str], Awaitable[None]],
+    name: str,
+) -> None:
+    """A stream to a 50-member list while ``strike`` breaks the mail store and heals it.
+
+    Half the stream from outside (to every member), half from a member through
+    submission (to the 49 others, and once to the sender's Sent). Every message must
+    end up in each of its members' inboxes exactly once, or (never acknowledged) in none.
+    """
+    assert stack.endpoints is not None
+    run = new_run_id()
+    domain = stack.endpoints.domain
+    members = [f"m{n:02d}.{run}@{domain}" for n in range(LIST_MEMBERS)]
+    crowd, poster = f"crowd.{run}@{domain}", members[0]
+    outside, inside = Attempts(), Attempts()
+    async with aiohttp.ClientSession() as http:
+        api = MailstoreAPI(http, stack.endpoints.mailstore_url, stack.endpoints.mailstore_token)
+        for member in members:
+            await api.create_account(member, PASSWORD)
+        await stack.mailstore_command("list", "create", crowd, "--policy", "anyone")
+        await stack.mailstore_command("list", "add", crowd, *members)
+        stream = functools.partial(send_stream, recipient=crowd, total=LIST_MESSAGES // 2)
+        streams = asyncio.gather(
+            stream(stack.endpoints.smtp, senders=SENDERS // 2, run=f"{run}o", attempts=outside),
+            # One connection, logged in once: AUTH needs the mail store, the rest of a
+            # submission does not (the RCPT answer is cached), so it goes on through
+            # the outage.
+            stream(
+                stack.endpoints.submission,
+                senders=1,
+                run=f"{run}i",
+                attempts=inside,
+                mail_from=poster,
+                login=(poster, PASSWORD),
+            ),
+        )
+        async with asyncio.timeout(60):
+            while not inside.acknowledged:  # noqa: ASYNC110 (as wait_for_attempts)
+                await asyncio.sleep(0.05)
+        await strike(stack, api, members[-1])
+        await streams
+        await stack.wait_ready()
+        everyone = Attempts(
+            {**outside.acknowledged, **inside.acknowledged},
+            {**outside.refused, **inside.refused},
+            outside.unknown | inside.unknown,
+        )
+        acknowledged = len(everyone.acknowledged)
+        stored: dict[str, list[str]] = {}
+        # The last member first, until its count settles: the queue has drained then,
+        # and the others need only a glance.
+        for n, member in enumerate(reversed(members)):
+            stored[member] = await read_tokens(
+                api,
+                member,
+                expect_at_least=len(outside.acknowledged) if member == poster else acknowledged,
+                settle=3.0 if n == 0 else 0.25,
+                timeout=120,
+            )
+        sent = await api.folder(poster, "sent")
+    verdicts = {
+        member: judge(outside if member == poster else everyone, tokens)
+        for member, tokens in stored.items()
+    }
+    # The poster's own messages reached the 49 others and their Sent folder, never
+    # their Inbox (judged against the outside stream only, one would be "unexpected").
+    sent_tokens = [token_of(m["subject"]) for m in sent]
+    worst = max(verdicts.values(), key=lambda v: (v.lost, v.unexpected, v.duplicated))
+    entries_per_message = Counter(token for tokens in stored.values() for token in tokens)
+    print(
+        f"\nFAULTS {name}, {LIST_MEMBERS}-member list: "
+        + json.dumps(worst.as_row() | {"entries": sum(entries_per_message.values())})
+    )
+    # Both streams went on through the fault (the member's too: 49 entries each).
+    assert len(outside.acknowledged) >= LIST_MESSAGES // 4
+    assert len(inside.acknowledged) >= LIST_MESSAGES // 4
+    for member, verdict in verdicts.items():
+        assert (verdict.lost, verdict.unexpected, verdict.duplicated) == (0, 0, 0), member
+    # Per message: 50 entries from outside, 49 from the member; all or none of them.
+    for token, count in entries_per_message.items():
+        assert count == (LIST_MEMBERS if token.startswith(f"{run}o") else LIST_MEMBERS - 1), token
+    assert set(inside.acknowledged) <= set(sent_tokens)
+    assert len(sent_tokens) == len(set(sent_tokens))
 
 
 def prefix(stack: LocalStack) -> str:

@@ -49,7 +49,8 @@ async def pool(database_url: str) -> AsyncIterator[Any]:
             "TRUNCATE accounts, folders, subscriptions, expunged, uid_backfill, messages,"
             " attachments, mailbox_entries, sessions, api_tokens,"
             " throttle_events, login_clients, pop3_locks, retired_addresses, password_resets,"
-            " imap_search_backfill, aliases, admin_audit, invitations, service_settings"
+            " imap_search_backfill, aliases, admin_audit, invitations, service_settings,"
+            " lists, list_members, catchalls"
         )
         yield pool
     finally:

@@ -1,4 +1,5 @@
-"""Issue 16's address kinds where mail is stored: subaddresses, aliases, role addresses.
+"""Issue 16's address kinds where mail is stored: subaddresses, aliases, lists, role
+addresses, catch-alls.
 
 Each account reached gets one entry per message, with a Delivered-To naming the
 recipient that reached it when that was not the account's own address; the gateway's
@@ -19,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from mailstore import db
-from mailstore.errors import AddressTaken, AliasRefused
+from mailstore.errors import AddressTaken, AliasRefused, CatchallRefused, ListRefused
 from mailstore.imap_structure import describe
 from mailstore.parsing import parse_message
 from mailstore.settings import DEV_MAILSTORE_TOKEN
@@ -193,8 +194,9 @@ async def test_a_redelivered_aliased_message_stores_nothing_twice(
     assert len(first.entries) == 2
     assert (again.stored, again.entries) == (False, [])
     assert await entry_counts(pool) == {ALICE: 1, BOB: 1}
-    # Nobody got it as received: its own row is Alice's copy, and Bob has one of his.
-    assert await pool.fetchval("SELECT count(*) FROM messages") == 2
+    # Nobody got it as received: its own row is the copy (Delivered-To: info@) that
+    # Alice and Bob are both shown.
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 1
 
 
 async def test_two_replicas_storing_one_aliased_message_at_once_store_it_once(
@@ -423,3 +425,292 @@ async def test_imap_serves_each_accounts_copy_with_its_delivered_to(
         served = await response.read()
         assert served == b"Delivered-To: info@localpost.test\r\n" + RAW
         assert response.headers["X-Message-Size"] == str(len(served))
+
+
+# -- lists ------------------------------------------------------------------------------------
+
+TEAM, DEVS = "team@localpost.test", "devs@localpost.test"
+LIST_FIELDS = b"List-Id: <team.localpost.test>\r\nList-Post: <mailto:team@localpost.test>\r\n"
+
+
+@pytest.fixture
+async def team(pool: Any, people: dict[str, int]) -> None:
+    """team: alice, devs; devs: bob, carol and team again (a loop)."""
+    await db.create_list(pool, address=TEAM, policy="members")
+    await db.create_list(pool, address=DEVS, policy="local")
+    await db.add_members(pool, address=DEVS, members=[BOB, CAROL, TEAM])
+    await db.add_members(pool, address=TEAM, members=[ALICE, DEVS])
+
+
+async def test_a_list_makes_one_entry_per_member_with_list_fields(
+    pool: Any, team: None, deliver: Any
+) -> None:
+    outcome = await deliver(RAW, rcpt_to=[TEAM])
+
+    assert sorted(e.address for e in outcome.entries) == [ALICE, BOB, CAROL]
+    assert outcome.without_account == []
+    for entry in outcome.entries:
+        assert await raw_of(pool, entry) == b"Delivered-To: " + TEAM.encode() + b"\r\n" + (
+            LIST_FIELDS + RAW
+        )
+    # The three are shown the same bytes: one stored row, the message's own.
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 1
+
+
+async def test_one_copy_per_recipient_and_list_is_shared_by_the_accounts_it_reached(
+    pool: Any, team: None, deliver: Any
+) -> None:
+    await db.add_alias(pool, address=INFO, targets=[BOB, CAROL])
+
+    outcome = await deliver(RAW, rcpt_to=[ALICE, TEAM, INFO], submitted_by=ALICE)
+
+    # Alice by her own address (and Sent): the row as received; Bob and Carol through
+    # team (Alice left out as the sender): one copy for both.
+    by_address = {(e.address, e.folder): e for e in outcome.entries}
+    assert sorted(by_address) == [
+        (ALICE, "inbox"),
+        (ALICE, "sent"),
+        (BOB, "inbox"),
+        (CAROL, "inbox"),
+    ]
+    rows = await pool.fetch(
+        "SELECT message_id, count(*) AS n FROM mailbox_entries GROUP BY 1 ORDER BY 2"
+    )
+    assert [row["n"] for row in rows] == [2, 2]
+    assert await raw_of(pool, by_address[(BOB, "inbox")]) == (
+        b"Delivered-To: " + TEAM.encode() + b"\r\n" + LIST_FIELDS + RAW
+    )
+    assert await raw_of(pool, by_address[(CAROL, "inbox")]) == await raw_of(
+        pool, by_address[(BOB, "inbox")]
+    )
+
+
+async def test_the_authenticated_sender_gets_no_list_copy_a_forged_mail_from_changes_nothing(
+    pool: Any, team: None, deliver: Any
+) -> None:
+    sent = await deliver(RAW, rcpt_to=[TEAM], mail_from=ALICE, submitted_by=ALICE)
+    forged = await deliver(RAW, rcpt_to=[TEAM], mail_from=BOB)
+
+    assert sorted((e.address, e.folder) for e in sent.entries) == [
+        (ALICE, "sent"),
+        (BOB, "inbox"),
+        (CAROL, "inbox"),
+    ]
+    # MAIL FROM is not authenticated: Bob's copy is not withheld on its word.
+    assert sorted(e.address for e in forged.entries) == [ALICE, BOB, CAROL]
+
+
+async def test_an_account_named_directly_and_through_lists_gets_one_entry(
+    pool: Any, team: None, deliver: Any
+) -> None:
+    outcome = await deliver(RAW, rcpt_to=[DEVS, TEAM, BOB, "team+x@localpost.test"])
+
+    assert await entry_counts(pool) == {ALICE: 1, BOB: 1, CAROL: 1}
+    by_address = {e.address: e for e in outcome.entries}
+    assert await raw_of(pool, by_address[BOB]) == RAW
+    carol = await raw_of(pool, by_address[CAROL])
+    assert carol.startswith(b"Delivered-To: devs@localpost.test\r\nList-Id: <devs.localpost")
+
+
+async def test_a_redelivered_list_message_stores_nothing_twice(
+    pool: Any, team: None, deliver: Any
+) -> None:
+    gateway_id = secrets.token_hex(13).upper()
+
+    first = await deliver(RAW, rcpt_to=[TEAM], gateway_id=gateway_id)
+    again = await deliver(RAW, rcpt_to=[TEAM], gateway_id=gateway_id)
+
+    assert len(first.entries) == 3
+    assert (again.stored, again.entries) == (False, [])
+    assert await entry_counts(pool) == {ALICE: 1, BOB: 1, CAROL: 1}
+
+
+async def test_two_replicas_storing_one_list_batch_at_once_store_it_once(
+    pool: Any, team: None
+) -> None:
+    batch = [
+        db.NewMessage(
+            secrets.token_hex(13).upper(), "d@example.com", [TEAM], None, RAW, parse_message(RAW)
+        )
+        for _ in range(5)
+    ]
+
+    outcomes = await asyncio.gather(*(db.store_messages(pool, batch) for _ in range(4)))
+
+    assert sum(len(o.entries) for batch_outcomes in outcomes for o in batch_outcomes) == 15
+    assert await entry_counts(pool) == {ALICE: 5, BOB: 5, CAROL: 5}
+
+
+async def test_list_management_keeps_addresses_apart_and_members_known(
+    pool: Any, people: dict[str, int]
+) -> None:
+    await db.add_alias(pool, address=INFO, targets=[ALICE])
+    await db.create_list(pool, address=TEAM, policy="anyone")
+
+    for taken, reason in ((ALICE, "account"), (INFO, "alias"), (TEAM, "is a list already")):
+        with pytest.raises(ListRefused, match=reason):
+            await db.create_list(pool, address=taken, policy="members")
+    with pytest.raises(AliasRefused, match="is a list's address"):
+        await db.add_alias(pool, address=TEAM, targets=[BOB])
+    with pytest.raises(AddressTaken):
+        await db.create_account(pool, address=TEAM, name="", password_hash="x")
+    with pytest.raises(ListRefused, match=r"no account, alias or list x@localpost\.test"):
+        await db.add_members(pool, address=TEAM, members=[ALICE, "x@localpost.test"])
+    with pytest.raises(ListRefused, match="no such list"):
+        await db.add_members(pool, address=DEVS, members=[ALICE])
+    assert await db.add_members(pool, address=TEAM, members=[INFO, TEAM, INFO]) == [INFO, TEAM]
+    with pytest.raises(ListRefused, match="has no member bob@"):
+        await db.remove_members(pool, address=TEAM, members=[INFO, BOB])
+    assert await db.remove_members(pool, address=TEAM, members=[TEAM]) == [INFO]
+    assert await db.set_policy(pool, address=TEAM, policy="local")
+    assert not await db.set_policy(pool, address=DEVS, policy="local")
+    assert await db.list_lists(pool) == [db.ListInfo(TEAM, "local", [INFO])]
+    assert await db.delete_list(pool, address=TEAM)
+    assert not await db.delete_list(pool, address=TEAM)
+    assert await pool.fetchval("SELECT count(*) FROM list_members") == 0
+
+
+async def test_a_removed_alias_or_list_leaves_no_membership_or_catch_all_behind(
+    pool: Any, people: dict[str, int], deliver: Any
+) -> None:
+    await db.add_alias(pool, address=INFO, targets=[BOB])
+    await db.create_list(pool, address=TEAM, policy="anyone")
+    await db.create_list(pool, address=DEVS, policy="anyone")
+    await db.add_members(pool, address=TEAM, members=[ALICE, INFO, DEVS])
+    await db.set_catchall(pool, domain="localpost.test", target=INFO)
+
+    assert await db.remove_alias(pool, address=INFO)
+    assert await db.delete_list(pool, address=DEVS)
+    assert await db.list_catchalls(pool) == {}
+    # The freed alias address becomes an account's: it is no member of team.
+    await make_account(pool, INFO)
+    outcome = await deliver(RAW, rcpt_to=[TEAM])
+
+    assert await db.get_list(pool, address=TEAM) == db.ListInfo(TEAM, "anyone", [ALICE])
+    assert [e.address for e in outcome.entries] == [ALICE]
+
+
+# -- catch-all --------------------------------------------------------------------------------
+
+
+async def test_a_catch_all_takes_what_nothing_else_does_with_delivered_to(
+    pool: Any, team: None, deliver: Any
+) -> None:
+    await db.add_alias(pool, address=INFO, targets=[BOB])
+    with pytest.raises(CatchallRefused, match="no account, alias or list"):
+        await db.set_catchall(pool, domain="localpost.test", target="x@localpost.test")
+    await db.set_catchall(pool, domain="localpost.test", target=CAROL)
+
+    caught = await deliver(RAW, rcpt_to=["sales@localpost.test", INFO, "alice+x@localpost.test"])
+    await db.set_catchall(pool, domain="localpost.test", target=TEAM)
+    listed = await deliver(RAW, rcpt_to=["sales@localpost.test"])
+    assert await db.list_catchalls(pool) == {"localpost.test": TEAM}
+    assert await db.unset_catchall(pool, domain="localpost.test")
+    nobody = await deliver(RAW, rcpt_to=["sales@localpost.test"])
+
+    assert sorted(e.address for e in caught.entries) == [ALICE, BOB, CAROL]
+    (carol,) = [e for e in caught.entries if e.address == CAROL]
+    assert await raw_of(pool, carol) == b"Delivered-To: sales@localpost.test\r\n" + RAW
+    assert sorted(e.address for e in listed.entries) == [ALICE, BOB, CAROL]
+    assert (await raw_of(pool, listed.entries[0])).startswith(
+        b"Delivered-To: sales@localpost.test\r\n" + LIST_FIELDS
+    )
+    assert (nobody.entries, nobody.without_account) == ([], ["sales@localpost.test"])
+    assert not await db.unset_catchall(pool, domain="localpost.test")
+
+
+# -- the RCPT check for lists and catch-alls ---------------------------------------------------
+
+
+async def rcpt_answer(client: Client, address: str, sender: str | None) -> tuple[int, object]:
+    params = {} if sender is None else {"sender": sender}
+    response = await client.get(
+        f"/v1/recipients/{quote(address, safe='@')}", params=params, headers=AUTH
+    )
+    return response.status, (await response.json()).get("sender_refused")
+
+
+async def test_the_rcpt_check_applies_a_lists_posting_policy_to_the_sender(
+    client: Client, pool: Any, team: None
+) -> None:
+    await db.create_list(pool, address="open@localpost.test", policy="anyone")
+    await db.add_members(pool, address="open@localpost.test", members=[ALICE])
+
+    assert await rcpt_answer(client, TEAM, ALICE) == (200, False)
+    assert await rcpt_answer(client, TEAM, "Bob@LocalPost.test") == (200, False)  # via devs
+    assert await rcpt_answer(client, "team+x@localpost.test", CAROL) == (200, False)
+    assert await rcpt_answer(client, TEAM, "stranger@example.com") == (200, True)
+    assert await rcpt_answer(client, TEAM, None) == (200, True)
+    assert await rcpt_answer(client, DEVS, ALICE) == (200, False)  # local
+    assert await rcpt_answer(client, DEVS, "stranger@example.com") == (200, True)
+    assert await rcpt_answer(client, "open@localpost.test", "") == (200, False)
+    # Not lists: the sender changes nothing; unknown stays the one 404.
+    assert await rcpt_answer(client, ALICE, None) == (200, False)
+    unknown = await client.get(
+        "/v1/recipients/nobody@localpost.test", params={"sender": ALICE}, headers=AUTH
+    )
+    plain = await client.get("/v1/recipients/nobody@localpost.test", headers=AUTH)
+    assert unknown.status == plain.status == 404
+    assert await unknown.json() == await plain.json()
+
+
+async def test_the_rcpt_check_says_yes_to_any_address_of_a_catch_all_domain(
+    client: Client, pool: Any, team: None
+) -> None:
+    assert await recipient_status(client, "sales@localpost.test") == 404
+    await db.set_catchall(pool, domain="localpost.test", target=TEAM)
+
+    assert await rcpt_answer(client, "sales@localpost.test", ALICE) == (200, False)
+    # The target's policy is the one checked.
+    assert await rcpt_answer(client, "sales@localpost.test", "x@example.com") == (200, True)
+    assert await recipient_status(client, "sales@other.test") == 404
+
+
+# -- python -m mailstore list / catchall --------------------------------------------------------
+
+
+async def test_the_list_and_catchall_commands(
+    database_url: str, pool: Any, people: dict[str, int]
+) -> None:
+    async def run(*args: str) -> tuple[int, str, str]:
+        return await mailstore_cli(database_url, *args)
+
+    created = await run("list", "create", "Team@LocalPost.test", "--policy", "local")
+    added = await run("list", "add", TEAM, BOB, ALICE, TEAM)
+    policy = await run("list", "policy", TEAM, "anyone")
+    removed = await run("list", "remove", TEAM, TEAM)
+    shown = await run("list", "show", TEAM)
+    listed = await run("list", "list")
+    taken = await run("list", "create", ALICE)
+    foreign = await run("list", "create", "team@example.com")
+    unknown = await run("list", "add", TEAM, "x@localpost.test")
+    bad_policy = await run("list", "policy", TEAM, "nobody")
+    caught = await run("catchall", "set", "LocalPost.test", TEAM)
+    shown_catchall = await run("catchall", "show")
+    foreign_catchall = await run("catchall", "set", "example.com", TEAM)
+    bad_target = await run("catchall", "set", "localpost.test", "x@localpost.test")
+    unset = await run("catchall", "unset", "localpost.test")
+    unset_again = await run("catchall", "unset", "localpost.test")
+    deleted = await run("list", "delete", TEAM)
+    deleted_again = await run("list", "delete", TEAM)
+    shown_gone = await run("list", "show", TEAM)
+
+    assert created == (0, f"{TEAM} (local) -> \n", "")
+    assert added == (0, f"{TEAM} (local) -> {ALICE}, {BOB}, {TEAM}\n", "")
+    assert policy == (0, f"{TEAM} (anyone) -> {ALICE}, {BOB}, {TEAM}\n", "")
+    assert removed == shown == listed == (0, f"{TEAM} (anyone) -> {ALICE}, {BOB}\n", "")
+    assert bad_policy[0] == 2
+    assert caught == shown_catchall == (0, f"localpost.test -> {TEAM}\n", "")
+    assert unset == (0, "localpost.test catch-all off\n", "")
+    assert deleted == (0, f"{TEAM} deleted\n", "")
+    for result, why in (
+        (taken, "is an account's address"),
+        (foreign, "local domain"),
+        (unknown, "no account, alias or list x@localpost.test"),
+        (foreign_catchall, "local domain"),
+        (bad_target, "no account, alias or list x@localpost.test"),
+        (unset_again, "has no catch-all"),
+        (deleted_again, "no such list"),
+        (shown_gone, "no such list"),
+    ):
+        assert (result[0], why in result[2]) == (1, True), result

@@ -383,6 +383,15 @@ def threaded(n: int, refs: str = "") -> db.NewMessage:
     return db.NewMessage(f"G{n:02d}", "carol@example.com", ["alice@x.test"], None, raw, parse(raw))
 
 
+async def _apply_early(pool: Any, name: str) -> None:
+    """Apply the later migration ``name`` ahead of its turn: today's store_messages reads
+    its tables (lists and catch-alls), whatever older schema a test stores old mail in."""
+    (migration,) = [m for m in load_migrations() if m.name == name]
+    async with pool.acquire() as con, con.transaction():
+        await con.execute(migration.sql)
+        await db.record_migration(con, version=migration.version, name=migration.name)
+
+
 async def test_0018_labels_old_entries_after_building_its_indexes_concurrently(
     empty_database: str,
 ) -> None:
@@ -390,6 +399,7 @@ async def test_0018_labels_old_entries_after_building_its_indexes_concurrently(
     pool = await _pool(empty_database)
     try:
         await apply_migrations(pool, upto=17)
+        await _apply_early(pool, "lists")
         await pool.execute(
             "INSERT INTO accounts (address, password_hash) VALUES ('alice@x.test', 'h')"
         )

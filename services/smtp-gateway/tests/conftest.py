@@ -204,6 +204,10 @@ class FakeMailstore:
     disabled: set[str] = field(default_factory=set)
     # Bytes an account may still take under its quota (absent: no limit; 0: full).
     rooms: dict[str, int] = field(default_factory=dict)
+    # list address -> the senders its posting policy lets post (the rest: sender_refused)
+    lists: dict[str, set[str]] = field(default_factory=dict)
+    # The ?sender= of each /v1/recipients lookup, in order ("" when absent).
+    senders: list[str] = field(default_factory=list)
     server: TestServer | None = None
 
     @property
@@ -241,23 +245,33 @@ class FakeMailstore:
         return web.json_response(body, status=status)
 
     async def _recipient(self, request: web.Request) -> web.Response:
-        """As the mail store: an account, its subaddress (local+detail@), an alias;
-        ``disabled`` when only disabled accounts are behind it."""
+        """As the mail store: an account, its subaddress (local+detail@), an alias, a
+        list; ``disabled`` when only disabled accounts are behind it, ``sender_refused``
+        when a list does not let ``?sender=`` post."""
         address = request.match_info["address"]
         self.lookups.append(address)
+        sender = request.query.get("sender", "").lower()
+        self.senders.append(sender)
         refusal = await self._refusal(request)
         if refusal is not None:
             return refusal
         local, _, domain = address.lower().rpartition("@")
         base = f"{local.partition('+')[0]}@{domain}"
-        known = {*self.accounts, *self.aliases}
+        known = {*self.accounts, *self.aliases, *self.lists}
         found = address.lower() if address.lower() in known else base
         status = 200 if found in known else 404
         behind = self.aliases.get(found, [found])
         disabled = all(account in self.disabled for account in behind)
         limited = [self.rooms[account] for account in behind if account in self.rooms]
         room = max(limited) if len(limited) == len(behind) else None
-        body = {"address": address, "disabled": disabled, "full": room == 0, "room": room}
+        refused = found in self.lists and sender not in self.lists[found]
+        body = {
+            "address": address,
+            "disabled": disabled,
+            "sender_refused": refused,
+            "full": room == 0,
+            "room": room,
+        }
         return web.json_response(body, status=status)
 
     async def _aliases(self, request: web.Request) -> web.Response:

@@ -238,3 +238,29 @@ async def test_delivery_listener_offers_no_auth(gateway: Gateway, connect: Conne
 
     assert not any(line.startswith("AUTH") for line in ehlo.text.split("\n"))
     assert await client.command("AUTH PLAIN AGFsaWNlAHg=") == replies.COMMAND_NOT_IMPLEMENTED
+
+
+async def test_a_list_refusing_the_sender_is_550_5_7_1_and_asked_per_sender(
+    gateway: Gateway, connect: Connect, mailstore: FakeMailstore
+) -> None:
+    mailstore.lists["team@localpost.test"] = {"friend@example.org"}
+    client = await connect(gateway.delivery_port)
+    await client.ehlo()
+
+    await client.command("MAIL FROM:<Stranger@example.org>")
+    refused = await client.command("RCPT TO:<team@localpost.test>")
+    await client.command("RSET")
+    await client.command("MAIL FROM:<friend@example.org>")
+    accepted = await client.command("RCPT TO:<team@localpost.test>")
+    await client.command("RSET")
+    await client.command("MAIL FROM:<>")
+    null_sender = await client.command("RCPT TO:<team@localpost.test>")
+    await client.command("RCPT TO:<nobody@localpost.test>")
+
+    assert refused == replies.SENDER_NOT_AUTHORIZED
+    assert (refused.code, refused.status) == (550, "5.7.1")
+    assert accepted.code == 250
+    assert null_sender == replies.SENDER_NOT_AUTHORIZED
+    # Each sender asked once (the answer is cached per recipient and sender); the null
+    # sender sends no ?sender= at all.
+    assert mailstore.senders == ["stranger@example.org", "friend@example.org", "", ""]

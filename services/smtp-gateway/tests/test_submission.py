@@ -327,3 +327,19 @@ async def test_implicit_tls_submission_takes_auth_login_and_keeps_the_sender_rul
     client.queued_id(answers[-1])
     (queued,) = await broker.drain()
     assert b" with ESMTPSA id " in queued.body.split(b"\r\n\r\n")[0]
+
+
+async def test_a_lists_policy_is_checked_against_the_logged_in_account_not_mail_from(
+    alice: LineClient, mailstore: FakeMailstore
+) -> None:
+    mailstore.aliases["info@localpost.test"] = [ALICE]
+    mailstore.lists["team@localpost.test"] = {ALICE}
+    mailstore.lists["board@localpost.test"] = {BOB}
+
+    await alice.command("MAIL FROM:<info@localpost.test>")
+    team = await alice.command("RCPT TO:<team@localpost.test>")
+    board = await alice.command("RCPT TO:<board@localpost.test>")
+
+    assert team.code == 250
+    assert board == replies.SENDER_NOT_AUTHORIZED
+    assert mailstore.senders == [ALICE, ALICE]

@@ -180,6 +180,9 @@ RELAY_DENIED = Reply(550, "5.7.1", "Relaying denied")
 LOCAL_SENDER_NOT_AUTHENTICATED = Reply(
     550, "5.7.1", "Mail from this domain must be submitted with authentication"
 )
+# RFC 3463 §3.8 X.7.1 again: a list whose posting policy (members, or local senders
+# only) refuses this sender. Worded for any address: it does not say "list".
+SENDER_NOT_AUTHORIZED = Reply(550, "5.7.1", "Delivery not authorized for this sender")
 MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
 SENDER_NOT_OWNED = Reply(553, "5.7.1", "Sender address not owned by authenticated user")
 # After DATA/BDAT: the message's own headers name someone else (RFC 6409 §8.1 lets a

@@ -31,6 +31,10 @@ from imap_gateway.wire.limits import WireLimits
 
 log = logging.getLogger(__name__)
 
+# The BYE (IMAP) or -ERR (POP3, when a command was in flight) of a disabled account's
+# sessions.
+ACCOUNT_DISABLED = "Account disabled by an administrator"
+
 IMAP = "imap"
 IMAPS = "imaps"
 POP3 = "pop3"
@@ -70,6 +74,15 @@ class Listeners:
         except OSError:
             await self.stop(grace=0)
             raise
+
+    def end_account(self, account: str) -> None:
+        """End the IMAP and POP3 sessions of ``account``: an administrator disabled it
+        (the mail store's ``disabled`` event), and a disabled account reads nothing."""
+        ended = self.sessions.end_account(account, ACCOUNT_DISABLED)
+        if self.pop3_sessions is not None:
+            ended += self.pop3_sessions.end_account(account, ACCOUNT_DISABLED)
+        if ended:
+            log.info("ended %d session(s) of %r: the account is disabled", ended, account)
 
     async def stop(self, grace: float) -> None:
         """Stop accepting, let commands in flight finish within ``grace``, BYE the rest."""

@@ -286,6 +286,9 @@ class LiveHub:
     def __init__(self) -> None:
         self._feeds: dict[tuple[str, str], set[MailstoreFeed]] = defaultdict(set)
         self.up = False
+        # Called with the address of each account a ``disabled`` event names (the
+        # listeners end its sessions).
+        self.on_disabled: list[Callable[[str], None]] = []
 
     def add(self, feed: MailstoreFeed) -> None:
         self._feeds[feed.key].add(feed)
@@ -306,7 +309,13 @@ class LiveHub:
                     feed.poke()
 
     def publish(self, event: Any) -> None:
-        """Wake the feeds of each folder an event names."""
+        """Wake the feeds of each folder an event names; end a disabled account's sessions."""
+        if isinstance(event, dict) and event.get("event") == "disabled":
+            account = event.get("account")
+            if isinstance(account, str):
+                for callback in self.on_disabled:
+                    callback(account.lower())
+            return
         if not isinstance(event, dict) or event.get("event") not in ("stored", "changed"):
             return
         entries = event.get("entries")

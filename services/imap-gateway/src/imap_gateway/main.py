@@ -14,6 +14,7 @@ from imap_gateway import listeners
 from imap_gateway.backends import BackendFactory, BackendMissing, default_factory
 from imap_gateway.keys import BACKEND, BACKEND_FACTORY, CONFIG, LISTENERS, METRICS
 from imap_gateway.limits import AccountLimits
+from imap_gateway.mailstore_backend import MailstoreBackend
 from imap_gateway.metrics import Metrics
 from imap_gateway.routes import setup_routes
 from imap_gateway.settings import Config, ConfigError, load_config
@@ -50,6 +51,10 @@ async def imap_ctx(app: web.Application) -> AsyncIterator[None]:
         app[BACKEND], config.max_connections_per_account, on_limit=metrics.count_limit_refusal
     )
     imap = listeners.build(config, backend=backend, metrics=metrics)
+    if isinstance(served := app[BACKEND], MailstoreBackend):
+        # The mail store says when an administrator disables an account: its sessions
+        # end at once (issue 16), not at their next login.
+        served.hub.on_disabled.append(imap.end_account)
     ports = {
         listeners.IMAP: config.imap_port,
         listeners.IMAPS: config.imaps_port,

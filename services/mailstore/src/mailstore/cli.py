@@ -13,6 +13,9 @@
                                                    print a one-time password-reset link
     python -m mailstore alias add ADDRESS TARGET... | remove ADDRESS | list
                                                    aliases (mailstore.cli_aliases)
+    python -m mailstore list create|delete|add|remove|policy|show|list ...
+    python -m mailstore catchall set DOMAIN TARGET | unset DOMAIN | show
+                                                   lists, catch-alls (mailstore.cli_lists)
 
 The commands read the service's environment (settings.load_config: DATABASE_URL,
 LOCALPOST_DOMAIN, LOCALPOST_WEB_URL...), so they run where the service runs: ``docker
@@ -33,7 +36,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from mailstore import admin, cli_aliases, db
+from mailstore import admin, cli_aliases, cli_lists, db, events
 from mailstore.errors import AccountNotFound
 from mailstore.main import run
 from mailstore.quotas import parse_size
@@ -88,6 +91,7 @@ def parser() -> argparse.ArgumentParser:
         help="the webmail's address as people reach it (default: LOCALPOST_WEB_URL)",
     )
     cli_aliases.add_parser(commands)
+    cli_lists.add_parsers(commands)
     return top
 
 
@@ -120,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         run()
         return 0
-    if args.command == "alias":
+    if args.command in ("alias", "list", "catchall"):
         return int(args.handler(args))
     try:
         config = load_config(os.environ)
@@ -149,6 +153,16 @@ async def _command(config: Config, args: argparse.Namespace) -> None:
         elif args.action in ("disable", "enable"):
             await admin.set_disabled(pool, address, disabled=args.action == "disable")
             print(f"{address} is {args.action}d", file=sys.stderr)
+            # The IMAP gateway ends the account's open IMAP and POP3 sessions on hearing it.
+            event = {"event": "disabled", "account": address}
+            if args.action == "disable" and not await events.announce(
+                config.amqp_url, config.queue_prefix, event
+            ):
+                print(
+                    f"{address}: the broker did not take the news; its open IMAP and POP3"
+                    " sessions go on until they end (new logins are refused)",
+                    file=sys.stderr,
+                )
         else:
             await admin.set_admin(pool, address, admin=args.action == "grant")
             role = "now an administrator" if args.action == "grant" else "not an administrator"

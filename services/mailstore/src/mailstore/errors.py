@@ -69,6 +69,20 @@ class AliasRefused(MailstoreError):
         self.reason = reason
 
 
+class ListRefused(MailstoreError):
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"list {address!r}: {reason}")
+        self.address = address
+        self.reason = reason
+
+
+class CatchallRefused(MailstoreError):
+    def __init__(self, domain: str, reason: str) -> None:
+        super().__init__(f"catch-all of {domain!r}: {reason}")
+        self.domain = domain
+        self.reason = reason
+
+
 class MessageNotFound(MailstoreError):
     def __init__(self, entry_id: int) -> None:
         super().__init__(f"no message {entry_id}")

@@ -1,8 +1,10 @@
 """Events on the fanout exchange ``<prefix>.events``: every committed change, as a hint.
 
-Two kinds (docs/architecture.md has the contract): ``stored``, one per consumer batch,
-and ``changed``, one per committed change of entries from any other path (the API's
-read/unread, Trash, restore, delete, empty Trash; the maintenance task's purge). Every
+Three kinds (docs/architecture.md has the contract): ``stored``, one per consumer batch,
+``changed``, one per committed change of entries from any other path (the API's
+read/unread, Trash, restore, delete, empty Trash; the maintenance task's purge), and
+``disabled``, when an administrator disabled an account (``announce``, from the
+command that did it: the IMAP gateway ends the account's IMAP and POP3 sessions). Every
 web process and every IMAP session on every replica binds its own queue to the
 exchange, so each sees each event. Events are published after COMMIT, without
 confirms, and are lost while the broker is away: a reader that missed some catches up
@@ -24,6 +26,7 @@ import aiormq
 from aio_pika.abc import AbstractExchange
 
 from mailstore import db
+from mailstore.topology import Topology
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +87,32 @@ class EventPublisher:
                 len(event.get("entries", [])),
                 exc,
             )
+
+
+# How long the admin command waits for the broker before it gives up on announcing.
+ANNOUNCE_TIMEOUT = 10.0
+
+
+async def announce(amqp_url: str, prefix: str, event: dict[str, Any]) -> bool:
+    """Publish one event from a process that does not consume (``python -m mailstore
+    admin disable``), with a connection of its own; False when the broker could not
+    take it (or no mail store ever declared the exchange: nobody would hear it)."""
+    try:
+        connection = await aio_pika.connect(amqp_url, timeout=ANNOUNCE_TIMEOUT)
+    except (*PUBLISH_FAILED, OSError) as exc:
+        log.warning("%s event not announced: %r", event.get("event"), exc)
+        return False
+    async with connection:
+        try:
+            channel = await connection.channel()
+            # Passive: the mail store declares it (topology.declare_topology).
+            exchange = await channel.get_exchange(Topology(prefix).events_exchange, ensure=True)
+            await exchange.publish(
+                aio_pika.Message(json.dumps(event).encode(), content_type="application/json"),
+                routing_key="",
+                timeout=ANNOUNCE_TIMEOUT,
+            )
+        except (*PUBLISH_FAILED, OSError) as exc:
+            log.warning("%s event not announced: %r", event.get("event"), exc)
+            return False
+    return True

@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 CACHE_MAX_ENTRIES = 10_000
 # The mail store's two existence questions (docs/architecture.md), and its answers:
 # ``GET /v1/mailboxes/{address}`` (an account) and ``GET /v1/recipients/{address}``
-# (anyone reached: an account, a subaddress, an alias, a role address).
+# (anyone reached: an account, a subaddress, an alias, a list, a role address, a
+# catch-all). REFUSED: a list whose posting policy refuses the sender asked about.
 MAILBOXES = "mailboxes"
 RECIPIENTS = "recipients"
-EXISTS, MISSING, DISABLED = "exists", "missing", "disabled"
+EXISTS, MISSING, DISABLED, REFUSED = "exists", "missing", "disabled", "refused"
 # A recipient whose every account is at its storage quota (issue 16): 452 4.2.2 at RCPT.
 FULL = "full"
 # A state and, for a recipient, the most bytes one account behind it may still take
@@ -111,17 +112,22 @@ class Directory:
         """Whether mail to ``address`` reaches anyone who takes mail."""
         return await self.recipient_state(address) == EXISTS
 
-    async def recipient_state(self, address: str) -> str:
-        """``GET /v1/recipients/{address}``: does mail to it reach anyone (an account, a
-        subaddress, an alias, a role address)? The RCPT check: EXISTS, DISABLED (only
-        disabled accounts behind it), FULL (every account behind it at its quota) or
-        MISSING."""
-        return (await self._cached(RECIPIENTS, address))[0]
+    async def recipient_state(self, address: str, sender: str | None = None) -> str:
+        """``GET /v1/recipients/{address}?sender=``: does mail to it from ``sender``
+        reach anyone (an account, a subaddress, an alias, a list, a role address, a
+        catch-all)? The RCPT check: EXISTS, DISABLED (only disabled accounts behind it),
+        REFUSED (a list whose posting policy refuses ``sender``), FULL (every account
+        behind it at its quota) or MISSING.
 
-    async def recipient_room(self, address: str) -> int | None:
+        ``sender`` is the one the gateway vouches for (handler.DeliveryHandler.handle_rcpt):
+        the authenticated submitter, else MAIL FROM; None or "" for the null sender. The
+        answer is cached per recipient and sender, since a list's depends on both."""
+        return (await self._cached(RECIPIENTS, address, sender or None))[0]
+
+    async def recipient_room(self, address: str, sender: str | None = None) -> int | None:
         """The most bytes one account behind ``address`` may still take (None: no limit),
         from the same cached answer as recipient_state: the end-of-DATA quota check."""
-        return (await self._cached(RECIPIENTS, address))[1]
+        return (await self._cached(RECIPIENTS, address, sender or None))[1]
 
     async def aliases(self, account: str) -> frozenset[str]:
         """``GET /v1/accounts/{account}/aliases``: the aliases it may send as. Not cached:
@@ -145,12 +151,14 @@ class Directory:
         """Ask about ``address`` past the cache, for /readyz; raises DirectoryUnavailable."""
         await self._lookup(RECIPIENTS, address)
 
-    async def _cached(self, kind: str, address: str) -> Answer:
-        key = f"{kind}/{address}"
+    async def _cached(self, kind: str, address: str, sender: str | None = None) -> Answer:
+        # No address holds a line break (it came on one SMTP command line): the
+        # sender's keys never meet another recipient's.
+        key = f"{kind}/{address}" if sender is None else f"{kind}/{address}\n{sender}"
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        state = await self._lookup(kind, address)
+        state = await self._lookup(kind, address, sender)
         # A new account should become deliverable soon, so "no" is kept for less long.
         ttl = self._negative_ttl if state[0] == MISSING else self._positive_ttl
         self._cache.put(key, state, ttl)
@@ -187,8 +195,10 @@ class Directory:
             raise DirectoryUnavailable("auth/verify answered 200 without an address")
         return Account(address=body["address"], name=str(body.get("name") or ""))
 
-    async def _lookup(self, kind: str, address: str) -> Answer:
+    async def _lookup(self, kind: str, address: str, sender: str | None = None) -> Answer:
         url = URL(f"{self._base}/v1/{kind}/{_segment(address)}", encoded=True)
+        if sender is not None:
+            url = url.with_query(sender=sender)
         try:
             async with self._session.get(
                 url, headers=self._headers, timeout=self._timeout
@@ -199,13 +209,15 @@ class Directory:
             # ValueError: a 200 whose body is not JSON.
             raise DirectoryUnavailable(f"{kind} lookup failed: {exc!r}") from None
         if status == 200:
-            # A mail store from before disabled accounts (or quotas) says nothing: it
-            # exists (and has room).
+            # A mail store from before disabled accounts (or lists, or quotas) says
+            # nothing: it exists (and has room).
             found = body if isinstance(body, dict) else {}
             room = found.get("room")
             room = room if type(room) is int and room >= 0 else None
             if found.get("disabled") is True:
                 return DISABLED, room
+            if found.get("sender_refused") is True:
+                return REFUSED, room
             return (FULL if found.get("full") is True else EXISTS), room
         if status == 404:
             return MISSING, None

@@ -3,7 +3,8 @@
 This is the edge where domain errors become SMTP replies:
 
 - delivery (SMTP_PORT): mail for local recipients that reach an account only (its
-  address, a subaddress, an alias, a role address; the mail store expands them).
+  address, a subaddress, an alias, a list, a role address, a catch-all; the mail
+  store expands them), and a list only from a sender its posting policy lets post.
   Never an open relay: a domain that is not ours is 550 5.7.1 whoever asks. No AUTH is offered, so a
   sender in our own domains (MAIL FROM) is 550 5.7.1 unless the client is in a
   trusted network; the null sender of bounces stays welcome. A From:/Sender: in our
@@ -27,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from smtp_gateway import identity
-from smtp_gateway.directory import DISABLED, EXISTS, FULL, Account, Directory
+from smtp_gateway.directory import DISABLED, EXISTS, FULL, REFUSED, Account, Directory
 from smtp_gateway.errors import DirectoryUnavailable, LoginThrottled, PublishFailed
 from smtp_gateway.metrics import Metrics
 from smtp_gateway.publisher import Publisher
@@ -101,9 +102,18 @@ class DeliveryHandler:
         if local.lower() == "postmaster":
             return None
         # Every kind of address the mail store expands (an account, a subaddress, an
-        # alias, a role address) is one yes; the rest one 550 5.1.1 that names no kind.
+        # alias, a list, a role address, a catch-all) is one yes; the rest one 550 5.1.1
+        # that names no kind. A list's posting policy is checked against the sender we
+        # vouch for: the authenticated submitter, else MAIL FROM, which handle_mail
+        # refused when it is in our domains and the client neither logged in nor is in
+        # a trusted network; so a "local" sender here is one of ours (docs/smtp.md).
+        sender = self._vouched_sender(session, envelope)
+
+        async def state_of(mailbox: str) -> str:
+            return await self._directory.recipient_state(mailbox, sender)
+
         return await self._require(
-            self._directory.recipient_state,
+            state_of,
             address,
             envelope,
             address,
@@ -120,7 +130,7 @@ class DeliveryHandler:
         if isinstance(checked, Reply):
             return checked
         message = checked
-        if await self._over_quota(envelope, len(message)):
+        if await self._over_quota(session, envelope, len(message)):
             return self._refuse(replies.MESSAGE_OVER_QUOTA, "over_quota", envelope, "*")
         try:
             latency = await self._publisher.publish(
@@ -144,7 +154,11 @@ class DeliveryHandler:
         """The account whose Sent folder gets the message; None for delivered mail."""
         return None
 
-    async def _over_quota(self, envelope: Envelope, size: int) -> bool:
+    def _vouched_sender(self, session: Session, envelope: Envelope) -> str | None:
+        """The sender a list's posting policy is checked against (handle_rcpt)."""
+        return self.submitted_by(session, envelope) or envelope.mail_from or None
+
+    async def _over_quota(self, session: Session, envelope: Envelope, size: int) -> bool:
         """Whether the message fits no recipient's mailbox (issue 16; docs/smtp.md).
 
         SMTP has one reply to DATA for all recipients (RFC 5321 §4.1.1.4), so the
@@ -159,7 +173,9 @@ class DeliveryHandler:
             if "@" not in rcpt or rcpt.partition("@")[0].lower() == "postmaster":
                 return False  # RFC 5321 §4.5.1: postmaster takes mail whatever its quota
             try:
-                rooms.append(await self._directory.recipient_room(rcpt))
+                # The RCPT check's sender: the same cached answer.
+                sender = self._vouched_sender(session, envelope)
+                rooms.append(await self._directory.recipient_room(rcpt, sender))
             except DirectoryUnavailable as exc:
                 log.warning("%s <%s>: quota unknown, accepted: %s", envelope.id, rcpt, exc)
                 return False
@@ -223,6 +239,11 @@ class DeliveryHandler:
             return self._refuse(full, "mailbox_full", envelope, address)
         if state == DISABLED and disabled is not None:
             return self._refuse(disabled, "disabled_mailbox", envelope, address)
+        if state == REFUSED:
+            # RFC 3463 X.7.1: a list whose posting policy refuses this sender.
+            return self._refuse(
+                replies.SENDER_NOT_AUTHORIZED, "sender_not_authorized", envelope, address
+            )
         return self._refuse(missing, reason, envelope, address)
 
     def _refuse(self, reply: Reply, reason: str, envelope: Envelope, address: str) -> Reply:

@@ -159,6 +159,7 @@ async def _sign_in(s: Session, username: str, secret: str, mechanism: str) -> No
         log.info("%s: POP3 maildrop of %r not opened: %s", s.peer, username, type(error).__name__)
         s.write(reply_for(error))
         return
+    s.account = username.lower()
     log.info("%s: %r logged in to POP3 (%s)", s.peer, username, mechanism)
     count, octets = s.maildrop.stat() if s.maildrop else (0, 0)
     s.write(replies.ok(f"Logged in; {count} messages ({octets} octets)"))

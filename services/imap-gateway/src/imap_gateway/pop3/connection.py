@@ -83,7 +83,7 @@ async def _loop(s: Session, events: Pop3Events, renewal: list[asyncio.Task[None]
         )
     while not s.ended:
         if s.stop_requested:
-            s.write(replies.err(SHUTTING_DOWN, replies.SYS_TEMP))
+            s.write(replies.err(s.stop_text or SHUTTING_DOWN, replies.SYS_TEMP))
             await s.drain()
             return
         timeout = s.settings.idle_timeout

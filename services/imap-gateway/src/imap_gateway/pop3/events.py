@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from imap_gateway.session.live import SessionTasks, finish_within
@@ -31,7 +32,12 @@ class LivePop3Sessions(SessionTasks["Session"], Pop3Events):
         """Sessions waiting for a command end now; those running one (a RETR) may
         finish it within ``grace``, then end. Nothing marked deleted is deleted."""
         for task, s in list(self._sessions.items()):
-            s.stop_requested = True
-            if not s.busy:
-                task.cancel()
+            self.end(task, s)
         await finish_within(set(self._sessions), grace, "POP3 sessions")
+
+    def end(self, task: asyncio.Task[object], s: Session) -> None:
+        """Closed now, or with ``-ERR`` once the command in flight is answered; nothing
+        marked deleted is deleted (RFC 1939 §6: no UPDATE state)."""
+        s.stop_requested = True
+        if not s.busy:
+            task.cancel()

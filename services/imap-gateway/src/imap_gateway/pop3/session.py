@@ -68,6 +68,10 @@ class Session:
     lock_lost: bool = False
     ended: bool = False  # QUIT answered: close after the reply
     stop_requested: bool = False
+    # The -ERR's text when it is not the service's stop (an account disabled).
+    stop_text: str | None = None
+    # The address logged in as, lowercased (LivePop3Sessions.end_account).
+    account: str | None = None
     busy: bool = False  # running a command (a graceful stop lets it finish)
     # Whether the current command's reply was +OK (None: nothing written yet), for metrics.
     answered_ok: bool | None = None

@@ -102,5 +102,6 @@ async def _sign_in(s: Session, username: bytes, password: bytes, mechanism: str)
         log.info("%s: %s for %r failed: %s", s.peer, mechanism, credentials.username, failure)
         raise
     s.state = State.AUTHENTICATED
+    s.account = credentials.username.lower()
     log.info("%s: %r logged in (%s)", s.peer, credentials.username, mechanism)
     return ok("Logged in", codes.CAPABILITY, capability_code(s))

@@ -95,7 +95,7 @@ async def serve_connection(
         pass  # the client went away, or stopped reading: nobody to answer
     except asyncio.CancelledError:
         if s.out.abandon():
-            s.out.status(None, codes.BYE, SHUTTING_DOWN)
+            s.out.status(None, codes.BYE, s.stop_text or SHUTTING_DOWN)
         raise
     finally:
         try:
@@ -131,7 +131,7 @@ async def _loop(s: Session) -> None:
         )
     while s.state is not State.LOGOUT:
         if s.stop_requested:
-            raise _Close(SHUTTING_DOWN)
+            raise _Close(s.stop_text or SHUTTING_DOWN)
         try:
             raw = await _read_command(s)
         except WireError as error:

@@ -11,14 +11,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from imap_gateway.session.events import SessionEvents
 from imap_gateway.session.state import Session, State
 
 log = logging.getLogger(__name__)
 
-S = TypeVar("S")
+
+class Endable(Protocol):
+    """What SessionTasks.end_account reads and sets of a session (IMAP's, POP3's)."""
+
+    account: str | None
+    stop_text: str | None
+
+
+S = TypeVar("S", bound=Endable)
 
 IDLE_COMMAND = "IDLE"
 
@@ -45,6 +53,19 @@ class SessionTasks(Generic[S]):
         assert task is not None, "a session runs in its own task"
         self._sessions.pop(task, None)
 
+    def end_account(self, account: str, text: str) -> int:
+        """End the sessions logged in as ``account`` (an administrator disabled it) as
+        a graceful stop does, ``text`` saying why; how many."""
+        ended = [(task, s) for task, s in self._sessions.items() if s.account == account]
+        for task, s in ended:
+            s.stop_text = text
+            self.end(task, s)
+        return len(ended)
+
+    def end(self, task: asyncio.Task[object], s: S) -> None:
+        """Tell one session to stop (each protocol says how)."""
+        raise NotImplementedError
+
 
 class LiveSessions(SessionTasks[Session], SessionEvents):
     """Every open session and its task; counts them by state for metrics."""
@@ -62,10 +83,15 @@ class LiveSessions(SessionTasks[Session], SessionEvents):
         sent), get their answer, then BYE. After ``grace``
         seconds, the rest are cut (still with a BYE, after what was written)."""
         for task, s in list(self._sessions.items()):
-            s.stop_requested = True
-            if s.current == IDLE_COMMAND or (s.current is None and s.reader.framer.idle):
-                task.cancel()
+            self.end(task, s)
         await finish_within(set(self._sessions), grace, "sessions")
+
+    def end(self, task: asyncio.Task[object], s: Session) -> None:
+        """BYE (RFC 9051 §7.1.5; ``stop_text`` or the stop's) at once when the session
+        waits for a command or is in IDLE, else once the command in flight is answered."""
+        s.stop_requested = True
+        if s.current == IDLE_COMMAND or (s.current is None and s.reader.framer.idle):
+            task.cancel()
 
 
 async def finish_within(tasks: set[asyncio.Task[object]], grace: float, what: str) -> None:

@@ -85,6 +85,11 @@ class Session:
     current: str | None = None
     # Set by a graceful stop: BYE and close once the command in flight is answered.
     stop_requested: bool = False
+    # The BYE's text when it is not the service's stop (an account disabled).
+    stop_text: str | None = None
+    # The address logged in as, lowercased: the sessions to end when an administrator
+    # disables the account (LiveSessions.end_account).
+    account: str | None = None
 
     def loop_time(self) -> float:
         return asyncio.get_running_loop().time()

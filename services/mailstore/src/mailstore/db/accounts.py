@@ -23,7 +23,8 @@ async def create_account(
         async with pool.acquire() as con, con.transaction():
             if invitation is not None:
                 await _use_invitation(con, invitation, address)
-            # The lock db.recipients.add_alias takes: no alias appears meanwhile.
+            # The lock db.recipients.add_alias and db.lists.create_list take: no alias
+            # or list appears meanwhile.
             await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", address)
             row = await con.fetchrow(
                 """
@@ -31,6 +32,7 @@ async def create_account(
                 SELECT $1, $2, $3
                 WHERE NOT EXISTS (SELECT 1 FROM retired_addresses WHERE address = $1)
                   AND NOT EXISTS (SELECT 1 FROM aliases WHERE address = $1)
+                  AND NOT EXISTS (SELECT 1 FROM lists WHERE address = $1)
                 RETURNING id, address, name, created_at
                 """,
                 address,
@@ -38,8 +40,8 @@ async def create_account(
                 password_hash,
             )
             if row is None:
-                # A deleted account's address (taken for good, migration 0014 says why)
-                # or an alias's. The same answer as a live account's, so sign-up reveals
+                # A deleted account's address (taken for good, migration 0014 says why),
+                # an alias's or a list's. The same answer as a live account's, so sign-up reveals
                 # nothing more. Raised inside: an invitation used above is not used up.
                 raise AddressTaken(address)
     except asyncpg.UniqueViolationError:

@@ -5,9 +5,10 @@ for the batch instead of three round trips per message, which is what lets one c
 with the gateway (docs/performance.md). Every statement is idempotent on the gateway id,
 so a redelivered batch, or a message another replica stored first, inserts nothing twice.
 
-Recipients are expanded here (mailstore.recipients: subaddresses, aliases, role
-addresses), so each account reached gets one entry per message, whichever of its
-addresses the envelope named and however many of them.
+Recipients are expanded here (mailstore.recipients: subaddresses, aliases, lists, role
+addresses, catch-alls), so each account reached gets one entry per message, whichever
+of its addresses the envelope named and however many of them; a list leaves out the
+authenticated submitter (never a MAIL FROM, which anyone could forge).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from mailstore.db.conversations import label_batch
 from mailstore.db.recipients import Lookup, lookup
 from mailstore.imap_structure import describe
 from mailstore.parsing import ParsedMessage
-from mailstore.recipients import Directory, Expansion, delivered_to_field, expand
+from mailstore.recipients import Directory, Expansion, copy_fields, expand
 
 # A copy's IMAP structure is described in a worker thread beyond this size, as the
 # consumer parses (consumer.PARSE_IN_THREAD_BYTES).
@@ -101,7 +102,9 @@ async def store_messages(pool: Pool, messages: Sequence[NewMessage]) -> list[Sto
         if new:
             found = await lookup(con, addresses=_named(new.values()))
         for gateway_id, message in new.items():
-            expansions[gateway_id] = expansion = expand(message.rcpt_to, found.directory)
+            expansions[gateway_id] = expansion = expand(
+                message.rcpt_to, found.directory, message.submitted_by
+            )
             owner = _sole_owner(message, expansion, found)
             owners[gateway_id] = None if owner is None else owner[0]
             if owner is None:
@@ -132,7 +135,9 @@ def _named(messages: Iterable[NewMessage]) -> list[str]:
     return named
 
 
-def _sole_owner(message: NewMessage, expansion: Expansion, found: Lookup) -> tuple[int, str] | None:
+def _sole_owner(
+    message: NewMessage, expansion: Expansion, found: Lookup
+) -> tuple[int, str, str | None] | None:
     """The account whose copy the message's own row is, when nobody gets it as received.
 
     Mail only to an alias or a subaddress would otherwise keep the row as received with
@@ -147,26 +152,33 @@ def _sole_owner(message: NewMessage, expansion: Expansion, found: Lookup) -> tup
         return None
     for account_id, recipient in expansion.accounts.items():
         if recipient is not None:
-            return account_id, recipient
+            return account_id, recipient, expansion.lists.get(account_id)
     return None
 
 
 def copy_id(gateway_id: str, account_id: int) -> str:
-    """The id of the copy of a message made for one account (it has a Delivered-To)."""
+    """The id of the copy of a message made for the accounts one recipient reached (it
+    has a Delivered-To), named after the first of them."""
     return f"{gateway_id}.{account_id}"
 
 
 async def _copy_for(
-    message: NewMessage, account_id: int, recipient: str, *, gateway_id: str | None = None
+    message: NewMessage,
+    account_id: int,
+    recipient: str,
+    list_address: str | None = None,
+    *,
+    gateway_id: str | None = None,
 ) -> NewMessage:
-    """The message as one account receives it: RFC 9228's Delivered-To on top.
+    """The message as one account receives it: RFC 9228's Delivered-To on top, and a
+    list's List-Id and List-Post (RFC 2919, RFC 2369) when a list reached it.
 
     The stored message is shared by its recipients, so a field of one account's is a
     copy of its own, made only when the envelope did not name the account's address
-    (a subaddress, an alias, a role). Its IMAP structure is described again: every
-    part's offset moved.
+    (a subaddress, an alias, a list, a role, a catch-all). Its IMAP structure is
+    described again: every part's offset moved.
     """
-    raw = delivered_to_field(recipient) + message.raw
+    raw = copy_fields(recipient, list_address) + message.raw
     if len(raw) > DESCRIBE_IN_THREAD_BYTES:
         structure = await asyncio.to_thread(describe, raw)
     else:
@@ -279,14 +291,27 @@ async def _insert_entries(
     ids: list[str] = []
     account_ids: list[int] = []
     roles: list[str] = []
-    copies: dict[str, tuple[NewMessage, int, str]] = {}
+    copies: dict[str, tuple[NewMessage, int, str, str | None]] = {}
     for message in messages:
-        for account_id, recipient in expansions[message.gateway_id].accounts.items():
+        expansion = expansions[message.gateway_id]
+        # The accounts one recipient reached through one list (or none) are shown the
+        # same bytes: one copy serves them all, named after the first of them (a
+        # 50-member list stores one copy, not 50). The message's own row is the sole
+        # owner's copy already (_sole_owner), so it serves the owner's group.
+        shared: dict[tuple[str, str | None], str] = {}
+        owner = owners[message.gateway_id]
+        if owner is not None:
+            recipient = expansion.accounts[owner]
+            assert recipient is not None  # _sole_owner picks an account with a recipient
+            shared[(recipient, expansion.lists.get(owner))] = message.gateway_id
+        for account_id, recipient in expansion.accounts.items():
             entry_message = message.gateway_id
-            # The message's own row is the sole owner's copy already (_sole_owner).
-            if recipient is not None and account_id != owners[message.gateway_id]:
-                entry_message = copy_id(message.gateway_id, account_id)
-                copies[entry_message] = (message, account_id, recipient)
+            if recipient is not None:
+                group = (recipient, expansion.lists.get(account_id))
+                if group not in shared:
+                    shared[group] = copy_id(message.gateway_id, account_id)
+                    copies[shared[group]] = (message, account_id, recipient, group[1])
+                entry_message = shared[group]
             ids.append(entry_message)
             account_ids.append(account_id)
             roles.append("received")

@@ -6,6 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mailstore.db.connection import Connection, Pool
+from mailstore.db.lists import (
+    TAKEN,
+    catchalls_of,
+    delete_forgetting,
+    holder,
+    lists_reached,
+)
 from mailstore.errors import AliasRefused
 from mailstore.recipients import Directory, candidates
 
@@ -32,9 +39,14 @@ async def administrator_ids(con: Connection) -> list[int]:
 
 
 async def lookup(con: Connection, *, addresses: Iterable[str]) -> Lookup:
-    """The accounts and aliases of ``addresses`` and of every subaddress's shorter forms,
-    and the administrators. ``con`` may be the pool."""
-    forms = list({form for address in addresses for form in candidates(address)})
+    """The accounts, aliases and lists of ``addresses`` and of every subaddress's shorter
+    forms, their domains' catch-alls and their targets, every list those lists reach and
+    its members, and the administrators. ``con`` may be the pool."""
+    named = {form for address in addresses for form in candidates(address)}
+    catchalls = await catchalls_of(con, domains={a.rpartition("@")[2] for a in named})
+    named.update(catchalls.values())
+    lists = await lists_reached(con, addresses=named)
+    forms = list(named.union(*(found.members for found in lists.values())))
     rows = await con.fetch(
         """
         SELECT a.address AS key, a.id, a.address, false AS alias,
@@ -62,17 +74,34 @@ async def lookup(con: Connection, *, addresses: Iterable[str]) -> Lookup:
             aliases.setdefault(row["key"], []).append(row["id"])
     accounts = {row["key"]: row["id"] for row in rows if not row["alias"]}
     disabled = frozenset(row["id"] for row in rows if row["disabled"])
-    return Lookup(Directory(accounts, aliases, admins), address_of, disabled)
+    directory = Directory(accounts, aliases, admins, lists, catchalls, disabled)
+    return Lookup(directory, address_of, disabled)
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientCheck:
+    """The RCPT check's answer for one recipient and sender."""
+
+    # True, False, or None when it reaches only accounts an administrator disabled.
+    reaches: bool | None
+    # False when the recipient is a list whose posting policy refuses the sender.
+    may_post: bool = True
+
+
+async def recipient_check(pool: Pool, *, address: str, sender: str | None) -> RecipientCheck:
+    """Whether mail to ``address`` would reach at least one account, and whether
+    ``sender`` (the address the gateway vouches for, Directory.may_post) may post to it."""
+    found = await lookup(pool, addresses=[address, *([sender] if sender else [])])
+    reached = found.directory.resolve(address)
+    if reached and all(account_id in found.disabled for account_id in reached):
+        return RecipientCheck(None)
+    return RecipientCheck(bool(reached), found.directory.may_post(address, sender))
 
 
 async def reaches_anyone(pool: Pool, *, address: str) -> bool | None:
     """Whether mail to ``address`` would reach at least one account (the RCPT check):
     True, False, or None when it reaches only accounts an administrator disabled."""
-    found = await lookup(pool, addresses=[address])
-    reached = found.directory.resolve(address)
-    if reached and all(account_id in found.disabled for account_id in reached):
-        return None
-    return bool(reached)
+    return (await recipient_check(pool, address=address, sender=None)).reaches
 
 
 async def add_alias(pool: Pool, *, address: str, targets: list[str]) -> list[str]:
@@ -85,8 +114,9 @@ async def add_alias(pool: Pool, *, address: str, targets: list[str]) -> list[str
         # Account creation checks for an alias under the same lock (db.accounts), so
         # an account and an alias cannot take one address at the same moment.
         await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", address)
-        if await con.fetchval("SELECT 1 FROM accounts WHERE address = $1", address):
-            raise AliasRefused(address, "is an account's address")
+        # An alias may take a deleted account's address (as before lists came).
+        if (kind := await holder(con, address)) in ("account", "list"):
+            raise AliasRefused(address, "is a list's address" if kind == "list" else TAKEN[kind])
         rows = await con.fetch(
             "SELECT id, address FROM accounts WHERE address = any($1::text[])", targets
         )
@@ -101,9 +131,9 @@ async def add_alias(pool: Pool, *, address: str, targets: list[str]) -> list[str
 
 
 async def remove_alias(pool: Pool, *, address: str) -> bool:
-    """Delete the alias; False when there was none."""
-    status: str = await pool.execute("DELETE FROM aliases WHERE address = $1", address)
-    return status != "DELETE 0"
+    """Delete the alias, and the list memberships and catch-all naming it; False when
+    there was none."""
+    return await delete_forgetting(pool, "DELETE FROM aliases WHERE address = $1", address)
 
 
 async def list_aliases(pool: Pool) -> dict[str, list[str]]:

@@ -308,11 +308,25 @@ MAIL_PATHS: dict[str, Any] = {
             "summary": "Does mail to this address reach anyone? (the gateway's RCPT check)",
             "description": (
                 "Yes for an account's address, a subaddress of one (local+detail@, RFC "
-                "5233), an alias, and a role address (RFC 2142) with an alias or "
-                "administrators behind it. The 404 is the one for an unknown account: "
-                "it does not tell which kinds of address exist."
+                "5233), an alias, a list, a role address (RFC 2142) with an alias or "
+                "administrators behind it, and any address of a domain with a catch-all. "
+                "The 404 is the one for an unknown account: it does not tell which kinds "
+                "of address exist."
             ),
-            "parameters": [ADDRESS],
+            "parameters": [
+                ADDRESS,
+                {
+                    "name": "sender",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": (
+                        "the sender the gateway vouches for (the authenticated submitter, "
+                        "else MAIL FROM); absent or empty: the null sender. A list's "
+                        "posting policy is checked against it"
+                    ),
+                },
+            ],
             "responses": {
                 "200": json_content(
                     {
@@ -335,6 +349,13 @@ MAIL_PATHS: dict[str, Any] = {
                                 "description": (
                                     "only accounts an administrator disabled are behind it "
                                     "(an alias skips them): refuse mail, 550 5.2.1"
+                                ),
+                            },
+                            "sender_refused": {
+                                "type": "boolean",
+                                "description": (
+                                    "a list whose posting policy refuses the sender: "
+                                    "refuse mail, 550 5.7.1"
                                 ),
                             },
                         },

@@ -13,22 +13,38 @@ from mailstore.views.common import account_of
 
 async def recipient(request: web.Request) -> web.Response:
     """200 when mail to the address reaches an account (its own address, a subaddress,
-    an alias, a role address with someone behind it), with ``disabled`` true when those
-    are only accounts an administrator disabled; else 404, the same 404 as for an
-    unknown account: the answer says nothing of which kinds of address exist."""
+    an alias, a list, a role address with someone behind it, a catch-all), with
+    ``disabled`` true when those are only accounts an administrator disabled and
+    ``sender_refused`` true when it is a list whose posting policy refuses ``?sender=``
+    (the address the gateway vouches for; absent or empty: the null sender); else 404,
+    the same 404 as for an unknown account: the answer says nothing of which kinds of
+    address exist."""
     address = request.match_info["address"].lower()
+    sender = request.query.get("sender", "").lower() or None
     # PostgreSQL text cannot hold NUL or a lone surrogate: no address has one.
-    reaches = (
-        await db.reaches_anyone(request.app[POOL], address=address)
+    if sender is not None and not db.storable(sender):
+        sender = None
+    check = (
+        await db.recipient_check(request.app[POOL], address=address, sender=sender)
         if db.storable(address)
-        else False
+        else db.RecipientCheck(False)
     )
-    if reaches is False:
+    if check.reaches is False:
         raise AccountNotFound(address)
     room = await _room(request, address)
     # disabled: only disabled accounts behind it; the gateway refuses it with 550 5.2.1
     # (RFC 3463 "mailbox disabled"), as GET /v1/mailboxes says of an account.
-    return web.json_response({"address": address, "disabled": reaches is None, **room})
+    # sender_refused: the gateway refuses it with 550 5.7.1 (RFC 3463 "delivery not
+    # authorized"); only the gateway sees that the address is a list.
+    room = await _room(request, address)
+    return web.json_response(
+        {
+            "address": address,
+            "disabled": check.reaches is None,
+            "sender_refused": not check.may_post,
+            **room,
+        }
+    )
 
 
 async def aliases(request: web.Request) -> web.Response:

@@ -104,14 +104,21 @@ def unsolicited(imap: imaplib.IMAP4, pop3: poplib.POP3) -> tuple[list[bytes], by
     return lines, pop3.file.readline()
 
 
+@pytest.mark.parametrize("way", ["command", "admin page"])
 async def test_disabling_an_account_ends_its_open_imap_and_pop3_sessions_at_once(
-    stack: LocalStack, endpoints: Endpoints, mailstore: MailstoreAPI
+    stack: LocalStack, endpoints: Endpoints, mailstore: MailstoreAPI, way: str
 ) -> None:
     gone, other = await two_accounts(endpoints, mailstore)
     gone_imap, gone_pop3 = await asyncio.to_thread(open_sessions, stack, gone)
     other_imap, other_pop3 = await asyncio.to_thread(open_sessions, stack, other)
 
-    await stack.mailstore_command("admin", "disable", gone)
+    if way == "command":
+        await stack.mailstore_command("admin", "disable", gone)
+    else:  # what /admin/accounts asks of the mail store
+        status, _ = await mailstore.call(
+            "POST", f"/v1/admin/accounts/{gone}/disable", json={"actor": other}
+        )
+        assert status == 200
     try:
         # Without a command from the client: RFC 9051 §7.1.5's BYE, then the close; POP3
         # (RFC 1939 has no unsolicited reply) just closes.

@@ -20,7 +20,7 @@ from mailstore.errors import (
     InvitationNotFound,
     MessageNotFound,
 )
-from mailstore.keys import CONFIG, HASHER, POOL
+from mailstore.keys import CONFIG, EVENTS, HASHER, POOL
 from mailstore.views.accounts import _validated_account, address_problem
 from mailstore.views.common import MAX_ID, json_object, limit_of, records_json
 from mailstore.views.sessions import MAX_SECRET_LENGTH, secret_hash
@@ -127,7 +127,16 @@ async def _set_disabled(request: web.Request, *, disabled: bool) -> web.Response
     await admin.set_disabled(
         request.app[POOL], _address(request), disabled=disabled, actor=actor, keep_one=True
     )
+    if disabled:
+        await _end_sessions(request)
     return web.json_response({"address": _address(request), "disabled": disabled})
+
+
+async def _end_sessions(request: web.Request) -> None:
+    """Tell the IMAP gateways, after the commit, to end the account's open IMAP and POP3
+    sessions (as ``python -m mailstore admin disable`` does; events.py). The web's own
+    sessions and tokens were ended in the transaction."""
+    await request.app[EVENTS].publish({"event": "disabled", "account": _address(request)})
 
 
 async def set_admin(request: web.Request) -> web.Response:
@@ -144,6 +153,8 @@ async def set_admin(request: web.Request) -> web.Response:
 async def delete_account(request: web.Request) -> web.Response:
     actor = _actor(await json_object(request))
     await admin.delete_account(request.app[POOL], _address(request), actor=actor)
+    # A deleted account's sessions end as a disabled one's do.
+    await _end_sessions(request)
     return web.Response(status=204)
 
 

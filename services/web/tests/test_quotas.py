@@ -121,3 +121,48 @@ async def test_send_and_save_draft_are_refused_when_full_keeping_what_was_typed(
     response = await client.post("/api/v1/messages", json=body, headers=bearer)
     assert response.status == 202, await response.text()
     assert len(handler.messages) == 1
+
+
+async def test_a_form_carried_through_login_into_a_full_mailbox_is_shown_again(
+    client: Client, h: Any, deliver: Any, mailstore_url: str
+) -> None:
+    """The session ended while writing and the mailbox is full: the stash cannot become
+    a draft, so the compose form comes back, logged in, with what was typed."""
+    address = await h.register(client)
+    await h.login(client, address)
+    await deliver(mail(address, "x" * 1500), rcpt_to=[address])
+    await set_quota(mailstore_url, address, await used(mailstore_url, address))
+    page = await (await client.get("/compose")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    await client.post("/logout", data={"csrf_token": token[1]})
+    ended = await client.post(
+        "/compose/draft",
+        data={"csrf_token": token[1], "to": address, "subject": "Plans", "body": "Long text"},
+    )
+    assert ended.status == 401
+    login_page = await ended.text()
+    login_token = re.search(r'name="csrf_token" value="([^"]+)"', login_page)
+    assert login_token is not None
+    stash = dict(re.findall(r'name="(stash_[a-z_]+)" value="([^"]*)"', login_page))
+
+    back = await client.post(
+        "/login",
+        data={"address": address, "password": h.password, "csrf_token": login_token[1], **stash},
+        allow_redirects=False,
+    )
+
+    assert back.status == 422
+    answer = await back.text()
+    assert FULL in answer
+    assert 'value="Plans"' in answer and "Long text" in answer
+    # Logged in as the new session: its form's token is good for saving once there is room.
+    await set_quota(mailstore_url, address, None)
+    form_token = re.search(r'name="csrf_token" value="([^"]+)"', answer)
+    assert form_token is not None
+    saved = await client.post(
+        "/compose/draft",
+        data={"csrf_token": form_token[1], "subject": "Plans", "body": "Long text"},
+        allow_redirects=False,
+    )
+    assert saved.status == 303, await saved.text()

@@ -51,12 +51,23 @@ def set_cookie(
 
 async def start(request: web.Request, response: web.StreamResponse, account: Account) -> None:
     """Log ``account`` in: a new session (a fresh id at every login, against fixation)."""
+    give(request, response, account, await open_session(request, account))
+
+
+async def open_session(request: web.Request, account: Account) -> str:
+    """A new session of ``account`` (the browser's old one ended): its secret, for
+    ``give``. Apart from ``start`` for a page that must be rendered as the new session
+    (its forms' CSRF tokens are bound to it) before the response exists."""
     mailstore = request.app[MAILSTORE]
     old = request.cookies.get(COOKIE)
     if old:
         await mailstore.delete_session(old)
     device = devices.summary(request.headers.get("User-Agent", ""))
-    secret = await mailstore.create_session(account.address, device=device)
+    return await mailstore.create_session(account.address, device=device)
+
+
+def give(request: web.Request, response: web.StreamResponse, account: Account, secret: str) -> None:
+    """The cookies of the session ``secret`` of ``account`` on ``response``."""
     set_cookie(request, response, COOKIE, secret)
     nonce = secrets.token_urlsafe(16)
     device = f"{nonce}.{signature(request, 'device', nonce, account.address)}"

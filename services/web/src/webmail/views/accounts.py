@@ -5,10 +5,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from webmail import auth, registration, sessions
-from webmail.errors import AddressTaken, BadCredentials, InvalidFields, NotFound, RateLimited
+from webmail.errors import (
+    AddressTaken,
+    BadCredentials,
+    InvalidFields,
+    NotFound,
+    OverQuota,
+    RateLimited,
+)
 from webmail.keys import CONFIG, MAILSTORE, PRINCIPAL
-from webmail.mailstore_client import Json
+from webmail.mailstore_client import Account, Json
 from webmail.pages import render
+from webmail.typedefs import ComposeForm, Principal
 from webmail.views import drafts
 from webmail.views.common import field, safe_next, see_other
 
@@ -148,9 +156,26 @@ async def login(request: web.Request) -> web.Response:
     if stashed is not None:
         # The session had ended while writing: what was typed becomes a draft of the
         # account that logged in, and the person goes on writing it.
-        target = await drafts.restore(request, account, stashed)
+        try:
+            target = await drafts.restore(request, account, stashed)
+        except OverQuota as exc:
+            return await _write_on(request, account, stashed, exc)
     response = see_other(target)
     await sessions.start(request, response, account)
+    return response
+
+
+async def _write_on(
+    request: web.Request, account: Account, stashed: ComposeForm, full: OverQuota
+) -> web.Response:
+    """Logged in, the stashed form could not become a draft (the mailbox is full): the
+    compose form again, as the new session, with what was typed and why it was not
+    saved, so that nothing typed is lost."""
+    secret = await sessions.open_session(request, account)
+    request[PRINCIPAL] = Principal(account, via="session", session=secret)
+    context = drafts.compose_context(stashed.values, None, [], full.fields)
+    response = await render(request, "compose.html", context, status=422)
+    sessions.give(request, response, account, secret)
     return response
 
 

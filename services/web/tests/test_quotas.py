@@ -155,7 +155,8 @@ async def test_a_form_carried_through_login_into_a_full_mailbox_is_shown_again(
     assert back.status == 422
     answer = await back.text()
     assert FULL in answer
-    assert 'value="Plans"' in answer and "Long text" in answer
+    assert 'value="Plans"' in answer
+    assert "Long text" in answer
     # Logged in as the new session: its form's token is good for saving once there is room.
     await set_quota(mailstore_url, address, None)
     form_token = re.search(r'name="csrf_token" value="([^"]+)"', answer)

@@ -310,6 +310,7 @@ async def test_the_recipient_check_reports_a_full_mailbox_and_the_room_left(
     assert await response.json() == {
         "address": ALICE,
         "disabled": False,
+        "sender_refused": False,
         "full": False,
         "room": 1000,
     }

@@ -74,6 +74,34 @@ async def test_account_actions_are_done_and_audited(client: Client, pool: Any) -
     assert (await older.json())["entries"][0]["action"] == "grant_admin"
 
 
+async def test_a_quota_is_parsed_set_and_audited(client: Client, pool: Any) -> None:
+    await _accounts(client, ALICE)
+    path = f"/v1/admin/accounts/{ALICE}/quota"
+    answer = await _post(client, path, {"quota": "2 MiB"})
+    assert answer.status == 200
+    assert (await answer.json())["limit"] == 2 * 1024**2
+    listed = await (await client.get("/v1/admin/accounts", headers=AUTH)).json()
+    assert listed["default_quota"] == 0
+    assert [(a["quota"], a["quota_used"]) for a in listed["accounts"]] == [(2 * 1024**2, 0)]
+    unlimited = await (await _post(client, path, {"quota": "0"})).json()
+    assert (unlimited["quota"], unlimited["limit"]) == (0, None)
+    back = await (await _post(client, path, {"quota": "DEFAULT"})).json()
+    assert back["quota"] is None
+    for bad in ("lots", "5 PiB", "-1", "9" * 30, "1\x00", 5, None, "x" * 100):
+        refused = await _post(client, path, {"quota": bad})
+        assert refused.status == 422, bad
+        assert "quota" in (await refused.json())["fields"], bad
+    assert (await _post(client, "/v1/admin/accounts/ghost@localpost.test/quota",
+                        {"quota": "1MiB"})).status == 404  # fmt: skip
+    rows = await pool.fetch("SELECT actor, action, target, detail FROM admin_audit ORDER BY id")
+    assert [(r["actor"], r["action"], r["target"], r["detail"]) for r in rows] == [
+        (ADMIN, "set_quota", ALICE, {"quota": 2 * 1024**2}),
+        (ADMIN, "set_quota", ALICE, {"quota": 0}),
+        (ADMIN, "set_quota", ALICE, {"quota": None}),
+    ]  # the refused and the missing account left no row
+    assert await pool.fetchval("SELECT quota FROM accounts WHERE address = $1", ALICE) is None
+
+
 async def test_the_last_administrator_is_kept(client: Client, pool: Any) -> None:
     await _accounts(client, ADMIN, ALICE)
     await db.set_admin(pool, address=ADMIN, admin=True)
@@ -232,6 +260,7 @@ async def test_the_cli_records_its_actions_as_the_os_user(
         ["admin", "disable", BOB],
         ["reset-password", ALICE],
         ["alias", "add", "info@localpost.test", ALICE],
+        ["admin", "quota", BOB, "1GiB"],
     ):
         assert await asyncio.to_thread(cli.main, argv) == 0, argv
     assert await _audit(pool) == [
@@ -239,6 +268,7 @@ async def test_the_cli_records_its_actions_as_the_os_user(
         ("cli:operator", "disable", BOB),
         ("cli:operator", "reset_link", ALICE),
         ("cli:operator", "add_alias", "info@localpost.test"),
+        ("cli:operator", "set_quota", BOB),
     ]
 
 

@@ -125,6 +125,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_post(ADMIN_ACCOUNT + "/enable", admin.enable, name="admin_enable")
     router.add_post(ADMIN_ACCOUNT + "/admin", admin.set_admin, name="admin_set_admin")
     router.add_post(ADMIN_ACCOUNT + "/delete", admin.delete_account, name="admin_delete")
+    router.add_post(ADMIN_ACCOUNT + "/quota", admin.set_quota, name="admin_set_quota")
     router.add_post(ADMIN_ACCOUNT + "/reset-link", admin.reset_link, name="admin_reset_link")
     router.add_get(ADMIN + "/aliases", admin.list_aliases, name="admin_aliases")
     router.add_post(ADMIN + "/aliases", admin.add_alias, name="admin_add_alias")

@@ -35,6 +35,14 @@ def _action(summary: str, ok: dict[str, Any], *extra: tuple[str, Any]) -> dict[s
     return {"summary": summary, "requestBody": _BY_ACTOR, "responses": responses}
 
 
+def _action_with(summary: str, ok: dict[str, Any], name: str, schema: Any) -> dict[str, Any]:
+    """An action whose body names one thing besides the actor."""
+    body = {"type": "object", "required": ["actor", name],
+            "properties": {"actor": _ACTOR, name: schema}}  # fmt: skip
+    responses = {**ok, "404": NOT_FOUND, "422": INVALID}
+    return {"summary": summary, "requestBody": json_body(body), "responses": responses}
+
+
 ADMIN_SCHEMAS: dict[str, Any] = {
     "AdminAction": {"type": "object", "required": ["actor"], "properties": {"actor": _ACTOR}},
     "Registration": {
@@ -142,6 +150,15 @@ ADMIN_PATHS: dict[str, Any] = {
         "parameters": [ADDRESS],
         "post": _action("A one-time password-reset link, shown once", _OK),
     },
+    "/v1/admin/accounts/{address}/quota": {
+        "parameters": [ADDRESS],
+        "post": _action_with(
+            "Set the storage quota: a size (500MiB; 0: none) or default",
+            _OK,
+            "quota",
+            {"type": "string"},
+        ),
+    },
     "/v1/admin/aliases": {
         "get": {
             "summary": "Every alias and its accounts",
@@ -205,16 +222,11 @@ ADMIN_PATHS: dict[str, Any] = {
     },
     "/v1/admin/unclaimed/{id}/deliver": {
         "parameters": [_ID],
-        "post": {
-            "summary": "Put such a message into an account's Inbox; it leaves the unclaimed",
-            "requestBody": json_body(
-                {
-                    "type": "object",
-                    "required": ["actor", "address"],
-                    "properties": {"actor": _ACTOR, "address": {"type": "string"}},
-                }
-            ),
-            "responses": {**NO_CONTENT, "404": NOT_FOUND, "422": INVALID},
-        },
+        "post": _action_with(
+            "Put such a message into an account's Inbox; it leaves the unclaimed",
+            NO_CONTENT,
+            "address",
+            {"type": "string"},
+        ),
     },
 }

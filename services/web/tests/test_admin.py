@@ -29,6 +29,7 @@ ADMIN_ROUTES = [
     ("POST", "/admin/accounts/{address}/grant"),
     ("POST", "/admin/accounts/{address}/revoke"),
     ("POST", "/admin/accounts/{address}/reset-link"),
+    ("POST", "/admin/accounts/{address}/quota"),
     ("GET", "/admin/accounts/{address}/delete"),
     ("POST", "/admin/accounts/{address}/delete"),
     ("GET", "/admin/aliases"),
@@ -107,7 +108,7 @@ async def test_everyone_but_an_administrator_gets_the_unknown_pages_404(
     expected = await _unknown_page(client, method, token)
     data = {"csrf_token": token, "mode": "closed", "address": "x@localpost.test",
             "targets": victim, "name": "X", "password": h.password, "days": "3",
-            "confirmed": "1"}  # fmt: skip
+            "confirmed": "1", "quota": "1MiB"}  # fmt: skip
 
     response = await client.request(
         method,
@@ -122,10 +123,10 @@ async def test_everyone_but_an_administrator_gets_the_unknown_pages_404(
     else:
         assert (response.status, _same_page(await response.text())) == expected
     row = await pool.fetchrow(
-        "SELECT disabled_at, is_admin FROM accounts WHERE address = $1", victim
+        "SELECT disabled_at, is_admin, quota FROM accounts WHERE address = $1", victim
     )
     assert row is not None
-    assert (row["disabled_at"], row["is_admin"]) == (None, False)
+    assert (row["disabled_at"], row["is_admin"], row["quota"]) == (None, False, None)
     assert await pool.fetchval("SELECT count(*) FROM service_settings") == 0
 
 
@@ -139,7 +140,7 @@ async def test_an_administrators_posts_need_the_csrf_token(
 ) -> None:
     await _admin(client, h, pool)
     victim = await h.register(client)
-    data = {"mode": "closed", "confirmed": "1"}
+    data = {"mode": "closed", "confirmed": "1", "quota": "1MiB"}
     if token is not None:
         data["csrf_token"] = token
     recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
@@ -237,6 +238,69 @@ async def test_the_last_administrator_cannot_revoke_or_disable_themselves(
         assert "only administrator" in await refused.text()
     refused = await _form(client, f"/admin/accounts/{me}/delete", {"confirmed": "1"})
     assert refused.status == 409
+
+
+async def test_an_administrator_sets_a_quota_shown_with_the_usage_and_audited(
+    client: Client, h: Any, pool: Any
+) -> None:
+    me = await _admin(client, h, pool)
+    user = await h.register(client)
+    local = user.split("@")[0]
+    listing = await (await client.get(f"/admin/accounts?q={local}")).text()
+    assert "0 bytes of" in listing
+    assert "default (no limit)" in listing  # LOCALPOST_DEFAULT_QUOTA unset in the tests
+
+    for typed, stored, shown in (
+        ("500MiB", 500 * 1024**2, "500.0 MB"),
+        ("2 GiB", 2 * 1024**3, "2.0 GB"),
+        ("0", 0, "no limit"),
+        ("default", None, "default (no limit)"),
+    ):
+        answer = await _form(client, f"/admin/accounts/{user}/quota", {"quota": typed})
+        assert answer.status == 303, typed
+        assert await pool.fetchval("SELECT quota FROM accounts WHERE address = $1", user) == stored
+        assert shown in await (await client.get(f"/admin/accounts?q={local}")).text()
+    rows = await pool.fetch(
+        "SELECT actor, action, detail FROM admin_audit WHERE target = $1 ORDER BY id", user
+    )
+    assert [(r["actor"], r["action"]) for r in rows] == [(me, "set_quota")] * 4
+    assert [r["detail"]["quota"] for r in rows] == [500 * 1024**2, 2 * 1024**3, 0, None]
+
+
+HOSTILE_QUOTAS = ["", "   ", "lots", "1.5GiB", "-1", "5 PiB", "9" * 30, "1\x00", "1\u2028",
+                  "x" * 100, "<b>1</b>"]  # fmt: skip
+
+
+@pytest.mark.parametrize("typed", HOSTILE_QUOTAS)
+async def test_hostile_quotas_are_field_errors_keeping_input(
+    client: Client, h: Any, pool: Any, typed: str
+) -> None:
+    await _admin(client, h, pool)
+    user = await h.register(client)
+    recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
+
+    response = await _form(client, f"/admin/accounts/{user}/quota", {"quota": typed})
+
+    assert response.status == 422
+    page = await response.text()
+    assert 'id="quota-error"' in page
+    assert f'data-account="{user}"' in page  # the account's row, whatever page it was on
+    if typed.isprintable() and "<" not in typed:
+        assert f'value="{typed}"' in page
+    assert await pool.fetchval("SELECT quota FROM accounts WHERE address = $1", user) is None
+    assert await pool.fetchval("SELECT count(*) FROM admin_audit") == recorded
+
+
+@pytest.mark.parametrize("address", [GHOST, "a%00b@localpost.test", "x" * 400, "%E2%80%A8"])
+async def test_a_quota_for_no_such_account_is_a_404_never_a_5xx(
+    client: Client, h: Any, pool: Any, address: str
+) -> None:
+    await _admin(client, h, pool)
+    recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
+    for typed in ("1MiB", ""):
+        response = await _form(client, f"/admin/accounts/{address}/quota", {"quota": typed})
+        assert response.status in (404, 422), typed
+    assert await pool.fetchval("SELECT count(*) FROM admin_audit") == recorded
 
 
 # (field values, the field that must carry the error)

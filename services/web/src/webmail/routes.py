@@ -88,6 +88,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/admin/accounts", admin.create_account, name="admin_create_account")
     router.add_post(ADMIN_ACCOUNT + "/" + ADMIN_ACTION,
                     admin.account_action, name="admin_account_action")  # fmt: skip
+    router.add_post(ADMIN_ACCOUNT + "/quota", admin.set_quota, name="admin_set_quota")
     router.add_get(ADMIN_ACCOUNT + "/delete", admin.delete_form, name="admin_delete_form")
     router.add_post(ADMIN_ACCOUNT + "/delete", admin.delete_account, name="admin_delete")
     router.add_get("/admin/aliases", admin.aliases, name="admin_aliases")

@@ -549,6 +549,16 @@ API_ROUTES = [
     ("DELETE", "/api/v1/admin/accounts/{address}"),
     ("PUT", "/api/v1/admin/registration"),
     ("GET", "/api/v1/admin/audit"),
+    ("PUT", "/api/v1/admin/accounts/{address}/quota"),
+    ("GET", "/api/v1/admin/aliases"),
+    ("POST", "/api/v1/admin/aliases"),
+    ("DELETE", "/api/v1/admin/aliases/{address}"),
+    ("GET", "/api/v1/admin/invitations"),
+    ("POST", "/api/v1/admin/invitations"),
+    ("DELETE", "/api/v1/admin/invitations/1"),
+    ("GET", "/api/v1/admin/unclaimed"),
+    ("DELETE", "/api/v1/admin/unclaimed/01AAAAAAAAAAAAAAAAAAAAAAAA"),
+    ("POST", "/api/v1/admin/unclaimed/01AAAAAAAAAAAAAAAAAAAAAAAA/deliver"),
 ]
 
 
@@ -564,7 +574,9 @@ async def test_the_admin_api_is_404_but_for_an_administrators_token(
     elif who == "admin-session":
         await _admin(client, h, pool)
         headers["X-CSRF-Token"] = await h.csrf_token(client, "/settings")
-    body = {"mode": "closed", "name": "X", "address": h.fresh_address(), "password": h.password}
+    body = {"mode": "closed", "name": "X", "address": h.fresh_address(), "password": h.password,
+            "quota": "1MiB", "targets": [victim]}  # fmt: skip
+    recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
 
     response = await client.request(method, path.format(address=victim), json=body, headers=headers)
 
@@ -575,10 +587,11 @@ async def test_the_admin_api_is_404_but_for_an_administrators_token(
     )
     assert await response.json() == await unknown.json()
     row = await pool.fetchrow(
-        "SELECT disabled_at, is_admin FROM accounts WHERE address = $1", victim
+        "SELECT disabled_at, is_admin, quota FROM accounts WHERE address = $1", victim
     )
-    assert (row["disabled_at"], row["is_admin"]) == (None, False)
+    assert (row["disabled_at"], row["is_admin"], row["quota"]) == (None, False, None)
     assert await pool.fetchval("SELECT count(*) FROM service_settings") == 0
+    assert await pool.fetchval("SELECT count(*) FROM admin_audit") == recorded
 
 
 async def test_an_administrators_token_does_what_the_pages_do(
@@ -615,3 +628,72 @@ async def test_an_administrators_token_does_what_the_pages_do(
         (me, a) for a in ACCOUNT_LIFE
     ]
     assert (await client.get("/api/v1/admin/audit?before=x", headers=bearer)).status == 422
+
+
+async def test_an_administrators_token_sets_quotas_aliases_invitations_and_unclaimed_mail(
+    client: Client, h: Any, pool: Any, deliver: Any
+) -> None:
+    me = await h.register(client)
+    await pool.execute("UPDATE accounts SET is_admin = true WHERE address = $1", me)
+    bearer = {"Authorization": f"Bearer {await h.api_token(client, me)}"}
+    user = await h.register(client)
+
+    quota = await client.put(
+        f"/api/v1/admin/accounts/{user}/quota", json={"quota": "2GiB"}, headers=bearer
+    )
+    assert (await quota.json())["limit"] == 2 * 1024**3
+    bad = await client.put(
+        f"/api/v1/admin/accounts/{user}/quota", json={"quota": "lots"}, headers=bearer
+    )
+    assert bad.status == 422
+    assert "not a size" in (await bad.json())["fields"]["quota"]
+    ghost = await client.put(
+        f"/api/v1/admin/accounts/{GHOST}/quota", json={"quota": "1MiB"}, headers=bearer
+    )
+    assert ghost.status == 404
+
+    alias = "api-" + h.fresh_address()
+    added = await client.post(
+        "/api/v1/admin/aliases", json={"address": alias, "targets": [user]}, headers=bearer
+    )
+    assert (await added.json())["targets"] == [user]
+    refused = await client.post(
+        "/api/v1/admin/aliases", json={"address": alias, "targets": "x"}, headers=bearer
+    )
+    assert refused.status == 422
+    listed = await (await client.get("/api/v1/admin/aliases", headers=bearer)).json()
+    assert {"address": alias, "targets": [user]} in listed["aliases"]
+    assert (await client.delete(f"/api/v1/admin/aliases/{alias}", headers=bearer)).status == 204
+    assert (await client.delete(f"/api/v1/admin/aliases/{alias}", headers=bearer)).status == 404
+
+    invited = await client.post("/api/v1/admin/invitations", json={"days": 3}, headers=bearer)
+    assert invited.status == 201
+    made = await invited.json()
+    assert "/invite/" in made["link"]
+    listing = await (await client.get("/api/v1/admin/invitations", headers=bearer)).json()
+    assert made["id"] in [i["id"] for i in listing["invitations"]]
+    too_long = await client.post("/api/v1/admin/invitations", json={"days": 91}, headers=bearer)
+    assert too_long.status == 422
+    path = f"/api/v1/admin/invitations/{made['id']}"
+    assert (await client.delete(path, headers=bearer)).status == 204
+    assert (
+        await client.delete("/api/v1/admin/invitations/999999999", headers=bearer)
+    ).status == 404
+
+    subject = "lost " + user
+    raw = f"Subject: {subject}\r\n\r\nnobody\r\n".encode()
+    await deliver(raw, rcpt_to=["nobody-" + user])
+    page = await (await client.get("/api/v1/admin/unclaimed", headers=bearer)).json()
+    [lost] = [m["id"] for m in page["messages"] if m["subject"] == subject]
+    path = f"/api/v1/admin/unclaimed/{lost}/deliver"
+    assert (await client.post(path, json={"address": GHOST}, headers=bearer)).status == 404
+    assert (await client.post(path, json={"address": user}, headers=bearer)).status == 204
+    gone = await client.delete(f"/api/v1/admin/unclaimed/{lost}", headers=bearer)
+    assert gone.status == 404
+    assert (await client.get("/api/v1/admin/unclaimed?before=%00", headers=bearer)).status == 422
+
+    rows = await pool.fetch("SELECT action FROM admin_audit WHERE actor = $1 ORDER BY id", me)
+    assert [r["action"] for r in rows] == [
+        "set_quota", "add_alias", "remove_alias", "create_invitation", "revoke_invitation",
+        "deliver_unclaimed",
+    ]  # fmt: skip

@@ -164,3 +164,21 @@ def setup_routes(app: web.Application) -> None:
     router.add_put(API_ADMIN + "/registration", api_admin.set_registration,
                    name="api_admin_registration")  # fmt: skip
     router.add_get(API_ADMIN + "/audit", api_admin.audit, name="api_admin_audit")
+    router.add_put(API_ADMIN + "/accounts/{address}/quota", api_admin.set_quota,
+                   name="api_admin_quota")  # fmt: skip
+    router.add_get(API_ADMIN + "/aliases", api_admin.list_aliases, name="api_admin_aliases")
+    router.add_post(API_ADMIN + "/aliases", api_admin.add_alias, name="api_admin_add_alias")
+    router.add_delete(API_ADMIN + "/aliases/{address}", api_admin.remove_alias,
+                      name="api_admin_remove_alias")  # fmt: skip
+    router.add_get(API_ADMIN + "/invitations", api_admin.list_invitations,
+                   name="api_admin_invitations")  # fmt: skip
+    router.add_post(API_ADMIN + "/invitations", api_admin.create_invitation,
+                    name="api_admin_invite")  # fmt: skip
+    router.add_delete(API_ADMIN + r"/invitations/{id:[0-9]{1,18}}", api_admin.revoke_invitation,
+                      name="api_admin_revoke_invitation")  # fmt: skip
+    router.add_get(API_ADMIN + "/unclaimed", api_admin.list_unclaimed,
+                   name="api_admin_unclaimed")  # fmt: skip
+    router.add_delete(API_ADMIN + "/unclaimed/{id}", api_admin.delete_unclaimed,
+                      name="api_admin_delete_unclaimed")  # fmt: skip
+    router.add_post(API_ADMIN + "/unclaimed/{id}/deliver", api_admin.deliver_unclaimed,
+                    name="api_admin_deliver_unclaimed")  # fmt: skip

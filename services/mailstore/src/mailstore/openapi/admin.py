@@ -43,6 +43,9 @@ def _action_with(summary: str, ok: dict[str, Any], name: str, schema: Any) -> di
     return {"summary": summary, "requestBody": json_body(body), "responses": responses}
 
 
+_ADDRESSES = {"type": "array", "items": {"type": "string"}}
+_DOMAIN = {"name": "domain", "in": "path", "required": True, "schema": {"type": "string"}}
+
 ADMIN_SCHEMAS: dict[str, Any] = {
     "AdminAction": {"type": "object", "required": ["actor"], "properties": {"actor": _ACTOR}},
     "Registration": {
@@ -173,6 +176,56 @@ ADMIN_PATHS: dict[str, Any] = {
     "/v1/admin/aliases/{address}/delete": {
         "parameters": [ADDRESS],
         "post": _action("Delete the alias", NO_CONTENT),
+    },
+    "/v1/admin/lists": {
+        "get": {
+            "summary": "Every list with its policy and members",
+            "responses": {"200": json_content(_ANY_OBJECT, "The lists")},
+        },
+        "post": {
+            "summary": "A new list with no members: address and policy",
+            "requestBody": json_body(_ANY_OBJECT),
+            "responses": {"201": json_content(_ANY_OBJECT, "Created"), "422": INVALID},
+        },
+    },
+    "/v1/admin/lists/{address}": {
+        "parameters": [ADDRESS],
+        "get": {
+            "summary": "One list: policy and members",
+            "responses": {"200": json_content(_ANY_OBJECT, "The list"), "404": NOT_FOUND},
+        },
+    },
+    "/v1/admin/lists/{address}/delete": {
+        "parameters": [ADDRESS],
+        "post": _action("Delete the list", NO_CONTENT),
+    },
+    "/v1/admin/lists/{address}/members": {
+        "parameters": [ADDRESS],
+        "post": _action_with("Add members", _OK, "members", _ADDRESSES),
+    },
+    "/v1/admin/lists/{address}/members/delete": {
+        "parameters": [ADDRESS],
+        "post": _action_with("Remove members", _OK, "members", _ADDRESSES),
+    },
+    "/v1/admin/lists/{address}/policy": {
+        "parameters": [ADDRESS],
+        "post": _action_with(
+            "Who may post", _OK, "policy", {"enum": ["members", "local", "anyone"]}
+        ),
+    },
+    "/v1/admin/catchalls": {
+        "get": {
+            "summary": "Every local domain and its catch-all target (null: off)",
+            "responses": {"200": json_content(_ANY_OBJECT, "The domains")},
+        },
+    },
+    "/v1/admin/catchalls/{domain}": {
+        "parameters": [_DOMAIN],
+        "post": _action_with("Turn the catch-all on, to target", _OK, "target", {"type": "string"}),
+    },
+    "/v1/admin/catchalls/{domain}/delete": {
+        "parameters": [_DOMAIN],
+        "post": _action("Turn the catch-all off", NO_CONTENT),
     },
     "/v1/admin/invitations": {
         "get": {

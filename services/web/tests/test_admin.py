@@ -35,6 +35,14 @@ ADMIN_ROUTES = [
     ("GET", "/admin/aliases"),
     ("POST", "/admin/aliases"),
     ("POST", "/admin/aliases/{address}/delete"),
+    ("GET", "/admin/lists"),
+    ("POST", "/admin/lists"),
+    ("GET", "/admin/lists/{address}"),
+    ("POST", "/admin/lists/{address}/members"),
+    ("POST", "/admin/lists/{address}/members/remove"),
+    ("POST", "/admin/lists/{address}/policy"),
+    ("POST", "/admin/lists/{address}/delete"),
+    ("POST", "/admin/catchall"),
     ("GET", "/admin/invitations"),
     ("POST", "/admin/invitations"),
     ("POST", "/admin/invitations/1/revoke"),
@@ -59,6 +67,8 @@ def test_the_table_covers_every_admin_route(client: Client) -> None:
         path = path.replace("/1/", "/{id}/").replace("/01AAAAAAAAAAAAAAAAAAAAAAAA/", "/{id}/")
         for action in ("disable", "enable", "grant", "revoke", "reset-link"):
             path = path.replace("{address}/" + action, "{address}/{action}")
+        if path.startswith("/admin/lists/{address}/"):
+            path = "/admin/lists/{address}/{action}"
         listed.add((method, path))
     assert listed == routed
 
@@ -108,7 +118,9 @@ async def test_everyone_but_an_administrator_gets_the_unknown_pages_404(
     expected = await _unknown_page(client, method, token)
     data = {"csrf_token": token, "mode": "closed", "address": "x@localpost.test",
             "targets": victim, "name": "X", "password": h.password, "days": "3",
-            "confirmed": "1", "quota": "1MiB"}  # fmt: skip
+            "confirmed": "1", "quota": "1MiB", "policy": "anyone", "members": victim,
+            "member": victim, "domain": "localpost.test"}  # fmt: skip
+    catchalls = await pool.fetchval("SELECT count(*) FROM catchalls")
 
     response = await client.request(
         method,
@@ -128,6 +140,8 @@ async def test_everyone_but_an_administrator_gets_the_unknown_pages_404(
     assert row is not None
     assert (row["disabled_at"], row["is_admin"], row["quota"]) == (None, False, None)
     assert await pool.fetchval("SELECT count(*) FROM service_settings") == 0
+    assert await pool.fetchval("SELECT count(*) FROM catchalls") == catchalls
+    assert not await pool.fetchval("SELECT count(*) FROM lists WHERE address = 'x@localpost.test'")
 
 
 ADMIN_POSTS = [(m, p) for m, p in ADMIN_ROUTES if m == "POST"]
@@ -140,7 +154,8 @@ async def test_an_administrators_posts_need_the_csrf_token(
 ) -> None:
     await _admin(client, h, pool)
     victim = await h.register(client)
-    data = {"mode": "closed", "confirmed": "1", "quota": "1MiB"}
+    data = {"mode": "closed", "confirmed": "1", "quota": "1MiB", "address": "l@localpost.test",
+            "policy": "anyone", "domain": "localpost.test", "target": victim}  # fmt: skip
     if token is not None:
         data["csrf_token"] = token
     recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
@@ -375,6 +390,160 @@ async def test_aliases_are_added_and_removed(client: Client, h: Any, pool: Any) 
     missing = await _form(client, f"/admin/aliases/{alias}/delete", {})
     assert missing.status == 404
     assert "no such alias" in await missing.text()
+
+
+async def _list(client: Client, h: Any) -> str:
+    address = "list-" + h.fresh_address()
+    made = await _form(client, "/admin/lists", {"address": address, "policy": "members"})
+    assert made.status == 303
+    return address
+
+
+async def test_an_administrator_runs_lists_and_catchalls_each_change_audited(
+    client: Client, h: Any, pool: Any
+) -> None:
+    me = await _admin(client, h, pool)
+    user = await h.register(client)
+    team = await _list(client, h)
+    page = await (await client.get("/admin/lists")).text()
+    assert f'data-list="{team}"' in page
+    assert "Members only" in page
+    path = f"/admin/lists/{team}"
+    assert (await _form(client, path + "/members", {"members": f"{me}, {user}"})).status == 303
+    shown = await (await client.get(path)).text()
+    assert f'data-member="{me}"' in shown
+    assert f'data-member="{user}"' in shown
+    assert (await _form(client, path + "/policy", {"policy": "anyone"})).status == 303
+    assert (await _form(client, path + "/members/remove", {"member": me})).status == 303
+    shown = await (await client.get(path)).text()
+    assert f'data-member="{me}"' not in shown
+    assert '<option value="anyone" selected>' in shown
+
+    on = await _form(client, "/admin/catchall", {"domain": "localpost.test", "target": team})
+    assert on.status == 303
+    assert (
+        await pool.fetchval("SELECT target FROM catchalls WHERE domain = 'localpost.test'") == team
+    )
+    off = await _form(client, "/admin/catchall", {"domain": "localpost.test", "target": ""})
+    assert off.status == 303
+    assert (
+        await pool.fetchval("SELECT count(*) FROM catchalls WHERE domain = 'localpost.test'") == 0
+    )
+    assert (await _form(client, path + "/delete", {})).status == 303
+    assert (await client.get(path)).status == 404
+
+    rows = await pool.fetch(
+        "SELECT action FROM admin_audit WHERE actor = $1 AND target = ANY($2) ORDER BY id",
+        me,
+        [team, "localpost.test"],
+    )
+    assert [r["action"] for r in rows] == [
+        "create_list", "add_members", "list_policy", "remove_members", "set_catchall",
+        "unset_catchall", "delete_list",
+    ]  # fmt: skip
+
+
+HOSTILE_LISTS = [
+    ({"address": "", "policy": "members"}, "address"),
+    ({"address": "a\x00b", "policy": "members"}, "address"),
+    ({"address": "l" * 400, "policy": "members"}, "address"),
+    ({"address": "l\u2028x", "policy": "members"}, "address"),
+    ({"address": "team@elsewhere.example", "policy": "members"}, "address"),
+    ({"address": "{me}", "policy": "members"}, "address"),
+    ({"address": "list-{n}", "policy": "all"}, "policy"),
+    ({"address": "list-{n}", "policy": ""}, "policy"),
+]
+
+
+@pytest.mark.parametrize(("values", "bad"), HOSTILE_LISTS)
+async def test_hostile_list_forms_are_field_errors_keeping_input(
+    client: Client, h: Any, pool: Any, values: dict[str, str], bad: str
+) -> None:
+    me = await _admin(client, h, pool)
+    n = h.fresh_address().split("@")[0]
+    values = {k: v.replace("{me}", me).replace("{n}", n) for k, v in values.items()}
+    before = await pool.fetchval("SELECT count(*) FROM lists")
+
+    response = await _form(client, "/admin/lists", values)
+
+    assert response.status == 422
+    page = await response.text()
+    assert f'id="{bad}-error"' in page
+    if values["address"].isprintable():
+        assert f'value="{values["address"]}"' in page
+    assert await pool.fetchval("SELECT count(*) FROM lists") == before
+
+
+# (the form, its fields, the field that must carry the error)
+HOSTILE_LIST_CHANGES = [
+    ("members", {"members": ""}, "members"),
+    ("members", {"members": "nobody-{n}"}, "members"),
+    ("members", {"members": "a\x00b"}, "members"),
+    ("members", {"members": "m" * 400}, "members"),
+    ("members", {"members": " ".join(["a"] * 60)}, "members"),
+    ("members/remove", {"member": "nobody-{n}@localpost.test"}, "member"),
+    ("members/remove", {"member": ""}, "member"),
+    ("policy", {"policy": "everyone"}, "policy"),
+]
+
+
+@pytest.mark.parametrize(("action", "values", "bad"), HOSTILE_LIST_CHANGES)
+async def test_hostile_list_changes_are_field_errors(
+    client: Client, h: Any, pool: Any, action: str, values: dict[str, str], bad: str
+) -> None:
+    await _admin(client, h, pool)
+    team = await _list(client, h)
+    n = h.fresh_address().split("@")[0]
+    values = {k: v.replace("{n}", n) for k, v in values.items()}
+    recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
+
+    response = await _form(client, f"/admin/lists/{team}/{action}", values)
+
+    assert response.status == 422
+    assert f'id="{bad}-error"' in await response.text()
+    assert await pool.fetchval("SELECT count(*) FROM admin_audit") == recorded
+
+
+HOSTILE_CATCHALLS = [
+    ({"domain": "localpost.test", "target": "nobody-{n}"}, "target"),
+    ({"domain": "localpost.test", "target": "a\x00b"}, "target"),
+    ({"domain": "localpost.test", "target": "t" * 400}, "target"),
+    ({"domain": "elsewhere.example", "target": "{me}"}, "form"),
+    ({"domain": "", "target": "{me}"}, "form"),
+]
+
+
+@pytest.mark.parametrize(("values", "bad"), HOSTILE_CATCHALLS)
+async def test_hostile_catchall_forms_are_field_errors(
+    client: Client, h: Any, pool: Any, values: dict[str, str], bad: str
+) -> None:
+    me = await _admin(client, h, pool)
+    n = h.fresh_address().split("@")[0]
+    values = {k: v.replace("{me}", me).replace("{n}", n) for k, v in values.items()}
+    before = await pool.fetchval("SELECT count(*) FROM catchalls")
+
+    response = await _form(client, "/admin/catchall", values)
+
+    assert response.status == 422
+    page = await response.text()
+    assert 'role="alert"' in page if bad == "form" else f'id="{bad}-error"' in page
+    assert await pool.fetchval("SELECT count(*) FROM catchalls") == before
+
+
+@pytest.mark.parametrize("address", [GHOST, "a%00b@localpost.test", "x" * 400, "%2E%2E"])
+async def test_an_unknown_list_is_a_clean_404(
+    client: Client, h: Any, pool: Any, address: str
+) -> None:
+    await _admin(client, h, pool)
+    assert (await client.get(f"/admin/lists/{address}")).status == 404
+    for action, values in (
+        ("members", {"members": GHOST}),
+        ("members/remove", {"member": GHOST}),
+        ("policy", {"policy": "anyone"}),
+        ("delete", {}),
+    ):
+        response = await _form(client, f"/admin/lists/{address}/{action}", values)
+        assert response.status in (404, 422), action
 
 
 HOSTILE_INVITATIONS = [

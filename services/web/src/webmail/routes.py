@@ -9,6 +9,7 @@ from webmail.views import (
     account_settings,
     accounts,
     admin,
+    admin_lists,
     api,
     api_admin,
     api_folders,
@@ -37,6 +38,7 @@ INVITE = "/invite/{token}"
 ADMIN_ACCOUNT = "/admin/accounts/{address}"
 API_ADMIN = "/api/v1/admin"
 ADMIN_ACTION = "{action:disable|enable|grant|revoke|reset-link}"
+LIST_ACTION = "{action:members|members/remove|policy|delete}"
 SETTINGS_SESSION = r"/settings/sessions/{id:[0-9]{1,19}}"
 SETTINGS_TOKEN = r"/settings/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
 
@@ -95,6 +97,12 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/admin/aliases", admin.add_alias, name="admin_add_alias")
     router.add_post("/admin/aliases/{address}/delete", admin.remove_alias,
                     name="admin_remove_alias")  # fmt: skip
+    router.add_get("/admin/lists", admin_lists.lists, name="admin_lists")
+    router.add_post("/admin/lists", admin_lists.create_list, name="admin_create_list")
+    router.add_get("/admin/lists/{address}", admin_lists.one_list, name="admin_list")
+    router.add_post("/admin/lists/{address}/" + LIST_ACTION, admin_lists.list_action,
+                    name="admin_list_action")  # fmt: skip
+    router.add_post("/admin/catchall", admin_lists.set_catchall, name="admin_catchall")
     router.add_get("/admin/invitations", admin.invitations, name="admin_invitations")
     router.add_post("/admin/invitations", admin.create_invitation, name="admin_invite")
     router.add_post(r"/admin/invitations/{id:[0-9]{1,18}}/revoke", admin.revoke_invitation,

@@ -728,6 +728,13 @@ API_ROUTES = [
     ("GET", "/api/v1/admin/unclaimed"),
     ("DELETE", "/api/v1/admin/unclaimed/01AAAAAAAAAAAAAAAAAAAAAAAA"),
     ("POST", "/api/v1/admin/unclaimed/01AAAAAAAAAAAAAAAAAAAAAAAA/deliver"),
+    ("GET", "/api/v1/admin/lists"),
+    ("POST", "/api/v1/admin/lists"),
+    ("GET", "/api/v1/admin/lists/{address}"),
+    ("PATCH", "/api/v1/admin/lists/{address}"),
+    ("DELETE", "/api/v1/admin/lists/{address}"),
+    ("GET", "/api/v1/admin/catchalls"),
+    ("PUT", "/api/v1/admin/catchalls/localpost.test"),
 ]
 
 
@@ -744,8 +751,10 @@ async def test_the_admin_api_is_404_but_for_an_administrators_token(
         await _admin(client, h, pool)
         headers["X-CSRF-Token"] = await h.csrf_token(client, "/settings")
     body = {"mode": "closed", "name": "X", "address": h.fresh_address(), "password": h.password,
-            "quota": "1MiB", "targets": [victim]}  # fmt: skip
+            "quota": "1MiB", "targets": [victim], "policy": "anyone", "add": [victim],
+            "target": victim}  # fmt: skip
     recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
+    catchalls = await pool.fetchval("SELECT count(*) FROM catchalls")
 
     response = await client.request(method, path.format(address=victim), json=body, headers=headers)
 
@@ -761,6 +770,7 @@ async def test_the_admin_api_is_404_but_for_an_administrators_token(
     assert (row["disabled_at"], row["is_admin"], row["quota"]) == (None, False, None)
     assert await pool.fetchval("SELECT count(*) FROM service_settings") == 0
     assert await pool.fetchval("SELECT count(*) FROM admin_audit") == recorded
+    assert await pool.fetchval("SELECT count(*) FROM catchalls") == catchalls
 
 
 async def test_an_administrators_token_does_what_the_pages_do(
@@ -865,4 +875,52 @@ async def test_an_administrators_token_sets_quotas_aliases_invitations_and_uncla
     assert [r["action"] for r in rows] == [
         "set_quota", "add_alias", "remove_alias", "create_invitation", "revoke_invitation",
         "deliver_unclaimed",
+    ]  # fmt: skip
+
+
+async def test_an_administrators_token_runs_lists_and_catchalls(
+    client: Client, h: Any, pool: Any
+) -> None:
+    me = await h.register(client)
+    await pool.execute("UPDATE accounts SET is_admin = true WHERE address = $1", me)
+    bearer = {"Authorization": f"Bearer {await h.api_token(client, me)}"}
+    user = await h.register(client)
+    team = "api-list-" + h.fresh_address()
+
+    made = await client.post(
+        "/api/v1/admin/lists", json={"address": team, "policy": "members"}, headers=bearer
+    )
+    assert made.status == 201
+    taken = await client.post(
+        "/api/v1/admin/lists", json={"address": me, "policy": "members"}, headers=bearer
+    )
+    assert (await taken.json())["fields"] == {"address": "is an account's address"}
+    path = f"/api/v1/admin/lists/{team}"
+    changed = await client.patch(
+        path, json={"policy": "local", "add": [me, user], "remove": [me]}, headers=bearer
+    )
+    assert await changed.json() == {"address": team, "policy": "local", "members": [user]}
+    unknown = await client.patch(path, json={"add": [GHOST]}, headers=bearer)
+    assert unknown.status == 422
+    assert "members" in (await unknown.json())["fields"]
+    listed = await (await client.get("/api/v1/admin/lists", headers=bearer)).json()
+    assert {"address": team, "policy": "local", "members": [user]} in listed["lists"]
+
+    catchall = "/api/v1/admin/catchalls/localpost.test"
+    on = await client.put(catchall, json={"target": team}, headers=bearer)
+    assert (await on.json())["target"] == team
+    domains = await (await client.get("/api/v1/admin/catchalls", headers=bearer)).json()
+    assert {"domain": "localpost.test", "target": team} in domains["catchalls"]
+    assert (await client.put(catchall, json={"target": GHOST}, headers=bearer)).status == 422
+    assert (await client.put(catchall, json={"target": None}, headers=bearer)).status == 204
+    elsewhere = "/api/v1/admin/catchalls/elsewhere.example"
+    assert (await client.put(elsewhere, json={"target": team}, headers=bearer)).status == 404
+
+    assert (await client.delete(path, headers=bearer)).status == 204
+    assert (await client.get(path, headers=bearer)).status == 404
+    assert (await client.patch(path, json={"policy": "anyone"}, headers=bearer)).status == 404
+    rows = await pool.fetch("SELECT action FROM admin_audit WHERE actor = $1 ORDER BY id", me)
+    assert [r["action"] for r in rows] == [
+        "create_list", "list_policy", "add_members", "remove_members", "set_catchall",
+        "unset_catchall", "delete_list",
     ]  # fmt: skip

@@ -111,6 +111,7 @@ async def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(
             "folder": "inbox",
             "token": "t" * 43,
             "address": address,
+            "domain": "localpost.test",
         },
     )
     token = anonymous if value == "anonymous" else value

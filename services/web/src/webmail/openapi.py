@@ -343,6 +343,8 @@ _ADMIN_ERRORS = {
     "503": _ERRORS["503"],
 }
 _ANY = {"type": "object"}
+_POLICIES = ("members", "local", "anyone")
+_ADDRESS_LIST = {"type": "array", "items": {"type": "string"}}
 _MESSAGE_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _ADMIN_PATHS: dict[str, Any] = {
     "/api/v1/admin/accounts": {
@@ -461,6 +463,72 @@ _ADMIN_PATHS: dict[str, Any] = {
             "summary": "Delete the alias",
             "parameters": [_ADDRESS],
             "responses": {"204": {"description": "deleted"}, **_ADMIN_ERRORS},
+        }
+    },
+    "/api/v1/admin/lists": {
+        "get": {
+            **_ADMIN_ONLY,
+            "summary": "Every list: address, policy, members",
+            "responses": {"200": _json(_ANY, "the lists"), **_ADMIN_ERRORS},
+        },
+        "post": {
+            **_ADMIN_ONLY,
+            "summary": "A new list with no members",
+            "requestBody": _body(
+                {"address": {"type": "string"}, "policy": {"enum": list(_POLICIES)}},
+                ["address", "policy"],
+            ),
+            "responses": {"201": _json(_ANY, "created"), **_ADMIN_ERRORS},
+        },
+    },
+    "/api/v1/admin/lists/{address}": {
+        "get": {
+            **_ADMIN_ONLY,
+            "summary": "One list: policy and members",
+            "parameters": [_ADDRESS],
+            "responses": {"200": _json(_ANY, "the list"), **_ADMIN_ERRORS},
+        },
+        "patch": {
+            **_ADMIN_ONLY,
+            "summary": "Change the policy, add and remove members (each audited, in that order)",
+            "parameters": [_ADDRESS],
+            "requestBody": _body(
+                {
+                    "policy": {"enum": list(_POLICIES)},
+                    "add": _ADDRESS_LIST,
+                    "remove": _ADDRESS_LIST,
+                },
+                [],
+            ),
+            "responses": {"200": _json(_ANY, "the list"), **_ADMIN_ERRORS},
+        },
+        "delete": {
+            **_ADMIN_ONLY,
+            "summary": "Delete the list",
+            "parameters": [_ADDRESS],
+            "responses": {"204": {"description": "deleted"}, **_ADMIN_ERRORS},
+        },
+    },
+    "/api/v1/admin/catchalls": {
+        "get": {
+            **_ADMIN_ONLY,
+            "summary": "Every local domain and its catch-all target (null: off)",
+            "responses": {"200": _json(_ANY, "the domains"), **_ADMIN_ERRORS},
+        }
+    },
+    "/api/v1/admin/catchalls/{domain}": {
+        "put": {
+            **_ADMIN_ONLY,
+            "summary": "Turn the domain's catch-all on (target: an address) or off (null)",
+            "parameters": [
+                {"name": "domain", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "requestBody": _body({"target": {"type": ["string", "null"]}}, ["target"]),
+            "responses": {
+                "200": _json(_ANY, "on"),
+                "204": {"description": "off"},
+                **_ADMIN_ERRORS,
+            },
         }
     },
     "/api/v1/admin/invitations": {

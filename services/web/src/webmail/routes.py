@@ -178,6 +178,17 @@ def setup_routes(app: web.Application) -> None:
     router.add_post(API_ADMIN + "/aliases", api_admin.add_alias, name="api_admin_add_alias")
     router.add_delete(API_ADMIN + "/aliases/{address}", api_admin.remove_alias,
                       name="api_admin_remove_alias")  # fmt: skip
+    router.add_get(API_ADMIN + "/lists", api_admin.list_lists, name="api_admin_lists")
+    router.add_post(API_ADMIN + "/lists", api_admin.create_list, name="api_admin_create_list")
+    router.add_get(API_ADMIN + "/lists/{address}", api_admin.get_list, name="api_admin_list")
+    router.add_patch(API_ADMIN + "/lists/{address}", api_admin.change_list,
+                     name="api_admin_change_list")  # fmt: skip
+    router.add_delete(API_ADMIN + "/lists/{address}", api_admin.delete_list,
+                      name="api_admin_delete_list")  # fmt: skip
+    router.add_get(API_ADMIN + "/catchalls", api_admin.list_catchalls,
+                   name="api_admin_catchalls")  # fmt: skip
+    router.add_put(API_ADMIN + "/catchalls/{domain}", api_admin.set_catchall,
+                   name="api_admin_catchall")  # fmt: skip
     router.add_get(API_ADMIN + "/invitations", api_admin.list_invitations,
                    name="api_admin_invitations")  # fmt: skip
     router.add_post(API_ADMIN + "/invitations", api_admin.create_invitation,

@@ -211,3 +211,69 @@ async def deliver_unclaimed(request: web.Request) -> web.Response:
         f"/unclaimed/{message}/deliver", actor, {"address": address}
     )
     return web.Response(status=204)
+
+
+# -- lists and catch-alls --------------------------------------------------------------
+
+
+async def list_lists(request: web.Request) -> web.Response:
+    _admin(request)
+    data = await request.app[MAILSTORE].admin_get("/lists")
+    return web.json_response({"lists": data.get("lists", [])})
+
+
+async def create_list(request: web.Request) -> web.Response:
+    """{"address", "policy"}: a list with no members."""
+    actor = _admin(request)
+    body = await _json_body(request)
+    made = {"address": _string(body, "address").lower(), "policy": body.get("policy")}
+    data = await request.app[MAILSTORE].admin_post("/lists", actor, made)
+    return web.json_response(data, status=201)
+
+
+def _list_path(request: web.Request) -> str:
+    return "/lists" + admin_path(request.match_info["address"].lower())
+
+
+async def get_list(request: web.Request) -> web.Response:
+    _admin(request)
+    return web.json_response(await request.app[MAILSTORE].admin_get(_list_path(request)))
+
+
+async def delete_list(request: web.Request) -> web.Response:
+    actor = _admin(request)
+    await request.app[MAILSTORE].admin_post(_list_path(request) + "/delete", actor)
+    return web.Response(status=204)
+
+
+async def change_list(request: web.Request) -> web.Response:
+    """PATCH {"policy"?, "add"?: [...], "remove"?: [...]}: each part one audited change,
+    in that order; the list as it is then."""
+    actor = _admin(request)
+    body, path = await _json_body(request), _list_path(request)
+    mailstore = request.app[MAILSTORE]
+    if "policy" in body:
+        await mailstore.admin_post(path + "/policy", actor, {"policy": body["policy"]})
+    for name, suffix in (("add", "/members"), ("remove", "/members/delete")):
+        if name in body:
+            await mailstore.admin_post(path + suffix, actor, {"members": body[name]})
+    return web.json_response(await mailstore.admin_get(path))
+
+
+async def list_catchalls(request: web.Request) -> web.Response:
+    _admin(request)
+    data = await request.app[MAILSTORE].admin_get("/catchalls")
+    return web.json_response({"catchalls": data.get("catchalls", [])})
+
+
+async def set_catchall(request: web.Request) -> web.Response:
+    """PUT {"target": address}: on; {"target": null}: off."""
+    actor = _admin(request)
+    target = (await _json_body(request)).get("target")
+    domain = admin_path(request.match_info["domain"].lower())
+    mailstore = request.app[MAILSTORE]
+    if target is None:
+        await mailstore.admin_post("/catchalls" + domain + "/delete", actor)
+        return web.Response(status=204)
+    data = await mailstore.admin_post("/catchalls" + domain, actor, {"target": target})
+    return web.json_response(data)

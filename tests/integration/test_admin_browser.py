@@ -129,6 +129,61 @@ async def test_an_administrator_walks_every_admin_page(
         await expect(page).to_have_url(re.compile(r"/admin/accounts$"))
         await expect(page.locator(f'tr[data-account="{new}"]')).to_have_count(0)
 
+        # Quota: a size that is none is an error by the field, keeping what was typed.
+        await page.goto(f"/admin/accounts?q=user.{unique}")
+        await page.get_by_label(f"Quota of {user}").fill("lots")
+        await page.get_by_role("button", name=f"Set quota: {user}").click()
+        await expect(page.locator("#quota-error")).to_contain_text("not a size")
+        await expect(page.get_by_label(f"Quota of {user}")).to_have_value("lots")
+        await page.get_by_label(f"Quota of {user}").fill("500MiB")
+        await page.get_by_role("button", name=f"Set quota: {user}").click()
+        await expect(page.locator(f'tr[data-account="{user}"]')).to_contain_text("of 500.0 MB")
+
+        # Lists: created (a taken address first), members added and removed, policy.
+        await (
+            page.get_by_role("navigation", name="Administration")
+            .get_by_role("link", name="Lists and catch-all")
+            .click()
+        )
+        team = f"list.{unique}@{endpoints.domain}"
+        await page.get_by_label("List address").fill(admin)
+        await page.get_by_role("button", name="Create list").click()
+        await expect(page.locator("#address-error")).to_contain_text("account's address")
+        await expect(page.get_by_label("List address")).to_have_value(admin)
+        await page.get_by_label("List address").fill(team)
+        await page.get_by_label("Who may post").select_option("local")
+        await page.get_by_role("button", name="Create list").click()
+        await expect(page.get_by_role("heading", name=team, level=1)).to_be_visible()
+        await page.get_by_label(re.compile(r"^Add members")).fill(f"nobody.{unique}")
+        await page.get_by_role("button", name="Add", exact=True).click()
+        await expect(page.locator("#members-error")).to_be_visible()
+        await page.get_by_label(re.compile(r"^Add members")).fill(f"{admin}, {user}")
+        await page.get_by_role("button", name="Add", exact=True).click()
+        await expect(page.locator(f'li[data-member="{user}"]')).to_be_visible()
+        await page.get_by_role("button", name=f"Remove {admin} from {team}").click()
+        await expect(page.locator(f'li[data-member="{admin}"]')).to_have_count(0)
+        await page.get_by_label("Who may post").select_option("anyone")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_label("Who may post")).to_have_value("anyone")
+        await page.get_by_role("link", name="All lists").click()
+        await expect(page.locator(f'tr[data-list="{team}"]')).to_contain_text("Anyone")
+
+        # Catch-all: to the list, then off again (other tests share the domain).
+        catchall = page.get_by_label(re.compile(rf"^Catch-all of @{re.escape(endpoints.domain)}"))
+        setting = page.get_by_role("button", name=f"Set the catch-all of {endpoints.domain}")
+        await catchall.fill(f"nobody.{unique}")
+        await setting.click()
+        await expect(page.locator("#target-error")).to_be_visible()
+        await catchall.fill(team)
+        await setting.click()
+        await expect(page.locator("#catchall")).to_contain_text(f"now {team}")
+        await catchall.fill("")
+        await setting.click()
+        await expect(catchall).to_have_value("")
+        await page.goto(f"/admin/lists/{team}")
+        await page.get_by_role("button", name=f"Delete {team}").click()
+        await expect(page.locator(f'tr[data-list="{team}"]')).to_have_count(0)
+
         # Aliases.
         await page.goto("/admin/aliases")
         alias = f"team.{unique}@{endpoints.domain}"
@@ -174,7 +229,9 @@ async def test_an_administrator_walks_every_admin_page(
         await page.get_by_role("link", name="Audit log").click()
         table = page.get_by_role("table", name="Administrators' actions, newest first")
         for action in ("grant admin", "set registration", "create account", "disable",
-                       "delete account", "add alias", "create invitation"):  # fmt: skip
+                       "delete account", "add alias", "create invitation", "set quota",
+                       "create list", "add members", "list policy", "set catchall",
+                       "unset catchall", "delete list"):  # fmt: skip
             await expect(table).to_contain_text(action)
         await expect(table).to_contain_text(re.compile(r"cli:"))
     finally:

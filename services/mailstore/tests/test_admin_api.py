@@ -74,6 +74,34 @@ async def test_account_actions_are_done_and_audited(client: Client, pool: Any) -
     assert (await older.json())["entries"][0]["action"] == "grant_admin"
 
 
+async def test_a_quota_is_parsed_set_and_audited(client: Client, pool: Any) -> None:
+    await _accounts(client, ALICE)
+    path = f"/v1/admin/accounts/{ALICE}/quota"
+    answer = await _post(client, path, {"quota": "2 MiB"})
+    assert answer.status == 200
+    assert (await answer.json())["limit"] == 2 * 1024**2
+    listed = await (await client.get("/v1/admin/accounts", headers=AUTH)).json()
+    assert listed["default_quota"] == 0
+    assert [(a["quota"], a["quota_used"]) for a in listed["accounts"]] == [(2 * 1024**2, 0)]
+    unlimited = await (await _post(client, path, {"quota": "0"})).json()
+    assert (unlimited["quota"], unlimited["limit"]) == (0, None)
+    back = await (await _post(client, path, {"quota": "DEFAULT"})).json()
+    assert back["quota"] is None
+    for bad in ("lots", "5 PiB", "-1", "9" * 30, "1\x00", 5, None, "x" * 100):
+        refused = await _post(client, path, {"quota": bad})
+        assert refused.status == 422, bad
+        assert "quota" in (await refused.json())["fields"], bad
+    assert (await _post(client, "/v1/admin/accounts/ghost@localpost.test/quota",
+                        {"quota": "1MiB"})).status == 404  # fmt: skip
+    rows = await pool.fetch("SELECT actor, action, target, detail FROM admin_audit ORDER BY id")
+    assert [(r["actor"], r["action"], r["target"], r["detail"]) for r in rows] == [
+        (ADMIN, "set_quota", ALICE, {"quota": 2 * 1024**2}),
+        (ADMIN, "set_quota", ALICE, {"quota": 0}),
+        (ADMIN, "set_quota", ALICE, {"quota": None}),
+    ]  # the refused and the missing account left no row
+    assert await pool.fetchval("SELECT quota FROM accounts WHERE address = $1", ALICE) is None
+
+
 async def test_the_last_administrator_is_kept(client: Client, pool: Any) -> None:
     await _accounts(client, ADMIN, ALICE)
     await db.set_admin(pool, address=ADMIN, admin=True)
@@ -232,6 +260,7 @@ async def test_the_cli_records_its_actions_as_the_os_user(
         ["admin", "disable", BOB],
         ["reset-password", ALICE],
         ["alias", "add", "info@localpost.test", ALICE],
+        ["admin", "quota", BOB, "1GiB"],
     ):
         assert await asyncio.to_thread(cli.main, argv) == 0, argv
     assert await _audit(pool) == [
@@ -239,6 +268,7 @@ async def test_the_cli_records_its_actions_as_the_os_user(
         ("cli:operator", "disable", BOB),
         ("cli:operator", "reset_link", ALICE),
         ("cli:operator", "add_alias", "info@localpost.test"),
+        ("cli:operator", "set_quota", BOB),
     ]
 
 
@@ -259,3 +289,109 @@ async def test_mail_that_reached_nobody_is_delivered_to_an_account(
     assert await pool.fetchval("SELECT count(*) FROM messages WHERE id = $1", lost) == 0
     assert (await _post(client, path, {"address": ALICE})).status == 404
     assert (ADMIN, "deliver_unclaimed", lost) in await _audit(pool)
+
+
+async def test_lists_are_made_changed_and_deleted_each_change_audited(
+    client: Client, pool: Any
+) -> None:
+    await _accounts(client, ALICE, BOB)
+    team = "team@localpost.test"
+    made = await _post(client, "/v1/admin/lists", {"address": team, "policy": "members"})
+    assert made.status == 201
+    taken = await _post(client, "/v1/admin/lists", {"address": ALICE, "policy": "members"})
+    assert (await taken.json())["fields"] == {"address": "is an account's address"}
+    bad = await _post(client, "/v1/admin/lists", {"address": "x@localpost.test", "policy": "all"})
+    assert "policy" in (await bad.json())["fields"]
+    added = await _post(client, f"/v1/admin/lists/{team}/members", {"members": [ALICE, BOB]})
+    assert (await added.json())["members"] == [ALICE, BOB]
+    unknown = await _post(client, f"/v1/admin/lists/{team}/members", {"members": [ADMIN]})
+    assert unknown.status == 422
+    assert "no account, alias or list" in (await unknown.json())["fields"]["members"]
+    # A list may be its own member: expansion walks each list once (db/lists.py).
+    assert (await _post(client, f"/v1/admin/lists/{team}/members", {"members": [team]})).ok
+    gone = await _post(client, f"/v1/admin/lists/{team}/members/delete", {"members": [team, BOB]})
+    assert (await gone.json())["members"] == [ALICE]
+    policy = await _post(client, f"/v1/admin/lists/{team}/policy", {"policy": "anyone"})
+    assert (await policy.json())["policy"] == "anyone"
+    listed = await (await client.get("/v1/admin/lists", headers=AUTH)).json()
+    assert listed == {"lists": [{"address": team, "policy": "anyone", "members": [ALICE]}]}
+    for path, body in (
+        ("/v1/admin/lists/none@localpost.test/members", {"members": [ALICE]}),
+        ("/v1/admin/lists/none@localpost.test/policy", {"policy": "local"}),
+        ("/v1/admin/lists/none@localpost.test/delete", {}),
+        ("/v1/admin/lists/a%00b@localpost.test/delete", {}),
+    ):
+        assert (await _post(client, path, body)).status == 404, path
+    assert (await client.get("/v1/admin/lists/none@localpost.test", headers=AUTH)).status == 404
+    for members in ([], "x", ["a\x00"], [1], ["m"] * 60):
+        answer = await _post(client, f"/v1/admin/lists/{team}/members", {"members": members})
+        assert answer.status == 422, members
+    assert (await _post(client, f"/v1/admin/lists/{team}/delete")).status == 204
+    rows = await pool.fetch("SELECT actor, action, target, detail FROM admin_audit ORDER BY id")
+    assert [(r["action"], r["target"]) for r in rows] == [
+        ("create_list", team),
+        ("add_members", team),
+        ("add_members", team),
+        ("remove_members", team),
+        ("list_policy", team),
+        ("delete_list", team),
+    ]  # the refused ones rolled back with their rows
+    assert rows[0]["detail"] == {"policy": "members"}
+    assert {r["actor"] for r in rows} == {ADMIN}
+
+
+async def test_a_domains_catchall_is_set_and_unset_audited(client: Client, pool: Any) -> None:
+    await _accounts(client, ALICE)
+    listed = await (await client.get("/v1/admin/catchalls", headers=AUTH)).json()
+    assert {"domain": "localpost.test", "target": None} in listed["catchalls"]
+    path = "/v1/admin/catchalls/localpost.test"
+    nobody = await _post(client, path, {"target": "ghost@localpost.test"})
+    assert "target" in (await nobody.json())["fields"]
+    assert (await _post(client, path, {"target": ALICE})).status == 200
+    listed = await (await client.get("/v1/admin/catchalls", headers=AUTH)).json()
+    assert {"domain": "localpost.test", "target": ALICE} in listed["catchalls"]
+    assert (
+        await _post(client, "/v1/admin/catchalls/elsewhere.example", {"target": ALICE})
+    ).status == 404
+    assert (await _post(client, path + "/delete")).status == 204
+    assert (await _post(client, path + "/delete")).status == 404
+    assert await _audit(pool) == [
+        (ADMIN, "set_catchall", "localpost.test"),
+        (ADMIN, "unset_catchall", "localpost.test"),
+    ]
+
+
+async def test_the_list_and_catchall_commands_are_audited(
+    config: Any, pool: Any, monkeypatch: Any, client: Client
+) -> None:
+    await _accounts(client, ALICE)
+    monkeypatch.setenv("DATABASE_URL", config.database_url)
+    monkeypatch.setenv("LOCALPOST_DOMAIN", "localpost.test")
+    monkeypatch.setenv("LOCALPOST_DEV", "1")
+    monkeypatch.setenv("USER", "operator")
+    monkeypatch.setenv("LOGNAME", "operator")
+    team = "team@localpost.test"
+    for argv in (
+        ["list", "create", team],
+        ["list", "add", team, ALICE],
+        ["list", "policy", team, "local"],
+        ["list", "remove", team, ALICE],
+        ["list", "show", team],
+        ["catchall", "set", "localpost.test", team],
+        ["catchall", "unset", "localpost.test"],
+        ["list", "delete", team],
+    ):
+        assert await asyncio.to_thread(cli.main, argv) == 0, argv
+    assert await asyncio.to_thread(cli.main, ["list", "delete", team]) == 1
+    assert await _audit(pool) == [
+        ("cli:operator", action, target)
+        for action, target in (
+            ("create_list", team),
+            ("add_members", team),
+            ("list_policy", team),
+            ("remove_members", team),
+            ("set_catchall", "localpost.test"),
+            ("unset_catchall", "localpost.test"),
+            ("delete_list", team),
+        )
+    ]

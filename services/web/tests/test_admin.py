@@ -29,11 +29,20 @@ ADMIN_ROUTES = [
     ("POST", "/admin/accounts/{address}/grant"),
     ("POST", "/admin/accounts/{address}/revoke"),
     ("POST", "/admin/accounts/{address}/reset-link"),
+    ("POST", "/admin/accounts/{address}/quota"),
     ("GET", "/admin/accounts/{address}/delete"),
     ("POST", "/admin/accounts/{address}/delete"),
     ("GET", "/admin/aliases"),
     ("POST", "/admin/aliases"),
     ("POST", "/admin/aliases/{address}/delete"),
+    ("GET", "/admin/lists"),
+    ("POST", "/admin/lists"),
+    ("GET", "/admin/lists/{address}"),
+    ("POST", "/admin/lists/{address}/members"),
+    ("POST", "/admin/lists/{address}/members/remove"),
+    ("POST", "/admin/lists/{address}/policy"),
+    ("POST", "/admin/lists/{address}/delete"),
+    ("POST", "/admin/catchall"),
     ("GET", "/admin/invitations"),
     ("POST", "/admin/invitations"),
     ("POST", "/admin/invitations/1/revoke"),
@@ -58,6 +67,8 @@ def test_the_table_covers_every_admin_route(client: Client) -> None:
         path = path.replace("/1/", "/{id}/").replace("/01AAAAAAAAAAAAAAAAAAAAAAAA/", "/{id}/")
         for action in ("disable", "enable", "grant", "revoke", "reset-link"):
             path = path.replace("{address}/" + action, "{address}/{action}")
+        if path.startswith("/admin/lists/{address}/"):
+            path = "/admin/lists/{address}/{action}"
         listed.add((method, path))
     assert listed == routed
 
@@ -107,7 +118,9 @@ async def test_everyone_but_an_administrator_gets_the_unknown_pages_404(
     expected = await _unknown_page(client, method, token)
     data = {"csrf_token": token, "mode": "closed", "address": "x@localpost.test",
             "targets": victim, "name": "X", "password": h.password, "days": "3",
-            "confirmed": "1"}  # fmt: skip
+            "confirmed": "1", "quota": "1MiB", "policy": "anyone", "members": victim,
+            "member": victim, "domain": "localpost.test"}  # fmt: skip
+    catchalls = await pool.fetchval("SELECT count(*) FROM catchalls")
 
     response = await client.request(
         method,
@@ -122,11 +135,13 @@ async def test_everyone_but_an_administrator_gets_the_unknown_pages_404(
     else:
         assert (response.status, _same_page(await response.text())) == expected
     row = await pool.fetchrow(
-        "SELECT disabled_at, is_admin FROM accounts WHERE address = $1", victim
+        "SELECT disabled_at, is_admin, quota FROM accounts WHERE address = $1", victim
     )
     assert row is not None
-    assert (row["disabled_at"], row["is_admin"]) == (None, False)
+    assert (row["disabled_at"], row["is_admin"], row["quota"]) == (None, False, None)
     assert await pool.fetchval("SELECT count(*) FROM service_settings") == 0
+    assert await pool.fetchval("SELECT count(*) FROM catchalls") == catchalls
+    assert not await pool.fetchval("SELECT count(*) FROM lists WHERE address = 'x@localpost.test'")
 
 
 ADMIN_POSTS = [(m, p) for m, p in ADMIN_ROUTES if m == "POST"]
@@ -139,7 +154,8 @@ async def test_an_administrators_posts_need_the_csrf_token(
 ) -> None:
     await _admin(client, h, pool)
     victim = await h.register(client)
-    data = {"mode": "closed", "confirmed": "1"}
+    data = {"mode": "closed", "confirmed": "1", "quota": "1MiB", "address": "l@localpost.test",
+            "policy": "anyone", "domain": "localpost.test", "target": victim}  # fmt: skip
     if token is not None:
         data["csrf_token"] = token
     recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
@@ -239,6 +255,69 @@ async def test_the_last_administrator_cannot_revoke_or_disable_themselves(
     assert refused.status == 409
 
 
+async def test_an_administrator_sets_a_quota_shown_with_the_usage_and_audited(
+    client: Client, h: Any, pool: Any
+) -> None:
+    me = await _admin(client, h, pool)
+    user = await h.register(client)
+    local = user.split("@")[0]
+    listing = await (await client.get(f"/admin/accounts?q={local}")).text()
+    assert "0 bytes of" in listing
+    assert "default (no limit)" in listing  # LOCALPOST_DEFAULT_QUOTA unset in the tests
+
+    for typed, stored, shown in (
+        ("500MiB", 500 * 1024**2, "500.0 MB"),
+        ("2 GiB", 2 * 1024**3, "2.0 GB"),
+        ("0", 0, "no limit"),
+        ("default", None, "default (no limit)"),
+    ):
+        answer = await _form(client, f"/admin/accounts/{user}/quota", {"quota": typed})
+        assert answer.status == 303, typed
+        assert await pool.fetchval("SELECT quota FROM accounts WHERE address = $1", user) == stored
+        assert shown in await (await client.get(f"/admin/accounts?q={local}")).text()
+    rows = await pool.fetch(
+        "SELECT actor, action, detail FROM admin_audit WHERE target = $1 ORDER BY id", user
+    )
+    assert [(r["actor"], r["action"]) for r in rows] == [(me, "set_quota")] * 4
+    assert [r["detail"]["quota"] for r in rows] == [500 * 1024**2, 2 * 1024**3, 0, None]
+
+
+HOSTILE_QUOTAS = ["", "   ", "lots", "1.5GiB", "-1", "5 PiB", "9" * 30, "1\x00", "1\u2028",
+                  "x" * 100, "<b>1</b>"]  # fmt: skip
+
+
+@pytest.mark.parametrize("typed", HOSTILE_QUOTAS)
+async def test_hostile_quotas_are_field_errors_keeping_input(
+    client: Client, h: Any, pool: Any, typed: str
+) -> None:
+    await _admin(client, h, pool)
+    user = await h.register(client)
+    recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
+
+    response = await _form(client, f"/admin/accounts/{user}/quota", {"quota": typed})
+
+    assert response.status == 422
+    page = await response.text()
+    assert 'id="quota-error"' in page
+    assert f'data-account="{user}"' in page  # the account's row, whatever page it was on
+    if typed.isprintable() and "<" not in typed:
+        assert f'value="{typed}"' in page
+    assert await pool.fetchval("SELECT quota FROM accounts WHERE address = $1", user) is None
+    assert await pool.fetchval("SELECT count(*) FROM admin_audit") == recorded
+
+
+@pytest.mark.parametrize("address", [GHOST, "a%00b@localpost.test", "x" * 400, "%E2%80%A8"])
+async def test_a_quota_for_no_such_account_is_a_404_never_a_5xx(
+    client: Client, h: Any, pool: Any, address: str
+) -> None:
+    await _admin(client, h, pool)
+    recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
+    for typed in ("1MiB", ""):
+        response = await _form(client, f"/admin/accounts/{address}/quota", {"quota": typed})
+        assert response.status in (404, 422), typed
+    assert await pool.fetchval("SELECT count(*) FROM admin_audit") == recorded
+
+
 # (field values, the field that must carry the error)
 HOSTILE_ACCOUNTS = [
     ({"name": "", "address": "a", "password": "x"}, "name"),
@@ -311,6 +390,160 @@ async def test_aliases_are_added_and_removed(client: Client, h: Any, pool: Any) 
     missing = await _form(client, f"/admin/aliases/{alias}/delete", {})
     assert missing.status == 404
     assert "no such alias" in await missing.text()
+
+
+async def _list(client: Client, h: Any) -> str:
+    address = "list-" + h.fresh_address()
+    made = await _form(client, "/admin/lists", {"address": address, "policy": "members"})
+    assert made.status == 303
+    return address
+
+
+async def test_an_administrator_runs_lists_and_catchalls_each_change_audited(
+    client: Client, h: Any, pool: Any
+) -> None:
+    me = await _admin(client, h, pool)
+    user = await h.register(client)
+    team = await _list(client, h)
+    page = await (await client.get("/admin/lists")).text()
+    assert f'data-list="{team}"' in page
+    assert "Members only" in page
+    path = f"/admin/lists/{team}"
+    assert (await _form(client, path + "/members", {"members": f"{me}, {user}"})).status == 303
+    shown = await (await client.get(path)).text()
+    assert f'data-member="{me}"' in shown
+    assert f'data-member="{user}"' in shown
+    assert (await _form(client, path + "/policy", {"policy": "anyone"})).status == 303
+    assert (await _form(client, path + "/members/remove", {"member": me})).status == 303
+    shown = await (await client.get(path)).text()
+    assert f'data-member="{me}"' not in shown
+    assert '<option value="anyone" selected>' in shown
+
+    on = await _form(client, "/admin/catchall", {"domain": "localpost.test", "target": team})
+    assert on.status == 303
+    assert (
+        await pool.fetchval("SELECT target FROM catchalls WHERE domain = 'localpost.test'") == team
+    )
+    off = await _form(client, "/admin/catchall", {"domain": "localpost.test", "target": ""})
+    assert off.status == 303
+    assert (
+        await pool.fetchval("SELECT count(*) FROM catchalls WHERE domain = 'localpost.test'") == 0
+    )
+    assert (await _form(client, path + "/delete", {})).status == 303
+    assert (await client.get(path)).status == 404
+
+    rows = await pool.fetch(
+        "SELECT action FROM admin_audit WHERE actor = $1 AND target = ANY($2) ORDER BY id",
+        me,
+        [team, "localpost.test"],
+    )
+    assert [r["action"] for r in rows] == [
+        "create_list", "add_members", "list_policy", "remove_members", "set_catchall",
+        "unset_catchall", "delete_list",
+    ]  # fmt: skip
+
+
+HOSTILE_LISTS = [
+    ({"address": "", "policy": "members"}, "address"),
+    ({"address": "a\x00b", "policy": "members"}, "address"),
+    ({"address": "l" * 400, "policy": "members"}, "address"),
+    ({"address": "l\u2028x", "policy": "members"}, "address"),
+    ({"address": "team@elsewhere.example", "policy": "members"}, "address"),
+    ({"address": "{me}", "policy": "members"}, "address"),
+    ({"address": "list-{n}", "policy": "all"}, "policy"),
+    ({"address": "list-{n}", "policy": ""}, "policy"),
+]
+
+
+@pytest.mark.parametrize(("values", "bad"), HOSTILE_LISTS)
+async def test_hostile_list_forms_are_field_errors_keeping_input(
+    client: Client, h: Any, pool: Any, values: dict[str, str], bad: str
+) -> None:
+    me = await _admin(client, h, pool)
+    n = h.fresh_address().split("@")[0]
+    values = {k: v.replace("{me}", me).replace("{n}", n) for k, v in values.items()}
+    before = await pool.fetchval("SELECT count(*) FROM lists")
+
+    response = await _form(client, "/admin/lists", values)
+
+    assert response.status == 422
+    page = await response.text()
+    assert f'id="{bad}-error"' in page
+    if values["address"].isprintable():
+        assert f'value="{values["address"]}"' in page
+    assert await pool.fetchval("SELECT count(*) FROM lists") == before
+
+
+# (the form, its fields, the field that must carry the error)
+HOSTILE_LIST_CHANGES = [
+    ("members", {"members": ""}, "members"),
+    ("members", {"members": "nobody-{n}"}, "members"),
+    ("members", {"members": "a\x00b"}, "members"),
+    ("members", {"members": "m" * 400}, "members"),
+    ("members", {"members": " ".join(["a"] * 60)}, "members"),
+    ("members/remove", {"member": "nobody-{n}@localpost.test"}, "member"),
+    ("members/remove", {"member": ""}, "member"),
+    ("policy", {"policy": "everyone"}, "policy"),
+]
+
+
+@pytest.mark.parametrize(("action", "values", "bad"), HOSTILE_LIST_CHANGES)
+async def test_hostile_list_changes_are_field_errors(
+    client: Client, h: Any, pool: Any, action: str, values: dict[str, str], bad: str
+) -> None:
+    await _admin(client, h, pool)
+    team = await _list(client, h)
+    n = h.fresh_address().split("@")[0]
+    values = {k: v.replace("{n}", n) for k, v in values.items()}
+    recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
+
+    response = await _form(client, f"/admin/lists/{team}/{action}", values)
+
+    assert response.status == 422
+    assert f'id="{bad}-error"' in await response.text()
+    assert await pool.fetchval("SELECT count(*) FROM admin_audit") == recorded
+
+
+HOSTILE_CATCHALLS = [
+    ({"domain": "localpost.test", "target": "nobody-{n}"}, "target"),
+    ({"domain": "localpost.test", "target": "a\x00b"}, "target"),
+    ({"domain": "localpost.test", "target": "t" * 400}, "target"),
+    ({"domain": "elsewhere.example", "target": "{me}"}, "form"),
+    ({"domain": "", "target": "{me}"}, "form"),
+]
+
+
+@pytest.mark.parametrize(("values", "bad"), HOSTILE_CATCHALLS)
+async def test_hostile_catchall_forms_are_field_errors(
+    client: Client, h: Any, pool: Any, values: dict[str, str], bad: str
+) -> None:
+    me = await _admin(client, h, pool)
+    n = h.fresh_address().split("@")[0]
+    values = {k: v.replace("{me}", me).replace("{n}", n) for k, v in values.items()}
+    before = await pool.fetchval("SELECT count(*) FROM catchalls")
+
+    response = await _form(client, "/admin/catchall", values)
+
+    assert response.status == 422
+    page = await response.text()
+    assert 'role="alert"' in page if bad == "form" else f'id="{bad}-error"' in page
+    assert await pool.fetchval("SELECT count(*) FROM catchalls") == before
+
+
+@pytest.mark.parametrize("address", [GHOST, "a%00b@localpost.test", "x" * 400, "%2E%2E"])
+async def test_an_unknown_list_is_a_clean_404(
+    client: Client, h: Any, pool: Any, address: str
+) -> None:
+    await _admin(client, h, pool)
+    assert (await client.get(f"/admin/lists/{address}")).status == 404
+    for action, values in (
+        ("members", {"members": GHOST}),
+        ("members/remove", {"member": GHOST}),
+        ("policy", {"policy": "anyone"}),
+        ("delete", {}),
+    ):
+        response = await _form(client, f"/admin/lists/{address}/{action}", values)
+        assert response.status in (404, 422), action
 
 
 HOSTILE_INVITATIONS = [
@@ -485,6 +718,23 @@ API_ROUTES = [
     ("DELETE", "/api/v1/admin/accounts/{address}"),
     ("PUT", "/api/v1/admin/registration"),
     ("GET", "/api/v1/admin/audit"),
+    ("PUT", "/api/v1/admin/accounts/{address}/quota"),
+    ("GET", "/api/v1/admin/aliases"),
+    ("POST", "/api/v1/admin/aliases"),
+    ("DELETE", "/api/v1/admin/aliases/{address}"),
+    ("GET", "/api/v1/admin/invitations"),
+    ("POST", "/api/v1/admin/invitations"),
+    ("DELETE", "/api/v1/admin/invitations/1"),
+    ("GET", "/api/v1/admin/unclaimed"),
+    ("DELETE", "/api/v1/admin/unclaimed/01AAAAAAAAAAAAAAAAAAAAAAAA"),
+    ("POST", "/api/v1/admin/unclaimed/01AAAAAAAAAAAAAAAAAAAAAAAA/deliver"),
+    ("GET", "/api/v1/admin/lists"),
+    ("POST", "/api/v1/admin/lists"),
+    ("GET", "/api/v1/admin/lists/{address}"),
+    ("PATCH", "/api/v1/admin/lists/{address}"),
+    ("DELETE", "/api/v1/admin/lists/{address}"),
+    ("GET", "/api/v1/admin/catchalls"),
+    ("PUT", "/api/v1/admin/catchalls/localpost.test"),
 ]
 
 
@@ -500,7 +750,11 @@ async def test_the_admin_api_is_404_but_for_an_administrators_token(
     elif who == "admin-session":
         await _admin(client, h, pool)
         headers["X-CSRF-Token"] = await h.csrf_token(client, "/settings")
-    body = {"mode": "closed", "name": "X", "address": h.fresh_address(), "password": h.password}
+    body = {"mode": "closed", "name": "X", "address": h.fresh_address(), "password": h.password,
+            "quota": "1MiB", "targets": [victim], "policy": "anyone", "add": [victim],
+            "target": victim}  # fmt: skip
+    recorded = await pool.fetchval("SELECT count(*) FROM admin_audit")
+    catchalls = await pool.fetchval("SELECT count(*) FROM catchalls")
 
     response = await client.request(method, path.format(address=victim), json=body, headers=headers)
 
@@ -511,10 +765,12 @@ async def test_the_admin_api_is_404_but_for_an_administrators_token(
     )
     assert await response.json() == await unknown.json()
     row = await pool.fetchrow(
-        "SELECT disabled_at, is_admin FROM accounts WHERE address = $1", victim
+        "SELECT disabled_at, is_admin, quota FROM accounts WHERE address = $1", victim
     )
-    assert (row["disabled_at"], row["is_admin"]) == (None, False)
+    assert (row["disabled_at"], row["is_admin"], row["quota"]) == (None, False, None)
     assert await pool.fetchval("SELECT count(*) FROM service_settings") == 0
+    assert await pool.fetchval("SELECT count(*) FROM admin_audit") == recorded
+    assert await pool.fetchval("SELECT count(*) FROM catchalls") == catchalls
 
 
 async def test_an_administrators_token_does_what_the_pages_do(
@@ -551,3 +807,120 @@ async def test_an_administrators_token_does_what_the_pages_do(
         (me, a) for a in ACCOUNT_LIFE
     ]
     assert (await client.get("/api/v1/admin/audit?before=x", headers=bearer)).status == 422
+
+
+async def test_an_administrators_token_sets_quotas_aliases_invitations_and_unclaimed_mail(
+    client: Client, h: Any, pool: Any, deliver: Any
+) -> None:
+    me = await h.register(client)
+    await pool.execute("UPDATE accounts SET is_admin = true WHERE address = $1", me)
+    bearer = {"Authorization": f"Bearer {await h.api_token(client, me)}"}
+    user = await h.register(client)
+
+    quota = await client.put(
+        f"/api/v1/admin/accounts/{user}/quota", json={"quota": "2GiB"}, headers=bearer
+    )
+    assert (await quota.json())["limit"] == 2 * 1024**3
+    bad = await client.put(
+        f"/api/v1/admin/accounts/{user}/quota", json={"quota": "lots"}, headers=bearer
+    )
+    assert bad.status == 422
+    assert "not a size" in (await bad.json())["fields"]["quota"]
+    ghost = await client.put(
+        f"/api/v1/admin/accounts/{GHOST}/quota", json={"quota": "1MiB"}, headers=bearer
+    )
+    assert ghost.status == 404
+
+    alias = "api-" + h.fresh_address()
+    added = await client.post(
+        "/api/v1/admin/aliases", json={"address": alias, "targets": [user]}, headers=bearer
+    )
+    assert (await added.json())["targets"] == [user]
+    refused = await client.post(
+        "/api/v1/admin/aliases", json={"address": alias, "targets": "x"}, headers=bearer
+    )
+    assert refused.status == 422
+    listed = await (await client.get("/api/v1/admin/aliases", headers=bearer)).json()
+    assert {"address": alias, "targets": [user]} in listed["aliases"]
+    assert (await client.delete(f"/api/v1/admin/aliases/{alias}", headers=bearer)).status == 204
+    assert (await client.delete(f"/api/v1/admin/aliases/{alias}", headers=bearer)).status == 404
+
+    invited = await client.post("/api/v1/admin/invitations", json={"days": 3}, headers=bearer)
+    assert invited.status == 201
+    made = await invited.json()
+    assert "/invite/" in made["link"]
+    listing = await (await client.get("/api/v1/admin/invitations", headers=bearer)).json()
+    assert made["id"] in [i["id"] for i in listing["invitations"]]
+    too_long = await client.post("/api/v1/admin/invitations", json={"days": 91}, headers=bearer)
+    assert too_long.status == 422
+    path = f"/api/v1/admin/invitations/{made['id']}"
+    assert (await client.delete(path, headers=bearer)).status == 204
+    assert (
+        await client.delete("/api/v1/admin/invitations/999999999", headers=bearer)
+    ).status == 404
+
+    subject = "lost " + user
+    raw = f"Subject: {subject}\r\n\r\nnobody\r\n".encode()
+    await deliver(raw, rcpt_to=["nobody-" + user])
+    page = await (await client.get("/api/v1/admin/unclaimed", headers=bearer)).json()
+    [lost] = [m["id"] for m in page["messages"] if m["subject"] == subject]
+    path = f"/api/v1/admin/unclaimed/{lost}/deliver"
+    assert (await client.post(path, json={"address": GHOST}, headers=bearer)).status == 404
+    assert (await client.post(path, json={"address": user}, headers=bearer)).status == 204
+    gone = await client.delete(f"/api/v1/admin/unclaimed/{lost}", headers=bearer)
+    assert gone.status == 404
+    assert (await client.get("/api/v1/admin/unclaimed?before=%00", headers=bearer)).status == 422
+
+    rows = await pool.fetch("SELECT action FROM admin_audit WHERE actor = $1 ORDER BY id", me)
+    assert [r["action"] for r in rows] == [
+        "set_quota", "add_alias", "remove_alias", "create_invitation", "revoke_invitation",
+        "deliver_unclaimed",
+    ]  # fmt: skip
+
+
+async def test_an_administrators_token_runs_lists_and_catchalls(
+    client: Client, h: Any, pool: Any
+) -> None:
+    me = await h.register(client)
+    await pool.execute("UPDATE accounts SET is_admin = true WHERE address = $1", me)
+    bearer = {"Authorization": f"Bearer {await h.api_token(client, me)}"}
+    user = await h.register(client)
+    team = "api-list-" + h.fresh_address()
+
+    made = await client.post(
+        "/api/v1/admin/lists", json={"address": team, "policy": "members"}, headers=bearer
+    )
+    assert made.status == 201
+    taken = await client.post(
+        "/api/v1/admin/lists", json={"address": me, "policy": "members"}, headers=bearer
+    )
+    assert (await taken.json())["fields"] == {"address": "is an account's address"}
+    path = f"/api/v1/admin/lists/{team}"
+    changed = await client.patch(
+        path, json={"policy": "local", "add": [me, user], "remove": [me]}, headers=bearer
+    )
+    assert await changed.json() == {"address": team, "policy": "local", "members": [user]}
+    unknown = await client.patch(path, json={"add": [GHOST]}, headers=bearer)
+    assert unknown.status == 422
+    assert "members" in (await unknown.json())["fields"]
+    listed = await (await client.get("/api/v1/admin/lists", headers=bearer)).json()
+    assert {"address": team, "policy": "local", "members": [user]} in listed["lists"]
+
+    catchall = "/api/v1/admin/catchalls/localpost.test"
+    on = await client.put(catchall, json={"target": team}, headers=bearer)
+    assert (await on.json())["target"] == team
+    domains = await (await client.get("/api/v1/admin/catchalls", headers=bearer)).json()
+    assert {"domain": "localpost.test", "target": team} in domains["catchalls"]
+    assert (await client.put(catchall, json={"target": GHOST}, headers=bearer)).status == 422
+    assert (await client.put(catchall, json={"target": None}, headers=bearer)).status == 204
+    elsewhere = "/api/v1/admin/catchalls/elsewhere.example"
+    assert (await client.put(elsewhere, json={"target": team}, headers=bearer)).status == 404
+
+    assert (await client.delete(path, headers=bearer)).status == 204
+    assert (await client.get(path, headers=bearer)).status == 404
+    assert (await client.patch(path, json={"policy": "anyone"}, headers=bearer)).status == 404
+    rows = await pool.fetch("SELECT action FROM admin_audit WHERE actor = $1 ORDER BY id", me)
+    assert [r["action"] for r in rows] == [
+        "create_list", "list_policy", "add_members", "remove_members", "set_catchall",
+        "unset_catchall", "delete_list",
+    ]  # fmt: skip

@@ -118,14 +118,23 @@ async def delete_account(pool: db.Pool, address: str, *, actor: str) -> None:
         await db.delete_account(tx, account_id=account["id"])
 
 
-async def set_quota(pool: db.Pool, address: str, quota: int | None, *, default: int) -> str:
+async def set_quota(
+    pool: db.Pool, address: str, quota: int | None, *, default: int, actor: str | None = None
+) -> str:
     """Set the account's own storage limit (None: LOCALPOST_DEFAULT_QUOTA, ``default``);
     a line saying what it is now. AccountNotFound for an address with no account."""
-    if not db.storable(address) or not await db.set_quota(pool, address=address, quota=quota):
+    if not db.storable(address):
         raise AccountNotFound(address)
-    account = await db.get_account(pool, address=address)
-    assert account is not None  # it was just updated
-    row = await db.get_quota(pool, account_id=account["id"])
+    audit = db.audited(
+        pool, actor=actor or cli_actor(), action="set_quota", target=address,
+        detail={"quota": quota},
+    )  # fmt: skip
+    async with audit as tx:
+        if not await db.set_quota(tx, address=address, quota=quota):
+            raise AccountNotFound(address)
+        account = await db.get_account(tx, address=address)
+        assert account is not None  # it was just updated
+        row = await db.get_quota(tx, account_id=account["id"])
     usage = usage_of(used=row["quota_used"], own=quota, default=default)
     limit = "no limit" if usage.limit is None else f"a limit of {usage.limit} bytes"
     source = " (LOCALPOST_DEFAULT_QUOTA)" if quota is None else ""

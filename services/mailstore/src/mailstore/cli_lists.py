@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from mailstore import db
+from mailstore import db, lists_admin
 from mailstore.errors import CatchallRefused, ListRefused
 from mailstore.migrations import apply_migrations
 from mailstore.recipients import MEMBERS, POLICIES
@@ -99,7 +99,8 @@ async def _run(
     command: Callable[[db.Pool, argparse.Namespace], Awaitable[list[str]]],
     args: argparse.Namespace,
 ) -> int:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    # init: the audit rows' detail is jsonb (db.init_connection's codec).
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=db.init_connection)
     try:
         await apply_migrations(pool)
         lines = await command(pool, args)
@@ -117,36 +118,33 @@ async def _run(
 
 
 async def _list_command(pool: db.Pool, args: argparse.Namespace) -> list[str]:
+    # Each change is audited as cli:<os user> (lists_admin.py); reading is not.
     address = getattr(args, "address", "")
     if args.action == "create":
-        await db.create_list(pool, address=address, policy=args.policy)
+        await lists_admin.create_list(pool, address, args.policy, actor=None)
         return [_line(db.ListInfo(address, args.policy, []))]
     if args.action == "delete":
-        if not await db.delete_list(pool, address=address):
-            raise ListRefused(address, "no such list")
+        await lists_admin.delete_list(pool, address, actor=None)
         return [f"{address} deleted"]
-    if args.action == "add":
-        await db.add_members(pool, address=address, members=args.members)
-    elif args.action == "remove":
-        await db.remove_members(pool, address=address, members=args.members)
+    if args.action in ("add", "remove"):
+        add = args.action == "add"
+        await lists_admin.change_members(pool, address, args.members, add=add, actor=None)
     elif args.action == "policy":
-        if not await db.set_policy(pool, address=address, policy=args.policy):
-            raise ListRefused(address, "no such list")
+        await lists_admin.set_policy(pool, address, args.policy, actor=None)
     elif args.action == "list":
         return [_line(found) for found in await db.list_lists(pool)]
     found = await db.get_list(pool, address=address)
     if found is None:
-        raise ListRefused(address, "no such list")
+        raise ListRefused(address, lists_admin.NO_SUCH_LIST)
     return [_line(found)]
 
 
 async def _catchall_command(pool: db.Pool, args: argparse.Namespace) -> list[str]:
     if args.action == "set":
-        await db.set_catchall(pool, domain=args.domain, target=args.target)
+        await lists_admin.set_catchall(pool, args.domain, args.target, actor=None)
         return [f"{args.domain} -> {args.target}"]
     if args.action == "unset":
-        if not await db.unset_catchall(pool, domain=args.domain):
-            raise CatchallRefused(args.domain, "has no catch-all")
+        await lists_admin.unset_catchall(pool, args.domain, actor=None)
         return [f"{args.domain} catch-all off"]
     return [f"{domain} -> {target}" for domain, target in (await db.list_catchalls(pool)).items()]
 

@@ -8,6 +8,7 @@ from mailstore import db
 from mailstore.views import (
     accounts,
     admin,
+    admin_lists,
     drafts,
     folders,
     health,
@@ -34,6 +35,7 @@ SECRET_ROUTES = frozenset(
 )
 # The web's /admin pages (views/admin.py): the web checks that its user is an administrator.
 ADMIN = "/v1/admin"
+ADMIN_LIST = ADMIN + "/lists/{address}"
 ADMIN_ACCOUNT = ADMIN + "/accounts/{address}"
 
 
@@ -125,11 +127,25 @@ def setup_routes(app: web.Application) -> None:
     router.add_post(ADMIN_ACCOUNT + "/enable", admin.enable, name="admin_enable")
     router.add_post(ADMIN_ACCOUNT + "/admin", admin.set_admin, name="admin_set_admin")
     router.add_post(ADMIN_ACCOUNT + "/delete", admin.delete_account, name="admin_delete")
+    router.add_post(ADMIN_ACCOUNT + "/quota", admin.set_quota, name="admin_set_quota")
     router.add_post(ADMIN_ACCOUNT + "/reset-link", admin.reset_link, name="admin_reset_link")
     router.add_get(ADMIN + "/aliases", admin.list_aliases, name="admin_aliases")
     router.add_post(ADMIN + "/aliases", admin.add_alias, name="admin_add_alias")
     router.add_post(ADMIN + "/aliases/{address}/delete", admin.remove_alias,
                     name="admin_remove_alias")  # fmt: skip
+    router.add_get(ADMIN + "/lists", admin_lists.list_lists, name="admin_lists")
+    router.add_post(ADMIN + "/lists", admin_lists.create_list, name="admin_create_list")
+    router.add_get(ADMIN_LIST, admin_lists.get_list, name="admin_list")
+    router.add_post(ADMIN_LIST + "/delete", admin_lists.delete_list, name="admin_delete_list")
+    router.add_post(ADMIN_LIST + "/members", admin_lists.add_members, name="admin_add_members")
+    router.add_post(ADMIN_LIST + "/members/delete", admin_lists.remove_members,
+                    name="admin_remove_members")  # fmt: skip
+    router.add_post(ADMIN_LIST + "/policy", admin_lists.set_policy, name="admin_list_policy")
+    router.add_get(ADMIN + "/catchalls", admin_lists.list_catchalls, name="admin_catchalls")
+    router.add_post(ADMIN + "/catchalls/{domain}", admin_lists.set_catchall,
+                    name="admin_set_catchall")  # fmt: skip
+    router.add_post(ADMIN + "/catchalls/{domain}/delete", admin_lists.unset_catchall,
+                    name="admin_unset_catchall")  # fmt: skip
     router.add_get(ADMIN + "/invitations", admin.list_invitations, name="admin_invitations")
     router.add_post(ADMIN + "/invitations", admin.create_invitation, name="admin_invite")
     router.add_post(ADMIN + "/invitations/{id:[0-9]{1,20}}/revoke", admin.revoke_invitation,

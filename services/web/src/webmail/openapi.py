@@ -343,6 +343,9 @@ _ADMIN_ERRORS = {
     "503": _ERRORS["503"],
 }
 _ANY = {"type": "object"}
+_POLICIES = ("members", "local", "anyone")
+_ADDRESS_LIST = {"type": "array", "items": {"type": "string"}}
+_MESSAGE_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _ADMIN_PATHS: dict[str, Any] = {
     "/api/v1/admin/accounts": {
         "get": {
@@ -423,6 +426,163 @@ _ADMIN_PATHS: dict[str, Any] = {
                 _PAGE[0],
             ],
             "responses": {"200": _json(_ANY, "a page"), **_ADMIN_ERRORS},
+        }
+    },
+    "/api/v1/admin/accounts/{address}/quota": {
+        "put": {
+            **_ADMIN_ONLY,
+            "summary": "Set the storage quota: a size read as LOCALPOST_DEFAULT_QUOTA is"
+            " (500MiB, 2GiB), 0 for none, or default; answers the usage in bytes",
+            "parameters": [_ADDRESS],
+            "requestBody": _body({"quota": {"type": "string"}}, ["quota"]),
+            "responses": {"200": _json(_ANY, "set"), **_ADMIN_ERRORS},
+        }
+    },
+    "/api/v1/admin/aliases": {
+        "get": {
+            **_ADMIN_ONLY,
+            "summary": "Every alias and the accounts it delivers to",
+            "responses": {"200": _json(_ANY, "the aliases"), **_ADMIN_ERRORS},
+        },
+        "post": {
+            **_ADMIN_ONLY,
+            "summary": "Make address deliver to the target accounts (added to any it has)",
+            "requestBody": _body(
+                {
+                    "address": {"type": "string"},
+                    "targets": {"type": "array", "items": {"type": "string"}},
+                },
+                ["address", "targets"],
+            ),
+            "responses": {"200": _json(_ANY, "the alias"), **_ADMIN_ERRORS},
+        },
+    },
+    "/api/v1/admin/aliases/{address}": {
+        "delete": {
+            **_ADMIN_ONLY,
+            "summary": "Delete the alias",
+            "parameters": [_ADDRESS],
+            "responses": {"204": {"description": "deleted"}, **_ADMIN_ERRORS},
+        }
+    },
+    "/api/v1/admin/lists": {
+        "get": {
+            **_ADMIN_ONLY,
+            "summary": "Every list: address, policy, members",
+            "responses": {"200": _json(_ANY, "the lists"), **_ADMIN_ERRORS},
+        },
+        "post": {
+            **_ADMIN_ONLY,
+            "summary": "A new list with no members",
+            "requestBody": _body(
+                {"address": {"type": "string"}, "policy": {"enum": list(_POLICIES)}},
+                ["address", "policy"],
+            ),
+            "responses": {"201": _json(_ANY, "created"), **_ADMIN_ERRORS},
+        },
+    },
+    "/api/v1/admin/lists/{address}": {
+        "get": {
+            **_ADMIN_ONLY,
+            "summary": "One list: policy and members",
+            "parameters": [_ADDRESS],
+            "responses": {"200": _json(_ANY, "the list"), **_ADMIN_ERRORS},
+        },
+        "patch": {
+            **_ADMIN_ONLY,
+            "summary": "Change the policy, add and remove members (each audited, in that order)",
+            "parameters": [_ADDRESS],
+            "requestBody": _body(
+                {
+                    "policy": {"enum": list(_POLICIES)},
+                    "add": _ADDRESS_LIST,
+                    "remove": _ADDRESS_LIST,
+                },
+                [],
+            ),
+            "responses": {"200": _json(_ANY, "the list"), **_ADMIN_ERRORS},
+        },
+        "delete": {
+            **_ADMIN_ONLY,
+            "summary": "Delete the list",
+            "parameters": [_ADDRESS],
+            "responses": {"204": {"description": "deleted"}, **_ADMIN_ERRORS},
+        },
+    },
+    "/api/v1/admin/catchalls": {
+        "get": {
+            **_ADMIN_ONLY,
+            "summary": "Every local domain and its catch-all target (null: off)",
+            "responses": {"200": _json(_ANY, "the domains"), **_ADMIN_ERRORS},
+        }
+    },
+    "/api/v1/admin/catchalls/{domain}": {
+        "put": {
+            **_ADMIN_ONLY,
+            "summary": "Turn the domain's catch-all on (target: an address) or off (null)",
+            "parameters": [
+                {"name": "domain", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "requestBody": _body({"target": {"type": ["string", "null"]}}, ["target"]),
+            "responses": {
+                "200": _json(_ANY, "on"),
+                "204": {"description": "off"},
+                **_ADMIN_ERRORS,
+            },
+        }
+    },
+    "/api/v1/admin/invitations": {
+        "get": {
+            **_ADMIN_ONLY,
+            "summary": "Invitations, newest first",
+            "parameters": [_PAGE[0]],
+            "responses": {"200": _json(_ANY, "the invitations"), **_ADMIN_ERRORS},
+        },
+        "post": {
+            **_ADMIN_ONLY,
+            "summary": "A one-time sign-up link (returned once), optionally for one address",
+            "requestBody": _body(
+                {"address": {"type": ["string", "null"]}, "days": {"type": "integer"}}, []
+            ),
+            "responses": {"201": _json(_ANY, "the link"), **_ADMIN_ERRORS},
+        },
+    },
+    "/api/v1/admin/invitations/{id}": {
+        "delete": {
+            **_ADMIN_ONLY,
+            "summary": "Revoke an invitation",
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "responses": {"204": {"description": "revoked"}, **_ADMIN_ERRORS},
+        }
+    },
+    "/api/v1/admin/unclaimed": {
+        "get": {
+            **_ADMIN_ONLY,
+            "summary": "Mail that reached no account, newest first; next: pass as before",
+            "parameters": [
+                {"name": "before", "in": "query", "schema": {"type": "string"}},
+                _PAGE[0],
+            ],
+            "responses": {"200": _json(_ANY, "a page"), **_ADMIN_ERRORS},
+        }
+    },
+    "/api/v1/admin/unclaimed/{id}": {
+        "delete": {
+            **_ADMIN_ONLY,
+            "summary": "Delete such a message",
+            "parameters": [_MESSAGE_ID],
+            "responses": {"204": {"description": "deleted"}, **_ADMIN_ERRORS},
+        }
+    },
+    "/api/v1/admin/unclaimed/{id}/deliver": {
+        "post": {
+            **_ADMIN_ONLY,
+            "summary": "Put such a message into an account's Inbox; it leaves the unclaimed",
+            "parameters": [_MESSAGE_ID],
+            "requestBody": _body({"address": {"type": "string"}}, ["address"]),
+            "responses": {"204": {"description": "delivered"}, **_ADMIN_ERRORS},
         }
     },
 }

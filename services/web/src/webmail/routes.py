@@ -9,6 +9,7 @@ from webmail.views import (
     account_settings,
     accounts,
     admin,
+    admin_lists,
     api,
     api_admin,
     api_folders,
@@ -37,6 +38,7 @@ INVITE = "/invite/{token}"
 ADMIN_ACCOUNT = "/admin/accounts/{address}"
 API_ADMIN = "/api/v1/admin"
 ADMIN_ACTION = "{action:disable|enable|grant|revoke|reset-link}"
+LIST_ACTION = "{action:members|members/remove|policy|delete}"
 SETTINGS_SESSION = r"/settings/sessions/{id:[0-9]{1,19}}"
 SETTINGS_TOKEN = r"/settings/tokens/{id:[0-9]{1,19}}"  # noqa: S105 - a path, not a secret
 
@@ -88,12 +90,19 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/admin/accounts", admin.create_account, name="admin_create_account")
     router.add_post(ADMIN_ACCOUNT + "/" + ADMIN_ACTION,
                     admin.account_action, name="admin_account_action")  # fmt: skip
+    router.add_post(ADMIN_ACCOUNT + "/quota", admin.set_quota, name="admin_set_quota")
     router.add_get(ADMIN_ACCOUNT + "/delete", admin.delete_form, name="admin_delete_form")
     router.add_post(ADMIN_ACCOUNT + "/delete", admin.delete_account, name="admin_delete")
     router.add_get("/admin/aliases", admin.aliases, name="admin_aliases")
     router.add_post("/admin/aliases", admin.add_alias, name="admin_add_alias")
     router.add_post("/admin/aliases/{address}/delete", admin.remove_alias,
                     name="admin_remove_alias")  # fmt: skip
+    router.add_get("/admin/lists", admin_lists.lists, name="admin_lists")
+    router.add_post("/admin/lists", admin_lists.create_list, name="admin_create_list")
+    router.add_get("/admin/lists/{address}", admin_lists.one_list, name="admin_list")
+    router.add_post("/admin/lists/{address}/" + LIST_ACTION, admin_lists.list_action,
+                    name="admin_list_action")  # fmt: skip
+    router.add_post("/admin/catchall", admin_lists.set_catchall, name="admin_catchall")
     router.add_get("/admin/invitations", admin.invitations, name="admin_invitations")
     router.add_post("/admin/invitations", admin.create_invitation, name="admin_invite")
     router.add_post(r"/admin/invitations/{id:[0-9]{1,18}}/revoke", admin.revoke_invitation,
@@ -163,3 +172,32 @@ def setup_routes(app: web.Application) -> None:
     router.add_put(API_ADMIN + "/registration", api_admin.set_registration,
                    name="api_admin_registration")  # fmt: skip
     router.add_get(API_ADMIN + "/audit", api_admin.audit, name="api_admin_audit")
+    router.add_put(API_ADMIN + "/accounts/{address}/quota", api_admin.set_quota,
+                   name="api_admin_quota")  # fmt: skip
+    router.add_get(API_ADMIN + "/aliases", api_admin.list_aliases, name="api_admin_aliases")
+    router.add_post(API_ADMIN + "/aliases", api_admin.add_alias, name="api_admin_add_alias")
+    router.add_delete(API_ADMIN + "/aliases/{address}", api_admin.remove_alias,
+                      name="api_admin_remove_alias")  # fmt: skip
+    router.add_get(API_ADMIN + "/lists", api_admin.list_lists, name="api_admin_lists")
+    router.add_post(API_ADMIN + "/lists", api_admin.create_list, name="api_admin_create_list")
+    router.add_get(API_ADMIN + "/lists/{address}", api_admin.get_list, name="api_admin_list")
+    router.add_patch(API_ADMIN + "/lists/{address}", api_admin.change_list,
+                     name="api_admin_change_list")  # fmt: skip
+    router.add_delete(API_ADMIN + "/lists/{address}", api_admin.delete_list,
+                      name="api_admin_delete_list")  # fmt: skip
+    router.add_get(API_ADMIN + "/catchalls", api_admin.list_catchalls,
+                   name="api_admin_catchalls")  # fmt: skip
+    router.add_put(API_ADMIN + "/catchalls/{domain}", api_admin.set_catchall,
+                   name="api_admin_catchall")  # fmt: skip
+    router.add_get(API_ADMIN + "/invitations", api_admin.list_invitations,
+                   name="api_admin_invitations")  # fmt: skip
+    router.add_post(API_ADMIN + "/invitations", api_admin.create_invitation,
+                    name="api_admin_invite")  # fmt: skip
+    router.add_delete(API_ADMIN + r"/invitations/{id:[0-9]{1,18}}", api_admin.revoke_invitation,
+                      name="api_admin_revoke_invitation")  # fmt: skip
+    router.add_get(API_ADMIN + "/unclaimed", api_admin.list_unclaimed,
+                   name="api_admin_unclaimed")  # fmt: skip
+    router.add_delete(API_ADMIN + "/unclaimed/{id}", api_admin.delete_unclaimed,
+                      name="api_admin_delete_unclaimed")  # fmt: skip
+    router.add_post(API_ADMIN + "/unclaimed/{id}/deliver", api_admin.deliver_unclaimed,
+                    name="api_admin_deliver_unclaimed")  # fmt: skip

@@ -123,7 +123,7 @@ async def list_accounts(
         await pool.fetch(
             """
             SELECT address, name, is_admin, disabled_at IS NOT NULL AS disabled, created_at,
-                   last_login_at
+                   last_login_at, quota, quota_used
             FROM accounts
             WHERE strpos(address, lower($1)) > 0 AND ($2::text IS NULL OR address > $2)
             ORDER BY address LIMIT $3

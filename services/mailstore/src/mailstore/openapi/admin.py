@@ -35,6 +35,17 @@ def _action(summary: str, ok: dict[str, Any], *extra: tuple[str, Any]) -> dict[s
     return {"summary": summary, "requestBody": _BY_ACTOR, "responses": responses}
 
 
+def _action_with(summary: str, ok: dict[str, Any], name: str, schema: Any) -> dict[str, Any]:
+    """An action whose body names one thing besides the actor."""
+    body = {"type": "object", "required": ["actor", name],
+            "properties": {"actor": _ACTOR, name: schema}}  # fmt: skip
+    responses = {**ok, "404": NOT_FOUND, "422": INVALID}
+    return {"summary": summary, "requestBody": json_body(body), "responses": responses}
+
+
+_ADDRESSES = {"type": "array", "items": {"type": "string"}}
+_DOMAIN = {"name": "domain", "in": "path", "required": True, "schema": {"type": "string"}}
+
 ADMIN_SCHEMAS: dict[str, Any] = {
     "AdminAction": {"type": "object", "required": ["actor"], "properties": {"actor": _ACTOR}},
     "Registration": {
@@ -142,6 +153,15 @@ ADMIN_PATHS: dict[str, Any] = {
         "parameters": [ADDRESS],
         "post": _action("A one-time password-reset link, shown once", _OK),
     },
+    "/v1/admin/accounts/{address}/quota": {
+        "parameters": [ADDRESS],
+        "post": _action_with(
+            "Set the storage quota: a size (500MiB; 0: none) or default",
+            _OK,
+            "quota",
+            {"type": "string"},
+        ),
+    },
     "/v1/admin/aliases": {
         "get": {
             "summary": "Every alias and its accounts",
@@ -156,6 +176,56 @@ ADMIN_PATHS: dict[str, Any] = {
     "/v1/admin/aliases/{address}/delete": {
         "parameters": [ADDRESS],
         "post": _action("Delete the alias", NO_CONTENT),
+    },
+    "/v1/admin/lists": {
+        "get": {
+            "summary": "Every list with its policy and members",
+            "responses": {"200": json_content(_ANY_OBJECT, "The lists")},
+        },
+        "post": {
+            "summary": "A new list with no members: address and policy",
+            "requestBody": json_body(_ANY_OBJECT),
+            "responses": {"201": json_content(_ANY_OBJECT, "Created"), "422": INVALID},
+        },
+    },
+    "/v1/admin/lists/{address}": {
+        "parameters": [ADDRESS],
+        "get": {
+            "summary": "One list: policy and members",
+            "responses": {"200": json_content(_ANY_OBJECT, "The list"), "404": NOT_FOUND},
+        },
+    },
+    "/v1/admin/lists/{address}/delete": {
+        "parameters": [ADDRESS],
+        "post": _action("Delete the list", NO_CONTENT),
+    },
+    "/v1/admin/lists/{address}/members": {
+        "parameters": [ADDRESS],
+        "post": _action_with("Add members", _OK, "members", _ADDRESSES),
+    },
+    "/v1/admin/lists/{address}/members/delete": {
+        "parameters": [ADDRESS],
+        "post": _action_with("Remove members", _OK, "members", _ADDRESSES),
+    },
+    "/v1/admin/lists/{address}/policy": {
+        "parameters": [ADDRESS],
+        "post": _action_with(
+            "Who may post", _OK, "policy", {"enum": ["members", "local", "anyone"]}
+        ),
+    },
+    "/v1/admin/catchalls": {
+        "get": {
+            "summary": "Every local domain and its catch-all target (null: off)",
+            "responses": {"200": json_content(_ANY_OBJECT, "The domains")},
+        },
+    },
+    "/v1/admin/catchalls/{domain}": {
+        "parameters": [_DOMAIN],
+        "post": _action_with("Turn the catch-all on, to target", _OK, "target", {"type": "string"}),
+    },
+    "/v1/admin/catchalls/{domain}/delete": {
+        "parameters": [_DOMAIN],
+        "post": _action("Turn the catch-all off", NO_CONTENT),
     },
     "/v1/admin/invitations": {
         "get": {
@@ -205,16 +275,11 @@ ADMIN_PATHS: dict[str, Any] = {
     },
     "/v1/admin/unclaimed/{id}/deliver": {
         "parameters": [_ID],
-        "post": {
-            "summary": "Put such a message into an account's Inbox; it leaves the unclaimed",
-            "requestBody": json_body(
-                {
-                    "type": "object",
-                    "required": ["actor", "address"],
-                    "properties": {"actor": _ACTOR, "address": {"type": "string"}},
-                }
-            ),
-            "responses": {**NO_CONTENT, "404": NOT_FOUND, "422": INVALID},
-        },
+        "post": _action_with(
+            "Put such a message into an account's Inbox; it leaves the unclaimed",
+            NO_CONTENT,
+            "address",
+            {"type": "string"},
+        ),
     },
 }

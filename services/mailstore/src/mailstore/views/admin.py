@@ -21,11 +21,14 @@ from mailstore.errors import (
     MessageNotFound,
 )
 from mailstore.keys import CONFIG, EVENTS, HASHER, POOL
+from mailstore.quotas import parse_size, usage_of
 from mailstore.views.accounts import _validated_account, address_problem
 from mailstore.views.common import MAX_ID, json_object, limit_of, records_json
 from mailstore.views.sessions import MAX_SECRET_LENGTH, secret_hash
 
-MAX_ACTOR = 320  # RFC 5321 §4.5.3.1.3's path, the longest address
+MAX_ACTOR = 320
+# "default", or a size: 19 digits, a space, a unit, and some blanks around.
+MAX_QUOTA_TEXT = 40  # RFC 5321 §4.5.3.1.3's path, the longest address
 MAX_QUERY = 320
 MAX_TARGETS = 50
 # The gateway's message ids: a ULID, or a ULID and an account id (db.delivery.copy_id).
@@ -97,6 +100,8 @@ async def list_accounts(request: web.Request) -> web.Response:
         {
             "accounts": records_json(shown),
             "next": shown[-1]["address"] if more else None,
+            # An account whose quota is null follows it (0: no limit).
+            "default_quota": request.app[CONFIG].default_quota,
         }
     )
 
@@ -156,6 +161,30 @@ async def delete_account(request: web.Request) -> web.Response:
     # A deleted account's sessions end as a disabled one's do.
     await _end_sessions(request)
     return web.Response(status=204)
+
+
+async def set_quota(request: web.Request) -> web.Response:
+    """{"quota": "500MiB" | "0" | "default"}: the account's own limit, parsed as
+    LOCALPOST_DEFAULT_QUOTA is (quotas.parse_size), so the admin page and the setting
+    read a size alike; "default" returns the account to LOCALPOST_DEFAULT_QUOTA."""
+    body = await json_object(request)
+    actor, text = _actor(body), body.get("quota")
+    if not isinstance(text, str) or len(text) > MAX_QUOTA_TEXT or not db.storable(text):
+        raise InvalidRequest({"quota": "is required: a size such as 500MiB, 0, or default"})
+    quota = None
+    if text.strip().lower() != "default":
+        try:
+            quota = parse_size(text)
+        except ValueError as exc:
+            raise InvalidRequest({"quota": str(exc)}) from None
+    default = request.app[CONFIG].default_quota
+    await admin.set_quota(request.app[POOL], _address(request), quota, default=default, actor=actor)
+    account = await db.get_account(request.app[POOL], address=_address(request))
+    if account is None:  # deleted in between
+        raise web.HTTPNotFound()
+    row = await db.get_quota(request.app[POOL], account_id=account["id"])
+    usage = usage_of(used=row["quota_used"], own=quota, default=default)
+    return web.json_response({"address": _address(request), "quota": quota, **usage.as_json()})
 
 
 async def reset_link(request: web.Request) -> web.Response:

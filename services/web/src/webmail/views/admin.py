@@ -32,6 +32,9 @@ INVITE_DAYS = (1, 90)
 # The gateway's message ids (a ULID; a copy's adds ".<account id>").
 MAX_MESSAGE_ID = 64
 LAST_ADMIN = "This is the only administrator: make another one first."
+# "default", or a size (mailstore/quotas.py: 19 digits and a unit) with some blanks.
+MAX_QUOTA_TEXT = 40
+QUOTA_HELP = "Type a size such as 500MiB or 2GiB, 0 for no limit, or default."
 
 
 def admin_of(request: web.Request) -> str:
@@ -110,12 +113,16 @@ async def _accounts(
     values: dict[str, str],
     errors: dict[str, str],
     status: int = 200,
+    search: str | None = None,
     **extra: Any,
 ) -> web.Response:
+    """``search``: the listing's query when not the request's (a form's account shown)."""
     try:
         query, after = _query(request, "q"), _query(request, "after")
     except InvalidFields as exc:
         query, after, errors, status = "", "", {**errors, **exc.fields}, 422
+    if search is not None:
+        query, after = search, ""
     params = {"q": query, "limit": str(PAGE)}
     if after:
         params["after"] = after
@@ -123,6 +130,7 @@ async def _accounts(
     context = {
         "accounts": data.get("accounts", []),
         "next": data.get("next"),
+        "default_quota": data.get("default_quota") or 0,
         "query": query,
         "values": values,
         "errors": errors,
@@ -184,6 +192,33 @@ async def account_action(request: web.Request) -> web.Response:
     except AddressTaken:
         return await _accounts(request, {}, {"form": LAST_ADMIN}, 409)
     return see_other("/admin/accounts")
+
+
+async def set_quota(request: web.Request) -> web.Response:
+    """An account's storage quota: a size as LOCALPOST_DEFAULT_QUOTA is written (the mail
+    store parses it, so both read alike), 0 for no limit, or "default"."""
+    actor = admin_of(request)
+    shown = request.match_info["address"]
+    typed = field(await request.post(), "quota")
+    values = {"quota_for": shown.lower(), "quota": typed}
+    plain = len(shown) <= MAX_QUERY and not has_control(shown, INVISIBLE)
+    search = shown.lower() if plain else ""
+
+    async def refused(problem: str) -> web.Response:
+        # The page lists the account again, the error by its field keeping what was typed.
+        return await _accounts(request, values, {"quota": problem}, 422, search=search)
+
+    if not typed.strip() or len(typed) > MAX_QUOTA_TEXT or has_control(typed, INVISIBLE):
+        return await refused(QUOTA_HELP)
+    try:
+        await request.app[MAILSTORE].admin_post(
+            "/accounts" + _address(request) + "/quota", actor, {"quota": typed}
+        )
+    except NotFound:
+        return await _accounts(request, {}, {"form": f"No account {shown}."}, 404)
+    except InvalidFields as exc:
+        return await refused(str(exc.fields.get("quota") or QUOTA_HELP))
+    return see_other("/admin/accounts?q=" + quote(shown.lower().partition("@")[0], safe=""))
 
 
 async def delete_form(request: web.Request) -> web.Response:

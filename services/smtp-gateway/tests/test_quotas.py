@@ -82,3 +82,40 @@ async def test_a_message_that_fits_one_recipient_is_accepted_for_all(
     client.queued_id(answers[3])
     (queued,) = await broker.drain()
     assert queued.headers["x-localpost-rcpt-to"] == [ALICE, BOB]
+
+
+async def test_a_declared_size_larger_than_one_recipients_room_refuses_that_rcpt_only(
+    gateway: Gateway, connect: Connect, mailstore: FakeMailstore, broker: Broker
+) -> None:
+    """RFC 1870 SIZE= on MAIL: 552 5.2.2 at the RCPT of the recipient without the room,
+    and the message goes to the others."""
+    mailstore.rooms[BOB] = 500
+    client = await connect(gateway.delivery_port)
+    await client.ehlo()
+
+    answers = await client.transaction(
+        "sender@example.org", [BOB, ALICE], client.message(), mail_params=" SIZE=2000"
+    )
+
+    assert answers[1] == replies.MESSAGE_OVER_QUOTA
+    assert str(answers[1]).startswith("552 5.2.2")
+    assert answers[2] == replies.RECIPIENT_OK
+    client.queued_id(answers[3])
+    (queued,) = await broker.drain()
+    assert queued.headers["x-localpost-rcpt-to"] == [ALICE]
+
+
+async def test_a_declared_size_that_fits_is_accepted(
+    gateway: Gateway, connect: Connect, mailstore: FakeMailstore, broker: Broker
+) -> None:
+    mailstore.rooms[BOB] = 5000
+    client = await connect(gateway.delivery_port)
+    await client.ehlo()
+
+    answers = await client.transaction(
+        "sender@example.org", [BOB], client.message(), mail_params=" SIZE=2000"
+    )
+
+    assert answers[1] == replies.RECIPIENT_OK
+    client.queued_id(answers[2])
+    assert len(await broker.drain()) == 1

@@ -112,7 +112,7 @@ class DeliveryHandler:
         async def state_of(mailbox: str) -> str:
             return await self._directory.recipient_state(mailbox, sender)
 
-        return await self._require(
+        refused = await self._require(
             state_of,
             address,
             envelope,
@@ -122,6 +122,22 @@ class DeliveryHandler:
             disabled=replies.MAILBOX_DISABLED,
             full=replies.MAILBOX_FULL,
         )
+        if refused is None and await self._too_large_for(envelope, address, sender):
+            return self._refuse(replies.MESSAGE_OVER_QUOTA, "over_quota", envelope, address)
+        return refused
+
+    async def _too_large_for(self, envelope: Envelope, address: str, sender: str | None) -> bool:
+        """Whether the size the client declared on MAIL (RFC 1870 SIZE=) exceeds the room
+        this recipient has left: then this RCPT alone gets 552 5.2.2 (RFC 1870 §6.2: the
+        storage one recipient lacks is refused at its RCPT), and the others still take
+        the message. From the RCPT check's cached answer; unknown room is no refusal."""
+        if envelope.declared_size is None:
+            return False
+        try:
+            room = await self._directory.recipient_room(address, sender)
+        except DirectoryUnavailable:
+            return False
+        return room is not None and envelope.declared_size > room
 
     async def handle_message(
         self, session: Session, envelope: Envelope, message: bytes

@@ -512,8 +512,9 @@ async def test_kill_9_mailstore_while_a_50_member_list_expands_loses_and_doubles
     local_stack: LocalStack,
 ) -> None:
     async def strike(stack: LocalStack, api: MailstoreAPI, member: str) -> None:
-        # Once the mail store has stored some list mail: mid-expansion.
-        await api.wait_for(member, 1, timeout=60)
+        # Once the mail store has stored some list mail from both streams (the outside
+        # one starts after the member's first submission): mid-expansion.
+        await api.wait_for(member, 10, timeout=60)
         await stack.services["mailstore"].kill9()
         await asyncio.sleep(3.0)
         await stack.restart("mailstore")
@@ -565,11 +566,12 @@ async def list_scenario(
         await stack.mailstore_command("list", "create", crowd, "--policy", "anyone")
         await stack.mailstore_command("list", "add", crowd, *members)
         stream = functools.partial(send_stream, recipient=crowd, total=LIST_MESSAGES // 2)
-        streams = asyncio.gather(
-            stream(stack.endpoints.smtp, senders=SENDERS // 2, run=f"{run}o", attempts=outside),
-            # One connection, logged in once: AUTH needs the mail store, the rest of a
-            # submission does not (the RCPT answer is cached), so it goes on through
-            # the outage.
+        # One connection, logged in once: AUTH needs the mail store, the rest of a
+        # submission does not (the RCPT answer is cached), so it goes on through the
+        # outage. It starts first and the outside stream only once it has logged in
+        # and sent: started together, the outside stream's first batches could bring the
+        # fault before the login, which then never came.
+        inside_stream = asyncio.ensure_future(
             stream(
                 stack.endpoints.submission,
                 senders=1,
@@ -577,11 +579,15 @@ async def list_scenario(
                 attempts=inside,
                 mail_from=poster,
                 login=(poster, PASSWORD),
-            ),
+            )
         )
         async with asyncio.timeout(60):
             while not inside.acknowledged:  # noqa: ASYNC110 (as wait_for_attempts)
                 await asyncio.sleep(0.05)
+        streams = asyncio.gather(
+            inside_stream,
+            stream(stack.endpoints.smtp, senders=SENDERS // 2, run=f"{run}o", attempts=outside),
+        )
         await strike(stack, api, members[-1])
         await streams
         await stack.wait_ready()

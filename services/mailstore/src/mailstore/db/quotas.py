@@ -6,8 +6,9 @@ transaction that inserts or deletes entries; these functions only read it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mailstore.db.connection import Connection, Pool, Record
-from mailstore.db.recipients import lookup
 from mailstore.errors import OverQuota
 from mailstore.quotas import usage_of
 
@@ -27,13 +28,12 @@ async def set_quota(pool: Pool, *, address: str, quota: int | None) -> bool:
     return bool(done != "UPDATE 0")
 
 
-async def recipient_quotas(pool: Pool, *, address: str) -> list[Record]:
-    """``quota`` and ``quota_used`` of each enabled account mail to ``address`` reaches."""
-    found = await lookup(pool, addresses=[address])
-    reached = [a for a in found.directory.resolve(address) if a not in found.disabled]
+async def recipient_quotas(pool: Pool, *, account_ids: Sequence[int]) -> list[Record]:
+    """``quota`` and ``quota_used`` of the accounts a recipient reaches (the enabled
+    ones db.recipient_check found: the address is not expanded twice)."""
     rows: list[Record] = await pool.fetch(
         "SELECT id, quota, quota_used FROM accounts WHERE id = any($1::bigint[]) ORDER BY id",
-        reached,
+        list(account_ids),
     )
     return rows
 

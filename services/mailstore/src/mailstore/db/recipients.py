@@ -86,6 +86,8 @@ class RecipientCheck:
     reaches: bool | None
     # False when the recipient is a list whose posting policy refuses the sender.
     may_post: bool = True
+    # The enabled accounts it reaches (their quotas are the RCPT check's too).
+    accounts: tuple[int, ...] = ()
 
 
 async def recipient_check(pool: Pool, *, address: str, sender: str | None) -> RecipientCheck:
@@ -95,7 +97,8 @@ async def recipient_check(pool: Pool, *, address: str, sender: str | None) -> Re
     reached = found.directory.resolve(address)
     if reached and all(account_id in found.disabled for account_id in reached):
         return RecipientCheck(None)
-    return RecipientCheck(bool(reached), found.directory.may_post(address, sender))
+    enabled = tuple(account_id for account_id in reached if account_id not in found.disabled)
+    return RecipientCheck(bool(reached), found.directory.may_post(address, sender), enabled)
 
 
 async def reaches_anyone(pool: Pool, *, address: str) -> bool | None:

@@ -31,12 +31,12 @@ async def recipient(request: web.Request) -> web.Response:
     )
     if check.reaches is False:
         raise AccountNotFound(address)
-    room = await _room(request, address)
+    room = await _room(request, check.accounts)
     # disabled: only disabled accounts behind it; the gateway refuses it with 550 5.2.1
     # (RFC 3463 "mailbox disabled"), as GET /v1/mailboxes says of an account.
     # sender_refused: the gateway refuses it with 550 5.7.1 (RFC 3463 "delivery not
     # authorized"); only the gateway sees that the address is a list.
-    room = await _room(request, address)
+    room = await _room(request, check.accounts)
     return web.json_response(
         {
             "address": address,
@@ -53,12 +53,12 @@ async def aliases(request: web.Request) -> web.Response:
     return web.json_response({"aliases": found})
 
 
-async def _room(request: web.Request, address: str) -> dict[str, object]:
+async def _room(request: web.Request, accounts: tuple[int, ...]) -> dict[str, object]:
     """Quota (issue 16): ``full`` when every account behind the address is full (the
     gateway's 452 4.2.2 at RCPT), ``room`` the most bytes one of them may still take
     (null: one has no limit; a larger message gets 552 5.2.2 at DATA). A message that
     fits one of them is accepted and stored for all: mail acknowledged is never lost."""
-    rows = await db.recipient_quotas(request.app[POOL], address=address)
+    rows = await db.recipient_quotas(request.app[POOL], account_ids=accounts)
     default = request.app[CONFIG].default_quota
     usages = [usage_of(used=r["quota_used"], own=r["quota"], default=default) for r in rows]
     rooms = [usage.room for usage in usages]

@@ -50,25 +50,30 @@ class Verdict:
     unexpected: int
     duplicated: int
     recovered: int
+    # The lost tokens with the gateway ids their 250 named (at most 20): what to look
+    # for in the services' logs when a run fails.
+    lost_ids: tuple[str, ...] = ()
 
     def as_row(self) -> dict[str, int]:
-        return dict(self.__dict__)
+        return {name: value for name, value in self.__dict__.items() if name != "lost_ids"}
 
 
 def judge(attempts: Attempts, stored_tokens: list[str]) -> Verdict:
     counts = Counter(stored_tokens)
     stored = set(counts)
     attempted = attempts.attempted
+    lost = sorted(set(attempts.acknowledged) - stored)
     return Verdict(
         attempted=len(attempted),
         acknowledged=len(attempts.acknowledged),
         refused=len(attempts.refused),
         unknown=len(attempts.unknown),
         stored=len(stored),
-        lost=len(set(attempts.acknowledged) - stored),
+        lost=len(lost),
         unexpected=len(stored - attempted),
         duplicated=sum(1 for n in counts.values() if n > 1),
         recovered=len((set(attempts.refused) | attempts.unknown) & stored),
+        lost_ids=tuple(f"{token}:{attempts.acknowledged[token]}" for token in lost[:20]),
     )
 
 

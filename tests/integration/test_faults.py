@@ -120,6 +120,8 @@ async def run_scenario(
     verdict = judge(attempts, tokens)
     # Figures the nemesis measured (recovery times) go on the same line.
     print(f"\nFAULTS {name}: {json.dumps(verdict.as_row() | (figures or {}))}")
+    if verdict.lost_ids:
+        print(f"FAULTS {name}: lost {verdict.lost_ids}; service logs in {stack.workdir}")
     return verdict
 
 

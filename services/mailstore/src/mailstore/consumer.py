@@ -37,7 +37,6 @@ from typing import TypeVar
 
 import aio_pika
 import aiormq
-import asyncpg
 from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractRobustConnection,
@@ -45,7 +44,7 @@ from aio_pika.abc import (
 )
 
 from mailstore import db
-from mailstore.db import DATABASE_OUTAGE, is_outage
+from mailstore.db import is_outage
 from mailstore.envelope import (
     BATCH_CONTENT_TYPE,
     CONTENT_TYPE,
@@ -312,11 +311,14 @@ class Consumer:
             return await step
         except Exception:
             # The steps map every failure of the messages themselves; this is a bug of
-            # ours or the broker connection failing mid-reply. The messages stay
-            # unacknowledged and come back once the channel closes, and REDELIVERY_LIMIT
-            # bounds the loop.
-            log.exception("unexpected failure in a batch of %d; left for redelivery", len(batch))
+            # ours or the broker connection failing mid-reply. What of the batch is not
+            # settled yet goes back to the queue now: left unacknowledged, it would come
+            # back only when the channel closes, which a healthy connection never does,
+            # and the mail would wait for the next restart. REDELIVERY_LIMIT bounds the
+            # loop; a redelivery stores nothing twice.
+            log.exception("unexpected failure in a batch of %d; requeueing it", len(batch))
             self._acks_in_order = False
+            await self._give_back([d.parcel for d in batch if d.parcel.unsettled > 0])
             return None
 
     def _take_batch(self) -> list[_Delivery]:
@@ -431,10 +433,13 @@ class Consumer:
             os._exit(70)
 
     async def _database_answers(self) -> bool:
+        # Any failure of a bare SELECT 1 is the database's or the connection's, not the
+        # message's; one that escaped here would abandon the rest of its batch.
         try:
             async with asyncio.timeout(PING_TIMEOUT):
                 await db.ping(self._pool)
-        except (*DATABASE_OUTAGE, asyncpg.InterfaceError):
+        except Exception as exc:
+            log.warning("the database does not answer a ping (%s: %s)", type(exc).__name__, exc)
             return False
         return True
 
@@ -571,16 +576,24 @@ class Consumer:
     async def _requeue(self, parcel: _Parcel) -> None:
         """Give an AMQP delivery back to the queue, whatever else of it is stored already
         (a redelivery stores nothing twice)."""
+        await self._give_back([parcel])
+
+    async def _give_back(self, parcels: list[_Parcel]) -> None:
+        """:meth:`_requeue` for several deliveries, after one pause: a failure that
+        repeats at once would otherwise spin through the queue."""
         self._acks_in_order = False
-        if parcel.requeued:
+        parcels = list(dict.fromkeys(p for p in parcels if not p.requeued))
+        if not parcels:
             return
-        parcel.requeued = True
+        for parcel in parcels:
+            parcel.requeued = True
         await asyncio.sleep(RETRY_DELAY)
-        # A closed channel requeues the message just the same.
-        with contextlib.suppress(
-            aiormq.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError
-        ):
-            await parcel.message.nack(requeue=True)
+        for parcel in parcels:
+            # A closed channel requeues the message just the same.
+            with contextlib.suppress(
+                aiormq.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError
+            ):
+                await parcel.message.nack(requeue=True)
 
 
 def _settle(deliveries: list[_Delivery]) -> list[_Parcel]:

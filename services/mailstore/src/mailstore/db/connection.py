@@ -52,13 +52,19 @@ async def ping(pool: Pool) -> None:
 # Errors that mean "the database is not there right now", not "this message is bad".
 # OSError covers refused connections and TimeoutError; 53xxx (disk full, too many
 # connections) and 57P0x (shutdown, starting up) end by themselves; 40xxx (serialization
-# failure, deadlock) succeed when retried.
+# failure, deadlock) succeed when retried. asyncpg's InternalClientError is a connection
+# whose protocol state broke, not a query's fault: a server that shuts down sends each
+# idle connection a FATAL 57P01 before closing it, asyncpg takes that unsolicited error
+# into its "consume until ReadyForQuery" state, and a query given that connection before
+# the close arrives fails with "cannot switch to state 15; another operation (2) is in
+# progress" (seen in the fault harness, which then lost a message to three such tries).
 DATABASE_OUTAGE = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InsufficientResourcesError,
     asyncpg.OperatorInterventionError,
     asyncpg.TransactionRollbackError,
+    asyncpg.InternalClientError,
 )
 
 

@@ -554,6 +554,29 @@ async def test_copy_shares_the_message_and_move_expunges(
     assert (await get(client, "/changes", folder="INBOX", modseq=1))["vanished"] == "2:3"
 
 
+async def test_every_entry_holds_its_messages_search_texts_however_it_was_made(
+    client: Client, alice: None, deliver: Any, pool: Any
+) -> None:
+    # SEARCH reads the entry's copy (migration 0024): delivery, APPEND, COPY and MOVE
+    # must each leave it equal to the message's.
+    await deliver(mail("delivered"), rcpt_to=[ALICE])
+    await append(client, "INBOX", mail("a"), mail("b"))
+    await post(client, "/folders", {"name": "Kept"}, 201)
+    await post(client, "/copy", {"folder": "INBOX", "uids": "1:2", "target": "Kept"})
+    await post(client, "/move", {"folder": "INBOX", "uids": "3", "target": "Trash"})
+    entries = await pool.fetch(
+        "SELECT e.imap_search AS own, m.imap_search AS message"
+        " FROM mailbox_entries e JOIN messages m ON m.id = e.message_id"
+    )
+
+    assert len(entries) == 5
+    assert all(row["own"] is not None and row["own"] == row["message"] for row in entries)
+    found = await post(
+        client, "/search", {"folder": "Kept", "program": {"key": "SUBJECT", "value": "DELIV"}}
+    )
+    assert found == {"uids": "1"}
+
+
 async def test_changes_give_each_changed_entry_with_its_flags_in_uid_order(
     client: Client, alice: None
 ) -> None:
@@ -719,10 +742,13 @@ async def test_subject_and_address_keys_read_no_message_that_holds_its_texts(
     }
     body = {"folder": "INBOX", "program": program}
     found = await post(client, "/search", body)
+    # Entries from before migration 0024 read their message's texts: still no octets.
+    await pool.execute("UPDATE mailbox_entries SET imap_search = NULL")
+    found_through_messages = await post(client, "/search", body)
     await pool.execute("UPDATE messages SET imap_search = NULL")
     refused = await post(client, "/search", body, 413)
 
-    assert found == {"uids": "1"}
+    assert found == found_through_messages == {"uids": "1"}
     assert refused["code"] == "limit"
 
 
@@ -781,11 +807,14 @@ async def test_search_by_stored_texts_answers_as_the_octets_do(
         ]
 
     stored = await answers()
+    # The entries' copies (migration 0024) gone, as before its backfill: the messages'.
+    await pool.execute("UPDATE mailbox_entries SET imap_search = NULL")
+    through_messages = await answers()
     await pool.execute("UPDATE messages SET imap_search = NULL")
     read = await answers()
 
     assert len(programs) > 50
-    assert stored == read
+    assert stored == through_messages == read
     assert len(set(stored)) > 10  # the needles tell messages apart
 
 

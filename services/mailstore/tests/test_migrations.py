@@ -362,6 +362,37 @@ async def test_0016_backfill_stores_the_search_texts_of_older_messages(
     assert stored["M00"]["subject"] == ["n\u00b0 0"]
 
 
+async def test_0024_copies_the_search_texts_onto_older_entries_once_messages_have_them(
+    empty_database: str,
+) -> None:
+    pool = await old_store(empty_database)
+    try:
+        await apply_migrations(pool)
+        # Entries from before UIDs and messages from before 0016 first: no entry walk
+        # until every entry is numbered and every message described.
+        early = await db.copy_entry_texts(pool)
+        await run_backfill(pool, batch=4)
+        unnumbered_done = await db.copy_entry_texts(pool)
+        described = await run_backfill(pool, batch=4, step=db.describe_old_messages)
+        before = await pool.fetchval(
+            "SELECT count(*) FROM mailbox_entries WHERE imap_search IS NOT NULL"
+        )
+        copied = await run_backfill(pool, batch=3, step=db.copy_entry_texts)
+        again = await db.copy_entry_texts(pool)
+        differing = await pool.fetchval(
+            """SELECT count(*) FROM mailbox_entries e JOIN messages m ON m.id = e.message_id
+               WHERE e.imap_search IS DISTINCT FROM m.imap_search OR e.imap_search IS NULL"""
+        )
+        left = await pool.fetchval("SELECT count(*) FROM entry_search_backfill")
+    finally:
+        await pool.close()
+
+    assert early is None
+    assert unnumbered_done is None
+    assert described == len(OLD_ENTRIES)
+    assert (before, copied, again, differing, left) == (0, len(OLD_ENTRIES), None, 0, 0)
+
+
 async def test_0016_a_new_store_has_nothing_to_backfill(empty_database: str) -> None:
     await ensure_database(empty_database)
     pool = await _pool(empty_database)

@@ -39,7 +39,9 @@ SUBJECT, FROM, TO, CC and BCC are exact in SQL too where the message holds
 :func:`stored_texts` (``messages.imap_search``, migration 0016): the very strings
 :func:`matches` compares the needle with, folded, written at ingest. A message
 without them (stored before 0016 and not yet backfilled, or with a value that
-PostgreSQL cannot hold) is decided on its octets as before.
+PostgreSQL cannot hold) is decided on its octets as before. Each entry holds a copy
+of its message's texts (``mailbox_entries.imap_search``, migration 0024), so those
+keys read only the folder's entries (:data:`SEARCH_TEXTS`).
 """
 
 from __future__ import annotations
@@ -204,11 +206,13 @@ def _header_end(raw: bytes) -> int | None:
 
 
 class Params:
-    """Query parameters numbered from ``first``."""
+    """Query parameters numbered from ``first``; ``message`` once a condition names the
+    ``messages`` row (``m``), which the query must then join."""
 
     def __init__(self, first: int) -> None:
         self.values: list[object] = []
         self._first = first
+        self.message = False
 
     def add(self, value: object) -> str:
         self.values.append(value)
@@ -237,6 +241,7 @@ def prefilter(
     if key in STORED_KEYS:
         return _stored_text_sql(node, params, negated=negated, text=text)
     if text and not negated and key == "HEADER" and node["value"]:
+        params.message = True
         return _header_text_sql(_fold(node["value"]), params)
     if key in TEXT_KEYS or key in SENT_DATE_KEYS or key == "HEADER":
         return "false" if negated else "true"
@@ -258,8 +263,10 @@ def prefilter(
         operator = {"BEFORE": "<", "ON": "=", "SINCE": ">="}[key]
         return f"{day} {operator} {value}"
     if key == "LARGER":
+        params.message = True
         return f"m.size > {params.add(node['size'])}"
     if key == "SMALLER":
+        params.message = True
         return f"m.size < {params.add(node['size'])}"
     if key in ("OLDER", "YOUNGER"):
         seconds = params.add(dt.timedelta(seconds=node["seconds"]))
@@ -285,13 +292,22 @@ def _stored_text_sql(node: dict[str, Any], params: Params, *, negated: bool, tex
     :func:`prefilter` gives a key that needs the octets."""
     column = STORED_KEYS[node["key"]]
     if text and not negated and column == "subject":
+        params.message = True
         unknown = _header_text_sql(_fold(node["value"]), params)
     else:
         unknown = "false" if negated else "true"
     # The column name comes from STORED_KEYS, never from the request.
-    texts = f"jsonb_array_elements_text(m.imap_search -> '{column}')"
+    texts = f"jsonb_array_elements_text({SEARCH_TEXTS} -> '{column}')"
     found = f"EXISTS (SELECT 1 FROM {texts} AS t (s) WHERE strpos(t.s, {params.add(_fold(node['value']))}) > 0)"  # noqa: S608, E501
-    return f"CASE WHEN m.imap_search ? '{column}' THEN {found} ELSE {unknown} END"
+    return f"CASE WHEN {SEARCH_TEXTS} ? '{column}' THEN {found} ELSE {unknown} END"
+
+
+# An entry's SEARCH texts: its own copy (migration 0024), or for an entry from before it
+# that the backfill has not reached, its message's (read only then: COALESCE stops at
+# the first value that is not NULL). A condition on them needs no join to messages.
+SEARCH_TEXTS = (
+    "coalesce(e.imap_search, (SELECT mt.imap_search FROM messages mt WHERE mt.id = e.message_id))"
+)
 
 
 def stored_keys(node: dict[str, Any]) -> list[str] | None:

@@ -2,7 +2,8 @@
 
 Each run numbers the entries from before UIDs (db.backfill: batch after batch until none
 is left, then the unique UID index), stores the SEARCH texts of the messages from before
-them (migration 0016, batch after batch), labels the entries from before conversations
+them (migration 0016, batch after batch) and copies them onto the entries from before
+migration 0024, labels the entries from before conversations
 with theirs (db.conversations: its indexes, then batches), deletes forever the Trash
 entries older than
 ``MAILSTORE_TRASH_DAYS`` (and their messages once no entry refers to them), forgets expunge
@@ -33,6 +34,7 @@ class MaintenanceRun:
     numbered_entries: int
     uids_finished: bool
     described_messages: int
+    copied_entry_texts: int
     labelled_entries: int
     trash_entries: int
     expunge_records: int
@@ -54,6 +56,7 @@ async def run_once(
         numbered_entries=numbered,
         uids_finished=finished,
         described_messages=await describe_old_messages(pool),
+        copied_entry_texts=await copy_entry_texts(pool),
         labelled_entries=labelled,
         trash_entries=len({change.entry_id for change in purged}),
         expunge_records=await db.prune_expunged(pool, days=vanished_days),
@@ -94,6 +97,14 @@ async def describe_old_messages(pool: db.Pool) -> int:
     if described:
         log.info("stored the SEARCH texts of %d messages from before them", described)
     return described
+
+
+async def copy_entry_texts(pool: db.Pool) -> int:
+    """Run the entries' SEARCH-text batches until none is left for this replica; how many."""
+    copied = await _until_done(db.copy_entry_texts, pool)
+    if copied:
+        log.info("copied their messages' SEARCH texts onto %d entries from before", copied)
+    return copied
 
 
 async def _until_done(batch: Callable[[db.Pool], Awaitable[int | None]], pool: db.Pool) -> int:

@@ -43,6 +43,7 @@ from mailstore.db.admin import (
 )
 from mailstore.db.audit import InTransaction, audited, list_audit
 from mailstore.db.backfill import (
+    copy_entry_texts,
     describe_old_messages,
     finish_uids,
     number_old_entries,
@@ -204,6 +205,7 @@ __all__ = [
     "build_conversation_indexes",
     "change_password",
     "conversation_position",
+    "copy_entry_texts",
     "create_account",
     "create_database",
     "create_invitation",

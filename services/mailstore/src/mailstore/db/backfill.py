@@ -20,6 +20,11 @@ messages stored before it, in the same way: one short transaction per batch walk
 message ids on from ``imap_search_backfill.after_id`` (taken with SKIP LOCKED, so one
 replica walks while another skips), locks the batch's rows in id order and describes
 those still without texts, reading only their headers; the row is deleted at the end.
+
+:func:`copy_entry_texts` then copies those texts onto the entries from before migration
+0024 (entries made since copy them when they are made), walking the entry ids on from
+``entry_search_backfill.after_id`` the same way. It starts only once every message has
+its texts and every entry its UID, so that no entry it passes is left without them.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from mailstore.imap_search import HEADER_END, stored_texts
 BACKFILL_BATCH = 1000
 # Messages described per transaction: each is a header read and parsed in Python.
 DESCRIBE_BATCH = 500
+# Entries given their message's SEARCH texts per transaction: one UPDATE, no parsing.
+COPY_TEXTS_BATCH = 2000
 # pg_advisory_lock key of finish_uids ("uidx" in ASCII): one replica builds the index.
 FINISH_LOCK_KEY = 0x75696478
 # The exclusive lock of SET NOT NULL waits at most this long behind readers (and makes
@@ -212,3 +219,37 @@ async def describe_old_messages(pool: Pool, *, batch: int = DESCRIBE_BATCH) -> i
         else:
             await con.execute("UPDATE imap_search_backfill SET after_id = $1", rows[-1]["id"])
     return len(old)
+
+
+async def copy_entry_texts(pool: Pool, *, batch: int = COPY_TEXTS_BATCH) -> int | None:
+    """Give one batch of entries from before migration 0024 their message's SEARCH texts:
+    how many, or None when none is left, another runner holds the walk, or the other
+    backfills are not done (:func:`number_old_entries`, :func:`describe_old_messages`)."""
+    async with pool.acquire() as con, con.transaction():
+        after = await con.fetchval(
+            "SELECT after_id FROM entry_search_backfill FOR UPDATE SKIP LOCKED"
+        )
+        # Entries still without a UID cannot be written (0007's CHECK holds for updates).
+        waiting = await con.fetchval(
+            "SELECT EXISTS (SELECT FROM imap_search_backfill) OR EXISTS (SELECT FROM uid_backfill)"
+        )
+        if after is None or waiting:
+            return None
+        # Locked in id order, as the paths that move entries lock them (db.folders).
+        ids = await con.fetch(
+            "SELECT id FROM mailbox_entries WHERE id > $1 ORDER BY id LIMIT $2 FOR NO KEY UPDATE",
+            after,
+            batch,
+        )
+        status = await con.execute(
+            """
+            UPDATE mailbox_entries e SET imap_search = m.imap_search FROM messages m
+            WHERE e.id = ANY($1::bigint[]) AND e.imap_search IS NULL AND m.id = e.message_id
+            """,
+            [row["id"] for row in ids],
+        )
+        if len(ids) < batch:
+            await con.execute("DELETE FROM entry_search_backfill")
+        else:
+            await con.execute("UPDATE entry_search_backfill SET after_id = $1", ids[-1]["id"])
+    return int(status.split()[-1])

@@ -365,9 +365,11 @@ async def _insert_entries(
             RETURNING f.account_id, f.id, f.uidnext - c.n AS first_uid, f.highestmodseq AS modseq
         )
         INSERT INTO mailbox_entries
-            (account_id, message_id, role, folder_id, seen, uid, modseq, conversation)
+            (account_id, message_id, role, folder_id, seen, uid, modseq, conversation,
+             imap_search)
         SELECT e.account_id, e.message_id, e.role, e.folder_id, e.role = 'sent',
-               a.first_uid + e.k, a.modseq, e.conversation
+               a.first_uid + e.k, a.modseq, e.conversation, (
+                   SELECT m.imap_search FROM messages m WHERE m.id = e.message_id)
         FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[])
             WITH ORDINALITY AS e (account_id, message_id, role, folder_id, k, conversation, n)
         JOIN allocated a ON a.account_id = e.account_id AND a.id = e.folder_id

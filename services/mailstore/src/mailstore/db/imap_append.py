@@ -133,11 +133,12 @@ async def insert_entries(
         """
         INSERT INTO mailbox_entries (account_id, message_id, role, folder_id, seen,
             answered, flagged, deleted, draft, keywords, created_at, uid, modseq,
-            restore_folder_id, trashed_at, conversation)
+            restore_folder_id, trashed_at, conversation, imap_search)
         SELECT $1, u.message_id, $3, $2, u.seen, u.answered, u.flagged, u.deleted,
                u.draft, string_to_array(u.keywords, ' '), coalesce(u.at, now()),
                u.uid, $4, CASE WHEN $2 = 'trash' THEN 'inbox' END,
-               CASE WHEN $2 = 'trash' THEN now() END, u.conversation
+               CASE WHEN $2 = 'trash' THEN now() END, u.conversation,
+               (SELECT m.imap_search FROM messages m WHERE m.id = u.message_id)
         FROM unnest($5::text[], $6::bool[], $7::bool[], $8::bool[], $9::bool[],
                     $10::bool[], $11::text[], $12::timestamptz[], $13::bigint[], $14::text[])
             AS u (message_id, seen, answered, flagged, deleted, draft, keywords, at, uid,

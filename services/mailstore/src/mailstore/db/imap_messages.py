@@ -349,12 +349,13 @@ WHERE e.account_id = $1 AND e.id = u.id RETURNING e.id, e.uid
 _COPY = """
 INSERT INTO mailbox_entries (account_id, message_id, role, folder_id, seen, answered,
     flagged, deleted, draft, keywords, created_at, uid, modseq, restore_folder_id,
-    trashed_at)
+    trashed_at, imap_search)
 SELECT e.account_id, e.message_id, e.role, $2, e.seen, e.answered, e.flagged, e.deleted,
        e.draft, e.keywords, e.created_at, u.uid, $5,
        CASE WHEN $2 = 'trash' THEN
            CASE WHEN e.folder_id = 'trash' THEN e.restore_folder_id ELSE e.folder_id END END,
-       CASE WHEN $2 = 'trash' THEN coalesce(e.trashed_at, now()) END
+       CASE WHEN $2 = 'trash' THEN coalesce(e.trashed_at, now()) END,
+       coalesce(e.imap_search, (SELECT m.imap_search FROM messages m WHERE m.id = e.message_id))
 FROM mailbox_entries e JOIN unnest($3::bigint[], $4::bigint[]) AS u (id, uid) ON e.id = u.id
 WHERE e.account_id = $1 ORDER BY u.uid RETURNING id, uid
 """

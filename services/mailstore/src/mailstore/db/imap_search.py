@@ -2,8 +2,9 @@
 
 A program without text or SENT* keys is one SQL query. So is one whose only such keys
 are SUBJECT, FROM, TO, CC and BCC, for the messages that hold their stored texts
-(``messages.imap_search``, migration 0016); the others, stored before it and not yet
-backfilled, are decided on their octets. Otherwise SQL narrows the folder to the
+(``messages.imap_search``, migration 0016, copied onto each entry by 0024: such a query
+reads the folder's entries and no message row); the others, stored before it and not
+yet backfilled, are decided on their octets. Otherwise SQL narrows the folder to the
 messages that may match and Python decides on their octets, read in batches of
 SEARCH_BATCH; that reading is bounded per request: at most MAX_SEARCH_MESSAGES
 messages or MAX_SEARCH_BYTES octets, else SearchTooCostly (413 ``limit``, the
@@ -21,6 +22,7 @@ from mailstore.errors import SearchTooCostly
 from mailstore.imap_search import (
     HEADER_END,
     HEADER_LATERAL,
+    SEARCH_TEXTS,
     Candidate,
     Params,
     has_header_end,
@@ -48,7 +50,10 @@ async def search(pool: Pool, *, account_id: int, name: str, program: dict[str, A
     params = Params(3)
     where = prefilter(program, params)
     joined = "FROM mailbox_entries e JOIN messages m ON m.id = e.message_id"
-    source = f"{joined} WHERE e.account_id = $1 AND e.folder_id = $2 AND ({where})"
+    scope = f"WHERE e.account_id = $1 AND e.folder_id = $2 AND ({where})"
+    # Only the folder's entries unless a condition names the message (a size): flags,
+    # sets, dates and the stored texts are the entry's (migration 0024).
+    source = f"{joined if params.message else 'FROM mailbox_entries e'} {scope}"
     args = [account_id, folder["id"], *params.values]
     if not needs_raw(program):
         rows = await pool.fetch(f"SELECT e.uid {source} ORDER BY e.uid", *args)
@@ -59,7 +64,8 @@ async def search(pool: Pool, *, account_id: int, name: str, program: dict[str, A
     # The limit counts what the keys SQL decides alone would leave, as it always has;
     # the messages read are then narrowed by the header text too.
     cost = await pool.fetchrow(
-        f"SELECT count(*) AS messages, coalesce(sum(m.size), 0) AS octets {source}", *args
+        f"SELECT count(*) AS messages, coalesce(sum(m.size), 0) AS octets {joined} {scope}",
+        *args,
     )
     if cost["messages"] > MAX_SEARCH_MESSAGES or cost["octets"] > MAX_SEARCH_BYTES:
         raise SearchTooCostly(cost["messages"], cost["octets"])
@@ -100,8 +106,8 @@ async def _search_stored(
     keys = f"${len(args) + 1}"
     rows = await pool.fetch(
         "SELECT e.uid, e.seen, e.answered, e.flagged, e.deleted, e.draft, e.keywords,"
-        " e.modseq, e.created_at, m.size, m.id AS message_id,"
-        f" NOT coalesce(m.imap_search ?& {keys}::text[], false) AS unsure"
+        " e.modseq, e.created_at, e.message_id,"
+        f" NOT coalesce({SEARCH_TEXTS} ?& {keys}::text[], false) AS unsure"
         f" {source} ORDER BY e.uid",
         *args,
         stored,
@@ -109,12 +115,21 @@ async def _search_stored(
     unsure = [row for row in rows if row["unsure"]]
     if not unsure:
         return [row["uid"] for row in rows]
-    octets = sum(row["size"] for row in unsure)
+    sizes = dict(
+        await pool.fetch(
+            "SELECT id, size FROM messages WHERE id = ANY($1::text[])",
+            list({row["message_id"] for row in unsure}),
+        )
+    )
+    octets = sum(sizes.get(row["message_id"], 0) for row in unsure)
     if len(unsure) > MAX_SEARCH_MESSAGES or octets > MAX_SEARCH_BYTES:
         raise SearchTooCostly(len(unsure), octets)
     decided: set[int] = set()
     for first in range(0, len(unsure), SEARCH_BATCH):
-        batch = unsure[first : first + SEARCH_BATCH]
+        batch = [
+            {**dict(row), "size": sizes.get(row["message_id"], 0)}
+            for row in unsure[first : first + SEARCH_BATCH]
+        ]
         ids = [row["message_id"] for row in batch]
         heads = dict(
             await pool.fetch(

@@ -393,6 +393,40 @@ async def test_0024_copies_the_search_texts_onto_older_entries_once_messages_hav
     assert (before, copied, again, differing, left) == (0, len(OLD_ENTRIES), None, 0, 0)
 
 
+async def test_0025_a_store_with_mail_gets_the_modseq_index_from_maintenance(
+    empty_database: str,
+) -> None:
+    pool = await old_store(empty_database)
+    index = "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)"
+    try:
+        await apply_migrations(pool)
+        # A plain CREATE INDEX would have blocked every write while it read the store.
+        after_migration = await pool.fetchval(index, db.backfill.MODSEQ_INDEX)
+        built = await db.build_modseq_index(pool)
+        valid = await pool.fetchval(index, db.backfill.MODSEQ_INDEX)
+        again = await db.build_modseq_index(pool)
+    finally:
+        await pool.close()
+
+    assert after_migration is None
+    assert (built, valid, again) == (True, True, True)
+
+
+async def test_0025_a_new_store_has_the_modseq_index_at_once(empty_database: str) -> None:
+    await ensure_database(empty_database)
+    pool = await _pool(empty_database)
+    try:
+        await apply_migrations(pool)
+        valid = await pool.fetchval(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+            db.backfill.MODSEQ_INDEX,
+        )
+    finally:
+        await pool.close()
+
+    assert valid is True
+
+
 async def test_0016_a_new_store_has_nothing_to_backfill(empty_database: str) -> None:
     await ensure_database(empty_database)
     pool = await _pool(empty_database)

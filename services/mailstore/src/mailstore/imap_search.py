@@ -297,8 +297,18 @@ def _stored_text_sql(node: dict[str, Any], params: Params, *, negated: bool, tex
     else:
         unknown = "false" if negated else "true"
     # The column name comes from STORED_KEYS, never from the request.
-    texts = f"jsonb_array_elements_text({SEARCH_TEXTS} -> '{column}')"
-    found = f"EXISTS (SELECT 1 FROM {texts} AS t (s) WHERE strpos(t.s, {params.add(_fold(node['value']))}) > 0)"  # noqa: S608, E501
+    member = f"{SEARCH_TEXTS} -> '{column}'"
+    needle = params.add(_fold(node["value"]))
+    listed = f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({member}) AS t (s) WHERE strpos(t.s, {needle}) > 0)"  # noqa: S608, E501
+    # The usual one Subject field, or one address field's two texts, without the set
+    # function and its subplan per candidate (half the statement's time).
+    found = (
+        f"CASE jsonb_array_length({member})"
+        f" WHEN 1 THEN strpos({member} ->> 0, {needle}) > 0"
+        f" WHEN 2 THEN strpos({member} ->> 0, {needle}) > 0"
+        f" OR strpos({member} ->> 1, {needle}) > 0"
+        f" ELSE {listed} END"
+    )
     return f"CASE WHEN {SEARCH_TEXTS} ? '{column}' THEN {found} ELSE {unknown} END"
 
 

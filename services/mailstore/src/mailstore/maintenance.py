@@ -1,7 +1,8 @@
 """The mail store's maintenance: a background task that runs at start and then periodically.
 
 Each run numbers the entries from before UIDs (db.backfill: batch after batch until none
-is left, then the unique UID index), stores the SEARCH texts of the messages from before
+is left, then the unique UID index), builds the MODSEQ index a store with mail got no
+index for at migration 0025, stores the SEARCH texts of the messages from before
 them (migration 0016, batch after batch) and copies them onto the entries from before
 migration 0024, labels the entries from before conversations
 with theirs (db.conversations: its indexes, then batches), deletes forever the Trash
@@ -47,6 +48,7 @@ async def run_once(
 ) -> MaintenanceRun:
     numbered = await number_old_entries(pool)
     finished = await db.finish_uids(pool)
+    await db.build_modseq_index(pool)
     labelled = await label_old_entries(pool)
     purged = await db.purge_trash(pool, days=trash_days)
     if events is not None and purged:

@@ -43,6 +43,7 @@ from mailstore.db.admin import (
 )
 from mailstore.db.audit import InTransaction, audited, list_audit
 from mailstore.db.backfill import (
+    build_modseq_index,
     copy_entry_texts,
     describe_old_messages,
     finish_uids,
@@ -203,6 +204,7 @@ __all__ = [
     "applied_migration_versions",
     "audited",
     "build_conversation_indexes",
+    "build_modseq_index",
     "change_password",
     "conversation_position",
     "copy_entry_texts",

@@ -25,6 +25,9 @@ those still without texts, reading only their headers; the row is deleted at the
 0024 (entries made since copy them when they are made), walking the entry ids on from
 ``entry_search_backfill.after_id`` the same way. It starts only once every message has
 its texts and every entry its UID, so that no entry it passes is left without them.
+
+:func:`build_modseq_index` builds migration 0025's (account, folder, modseq) index
+CONCURRENTLY on a store that had mail when the migration ran.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ BACKFILL_BATCH = 1000
 DESCRIBE_BATCH = 500
 # Entries given their message's SEARCH texts per transaction: one UPDATE, no parsing.
 COPY_TEXTS_BATCH = 2000
+# pg_advisory_lock key of build_modseq_index ("mseq" in ASCII): one replica builds it.
+MODSEQ_LOCK_KEY = 0x6D736571
+MODSEQ_INDEX = "mailbox_entries_modseq_idx"
 # pg_advisory_lock key of finish_uids ("uidx" in ASCII): one replica builds the index.
 FINISH_LOCK_KEY = 0x75696478
 # The exclusive lock of SET NOT NULL waits at most this long behind readers (and makes
@@ -253,3 +259,28 @@ async def copy_entry_texts(pool: Pool, *, batch: int = COPY_TEXTS_BATCH) -> int 
         else:
             await con.execute("UPDATE entry_search_backfill SET after_id = $1", ids[-1]["id"])
     return int(status.split()[-1])
+
+
+async def build_modseq_index(pool: Pool) -> bool:
+    """Build migration 0025's index if it is missing (or a failed build left it invalid).
+    True when it exists now; False while another replica builds it."""
+    async with pool.acquire() as con:
+        valid = await con.fetchval(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", MODSEQ_INDEX
+        )
+        if valid:
+            return True
+        if not await con.fetchval("SELECT pg_try_advisory_lock($1)", MODSEQ_LOCK_KEY):
+            return False
+        try:
+            if valid is False:
+                # A CONCURRENTLY build that failed (a replica killed mid-way) leaves an
+                # invalid index that is still maintained on every write.
+                await con.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {MODSEQ_INDEX}")
+            await con.execute(
+                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {MODSEQ_INDEX}"
+                " ON mailbox_entries (account_id, folder_id, modseq)"
+            )
+        finally:
+            await con.execute("SELECT pg_advisory_unlock($1)", MODSEQ_LOCK_KEY)
+    return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from mailstore import db
@@ -28,3 +30,15 @@ async def test_a_released_connection_has_no_transaction_left_open(database_url: 
     assert not in_transaction
     assert table is None
     assert after_local == timeout
+
+
+async def test_the_services_sessions_never_compile_statements_with_jit(client: Any) -> None:
+    # A short statement whose cost estimate passes jit_above_cost spent 30 ms compiling
+    # to run in 3 (db.SESSION_SETTINGS); the service's own pool must carry the setting.
+    from mailstore.keys import POOL
+
+    pool = client.server.app[POOL]
+    async with pool.acquire() as con:
+        jit = await con.fetchval("SHOW jit")
+
+    assert jit == "off"

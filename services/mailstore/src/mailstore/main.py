@@ -89,6 +89,7 @@ async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
         reset=db.keep_session,
         # Connect timeout: a database that hangs must look like one that is down.
         timeout=10,
+        server_settings=db.SESSION_SETTINGS,
     )
     try:
         applied = await apply_migrations(pool)

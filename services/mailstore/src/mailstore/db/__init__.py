@@ -64,6 +64,7 @@ from mailstore.db.changes import (
 )
 from mailstore.db.connection import (
     DATABASE_OUTAGE,
+    SESSION_SETTINGS,
     UNSTORABLE,
     Connection,
     Pool,
@@ -179,6 +180,7 @@ __all__ = [
     "FORWARDED",
     "MAX_WINDOW_SECONDS",
     "MIGRATION_LOCK_KEY",
+    "SESSION_SETTINGS",
     "UNSTORABLE",
     "Change",
     "Connection",

@@ -415,6 +415,30 @@ async def test_fetch_with_octets_sends_a_small_message_with_its_line(
     assert "octets" in (await response.json())["fields"]
 
 
+async def test_fetch_of_the_envelope_alone_sends_the_descriptions_envelope(
+    client: Client, alice: None, pool: Any
+) -> None:
+    await append(client, "INBOX", mail("one"), mail("two"))
+    whole = await fetch(client, "INBOX", "1:2", structure=True)
+    envelopes = await fetch(client, "INBOX", "1:2", structure="envelope")
+    # A message from before migration 0008 is described first, then cut down too.
+    await pool.execute("UPDATE messages SET imap_structure = NULL")
+    described = await fetch(client, "INBOX", "1", structure="envelope")
+    response = await client.post(
+        IMAP + "/fetch",
+        json={"folder": "INBOX", "uids": "1", "structure": "body"},
+        headers=AUTH,
+    )
+
+    assert [line["structure"] for line in envelopes] == [
+        {"envelope": line["structure"]["envelope"]} for line in whole
+    ]
+    assert [line["uid"] for line in envelopes] == [1, 2]
+    assert described[0]["structure"] == envelopes[0]["structure"]
+    assert response.status == 422
+    assert "structure" in (await response.json())["fields"]
+
+
 async def test_structure_of_an_older_message_is_computed_and_saved(
     client: Client, alice: None, pool: Any
 ) -> None:

@@ -108,6 +108,19 @@ IDLE_POLL_SECONDS = 2.0
 BROKER_CONNECT_TIMEOUT = 10.0
 # FETCH items that need the message's structure description.
 _STRUCTURE_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY", bk.SECTIONS})
+
+
+def _structure_wanted(needs: frozenset[str]) -> bool | str:
+    """What /fetch is asked of each message's description: its envelope alone for a
+    list of messages (FETCH ENVELOPE, the commonest FETCH of a mail program), which
+    is about half of it to read, send and decode; all of it for BODY, BODYSTRUCTURE
+    and sections."""
+    wanted = needs & _STRUCTURE_ITEMS
+    if wanted == {"ENVELOPE"}:
+        return "envelope"
+    return bool(wanted)
+
+
 PROBE_ADDRESS = "readiness-probe@localpost.invalid"
 SYSTEM_FLAGS = (
     wire_flags.ANSWERED,
@@ -748,7 +761,7 @@ class MailstoreMessage:
         """The description, when the FETCH that made this message did not ask for it
         (a caller whose ``needs`` left it out): one more round trip, never a failure
         half-way through a FETCH response."""
-        if self._structure is not None:
+        if self._structure is not None and "body" in self._structure:
             return
         selected = self._selected
         body = {"folder": selected.name, "uids": str(self.uid), "structure": True}
@@ -878,7 +891,7 @@ class MailstoreSelected:
         body: dict[str, Any] = {
             "folder": self.name,
             "uids": _uid_set(uids),
-            "structure": bool(needs & _STRUCTURE_ITEMS),
+            "structure": _structure_wanted(needs),
             "octets": bk.SECTIONS in needs,
         }
         if changed_since is not None:

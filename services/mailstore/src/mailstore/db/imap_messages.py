@@ -13,8 +13,10 @@ case-sensitively, as stored.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Literal
 
 from mailstore.db.accounts import get_account
 from mailstore.db.changes import delete_entries
@@ -80,6 +82,11 @@ def _span(ranges: Ranges) -> tuple[int, int]:
 # --- FETCH --------------------------------------------------------------------------------
 
 
+# What of a message's description a FETCH wants: none, all of it, or the envelope alone
+# (FETCH ENVELOPE without BODY or BODYSTRUCTURE, as a mail program's list of messages).
+Structure = Literal[False, "all", "envelope"]
+
+
 async def fetch(
     pool: Pool,
     *,
@@ -87,14 +94,17 @@ async def fetch(
     folder_id: str,
     ranges: Ranges,
     changed_since: int | None,
-    structure: bool,
+    structure: Structure,
     octets: bool = False,
 ) -> AsyncIterator[Record]:
     """The entries of the set, ascending UID, FETCH_BATCH per query (keyset on UID).
 
-    With ``structure`` each row has ``imap_structure``, computed and saved here for
-    a message stored before migration 0008; with ``octets``, ``raw`` holds the octets
-    of a message of at most INLINE_OCTETS (None for a larger one).
+    With ``structure`` each row has ``imap_structure``: the description as JSON text
+    (``"all"``) or an object of its envelope alone (``"envelope"``), computed and saved
+    here for a message stored before migration 0008. Text, so that it goes out into
+    the response as PostgreSQL wrote it, never decoded and encoded again: a page of
+    envelopes is mostly descriptions. With ``octets``, ``raw`` holds the octets of a
+    message of at most INLINE_OCTETS (None for a larger one).
     """
     lows, highs = _bounds(ranges)
     after = 0
@@ -103,7 +113,11 @@ async def fetch(
             """
             SELECT e.id, e.uid, e.modseq, e.created_at, e.seen, e.answered, e.flagged, e.deleted,
                               e.draft, e.keywords, e.message_id, e.folder_id, m.size,
-                   CASE WHEN $8 THEN m.imap_structure END AS imap_structure,
+                   CASE WHEN m.imap_structure IS NULL THEN NULL
+                       WHEN $8::text = 'all' THEN m.imap_structure::text
+                       WHEN $8::text = 'envelope' THEN jsonb_build_object(
+                           'envelope', m.imap_structure -> 'envelope')::text
+                   END AS imap_structure,
                    CASE WHEN $9 AND m.size <= $10 THEN m.raw END AS raw
             FROM mailbox_entries e JOIN messages m ON m.id = e.message_id
             WHERE e.account_id = $1 AND e.folder_id = $2
@@ -119,14 +133,18 @@ async def fetch(
             after,
             changed_since or 0,
             FETCH_BATCH,
-            structure,
+            structure or None,
             octets,
             INLINE_OCTETS,
             *_span(ranges),
         )
         for row in rows:
             if structure and row["imap_structure"] is None:
-                yield {**dict(row), "imap_structure": await structure_of(pool, row["message_id"])}
+                described = await structure_of(pool, row["message_id"])
+                if described is not None and structure == "envelope":
+                    described = {"envelope": described["envelope"]}  # type: ignore[index]
+                text = None if described is None else json.dumps(described)
+                yield {**dict(row), "imap_structure": text}
             else:
                 yield row
         if len(rows) < FETCH_BATCH:

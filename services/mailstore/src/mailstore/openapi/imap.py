@@ -224,7 +224,11 @@ IMAP_PATHS: dict[str, Any] = {
                     folder=_FOLDER,
                     uids=_UIDS,
                     changed_since={"type": "integer", "minimum": 0},
-                    structure={"type": "boolean"},
+                    structure={
+                        "oneOf": [{"type": "boolean"}, {"const": "envelope"}],
+                        "description": "true: the whole description; envelope: its"
+                        " envelope alone (FETCH ENVELOPE without BODY or BODYSTRUCTURE)",
+                    },
                     octets={"type": "boolean"},
                 ),
                 {

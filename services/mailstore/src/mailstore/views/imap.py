@@ -258,9 +258,7 @@ async def fetch(request: web.Request) -> web.StreamResponse:
         name = folder_name(body.get("folder"), "folder")
         ranges = parse_uid_set(body.get("uids"))
         changed_since = _number(body.get("changed_since"), "changed_since", optional=True)
-        structure = body.get("structure", False)
-        if not isinstance(structure, bool):
-            raise InvalidRequest({"structure": "must be true or false"})
+        structure = _structure(body.get("structure", False))
         octets = body.get("octets", False)
         if not isinstance(octets, bool):
             raise InvalidRequest({"octets": "must be true or false"})
@@ -289,13 +287,26 @@ async def fetch(request: web.Request) -> web.StreamResponse:
             "internaldate": row["created_at"].isoformat(),
             "size": row["size"],
         }
-        if structure:
-            line["structure"] = row["imap_structure"]
         if row["raw"] is not None:
             line["octets"] = base64.b64encode(row["raw"]).decode("ascii")
-        await response.write(json.dumps(line).encode() + b"\n")
+        text = json.dumps(line)
+        if structure:
+            # PostgreSQL's JSON text of the description, spliced in as it came.
+            described = row["imap_structure"]
+            text = f'{text[:-1]}, "structure": {"null" if described is None else described}}}'
+        await response.write(text.encode() + b"\n")
     await response.write_eof()
     return response
+
+
+def _structure(value: object) -> imap_messages.Structure:
+    """``structure``: true (all of the description), "envelope" (its envelope alone),
+    or false."""
+    if value is True:
+        return "all"
+    if value is False or value == "envelope":
+        return value
+    raise InvalidRequest({"structure": 'must be true, false or "envelope"'})
 
 
 async def raw(request: web.Request) -> web.StreamResponse:

@@ -682,12 +682,13 @@ def test_a_connection_lost_inside_a_transaction_counts_as_an_outage() -> None:
     assert is_outage(caught.value)
 
 
+# What asyncpg raises for a pooled connection that took a shutting-down server's FATAL
+# while idle, when it is used before the close arrives.
+BROKEN_CONNECTION = "cannot switch to state 15; another operation (2) is in progress"
+
+
 def test_a_connection_whose_protocol_state_broke_counts_as_an_outage() -> None:
-    # What asyncpg raises for a pooled connection that took a shutting-down server's
-    # FATAL while idle, when it is used before the close arrives.
-    broken = asyncpg.InternalClientError(
-        "cannot switch to state 15; another operation (2) is in progress"
-    )
+    broken = asyncpg.InternalClientError(BROKEN_CONNECTION)
 
     assert is_outage(broken)
 
@@ -708,9 +709,7 @@ async def test_a_broken_pooled_connection_holds_the_message_instead_of_dead_lett
     async def store_on_broken_connections(*args: Any, **kwargs: Any) -> Any:
         if failures[0] > 0:
             failures[0] -= 1
-            raise asyncpg.InternalClientError(
-                "cannot switch to state 15; another operation (2) is in progress"
-            )
+            raise asyncpg.InternalClientError(BROKEN_CONNECTION)
         return await real_store(*args, **kwargs)
 
     monkeypatch.setattr(consumer_module, "OUTAGE_BACKOFF_START", 0.01)

@@ -568,18 +568,14 @@ class Consumer:
             )
         except PUBLISH_FAILED as exc:
             log.error("%s: dead-lettering failed (%s); requeueing it", label, exc)
-            await self._requeue(parcel)
+            await self._give_back([parcel])
             return
         self._metrics.dead_lettered.inc()
         await self._ack_parcels(_settle([delivery]), alone=True)
 
-    async def _requeue(self, parcel: _Parcel) -> None:
-        """Give an AMQP delivery back to the queue, whatever else of it is stored already
-        (a redelivery stores nothing twice)."""
-        await self._give_back([parcel])
-
     async def _give_back(self, parcels: list[_Parcel]) -> None:
-        """:meth:`_requeue` for several deliveries, after one pause: a failure that
+        """Give AMQP deliveries back to the queue, whatever else of them is stored
+        already (a redelivery stores nothing twice), after one pause: a failure that
         repeats at once would otherwise spin through the queue."""
         self._acks_in_order = False
         parcels = list(dict.fromkeys(p for p in parcels if not p.requeued))

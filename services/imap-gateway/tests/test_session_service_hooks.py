@@ -98,7 +98,8 @@ async def test_commands_past_the_burst_are_delayed_not_refused(
 async def test_a_client_that_does_not_log_in_is_closed_with_bye(
     make_server: ServerFactory,
 ) -> None:
-    settings = SessionSettings(login_timeout=0.3, command_timeout=0.1)
+    # A second to answer the NOOP in, even on a loaded machine.
+    settings = SessionSettings(login_timeout=1.0, command_timeout=0.1)
     server = await make_server(settings=settings)
     client = await server.connect()
     await client.ok("NOOP")  # busy, but not authenticated
@@ -110,7 +111,9 @@ async def test_a_client_that_does_not_log_in_is_closed_with_bye(
 async def test_logged_in_clients_are_not_held_to_the_login_timeout(
     make_server: ServerFactory,
 ) -> None:
-    settings = SessionSettings(login_timeout=0.2, idle_timeout=0.6, command_timeout=0.1)
+    # The login must finish inside login_timeout: half a second even on a loaded
+    # machine; the idle timeout then has to outlast it for the test to mean anything.
+    settings = SessionSettings(login_timeout=0.5, idle_timeout=1.2, command_timeout=0.1)
     server = await make_server(settings=settings)
     client = await server.connect()
     await client.login()

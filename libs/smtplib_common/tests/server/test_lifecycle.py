@@ -146,9 +146,10 @@ async def test_a_slow_handler_is_not_cut_off_by_the_idle_timeout(
     make_server: MakeServer, connect: Connect, config: Config
 ) -> None:
     async def slow(*args: object) -> None:
-        await asyncio.sleep(0.6)  # the handler's own work, e.g. a broker confirm
+        await asyncio.sleep(1.2)  # the handler's own work, e.g. a broker confirm
 
-    running = await make_server(config(idle_timeout=0.2), on_message=slow)
+    # The client's own steps must fit in the idle timeout on a loaded machine.
+    running = await make_server(config(idle_timeout=0.5), on_message=slow)
     client = await connect(running)
     await client.ehlo()
 
@@ -163,14 +164,16 @@ async def test_a_slow_handler_is_not_cut_off_by_the_idle_timeout(
 async def test_data_arriving_slowly_but_steadily_counts_as_activity(
     make_server: MakeServer, connect: Connect, config: Config
 ) -> None:
-    running = await make_server(config(idle_timeout=0.25))
+    # Gaps of 0.1 s against a 0.5 s timeout: a loaded machine's stall must not
+    # look like an idle client.
+    running = await make_server(config(idle_timeout=0.5))
     client = await connect(running)
     await client.ehlo()
     await client.send("MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA")
 
-    for n in range(6):  # 0.6 s of data, never 0.25 s without a byte
+    for n in range(9):  # 0.9 s of data, never 0.5 s without a byte
         await client.write(b"line %d\r\n" % n)
         await asyncio.sleep(0.1)  # the client's pace, not synchronisation
 
     assert (await client.command(b".\r\n")).code == 250
-    assert running.contents == [b"".join(b"line %d\r\n" % n for n in range(6))]
+    assert running.contents == [b"".join(b"line %d\r\n" % n for n in range(9))]

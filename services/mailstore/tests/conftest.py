@@ -87,7 +87,13 @@ async def broker(prefix: str) -> AsyncIterator[aio_pika.abc.AbstractRobustConnec
         channel = await connection.channel()
         for queue in (topology.incoming_queue, topology.dead_queue):
             await channel.queue_delete(queue)
-        for exchange in (topology.mail_exchange, topology.dead_exchange, topology.events_exchange):
+        exchanges = (
+            topology.mail_exchange,
+            topology.dead_exchange,
+            topology.events_exchange,
+            topology.directory_exchange,
+        )
+        for exchange in exchanges:
             await channel.exchange_delete(exchange)
         await connection.close()
 

@@ -9,6 +9,7 @@ RCPT check (``/v1/recipients``) says yes to every kind and the same 404 to the r
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import sys
@@ -24,6 +25,7 @@ from mailstore.errors import AddressTaken, AliasRefused, CatchallRefused, ListRe
 from mailstore.imap_structure import describe
 from mailstore.parsing import parse_message
 from mailstore.settings import DEV_MAILSTORE_TOKEN
+from mailstore.topology import Topology, declare_topology
 
 Client = TestClient[web.Request, web.Application]
 AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
@@ -354,12 +356,15 @@ async def test_the_aliases_an_account_may_send_as(
 # -- python -m mailstore alias ----------------------------------------------------------------
 
 
-async def mailstore_cli(database_url: str, *args: str) -> tuple[int, str, str]:
+async def mailstore_cli(
+    database_url: str, *args: str, prefix: str = "localpost"
+) -> tuple[int, str, str]:
     environ = {
         **os.environ,
         "LOCALPOST_DEV": "1",
         "DATABASE_URL": database_url,
         "LOCALPOST_DOMAIN": "localpost.test",
+        "LOCALPOST_QUEUE_PREFIX": prefix,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -403,6 +408,32 @@ async def test_the_alias_command_adds_lists_and_removes(
     assert "no such alias" in again[2]
     assert usage[0] == 2
     assert await db.list_aliases(pool) == {}
+
+
+async def test_the_address_commands_tell_the_gateways_and_reading_ones_do_not(
+    database_url: str, people: dict[str, int], broker: Any, prefix: str
+) -> None:
+    # The queue a gateway binds (smtp_gateway/directory_events.py), on a real broker.
+    channel = await broker.channel()
+    await declare_topology(channel, Topology(prefix))
+    heard = await channel.declare_queue(exclusive=True)
+    await heard.bind(Topology(prefix).directory_exchange)
+    commands = [
+        ("alias", "add", INFO, ALICE),
+        ("alias", "list"),
+        ("list", "create", "team@localpost.test"),
+        ("list", "show", "team@localpost.test"),
+        ("catchall", "set", "localpost.test", ALICE),
+        ("catchall", "show"),
+    ]
+    for command in commands:
+        assert (await mailstore_cli(database_url, *command, prefix=prefix))[0] == 0
+
+    reasons = []
+    while (message := await heard.get(fail=False, timeout=1)) is not None:
+        reasons.append(json.loads(message.body)["reason"])
+    assert reasons == ["alias add", "list create", "catchall set"]
+    await channel.close()
 
 
 async def test_new_accounts_may_not_hold_the_subaddress_delimiter(client: Client) -> None:

@@ -1,6 +1,7 @@
 """``changed`` events: every committed change of the API and the maintenance task is
 published on ``<prefix>.events`` after COMMIT, with each entry's folder, UID and MODSEQ
-(docs/architecture.md), on a real broker."""
+(docs/architecture.md), on a real broker; and ``directory`` events on
+``<prefix>.directory`` after each change of who an address reaches."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from mailstore import db, maintenance
 from mailstore.events import EventPublisher
 from mailstore.keys import CONSUMER
 from mailstore.main import create_app
+from mailstore.routes import DIRECTORY_ROUTES
 from mailstore.settings import DEV_MAILSTORE_TOKEN, Config
 from mailstore.topology import Topology, declare_topology
 
@@ -145,3 +147,50 @@ async def test_the_trash_purge_is_announced_for_each_account(
         (BOB, "trash", "expunge"),
     ]
     await channel.close()
+
+
+@pytest.fixture
+async def directory(broker: AbstractRobustConnection, prefix: str) -> AsyncIterator[AbstractQueue]:
+    """A queue of this test's own on the directory exchange, as a gateway binds one."""
+    channel = await broker.channel()
+    await declare_topology(channel, Topology(prefix))
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(Topology(prefix).directory_exchange)
+    yield queue
+    await channel.close()
+
+
+async def test_a_change_of_who_an_address_reaches_is_announced_to_the_gateways(
+    consuming: Client, directory: AbstractQueue, events: AbstractQueue, alice: int
+) -> None:
+    aliases = "/v1/admin/aliases"
+    refused = await consuming.post(
+        aliases,
+        json={"actor": BOB, "address": "info@localpost.test", "targets": ["x@y"]},
+        headers=AUTH,
+    )
+    looked = await consuming.get(f"/v1/recipients/{ALICE}", headers=AUTH)
+    added = await consuming.post(
+        aliases,
+        json={"actor": BOB, "address": "info@localpost.test", "targets": [ALICE]},
+        headers=AUTH,
+    )
+    disabled = await consuming.post(
+        f"/v1/admin/accounts/{ALICE}/disable", json={"actor": BOB}, headers=AUTH
+    )
+
+    assert (refused.status, looked.status, added.status, disabled.status) == (422, 200, 200, 200)
+    # A refusal changed nothing and a lookup is no change: only the two that committed.
+    assert await next_event(directory) == {"event": "directory", "reason": "admin_add_alias"}
+    assert await next_event(directory) == {"event": "directory", "reason": "admin_disable"}
+    assert await directory.get(fail=False, timeout=0.5) is None
+    # The live-update readers are not told: the gateways have an exchange of their own.
+    assert (await next_event(events))["event"] == "disabled"
+    assert await events.get(fail=False, timeout=0.5) is None
+
+
+def test_every_directory_route_is_a_route(config: Config) -> None:
+    # A misspelt name would never announce anything, silently.
+    names = {route.name for route in create_app(config, consume=False).router.routes()}
+
+    assert names >= DIRECTORY_ROUTES

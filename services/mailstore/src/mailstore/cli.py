@@ -150,6 +150,7 @@ async def _command(config: Config, args: argparse.Namespace) -> None:
                 print(row["address"])
         elif args.action == "quota":
             print(await admin.set_quota(pool, address, args.size, default=config.default_quota))
+            await _tell_gateways(config, "admin quota")
         elif args.action in ("disable", "enable"):
             await admin.set_disabled(pool, address, disabled=args.action == "disable")
             print(f"{address} is {args.action}d", file=sys.stderr)
@@ -163,10 +164,13 @@ async def _command(config: Config, args: argparse.Namespace) -> None:
                     " sessions go on until they end (new logins are refused)",
                     file=sys.stderr,
                 )
+            await _tell_gateways(config, f"admin {args.action}")
         else:
             await admin.set_admin(pool, address, admin=args.action == "grant")
             role = "now an administrator" if args.action == "grant" else "not an administrator"
             print(f"{address} is {role}", file=sys.stderr)
+            # Role addresses (postmaster@ and the rest) reach the administrators.
+            await _tell_gateways(config, f"admin {args.action}")
     except AccountNotFound:
         raise CommandError(f"no account has the address {address!r}") from None
     except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
@@ -176,6 +180,12 @@ async def _command(config: Config, args: argparse.Namespace) -> None:
         ) from None
     finally:
         await pool.close()
+
+
+async def _tell_gateways(config: Config, reason: str) -> None:
+    # After a change to who an address reaches, the gateways forget their cached RCPT
+    # answers (events.py, ``directory``).
+    await events.tell_gateways(config.amqp_url, config.queue_prefix, reason, command="mailstore")
 
 
 async def _reset(pool: db.Pool, address: str, *, hours: int, base_url: str) -> None:

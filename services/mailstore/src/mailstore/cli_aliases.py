@@ -17,10 +17,10 @@ import sys
 
 import asyncpg
 
-from mailstore import admin, db
+from mailstore import admin, db, events
 from mailstore.errors import AliasRefused
 from mailstore.migrations import apply_migrations
-from mailstore.settings import ConfigError, load_config
+from mailstore.settings import Config, ConfigError, load_config
 from mailstore.views.accounts import address_problem
 
 
@@ -51,11 +51,13 @@ def main(args: argparse.Namespace) -> int:
             return 1
     if args.action == "add":
         args.targets = [target.lower() for target in args.targets]
-    return asyncio.run(_run(config.database_url, args))
+    return asyncio.run(_run(config, args))
 
 
-async def _run(database_url: str, args: argparse.Namespace) -> int:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=db.init_connection)
+async def _run(config: Config, args: argparse.Namespace) -> int:
+    pool = await asyncpg.create_pool(
+        config.database_url, min_size=1, max_size=2, init=db.init_connection
+    )
     try:
         await apply_migrations(pool)
         if args.action == "add":
@@ -75,6 +77,10 @@ async def _run(database_url: str, args: argparse.Namespace) -> int:
         else:
             for address, targets in (await db.list_aliases(pool)).items():
                 print(f"{address} -> {', '.join(targets)}")
+            return 0
     finally:
         await pool.close()
+    await events.tell_gateways(
+        config.amqp_url, config.queue_prefix, f"alias {args.action}", command="mailstore alias"
+    )
     return 0

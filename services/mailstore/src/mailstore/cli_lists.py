@@ -28,11 +28,11 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from mailstore import db, lists_admin
+from mailstore import db, events, lists_admin
 from mailstore.errors import CatchallRefused, ListRefused
 from mailstore.migrations import apply_migrations
 from mailstore.recipients import MEMBERS, POLICIES
-from mailstore.settings import ConfigError, load_config
+from mailstore.settings import Config, ConfigError, load_config
 from mailstore.views.accounts import address_problem
 
 
@@ -90,17 +90,23 @@ def main(args: argparse.Namespace) -> int:
         print(f"{name}: {subject}: {problem}", file=sys.stderr)
         return 1
     command = _list_command if args.command == "list" else _catchall_command
-    return asyncio.run(_run(config.database_url, name, command, args))
+    return asyncio.run(_run(config, name, command, args))
+
+
+# The actions that only read.
+READING = frozenset({"list", "show"})
 
 
 async def _run(
-    database_url: str,
+    config: Config,
     name: str,
     command: Callable[[db.Pool, argparse.Namespace], Awaitable[list[str]]],
     args: argparse.Namespace,
 ) -> int:
     # init: the audit rows' detail is jsonb (db.init_connection's codec).
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=db.init_connection)
+    pool = await asyncpg.create_pool(
+        config.database_url, min_size=1, max_size=2, init=db.init_connection
+    )
     try:
         await apply_migrations(pool)
         lines = await command(pool, args)
@@ -114,6 +120,9 @@ async def _run(
         await pool.close()
     for line in lines:
         print(line)
+    if args.action not in READING:
+        reason = f"{args.command} {args.action}"
+        await events.tell_gateways(config.amqp_url, config.queue_prefix, reason, command=name)
     return 0
 
 

@@ -251,7 +251,8 @@ class Consumer:
         # without confirms, so that announcing a batch costs no round trips.
         events_channel = await self._connection.channel(publisher_confirms=False)
         self._events.attach(
-            await events_channel.get_exchange(self._topology.events_exchange, ensure=False)
+            await events_channel.get_exchange(self._topology.events_exchange, ensure=False),
+            await events_channel.get_exchange(self._topology.directory_exchange, ensure=False),
         )
         self._consumer_tag = await self._declared.incoming.consume(self._on_message)
         log.info("consuming %s (prefetch %d)", self._topology.incoming_queue, self._config.prefetch)

@@ -22,6 +22,7 @@ from mailstore.maintenance import maintain
 from mailstore.metrics import create_metrics
 from mailstore.middlewares import (
     AccessLogger,
+    directory_middleware,
     error_middleware,
     text_middleware,
     token_middleware,
@@ -48,7 +49,9 @@ def create_app(
     ``consume=False`` serves the HTTP API without a broker consumer, ``maintenance=False``
     without the periodic Trash purge (API tests, which must not race it).
     """
-    app = web.Application(middlewares=[error_middleware, token_middleware, text_middleware])
+    app = web.Application(
+        middlewares=[error_middleware, token_middleware, text_middleware, directory_middleware]
+    )
     app[CONFIG] = config
     app[METRICS] = create_metrics()
     # Attached to the broker by the consumer; without one, events go nowhere.

@@ -31,8 +31,8 @@ from mailstore.errors import (
     SessionNotFound,
     TokenNotFound,
 )
-from mailstore.keys import CONFIG
-from mailstore.routes import SECRET_ROUTES
+from mailstore.keys import CONFIG, EVENTS
+from mailstore.routes import DIRECTORY_ROUTES, SECRET_ROUTES
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,19 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
         if not hmac.compare_digest(presented.encode(errors="replace"), expected):
             return error_json(403, "wrong service token")
     return await handler(request)
+
+
+@web.middleware
+async def directory_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """After a change to who an address reaches (routes.DIRECTORY_ROUTES) succeeded, and
+    so after its COMMIT, tell the gateways to forget their cached RCPT answers: a
+    disabled account is then refused at once, not after the cache's TTL. A refusal
+    raises past this, and changed nothing."""
+    response = await handler(request)
+    name = request.match_info.route.name
+    if name in DIRECTORY_ROUTES and response.status < 300:
+        await request.app[EVENTS].directory_changed(name)
+    return response
 
 
 def loggable_path(request: BaseRequest) -> str:

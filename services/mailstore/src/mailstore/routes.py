@@ -33,6 +33,34 @@ IMAP = ACCOUNT + "/imap"
 SECRET_ROUTES = frozenset(
     {"session", "end_session", "token_owner", "password_reset", "use_password_reset", "invitation"}
 )
+# Routes whose success may change what /v1/recipients and /v1/mailboxes answer for some
+# address (who it reaches, whether it takes mail, the room under a quota): a
+# ``directory`` event follows each (middlewares.directory_middleware, events.py), and
+# the gateways forget their cached answers. Not every delivery or deletion that changes
+# an account's usage: those leave the cache to its TTL; an emptied Trash does not.
+DIRECTORY_ROUTES = frozenset(
+    {
+        "create_account",
+        "delete_account",
+        "set_quota",
+        "empty_trash",
+        "admin_create_account",
+        "admin_disable",
+        "admin_enable",
+        "admin_set_admin",  # role addresses (postmaster@...) reach the administrators
+        "admin_delete",
+        "admin_set_quota",
+        "admin_add_alias",
+        "admin_remove_alias",
+        "admin_create_list",
+        "admin_delete_list",
+        "admin_add_members",
+        "admin_remove_members",
+        "admin_list_policy",
+        "admin_set_catchall",
+        "admin_unset_catchall",
+    }
+)
 # The web's /admin pages (views/admin.py): the web checks that its user is an administrator.
 ADMIN = "/v1/admin"
 ADMIN_LIST = ADMIN + "/lists/{address}"

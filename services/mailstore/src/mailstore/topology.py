@@ -39,6 +39,12 @@ class Topology:
     def events_exchange(self) -> str:
         return f"{self.prefix}.events"
 
+    @property
+    def directory_exchange(self) -> str:
+        # Apart from the events: the gateways hear only that an address's answer may
+        # have changed, never the stream of stored batches.
+        return f"{self.prefix}.directory"
+
     def incoming_arguments(self) -> dict[str, FieldValue]:
         # These must equal the gateway's: declaring a queue again with other arguments
         # fails with PRECONDITION_FAILED.
@@ -54,6 +60,7 @@ class Declared:
     incoming: AbstractQueue
     dead: AbstractExchange
     events: AbstractExchange
+    directory: AbstractExchange
 
 
 async def declare_topology(channel: AbstractChannel, topology: Topology) -> Declared:
@@ -62,6 +69,7 @@ async def declare_topology(channel: AbstractChannel, topology: Topology) -> Decl
     mail = await channel.declare_exchange(topology.mail_exchange, direct, durable=True)
     dead = await channel.declare_exchange(topology.dead_exchange, fanout, durable=True)
     events = await channel.declare_exchange(topology.events_exchange, fanout, durable=True)
+    directory = await channel.declare_exchange(topology.directory_exchange, fanout, durable=True)
     incoming = await channel.declare_queue(
         topology.incoming_queue, durable=True, arguments=topology.incoming_arguments()
     )
@@ -70,4 +78,4 @@ async def declare_topology(channel: AbstractChannel, topology: Topology) -> Decl
         topology.dead_queue, durable=True, arguments={"x-queue-type": "quorum"}
     )
     await dead_queue.bind(dead, routing_key="")
-    return Declared(incoming, dead, events)
+    return Declared(incoming, dead, events, directory)

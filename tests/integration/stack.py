@@ -397,7 +397,7 @@ async def delete_topology(amqp_url: str, prefix: str) -> None:
                 with contextlib.suppress(aio_pika.exceptions.AMQPException):
                     await channel.queue_delete(queue)
                     channel = await connection.channel()
-            for exchange in (f"{prefix}.mail", f"{prefix}.dead", f"{prefix}.events"):
+            for exchange in ("mail", "dead", "events", "directory"):
                 with contextlib.suppress(aio_pika.exceptions.AMQPException):
-                    await channel.exchange_delete(exchange)
+                    await channel.exchange_delete(f"{prefix}.{exchange}")
                     channel = await connection.channel()

@@ -137,3 +137,49 @@ async def test_disabling_an_account_ends_its_open_imap_and_pop3_sessions_at_once
 
     assert imap_lines == [b"* BYE Account disabled by an administrator\r\n"]
     assert pop3_line == b""
+
+
+async def rcpt_code(endpoints: Endpoints, recipient: str) -> int:
+    """The gateway's reply code to RCPT TO:<recipient>, in a transaction of its own."""
+    async with SMTPClient(*endpoints.smtp) as client:
+        await client.mail("sender@example.org")
+        try:
+            return (await client.rcpt(recipient)).code
+        except SMTPRecipientsRefused as refused:
+            return refused.refused[recipient].code
+
+
+async def rcpt_becomes(endpoints: Endpoints, recipient: str, code: int) -> int:
+    """Ask RCPT until it answers ``code``, for 5 s at most (far less than the gateway's
+    30 s cache TTL: only the mail store's ``directory`` event can make it change in
+    time); the last code."""
+    for _ in range(50):
+        got = await rcpt_code(endpoints, recipient)
+        if got == code:
+            return got
+        await asyncio.sleep(0.1)
+    return got
+
+
+@pytest.mark.parametrize("way", ["command", "admin page"])
+async def test_the_gateway_forgets_its_cached_answer_when_an_account_is_disabled(
+    stack: LocalStack, endpoints: Endpoints, mailstore: MailstoreAPI, way: str
+) -> None:
+    gone, other = await two_accounts(endpoints, mailstore)
+    assert await rcpt_code(endpoints, gone) == 250  # now cached for 30 s
+
+    async def set_disabled(disabled: bool) -> None:
+        action = "disable" if disabled else "enable"
+        if way == "command":
+            await stack.mailstore_command("admin", action, gone)
+        else:
+            path = f"/v1/admin/accounts/{gone}/{action}"
+            assert (await mailstore.call("POST", path, json={"actor": other}))[0] == 200
+
+    await set_disabled(True)
+    try:
+        assert await rcpt_becomes(endpoints, gone, replies.MAILBOX_DISABLED.code) == 550
+    finally:
+        await set_disabled(False)
+    # Enabled again: no permanent 550 from a cached answer for the next 30 s.
+    assert await rcpt_becomes(endpoints, gone, 250) == 250

@@ -404,7 +404,13 @@ async def broker(prefix: str) -> AsyncIterator[Broker]:
         cleanup = await connection.channel()
         for queue in (names.incoming_queue, names.dead_queue):
             await cleanup.queue_delete(queue)
-        for exchange in (names.mail_exchange, names.dead_exchange, names.events_exchange):
+        exchanges = (
+            names.mail_exchange,
+            names.dead_exchange,
+            names.events_exchange,
+            names.directory_exchange,
+        )
+        for exchange in exchanges:
             await cleanup.exchange_delete(exchange)
 
 

@@ -147,3 +147,37 @@ async def test_a_disabled_mailbox_is_known_as_such_and_cached(
     assert await client.mailbox_state(ALICE) == DISABLED
     assert await client.mailbox_exists(ALICE) is False
     assert mailstore.lookups == [ALICE]  # the second answer came from the cache
+
+
+async def test_forget_drops_every_cached_answer(
+    session: aiohttp.ClientSession, mailstore: FakeMailstore
+) -> None:
+    # The mail store's ``directory`` event: an administrator disabled alice.
+    client = directory(session, mailstore)
+    assert await client.recipient_exists(ALICE) is True
+    assert await client.recipient_exists("nobody@localpost.test") is False
+    mailstore.disabled.add(ALICE)
+    assert await client.recipient_exists(ALICE) is True  # cached
+
+    assert client.forget() == 2
+
+    assert await client.recipient_exists(ALICE) is False
+
+
+async def test_an_answer_asked_for_before_a_forget_is_not_kept(
+    session: aiohttp.ClientSession, mailstore: FakeMailstore
+) -> None:
+    # A lookup in flight when the change is announced may carry the old answer: it
+    # serves the RCPT that asked, but is not kept; the next RCPT asks again.
+    client = directory(session, mailstore)
+    mailstore.delay = 0.2
+    asking = asyncio.create_task(client.recipient_exists(ALICE))
+    await asyncio.sleep(0.05)
+    client.forget()
+    await asking
+    mailstore.delay = 0.0
+
+    await client.recipient_exists(ALICE)
+    await client.recipient_exists(ALICE)
+
+    assert mailstore.lookups == [ALICE, ALICE]  # the second asked; the third was cached

@@ -16,6 +16,7 @@ def test_names_follow_the_prefix() -> None:
         dead_exchange="lp.dead",
         dead_queue="lp.mail.dead",
         events_exchange="lp.events",
+        directory_exchange="lp.directory",
     )
 
 

@@ -71,6 +71,12 @@ class _TTLCache:
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    def clear(self) -> int:
+        """Drop every entry; how many there were."""
+        count = len(self._entries)
+        self._entries.clear()
+        return count
+
 
 class Directory:
     """A client of the mail store's directory endpoints, over one shared HTTP session."""
@@ -95,6 +101,8 @@ class Directory:
         self._positive_ttl = positive_ttl
         self._negative_ttl = negative_ttl
         self._cache = _TTLCache(max_entries=CACHE_MAX_ENTRIES)
+        # Counts forget() calls: an answer asked for before one is not cached after it.
+        self._generation = 0
 
     def __repr__(self) -> str:
         return f"<Directory {self._base}>"  # not the token
@@ -158,11 +166,24 @@ class Directory:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        generation = self._generation
         state = await self._lookup(kind, address, sender)
+        if generation != self._generation:
+            # The directory changed while we asked: the answer may predate the change.
+            # Used for this RCPT (it was true when asked), but not kept.
+            return state
         # A new account should become deliverable soon, so "no" is kept for less long.
         ttl = self._negative_ttl if state[0] == MISSING else self._positive_ttl
         self._cache.put(key, state, ttl)
         return state
+
+    def forget(self) -> int:
+        """Drop every cached answer: the mail store said that who some address reaches
+        changed (a ``directory`` event, directory_events.py). All of them, because an
+        alias, a list or a catch-all can lead to the account that changed. How many
+        answers were dropped."""
+        self._generation += 1
+        return self._cache.clear()
 
     async def verify(self, address: str, password: str, *, client: str) -> Account | None:
         """``POST /v1/auth/verify``: the account on 200, None on 401. Never cached.

@@ -11,7 +11,8 @@ from aiohttp import web
 
 from smtp_gateway import listeners
 from smtp_gateway.directory import Directory
-from smtp_gateway.keys import CONFIG, DIRECTORY, LISTENERS, METRICS, PUBLISHER
+from smtp_gateway.directory_events import DirectoryEvents
+from smtp_gateway.keys import CONFIG, DIRECTORY, DIRECTORY_EVENTS, LISTENERS, METRICS, PUBLISHER
 from smtp_gateway.metrics import Metrics
 from smtp_gateway.publisher import Publisher
 from smtp_gateway.routes import setup_routes
@@ -33,6 +34,7 @@ def create_app(config: Config) -> web.Application:
     app[METRICS] = Metrics.create()
     setup_routes(app)
     app.cleanup_ctx.append(directory_ctx)
+    app.cleanup_ctx.append(directory_events_ctx)
     app.cleanup_ctx.append(publisher_ctx)
     app.cleanup_ctx.append(smtp_ctx)
     return app
@@ -51,6 +53,23 @@ async def directory_ctx(app: web.Application) -> AsyncIterator[None]:
             negative_ttl=config.directory_negative_ttl,
         )
         yield
+
+
+async def directory_events_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    events = DirectoryEvents(
+        app[DIRECTORY],
+        url=config.amqp_url,
+        prefix=config.queue_prefix,
+        reconnect_interval=config.broker_reconnect_interval,
+        on_event=app[METRICS].directory_events.inc,
+    )
+    # Connects in the background, like the publisher; cached answers expire by their
+    # TTL until it listens.
+    events.start()
+    app[DIRECTORY_EVENTS] = events
+    yield
+    await events.close()
 
 
 async def publisher_ctx(app: web.Application) -> AsyncIterator[None]:

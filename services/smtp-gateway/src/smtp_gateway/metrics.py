@@ -40,6 +40,7 @@ class Metrics:
     auth_unavailable: Counter
     sender_checks: Counter
     limit_refusals: Counter
+    directory_events: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -107,6 +108,11 @@ class Metrics:
                 registry=registry,
             ),
             limit_refusals=_limit_refusals(registry),
+            directory_events=Counter(
+                "localpost_gateway_directory_events",
+                "The mail store's directory events heard; each dropped the cached RCPT answers",
+                registry=registry,
+            ),
         )
 
     def count_limit_refusal(self, limit: str) -> None:

@@ -33,6 +33,8 @@ class Names:
     dead_exchange: str
     dead_queue: str
     events_exchange: str
+    # The mail store's ``directory`` events (directory_events.py).
+    directory_exchange: str
 
     @classmethod
     def for_prefix(cls, prefix: str) -> Names:
@@ -42,6 +44,7 @@ class Names:
             dead_exchange=f"{prefix}.dead",
             dead_queue=f"{prefix}.mail.dead",
             events_exchange=f"{prefix}.events",
+            directory_exchange=f"{prefix}.directory",
         )
 
 

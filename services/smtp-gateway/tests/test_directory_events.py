@@ -1,0 +1,64 @@
+"""The mail store's ``directory`` events on a real broker: each makes the gateway
+forget its cached RCPT answers (smtp_gateway/directory_events.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING
+
+import aio_pika
+
+from smtp_gateway.keys import DIRECTORY, DIRECTORY_EVENTS
+
+if TYPE_CHECKING:
+    from conftest import Broker, FakeMailstore, Gateway
+
+ALICE = "alice@localpost.test"
+
+
+async def listening(gateway: Gateway) -> None:
+    async with asyncio.timeout(10):
+        while not gateway.app[DIRECTORY_EVENTS].listening:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def announce(gateway: Gateway, broker: Broker, *bodies: bytes) -> None:
+    """Publish each body on the directory exchange; return once the gateway heard them."""
+    exchange = await broker.channel.get_exchange(broker.names.directory_exchange)
+    heard = gateway.app[DIRECTORY_EVENTS].heard
+    for body in bodies:
+        await exchange.publish(aio_pika.Message(body), routing_key="")
+    async with asyncio.timeout(10):
+        while gateway.app[DIRECTORY_EVENTS].heard < heard + len(bodies):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def test_a_directory_event_drops_the_cached_answers(
+    gateway: Gateway, broker: Broker, mailstore: FakeMailstore
+) -> None:
+    await listening(gateway)
+    directory = gateway.app[DIRECTORY]
+    assert await directory.recipient_exists(ALICE) is True
+    mailstore.disabled.add(ALICE)
+    assert await directory.recipient_exists(ALICE) is True  # cached
+
+    await announce(gateway, broker, json.dumps({"event": "directory", "reason": "x"}).encode())
+
+    assert await directory.recipient_exists(ALICE) is False
+    metrics = await (await gateway.http.get("/metrics")).text()
+    assert "localpost_gateway_directory_events_total 1.0" in metrics
+
+
+async def test_a_body_that_is_not_json_still_drops_them(
+    gateway: Gateway, broker: Broker, mailstore: FakeMailstore
+) -> None:
+    # Forgetting is always safe; a hostile or future body must not stop the listener.
+    await listening(gateway)
+    directory = gateway.app[DIRECTORY]
+    assert await directory.recipient_exists(ALICE) is True
+    mailstore.disabled.add(ALICE)
+
+    await announce(gateway, broker, b"\xff not json", b"[1, 2]")
+
+    assert await directory.recipient_exists(ALICE) is False

@@ -4,12 +4,20 @@ forget its cached RCPT answers (smtp_gateway/directory_events.py)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import aio_pika
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from smtp_gateway.keys import DIRECTORY, DIRECTORY_EVENTS
+from smtp_gateway.main import create_app
+from smtp_gateway.settings import Config
+from tests.integration.private_rabbitmq import PrivateRabbitMQ
+from tests.integration.private_rabbitmq import available as private_rabbitmq_available
 
 if TYPE_CHECKING:
     from conftest import Broker, FakeMailstore, Gateway
@@ -62,3 +70,45 @@ async def test_a_body_that_is_not_json_still_drops_them(
     await announce(gateway, broker, b"\xff not json", b"[1, 2]")
 
     assert await directory.recipient_exists(ALICE) is False
+
+
+@pytest.fixture
+async def own_broker() -> AsyncIterator[PrivateRabbitMQ]:
+    """A private RabbitMQ node, to stop and start without touching the shared one."""
+    reason = private_rabbitmq_available()
+    if reason is not None:
+        pytest.skip(reason)
+    broker = PrivateRabbitMQ()
+    try:
+        await broker.start()
+        yield broker
+    finally:
+        await broker.remove()
+
+
+async def until(check: Callable[[], bool]) -> None:
+    async with asyncio.timeout(60):
+        while not check():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.slow
+async def test_answers_cached_while_the_broker_was_away_are_dropped_when_it_is_back(
+    config: Config, mailstore: FakeMailstore, own_broker: PrivateRabbitMQ
+) -> None:
+    # Events published while the broker was away are lost: the gateway cannot know
+    # what changed meanwhile, so it forgets everything once it listens again.
+    config = dataclasses.replace(config, amqp_url=own_broker.url, broker_reconnect_interval=0.5)
+    app = create_app(config)
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)):
+        events, directory = app[DIRECTORY_EVENTS], app[DIRECTORY]
+        await until(lambda: events.listening)
+        await own_broker.stop()
+        await until(lambda: not events.listening)
+        assert await directory.recipient_exists(ALICE) is True
+        mailstore.disabled.add(ALICE)
+
+        await own_broker.start()
+        await until(lambda: events.listening)
+
+        assert await directory.recipient_exists(ALICE) is False

@@ -41,6 +41,7 @@ import contextlib
 import json
 import math
 import os
+import statistics
 import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -355,7 +356,9 @@ def headline(result: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2] if values else 0.0
+    # The statistical median: of two rounds (the default), their mean. It used to take
+    # the upper of the middle two, which flattered whichever side had the better round.
+    return statistics.median(values) if values else 0.0
 
 
 def verdict(met: bool, target: str) -> str:

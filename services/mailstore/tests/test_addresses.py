@@ -247,6 +247,28 @@ async def test_a_deleted_account_leaves_its_aliases(
     assert await db.list_aliases(pool) == {INFO: [ALICE]}
 
 
+async def test_an_alias_gone_with_its_last_account_leaves_nothing_to_inherit(
+    pool: Any, people: dict[str, int]
+) -> None:
+    # info@ reaches bob alone; a list names it, and the catch-all goes to it. Deleting
+    # bob takes the alias with him (ON DELETE CASCADE) and frees its address: whoever
+    # registers info@ next must not get the list's or the catch-all's mail.
+    await db.add_alias(pool, address=INFO, targets=[BOB])
+    await db.create_list(pool, address="team@localpost.test", policy="members")
+    members = [INFO, BOB, ALICE]
+    await db.add_members(pool, address="team@localpost.test", members=members)
+    await db.set_catchall(pool, domain="localpost.test", target=INFO)
+
+    await db.delete_account(pool, account_id=people[BOB])
+    await make_account(pool, INFO)
+
+    found = await db.get_list(pool, address="team@localpost.test")
+    assert found is not None
+    # bob's own address is retired: his membership would reach nobody, so it goes too.
+    assert found.members == [ALICE]
+    assert await db.list_catchalls(pool) == {}
+
+
 # -- role addresses (RFC 2142) ----------------------------------------------------------------
 
 

@@ -160,11 +160,42 @@ async def set_password(
 async def delete_account(pool: Pool, *, account_id: int) -> None:
     """The account and all it holds: entries, folders, sessions, tokens (ON DELETE
     CASCADE), and every message no other account still has an entry of. Its address
-    is retired, never to be registered again."""
+    is retired, never to be registered again.
+
+    The aliases that reach this account alone go with it (the cascade), and their
+    addresses are free again: the list memberships and catch-alls naming them go too, as
+    when an alias is removed (lists.delete_forgetting), so that an account registered
+    later with such an address inherits none. The account's own memberships and
+    catch-alls would reach nobody, and go as well."""
     async with pool.acquire() as con, con.transaction():
-        # The account row first: a delivery or login that comes after waits, then finds
+        # add_alias's lock on each of its aliases first, in one order (before the
+        # account row, which add_alias's insert waits for): a target added meanwhile to
+        # one of them is seen, and that alias is not taken for gone.
+        await con.execute(
+            """
+            SELECT pg_advisory_xact_lock(hashtext(address))
+            FROM (SELECT DISTINCT address FROM aliases WHERE account_id = $1 ORDER BY address) a
+            """,
+            account_id,
+        )
+        # The account row next: a delivery or login that comes after waits, then finds
         # no account.
         await con.execute("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+        named = await con.fetchval(
+            """
+            SELECT array_agg(address) FROM (
+                SELECT address FROM accounts WHERE id = $1
+                UNION
+                SELECT a.address FROM aliases a
+                WHERE a.account_id = $1 AND NOT EXISTS (
+                    SELECT 1 FROM aliases o WHERE o.address = a.address AND o.account_id <> $1
+                )
+            ) gone
+            """,
+            account_id,
+        )
+        await con.execute("DELETE FROM list_members WHERE member = ANY($1::text[])", named)
+        await con.execute("DELETE FROM catchalls WHERE target = ANY($1::text[])", named)
         deleted = await con.fetch(
             "DELETE FROM mailbox_entries WHERE account_id = $1 RETURNING message_id", account_id
         )

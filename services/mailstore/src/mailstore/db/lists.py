@@ -109,8 +109,8 @@ async def delete_list(pool: Pool, *, address: str) -> bool:
 async def delete_forgetting(pool: Pool, statement: str, address: str) -> bool:
     """Delete an alias or a list by ``statement`` and, with it, every list membership
     and catch-all naming its address; whether there was one. An account made later with
-    that address must not inherit them (an alias's address is free again; a deleted
-    account's is retired, so its rows are left and reach nobody)."""
+    that address must not inherit them (an alias's address is free again).
+    db.delete_account does the same for the aliases that go with their last account."""
     async with pool.acquire() as con, con.transaction():
         status: str = await con.execute(statement, address)
         if status == "DELETE 0":

@@ -19,6 +19,7 @@ from mailstore import db, maintenance
 from mailstore.events import EventPublisher
 from mailstore.keys import CONSUMER
 from mailstore.main import create_app
+from mailstore.passwords import hash_password
 from mailstore.routes import DIRECTORY_ROUTES
 from mailstore.settings import DEV_MAILSTORE_TOKEN, Config
 from mailstore.topology import Topology, declare_topology
@@ -194,3 +195,17 @@ def test_every_directory_route_is_a_route(config: Config) -> None:
     names = {route.name for route in create_app(config, consume=False).router.routes()}
 
     assert names >= DIRECTORY_ROUTES
+
+
+async def test_deleting_ones_own_account_ends_its_imap_and_pop3_sessions(
+    consuming: Client, events: AbstractQueue, pool: Any
+) -> None:
+    # /settings/delete: the IMAP gateways hear it as they hear an administrator's Delete.
+    password_hash = hash_password("alice password 123", rounds=4)
+    await db.create_account(pool, address=ALICE, name="", password_hash=password_hash)
+    body = {"password": "alice password 123", "client": "192.0.2.1"}
+
+    deleted = await consuming.post(f"/v1/accounts/{ALICE}/delete", json=body, headers=AUTH)
+
+    assert deleted.status == 204
+    assert await next_event(events) == {"event": "disabled", "account": ALICE}

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from mailstore import db, logins
 from mailstore.errors import InvalidRequest, LoginThrottled
-from mailstore.keys import CONFIG, HASHER, METRICS, POOL
+from mailstore.keys import CONFIG, EVENTS, HASHER, METRICS, POOL
 from mailstore.passwords import MAX_PASSWORD
 from mailstore.recipients import DELIMITER
 from mailstore.views import quotas
@@ -189,6 +189,9 @@ async def delete_account(request: web.Request) -> web.Response:
     if await logins.check(app[POOL], app[HASHER], app[CONFIG], attempt) is None:
         return web.json_response({"error": "invalid credentials"}, status=401)
     await db.delete_account(app[POOL], account_id=account["id"])
+    # Its open IMAP and POP3 sessions (a phone left logged in) end as an account an
+    # administrator deleted or disabled does (events.py, ``disabled``).
+    await app[EVENTS].publish({"event": "disabled", "account": account["address"]})
     return web.Response(status=204)
 
 

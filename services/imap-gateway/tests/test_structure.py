@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from imap_gateway import structure
 from imap_gateway.structure import SectionNotFound
+from imap_gateway.wire.encoder import nstring
 
 RAW = (
     b"Subject: hi\r\n"
@@ -160,3 +163,28 @@ def test_single_part_message_is_its_own_part_one() -> None:
     description = {"envelope": EMPTY_ENVELOPE, "body": leaf([0, 14], [14, 20])}
     assert structure.section_bytes(raw, description, (1,), None) == b"body\r\n"
     assert structure.section_bytes(raw, description, (1,), "MIME") == b"Subject: x\r\n\r\n"
+
+
+# One code point per octet, as the mail store's descriptions hold them: short ASCII
+# over the characters that decide between a quoted string and a literal (the quick
+# path's own ground), any of the 256, short and long, and plain ASCII around QUOTED_MAX.
+_DESCRIBED = st.one_of(
+    st.text(alphabet=st.sampled_from('"\\\r\n\x00\t a~\x7f'), max_size=8),
+    st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=1100),
+    st.integers(1020, 1030).map(lambda n: "x" * n),
+)
+
+
+@given(value=st.one_of(st.none(), _DESCRIBED), utf8=st.booleans())
+@example(value="a\rb", utf8=True)
+@example(value="a\nb", utf8=True)
+@example(value="a\x00b", utf8=True)
+@example(value='a"b', utf8=True)
+@example(value="a\\b", utf8=True)
+@example(value="x" * 1025, utf8=True)
+def test_the_quick_string_path_writes_what_the_encoder_writes(
+    value: str | None, utf8: bool
+) -> None:
+    expected = nstring(None if value is None else value.encode("latin-1"), utf8=utf8)
+
+    assert structure._nstring(value, utf8) == expected

@@ -224,6 +224,21 @@ async def test_stream_literal_sends_chunks_with_flow_control() -> None:
     assert sink.drains == 2
 
 
+async def test_the_bytes_out_count_is_what_reached_the_transport_once_per_flush() -> None:
+    counted: list[int] = []
+    sink = _Sink()
+    writer = encoder.ResponseWriter(sink, on_write=counted.append)  # type: ignore[arg-type]
+    for n in range(1, 51):
+        writer.untagged(b"%d FETCH (FLAGS ())" % n)
+    assert counted == []  # collected, not sent yet
+
+    await writer.drain()
+    await writer.stream_literal(6, _chunks(b"abc", b"def"))
+
+    assert sum(counted) == len(sink.data)
+    assert len(counted) == 3  # the 50 lines together, then each chunk with its drain
+
+
 async def test_stream_literal_refuses_a_source_of_the_wrong_size() -> None:
     writer = encoder.ResponseWriter(_Sink())  # type: ignore[arg-type]
     with pytest.raises(encoder.EncodingError, match="5 of the 6"):

@@ -198,7 +198,8 @@ class ResponseWriter:
         self, writer: asyncio.StreamWriter, *, on_write: Callable[[int], None] | None = None
     ) -> None:
         self.writer = writer
-        # Told the size of everything written (the service's bytes-out metric).
+        # Told the size of everything handed to the transport (the service's bytes-out
+        # metric), once per flush: a FETCH of 50 envelopes is one count, not 100.
         self._on_write = on_write
         self._pending: list[bytes] = []
         self._pending_size = 0
@@ -218,8 +219,6 @@ class ResponseWriter:
     def _send(self, data: bytes) -> None:
         self._pending.append(data)
         self._pending_size += len(data)
-        if self._on_write is not None:
-            self._on_write(len(data))
         if self._pending_size >= FLUSH_AT:
             self.flush()
 
@@ -230,6 +229,8 @@ class ResponseWriter:
             self._pending.clear()
             self._pending_size = 0
             self.writer.write(data)
+            if self._on_write is not None:
+                self._on_write(len(data))
 
     def write(self, data: bytes) -> None:
         """Response text: whole lines, or the head of one (``* 1 FETCH (``) to go on."""

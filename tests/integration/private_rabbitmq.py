@@ -18,9 +18,11 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aio_pika
+import pytest
 
 from tests.integration.ports import free_port
 
@@ -159,3 +161,18 @@ class PrivateRabbitMQ:
     async def remove(self) -> None:
         await self.kill9()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def started_node() -> AsyncIterator[PrivateRabbitMQ]:
+    """A private node, started, and removed afterwards even when the test fails; the
+    test is skipped (with the reason) where no node can be started here."""
+    reason = available()
+    if reason is not None:
+        pytest.skip(reason)
+    broker = PrivateRabbitMQ()
+    try:
+        await broker.start()
+        yield broker
+    finally:
+        await broker.remove()

@@ -41,7 +41,7 @@ from tests.integration.harness import (
 from tests.integration.harness import stored_tokens as read_tokens
 from tests.integration.mailapi import MailstoreAPI
 from tests.integration.private_postgres import PrivatePostgres, StopMode
-from tests.integration.private_rabbitmq import PrivateRabbitMQ, available
+from tests.integration.private_rabbitmq import PrivateRabbitMQ, started_node
 from tests.integration.stack import LocalStack
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.asyncio(loop_scope="function")]
@@ -221,15 +221,8 @@ async def local_stack(database_url: str, amqp_url: str) -> AsyncIterator[LocalSt
 
 @pytest_asyncio.fixture
 async def private_broker() -> AsyncIterator[PrivateRabbitMQ]:
-    reason = available()
-    if reason is not None:
-        pytest.skip(reason)
-    broker = PrivateRabbitMQ()
-    try:
-        await broker.start()
+    async with started_node() as broker:
         yield broker
-    finally:
-        await broker.remove()
 
 
 async def kill9_mid_stream(stack: LocalStack, name: str, label: str, *, down: float) -> Verdict:

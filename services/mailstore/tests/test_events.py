@@ -33,15 +33,23 @@ def mail(subject: str) -> bytes:
     return f"From: carol@example.com\r\nTo: {ALICE}\r\nSubject: {subject}\r\n\r\nHi\r\n".encode()
 
 
-@pytest.fixture
-async def events(broker: AbstractRobustConnection, prefix: str) -> AsyncIterator[AbstractQueue]:
-    """A queue of this test's own on the events exchange, as a web process binds one."""
+async def bound_queue(
+    broker: AbstractRobustConnection, prefix: str, exchange: str
+) -> AsyncIterator[AbstractQueue]:
+    """A queue of this test's own on ``exchange``, the topology declared first."""
     channel = await broker.channel()
     await declare_topology(channel, Topology(prefix))
     queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(Topology(prefix).events_exchange)
+    await queue.bind(exchange)
     yield queue
     await channel.close()
+
+
+@pytest.fixture
+async def events(broker: AbstractRobustConnection, prefix: str) -> AsyncIterator[AbstractQueue]:
+    """A queue of this test's own on the events exchange, as a web process binds one."""
+    async for queue in bound_queue(broker, prefix, Topology(prefix).events_exchange):
+        yield queue
 
 
 @pytest.fixture
@@ -153,12 +161,8 @@ async def test_the_trash_purge_is_announced_for_each_account(
 @pytest.fixture
 async def directory(broker: AbstractRobustConnection, prefix: str) -> AsyncIterator[AbstractQueue]:
     """A queue of this test's own on the directory exchange, as a gateway binds one."""
-    channel = await broker.channel()
-    await declare_topology(channel, Topology(prefix))
-    queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(Topology(prefix).directory_exchange)
-    yield queue
-    await channel.close()
+    async for queue in bound_queue(broker, prefix, Topology(prefix).directory_exchange):
+        yield queue
 
 
 async def test_a_change_of_who_an_address_reaches_is_announced_to_the_gateways(

@@ -25,6 +25,7 @@ from mailstore.parsing import parse_message
 from mailstore.passwords import hash_password
 from mailstore.settings import Config
 from mailstore.topology import Topology, declare_topology
+from tests.integration.amqp_queues import next_message, nothing_more
 
 ALICE, BOB = "alice@localpost.test", "bob@localpost.test"
 POSTMASTER = "postmaster@localpost.test"
@@ -220,7 +221,7 @@ async def test_message_is_stored_with_its_entries_then_acked_and_announced(
     assert (row["subject"], row["submitted_by"], row["raw"]) == ("Hello", ALICE, raw_mail())
     assert await ready_ids(channel, Topology(prefix).incoming_queue) == []
     # One event for the committed batch, listing every entry made.
-    event = await events.get(timeout=5)
+    event = await next_message(events)
     await event.ack()
     announced = json.loads(event.body)
     assert announced["event"] == "stored"
@@ -232,7 +233,7 @@ async def test_message_is_stored_with_its_entries_then_acked_and_announced(
     assert all(e["message_id"] == message_id for e in announced["entries"])
     # What an IMAP session needs for EXISTS and CONDSTORE: each entry's UID and MODSEQ.
     assert {(e["uid"], e["modseq"]) for e in announced["entries"]} == {(1, 2)}
-    assert await events.get(fail=False, timeout=0.5) is None
+    assert await nothing_more(events) is None
 
 
 async def _stored(consumer: Consumer, count: float = 1) -> bool:
@@ -281,10 +282,12 @@ async def test_a_burst_is_stored_in_batches_each_message_once_and_announced(
     assert up_to_8 < transactions
     assert await ready_ids(channel, Topology(prefix).incoming_queue) == []
     announced, batches = [], 0
-    while (event := await events.get(fail=False, timeout=5)) is not None:
+    while len(announced) < len(ids):
+        event = await next_message(events)
         announced += [entry["message_id"] for entry in json.loads(event.body)["entries"]]
         batches += 1
     assert announced == ids
+    assert await nothing_more(events) is None
     # An event per transaction, not per message.
     assert batches == transactions
 
@@ -309,10 +312,13 @@ async def test_a_gateway_batch_is_stored_once_acknowledged_and_announced_in_orde
     assert [(r["id"], r["rcpt_to"], r["raw"]) for r in rows] == [
         (m_id, rcpt_to, raw) for m_id, raw, rcpt_to in mail
     ]
+    expected = [(m_id, rcpt) for m_id, _, rcpt_to in mail for rcpt in rcpt_to]
     announced = []
-    while (event := await events.get(fail=False, timeout=2)) is not None:
+    while len(announced) < len(expected):
+        event = await next_message(events)
         announced += [(e["message_id"], e["account"]) for e in json.loads(event.body)["entries"]]
-    assert announced == [(m_id, rcpt) for m_id, _, rcpt_to in mail for rcpt in rcpt_to]
+    assert announced == expected
+    assert await nothing_more(events) is None
     assert counter(consumer, "mailstore_duplicates_skipped_total") == 5
 
 

@@ -23,6 +23,7 @@ from mailstore.passwords import hash_password
 from mailstore.routes import DIRECTORY_ROUTES
 from mailstore.settings import DEV_MAILSTORE_TOKEN, Config
 from mailstore.topology import Topology, declare_topology
+from tests.integration.amqp_queues import next_message, nothing_more
 
 Client = TestClient[web.Request, web.Application]
 AUTH = {"Authorization": f"Bearer {DEV_MAILSTORE_TOKEN}"}
@@ -65,7 +66,7 @@ async def consuming(config: Config, pool: Any, events: AbstractQueue) -> AsyncIt
 
 
 async def next_event(queue: AbstractQueue) -> dict[str, Any]:
-    message = await queue.get(timeout=10)
+    message = await next_message(queue)
     await message.ack()
     event: dict[str, Any] = json.loads(message.body)
     return event
@@ -188,10 +189,10 @@ async def test_a_change_of_who_an_address_reaches_is_announced_to_the_gateways(
     # A refusal changed nothing and a lookup is no change: only the two that committed.
     assert await next_event(directory) == {"event": "directory", "reason": "admin_add_alias"}
     assert await next_event(directory) == {"event": "directory", "reason": "admin_disable"}
-    assert await directory.get(fail=False, timeout=0.5) is None
+    assert await nothing_more(directory) is None
     # The live-update readers are not told: the gateways have an exchange of their own.
     assert (await next_event(events))["event"] == "disabled"
-    assert await events.get(fail=False, timeout=0.5) is None
+    assert await nothing_more(events) is None
 
 
 def test_every_directory_route_is_a_route(config: Config) -> None:

@@ -214,3 +214,31 @@ async def test_deleting_ones_own_account_ends_its_imap_and_pop3_sessions(
 
     assert deleted.status == 204
     assert await next_event(events) == {"event": "disabled", "account": ALICE}
+
+
+async def test_mail_an_administrator_delivers_to_an_account_is_announced_as_stored(
+    consuming: Client, events: AbstractQueue, deliver: Any, alice: int
+) -> None:
+    # The web's open Inbox takes only ``stored`` events: without one the message showed
+    # at the page's next refresh.
+    lost = "01CCCCCCCCCCCCCCCCCCCCCCCC"
+    await deliver(mail("for nobody"), rcpt_to=["x@localpost.test"], gateway_id=lost)
+    await deliver(mail("one"), rcpt_to=[ALICE])
+
+    delivered = await consuming.post(
+        f"/v1/admin/unclaimed/{lost}/deliver", json={"actor": BOB, "address": ALICE}, headers=AUTH
+    )
+
+    assert delivered.status == 204
+    event = await next_event(events)
+    assert event["event"] == "stored"
+    [entry] = event["entries"]
+    assert (entry["account"], entry["message_id"], entry["folder"], entry["uid"]) == (
+        ALICE,
+        lost,
+        "inbox",
+        2,
+    )
+    assert isinstance(entry["id"], int)
+    assert isinstance(entry["modseq"], int)
+    assert await nothing_more(events) is None

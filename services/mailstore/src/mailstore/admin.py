@@ -245,10 +245,14 @@ async def delete_unclaimed(pool: db.Pool, message_id: str, *, actor: str) -> boo
     return True
 
 
-async def deliver_unclaimed(pool: db.Pool, message_id: str, address: str, *, actor: str) -> None:
+async def deliver_unclaimed(
+    pool: db.Pool, message_id: str, address: str, *, actor: str
+) -> list[db.Change]:
     """Put a message that reached nobody into the account's Inbox (unread, as an IMAP
     APPEND stores it: a new copy with its own id) and delete it from the unclaimed, in
-    one transaction. MessageNotFound, or AccountNotFound for no account at ``address``."""
+    one transaction. The entries made, for the ``stored`` event that the caller
+    publishes after COMMIT. MessageNotFound, or AccountNotFound for no
+    account at ``address``."""
     if not db.storable(address):
         raise AccountNotFound(address)
     detail: dict[str, object] = {"to": address}
@@ -264,10 +268,11 @@ async def deliver_unclaimed(pool: db.Pool, message_id: str, address: str, *, act
         # Off the event loop: a message may be large (views/imap_append.py does the same).
         parsed = await asyncio.to_thread(parse_message, raw)
         message = Appended(raw, parsed, frozenset(), frozenset(), None)
-        await append(
+        outcome = await append(
             tx, account_id=account["id"], address=address, name="INBOX", messages=[message]
         )
         await db.delete_unclaimed(tx, message_id=message_id)
+    return outcome.changes
 
 
 class _NothingDone(Exception):

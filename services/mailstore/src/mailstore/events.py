@@ -79,6 +79,25 @@ class EventPublisher:
         ]
         await self.publish({"event": "changed", "entries": entries})
 
+    async def delivered(self, changes: list[db.Change], address: str, message_id: str) -> None:
+        """A ``stored`` event for mail put into a mailbox outside the consumer (an
+        administrator delivering mail that reached nobody): the web's open pages take
+        only ``stored`` events, and it is new mail to them as a delivery is."""
+        entries = [
+            {
+                "account": address,
+                "message_id": message_id,
+                "id": change.entry_id,
+                "folder": change.folder_id,
+                "uid": change.uid,
+                "modseq": change.modseq,
+            }
+            for change in changes
+            if change.kind == "exists"
+        ]
+        if entries:
+            await self.publish({"event": "stored", "entries": entries})
+
     async def publish(self, event: dict[str, Any]) -> None:
         await self._send(self._exchange, event)
 

@@ -128,6 +128,9 @@ class _Document(HTMLParser):
         self.events.append(("data", data))
 
 
+_ATTACHMENT_URL = "/messages/1/attachments/0"
+
+
 def _clean(markup: str, *, remote_images: bool) -> str:
     attachments: list[dict[str, Any]] = [{"index": 0, "content_id": "logo@x"}]
     return sanitize(
@@ -138,12 +141,21 @@ def _clean(markup: str, *, remote_images: bool) -> str:
     ).html
 
 
+def _as_sent(clean: str) -> str:
+    """The sanitised HTML with our attachment URLs turned back into the ``cid:`` they
+    came from: the URL is ours, not the sender's, and a second pass (rightly) drops a
+    sender's relative ``src``, so only the cid form is a fixed point."""
+    return clean.replace(f'src="{_ATTACHMENT_URL}"', 'src="cid:logo@x"')
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(markup=MARKUP, remote_images=st.booleans())
 @example(markup='<a href="jav&#x09;ascript:alert(1)">x</a>', remote_images=False)
 @example(
     markup="<svg><script>alert(1)</script></svg><img src=x onerror=alert(1)>", remote_images=True
 )
+# Found by a make test run: a cid image's second pass lost the URL the first gave it.
+@example(markup='<img src="cid:logo@x"><', remote_images=False)
 def test_sanitised_html_runs_no_script_and_is_stable(markup: str, remote_images: bool) -> None:
     clean = _clean(markup, remote_images=remote_images)
 
@@ -153,4 +165,5 @@ def test_sanitised_html_runs_no_script_and_is_stable(markup: str, remote_images:
         assert not name.startswith("on"), (tag, name, value)
         if name in _URL_ATTRIBUTES:
             assert not _SCHEME.match(_URL_NOISE.sub("", value)), (tag, name, value)
-    assert _Document(_clean(clean, remote_images=remote_images)).events == document.events
+    again = _clean(_as_sent(clean), remote_images=remote_images)
+    assert _Document(again).events == document.events

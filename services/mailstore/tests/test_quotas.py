@@ -267,6 +267,15 @@ async def test_quota_is_reported_and_set_by_an_administrators_call(small: Client
     assert (await quota(small))["limit"] is None
     await small.put(path, json={"quota": None}, headers=AUTH)
     assert (await quota(small))["limit"] == 1000
+    # Each change is in the audit log, as an administrator's is, named for the token.
+    audit = await small.get("/v1/admin/audit", headers=AUTH)
+    assert [
+        (e["actor"], e["action"], e["target"], e["detail"]) for e in (await audit.json())["entries"]
+    ] == [
+        ("api:service", "set_quota", ALICE, {"quota": None}),
+        ("api:service", "set_quota", ALICE, {"quota": 0}),
+        ("api:service", "set_quota", ALICE, {"quota": 5000}),
+    ]
 
 
 @pytest.mark.parametrize("body", [{}, {"quota": -1}, {"quota": "1GiB"}, {"quota": True}, [1]])

@@ -43,7 +43,7 @@ QUOTA_PATHS: dict[str, Any] = {
             "responses": {"200": json_content(ref("Quota"), "Usage"), "404": NOT_FOUND},
         },
         "put": {
-            "summary": "Set the account's own limit (the web's admin pages check the role)",
+            "summary": "Set the account's own limit in bytes (audited as api:service)",
             "requestBody": json_body(ref("QuotaSetting")),
             "responses": {
                 "200": json_content(ref("Quota"), "Usage under the new limit"),

@@ -25,7 +25,7 @@ from mailstore import db
 from mailstore.db.imap_append import Appended, append
 from mailstore.errors import AccountNotFound, LastAdministrator, MessageNotFound
 from mailstore.parsing import parse_message
-from mailstore.quotas import usage_of
+from mailstore.quotas import Usage, usage_of
 from mailstore.views.sessions import SECRET_BYTES, secret_hash
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,10 @@ async def delete_account(pool: db.Pool, address: str, *, actor: str) -> None:
 
 async def set_quota(
     pool: db.Pool, address: str, quota: int | None, *, default: int, actor: str | None = None
-) -> str:
+) -> Usage:
     """Set the account's own storage limit (None: LOCALPOST_DEFAULT_QUOTA, ``default``);
-    a line saying what it is now. AccountNotFound for an address with no account."""
+    the usage under it, read in the same transaction. AccountNotFound for an address with
+    no account."""
     if not db.storable(address):
         raise AccountNotFound(address)
     audit = db.audited(
@@ -135,10 +136,14 @@ async def set_quota(
         account = await db.get_account(tx, address=address)
         assert account is not None  # it was just updated
         row = await db.get_quota(tx, account_id=account["id"])
-    usage = usage_of(used=row["quota_used"], own=quota, default=default)
+    log.info("quota of %s set to %s", address, "default" if quota is None else quota)
+    return usage_of(used=row["quota_used"], own=quota, default=default)
+
+
+def quota_line(address: str, quota: int | None, usage: Usage) -> str:
+    """What ``admin quota`` prints after :func:`set_quota`."""
     limit = "no limit" if usage.limit is None else f"a limit of {usage.limit} bytes"
     source = " (LOCALPOST_DEFAULT_QUOTA)" if quota is None else ""
-    log.info("quota of %s set to %s", address, "default" if quota is None else quota)
     return f"{address} holds {usage.used} bytes, {limit}{source}"
 
 

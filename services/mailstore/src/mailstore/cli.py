@@ -149,7 +149,8 @@ async def _command(config: Config, args: argparse.Namespace) -> None:
             for row in await db.list_admins(pool):
                 print(row["address"])
         elif args.action == "quota":
-            print(await admin.set_quota(pool, address, args.size, default=config.default_quota))
+            usage = await admin.set_quota(pool, address, args.size, default=config.default_quota)
+            print(admin.quota_line(address, args.size, usage))
             await _tell_gateways(config, "admin quota")
         elif args.action in ("disable", "enable"):
             await admin.set_disabled(pool, address, disabled=args.action == "disable")

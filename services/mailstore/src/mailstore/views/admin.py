@@ -21,7 +21,7 @@ from mailstore.errors import (
     MessageNotFound,
 )
 from mailstore.keys import CONFIG, EVENTS, HASHER, POOL
-from mailstore.quotas import parse_size, usage_of
+from mailstore.quotas import parse_size
 from mailstore.views.accounts import _validated_account, address_problem
 from mailstore.views.common import MAX_ID, json_object, limit_of, records_json
 from mailstore.views.sessions import MAX_SECRET_LENGTH, secret_hash
@@ -178,12 +178,9 @@ async def set_quota(request: web.Request) -> web.Response:
         except ValueError as exc:
             raise InvalidRequest({"quota": str(exc)}) from None
     default = request.app[CONFIG].default_quota
-    await admin.set_quota(request.app[POOL], _address(request), quota, default=default, actor=actor)
-    account = await db.get_account(request.app[POOL], address=_address(request))
-    if account is None:  # deleted in between
-        raise web.HTTPNotFound()
-    row = await db.get_quota(request.app[POOL], account_id=account["id"])
-    usage = usage_of(used=row["quota_used"], own=quota, default=default)
+    usage = await admin.set_quota(
+        request.app[POOL], _address(request), quota, default=default, actor=actor
+    )
     return web.json_response({"address": _address(request), "quota": quota, **usage.as_json()})
 
 

@@ -41,7 +41,7 @@ async def set_quota(request: web.Request) -> web.Response:
     if quota is not None and (type(quota) is not int or not 0 <= quota <= MAX_QUOTA):
         raise InvalidRequest({"quota": f"must be null or a whole number of bytes 0-{MAX_QUOTA}"})
     default = request.app[CONFIG].default_quota
-    await admin.set_quota(
+    now = await admin.set_quota(
         request.app[POOL], account["address"], quota, default=default, actor=SERVICE_ACTOR
     )
-    return web.json_response((await usage(request, account["id"])).as_json())
+    return web.json_response(now.as_json())

@@ -239,6 +239,8 @@ async def test_mail_an_administrator_delivers_to_an_account_is_announced_as_stor
         "inbox",
         2,
     )
-    assert isinstance(entry["id"], int)
     assert isinstance(entry["modseq"], int)
+    # The entry the web fetches for the new row: the delivered message.
+    shown = await consuming.get(f"/v1/accounts/{ALICE}/messages/{entry['id']}", headers=AUTH)
+    assert (await shown.json())["subject"] == "for nobody"
     assert await nothing_more(events) is None

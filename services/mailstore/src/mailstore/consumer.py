@@ -515,21 +515,11 @@ class Consumer:
         An event per entry cost the broker, the mail store and every web process a
         message each (docs/performance.md); one per transaction costs one.
         """
-        entries = [
-            {
-                "account": entry.address,
-                "message_id": delivery.gateway_id,
-                "id": entry.id,
-                "folder": entry.folder,
-                # What IMAP needs (EXISTS, CONDSTORE); "folder" is the folder's id.
-                "uid": entry.uid,
-                "modseq": entry.modseq,
-            }
+        await self._events.stored(
+            (delivery.gateway_id, entry)
             for delivery, outcome in zip(batch, outcomes, strict=True)
             for entry in outcome.entries
-        ]
-        if entries:
-            await self._events.publish({"event": "stored", "entries": entries})
+        )
 
     async def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
         """Publish a copy with the reason to the dead-letter exchange, then settle it.

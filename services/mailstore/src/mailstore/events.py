@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aio_pika
@@ -79,24 +79,42 @@ class EventPublisher:
         ]
         await self.publish({"event": "changed", "entries": entries})
 
+    async def stored(self, entries: Iterable[tuple[str, db.NewEntry]]) -> None:
+        """One ``stored`` event for the entries one transaction made, each with the id of
+        the message it is an entry of (docs/architecture.md has the form)."""
+        listed = [
+            {
+                "account": entry.address,
+                "message_id": message_id,
+                "id": entry.id,
+                "folder": entry.folder,
+                # What IMAP needs (EXISTS, CONDSTORE); "folder" is the folder's id.
+                "uid": entry.uid,
+                "modseq": entry.modseq,
+            }
+            for message_id, entry in entries
+        ]
+        if listed:
+            await self.publish({"event": "stored", "entries": listed})
+
     async def delivered(self, changes: list[db.Change], address: str, message_id: str) -> None:
-        """A ``stored`` event for mail put into a mailbox outside the consumer (an
+        """:meth:`stored` for mail put into a mailbox outside the consumer (an
         administrator delivering mail that reached nobody): the web's open pages take
         only ``stored`` events, and it is new mail to them as a delivery is."""
-        entries = [
-            {
-                "account": address,
-                "message_id": message_id,
-                "id": change.entry_id,
-                "folder": change.folder_id,
-                "uid": change.uid,
-                "modseq": change.modseq,
-            }
+        await self.stored(
+            (
+                message_id,
+                db.NewEntry(
+                    id=change.entry_id,
+                    address=address,
+                    folder=change.folder_id,
+                    uid=change.uid,
+                    modseq=change.modseq,
+                ),
+            )
             for change in changes
-            if change.kind == "exists"
-        ]
-        if entries:
-            await self.publish({"event": "stored", "entries": entries})
+            if change.kind == "exists" and change.uid is not None
+        )
 
     async def publish(self, event: dict[str, Any]) -> None:
         await self._send(self._exchange, event)

@@ -91,10 +91,12 @@ check-services: venv
 # one pytest keeps one core busy and leaves the other mostly idle (vmstat: 49% idle on
 # 2 cores), so together they end much sooner than one after the other (README
 # "Testing"). Their output goes to $(NEWEST_LOG), printed whole when they fail.
+# Beside, it keeps no pytest cache: two runs writing one .pytest_cache would mix up.
 NEWEST_LOG := .newest-python.log
+NEWEST_TESTS = $(NEWEST_BIN)/pytest libs services $(PYTEST_ARGS)
 test: venv lint check-services $(NEWEST_STAMP)
 	@echo "unit suites on $$($(NEWEST_BIN)/python -V) run beside this one; output in $(NEWEST_LOG)"
-	@$(NEWEST_BIN)/pytest -p no:cacheprovider libs services $(PYTEST_ARGS) >$(NEWEST_LOG) 2>&1 & \
+	@$(NEWEST_TESTS) -p no:cacheprovider >$(NEWEST_LOG) 2>&1 & \
 	newest=$$!; \
 	trap 'kill $$newest 2>/dev/null || true' INT TERM; \
 	status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
@@ -107,7 +109,7 @@ test: venv lint check-services $(NEWEST_STAMP)
 # integration tests (tests/) stay on .venv: they drive the same code over sockets.
 test-newest: $(NEWEST_STAMP) check-services
 	@echo "unit suites on $$($(NEWEST_BIN)/python -V)"
-	$(NEWEST_BIN)/pytest libs services $(PYTEST_ARGS)
+	$(NEWEST_TESTS)
 
 # `docker compose up --build` on a real engine, then used from the host only, as a new
 # user would (tests/compose/test_journey.py prints each phase's time). Needs Docker with

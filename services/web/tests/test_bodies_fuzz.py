@@ -128,16 +128,14 @@ class _Document(HTMLParser):
         self.events.append(("data", data))
 
 
-_ATTACHMENT_URL = "/messages/1/attachments/0"
+def _attachment_url(index: int) -> str:
+    return f"/messages/1/attachments/{index}"
 
 
 def _clean(markup: str, *, remote_images: bool) -> str:
     attachments: list[dict[str, Any]] = [{"index": 0, "content_id": "logo@x"}]
     return sanitize(
-        markup,
-        attachments=attachments,
-        attachment_url=lambda n: f"/messages/1/attachments/{n}",
-        remote_images=remote_images,
+        markup, attachments=attachments, attachment_url=_attachment_url, remote_images=remote_images
     ).html
 
 
@@ -145,7 +143,7 @@ def _as_sent(clean: str) -> str:
     """The sanitised HTML with our attachment URLs turned back into the ``cid:`` they
     came from: the URL is ours, not the sender's, and a second pass (rightly) drops a
     sender's relative ``src``, so only the cid form is a fixed point."""
-    return clean.replace(f'src="{_ATTACHMENT_URL}"', 'src="cid:logo@x"')
+    return clean.replace(f'src="{_attachment_url(0)}"', 'src="cid:logo@x"')
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

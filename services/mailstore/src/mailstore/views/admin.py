@@ -359,11 +359,9 @@ async def deliver_unclaimed(request: web.Request) -> web.Response:
     actor, address = _actor(body), body.get("address")
     if not isinstance(address, str) or not 0 < len(address) <= MAX_ACTOR:
         raise InvalidRequest({"address": "is required: the account to deliver to"})
-    message_id = _message_id(request)
-    changes = await admin.deliver_unclaimed(
-        request.app[POOL], message_id, address.lower(), actor=actor
-    )
+    message_id, address = _message_id(request), address.lower()
+    changes = await admin.deliver_unclaimed(request.app[POOL], message_id, address, actor=actor)
     # After COMMIT, as the consumer's: the account's open Inbox (web page, IMAP IDLE)
     # shows the message now rather than at its next refresh.
-    await request.app[EVENTS].delivered(changes, address.lower(), message_id)
+    await request.app[EVENTS].delivered(changes, address, message_id)
     return web.Response(status=204)
